@@ -1,0 +1,147 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import type { SigningKeyRecord, Store } from "../store/store.ts";
+
+/** Algorithm of the key pairs this service makes. */
+export const ASYMMETRIC_ALG = "ES256";
+
+/** A key that can verify tokens, with the only algorithm it accepts. */
+export interface VerificationKey {
+  kid: string;
+  alg: string;
+  key: CryptoKey | Uint8Array;
+  /** Unix seconds after which the key no longer verifies; undefined while current. */
+  retiresAt?: number;
+}
+
+/** The key that signs new tokens. */
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  key: CryptoKey | Uint8Array;
+}
+
+/** Makes a new ES256 signing key record whose `kid` is its RFC 7638 thumbprint. */
+export async function generateSigningKey(now: number): Promise<SigningKeyRecord> {
+  const { privateKey, publicKey } = await generateKeyPair(ASYMMETRIC_ALG, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg: ASYMMETRIC_ALG,
+    privateJwk: JSON.stringify({ ...privateJwk, kid, alg: ASYMMETRIC_ALG }),
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg: ASYMMETRIC_ALG, use: "sig" }),
+    createdAt: now,
+    retiresAt: null,
+  };
+}
+
+/**
+ * The signing and verification keys: one HS256 secret, or ES256 key pairs kept in the store and
+ * re-read periodically so that a rotation by another process is picked up.
+ *
+ * @example
+ * ```ts
+ * const keys = await KeyRing.open(store, { refreshIntervalMs: 1000 });
+ * const { kid, alg, key } = keys.signingKey();
+ * ```
+ */
+export class KeyRing {
+  #store?: Store;
+  #signing!: SigningKey;
+  #verification = new Map<string, VerificationKey>();
+  #publicJwks: JWK[] = [];
+  #timer?: ReturnType<typeof setInterval>;
+  #refreshing?: Promise<void>;
+
+  private constructor(store?: Store) {
+    this.#store = store;
+  }
+
+  /** Opens the key ring: HS256 when `secret` is given, else ES256 keys from the store. */
+  static async open(
+    store: Store,
+    options: { secret?: string; refreshIntervalMs?: number } = {},
+  ): Promise<KeyRing> {
+    if (options.secret !== undefined) return await KeyRing.#fromSecret(options.secret);
+    const ring = new KeyRing(store);
+    const now = unixNow();
+    await store.ensureSigningKey(await generateSigningKey(now), now);
+    await ring.refresh();
+    if (options.refreshIntervalMs) {
+      const timer = setInterval(() => ring.refresh().catch(() => {}), options.refreshIntervalMs);
+      Deno.unrefTimer(timer);
+      ring.#timer = timer;
+    }
+    return ring;
+  }
+
+  static async #fromSecret(secret: string): Promise<KeyRing> {
+    const key = new TextEncoder().encode(secret);
+    const kid = await calculateJwkThumbprint({ kty: "oct", k: key.toBase64({ alphabet: "base64url", omitPadding: true }) });
+    const ring = new KeyRing();
+    ring.#signing = { kid, alg: "HS256", key };
+    ring.#verification.set(kid, { kid, alg: "HS256", key });
+    return ring;
+  }
+
+  /** Whether tokens are signed with a shared secret rather than a key pair. */
+  get symmetric(): boolean {
+    return this.#store === undefined;
+  }
+
+  /** The current signing key. */
+  signingKey(): SigningKey {
+    return this.#signing;
+  }
+
+  /** The key for `kid` when it exists and has not retired by `now` (Unix seconds). */
+  verificationKey(kid: string, now = unixNow()): VerificationKey | undefined {
+    const key = this.#verification.get(kid);
+    if (!key || (key.retiresAt !== undefined && key.retiresAt <= now)) return undefined;
+    return key;
+  }
+
+  /** Public keys that still verify, for a JWKS document; empty with HS256. */
+  publicJwks(): JWK[] {
+    return this.#publicJwks;
+  }
+
+  /** Re-reads the keys from the store, importing only keys not seen before. */
+  refresh(): Promise<void> {
+    if (!this.#store) return Promise.resolve();
+    this.#refreshing ??= this.#reload(this.#store).finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  /** Stops the periodic refresh. */
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  async #reload(store: Store): Promise<void> {
+    const records = await store.listSigningKeys(unixNow());
+    const next = new Map<string, VerificationKey>();
+    for (const record of records) {
+      const known = this.#verification.get(record.kid);
+      next.set(record.kid, {
+        kid: record.kid,
+        alg: record.alg,
+        key: known?.key ?? await importJWK(JSON.parse(record.publicJwk), record.alg) as CryptoKey,
+        retiresAt: record.retiresAt ?? undefined,
+      });
+    }
+    const current = records.find((record) => record.retiresAt === null) ?? records[0];
+    if (current && current.kid !== this.#signing?.kid) {
+      const key = await importJWK(JSON.parse(current.privateJwk), current.alg) as CryptoKey;
+      this.#signing = { kid: current.kid, alg: current.alg, key };
+    }
+    this.#verification = next;
+    this.#publicJwks = records.map((record) => JSON.parse(record.publicJwk));
+  }
+}
+
+/** The current time in Unix seconds. */
+export function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,35 @@
+import { generateSigningKey, unixNow } from "../auth/keys.ts";
+import type { Config } from "../config.ts";
+import type { Store } from "../store/store.ts";
+import { InputError } from "./secret.ts";
+
+const USAGE = "Usage: keys rotate | keys list";
+
+/**
+ * `keys rotate|list`: rotation makes a new ES256 key current; older keys keep verifying until
+ * every token they signed has expired, then retire.
+ */
+export async function keysCommand(args: string[], deps: { store: Store; config: Config }) {
+  const { store, config } = deps;
+  const [action, ...rest] = args;
+  if (rest.length > 0 || (action !== "rotate" && action !== "list")) throw new InputError(USAGE);
+  if (config.jwtSecret !== undefined) {
+    throw new InputError("JWT_SECRET is set, so tokens use HS256 and there are no keys to manage");
+  }
+  const now = unixNow();
+  if (action === "rotate") {
+    const key = await generateSigningKey(now);
+    const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
+    await store.rotateSigningKey(key, retireAt, now);
+    console.log(`New signing key "${key.kid}"; previous keys retire at ${iso(retireAt)}`);
+    return;
+  }
+  for (const key of await store.listSigningKeys(now)) {
+    const state = key.retiresAt === null ? "current" : `retires ${iso(key.retiresAt)}`;
+    console.log(`${key.kid}  ${key.alg}  created ${iso(key.createdAt)}  ${state}`);
+  }
+}
+
+function iso(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString();
+}

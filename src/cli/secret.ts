@@ -1,0 +1,50 @@
+/**
+ * Reads a password: from the terminal without echo (asking twice when `confirm`), or the first
+ * line of stdin when stdin is not a terminal. Never from the command line.
+ */
+export async function readPassword(label: string, options: { confirm?: boolean } = {}): Promise<string> {
+  if (!Deno.stdin.isTerminal()) return await readFirstLine();
+  const first = await promptHidden(`${label}: `);
+  if (options.confirm) {
+    const second = await promptHidden(`Repeat ${label.toLowerCase()}: `);
+    if (first !== second) throw new InputError("Passwords do not match");
+  }
+  return first;
+}
+
+/** Bad input from the person at the keyboard, reported as one line. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+async function readFirstLine(): Promise<string> {
+  const text = await new Response(Deno.stdin.readable).text();
+  return text.split(/\r?\n/, 1)[0];
+}
+
+async function promptHidden(question: string): Promise<string> {
+  const encoder = new TextEncoder();
+  await Deno.stderr.write(encoder.encode(question));
+  Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  try {
+    const buffer = new Uint8Array(64);
+    read: while (true) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      for (const byte of buffer.subarray(0, n)) {
+        if (byte === 0x03) throw new InputError("Cancelled");
+        if (byte === 0x0d || byte === 0x0a) break read;
+        if (byte === 0x7f || byte === 0x08) bytes.pop();
+        else bytes.push(byte);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    await Deno.stderr.write(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}

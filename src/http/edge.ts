@@ -1,0 +1,105 @@
+import type { Logger } from "../log.ts";
+import type { Handler, RequestContext } from "./context.ts";
+import { AuthError, HttpError } from "./errors.ts";
+import { json, JSON_CONTENT_TYPE } from "./json.ts";
+
+/** Settings of the request edge. */
+export interface EdgeOptions {
+  logger: Logger;
+  /** Realm named in `WWW-Authenticate`. */
+  realm: string;
+  maxHeaderBytes: number;
+}
+
+/** The function `Deno.serve` calls. */
+export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "strict-transport-security": "max-age=63072000",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "referrer-policy": "no-referrer",
+};
+
+/**
+ * Wraps the router with what every request gets: a request id, a header-size limit, one JSON
+ * error shape (a 500 logs its stack and never sends it), security headers and an access log line.
+ */
+export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
+  const { logger, realm, maxHeaderBytes } = options;
+  return async function edge(req, info) {
+    const started = performance.now();
+    const ctx: RequestContext = {
+      requestId: crypto.randomUUID(),
+      remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
+      params: {},
+    };
+    let res: Response;
+    try {
+      if (headerBytes(req.headers) > maxHeaderBytes) {
+        throw new HttpError(431, "Request headers are too large");
+      }
+      res = await dispatch(req, ctx);
+    } catch (error) {
+      res = errorResponse(error, realm, logger, ctx);
+    }
+    const headers = res.headers;
+    for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]);
+    if (!headers.has("content-type")) headers.set("content-type", JSON_CONTENT_TYPE);
+    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+    headers.set("x-request-id", ctx.requestId);
+    if (logger.enabled("info")) {
+      logger.log("info", "request", {
+        request_id: ctx.requestId,
+        method: req.method,
+        path: new URL(req.url).pathname,
+        status: res.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        user: ctx.user,
+        remote_address: ctx.remoteAddress,
+      });
+    }
+    return res;
+  };
+}
+
+function errorResponse(error: unknown, realm: string, logger: Logger, ctx: RequestContext) {
+  if (error instanceof HttpError) {
+    return json(error.body ?? { msg: error.message }, {
+      status: error.status,
+      headers: error.headers,
+    });
+  }
+  if (error instanceof AuthError) {
+    return json({ msg: error.message }, {
+      status: error.code === "insufficient_scope" ? 403 : 401,
+      headers: { "www-authenticate": bearerChallenge(realm, error) },
+    });
+  }
+  logger.log("error", "Unhandled error", {
+    request_id: ctx.requestId,
+    error: error instanceof Error ? error.stack ?? error.message : String(error),
+  });
+  return json({ msg: "Internal server error", request_id: ctx.requestId }, { status: 500 });
+}
+
+/** Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge. */
+export function bearerChallenge(realm: string, error: AuthError): string {
+  const parts = [`realm="${quotable(realm)}"`];
+  if (error.code) {
+    parts.push(`error="${error.code}"`, `error_description="${quotable(error.message)}"`);
+  }
+  if (error.scope) parts.push(`scope="${quotable(error.scope)}"`);
+  return `Bearer ${parts.join(", ")}`;
+}
+
+function quotable(text: string): string {
+  return text.replace(/["\\]/g, "'");
+}
+
+function headerBytes(headers: Headers): number {
+  let total = 0;
+  for (const [name, value] of headers) total += name.length + value.length + 4;
+  return total;
+}

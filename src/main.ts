@@ -1,0 +1,98 @@
+import { PasswordHasher } from "./auth/passwords.ts";
+import { CertificateError } from "./certs/load.ts";
+import { certsCommand } from "./cli/certs.ts";
+import { keysCommand } from "./cli/keys.ts";
+import { InputError } from "./cli/secret.ts";
+import { userCommand } from "./cli/user.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { ensureDevCertificate, seedDemoUsers } from "./dev.ts";
+import { createLogger } from "./log.ts";
+import { ListenError, startServer } from "./server.ts";
+import { openStore } from "./store/open.ts";
+import { DuplicateUserError } from "./store/store.ts";
+
+const HELP = `auth-api: an HTTPS token-authentication API
+
+Usage:
+  auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
+  auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
+  auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
+  auth-api user list
+  auth-api keys rotate|list                      Manage ES256 signing keys
+
+Configuration comes from environment variables; see README.md.`;
+
+/** Errors whose message is the whole story: printed as one line, no stack. */
+const EXPECTED_ERRORS = [
+  ConfigError,
+  CertificateError,
+  InputError,
+  DuplicateUserError,
+  ListenError,
+];
+
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  const env = Deno.env.toObject();
+  switch (command) {
+    case "serve":
+      return await serve(rest, env);
+    case "certs":
+      return await certsCommand(rest);
+    case "user":
+    case "keys": {
+      const config = loadConfig([], env);
+      const store = await openStore(config.databaseUrl);
+      try {
+        if (command === "user") {
+          const hasher = new PasswordHasher(config.passwordIterations);
+          await userCommand(rest, { store, hasher });
+        } else {
+          await keysCommand(rest, { store, config });
+        }
+      } finally {
+        await store.close();
+      }
+      return 0;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(HELP);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new InputError(`Unknown command "${command}"; run with --help`);
+  }
+}
+
+async function serve(args: string[], env: Record<string, string>): Promise<number> {
+  const config = loadConfig(args, env);
+  const logger = createLogger(config.logLevel);
+  if (config.dev) await ensureDevCertificate(config, logger);
+  const store = await openStore(config.databaseUrl);
+  try {
+    if (config.dev) {
+      await seedDemoUsers(store, new PasswordHasher(config.passwordIterations), logger);
+    }
+    const server = await startServer(config, logger, { store });
+    const stop = () => server.shutdown().then(() => Deno.exit(0));
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    return await new Promise<never>(() => {});
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main(Deno.args);
+  } catch (error) {
+    const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
+    console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+    if (!expected && Deno.env.get("LOG_LEVEL") === "debug") console.error(error);
+    Deno.exitCode = 1;
+  }
+}

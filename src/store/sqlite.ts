@@ -1,0 +1,231 @@
+import { DatabaseSync } from "node:sqlite";
+import {
+  DuplicateUserError,
+  type SigningKeyRecord,
+  type Store,
+  type ThrottleRecord,
+  type UserRecord,
+} from "./store.ts";
+
+/** Schema versions, applied in order; the database remembers the last one in `user_version`. */
+const MIGRATIONS = [
+  `CREATE TABLE users (
+     username TEXT PRIMARY KEY,
+     password_hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE signing_keys (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     retires_at INTEGER
+   ) STRICT;
+   CREATE TABLE throttle (
+     key TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     window_start INTEGER NOT NULL,
+     blocked_until INTEGER NOT NULL
+   ) STRICT;`,
+];
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store on `node:sqlite`: one file, WAL mode so the CLI and the server can use it
+ * at the same time.
+ *
+ * @example
+ * ```ts
+ * const store = SqliteStore.open("data/auth.db");
+ * await store.addUser("alice", hash);
+ * ```
+ */
+export class SqliteStore implements Store {
+  #db: DatabaseSync;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Opens (creating when needed) and migrates the database at `path`; `:memory:` works too. */
+  static open(path: string): SqliteStore {
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+    if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    migrate(db);
+    return new SqliteStore(db);
+  }
+
+  getUser(username: string): Promise<UserRecord | undefined> {
+    const row = this.#db
+      .prepare("SELECT username, password_hash, created_at FROM users WHERE username = ?")
+      .get(username) as Row | undefined;
+    return Promise.resolve(
+      row && {
+        username: row.username as string,
+        passwordHash: row.password_hash as string,
+        createdAt: row.created_at as number,
+      },
+    );
+  }
+
+  addUser(username: string, passwordHash: string): Promise<void> {
+    const result = this.#db
+      .prepare(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      )
+      .run(username, passwordHash, Date.now());
+    if (result.changes === 0) return Promise.reject(new DuplicateUserError(username));
+    return Promise.resolve();
+  }
+
+  setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    const result = this.#db
+      .prepare("UPDATE users SET password_hash = ? WHERE username = ?")
+      .run(passwordHash, username);
+    return Promise.resolve(result.changes > 0);
+  }
+
+  removeUser(username: string): Promise<boolean> {
+    const result = this.#db.prepare("DELETE FROM users WHERE username = ?").run(username);
+    return Promise.resolve(result.changes > 0);
+  }
+
+  listUsers(): Promise<string[]> {
+    const rows = this.#db.prepare("SELECT username FROM users ORDER BY username").all() as Row[];
+    return Promise.resolve(rows.map((row) => row.username as string));
+  }
+
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+         WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
+      )
+      .all(now) as Row[];
+    return Promise.resolve(rows.map(toSigningKey));
+  }
+
+  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void> {
+    this.#transaction(() => {
+      this.#db.prepare("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= ?")
+        .run(now);
+      this.#db.prepare("UPDATE signing_keys SET retires_at = ? WHERE retires_at IS NULL")
+        .run(retireOthersAt);
+      this.#insertKey(key);
+    });
+    return Promise.resolve();
+  }
+
+  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord> {
+    return Promise.resolve(this.#transaction(() => {
+      const current = this.#db
+        .prepare(
+          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+           WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+        )
+        .get(now) as Row | undefined;
+      if (current) return toSigningKey(current);
+      this.#insertKey(key);
+      return key;
+    }));
+  }
+
+  getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+    return Promise.resolve(this.#readThrottle(key));
+  }
+
+  recordFailure(
+    key: string,
+    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
+  ): Promise<ThrottleRecord> {
+    return Promise.resolve(this.#transaction(() => {
+      const next = update(this.#readThrottle(key));
+      this.#db
+        .prepare(
+          `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+             window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
+        )
+        .run(key, next.failures, next.windowStart, next.blockedUntil);
+      return next;
+    }));
+  }
+
+  clearThrottle(key: string): Promise<void> {
+    this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+
+  #readThrottle(key: string): ThrottleRecord | undefined {
+    const row = this.#db
+      .prepare("SELECT failures, window_start, blocked_until FROM throttle WHERE key = ?")
+      .get(key) as Row | undefined;
+    return row && {
+      failures: row.failures as number,
+      windowStart: row.window_start as number,
+      blockedUntil: row.blocked_until as number,
+    };
+  }
+
+  #insertKey(key: SigningKeyRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, key.retiresAt);
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function migrate(db: DatabaseSync): void {
+  // Each step re-reads the version inside its own write lock, so concurrent starts are safe.
+  while (true) {
+    db.exec("BEGIN IMMEDIATE");
+    const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
+      user_version: number;
+    };
+    if (version >= MIGRATIONS.length) {
+      db.exec("COMMIT");
+      return;
+    }
+    try {
+      db.exec(MIGRATIONS[version]);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function toSigningKey(row: Row): SigningKeyRecord {
+  return {
+    kid: row.kid as string,
+    alg: row.alg as string,
+    privateJwk: row.private_jwk as string,
+    publicJwk: row.public_jwk as string,
+    createdAt: row.created_at as number,
+    retiresAt: row.retires_at as number | null,
+  };
+}

@@ -1,0 +1,76 @@
+/** A user account as stored: never a plaintext password. */
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** A JWT signing key as stored. Times are Unix seconds. */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  /** Private (or symmetric) key as a JWK JSON string. */
+  privateJwk: string;
+  /** Public key as a JWK JSON string; empty for symmetric keys. */
+  publicJwk: string;
+  createdAt: number;
+  /** When this key stops verifying; null while it is the current key. */
+  retiresAt: number | null;
+}
+
+/** Failure counter for one throttling key (an account or a client address). */
+export interface ThrottleRecord {
+  failures: number;
+  /** Start of the current counting window, in Unix milliseconds. */
+  windowStart: number;
+  /** Unix milliseconds until which attempts are refused; 0 when not blocked. */
+  blockedUntil: number;
+}
+
+/** Raised when adding a user whose name is taken. */
+export class DuplicateUserError extends Error {
+  constructor(username: string) {
+    super(`User "${username}" already exists`);
+    this.name = "DuplicateUserError";
+  }
+}
+
+/** Persistent state of the service; every implementation passes tests/store_contract.ts. */
+export interface Store {
+  /** Finds a user by exact name. */
+  getUser(username: string): Promise<UserRecord | undefined>;
+  /** Adds a user; throws DuplicateUserError when the name is taken. */
+  addUser(username: string, passwordHash: string): Promise<void>;
+  /** Replaces a user's password hash; false when there is no such user. */
+  setPasswordHash(username: string, passwordHash: string): Promise<boolean>;
+  /** Removes a user; false when there is no such user. */
+  removeUser(username: string): Promise<boolean>;
+  /** Lists user names in alphabetical order. */
+  listUsers(): Promise<string[]>;
+
+  /** Lists signing keys that have not retired by `now` (Unix seconds), newest first. */
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+  /**
+   * Makes `key` the current signing key: keys still current retire at `retireOthersAt`, and keys
+   * retired before `now` are deleted. Atomic.
+   */
+  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void>;
+  /** Adds `key` as the current key only when no unretired key exists; returns the current key. */
+  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord>;
+
+  /** Reads the throttle state for a key. */
+  getThrottle(key: string): Promise<ThrottleRecord | undefined>;
+  /**
+   * Atomically records one failure for `key`: `update` receives the current state (or undefined)
+   * and returns the new one, which is stored and returned.
+   */
+  recordFailure(
+    key: string,
+    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
+  ): Promise<ThrottleRecord>;
+  /** Forgets the throttle state of a key. */
+  clearThrottle(key: string): Promise<void>;
+
+  /** Releases the store's resources. */
+  close(): Promise<void>;
+}
