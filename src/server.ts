@@ -65,7 +65,7 @@ export async function startServer(
     throttle: new LoginThrottle(store, config.throttle),
   });
 
-  const https = await listen(() =>
+  const https = listen(() =>
     Deno.serve({
       hostname: config.host,
       port: config.port,
@@ -76,7 +76,7 @@ export async function startServer(
     }, handler)
   );
   const url = `https://${urlHost(config.host)}:${https.addr.port}`;
-  const http = config.httpPort === undefined ? undefined : await listen(() =>
+  const http = config.httpPort === undefined ? undefined : listen(() =>
     Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen() {} },
       createRedirectHandler(https.addr.port),
@@ -93,7 +93,9 @@ export async function startServer(
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finished = await Promise.race([
         drained.then(() => true),
-        new Promise<false>((resolve) => timer = setTimeout(resolve, config.shutdownTimeoutMs, false)),
+        new Promise<false>((resolve) =>
+          timer = setTimeout(resolve, config.shutdownTimeoutMs, false)
+        ),
       ]);
       clearTimeout(timer);
       keys.close();
@@ -105,7 +107,7 @@ export async function startServer(
   return { url, httpUrl, store, tokens, shutdown, [Symbol.asyncDispose]: shutdown };
 }
 
-async function listen(start: () => Deno.HttpServer<Deno.NetAddr>) {
+function listen(start: () => Deno.HttpServer<Deno.NetAddr>): Deno.HttpServer<Deno.NetAddr> {
   try {
     return start();
   } catch (error) {

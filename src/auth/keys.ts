@@ -78,7 +78,10 @@ export class KeyRing {
 
   static async #fromSecret(secret: string): Promise<KeyRing> {
     const key = new TextEncoder().encode(secret);
-    const kid = await calculateJwkThumbprint({ kty: "oct", k: key.toBase64({ alphabet: "base64url", omitPadding: true }) });
+    const kid = await calculateJwkThumbprint({
+      kty: "oct",
+      k: key.toBase64({ alphabet: "base64url", omitPadding: true }),
+    });
     const ring = new KeyRing();
     ring.#signing = { kid, alg: "HS256", key };
     ring.#verification.set(kid, { kid, alg: "HS256", key });

@@ -37,7 +37,9 @@ export class LoginThrottle {
     const { freeFailures, baseDelayMs, maxDelayMs, resetAfterMs, addressFailuresPerMinute } =
       this.#config;
     await this.#store.recordFailure(accountKey(username), (current) => {
-      const failures = current && now - current.windowStart < resetAfterMs ? current.failures + 1 : 1;
+      const failures = current && now - current.windowStart < resetAfterMs
+        ? current.failures + 1
+        : 1;
       const excess = failures - freeFailures;
       const delay = excess >= 0 ? Math.min(baseDelayMs * 2 ** excess, maxDelayMs) : 0;
       return { failures, windowStart: now, blockedUntil: delay > 0 ? now + delay : 0 };

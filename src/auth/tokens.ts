@@ -103,7 +103,9 @@ export class TokenService {
     } catch {
       throw invalid("Malformed token");
     }
-    const key = typeof header.kid === "string" ? this.#keys.verificationKey(header.kid, now) : undefined;
+    const key = typeof header.kid === "string"
+      ? this.#keys.verificationKey(header.kid, now)
+      : undefined;
     if (!key) throw invalid("Unknown signing key");
     if (header.alg !== key.alg) throw invalid("Unexpected token algorithm");
     let claims: AccessClaims;
@@ -130,10 +132,12 @@ export class TokenService {
   /** Reads and verifies the request's `Authorization: Bearer` token. */
   authenticate(req: Request): Promise<AccessClaims> {
     const header = req.headers.get("authorization");
-    if (header === null) return Promise.reject(new AuthError(undefined, "Missing Authorization Header"));
+    if (header === null) {
+      return Promise.reject(new AuthError(undefined, "Missing Authorization Header"));
+    }
     const match = BEARER.exec(header);
     if (!match) {
-      return Promise.reject(invalid("Authorization header must be \"Bearer <token>\""));
+      return Promise.reject(invalid('Authorization header must be "Bearer <token>"'));
     }
     return this.verify(match[1]);
   }

@@ -2,7 +2,10 @@
  * Reads a password: from the terminal without echo (asking twice when `confirm`), or the first
  * line of stdin when stdin is not a terminal. Never from the command line.
  */
-export async function readPassword(label: string, options: { confirm?: boolean } = {}): Promise<string> {
+export async function readPassword(
+  label: string,
+  options: { confirm?: boolean } = {},
+): Promise<string> {
   if (!Deno.stdin.isTerminal()) return await readFirstLine();
   const first = await promptHidden(`${label}: `);
   if (options.confirm) {
