@@ -27,10 +27,12 @@ export interface Config {
   databaseUrl: string;
   /** Development mode: make a certificate when none exists and seed demo users. */
   dev: boolean;
-  /** The URL clients use to reach this service; the default issuer and audience. */
-  publicUrl: string;
-  issuer: string;
-  audience: string;
+  /** The URL clients use to reach this service; by default the HTTPS listener's own URL. */
+  publicUrl?: string;
+  /** `iss` of tokens; by default the public URL. */
+  issuer?: string;
+  /** `aud` of tokens; by default the public URL. */
+  audience?: string;
   /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
   jwtSecret?: string;
   accessTokenTtlSeconds: number;
@@ -45,6 +47,26 @@ export interface Config {
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
+}
+
+/** How the service names itself in tokens. */
+export interface PublicIdentity {
+  publicUrl: string;
+  issuer: string;
+  audience: string;
+}
+
+/**
+ * Resolves the public URL, issuer and audience: configured values, else the URL the HTTPS
+ * listener actually bound (known only after binding when the port is 0).
+ */
+export function publicIdentity(config: Config, listeningUrl: string): PublicIdentity {
+  const publicUrl = config.publicUrl ?? listeningUrl;
+  return {
+    publicUrl,
+    issuer: config.issuer ?? publicUrl,
+    audience: config.audience ?? publicUrl,
+  };
 }
 
 /** A configuration problem, reported as one line. */
@@ -82,7 +104,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   const host = flags.host ?? env.HOST ?? "localhost";
   const port = portNumber("PORT", flags.port ?? env.PORT, 8443);
-  const publicUrl = url("PUBLIC_URL", env.PUBLIC_URL) ?? `https://${urlHost(host)}:${port}`;
+  const publicUrl = url("PUBLIC_URL", env.PUBLIC_URL);
   const jwtSecret = env.JWT_SECRET || undefined;
   if (jwtSecret !== undefined && new TextEncoder().encode(jwtSecret).length < 32) {
     throw new ConfigError(
@@ -108,8 +130,8 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     databaseUrl: env.DATABASE_URL || "sqlite:data/auth.db",
     dev: flags.dev,
     publicUrl,
-    issuer: env.JWT_ISSUER || publicUrl,
-    audience: env.JWT_AUDIENCE || publicUrl,
+    issuer: env.JWT_ISSUER || undefined,
+    audience: env.JWT_AUDIENCE || undefined,
     jwtSecret,
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: 900,

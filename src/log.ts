@@ -9,10 +9,19 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
   /** Writes `{time, level, msg, ...fields}` when `level` is enabled. */
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /** Writes out any buffered lines now. */
+  flush(): void;
+}
+
+/** Where log lines go. */
+export interface LineSink {
+  write(line: string): void;
+  flush(): void;
 }
 
 /**
- * Creates a JSON-lines logger that writes lines at `level` and above.
+ * Creates a JSON-lines logger that writes lines at `level` and above, by default to stdout
+ * through a buffer that is written once per event-loop turn.
  *
  * @example
  * ```ts
@@ -22,14 +31,47 @@ export interface Logger {
  */
 export function createLogger(
   level: LogLevel,
-  write: (line: string) => void = (line) => console.log(line),
+  sink: LineSink | ((line: string) => void) = bufferedStdout(),
 ): Logger {
   const threshold = RANK[level];
+  const out = typeof sink === "function" ? { write: sink, flush() {} } : sink;
   return {
     enabled: (candidate) => RANK[candidate] >= threshold,
     log(candidate, msg, fields) {
       if (RANK[candidate] < threshold) return;
-      write(JSON.stringify({ time: new Date().toISOString(), level: candidate, msg, ...fields }));
+      out.write(
+        JSON.stringify({ time: new Date().toISOString(), level: candidate, msg, ...fields }),
+      );
+      if (RANK[candidate] >= RANK.warn) out.flush();
     },
+    flush: () => out.flush(),
+  };
+}
+
+/**
+ * Collects lines and writes them to stdout in one call per event-loop turn: a synchronous write
+ * per request line would cost more than the request itself under load.
+ */
+export function bufferedStdout(): LineSink {
+  const encoder = new TextEncoder();
+  let pending: string[] = [];
+  let scheduled = false;
+  function flush() {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const bytes = encoder.encode(pending.join("\n") + "\n");
+    pending = [];
+    let written = 0;
+    while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+  return {
+    write(line) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setTimeout(flush, 0);
+      }
+    },
+    flush,
   };
 }

@@ -7,14 +7,22 @@ export interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
-/** Declares a route for a pathname pattern such as `/login`. */
+/** Declares a route for a pathname pattern such as `/login` or `/users/:name`. */
 export function route(pathname: string, methods: Route["methods"]): Route {
   return { pattern: new URLPattern({ pathname }), methods };
 }
 
+interface CompiledRoute extends Route {
+  allow: string;
+}
+
+/** Pathname patterns without URLPattern syntax match only themselves. */
+const PATTERN_SYNTAX = /[:*(){}?+\\]/;
+
 /**
  * Dispatches requests over a route table: 404 for unknown paths, 405 with `Allow` for a known
- * path and a wrong method, HEAD served by GET without a body, OPTIONS answered with `Allow`.
+ * path and a wrong method, HEAD served by GET (the edge drops the body), OPTIONS answered with `Allow`.
+ * Literal paths are found by a map lookup; only the others run their URLPattern.
  *
  * @example
  * ```ts
@@ -22,25 +30,46 @@ export function route(pathname: string, methods: Route["methods"]): Route {
  * ```
  */
 export function createRouter(routes: Route[]): Handler {
-  const table = routes.map(({ pattern, methods }) => ({
-    pattern,
-    methods,
-    allow: allowedMethods(methods),
-  }));
+  const literal = new Map<string, CompiledRoute>();
+  const patterned: CompiledRoute[] = [];
+  for (const entry of routes) {
+    const compiled = { ...entry, allow: allowedMethods(entry.methods) };
+    const { pathname } = entry.pattern;
+    if (!PATTERN_SYNTAX.test(pathname) && !literal.has(pathname)) literal.set(pathname, compiled);
+    else patterned.push(compiled);
+  }
   return async function dispatch(req, ctx) {
-    const pathname = new URL(req.url).pathname;
-    for (const { pattern, methods, allow } of table) {
-      const match = pattern.exec({ pathname });
-      if (!match) continue;
-      ctx.params = match.pathname.groups;
-      const handler = methods[req.method];
-      if (handler) return await handler(req, ctx);
-      if (req.method === "HEAD" && methods.GET) return withoutBody(await methods.GET(req, ctx));
-      if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
-      throw new HttpError(405, "Method not allowed", { headers: { allow } });
+    const pathname = pathnameOf(req.url);
+    let found = literal.get(pathname);
+    if (!found) {
+      for (const candidate of patterned) {
+        const match = candidate.pattern.exec({ pathname });
+        if (!match) continue;
+        ctx.params = match.pathname.groups;
+        found = candidate;
+        break;
+      }
     }
-    throw new HttpError(404, "Not found");
+    if (!found) throw new HttpError(404, "Not found");
+    const { methods, allow } = found;
+    const handler = methods[req.method];
+    if (handler) return await handler(req, ctx);
+    if (req.method === "HEAD" && methods.GET) return await methods.GET(req, ctx);
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
+    throw new HttpError(405, "Method not allowed", { headers: { allow } });
   };
+}
+
+/** The pathname of an absolute request URL, without parsing the whole URL. */
+export function pathnameOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
+  const fragment = url.indexOf("#", start);
+  if (fragment !== -1 && fragment < end) end = fragment;
+  return url.slice(start, end);
 }
 
 function allowedMethods(methods: Route["methods"]): string {
@@ -48,9 +77,4 @@ function allowedMethods(methods: Route["methods"]): string {
   if (names.has("GET")) names.add("HEAD");
   names.add("OPTIONS");
   return [...names].join(", ");
-}
-
-function withoutBody(res: Response): Response {
-  res.body?.cancel();
-  return new Response(null, { status: res.status, headers: res.headers });
 }

@@ -1,10 +1,11 @@
 import { createApp } from "./app.ts";
+import type { ServeHandler } from "./http/edge.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { loadTlsFiles } from "./certs/load.ts";
-import { type Config, urlHost } from "./config.ts";
+import { type Config, publicIdentity, urlHost } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { createRedirectHandler } from "./redirect.ts";
 import { openStore } from "./store/open.ts";
@@ -49,22 +50,12 @@ export async function startServer(
     secret: config.jwtSecret,
     refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
   });
-  const tokens = new TokenService(keys, {
-    issuer: config.issuer,
-    audience: config.audience,
-    ttlSeconds: config.accessTokenTtlSeconds,
-    leewaySeconds: config.clockLeewaySeconds,
-    maxTokenBytes: config.maxTokenBytes,
-  });
-  const handler = createApp({
-    config,
-    logger,
-    store,
-    hasher: overrides.hasher ?? new PasswordHasher(config.passwordIterations),
-    tokens,
-    throttle: new LoginThrottle(store, config.throttle),
-  });
+  const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
+  hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
 
+  // The app is built once the port is bound, since the default issuer names the real port;
+  // no request can arrive before this function's next await.
+  const app: { handler?: ServeHandler } = {};
   const https = listen(() =>
     Deno.serve({
       hostname: config.host,
@@ -73,17 +64,34 @@ export async function startServer(
       key: tls.key,
       onListen() {},
       onError: () => new Response(null, { status: 500 }),
-    }, handler)
+    }, (req, info) => app.handler!(req, info))
   );
   const url = `https://${urlHost(config.host)}:${https.addr.port}`;
+  const { issuer, audience } = publicIdentity(config, url);
+  const tokens = new TokenService(keys, {
+    issuer,
+    audience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+    leewaySeconds: config.clockLeewaySeconds,
+    maxTokenBytes: config.maxTokenBytes,
+  });
+  app.handler = createApp({
+    config,
+    logger,
+    store,
+    hasher,
+    tokens,
+    throttle: new LoginThrottle(store, config.throttle),
+  });
   const http = config.httpPort === undefined ? undefined : listen(() =>
     Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen() {} },
-      createRedirectHandler(https.addr.port),
+      createRedirectHandler(https.addr.port, config.publicUrl),
     )
   );
   const httpUrl = http && `http://${urlHost(config.host)}:${http.addr.port}`;
   logger.log("info", "Listening", { url, http_url: httpUrl, signing_alg: keys.signingKey().alg });
+  logger.flush();
 
   let stopping: Promise<void> | undefined;
   function shutdown(): Promise<void> {
@@ -101,6 +109,7 @@ export async function startServer(
       keys.close();
       await store.close();
       logger.log("info", "Stopped", { drained: finished });
+      logger.flush();
     })();
     return stopping;
   }

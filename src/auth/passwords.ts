@@ -2,6 +2,8 @@ import { timingSafeEqual } from "node:crypto";
 
 /** OWASP's 2023 floor for PBKDF2-HMAC-SHA256. */
 export const MIN_PBKDF2_ITERATIONS = 600_000;
+/** Stored hashes claiming more iterations than this are treated as corrupt, not computed. */
+const MAX_PBKDF2_ITERATIONS = 100_000_000;
 
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
@@ -49,17 +51,29 @@ export class PasswordHasher {
     const parsed = PHC_PATTERN.exec(stored);
     if (!parsed) return { ok: false, needsRehash: false };
     const iterations = Number(parsed[1]);
-    const salt = Uint8Array.fromBase64(parsed[2]);
-    const expected = Uint8Array.fromBase64(parsed[3]);
-    const actual = await pbkdf2(password, salt, iterations, expected.length);
-    const ok = timingSafeEqual(actual, expected);
+    if (iterations > MAX_PBKDF2_ITERATIONS) return { ok: false, needsRehash: false };
+    let ok: boolean;
+    try {
+      // A damaged string (bad base64, i=0, i past 2^32 - 1) fails the check instead of throwing.
+      const salt = Uint8Array.fromBase64(parsed[2]);
+      const expected = Uint8Array.fromBase64(parsed[3]);
+      const actual = await pbkdf2(password, salt, iterations, expected.length);
+      ok = timingSafeEqual(actual, expected);
+    } catch {
+      return { ok: false, needsRehash: false };
+    }
     return { ok, needsRehash: ok && iterations < this.iterations };
   }
 
   /** Spends the same time as a real check, for logins whose user does not exist. */
   async verifyDummy(password: string): Promise<void> {
+    await this.verify(password, await this.prepare());
+  }
+
+  /** Makes the dummy hash ahead of the first unknown-user login, so that one is not slower. */
+  prepare(): Promise<string> {
     this.#dummyHash ??= this.hash(crypto.randomUUID());
-    await this.verify(password, await this.#dummyHash);
+    return this.#dummyHash;
   }
 }
 

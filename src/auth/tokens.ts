@@ -157,7 +157,7 @@ export class TokenService {
     if (this.#cache.size >= this.#cacheSize) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
-    this.#cache.set(token, { claims, kid });
+    this.#cache.set(token, { claims: Object.freeze(claims), kid });
   }
 }
 
@@ -171,7 +171,9 @@ function verificationError(error: unknown): AuthError {
     return invalid("Signature verification failed");
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === "nbf") return invalid("Token is not yet valid");
+    if (error.claim === "nbf" && error.reason === "check_failed") {
+      return invalid("Token is not yet valid");
+    }
     return invalid(`Invalid "${error.claim}" claim`);
   }
   return invalid("Invalid token");

@@ -2,6 +2,7 @@ import type { Logger } from "../log.ts";
 import type { Handler, RequestContext } from "./context.ts";
 import { AuthError, HttpError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
+import { pathnameOf } from "../router.ts";
 
 /** Settings of the request edge. */
 export interface EdgeOptions {
@@ -44,16 +45,13 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     } catch (error) {
       res = errorResponse(error, realm, logger, ctx);
     }
-    const headers = res.headers;
-    for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]);
-    if (!headers.has("content-type")) headers.set("content-type", JSON_CONTENT_TYPE);
-    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
-    headers.set("x-request-id", ctx.requestId);
+    res = await secured(res, req.method === "HEAD");
+    res.headers.set("x-request-id", ctx.requestId);
     if (logger.enabled("info")) {
       logger.log("info", "request", {
         request_id: ctx.requestId,
         method: req.method,
-        path: new URL(req.url).pathname,
+        path: pathnameOf(req.url),
         status: res.status,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         user: ctx.user,
@@ -62,6 +60,28 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     }
     return res;
   };
+}
+
+/**
+ * Adds the security headers, and drops the body of a HEAD answer (over HTTP/2 Deno would send
+ * it, which clients reject). Responses with immutable headers are copied first.
+ */
+async function secured(res: Response, head: boolean): Promise<Response> {
+  if (head && res.body) {
+    await res.body.cancel();
+    res = new Response(null, { status: res.status, headers: res.headers });
+  }
+  let headers = res.headers;
+  try {
+    headers.set("x-content-type-options", "nosniff");
+  } catch {
+    res = new Response(res.body, { status: res.status, headers: new Headers(res.headers) });
+    headers = res.headers;
+  }
+  for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]);
+  if (!headers.has("content-type")) headers.set("content-type", JSON_CONTENT_TYPE);
+  if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+  return res;
 }
 
 function errorResponse(error: unknown, realm: string, logger: Logger, ctx: RequestContext) {

@@ -15,7 +15,9 @@ export async function openStore(databaseUrl: string): Promise<Store> {
       throw new ConfigError(`Cannot open database "${path}": ${(error as Error).message}`);
     }
   }
+  // Only the scheme is echoed: the rest may hold a password (user:pass@ or ?password=).
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(databaseUrl)?.[0];
   throw new ConfigError(
-    `DATABASE_URL must start with "sqlite:", not "${databaseUrl.replace(/\/\/.*@/, "//***@")}"`,
+    `DATABASE_URL must start with "sqlite:"${scheme ? `, not "${scheme}"` : ""}`,
   );
 }

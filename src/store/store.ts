@@ -2,6 +2,7 @@
 export interface UserRecord {
   username: string;
   passwordHash: string;
+  /** Unix milliseconds. */
   createdAt: number;
 }
 

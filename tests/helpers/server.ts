@@ -16,6 +16,7 @@ export interface TestServer extends AsyncDisposable {
   /** A fetch client that trusts the test certificate. */
   client: Deno.HttpClient;
   certPem: string;
+  /** The configuration, with the issuer and audience the server actually uses. */
   config: Config;
   store: Store;
   running: RunningServer;
@@ -58,7 +59,6 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       TLS_CERT: `${dir}/cert.pem`,
       TLS_KEY: `${dir}/key.pem`,
       DATABASE_URL: `sqlite:${dir}/auth.db`,
-      PUBLIC_URL: "https://localhost:8443",
       ...options.env,
     }),
     passwordIterations: TEST_ITERATIONS,
@@ -82,7 +82,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     httpUrl: running.httpUrl,
     client,
     certPem,
-    config,
+    config: {
+      ...config,
+      issuer: running.tokens.options.issuer,
+      audience: running.tokens.options.audience,
+    },
     store,
     running,
     logs,

@@ -1,0 +1,405 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PasswordHasher } from "../src/auth/passwords.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
+const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env"];
+const LISTEN_TIMEOUT_MS = 30_000;
+const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
+
+/**
+ * The environment of every child: only what Deno needs to find its cache and tools, so that
+ * settings of the machine running the tests (PORT, JWT_SECRET, TLS_CERT, …) cannot leak in.
+ */
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "SYSTEMROOT"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run … src/main.ts <args>` in `cwd`, writing `stdin` (if any) and closing it. */
+async function cli(
+  cwd: string,
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string>; script?: string; perms?: string[] } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.perms ?? PERMISSIONS), options.script ?? MAIN, ...args],
+    cwd,
+    env: childEnv(options.env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  try {
+    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  } catch {
+    // The child may exit before reading its input.
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
+function assertOneLineError(result: CliResult, pattern: RegExp): string {
+  assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+  assert.ok(lines[0].startsWith("Error: "), lines[0]);
+  assert.match(lines[0], pattern);
+  return lines[0];
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-cli-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function storedHash(dir: string, username: string): Promise<string | undefined> {
+  const store = SqliteStore.open(join(dir, "data/auth.db"));
+  try {
+    return (await store.getUser(username))?.passwordHash;
+  } finally {
+    await store.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A `serve` child whose stdout is read line by line. */
+class ServeProcess implements AsyncDisposable {
+  readonly lines: string[] = [];
+  stderr = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #pumps: Promise<void>;
+  #status?: Deno.CommandStatus;
+
+  constructor(cwd: string, args: string[], env: Record<string, string> = {}) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "serve", ...args],
+      cwd,
+      env: childEnv(env),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#child.status.then((status) => this.#status = status);
+    this.#pumps = Promise.all([
+      this.#readLines(this.#child.stdout, (line) => this.lines.push(line)),
+      this.#readLines(this.#child.stderr, (line) => this.stderr += `${line}\n`),
+    ]).then(() => {});
+  }
+
+  /** Parsed JSON log lines so far. */
+  get logs(): Record<string, unknown>[] {
+    return this.lines.map((line) => JSON.parse(line));
+  }
+
+  /** Waits for a log line with `msg`, failing on timeout or when the child exits first. */
+  async waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const found = this.logs.find((line) => line.msg === msg);
+      if (found) return found;
+      if (this.#status) {
+        throw new Error(`serve exited with ${this.#status.code} before "${msg}": ${this.stderr}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`No "${msg}" log line within ${timeoutMs} ms: ${this.lines.join("\n")}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** Sends a signal and waits for the exit and the end of the output. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    if (!this.#status) this.#child.kill(signal);
+    const status = await this.#child.status;
+    await this.#pumps;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#status) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await this.#child.status;
+    await this.#pumps;
+  }
+
+  async #readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+    let pending = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      pending += text;
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) onLine(line);
+    }
+    if (pending) onLine(pending);
+  }
+}
+
+async function postLogin(url: string, client: Deno.HttpClient, username: string, password: string) {
+  const res = await fetch(`${url}/login`, {
+    method: "POST",
+    client,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  return { status: res.status, body: await res.json() as Record<string, unknown> };
+}
+
+Deno.test("user add, list, passwd and remove manage an account with the password from stdin", async () => {
+  await withTempDir(async (dir) => {
+    const hasher = new PasswordHasher();
+    const added = await cli(dir, ["user", "add", "alice"], { stdin: "correct horse battery\n" });
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /Added user "alice"/);
+    const firstHash = (await storedHash(dir, "alice")) ?? "";
+    assert.ok(firstHash.startsWith("$pbkdf2-sha256$i="), firstHash);
+    assert.ok(!firstHash.includes("correct horse"));
+    assert.ok((await hasher.verify("correct horse battery", firstHash)).ok);
+
+    const listed = await cli(dir, ["user", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stdout, "alice\n");
+
+    const again = await cli(dir, ["user", "add", "alice"], { stdin: "another password\n" });
+    assertOneLineError(again, /already exists/);
+    assert.equal(await storedHash(dir, "alice"), firstHash, "the existing password is kept");
+
+    const changed = await cli(dir, ["user", "passwd", "alice"], { stdin: "new password 42\n" });
+    assert.equal(changed.code, 0, changed.stderr);
+    const secondHash = (await storedHash(dir, "alice"))!;
+    assert.notEqual(secondHash, firstHash);
+    assert.ok((await hasher.verify("new password 42", secondHash)).ok);
+    assert.ok(!(await hasher.verify("correct horse battery", secondHash)).ok);
+
+    const removed = await cli(dir, ["user", "remove", "alice"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(await storedHash(dir, "alice"), undefined);
+    assert.equal((await cli(dir, ["user", "list"])).stdout, "");
+
+    assertOneLineError(await cli(dir, ["user", "remove", "nobody"]), /does not exist/);
+    assertOneLineError(
+      await cli(dir, ["user", "passwd", "nobody"], { stdin: "whatever123\n" }),
+      /does not exist/,
+    );
+  });
+});
+
+Deno.test("user add refuses an empty or short password and a name with a control character", async () => {
+  await withTempDir(async (dir) => {
+    assertOneLineError(await cli(dir, ["user", "add", "bob"], { stdin: "\n" }), /empty/);
+    assertOneLineError(await cli(dir, ["user", "add", "bob"], { stdin: "" }), /empty/);
+    assertOneLineError(
+      await cli(dir, ["user", "add", "bob"], { stdin: "short1\n" }),
+      /at least 8 characters/,
+    );
+    assertOneLineError(
+      await cli(dir, ["user", "add", "bad\u0007name"], { stdin: "long enough password\n" }),
+      /control characters/,
+    );
+    assertOneLineError(await cli(dir, ["user", "add"]), /Usage/);
+    assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no user was created");
+  });
+});
+
+Deno.test("keys rotate makes a new current key and keys list shows the previous one retiring", async () => {
+  await withTempDir(async (dir) => {
+    const empty = await cli(dir, ["keys", "list"]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, "");
+
+    const first = await cli(dir, ["keys", "rotate"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /New signing key "[\w-]+"/);
+    const second = await cli(dir, ["keys", "rotate"]);
+    assert.equal(second.code, 0, second.stderr);
+
+    const listed = await cli(dir, ["keys", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2, listed.stdout);
+    assert.equal(lines.filter((line) => line.endsWith("current")).length, 1, listed.stdout);
+    assert.equal(lines.filter((line) => /retires \d{4}-/.test(line)).length, 1, listed.stdout);
+    assert.ok(lines.every((line) => line.includes("ES256")), listed.stdout);
+    const newKid = /New signing key "([\w-]+)"/.exec(second.stdout)![1];
+    assert.ok(lines.find((line) => line.endsWith("current"))!.startsWith(newKid));
+
+    assertOneLineError(await cli(dir, ["keys", "shuffle"]), /Usage/);
+  });
+});
+
+Deno.test("an unknown command exits 1 with one error line", async () => {
+  await withTempDir(async (dir) => {
+    assertOneLineError(await cli(dir, ["frobnicate"]), /Unknown command "frobnicate"/);
+  });
+});
+
+Deno.test("serve without a certificate exits 1 with one error line naming the file", async () => {
+  await withTempDir(async (dir) => {
+    const result = await cli(dir, ["serve", "--port", "0"]);
+    assertOneLineError(result, /certs\/cert\.pem/);
+    assert.equal(result.stdout, "");
+  });
+});
+
+Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
+  await withTempDir(async (dir) => {
+    const openssl = async (...args: string[]) => {
+      const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    };
+    // The tutorial's three commands, which make an X.509 v1 certificate.
+    await openssl("genrsa", "-out", "private_key.pem", "2048");
+    await openssl(
+      "req",
+      "-new",
+      "-key",
+      "private_key.pem",
+      "-out",
+      "csr.pem",
+      "-subj",
+      "/CN=localhost",
+    );
+    await openssl(
+      ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(" "),
+    );
+    const result = await cli(dir, ["serve", "--port", "0"], {
+      env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+    });
+    assertOneLineError(result, /version 1/);
+    assert.match(result.stderr, /certificate\.pem/);
+  });
+});
+
+Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error line", async () => {
+  await withTempDir(async (dir) => {
+    const result = await cli(dir, ["serve", "--dev", "--port", "0"], {
+      env: { JWT_SECRET: "too-short-secret" },
+    });
+    assertOneLineError(result, /JWT_SECRET must be at least 32 bytes/);
+    assert.ok(!result.stderr.includes("too-short-secret"), "the secret is not echoed");
+  });
+});
+
+Deno.test("certs --dir writes a key, CSR and certificate that serve (without --dev) uses, seeding no users", async () => {
+  await withTempDir(async (dir) => {
+    const made = await cli(dir, ["certs", "--dir", "tls", "--ecdsa"]);
+    assert.equal(made.code, 0, made.stderr);
+    for (const file of ["key.pem", "csr.pem", "cert.pem"]) {
+      assert.ok(await exists(join(dir, "tls", file)), file);
+    }
+    assert.equal((await Deno.stat(join(dir, "tls/key.pem"))).mode! & 0o777, 0o600);
+    const certPem = await Deno.readTextFile(join(dir, "tls/cert.pem"));
+    assert.match(certPem, /^-----BEGIN CERTIFICATE-----/);
+    assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
+    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
+
+    await using server = new ServeProcess(dir, ["--port", "0"], {
+      TLS_CERT: "tls/cert.pem",
+      TLS_KEY: "tls/key.pem",
+    });
+    const listening = await server.waitForLog("Listening");
+    using client = Deno.createHttpClient({ caCerts: [certPem] });
+    const denied = await postLogin(listening.url as string, client, "user1", "password1");
+    assert.equal(denied.status, 400);
+    assert.deepEqual(denied.body, { msg: "Invalid credentials" });
+    assert.ok(!server.logs.some((line) => line.level === "warn"), "no demo-user warning");
+    const status = await server.stop();
+    assert.equal(status.code, 0, server.stderr);
+    assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no demo users were seeded");
+  });
+});
+
+Deno.test("serve --dev makes a certificate and demo users, serves logins and the client, and stops on SIGTERM", async () => {
+  await withTempDir(async (dir) => {
+    await using server = new ServeProcess(dir, ["--dev", "--port", "0"]);
+    const listening = await server.waitForLog("Listening");
+    const url = listening.url as string;
+    assert.match(url, /^https:\/\/localhost:[1-9]\d*$/);
+    for (const file of ["certs/cert.pem", "certs/key.pem", "data/auth.db"]) {
+      assert.ok(await exists(join(dir, file)), file);
+    }
+    const warning = server.logs.find((line) => line.level === "warn");
+    assert.ok(warning, "a warning about the demo users");
+    assert.match(String(warning.msg), /demo users/);
+
+    using client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(join(dir, "certs/cert.pem"))],
+    });
+    // (a) the tutorial's demo user logs in over verified HTTPS.
+    const demo = await postLogin(url, client, "user1", "password1");
+    assert.equal(demo.status, 200);
+    assert.equal(typeof demo.body.access_token, "string");
+
+    // (b) a user added by the CLI while the server runs can log in at once.
+    const added = await cli(dir, ["user", "add", "carol"], { stdin: "carol's password\n" });
+    assert.equal(added.code, 0, added.stderr);
+    const carol = await postLogin(url, client, "carol", "carol's password");
+    assert.equal(carol.status, 200);
+
+    // (c) the fetch client trusts the generated certificate with --ca.
+    const clientPerms = ["--allow-read", "--allow-net", "--allow-env=API_URL"];
+    const ok = await cli(dir, ["--url", url, "--ca", "certs/cert.pem"], {
+      script: CLIENT,
+      perms: clientPerms,
+    });
+    assert.equal(ok.stderr, "");
+    assert.equal(ok.stdout, `${GREETING}\n`);
+    assert.equal(ok.code, 0);
+    const wrong = await cli(
+      dir,
+      ["--url", url, "--ca", "certs/cert.pem", "--password", "not-the-password"],
+      { script: CLIENT, perms: clientPerms },
+    );
+    assertOneLineError(wrong, /Failed to authenticate: 400 Invalid credentials/);
+    assert.equal(wrong.stdout, "");
+
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0, server.stderr);
+    assert.equal(server.stderr, "");
+    const logs = server.logs; // every stdout line is a JSON log line
+    assert.ok(logs.some((line) => line.msg === "Stopped"), server.lines.join("\n"));
+    for (const line of server.lines) {
+      assert.ok(!line.includes("password1") && !line.includes("carol's password"), line);
+    }
+  });
+});

@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import type { Handler } from "../src/http/context.ts";
+import { createEdge } from "../src/http/edge.ts";
+import { AuthError, HttpError } from "../src/http/errors.ts";
+import { json } from "../src/http/json.ts";
+import { createLogger } from "../src/log.ts";
+
+const INFO = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+} as Deno.ServeHandlerInfo;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SECRET_TOKEN = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2VjcmV0LXNpZw";
+
+/** An edge around `dispatch` whose log lines are collected in `lines`. */
+function setup(dispatch: Handler, options: { maxHeaderBytes?: number } = {}) {
+  const lines: string[] = [];
+  const edge = createEdge(dispatch, {
+    logger: createLogger("debug", (line) => lines.push(line)),
+    realm: "r",
+    maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
+  });
+  const call = (path = "/hello", init: RequestInit = {}) =>
+    edge(new Request(`https://api.test${path}`, init), INFO);
+  const logs = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { call, lines, logs };
+}
+
+function assertSecurityHeaders(res: Response): void {
+  assert.equal(res.headers.get("strict-transport-security"), "max-age=63072000");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  assert.match(res.headers.get("x-request-id") ?? "", UUID);
+  assert.equal(res.headers.get("server"), null);
+}
+
+Deno.test("createEdge passes a handler's response through with security headers", async () => {
+  const { call } = setup(() => json({ message: "hi" }));
+  const res = await call();
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { message: "hi" });
+  assertSecurityHeaders(res);
+  assert.equal(res.headers.get("x-frame-options"), "DENY");
+  assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+  assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+});
+
+Deno.test("createEdge adds JSON content-type and no-store when a handler sets neither", async () => {
+  const { call } = setup(() => new Response(null, { status: 204 }));
+  const res = await call();
+  assert.equal(res.status, 204);
+  assertSecurityHeaders(res);
+});
+
+Deno.test("createEdge keeps a cache-control the handler chose", async () => {
+  const { call } = setup(() => json({}, { headers: { "cache-control": "public, max-age=300" } }));
+  const res = await call();
+  assert.equal(res.headers.get("cache-control"), "public, max-age=300");
+  await res.body?.cancel();
+});
+
+Deno.test("createEdge turns a thrown HttpError into its status, JSON msg and headers", async () => {
+  const { call } = setup(() => {
+    throw new HttpError(429, "Too many failed logins", { headers: { "retry-after": "8" } });
+  });
+  const res = await call("/login", { method: "POST" });
+  assert.equal(res.status, 429);
+  assert.deepEqual(await res.json(), { msg: "Too many failed logins" });
+  assert.equal(res.headers.get("retry-after"), "8");
+  assertSecurityHeaders(res);
+});
+
+Deno.test("createEdge sends an HttpError's custom body instead of msg", async () => {
+  const { call } = setup(() => {
+    throw new HttpError(405, "Method not allowed", {
+      headers: { allow: "GET, HEAD" },
+      body: { msg: "Method not allowed", allowed: ["GET", "HEAD"] },
+    });
+  });
+  const res = await call();
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get("allow"), "GET, HEAD");
+  assert.deepEqual(await res.json(), { msg: "Method not allowed", allowed: ["GET", "HEAD"] });
+});
+
+Deno.test("createEdge turns AuthError invalid_token into 401 with a Bearer challenge", async () => {
+  const { call } = setup(() => {
+    throw new AuthError("invalid_token", "Token has expired");
+  });
+  const res = await call();
+  assert.equal(res.status, 401);
+  assert.equal(
+    res.headers.get("www-authenticate"),
+    'Bearer realm="r", error="invalid_token", error_description="Token has expired"',
+  );
+  assert.deepEqual(await res.json(), { msg: "Token has expired" });
+  assertSecurityHeaders(res);
+});
+
+Deno.test("createEdge answers a missing token (AuthError without code) with a bare challenge", async () => {
+  const { call } = setup(() => {
+    throw new AuthError(undefined, "Missing Authorization Header");
+  });
+  const res = await call();
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="r"');
+  assert.deepEqual(await res.json(), { msg: "Missing Authorization Header" });
+});
+
+Deno.test("createEdge turns AuthError insufficient_scope into 403 naming the scope", async () => {
+  const { call } = setup(() => {
+    throw new AuthError("insufficient_scope", "Token lacks scope", "admin");
+  });
+  const res = await call();
+  assert.equal(res.status, 403);
+  assert.equal(
+    res.headers.get("www-authenticate"),
+    'Bearer realm="r", error="insufficient_scope", error_description="Token lacks scope", scope="admin"',
+  );
+  assert.deepEqual(await res.json(), { msg: "Token lacks scope" });
+});
+
+Deno.test("createEdge keeps quotes out of the quoted challenge values", async () => {
+  const { call } = setup(() => {
+    throw new AuthError("invalid_token", 'Authorization header must be "Bearer <token>"');
+  });
+  const res = await call();
+  const challenge = res.headers.get("www-authenticate")!;
+  assert.equal(
+    challenge,
+    `Bearer realm="r", error="invalid_token", error_description="Authorization header must be 'Bearer <token>'"`,
+  );
+  await res.body?.cancel();
+});
+
+Deno.test("createEdge turns an unknown Error into a 500 without the stack, logged with it", async () => {
+  function explode(): never {
+    throw new Error("Database password is hunter2");
+  }
+  const { call, logs, lines } = setup(() => explode());
+  const res = await call("/hello", { headers: { authorization: `Bearer ${SECRET_TOKEN}` } });
+  assert.equal(res.status, 500);
+  assertSecurityHeaders(res);
+  const requestId = res.headers.get("x-request-id");
+  const text = await res.text();
+  assert.deepEqual(JSON.parse(text), { msg: "Internal server error", request_id: requestId });
+  assert.ok(!text.includes("hunter2") && !text.includes("explode") && !text.includes(" at "));
+
+  const errors = logs().filter((line) => line.level === "error");
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].request_id, requestId);
+  assert.match(String(errors[0].error), /Database password is hunter2/);
+  assert.match(String(errors[0].error), /at explode/, "the stack is logged");
+  assert.ok(lines.every((line) => !line.includes(SECRET_TOKEN)));
+});
+
+Deno.test("createEdge turns a thrown non-Error into a logged 500", async () => {
+  const { call, logs } = setup(() => {
+    throw "plain string";
+  });
+  const res = await call();
+  assert.equal(res.status, 500);
+  assert.equal((await res.json()).msg, "Internal server error");
+  assert.equal(logs().find((line) => line.level === "error")?.error, "plain string");
+});
+
+Deno.test("createEdge answers 431 for over-large headers without calling the handler", async () => {
+  let called = false;
+  const { call, logs } = setup(() => {
+    called = true;
+    return json({});
+  }, { maxHeaderBytes: 1024 });
+  const res = await call("/hello", { headers: { cookie: "a".repeat(2000) } });
+  assert.equal(res.status, 431);
+  assert.equal(called, false);
+  assert.deepEqual(await res.json(), { msg: "Request headers are too large" });
+  assertSecurityHeaders(res);
+  assert.equal(logs().at(-1)?.status, 431);
+  // Many small headers count too.
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) many[`x-h${i}`] = "vvvvvvvvvv";
+  const res2 = await call("/hello", { headers: many });
+  assert.equal(res2.status, 431);
+  await res2.body?.cancel();
+});
+
+Deno.test("createEdge writes one access-log line per request with the documented fields", async () => {
+  const { call, logs } = setup(() => json({}, { status: 201 }));
+  const res = await call("/users/alice?debug=1", { method: "PUT" });
+  await res.body?.cancel();
+  const entries = logs();
+  assert.equal(entries.length, 1);
+  const [entry] = entries;
+  assert.equal(entry.level, "info");
+  assert.equal(entry.msg, "request");
+  assert.equal(entry.request_id, res.headers.get("x-request-id"));
+  assert.equal(entry.method, "PUT");
+  assert.equal(entry.path, "/users/alice");
+  assert.equal(entry.status, 201);
+  assert.equal(typeof entry.duration_ms, "number");
+  assert.ok((entry.duration_ms as number) >= 0);
+  assert.equal(entry.remote_address, "127.0.0.1");
+  assert.equal("user" in entry, false, "no user when nobody authenticated");
+  assert.equal(typeof entry.time, "string");
+});
+
+Deno.test("createEdge logs the user a handler set on the context", async () => {
+  const { call, logs } = setup((_req, ctx) => {
+    ctx.user = "alice";
+    return json({ message: "Hello, alice! You're authenticated." });
+  });
+  await (await call()).body?.cancel();
+  assert.equal(logs()[0].user, "alice");
+});
+
+Deno.test("createEdge logs the user even when the handler then fails", async () => {
+  const { call, logs } = setup((_req, ctx) => {
+    ctx.user = "alice";
+    throw new HttpError(409, "Conflict");
+  });
+  await (await call()).body?.cancel();
+  const entry = logs().find((line) => line.msg === "request");
+  assert.equal(entry?.user, "alice");
+  assert.equal(entry?.status, 409);
+});
+
+Deno.test("createEdge gives every request its own id, also in the handler's context", async () => {
+  const seen: string[] = [];
+  const { call } = setup((_req, ctx) => {
+    seen.push(ctx.requestId);
+    assert.equal(ctx.remoteAddress, "127.0.0.1");
+    return json({});
+  });
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await call();
+    await res.body?.cancel();
+    ids.push(res.headers.get("x-request-id"));
+  }
+  assert.deepEqual(ids, seen);
+  assert.equal(new Set(ids).size, 3);
+});
+
+Deno.test("createEdge never writes an Authorization value to the log", async () => {
+  const outcomes: Handler[] = [
+    () => json({ ok: true }),
+    () => {
+      throw new AuthError("invalid_token", "Signature verification failed");
+    },
+    () => {
+      throw new HttpError(400, "Invalid credentials");
+    },
+    () => {
+      throw new Error("Unexpected");
+    },
+  ];
+  for (const dispatch of outcomes) {
+    const { call, lines } = setup(dispatch, { maxHeaderBytes: 4096 });
+    for (const authorization of [`Bearer ${SECRET_TOKEN}`, `Basic ${btoa("alice:hunter2")}`]) {
+      const res = await call("/hello", { headers: { authorization } });
+      await res.body?.cancel();
+    }
+    const big = await call("/hello", {
+      headers: { authorization: `Bearer ${SECRET_TOKEN}`, "x-pad": "p".repeat(5000) },
+    });
+    assert.equal(big.status, 431);
+    await big.body?.cancel();
+    assert.ok(lines.length >= 3);
+    for (const line of lines) {
+      assert.ok(!line.includes(SECRET_TOKEN), line);
+      assert.ok(!line.includes(btoa("alice:hunter2")), line);
+      assert.ok(!line.toLowerCase().includes("authorization"), line);
+    }
+  }
+});
+
+Deno.test("createEdge writes no access log line when the level is above info", async () => {
+  const lines: string[] = [];
+  const edge = createEdge(() => json({}), {
+    logger: createLogger("warn", (line) => lines.push(line)),
+    realm: "r",
+    maxHeaderBytes: 1024,
+  });
+  const res = await edge(new Request("https://api.test/hello"), INFO);
+  await res.body?.cancel();
+  assert.deepEqual(lines, []);
+});

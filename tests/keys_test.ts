@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { ASYMMETRIC_ALG, generateSigningKey, KeyRing, unixNow } from "../src/auth/keys.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "keys_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store);
+  const records = await store.listSigningKeys(unixNow());
+  assert.equal(records.length, 1);
+  const [record] = records;
+  assert.equal(record.alg, ASYMMETRIC_ALG);
+  assert.equal(record.alg, "ES256");
+  assert.equal(record.retiresAt, null);
+  const publicJwk = JSON.parse(record.publicJwk) as JWK;
+  assert.equal(record.kid, await calculateJwkThumbprint(publicJwk, "sha256"));
+  assert.equal(keys.signingKey().kid, record.kid);
+  assert.equal(keys.signingKey().alg, "ES256");
+  assert.equal((keys.signingKey().key as CryptoKey).type, "private");
+  assert.equal(keys.symmetric, false);
+});
+
+Deno.test("generateSigningKey makes a distinct P-256 key whose kid is the RFC 7638 thumbprint", async () => {
+  const now = unixNow();
+  const [a, b] = await Promise.all([generateSigningKey(now), generateSigningKey(now)]);
+  assert.notEqual(a.kid, b.kid);
+  for (const record of [a, b]) {
+    const publicJwk = JSON.parse(record.publicJwk) as JWK;
+    const privateJwk = JSON.parse(record.privateJwk) as JWK;
+    assert.equal(publicJwk.kty, "EC");
+    assert.equal(publicJwk.crv, "P-256");
+    assert.equal(publicJwk.d, undefined);
+    assert.equal(typeof privateJwk.d, "string");
+    // RFC 7638: SHA-256 over the required members in lexicographic order, base64url.
+    const canonical = JSON.stringify({
+      crv: publicJwk.crv,
+      kty: publicJwk.kty,
+      x: publicJwk.x,
+      y: publicJwk.y,
+    });
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
+    assert.equal(
+      record.kid,
+      new Uint8Array(digest).toBase64({ alphabet: "base64url", omitPadding: true }),
+    );
+    assert.equal(record.createdAt, now);
+    assert.equal(record.retiresAt, null);
+  }
+});
+
+Deno.test("KeyRing.open reuses the stored key when reopened (same kid)", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "auth.db");
+    let kid: string;
+    {
+      await using store = disposable(SqliteStore.open(path));
+      kid = (await KeyRing.open(store)).signingKey().kid;
+      assert.equal((await KeyRing.open(store)).signingKey().kid, kid);
+    }
+    await using store = disposable(SqliteStore.open(path));
+    const keys = await KeyRing.open(store);
+    assert.equal(keys.signingKey().kid, kid);
+    assert.equal((await store.listSigningKeys(unixNow())).length, 1);
+  });
+});
+
+Deno.test("KeyRing.open from two stores on one file at once creates only one key", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "auth.db");
+    await using a = disposable(SqliteStore.open(path));
+    await using b = disposable(SqliteStore.open(path));
+    const rings = await Promise.all([KeyRing.open(a), KeyRing.open(b), KeyRing.open(a)]);
+    const kids = new Set(rings.map((ring) => ring.signingKey().kid));
+    assert.equal(kids.size, 1);
+    assert.equal((await a.listSigningKeys(unixNow())).length, 1);
+  });
+});
+
+Deno.test("KeyRing.refresh picks up a rotation: new signing kid, old kid verifies until it retires", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store);
+  const oldKid = keys.signingKey().kid;
+  const now = unixNow();
+  const next = await generateSigningKey(now);
+  await store.rotateSigningKey(next, now + 60, now);
+
+  assert.equal(keys.signingKey().kid, oldKid, "nothing changes before refresh");
+  await keys.refresh();
+  assert.equal(keys.signingKey().kid, next.kid);
+  assert.notEqual(next.kid, oldKid);
+
+  const old = keys.verificationKey(oldKid, now);
+  assert.ok(old, "old key still verifies before it retires");
+  assert.equal(old.retiresAt, now + 60);
+  assert.ok(keys.verificationKey(oldKid, now + 59));
+  assert.equal(keys.verificationKey(oldKid, now + 60), undefined, "retired at retiresAt");
+  assert.equal(keys.verificationKey(oldKid, now + 3600), undefined);
+  assert.ok(keys.verificationKey(next.kid, now + 3600), "current key never retires");
+  assert.equal(keys.verificationKey(next.kid)?.retiresAt, undefined);
+  assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid).sort(), [oldKid, next.kid].sort());
+});
+
+Deno.test("KeyRing.refresh drops a key whose retirement time has passed", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store);
+  const oldKid = keys.signingKey().kid;
+  const now = unixNow();
+  const next = await generateSigningKey(now);
+  await store.rotateSigningKey(next, now - 1, now);
+  await keys.refresh();
+  assert.equal(keys.verificationKey(oldKid), undefined);
+  assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid), [next.kid]);
+});
+
+Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store, { refreshIntervalMs: 20 });
+  try {
+    const now = unixNow();
+    const next = await generateSigningKey(now);
+    await store.rotateSigningKey(next, now + 60, now);
+    const deadline = Date.now() + 2000;
+    while (keys.signingKey().kid !== next.kid && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(keys.signingKey().kid, next.kid);
+  } finally {
+    keys.close();
+  }
+});
+
+Deno.test("KeyRing.publicJwks lists public ES256 keys without private members", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store);
+  const now = unixNow();
+  await store.rotateSigningKey(await generateSigningKey(now), now + 60, now);
+  await keys.refresh();
+  const jwks = keys.publicJwks();
+  assert.equal(jwks.length, 2);
+  for (const jwk of jwks) {
+    for (const member of PRIVATE_MEMBERS) assert.equal(member in jwk, false, `has "${member}"`);
+    assert.equal(jwk.kty, "EC");
+    assert.equal(jwk.crv, "P-256");
+    assert.equal(jwk.alg, "ES256");
+    assert.equal(jwk.use, "sig");
+    assert.equal(typeof jwk.kid, "string");
+  }
+  assert.ok(!JSON.stringify(jwks).includes('"d"'));
+});
+
+Deno.test("KeyRing.open with a secret is HS256: symmetric, empty publicJwks, store untouched", async () => {
+  await using store = disposable(SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store, { secret: "x".repeat(32) });
+  assert.equal(keys.symmetric, true);
+  assert.deepEqual(keys.publicJwks(), []);
+  const { kid, alg, key } = keys.signingKey();
+  assert.equal(alg, "HS256");
+  assert.deepEqual(key, new TextEncoder().encode("x".repeat(32)));
+  assert.equal(keys.verificationKey(kid)?.alg, "HS256");
+  assert.equal(keys.verificationKey("other"), undefined);
+  await keys.refresh();
+  assert.deepEqual(await store.listSigningKeys(unixNow()), []);
+  const other = await KeyRing.open(store, { secret: "y".repeat(32) });
+  assert.notEqual(other.signingKey().kid, kid, "kid depends on the secret");
+});
+
+/** Closes the store at the end of the scope. */
+function disposable(store: SqliteStore): SqliteStore & AsyncDisposable {
+  return Object.assign(store, { [Symbol.asyncDispose]: () => store.close() });
+}
