@@ -1,33 +1,57 @@
-import type { PasswordHasher } from "./auth/passwords.ts";
-import type { LoginThrottle } from "./auth/throttle.ts";
+import type { ClientRegistry } from "./auth/clients.ts";
+import type { KeyRing } from "./auth/keys.ts";
+import type { PasswordLogin } from "./auth/password_login.ts";
+import type { SessionService } from "./auth/sessions.ts";
 import type { TokenService } from "./auth/tokens.ts";
-import type { Config } from "./config.ts";
+import type { Config, PublicIdentity } from "./config.ts";
+import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
 import { createHelloHandler } from "./handlers/hello.ts";
 import { createLoginHandler } from "./handlers/login.ts";
+import { createLogoutHandler } from "./handlers/logout.ts";
+import { createOAuthIntrospectHandler } from "./handlers/oauth_introspect.ts";
+import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
+import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
+import { createRefreshHandler } from "./handlers/refresh.ts";
 import { createEdge, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { createRouter, route } from "./router.ts";
-import type { Store } from "./store/store.ts";
 
 /** The services the routes are built from. */
 export interface AppDeps {
   config: Config;
+  identity: PublicIdentity;
   logger: Logger;
-  store: Store;
-  hasher: PasswordHasher;
+  keys: KeyRing;
   tokens: TokenService;
-  throttle: LoginThrottle;
+  passwordLogin: PasswordLogin;
+  sessions: SessionService;
+  clients: ClientRegistry;
 }
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
-  const { config, logger, store, hasher, tokens, throttle } = deps;
+  const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients } = deps;
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
+  const oauth = { sessions, clients, bodyLimits };
   const dispatch = createRouter([
     route("/login", {
-      POST: createLoginHandler({ store, hasher, tokens, throttle, bodyLimits }),
+      POST: createLoginHandler({
+        passwordLogin,
+        sessions,
+        clientId: config.defaultClientId,
+        bodyLimits,
+      }),
     }),
     route("/hello", { GET: createHelloHandler({ tokens }) }),
+    route("/refresh", { POST: createRefreshHandler({ sessions, bodyLimits }) }),
+    route("/logout", { POST: createLogoutHandler({ tokens, sessions }) }),
+    route("/oauth/token", { POST: createOAuthTokenHandler({ passwordLogin, ...oauth }) }),
+    route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }),
+    route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }),
+    route("/.well-known/jwks.json", { GET: createJwksHandler({ keys }) }),
+    route("/.well-known/oauth-authorization-server", {
+      GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
+    }),
   ]);
   return createEdge(dispatch, {
     logger,

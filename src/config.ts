@@ -36,6 +36,13 @@ export interface Config {
   /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
   jwtSecret?: string;
   accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** Scopes clients may ask for, and the one granted when they ask for none. */
+  scopes: { supported: string[]; defaultScope: string };
+  /** Confidential OAuth clients: id → secret. */
+  oauthClients: Record<string, string>;
+  /** Client id recorded for sessions started through `/login`. */
+  defaultClientId: string;
   clockLeewaySeconds: number;
   maxTokenBytes: number;
   passwordIterations: number;
@@ -121,6 +128,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${env.LOG_LEVEL}"`,
     );
   }
+  const scopes = parseScopes(env.OAUTH_SCOPES, env.DEFAULT_SCOPE);
   return {
     host,
     port,
@@ -137,6 +145,13 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       fallback: 900,
       min: 1,
     }),
+    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+      fallback: 30 * 24 * 3600,
+      min: 60,
+    }),
+    scopes,
+    oauthClients: parseClients(env.OAUTH_CLIENTS),
+    defaultClientId: "auth-api",
     clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, { fallback: 30, min: 0, max: 300 }),
     maxTokenBytes: 8192,
     passwordIterations,
@@ -170,6 +185,44 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     logLevel,
     realm: env.AUTH_REALM || "auth-api",
   };
+}
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function parseScopes(
+  list: string | undefined,
+  fallback: string | undefined,
+): Config["scopes"] {
+  const supported = [...new Set((list || "hello").split(/[\s,]+/).filter(Boolean))];
+  for (const scope of supported) {
+    if (!SCOPE_TOKEN.test(scope)) {
+      throw new ConfigError(`OAUTH_SCOPES has an invalid scope "${scope}"`);
+    }
+  }
+  const defaultScope = fallback || supported.join(" ");
+  for (const scope of defaultScope.split(" ")) {
+    if (!supported.includes(scope)) {
+      throw new ConfigError(`DEFAULT_SCOPE "${scope}" is not in OAUTH_SCOPES`);
+    }
+  }
+  return { supported, defaultScope };
+}
+
+function parseClients(value: string | undefined): Record<string, string> {
+  const clients: Record<string, string> = {};
+  for (const entry of (value ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(":");
+    const id = entry.slice(0, colon);
+    const secret = entry.slice(colon + 1);
+    if (colon < 1 || !/^[\x21-\x7e]{1,128}$/.test(id)) {
+      throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
+    }
+    if (new TextEncoder().encode(secret).length < 32) {
+      throw new ConfigError(`OAUTH_CLIENTS: the secret of "${id}" must be at least 32 bytes`);
+    }
+    clients[id] = secret;
+  }
+  return clients;
 }
 
 function integer(

@@ -1,6 +1,10 @@
 import { createApp } from "./app.ts";
 import type { ServeHandler } from "./http/edge.ts";
-import { KeyRing } from "./auth/keys.ts";
+import { ClientRegistry } from "./auth/clients.ts";
+import { KeyRing, unixNow } from "./auth/keys.ts";
+import { PasswordLogin } from "./auth/password_login.ts";
+import { RevocationList } from "./auth/revocations.ts";
+import { SessionService } from "./auth/sessions.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import { TokenService } from "./auth/tokens.ts";
@@ -29,7 +33,10 @@ export interface ServerOverrides {
   store?: Store;
 }
 
-const KEY_REFRESH_INTERVAL_MS = 1000;
+/** How often signing keys and revocations are re-read, for changes made by other processes. */
+const SYNC_INTERVAL_MS = 1000;
+/** How often expired refresh tokens, revocations and throttle entries are deleted. */
+const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
  * Starts the HTTPS service (and the optional redirect listener) from a validated config.
@@ -46,10 +53,21 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = await loadTlsFiles(config.tlsCert, config.tlsKey);
   const store = overrides.store ?? await openStore(config.databaseUrl);
+  const onSyncError = (error: unknown) =>
+    logger.log("warn", "Cannot read the store", { error: String(error) });
   const keys = await KeyRing.open(store, {
     secret: config.jwtSecret,
-    refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+    refreshIntervalMs: SYNC_INTERVAL_MS,
+    onRefreshError: onSyncError,
   });
+  const revocations = await RevocationList.open(store, {
+    syncIntervalMs: SYNC_INTERVAL_MS,
+    onSyncError,
+  });
+  const pruning = setInterval(() => {
+    store.pruneExpired(unixNow()).catch(onSyncError);
+  }, PRUNE_INTERVAL_MS);
+  Deno.unrefTimer(pruning);
   const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
   hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
 
@@ -67,21 +85,29 @@ export async function startServer(
     }, (req, info) => app.handler!(req, info))
   );
   const url = `https://${urlHost(config.host)}:${https.addr.port}`;
-  const { issuer, audience } = publicIdentity(config, url);
+  const identity = publicIdentity(config, url);
   const tokens = new TokenService(keys, {
-    issuer,
-    audience,
+    issuer: identity.issuer,
+    audience: identity.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
     leewaySeconds: config.clockLeewaySeconds,
     maxTokenBytes: config.maxTokenBytes,
+    revocations,
   });
+  const sessions = new SessionService({ store, tokens, revocations }, {
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    scopes: config.scopes,
+  });
+  const throttle = new LoginThrottle(store, config.throttle);
   app.handler = createApp({
     config,
+    identity,
     logger,
-    store,
-    hasher,
+    keys,
     tokens,
-    throttle: new LoginThrottle(store, config.throttle),
+    passwordLogin: new PasswordLogin({ store, hasher, throttle }),
+    sessions,
+    clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
   });
   const http = config.httpPort === undefined ? undefined : listen(() =>
     Deno.serve(
@@ -107,6 +133,8 @@ export async function startServer(
       ]);
       clearTimeout(timer);
       keys.close();
+      revocations.close();
+      clearInterval(pruning);
       await store.close();
       logger.log("info", "Stopped", { drained: finished });
       logger.flush();

@@ -69,6 +69,7 @@ function goodClaims(issued: string, overrides: Json = {}): Json {
     nbf: now,
     exp: now + 600,
     jti: crypto.randomUUID(),
+    scope: "hello",
     ...overrides,
   };
 }

@@ -34,13 +34,21 @@ function msgOf(text: string): string {
   return body.msg;
 }
 
-Deno.test("POST /login answers 200 with exactly access_token, token_type and expires_in", async () => {
+Deno.test("POST /login answers 200 with access_token, token_type, expires_in, refresh_token and scope", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
   assert.equal(res.headers.get("cache-control"), "no-store");
-  assert.deepEqual(Object.keys(body).sort(), ["access_token", "expires_in", "token_type"]);
+  assert.deepEqual(Object.keys(body).sort(), [
+    "access_token",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "token_type",
+  ]);
+  assert.match(body.refresh_token as string, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(body.scope, "hello");
   assert.equal(typeof body.access_token, "string");
   assert.equal((body.access_token as string).split(".").length, 3);
   assert.equal(body.token_type, "Bearer");

@@ -43,12 +43,19 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await SqliteStore.open(path).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 1);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 2);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((row) => row.name);
-    assert.deepEqual(tables, ["signing_keys", "throttle", "users"]);
+    assert.deepEqual(tables, [
+      "refresh_tokens",
+      "revocations",
+      "signing_keys",
+      "sqlite_sequence",
+      "throttle",
+      "users",
+    ]);
   });
 });
 

@@ -61,7 +61,11 @@ export class KeyRing {
   /** Opens the key ring: HS256 when `secret` is given, else ES256 keys from the store. */
   static async open(
     store: Store,
-    options: { secret?: string; refreshIntervalMs?: number } = {},
+    options: {
+      secret?: string;
+      refreshIntervalMs?: number;
+      onRefreshError?: (error: unknown) => void;
+    } = {},
   ): Promise<KeyRing> {
     if (options.secret !== undefined) return await KeyRing.#fromSecret(options.secret);
     const ring = new KeyRing(store);
@@ -69,7 +73,10 @@ export class KeyRing {
     await store.ensureSigningKey(await generateSigningKey(now), now);
     await ring.refresh();
     if (options.refreshIntervalMs) {
-      const timer = setInterval(() => ring.refresh().catch(() => {}), options.refreshIntervalMs);
+      const timer = setInterval(
+        () => ring.refresh().catch((error) => options.onRefreshError?.(error)),
+        options.refreshIntervalMs,
+      );
       Deno.unrefTimer(timer);
       ring.#timer = timer;
     }

@@ -1,6 +1,8 @@
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { AuthError } from "../http/errors.ts";
 import { type KeyRing, unixNow } from "./keys.ts";
+import type { RevocationList } from "./revocations.ts";
+import { hasScope } from "./scopes.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -18,8 +20,11 @@ export interface AccessClaims {
   nbf: number;
   exp: number;
   jti: string;
+  /** Space-separated scopes granted (RFC 8693 §4.2). */
   scope?: string;
   client_id?: string;
+  /** The login session (refresh-token family) the token belongs to. */
+  sid?: string;
 }
 
 /** A freshly issued access token. */
@@ -38,6 +43,8 @@ export interface TokenOptions {
   maxTokenBytes: number;
   /** Most verified tokens remembered, so a repeated token costs no signature check. */
   cacheSize?: number;
+  /** Revoked tokens and sessions, checked on every verification, cached or not. */
+  revocations?: RevocationList;
 }
 
 /**
@@ -66,7 +73,7 @@ export class TokenService {
   /** Signs a new access token for `subject`. */
   async issue(
     subject: string,
-    extra: { scope?: string; clientId?: string } = {},
+    extra: { scope?: string; clientId?: string; sessionId?: string } = {},
   ): Promise<IssuedToken> {
     const { kid, alg, key } = this.#keys.signingKey();
     const now = unixNow();
@@ -80,6 +87,7 @@ export class TokenService {
       jti: crypto.randomUUID(),
       ...(extra.scope !== undefined && { scope: extra.scope }),
       ...(extra.clientId !== undefined && { client_id: extra.clientId }),
+      ...(extra.sessionId !== undefined && { sid: extra.sessionId }),
     };
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
@@ -94,7 +102,7 @@ export class TokenService {
     const now = unixNow();
     const cached = this.#cache.get(token);
     if (cached) {
-      if (this.#stillValid(cached.claims, cached.kid, now)) return cached.claims;
+      if (this.#stillValid(cached.claims, cached.kid, now)) return this.#notRevoked(cached.claims);
       this.#cache.delete(token);
     }
     let header;
@@ -126,25 +134,33 @@ export class TokenService {
       throw invalid("Invalid token claims");
     }
     this.#remember(token, claims, key.kid);
-    return claims;
+    return this.#notRevoked(claims);
   }
 
-  /** Reads and verifies the request's `Authorization: Bearer` token. */
-  authenticate(req: Request): Promise<AccessClaims> {
+  /**
+   * Reads and verifies the request's `Authorization: Bearer` token and, when `requiredScope` is
+   * given, that the token grants it (else `insufficient_scope`, RFC 6750 §3.1).
+   */
+  async authenticate(req: Request, requiredScope?: string): Promise<AccessClaims> {
     const header = req.headers.get("authorization");
-    if (header === null) {
-      return Promise.reject(new AuthError(undefined, "Missing Authorization Header"));
-    }
+    if (header === null) throw new AuthError(undefined, "Missing Authorization Header");
     const match = BEARER.exec(header);
-    if (!match) {
-      return Promise.reject(invalid('Authorization header must be "Bearer <token>"'));
+    if (!match) throw invalid('Authorization header must be "Bearer <token>"');
+    const claims = await this.verify(match[1]);
+    if (requiredScope !== undefined && !hasScope(claims.scope, requiredScope)) {
+      throw new AuthError("insufficient_scope", "Token lacks the required scope", requiredScope);
     }
-    return this.verify(match[1]);
+    return claims;
   }
 
   /** Number of verified tokens currently remembered. */
   get cachedCount(): number {
     return this.#cache.size;
+  }
+
+  #notRevoked(claims: AccessClaims): AccessClaims {
+    if (this.options.revocations?.isRevoked(claims)) throw invalid("Token has been revoked");
+    return claims;
   }
 
   #stillValid(claims: AccessClaims, kid: string, now: number): boolean {

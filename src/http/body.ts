@@ -8,15 +8,40 @@ export interface BodyLimits {
 }
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const FORM_MEDIA_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 
 /**
  * Reads a JSON request body: 415 unless the content type is JSON, 413 past `maxBytes` (without
  * reading the rest), 408 when it is too slow, 400 when it is not valid UTF-8 JSON.
  */
 export async function readJsonBody(req: Request, limits: BodyLimits): Promise<unknown> {
-  if (!JSON_MEDIA_TYPE.test(req.headers.get("content-type") ?? "")) {
+  const text = await readText(req, limits, JSON_MEDIA_TYPE, "application/json");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "Request body is not valid JSON");
+  }
+}
+
+/**
+ * Reads an `application/x-www-form-urlencoded` body (as OAuth 2.0 endpoints take), with the same
+ * limits and errors as {@linkcode readJsonBody}.
+ */
+export async function readFormBody(req: Request, limits: BodyLimits): Promise<URLSearchParams> {
+  return new URLSearchParams(
+    await readText(req, limits, FORM_MEDIA_TYPE, "application/x-www-form-urlencoded"),
+  );
+}
+
+async function readText(
+  req: Request,
+  limits: BodyLimits,
+  mediaType: RegExp,
+  mediaTypeName: string,
+): Promise<string> {
+  if (!mediaType.test(req.headers.get("content-type") ?? "")) {
     await req.body?.cancel();
-    throw new HttpError(415, "Content-Type must be application/json");
+    throw new HttpError(415, `Content-Type must be ${mediaTypeName}`);
   }
   const declared = Number(req.headers.get("content-length") ?? 0);
   if (declared > limits.maxBytes) {
@@ -24,16 +49,10 @@ export async function readJsonBody(req: Request, limits: BodyLimits): Promise<un
     throw tooLarge(limits.maxBytes);
   }
   const bytes = await readLimited(req, limits);
-  let text;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     throw new HttpError(400, "Request body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "Request body is not valid JSON");
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../log.ts";
 import type { Handler, RequestContext } from "./context.ts";
-import { AuthError, HttpError } from "./errors.ts";
+import { AuthError, HttpError, OAuthError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
 import { pathnameOf } from "../router.ts";
 
@@ -89,6 +89,12 @@ function errorResponse(error: unknown, realm: string, logger: Logger, ctx: Reque
     return json(error.body ?? { msg: error.message }, {
       status: error.status,
       headers: error.headers,
+    });
+  }
+  if (error instanceof OAuthError) {
+    return json({ error: error.code, error_description: error.message }, {
+      status: error.status,
+      headers: { ...error.headers, "cache-control": "no-store", pragma: "no-cache" },
     });
   }
   if (error instanceof AuthError) {

@@ -37,3 +37,33 @@ export class AuthError extends Error {
     this.scope = scope;
   }
 }
+
+/** RFC 6749 §5.2 error codes, plus RFC 6749 §4.1.2.1's `temporarily_unavailable`. */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "unsupported_token_type"
+  | "invalid_scope"
+  | "temporarily_unavailable";
+
+/** An OAuth 2.0 error, answered as `{"error", "error_description"}` (RFC 6749 §5.2). */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: OAuthErrorCode,
+    description: string,
+    options: { status?: number; headers?: Record<string, string> } = {},
+  ) {
+    super(description);
+    this.name = "OAuthError";
+    this.code = code;
+    this.status = options.status ?? 400;
+    this.headers = options.headers ?? {};
+  }
+}

@@ -1,6 +1,9 @@
 import { DatabaseSync } from "node:sqlite";
 import {
   DuplicateUserError,
+  type RefreshOutcome,
+  type RefreshTokenRecord,
+  type RevocationRecord,
   type SigningKeyRecord,
   type Store,
   type ThrottleRecord,
@@ -28,9 +31,31 @@ const MIGRATIONS = [
      window_start INTEGER NOT NULL,
      blocked_until INTEGER NOT NULL
    ) STRICT;`,
+  `CREATE TABLE refresh_tokens (
+     token_hash TEXT PRIMARY KEY,
+     family_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER,
+     revoked_at INTEGER
+   ) STRICT;
+   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+   CREATE TABLE revocations (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     UNIQUE (kind, id)
+   ) STRICT;`,
 ];
 
 type Row = Record<string, unknown>;
+
+/** Throttle entries untouched for this long carry no information and are pruned. */
+const THROTTLE_RETENTION_SECONDS = 24 * 3600;
 
 /**
  * The embedded store on `node:sqlite`: one file, WAL mode so the CLI and the server can use it
@@ -159,6 +184,87 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
+  addRefreshToken(record: RefreshTokenRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
+           created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.tokenHash,
+        record.familyId,
+        record.username,
+        record.clientId,
+        record.scope,
+        record.createdAt,
+        record.expiresAt,
+        record.usedAt,
+        record.revokedAt,
+      );
+    return Promise.resolve();
+  }
+
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    return Promise.resolve(this.#readRefreshToken(tokenHash));
+  }
+
+  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome> {
+    return Promise.resolve(this.#transaction((): RefreshOutcome => {
+      const record = this.#readRefreshToken(tokenHash);
+      if (!record) return { outcome: "unknown" };
+      if (record.revokedAt !== null) return { outcome: "revoked", record };
+      if (record.usedAt !== null) return { outcome: "reused", record };
+      if (record.expiresAt <= now) return { outcome: "expired", record };
+      this.#db.prepare("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?")
+        .run(now, tokenHash);
+      return { outcome: "rotated", record: { ...record, usedAt: now } };
+    }));
+  }
+
+  revokeRefreshFamily(familyId: string, now: number): Promise<void> {
+    this.#db
+      .prepare(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+      )
+      .run(now, familyId);
+    return Promise.resolve();
+  }
+
+  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO revocations (kind, id, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+      )
+      .run(kind, id, expiresAt);
+    return Promise.resolve();
+  }
+
+  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT seq, kind, id, expires_at FROM revocations WHERE seq > ? AND expires_at > ?
+         ORDER BY seq`,
+      )
+      .all(afterSeq, now) as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      seq: row.seq as number,
+      kind: row.kind as RevocationRecord["kind"],
+      id: row.id as string,
+      expiresAt: row.expires_at as number,
+    })));
+  }
+
+  pruneExpired(now: number): Promise<void> {
+    this.#transaction(() => {
+      this.#db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").run(now);
+      this.#db.prepare("DELETE FROM revocations WHERE expires_at <= ?").run(now);
+      this.#db.prepare("DELETE FROM throttle WHERE blocked_until <= ? AND window_start <= ?")
+        .run(now * 1000, (now - THROTTLE_RETENTION_SECONDS) * 1000);
+    });
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();
@@ -172,6 +278,26 @@ export class SqliteStore implements Store {
       failures: row.failures as number,
       windowStart: row.window_start as number,
       blockedUntil: row.blocked_until as number,
+    };
+  }
+
+  #readRefreshToken(tokenHash: string): RefreshTokenRecord | undefined {
+    const row = this.#db
+      .prepare(
+        `SELECT token_hash, family_id, username, client_id, scope, created_at, expires_at,
+           used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?`,
+      )
+      .get(tokenHash) as Row | undefined;
+    return row && {
+      tokenHash: row.token_hash as string,
+      familyId: row.family_id as string,
+      username: row.username as string,
+      clientId: row.client_id as string,
+      scope: row.scope as string,
+      createdAt: row.created_at as number,
+      expiresAt: row.expires_at as number,
+      usedAt: row.used_at as number | null,
+      revokedAt: row.revoked_at as number | null,
     };
   }
 

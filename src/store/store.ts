@@ -28,6 +28,37 @@ export interface ThrottleRecord {
   blockedUntil: number;
 }
 
+/** A refresh token as stored: only the SHA-256 of the token itself. Times are Unix seconds. */
+export interface RefreshTokenRecord {
+  tokenHash: string;
+  /** All refresh tokens descended from one login share a family (the access tokens' `sid`). */
+  familyId: string;
+  username: string;
+  clientId: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When it was exchanged for a new one; a second use is a replay. */
+  usedAt: number | null;
+  /** When its family was revoked. */
+  revokedAt: number | null;
+}
+
+/** What happened when a refresh token was presented. */
+export type RefreshOutcome =
+  | { outcome: "rotated"; record: RefreshTokenRecord }
+  | { outcome: "reused" | "revoked" | "expired"; record: RefreshTokenRecord }
+  | { outcome: "unknown" };
+
+/** A revoked access token (`jti`) or session (`sid`), remembered until `expiresAt`. */
+export interface RevocationRecord {
+  /** Increasing number, so that instances can read only what is new. */
+  seq: number;
+  kind: "jti" | "sid";
+  id: string;
+  expiresAt: number;
+}
+
 /** Raised when adding a user whose name is taken. */
 export class DuplicateUserError extends Error {
   constructor(username: string) {
@@ -71,6 +102,25 @@ export interface Store {
   ): Promise<ThrottleRecord>;
   /** Forgets the throttle state of a key. */
   clearThrottle(key: string): Promise<void>;
+
+  /** Stores a new refresh token. */
+  addRefreshToken(record: RefreshTokenRecord): Promise<void>;
+  /** Finds a refresh token by the hash of its value. */
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * Atomically marks a refresh token used when it is valid at `now` ("rotated"); otherwise says
+   * why not, without changing anything.
+   */
+  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome>;
+  /** Revokes every refresh token of a family. */
+  revokeRefreshFamily(familyId: string, now: number): Promise<void>;
+
+  /** Records a revocation (idempotent for the same kind and id). */
+  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void>;
+  /** Lists revocations with `seq` above `afterSeq` that have not expired by `now`. */
+  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]>;
+  /** Deletes expired refresh tokens, revocations and stale throttle entries. */
+  pruneExpired(now: number): Promise<void>;
 
   /** Releases the store's resources. */
   close(): Promise<void>;

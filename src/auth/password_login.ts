@@ -1,0 +1,63 @@
+import type { Store } from "../store/store.ts";
+import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from "./credentials.ts";
+import type { PasswordHasher } from "./passwords.ts";
+import type { LoginThrottle } from "./throttle.ts";
+
+/** Why a password login failed. */
+export class LoginError extends Error {
+  /** "invalid": wrong or missing credentials; "throttled": too many failures, retry later. */
+  readonly reason: "invalid" | "throttled";
+  /** Seconds to wait, when throttled. */
+  readonly retryAfter: number;
+
+  constructor(reason: "invalid" | "throttled", retryAfter = 0) {
+    super(reason === "invalid" ? "Invalid credentials" : "Too many failed login attempts");
+    this.name = "LoginError";
+    this.reason = reason;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * Checks a username and password, shared by `/login` and the OAuth password grant: throttled
+ * first (no hashing while throttled), then one PBKDF2 run whichever part is wrong, so answers
+ * do not tell which usernames exist. Hashes made with older parameters are upgraded.
+ */
+export class PasswordLogin {
+  #store: Store;
+  #hasher: PasswordHasher;
+  #throttle: LoginThrottle;
+
+  constructor(deps: { store: Store; hasher: PasswordHasher; throttle: LoginThrottle }) {
+    this.#store = deps.store;
+    this.#hasher = deps.hasher;
+    this.#throttle = deps.throttle;
+  }
+
+  /** Returns the username when the credentials are right; throws LoginError otherwise. */
+  async check(username: unknown, password: unknown, address: string): Promise<string> {
+    const name = isField(username, MAX_USERNAME_LENGTH) ? username : "";
+    const wait = await this.#throttle.retryAfter(name, address);
+    if (wait > 0) throw new LoginError("throttled", wait);
+    const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
+    const user = name ? await this.#store.getUser(name) : undefined;
+    let ok = false;
+    let needsRehash = false;
+    if (user && secret) {
+      ({ ok, needsRehash } = await this.#hasher.verify(secret, user.passwordHash));
+    } else {
+      await this.#hasher.verifyDummy(secret);
+    }
+    if (!ok) {
+      await this.#throttle.recordFailure(name, address);
+      throw new LoginError("invalid");
+    }
+    await this.#throttle.recordSuccess(name);
+    if (needsRehash) await this.#store.setPasswordHash(name, await this.#hasher.hash(secret));
+    return name;
+  }
+}
+
+function isField(value: unknown, maxLength: number): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= maxLength;
+}

@@ -1,0 +1,31 @@
+import type { ClientRegistry } from "../auth/clients.ts";
+import type { SessionService } from "../auth/sessions.ts";
+import type { Handler } from "../http/context.ts";
+import { type BodyLimits, readFormBody } from "../http/body.ts";
+import { OAuthError } from "../http/errors.ts";
+import { formParameter } from "../http/form.ts";
+import { json } from "../http/json.ts";
+
+/**
+ * `POST /oauth/introspect` (RFC 7662): `active` and the token's claims. Only confidential
+ * clients that authenticate (from `OAUTH_CLIENTS`) may ask, so it is no open token oracle.
+ */
+export function createOAuthIntrospectHandler(
+  deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
+): Handler {
+  const { sessions, clients, bodyLimits } = deps;
+  return async function introspect(req) {
+    const form = await readFormBody(req, bodyLimits);
+    const client = await clients.identify(req, form);
+    if (!client.authenticated) {
+      throw new OAuthError("invalid_client", "Introspection needs client authentication", {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="oauth", charset="UTF-8"' },
+      });
+    }
+    const token = formParameter(form, "token");
+    if (!token) throw new OAuthError("invalid_request", "Missing token");
+    const answer = await sessions.introspect(token, formParameter(form, "token_type_hint"));
+    return json(answer, { headers: { "cache-control": "no-store" } });
+  };
+}

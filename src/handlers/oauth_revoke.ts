@@ -1,0 +1,25 @@
+import type { ClientRegistry } from "../auth/clients.ts";
+import type { SessionService } from "../auth/sessions.ts";
+import type { Handler } from "../http/context.ts";
+import { type BodyLimits, readFormBody } from "../http/body.ts";
+import { OAuthError } from "../http/errors.ts";
+import { formParameter } from "../http/form.ts";
+import { json } from "../http/json.ts";
+
+/**
+ * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token;
+ * answers 200 also for unknown tokens, so it tells nothing about them.
+ */
+export function createOAuthRevokeHandler(
+  deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
+): Handler {
+  const { sessions, clients, bodyLimits } = deps;
+  return async function revoke(req) {
+    const form = await readFormBody(req, bodyLimits);
+    await clients.identify(req, form);
+    const token = formParameter(form, "token");
+    if (!token) throw new OAuthError("invalid_request", "Missing token");
+    await sessions.revoke(token, formParameter(form, "token_type_hint"));
+    return json({}, { headers: { "cache-control": "no-store" } });
+  };
+}

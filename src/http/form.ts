@@ -1,0 +1,11 @@
+import { OAuthError } from "./errors.ts";
+
+/**
+ * One OAuth 2.0 form parameter: absent and empty are the same, and a repeated parameter is
+ * `invalid_request` (RFC 6749 §3.1, §3.2).
+ */
+export function formParameter(form: URLSearchParams, name: string): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new OAuthError("invalid_request", `Parameter "${name}" is repeated`);
+  return values[0] || undefined;
+}

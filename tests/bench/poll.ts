@@ -1,0 +1,46 @@
+/** Settings of {@linkcode waitForStatus}. */
+export interface PollOptions {
+  client: Deno.HttpClient;
+  /** The status that means "up", such as 401 for GET /hello without a token. */
+  status: number;
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** Stops waiting early when the server process exits. */
+  exited?: Promise<unknown>;
+  signal?: AbortSignal;
+}
+
+/**
+ * Polls `url` every `intervalMs` until it answers `status`; returns `performance.now()` of the
+ * first such answer. Throws when `timeoutMs` passes, the process exits, or another status comes.
+ *
+ * @example
+ * ```ts
+ * const upAt = await waitForStatus(`${url}/hello`, { client, status: 401 });
+ * ```
+ */
+export async function waitForStatus(url: string, options: PollOptions): Promise<number> {
+  const { client, status, intervalMs = 10, timeoutMs = 15_000 } = options;
+  const deadline = performance.now() + timeoutMs;
+  let exited = false;
+  options.exited?.then(() => exited = true, () => exited = true);
+  let lastError = "no answer";
+  while (performance.now() < deadline) {
+    options.signal?.throwIfAborted();
+    if (exited) throw new Error(`Server exited before "${url}" answered`);
+    let answered: number | undefined;
+    try {
+      const res = await fetch(url, { client, signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      answered = res.status;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (answered === status) return performance.now();
+    if (answered !== undefined) {
+      throw new Error(`"${url}" answered ${answered}, expected ${status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`"${url}" did not answer ${status} within ${timeoutMs} ms: ${lastError}`);
+}
