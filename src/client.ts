@@ -2,12 +2,15 @@ import { parseArgs } from "node:util";
 import { DEMO_USERS } from "./dev.ts";
 
 const USAGE = `Usage: deno task client [--url URL] [--user NAME] [--password PASSWORD] [--ca FILE]
+                        [--refresh] [--logout]
 
 Logs in, calls /hello with the access token and prints the answer.
   --url       base URL (default: $API_URL or https://localhost:8443)
   --user      username (default: user1)
   --password  password (default: the demo password of user1)
-  --ca        certificate to trust (default: certs/cert.pem)`;
+  --ca        certificate to trust (default: certs/cert.pem)
+  --refresh   then trade the refresh token for new tokens and call /hello again
+  --logout    then log out and show that the access token is refused`;
 
 /** Options of one client run. */
 export interface ClientOptions {
@@ -16,6 +19,12 @@ export interface ClientOptions {
   password: string;
   /** PEM certificate(s) to trust in addition to the system's roots. */
   caCerts?: string[];
+  /** After the first call, refresh the tokens and call /hello again. */
+  refresh?: boolean;
+  /** Finally log out and call /hello once more, expecting a refusal. */
+  logout?: boolean;
+  /** Receives one line per step: the greeting as JSON, then what each extra step did. */
+  report?: (line: string) => void;
 }
 
 /** A failure the client reports as one line. */
@@ -37,19 +46,59 @@ export class ClientError extends Error {
  */
 export async function runClient(options: ClientOptions): Promise<unknown> {
   using client = Deno.createHttpClient({ caCerts: options.caCerts });
+  const report = options.report ?? (() => {});
   const login = await send(`${options.baseUrl}/login`, client, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username: options.username, password: options.password }),
   });
   if (login.status !== 200) throw new ClientError(`Failed to authenticate: ${describe(login)}`);
-  const { access_token: accessToken } = login.body as { access_token?: string };
-  if (typeof accessToken !== "string") throw new ClientError("Login answer has no access_token");
-  const hello = await send(`${options.baseUrl}/hello`, client, {
+  let tokens = tokenFields(login);
+  const greeting = await hello(options.baseUrl, client, tokens.accessToken);
+  report(JSON.stringify(greeting));
+  if (options.refresh) {
+    const refreshed = await send(`${options.baseUrl}/refresh`, client, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refresh_token: tokens.refreshToken }),
+    });
+    if (refreshed.status !== 200) {
+      throw new ClientError(`Failed to refresh: ${describe(refreshed)}`);
+    }
+    tokens = tokenFields(refreshed);
+    const again = await hello(options.baseUrl, client, tokens.accessToken);
+    report(`refresh: new access and refresh tokens; /hello says ${JSON.stringify(again)}`);
+  }
+  if (options.logout) {
+    const out = await send(`${options.baseUrl}/logout`, client, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    if (out.status !== 200) throw new ClientError(`Failed to log out: ${describe(out)}`);
+    const after = await send(`${options.baseUrl}/hello`, client, {
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    if (after.status === 200) throw new ClientError("The token still works after logout");
+    report(`logout: ${describe(out)}; /hello now answers ${describe(after)}`);
+  }
+  return greeting;
+}
+
+async function hello(baseUrl: string, client: Deno.HttpClient, accessToken: string) {
+  const answer = await send(`${baseUrl}/hello`, client, {
     headers: { authorization: `Bearer ${accessToken}` },
   });
-  if (hello.status !== 200) throw new ClientError(`Failed to call hello API: ${describe(hello)}`);
-  return hello.body;
+  if (answer.status !== 200) throw new ClientError(`Failed to call hello API: ${describe(answer)}`);
+  return answer.body;
+}
+
+function tokenFields(answer: Answer): { accessToken: string; refreshToken?: string } {
+  const body = answer.body as { access_token?: unknown; refresh_token?: unknown };
+  if (typeof body?.access_token !== "string") throw new ClientError("Answer has no access_token");
+  return {
+    accessToken: body.access_token,
+    refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : undefined,
+  };
 }
 
 interface Answer {
@@ -98,6 +147,8 @@ async function main(args: string[]): Promise<number> {
       user: { type: "string", default: "user1" },
       password: { type: "string" },
       ca: { type: "string", default: "certs/cert.pem" },
+      refresh: { type: "boolean", default: false },
+      logout: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -115,13 +166,15 @@ async function main(args: string[]): Promise<number> {
       `Cannot read certificate "${values.ca}": ${(error as Error).message}; pass --ca FILE`,
     );
   }
-  const greeting = await runClient({
+  await runClient({
     baseUrl,
     username: values.user,
     password: values.password ?? DEMO_USERS[values.user] ?? "",
     caCerts: [caCert],
+    refresh: values.refresh,
+    logout: values.logout,
+    report: (line) => console.log(line),
   });
-  console.log(JSON.stringify(greeting));
   return 0;
 }
 
