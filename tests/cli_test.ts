@@ -393,6 +393,19 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     assertOneLineError(wrong, /Failed to authenticate: 400 Invalid credentials/);
     assert.equal(wrong.stdout, "");
 
+    // (d) --refresh --logout walks the whole token lifecycle.
+    const lifecycle = await cli(
+      dir,
+      ["--url", url, "--ca", "certs/cert.pem", "--refresh", "--logout"],
+      { script: CLIENT, perms: clientPerms },
+    );
+    assert.equal(lifecycle.code, 0, lifecycle.stderr);
+    assert.deepEqual(lifecycle.stdout.trimEnd().split("\n"), [
+      GREETING,
+      `refresh: new access and refresh tokens; /hello says ${GREETING}`,
+      "logout: 200 Successfully logged out; /hello now answers 401 Token has been revoked",
+    ]);
+
     const status = await server.stop("SIGTERM");
     assert.equal(status.code, 0, server.stderr);
     assert.equal(server.stderr, "");
@@ -402,4 +415,43 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
       assert.ok(!line.includes("password1") && !line.includes("carol's password"), line);
     }
   });
+});
+
+Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN names the runtime", async () => {
+  // The real denort runtime cannot be downloaded here, so a small ELF program (true) stands in:
+  // this checks the task's flags and that the module graph is embedded, not the runtime itself.
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const tasks = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))).tasks;
+  const args: string[] = tasks.compile.split(/\s+/).slice(1);
+  assert.equal(args[0], "compile");
+  assert.equal(args.at(-1), "src/main.ts");
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-compile-" });
+  try {
+    const runtime = join(dir, "denort");
+    await Deno.copyFile("/bin/true", runtime);
+    const output = join(dir, "auth-api");
+    const outputAt = args.indexOf("--output");
+    assert.ok(outputAt > 0, "the compile task names its --output");
+    args[outputAt + 1] = output;
+    const result = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: root,
+      env: childEnv({ DENORT_BIN: runtime }),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    const binary = await Deno.readFile(output);
+    const text = new TextDecoder().decode(binary);
+    assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");
+    assert.ok(text.includes('"entrypoint_key":"src/main.ts"'), "src/main.ts is the entry point");
+    for (const file of ["server.ts", "generate.ts", "sqlite.ts", "tokens.ts"]) {
+      assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
+    }
+    assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
