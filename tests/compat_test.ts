@@ -54,11 +54,14 @@ async function certFile(server: TestServer): Promise<string> {
   return path;
 }
 
+/** Debian's interpreter, which .ci/run gives python3-requests. */
+const PYTHON = "/usr/bin/python3";
+
 Deno.test("the tutorial's Python requests client logs in and prints the greeting over verified HTTPS", async () => {
   await using server = await startTestServer({ users: USERS });
   const script = join(server.dir, "client.py");
   await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run("python3", [
+  const { code, stdout, stderr } = await run(PYTHON, [
     script,
     server.url,
     await certFile(server),
@@ -72,7 +75,7 @@ Deno.test("the tutorial's Python client reports Failed to authenticate: 400 for 
   await using server = await startTestServer({ users: { user1: "another-password" } });
   const script = join(server.dir, "client.py");
   await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run("python3", [
+  const { code, stdout, stderr } = await run(PYTHON, [
     script,
     server.url,
     await certFile(server),

@@ -13,6 +13,10 @@ export interface StoreContractOptions {
    * the persistence, two-connection and re-migration tests.
    */
   reopen?: (store: Store) => Promise<Store>;
+  /** Runs after each test, once the store is closed (for example to drop its database). */
+  cleanup?: (store: Store) => Promise<void>;
+  /** Registers the tests as ignored, when the store's server is not available. */
+  ignore?: boolean;
 }
 
 /** A signing key record with dummy key material; the store never looks inside it. */
@@ -47,17 +51,22 @@ export function storeContract(
   open: () => Promise<Store>,
   options: StoreContractOptions = {},
 ): void {
-  const { reopen } = options;
+  const { reopen, cleanup, ignore } = options;
 
   /** Runs `fn` on a fresh store and closes it afterwards. */
   function test(title: string, fn: (store: Store) => Promise<void>): void {
-    Deno.test(`${name} ${title}`, async () => {
-      const store = await open();
-      try {
-        await fn(store);
-      } finally {
-        await store.close();
-      }
+    Deno.test({
+      name: `${name} ${title}`,
+      ignore,
+      async fn() {
+        const store = await open();
+        try {
+          await fn(store);
+        } finally {
+          await store.close();
+          await cleanup?.(store);
+        }
+      },
     });
   }
 

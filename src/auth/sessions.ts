@@ -65,8 +65,17 @@ export class SessionService {
     request: { clientId?: string; scope?: string } = {},
   ): Promise<TokenPair> {
     if (!REFRESH_TOKEN_FORMAT.test(refreshToken)) throw invalidGrant("Invalid refresh token");
+    const tokenHash = await sha256(refreshToken);
     const now = unixNow();
-    const result = await this.#store.useRefreshToken(await sha256(refreshToken), now);
+    // A refused scope must not spend a usable token: the client's retry would look like a replay.
+    const known = await this.#store.getRefreshToken(tokenHash);
+    if (
+      known && known.usedAt === null && known.revokedAt === null && known.expiresAt > now &&
+      (request.clientId === undefined || request.clientId === known.clientId)
+    ) {
+      grantScope(request.scope, this.options.scopes, known.scope);
+    }
+    const result = await this.#store.useRefreshToken(tokenHash, now);
     if (result.outcome === "unknown") throw invalidGrant("Invalid refresh token");
     const { record } = result;
     if (result.outcome === "reused") {

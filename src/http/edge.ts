@@ -2,6 +2,7 @@ import type { Logger } from "../log.ts";
 import type { Handler, RequestContext } from "./context.ts";
 import { AuthError, HttpError, OAuthError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
+import { StoreUnavailableError } from "../store/store.ts";
 import { pathnameOf } from "../router.ts";
 
 /** Settings of the request edge. */
@@ -14,6 +15,9 @@ export interface EdgeOptions {
 
 /** The function `Deno.serve` calls. */
 export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/** Seconds clients are asked to wait while the store is unreachable. */
+const STORE_RETRY_AFTER_SECONDS = 5;
 
 const SECURITY_HEADERS: Record<string, string> = {
   "strict-transport-security": "max-age=63072000",
@@ -101,6 +105,13 @@ function errorResponse(error: unknown, realm: string, logger: Logger, ctx: Reque
     return json({ msg: error.message }, {
       status: error.code === "insufficient_scope" ? 403 : 401,
       headers: { "www-authenticate": bearerChallenge(realm, error) },
+    });
+  }
+  if (error instanceof StoreUnavailableError) {
+    logger.log("warn", "Store unavailable", { request_id: ctx.requestId, error: error.message });
+    return json({ msg: "Service temporarily unavailable; try again shortly" }, {
+      status: 503,
+      headers: { "retry-after": String(STORE_RETRY_AFTER_SECONDS) },
     });
   }
   logger.log("error", "Unhandled error", {

@@ -1,9 +1,13 @@
 import { dirname } from "node:path";
 import { ConfigError } from "../config.ts";
+import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
-import type { Store } from "./store.ts";
+import { type Store, StoreUnavailableError } from "./store.ts";
 
-/** Opens the store named by a `DATABASE_URL` such as `sqlite:data/auth.db`. */
+/**
+ * Opens the store named by a `DATABASE_URL`: `sqlite:data/auth.db` (embedded, the default) or
+ * `postgres://user:password@host:5432/db` (shared by several instances).
+ */
 export async function openStore(databaseUrl: string): Promise<Store> {
   if (databaseUrl.startsWith("sqlite:")) {
     const path = databaseUrl.slice("sqlite:".length);
@@ -15,9 +19,24 @@ export async function openStore(databaseUrl: string): Promise<Store> {
       throw new ConfigError(`Cannot open database "${path}": ${(error as Error).message}`);
     }
   }
-  // Only the scheme is echoed: the rest may hold a password (user:pass@ or ?password=).
+  // Only the scheme and host are echoed: the rest may hold a password (user:pass@, ?password=).
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(databaseUrl)?.[0];
+  if (scheme === "postgres:" || scheme === "postgresql:") {
+    try {
+      return await PostgresStore.open(databaseUrl);
+    } catch (error) {
+      const host = URL.canParse(databaseUrl) ? new URL(databaseUrl).host : "";
+      const reason = error instanceof StoreUnavailableError
+        ? "the server cannot be reached"
+        : firstLine((error as Error).message);
+      throw new ConfigError(`Cannot open the DATABASE_URL database at "${host}": ${reason}`);
+    }
+  }
   throw new ConfigError(
-    `DATABASE_URL must start with "sqlite:"${scheme ? `, not "${scheme}"` : ""}`,
+    `DATABASE_URL must start with "sqlite:" or "postgres://"${scheme ? `, not "${scheme}"` : ""}`,
   );
+}
+
+function firstLine(text: string): string {
+  return text.split("\n", 1)[0];
 }

@@ -67,6 +67,14 @@ export class DuplicateUserError extends Error {
   }
 }
 
+/** The store cannot be reached right now (its server is down or restarting); retry later. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
 /** Persistent state of the service; every implementation passes tests/store_contract.ts. */
 export interface Store {
   /** Finds a user by exact name. */

@@ -1,0 +1,399 @@
+import postgres from "postgres";
+import {
+  DuplicateUserError,
+  type RefreshOutcome,
+  type RefreshTokenRecord,
+  type RevocationRecord,
+  type SigningKeyRecord,
+  type Store,
+  StoreUnavailableError,
+  type ThrottleRecord,
+  type UserRecord,
+} from "./store.ts";
+
+/** Schema versions, applied in order inside one transaction each. */
+const MIGRATIONS = [
+  `CREATE TABLE users (
+     username TEXT PRIMARY KEY,
+     password_hash TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE signing_keys (
+     id BIGINT GENERATED ALWAYS AS IDENTITY,
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     retires_at BIGINT
+   );
+   CREATE TABLE throttle (
+     key TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     window_start BIGINT NOT NULL,
+     blocked_until BIGINT NOT NULL
+   );
+   CREATE TABLE refresh_tokens (
+     token_hash TEXT PRIMARY KEY,
+     family_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     used_at BIGINT,
+     revoked_at BIGINT
+   );
+   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+   CREATE TABLE revocations (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     UNIQUE (kind, id)
+   );`,
+];
+
+/** Advisory lock keys: one for migrations, one for creating the first signing key. */
+const MIGRATION_LOCK = 7_244_001;
+const SIGNING_KEY_LOCK = 7_244_002;
+
+/** SQLSTATE classes and client error codes that mean "the database cannot be reached now". */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+]);
+
+type Sql = postgres.Sql;
+type Row = postgres.Row;
+
+/**
+ * The store on PostgreSQL, for several instances serving as one. Built on the `postgres`
+ * client with its connection pool; migrations run at open under an advisory lock, so
+ * instances starting together are safe. Connection failures become StoreUnavailableError.
+ *
+ * @example
+ * ```ts
+ * const store = await PostgresStore.open("postgres://auth@db.internal/auth");
+ * ```
+ */
+export class PostgresStore implements Store {
+  #sql: Sql;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** Connects, applies pending migrations and returns the store. */
+  static async open(
+    url: string,
+    options: { maxConnections?: number } = {},
+  ): Promise<PostgresStore> {
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      connect_timeout: 5,
+      idle_timeout: 60,
+      transform: { undefined: null },
+    });
+    const store = new PostgresStore(sql);
+    try {
+      await store.#run(() => migrate(sql));
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      throw error;
+    }
+    return store;
+  }
+
+  getUser(username: string): Promise<UserRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        SELECT username, password_hash, created_at FROM users WHERE username = ${username}`;
+      return row && {
+        username: row.username,
+        passwordHash: row.password_hash,
+        createdAt: Number(row.created_at),
+      };
+    });
+  }
+
+  addUser(username: string, passwordHash: string): Promise<void> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        INSERT INTO users (username, password_hash, created_at)
+        VALUES (${username}, ${passwordHash}, ${Date.now()})
+        ON CONFLICT DO NOTHING RETURNING username`;
+      if (rows.length === 0) throw new DuplicateUserError(username);
+    });
+  }
+
+  setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#sql`
+        UPDATE users SET password_hash = ${passwordHash} WHERE username = ${username}`;
+      return result.count > 0;
+    });
+  }
+
+  removeUser(username: string): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#sql`DELETE FROM users WHERE username = ${username}`;
+      return result.count > 0;
+    });
+  }
+
+  listUsers(): Promise<string[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`SELECT username FROM users ORDER BY username COLLATE "C"`;
+      return rows.map((row) => row.username);
+    });
+  }
+
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+        WHERE retires_at IS NULL OR retires_at > ${now} ORDER BY created_at DESC, id DESC`;
+      return rows.map(toSigningKey);
+    });
+  }
+
+  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql.begin(async (sql) => {
+        await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
+        await sql`DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= ${now}`;
+        await sql`UPDATE signing_keys SET retires_at = ${retireOthersAt} WHERE retires_at IS NULL`;
+        await insertKey(sql, key);
+      });
+    });
+  }
+
+  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
+        const [current] = await sql`
+          SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+          WHERE retires_at IS NULL OR retires_at > ${now}
+          ORDER BY created_at DESC, id DESC LIMIT 1`;
+        if (current) return toSigningKey(current);
+        await insertKey(sql, key);
+        return key;
+      });
+    });
+  }
+
+  getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}`;
+      return row && toThrottle(row);
+    });
+  }
+
+  recordFailure(
+    key: string,
+    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
+  ): Promise<ThrottleRecord> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        // Lock the row (creating a placeholder first) so concurrent failures all count.
+        await sql`
+          INSERT INTO throttle (key, failures, window_start, blocked_until)
+          VALUES (${key}, 0, 0, 0) ON CONFLICT DO NOTHING`;
+        const [row] = await sql`
+          SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}
+          FOR UPDATE`;
+        const current = row.failures === 0 && Number(row.window_start) === 0
+          ? undefined
+          : toThrottle(row);
+        const next = update(current);
+        await sql`
+          UPDATE throttle SET failures = ${next.failures}, window_start = ${next.windowStart},
+            blocked_until = ${next.blockedUntil} WHERE key = ${key}`;
+        return next;
+      });
+    });
+  }
+
+  clearThrottle(key: string): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`DELETE FROM throttle WHERE key = ${key}`;
+    });
+  }
+
+  addRefreshToken(record: RefreshTokenRecord): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
+          created_at, expires_at, used_at, revoked_at)
+        VALUES (${record.tokenHash}, ${record.familyId}, ${record.username}, ${record.clientId},
+          ${record.scope}, ${record.createdAt}, ${record.expiresAt}, ${record.usedAt},
+          ${record.revokedAt})`;
+    });
+  }
+
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`;
+      return row && toRefreshToken(row);
+    });
+  }
+
+  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome> {
+    return this.#run(async () => {
+      const [used] = await this.#sql`
+        UPDATE refresh_tokens SET used_at = ${now}
+        WHERE token_hash = ${tokenHash} AND used_at IS NULL AND revoked_at IS NULL
+          AND expires_at > ${now}
+        RETURNING *`;
+      if (used) return { outcome: "rotated", record: toRefreshToken(used) };
+      const [row] = await this.#sql`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`;
+      if (!row) return { outcome: "unknown" };
+      const record = toRefreshToken(row);
+      if (record.revokedAt !== null) return { outcome: "revoked", record };
+      if (record.usedAt !== null) return { outcome: "reused", record };
+      return { outcome: "expired", record };
+    });
+  }
+
+  revokeRefreshFamily(familyId: string, now: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        UPDATE refresh_tokens SET revoked_at = ${now}
+        WHERE family_id = ${familyId} AND revoked_at IS NULL`;
+    });
+  }
+
+  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql.begin(async (sql) => {
+        // Writers take turns so that sequence numbers become visible in order: a reader that
+        // has seen number n can never later find a smaller one committed.
+        await sql`LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE`;
+        await sql`
+          INSERT INTO revocations (kind, id, expires_at) VALUES (${kind}, ${id}, ${expiresAt})
+          ON CONFLICT (kind, id) DO UPDATE
+            SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at)`;
+      });
+    });
+  }
+
+  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        SELECT seq, kind, id, expires_at FROM revocations
+        WHERE seq > ${afterSeq} AND expires_at > ${now} ORDER BY seq`;
+      return rows.map((row) => ({
+        seq: Number(row.seq),
+        kind: row.kind,
+        id: row.id,
+        expiresAt: Number(row.expires_at),
+      }));
+    });
+  }
+
+  pruneExpired(now: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql.begin(async (sql) => {
+        await sql`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
+        await sql`DELETE FROM revocations WHERE expires_at <= ${now}`;
+        await sql`
+          DELETE FROM throttle WHERE blocked_until <= ${now * 1000}
+            AND window_start <= ${(now - 24 * 3600) * 1000}`;
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+
+  /** Runs a query, turning connection failures into StoreUnavailableError. */
+  async #run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isUnavailable(error)) {
+        throw new StoreUnavailableError(`Database unavailable: ${(error as Error).message}`);
+      }
+      throw error;
+    }
+  }
+}
+
+async function migrate(sql: Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`;
+    const applied = new Set(
+      (await tx`SELECT version FROM schema_migrations`).map((row) => row.version as number),
+    );
+    for (const [index, migration] of MIGRATIONS.entries()) {
+      const version = index + 1;
+      if (applied.has(version)) continue;
+      await tx.unsafe(migration);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${version})`;
+    }
+  });
+}
+
+async function insertKey(sql: postgres.TransactionSql, key: SigningKeyRecord): Promise<void> {
+  await sql`
+    INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
+    VALUES (${key.kid}, ${key.alg}, ${key.privateJwk}, ${key.publicJwk}, ${key.createdAt},
+      ${key.retiresAt})`;
+}
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"));
+}
+
+function toSigningKey(row: Row): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    privateJwk: row.private_jwk,
+    publicJwk: row.public_jwk,
+    createdAt: Number(row.created_at),
+    retiresAt: row.retires_at === null ? null : Number(row.retires_at),
+  };
+}
+
+function toThrottle(row: Row): ThrottleRecord {
+  return {
+    failures: row.failures,
+    windowStart: Number(row.window_start),
+    blockedUntil: Number(row.blocked_until),
+  };
+}
+
+function toRefreshToken(row: Row): RefreshTokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    familyId: row.family_id,
+    username: row.username,
+    clientId: row.client_id,
+    scope: row.scope,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    usedAt: row.used_at === null ? null : Number(row.used_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}

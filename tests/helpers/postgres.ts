@@ -1,0 +1,129 @@
+import postgres from "postgres";
+
+/**
+ * PostgreSQL for tests: the server named by TEST_DATABASE_URL (as `.ci/run` provides), or else a
+ * throwaway cluster started here from Debian's postgresql binaries on a loopback port, stopped
+ * when the test process ends. Each test gets a fresh database of its own.
+ */
+
+const BIN_ROOT = "/usr/lib/postgresql";
+
+/** Why PostgreSQL tests cannot run here, or undefined when they can. */
+export const POSTGRES_MISSING: string | undefined =
+  Deno.env.get("TEST_DATABASE_URL") || postgresBin()
+    ? undefined
+    : "PostgreSQL is not installed (apt-get install postgresql) and TEST_DATABASE_URL is not set";
+
+if (POSTGRES_MISSING && Deno.env.get("REQUIRE_POSTGRES")) {
+  throw new Error(`${POSTGRES_MISSING}, but REQUIRE_POSTGRES is set`);
+}
+
+let server: Promise<string> | undefined;
+
+/** A URL of a new, empty database; dropped on dispose. */
+export async function createTestDatabase(): Promise<{ url: string } & AsyncDisposable> {
+  const adminUrl = await (server ??= startServer());
+  const name = `auth_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async [Symbol.asyncDispose]() {
+      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** A throwaway cluster of this test process's own, which fault tests may stop and start. */
+export interface OwnCluster extends AsyncDisposable {
+  /** URL of its `postgres` database. */
+  url: string;
+  stop(mode: "fast" | "immediate"): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it at once and deletes its files, synchronously (for the process's unload). */
+  destroySync(): void;
+}
+
+/** Starts a cluster of its own (also when TEST_DATABASE_URL is set), for fault tests. */
+export async function startOwnCluster(): Promise<OwnCluster> {
+  const bin = postgresBin();
+  if (!bin) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-pg-" });
+  const port = freePort();
+  const asRoot = Deno.uid() === 0;
+  if (asRoot) await run(new Deno.Command("chown", { args: ["postgres", dir] }));
+  const command = (tool: string, args: string[]) =>
+    asRoot
+      ? new Deno.Command("runuser", { args: ["-u", "postgres", "--", `${bin}/${tool}`, ...args] })
+      : new Deno.Command(`${bin}/${tool}`, { args });
+  const pgRun = (tool: string, args: string[]) => run(command(tool, args));
+  await pgRun("initdb", ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
+  const cluster: OwnCluster = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: (mode) => pgRun("pg_ctl", ["-D", `${dir}/data`, "-m", mode, "-w", "stop"]),
+    start: () =>
+      pgRun("pg_ctl", ["-D", `${dir}/data`, "-o", options, "-l", `${dir}/log`, "-w", "start"]),
+    destroySync() {
+      command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]).outputSync();
+      Deno.removeSync(dir, { recursive: true });
+    },
+    async [Symbol.asyncDispose]() {
+      await cluster.stop("immediate").catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  await cluster.start();
+  return cluster;
+}
+
+async function startServer(): Promise<string> {
+  const given = Deno.env.get("TEST_DATABASE_URL");
+  if (given) return given;
+  const cluster = await startOwnCluster();
+  globalThis.addEventListener("unload", () => cluster.destroySync());
+  return cluster.url;
+}
+
+function postgresBin(): string | undefined {
+  try {
+    const versions = [...Deno.readDirSync(BIN_ROOT)].map((entry) => entry.name).sort();
+    for (const version of versions.reverse()) {
+      const bin = `${BIN_ROOT}/${version}/bin`;
+      try {
+        Deno.statSync(`${bin}/initdb`);
+        return bin;
+      } catch {
+        // Not a server installation.
+      }
+    }
+  } catch {
+    // No PostgreSQL installed.
+  }
+  return undefined;
+}
+
+async function run(command: Deno.Command): Promise<void> {
+  const result = await command.output();
+  if (!result.success) {
+    throw new Error(`PostgreSQL setup failed: ${new TextDecoder().decode(result.stderr)}`);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+
+const USERS = { user1: "password1" };
+
+type Json = Record<string, unknown>;
+
+async function logout(
+  server: TestServer,
+  authorization?: string,
+): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/logout`, {
+    method: "POST",
+    client: server.client,
+    headers: authorization === undefined ? {} : { authorization },
+  });
+  return { res, body: await res.json() };
+}
+
+async function refresh(server: TestServer, token: string): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: token }),
+  });
+  return { res, body: await res.json() };
+}
+
+async function session(server: TestServer): Promise<{ access: string; refresh: string }> {
+  const { res, body } = await login(server, "user1", "password1");
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+async function assertHelloOk(server: TestServer, token: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(body, { message: "Hello, user1! You're authenticated." });
+}
+
+async function assertRevoked(server: TestServer, token: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 401);
+  assert.deepEqual(body, { msg: "Token has been revoked" });
+  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
+}
+
+function assertInvalidGrant(res: Response, body: Json): void {
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.equal(body.error, "invalid_grant");
+  assert.equal(typeof body.msg, "string");
+}
+
+Deno.test("POST /logout answers 200 and /hello then refuses the token as revoked, though it was verified and cached before", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { access } = await session(server);
+  await assertHelloOk(server, access);
+  await assertHelloOk(server, access); // now served from the verification cache
+
+  const { res, body } = await logout(server, `Bearer ${access}`);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(body, { msg: "Successfully logged out" });
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  await assertRevoked(server, access);
+});
+
+Deno.test("POST /logout revokes the session's refresh token and the access tokens issued by earlier refreshes", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const first = await session(server);
+  const rotated = await refresh(server, first.refresh);
+  assert.equal(rotated.res.status, 200);
+  const access = rotated.body.access_token as string;
+  const refreshToken = rotated.body.refresh_token as string;
+
+  assert.equal((await logout(server, `Bearer ${access}`)).res.status, 200);
+  const again = await refresh(server, refreshToken);
+  assertInvalidGrant(again.res, again.body);
+  await assertRevoked(server, access);
+  await assertRevoked(server, first.access);
+});
+
+Deno.test("POST /logout answers 401 without a token, with a garbage token and with an already revoked token", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const missing = await logout(server);
+  assert.equal(missing.res.status, 401);
+  assert.deepEqual(missing.body, { msg: "Missing Authorization Header" });
+  assert.match(missing.res.headers.get("www-authenticate")!, /^Bearer /);
+
+  const garbage = await logout(server, "Bearer x.y.z");
+  assert.equal(garbage.res.status, 401);
+  assert.match(garbage.res.headers.get("www-authenticate")!, /error="invalid_token"/);
+
+  const { access } = await session(server);
+  assert.equal((await logout(server, `Bearer ${access}`)).res.status, 200);
+  const twice = await logout(server, `Bearer ${access}`);
+  assert.equal(twice.res.status, 401);
+  assert.deepEqual(twice.body, { msg: "Token has been revoked" });
+});
+
+Deno.test("POST /logout ends only its own session: another login of the same user keeps working", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const ended = await session(server);
+  const kept = await session(server);
+  assert.equal((await logout(server, `Bearer ${ended.access}`)).res.status, 200);
+  await assertRevoked(server, ended.access);
+  await assertHelloOk(server, kept.access);
+  const renewed = await refresh(server, kept.refresh);
+  assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
+  await assertHelloOk(server, renewed.body.access_token as string);
+});
+
+Deno.test("a logout survives a restart: a new server on the same store still refuses the revoked tokens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-logout-" });
+  // A fixed issuer and audience: the restarted server binds another port.
+  const env = { JWT_ISSUER: "https://auth.example.test", JWT_AUDIENCE: "https://api.example.test" };
+  try {
+    let ended, kept;
+    {
+      await using first = await startTestServer({ users: USERS, env, dir });
+      ended = await session(first);
+      kept = await session(first);
+      await assertHelloOk(first, ended.access);
+      assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
+    }
+    await using second = await startTestServer({ env, dir });
+    await assertRevoked(second, ended.access);
+    const refused = await refresh(second, ended.refresh);
+    assertInvalidGrant(refused.res, refused.body);
+    await assertHelloOk(second, kept.access);
+    assert.equal((await refresh(second, kept.refresh)).res.status, 200);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { decodeJwt } from "jose";
+import { unixNow } from "../src/auth/keys.ts";
+import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+
+const USERS = { user1: "password1", user2: "password2" };
+const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const REVOKED = { msg: "Token has been revoked" };
+
+type Json = Record<string, unknown>;
+
+/** POSTs to /refresh with the token in a JSON body, or in `Authorization: Bearer` when `bearer`. */
+async function refresh(
+  server: TestServer,
+  token: string,
+  { bearer = false }: { bearer?: boolean } = {},
+): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: bearer ? { authorization: `Bearer ${token}` } : { "content-type": "application/json" },
+    body: bearer ? null : JSON.stringify({ refresh_token: token }),
+  });
+  return { res, body: await res.json() };
+}
+
+/** POSTs a raw JSON body to /refresh. */
+async function refreshWithBody(
+  server: TestServer,
+  body: string,
+): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  return { res, body: await res.json() };
+}
+
+/** Logs in and returns the access and refresh tokens. */
+async function tokensFor(server: TestServer, user: keyof typeof USERS) {
+  const { res, body } = await login(server, user, USERS[user]);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+/** Asserts a 400 answer of /refresh with the given `error` and a `msg`. */
+function assertRefreshError(res: Response, body: Json, error: string): void {
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.equal(body.error, error);
+  assert.equal(typeof body.msg, "string");
+  assert.notEqual(body.msg, "");
+}
+
+/** Asserts that /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
+async function assertRevoked(server: TestServer, token: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 401);
+  assert.deepEqual(body, REVOKED);
+  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
+}
+
+async function assertHelloOk(server: TestServer, token: string, user: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(body, { message: `Hello, ${user}! You're authenticated.` });
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return new Uint8Array(digest).toHex();
+}
+
+function randomRefreshToken(): string {
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+}
+
+Deno.test("POST /login returns a 43-character base64url refresh_token that the store keeps only as its SHA-256 hex", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { refresh: token } = await tokensFor(server, "user1");
+  assert.match(token, REFRESH_TOKEN);
+
+  const record = await server.store.getRefreshToken(await sha256Hex(token));
+  assert.ok(record, "the store finds the token by its SHA-256");
+  assert.equal(record.username, "user1");
+  assert.equal(record.clientId, "auth-api");
+  assert.equal(record.usedAt, null);
+  assert.equal(record.revokedAt, null);
+  assert.equal(await server.store.getRefreshToken(token), undefined, "not by the token itself");
+
+  const db = new DatabaseSync(`${server.dir}/auth.db`, { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT * FROM refresh_tokens").all();
+    assert.equal(rows.length, 1);
+    assert.match(rows[0].token_hash as string, /^[0-9a-f]{64}$/);
+    assert.ok(!JSON.stringify(rows).includes(token), "no column holds the token");
+  } finally {
+    db.close();
+  }
+  for (const file of ["auth.db", "auth.db-wal"]) {
+    const bytes = await Deno.readFile(`${server.dir}/${file}`).catch(() => new Uint8Array());
+    assert.ok(!new TextDecoder().decode(bytes).includes(token), `${file} never holds the token`);
+  }
+});
+
+Deno.test("POST /refresh with a JSON refresh_token returns a new access token and a new refresh token", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const first = await tokensFor(server, "user1");
+  const { res, body } = await refresh(server, first.refresh);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  assert.equal(body.token_type, "Bearer");
+  assert.match(body.refresh_token as string, REFRESH_TOKEN);
+  assert.notEqual(body.refresh_token, first.refresh);
+  assert.notEqual(body.access_token, first.access);
+  const claims = decodeJwt(body.access_token as string);
+  assert.equal(claims.sub, "user1");
+  assert.equal(claims.sid, decodeJwt(first.access).sid, "same session (refresh family)");
+  await assertHelloOk(server, body.access_token as string, "user1");
+
+  const next = await refresh(server, body.refresh_token as string);
+  assert.equal(next.res.status, 200, "the new refresh token works in turn");
+});
+
+Deno.test("POST /refresh with Authorization: Bearer <refresh token> (flask_jwt_extended style) rotates both tokens", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const first = await tokensFor(server, "user1");
+  const { res, body } = await refresh(server, first.refresh, { bearer: true });
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.match(body.refresh_token as string, REFRESH_TOKEN);
+  assert.notEqual(body.refresh_token, first.refresh);
+  assert.notEqual(body.access_token, first.access);
+  await assertHelloOk(server, body.access_token as string, "user1");
+});
+
+Deno.test("POST /refresh answers 400 invalid_grant with a msg for a refresh token already exchanged", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { refresh: token } = await tokensFor(server, "user1");
+  assert.equal((await refresh(server, token)).res.status, 200);
+  const json = await refresh(server, token);
+  assertRefreshError(json.res, json.body, "invalid_grant");
+
+  const { refresh: other } = await tokensFor(server, "user1");
+  assert.equal((await refresh(server, other, { bearer: true })).res.status, 200);
+  const bearer = await refresh(server, other, { bearer: true });
+  assertRefreshError(bearer.res, bearer.body, "invalid_grant");
+});
+
+Deno.test("POST /refresh with a reused refresh token revokes its family: the newest refresh token and every access token of it", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const first = await tokensFor(server, "user1");
+  const otherSession = await tokensFor(server, "user1");
+  const otherUser = await tokensFor(server, "user2");
+
+  const rotated = await refresh(server, first.refresh);
+  assert.equal(rotated.res.status, 200);
+  const newestRefresh = rotated.body.refresh_token as string;
+  const newestAccess = rotated.body.access_token as string;
+  await assertHelloOk(server, newestAccess, "user1"); // verified (and cached) before the replay
+
+  const replay = await refresh(server, first.refresh);
+  assertRefreshError(replay.res, replay.body, "invalid_grant");
+
+  const newest = await refresh(server, newestRefresh);
+  assertRefreshError(newest.res, newest.body, "invalid_grant");
+  await assertRevoked(server, newestAccess);
+  await assertRevoked(server, first.access);
+
+  await assertHelloOk(server, otherSession.access, "user1");
+  await assertHelloOk(server, otherUser.access, "user2");
+  assert.equal((await refresh(server, otherSession.refresh)).res.status, 200);
+  assert.equal((await refresh(server, otherUser.refresh)).res.status, 200);
+});
+
+Deno.test("store.useRefreshToken answers expired for a refresh token past its expiry and leaves it unused", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { refresh: token } = await tokensFor(server, "user1");
+  const hash = await sha256Hex(token);
+  const result = await server.store.useRefreshToken(hash, unixNow() + 10_000_000);
+  assert.equal(result.outcome, "expired");
+  assert.equal((await server.store.getRefreshToken(hash))?.usedAt, null);
+  assert.equal((await refresh(server, token)).res.status, 200, "still usable before its expiry");
+});
+
+Deno.test("POST /refresh answers 400 invalid_grant for a stored refresh token whose expiry has passed", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const token = randomRefreshToken();
+  const now = unixNow();
+  await server.store.addRefreshToken({
+    tokenHash: await sha256Hex(token),
+    familyId: crypto.randomUUID(),
+    username: "user1",
+    clientId: "auth-api",
+    scope: "hello",
+    createdAt: now - 120,
+    expiresAt: now - 60,
+    usedAt: null,
+    revokedAt: null,
+  });
+  const { res, body } = await refresh(server, token);
+  assertRefreshError(res, body, "invalid_grant");
+  assert.match(body.msg as string, /expired/i);
+});
+
+Deno.test("POST /refresh answers 400 invalid_request when no refresh token is sent", async () => {
+  await using server = await startTestServer({ users: USERS });
+  for (const raw of ["{}", '{"refresh_token": ""}', '{"refresh_token": 42}', "[]"]) {
+    const { res, body } = await refreshWithBody(server, raw);
+    assertRefreshError(res, body, "invalid_request");
+    assert.equal(body.msg, "Missing refresh token", raw);
+  }
+});
+
+Deno.test("POST /refresh answers 400 invalid_grant for garbage, unknown and access tokens", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { access } = await tokensFor(server, "user1");
+  for (const token of ["garbage", "x".repeat(5000), randomRefreshToken(), access]) {
+    for (const bearer of [false, true]) {
+      const { res, body } = await refresh(server, token, { bearer });
+      assertRefreshError(res, body, "invalid_grant");
+    }
+  }
+});
