@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   DuplicateUserError,
+  type RefreshTokenRecord,
   type SigningKeyRecord,
   type Store,
   type ThrottleRecord,
@@ -36,6 +37,26 @@ function keyRecord(
 }
 
 const NOW = 1_900_000_000;
+
+/** A refresh token record valid for an hour from NOW, unused and unrevoked. */
+function refreshRecord(
+  tokenHash: string,
+  familyId: string,
+  fields: Partial<RefreshTokenRecord> = {},
+): RefreshTokenRecord {
+  return {
+    tokenHash,
+    familyId,
+    username: "alice",
+    clientId: "auth-api",
+    scope: "hello",
+    createdAt: NOW,
+    expiresAt: NOW + 3600,
+    usedAt: null,
+    revokedAt: null,
+    ...fields,
+  };
+}
 
 /**
  * Registers the behaviour every `Store` must have as `Deno.test` cases named `"<name> …"`.
@@ -335,6 +356,223 @@ export function storeContract(
     await store.clearThrottle("account:alice");
   });
 
+  // --- refresh tokens ---
+
+  test("getRefreshToken returns undefined for an unknown hash", async (store) => {
+    assert.equal(await store.getRefreshToken("0".repeat(64)), undefined);
+  });
+
+  test("addRefreshToken then getRefreshToken returns every field", async (store) => {
+    const fresh = refreshRecord("a".repeat(64), "family-1", {
+      username: "Zoë 🦕",
+      clientId: "client'); DROP TABLE refresh_tokens;--",
+      scope: "hello read:all",
+      createdAt: 4_102_444_800,
+      expiresAt: 4_102_444_800 + 30 * 24 * 3600,
+    });
+    const spent = refreshRecord("b".repeat(64), "family-2", {
+      usedAt: NOW + 5,
+      revokedAt: NOW + 6,
+    });
+    await store.addRefreshToken(fresh);
+    await store.addRefreshToken(spent);
+    assert.deepEqual(await store.getRefreshToken(fresh.tokenHash), fresh);
+    assert.deepEqual(await store.getRefreshToken(spent.tokenHash), spent);
+    assert.equal(await store.getRefreshToken("c".repeat(64)), undefined);
+  });
+
+  test("useRefreshToken rotates a valid token once, then reports reuse", async (store) => {
+    const record = refreshRecord("h1", "f1");
+    await store.addRefreshToken(record);
+    assert.deepEqual(await store.useRefreshToken("h1", NOW + 10), {
+      outcome: "rotated",
+      record: { ...record, usedAt: NOW + 10 },
+    });
+    assert.deepEqual(await store.getRefreshToken("h1"), { ...record, usedAt: NOW + 10 });
+    for (const when of [NOW + 10, NOW + 11]) {
+      assert.deepEqual(await store.useRefreshToken("h1", when), {
+        outcome: "reused",
+        record: { ...record, usedAt: NOW + 10 },
+      });
+    }
+    // Reporting reuse changes nothing.
+    assert.deepEqual(await store.getRefreshToken("h1"), { ...record, usedAt: NOW + 10 });
+  });
+
+  test('useRefreshToken answers "unknown" for an unknown hash', async (store) => {
+    await store.addRefreshToken(refreshRecord("h1", "f1"));
+    assert.deepEqual(await store.useRefreshToken("h2", NOW), { outcome: "unknown" });
+    assert.deepEqual(await store.useRefreshToken("", NOW), { outcome: "unknown" });
+    assert.equal((await store.getRefreshToken("h1"))?.usedAt, null);
+  });
+
+  test('useRefreshToken answers "expired" at and after expiresAt, changing nothing', async (store) => {
+    const record = refreshRecord("h1", "f1", { expiresAt: NOW + 100 });
+    await store.addRefreshToken(record);
+    for (const when of [NOW + 100, NOW + 101, NOW + 1_000_000]) {
+      assert.deepEqual(await store.useRefreshToken("h1", when), { outcome: "expired", record });
+    }
+    assert.deepEqual(await store.getRefreshToken("h1"), record);
+    // One second earlier it is still valid.
+    assert.equal((await store.useRefreshToken("h1", NOW + 99)).outcome, "rotated");
+  });
+
+  test('revokeRefreshFamily revokes every token of the family and no other ("revoked")', async (store) => {
+    await store.addRefreshToken(refreshRecord("f1-used", "f1", { usedAt: NOW + 1 }));
+    await store.addRefreshToken(refreshRecord("f1-live", "f1", { createdAt: NOW + 1 }));
+    await store.addRefreshToken(refreshRecord("f1-old", "f1", { expiresAt: NOW + 2 }));
+    await store.addRefreshToken(refreshRecord("f2-live", "f2"));
+    await store.revokeRefreshFamily("f1", NOW + 5);
+    for (const hash of ["f1-used", "f1-live", "f1-old"]) {
+      assert.equal((await store.getRefreshToken(hash))?.revokedAt, NOW + 5, hash);
+    }
+    for (const hash of ["f1-used", "f1-live"]) {
+      const result = await store.useRefreshToken(hash, NOW + 6);
+      assert.ok(result.outcome === "revoked", `${hash}: ${result.outcome}`);
+      assert.equal(result.record.revokedAt, NOW + 5);
+    }
+    assert.equal((await store.getRefreshToken("f1-live"))?.usedAt, null, "not spent by refusal");
+    // The other family is untouched.
+    assert.deepEqual(await store.getRefreshToken("f2-live"), refreshRecord("f2-live", "f2"));
+    assert.equal((await store.useRefreshToken("f2-live", NOW + 6)).outcome, "rotated");
+    // Revoking again keeps the first time; an unknown family is a no-op.
+    await store.revokeRefreshFamily("f1", NOW + 50);
+    assert.equal((await store.getRefreshToken("f1-live"))?.revokedAt, NOW + 5);
+    await store.revokeRefreshFamily("no-such-family", NOW + 50);
+    assert.equal((await store.getRefreshToken("f2-live"))?.revokedAt, null);
+  });
+
+  test("useRefreshToken of one token from 5 concurrent callers rotates it exactly once", async (store) => {
+    await store.addRefreshToken(refreshRecord("h1", "f1"));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.useRefreshToken("h1", NOW + 1)),
+    );
+    const outcomes = results.map((result) => result.outcome).sort();
+    assert.deepEqual(outcomes, ["reused", "reused", "reused", "reused", "rotated"]);
+  });
+
+  // --- revocations ---
+
+  test("listRevocations is empty for a new store", async (store) => {
+    assert.deepEqual(await store.listRevocations(0, NOW), []);
+  });
+
+  test("addRevocation assigns increasing seq and listRevocations filters by afterSeq", async (store) => {
+    await store.addRevocation("jti", "token-1", NOW + 100);
+    await store.addRevocation("sid", "family-1", NOW + 200);
+    await store.addRevocation("jti", "token-2", NOW + 300);
+    // The same id under the other kind is a separate revocation.
+    await store.addRevocation("sid", "token-1", NOW + 400);
+    const all = await store.listRevocations(0, NOW);
+    assert.deepEqual(all.map(({ kind, id, expiresAt }) => ({ kind, id, expiresAt })), [
+      { kind: "jti", id: "token-1", expiresAt: NOW + 100 },
+      { kind: "sid", id: "family-1", expiresAt: NOW + 200 },
+      { kind: "jti", id: "token-2", expiresAt: NOW + 300 },
+      { kind: "sid", id: "token-1", expiresAt: NOW + 400 },
+    ]);
+    for (const record of all) assert.ok(Number.isSafeInteger(record.seq) && record.seq > 0);
+    for (let i = 1; i < all.length; i++) {
+      assert.ok(all[i].seq > all[i - 1].seq, `seq increases: ${all.map((r) => r.seq)}`);
+    }
+    for (let i = 0; i < all.length; i++) {
+      assert.deepEqual(await store.listRevocations(all[i].seq, NOW), all.slice(i + 1));
+    }
+    assert.deepEqual(await store.listRevocations(all[0].seq - 1, NOW), all);
+  });
+
+  test("listRevocations leaves out revocations expired by now", async (store) => {
+    await store.addRevocation("jti", "short", NOW + 10);
+    await store.addRevocation("jti", "long", NOW + 100);
+    assert.deepEqual((await store.listRevocations(0, NOW + 9)).map((r) => r.id), [
+      "short",
+      "long",
+    ]);
+    assert.deepEqual((await store.listRevocations(0, NOW + 10)).map((r) => r.id), ["long"]);
+    assert.deepEqual(await store.listRevocations(0, NOW + 100), []);
+  });
+
+  test("addRevocation of the same kind and id again keeps one record with the later expiry", async (store) => {
+    await store.addRevocation("sid", "family-1", NOW + 100);
+    await store.addRevocation("sid", "family-1", NOW + 50);
+    let listed = await store.listRevocations(0, NOW);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].expiresAt, NOW + 100, "an earlier expiry does not shorten it");
+    await store.addRevocation("sid", "family-1", NOW + 300);
+    listed = await store.listRevocations(0, NOW);
+    assert.deepEqual(listed.map(({ kind, id, expiresAt }) => ({ kind, id, expiresAt })), [
+      { kind: "sid", id: "family-1", expiresAt: NOW + 300 },
+    ]);
+    // Still listed after the first expiry passed.
+    assert.equal((await store.listRevocations(0, NOW + 200)).length, 1);
+  });
+
+  test("addRevocation from many concurrent callers gives each a distinct seq", async (store) => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.addRevocation("jti", `token-${i}`, NOW + 100)),
+    );
+    const seqs = (await store.listRevocations(0, NOW)).map((record) => record.seq);
+    assert.equal(new Set(seqs).size, 20);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  });
+
+  // --- pruning ---
+
+  test("pruneExpired deletes expired refresh tokens and revocations and keeps live ones", async (store) => {
+    const live = refreshRecord("live", "f1", { expiresAt: NOW + 1 });
+    const spent = refreshRecord("spent", "f1", { expiresAt: NOW + 1, usedAt: NOW - 5 });
+    const revoked = refreshRecord("revoked", "f2", { expiresAt: NOW + 1, revokedAt: NOW - 5 });
+    await store.addRefreshToken(live);
+    await store.addRefreshToken(spent);
+    await store.addRefreshToken(revoked);
+    await store.addRefreshToken(refreshRecord("expired-now", "f1", { expiresAt: NOW }));
+    await store.addRefreshToken(refreshRecord("expired-before", "f3", { expiresAt: NOW - 1 }));
+    await store.addRevocation("jti", "expired-now", NOW);
+    await store.addRevocation("sid", "expired-before", NOW - 1);
+    await store.addRevocation("jti", "live", NOW + 1);
+    const stale = { failures: 3, windowStart: (NOW - 30 * 86400) * 1000, blockedUntil: 0 };
+    const recent = { failures: 3, windowStart: NOW * 1000, blockedUntil: 0 };
+    const blocked = {
+      failures: 9,
+      windowStart: (NOW - 30 * 86400) * 1000,
+      blockedUntil: (NOW + 60) * 1000,
+    };
+    await store.recordFailure("account:stale", () => stale);
+    await store.recordFailure("account:recent", () => recent);
+    await store.recordFailure("account:blocked", () => blocked);
+
+    await store.pruneExpired(NOW);
+
+    assert.equal(await store.getRefreshToken("expired-now"), undefined);
+    assert.equal(await store.getRefreshToken("expired-before"), undefined);
+    // Spent and revoked tokens stay until they expire: reuse detection needs them.
+    assert.deepEqual(await store.getRefreshToken("live"), live);
+    assert.deepEqual(await store.getRefreshToken("spent"), spent);
+    assert.deepEqual(await store.getRefreshToken("revoked"), revoked);
+    // With now = 0 every stored revocation would be listed.
+    assert.deepEqual((await store.listRevocations(0, 0)).map((r) => [r.kind, r.id]), [
+      ["jti", "live"],
+    ]);
+    assert.equal(await store.getThrottle("account:stale"), undefined);
+    assert.deepEqual(await store.getThrottle("account:recent"), recent);
+    assert.deepEqual(await store.getThrottle("account:blocked"), blocked);
+    // Pruning again is harmless.
+    await store.pruneExpired(NOW);
+    assert.deepEqual(await store.getRefreshToken("live"), live);
+  });
+
+  test("seq keeps increasing after every revocation was pruned", async (store) => {
+    await store.addRevocation("jti", "a", NOW + 1);
+    await store.addRevocation("jti", "b", NOW + 1);
+    const [, last] = await store.listRevocations(0, NOW);
+    await store.pruneExpired(NOW + 1);
+    assert.deepEqual(await store.listRevocations(0, 0), []);
+    await store.addRevocation("jti", "c", NOW + 100);
+    const [next] = await store.listRevocations(0, NOW);
+    // An instance that has seen `last` asks for seq > last.seq and must find "c".
+    assert.ok(next.seq > last.seq, `${next.seq} > ${last.seq}`);
+    assert.deepEqual((await store.listRevocations(last.seq, NOW)).map((r) => r.id), ["c"]);
+  });
+
   test("close can be called twice", async (store) => {
     await store.close();
     await store.close();
@@ -359,6 +597,61 @@ export function storeContract(
       assert.deepEqual(await again.getThrottle("account:alice"), state);
     } finally {
       await again.close();
+    }
+  });
+
+  test("keeps refresh tokens and revocations across close and reopen", async (store) => {
+    const live = refreshRecord("live", "f1");
+    const spent = refreshRecord("spent", "f1", { usedAt: NOW + 1 });
+    const revoked = refreshRecord("revoked", "f2", { revokedAt: NOW + 2 });
+    for (const record of [live, spent, revoked]) await store.addRefreshToken(record);
+    await store.addRevocation("jti", "token-1", NOW + 100);
+    await store.addRevocation("sid", "f2", NOW + 200);
+    const revocations = await store.listRevocations(0, NOW);
+    const again: Store = await reopen(store);
+    await store.close();
+    try {
+      assert.deepEqual(await again.getRefreshToken("live"), live);
+      assert.deepEqual(await again.getRefreshToken("spent"), spent);
+      assert.deepEqual(await again.getRefreshToken("revoked"), revoked);
+      assert.equal((await again.useRefreshToken("spent", NOW + 3)).outcome, "reused");
+      assert.equal((await again.useRefreshToken("revoked", NOW + 3)).outcome, "revoked");
+      assert.deepEqual(await again.listRevocations(0, NOW), revocations, "same seq too");
+      await again.addRevocation("jti", "token-2", NOW + 300);
+      const added = await again.listRevocations(revocations[1].seq, NOW);
+      assert.deepEqual(added.map((r) => r.id), ["token-2"]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test("two connections share refresh tokens and revocations", async (store) => {
+    const other = await reopen(store);
+    try {
+      await store.addRefreshToken(refreshRecord("h1", "f1"));
+      await store.addRefreshToken(refreshRecord("h2", "f1"));
+      await store.addRefreshToken(refreshRecord("h3", "f2"));
+      assert.deepEqual(await other.getRefreshToken("h1"), refreshRecord("h1", "f1"));
+      assert.equal((await other.useRefreshToken("h1", NOW + 1)).outcome, "rotated");
+      assert.equal((await store.useRefreshToken("h1", NOW + 2)).outcome, "reused");
+      await store.revokeRefreshFamily("f1", NOW + 3);
+      assert.equal((await other.useRefreshToken("h2", NOW + 4)).outcome, "revoked");
+      // Both connections race for one token: exactly one wins.
+      const results = await Promise.all(
+        [store, other, store, other].map((s) => s.useRefreshToken("h3", NOW + 5)),
+      );
+      assert.equal(results.filter((r) => r.outcome === "rotated").length, 1);
+
+      await store.addRevocation("jti", "token-1", NOW + 100);
+      const [first] = await other.listRevocations(0, NOW);
+      assert.equal(first.id, "token-1");
+      await other.addRevocation("sid", "f1", NOW + 100);
+      assert.deepEqual((await store.listRevocations(first.seq, NOW)).map((r) => r.id), ["f1"]);
+      await other.pruneExpired(NOW + 100);
+      assert.deepEqual(await store.listRevocations(0, 0), []);
+      assert.ok(await store.getRefreshToken("h3"), "live refresh tokens survive the pruning");
+    } finally {
+      await other.close();
     }
   });
 

@@ -1,3 +1,5 @@
+import { cpus } from "node:os";
+
 /** The machine a benchmark ran on. */
 export interface MachineInfo {
   cpuModel: string;
@@ -15,30 +17,25 @@ export interface MachineInfo {
 }
 
 /**
- * Describes this machine from /proc and `Deno.version`.
+ * Describes this machine. The CPU model is the "model name" of /proc/cpuinfo, read through
+ * `node:os` (Deno lets a program read /proc itself only with --allow-all).
  *
  * @example
  * ```ts
- * const machine = await describeMachine("wrk 4.1.0");
+ * const machine = describeMachine("wrk 4.1.0");
  * ```
  */
-export async function describeMachine(wrk: string): Promise<MachineInfo> {
-  const [cpuinfo, meminfo, kernel, loadavg] = await Promise.all([
-    "/proc/cpuinfo",
-    "/proc/meminfo",
-    "/proc/sys/kernel/osrelease",
-    "/proc/loadavg",
-  ].map((path) => Deno.readTextFile(path).catch(() => "")));
+export function describeMachine(wrk: string): MachineInfo {
   return {
-    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1].trim() ?? "unknown",
+    cpuModel: cpus()[0]?.model.trim() || "unknown",
     cores: navigator.hardwareConcurrency,
-    memoryMiB: Math.round(Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? NaN) / 1024),
+    memoryMiB: Math.round(Deno.systemMemoryInfo().total / 1024 / 1024),
     deno: Deno.version.deno,
     v8: Deno.version.v8,
     typescript: Deno.version.typescript,
     target: Deno.build.target,
-    kernel: kernel.trim() || "unknown",
+    kernel: Deno.osRelease(),
     wrk,
-    loadAverage: loadavg.split(" ").slice(0, 3).map(Number),
+    loadAverage: Deno.loadavg().map((load) => Math.round(load * 100) / 100),
   };
 }

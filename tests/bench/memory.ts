@@ -1,32 +1,31 @@
-/** Resident memory of a process, from /proc/<pid>/status. */
-export interface ProcessMemory {
-  /** Current resident set size, MiB. */
-  rssMiB: number;
-  /** Peak resident set size since the process started, MiB. */
-  peakMiB: number;
-}
-
-/** Reads VmRSS and VmHWM of `pid` (Linux); undefined when the process is gone. */
-export async function readMemory(pid: number): Promise<ProcessMemory | undefined> {
-  let status: string;
+/**
+ * Reads the resident set size (VmRSS of /proc/<pid>/status) of `pid` in MiB, through `ps`:
+ * Deno lets a program read /proc only with --allow-all. Undefined when the process is gone or
+ * `ps` is missing.
+ */
+export async function readRssMiB(pid: number): Promise<number | undefined> {
   try {
-    status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const { success, stdout } = await new Deno.Command("ps", {
+      args: ["-o", "rss=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(5000),
+    }).output();
+    const kib = Number(new TextDecoder().decode(stdout).trim());
+    return success && kib > 0 ? kib / 1024 : undefined;
   } catch {
     return undefined;
   }
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
-  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
 }
 
-/** Samples a process's VmRSS while something runs. */
+/** Samples a process's resident memory while something runs. */
 export interface MemorySampler {
-  /** Stops sampling; returns the largest VmRSS seen and the last one, MiB. */
+  /** Stops sampling; returns the largest and the last resident size seen, MiB (NaN if none). */
   stop(): Promise<{ maxMiB: number; lastMiB: number }>;
 }
 
 /**
- * Reads `pid`'s VmRSS every `intervalMs` until stopped.
+ * Reads `pid`'s resident memory every `intervalMs` until stopped.
  *
  * @example
  * ```ts
@@ -36,14 +35,14 @@ export interface MemorySampler {
  * ```
  */
 export function sampleMemory(pid: number, intervalMs = 250): MemorySampler {
-  let maxMiB = 0;
+  let maxMiB = NaN;
   let lastMiB = NaN;
   let reading: Promise<void> = Promise.resolve();
   const read = () => {
-    reading = readMemory(pid).then((memory) => {
-      if (!memory) return;
-      lastMiB = memory.rssMiB;
-      maxMiB = Math.max(maxMiB, memory.rssMiB);
+    reading = reading.then(() => readRssMiB(pid)).then((rss) => {
+      if (rss === undefined) return;
+      lastMiB = rss;
+      maxMiB = Number.isNaN(maxMiB) ? rss : Math.max(maxMiB, rss);
     });
   };
   read();
@@ -51,7 +50,6 @@ export function sampleMemory(pid: number, intervalMs = 250): MemorySampler {
   return {
     async stop() {
       clearInterval(timer);
-      await reading;
       read();
       await reading;
       return { maxMiB, lastMiB };

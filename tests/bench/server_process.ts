@@ -71,7 +71,8 @@ export function spawnServer(
       `${options.label} exited (code ${status.code}) before listening: ${tail() || "no stderr"}`,
     );
   });
-  failed.catch(() => {});
+  const announced = Promise.race([listening, failed]);
+  announced.catch(() => {}); // Unobserved when the caller knows the URL already.
 
   let stopping: Promise<void> | undefined;
   function stop(graceMs = 3000): Promise<void> {
@@ -104,7 +105,7 @@ export function spawnServer(
     label: options.label,
     pid: child.pid,
     spawnedAt,
-    listening: Promise.race([listening, failed]),
+    listening: announced,
     exited,
     stderrTail: tail,
     stop,

@@ -47,7 +47,7 @@ export async function wrkVersion(): Promise<string | undefined> {
       signal: AbortSignal.timeout(5000),
     }).output();
     const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    return /^wrk .*$/m.exec(text)?.[0].trim() ?? "wrk";
+    return /^wrk (\S+)/m.exec(text)?.[0] ?? "wrk";
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
@@ -137,6 +137,15 @@ export function parseWrkOutput(text: string): WrkResult {
 export function isClean(result: WrkResult): boolean {
   const { connect, read, write, timeout } = result.socketErrors;
   return result.non2xx === 0 && connect + read + write + timeout === 0;
+}
+
+/** Names what went wrong in a run, such as "12 non-2xx, 3 connect errors"; "" when clean. */
+export function describeErrors(result: WrkResult): string {
+  const parts = result.non2xx ? [`${result.non2xx} non-2xx`] : [];
+  for (const [kind, count] of Object.entries(result.socketErrors)) {
+    if (count) parts.push(`${count} ${kind} errors`);
+  }
+  return parts.join(", ");
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

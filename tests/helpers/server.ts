@@ -38,6 +38,11 @@ export interface TestServerOptions {
   config?: Partial<Config>;
   /** An existing directory (with auth.db) to reuse, for restart tests. */
   dir?: string;
+  /**
+   * A store to serve from (for example a PostgresStore) instead of the SQLite file in `dir`;
+   * the server closes it on dispose.
+   */
+  store?: Store;
 }
 
 let certificate: Promise<{ certPem: string; keyPem: string }> | undefined;
@@ -65,7 +70,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.config,
   };
   const hasher = options.hasher ?? new PasswordHasher(config.passwordIterations);
-  const store = SqliteStore.open(`${dir}/auth.db`);
+  const store = options.store ?? SqliteStore.open(`${dir}/auth.db`);
   for (const [name, password] of Object.entries(options.users ?? {})) {
     await store.addUser(name, await hasher.hash(password));
   }

@@ -1,0 +1,338 @@
+/**
+ * The benchmark suite: `deno task bench [--quick] [--rounds N] [--out PATH]`.
+ *
+ * In one run it measures (a) GET /hello under wrk load against two bare `Deno.serve` ceilings,
+ * (b) POST /login against the password-hash ceiling, (c) GET /hello during a login storm,
+ * (d) micro-benchmarks through `deno bench`, and (e) start-up time and memory. It prints a table
+ * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
+ *
+ * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
+ */
+import { dirname, resolve } from "node:path";
+import { MIN_PBKDF2_ITERATIONS } from "../../src/auth/passwords.ts";
+import {
+  bareServerArgs,
+  bareServerEnv,
+  createFixture,
+  type Fixture,
+  HELLO_BODY,
+  login,
+  ourServerArgs,
+  ourServerEnv,
+  REPO_ROOT,
+} from "./fixture.ts";
+import { measureHashCeiling } from "./hash_ceiling.ts";
+import { fetchHello, type HelloAnswer, type HelloTarget, measureHelloLoad } from "./hello_load.ts";
+import { type LoginLoad, measureLoginLoad } from "./login_load.ts";
+import { describeMachine } from "./machine.ts";
+import { readRssMiB, sampleMemory } from "./memory.ts";
+import { runMicroBenchmarks } from "./micro.ts";
+import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
+import { waitForStatus } from "./poll.ts";
+import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
+import { freePort, loopbackUrl, type ServerProcess, spawnServer } from "./server_process.ts";
+import { measureStartup } from "./startup.ts";
+import { measureStorm, type StormResult } from "./storm.ts";
+import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
+
+const DEFAULT_OUT = resolve(REPO_ROOT, "tests/bench/results.json");
+const STARTUP_SAMPLES = 3;
+
+async function main(args: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(args, DEFAULT_OUT);
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}; run with --help`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const wrk = await wrkVersion();
+  if (!wrk) {
+    console.error("Error: wrk is not installed; install it with: sudo apt-get install wrk");
+    return 1;
+  }
+
+  const boundSeconds = timeBoundSeconds(options);
+  const abort = new AbortController();
+  const watchdog = setTimeout(
+    () => abort.abort(new Error(`Benchmark exceeded its time bound of ${boundSeconds} s`)),
+    boundSeconds * 1000,
+  );
+  const interrupt = () => abort.abort(new Error("Interrupted"));
+  // A stray rejection would end the process before `finally` stops the servers: abort instead.
+  const unhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    abort.abort(event.reason);
+  };
+  Deno.addSignalListener("SIGINT", interrupt);
+  Deno.addSignalListener("SIGTERM", interrupt);
+  globalThis.addEventListener("unhandledrejection", unhandled);
+  try {
+    const report = await benchmark(options, wrk, abort.signal);
+    console.log(renderReport(report));
+    await Deno.mkdir(dirname(options.out), { recursive: true });
+    await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
+    console.log(`\nJSON results: ${options.out}`);
+    return 0;
+  } catch (error) {
+    const reason = abort.signal.aborted ? abort.signal.reason : error;
+    console.error(`Error: ${reason instanceof Error ? reason.message : String(reason)}`);
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    Deno.removeSignalListener("SIGINT", interrupt);
+    Deno.removeSignalListener("SIGTERM", interrupt);
+    globalThis.removeEventListener("unhandledrejection", unhandled);
+  }
+}
+
+/** Runs every part; all processes and files it makes are gone when it returns or throws. */
+async function benchmark(
+  options: BenchOptions,
+  wrk: string,
+  signal: AbortSignal,
+): Promise<BenchReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const machine = describeMachine(wrk);
+  await using cleanup = new AsyncDisposableStack();
+
+  progress("setting up: certificate, database, user (600000 iterations)");
+  const fixture = cleanup.use(await createFixture());
+
+  progress("(d) micro-benchmarks: deno bench --json tests/bench/micro_bench.ts");
+  const micro = await runMicroBenchmarks(REPO_ROOT, { signal });
+
+  progress("(b) timing password hashes for the ceiling");
+  signal.throwIfAborted();
+  const hashCeiling = await measureHashCeiling(MIN_PBKDF2_ITERATIONS);
+
+  progress(`(e) start-up: ${STARTUP_SAMPLES + 1} starts of our server`);
+  signal.throwIfAborted();
+  const startup = await measureStartup(fixture, {
+    samples: STARTUP_SAMPLES,
+    logLevel: options.logLevel,
+    signal,
+  });
+
+  progress("starting our server and the two bare servers");
+  const { server: ours, origin: knownOrigin } = startOurs(fixture, options, signal);
+  cleanup.use(ours);
+  const bareMinimal = cleanup.use(startBare("minimal", fixture, signal));
+  const bareHeaders = cleanup.use(startBare("same-headers", fixture, signal));
+  const [oursUrl, minimalUrl, headersUrl] = await Promise.all([
+    ready(ours, fixture, 401, signal, knownOrigin),
+    ready(bareMinimal, fixture, 200, signal),
+    ready(bareHeaders, fixture, 200, signal),
+  ]);
+  await delay(1000, signal);
+  const idleMiB = await readRssMiB(ours.pid) ?? NaN;
+  const token = () => login(oursUrl, fixture);
+
+  const firstToken = await token();
+  const answers: Record<string, HelloAnswer> = {
+    "ours": await fetchHello(oursUrl, firstToken, fixture.client),
+    "bare-minimal": await fetchHello(minimalUrl, firstToken, fixture.client),
+    "bare-same-headers": await fetchHello(headersUrl, firstToken, fixture.client),
+  };
+
+  const targets: HelloTarget[] = [
+    { name: "ours", url: oursUrl, pid: ours.pid },
+    { name: "bare-minimal", url: minimalUrl },
+    { name: "bare-same-headers", url: headersUrl },
+  ];
+  const hello = await measureHelloLoad(targets, {
+    rounds: options.rounds,
+    connections: options.helloConnections,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    token,
+    progress,
+    signal,
+  });
+
+  progress(`(b) POST /login, ${options.durationSeconds} s`);
+  const loginSampler = sampleMemory(ours.pid);
+  let loginLoad: LoginLoad;
+  let storm: StormResult;
+  let loginPeakMiB: number;
+  try {
+    loginLoad = await measureLoginLoad(oursUrl, {
+      connections: options.loginConnections,
+      durationSeconds: options.durationSeconds,
+      script: fixture.loginScript,
+      ceiling: hashCeiling,
+      loginAfter: () => token().then(() => true, () => false),
+      signal,
+    });
+    storm = await measureStorm(oursUrl, {
+      helloConnections: options.helloConnections,
+      loginConnections: options.loginConnections,
+      durationSeconds: options.durationSeconds,
+      loginScript: fixture.loginScript,
+      token,
+      progress,
+      signal,
+    });
+  } finally {
+    loginPeakMiB = (await loginSampler.stop()).maxMiB;
+  }
+
+  const oursRuns = hello.runs.filter((run) => run.target === "ours");
+  const memory = {
+    idleMiB,
+    loadPeakMiB: Math.max(...oursRuns.map((run) => run.rssMaxMiB ?? NaN)),
+    loadEndMiB: oursRuns.at(-1)?.rssEndMiB ?? NaN,
+    loginPeakMiB,
+  };
+  progress("stopping servers");
+  const { help: _help, out: _out, ...settings } = options;
+  const measured = { hello, login: loginLoad, storm, startup, memory };
+  return {
+    version: 1,
+    startedAt,
+    elapsedSeconds: (performance.now() - started) / 1000,
+    options: settings,
+    machine,
+    answers,
+    hashCeiling,
+    micro,
+    ...measured,
+    targets: evaluateTargets(measured),
+    warnings: warnings({ ...measured, answers, micro, machine, options }),
+  };
+}
+
+/**
+ * Starts our server as the `serve` task does, on port 0; its URL comes from the Listening log
+ * line, or, when the log level hides that line, the server gets a free port picked here.
+ */
+function startOurs(
+  fixture: Fixture,
+  options: BenchOptions,
+  signal: AbortSignal,
+): { server: ServerProcess; origin?: string } {
+  const logsListening = options.logLevel === "debug" || options.logLevel === "info";
+  const port = logsListening ? 0 : freePort();
+  const server = spawnServer(Deno.execPath(), ourServerArgs(port), {
+    label: "Our server",
+    cwd: REPO_ROOT,
+    env: ourServerEnv(fixture, options.logLevel),
+    signal,
+  });
+  return { server, origin: logsListening ? undefined : `https://127.0.0.1:${port}` };
+}
+
+function startBare(mode: "minimal" | "same-headers", fixture: Fixture, signal: AbortSignal) {
+  return spawnServer(Deno.execPath(), bareServerArgs(mode, fixture), {
+    label: `Bare server (${mode})`,
+    cwd: REPO_ROOT,
+    env: bareServerEnv(),
+    signal,
+  });
+}
+
+/** Waits for the server's URL (unless known) and a first answer; returns its 127.0.0.1 origin. */
+async function ready(
+  server: ServerProcess,
+  fixture: Fixture,
+  status: number,
+  signal: AbortSignal,
+  knownOrigin?: string,
+): Promise<string> {
+  let origin = knownOrigin;
+  if (origin === undefined) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(reject, 30_000, new Error(`${server.label} printed no URL within 30 s`));
+    });
+    try {
+      origin = loopbackUrl((await Promise.race([server.listening, timeout])).url);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  await waitForStatus(`${origin}/hello`, {
+    client: fixture.client,
+    status,
+    exited: server.exited,
+    signal,
+  });
+  return origin;
+}
+
+function warnings(
+  report: Pick<BenchReport, "hello" | "login" | "storm" | "answers" | "micro" | "machine"> & {
+    options: BenchOptions;
+  },
+): string[] {
+  const out: string[] = [];
+  const expectedBody = JSON.stringify(HELLO_BODY);
+  for (const [name, answer] of Object.entries(report.answers)) {
+    if (answer.status !== 200 || answer.body !== expectedBody) {
+      out.push(`${name} answered ${answer.status} ${answer.body}, not 200 ${expectedBody}`);
+    }
+  }
+  const ours = report.answers["ours"].headerNames.join(", ");
+  const same = report.answers["bare-same-headers"].headerNames.join(", ");
+  if (ours !== same) {
+    out.push(`bare-same-headers sends [${same}] but ours sends [${ours}]`);
+  }
+  const runs: [string, WrkResult][] = [
+    ...report.hello.runs.map((run): [string, WrkResult] => [
+      `(a) ${run.target} round ${run.round}`,
+      run.wrk,
+    ]),
+    ["(b) login load", report.login.wrk],
+    ["(c) /hello solo", report.storm.solo],
+    ["(c) /hello during the storm", report.storm.storm],
+    ["(c) logins during the storm", report.storm.logins],
+  ];
+  for (const [name, run] of runs) {
+    const errors = describeErrors(run);
+    if (errors) out.push(`${name}: ${errors}`);
+  }
+  if (!report.login.acceptedAfterLoad) out.push("(b) a login after the load was refused");
+  for (const bench of report.micro) {
+    if (bench.error) out.push(`(d) ${bench.name} failed: ${bench.error}`);
+  }
+  const [load1] = report.machine.loadAverage;
+  if (load1 > report.machine.cores / 2) {
+    out.push(`load average was ${load1} at start: other work may skew the figures`);
+  }
+  if (report.options.quick) out.push("quick run: short runs, one round; figures are rough");
+  return out;
+}
+
+/** An upper bound for the whole run: twice the planned load time plus room for the rest. */
+function timeBoundSeconds(options: BenchOptions): number {
+  const loadSeconds = 3 * options.warmupSeconds + 3 * options.rounds * options.durationSeconds +
+    3 * options.durationSeconds;
+  return 2 * loadSeconds + 480;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", abort, { once: true });
+  });
+}
+
+function progress(message: string): void {
+  console.error(`bench: ${message}`);
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}

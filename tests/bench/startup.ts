@@ -1,0 +1,79 @@
+import { type Fixture, ourServerArgs, ourServerEnv, REPO_ROOT } from "./fixture.ts";
+import { readRssMiB } from "./memory.ts";
+import { waitForStatus } from "./poll.ts";
+import { freePort, spawnServer } from "./server_process.ts";
+import { median } from "./stats.ts";
+
+/** One start of our server. */
+export interface StartupSample {
+  /** From spawn to the first HTTPS answer (401 to GET /hello without a token), ms. */
+  firstResponseMs: number;
+  /** VmRSS right after that answer, MiB. */
+  rssMiB?: number;
+}
+
+/** Everything part (e) measured about start-up. */
+export interface StartupResult {
+  /** The unrecorded first start, which warms the module and code caches. */
+  warmupMs: number;
+  samples: StartupSample[];
+  medianMs: number;
+  maxMs: number;
+  pollIntervalMs: number;
+}
+
+const POLL_INTERVAL_MS = 10;
+
+/**
+ * Starts our server `samples + 1` times on a free port and times each from spawn to the first
+ * HTTPS answer, polling every 10 ms; the first start only warms the caches.
+ *
+ * @example
+ * ```ts
+ * const startup = await measureStartup(fixture, { samples: 3, logLevel: "info" });
+ * ```
+ */
+export async function measureStartup(
+  fixture: Fixture,
+  options: { samples: number; logLevel: string; signal?: AbortSignal },
+): Promise<StartupResult> {
+  const starts: StartupSample[] = [];
+  for (let i = 0; i <= options.samples; i++) starts.push(await startOnce(fixture, options));
+  const [warmup, ...samples] = starts;
+  const times = samples.map((sample) => sample.firstResponseMs);
+  return {
+    warmupMs: warmup.firstResponseMs,
+    samples,
+    medianMs: median(times),
+    maxMs: Math.max(...times),
+    pollIntervalMs: POLL_INTERVAL_MS,
+  };
+}
+
+async function startOnce(
+  fixture: Fixture,
+  options: { logLevel: string; signal?: AbortSignal },
+): Promise<StartupSample> {
+  // A known port, so polling can start at the spawn instead of after the Listening line.
+  const port = freePort();
+  await using server = spawnServer(Deno.execPath(), ourServerArgs(port), {
+    label: "Our server",
+    cwd: REPO_ROOT,
+    env: ourServerEnv(fixture, options.logLevel),
+    signal: options.signal,
+  });
+  let upAt: number;
+  try {
+    upAt = await waitForStatus(`https://127.0.0.1:${port}/hello`, {
+      client: fixture.client,
+      status: 401,
+      intervalMs: POLL_INTERVAL_MS,
+      exited: server.exited,
+      signal: options.signal,
+    });
+  } catch (error) {
+    const tail = server.stderrTail();
+    throw new Error(`${(error as Error).message}${tail ? `: ${tail}` : ""}`);
+  }
+  return { firstResponseMs: upAt - server.spawnedAt, rssMiB: await readRssMiB(server.pid) };
+}

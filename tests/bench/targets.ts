@@ -1,0 +1,51 @@
+/** The figures the suite aims for; printed as PASS or MISS, never asserted. */
+export const TARGETS = {
+  /** (a) Our /hello throughput as a share of each bare ceiling. */
+  helloRatio: 0.9,
+  /** (b) Logins/s as a share of cores ÷ time of one hash. */
+  loginRatio: 0.85,
+  /** (c) /hello throughput during a login storm as a share of solo. */
+  stormRatio: 0.5,
+  /** (c) /hello p99 during a login storm, ms. */
+  stormP99Ms: 50,
+  /** (e) Spawn to first HTTPS answer, ms. */
+  startupMs: 500,
+  /** (e) Resident memory under load (a), MiB. */
+  rssMiB: 100,
+} as const;
+
+/** One figure checked against its target. */
+export interface TargetCheck {
+  part: "a" | "b" | "c" | "e";
+  label: string;
+  value: number;
+  comparison: ">=" | "<";
+  threshold: number;
+  unit: string;
+  pass: boolean;
+}
+
+/**
+ * Checks `value` against `threshold`.
+ *
+ * @example
+ * ```ts
+ * check("e", "first response", 312, "<", TARGETS.startupMs, "ms").pass; // true
+ * ```
+ */
+export function check(
+  part: TargetCheck["part"],
+  label: string,
+  value: number,
+  comparison: TargetCheck["comparison"],
+  threshold: number,
+  unit = "",
+): TargetCheck {
+  const pass = comparison === ">=" ? value >= threshold : value < threshold;
+  return { part, label, value, comparison, threshold, unit, pass };
+}
+
+/** "PASS" or "MISS", for the table. */
+export function verdict(target: TargetCheck): string {
+  return target.pass ? "PASS" : "MISS";
+}

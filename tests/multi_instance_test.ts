@@ -1,0 +1,367 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { decodeProtectedHeader } from "jose";
+import postgres from "postgres";
+import { PasswordHasher } from "../src/auth/passwords.ts";
+import { PostgresStore } from "../src/store/postgres.ts";
+import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
+import { testCertificate } from "./helpers/server.ts";
+
+/**
+ * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
+ * revocations, refresh-token families, throttling and users, with changes made by one (or by the
+ * CLI) seen by the other within the 1 s sync interval.
+ */
+
+if (POSTGRES_MISSING) console.warn(`Skipping the multi-instance tests: ${POSTGRES_MISSING}`);
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env"];
+const LISTEN_TIMEOUT_MS = 30_000;
+/** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
+const PROPAGATION_LIMIT_MS = 1500;
+const POLL_MS = 100;
+const ISSUER = "https://auth.multi.test";
+const AUDIENCE = "https://api.multi.test";
+
+/** Only what Deno needs, so settings of the machine running the tests cannot leak in. */
+function childEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** Runs `src/main.ts <args>` to completion, with `stdin` written and closed. */
+async function cli(
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    env: childEnv(env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
+  await writer.close().catch(() => {});
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** A `serve` child on port 0; its JSON log lines are collected as they come. */
+class ServeProcess implements AsyncDisposable {
+  readonly name: string;
+  readonly lines: string[] = [];
+  stderr = "";
+  url = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #pumps: Promise<unknown>;
+  #status?: Deno.CommandStatus;
+
+  constructor(name: string, env: Record<string, string>) {
+    this.name = name;
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "serve", "--port", "0"],
+      env: childEnv(env),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#child.status.then((status) => this.#status = status);
+    this.#pumps = Promise.all([
+      readLines(this.#child.stdout, (line) => this.lines.push(line)),
+      readLines(this.#child.stderr, (line) => this.stderr += `${line}\n`),
+    ]);
+  }
+
+  /** Waits for the "Listening" line and returns the URL it names. */
+  async listening(): Promise<string> {
+    const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+    while (true) {
+      const line = this.lines.map((text) => JSON.parse(text)).find((log) =>
+        log.msg === "Listening"
+      );
+      if (line) return this.url = line.url;
+      if (this.#status) {
+        throw new Error(`${this.name} exited with ${this.#status.code}: ${this.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name} is not listening: ${this.lines}`);
+      await delay(25);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#status) {
+      try {
+        this.#child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 5000);
+      await this.#child.status;
+      clearTimeout(timer);
+    }
+    await this.#pumps;
+  }
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    pending += text;
+    const parts = pending.split("\n");
+    pending = parts.pop()!;
+    for (const line of parts) onLine(line);
+  }
+  if (pending) onLine(pending);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+Deno.test({
+  name: "Two server processes on one PostgreSQL database act as one service",
+  ignore: POSTGRES_MISSING !== undefined,
+  async fn(t) {
+    await using database = await createTestDatabase();
+    const dir = await Deno.makeTempDir({ prefix: "auth-api-multi-" });
+    const { certPem, keyPem } = await testCertificate();
+    await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
+    await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+    const client = Deno.createHttpClient({ caCerts: [certPem] });
+    const env = {
+      DATABASE_URL: database.url,
+      TLS_CERT: `${dir}/cert.pem`,
+      TLS_KEY: `${dir}/key.pem`,
+      PUBLIC_URL: ISSUER,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      // "info", not "warn": the "Listening" line that names the bound port is an info line.
+      LOG_LEVEL: "info",
+      THROTTLE_FREE_FAILURES: "2",
+      THROTTLE_BASE_DELAY: "60",
+      THROTTLE_MAX_DELAY: "60",
+      THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "50",
+    };
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    let store: PostgresStore | undefined;
+    try {
+      // Both servers and this test's own store start at once: three concurrent migrations, two
+      // concurrent first-key creations.
+      await using a = new ServeProcess("A", env);
+      await using b = new ServeProcess("B", env);
+      const hasher = new PasswordHasher(600_000);
+      const [, , opened, aliceHash, bobHash] = await Promise.all([
+        a.listening(),
+        b.listening(),
+        PostgresStore.open(database.url, { maxConnections: 2 }),
+        hasher.hash("alice-password-1"),
+        hasher.hash("bob-password-1"),
+      ]);
+      store = opened;
+      await store.addUser("alice", aliceHash);
+      await store.addUser("bob", bobHash);
+
+      const call = async (
+        server: ServeProcess,
+        path: string,
+        init: { method?: string; token?: string; json?: unknown } = {},
+      ) => {
+        const headers: Record<string, string> = {};
+        if (init.token) headers.authorization = `Bearer ${init.token}`;
+        if (init.json !== undefined) headers["content-type"] = "application/json";
+        const res = await fetch(`${server.url}${path}`, {
+          method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+          client,
+          headers,
+          body: init.json === undefined ? undefined : JSON.stringify(init.json),
+        });
+        return { res, body: await res.json() as Record<string, unknown> };
+      };
+      const login = async (server: ServeProcess, username: string, password: string) => {
+        const { res, body } = await call(server, "/login", { json: { username, password } });
+        assert.equal(res.status, 200, `${server.name} login ${username}: ${JSON.stringify(body)}`);
+        return { access: body.access_token as string, refresh: body.refresh_token as string };
+      };
+      const helloStatus = async (server: ServeProcess, token: string) =>
+        (await call(server, "/hello", { token })).res.status;
+      const kidOf = (token: string) => decodeProtectedHeader(token).kid;
+      const jwksKids = async (server: ServeProcess) =>
+        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string }[])
+          .map((key) => key.kid);
+      /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
+      const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
+        const started = performance.now();
+        while (!await check()) {
+          if (performance.now() - started > limitMs + 2000) break;
+          await delay(POLL_MS);
+        }
+        const elapsed = Math.round(performance.now() - started);
+        assert.ok(elapsed < limitMs && await check(), `${what} took ${elapsed} ms`);
+        return elapsed;
+      };
+      const timings: Record<string, number> = {};
+
+      let firstKid = "";
+      await t.step("both instances created the same first signing key", async () => {
+        const [kidsA, kidsB] = await Promise.all([jwksKids(a), jwksKids(b)]);
+        assert.equal(kidsA.length, 1, JSON.stringify(kidsA));
+        assert.deepEqual(kidsB, kidsA);
+        firstKid = kidsA[0];
+        const [{ count }] = await sql`SELECT count(*)::int AS count FROM signing_keys`;
+        assert.equal(count, 1, "the first key was created once");
+        const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
+        assert.deepEqual(versions.map((row) => row.version), [1], "migrations applied once");
+      });
+
+      let beforeRotation = "";
+      await t.step("a token issued by A is accepted by B, and one by B by A", async () => {
+        const fromA = await login(a, "alice", "alice-password-1");
+        const fromB = await login(b, "alice", "alice-password-1");
+        assert.equal(kidOf(fromA.access), firstKid);
+        assert.equal(kidOf(fromB.access), firstKid);
+        const { res, body } = await call(b, "/hello", { token: fromA.access });
+        assert.equal(res.status, 200);
+        assert.deepEqual(body, { message: "Hello, alice! You're authenticated." });
+        assert.equal(await helloStatus(a, fromB.access), 200);
+        beforeRotation = fromA.access;
+      });
+
+      await t.step("a logout on A is refused by B within a second, cached or not", async () => {
+        const { access } = await login(a, "alice", "alice-password-1");
+        // B verifies (and caches) the token before the logout.
+        assert.equal(await helloStatus(b, access), 200);
+        assert.equal(await helloStatus(b, access), 200);
+        const out = await call(a, "/logout", { method: "POST", token: access });
+        assert.equal(out.res.status, 200, JSON.stringify(out.body));
+        const onA = await call(a, "/hello", { token: access });
+        assert.equal(onA.res.status, 401, "A refuses at once");
+        assert.equal(onA.body.msg, "Token has been revoked");
+        timings.logout = await within(
+          PROPAGATION_LIMIT_MS,
+          "B learning of the logout",
+          async () => {
+            const { res, body } = await call(b, "/hello", { token: access });
+            return res.status === 401 && body.msg === "Token has been revoked";
+          },
+        );
+      });
+
+      await t.step("refresh-token reuse detected on B revokes the family on A", async () => {
+        const first = await login(a, "alice", "alice-password-1");
+        assert.equal(await helloStatus(a, first.access), 200, "A caches the first access token");
+        const rotated = await call(b, "/refresh", { json: { refresh_token: first.refresh } });
+        assert.equal(rotated.res.status, 200, JSON.stringify(rotated.body));
+        const second = rotated.body.access_token as string;
+        assert.equal(await helloStatus(a, second), 200, "A caches the rotated access token");
+        const replay = await call(b, "/refresh", { json: { refresh_token: first.refresh } });
+        assert.equal(replay.res.status, 400);
+        assert.equal(replay.body.error, "invalid_grant");
+        assert.match(String(replay.body.msg), /already used/);
+        timings.reuse = await within(
+          PROPAGATION_LIMIT_MS,
+          "A learning of the reuse",
+          async () =>
+            await helloStatus(a, first.access) === 401 && await helloStatus(a, second) === 401,
+        );
+        // The rotated refresh token is refused on A too (read from the store, no delay).
+        const late = await call(a, "/refresh", {
+          json: { refresh_token: rotated.body.refresh_token },
+        });
+        assert.equal(late.res.status, 400);
+        assert.equal(late.body.msg, "Refresh token has been revoked");
+      });
+
+      await t.step("keys rotate by the CLI reaches both instances within 1.5 s", async () => {
+        const rotate = await cli(["keys", "rotate"], { DATABASE_URL: database.url });
+        assert.equal(rotate.code, 0, rotate.stderr);
+        const newKid = /New signing key "([^"]+)"/.exec(rotate.stdout)?.[1];
+        assert.ok(newKid && newKid !== firstKid, rotate.stdout);
+        const [onA, onB] = await Promise.all(
+          [a, b].map((server) =>
+            within(PROPAGATION_LIMIT_MS, `${server.name} publishing the new key`, async () => {
+              const kids = await jwksKids(server);
+              return kids.includes(newKid) && kids.includes(firstKid);
+            })
+          ),
+        );
+        timings.rotationA = onA;
+        timings.rotationB = onB;
+        const fromA = await login(a, "alice", "alice-password-1");
+        const fromB = await login(b, "alice", "alice-password-1");
+        assert.equal(kidOf(fromA.access), newKid);
+        assert.equal(kidOf(fromB.access), newKid);
+        assert.equal(await helloStatus(b, fromA.access), 200);
+        assert.equal(await helloStatus(a, fromB.access), 200);
+        // Tokens signed with the retiring key keep working on both.
+        assert.equal(await helloStatus(a, beforeRotation), 200);
+        assert.equal(await helloStatus(b, beforeRotation), 200);
+      });
+
+      await t.step("failed logins are counted across both instances", async () => {
+        const wrong = { username: "bob", password: "not-bobs-password" };
+        const first = await call(a, "/login", { json: wrong });
+        assert.equal(first.res.status, 400, JSON.stringify(first.body));
+        const second = await call(b, "/login", { json: wrong });
+        assert.equal(second.res.status, 400, JSON.stringify(second.body));
+        // Two failures (one per instance) reach THROTTLE_FREE_FAILURES: even the right password
+        // is now refused by either instance.
+        for (const server of [a, b]) {
+          const { res } = await call(server, "/login", {
+            json: { username: "bob", password: "bob-password-1" },
+          });
+          assert.equal(res.status, 429, `${server.name} throttles bob`);
+          assert.ok(Number(res.headers.get("retry-after")) > 0);
+        }
+        // Other accounts are not affected.
+        await login(b, "alice", "alice-password-1");
+      });
+
+      await t.step("a user added by the CLI can log in on both instances", async () => {
+        const added = await cli(
+          ["user", "add", "carol"],
+          { DATABASE_URL: database.url },
+          "carol-password-1\n",
+        );
+        assert.equal(added.code, 0, added.stderr);
+        assert.match(added.stdout, /Added user "carol"/);
+        const fromA = await login(a, "carol", "carol-password-1");
+        const fromB = await login(b, "carol", "carol-password-1");
+        assert.equal(await helloStatus(b, fromA.access), 200);
+        assert.equal(await helloStatus(a, fromB.access), 200);
+      });
+
+      console.log(`Propagation (ms): ${JSON.stringify(timings)}`);
+      for (const server of [a, b]) {
+        const errors = server.lines.map((line) => JSON.parse(line))
+          .filter((log) => log.level === "error");
+        assert.deepEqual(errors, [], `${server.name} logged no errors`);
+      }
+    } finally {
+      await store?.close();
+      await sql.end();
+      client.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
