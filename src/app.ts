@@ -53,9 +53,5 @@ export function createApp(deps: AppDeps): ServeHandler {
       GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
     }),
   ]);
-  return createEdge(dispatch, {
-    logger,
-    realm: config.realm,
-    maxHeaderBytes: config.maxHeaderBytes,
-  });
+  return createEdge(dispatch, { logger, realm: config.realm });
 }

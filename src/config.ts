@@ -48,7 +48,6 @@ export interface Config {
   passwordIterations: number;
   throttle: ThrottleConfig;
   maxBodyBytes: number;
-  maxHeaderBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
@@ -176,7 +175,6 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       ),
     },
     maxBodyBytes: 16 * 1024,
-    maxHeaderBytes: 16 * 1024,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, { fallback: 10, min: 1 }),
     shutdownTimeoutMs: 1000 * integer("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
       fallback: 10,

@@ -1,5 +1,6 @@
 import type { Handler } from "./http/context.ts";
 import { HttpError } from "./http/errors.ts";
+import { empty } from "./http/json.ts";
 
 /** One path and the handlers for its methods. */
 export interface Route {
@@ -55,7 +56,7 @@ export function createRouter(routes: Route[]): Handler {
     const handler = methods[req.method];
     if (handler) return await handler(req, ctx);
     if (req.method === "HEAD" && methods.GET) return await methods.GET(req, ctx);
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
+    if (req.method === "OPTIONS") return empty(204, { allow });
     throw new HttpError(405, "Method not allowed", { headers: { allow } });
   };
 }

@@ -12,12 +12,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET_TOKEN = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2VjcmV0LXNpZw";
 
 /** An edge around `dispatch` whose log lines are collected in `lines`. */
-function setup(dispatch: Handler, options: { maxHeaderBytes?: number } = {}) {
+function setup(dispatch: Handler) {
   const lines: string[] = [];
   const edge = createEdge(dispatch, {
     logger: createLogger("debug", (line) => lines.push(line)),
     realm: "r",
-    maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
   });
   const call = (path = "/hello", init: RequestInit = {}) =>
     edge(new Request(`https://api.test${path}`, init), INFO);
@@ -164,26 +163,6 @@ Deno.test("createEdge turns a thrown non-Error into a logged 500", async () => {
   assert.equal(logs().find((line) => line.level === "error")?.error, "plain string");
 });
 
-Deno.test("createEdge answers 431 for over-large headers without calling the handler", async () => {
-  let called = false;
-  const { call, logs } = setup(() => {
-    called = true;
-    return json({});
-  }, { maxHeaderBytes: 1024 });
-  const res = await call("/hello", { headers: { cookie: "a".repeat(2000) } });
-  assert.equal(res.status, 431);
-  assert.equal(called, false);
-  assert.deepEqual(await res.json(), { msg: "Request headers are too large" });
-  assertSecurityHeaders(res);
-  assert.equal(logs().at(-1)?.status, 431);
-  // Many small headers count too.
-  const many: Record<string, string> = {};
-  for (let i = 0; i < 100; i++) many[`x-h${i}`] = "vvvvvvvvvv";
-  const res2 = await call("/hello", { headers: many });
-  assert.equal(res2.status, 431);
-  await res2.body?.cancel();
-});
-
 Deno.test("createEdge writes one access-log line per request with the documented fields", async () => {
   const { call, logs } = setup(() => json({}, { status: 201 }));
   const res = await call("/users/alice?debug=1", { method: "PUT" });
@@ -255,17 +234,12 @@ Deno.test("createEdge never writes an Authorization value to the log", async () 
     },
   ];
   for (const dispatch of outcomes) {
-    const { call, lines } = setup(dispatch, { maxHeaderBytes: 4096 });
+    const { call, lines } = setup(dispatch);
     for (const authorization of [`Bearer ${SECRET_TOKEN}`, `Basic ${btoa("alice:hunter2")}`]) {
       const res = await call("/hello", { headers: { authorization } });
       await res.body?.cancel();
     }
-    const big = await call("/hello", {
-      headers: { authorization: `Bearer ${SECRET_TOKEN}`, "x-pad": "p".repeat(5000) },
-    });
-    assert.equal(big.status, 431);
-    await big.body?.cancel();
-    assert.ok(lines.length >= 3);
+    assert.ok(lines.length >= 2);
     for (const line of lines) {
       assert.ok(!line.includes(SECRET_TOKEN), line);
       assert.ok(!line.includes(btoa("alice:hunter2")), line);
@@ -279,7 +253,6 @@ Deno.test("createEdge writes no access log line when the level is above info", a
   const edge = createEdge(() => json({}), {
     logger: createLogger("warn", (line) => lines.push(line)),
     realm: "r",
-    maxHeaderBytes: 1024,
   });
   const res = await edge(new Request("https://api.test/hello"), INFO);
   await res.body?.cancel();

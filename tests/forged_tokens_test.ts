@@ -347,7 +347,7 @@ Deno.test("GET /hello answers 401 invalid_token to every forged or invalid ES256
     },
     {
       name: "characters outside base64url and token68 (* and !)",
-      msg: 'Authorization header must be "Bearer <token>"',
+      msg: MALFORMED,
       forge: () =>
         `${realHeader}.${realPayload.slice(0, 10)}*!${realPayload.slice(12)}.${realSignature}`,
     },
