@@ -1,5 +1,4 @@
 import type { PasswordHasher } from "./auth/passwords.ts";
-import { writeCertificateFiles } from "./certs/generate.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/store.ts";
@@ -17,6 +16,7 @@ export async function ensureDevCertificate(config: Config, logger: Logger): Prom
   const usesDefaults = config.tlsCert === `${DEFAULT_CERT_DIR}/cert.pem` &&
     config.tlsKey === `${DEFAULT_CERT_DIR}/key.pem`;
   if (!usesDefaults || (await exists(config.tlsCert) && await exists(config.tlsKey))) return;
+  const { writeCertificateFiles } = await import("./certs/generate.ts");
   const paths = await writeCertificateFiles(DEFAULT_CERT_DIR, {});
   logger.log("info", "Created a self-signed certificate", { cert: paths.certPath });
 }

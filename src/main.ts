@@ -1,6 +1,5 @@
 import { PasswordHasher } from "./auth/passwords.ts";
 import { CertificateError } from "./certs/load.ts";
-import { certsCommand } from "./cli/certs.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
@@ -37,8 +36,12 @@ async function main(args: string[]): Promise<number> {
   switch (command) {
     case "serve":
       return await serve(rest, env);
-    case "certs":
+    case "certs": {
+      // Loaded on demand, like the PostgreSQL client: a server need not carry the certificate
+      // builder in memory.
+      const { certsCommand } = await import("./cli/certs.ts");
       return await certsCommand(rest);
+    }
     case "user":
     case "keys": {
       const config = loadConfig([], env);

@@ -1,6 +1,5 @@
 import { dirname } from "node:path";
 import { ConfigError } from "../config.ts";
-import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
 import { type Store, StoreUnavailableError } from "./store.ts";
 
@@ -22,6 +21,8 @@ export async function openStore(databaseUrl: string): Promise<Store> {
   // Only the scheme and host are echoed: the rest may hold a password (user:pass@, ?password=).
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(databaseUrl)?.[0];
   if (scheme === "postgres:" || scheme === "postgresql:") {
+    // Loaded only for PostgreSQL, so that SQLite deployments do not carry the client in memory.
+    const { PostgresStore } = await import("./postgres.ts");
     try {
       return await PostgresStore.open(databaseUrl);
     } catch (error) {

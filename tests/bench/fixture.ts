@@ -88,17 +88,11 @@ export async function createFixture(): Promise<Fixture> {
 
 /** `deno run` arguments of our server, as the `serve` task starts it. */
 export function ourServerArgs(port: number): string[] {
-  return [
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "src/main.ts",
-    "serve",
-    "--port",
-    String(port),
-  ];
+  // Exactly what `deno task serve` runs, so the figures are those of the documented command.
+  const { tasks } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
+  const [deno, ...args] = (tasks.serve as string).split(/\s+/);
+  if (deno !== "deno") throw new Error(`Unexpected serve task "${tasks.serve}"`);
+  return [...args, "--port", String(port)];
 }
 
 /** The environment of our server: production defaults plus the fixture's files. */
