@@ -1,5 +1,5 @@
 import { createApp } from "./app.ts";
-import type { ServeHandler } from "./http/edge.ts";
+import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import { ClientRegistry } from "./auth/clients.ts";
 import { KeyRing, unixNow } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
@@ -81,7 +81,7 @@ export async function startServer(
       cert: tls.cert,
       key: tls.key,
       onListen() {},
-      onError: () => new Response(null, { status: 500 }),
+      onError: createServeErrorHandler(logger),
     }, (req, info) => app.handler!(req, info))
   );
   const url = `https://${urlHost(config.host)}:${https.addr.port}`;

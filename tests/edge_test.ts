@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Handler } from "../src/http/context.ts";
-import { createEdge } from "../src/http/edge.ts";
+import { createEdge, createServeErrorHandler } from "../src/http/edge.ts";
 import { AuthError, HttpError } from "../src/http/errors.ts";
 import { json } from "../src/http/json.ts";
 import { createLogger } from "../src/log.ts";
@@ -257,4 +257,17 @@ Deno.test("createEdge writes no access log line when the level is above info", a
   const res = await edge(new Request("https://api.test/hello"), INFO);
   await res.body?.cancel();
   assert.deepEqual(lines, []);
+});
+
+Deno.test("createServeErrorHandler answers 500 JSON without the stack and logs the error", async () => {
+  const lines: string[] = [];
+  const onError = createServeErrorHandler(createLogger("info", (line) => lines.push(line)));
+  const res = onError(new Error("edge broke"));
+  assert.equal(res.status, 500);
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.deepEqual(await res.json(), { msg: "Internal server error" });
+  assert.equal(lines.length, 1);
+  const logged = JSON.parse(lines[0]);
+  assert.equal(logged.level, "error");
+  assert.match(logged.error, /edge broke/);
 });

@@ -63,6 +63,19 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
 }
 
 /**
+ * `Deno.serve`'s `onError`, reached only if the edge itself fails: the error is logged and the
+ * answer keeps the one JSON error shape.
+ */
+export function createServeErrorHandler(logger: Logger): (error: unknown) => Response {
+  return function serveError(error) {
+    logger.log("error", "Unhandled error outside the edge", {
+      error: error instanceof Error ? error.stack ?? error.message : String(error),
+    });
+    return json({ msg: "Internal server error" }, { status: 500 });
+  };
+}
+
+/**
  * Adds the request id and the security headers, and drops the body of a HEAD answer (over
  * HTTP/2 Deno would send it, which clients reject). Responses with immutable headers are copied.
  */
