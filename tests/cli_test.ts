@@ -3,61 +3,20 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import {
+  childEnv,
+  type CliResult,
+  runCli,
+  type RunCliOptions,
+  ServeProcess,
+} from "./helpers/process.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env"];
-const LISTEN_TIMEOUT_MS = 30_000;
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
 
-/**
- * The environment of every child: only what Deno needs to find its cache and tools, so that
- * settings of the machine running the tests (PORT, JWT_SECRET, TLS_CERT, …) cannot leak in.
- */
-function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "SYSTEMROOT"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno run … src/main.ts <args>` in `cwd`, writing `stdin` (if any) and closing it. */
-async function cli(
-  cwd: string,
-  args: string[],
-  options: { stdin?: string; env?: Record<string, string>; script?: string; perms?: string[] } = {},
-): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.perms ?? PERMISSIONS), options.script ?? MAIN, ...args],
-    cwd,
-    env: childEnv(options.env),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  try {
-    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  } catch {
-    // The child may exit before reading its input.
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+/** Runs `deno run … src/main.ts <args>` (or `options.script`) in `cwd`. */
+function cli(cwd: string, args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  return runCli(args, { cwd, ...options });
 }
 
 /** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
@@ -94,84 +53,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** A `serve` child whose stdout is read line by line. */
-class ServeProcess implements AsyncDisposable {
-  readonly lines: string[] = [];
-  stderr = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #pumps: Promise<void>;
-  #status?: Deno.CommandStatus;
-
-  constructor(cwd: string, args: string[], env: Record<string, string> = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, "serve", ...args],
-      cwd,
-      env: childEnv(env),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#child.status.then((status) => this.#status = status);
-    this.#pumps = Promise.all([
-      this.#readLines(this.#child.stdout, (line) => this.lines.push(line)),
-      this.#readLines(this.#child.stderr, (line) => this.stderr += `${line}\n`),
-    ]).then(() => {});
-  }
-
-  /** Parsed JSON log lines so far. */
-  get logs(): Record<string, unknown>[] {
-    return this.lines.map((line) => JSON.parse(line));
-  }
-
-  /** Waits for a log line with `msg`, failing on timeout or when the child exits first. */
-  async waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const found = this.logs.find((line) => line.msg === msg);
-      if (found) return found;
-      if (this.#status) {
-        throw new Error(`serve exited with ${this.#status.code} before "${msg}": ${this.stderr}`);
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`No "${msg}" log line within ${timeoutMs} ms: ${this.lines.join("\n")}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-
-  /** Sends a signal and waits for the exit and the end of the output. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    if (!this.#status) this.#child.kill(signal);
-    const status = await this.#child.status;
-    await this.#pumps;
-    return status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#status) {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await this.#child.status;
-    await this.#pumps;
-  }
-
-  async #readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
-    let pending = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      pending += text;
-      const parts = pending.split("\n");
-      pending = parts.pop()!;
-      for (const line of parts) onLine(line);
-    }
-    if (pending) onLine(pending);
   }
 }
 
@@ -333,13 +214,13 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
     assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
     assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
 
-    await using server = new ServeProcess(dir, ["--port", "0"], {
-      TLS_CERT: "tls/cert.pem",
-      TLS_KEY: "tls/key.pem",
+    await using server = new ServeProcess(["--port", "0"], {
+      cwd: dir,
+      env: { TLS_CERT: "tls/cert.pem", TLS_KEY: "tls/key.pem" },
     });
-    const listening = await server.waitForLog("Listening");
+    const url = await server.listening();
     using client = Deno.createHttpClient({ caCerts: [certPem] });
-    const denied = await postLogin(listening.url as string, client, "user1", "password1");
+    const denied = await postLogin(url, client, "user1", "password1");
     assert.equal(denied.status, 400);
     assert.deepEqual(denied.body, { msg: "Invalid credentials" });
     assert.ok(!server.logs.some((line) => line.level === "warn"), "no demo-user warning");
@@ -351,9 +232,8 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
 
 Deno.test("serve --dev makes a certificate and demo users, serves logins and the client, and stops on SIGTERM", async () => {
   await withTempDir(async (dir) => {
-    await using server = new ServeProcess(dir, ["--dev", "--port", "0"]);
-    const listening = await server.waitForLog("Listening");
-    const url = listening.url as string;
+    await using server = new ServeProcess(["--dev", "--port", "0"], { cwd: dir });
+    const url = await server.listening();
     assert.match(url, /^https:\/\/localhost:[1-9]\d*$/);
     for (const file of ["certs/cert.pem", "certs/key.pem", "data/auth.db"]) {
       assert.ok(await exists(join(dir, file)), file);
@@ -380,7 +260,7 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     const clientPerms = ["--allow-read", "--allow-net", "--allow-env=API_URL"];
     const ok = await cli(dir, ["--url", url, "--ca", "certs/cert.pem"], {
       script: CLIENT,
-      perms: clientPerms,
+      flags: clientPerms,
     });
     assert.equal(ok.stderr, "");
     assert.equal(ok.stdout, `${GREETING}\n`);
@@ -388,7 +268,7 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     const wrong = await cli(
       dir,
       ["--url", url, "--ca", "certs/cert.pem", "--password", "not-the-password"],
-      { script: CLIENT, perms: clientPerms },
+      { script: CLIENT, flags: clientPerms },
     );
     assertOneLineError(wrong, /Failed to authenticate: 400 Invalid credentials/);
     assert.equal(wrong.stdout, "");
@@ -397,7 +277,7 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     const lifecycle = await cli(
       dir,
       ["--url", url, "--ca", "certs/cert.pem", "--refresh", "--logout"],
-      { script: CLIENT, perms: clientPerms },
+      { script: CLIENT, flags: clientPerms },
     );
     assert.equal(lifecycle.code, 0, lifecycle.stderr);
     assert.deepEqual(lifecycle.stdout.trimEnd().split("\n"), [

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
+import { runCli, ServeProcess } from "./helpers/process.ts";
 import { testCertificate } from "./helpers/server.ts";
 
 /**
@@ -15,125 +15,11 @@ import { testCertificate } from "./helpers/server.ts";
 
 if (POSTGRES_MISSING) console.warn(`Skipping the multi-instance tests: ${POSTGRES_MISSING}`);
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env"];
-const LISTEN_TIMEOUT_MS = 30_000;
 /** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
 const PROPAGATION_LIMIT_MS = 1500;
 const POLL_MS = 100;
 const ISSUER = "https://auth.multi.test";
 const AUDIENCE = "https://api.multi.test";
-
-/** Only what Deno needs, so settings of the machine running the tests cannot leak in. */
-function childEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-/** Runs `src/main.ts <args>` to completion, with `stdin` written and closed. */
-async function cli(
-  args: string[],
-  env: Record<string, string>,
-  stdin = "",
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
-  await writer.close().catch(() => {});
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-/** A `serve` child on port 0; its JSON log lines are collected as they come. */
-class ServeProcess implements AsyncDisposable {
-  readonly name: string;
-  readonly lines: string[] = [];
-  stderr = "";
-  url = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #pumps: Promise<unknown>;
-  #status?: Deno.CommandStatus;
-
-  constructor(name: string, env: Record<string, string>) {
-    this.name = name;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, "serve", "--port", "0"],
-      env: childEnv(env),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#child.status.then((status) => this.#status = status);
-    this.#pumps = Promise.all([
-      readLines(this.#child.stdout, (line) => this.lines.push(line)),
-      readLines(this.#child.stderr, (line) => this.stderr += `${line}\n`),
-    ]);
-  }
-
-  /** Waits for the "Listening" line and returns the URL it names. */
-  async listening(): Promise<string> {
-    const deadline = Date.now() + LISTEN_TIMEOUT_MS;
-    while (true) {
-      const line = this.lines.map((text) => JSON.parse(text)).find((log) =>
-        log.msg === "Listening"
-      );
-      if (line) return this.url = line.url;
-      if (this.#status) {
-        throw new Error(`${this.name} exited with ${this.#status.code}: ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`${this.name} is not listening: ${this.lines}`);
-      await delay(25);
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#status) {
-      try {
-        this.#child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          this.#child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 5000);
-      await this.#child.status;
-      clearTimeout(timer);
-    }
-    await this.#pumps;
-  }
-}
-
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
-  let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    const parts = pending.split("\n");
-    pending = parts.pop()!;
-    for (const line of parts) onLine(line);
-  }
-  if (pending) onLine(pending);
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -168,8 +54,10 @@ Deno.test({
     try {
       // Both servers and this test's own store start at once: three concurrent migrations, two
       // concurrent first-key creations.
-      await using a = new ServeProcess("A", env);
-      await using b = new ServeProcess("B", env);
+      // On dispose, SIGTERM lets them shut down cleanly (SIGKILL follows 5 s later).
+      const serve = { env, disposeSignal: "SIGTERM" } as const;
+      await using a = new ServeProcess(["--port", "0"], { name: "A", ...serve });
+      await using b = new ServeProcess(["--port", "0"], { name: "B", ...serve });
       const hasher = new PasswordHasher(600_000);
       const [, , opened, aliceHash, bobHash] = await Promise.all([
         a.listening(),
@@ -293,7 +181,7 @@ Deno.test({
       });
 
       await t.step("keys rotate by the CLI reaches both instances within 1.5 s", async () => {
-        const rotate = await cli(["keys", "rotate"], { DATABASE_URL: database.url });
+        const rotate = await runCli(["keys", "rotate"], { env: { DATABASE_URL: database.url } });
         assert.equal(rotate.code, 0, rotate.stderr);
         const newKid = /New signing key "([^"]+)"/.exec(rotate.stdout)?.[1];
         assert.ok(newKid && newKid !== firstKid, rotate.stdout);
@@ -338,11 +226,10 @@ Deno.test({
       });
 
       await t.step("a user added by the CLI can log in on both instances", async () => {
-        const added = await cli(
-          ["user", "add", "carol"],
-          { DATABASE_URL: database.url },
-          "carol-password-1\n",
-        );
+        const added = await runCli(["user", "add", "carol"], {
+          env: { DATABASE_URL: database.url },
+          stdin: "carol-password-1\n",
+        });
         assert.equal(added.code, 0, added.stderr);
         assert.match(added.stdout, /Added user "carol"/);
         const fromA = await login(a, "carol", "carol-password-1");
@@ -353,8 +240,7 @@ Deno.test({
 
       console.log(`Propagation (ms): ${JSON.stringify(timings)}`);
       for (const server of [a, b]) {
-        const errors = server.lines.map((line) => JSON.parse(line))
-          .filter((log) => log.level === "error");
+        const errors = server.logs.filter((log) => log.level === "error");
         assert.deepEqual(errors, [], `${server.name} logged no errors`);
       }
     } finally {

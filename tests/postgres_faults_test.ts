@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { type OwnCluster, POSTGRES_MISSING, startOwnCluster } from "./helpers/postgres.ts";
+import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 /**
@@ -12,8 +12,6 @@ import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL fault tests: ${POSTGRES_MISSING}`);
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env"];
 const USERS = { user1: "user1-password" };
 const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000" };
 /** How soon /login must work again once the database is back. */
@@ -196,7 +194,12 @@ Deno.test({
       const newUsers = ["dora", "eve", "finn"];
       const [sessions, added] = await Promise.all([
         Promise.all(Array.from({ length: 20 }, () => login(server, "user1", USERS.user1))),
-        Promise.all(newUsers.map((name) => addUserByCli(cluster.url, name, `${name}-password-1`))),
+        Promise.all(newUsers.map((name) =>
+          runCli(["user", "add", name], {
+            env: { DATABASE_URL: cluster.url },
+            stdin: `${name}-password-1\n`,
+          })
+        )),
       ]);
       for (const [index, result] of added.entries()) {
         assert.equal(result.code, 0, result.stderr);
@@ -222,34 +225,3 @@ Deno.test({
     });
   },
 });
-
-/** `user add NAME` through the CLI, with the password on stdin. */
-async function addUserByCli(
-  databaseUrl: string,
-  name: string,
-  password: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string> = { NO_COLOR: "1", DATABASE_URL: databaseUrl };
-  for (const key of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
-    const value = Deno.env.get(key);
-    if (value !== undefined) env[key] = value;
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "user", "add", name],
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${password}\n`));
-  await writer.close();
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}

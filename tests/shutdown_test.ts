@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { parseLogLine, PERMISSIONS, ServeProcess } from "./helpers/process.ts";
 import { startTestServer, testCertificate } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 
 function sleep(ms: number): Promise<void> {
@@ -71,92 +71,23 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
   await assert.rejects(async () => await server.store.getUser("user1"));
 });
 
-/** Collects a child's stdout lines as they arrive. */
-class LineReader {
-  lines: string[] = [];
-  done: Promise<void>;
-  #waiters: (() => void)[] = [];
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = (async () => {
-      let rest = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        const parts = (rest + chunk).split("\n");
-        rest = parts.pop()!;
-        this.lines.push(...parts);
-        for (const wake of this.#waiters.splice(0)) wake();
-      }
-      if (rest) this.lines.push(rest);
-      for (const wake of this.#waiters.splice(0)) wake();
-    })();
-  }
-
-  /** Resolves with the first parsed JSON line whose `msg` is `msg`. */
-  async waitFor(msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const found = this.lines.map(parse).find((line) => line?.msg === msg);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`No "${msg}" line in: ${this.lines.join("\n")}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.#waiters.push(resolve)),
-        this.done,
-        new Promise<void>((resolve) => timer = setTimeout(resolve, 100)),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-}
-
-function parse(line: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
 async function serveAndSignal(signal: Deno.Signal): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-shutdown-" });
   const { certPem, keyPem } = await testCertificate();
   await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
   await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      MAIN,
-      "serve",
-      "--port",
-      "0",
-    ],
-    cwd: dir,
-    env: {
-      TLS_CERT: `${dir}/cert.pem`,
-      TLS_KEY: `${dir}/key.pem`,
-      DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-      LOG_LEVEL: "info",
-      HTTP_PORT: "",
-      JWT_SECRET: "",
-      NO_COLOR: "1",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new LineReader(child.stdout);
-  const stderr = new Response(child.stderr).text();
-  let exited = false;
-  const status = child.status.finally(() => exited = true);
   try {
-    const listening = await stdout.waitFor("Listening", 20_000);
-    const url = listening.url as string;
+    await using server = new ServeProcess(["--port", "0"], {
+      cwd: dir,
+      flags: ["--config", CONFIG, ...PERMISSIONS],
+      env: {
+        TLS_CERT: `${dir}/cert.pem`,
+        TLS_KEY: `${dir}/key.pem`,
+        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+        LOG_LEVEL: "info",
+      },
+    });
+    const url = await server.listening(20_000);
     assert.match(url, /^https:\/\/localhost:\d+$/);
     const client = Deno.createHttpClient({ caCerts: [certPem] });
     try {
@@ -167,26 +98,14 @@ async function serveAndSignal(signal: Deno.Signal): Promise<void> {
       client.close();
     }
 
-    child.kill(signal);
-    const { code } = await status;
-    await stdout.done;
-    assert.equal(code, 0, await stderr);
-    const messages = stdout.lines.map(parse).map((line) => line?.msg);
-    assert.ok(messages.includes("Shutting down"), stdout.lines.join("\n"));
-    assert.ok(messages.includes("Stopped"), stdout.lines.join("\n"));
+    const { code } = await server.stop(signal);
+    assert.equal(code, 0, server.stderr);
+    const messages = server.lines.map(parseLogLine).map((line) => line?.msg);
+    assert.ok(messages.includes("Shutting down"), server.lines.join("\n"));
+    assert.ok(messages.includes("Stopped"), server.lines.join("\n"));
     assert.ok(messages.indexOf("Shutting down") < messages.indexOf("Stopped"));
     await assert.rejects(Deno.connect({ hostname: "localhost", port: Number(new URL(url).port) }));
   } finally {
-    if (!exited) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    await status;
-    await stdout.done;
-    await stderr;
     await Deno.remove(dir, { recursive: true });
   }
 }
