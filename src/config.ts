@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
+import { CLIENT_ID } from "./auth/clients.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
+import { SCOPE_TOKEN } from "./auth/scopes.ts";
 import type { LogLevel } from "./log.ts";
 
 /** Login throttling thresholds. */
@@ -185,8 +187,6 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   };
 }
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-
 function parseScopes(
   list: string | undefined,
   fallback: string | undefined,
@@ -212,7 +212,7 @@ function parseClients(value: string | undefined): Record<string, string> {
     const colon = entry.indexOf(":");
     const id = entry.slice(0, colon);
     const secret = entry.slice(colon + 1);
-    if (colon < 1 || !/^[\x21-\x7e]{1,128}$/.test(id)) {
+    if (colon < 1 || !CLIENT_ID.test(id)) {
       throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
     }
     if (new TextEncoder().encode(secret).length < 32) {

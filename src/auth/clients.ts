@@ -8,7 +8,8 @@ export interface ClientIdentity {
   authenticated: boolean;
 }
 
-const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
+/** A client id: 1 to 128 printable ASCII characters without space. */
+export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
  * OAuth clients: confidential ones configured with a secret (`OAUTH_CLIENTS`), which must
@@ -53,7 +54,8 @@ export class ClientRegistry {
   }
 }
 
-function invalidClient(description: string): OAuthError {
+/** An `invalid_client` error: 401 with a Basic challenge (RFC 6749 §5.2). */
+export function invalidClient(description: string): OAuthError {
   return new OAuthError("invalid_client", description, {
     status: 401,
     headers: { "www-authenticate": 'Basic realm="oauth", charset="UTF-8"' },

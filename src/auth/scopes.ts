@@ -6,16 +6,17 @@ export interface ScopePolicy {
   defaultScope: string;
 }
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** One scope token: printable ASCII without space, `"` or `\` (RFC 6749 §3.3). */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into its distinct tokens. */
 export function parseScope(scope: string): string[] {
   return [...new Set(scope.split(" ").filter((token) => token !== ""))];
 }
 
-/** Whether a granted scope string includes `required`. */
+/** Whether a granted scope string includes `required` (checked on every protected request). */
 export function hasScope(granted: string | undefined, required: string): boolean {
-  return granted !== undefined && parseScope(granted).includes(required);
+  return granted !== undefined && granted.split(" ").includes(required);
 }
 
 /**

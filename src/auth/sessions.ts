@@ -1,5 +1,5 @@
 import { OAuthError } from "../http/errors.ts";
-import type { RefreshTokenRecord, Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { unixNow } from "./keys.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "./scopes.ts";
@@ -79,13 +79,13 @@ export class SessionService {
     if (result.outcome === "unknown") throw invalidGrant("Invalid refresh token");
     const { record } = result;
     if (result.outcome === "reused") {
-      await this.#revokeFamily(record, now);
+      await this.#revokeSession(record.familyId, now);
       throw invalidGrant("Refresh token was already used; the session has been revoked");
     }
     if (result.outcome === "revoked") throw invalidGrant("Refresh token has been revoked");
     if (result.outcome === "expired") throw invalidGrant("Refresh token has expired");
     if (request.clientId !== undefined && request.clientId !== record.clientId) {
-      await this.#revokeFamily(record, now);
+      await this.#revokeSession(record.familyId, now);
       throw invalidGrant("Refresh token was issued to another client");
     }
     const scope = grantScope(request.scope, this.options.scopes, record.scope);
@@ -106,7 +106,7 @@ export class SessionService {
     const asRefresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
       const record = await this.#store.getRefreshToken(await sha256(token));
-      if (record) await this.#revokeFamily(record, unixNow());
+      if (record) await this.#revokeSession(record.familyId, unixNow());
       return record !== undefined;
     };
     const asAccess = async () => {
@@ -179,10 +179,6 @@ export class SessionService {
       scope,
       claims: issued.claims,
     };
-  }
-
-  async #revokeFamily(record: RefreshTokenRecord, now: number): Promise<void> {
-    await this.#revokeSession(record.familyId, now);
   }
 
   async #revokeSession(familyId: string, now: number): Promise<void> {

@@ -38,7 +38,7 @@ export function createLoginHandler(deps: LoginDeps): Handler {
 }
 
 /** Maps a LoginError to the Flask-compatible answers: 400 Invalid credentials, or 429. */
-export function loginFailure(error: unknown): unknown {
+function loginFailure(error: unknown): unknown {
   if (!(error instanceof LoginError)) return error;
   if (error.reason === "throttled") {
     return new HttpError(429, "Too many failed login attempts; try again later", {

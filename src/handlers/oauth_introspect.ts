@@ -1,4 +1,4 @@
-import type { ClientRegistry } from "../auth/clients.ts";
+import { type ClientRegistry, invalidClient } from "../auth/clients.ts";
 import type { SessionService } from "../auth/sessions.ts";
 import type { Handler } from "../http/context.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
@@ -17,12 +17,7 @@ export function createOAuthIntrospectHandler(
   return async function introspect(req) {
     const form = await readFormBody(req, bodyLimits);
     const client = await clients.identify(req, form);
-    if (!client.authenticated) {
-      throw new OAuthError("invalid_client", "Introspection needs client authentication", {
-        status: 401,
-        headers: { "www-authenticate": 'Basic realm="oauth", charset="UTF-8"' },
-      });
-    }
+    if (!client.authenticated) throw invalidClient("Introspection needs client authentication");
     const token = formParameter(form, "token");
     if (!token) throw new OAuthError("invalid_request", "Missing token");
     const answer = await sessions.introspect(token, formParameter(form, "token_type_hint"));
