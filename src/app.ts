@@ -1,9 +1,15 @@
+/**
+ * @module
+ * The route table of the HTTPS service behind the common edge: which handler answers which path
+ * and method, and how each route words its errors. It builds nothing else.
+ */
 import type { ClientRegistry } from "./auth/clients.ts";
 import type { KeyRing } from "./auth/keys.ts";
 import type { PasswordLogin } from "./auth/password_login.ts";
 import type { SessionService } from "./auth/sessions.ts";
 import type { TokenService } from "./auth/tokens.ts";
 import type { Config, PublicIdentity } from "./config.ts";
+import { createErrorTranslator } from "./error_answers.ts";
 import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
 import { createHelloHandler } from "./handlers/hello.ts";
 import { createLoginHandler } from "./handlers/login.ts";
@@ -43,15 +49,21 @@ export function createApp(deps: AppDeps): ServeHandler {
       }),
     }),
     route("/hello", { GET: createHelloHandler({ tokens }) }),
-    route("/refresh", { POST: createRefreshHandler({ sessions, bodyLimits }) }),
+    route("/refresh", { POST: createRefreshHandler({ sessions, bodyLimits }) }, {
+      errors: "flask_with_code",
+    }),
     route("/logout", { POST: createLogoutHandler({ tokens, sessions }) }),
-    route("/oauth/token", { POST: createOAuthTokenHandler({ passwordLogin, ...oauth }) }),
-    route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }),
-    route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }),
+    route("/oauth/token", { POST: createOAuthTokenHandler({ passwordLogin, ...oauth }) }, {
+      errors: "oauth",
+    }),
+    route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }, { errors: "oauth" }),
+    route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }, {
+      errors: "oauth",
+    }),
     route("/.well-known/jwks.json", { GET: createJwksHandler({ keys }) }),
     route("/.well-known/oauth-authorization-server", {
       GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
     }),
   ]);
-  return createEdge(dispatch, { logger, realm: config.realm });
+  return createEdge(dispatch, { logger, translate: createErrorTranslator(config.realm) });
 }

@@ -1,22 +1,51 @@
+/**
+ * @module
+ * Reads flags and environment variables once, at start, into one validated {@linkcode Config}.
+ * Every default is a named constant here or beside the service that owns it; every problem is
+ * one {@linkcode ConfigError} line naming the setting. Nothing else reads the environment.
+ */
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
-import { SCOPE_TOKEN } from "./auth/scopes.ts";
+import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
+import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import type { LogLevel } from "./log.ts";
 
-/** Login throttling thresholds. */
-export interface ThrottleConfig {
-  /** Consecutive failures per account before any wait. */
-  freeFailures: number;
-  /** First wait after the free failures, doubling with each further failure. */
-  baseDelayMs: number;
-  /** Longest wait for one account. */
-  maxDelayMs: number;
-  /** An account's failure count is forgotten after this long without failures. */
-  resetAfterMs: number;
-  /** Failed logins allowed from one client address per minute. */
-  addressFailuresPerMinute: number;
-}
+/** Where development mode and `deno task certs` put the certificate and key. */
+export const DEFAULT_CERT_DIR = "certs";
+/** `TLS_CERT` when unset. */
+export const DEFAULT_TLS_CERT = `${DEFAULT_CERT_DIR}/cert.pem`;
+/** `TLS_KEY` when unset. */
+export const DEFAULT_TLS_KEY = `${DEFAULT_CERT_DIR}/key.pem`;
+/** `DATABASE_URL` when unset: the embedded store. */
+export const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
+/** `HOST` when unset. */
+export const DEFAULT_HOST = "localhost";
+/** `PORT` when unset. */
+export const DEFAULT_PORT = 8443;
+/** `ACCESS_TOKEN_TTL` when unset. */
+export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
+/** `REFRESH_TOKEN_TTL` when unset. */
+export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+/** `JWT_LEEWAY` when unset: clock skew tolerated between instances and clients. */
+export const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
+/** Largest access token accepted; larger ones are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 8192;
+/** Largest request body read. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** `BODY_TIMEOUT` when unset. */
+export const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
+/** `SHUTDOWN_TIMEOUT` when unset. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+/** Client id recorded for sessions started through `/login`, the first-party client. */
+export const DEFAULT_CLIENT_ID = "auth-api";
+/** `AUTH_REALM` when unset. */
+export const DEFAULT_REALM = "auth-api";
+/** `LOG_LEVEL` when unset. */
+export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+/** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
+const MIN_SECRET_BYTES = 32;
 
 /** Everything the service reads from its environment, validated once at start. */
 export interface Config {
@@ -40,7 +69,7 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   /** Scopes clients may ask for, and the one granted when they ask for none. */
-  scopes: { supported: string[]; defaultScope: string };
+  scopes: ScopePolicy;
   /** Confidential OAuth clients: id → secret. */
   oauthClients: Record<string, string>;
   /** Client id recorded for sessions started through `/login`. */
@@ -48,7 +77,7 @@ export interface Config {
   clockLeewaySeconds: number;
   maxTokenBytes: number;
   passwordIterations: number;
-  throttle: ThrottleConfig;
+  throttle: ThrottleOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -57,12 +86,24 @@ export interface Config {
   realm: string;
 }
 
+/** A configuration problem, reported as one line that names the setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
 /** How the service names itself in tokens. */
 export interface PublicIdentity {
   publicUrl: string;
   issuer: string;
   audience: string;
 }
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /**
  * Resolves the public URL, issuer and audience: configured values, else the URL the HTTPS
@@ -77,16 +118,6 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
   };
 }
 
-/** A configuration problem, reported as one line. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
-
 /**
  * Reads the configuration from flags (`--port`, `--host`, `--dev`) and environment variables.
  *
@@ -95,10 +126,43 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
  * const config = loadConfig(["--port", "9443"], Deno.env.toObject());
  * ```
  */
-export function loadConfig(args: string[], env: Record<string, string | undefined>): Config {
-  let flags;
+export function loadConfig(args: string[], env: Env): Config {
+  const flags = readFlags(args);
+  return {
+    host: flags.host ?? env.HOST ?? DEFAULT_HOST,
+    port: portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT),
+    httpPort: env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined,
+    tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
+    tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
+    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    dev: flags.dev,
+    ...readIdentity(env),
+    ...readTokenSettings(env),
+    scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
+    oauthClients: readClients(env.OAUTH_CLIENTS),
+    defaultClientId: DEFAULT_CLIENT_ID,
+    passwordIterations: integer("PASSWORD_ITERATIONS", env.PASSWORD_ITERATIONS, {
+      fallback: MIN_PBKDF2_ITERATIONS,
+      min: MIN_PBKDF2_ITERATIONS,
+    }),
+    throttle: readThrottle(env),
+    maxBodyBytes: MAX_BODY_BYTES,
+    bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
+      fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
+      min: 1,
+    }),
+    shutdownTimeoutMs: 1000 * integer("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
+      fallback: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+      min: 0,
+    }),
+    logLevel: readLogLevel(env.LOG_LEVEL),
+    realm: env.AUTH_REALM || DEFAULT_REALM,
+  };
+}
+
+function readFlags(args: string[]): { port?: string; host?: string; dev: boolean } {
   try {
-    flags = parseArgs({
+    return parseArgs({
       args,
       strict: true,
       options: {
@@ -110,88 +174,85 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  const host = flags.host ?? env.HOST ?? "localhost";
-  const port = portNumber("PORT", flags.port ?? env.PORT, 8443);
-  const publicUrl = url("PUBLIC_URL", env.PUBLIC_URL);
-  const jwtSecret = env.JWT_SECRET || undefined;
-  if (jwtSecret !== undefined && new TextEncoder().encode(jwtSecret).length < 32) {
-    throw new ConfigError(
-      "JWT_SECRET must be at least 32 bytes; generate one with: openssl rand -base64 48",
-    );
-  }
-  const passwordIterations = integer("PASSWORD_ITERATIONS", env.PASSWORD_ITERATIONS, {
-    fallback: MIN_PBKDF2_ITERATIONS,
-    min: MIN_PBKDF2_ITERATIONS,
-  });
-  const logLevel = (env.LOG_LEVEL ?? "info").toLowerCase() as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(
-      `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${env.LOG_LEVEL}"`,
-    );
-  }
-  const scopes = parseScopes(env.OAUTH_SCOPES, env.DEFAULT_SCOPE);
+}
+
+function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience"> {
   return {
-    host,
-    port,
-    httpPort: env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined,
-    tlsCert: env.TLS_CERT || "certs/cert.pem",
-    tlsKey: env.TLS_KEY || "certs/key.pem",
-    databaseUrl: env.DATABASE_URL || "sqlite:data/auth.db",
-    dev: flags.dev,
-    publicUrl,
+    publicUrl: httpsUrl("PUBLIC_URL", env.PUBLIC_URL),
     issuer: env.JWT_ISSUER || undefined,
     audience: env.JWT_AUDIENCE || undefined,
-    jwtSecret,
-    accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
-      fallback: 900,
-      min: 1,
-    }),
-    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
-      fallback: 30 * 24 * 3600,
-      min: 60,
-    }),
-    scopes,
-    oauthClients: parseClients(env.OAUTH_CLIENTS),
-    defaultClientId: "auth-api",
-    clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, { fallback: 30, min: 0, max: 300 }),
-    maxTokenBytes: 8192,
-    passwordIterations,
-    throttle: {
-      freeFailures: integer("THROTTLE_FREE_FAILURES", env.THROTTLE_FREE_FAILURES, {
-        fallback: 5,
-        min: 0,
-      }),
-      baseDelayMs: 1000 * integer("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
-        fallback: 1,
-        min: 1,
-      }),
-      maxDelayMs: 1000 * integer("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
-        fallback: 900,
-        min: 1,
-      }),
-      resetAfterMs: 3_600_000,
-      addressFailuresPerMinute: integer(
-        "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
-        env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
-        { fallback: 30, min: 1 },
-      ),
-    },
-    maxBodyBytes: 16 * 1024,
-    bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, { fallback: 10, min: 1 }),
-    shutdownTimeoutMs: 1000 * integer("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
-      fallback: 10,
-      min: 0,
-    }),
-    logLevel,
-    realm: env.AUTH_REALM || "auth-api",
   };
 }
 
-function parseScopes(
-  list: string | undefined,
-  fallback: string | undefined,
-): Config["scopes"] {
-  const supported = [...new Set((list || "hello").split(/[\s,]+/).filter(Boolean))];
+type TokenSettings = Pick<
+  Config,
+  | "jwtSecret"
+  | "accessTokenTtlSeconds"
+  | "refreshTokenTtlSeconds"
+  | "clockLeewaySeconds"
+  | "maxTokenBytes"
+>;
+
+function readTokenSettings(env: Env): TokenSettings {
+  const jwtSecret = env.JWT_SECRET || undefined;
+  if (jwtSecret !== undefined && byteLength(jwtSecret) < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
+    );
+  }
+  return {
+    jwtSecret,
+    accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
+      fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+      min: 1,
+    }),
+    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+      fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+      min: MINUTE_SECONDS,
+    }),
+    clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
+      fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
+      min: 0,
+      max: 5 * MINUTE_SECONDS,
+    }),
+    maxTokenBytes: MAX_TOKEN_BYTES,
+  };
+}
+
+function readThrottle(env: Env): ThrottleOptions {
+  return {
+    freeFailures: integer("THROTTLE_FREE_FAILURES", env.THROTTLE_FREE_FAILURES, {
+      fallback: DEFAULT_THROTTLE.freeFailures,
+      min: 0,
+    }),
+    baseDelaySeconds: integer("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
+      fallback: DEFAULT_THROTTLE.baseDelaySeconds,
+      min: 1,
+    }),
+    maxDelaySeconds: integer("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
+      fallback: DEFAULT_THROTTLE.maxDelaySeconds,
+      min: 1,
+    }),
+    resetAfterSeconds: DEFAULT_THROTTLE.resetAfterSeconds,
+    addressFailuresPerMinute: integer(
+      "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
+      env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
+      { fallback: DEFAULT_THROTTLE.addressFailuresPerMinute, min: 1 },
+    ),
+  };
+}
+
+function readLogLevel(value: string | undefined): LogLevel {
+  const level = (value ?? DEFAULT_LOG_LEVEL).toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${value}"`);
+  }
+  return level;
+}
+
+/** `OAUTH_SCOPES` (comma or space separated) and `DEFAULT_SCOPE` as a checked policy. */
+function readScopePolicy(list: string | undefined, fallback: string | undefined): ScopePolicy {
+  const supported = [...new Set((list || HELLO_SCOPE).split(/[\s,]+/).filter(Boolean))];
   for (const scope of supported) {
     if (!SCOPE_TOKEN.test(scope)) {
       throw new ConfigError(`OAUTH_SCOPES has an invalid scope "${scope}"`);
@@ -206,7 +267,7 @@ function parseScopes(
   return { supported, defaultScope };
 }
 
-function parseClients(value: string | undefined): Record<string, string> {
+function readClients(value: string | undefined): Record<string, string> {
   const clients: Record<string, string> = {};
   for (const entry of (value ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
     const colon = entry.indexOf(":");
@@ -215,8 +276,10 @@ function parseClients(value: string | undefined): Record<string, string> {
     if (colon < 1 || !CLIENT_ID.test(id)) {
       throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
     }
-    if (new TextEncoder().encode(secret).length < 32) {
-      throw new ConfigError(`OAUTH_CLIENTS: the secret of "${id}" must be at least 32 bytes`);
+    if (byteLength(secret) < MIN_SECRET_BYTES) {
+      throw new ConfigError(
+        `OAUTH_CLIENTS: the secret of "${id}" must be at least ${MIN_SECRET_BYTES} bytes`,
+      );
     }
     clients[id] = secret;
   }
@@ -240,12 +303,16 @@ function portNumber(name: string, value: string | undefined, fallback: number): 
   return integer(name, value, { fallback, min: 0, max: 65535 });
 }
 
-function url(name: string, value: string | undefined): string | undefined {
+function httpsUrl(name: string, value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!URL.canParse(value) || new URL(value).protocol !== "https:") {
     throw new ConfigError(`${name} must be an https:// URL, not "${value}"`);
   }
   return value.replace(/\/+$/, "");
+}
+
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).length;
 }
 
 /** The host part of a URL for a listening address: wildcards become localhost, IPv6 gets brackets. */

@@ -1,5 +1,10 @@
+/**
+ * @module
+ * Development mode (`serve --dev`, `deno task start`): a self-signed certificate and the
+ * tutorial's demo users, so that the quick start works on a fresh clone. Never used by `serve`.
+ */
 import type { PasswordHasher } from "./auth/passwords.ts";
-import type { Config } from "./config.ts";
+import { type Config, DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/store.ts";
 
@@ -9,12 +14,9 @@ export const DEMO_USERS: Readonly<Record<string, string>> = {
   user2: "password2",
 };
 
-const DEFAULT_CERT_DIR = "certs";
-
 /** Makes a self-signed certificate in certs/ when the configured default files are missing. */
 export async function ensureDevCertificate(config: Config, logger: Logger): Promise<void> {
-  const usesDefaults = config.tlsCert === `${DEFAULT_CERT_DIR}/cert.pem` &&
-    config.tlsKey === `${DEFAULT_CERT_DIR}/key.pem`;
+  const usesDefaults = config.tlsCert === DEFAULT_TLS_CERT && config.tlsKey === DEFAULT_TLS_KEY;
   if (!usesDefaults || (await exists(config.tlsCert) && await exists(config.tlsKey))) return;
   const { writeCertificateFiles } = await import("./certs/generate.ts");
   const paths = await writeCertificateFiles(DEFAULT_CERT_DIR, {});

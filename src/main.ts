@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`. It
+ * reads the environment once and prints an expected error as one line, without a stack.
+ */
 import { PasswordHasher } from "./auth/passwords.ts";
 import { CertificateError } from "./certs/load.ts";
 import { keysCommand } from "./cli/keys.ts";
@@ -7,8 +12,8 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { ensureDevCertificate, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, startServer } from "./server.ts";
+import { StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
-import { DuplicateUserError } from "./store/store.ts";
 
 const HELP = `auth-api: an HTTPS token-authentication API
 
@@ -26,7 +31,7 @@ const EXPECTED_ERRORS = [
   ConfigError,
   CertificateError,
   InputError,
-  DuplicateUserError,
+  StoreFailure,
   ListenError,
 ];
 

@@ -1,16 +1,31 @@
-import type { Handler } from "./http/context.ts";
+/**
+ * @module
+ * The route table: URLPattern pathnames to per-method handlers, with 404, 405 + `Allow`, HEAD and
+ * OPTIONS. It matches and dispatches; it knows no route of the app.
+ */
+import type { ErrorDialect, Handler } from "./http/context.ts";
 import { HttpError } from "./http/errors.ts";
 import { empty } from "./http/json.ts";
+import { pathnameOf } from "./http/request_url.ts";
 
 /** One path and the handlers for its methods. */
 export interface Route {
   pattern: URLPattern;
   methods: Partial<Record<string, Handler>>;
+  /** How the route words its errors; `flask` when absent. */
+  errors: ErrorDialect;
 }
 
-/** Declares a route for a pathname pattern such as `/login` or `/users/:name`. */
-export function route(pathname: string, methods: Route["methods"]): Route {
-  return { pattern: new URLPattern({ pathname }), methods };
+/**
+ * Declares a route for a pathname pattern such as `/login` or `/users/:name`; `errors` says how
+ * its errors are worded.
+ */
+export function route(
+  pathname: string,
+  methods: Route["methods"],
+  options: { errors?: ErrorDialect } = {},
+): Route {
+  return { pattern: new URLPattern({ pathname }), methods, errors: options.errors ?? "flask" };
 }
 
 interface CompiledRoute extends Route {
@@ -53,24 +68,13 @@ export function createRouter(routes: Route[]): Handler {
     }
     if (!found) throw new HttpError(404, "Not found");
     const { methods, allow } = found;
+    ctx.errorDialect = found.errors;
     const handler = methods[req.method];
     if (handler) return await handler(req, ctx);
     if (req.method === "HEAD" && methods.GET) return await methods.GET(req, ctx);
     if (req.method === "OPTIONS") return empty(204, { allow });
     throw new HttpError(405, "Method not allowed", { headers: { allow } });
   };
-}
-
-/** The pathname of an absolute request URL, without parsing the whole URL. */
-export function pathnameOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  let end = url.length;
-  const query = url.indexOf("?", start);
-  if (query !== -1) end = query;
-  const fragment = url.indexOf("#", start);
-  if (fragment !== -1 && fragment < end) end = fragment;
-  return url.slice(start, end);
 }
 
 function allowedMethods(methods: Route["methods"]): string {

@@ -1,15 +1,22 @@
+/**
+ * @module
+ * Starting and stopping the service: opening the store and the services on it, the HTTPS
+ * listener, the optional plain-HTTP redirect listener, background sync and pruning, and a
+ * graceful shutdown. A start that fails part way stops what it had started.
+ */
 import { createApp } from "./app.ts";
-import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import { ClientRegistry } from "./auth/clients.ts";
-import { KeyRing, unixNow } from "./auth/keys.ts";
+import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
+import { PasswordHasher } from "./auth/passwords.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
-import { PasswordHasher } from "./auth/passwords.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import { TokenService } from "./auth/tokens.ts";
-import { loadTlsFiles } from "./certs/load.ts";
+import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
+import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
+import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { createRedirectHandler } from "./redirect.ts";
 import { openStore } from "./store/open.ts";
@@ -33,10 +40,28 @@ export interface ServerOverrides {
   store?: Store;
 }
 
+/** The server could not bind or start TLS. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
 /** How often signing keys and revocations are re-read, for changes made by other processes. */
 const SYNC_INTERVAL_MS = 1000;
 /** How often expired refresh tokens, revocations and throttle entries are deleted. */
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+
+/** The store and what lives on it, before any listener. */
+interface Services {
+  store: Store;
+  keys: KeyRing;
+  revocations: RevocationList;
+  hasher: PasswordHasher;
+  /** Stops the background work and closes the store. */
+  close(): Promise<void>;
+}
 
 /**
  * Starts the HTTPS service (and the optional redirect listener) from a validated config.
@@ -52,40 +77,94 @@ export async function startServer(
   overrides: ServerOverrides = {},
 ): Promise<RunningServer> {
   const tls = await loadTlsFiles(config.tlsCert, config.tlsKey);
+  const services = await openServices(config, logger, overrides);
+  const listeners: Deno.HttpServer<Deno.NetAddr>[] = [];
+  try {
+    // The app is built once the port is bound, since the default issuer names the real port;
+    // no request can arrive before this function's next await.
+    const app: { handler?: ServeHandler } = {};
+    const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
+    listeners.push(https);
+    const url = `https://${urlHost(config.host)}:${https.addr.port}`;
+    const { handler, tokens } = buildApp(config, logger, services, url);
+    app.handler = handler;
+    const http = listenRedirect(config, https.addr.port);
+    if (http) listeners.push(http);
+    const httpUrl = http && `http://${urlHost(config.host)}:${http.addr.port}`;
+    logger.log("info", "Listening", {
+      url,
+      http_url: httpUrl,
+      signing_alg: services.keys.signingKey().alg,
+    });
+    logger.flush();
+    const shutdown = gracefulShutdown(config, logger, { listeners, services });
+    return {
+      url,
+      httpUrl,
+      store: services.store,
+      tokens,
+      shutdown,
+      [Symbol.asyncDispose]: shutdown,
+    };
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.shutdown()));
+    await services.close();
+    throw error;
+  }
+}
+
+async function openServices(
+  config: Config,
+  logger: Logger,
+  overrides: ServerOverrides,
+): Promise<Services> {
   const store = overrides.store ?? await openStore(config.databaseUrl);
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
-  const keys = await KeyRing.open(store, {
-    secret: config.jwtSecret,
-    refreshIntervalMs: SYNC_INTERVAL_MS,
-    onRefreshError: onSyncError,
-  });
-  const revocations = await RevocationList.open(store, {
-    syncIntervalMs: SYNC_INTERVAL_MS,
-    onSyncError,
-  });
+  let keys: KeyRing | undefined;
+  let revocations: RevocationList | undefined;
+  try {
+    keys = await KeyRing.open(store, {
+      secret: config.jwtSecret,
+      refreshIntervalMs: SYNC_INTERVAL_MS,
+      onRefreshError: onSyncError,
+    });
+    revocations = await RevocationList.open(store, {
+      syncIntervalMs: SYNC_INTERVAL_MS,
+      onSyncError,
+    });
+  } catch (error) {
+    keys?.close();
+    await store.close();
+    throw error;
+  }
   const pruning = setInterval(() => {
     store.pruneExpired(unixNow()).catch(onSyncError);
   }, PRUNE_INTERVAL_MS);
   Deno.unrefTimer(pruning);
   const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
   hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
+  const opened = { keys, revocations };
+  return {
+    store,
+    ...opened,
+    hasher,
+    async close() {
+      clearInterval(pruning);
+      opened.keys.close();
+      opened.revocations.close();
+      await store.close();
+    },
+  };
+}
 
-  // The app is built once the port is bound, since the default issuer names the real port;
-  // no request can arrive before this function's next await.
-  const app: { handler?: ServeHandler } = {};
-  const https = listen(() =>
-    Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      cert: tls.cert,
-      key: tls.key,
-      onListen() {},
-      onError: createServeErrorHandler(logger),
-    }, (req, info) => app.handler!(req, info))
-  );
-  const url = `https://${urlHost(config.host)}:${https.addr.port}`;
-  const identity = publicIdentity(config, url);
+function buildApp(
+  config: Config,
+  logger: Logger,
+  { store, keys, revocations, hasher }: Services,
+  listeningUrl: string,
+): { handler: ServeHandler; tokens: TokenService } {
+  const identity = publicIdentity(config, listeningUrl);
   const tokens = new TokenService(keys, {
     issuer: identity.issuer,
     audience: identity.audience,
@@ -99,7 +178,7 @@ export async function startServer(
     scopes: config.scopes,
   });
   const throttle = new LoginThrottle(store, config.throttle);
-  app.handler = createApp({
+  const handler = createApp({
     config,
     identity,
     logger,
@@ -109,21 +188,65 @@ export async function startServer(
     sessions,
     clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
   });
-  const http = config.httpPort === undefined ? undefined : listen(() =>
+  return { handler, tokens };
+}
+
+function listenHttps(
+  config: Config,
+  tls: TlsFiles,
+  logger: Logger,
+  handler: ServeHandler,
+): Deno.HttpServer<Deno.NetAddr> {
+  return listen("PORT", "--port or PORT", () =>
+    Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      cert: tls.cert,
+      key: tls.key,
+      onListen() {},
+      onError: createServeErrorHandler(logger),
+    }, handler));
+}
+
+function listenRedirect(
+  config: Config,
+  httpsPort: number,
+): Deno.HttpServer<Deno.NetAddr> | undefined {
+  if (config.httpPort === undefined) return undefined;
+  return listen("HTTP_PORT", "HTTP_PORT", () =>
     Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen() {} },
-      createRedirectHandler(https.addr.port, config.publicUrl),
-    )
-  );
-  const httpUrl = http && `http://${urlHost(config.host)}:${http.addr.port}`;
-  logger.log("info", "Listening", { url, http_url: httpUrl, signing_alg: keys.signingKey().alg });
-  logger.flush();
+      createRedirectHandler(httpsPort, config.publicUrl),
+    ));
+}
 
+function listen(
+  setting: string,
+  howToChange: string,
+  start: () => Deno.HttpServer<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return start();
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new ListenError(
+        `${setting}: address already in use; choose another port with ${howToChange}`,
+      );
+    }
+    throw new ListenError(`${setting}: ${(error as Error).message}`);
+  }
+}
+
+function gracefulShutdown(
+  config: Config,
+  logger: Logger,
+  { listeners, services }: { listeners: Deno.HttpServer[]; services: Services },
+): () => Promise<void> {
   let stopping: Promise<void> | undefined;
-  function shutdown(): Promise<void> {
+  return function shutdown() {
     stopping ??= (async () => {
       logger.log("info", "Shutting down", { timeout_ms: config.shutdownTimeoutMs });
-      const drained = Promise.all([https.shutdown(), http?.shutdown()]);
+      const drained = Promise.all(listeners.map((listener) => listener.shutdown()));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finished = await Promise.race([
         drained.then(() => true),
@@ -132,33 +255,10 @@ export async function startServer(
         ),
       ]);
       clearTimeout(timer);
-      keys.close();
-      revocations.close();
-      clearInterval(pruning);
-      await store.close();
+      await services.close();
       logger.log("info", "Stopped", { drained: finished });
       logger.flush();
     })();
     return stopping;
-  }
-  return { url, httpUrl, store, tokens, shutdown, [Symbol.asyncDispose]: shutdown };
-}
-
-function listen(start: () => Deno.HttpServer<Deno.NetAddr>): Deno.HttpServer<Deno.NetAddr> {
-  try {
-    return start();
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new ListenError(`${error.message}; choose another port with --port or PORT`);
-    }
-    throw new ListenError((error as Error).message);
-  }
-}
-
-/** The server could not bind or start TLS. */
-export class ListenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ListenError";
-  }
+  };
 }

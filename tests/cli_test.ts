@@ -39,7 +39,7 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 async function storedHash(dir: string, username: string): Promise<string | undefined> {
-  const store = SqliteStore.open(join(dir, "data/auth.db"));
+  const store = await SqliteStore.open(join(dir, "data/auth.db"));
   try {
     return (await store.getUser(username))?.passwordHash;
   } finally {

@@ -59,9 +59,9 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
   assert.equal(config.logLevel, "info");
   assert.deepEqual(config.throttle, {
     freeFailures: 5,
-    baseDelayMs: 1000,
-    maxDelayMs: 900_000,
-    resetAfterMs: 3_600_000,
+    baseDelaySeconds: 1,
+    maxDelaySeconds: 900,
+    resetAfterSeconds: 3600,
     addressFailuresPerMinute: 30,
   });
 });

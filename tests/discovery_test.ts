@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { generateSigningKey, unixNow } from "../src/auth/keys.ts";
+import { generateSigningKey } from "../src/auth/keys.ts";
+import { unixNow } from "../src/clock.ts";
 import { login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import type { Handler } from "../src/http/context.ts";
 import { createEdge, createServeErrorHandler } from "../src/http/edge.ts";
-import { AuthError, HttpError } from "../src/http/errors.ts";
+import { AuthFailure } from "../src/auth/errors.ts";
+import { createErrorTranslator } from "../src/error_answers.ts";
+import { HttpError } from "../src/http/errors.ts";
 import { json } from "../src/http/json.ts";
 import { createLogger } from "../src/log.ts";
 
@@ -16,7 +18,7 @@ function setup(dispatch: Handler) {
   const lines: string[] = [];
   const edge = createEdge(dispatch, {
     logger: createLogger("debug", (line) => lines.push(line)),
-    realm: "r",
+    translate: createErrorTranslator("r"),
   });
   const call = (path = "/hello", init: RequestInit = {}) =>
     edge(new Request(`https://api.test${path}`, init), INFO);
@@ -69,22 +71,57 @@ Deno.test("createEdge turns a thrown HttpError into its status, JSON msg and hea
   assertSecurityHeaders(res);
 });
 
-Deno.test("createEdge sends an HttpError's custom body instead of msg", async () => {
-  const { call } = setup(() => {
-    throw new HttpError(405, "Method not allowed", {
-      headers: { allow: "GET, HEAD" },
-      body: { msg: "Method not allowed", allowed: ["GET", "HEAD"] },
+Deno.test("createEdge words one domain error in each route's dialect", async () => {
+  const failure = () => new AuthFailure("invalid_grant", "Refresh token has expired");
+  const expected = {
+    flask: { msg: "Refresh token has expired" },
+    flask_with_code: { msg: "Refresh token has expired", error: "invalid_grant" },
+    oauth: { error: "invalid_grant", error_description: "Refresh token has expired" },
+  };
+  for (const [dialect, body] of Object.entries(expected)) {
+    const { call } = setup((_req, ctx) => {
+      ctx.errorDialect = dialect as keyof typeof expected;
+      throw failure();
     });
-  });
-  const res = await call();
-  assert.equal(res.status, 405);
-  assert.equal(res.headers.get("allow"), "GET, HEAD");
-  assert.deepEqual(await res.json(), { msg: "Method not allowed", allowed: ["GET", "HEAD"] });
+    const res = await call();
+    assert.equal(res.status, 400, dialect);
+    assert.deepEqual(await res.json(), body, dialect);
+    if (dialect === "oauth") assert.equal(res.headers.get("pragma"), "no-cache");
+  }
 });
 
-Deno.test("createEdge turns AuthError invalid_token into 401 with a Bearer challenge", async () => {
+Deno.test("createEdge answers a throttled login with 429 and Retry-After in every dialect", async () => {
+  for (const dialect of ["flask", "oauth"] as const) {
+    const { call } = setup((_req, ctx) => {
+      ctx.errorDialect = dialect;
+      throw new AuthFailure("throttled", "Too many failed login attempts; try again later", {
+        retryAfterSeconds: 8,
+      });
+    });
+    const res = await call("/login", { method: "POST" });
+    assert.equal(res.status, 429);
+    assert.equal(res.headers.get("retry-after"), "8");
+    const body = await res.json();
+    if (dialect === "oauth") assert.equal(body.error, "temporarily_unavailable");
+    else assert.deepEqual(body, { msg: "Too many failed login attempts; try again later" });
+  }
+});
+
+Deno.test("createEdge keeps the cause of a wrapped error out of the answer", async () => {
+  const cause = new Error("database password is hunter2");
   const { call } = setup(() => {
-    throw new AuthError("invalid_token", "Token has expired");
+    throw new AuthFailure("invalid_token", "Token has expired", { cause });
+  });
+  const res = await call();
+  assert.equal(res.status, 401);
+  const text = await res.text();
+  assert.ok(!text.includes("hunter2"));
+  assert.equal(new AuthFailure("invalid_token", "x", { cause }).cause, cause);
+});
+
+Deno.test("createEdge turns AuthFailure invalid_token into 401 with a Bearer challenge", async () => {
+  const { call } = setup(() => {
+    throw new AuthFailure("invalid_token", "Token has expired");
   });
   const res = await call();
   assert.equal(res.status, 401);
@@ -96,9 +133,9 @@ Deno.test("createEdge turns AuthError invalid_token into 401 with a Bearer chall
   assertSecurityHeaders(res);
 });
 
-Deno.test("createEdge answers a missing token (AuthError without code) with a bare challenge", async () => {
+Deno.test("createEdge answers a missing token (missing_token) with a bare challenge", async () => {
   const { call } = setup(() => {
-    throw new AuthError(undefined, "Missing Authorization Header");
+    throw new AuthFailure("missing_token", "Missing Authorization Header");
   });
   const res = await call();
   assert.equal(res.status, 401);
@@ -106,9 +143,9 @@ Deno.test("createEdge answers a missing token (AuthError without code) with a ba
   assert.deepEqual(await res.json(), { msg: "Missing Authorization Header" });
 });
 
-Deno.test("createEdge turns AuthError insufficient_scope into 403 naming the scope", async () => {
+Deno.test("createEdge turns AuthFailure insufficient_scope into 403 naming the scope", async () => {
   const { call } = setup(() => {
-    throw new AuthError("insufficient_scope", "Token lacks scope", "admin");
+    throw new AuthFailure("insufficient_scope", "Token lacks scope", { scope: "admin" });
   });
   const res = await call();
   assert.equal(res.status, 403);
@@ -121,7 +158,7 @@ Deno.test("createEdge turns AuthError insufficient_scope into 403 naming the sco
 
 Deno.test("createEdge keeps quotes out of the quoted challenge values", async () => {
   const { call } = setup(() => {
-    throw new AuthError("invalid_token", 'Authorization header must be "Bearer <token>"');
+    throw new AuthFailure("invalid_token", 'Authorization header must be "Bearer <token>"');
   });
   const res = await call();
   const challenge = res.headers.get("www-authenticate")!;
@@ -224,7 +261,7 @@ Deno.test("createEdge never writes an Authorization value to the log", async () 
   const outcomes: Handler[] = [
     () => json({ ok: true }),
     () => {
-      throw new AuthError("invalid_token", "Signature verification failed");
+      throw new AuthFailure("invalid_token", "Signature verification failed");
     },
     () => {
       throw new HttpError(400, "Invalid credentials");
@@ -252,7 +289,7 @@ Deno.test("createEdge writes no access log line when the level is above info", a
   const lines: string[] = [];
   const edge = createEdge(() => json({}), {
     logger: createLogger("warn", (line) => lines.push(line)),
-    realm: "r",
+    translate: createErrorTranslator("r"),
   });
   const res = await edge(new Request("https://api.test/hello"), INFO);
   await res.body?.cancel();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { importJWK, type JWK } from "jose";
-import { generateSigningKey, unixNow } from "../src/auth/keys.ts";
+import { generateSigningKey } from "../src/auth/keys.ts";
+import { unixNow } from "../src/clock.ts";
 import { generateCertificate } from "../src/certs/generate.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";
-import { ASYMMETRIC_ALG, generateSigningKey, KeyRing, unixNow } from "../src/auth/keys.ts";
+import { ASYMMETRIC_ALG, generateSigningKey, KeyRing } from "../src/auth/keys.ts";
+import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
@@ -16,7 +17,7 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store);
   const records = await store.listSigningKeys(unixNow());
   assert.equal(records.length, 1);
@@ -65,11 +66,11 @@ Deno.test("KeyRing.open reuses the stored key when reopened (same kid)", async (
     const path = join(dir, "auth.db");
     let kid: string;
     {
-      await using store = disposable(SqliteStore.open(path));
+      await using store = disposable(await SqliteStore.open(path));
       kid = (await KeyRing.open(store)).signingKey().kid;
       assert.equal((await KeyRing.open(store)).signingKey().kid, kid);
     }
-    await using store = disposable(SqliteStore.open(path));
+    await using store = disposable(await SqliteStore.open(path));
     const keys = await KeyRing.open(store);
     assert.equal(keys.signingKey().kid, kid);
     assert.equal((await store.listSigningKeys(unixNow())).length, 1);
@@ -79,8 +80,8 @@ Deno.test("KeyRing.open reuses the stored key when reopened (same kid)", async (
 Deno.test("KeyRing.open from two stores on one file at once creates only one key", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "auth.db");
-    await using a = disposable(SqliteStore.open(path));
-    await using b = disposable(SqliteStore.open(path));
+    await using a = disposable(await SqliteStore.open(path));
+    await using b = disposable(await SqliteStore.open(path));
     const rings = await Promise.all([KeyRing.open(a), KeyRing.open(b), KeyRing.open(a)]);
     const kids = new Set(rings.map((ring) => ring.signingKey().kid));
     assert.equal(kids.size, 1);
@@ -89,7 +90,7 @@ Deno.test("KeyRing.open from two stores on one file at once creates only one key
 });
 
 Deno.test("KeyRing.refresh picks up a rotation: new signing kid, old kid verifies until it retires", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store);
   const oldKid = keys.signingKey().kid;
   const now = unixNow();
@@ -113,7 +114,7 @@ Deno.test("KeyRing.refresh picks up a rotation: new signing kid, old kid verifie
 });
 
 Deno.test("KeyRing.refresh drops a key whose retirement time has passed", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store);
   const oldKid = keys.signingKey().kid;
   const now = unixNow();
@@ -125,7 +126,7 @@ Deno.test("KeyRing.refresh drops a key whose retirement time has passed", async 
 });
 
 Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store, { refreshIntervalMs: 20 });
   try {
     const now = unixNow();
@@ -142,7 +143,7 @@ Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", a
 });
 
 Deno.test("KeyRing.publicJwks lists public ES256 keys without private members", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store);
   const now = unixNow();
   await store.rotateSigningKey(await generateSigningKey(now), now + 60, now);
@@ -161,7 +162,7 @@ Deno.test("KeyRing.publicJwks lists public ES256 keys without private members", 
 });
 
 Deno.test("KeyRing.open with a secret is HS256: symmetric, empty publicJwks, store untouched", async () => {
-  await using store = disposable(SqliteStore.open(":memory:"));
+  await using store = disposable(await SqliteStore.open(":memory:"));
   const keys = await KeyRing.open(store, { secret: "x".repeat(32) });
   assert.equal(keys.symmetric, true);
   assert.deepEqual(keys.publicJwks(), []);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt, importJWK, SignJWT } from "jose";
-import { unixNow } from "../src/auth/keys.ts";
+import { unixNow } from "../src/clock.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };

@@ -9,7 +9,12 @@ const BASE = "https://api.test";
 const JSON_TYPE = "application/json; charset=utf-8";
 
 function context(): RequestContext {
-  return { requestId: "test-request", remoteAddress: "127.0.0.1", params: {} };
+  return {
+    requestId: "test-request",
+    remoteAddress: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+  };
 }
 
 function answer(name: string): Handler {

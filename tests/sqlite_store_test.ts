@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
@@ -11,24 +12,24 @@ globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: tr
 const paths = new WeakMap<Store, string>();
 
 /** A store on a new file in the temp dir. */
-function openFresh(): Promise<Store> {
+async function openFresh(): Promise<Store> {
   const path = join(dir, `${crypto.randomUUID()}.db`);
-  const store = SqliteStore.open(path);
+  const store = await SqliteStore.open(path);
   paths.set(store, path);
-  return Promise.resolve(store);
+  return store;
 }
 
 storeContract("SqliteStore", openFresh, {
-  reopen(store) {
+  async reopen(store) {
     const path = paths.get(store);
     assert.ok(path, "store was opened by openFresh");
-    const again = SqliteStore.open(path);
+    const again = await SqliteStore.open(path);
     paths.set(again, path);
-    return Promise.resolve(again);
+    return again;
   },
 });
 
-storeContract("SqliteStore(:memory:)", () => Promise.resolve(SqliteStore.open(":memory:")));
+storeContract("SqliteStore(:memory:)", () => SqliteStore.open(":memory:"));
 
 function inspect<T>(path: string, fn: (db: DatabaseSync) => T): T {
   const db = new DatabaseSync(path);
@@ -41,9 +42,9 @@ function inspect<T>(path: string, fn: (db: DatabaseSync) => T): T {
 
 Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode", async () => {
   const path = join(dir, "schema.db");
-  await SqliteStore.open(path).close();
+  await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 2);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 3);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -61,7 +62,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
 
 Deno.test("SqliteStore.open on an already migrated file is a no-op", async () => {
   const path = join(dir, "remigrate.db");
-  const store = SqliteStore.open(path);
+  const store = await SqliteStore.open(path);
   await store.addUser("alice", "$hash-a");
   await store.close();
   const schema = () =>
@@ -70,7 +71,7 @@ Deno.test("SqliteStore.open on an already migrated file is a no-op", async () =>
       sql: db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all(),
     }));
   const before = schema();
-  const again = SqliteStore.open(path);
+  const again = await SqliteStore.open(path);
   try {
     assert.deepEqual(schema(), before);
     assert.deepEqual(await again.listUsers(), ["alice"]);
@@ -81,7 +82,7 @@ Deno.test("SqliteStore.open on an already migrated file is a no-op", async () =>
 
 Deno.test("SqliteStore.open from two connections at once migrates once", async () => {
   const path = join(dir, "race.db");
-  const stores = [SqliteStore.open(path), SqliteStore.open(path)];
+  const stores = await Promise.all([SqliteStore.open(path), SqliteStore.open(path)]);
   try {
     await stores[0].addUser("alice", "$hash");
     assert.deepEqual(await stores[1].listUsers(), ["alice"]);
@@ -90,6 +91,55 @@ Deno.test("SqliteStore.open from two connections at once migrates once", async (
   }
 });
 
-Deno.test("SqliteStore.open throws for a path in a missing directory", () => {
-  assert.throws(() => SqliteStore.open(join(dir, "missing", "deeper", "auth.db")));
+Deno.test("SqliteStore.open rejects a path in a missing directory", async () => {
+  await assert.rejects(SqliteStore.open(join(dir, "missing", "deeper", "auth.db")));
+});
+
+Deno.test("SqliteStore answers a write blocked past the busy timeout with unavailable, as a rejection", async () => {
+  const path = join(dir, "busy.db");
+  const store = await SqliteStore.open(path);
+  const other = new DatabaseSync(path);
+  other.exec("BEGIN IMMEDIATE");
+  try {
+    // The call must return a promise even when the database throws at once.
+    const pending = store.recordFailure("account:alice", () => ({
+      failures: 1,
+      windowStartAt: 1,
+      blockedUntil: 0,
+    }));
+    assert.ok(pending instanceof Promise);
+    await assert.rejects(pending, (error) => {
+      assert.ok(error instanceof StoreFailure);
+      assert.equal(error.code, "unavailable");
+      assert.match(error.message, /locked/);
+      assert.ok(error.cause instanceof Error, "the driver's error is kept as the cause");
+      return true;
+    });
+  } finally {
+    other.exec("ROLLBACK");
+    other.close();
+    await store.close();
+  }
+});
+
+Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds", async () => {
+  const path = join(dir, "schema2.db");
+  const store = await SqliteStore.open(path);
+  await store.close();
+  inspect(path, (db) => {
+    db.exec("PRAGMA user_version = 2");
+    db.exec("INSERT INTO users VALUES ('alice', '$hash', 1700000000123)");
+    db.exec("INSERT INTO throttle VALUES ('account:alice', 6, 1700000000123, 1700000060001)");
+  });
+  const migrated = await SqliteStore.open(path);
+  try {
+    assert.equal((await migrated.getUser("alice"))?.createdAt, 1_700_000_000);
+    assert.deepEqual(await migrated.getThrottle("account:alice"), {
+      failures: 6,
+      windowStartAt: 1_700_000_000,
+      blockedUntil: 1_700_000_061,
+    });
+  } finally {
+    await migrated.close();
+  }
 });

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import {
-  DuplicateUserError,
-  type RefreshTokenRecord,
-  type SigningKeyRecord,
-  type Store,
-  type ThrottleRecord,
+import { unixNow } from "../src/clock.ts";
+import { StoreFailure } from "../src/store/errors.ts";
+import type {
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  Store,
+  ThrottleRecord,
 } from "../src/store/store.ts";
 
 /** Optional capabilities of the store under test. */
@@ -64,7 +65,7 @@ function refreshRecord(
  *
  * @example
  * ```ts
- * storeContract("SqliteStore", () => Promise.resolve(SqliteStore.open(":memory:")));
+ * storeContract("SqliteStore", () => SqliteStore.open(":memory:"));
  * ```
  */
 export function storeContract(
@@ -98,14 +99,14 @@ export function storeContract(
   });
 
   test("addUser then getUser returns the record", async (store) => {
-    const before = Date.now();
+    const before = unixNow();
     await store.addUser("alice", "$hash-a");
     const user = await store.getUser("alice");
     assert.ok(user);
     assert.equal(user.username, "alice");
     assert.equal(user.passwordHash, "$hash-a");
     assert.equal(typeof user.createdAt, "number");
-    assert.ok(user.createdAt >= before && user.createdAt <= Date.now(), "createdAt is Unix ms");
+    assert.ok(user.createdAt >= before && user.createdAt <= unixNow(), "createdAt is Unix seconds");
   });
 
   test("getUser matches the exact name only", async (store) => {
@@ -124,10 +125,11 @@ export function storeContract(
     assert.equal((await store.listUsers()).length, names.length);
   });
 
-  test("addUser throws DuplicateUserError for a taken name and keeps the old hash", async (store) => {
+  test("addUser rejects a taken name as duplicate_user and keeps the old hash", async (store) => {
     await store.addUser("alice", "$hash-a");
     await assert.rejects(store.addUser("alice", "$hash-b"), (error) => {
-      assert.ok(error instanceof DuplicateUserError);
+      assert.ok(error instanceof StoreFailure);
+      assert.equal(error.code, "duplicate_user");
       assert.equal(error.message, 'User "alice" already exists');
       return true;
     });
@@ -278,21 +280,25 @@ export function storeContract(
       seen.push(current);
       return {
         failures: (current?.failures ?? 0) + 1,
-        windowStart: current?.windowStart ?? 1_000,
+        windowStartAt: current?.windowStartAt ?? 1_000,
         blockedUntil: (current?.failures ?? 0) >= 1 ? 9_000 : 0,
       };
     };
     const first = await store.recordFailure("account:alice", update);
-    assert.deepEqual(first, { failures: 1, windowStart: 1_000, blockedUntil: 0 });
+    assert.deepEqual(first, { failures: 1, windowStartAt: 1_000, blockedUntil: 0 });
     assert.deepEqual(await store.getThrottle("account:alice"), first);
     const second = await store.recordFailure("account:alice", update);
-    assert.deepEqual(second, { failures: 2, windowStart: 1_000, blockedUntil: 9_000 });
+    assert.deepEqual(second, { failures: 2, windowStartAt: 1_000, blockedUntil: 9_000 });
     assert.deepEqual(await store.getThrottle("account:alice"), second);
     assert.deepEqual(seen, [undefined, first]);
   });
 
   test("recordFailure keeps large millisecond timestamps exactly", async (store) => {
-    const state = { failures: 3, windowStart: 4_102_444_800_123, blockedUntil: 4_102_444_900_456 };
+    const state = {
+      failures: 3,
+      windowStartAt: 4_102_444_800_123,
+      blockedUntil: 4_102_444_900_456,
+    };
     await store.recordFailure("address:203.0.113.1", () => state);
     assert.deepEqual(await store.getThrottle("address:203.0.113.1"), state);
   });
@@ -311,7 +317,7 @@ export function storeContract(
     // The store is still usable afterwards.
     await store.recordFailure(
       "account:alice",
-      () => ({ failures: 1, windowStart: 1, blockedUntil: 0 }),
+      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
     );
     assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
   });
@@ -319,11 +325,11 @@ export function storeContract(
   test("recordFailure keeps keys apart", async (store) => {
     await store.recordFailure(
       "account:alice",
-      () => ({ failures: 1, windowStart: 1, blockedUntil: 0 }),
+      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
     );
     await store.recordFailure(
       "address:alice",
-      () => ({ failures: 7, windowStart: 2, blockedUntil: 3 }),
+      () => ({ failures: 7, windowStartAt: 2, blockedUntil: 3 }),
     );
     assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
     assert.equal((await store.getThrottle("address:alice"))?.failures, 7);
@@ -333,7 +339,7 @@ export function storeContract(
   test("recordFailure counts every one of many concurrent failures", async (store) => {
     const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
       failures: (current?.failures ?? 0) + 1,
-      windowStart: 1,
+      windowStartAt: 1,
       blockedUntil: 0,
     });
     await Promise.all(Array.from({ length: 25 }, () => store.recordFailure("k", increment)));
@@ -343,11 +349,11 @@ export function storeContract(
   test("clearThrottle forgets one key and ignores unknown keys", async (store) => {
     await store.recordFailure(
       "account:alice",
-      () => ({ failures: 4, windowStart: 1, blockedUntil: 0 }),
+      () => ({ failures: 4, windowStartAt: 1, blockedUntil: 0 }),
     );
     await store.recordFailure(
       "account:bob",
-      () => ({ failures: 2, windowStart: 1, blockedUntil: 0 }),
+      () => ({ failures: 2, windowStartAt: 1, blockedUntil: 0 }),
     );
     await store.clearThrottle("account:alice");
     assert.equal(await store.getThrottle("account:alice"), undefined);
@@ -529,13 +535,9 @@ export function storeContract(
     await store.addRevocation("jti", "expired-now", NOW);
     await store.addRevocation("sid", "expired-before", NOW - 1);
     await store.addRevocation("jti", "live", NOW + 1);
-    const stale = { failures: 3, windowStart: (NOW - 30 * 86400) * 1000, blockedUntil: 0 };
-    const recent = { failures: 3, windowStart: NOW * 1000, blockedUntil: 0 };
-    const blocked = {
-      failures: 9,
-      windowStart: (NOW - 30 * 86400) * 1000,
-      blockedUntil: (NOW + 60) * 1000,
-    };
+    const stale = { failures: 3, windowStartAt: NOW - 30 * 86400, blockedUntil: 0 };
+    const recent = { failures: 3, windowStartAt: NOW, blockedUntil: 0 };
+    const blocked = { failures: 9, windowStartAt: NOW - 30 * 86400, blockedUntil: NOW + 60 };
     await store.recordFailure("account:stale", () => stale);
     await store.recordFailure("account:recent", () => recent);
     await store.recordFailure("account:blocked", () => blocked);
@@ -586,7 +588,7 @@ export function storeContract(
     await store.addUser("alice", "$hash-a");
     const key = keyRecord("k1", NOW);
     await store.ensureSigningKey(key, NOW);
-    const state = { failures: 2, windowStart: 5, blockedUntil: 6 };
+    const state = { failures: 2, windowStartAt: 5, blockedUntil: 6 };
     await store.recordFailure("account:alice", () => state);
     const again: Store = await reopen(store);
     await store.close();
@@ -662,7 +664,7 @@ export function storeContract(
       assert.equal((await other.getUser("alice"))?.passwordHash, "$hash-a");
       assert.equal(await other.setPasswordHash("alice", "$hash-a2"), true);
       assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
-      await assert.rejects(other.addUser("alice", "$hash-x"), DuplicateUserError);
+      await assert.rejects(other.addUser("alice", "$hash-x"), StoreFailure);
 
       await store.ensureSigningKey(keyRecord("k1", NOW), NOW);
       assert.equal((await other.ensureSigningKey(keyRecord("k2", NOW), NOW)).kid, "k1");
@@ -671,7 +673,7 @@ export function storeContract(
 
       const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
         failures: (current?.failures ?? 0) + 1,
-        windowStart: 1,
+        windowStartAt: 1,
         blockedUntil: 0,
       });
       await store.recordFailure("k", increment);

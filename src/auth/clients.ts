@@ -1,5 +1,10 @@
+/**
+ * @module
+ * OAuth clients: which exist, which must authenticate, and checking a presented secret in
+ * constant time. Reading the credentials off a request is the HTTP layer's job.
+ */
 import { timingSafeEqual } from "node:crypto";
-import { OAuthError } from "../http/errors.ts";
+import { AuthFailure, invalidClient } from "./errors.ts";
 
 /** The client a request comes from. */
 export interface ClientIdentity {
@@ -27,21 +32,18 @@ export class ClientRegistry {
   }
 
   /**
-   * Identifies the client from HTTP Basic (RFC 6749 §2.3.1) or `client_id`/`client_secret`
-   * form fields. Wrong secrets, and confidential clients without one, are `invalid_client`.
+   * Identifies the client from the credentials it presented. Wrong secrets, and confidential
+   * clients without one, are `invalid_client`; no client id at all is the default client.
    */
-  async identify(req: Request, form: URLSearchParams): Promise<ClientIdentity> {
-    const basic = parseBasic(req.headers.get("authorization"));
-    const clientId = basic?.id ?? form.get("client_id") ?? undefined;
-    const secret = basic?.secret ?? form.get("client_secret") ?? undefined;
-    if (basic && form.has("client_secret")) {
-      throw new OAuthError("invalid_request", "Use one client authentication method, not two");
-    }
+  async identify(
+    credentials: { clientId?: string; secret?: string },
+  ): Promise<ClientIdentity> {
+    const { clientId, secret } = credentials;
     if (clientId === undefined) {
       if (secret !== undefined) throw invalidClient("client_secret without client_id");
       return { clientId: this.defaultClientId, authenticated: false };
     }
-    if (!CLIENT_ID.test(clientId)) throw new OAuthError("invalid_request", "Malformed client_id");
+    if (!CLIENT_ID.test(clientId)) throw new AuthFailure("invalid_request", "Malformed client_id");
     const expected = this.#secrets.get(clientId);
     if (secret === undefined) {
       if (expected) throw invalidClient(`Client "${clientId}" must authenticate`);
@@ -51,36 +53,6 @@ export class ClientRegistry {
       throw invalidClient("Client authentication failed");
     }
     return { clientId, authenticated: true };
-  }
-}
-
-/** An `invalid_client` error: 401 with a Basic challenge (RFC 6749 §5.2). */
-export function invalidClient(description: string): OAuthError {
-  return new OAuthError("invalid_client", description, {
-    status: 401,
-    headers: { "www-authenticate": 'Basic realm="oauth", charset="UTF-8"' },
-  });
-}
-
-function parseBasic(header: string | null): { id: string; secret: string } | undefined {
-  const match = header && /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
-  if (!match) return undefined;
-  let decoded: string;
-  try {
-    decoded = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(match[1]));
-  } catch {
-    throw invalidClient("Malformed Basic credentials");
-  }
-  const colon = decoded.indexOf(":");
-  if (colon === -1) throw invalidClient("Malformed Basic credentials");
-  try {
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    return {
-      id: decodeURIComponent(decoded.slice(0, colon).replaceAll("+", " ")),
-      secret: decodeURIComponent(decoded.slice(colon + 1).replaceAll("+", " ")),
-    };
-  } catch {
-    throw invalidClient("Malformed Basic credentials");
   }
 }
 

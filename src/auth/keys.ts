@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { SigningKeyRecord, Store } from "../store/store.ts";
 
 /** Algorithm of the key pairs this service makes. */
@@ -9,8 +10,8 @@ export interface VerificationKey {
   kid: string;
   alg: string;
   key: CryptoKey | Uint8Array;
-  /** Unix seconds after which the key no longer verifies; undefined while current. */
-  retiresAt?: number;
+  /** When the key stops verifying; undefined while current. */
+  retiresAt?: UnixSeconds;
 }
 
 /** The key that signs new tokens. */
@@ -21,7 +22,7 @@ export interface SigningKey {
 }
 
 /** Makes a new ES256 signing key record whose `kid` is its RFC 7638 thumbprint. */
-export async function generateSigningKey(now: number): Promise<SigningKeyRecord> {
+export async function generateSigningKey(now: UnixSeconds): Promise<SigningKeyRecord> {
   const { privateKey, publicKey } = await generateKeyPair(ASYMMETRIC_ALG, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -149,9 +150,4 @@ export class KeyRing {
     this.#verification = next;
     this.#publicJwks = records.map((record) => JSON.parse(record.publicJwk));
   }
-}
-
-/** The current time in Unix seconds. */
-export function unixNow(): number {
-  return Math.floor(Date.now() / 1000);
 }

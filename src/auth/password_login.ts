@@ -1,27 +1,19 @@
+/**
+ * @module
+ * Checking a username and password, shared by `/login` and the OAuth password grant: throttling,
+ * one hash whichever part is wrong, and upgrading old hashes. It answers with a username or an
+ * {@linkcode AuthFailure}; it never builds a response.
+ */
 import type { Store } from "../store/store.ts";
 import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from "./credentials.ts";
+import { AuthFailure, invalidCredentials } from "./errors.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 
-/** Why a password login failed. */
-export class LoginError extends Error {
-  /** "invalid": wrong or missing credentials; "throttled": too many failures, retry later. */
-  readonly reason: "invalid" | "throttled";
-  /** Seconds to wait, when throttled. */
-  readonly retryAfter: number;
-
-  constructor(reason: "invalid" | "throttled", retryAfter = 0) {
-    super(reason === "invalid" ? "Invalid credentials" : "Too many failed login attempts");
-    this.name = "LoginError";
-    this.reason = reason;
-    this.retryAfter = retryAfter;
-  }
-}
-
 /**
- * Checks a username and password, shared by `/login` and the OAuth password grant: throttled
- * first (no hashing while throttled), then one PBKDF2 run whichever part is wrong, so answers
- * do not tell which usernames exist. Hashes made with older parameters are upgraded.
+ * Checks credentials: throttled first (no hashing while throttled), then one PBKDF2 run
+ * whichever part is wrong, so answers do not tell which usernames exist. Hashes made with older
+ * parameters are upgraded.
  */
 export class PasswordLogin {
   #store: Store;
@@ -34,11 +26,18 @@ export class PasswordLogin {
     this.#throttle = deps.throttle;
   }
 
-  /** Returns the username when the credentials are right; throws LoginError otherwise. */
+  /**
+   * Returns the username when the credentials are right; throws AuthFailure
+   * `invalid_credentials` or `throttled` otherwise.
+   */
   async check(username: unknown, password: unknown, address: string): Promise<string> {
     const name = isField(username, MAX_USERNAME_LENGTH) ? username : "";
     const wait = await this.#throttle.retryAfter(name, address);
-    if (wait > 0) throw new LoginError("throttled", wait);
+    if (wait > 0) {
+      throw new AuthFailure("throttled", "Too many failed login attempts; try again later", {
+        retryAfterSeconds: wait,
+      });
+    }
     const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
     const user = name ? await this.#store.getUser(name) : undefined;
     let ok = false;
@@ -50,7 +49,7 @@ export class PasswordLogin {
     }
     if (!ok) {
       await this.#throttle.recordFailure(name, address);
-      throw new LoginError("invalid");
+      throw invalidCredentials();
     }
     await this.#throttle.recordSuccess(name);
     if (needsRehash) await this.#store.setPasswordHash(name, await this.#hasher.hash(secret));

@@ -1,5 +1,5 @@
+import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { RevocationRecord, Store } from "../store/store.ts";
-import { unixNow } from "./keys.ts";
 
 /** The claims a revocation can match. */
 export interface RevocableClaims {
@@ -55,7 +55,7 @@ export class RevocationList {
   }
 
   /** Revokes an access token (`jti`) or a session (`sid`) until `expiresAt` (Unix seconds). */
-  async revoke(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void> {
+  async revoke(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void> {
     await this.#store.addRevocation(kind, id, expiresAt);
     this.#remember(kind, id, expiresAt);
   }

@@ -1,4 +1,9 @@
-import { OAuthError } from "../http/errors.ts";
+/**
+ * @module
+ * Scopes (RFC 6749 §3.3): which the service knows, which a request may be granted, and whether a
+ * token carries the one a resource needs.
+ */
+import { AuthFailure } from "./errors.ts";
 
 /** The scopes this service knows and the one granted when a client asks for none. */
 export interface ScopePolicy {
@@ -6,17 +11,26 @@ export interface ScopePolicy {
   defaultScope: string;
 }
 
+/** The scope `GET /hello` requires, and the only scope the service knows by default. */
+export const HELLO_SCOPE = "hello";
+
 /** One scope token: printable ASCII without space, `"` or `\` (RFC 6749 §3.3). */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into its distinct tokens. */
-export function parseScope(scope: string): string[] {
+export function scopeTokens(scope: string): string[] {
   return [...new Set(scope.split(" ").filter((token) => token !== ""))];
 }
 
-/** Whether a granted scope string includes `required` (checked on every protected request). */
-export function hasScope(granted: string | undefined, required: string): boolean {
-  return granted !== undefined && granted.split(" ").includes(required);
+/**
+ * Throws `insufficient_scope` (RFC 6750 §3.1) unless the granted scope string includes
+ * `required`; checked on every protected request, so without building a set.
+ */
+export function requireScope(granted: string | undefined, required: string): void {
+  if (granted !== undefined && granted.split(" ").includes(required)) return;
+  throw new AuthFailure("insufficient_scope", "Token lacks the required scope", {
+    scope: required,
+  });
 }
 
 /**
@@ -29,11 +43,11 @@ export function grantScope(
   ceiling?: string,
 ): string {
   if (requested === undefined || requested.trim() === "") return ceiling ?? policy.defaultScope;
-  const tokens = parseScope(requested);
-  const allowed = ceiling === undefined ? policy.supported : parseScope(ceiling);
+  const tokens = scopeTokens(requested);
+  const allowed = ceiling === undefined ? policy.supported : scopeTokens(ceiling);
   for (const token of tokens) {
     if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
-      throw new OAuthError("invalid_scope", `Scope "${token}" is not available`);
+      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available`);
     }
   }
   return tokens.join(" ");

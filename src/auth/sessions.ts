@@ -1,6 +1,11 @@
-import { OAuthError } from "../http/errors.ts";
+/**
+ * @module
+ * Login sessions: refresh-token families with rotation and reuse detection, logout, and the
+ * RFC 7009 / RFC 7662 revocation and introspection of tokens. It speaks in domain errors only.
+ */
+import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { Store } from "../store/store.ts";
-import { unixNow } from "./keys.ts";
+import { invalidGrant } from "./errors.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "./scopes.ts";
 import type { AccessClaims, TokenService } from "./tokens.ts";
@@ -181,7 +186,7 @@ export class SessionService {
     };
   }
 
-  async #revokeSession(familyId: string, now: number): Promise<void> {
+  async #revokeSession(familyId: string, now: UnixSeconds): Promise<void> {
     await this.#store.revokeRefreshFamily(familyId, now);
     // Access tokens of the family live at most one lifetime (plus leeway) from now.
     await this.#revocations.revoke(
@@ -194,10 +199,6 @@ export class SessionService {
   #leeway(): number {
     return this.#tokens.options.leewaySeconds;
   }
-}
-
-function invalidGrant(description: string): OAuthError {
-  return new OAuthError("invalid_grant", description);
 }
 
 async function sha256(text: string): Promise<string> {

@@ -1,24 +1,31 @@
+/**
+ * @module
+ * Access tokens: issuing and verifying JWTs by the RFC 9068 profile and the RFC 8725 checks,
+ * with a cache of verified tokens. It reads keys from the key ring and revocations from the
+ * revocation list; it never reads a request.
+ */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
-import { AuthError } from "../http/errors.ts";
-import { type KeyRing, unixNow } from "./keys.ts";
+import { unixNow, type UnixSeconds } from "../clock.ts";
+import { type AuthFailure, invalidToken } from "./errors.ts";
+import type { KeyRing } from "./keys.ts";
 import type { RevocationList } from "./revocations.ts";
-import { hasScope } from "./scopes.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
 
 const REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"];
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const BEARER_PREFIX = "bearer ";
+/** Verified tokens remembered by default. */
+const DEFAULT_CACHE_SIZE = 10_000;
 
 /** Verified claims of an access token. */
 export interface AccessClaims {
   sub: string;
   iss: string;
   aud: string | string[];
-  iat: number;
-  nbf: number;
-  exp: number;
+  iat: UnixSeconds;
+  nbf: UnixSeconds;
+  exp: UnixSeconds;
   jti: string;
   /** Space-separated scopes granted (RFC 8693 §4.2). */
   scope?: string;
@@ -67,7 +74,7 @@ export class TokenService {
   constructor(keys: KeyRing, options: TokenOptions) {
     this.#keys = keys;
     this.options = options;
-    this.#cacheSize = options.cacheSize ?? 10_000;
+    this.#cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   }
 
   /** Signs a new access token for `subject`. */
@@ -95,7 +102,7 @@ export class TokenService {
     return { token, claims, expiresIn: this.options.ttlSeconds };
   }
 
-  /** Verifies an access token; throws AuthError("invalid_token") when it is not acceptable. */
+  /** Verifies an access token; throws AuthFailure("invalid_token") when it is not acceptable. */
   async verify(token: string): Promise<AccessClaims> {
     if (token.length > this.options.maxTokenBytes) throw invalid("Token is too large");
     if (!hasThreeSegments(token)) throw invalid("Malformed token");
@@ -139,25 +146,6 @@ export class TokenService {
     return this.#notRevoked(claims);
   }
 
-  /**
-   * Reads and verifies the request's `Authorization: Bearer` token and, when `requiredScope` is
-   * given, that the token grants it (else `insufficient_scope`, RFC 6750 §3.1).
-   */
-  async authenticate(req: Request, requiredScope?: string): Promise<AccessClaims> {
-    const header = req.headers.get("authorization");
-    if (header === null) throw new AuthError(undefined, "Missing Authorization Header");
-    const token = header.slice(BEARER_PREFIX.length).trim();
-    const isBearer = header.slice(0, BEARER_PREFIX.length).toLowerCase() === BEARER_PREFIX;
-    if (!isBearer || token === "" || token.includes(" ")) {
-      throw invalid('Authorization header must be "Bearer <token>"');
-    }
-    const claims = await this.verify(token);
-    if (requiredScope !== undefined && !hasScope(claims.scope, requiredScope)) {
-      throw new AuthError("insufficient_scope", "Token lacks the required scope", requiredScope);
-    }
-    return claims;
-  }
-
   /** Number of verified tokens currently remembered. */
   get cachedCount(): number {
     return this.#cache.size;
@@ -190,11 +178,11 @@ function hasThreeSegments(token: string): boolean {
     token.indexOf(".", second + 1) === -1;
 }
 
-function invalid(message: string): AuthError {
-  return new AuthError("invalid_token", message);
+function invalid(message: string): AuthFailure {
+  return invalidToken(message);
 }
 
-function verificationError(error: unknown): AuthError {
+function verificationError(error: unknown): AuthFailure {
   if (error instanceof errors.JWTExpired) return invalid("Token has expired");
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return invalid("Signature verification failed");

@@ -1,4 +1,9 @@
-import { generateSigningKey, unixNow } from "../auth/keys.ts";
+/**
+ * @module
+ * `keys rotate|list`: the signing keys in the store, from the command line.
+ */
+import { generateSigningKey } from "../auth/keys.ts";
+import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";
@@ -21,15 +26,11 @@ export async function keysCommand(args: string[], deps: { store: Store; config: 
     const key = await generateSigningKey(now);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
-    console.log(`New signing key "${key.kid}"; previous keys retire at ${iso(retireAt)}`);
+    console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
     return;
   }
   for (const key of await store.listSigningKeys(now)) {
-    const state = key.retiresAt === null ? "current" : `retires ${iso(key.retiresAt)}`;
-    console.log(`${key.kid}  ${key.alg}  created ${iso(key.createdAt)}  ${state}`);
+    const state = key.retiresAt === null ? "current" : `retires ${isoTime(key.retiresAt)}`;
+    console.log(`${key.kid}  ${key.alg}  created ${isoTime(key.createdAt)}  ${state}`);
   }
-}
-
-function iso(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString();
 }

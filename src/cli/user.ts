@@ -1,6 +1,11 @@
+/**
+ * @module
+ * `user add|passwd|remove|list`: accounts in the store, from the command line.
+ */
 import { passwordProblem, usernameProblem } from "../auth/credentials.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
-import { DuplicateUserError, type Store } from "../store/store.ts";
+import { duplicateUser } from "../store/errors.ts";
+import type { Store } from "../store/store.ts";
 import { InputError, readPassword } from "./secret.ts";
 
 const USAGE = "Usage: user add NAME | user passwd NAME | user remove NAME | user list";
@@ -29,7 +34,7 @@ export async function userCommand(
     console.log(`Removed user "${name}"`);
     return;
   }
-  if (action === "add" && await store.getUser(name)) throw new DuplicateUserError(name);
+  if (action === "add" && await store.getUser(name)) throw duplicateUser(name);
   if (action === "passwd" && !await store.getUser(name)) {
     throw new InputError(`User "${name}" does not exist`);
   }

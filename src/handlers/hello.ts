@@ -1,15 +1,17 @@
+/**
+ * @module
+ * `GET /hello`: the original tutorial's protected resource.
+ */
+import { HELLO_SCOPE } from "../auth/scopes.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
+import { authenticateBearer } from "./authenticate.ts";
 
-/** The scope a token needs for `GET /hello`. */
-export const HELLO_SCOPE = "hello";
-
-/** `GET /hello`: greets the token's subject, as the original tutorial's protected resource. */
+/** `GET /hello`: greets the token's subject; the token needs the `hello` scope. */
 export function createHelloHandler({ tokens }: { tokens: TokenService }): Handler {
   return async function hello(req, ctx) {
-    const claims = await tokens.authenticate(req, HELLO_SCOPE);
-    ctx.user = claims.sub;
+    const claims = await authenticateBearer(req, ctx, { tokens, scope: HELLO_SCOPE });
     return json({ message: `Hello, ${claims.sub}! You're authenticated.` });
   };
 }

@@ -1,7 +1,11 @@
-import { LoginError, type PasswordLogin } from "../auth/password_login.ts";
+/**
+ * @module
+ * `POST /login`: the original tutorial's password login, in its JSON shape.
+ */
+import type { PasswordLogin } from "../auth/password_login.ts";
 import type { SessionService } from "../auth/sessions.ts";
-import type { Handler } from "../http/context.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
+import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
 import { tokenResponse } from "./token_response.ts";
 
@@ -26,24 +30,7 @@ export function createLoginHandler(deps: LoginDeps): Handler {
       throw new HttpError(400, "Request body must be a JSON object");
     }
     const { username, password } = body as Record<string, unknown>;
-    let user: string;
-    try {
-      user = await passwordLogin.check(username, password, ctx.remoteAddress);
-    } catch (error) {
-      throw loginFailure(error);
-    }
-    ctx.user = user;
-    return tokenResponse(await sessions.start(user, { clientId }));
+    const user = await passwordLogin.check(username, password, ctx.remoteAddress);
+    return tokenResponse(await sessions.start(user, { clientId }), ctx);
   };
-}
-
-/** Maps a LoginError to the Flask-compatible answers: 400 Invalid credentials, or 429. */
-function loginFailure(error: unknown): unknown {
-  if (!(error instanceof LoginError)) return error;
-  if (error.reason === "throttled") {
-    return new HttpError(429, "Too many failed login attempts; try again later", {
-      headers: { "retry-after": String(error.retryAfter) },
-    });
-  }
-  return new HttpError(400, "Invalid credentials");
 }

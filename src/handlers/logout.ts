@@ -1,7 +1,12 @@
+/**
+ * @module
+ * `POST /logout`: ends the session of the access token presented.
+ */
 import type { SessionService } from "../auth/sessions.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
+import { authenticateBearer } from "./authenticate.ts";
 
 /**
  * `POST /logout` with a Bearer access token: revokes that token and its whole refresh family;
@@ -11,9 +16,8 @@ export function createLogoutHandler(
   { tokens, sessions }: { tokens: TokenService; sessions: SessionService },
 ): Handler {
   return async function logout(req, ctx) {
-    const claims = await tokens.authenticate(req);
+    const claims = await authenticateBearer(req, ctx, { tokens });
     await req.body?.cancel();
-    ctx.user = claims.sub;
     await sessions.logout(claims);
     return json({ msg: "Successfully logged out" }, { headers: { "cache-control": "no-store" } });
   };

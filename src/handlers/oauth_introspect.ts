@@ -1,10 +1,15 @@
-import { type ClientRegistry, invalidClient } from "../auth/clients.ts";
+/**
+ * @module
+ * `POST /oauth/introspect`: RFC 7662 token introspection for confidential clients.
+ */
+import type { ClientRegistry } from "../auth/clients.ts";
+import { AuthFailure, invalidClient } from "../auth/errors.ts";
 import type { SessionService } from "../auth/sessions.ts";
-import type { Handler } from "../http/context.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
-import { OAuthError } from "../http/errors.ts";
+import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
+import { authenticateClient } from "./authenticate.ts";
 
 /**
  * `POST /oauth/introspect` (RFC 7662): `active` and the token's claims. Only confidential
@@ -14,12 +19,12 @@ export function createOAuthIntrospectHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
 ): Handler {
   const { sessions, clients, bodyLimits } = deps;
-  return async function introspect(req) {
+  return async function introspect(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
-    const client = await clients.identify(req, form);
+    const client = await authenticateClient(req, ctx, { form, clients });
     if (!client.authenticated) throw invalidClient("Introspection needs client authentication");
     const token = formParameter(form, "token");
-    if (!token) throw new OAuthError("invalid_request", "Missing token");
+    if (!token) throw new AuthFailure("invalid_request", "Missing token");
     const answer = await sessions.introspect(token, formParameter(form, "token_type_hint"));
     return json(answer, { headers: { "cache-control": "no-store" } });
   };

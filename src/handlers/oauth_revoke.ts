@@ -1,10 +1,15 @@
+/**
+ * @module
+ * `POST /oauth/revoke`: RFC 7009 token revocation.
+ */
 import type { ClientRegistry } from "../auth/clients.ts";
+import { AuthFailure } from "../auth/errors.ts";
 import type { SessionService } from "../auth/sessions.ts";
-import type { Handler } from "../http/context.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
-import { OAuthError } from "../http/errors.ts";
+import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
+import { authenticateClient } from "./authenticate.ts";
 
 /**
  * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token;
@@ -14,11 +19,11 @@ export function createOAuthRevokeHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
 ): Handler {
   const { sessions, clients, bodyLimits } = deps;
-  return async function revoke(req) {
+  return async function revoke(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
-    await clients.identify(req, form);
+    await authenticateClient(req, ctx, { form, clients });
     const token = formParameter(form, "token");
-    if (!token) throw new OAuthError("invalid_request", "Missing token");
+    if (!token) throw new AuthFailure("invalid_request", "Missing token");
     await sessions.revoke(token, formParameter(form, "token_type_hint"));
     return json({}, { headers: { "cache-control": "no-store" } });
   };

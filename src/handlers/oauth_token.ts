@@ -1,10 +1,15 @@
+/**
+ * @module
+ * `POST /oauth/token`: the OAuth 2.0 token endpoint.
+ */
 import type { ClientRegistry } from "../auth/clients.ts";
-import { LoginError, type PasswordLogin } from "../auth/password_login.ts";
+import { AuthFailure } from "../auth/errors.ts";
+import type { PasswordLogin } from "../auth/password_login.ts";
 import type { SessionService } from "../auth/sessions.ts";
-import type { Handler } from "../http/context.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
-import { OAuthError } from "../http/errors.ts";
+import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
+import { authenticateClient } from "./authenticate.ts";
 import { tokenResponse } from "./token_response.ts";
 
 /** What the token endpoint needs. */
@@ -25,44 +30,22 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     const form = await readFormBody(req, bodyLimits);
     const grantType = formParameter(form, "grant_type");
     const scope = formParameter(form, "scope");
-    const client = await clients.identify(req, form);
+    const client = await authenticateClient(req, ctx, { form, clients });
     if (grantType === "password") {
-      let user: string;
-      try {
-        user = await passwordLogin.check(
-          formParameter(form, "username"),
-          formParameter(form, "password"),
-          ctx.remoteAddress,
-        );
-      } catch (error) {
-        throw grantFailure(error);
-      }
-      ctx.user = user;
-      return tokenResponse(await sessions.start(user, { clientId: client.clientId, scope }));
+      const user = await passwordLogin.check(
+        formParameter(form, "username"),
+        formParameter(form, "password"),
+        ctx.remoteAddress,
+      );
+      return tokenResponse(await sessions.start(user, { clientId: client.clientId, scope }), ctx);
     }
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");
-      if (!refreshToken) throw new OAuthError("invalid_request", "Missing refresh_token");
+      if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
       const pair = await sessions.refresh(refreshToken, { clientId: client.clientId, scope });
-      ctx.user = pair.claims.sub;
-      return tokenResponse(pair);
+      return tokenResponse(pair, ctx);
     }
-    if (grantType === undefined) throw new OAuthError("invalid_request", "Missing grant_type");
-    throw new OAuthError("unsupported_grant_type", `Grant type "${grantType}" is not supported`);
+    if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
+    throw new AuthFailure("unsupported_grant_type", `Grant type "${grantType}" is not supported`);
   };
-}
-
-function grantFailure(error: unknown): unknown {
-  if (!(error instanceof LoginError)) return error;
-  if (error.reason === "throttled") {
-    return new OAuthError(
-      "temporarily_unavailable",
-      "Too many failed login attempts; try again later",
-      {
-        status: 429,
-        headers: { "retry-after": String(error.retryAfter) },
-      },
-    );
-  }
-  return new OAuthError("invalid_grant", "Invalid credentials");
 }

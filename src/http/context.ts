@@ -1,3 +1,15 @@
+/**
+ * @module
+ * What a handler receives besides the request, and the handler type itself.
+ */
+
+/**
+ * How a route words its errors: `flask` as `{"msg"}` (the original tutorial's endpoints),
+ * `flask_with_code` as `{"msg", "error"}`, `oauth` as RFC 6749 §5.2 `{"error",
+ * "error_description"}`.
+ */
+export type ErrorDialect = "flask" | "flask_with_code" | "oauth";
+
 /** Per-request facts that handlers and the access log share. */
 export interface RequestContext {
   /** Identifier echoed in `X-Request-Id` and in log lines. */
@@ -6,8 +18,12 @@ export interface RequestContext {
   remoteAddress: string;
   /** Named groups of the matched route pattern. */
   params: Record<string, string | undefined>;
-  /** The authenticated user, set by handlers that check a token. */
+  /** How errors of this request are worded; set by the router from the route. */
+  errorDialect: ErrorDialect;
+  /** The authenticated user, for the access log; set where a user is authenticated. */
   user?: string;
+  /** The authenticated OAuth client, for the access log. */
+  client?: string;
 }
 
 /** A request handler. */

@@ -1,22 +1,40 @@
+/**
+ * @module
+ * The edge every request passes: a request id, security headers, the access log, and the one
+ * place where an error becomes a response. It knows only its own {@linkcode HttpError}; domain
+ * errors reach it through the {@linkcode ErrorTranslator} the app hands in. It must not import
+ * from the domain layers.
+ */
 import type { Logger } from "../log.ts";
-import type { Handler, RequestContext } from "./context.ts";
-import { AuthError, HttpError, OAuthError } from "./errors.ts";
+import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
+import { HttpError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
-import { StoreUnavailableError } from "../store/store.ts";
-import { pathnameOf } from "../router.ts";
+import { pathnameOf } from "./request_url.ts";
+
+/** How one error is answered. */
+export interface ErrorAnswer {
+  status: number;
+  /** Text for the client: `msg`, or `error_description` in the OAuth dialect. */
+  message: string;
+  /** The RFC 6749 §5.2 or RFC 6750 code, for dialects that carry one. */
+  code?: string;
+  headers?: Record<string, string>;
+  /** Written to the log at warn level with the request id, when set. */
+  warning?: string;
+}
+
+/** Turns an error of a domain layer into its answer; undefined for an error it does not know. */
+export type ErrorTranslator = (error: unknown) => ErrorAnswer | undefined;
 
 /** Settings of the request edge. */
 export interface EdgeOptions {
   logger: Logger;
-  /** Realm named in `WWW-Authenticate`. */
-  realm: string;
+  /** The domain errors' answers. */
+  translate: ErrorTranslator;
 }
 
 /** The function `Deno.serve` calls. */
 export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
-
-/** Seconds clients are asked to wait while the store is unreachable. */
-const STORE_RETRY_AFTER_SECONDS = 5;
 
 const SECURITY_HEADERS: Record<string, string> = {
   "strict-transport-security": "max-age=63072000",
@@ -26,25 +44,29 @@ const SECURITY_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
+/** RFC 6749 §5.1 asks token endpoint answers, errors included, not to be cached. */
+const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
+
 /**
  * Wraps the router with what every request gets: a request id, one JSON error shape (a 500 logs
  * its stack and never sends it), security headers and an access log line. Header size is bounded
  * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, realm } = options;
+  const { logger, translate } = options;
   return async function edge(req, info) {
     const started = performance.now();
     const ctx: RequestContext = {
       requestId: crypto.randomUUID(),
       remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
       params: {},
+      errorDialect: "flask",
     };
     let res: Response;
     try {
       res = await dispatch(req, ctx);
     } catch (error) {
-      res = errorResponse(error, realm, logger, ctx);
+      res = errorResponse(error, ctx, { logger, translate });
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (logger.enabled("info")) {
@@ -55,6 +77,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
         status: res.status,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         user: ctx.user,
+        client: ctx.client,
         remote_address: ctx.remoteAddress,
       });
     }
@@ -68,9 +91,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
  */
 export function createServeErrorHandler(logger: Logger): (error: unknown) => Response {
   return function serveError(error) {
-    logger.log("error", "Unhandled error outside the edge", {
-      error: error instanceof Error ? error.stack ?? error.message : String(error),
-    });
+    logger.log("error", "Unhandled error outside the edge", { error: describe(error) });
     return json({ msg: "Internal server error" }, { status: 500 });
   };
 }
@@ -98,49 +119,37 @@ async function secured(res: Response, head: boolean, requestId: string): Promise
   return res;
 }
 
-function errorResponse(error: unknown, realm: string, logger: Logger, ctx: RequestContext) {
-  if (error instanceof HttpError) {
-    return json(error.body ?? { msg: error.message }, {
-      status: error.status,
-      headers: error.headers,
-    });
+function errorResponse(
+  error: unknown,
+  ctx: RequestContext,
+  { logger, translate }: EdgeOptions,
+): Response {
+  const answer = error instanceof HttpError
+    ? { status: error.status, message: error.message, code: error.code, headers: error.headers }
+    : translate(error);
+  if (!answer) {
+    logger.log("error", "Unhandled error", { request_id: ctx.requestId, error: describe(error) });
+    return json({ msg: "Internal server error", request_id: ctx.requestId }, { status: 500 });
   }
-  if (error instanceof OAuthError) {
-    return json({ error: error.code, error_description: error.message }, {
-      status: error.status,
-      headers: { ...error.headers, "cache-control": "no-store", pragma: "no-cache" },
-    });
+  if (answer.warning) {
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.log("warn", answer.warning, { request_id: ctx.requestId, error: reason });
   }
-  if (error instanceof AuthError) {
-    return json({ msg: error.message }, {
-      status: error.code === "insufficient_scope" ? 403 : 401,
-      headers: { "www-authenticate": bearerChallenge(realm, error) },
-    });
+  return answerIn(ctx.errorDialect, answer);
+}
+
+function answerIn(dialect: ErrorDialect, answer: ErrorAnswer): Response {
+  const { status, message, code, headers } = answer;
+  if (code === undefined || dialect === "flask") return json({ msg: message }, { status, headers });
+  if (dialect === "flask_with_code") {
+    return json({ msg: message, error: code }, { status, headers });
   }
-  if (error instanceof StoreUnavailableError) {
-    logger.log("warn", "Store unavailable", { request_id: ctx.requestId, error: error.message });
-    return json({ msg: "Service temporarily unavailable; try again shortly" }, {
-      status: 503,
-      headers: { "retry-after": String(STORE_RETRY_AFTER_SECONDS) },
-    });
-  }
-  logger.log("error", "Unhandled error", {
-    request_id: ctx.requestId,
-    error: error instanceof Error ? error.stack ?? error.message : String(error),
+  return json({ error: code, error_description: message }, {
+    status,
+    headers: { ...headers, ...OAUTH_ERROR_HEADERS },
   });
-  return json({ msg: "Internal server error", request_id: ctx.requestId }, { status: 500 });
 }
 
-/** Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge. */
-export function bearerChallenge(realm: string, error: AuthError): string {
-  const parts = [`realm="${quotable(realm)}"`];
-  if (error.code) {
-    parts.push(`error="${error.code}"`, `error_description="${quotable(error.message)}"`);
-  }
-  if (error.scope) parts.push(`scope="${quotable(error.scope)}"`);
-  return `Bearer ${parts.join(", ")}`;
-}
-
-function quotable(text: string): string {
-  return text.replace(/["\\]/g, "'");
+function describe(error: unknown): string {
+  return error instanceof Error ? error.stack ?? error.message : String(error);
 }

@@ -1,4 +1,8 @@
-import { OAuthError } from "./errors.ts";
+/**
+ * @module
+ * Reading OAuth 2.0 form parameters by the RFC 6749 rules.
+ */
+import { HttpError } from "./errors.ts";
 
 /**
  * One OAuth 2.0 form parameter: absent and empty are the same, and a repeated parameter is
@@ -6,6 +10,8 @@ import { OAuthError } from "./errors.ts";
  */
 export function formParameter(form: URLSearchParams, name: string): string | undefined {
   const values = form.getAll(name);
-  if (values.length > 1) throw new OAuthError("invalid_request", `Parameter "${name}" is repeated`);
+  if (values.length > 1) {
+    throw new HttpError(400, `Parameter "${name}" is repeated`, { code: "invalid_request" });
+  }
   return values[0] || undefined;
 }

@@ -1,7 +1,13 @@
+/**
+ * @module
+ * Opening the store a `DATABASE_URL` names. The PostgreSQL client is loaded only when used, so
+ * SQLite deployments do not carry it in memory.
+ */
 import { dirname } from "node:path";
 import { ConfigError } from "../config.ts";
+import { StoreFailure } from "./errors.ts";
 import { SqliteStore } from "./sqlite.ts";
-import { type Store, StoreUnavailableError } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /**
  * Opens the store named by a `DATABASE_URL`: `sqlite:data/auth.db` (embedded, the default) or
@@ -13,7 +19,7 @@ export async function openStore(databaseUrl: string): Promise<Store> {
     if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
     if (path !== ":memory:") await Deno.mkdir(dirname(path), { recursive: true });
     try {
-      return SqliteStore.open(path);
+      return await SqliteStore.open(path);
     } catch (error) {
       throw new ConfigError(`Cannot open database "${path}": ${(error as Error).message}`);
     }
@@ -21,13 +27,12 @@ export async function openStore(databaseUrl: string): Promise<Store> {
   // Only the scheme and host are echoed: the rest may hold a password (user:pass@, ?password=).
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(databaseUrl)?.[0];
   if (scheme === "postgres:" || scheme === "postgresql:") {
-    // Loaded only for PostgreSQL, so that SQLite deployments do not carry the client in memory.
     const { PostgresStore } = await import("./postgres.ts");
     try {
       return await PostgresStore.open(databaseUrl);
     } catch (error) {
       const host = URL.canParse(databaseUrl) ? new URL(databaseUrl).host : "";
-      const reason = error instanceof StoreUnavailableError
+      const reason = error instanceof StoreFailure && error.code === "unavailable"
         ? "the server cannot be reached"
         : firstLine((error as Error).message);
       throw new ConfigError(`Cannot open the DATABASE_URL database at "${host}": ${reason}`);

@@ -1,14 +1,20 @@
+/**
+ * @module
+ * The store on PostgreSQL, for several instances serving as one, on the `postgres` client and
+ * its connection pool. Migrations run at open under an advisory lock. A database that cannot be
+ * reached is StoreFailure `unavailable`; every other failure keeps the driver's error.
+ */
 import postgres from "postgres";
-import {
-  DuplicateUserError,
-  type RefreshOutcome,
-  type RefreshTokenRecord,
-  type RevocationRecord,
-  type SigningKeyRecord,
-  type Store,
-  StoreUnavailableError,
-  type ThrottleRecord,
-  type UserRecord,
+import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
+import { duplicateUser, storeUnavailable } from "./errors.ts";
+import type {
+  RefreshOutcome,
+  RefreshTokenRecord,
+  RevocationRecord,
+  SigningKeyRecord,
+  Store,
+  ThrottleRecord,
+  UserRecord,
 } from "./store.ts";
 
 /** Schema versions, applied in order inside one transaction each. */
@@ -52,7 +58,16 @@ const MIGRATIONS = [
      expires_at BIGINT NOT NULL,
      UNIQUE (kind, id)
    );`,
+  // Every stored time in Unix seconds (users and throttle entries were in milliseconds).
+  `UPDATE users SET created_at = created_at / 1000;
+   UPDATE throttle SET window_start = window_start / 1000,
+     blocked_until = (blocked_until + 999) / 1000;`,
 ];
+
+/** Connections each instance keeps at most. */
+const DEFAULT_MAX_CONNECTIONS = 10;
+/** Throttle entries untouched for this long carry no information and are pruned. */
+const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
 
 /** Advisory lock keys: one for migrations, one for creating the first signing key. */
 const MIGRATION_LOCK = 7_244_001;
@@ -77,9 +92,7 @@ type Sql = postgres.Sql;
 type Row = postgres.Row;
 
 /**
- * The store on PostgreSQL, for several instances serving as one. Built on the `postgres`
- * client with its connection pool; migrations run at open under an advisory lock, so
- * instances starting together are safe. Connection failures become StoreUnavailableError.
+ * The shared store.
  *
  * @example
  * ```ts
@@ -99,7 +112,7 @@ export class PostgresStore implements Store {
     options: { maxConnections?: number } = {},
   ): Promise<PostgresStore> {
     const sql = postgres(url, {
-      max: options.maxConnections ?? 10,
+      max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       onnotice: () => {},
       connect_timeout: 5,
       idle_timeout: 60,
@@ -135,9 +148,9 @@ export class PostgresStore implements Store {
     return this.#run(async () => {
       const rows = await this.#sql`
         INSERT INTO users (username, password_hash, created_at)
-        VALUES (${username}, ${passwordHash}, ${Date.now()})
+        VALUES (${username}, ${passwordHash}, ${unixNow()})
         ON CONFLICT DO NOTHING RETURNING username`;
-      if (rows.length === 0) throw new DuplicateUserError(username);
+      if (rows.length === 0) throw duplicateUser(username);
     });
   }
 
@@ -163,7 +176,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+  listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
     return this.#run(async () => {
       const rows = await this.#sql`
         SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
@@ -172,7 +185,11 @@ export class PostgresStore implements Store {
     });
   }
 
-  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void> {
+  rotateSigningKey(
+    key: SigningKeyRecord,
+    retireOthersAt: UnixSeconds,
+    now: UnixSeconds,
+  ): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
         await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
@@ -183,7 +200,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord> {
+  ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
     return this.#run(async () => {
       return await this.#sql.begin(async (sql) => {
         await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
@@ -224,7 +241,7 @@ export class PostgresStore implements Store {
           : toThrottle(row);
         const next = update(current);
         await sql`
-          UPDATE throttle SET failures = ${next.failures}, window_start = ${next.windowStart},
+          UPDATE throttle SET failures = ${next.failures}, window_start = ${next.windowStartAt},
             blocked_until = ${next.blockedUntil} WHERE key = ${key}`;
         return next;
       });
@@ -255,7 +272,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome> {
+  useRefreshToken(tokenHash: string, now: UnixSeconds): Promise<RefreshOutcome> {
     return this.#run(async () => {
       const [used] = await this.#sql`
         UPDATE refresh_tokens SET used_at = ${now}
@@ -272,7 +289,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  revokeRefreshFamily(familyId: string, now: number): Promise<void> {
+  revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql`
         UPDATE refresh_tokens SET revoked_at = ${now}
@@ -280,7 +297,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void> {
+  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
         // Writers take turns so that sequence numbers become visible in order: a reader that
@@ -294,7 +311,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]> {
+  listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]> {
     return this.#run(async () => {
       const rows = await this.#sql`
         SELECT seq, kind, id, expires_at FROM revocations
@@ -308,14 +325,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  pruneExpired(now: number): Promise<void> {
+  pruneExpired(now: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
         await sql`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
         await sql`DELETE FROM revocations WHERE expires_at <= ${now}`;
         await sql`
-          DELETE FROM throttle WHERE blocked_until <= ${now * 1000}
-            AND window_start <= ${(now - 24 * 3600) * 1000}`;
+          DELETE FROM throttle WHERE blocked_until <= ${now}
+            AND window_start <= ${now - THROTTLE_RETENTION_SECONDS}`;
       });
     });
   }
@@ -324,15 +341,12 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  /** Runs a query, turning connection failures into StoreUnavailableError. */
+  /** Runs a query, turning connection failures into `unavailable`. */
   async #run<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (isUnavailable(error)) {
-        throw new StoreUnavailableError(`Database unavailable: ${(error as Error).message}`);
-      }
-      throw error;
+      throw isUnavailable(error) ? storeUnavailable(error) : error;
     }
   }
 }
@@ -383,7 +397,7 @@ function toSigningKey(row: Row): SigningKeyRecord {
 function toThrottle(row: Row): ThrottleRecord {
   return {
     failures: row.failures,
-    windowStart: Number(row.window_start),
+    windowStartAt: Number(row.window_start),
     blockedUntil: Number(row.blocked_until),
   };
 }

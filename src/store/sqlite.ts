@@ -1,13 +1,20 @@
+/**
+ * @module
+ * The embedded store on `node:sqlite`: one file in WAL mode, so the CLI and the server can use
+ * it at the same time. Every method is async and rejects (never throws); a database locked by
+ * another process past the busy timeout is StoreFailure `unavailable`, as PostgreSQL's outages are.
+ */
 import { DatabaseSync } from "node:sqlite";
-import {
-  DuplicateUserError,
-  type RefreshOutcome,
-  type RefreshTokenRecord,
-  type RevocationRecord,
-  type SigningKeyRecord,
-  type Store,
-  type ThrottleRecord,
-  type UserRecord,
+import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
+import { duplicateUser, storeUnavailable } from "./errors.ts";
+import type {
+  RefreshOutcome,
+  RefreshTokenRecord,
+  RevocationRecord,
+  SigningKeyRecord,
+  Store,
+  ThrottleRecord,
+  UserRecord,
 } from "./store.ts";
 
 /** Schema versions, applied in order; the database remembers the last one in `user_version`. */
@@ -50,20 +57,27 @@ const MIGRATIONS = [
      expires_at INTEGER NOT NULL,
      UNIQUE (kind, id)
    ) STRICT;`,
+  // Every stored time in Unix seconds (users and throttle entries were in milliseconds).
+  `UPDATE users SET created_at = created_at / 1000;
+   UPDATE throttle SET window_start = window_start / 1000,
+     blocked_until = (blocked_until + 999) / 1000;`,
 ];
 
 type Row = Record<string, unknown>;
 
 /** Throttle entries untouched for this long carry no information and are pruned. */
-const THROTTLE_RETENTION_SECONDS = 24 * 3600;
+const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
+/** How long a write waits for another process's lock before the store reports `unavailable`. */
+const BUSY_TIMEOUT_MS = 5000;
+/** SQLITE_BUSY and SQLITE_LOCKED, as node:sqlite words them. */
+const LOCKED = /^database (table )?is locked/;
 
 /**
- * The embedded store on `node:sqlite`: one file, WAL mode so the CLI and the server can use it
- * at the same time.
+ * The embedded store.
  *
  * @example
  * ```ts
- * const store = SqliteStore.open("data/auth.db");
+ * const store = await SqliteStore.open("data/auth.db");
  * await store.addUser("alice", hash);
  * ```
  */
@@ -75,77 +89,94 @@ export class SqliteStore implements Store {
   }
 
   /** Opens (creating when needed) and migrates the database at `path`; `:memory:` works too. */
-  static open(path: string): SqliteStore {
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
-    if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
-    migrate(db);
-    return new SqliteStore(db);
+  static async open(path: string): Promise<SqliteStore> {
+    return await run(() => {
+      const db = new DatabaseSync(path);
+      try {
+        db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;`);
+        if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+        migrate(db);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+      return new SqliteStore(db);
+    });
   }
 
-  getUser(username: string): Promise<UserRecord | undefined> {
-    const row = this.#db
-      .prepare("SELECT username, password_hash, created_at FROM users WHERE username = ?")
-      .get(username) as Row | undefined;
-    return Promise.resolve(
-      row && {
+  async getUser(username: string): Promise<UserRecord | undefined> {
+    return await run(() => {
+      const row = this.#db
+        .prepare("SELECT username, password_hash, created_at FROM users WHERE username = ?")
+        .get(username) as Row | undefined;
+      return row && {
         username: row.username as string,
         passwordHash: row.password_hash as string,
         createdAt: row.created_at as number,
-      },
+      };
+    });
+  }
+
+  async addUser(username: string, passwordHash: string): Promise<void> {
+    const result = await run(() =>
+      this.#db
+        .prepare(
+          "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .run(username, passwordHash, unixNow())
+    );
+    if (result.changes === 0) throw duplicateUser(username);
+  }
+
+  async setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    return await run(() =>
+      this.#db
+        .prepare("UPDATE users SET password_hash = ? WHERE username = ?")
+        .run(passwordHash, username).changes > 0
     );
   }
 
-  addUser(username: string, passwordHash: string): Promise<void> {
-    const result = this.#db
-      .prepare(
-        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-      )
-      .run(username, passwordHash, Date.now());
-    if (result.changes === 0) return Promise.reject(new DuplicateUserError(username));
-    return Promise.resolve();
+  async removeUser(username: string): Promise<boolean> {
+    return await run(() =>
+      this.#db.prepare("DELETE FROM users WHERE username = ?").run(username).changes > 0
+    );
   }
 
-  setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
-    const result = this.#db
-      .prepare("UPDATE users SET password_hash = ? WHERE username = ?")
-      .run(passwordHash, username);
-    return Promise.resolve(result.changes > 0);
+  async listUsers(): Promise<string[]> {
+    return await run(() => {
+      const rows = this.#db.prepare("SELECT username FROM users ORDER BY username").all() as Row[];
+      return rows.map((row) => row.username as string);
+    });
   }
 
-  removeUser(username: string): Promise<boolean> {
-    const result = this.#db.prepare("DELETE FROM users WHERE username = ?").run(username);
-    return Promise.resolve(result.changes > 0);
+  async listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
+    return await run(() => {
+      const rows = this.#db
+        .prepare(
+          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+           WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
+        )
+        .all(now) as Row[];
+      return rows.map(toSigningKey);
+    });
   }
 
-  listUsers(): Promise<string[]> {
-    const rows = this.#db.prepare("SELECT username FROM users ORDER BY username").all() as Row[];
-    return Promise.resolve(rows.map((row) => row.username as string));
-  }
-
-  listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
-    const rows = this.#db
-      .prepare(
-        `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
-         WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
-      )
-      .all(now) as Row[];
-    return Promise.resolve(rows.map(toSigningKey));
-  }
-
-  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void> {
-    this.#transaction(() => {
+  async rotateSigningKey(
+    key: SigningKeyRecord,
+    retireOthersAt: UnixSeconds,
+    now: UnixSeconds,
+  ): Promise<void> {
+    await this.#transaction(() => {
       this.#db.prepare("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= ?")
         .run(now);
       this.#db.prepare("UPDATE signing_keys SET retires_at = ? WHERE retires_at IS NULL")
         .run(retireOthersAt);
       this.#insertKey(key);
     });
-    return Promise.resolve();
   }
 
-  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord> {
-    return Promise.resolve(this.#transaction(() => {
+  async ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
+    return await this.#transaction(() => {
       const current = this.#db
         .prepare(
           `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
@@ -155,18 +186,18 @@ export class SqliteStore implements Store {
       if (current) return toSigningKey(current);
       this.#insertKey(key);
       return key;
-    }));
+    });
   }
 
-  getThrottle(key: string): Promise<ThrottleRecord | undefined> {
-    return Promise.resolve(this.#readThrottle(key));
+  async getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+    return await run(() => this.#readThrottle(key));
   }
 
-  recordFailure(
+  async recordFailure(
     key: string,
     update: (current: ThrottleRecord | undefined) => ThrottleRecord,
   ): Promise<ThrottleRecord> {
-    return Promise.resolve(this.#transaction(() => {
+    return await this.#transaction(() => {
       const next = update(this.#readThrottle(key));
       this.#db
         .prepare(
@@ -174,42 +205,42 @@ export class SqliteStore implements Store {
            ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
              window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
         )
-        .run(key, next.failures, next.windowStart, next.blockedUntil);
+        .run(key, next.failures, next.windowStartAt, next.blockedUntil);
       return next;
-    }));
+    });
   }
 
-  clearThrottle(key: string): Promise<void> {
-    this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key);
-    return Promise.resolve();
+  async clearThrottle(key: string): Promise<void> {
+    await run(() => this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key));
   }
 
-  addRefreshToken(record: RefreshTokenRecord): Promise<void> {
-    this.#db
-      .prepare(
-        `INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
+  async addRefreshToken(record: RefreshTokenRecord): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
            created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.tokenHash,
-        record.familyId,
-        record.username,
-        record.clientId,
-        record.scope,
-        record.createdAt,
-        record.expiresAt,
-        record.usedAt,
-        record.revokedAt,
-      );
-    return Promise.resolve();
+        )
+        .run(
+          record.tokenHash,
+          record.familyId,
+          record.username,
+          record.clientId,
+          record.scope,
+          record.createdAt,
+          record.expiresAt,
+          record.usedAt,
+          record.revokedAt,
+        )
+    );
   }
 
-  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
-    return Promise.resolve(this.#readRefreshToken(tokenHash));
+  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    return await run(() => this.#readRefreshToken(tokenHash));
   }
 
-  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome> {
-    return Promise.resolve(this.#transaction((): RefreshOutcome => {
+  async useRefreshToken(tokenHash: string, now: UnixSeconds): Promise<RefreshOutcome> {
+    return await this.#transaction((): RefreshOutcome => {
       const record = this.#readRefreshToken(tokenHash);
       if (!record) return { outcome: "unknown" };
       if (record.revokedAt !== null) return { outcome: "revoked", record };
@@ -218,56 +249,62 @@ export class SqliteStore implements Store {
       this.#db.prepare("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?")
         .run(now, tokenHash);
       return { outcome: "rotated", record: { ...record, usedAt: now } };
-    }));
+    });
   }
 
-  revokeRefreshFamily(familyId: string, now: number): Promise<void> {
-    this.#db
-      .prepare(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-      )
-      .run(now, familyId);
-    return Promise.resolve();
+  async revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+        )
+        .run(now, familyId)
+    );
   }
 
-  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void> {
-    this.#db
-      .prepare(
-        `INSERT INTO revocations (kind, id, expires_at) VALUES (?, ?, ?)
-         ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-      )
-      .run(kind, id, expiresAt);
-    return Promise.resolve();
+  async addRevocation(
+    kind: RevocationRecord["kind"],
+    id: string,
+    expiresAt: UnixSeconds,
+  ): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO revocations (kind, id, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+        )
+        .run(kind, id, expiresAt)
+    );
   }
 
-  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]> {
-    const rows = this.#db
-      .prepare(
-        `SELECT seq, kind, id, expires_at FROM revocations WHERE seq > ? AND expires_at > ?
-         ORDER BY seq`,
-      )
-      .all(afterSeq, now) as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      seq: row.seq as number,
-      kind: row.kind as RevocationRecord["kind"],
-      id: row.id as string,
-      expiresAt: row.expires_at as number,
-    })));
+  async listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]> {
+    return await run(() => {
+      const rows = this.#db
+        .prepare(
+          `SELECT seq, kind, id, expires_at FROM revocations WHERE seq > ? AND expires_at > ?
+           ORDER BY seq`,
+        )
+        .all(afterSeq, now) as Row[];
+      return rows.map((row) => ({
+        seq: row.seq as number,
+        kind: row.kind as RevocationRecord["kind"],
+        id: row.id as string,
+        expiresAt: row.expires_at as number,
+      }));
+    });
   }
 
-  pruneExpired(now: number): Promise<void> {
-    this.#transaction(() => {
+  async pruneExpired(now: UnixSeconds): Promise<void> {
+    await this.#transaction(() => {
       this.#db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM revocations WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM throttle WHERE blocked_until <= ? AND window_start <= ?")
-        .run(now * 1000, (now - THROTTLE_RETENTION_SECONDS) * 1000);
+        .run(now, now - THROTTLE_RETENTION_SECONDS);
     });
-    return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#db.isOpen) await run(() => this.#db.close());
   }
 
   #readThrottle(key: string): ThrottleRecord | undefined {
@@ -276,7 +313,7 @@ export class SqliteStore implements Store {
       .get(key) as Row | undefined;
     return row && {
       failures: row.failures as number,
-      windowStart: row.window_start as number,
+      windowStartAt: row.window_start as number,
       blockedUntil: row.blocked_until as number,
     };
   }
@@ -310,17 +347,34 @@ export class SqliteStore implements Store {
       .run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, key.retiresAt);
   }
 
-  #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+  /** Runs `work` in one write transaction (taking the write lock at once). */
+  #transaction<T>(work: () => T): Promise<T> {
+    return run(() => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = work();
+        this.#db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    });
   }
+}
+
+/** Runs synchronous database work as a promise, turning a lock timeout into `unavailable`. */
+function run<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(isLocked(error) ? storeUnavailable(error) : error);
+  }
+}
+
+function isLocked(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === "ERR_SQLITE_ERROR" &&
+    LOCKED.test((error as Error).message);
 }
 
 function migrate(db: DatabaseSync): void {

@@ -1,12 +1,19 @@
+/**
+ * @module
+ * The store's contract: the records it keeps and the operations every store implements (the
+ * embedded SQLite store and the shared PostgreSQL store both pass tests/store_contract.ts).
+ * Every time is {@linkcode UnixSeconds}. Failures a caller can act on are StoreFailure.
+ */
+import type { UnixSeconds } from "../clock.ts";
+
 /** A user account as stored: never a plaintext password. */
 export interface UserRecord {
   username: string;
   passwordHash: string;
-  /** Unix milliseconds. */
-  createdAt: number;
+  createdAt: UnixSeconds;
 }
 
-/** A JWT signing key as stored. Times are Unix seconds. */
+/** A JWT signing key as stored. */
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
@@ -14,21 +21,21 @@ export interface SigningKeyRecord {
   privateJwk: string;
   /** Public key as a JWK JSON string; empty for symmetric keys. */
   publicJwk: string;
-  createdAt: number;
+  createdAt: UnixSeconds;
   /** When this key stops verifying; null while it is the current key. */
-  retiresAt: number | null;
+  retiresAt: UnixSeconds | null;
 }
 
 /** Failure counter for one throttling key (an account or a client address). */
 export interface ThrottleRecord {
   failures: number;
-  /** Start of the current counting window, in Unix milliseconds. */
-  windowStart: number;
-  /** Unix milliseconds until which attempts are refused; 0 when not blocked. */
-  blockedUntil: number;
+  /** Start of the current counting window. */
+  windowStartAt: UnixSeconds;
+  /** Until when attempts are refused; 0 when not blocked. */
+  blockedUntil: UnixSeconds;
 }
 
-/** A refresh token as stored: only the SHA-256 of the token itself. Times are Unix seconds. */
+/** A refresh token as stored: only the SHA-256 of the token itself. */
 export interface RefreshTokenRecord {
   tokenHash: string;
   /** All refresh tokens descended from one login share a family (the access tokens' `sid`). */
@@ -36,12 +43,12 @@ export interface RefreshTokenRecord {
   username: string;
   clientId: string;
   scope: string;
-  createdAt: number;
-  expiresAt: number;
+  createdAt: UnixSeconds;
+  expiresAt: UnixSeconds;
   /** When it was exchanged for a new one; a second use is a replay. */
-  usedAt: number | null;
+  usedAt: UnixSeconds | null;
   /** When its family was revoked. */
-  revokedAt: number | null;
+  revokedAt: UnixSeconds | null;
 }
 
 /** What happened when a refresh token was presented. */
@@ -56,30 +63,14 @@ export interface RevocationRecord {
   seq: number;
   kind: "jti" | "sid";
   id: string;
-  expiresAt: number;
-}
-
-/** Raised when adding a user whose name is taken. */
-export class DuplicateUserError extends Error {
-  constructor(username: string) {
-    super(`User "${username}" already exists`);
-    this.name = "DuplicateUserError";
-  }
-}
-
-/** The store cannot be reached right now (its server is down or restarting); retry later. */
-export class StoreUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StoreUnavailableError";
-  }
+  expiresAt: UnixSeconds;
 }
 
 /** Persistent state of the service; every implementation passes tests/store_contract.ts. */
 export interface Store {
   /** Finds a user by exact name. */
   getUser(username: string): Promise<UserRecord | undefined>;
-  /** Adds a user; throws DuplicateUserError when the name is taken. */
+  /** Adds a user; throws StoreFailure `duplicate_user` when the name is taken. */
   addUser(username: string, passwordHash: string): Promise<void>;
   /** Replaces a user's password hash; false when there is no such user. */
   setPasswordHash(username: string, passwordHash: string): Promise<boolean>;
@@ -89,14 +80,18 @@ export interface Store {
   listUsers(): Promise<string[]>;
 
   /** Lists signing keys that have not retired by `now` (Unix seconds), newest first. */
-  listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+  listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]>;
   /**
    * Makes `key` the current signing key: keys still current retire at `retireOthersAt`, and keys
    * retired before `now` are deleted. Atomic.
    */
-  rotateSigningKey(key: SigningKeyRecord, retireOthersAt: number, now: number): Promise<void>;
+  rotateSigningKey(
+    key: SigningKeyRecord,
+    retireOthersAt: UnixSeconds,
+    now: UnixSeconds,
+  ): Promise<void>;
   /** Adds `key` as the current key only when no unretired key exists; returns the current key. */
-  ensureSigningKey(key: SigningKeyRecord, now: number): Promise<SigningKeyRecord>;
+  ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord>;
 
   /** Reads the throttle state for a key. */
   getThrottle(key: string): Promise<ThrottleRecord | undefined>;
@@ -119,16 +114,16 @@ export interface Store {
    * Atomically marks a refresh token used when it is valid at `now` ("rotated"); otherwise says
    * why not, without changing anything.
    */
-  useRefreshToken(tokenHash: string, now: number): Promise<RefreshOutcome>;
+  useRefreshToken(tokenHash: string, now: UnixSeconds): Promise<RefreshOutcome>;
   /** Revokes every refresh token of a family. */
-  revokeRefreshFamily(familyId: string, now: number): Promise<void>;
+  revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<void>;
 
   /** Records a revocation (idempotent for the same kind and id). */
-  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: number): Promise<void>;
+  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void>;
   /** Lists revocations with `seq` above `afterSeq` that have not expired by `now`. */
-  listRevocations(afterSeq: number, now: number): Promise<RevocationRecord[]>;
+  listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]>;
   /** Deletes expired refresh tokens, revocations and stale throttle entries. */
-  pruneExpired(now: number): Promise<void>;
+  pruneExpired(now: UnixSeconds): Promise<void>;
 
   /** Releases the store's resources. */
   close(): Promise<void>;

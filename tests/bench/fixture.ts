@@ -53,7 +53,7 @@ export async function createFixture(): Promise<Fixture> {
     await Deno.writeTextFile(certPath, certPem);
     await Deno.writeTextFile(keyPath, keyPem, { mode: 0o600 });
     const password = crypto.randomUUID();
-    const store = SqliteStore.open(`${dir}/auth.db`);
+    const store = await SqliteStore.open(`${dir}/auth.db`);
     try {
       const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);
       await store.addUser(BENCH_USER, await hasher.hash(password));

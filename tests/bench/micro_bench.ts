@@ -11,7 +11,7 @@ import type { RequestContext } from "../../src/http/context.ts";
 import { createRouter, route } from "../../src/router.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
-const store = SqliteStore.open(":memory:");
+const store = await SqliteStore.open(":memory:");
 const keys = await KeyRing.open(store); // ES256, as in production; no refresh timer
 const tokenOptions: TokenOptions = {
   issuer: "https://localhost:8443",
@@ -74,7 +74,7 @@ const literalRequest = new Request("https://localhost:8443/hello");
 const patternedRequest = new Request("https://localhost:8443/keys/abc123");
 
 function context(): RequestContext {
-  return { requestId: "bench", remoteAddress: "127.0.0.1", params: {} };
+  return { requestId: "bench", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
 }
 
 Deno.bench("router dispatch, literal path (/hello)", { group: "router" }, async () => {

@@ -70,7 +70,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.config,
   };
   const hasher = options.hasher ?? new PasswordHasher(config.passwordIterations);
-  const store = options.store ?? SqliteStore.open(`${dir}/auth.db`);
+  const store = options.store ?? await SqliteStore.open(`${dir}/auth.db`);
   for (const [name, password] of Object.entries(options.users ?? {})) {
     await store.addUser(name, await hasher.hash(password));
   }

@@ -1,0 +1,72 @@
+/**
+ * @module
+ * Every error of the authentication domain, with a stable `code`. Services throw these and know
+ * nothing of HTTP: the edge's error table turns each code into a status, a body and headers.
+ */
+
+/**
+ * Why an authentication step failed.
+ *
+ * - `missing_token`: a protected resource was called without credentials (RFC 6750 §3.1: no code).
+ * - `invalid_token`, `insufficient_scope`: RFC 6750 bearer-token errors.
+ * - `invalid_credentials`: wrong or missing username or password.
+ * - `throttled`: too many failed logins; retry after `retryAfterSeconds`.
+ * - the rest: RFC 6749 §5.2 errors of the OAuth endpoints.
+ */
+export type AuthErrorCode =
+  | "missing_token"
+  | "invalid_token"
+  | "insufficient_scope"
+  | "invalid_credentials"
+  | "throttled"
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "invalid_scope"
+  | "unsupported_grant_type";
+
+/** Details some failures carry. */
+export interface AuthFailureDetails extends ErrorOptions {
+  /** The scope a resource requires, for `insufficient_scope`. */
+  scope?: string;
+  /** Seconds until a retry may succeed, for `throttled`. */
+  retryAfterSeconds?: number;
+}
+
+/** A failed authentication step; `message` is safe to show to the client. */
+export class AuthFailure extends Error {
+  /** What went wrong, stable across versions. */
+  readonly code: AuthErrorCode;
+  /** The scope a resource requires, for `insufficient_scope`. */
+  readonly scope?: string;
+  /** Seconds until a retry may succeed, for `throttled`. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(code: AuthErrorCode, message: string, details: AuthFailureDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "AuthFailure";
+    this.code = code;
+    this.scope = details.scope;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+/** The one answer to wrong credentials, whichever part was wrong. */
+export function invalidCredentials(): AuthFailure {
+  return new AuthFailure("invalid_credentials", "Invalid credentials");
+}
+
+/** A refused refresh token or authorization grant. */
+export function invalidGrant(message: string): AuthFailure {
+  return new AuthFailure("invalid_grant", message);
+}
+
+/** A refused client authentication. */
+export function invalidClient(message: string): AuthFailure {
+  return new AuthFailure("invalid_client", message);
+}
+
+/** A refused or malformed access token. */
+export function invalidToken(message: string): AuthFailure {
+  return new AuthFailure("invalid_token", message);
+}

@@ -1,0 +1,62 @@
+/**
+ * @module
+ * Who is calling: the Bearer access token of a protected resource, or the OAuth client of a
+ * token, revocation or introspection request. Each records what it learnt in the request
+ * context for the access log, so no handler has to.
+ */
+import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
+import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
+import { requireScope } from "../auth/scopes.ts";
+import type { AccessClaims, TokenService } from "../auth/tokens.ts";
+import { parseAuthorization } from "../http/authorization.ts";
+import type { RequestContext } from "../http/context.ts";
+import { formParameter } from "../http/form.ts";
+
+/**
+ * Verifies the request's `Authorization: Bearer` access token and, when `scope` is given, that
+ * the token grants it (else `insufficient_scope`, RFC 6750 §3.1).
+ */
+export async function authenticateBearer(
+  req: Request,
+  ctx: RequestContext,
+  { tokens, scope }: { tokens: TokenService; scope?: string },
+): Promise<AccessClaims> {
+  const authorization = parseAuthorization(req.headers.get("authorization"));
+  if (authorization.scheme === "none") {
+    throw new AuthFailure("missing_token", "Missing Authorization Header");
+  }
+  if (authorization.scheme !== "bearer") {
+    throw invalidToken('Authorization header must be "Bearer <token>"');
+  }
+  const claims = await tokens.verify(authorization.token);
+  ctx.user = claims.sub;
+  if (scope !== undefined) requireScope(claims.scope, scope);
+  return claims;
+}
+
+/**
+ * Identifies the OAuth client from HTTP Basic (RFC 6749 §2.3.1) or the `client_id` and
+ * `client_secret` form parameters, never both.
+ */
+export async function authenticateClient(
+  req: Request,
+  ctx: RequestContext,
+  { form, clients }: { form: URLSearchParams; clients: ClientRegistry },
+): Promise<ClientIdentity> {
+  const authorization = parseAuthorization(req.headers.get("authorization"));
+  if (authorization.scheme === "malformed_basic") {
+    throw invalidClient("Malformed Basic credentials");
+  }
+  const basic = authorization.scheme === "basic" ? authorization : undefined;
+  const formId = formParameter(form, "client_id");
+  const formSecret = formParameter(form, "client_secret");
+  if (basic && form.has("client_secret")) {
+    throw new AuthFailure("invalid_request", "Use one client authentication method, not two");
+  }
+  const client = await clients.identify({
+    clientId: basic?.id ?? formId,
+    secret: basic?.secret ?? formSecret,
+  });
+  ctx.client = client.clientId;
+  return client;
+}

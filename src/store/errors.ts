@@ -1,0 +1,34 @@
+/**
+ * @module
+ * Every error of the store layer, with a stable `code`. Both stores throw only these for
+ * conditions a caller can act on; the edge's error table turns them into responses.
+ */
+
+/**
+ * - `unavailable`: the database cannot be reached or is busy right now; retry shortly.
+ * - `duplicate_user`: a user of that name exists.
+ */
+export type StoreErrorCode = "unavailable" | "duplicate_user";
+
+/** A store operation that failed for a reason the caller can act on. */
+export class StoreFailure extends Error {
+  /** What went wrong, stable across versions. */
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreFailure";
+    this.code = code;
+  }
+}
+
+/** The failure for adding a user whose name is taken. */
+export function duplicateUser(username: string): StoreFailure {
+  return new StoreFailure("duplicate_user", `User "${username}" already exists`);
+}
+
+/** The failure for a database that cannot answer now, keeping the driver's error as `cause`. */
+export function storeUnavailable(error: unknown): StoreFailure {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreFailure("unavailable", `Database unavailable: ${reason}`, { cause: error });
+}

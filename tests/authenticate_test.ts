@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { ClientRegistry } from "../src/auth/clients.ts";
+import { AuthFailure } from "../src/auth/errors.ts";
+import { KeyRing } from "../src/auth/keys.ts";
+import { TokenService } from "../src/auth/tokens.ts";
+import { authenticateBearer, authenticateClient } from "../src/handlers/authenticate.ts";
+import { parseAuthorization } from "../src/http/authorization.ts";
+import type { RequestContext } from "../src/http/context.ts";
+import { HttpError } from "../src/http/errors.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+
+const CLIENT_SECRET = "s".repeat(32);
+
+async function tokenService(): Promise<TokenService & AsyncDisposable> {
+  const store = await SqliteStore.open(":memory:");
+  const keys = await KeyRing.open(store);
+  const tokens = new TokenService(keys, {
+    issuer: "https://issuer.test",
+    audience: "https://api.test",
+    ttlSeconds: 900,
+    leewaySeconds: 30,
+    maxTokenBytes: 8192,
+  });
+  return Object.assign(tokens, {
+    async [Symbol.asyncDispose]() {
+      keys.close();
+      await store.close();
+    },
+  });
+}
+
+function context(): RequestContext {
+  return { requestId: "test", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
+}
+
+function request(authorization?: string): Request {
+  return new Request("https://api.test/hello", {
+    headers: authorization === undefined ? {} : { authorization },
+  });
+}
+
+async function assertFailure(promise: Promise<unknown>, code: string, message?: RegExp) {
+  await assert.rejects(promise, (error) => {
+    assert.ok(error instanceof AuthFailure, `expected AuthFailure, got ${error}`);
+    assert.equal(error.code, code);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("parseAuthorization reads Bearer, Basic, malformed and other schemes", () => {
+  assert.deepEqual(parseAuthorization(null), { scheme: "none" });
+  assert.deepEqual(parseAuthorization("Bearer a.b.c"), { scheme: "bearer", token: "a.b.c" });
+  assert.deepEqual(parseAuthorization("bEaReR   a.b.c "), { scheme: "bearer", token: "a.b.c" });
+  for (const value of ["Bearer ", "Bearer a b"]) {
+    assert.deepEqual(parseAuthorization(value), { scheme: "malformed_bearer" }, value);
+  }
+  assert.deepEqual(parseAuthorization(`Basic ${btoa("my%20app:p%2Bw+x")}`), {
+    scheme: "basic",
+    id: "my app",
+    secret: "p+w x",
+  });
+  assert.deepEqual(parseAuthorization(`Basic ${btoa("no-colon")}`), { scheme: "malformed_basic" });
+  assert.deepEqual(parseAuthorization(`Basic ${btoa("a:%zz")}`), { scheme: "malformed_basic" });
+  for (const value of ["Bearer", "Token abc", "xyz", "Basic !!"]) {
+    assert.deepEqual(parseAuthorization(value), { scheme: "other" }, value);
+  }
+});
+
+Deno.test("authenticateBearer rejects a request without Authorization as missing_token", async () => {
+  await using tokens = await tokenService();
+  await assertFailure(
+    authenticateBearer(request(), context(), { tokens }),
+    "missing_token",
+    /^Missing Authorization Header$/,
+  );
+});
+
+Deno.test("authenticateBearer rejects a non-Bearer Authorization as invalid_token", async () => {
+  await using tokens = await tokenService();
+  const { token } = await tokens.issue("alice");
+  for (const value of [`Basic ${btoa("alice:pw")}`, token, "Bearer", "Bearer ", `Token ${token}`]) {
+    await assertFailure(
+      authenticateBearer(request(value), context(), { tokens }),
+      "invalid_token",
+      /Bearer|Malformed/,
+    );
+  }
+});
+
+Deno.test("authenticateBearer accepts a Bearer token, scheme case-insensitive, and names the user", async () => {
+  await using tokens = await tokenService();
+  const { token } = await tokens.issue("alice");
+  for (const value of [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`]) {
+    const ctx = context();
+    assert.equal((await authenticateBearer(request(value), ctx, { tokens })).sub, "alice");
+    assert.equal(ctx.user, "alice", "recorded for the access log");
+  }
+});
+
+Deno.test("authenticateBearer refuses a token without the required scope as insufficient_scope", async () => {
+  await using tokens = await tokenService();
+  const { token } = await tokens.issue("alice", { scope: "read" });
+  await assert.rejects(
+    authenticateBearer(request(`Bearer ${token}`), context(), { tokens, scope: "hello" }),
+    (error) => {
+      assert.ok(error instanceof AuthFailure);
+      assert.equal(error.code, "insufficient_scope");
+      assert.equal(error.scope, "hello");
+      return true;
+    },
+  );
+});
+
+Deno.test("authenticateClient reads Basic or form credentials and records the client", async () => {
+  const clients = new ClientRegistry({ conf: CLIENT_SECRET }, "first-party");
+  const basic = new Request("https://api.test/oauth/token", {
+    method: "POST",
+    headers: { authorization: `Basic ${btoa(`conf:${CLIENT_SECRET}`)}` },
+  });
+  const ctx = context();
+  const identity = await authenticateClient(basic, ctx, { form: new URLSearchParams(), clients });
+  assert.deepEqual(identity, { clientId: "conf", authenticated: true });
+  assert.equal(ctx.client, "conf");
+
+  const form = new URLSearchParams({ client_id: "conf", client_secret: CLIENT_SECRET });
+  const posted = await authenticateClient(request(), context(), { form, clients });
+  assert.deepEqual(posted, { clientId: "conf", authenticated: true });
+
+  const none = await authenticateClient(request(), context(), {
+    form: new URLSearchParams(),
+    clients,
+  });
+  assert.deepEqual(none, { clientId: "first-party", authenticated: false });
+});
+
+Deno.test("authenticateClient refuses two methods, a repeated parameter and bad Basic", async () => {
+  const clients = new ClientRegistry({ conf: CLIENT_SECRET }, "first-party");
+  const basic = `Basic ${btoa(`conf:${CLIENT_SECRET}`)}`;
+  await assertFailure(
+    authenticateClient(request(basic), context(), {
+      form: new URLSearchParams({ client_secret: CLIENT_SECRET }),
+      clients,
+    }),
+    "invalid_request",
+  );
+  await assert.rejects(
+    authenticateClient(request(), context(), {
+      form: new URLSearchParams([["client_id", "conf"], ["client_id", "other"]]),
+      clients,
+    }),
+    (error) => error instanceof HttpError && error.code === "invalid_request",
+  );
+  await assertFailure(
+    authenticateClient(request(`Basic ${btoa("conf")}`), context(), {
+      form: new URLSearchParams(),
+      clients,
+    }),
+    "invalid_client",
+  );
+  await assertFailure(
+    authenticateClient(request(), context(), {
+      form: new URLSearchParams({ client_id: "conf", client_secret: "wrong" }),
+      clients,
+    }),
+    "invalid_client",
+  );
+});
