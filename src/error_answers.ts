@@ -43,6 +43,7 @@ const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer
     warning: "Store unavailable",
   }),
   duplicate_user: (error) => ({ status: 409, message: error.message }),
+  duplicate_client: (error) => ({ status: 409, message: error.message }),
 };
 
 /**
