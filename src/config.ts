@@ -9,6 +9,7 @@ import { CLIENT_ID } from "./auth/clients.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import type { LogLevel } from "./log.ts";
 
@@ -78,6 +79,8 @@ export interface Config {
   maxTokenBytes: number;
   passwordIterations: number;
   throttle: ThrottleOptions;
+  /** Idle and absolute lifetimes of signed-in browsers. */
+  browserSession: BrowserSessionOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -146,6 +149,7 @@ export function loadConfig(args: string[], env: Env): Config {
       min: MIN_PBKDF2_ITERATIONS,
     }),
     throttle: readThrottle(env),
+    browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -239,6 +243,19 @@ function readThrottle(env: Env): ThrottleOptions {
       env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
       { fallback: DEFAULT_THROTTLE.addressFailuresPerMinute, min: 1 },
     ),
+  };
+}
+
+function readBrowserSession(env: Env): BrowserSessionOptions {
+  return {
+    idleSeconds: integer("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
+      fallback: DEFAULT_BROWSER_SESSION.idleSeconds,
+      min: MINUTE_SECONDS,
+    }),
+    maxSeconds: integer("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
+      fallback: DEFAULT_BROWSER_SESSION.maxSeconds,
+      min: MINUTE_SECONDS,
+    }),
   };
 }
 

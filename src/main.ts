@@ -1,10 +1,11 @@
 /**
  * @module
- * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`. It
- * reads the environment once and prints an expected error as one line, without a stack.
+ * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`,
+ * `clients`. It reads the environment once and prints an expected error as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
 import { CertificateError } from "./certs/load.ts";
+import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
@@ -23,6 +24,8 @@ Usage:
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
+  auth-api clients add ID --redirect-uri URI… [--public] [--first-party] [--scope S] [--grant G]…
+  auth-api clients list|remove ID|rotate-secret ID   Manage registered OAuth clients
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -48,15 +51,18 @@ async function main(args: string[]): Promise<number> {
       return await certsCommand(rest);
     }
     case "user":
-    case "keys": {
+    case "keys":
+    case "clients": {
       const config = loadConfig([], env);
       const store = await openStore(config.databaseUrl);
       try {
         if (command === "user") {
           const hasher = new PasswordHasher(config.passwordIterations);
           await userCommand(rest, { store, hasher });
-        } else {
+        } else if (command === "keys") {
           await keysCommand(rest, { store, config });
+        } else {
+          await clientsCommand(rest, { store, config });
         }
       } finally {
         await store.close();

@@ -5,14 +5,20 @@
  * graceful shutdown. A start that fails part way stops what it had started.
  */
 import { createApp } from "./app.ts";
+import { AuthorizationCodes } from "./auth/authorization_codes.ts";
+import { BrowserSessions } from "./auth/browser_sessions.ts";
 import { ClientRegistry } from "./auth/clients.ts";
+import { Consents } from "./auth/consents.ts";
+import { IdTokenKeys, IdTokens, withOpenIdScopes } from "./auth/id_tokens.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
+import { PendingRequests } from "./auth/pending_requests.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import { TokenService } from "./auth/tokens.ts";
+import { userInfo } from "./auth/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
@@ -57,6 +63,7 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 interface Services {
   store: Store;
   keys: KeyRing;
+  idTokenKeys: IdTokenKeys;
   revocations: RevocationList;
   hasher: PasswordHasher;
   /** Stops the background work and closes the store. */
@@ -123,6 +130,7 @@ async function openServices(
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
   let revocations: RevocationList | undefined;
+  let idTokenKeys: IdTokenKeys | undefined;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -133,8 +141,10 @@ async function openServices(
       syncIntervalMs: SYNC_INTERVAL_MS,
       onSyncError,
     });
+    idTokenKeys = await IdTokenKeys.open(store);
   } catch (error) {
     keys?.close();
+    revocations?.close();
     await store.close();
     throw error;
   }
@@ -148,6 +158,7 @@ async function openServices(
   return {
     store,
     ...opened,
+    idTokenKeys,
     hasher,
     async close() {
       clearInterval(pruning);
@@ -161,7 +172,7 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, revocations, hasher }: Services,
+  { store, keys, idTokenKeys, revocations, hasher }: Services,
   listeningUrl: string,
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
@@ -173,11 +184,18 @@ function buildApp(
     maxTokenBytes: config.maxTokenBytes,
     revocations,
   });
+  // The OpenID Connect scopes can be asked for; the default scope stays as configured.
+  const policy = withOpenIdScopes(config.scopes);
   const sessions = new SessionService({ store, tokens, revocations }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
-    scopes: config.scopes,
+    scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
+  const idTokens = new IdTokens(idTokenKeys, {
+    issuer: identity.issuer,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const browserSessions = new BrowserSessions({ store, sessions }, config.browserSession);
   const handler = createApp({
     config,
     identity,
@@ -186,7 +204,16 @@ function buildApp(
     tokens,
     passwordLogin: new PasswordLogin({ store, hasher, throttle }),
     sessions,
-    clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
+    clients: new ClientRegistry(config.oauthClients, config.defaultClientId, store),
+    signIn: {
+      policy,
+      idTokens,
+      pending: new PendingRequests(store),
+      browserSessions,
+      consents: new Consents(store),
+      codes: new AuthorizationCodes({ store, sessions, tokens, idTokens, browserSessions }),
+      userInfo: (claims) => userInfo(claims, store),
+    },
   });
   return { handler, tokens };
 }

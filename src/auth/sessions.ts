@@ -103,6 +103,11 @@ export class SessionService {
     if (claims.sid) await this.#revokeSession(claims.sid, unixNow());
   }
 
+  /** Revokes a whole family: its refresh tokens and, through its `sid`, its access tokens. */
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.#revokeSession(familyId, unixNow());
+  }
+
   /**
    * RFC 7009 revocation: a refresh token revokes its family; an access token revokes itself.
    * Unknown or invalid tokens are ignored, as the RFC asks.

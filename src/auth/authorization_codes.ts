@@ -1,0 +1,180 @@
+/**
+ * @module
+ * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable
+ * once within a minute, bound to the client, the redirect URI and the PKCE challenge. A replayed
+ * code revokes every token issued with it. Redeeming one issues the access token, the refresh
+ * token and, for scope `openid`, the ID token. It speaks in domain errors only.
+ */
+import { unixNow } from "../clock.ts";
+import type { Store } from "../store/store.ts";
+import type { AuthorizationRequest } from "./authorization_requests.ts";
+import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
+import type { ClientIdentity } from "./clients.ts";
+import { AuthFailure, invalidGrant } from "./errors.ts";
+import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
+import { verifierMatches } from "./pkce.ts";
+import { scopeTokens } from "./scopes.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
+import type { SessionService } from "./sessions.ts";
+import type { TokenService } from "./tokens.ts";
+
+/** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
+export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+
+/** What a grant at the token endpoint issues. */
+export interface GrantResult {
+  accessToken: string;
+  expiresIn: number;
+  scope: string;
+  /** The user, or the client itself for `client_credentials`. */
+  subject: string;
+  refreshToken?: string;
+  idToken?: string;
+}
+
+/** What a client presents with a code at the token endpoint. */
+export interface CodeExchange {
+  client: ClientIdentity;
+  redirectUri?: string;
+  codeVerifier?: string;
+}
+
+/** What authorization codes need. */
+export interface AuthorizationCodeDeps {
+  store: Store;
+  sessions: SessionService;
+  tokens: TokenService;
+  idTokens: IdTokens;
+  browserSessions: BrowserSessions;
+}
+
+/**
+ * Issues and redeems authorization codes.
+ *
+ * @example
+ * ```ts
+ * const code = await codes.issue(request, session);
+ * const grant = await codes.redeem(code, { client, redirectUri, codeVerifier });
+ * ```
+ */
+export class AuthorizationCodes {
+  #deps: AuthorizationCodeDeps;
+
+  constructor(deps: AuthorizationCodeDeps) {
+    this.#deps = deps;
+  }
+
+  /** A new code for a validated request of a signed-in browser; only its hash is stored. */
+  async issue(request: AuthorizationRequest, session: BrowserSession): Promise<string> {
+    const now = unixNow();
+    const code = randomSecret();
+    await this.#deps.store.addAuthorizationCode({
+      codeHash: await sha256Hex(code),
+      clientId: request.clientId,
+      username: session.username,
+      redirectUri: request.redirectUri,
+      scope: request.scope,
+      codeChallenge: request.codeChallenge,
+      nonce: request.nonce ?? null,
+      authTime: session.authTime,
+      browserSid: session.sid,
+      createdAt: now,
+      expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS,
+      usedAt: null,
+      familyId: null,
+      replayedAt: null,
+    });
+    return code;
+  }
+
+  /**
+   * Exchanges a code for tokens. The code is spent by the first attempt, right or wrong; a
+   * second one revokes what the first issued.
+   */
+  async redeem(code: string | undefined, exchange: CodeExchange): Promise<GrantResult> {
+    const { store, sessions, tokens, idTokens, browserSessions } = this.#deps;
+    const { client } = exchange;
+    if (!client.registered?.grantTypes.includes("authorization_code")) {
+      throw new AuthFailure(
+        "unauthorized_client",
+        `Client "${client.clientId}" may not use the authorization code grant`,
+      );
+    }
+    if (code === undefined) throw new AuthFailure("invalid_request", "Missing code");
+    if (!isSecretShaped(code)) throw invalidGrant("Invalid authorization code");
+    const codeHash = await sha256Hex(code);
+    const result = await store.useAuthorizationCode(codeHash, unixNow());
+    if (result.outcome === "unknown") throw invalidGrant("Invalid authorization code");
+    const { record } = result;
+    if (result.outcome === "reused") {
+      if (record.familyId !== null) await sessions.revokeFamily(record.familyId);
+      throw replayed();
+    }
+    if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");
+    if (record.clientId !== client.clientId) {
+      throw invalidGrant("Authorization code was issued to another client");
+    }
+    if (exchange.redirectUri !== record.redirectUri) {
+      throw invalidGrant("redirect_uri does not match the authorization request");
+    }
+    if (!await verifierMatches(exchange.codeVerifier, record.codeChallenge)) {
+      throw invalidGrant("code_verifier does not match the code_challenge");
+    }
+
+    let grant: GrantResult;
+    let familyId: string;
+    if (client.registered.grantTypes.includes("refresh_token")) {
+      const pair = await sessions.start(record.username, {
+        clientId: record.clientId,
+        scope: record.scope,
+      });
+      familyId = pair.claims.sid!;
+      grant = {
+        accessToken: pair.accessToken,
+        refreshToken: pair.refreshToken,
+        expiresIn: pair.expiresIn,
+        scope: pair.scope,
+        subject: record.username,
+      };
+    } else {
+      familyId = crypto.randomUUID();
+      const issued = await tokens.issue(record.username, {
+        scope: record.scope,
+        clientId: record.clientId,
+        sessionId: familyId,
+      });
+      grant = {
+        accessToken: issued.token,
+        expiresIn: issued.expiresIn,
+        scope: record.scope,
+        subject: record.username,
+      };
+    }
+    // A replay that came while the tokens were being issued could not revoke them: this does.
+    if ((await store.attachCodeFamily(codeHash, familyId)).replayed) {
+      await sessions.revokeFamily(familyId);
+      throw replayed();
+    }
+    if (!await browserSessions.linkFamily(record.browserSid, familyId)) {
+      await sessions.revokeFamily(familyId);
+      throw invalidGrant("The browser session of this code has ended");
+    }
+    if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
+      grant.idToken = await idTokens.issue({
+        subject: record.username,
+        clientId: record.clientId,
+        authTime: record.authTime,
+        sessionId: record.browserSid,
+        ...(record.nonce !== null && { nonce: record.nonce }),
+        accessToken: grant.accessToken,
+      });
+    }
+    return grant;
+  }
+}
+
+function replayed(): AuthFailure {
+  return invalidGrant(
+    "Authorization code was already used; the tokens issued with it have been revoked",
+  );
+}
