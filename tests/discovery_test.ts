@@ -30,6 +30,11 @@ async function accessToken(server: TestServer): Promise<string> {
   return body.access_token as string;
 }
 
+/** The access-token keys of a JWKS, leaving out the RS256 ID-token keys. */
+function accessTokenKeys(jwks: Json): Json[] {
+  return (jwks.keys as Json[]).filter((key) => key.alg !== "RS256");
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -54,8 +59,13 @@ Deno.test("GET /.well-known/oauth-authorization-server describes the server per 
     assert.equal(url.protocol, "https:", name);
     assert.equal(url.origin, new URL(server.url).origin, name);
   }
-  assert.deepEqual(body.grant_types_supported, ["password", "refresh_token"]);
-  assert.deepEqual(body.scopes_supported, ["hello"]);
+  assert.deepEqual(body.grant_types_supported, [
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+  ]);
+  assert.deepEqual(body.scopes_supported, ["hello", "openid", "profile"]);
   const methods = body.token_endpoint_auth_methods_supported as string[];
   for (const method of ["none", "client_secret_basic", "client_secret_post"]) {
     assert.ok(methods.includes(method), method);
@@ -66,7 +76,7 @@ Deno.test("GET /.well-known/oauth-authorization-server describes the server per 
 Deno.test("the metadata lists the configured OAUTH_SCOPES", async () => {
   await using server = await startTestServer({ env: { OAUTH_SCOPES: "hello other" } });
   const { body } = await getJson(server, METADATA_PATH);
-  assert.deepEqual(body.scopes_supported, ["hello", "other"]);
+  assert.deepEqual(body.scopes_supported, ["hello", "other", "openid", "profile"]);
 });
 
 Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use sig, kty EC) without private members", async () => {
@@ -75,7 +85,7 @@ Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use 
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
   assertCacheable(res);
-  const keys = body.keys as Json[];
+  const keys = accessTokenKeys(body);
   assert.equal(keys.length, 1);
   const [key] = keys;
   assert.equal(key.kty, "EC");
@@ -87,17 +97,19 @@ Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use 
   assert.equal(key.kid, decodeProtectedHeader(await accessToken(server)).kid);
 });
 
-Deno.test('with JWT_SECRET (HS256) the metadata has no jwks_uri and the JWKS is {"keys": []}', async () => {
+Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only the RS256 ID-token key", async () => {
   await using server = await startTestServer({ users: USERS, env: { JWT_SECRET } });
   const metadata = await getJson(server, METADATA_PATH);
   assert.equal(metadata.res.status, 200);
-  assert.equal("jwks_uri" in metadata.body, false);
+  assert.equal(metadata.body.jwks_uri, `${server.url}${JWKS_PATH}`, "OpenID Connect needs it");
   assert.deepEqual(metadata.body.access_token_signing_alg_values_supported, ["HS256"]);
+  assert.deepEqual(metadata.body.id_token_signing_alg_values_supported, ["RS256"]);
   assert.equal(metadata.body.issuer, decodeJwt(await accessToken(server)).iss);
 
   const jwks = await getJson(server, JWKS_PATH);
   assert.equal(jwks.res.status, 200);
-  assert.deepEqual(jwks.body, { keys: [] });
+  assert.deepEqual(accessTokenKeys(jwks.body), []);
+  assert.deepEqual((jwks.body.keys as Json[]).map((key) => [key.kty, key.alg]), [["RSA", "RS256"]]);
   assert.ok(!JSON.stringify(jwks.body).includes(JWT_SECRET));
 });
 
@@ -114,7 +126,7 @@ Deno.test("after store.rotateSigningKey the JWKS lists the new and the old key, 
   for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
     await sleep(250);
     const { body } = await getJson(server, JWKS_PATH);
-    kids = (body.keys as Json[]).map((key) => key.kid);
+    kids = accessTokenKeys(body).map((key) => key.kid);
     if (kids.length === 2) break;
   }
   assert.deepEqual(kids.toSorted(), [next.kid, oldKid].toSorted());

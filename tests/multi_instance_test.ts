@@ -94,8 +94,10 @@ Deno.test({
       const helloStatus = async (server: ServeProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
+      /** The access-token keys' ids (the RS256 ID-token key is checked on its own). */
       const jwksKids = async (server: ServeProcess) =>
-        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string }[])
+        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string; alg: string }[])
+          .filter((key) => key.alg !== "RS256")
           .map((key) => key.kid);
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
@@ -119,7 +121,10 @@ Deno.test({
         const [{ count }] = await sql`SELECT count(*)::int AS count FROM signing_keys`;
         assert.equal(count, 1, "the first key was created once");
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
-        assert.deepEqual(versions.map((row) => row.version), [1, 2], "migrations applied once");
+        assert.deepEqual(versions.map((row) => row.version), [1, 2, 3], "migrations applied once");
+        const [{ idTokenKeys }] =
+          await sql`SELECT count(*)::int AS "idTokenKeys" FROM id_token_keys`;
+        assert.equal(idTokenKeys, 1, "the ID-token key was created once");
       });
 
       let beforeRotation = "";

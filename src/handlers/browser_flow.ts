@@ -74,8 +74,9 @@ export class BrowserFlow {
     signedIn = false,
   ): Promise<Response> {
     const silent = request.prompt.includes("none");
+    // Whole seconds: max_age=0 always asks again, as it must.
     const stale = session !== undefined && request.maxAge !== undefined &&
-      unixNow() - session.authTime > request.maxAge;
+      unixNow() - session.authTime >= request.maxAge;
     if (!signedIn && (!session || stale || request.prompt.includes("login"))) {
       if (silent) return this.redirectError(request, loginRequired());
       return await this.signInPage(request, client, cookie, { username: request.loginHint });

@@ -1,0 +1,73 @@
+import { X509Certificate } from "node:crypto";
+import puppeteer, { type Browser } from "puppeteer-core";
+
+/**
+ * A real browser for end-to-end tests: Debian's Chromium, headless, driven by puppeteer-core,
+ * trusting only the test certificate (by the SHA-256 of its public key, never by turning
+ * certificate checks off), with a new empty profile each time.
+ */
+
+/** Where Debian's chromium package puts the browser. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/**
+ * Why a test needs to be skipped: the one-line reason when `path` is missing, else undefined.
+ * With REQUIRE_TEST_PROGRAMS set (as `.ci/run` sets it) a missing program fails instead.
+ */
+export function missingProgram(path: string, debianPackage: string): string | undefined {
+  try {
+    Deno.statSync(path);
+    return undefined;
+  } catch {
+    const reason = `${path} is missing (apt-get install ${debianPackage})`;
+    if (Deno.env.get("REQUIRE_TEST_PROGRAMS")) {
+      throw new Error(`${reason}, but REQUIRE_TEST_PROGRAMS is set`);
+    }
+    console.warn(`Skipping the tests that need it: ${reason}`);
+    return reason;
+  }
+}
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export const CHROMIUM_MISSING: string | undefined = missingProgram(CHROMIUM, "chromium");
+
+/** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as Chromium's SPKI list wants it. */
+export async function spkiHash(certPem: string): Promise<string> {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(spki))).toBase64();
+}
+
+/** A running headless Chromium with its own profile directory, removed on dispose. */
+export interface TestBrowser extends AsyncDisposable {
+  browser: Browser;
+}
+
+/** Launches headless Chromium trusting exactly the certificate `certPem`. */
+export async function launchBrowser(certPem: string): Promise<TestBrowser> {
+  const profile = await Deno.makeTempDir({ prefix: "auth-api-chromium-" });
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+      `--ignore-certificate-errors-spki-list=${await spkiHash(certPem)}`,
+    ],
+  });
+  return {
+    browser,
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      await Deno.remove(profile, { recursive: true });
+    },
+  };
+}
+
+/** Where the test run writes screenshots (git-ignored). */
+export const SCREENSHOT_DIR: string = new URL("../screenshots/", import.meta.url).pathname;
