@@ -15,12 +15,9 @@ import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";
 
-const USAGE = `Usage:
-  clients add ID [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--public]
-                 [--first-party] [--scope "openid profile …"] [--grant TYPE]... [--name NAME]
-  clients list
-  clients remove ID
-  clients rotate-secret ID`;
+const USAGE = "Usage: clients add ID [--redirect-uri URI]... [--post-logout-redirect-uri URI]... " +
+  "[--public] [--first-party] [--scope SCOPES] [--grant TYPE]... [--name NAME] | clients list | " +
+  "clients remove ID | clients rotate-secret ID";
 
 /** `clients add|list|remove|rotate-secret`: manages registered clients. */
 export async function clientsCommand(
@@ -94,7 +91,7 @@ function readRegistration(args: string[]): ClientRegistration {
       },
     });
   } catch (error) {
-    throw new InputError(`${(error as Error).message}\n${USAGE}`);
+    throw new InputError(`${(error as Error).message}; ${USAGE}`);
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new InputError(USAGE);

@@ -145,7 +145,7 @@ export function formFields(html: string): FormFields {
  * `Set-Cookie` says) and never follows redirects, so tests see every hop.
  */
 export class CookieBrowser {
-  readonly server: Reachable;
+  server: Reachable;
   /** The session cookie's value, as the server last set it. */
   cookie?: string;
 
