@@ -153,6 +153,16 @@ Deno.test("the ID token is RS256, from a key in the JWKS, with iss, sub, aud, ex
   assert.equal(access.aud, server.config.audience);
 });
 
+Deno.test("an ID token is no access token: /hello and /userinfo refuse it", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const { tokens } = await signedIn(server, app, { scope: "openid hello" });
+  const greeted = await hello(server, `Bearer ${tokens.id_token}`);
+  assert.equal(greeted.res.status, 401);
+  assert.equal(greeted.body.msg, "Unknown signing key");
+  assert.equal((await userinfo(server, String(tokens.id_token))).res.status, 401);
+});
+
 Deno.test({
   name:
     "Python's PyJWT (Debian python3-jwt) verifies an ID token from the discovery document and JWKS alone",

@@ -30,23 +30,22 @@ export function describeScope(scope: string): string {
 
 /** The consent page. */
 export function consentPage(page: ConsentPage): Html {
+  const { clientName, username, requestId, csrfToken } = page;
+  const scopes = page.scopes.map(({ name, description }) =>
+    html`<li>${description} <span class="scope-name">(${name})</span></li>`
+  );
   return layout(
     "Allow access",
     html`
       <h1>Allow access?</h1>
-      <p
-        class="lead"><strong>${page
-          .clientName}</strong> asks to act on your behalf, signed in as <strong>${page
-          .username}</strong>. It will be able to:</p>
-      <ul class="scopes">
-      ${page.scopes.map((scope) =>
-        html`
-          <li>${scope.description} <span class="scope-name">(${scope.name})</span></li>
-        `
-      )}</ul>
+      <p class="lead">
+        <strong>${clientName}</strong> asks to act on your behalf, signed in as
+        <strong>${username}</strong>. It will be able to:
+      </p>
+      <ul class="scopes">${scopes}</ul>
       <form method="post" action="/consent">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <input type="hidden" name="request" value="${requestId}">
+        <input type="hidden" name="csrf_token" value="${csrfToken}">
         <button type="submit" name="decision" value="allow">Allow</button>
         <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
       </form>

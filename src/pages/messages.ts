@@ -10,8 +10,10 @@ import { layout } from "./layout.ts";
 export function messagePage(title: string, message: string): Html {
   return layout(
     title,
-    html`<h1>${title}</h1>
-<p class="lead" role="alert">${message}</p>`,
+    html`
+      <h1>${title}</h1>
+      <p class="lead" role="alert">${message}</p>
+    `,
   );
 }
 
@@ -19,16 +21,18 @@ export function messagePage(title: string, message: string): Html {
 export function signOutPage(
   page: { username: string; requestId: string; csrfToken: string },
 ): Html {
+  const { username, requestId, csrfToken } = page;
   return layout(
     "Sign out",
     html`
       <h1>Sign out?</h1>
-      <p
-        class="lead">You are signed in as <strong>${page
-          .username}</strong>. Signing out also signs you out of the applications you used with this account.</p>
+      <p class="lead">
+        You are signed in as <strong>${username}</strong>. Signing out also signs you out of the
+        applications you used with this account.
+      </p>
       <form method="post" action="/sign-out">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <input type="hidden" name="request" value="${requestId}">
+        <input type="hidden" name="csrf_token" value="${csrfToken}">
         <button type="submit">Sign out</button>
       </form>
     `,

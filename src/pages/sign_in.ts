@@ -20,6 +20,10 @@ export interface SignInPage {
 
 /** The sign-in page. */
 export function signInPage(page: SignInPage): Html {
+  // The field to type into first: the password once the username is known.
+  const focusUsername = page.username ? "" : "autofocus";
+  const focusPassword = page.username ? "autofocus" : "";
+  const describedBy = page.error ? "sign-in-error" : undefined;
   return layout(
     "Sign in",
     html`
@@ -30,22 +34,12 @@ export function signInPage(page: SignInPage): Html {
         <input type="hidden" name="request" value="${page.requestId}">
         <input type="hidden" name="csrf_token" value="${page.csrfToken}">
         <label for="username">Username</label>
-        <input type="text" id="username" name="username" value="${page.username ??
-          ""}" autocomplete="username"
-          autocapitalize="none" spellcheck="false" required maxlength="64" ${page.error
-            ? html`
-              aria-describedby="sign-in-error"
-            `
-            : ""}${page.username ? "" : html`
-            autofocus
-          `}>
+        <input type="text" id="username" name="username" value="${page.username}"
+          autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64"
+          aria-describedby="${describedBy}" ${focusUsername}>
         <label for="password">Password</label>
-        <input type="password" id="password" name="password" autocomplete="current-password" required
-          maxlength="1024" ${page.username
-            ? html`
-              autofocus
-            `
-            : ""}>
+        <input type="password" id="password" name="password" autocomplete="current-password"
+          required maxlength="1024" ${focusPassword}>
         <button type="submit">Sign in</button>
       </form>
     `,
