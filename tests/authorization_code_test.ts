@@ -97,6 +97,14 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
   });
   assert.equal(refreshed.res.status, 200);
   assert.equal(refreshed.body.scope, "openid hello");
+  // Rotation and reuse detection hold for these refresh tokens as for /login's.
+  const reused = await tokenRequest(server, {
+    grant_type: "refresh_token",
+    refresh_token: String(body.refresh_token),
+    client_id: "app",
+  });
+  assert.equal(reused.body.error, "invalid_grant");
+  await assertRevoked(server, refreshed.body);
 });
 
 Deno.test("a code is bound to its PKCE verifier, redirect URI and client, and spent by a wrong attempt", async () => {

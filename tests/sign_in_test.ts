@@ -4,6 +4,8 @@
  * `/login`, one generic failure message, and forms raced or replayed.
  */
 import assert from "node:assert/strict";
+import { randomSecret, sha256Hex } from "../src/auth/secrets.ts";
+import { unixNow } from "../src/clock.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import {
   authorizeUrl,
@@ -287,4 +289,66 @@ Deno.test("POST /consent answers 403 without the CSRF token or from another brow
   assert.equal(query.get("iss"), server.url);
   assert.equal(await server.store.getConsent("alice", "partner"), "openid profile");
   assert.equal(await server.store.getConsent("bob", "partner"), undefined);
+});
+
+Deno.test("a browser session ends when idle or past its absolute lifetime; use renews only the idle one", async () => {
+  const { server, app } = await setUp({ BROWSER_SESSION_IDLE: "600", BROWSER_SESSION_MAX: "3600" });
+  await using _ = server;
+  const now = unixNow();
+  /** A session stored as signing in would store it, with the given expiries. */
+  const session = async (idleExpiresAt: number, expiresAt: number) => {
+    const cookie = randomSecret();
+    const idHash = await sha256Hex(cookie);
+    await server.store.addBrowserSession({
+      idHash,
+      sid: crypto.randomUUID(),
+      username: "alice",
+      authTime: now - 100,
+      createdAt: now - 100,
+      idleExpiresAt,
+      expiresAt,
+    });
+    const browser = new CookieBrowser(server);
+    browser.cookie = cookie;
+    return { browser, idHash };
+  };
+  const silently = async (browser: CookieBrowser) =>
+    redirectedTo(
+      await browser.get(authorizeUrl(server, app, {
+        code_challenge: (await pkce()).challenge,
+        prompt: "none",
+      })),
+      REDIRECT_URI,
+    );
+
+  const live = await session(now + 100, now + 1000);
+  assert.ok((await silently(live.browser)).get("code"));
+  const renewed = await server.store.getBrowserSession(live.idHash);
+  assert.ok(renewed!.idleExpiresAt >= now + 600, "used: 600 s more of idle lifetime");
+  const nearEnd = await session(now + 100, now + 200);
+  await silently(nearEnd.browser);
+  assert.equal((await server.store.getBrowserSession(nearEnd.idHash))!.idleExpiresAt, now + 200);
+  for (const [idle, max] of [[now, now + 1000], [now + 100, now]]) {
+    const { browser } = await session(idle, max);
+    assert.equal(
+      (await silently(browser)).get("error"),
+      "login_required",
+      `${idle - now}/${max - now}`,
+    );
+  }
+  // Signing in gives the new session the configured lifetimes.
+  const browser = new CookieBrowser(server);
+  redirectedTo(
+    await browser.signIn(
+      await browser.signInPage(authorizeUrl(server, app, {
+        code_challenge: (await pkce()).challenge,
+      })),
+      "alice",
+      PASSWORD,
+    ),
+    REDIRECT_URI,
+  );
+  const stored = await server.store.getBrowserSession(await sha256Hex(browser.cookie!));
+  assert.ok(stored!.expiresAt - stored!.createdAt === 3600);
+  assert.ok(stored!.idleExpiresAt - stored!.createdAt === 600);
 });

@@ -4,10 +4,10 @@
  * as RFC 8414 authorization server metadata and as OpenID Connect Discovery 1.0 provider
  * metadata.
  */
-import { CODE_CHALLENGE_METHOD } from "../auth/pkce.ts";
+import { PROMPT_VALUES } from "../auth/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/id_tokens.ts";
 import type { KeyRing } from "../auth/keys.ts";
-import { PROMPT_VALUES } from "../auth/authorization_requests.ts";
+import { CODE_CHALLENGE_METHOD } from "../auth/pkce.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";

@@ -4,12 +4,12 @@
  * and `POST /sign-out`, the form of the question asked when no ID token vouches for the request.
  */
 import { AuthFailure } from "../auth/errors.ts";
+import { formActionSource } from "../auth/redirect_uris.ts";
 import { isSecretShaped } from "../auth/secrets.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { clearedSessionCookie, readCookie, SESSION_COOKIE } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
-import { formActionSource } from "../auth/redirect_uris.ts";
 import { messagePage, signOutPage } from "../pages/messages.ts";
 import { type BrowserFlow, pendingFormOf, seeOther } from "./browser_flow.ts";
 

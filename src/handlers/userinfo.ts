@@ -3,8 +3,7 @@
  * `GET` and `POST /userinfo`: the OpenID Connect UserInfo endpoint (Core §5.3).
  */
 import { OPENID_SCOPE } from "../auth/id_tokens.ts";
-import type { TokenService } from "../auth/tokens.ts";
-import type { AccessClaims } from "../auth/tokens.ts";
+import type { AccessClaims, TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer } from "./authenticate.ts";
