@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import puppeteer, { type Browser } from "puppeteer-core";
+import { missingProgram } from "./programs.ts";
 
 /**
  * A real browser for end-to-end tests: Debian's Chromium, headless, driven by puppeteer-core,
@@ -10,26 +11,11 @@ import puppeteer, { type Browser } from "puppeteer-core";
 /** Where Debian's chromium package puts the browser. */
 export const CHROMIUM = "/usr/bin/chromium";
 
-/**
- * Why a test needs to be skipped: the one-line reason when `path` is missing, else undefined.
- * With REQUIRE_TEST_PROGRAMS set (as `.ci/run` sets it) a missing program fails instead.
- */
-export function missingProgram(path: string, debianPackage: string): string | undefined {
-  try {
-    Deno.statSync(path);
-    return undefined;
-  } catch {
-    const reason = `${path} is missing (apt-get install ${debianPackage})`;
-    if (Deno.env.get("REQUIRE_TEST_PROGRAMS")) {
-      throw new Error(`${reason}, but REQUIRE_TEST_PROGRAMS is set`);
-    }
-    console.warn(`Skipping the tests that need it: ${reason}`);
-    return reason;
-  }
-}
-
 /** Why the browser tests cannot run here, or undefined when they can. */
-export const CHROMIUM_MISSING: string | undefined = missingProgram(CHROMIUM, "chromium");
+export const CHROMIUM_MISSING: string | undefined = missingProgram("chromium", [
+  CHROMIUM,
+  "--version",
+]);
 
 /** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as Chromium's SPKI list wants it. */
 export async function spkiHash(certPem: string): Promise<string> {
