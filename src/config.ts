@@ -19,31 +19,31 @@ export const DEFAULT_TLS_CERT = `${DEFAULT_CERT_DIR}/cert.pem`;
 /** `TLS_KEY` when unset. */
 export const DEFAULT_TLS_KEY = `${DEFAULT_CERT_DIR}/key.pem`;
 /** `DATABASE_URL` when unset: the embedded store. */
-export const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
+const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
 /** `HOST` when unset. */
-export const DEFAULT_HOST = "localhost";
+const DEFAULT_HOST = "localhost";
 /** `PORT` when unset. */
-export const DEFAULT_PORT = 8443;
+const DEFAULT_PORT = 8443;
 /** `ACCESS_TOKEN_TTL` when unset. */
-export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
+const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
 /** `REFRESH_TOKEN_TTL` when unset. */
-export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
 /** `JWT_LEEWAY` when unset: clock skew tolerated between instances and clients. */
-export const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
+const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
 /** Largest access token accepted; larger ones are refused before any parsing. */
-export const MAX_TOKEN_BYTES = 8192;
+const MAX_TOKEN_BYTES = 8192;
 /** Largest request body read. */
 export const MAX_BODY_BYTES = 16 * 1024;
 /** `BODY_TIMEOUT` when unset. */
-export const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
+const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
 /** `SHUTDOWN_TIMEOUT` when unset. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 /** Client id recorded for sessions started through `/login`, the first-party client. */
-export const DEFAULT_CLIENT_ID = "auth-api";
+const DEFAULT_CLIENT_ID = "auth-api";
 /** `AUTH_REALM` when unset. */
-export const DEFAULT_REALM = "auth-api";
+const DEFAULT_REALM = "auth-api";
 /** `LOG_LEVEL` when unset. */
-export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 

@@ -73,7 +73,7 @@ function authAnswer(error: AuthFailure, realm: string): ErrorAnswer {
 }
 
 /** Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge. */
-export function bearerChallengeFor(
+function bearerChallengeFor(
   realm: string,
   error: AuthFailure,
   wireCode: string | undefined,

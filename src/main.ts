@@ -4,7 +4,7 @@
  * reads the environment once and prints an expected error as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
-import { CertificateError } from "./certs/load.ts";
+import { CertificateError } from "./certs/errors.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";

@@ -10,7 +10,8 @@ import {
   type GeneratedCertificate,
   writeCertificateFiles,
 } from "../src/certs/generate.ts";
-import { CertificateError, loadTlsFiles } from "../src/certs/load.ts";
+import { CertificateError } from "../src/certs/errors.ts";
+import { loadTlsFiles } from "../src/certs/load.ts";
 import { certsCommand } from "../src/cli/certs.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;

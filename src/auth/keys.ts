@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The key ring: the key that signs new tokens and the keys that still verify, one HS256 secret or
+ * key pairs kept in the store and re-read so that a rotation by another process is picked up.
+ */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { SigningKeyRecord, Store } from "../store/store.ts";

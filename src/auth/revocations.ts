@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The revocation list: revoked access tokens (`jti`) and sessions (`sid`), kept in memory from the
+ * store's list so that a check on every request costs a set lookup.
+ */
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { RevocationRecord, Store } from "../store/store.ts";
 

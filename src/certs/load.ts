@@ -1,15 +1,13 @@
+/**
+ * @module
+ * Reading and checking the TLS certificate and key before they reach `Deno.serve`: every problem
+ * becomes one {@linkcode CertificateError} line saying what is wrong and what to do.
+ */
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
-
-/** A certificate or key problem, with a one-line message that says what is wrong and what to do. */
-export class CertificateError extends Error {
-  constructor(message: string) {
-    super(message.replace(/\s*[\r\n]+\s*/g, " "));
-    this.name = "CertificateError";
-  }
-}
+import { CertificateError, reason } from "./errors.ts";
 
 /** The PEM text of a TLS certificate (chain) and its private key, as `Deno.serve` takes them. */
 export interface TlsFiles {
@@ -110,7 +108,7 @@ function parsePem(text: string): PemBlock[] {
     );
     let der: Uint8Array<ArrayBuffer>;
     try {
-      der = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      der = Uint8Array.fromBase64(base64);
     } catch {
       der = new Uint8Array();
     }
@@ -147,8 +145,9 @@ function checkCertificates(text: string, path: string): Certificate {
         `${name} is X.509 version ${version}, which TLS in Deno refuses (UnsupportedCertVersion); make a version 3 certificate with "deno task certs" or add extensions with openssl -extfile`,
       );
     }
-    const notBefore = cert.tbsCertificate.validity.notBefore.getTime();
-    const notAfter = cert.tbsCertificate.validity.notAfter.getTime();
+    // asn1-x509's Time.getTime() gives a Date, not a number.
+    const notBefore: Date = cert.tbsCertificate.validity.notBefore.getTime();
+    const notAfter: Date = cert.tbsCertificate.validity.notAfter.getTime();
     if (notAfter.getTime() < now) {
       throw new CertificateError(`${name} expired on ${notAfter.toISOString()}; ${RENEW}`);
     }
@@ -328,9 +327,4 @@ function algorithmOid({ algorithm }: ImportedKey): string {
     default:
       return ID_ED25519;
   }
-}
-
-function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s+/g, " ").trim().replace(/\.$/, "") || "unknown error";
 }

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * Reading request bodies with limits on size and time, as JSON or as a form.
+ */
 import { HttpError } from "./errors.ts";
 
 /** Limits for reading a request body. */
