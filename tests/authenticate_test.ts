@@ -3,7 +3,7 @@ import { ClientRegistry } from "../src/auth/clients.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { KeyRing } from "../src/auth/keys.ts";
 import { TokenService } from "../src/auth/tokens.ts";
-import { authenticateBearer, authenticateClient } from "../src/handlers/authenticate.ts";
+import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";
 import { HttpError } from "../src/http/errors.ts";

@@ -7,7 +7,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
-import { tokenResponse } from "./token_response.ts";
+import { tokenResponse } from "./_token_response.ts";
 
 /** What the login handler needs. */
 export interface LoginDeps {

@@ -9,7 +9,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient } from "./authenticate.ts";
+import { authenticateClient } from "./_authenticate.ts";
 
 /**
  * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token;

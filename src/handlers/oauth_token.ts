@@ -9,8 +9,8 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
-import { authenticateClient } from "./authenticate.ts";
-import { tokenResponse } from "./token_response.ts";
+import { authenticateClient } from "./_authenticate.ts";
+import { tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {

@@ -7,7 +7,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { tokenResponse } from "./token_response.ts";
+import { tokenResponse } from "./_token_response.ts";
 
 /**
  * `POST /refresh` with the refresh token as `{"refresh_token": "..."}` or, as
