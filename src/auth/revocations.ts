@@ -5,6 +5,7 @@
  */
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { RevocationRecord, Store } from "../store/store.ts";
+import { repeatEvery } from "./_repeat.ts";
 
 /** The claims a revocation can match. */
 export interface RevocableClaims {
@@ -28,7 +29,7 @@ export class RevocationList {
   #store: Store;
   #expiry = { jti: new Map<string, number>(), sid: new Map<string, number>() };
   #lastSeq = 0;
-  #timer?: ReturnType<typeof setInterval>;
+  #stopSyncing = () => {};
   #syncing?: Promise<void>;
 
   private constructor(store: Store) {
@@ -43,12 +44,11 @@ export class RevocationList {
     const list = new RevocationList(store);
     await list.sync();
     if (options.syncIntervalMs) {
-      const timer = setInterval(
-        () => list.sync().catch((error) => options.onSyncError?.(error)),
+      list.#stopSyncing = repeatEvery(
         options.syncIntervalMs,
+        () => list.sync(),
+        options.onSyncError,
       );
-      Deno.unrefTimer(timer);
-      list.#timer = timer;
     }
     return list;
   }
@@ -73,7 +73,7 @@ export class RevocationList {
 
   /** Stops the periodic sync. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#stopSyncing();
   }
 
   async #pull(): Promise<void> {
