@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 
@@ -17,16 +24,6 @@ async function logout(
   return { res, body: await res.json() };
 }
 
-async function refresh(server: TestServer, token: string): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
-
 async function session(server: TestServer): Promise<{ access: string; refresh: string }> {
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -37,13 +34,6 @@ async function assertHelloOk(server: TestServer, token: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.deepEqual(body, { message: "Hello, user1! You're authenticated." });
-}
-
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, { msg: "Token has been revoked" });
-  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
 }
 
 function assertInvalidGrant(res: Response, body: Json): void {

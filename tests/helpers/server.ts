@@ -1,3 +1,11 @@
+/**
+ * The service under test, in this process: {@linkcode startTestServer} serves it over real HTTPS
+ * on a random port with its own certificate, store and captured log; the other functions are the
+ * calls tests make to its endpoints.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
 import { PasswordHasher } from "../../src/auth/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
@@ -105,9 +113,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 }
 
+/** Where a running server answers, and a client that trusts its certificate. */
+export interface Endpoint {
+  url: string;
+  client: Deno.HttpClient;
+}
+
 /** Logs in over HTTPS and returns the parsed JSON answer and the response. */
 export async function login(
-  server: TestServer,
+  server: Endpoint,
   username: string,
   password: string,
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
@@ -122,7 +136,7 @@ export async function login(
 
 /** Calls GET /hello with the given Authorization header value (none when undefined). */
 export async function hello(
-  server: TestServer,
+  server: Endpoint,
   authorization?: string,
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
   const res = await fetch(`${server.url}/hello`, {
@@ -130,4 +144,27 @@ export async function hello(
     headers: authorization === undefined ? {} : { authorization },
   });
   return { res, body: await res.json() };
+}
+
+/** POSTs to /refresh with the token in a JSON body, or in `Authorization: Bearer` when `bearer`. */
+export async function refresh(
+  server: Endpoint,
+  token: string,
+  { bearer = false }: { bearer?: boolean } = {},
+): Promise<{ res: Response; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: bearer ? { authorization: `Bearer ${token}` } : { "content-type": "application/json" },
+    body: bearer ? null : JSON.stringify({ refresh_token: token }),
+  });
+  return { res, body: await res.json() };
+}
+
+/** Asserts that GET /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
+export async function assertRevoked(server: Endpoint, token: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 401);
+  assert.deepEqual(body, { msg: "Token has been revoked" });
+  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
 }
