@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateSigningKey, unixNow } from "../src/auth/keys.ts";
-import { login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const METADATA_PATH = "/.well-known/oauth-authorization-server";
@@ -27,10 +28,6 @@ async function accessToken(server: TestServer): Promise<string> {
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200);
   return body.access_token as string;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 Deno.test("GET /.well-known/oauth-authorization-server describes the server per RFC 8414, with the tokens' issuer", async () => {
@@ -109,13 +106,11 @@ Deno.test("after store.rotateSigningKey the JWKS lists the new and the old key, 
   await server.store.rotateSigningKey(next, now + 3600, now);
 
   // The server re-reads its keys about every second.
-  let kids: unknown[] = [];
-  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
-    await sleep(250);
-    const { body } = await getJson(server, JWKS_PATH);
-    kids = (body.keys as Json[]).map((key) => key.kid);
-    if (kids.length === 2) break;
-  }
+  let kids: string[] = [];
+  await waitFor(() => `the JWKS to list two keys; it lists ${JSON.stringify(kids)}`, async () => {
+    kids = await jwksKids(server);
+    return kids.length === 2;
+  });
   assert.deepEqual(kids.toSorted(), [next.kid, oldKid].toSorted());
 
   const newToken = await accessToken(server);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { ASYMMETRIC_ALG, generateSigningKey, KeyRing, unixNow } from "../src/auth/keys.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 
@@ -131,10 +132,10 @@ Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", a
     const now = unixNow();
     const next = await generateSigningKey(now);
     await store.rotateSigningKey(next, now + 60, now);
-    const deadline = Date.now() + 2000;
-    while (keys.signingKey().kid !== next.kid && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor("the key ring to re-read the store", () => keys.signingKey().kid === next.kid, {
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     assert.equal(keys.signingKey().kid, next.kid);
   } finally {
     keys.close();

@@ -5,7 +5,8 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
 import { runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { jwksKids, testCertificate } from "./helpers/server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /**
  * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
@@ -20,10 +21,6 @@ const PROPAGATION_LIMIT_MS = 1500;
 const POLL_MS = 100;
 const ISSUER = "https://auth.multi.test";
 const AUDIENCE = "https://api.multi.test";
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 Deno.test({
   name: "Two server processes on one PostgreSQL database act as one service",
@@ -94,16 +91,11 @@ Deno.test({
       const helloStatus = async (server: ServeProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      const jwksKids = async (server: ServeProcess) =>
-        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string }[])
-          .map((key) => key.kid);
+      const endpoint = (server: ServeProcess) => ({ url: server.url, client });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();
-        while (!await check()) {
-          if (performance.now() - started > limitMs + 2000) break;
-          await delay(POLL_MS);
-        }
+        await waitFor(what, check, { timeoutMs: limitMs + 2000, intervalMs: POLL_MS });
         const elapsed = Math.round(performance.now() - started);
         assert.ok(elapsed < limitMs && await check(), `${what} took ${elapsed} ms`);
         return elapsed;
@@ -112,7 +104,7 @@ Deno.test({
 
       let firstKid = "";
       await t.step("both instances created the same first signing key", async () => {
-        const [kidsA, kidsB] = await Promise.all([jwksKids(a), jwksKids(b)]);
+        const [kidsA, kidsB] = await Promise.all([jwksKids(endpoint(a)), jwksKids(endpoint(b))]);
         assert.equal(kidsA.length, 1, JSON.stringify(kidsA));
         assert.deepEqual(kidsB, kidsA);
         firstKid = kidsA[0];
@@ -188,7 +180,7 @@ Deno.test({
         const [onA, onB] = await Promise.all(
           [a, b].map((server) =>
             within(PROPAGATION_LIMIT_MS, `${server.name} publishing the new key`, async () => {
-              const kids = await jwksKids(server);
+              const kids = await jwksKids(endpoint(server));
               return kids.includes(newKid) && kids.includes(firstKid);
             })
           ),

@@ -3,6 +3,7 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { type OwnCluster, POSTGRES_MISSING, startOwnCluster } from "./helpers/postgres.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 /**
  * The service on PostgreSQL when the database goes away: 503 with Retry-After for what needs
@@ -18,6 +19,8 @@ const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUT
 const RECOVERY_LIMIT_MS = 5000;
 /** How soon a request that needs the database must be refused while it is down. */
 const REFUSAL_LIMIT_MS = 2000;
+/** How long a client waits between two attempts while the database is down. */
+const RETRY_INTERVAL_MS = 100;
 
 /** Starts a cluster of this test's own and a server on it; both are gone after `fn`. */
 async function withServerOnOwnCluster(
@@ -65,7 +68,7 @@ async function login(
 /** Polls until `/login` works again; returns how long that took, failing past the limit. */
 async function untilLoginWorks(server: TestServer): Promise<number> {
   const started = performance.now();
-  while (true) {
+  return await waitFor("/login to work again", async () => {
     const { res, text } = await call(server, "/login", {
       json: { username: "user1", password: USERS.user1 },
     });
@@ -74,12 +77,7 @@ async function untilLoginWorks(server: TestServer): Promise<number> {
     assert.ok(elapsed < RECOVERY_LIMIT_MS, `/login took ${elapsed} ms to work again`);
     if (res.status === 200) return elapsed;
     assert.equal(res.status, 503, text);
-    await delay(100);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  }, { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: RETRY_INTERVAL_MS });
 }
 
 /** Fails for a 5xx other than 503, and for anything that looks like a stack or a SQL error. */
@@ -162,7 +160,7 @@ Deno.test({
         slowest = Math.max(slowest, took);
         assert.equal(attempt.res.status, 503, attempt.text);
         assert.ok(took < REFUSAL_LIMIT_MS, `a 503 took ${took} ms`);
-        await delay(100);
+        await sleep(RETRY_INTERVAL_MS);
       }
 
       await cluster.start();

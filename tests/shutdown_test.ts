@@ -6,43 +6,52 @@ import { startTestServer, testCertificate } from "./helpers/server.ts";
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A JSON body sent in two halves, 500 ms apart. */
-function slowBody(json: string): ReadableStream<Uint8Array> {
+/**
+ * A JSON body sent in two halves: `firstHalfSent` settles once fetch has taken the first half and
+ * asks for more, and the second half follows only when `sendRest` is called.
+ */
+function bodyInTwoHalves(json: string) {
   const bytes = new TextEncoder().encode(json);
   const half = Math.floor(bytes.length / 2);
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
+  const firstHalf = Promise.withResolvers<void>();
+  const rest = Promise.withResolvers<void>();
+  let pulls = 0;
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (sent === 0) {
+      pulls++;
+      if (pulls === 1) {
         controller.enqueue(bytes.slice(0, half));
-        sent = 1;
-      } else if (sent === 1) {
-        await sleep(500);
+      } else if (pulls === 2) {
+        firstHalf.resolve();
+        await rest.promise;
         controller.enqueue(bytes.slice(half));
-        sent = 2;
       } else {
         controller.close();
       }
     },
-  });
+  }, { highWaterMark: 0 });
+  return { stream, firstHalfSent: firstHalf.promise, sendRest: () => rest.resolve() };
 }
 
 Deno.test("shutdown lets an in-flight login finish, then refuses connections and closes the store", async () => {
   await using server = await startTestServer({ users: USERS });
   const port = Number(new URL(server.url).port);
 
+  const slow = bodyInTwoHalves(JSON.stringify({ username: "user1", password: "password1" }));
   const inFlight = fetch(`${server.url}/login`, {
     method: "POST",
     client: server.client,
     headers: { "content-type": "application/json" },
-    body: slowBody(JSON.stringify({ username: "user1", password: "password1" })),
+    body: slow.stream,
   });
-  await sleep(200); // the first half of the body has arrived; the rest comes 300 ms later
+  await slow.firstHalfSent;
+  // The login is in flight once the server has answered a later request on the same (HTTP/2)
+  // connection, since it takes a connection's requests in order.
+  const later = await fetch(`${server.url}/hello`, { client: server.client });
+  await later.body?.cancel();
+  assert.equal(later.status, 401);
   const stopping = server.running.shutdown();
+  slow.sendRest();
 
   const res = await inFlight;
   assert.equal(res.status, 200);

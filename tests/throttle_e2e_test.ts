@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
 import { login, startTestServer, TEST_ITERATIONS, type TestServer } from "./helpers/server.ts";
+import { sleep } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const THROTTLED_MSG = "Too many failed login attempts; try again later";
@@ -29,10 +30,6 @@ class CountingHasher extends PasswordHasher {
     this.checks++;
     return super.verifyDummy(password);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function fail(server: TestServer, username: string, times: number): Promise<void> {
@@ -93,7 +90,8 @@ Deno.test("POST /login lets the right password in after Retry-After seconds and 
   const throttled = await login(server, "user1", "password1");
   const seconds = assertThrottled(throttled.res, throttled.body, 1);
 
-  await sleep(seconds * 1000);
+  const retryAfterMs = seconds * 1000;
+  await sleep(retryAfterMs);
   const ok = await login(server, "user1", "password1");
   assert.equal(ok.res.status, 200, JSON.stringify(ok.body));
   assert.equal(typeof ok.body.access_token, "string");

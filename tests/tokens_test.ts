@@ -14,6 +14,7 @@ import { generateSigningKey, KeyRing, unixNow } from "../src/auth/keys.ts";
 import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
 import { AuthError } from "../src/http/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { sleepUntil } from "./helpers/wait.ts";
 
 const ISSUER = "https://issuer.test";
 const AUDIENCE = "https://api.test";
@@ -430,10 +431,10 @@ Deno.test("TokenService with cacheSize 0 caches nothing", async () => {
 
 Deno.test("TokenService.verify refuses a cached token once it has expired", async () => {
   await using f = await es256({ ttlSeconds: 1, leewaySeconds: 0 });
-  const { token } = await f.tokens.issue("alice");
+  const { token, claims } = await f.tokens.issue("alice");
   await f.tokens.verify(token);
   assert.equal(f.tokens.cachedCount, 1);
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  await sleepUntil(claims.exp); // the token expires
   await assertInvalid(f.tokens.verify(token), "Token has expired");
   assert.equal(f.tokens.cachedCount, 0);
 });

@@ -34,9 +34,12 @@ import { freePort, loopbackUrl, type ServerProcess, spawnServer } from "./server
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const DEFAULT_OUT = resolve(REPO_ROOT, "tests/bench/results.json");
 const STARTUP_SAMPLES = 3;
+/** How long our server sits idle after its first answer before its idle memory is read. */
+const IDLE_SETTLE_MS = 1000;
 
 async function main(args: string[]): Promise<number> {
   let options: BenchOptions;
@@ -129,7 +132,7 @@ async function benchmark(
     ready(bareMinimal, fixture, 200, signal),
     ready(bareHeaders, fixture, 200, signal),
   ]);
-  await delay(1000, signal);
+  await sleep(IDLE_SETTLE_MS, signal);
   const idleMiB = await readRssMiB(ours.pid) ?? NaN;
   const token = () => login(oursUrl, fixture);
 
@@ -313,20 +316,6 @@ function timeBoundSeconds(options: BenchOptions): number {
   const loadSeconds = 3 * options.warmupSeconds + 3 * options.rounds * options.durationSeconds +
     3 * options.durationSeconds;
   return 2 * loadSeconds + 480;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", abort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", abort, { once: true });
-  });
 }
 
 function progress(message: string): void {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.ts";
 
 /**
  * Child processes for end-to-end tests: `deno run … src/main.ts <args>` run to completion, and
@@ -160,9 +161,8 @@ export class ServeProcess implements AsyncDisposable {
   }
 
   /** Waits for a JSON log line with `msg`, failing on timeout or when the child exits first. */
-  async waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+  waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    return waitFor(() => `a "${msg}" log line from ${this.name}: ${this.lines.join("\n")}`, () => {
       const found = this.lines.map(parseLogLine).find((line) => line?.msg === msg);
       if (found) return found;
       if (this.#status) {
@@ -170,13 +170,7 @@ export class ServeProcess implements AsyncDisposable {
           `${this.name} exited with ${this.#status.code} before "${msg}": ${this.stderr}`,
         );
       }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `No "${msg}" log line from ${this.name} within ${timeoutMs} ms: ${this.lines.join("\n")}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    }, { timeoutMs, intervalMs: 25 });
   }
 
   /** Waits for the "Listening" log line and returns (and keeps in `url`) the URL it names. */

@@ -161,6 +161,14 @@ export async function refresh(
   return { res, body: await res.json() };
 }
 
+/** The key ids GET /.well-known/jwks.json lists. */
+export async function jwksKids(server: Endpoint): Promise<string[]> {
+  const res = await fetch(`${server.url}/.well-known/jwks.json`, { client: server.client });
+  assert.equal(res.status, 200);
+  const { keys } = await res.json() as { keys: { kid: string }[] };
+  return keys.map((key) => key.kid);
+}
+
 /** Asserts that GET /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
 export async function assertRevoked(server: Endpoint, token: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
