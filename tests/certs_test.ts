@@ -12,6 +12,7 @@ import {
 } from "../src/certs/generate.ts";
 import { CertificateError, loadTlsFiles } from "../src/certs/load.ts";
 import { certsCommand } from "../src/cli/certs.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -34,15 +35,6 @@ function sanOf(cert: x509.X509Certificate): x509.JsonGeneralNames {
 function versionOf(certPem: string): Version {
   return AsnConvert.parse(x509.PemConverter.decodeFirst(certPem), Certificate).tbsCertificate
     .version;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "certs_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
@@ -485,26 +477,26 @@ Deno.test("certsCommand writes the files into --dir, prints the fingerprint and 
 });
 
 Deno.test("certsCommand returns 1 with one Error line for a bad flag", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "certs_test_" });
-  const unused = join(tmp, "unused");
-  for (
-    const [args, pattern] of [
-      [["--bogus"], /^Error: Unknown option "--bogus"/],
-      [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
-      [["--days", "ten"], /^Error: .*"ten"/],
-      [["--dir"], /^Error: Option "--dir <value>" argument missing/],
-      [["extra"], /^Error: Unexpected argument "extra"/],
-      [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
-    ] as const
-  ) {
-    const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
-    assert.equal(code, 1, `${args.join(" ")} fails`);
-    assert.equal(stdout, "");
-    assert.match(stderr, pattern);
-    assert.doesNotMatch(stderr, /\n/);
-  }
-  await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
-  await Deno.remove(tmp, { recursive: true });
+  await withTempDir(async (tmp) => {
+    const unused = join(tmp, "unused");
+    for (
+      const [args, pattern] of [
+        [["--bogus"], /^Error: Unknown option "--bogus"/],
+        [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
+        [["--days", "ten"], /^Error: .*"ten"/],
+        [["--dir"], /^Error: Option "--dir <value>" argument missing/],
+        [["extra"], /^Error: Unexpected argument "extra"/],
+        [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
+      ] as const
+    ) {
+      const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
+      assert.equal(code, 1, `${args.join(" ")} fails`);
+      assert.equal(stdout, "");
+      assert.match(stderr, pattern);
+      assert.doesNotMatch(stderr, /\n/);
+    }
+    await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
+  });
   const help = await captureConsole(() => certsCommand(["--help"]));
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--ecdsa/);

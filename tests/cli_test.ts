@@ -10,6 +10,7 @@ import {
   type RunCliOptions,
   ServeProcess,
 } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
@@ -27,15 +28,6 @@ function assertOneLineError(result: CliResult, pattern: RegExp): string {
   assert.ok(lines[0].startsWith("Error: "), lines[0]);
   assert.match(lines[0], pattern);
   return lines[0];
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-cli-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function storedHash(dir: string, username: string): Promise<string | undefined> {
@@ -305,8 +297,7 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
   const args: string[] = tasks.compile.split(/\s+/).slice(1);
   assert.equal(args[0], "compile");
   assert.equal(args.at(-1), "src/main.ts");
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-compile-" });
-  try {
+  await withTempDir(async (dir) => {
     const runtime = join(dir, "denort");
     await Deno.copyFile("/bin/true", runtime);
     const output = join(dir, "auth-api");
@@ -331,7 +322,5 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
     assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

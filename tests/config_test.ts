@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
 import { ConfigError, loadConfig, publicIdentity, urlHost } from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
@@ -223,14 +224,11 @@ Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its direc
   const memory = await openStore("sqlite::memory:");
   assert.deepEqual(await memory.listUsers(), []);
   await memory.close();
-  const dir = await Deno.makeTempDir({ prefix: "config_test_" });
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "nested", "auth.db");
     const store = await openStore(`sqlite:${path}`);
     await store.addUser("alice", "$hash");
     await store.close();
     assert.ok((await Deno.stat(path)).isFile);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

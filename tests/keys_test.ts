@@ -3,18 +3,10 @@ import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { ASYMMETRIC_ALG, generateSigningKey, KeyRing, unixNow } from "../src/auth/keys.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "keys_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
   await using store = disposable(SqliteStore.open(":memory:"));

@@ -7,6 +7,7 @@ import {
   startTestServer,
   type TestServer,
 } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const USERS = { user1: "password1" };
 
@@ -101,25 +102,21 @@ Deno.test("POST /logout ends only its own session: another login of the same use
 });
 
 Deno.test("a logout survives a restart: a new server on the same store still refuses the revoked tokens", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-logout-" });
+  await using dir = await tempDir();
   // A fixed issuer and audience: the restarted server binds another port.
   const env = { JWT_ISSUER: "https://auth.example.test", JWT_AUDIENCE: "https://api.example.test" };
-  try {
-    let ended, kept;
-    {
-      await using first = await startTestServer({ users: USERS, env, dir });
-      ended = await session(first);
-      kept = await session(first);
-      await assertHelloOk(first, ended.access);
-      assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
-    }
-    await using second = await startTestServer({ env, dir });
-    await assertRevoked(second, ended.access);
-    const refused = await refresh(second, ended.refresh);
-    assertInvalidGrant(refused.res, refused.body);
-    await assertHelloOk(second, kept.access);
-    assert.equal((await refresh(second, kept.refresh)).res.status, 200);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  let ended, kept;
+  {
+    await using first = await startTestServer({ users: USERS, env, dir: dir.path });
+    ended = await session(first);
+    kept = await session(first);
+    await assertHelloOk(first, ended.access);
+    assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
   }
+  await using second = await startTestServer({ env, dir: dir.path });
+  await assertRevoked(second, ended.access);
+  const refused = await refresh(second, ended.refresh);
+  assertInvalidGrant(refused.res, refused.body);
+  await assertHelloOk(second, kept.access);
+  assert.equal((await refresh(second, kept.refresh)).res.status, 200);
 });

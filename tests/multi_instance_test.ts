@@ -6,6 +6,7 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
 import { runCli, ServeProcess } from "./helpers/process.ts";
 import { jwksKids, testCertificate } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 /**
@@ -27,7 +28,8 @@ Deno.test({
   ignore: POSTGRES_MISSING !== undefined,
   async fn(t) {
     await using database = await createTestDatabase();
-    const dir = await Deno.makeTempDir({ prefix: "auth-api-multi-" });
+    await using temp = await tempDir();
+    const dir = temp.path;
     const { certPem, keyPem } = await testCertificate();
     await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
     await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
@@ -239,7 +241,6 @@ Deno.test({
       await store?.close();
       await sql.end();
       client.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

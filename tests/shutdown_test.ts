@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parseLogLine, PERMISSIONS, ServeProcess } from "./helpers/process.ts";
 import { startTestServer, testCertificate } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -80,12 +81,11 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
   await assert.rejects(async () => await server.store.getUser("user1"));
 });
 
-async function serveAndSignal(signal: Deno.Signal): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-shutdown-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
-  try {
+function serveAndSignal(signal: Deno.Signal): Promise<void> {
+  return withTempDir(async (dir) => {
+    const { certPem, keyPem } = await testCertificate();
+    await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
+    await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
     await using server = new ServeProcess(["--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
@@ -114,9 +114,7 @@ async function serveAndSignal(signal: Deno.Signal): Promise<void> {
     assert.ok(messages.includes("Stopped"), server.lines.join("\n"));
     assert.ok(messages.indexOf("Shutting down") < messages.indexOf("Stopped"));
     await assert.rejects(Deno.connect({ hostname: "localhost", port: Number(new URL(url).port) }));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("the serve command shuts down gracefully and exits 0 on SIGINT", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
 import { login, startTestServer, TEST_ITERATIONS, type TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { sleep } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
@@ -116,19 +117,15 @@ Deno.test("POST /login answers 429 for any username once one client spends its p
 });
 
 Deno.test("POST /login throttle state survives a server restart", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-throttle-" });
+  await using dir = await tempDir();
   const env = { ...STEADY, THROTTLE_BASE_DELAY: "30", THROTTLE_MAX_DELAY: "60" };
-  try {
-    {
-      await using first = await startTestServer({ users: USERS, env, dir });
-      await fail(first, "user1", 3);
-      const { res, body } = await login(first, "user1", "password1");
-      assertThrottled(res, body, 30);
-    }
-    await using second = await startTestServer({ env, dir });
-    const { res, body } = await login(second, "user1", "password1");
+  {
+    await using first = await startTestServer({ users: USERS, env, dir: dir.path });
+    await fail(first, "user1", 3);
+    const { res, body } = await login(first, "user1", "password1");
     assertThrottled(res, body, 30);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
+  await using second = await startTestServer({ env, dir: dir.path });
+  const { res, body } = await login(second, "user1", "password1");
+  assertThrottled(res, body, 30);
 });

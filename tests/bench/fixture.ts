@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 import { writePostScript } from "./wrk.ts";
 
 /** The repository root, where `deno run src/main.ts` finds deno.json and the lock file. */
@@ -45,7 +46,8 @@ const PASSED_ENV = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NPM
  * ```
  */
 export async function createFixture(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-bench-" });
+  const temp = await tempDir("auth-api-bench-");
+  const dir = temp.path;
   try {
     const { certPem, keyPem } = await generateCertificate();
     const certPath = `${dir}/cert.pem`;
@@ -77,11 +79,11 @@ export async function createFixture(): Promise<Fixture> {
       loginScript,
       async [Symbol.asyncDispose]() {
         client.close();
-        await Deno.remove(dir, { recursive: true });
+        await temp[Symbol.asyncDispose]();
       },
     };
   } catch (error) {
-    await Deno.remove(dir, { recursive: true });
+    await temp[Symbol.asyncDispose]();
     throw error;
   }
 }

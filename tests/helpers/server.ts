@@ -13,6 +13,7 @@ import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
+import { tempDir } from "./temp_dir.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
@@ -63,7 +64,8 @@ export function testCertificate(): Promise<{ certPem: string; keyPem: string }> 
 
 /** Starts the real HTTPS server on port 0 with a temp certificate and store. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "auth-api-test-" });
+  const temp = options.dir === undefined ? await tempDir() : undefined;
+  const dir = options.dir ?? temp!.path;
   const { certPem, keyPem } = await testCertificate();
   await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
   await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
@@ -108,7 +110,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async [Symbol.asyncDispose]() {
       await running.shutdown();
       client.close();
-      if (!options.dir) await Deno.remove(dir, { recursive: true });
+      await temp?.[Symbol.asyncDispose]();
     },
   };
 }
