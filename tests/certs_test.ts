@@ -12,6 +12,7 @@ import {
 } from "../src/certs/generate.ts";
 import { CertificateError, loadTlsFiles } from "../src/certs/load.ts";
 import { certsCommand } from "../src/cli/certs.ts";
+import { outputOf } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -39,14 +40,6 @@ function versionOf(certPem: string): Version {
 
 async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
-}
-
-async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(cmd, { args, cwd, stdin: "null" })
-    .output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(stderr)}`);
-  return out;
 }
 
 /** Asserts that `promise` rejects with a one-line CertificateError matching `pattern`. */
@@ -236,7 +229,7 @@ Deno.test("curl --cacert cert.pem trusts the generated certificate", async () =>
     const server = serve(generated);
     try {
       for (const host of ["localhost", "127.0.0.1"]) {
-        const body = await run("curl", [
+        const body = await outputOf("curl", [
           "--silent",
           "--show-error",
           "--fail",
@@ -273,8 +266,10 @@ Deno.test("loadTlsFiles accepts PKCS#1 RSA PRIVATE KEY and SEC1 EC PRIVATE KEY f
       "ec.pem": ec.certPem,
       "ec_key.pem": ec.keyPem,
     });
-    await run("openssl", ["rsa", "-traditional", "-in", "rsa_key.pem", "-out", "pkcs1.pem"], dir);
-    await run("openssl", ["ec", "-in", "ec_key.pem", "-out", "sec1.pem"], dir);
+    await outputOf("openssl", ["rsa", "-traditional", "-in", "rsa_key.pem", "-out", "pkcs1.pem"], {
+      cwd: dir,
+    });
+    await outputOf("openssl", ["ec", "-in", "ec_key.pem", "-out", "sec1.pem"], { cwd: dir });
     const pkcs1 = await Deno.readTextFile(join(dir, "pkcs1.pem"));
     const sec1 = await Deno.readTextFile(join(dir, "sec1.pem"));
     assert.match(pkcs1, /-----BEGIN RSA PRIVATE KEY-----/);
@@ -374,8 +369,8 @@ Deno.test("loadTlsFiles rejects a private key that does not match the certificat
 
 Deno.test("loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to make version 3", async () => {
   await withTempDir(async (dir) => {
-    await run("openssl", ["genrsa", "-out", "key.pem", "2048"], dir);
-    await run("openssl", [
+    await outputOf("openssl", ["genrsa", "-out", "key.pem", "2048"], { cwd: dir });
+    await outputOf("openssl", [
       "req",
       "-new",
       "-key",
@@ -384,8 +379,8 @@ Deno.test("loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to 
       "/CN=localhost",
       "-out",
       "csr.pem",
-    ], dir);
-    await run("openssl", [
+    ], { cwd: dir });
+    await outputOf("openssl", [
       "x509",
       "-req",
       "-days",
@@ -396,7 +391,7 @@ Deno.test("loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to 
       "key.pem",
       "-out",
       "cert.pem",
-    ], dir);
+    ], { cwd: dir });
     const certPem = await Deno.readTextFile(join(dir, "cert.pem"));
     assert.equal(versionOf(certPem), Version.v1);
     await assertCertificateError(
@@ -457,7 +452,7 @@ Deno.test("certsCommand writes the files into --dir, prints the fingerprint and 
     const cert = new x509.X509Certificate(await Deno.readTextFile(paths.certPath));
     assert.equal(cert.notAfter.getTime() - cert.notBefore.getTime(), 30 * DAY_MS);
     assert.ok(sanOf(cert).some((name) => name.value === "api.test"));
-    const opensslFingerprint = await run("openssl", [
+    const opensslFingerprint = await outputOf("openssl", [
       "x509",
       "-in",
       paths.certPath,

@@ -4,10 +4,11 @@ import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
-  childEnv,
   type CliResult,
+  outputOf,
   runCli,
   type RunCliOptions,
+  runProgram,
   ServeProcess,
 } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -156,10 +157,7 @@ Deno.test("serve without a certificate exits 1 with one error line naming the fi
 
 Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
   await withTempDir(async (dir) => {
-    const openssl = async (...args: string[]) => {
-      const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    };
+    const openssl = (...args: string[]) => outputOf("openssl", args, { cwd: dir });
     // The tutorial's three commands, which make an X.509 v1 certificate.
     await openssl("genrsa", "-out", "private_key.pem", "2048");
     await openssl(
@@ -304,16 +302,11 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
     const outputAt = args.indexOf("--output");
     assert.ok(outputAt > 0, "the compile task names its --output");
     args[outputAt + 1] = output;
-    const result = await new Deno.Command(Deno.execPath(), {
-      args,
+    const result = await runProgram(Deno.execPath(), args, {
       cwd: root,
-      env: childEnv({ DENORT_BIN: runtime }),
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, stderr);
+      env: { DENORT_BIN: runtime },
+    });
+    assert.equal(result.code, 0, result.stderr);
     const binary = await Deno.readFile(output);
     const text = new TextDecoder().decode(binary);
     assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");

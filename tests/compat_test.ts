@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type CliResult, runProgram } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
@@ -34,20 +35,6 @@ else:
     print('Failed to authenticate:', response.status_code)
 `;
 
-async function run(command: string, args: string[]) {
-  const output = await new Deno.Command(command, {
-    args,
-    stdin: "null",
-    env: { PYTHONWARNINGS: "default", NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 async function certFile(server: TestServer): Promise<string> {
   const path = join(server.dir, "trusted-cert.pem");
   await Deno.writeTextFile(path, server.certPem);
@@ -57,15 +44,18 @@ async function certFile(server: TestServer): Promise<string> {
 /** Debian's interpreter, which .ci/run gives python3-requests. */
 const PYTHON = "/usr/bin/python3";
 
-Deno.test("the tutorial's Python requests client logs in and prints the greeting over verified HTTPS", async () => {
-  await using server = await startTestServer({ users: USERS });
+/** Runs the tutorial's client against `server`, trusting its certificate, warnings shown. */
+async function runTutorialClient(server: TestServer): Promise<CliResult> {
   const script = join(server.dir, "client.py");
   await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run(PYTHON, [
-    script,
-    server.url,
-    await certFile(server),
-  ]);
+  return await runProgram(PYTHON, [script, server.url, await certFile(server)], {
+    env: { PYTHONWARNINGS: "default" },
+  });
+}
+
+Deno.test("the tutorial's Python requests client logs in and prints the greeting over verified HTTPS", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const { code, stdout, stderr } = await runTutorialClient(server);
   assert.equal(stderr, "", "no warnings (such as InsecureRequestWarning) on stderr");
   assert.equal(stdout, `{'message': "Hello, user1! You're authenticated."}\n`);
   assert.equal(code, 0);
@@ -73,13 +63,7 @@ Deno.test("the tutorial's Python requests client logs in and prints the greeting
 
 Deno.test("the tutorial's Python client reports Failed to authenticate: 400 for a wrong password", async () => {
   await using server = await startTestServer({ users: { user1: "another-password" } });
-  const script = join(server.dir, "client.py");
-  await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run(PYTHON, [
-    script,
-    server.url,
-    await certFile(server),
-  ]);
+  const { code, stdout, stderr } = await runTutorialClient(server);
   assert.equal(stderr, "");
   assert.equal(stdout, "Failed to authenticate: 400\n");
   assert.equal(code, 0);
@@ -88,7 +72,7 @@ Deno.test("the tutorial's Python client reports Failed to authenticate: 400 for 
 Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
   await using server = await startTestServer({ users: USERS });
   const cert = await certFile(server);
-  const loginResult = await run("curl", [
+  const loginResult = await runProgram("curl", [
     "--cacert",
     cert,
     "-sS",
@@ -106,7 +90,7 @@ Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
   assert.equal(type, "Bearer");
   assert.equal(token.split(".").length, 3);
 
-  const helloResult = await run("curl", [
+  const helloResult = await runProgram("curl", [
     "--cacert",
     cert,
     "-sS",
@@ -121,7 +105,7 @@ Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
 
 Deno.test("curl without --cacert refuses the self-signed certificate", async () => {
   await using server = await startTestServer({ users: USERS });
-  const { code, stdout } = await run("curl", ["-sS", `${server.url}/hello`]);
+  const { code, stdout } = await runProgram("curl", ["-sS", `${server.url}/hello`]);
   assert.equal(code, 60, "curl exit code 60: peer certificate cannot be authenticated");
   assert.equal(stdout, "");
 });
@@ -129,7 +113,7 @@ Deno.test("curl without --cacert refuses the self-signed certificate", async () 
 for (const version of ["--http2", "--http1.1"]) {
   Deno.test(`curl ${version} -I /hello without a token gets the 401 headers and no body`, async () => {
     await using server = await startTestServer({ users: USERS });
-    const { code, stdout, stderr } = await run("curl", [
+    const { code, stdout, stderr } = await runProgram("curl", [
       "--cacert",
       await certFile(server),
       "-sS",

@@ -13,6 +13,7 @@ import {
   jwtVerify,
 } from "jose";
 import * as oauth from "oauth4webapi";
+import { runProgram } from "./helpers/process.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
@@ -184,15 +185,15 @@ Deno.test("jose's createLocalJWKSet fed only the JSON from the metadata's jwks_u
 });
 
 Deno.test("Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one", async () => {
-  const probe = await new Deno.Command(DEBIAN_PYTHON, {
-    args: ["-c", "import jwt, cryptography, requests; print(jwt.__version__)"],
-    stdin: "null",
-  }).output();
+  const probe = await runProgram(DEBIAN_PYTHON, [
+    "-c",
+    "import jwt, cryptography, requests; print(jwt.__version__)",
+  ]);
   assert.equal(
     probe.code,
     0,
     `${DEBIAN_PYTHON} needs Debian's python3-jwt, python3-cryptography and python3-requests: ` +
-      new TextDecoder().decode(probe.stderr),
+      probe.stderr,
   );
 
   await using server = await startTestServer({ users: USERS });
@@ -202,19 +203,10 @@ Deno.test("Python's PyJWT (Debian python3-jwt) verifies an access token with the
   await Deno.writeTextFile(script, PYJWT_VERIFIER);
   const token = await accessToken(server);
 
-  const run = async (jwt: string) => {
-    const output = await new Deno.Command(DEBIAN_PYTHON, {
-      args: [script, server.url, cert, jwt],
-      stdin: "null",
+  const run = (jwt: string) =>
+    runProgram(DEBIAN_PYTHON, [script, server.url, cert, jwt], {
       env: { PYTHONWARNINGS: "default" },
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  };
+    });
 
   const good = await run(token);
   assert.equal(good.stderr, "");

@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { outputOf } from "./process.ts";
 
 /**
  * PostgreSQL for tests: the server named by TEST_DATABASE_URL (as `.ci/run` provides), or else a
@@ -62,12 +63,14 @@ export async function startOwnCluster(): Promise<OwnCluster> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-pg-" });
   const port = freePort();
   const asRoot = Deno.uid() === 0;
-  if (asRoot) await run(new Deno.Command("chown", { args: ["postgres", dir] }));
-  const command = (tool: string, args: string[]) =>
+  if (asRoot) await outputOf("chown", ["postgres", dir]);
+  const command = (tool: string, args: string[]): [string, string[]] =>
     asRoot
-      ? new Deno.Command("runuser", { args: ["-u", "postgres", "--", `${bin}/${tool}`, ...args] })
-      : new Deno.Command(`${bin}/${tool}`, { args });
-  const pgRun = (tool: string, args: string[]) => run(command(tool, args));
+      ? ["runuser", ["-u", "postgres", "--", `${bin}/${tool}`, ...args]]
+      : [`${bin}/${tool}`, args];
+  const pgRun = async (tool: string, args: string[]) => {
+    await outputOf(...command(tool, args));
+  };
   await pgRun("initdb", ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
   const cluster: OwnCluster = {
@@ -76,7 +79,8 @@ export async function startOwnCluster(): Promise<OwnCluster> {
     start: () =>
       pgRun("pg_ctl", ["-D", `${dir}/data`, "-o", options, "-l", `${dir}/log`, "-w", "start"]),
     destroySync() {
-      command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]).outputSync();
+      const [program, args] = command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]);
+      new Deno.Command(program, { args }).outputSync();
       Deno.removeSync(dir, { recursive: true });
     },
     async [Symbol.asyncDispose]() {
@@ -112,13 +116,6 @@ function postgresBin(): string | undefined {
     // No PostgreSQL installed.
   }
   return undefined;
-}
-
-async function run(command: Deno.Command): Promise<void> {
-  const result = await command.output();
-  if (!result.success) {
-    throw new Error(`PostgreSQL setup failed: ${new TextDecoder().decode(result.stderr)}`);
-  }
 }
 
 function freePort(): number {

@@ -1,10 +1,13 @@
+/**
+ * Child processes of tests: a program (curl, openssl, Python, `deno run … src/main.ts <args>`)
+ * run to completion with its output collected, and `src/main.ts serve …` kept running while its
+ * JSON log lines are read. Every child gets a clean environment ({@linkcode childEnv}).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.ts";
-
-/**
- * Child processes for end-to-end tests: `deno run … src/main.ts <args>` run to completion, and
- * `src/main.ts serve …` kept running while its JSON log lines are collected.
- */
 
 /** Absolute path of the CLI entry point, src/main.ts. */
 export const MAIN: string = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
@@ -51,6 +54,16 @@ export interface DenoRunOptions {
   flags?: readonly string[];
 }
 
+/** Options of {@linkcode runProgram}. */
+export interface RunOptions {
+  /** Working directory; the test's own when absent. */
+  cwd?: string;
+  /** Variables added to {@linkcode childEnv}. */
+  env?: Record<string, string>;
+  /** Text written to the child's stdin before it is closed; stdin is closed at once when absent. */
+  stdin?: string;
+}
+
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions extends DenoRunOptions {
   /** Text written to the child's stdin before it is closed; stdin is closed at once when absent. */
@@ -65,17 +78,20 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run <flags> <script> <args>` to completion, writing `stdin` (if any) and closing it.
+ * Runs `command args` to completion, writing `stdin` (if any) and closing it.
  *
  * @example
  * ```ts
- * const listed = await runCli(["user", "list"], { cwd: dir });
- * assert.equal(listed.code, 0, listed.stderr);
+ * const { code, stdout } = await runProgram("curl", ["--cacert", cert, `${url}/hello`]);
  * ```
  */
-export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(args, options),
+export async function runProgram(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(command, {
+    args,
     cwd: options.cwd,
     env: childEnv(options.env),
     clearEnv: true,
@@ -97,6 +113,30 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/** Runs `command args` like {@linkcode runProgram}, asserts that it exits 0, and returns its stdout. */
+export async function outputOf(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<string> {
+  const { code, stdout, stderr } = await runProgram(command, args, options);
+  assert.equal(code, 0, `${command} ${args.join(" ")} failed: ${stderr}`);
+  return stdout;
+}
+
+/**
+ * Runs `deno run <flags> <script> <args>` to completion, writing `stdin` (if any) and closing it.
+ *
+ * @example
+ * ```ts
+ * const listed = await runCli(["user", "list"], { cwd: dir });
+ * assert.equal(listed.code, 0, listed.stderr);
+ * ```
+ */
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  return runProgram(Deno.execPath(), denoRunArgs(args, options), options);
 }
 
 /** Options of a {@linkcode ServeProcess}. */
