@@ -11,6 +11,7 @@ import {
   runProgram,
   ServeProcess,
 } from "./helpers/process.ts";
+import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
@@ -155,31 +156,37 @@ Deno.test("serve without a certificate exits 1 with one error line naming the fi
   });
 });
 
-Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
-  await withTempDir(async (dir) => {
-    const openssl = (...args: string[]) => outputOf("openssl", args, { cwd: dir });
-    // The tutorial's three commands, which make an X.509 v1 certificate.
-    await openssl("genrsa", "-out", "private_key.pem", "2048");
-    await openssl(
-      "req",
-      "-new",
-      "-key",
-      "private_key.pem",
-      "-out",
-      "csr.pem",
-      "-subj",
-      "/CN=localhost",
-    );
-    await openssl(
-      ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(" "),
-    );
-    const result = await cli(dir, ["serve", "--port", "0"], {
-      env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+testNeeding(
+  [OPENSSL],
+  "serve with an OpenSSL version 1 certificate exits 1 with one line saying so",
+  async () => {
+    await withTempDir(async (dir) => {
+      const openssl = (...args: string[]) => outputOf("openssl", args, { cwd: dir });
+      // The tutorial's three commands, which make an X.509 v1 certificate.
+      await openssl("genrsa", "-out", "private_key.pem", "2048");
+      await openssl(
+        "req",
+        "-new",
+        "-key",
+        "private_key.pem",
+        "-out",
+        "csr.pem",
+        "-subj",
+        "/CN=localhost",
+      );
+      await openssl(
+        ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(
+          " ",
+        ),
+      );
+      const result = await cli(dir, ["serve", "--port", "0"], {
+        env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+      });
+      assertOneLineError(result, /version 1/);
+      assert.match(result.stderr, /certificate\.pem/);
     });
-    assertOneLineError(result, /version 1/);
-    assert.match(result.stderr, /certificate\.pem/);
-  });
-});
+  },
+);
 
 Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error line", async () => {
   await withTempDir(async (dir) => {

@@ -3,7 +3,8 @@ import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli, ServeProcess } from "./helpers/process.ts";
 import { jwksKids, testCertificate } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -15,17 +16,14 @@ import { waitFor } from "./helpers/wait.ts";
  * CLI) seen by the other within the 1 s sync interval.
  */
 
-if (POSTGRES_MISSING) console.warn(`Skipping the multi-instance tests: ${POSTGRES_MISSING}`);
-
 /** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
 const PROPAGATION_LIMIT_MS = 1500;
 const POLL_MS = 100;
 const ISSUER = "https://auth.multi.test";
 const AUDIENCE = "https://api.multi.test";
 
-Deno.test({
+testNeeding([POSTGRESQL], {
   name: "Two server processes on one PostgreSQL database act as one service",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn(t) {
     await using database = await createTestDatabase();
     await using temp = await tempDir();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { type OwnCluster, POSTGRES_MISSING, startOwnCluster } from "./helpers/postgres.ts";
+import { type OwnCluster, POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
@@ -10,8 +11,6 @@ import { sleep, waitFor } from "./helpers/wait.ts";
  * the store, cached verification for what does not, recovery without a restart; and no
  * acknowledged write lost to a database crash. Uses clusters of its own, since it stops them.
  */
-
-if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL fault tests: ${POSTGRES_MISSING}`);
 
 const USERS = { user1: "user1-password" };
 const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000" };
@@ -87,10 +86,9 @@ function assertNoLeak(what: string, res: Response, text: string): void {
   assert.doesNotThrow(() => JSON.parse(text), `${what}: JSON body`);
 }
 
-Deno.test({
+testNeeding([POSTGRESQL_SERVER], {
   name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, and " +
     "the service recovers without a restart",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const seen = await login(server, "user1", USERS.user1);
@@ -184,9 +182,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding([POSTGRESQL_SERVER], {
   name: "Acknowledged logins and CLI user adds survive a PostgreSQL crash (immediate stop)",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const newUsers = ["dora", "eve", "finn"];

@@ -1,23 +1,28 @@
-import postgres from "postgres";
-import { outputOf } from "./process.ts";
-
 /**
  * PostgreSQL for tests: the server named by TEST_DATABASE_URL (as `.ci/run` provides), or else a
  * throwaway cluster started here from Debian's postgresql binaries on a loopback port, stopped
  * when the test process ends. Each test gets a fresh database of its own.
+ *
+ * @module
  */
+import postgres from "postgres";
+import { type Prerequisite, prerequisite } from "./prerequisites.ts";
+import { outputOf } from "./process.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
-/** Why PostgreSQL tests cannot run here, or undefined when they can. */
-export const POSTGRES_MISSING: string | undefined =
-  Deno.env.get("TEST_DATABASE_URL") || postgresBin()
-    ? undefined
-    : "PostgreSQL is not installed (apt-get install postgresql) and TEST_DATABASE_URL is not set";
+/** A PostgreSQL server to make test databases on: TEST_DATABASE_URL, or the installed binaries. */
+export const POSTGRESQL: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => Boolean(Deno.env.get("TEST_DATABASE_URL")) || postgresBin() !== undefined,
+  "set TEST_DATABASE_URL",
+);
 
-if (POSTGRES_MISSING && Deno.env.get("REQUIRE_POSTGRES")) {
-  throw new Error(`${POSTGRES_MISSING}, but REQUIRE_POSTGRES is set`);
-}
+/** The installed server binaries, for clusters a test starts and stops itself. */
+export const POSTGRESQL_SERVER: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => postgresBin() !== undefined,
+);
 
 let server: Promise<string> | undefined;
 
