@@ -15,6 +15,7 @@ import { certsCommand } from "../src/cli/certs.ts";
 import { CURL, OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { outputOf } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { opensslVersion1Certificate } from "./helpers/tls.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -381,29 +382,7 @@ testNeeding(
   "loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to make version 3",
   async () => {
     await withTempDir(async (dir) => {
-      await outputOf("openssl", ["genrsa", "-out", "key.pem", "2048"], { cwd: dir });
-      await outputOf("openssl", [
-        "req",
-        "-new",
-        "-key",
-        "key.pem",
-        "-subj",
-        "/CN=localhost",
-        "-out",
-        "csr.pem",
-      ], { cwd: dir });
-      await outputOf("openssl", [
-        "x509",
-        "-req",
-        "-days",
-        "1",
-        "-in",
-        "csr.pem",
-        "-signkey",
-        "key.pem",
-        "-out",
-        "cert.pem",
-      ], { cwd: dir });
+      await opensslVersion1Certificate(dir, { cert: "cert.pem", key: "key.pem" });
       const certPem = await Deno.readTextFile(join(dir, "cert.pem"));
       assert.equal(versionOf(certPem), Version.v1);
       await assertCertificateError(

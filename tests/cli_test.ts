@@ -5,7 +5,6 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
   type CliResult,
-  outputOf,
   runCli,
   type RunCliOptions,
   runProgram,
@@ -13,6 +12,7 @@ import {
 } from "./helpers/process.ts";
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { opensslVersion1Certificate } from "./helpers/tls.ts";
 
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
@@ -161,24 +161,8 @@ testNeeding(
   "serve with an OpenSSL version 1 certificate exits 1 with one line saying so",
   async () => {
     await withTempDir(async (dir) => {
-      const openssl = (...args: string[]) => outputOf("openssl", args, { cwd: dir });
       // The tutorial's three commands, which make an X.509 v1 certificate.
-      await openssl("genrsa", "-out", "private_key.pem", "2048");
-      await openssl(
-        "req",
-        "-new",
-        "-key",
-        "private_key.pem",
-        "-out",
-        "csr.pem",
-        "-subj",
-        "/CN=localhost",
-      );
-      await openssl(
-        ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(
-          " ",
-        ),
-      );
+      await opensslVersion1Certificate(dir);
       const result = await cli(dir, ["serve", "--port", "0"], {
         env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
       });

@@ -6,8 +6,9 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli, ServeProcess } from "./helpers/process.ts";
-import { jwksKids, testCertificate } from "./helpers/server.ts";
+import { jwksKids } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 /**
@@ -26,16 +27,14 @@ testNeeding([POSTGRESQL], {
   name: "Two server processes on one PostgreSQL database act as one service",
   async fn(t) {
     await using database = await createTestDatabase();
-    await using temp = await tempDir();
-    const dir = temp.path;
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-    await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+    await using dir = await tempDir();
+    const { certPem } = await testCertificate();
+    const { certPath, keyPath } = await writeTlsFiles(dir.path);
     const client = Deno.createHttpClient({ caCerts: [certPem] });
     const env = {
       DATABASE_URL: database.url,
-      TLS_CERT: `${dir}/cert.pem`,
-      TLS_KEY: `${dir}/key.pem`,
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
       PUBLIC_URL: ISSUER,
       JWT_ISSUER: ISSUER,
       JWT_AUDIENCE: AUDIENCE,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parseLogLine, PERMISSIONS, ServeProcess } from "./helpers/process.ts";
-import { startTestServer, testCertificate } from "./helpers/server.ts";
+import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -83,15 +84,14 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
 
 function serveAndSignal(signal: Deno.Signal): Promise<void> {
   return withTempDir(async (dir) => {
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-    await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+    const { certPem } = await testCertificate();
+    const { certPath, keyPath } = await writeTlsFiles(dir);
     await using server = new ServeProcess(["--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
       env: {
-        TLS_CERT: `${dir}/cert.pem`,
-        TLS_KEY: `${dir}/key.pem`,
+        TLS_CERT: certPath,
+        TLS_KEY: keyPath,
         DATABASE_URL: `sqlite:${dir}/data/auth.db`,
         LOG_LEVEL: "info",
       },

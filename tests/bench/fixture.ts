@@ -3,6 +3,7 @@ import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { writeTlsFiles } from "../helpers/tls.ts";
 import { writePostScript } from "./wrk.ts";
 
 /** The repository root, where `deno run src/main.ts` finds deno.json and the lock file. */
@@ -49,11 +50,9 @@ export async function createFixture(): Promise<Fixture> {
   const temp = await tempDir("auth-api-bench-");
   const dir = temp.path;
   try {
-    const { certPem, keyPem } = await generateCertificate();
-    const certPath = `${dir}/cert.pem`;
-    const keyPath = `${dir}/key.pem`;
-    await Deno.writeTextFile(certPath, certPem);
-    await Deno.writeTextFile(keyPath, keyPem, { mode: 0o600 });
+    const generated = await generateCertificate();
+    const { certPem } = generated;
+    const { certPath, keyPath } = await writeTlsFiles(dir, generated);
     const password = crypto.randomUUID();
     const store = SqliteStore.open(`${dir}/auth.db`);
     try {

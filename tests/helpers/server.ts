@@ -7,13 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { PasswordHasher } from "../../src/auth/passwords.ts";
-import { generateCertificate } from "../../src/certs/generate.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
 import { tempDir } from "./temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./tls.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
@@ -54,25 +54,16 @@ export interface TestServerOptions {
   store?: Store;
 }
 
-let certificate: Promise<{ certPem: string; keyPem: string }> | undefined;
-
-/** A P-256 certificate for localhost shared by the tests of one process. */
-export function testCertificate(): Promise<{ certPem: string; keyPem: string }> {
-  certificate ??= generateCertificate({ keyType: "ecdsa" });
-  return certificate;
-}
-
 /** Starts the real HTTPS server on port 0 with a temp certificate and store. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const temp = options.dir === undefined ? await tempDir() : undefined;
   const dir = options.dir ?? temp!.path;
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+  const { certPem } = await testCertificate();
+  const { certPath, keyPath } = await writeTlsFiles(dir);
   const config: Config = {
     ...loadConfig(["--port", "0", "--host", "localhost"], {
-      TLS_CERT: `${dir}/cert.pem`,
-      TLS_KEY: `${dir}/key.pem`,
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
       DATABASE_URL: `sqlite:${dir}/auth.db`,
       ...options.env,
     }),
