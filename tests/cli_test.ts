@@ -8,7 +8,7 @@ import {
   runCli,
   type RunCliOptions,
   runProgram,
-  ServeProcess,
+  ServerProcess,
 } from "./helpers/process.ts";
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -195,7 +195,7 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
     assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
     assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
 
-    await using server = new ServeProcess(["--port", "0"], {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       env: { TLS_CERT: "tls/cert.pem", TLS_KEY: "tls/key.pem" },
     });
@@ -213,7 +213,7 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
 
 Deno.test("serve --dev makes a certificate and demo users, serves logins and the client, and stops on SIGTERM", async () => {
   await withTempDir(async (dir) => {
-    await using server = new ServeProcess(["--dev", "--port", "0"], { cwd: dir });
+    await using server = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     assert.match(url, /^https:\/\/localhost:[1-9]\d*$/);
     for (const file of ["certs/cert.pem", "certs/key.pem", "data/auth.db"]) {

@@ -5,7 +5,7 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { runCli, ServeProcess } from "./helpers/process.ts";
+import { runCli, ServerProcess } from "./helpers/process.ts";
 import { jwksKids } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -52,8 +52,8 @@ testNeeding([POSTGRESQL], {
       // concurrent first-key creations.
       // On dispose, SIGTERM lets them shut down cleanly (SIGKILL follows 5 s later).
       const serve = { env, disposeSignal: "SIGTERM" } as const;
-      await using a = new ServeProcess(["--port", "0"], { name: "A", ...serve });
-      await using b = new ServeProcess(["--port", "0"], { name: "B", ...serve });
+      await using a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...serve });
+      await using b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...serve });
       const hasher = new PasswordHasher(600_000);
       const [, , opened, aliceHash, bobHash] = await Promise.all([
         a.listening(),
@@ -67,7 +67,7 @@ testNeeding([POSTGRESQL], {
       await store.addUser("bob", bobHash);
 
       const call = async (
-        server: ServeProcess,
+        server: ServerProcess,
         path: string,
         init: { method?: string; token?: string; json?: unknown } = {},
       ) => {
@@ -82,15 +82,15 @@ testNeeding([POSTGRESQL], {
         });
         return { res, body: await res.json() as Record<string, unknown> };
       };
-      const login = async (server: ServeProcess, username: string, password: string) => {
+      const login = async (server: ServerProcess, username: string, password: string) => {
         const { res, body } = await call(server, "/login", { json: { username, password } });
         assert.equal(res.status, 200, `${server.name} login ${username}: ${JSON.stringify(body)}`);
         return { access: body.access_token as string, refresh: body.refresh_token as string };
       };
-      const helloStatus = async (server: ServeProcess, token: string) =>
+      const helloStatus = async (server: ServerProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      const endpoint = (server: ServeProcess) => ({ url: server.url, client });
+      const endpoint = (server: ServerProcess) => ({ url: server.url, client });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();

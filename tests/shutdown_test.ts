@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseLogLine, PERMISSIONS, ServeProcess } from "./helpers/process.ts";
+import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -86,7 +86,7 @@ function serveAndSignal(signal: Deno.Signal): Promise<void> {
   return withTempDir(async (dir) => {
     const { certPem } = await testCertificate();
     const { certPath, keyPath } = await writeTlsFiles(dir);
-    await using server = new ServeProcess(["--port", "0"], {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
       env: {

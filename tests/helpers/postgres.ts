@@ -7,7 +7,7 @@
  */
 import postgres from "postgres";
 import { type Prerequisite, prerequisite } from "./prerequisites.ts";
-import { outputOf } from "./process.ts";
+import { freePort, outputOf } from "./process.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
@@ -121,11 +121,4 @@ function postgresBin(): string | undefined {
     // No PostgreSQL installed.
   }
   return undefined;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }

@@ -117,12 +117,14 @@ export async function login(
   server: Endpoint,
   username: string,
   password: string,
+  signal?: AbortSignal,
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
   const res = await fetch(`${server.url}/login`, {
     method: "POST",
     client: server.client,
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password }),
+    signal,
   });
   return { res, body: await res.json() };
 }
