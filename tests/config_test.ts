@@ -3,17 +3,12 @@ import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
 import { ConfigError, loadConfig, publicIdentity, urlHost } from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
+import { rejectionOf, thrownBy } from "./helpers/errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = thrownBy(fn, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"), `not one line: ${JSON.stringify(caught.message)}`);
   assert.match(caught.message, /^[A-Z-]/, "starts upper-case (or with a flag)");
@@ -23,13 +18,7 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
 
 /** Like assertConfigError for a promise. */
 async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = await rejectionOf(promise, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"));
   return caught.message;
