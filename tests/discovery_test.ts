@@ -17,7 +17,10 @@ async function getJson(server: TestServer, path: string): Promise<{ res: Respons
   return { res, body: await res.json() };
 }
 
-function assertCacheable(res: Response): void {
+/** Asserts a 200 JSON answer that anyone may cache. */
+function assertPublicJson(res: Response): void {
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
   const cacheControl = res.headers.get("cache-control") ?? "";
   assert.match(cacheControl, /\bpublic\b/);
   assert.match(cacheControl, /\bmax-age=[1-9]\d*\b/);
@@ -33,9 +36,7 @@ async function accessToken(server: TestServer): Promise<string> {
 Deno.test("GET /.well-known/oauth-authorization-server describes the server per RFC 8414, with the tokens' issuer", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await getJson(server, METADATA_PATH);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assertCacheable(res);
+  assertPublicJson(res);
 
   assert.equal(body.issuer, decodeJwt(await accessToken(server)).iss);
   assert.equal(body.issuer, server.url);
@@ -68,9 +69,7 @@ Deno.test("the metadata lists the configured OAUTH_SCOPES", async () => {
 Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use sig, kty EC) without private members", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await getJson(server, JWKS_PATH);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assertCacheable(res);
+  assertPublicJson(res);
   const keys = body.keys as Json[];
   assert.equal(keys.length, 1);
   const [key] = keys;

@@ -164,6 +164,30 @@ export async function jwksKids(server: Endpoint): Promise<string[]> {
   return keys.map((key) => key.kid);
 }
 
+/**
+ * Asserts a 200 token answer of POST /login or /oauth/token with the default settings: JSON, not
+ * to be cached, and exactly access_token (a JWS), token_type Bearer, expires_in 900, a
+ * 43-character refresh_token and scope hello.
+ */
+export function assertTokenResponse(res: Response, body: Record<string, unknown>): void {
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  assert.deepEqual(Object.keys(body).sort(), [
+    "access_token",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "token_type",
+  ]);
+  assert.equal(typeof body.access_token, "string");
+  assert.equal((body.access_token as string).split(".").length, 3);
+  assert.equal(body.token_type, "Bearer");
+  assert.equal(body.expires_in, 900);
+  assert.match(body.refresh_token as string, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(body.scope, "hello");
+}
+
 /** Asserts that GET /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
 export async function assertRevoked(server: Endpoint, token: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
