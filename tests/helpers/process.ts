@@ -1,7 +1,8 @@
 /**
- * Child processes of tests: a program (curl, openssl, Python, `deno run … src/main.ts <args>`)
- * run to completion with its output collected, and `src/main.ts serve …` kept running while its
- * JSON log lines are read. Every child gets a clean environment ({@linkcode childEnv}).
+ * Child processes of tests and benchmarks: a program (curl, openssl, Python, `deno run …
+ * src/main.ts <args>`) run to completion with its output collected, and a server
+ * (`src/main.ts serve …`, a benchmark's bare server) kept running while its JSON log lines are
+ * read. Every child gets a clean environment ({@linkcode childEnv}).
  *
  * @module
  */
