@@ -497,9 +497,10 @@ Deno.test("after a key rotation new tokens carry the new kid and old tokens veri
   const now = unixNow();
   const next = await generateSigningKey(now);
   await server.store.rotateSigningKey(next, now + 60, now);
-  await waitFor("the server to re-read its signing keys", async () => {
-    return (await jwksKids(server)).includes(next.kid);
-  });
+  await waitFor(
+    "the server to re-read its signing keys",
+    async () => (await jwksKids(server)).includes(next.kid),
+  );
 
   const after = await loginToken(server);
   const newKid = decodeSegment(after.split(".")[0]).kid;
