@@ -4,12 +4,15 @@ import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
-  childEnv,
   type CliResult,
   runCli,
   type RunCliOptions,
-  ServeProcess,
+  runProgram,
+  ServerProcess,
 } from "./helpers/process.ts";
+import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { opensslVersion1Certificate } from "./helpers/tls.ts";
 
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
@@ -27,15 +30,6 @@ function assertOneLineError(result: CliResult, pattern: RegExp): string {
   assert.ok(lines[0].startsWith("Error: "), lines[0]);
   assert.match(lines[0], pattern);
   return lines[0];
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-cli-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function storedHash(dir: string, username: string): Promise<string | undefined> {
@@ -162,34 +156,21 @@ Deno.test("serve without a certificate exits 1 with one error line naming the fi
   });
 });
 
-Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
-  await withTempDir(async (dir) => {
-    const openssl = async (...args: string[]) => {
-      const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    };
-    // The tutorial's three commands, which make an X.509 v1 certificate.
-    await openssl("genrsa", "-out", "private_key.pem", "2048");
-    await openssl(
-      "req",
-      "-new",
-      "-key",
-      "private_key.pem",
-      "-out",
-      "csr.pem",
-      "-subj",
-      "/CN=localhost",
-    );
-    await openssl(
-      ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(" "),
-    );
-    const result = await cli(dir, ["serve", "--port", "0"], {
-      env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+testNeeding(
+  [OPENSSL],
+  "serve with an OpenSSL version 1 certificate exits 1 with one line saying so",
+  async () => {
+    await withTempDir(async (dir) => {
+      // The tutorial's three commands, which make an X.509 v1 certificate.
+      await opensslVersion1Certificate(dir);
+      const result = await cli(dir, ["serve", "--port", "0"], {
+        env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+      });
+      assertOneLineError(result, /version 1/);
+      assert.match(result.stderr, /certificate\.pem/);
     });
-    assertOneLineError(result, /version 1/);
-    assert.match(result.stderr, /certificate\.pem/);
-  });
-});
+  },
+);
 
 Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error line", async () => {
   await withTempDir(async (dir) => {
@@ -214,7 +195,7 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
     assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
     assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
 
-    await using server = new ServeProcess(["--port", "0"], {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       env: { TLS_CERT: "tls/cert.pem", TLS_KEY: "tls/key.pem" },
     });
@@ -232,7 +213,7 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
 
 Deno.test("serve --dev makes a certificate and demo users, serves logins and the client, and stops on SIGTERM", async () => {
   await withTempDir(async (dir) => {
-    await using server = new ServeProcess(["--dev", "--port", "0"], { cwd: dir });
+    await using server = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     assert.match(url, /^https:\/\/localhost:[1-9]\d*$/);
     for (const file of ["certs/cert.pem", "certs/key.pem", "data/auth.db"]) {
@@ -305,24 +286,18 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
   const args: string[] = tasks.compile.split(/\s+/).slice(1);
   assert.equal(args[0], "compile");
   assert.equal(args.at(-1), "src/main.ts");
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-compile-" });
-  try {
+  await withTempDir(async (dir) => {
     const runtime = join(dir, "denort");
     await Deno.copyFile("/bin/true", runtime);
     const output = join(dir, "auth-api");
     const outputAt = args.indexOf("--output");
     assert.ok(outputAt > 0, "the compile task names its --output");
     args[outputAt + 1] = output;
-    const result = await new Deno.Command(Deno.execPath(), {
-      args,
+    const result = await runProgram(Deno.execPath(), args, {
       cwd: root,
-      env: childEnv({ DENORT_BIN: runtime }),
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, stderr);
+      env: { DENORT_BIN: runtime },
+    });
+    assert.equal(result.code, 0, result.stderr);
     const binary = await Deno.readFile(output);
     const text = new TextDecoder().decode(binary);
     assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");
@@ -331,7 +306,5 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
     assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

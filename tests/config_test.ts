@@ -3,16 +3,12 @@ import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
 import { ConfigError, loadConfig, publicIdentity, urlHost } from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
+import { rejectionOf, thrownBy } from "./helpers/errors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = thrownBy(fn, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"), `not one line: ${JSON.stringify(caught.message)}`);
   assert.match(caught.message, /^[A-Z-]/, "starts upper-case (or with a flag)");
@@ -22,13 +18,7 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
 
 /** Like assertConfigError for a promise. */
 async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = await rejectionOf(promise, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"));
   return caught.message;
@@ -223,14 +213,11 @@ Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its direc
   const memory = await openStore("sqlite::memory:");
   assert.deepEqual(await memory.listUsers(), []);
   await memory.close();
-  const dir = await Deno.makeTempDir({ prefix: "config_test_" });
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "nested", "auth.db");
     const store = await openStore(`sqlite:${path}`);
     await store.addUser("alice", "$hash");
     await store.close();
     assert.ok((await Deno.stat(path)).isFile);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
