@@ -179,6 +179,48 @@ export class ServeProcess implements AsyncDisposable {
     }
   }
 
+  /** Waits until stderr matches `pattern` and returns the match, failing on timeout or exit. */
+  async waitForStderr(pattern: RegExp, timeoutMs = LISTEN_TIMEOUT_MS): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const found = pattern.exec(this.stderr);
+      if (found) return found;
+      if (this.#status) {
+        throw new Error(
+          `${this.name} exited with ${this.#status.code} before ${pattern}: ${this.stderr}`,
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `No ${pattern} on stderr of ${this.name} within ${timeoutMs} ms: ${this.stderr}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /**
+   * Waits for the child to exit by itself and for the end of its output; fails when it still
+   * runs after `timeoutMs` (dispose then stops it).
+   */
+  async exited(timeoutMs = LISTEN_TIMEOUT_MS): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new Error(`${this.name} still runs after ${timeoutMs} ms: ${this.lines.join("\n")}`),
+        );
+      }, timeoutMs);
+    });
+    try {
+      const status = await Promise.race([this.#child.status, late]);
+      await this.#pumps;
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Waits for the "Listening" log line and returns (and keeps in `url`) the URL it names. */
   async listening(timeoutMs = LISTEN_TIMEOUT_MS): Promise<string> {
     const line = await this.waitForLog("Listening", timeoutMs);
