@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { DEMO_USERS, seedDemoUsers } from "../src/dev.ts";
 import { createLogger } from "../src/log.ts";
+import { PostgresStore } from "../src/store/postgres.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
 import { TEST_ITERATIONS } from "./helpers/server.ts";
+
+if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL demo-user test: ${POSTGRES_MISSING}`);
 
 /** A logger that keeps its lines, parsed. */
 function capturingLogger() {
@@ -99,4 +103,26 @@ Deno.test("seedDemoUsers run by several instances at once on one store creates e
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "seedDemoUsers run by two instances at once on one PostgreSQL database creates each user once",
+  ignore: POSTGRES_MISSING !== undefined,
+  async fn() {
+    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    for (let round = 0; round < 5; round++) {
+      await using database = await createTestDatabase();
+      const stores = await Promise.all([1, 2].map(() => PostgresStore.open(database.url)));
+      try {
+        const { lines, logger } = capturingLogger();
+        await Promise.all(stores.map((store) => seedDemoUsers(store, hasher, logger)));
+        const created = lines.flatMap((line) => line.created as string[]).sort();
+        assert.deepEqual(created, ["user1", "user2"], `round ${round}: each created once`);
+        assert.deepEqual((await stores[1].listUsers()).sort(), ["user1", "user2"]);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    }
+  },
 });
