@@ -264,7 +264,10 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
   if (error instanceof URIError || /lookup address/i.test(reason)) {
     return new ListenError(`HOST "${host}" cannot be resolved (${reason}); ${chooseHost}`);
   }
-  return new ListenError(`Cannot listen on HOST "${host}", ${setting} ${port}: ${reason}`);
+  const listener = setting === "PORT" ? "HTTPS" : "plain-HTTP redirect";
+  return new ListenError(
+    `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
+  );
 }
 
 function gracefulShutdown(

@@ -242,7 +242,7 @@ Deno.test("listenError names the setting at fault for each kind of listen failur
     ],
     [
       new Error("Something else"),
-      'Cannot listen on HOST "example.test", PORT 443: Something else',
+      'Cannot start the HTTPS listener (HOST "example.test", PORT 443): Something else',
     ],
   ];
   for (const [error, message] of cases) {
@@ -253,5 +253,9 @@ Deno.test("listenError names the setting at fault for each kind of listen failur
   assert.equal(
     listenError(new Deno.errors.AddrInUse("in use"), { ...target, setting: "HTTP_PORT" }).message,
     'HTTP_PORT 443 is already in use on "example.test"; choose another port with HTTP_PORT',
+  );
+  assert.equal(
+    listenError(new Error("Odd"), { ...target, setting: "HTTP_PORT" }).message,
+    'Cannot start the plain-HTTP redirect listener (HOST "example.test", HTTP_PORT 443): Odd',
   );
 });
