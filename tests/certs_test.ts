@@ -305,15 +305,53 @@ Deno.test("loadTlsFiles explains a missing certificate or key file", async () =>
       new RegExp(
         `^Cannot read certificate "${
           RegExp.escape(cert)
-        }": file not found; run "deno task certs" to create one, or set TLS_CERT$`,
+        }": file not found; run "deno task certs --dir ${
+          RegExp.escape(dir)
+        }" to create it, or set TLS_CERT and TLS_KEY to existing PEM files$`,
       ),
     );
     await writeFiles(dir, { "cert.pem": generated.certPem });
     await assertCertificateError(
       loadTlsFiles(cert, key),
-      /^Cannot read private key ".*key\.pem": file not found; .*TLS_KEY$/,
+      /^Cannot read private key ".*key\.pem": file not found; .*TLS_KEY to existing PEM files$/,
     );
   });
+});
+
+Deno.test("loadTlsFiles suggests deno task certs only where it writes the missing file", async () => {
+  async function missing(certPath: string, keyPath: string): Promise<string> {
+    const error = await loadTlsFiles(certPath, keyPath).then(() => undefined, (e) => e);
+    assert.ok(error instanceof CertificateError, `expected CertificateError, got ${error}`);
+    return error.message;
+  }
+  // The defaults, relative to the working directory: deno task certs writes exactly these.
+  const cwd = Deno.cwd();
+  await withTempDir(async (dir) => {
+    Deno.chdir(dir);
+    try {
+      assert.equal(
+        await missing("certs/cert.pem", "./certs/key.pem"),
+        'Cannot read certificate "certs/cert.pem": file not found; run "deno task certs" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+    } finally {
+      Deno.chdir(cwd);
+    }
+  });
+  // Another directory: --dir says where.
+  assert.equal(
+    await missing("/nowhere/tls dir/cert.pem", "/nowhere/tls dir/key.pem"),
+    `Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs --dir '/nowhere/tls dir'" to create it, or set TLS_CERT and TLS_KEY to existing PEM files`,
+  );
+  // The key elsewhere: certs --dir also writes a key, which TLS_KEY must then name.
+  assert.equal(
+    await missing("/nowhere/cert.pem", "certs/key.pem"),
+    'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs --dir /nowhere" and set TLS_KEY=/nowhere/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  // A name deno task certs never writes: only the settings help.
+  assert.equal(
+    await missing("/etc/ssl/api.crt", "/etc/ssl/api.key"),
+    'Cannot read certificate "/etc/ssl/api.crt": file not found; set TLS_CERT and TLS_KEY to existing PEM files ("deno task certs --dir DIR" makes DIR/cert.pem and DIR/key.pem)',
+  );
 });
 
 Deno.test("loadTlsFiles explains a file that is not a PEM certificate or key", async () => {

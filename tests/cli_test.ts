@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
+import { NO_USERS } from "../src/main.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
+  childEnv,
   type CliResult,
   runCli,
   type RunCliOptions,
@@ -13,6 +15,7 @@ import {
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { opensslVersion1Certificate } from "./helpers/tls.ts";
+import { testCertificate } from "./helpers/tls.ts";
 
 const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
@@ -204,7 +207,7 @@ Deno.test("certs --dir writes a key, CSR and certificate that serve (without --d
     const denied = await postLogin(url, client, "user1", "password1");
     assert.equal(denied.status, 400);
     assert.deepEqual(denied.body, { msg: "Invalid credentials" });
-    assert.ok(!server.logs.some((line) => line.level === "warn"), "no demo-user warning");
+    assert.ok(!server.logs.some((line) => /demo users/.test(String(line.msg))), "no demo users");
     const status = await server.stop();
     assert.equal(status.code, 0, server.stderr);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no demo users were seeded");
@@ -278,27 +281,124 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
   });
 });
 
-Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN names the runtime", async () => {
+Deno.test("serve --dev creates the demo users missing from a store that has other users, and says so", async () => {
+  await withTempDir(async (dir) => {
+    const added = await cli(dir, ["user", "add", "alice"], { stdin: "alice's password\n" });
+    assert.equal(added.code, 0, added.stderr);
+
+    await using server = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
+    const url = await server.listening();
+    const seeded = server.logs.filter((line) => /demo users/.test(String(line.msg)));
+    assert.equal(seeded.length, 1, server.lines.join("\n"));
+    assert.equal(seeded[0].level, "warn");
+    assert.match(String(seeded[0].msg), /^Development mode: created the demo users/);
+    assert.deepEqual(seeded[0].created, ["user1", "user2"]);
+
+    using client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(join(dir, "certs/cert.pem"))],
+    });
+    assert.equal((await postLogin(url, client, "user1", "password1")).status, 200);
+    assert.equal((await postLogin(url, client, "alice", "alice's password")).status, 200);
+    assert.equal((await server.stop()).code, 0, server.stderr);
+  });
+});
+
+Deno.test("serve says at start how to add a user while the store has none, and not once one exists", async () => {
+  await withTempDir(async (dir) => {
+    const { certPem, keyPem } = await testCertificate();
+    await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
+    await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
+    const env = { TLS_CERT: "cert.pem", TLS_KEY: "key.pem" };
+    const hint = (server: ServerProcess) =>
+      server.logs.filter((line) => /no users/.test(String(line.msg)));
+
+    {
+      await using empty = new ServerProcess(["serve", "--port", "0"], { cwd: dir, env });
+      await empty.listening();
+      const line = await empty.waitForLog(NO_USERS);
+      assert.equal(line.level, "warn");
+      assert.match(String(line.msg), /deno task user add NAME/);
+      assert.match(String(line.msg), /same DATABASE_URL/);
+      assert.equal(hint(empty).length, 1);
+      assert.equal((await empty.stop()).code, 0, empty.stderr);
+    }
+
+    const added = await cli(dir, ["user", "add", "alice"], { stdin: "alice's password\n" });
+    assert.equal(added.code, 0, added.stderr);
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir, env });
+    await server.listening();
+    assert.equal((await server.stop()).code, 0, server.stderr);
+    assert.deepEqual(hint(server), [], server.lines.join("\n"));
+  });
+});
+
+Deno.test("serve with LOG_LEVEL=warn or error still prints the listening addresses, on stderr", async () => {
+  await withTempDir(async (dir) => {
+    const { certPem, keyPem } = await testCertificate();
+    await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
+    await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
+    using client = Deno.createHttpClient({ caCerts: [certPem] });
+    for (const level of ["warn", "error"]) {
+      await using server = new ServerProcess(["serve", "--port", "0"], {
+        cwd: dir,
+        env: { TLS_CERT: "cert.pem", TLS_KEY: "key.pem", LOG_LEVEL: level, HTTP_PORT: "0" },
+      });
+      const [line, url, httpUrl] = await server.waitForStderr(
+        /^Listening on (https:\/\/localhost:\d+) \((http:\/\/localhost:\d+) redirects to it\)\n/,
+      );
+      assert.equal(server.stderr, line, "one line on stderr");
+      const res = await fetch(`${url}/hello`, { client });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+      const redirect = await fetch(`${httpUrl}/hello`, { redirect: "manual" });
+      assert.equal(redirect.status, 308);
+      await redirect.body?.cancel();
+      assert.equal((await server.stop()).code, 0, server.stderr);
+      assert.ok(!server.logs.some((line) => line.level === "info"), `no info lines at ${level}`);
+    }
+  });
+});
+
+/** A copy of the project's deno.json, deno.lock and src/ in a temp dir, to run its tasks in. */
+async function withProjectCopy(fn: (dir: string) => Promise<void>): Promise<void> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  await withTempDir(async (dir) => {
+    const copied = await new Deno.Command("cp", {
+      args: ["-r", join(root, "deno.json"), join(root, "deno.lock"), join(root, "src"), dir],
+    }).output();
+    assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
+    await fn(dir);
+  });
+}
+
+/** Runs `deno task compile` in `dir` with DENORT_BIN set. */
+async function compileTask(dir: string, denortBin: string): Promise<CliResult> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "compile"],
+    cwd: dir,
+    env: childEnv({ DENORT_BIN: denortBin }),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    stdout: decoder.decode(result.stdout),
+    stderr: decoder.decode(result.stderr),
+  };
+}
+
+Deno.test("the compile task packs src/main.ts into bin/auth-api when DENORT_BIN names the runtime", async () => {
   // The real denort runtime cannot be downloaded here, so a small ELF program (true) stands in:
   // this checks the task's flags and that the module graph is embedded, not the runtime itself.
-  const root = fileURLToPath(new URL("..", import.meta.url));
-  const tasks = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))).tasks;
-  const args: string[] = tasks.compile.split(/\s+/).slice(1);
-  assert.equal(args[0], "compile");
-  assert.equal(args.at(-1), "src/main.ts");
-  await withTempDir(async (dir) => {
+  await withProjectCopy(async (dir) => {
     const runtime = join(dir, "denort");
     await Deno.copyFile("/bin/true", runtime);
-    const output = join(dir, "auth-api");
-    const outputAt = args.indexOf("--output");
-    assert.ok(outputAt > 0, "the compile task names its --output");
-    args[outputAt + 1] = output;
-    const result = await runProgram(Deno.execPath(), args, {
-      cwd: root,
-      env: { DENORT_BIN: runtime },
-    });
+    const result = await compileTask(dir, runtime);
     assert.equal(result.code, 0, result.stderr);
-    const binary = await Deno.readFile(output);
+    const binary = await Deno.readFile(join(dir, "bin/auth-api"));
     const text = new TextDecoder().decode(binary);
     assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");
     assert.ok(text.includes('"entrypoint_key":"src/main.ts"'), "src/main.ts is the entry point");
@@ -306,5 +406,22 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
     assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
+    assert.ok(text.includes("--max-semi-space-size=2"), "the serve tasks' V8 flag is kept");
+  });
+});
+
+Deno.test("a failed compile task exits non-zero and leaves no empty bin/ behind, but keeps a bin/ with files", async () => {
+  await withProjectCopy(async (dir) => {
+    const missing = join(dir, "no-such-denort");
+    const failed = await compileTask(dir, missing);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /denort/);
+    assert.ok(!await exists(join(dir, "bin")), "no empty bin/ left behind");
+
+    await Deno.mkdir(join(dir, "bin"));
+    await Deno.writeTextFile(join(dir, "bin/auth-api"), "an earlier build");
+    const again = await compileTask(dir, missing);
+    assert.notEqual(again.code, 0);
+    assert.equal(await Deno.readTextFile(join(dir, "bin/auth-api")), "an earlier build");
   });
 });

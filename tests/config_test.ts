@@ -100,6 +100,30 @@ Deno.test("loadConfig treats an empty PORT as unset", () => {
   assert.equal(loadConfig([], { PORT: "" }).port, 8443);
 });
 
+Deno.test("loadConfig treats an empty HOST as unset", () => {
+  assert.equal(loadConfig([], { HOST: "" }).host, "localhost");
+});
+
+Deno.test("loadConfig rejects a HOST that looks like IPv4 but is not, naming HOST, and keeps real ones", () => {
+  for (const host of ["999.1.1.1", "1.2.3", "256.0.0.1", "10.0.0.01", "1.2.3.4.5", "."]) {
+    assertConfigError(() => loadConfig([], { HOST: host }), new RegExp(`^HOST "${host}"`));
+    assertConfigError(() => loadConfig(["--host", host], {}), /^HOST .*--host/);
+  }
+  for (
+    const host of ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.255.255.1", "::1", "api.test"]
+  ) {
+    assert.equal(loadConfig([], { HOST: host }).host, host);
+  }
+});
+
+Deno.test("loadConfig rejects an HTTP_PORT equal to the HTTPS port, naming HTTP_PORT", () => {
+  assertConfigError(() => loadConfig([], { PORT: "9443", HTTP_PORT: "9443" }), /^HTTP_PORT .*9443/);
+  assertConfigError(() => loadConfig(["--port", "8080"], { HTTP_PORT: "8080" }), /^HTTP_PORT/);
+  assertConfigError(() => loadConfig([], { HTTP_PORT: "8443" }), /^HTTP_PORT .*8443/);
+  assert.equal(loadConfig([], { PORT: "0", HTTP_PORT: "0" }).httpPort, 0, "two free ports");
+  assert.equal(loadConfig([], { PORT: "9443", HTTP_PORT: "8080" }).httpPort, 8080);
+});
+
 Deno.test("loadConfig rejects a JWT_SECRET shorter than 32 bytes", () => {
   assertConfigError(() => loadConfig([], { JWT_SECRET: "x".repeat(31) }), /JWT_SECRET.*32 bytes/);
   assertConfigError(() => loadConfig([], { JWT_SECRET: "short" }), /JWT_SECRET/);

@@ -246,6 +246,41 @@ export class ServerProcess implements AsyncDisposable {
     }, { timeoutMs, intervalMs: 25 });
   }
 
+  /** Waits until stderr matches `pattern` and returns the match, failing on timeout or exit. */
+  waitForStderr(pattern: RegExp, timeoutMs = LISTEN_TIMEOUT_MS): Promise<RegExpExecArray> {
+    return waitFor(() => `${pattern} on stderr of ${this.name}: ${this.stderr}`, () => {
+      const found = pattern.exec(this.stderr);
+      if (found) return found;
+      if (this.#status) {
+        throw new Error(
+          `${this.name} exited with ${this.#status.code} before ${pattern}: ${this.stderr}`,
+        );
+      }
+    }, { timeoutMs, intervalMs: 25 });
+  }
+
+  /**
+   * Waits for the child to exit by itself and for the end of its output; fails when it still
+   * runs after `timeoutMs` (dispose then stops it).
+   */
+  async exitedWithin(timeoutMs = LISTEN_TIMEOUT_MS): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new Error(`${this.name} still runs after ${timeoutMs} ms: ${this.lines.join("\n")}`),
+        );
+      }, timeoutMs);
+    });
+    try {
+      const status = await Promise.race([this.#child.status, late]);
+      await this.#pumps;
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Waits for the "Listening" log line and returns (and keeps in `url`) the URL it names. */
   async listening(timeoutMs = LISTEN_TIMEOUT_MS): Promise<string> {
     const line = await this.waitForLog("Listening", timeoutMs);
