@@ -5,7 +5,6 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { NO_USERS } from "../src/main.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
-  childEnv,
   type CliResult,
   runCli,
   type RunCliOptions,
@@ -363,31 +362,19 @@ Deno.test("serve with LOG_LEVEL=warn or error still prints the listening address
 async function withProjectCopy(fn: (dir: string) => Promise<void>): Promise<void> {
   const root = fileURLToPath(new URL("..", import.meta.url));
   await withTempDir(async (dir) => {
-    const copied = await new Deno.Command("cp", {
-      args: ["-r", join(root, "deno.json"), join(root, "deno.lock"), join(root, "src"), dir],
-    }).output();
-    assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
+    const files = ["deno.json", "deno.lock", "src"].map((name) => join(root, name));
+    const copied = await runProgram("cp", ["-r", ...files, dir]);
+    assert.equal(copied.code, 0, copied.stderr);
     await fn(dir);
   });
 }
 
 /** Runs `deno task compile` in `dir` with DENORT_BIN set. */
-async function compileTask(dir: string, denortBin: string): Promise<CliResult> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "compile"],
+function compileTask(dir: string, denortBin: string): Promise<CliResult> {
+  return runProgram(Deno.execPath(), ["task", "compile"], {
     cwd: dir,
-    env: childEnv({ DENORT_BIN: denortBin }),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    stdout: decoder.decode(result.stdout),
-    stderr: decoder.decode(result.stderr),
-  };
+    env: { DENORT_BIN: denortBin },
+  });
 }
 
 Deno.test("the compile task packs src/main.ts into bin/auth-api when DENORT_BIN names the runtime", async () => {
