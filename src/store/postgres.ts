@@ -424,10 +424,11 @@ export class PostgresStore implements Store {
   pruneExpired(now: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
-        await sql`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
+        // Families before tokens: the order in which rotations lock them.
         await sql`
           DELETE FROM refresh_families WHERE expires_at <= ${now}
             AND access_expires_at <= ${now}`;
+        await sql`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
         await sql`DELETE FROM revocations WHERE expires_at <= ${now}`;
         await sql`
           DELETE FROM throttle WHERE blocked_until <= ${now}

@@ -388,10 +388,10 @@ export class SqliteStore implements Store {
 
   async pruneExpired(now: UnixSeconds): Promise<void> {
     await this.#transaction(() => {
-      this.#db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").run(now);
       this.#db
         .prepare("DELETE FROM refresh_families WHERE expires_at <= ? AND access_expires_at <= ?")
         .run(now, now);
+      this.#db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM revocations WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM throttle WHERE blocked_until <= ? AND window_start <= ?")
         .run(now, now - THROTTLE_RETENTION_SECONDS);
