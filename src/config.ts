@@ -26,8 +26,10 @@ const DEFAULT_HOST = "localhost";
 const DEFAULT_PORT = 8443;
 /** `ACCESS_TOKEN_TTL` when unset. */
 const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
-/** `REFRESH_TOKEN_TTL` when unset. */
+/** `REFRESH_TOKEN_TTL` when unset: a session's absolute lifetime from its login. */
 const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+/** `REFRESH_TOKEN_IDLE_TTL` when unset (or `REFRESH_TOKEN_TTL` when that is shorter). */
+const DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS = 7 * DAY_SECONDS;
 /** `JWT_LEEWAY` when unset: clock skew tolerated between instances and clients. */
 const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
 /** Largest access token accepted; larger ones are refused before any parsing. */
@@ -67,11 +69,16 @@ export interface Config {
   /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
   jwtSecret?: string;
   accessTokenTtlSeconds: number;
+  /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
+  /** Lifetime of an unused refresh token; at most `refreshTokenTtlSeconds`. */
+  refreshTokenIdleTtlSeconds: number;
   /** Scopes clients may ask for, and the one granted when they ask for none. */
   scopes: ScopePolicy;
   /** Confidential OAuth clients: id → secret. */
   oauthClients: Record<string, string>;
+  /** Confidential clients that may introspect tokens issued to any client. */
+  oauthIntrospectors: string[];
   /** Client id recorded for sessions started through `/login`. */
   defaultClientId: string;
   clockLeewaySeconds: number;
@@ -149,7 +156,7 @@ export function loadConfig(args: string[], env: Env): Config {
     ...readIdentity(env),
     ...readTokenSettings(env),
     scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
-    oauthClients: readClients(env.OAUTH_CLIENTS),
+    ...readClients(env.OAUTH_CLIENTS, env.OAUTH_INTROSPECTORS),
     defaultClientId: DEFAULT_CLIENT_ID,
     passwordIterations: integer("PASSWORD_ITERATIONS", env.PASSWORD_ITERATIONS, {
       fallback: MIN_PBKDF2_ITERATIONS,
@@ -212,6 +219,7 @@ type TokenSettings = Pick<
   | "jwtSecret"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
+  | "refreshTokenIdleTtlSeconds"
   | "clockLeewaySeconds"
   | "maxTokenBytes"
 >;
@@ -223,15 +231,21 @@ function readTokenSettings(env: Env): TokenSettings {
       `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
     );
   }
+  const refreshTokenTtlSeconds = integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+    fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    min: MINUTE_SECONDS,
+  });
   return {
     jwtSecret,
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
     }),
-    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
-      fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds,
+    refreshTokenIdleTtlSeconds: integer("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
+      fallback: Math.min(DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS, refreshTokenTtlSeconds),
       min: MINUTE_SECONDS,
+      max: refreshTokenTtlSeconds,
     }),
     clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
@@ -290,7 +304,10 @@ function readScopePolicy(list: string | undefined, fallback: string | undefined)
   return { supported, defaultScope };
 }
 
-function readClients(value: string | undefined): Record<string, string> {
+function readClients(
+  value: string | undefined,
+  introspectorList: string | undefined,
+): Pick<Config, "oauthClients" | "oauthIntrospectors"> {
   const clients: Record<string, string> = {};
   for (const entry of (value ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
     const colon = entry.indexOf(":");
@@ -299,6 +316,11 @@ function readClients(value: string | undefined): Record<string, string> {
     if (colon < 1 || !CLIENT_ID.test(id)) {
       throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
     }
+    if (id === DEFAULT_CLIENT_ID) {
+      throw new ConfigError(
+        `OAUTH_CLIENTS cannot list "${id}": it is the public client of /login and of requests that name no client`,
+      );
+    }
     if (byteLength(secret) < MIN_SECRET_BYTES) {
       throw new ConfigError(
         `OAUTH_CLIENTS: the secret of "${id}" must be at least ${MIN_SECRET_BYTES} bytes`,
@@ -306,7 +328,14 @@ function readClients(value: string | undefined): Record<string, string> {
     }
     clients[id] = secret;
   }
-  return clients;
+  const introspectors = (introspectorList ?? "").split(",").map((id) => id.trim())
+    .filter(Boolean);
+  for (const id of introspectors) {
+    if (!Object.hasOwn(clients, id)) {
+      throw new ConfigError(`OAUTH_INTROSPECTORS names "${id}", which is not in OAUTH_CLIENTS`);
+    }
+  }
+  return { oauthClients: clients, oauthIntrospectors: introspectors };
 }
 
 function integer(

@@ -21,6 +21,7 @@ Usage:
   auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
   auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
+  auth-api user logout NAME                      End every session of a user
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
 

@@ -173,8 +173,12 @@ function buildApp(
     maxTokenBytes: config.maxTokenBytes,
     revocations,
   });
-  const sessions = new SessionService({ store, tokens, revocations }, {
+  const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
+    introspectors: config.oauthIntrospectors,
+  });
+  const sessions = new SessionService({ store, tokens, revocations, clients }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: config.scopes,
   });
   const throttle = new LoginThrottle(store, config.throttle);
@@ -186,7 +190,7 @@ function buildApp(
     tokens,
     passwordLogin: new PasswordLogin({ store, hasher, throttle }),
     sessions,
-    clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
+    clients,
   });
   return { handler, tokens };
 }

@@ -170,6 +170,22 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
   assert.deepEqual(none, { clientId: "first-party", authenticated: false });
 });
 
+Deno.test("ClientRegistry refuses the default client as a confidential client and knows which are", () => {
+  assert.throws(
+    () => new ClientRegistry({ "first-party": CLIENT_SECRET }, "first-party"),
+    /default client "first-party" cannot be a confidential client/,
+  );
+  const clients = new ClientRegistry({ conf: CLIENT_SECRET, rs: CLIENT_SECRET }, "first-party", {
+    introspectors: ["rs"],
+  });
+  assert.equal(clients.isConfidential("conf"), true);
+  assert.equal(clients.isConfidential("first-party"), false);
+  assert.equal(clients.isConfidential("public-app"), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: true }), true);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: false }), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "conf", authenticated: true }), false);
+});
+
 Deno.test("authenticateClient refuses two methods, a repeated parameter and bad Basic", async () => {
   const clients = new ClientRegistry({ conf: CLIENT_SECRET }, "first-party");
   const basic = `Basic ${btoa(`conf:${CLIENT_SECRET}`)}`;

@@ -90,6 +90,7 @@ Deno.test("user add, list, passwd and remove manage an account with the password
 
     const removed = await cli(dir, ["user", "remove", "alice"]);
     assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, 'Removed user "alice" and ended 0 sessions\n');
     assert.equal(await storedHash(dir, "alice"), undefined);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "");
 
@@ -114,6 +115,7 @@ Deno.test("user add refuses an empty or short password and a name with a control
       /control characters/,
     );
     assertOneLineError(await cli(dir, ["user", "add"]), /Usage/);
+    assertOneLineError(await cli(dir, ["user", "logout"]), /Usage: .*user logout NAME/);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no user was created");
   });
 });

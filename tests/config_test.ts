@@ -32,6 +32,10 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
   assert.equal(config.tlsCert, "certs/cert.pem");
   assert.equal(config.tlsKey, "certs/key.pem");
   assert.equal(config.accessTokenTtlSeconds, 900);
+  assert.equal(config.refreshTokenTtlSeconds, 30 * 86400);
+  assert.equal(config.refreshTokenIdleTtlSeconds, 7 * 86400);
+  assert.deepEqual(config.oauthClients, {});
+  assert.deepEqual(config.oauthIntrospectors, []);
   assert.equal(config.clockLeewaySeconds, 30);
   assert.equal(config.passwordIterations, 600_000);
   assert.equal(config.passwordIterations, MIN_PBKDF2_ITERATIONS);
@@ -199,6 +203,42 @@ Deno.test("loadConfig rejects out-of-range numeric settings naming the variable"
   assertConfigError(() => loadConfig([], { ACCESS_TOKEN_TTL: "0" }), /ACCESS_TOKEN_TTL/);
   assertConfigError(() => loadConfig([], { JWT_LEEWAY: "301" }), /JWT_LEEWAY/);
   assertConfigError(() => loadConfig([], { HTTP_PORT: "99999" }), /HTTP_PORT/);
+});
+
+Deno.test("loadConfig reads REFRESH_TOKEN_IDLE_TTL, defaults it to at most REFRESH_TOKEN_TTL and refuses it above", () => {
+  const both = loadConfig([], { REFRESH_TOKEN_TTL: "7200", REFRESH_TOKEN_IDLE_TTL: "600" });
+  assert.equal(both.refreshTokenTtlSeconds, 7200);
+  assert.equal(both.refreshTokenIdleTtlSeconds, 600);
+  const short = loadConfig([], { REFRESH_TOKEN_TTL: "3600" });
+  assert.equal(short.refreshTokenIdleTtlSeconds, 3600, "the default never exceeds the session");
+  assertConfigError(
+    () => loadConfig([], { REFRESH_TOKEN_TTL: "3600", REFRESH_TOKEN_IDLE_TTL: "3601" }),
+    /REFRESH_TOKEN_IDLE_TTL.*3600/,
+  );
+  assertConfigError(() => loadConfig([], { REFRESH_TOKEN_IDLE_TTL: "59" }), /IDLE_TTL/);
+});
+
+Deno.test("loadConfig refuses the default client id auth-api as a confidential client", () => {
+  const secret = "s".repeat(32);
+  const error = assertConfigError(
+    () => loadConfig([], { OAUTH_CLIENTS: `svc:${secret},auth-api:${secret}` }),
+    /OAUTH_CLIENTS cannot list "auth-api"/,
+  );
+  assert.ok(!error.message.includes(secret), "the secret is not echoed");
+});
+
+Deno.test("loadConfig reads OAUTH_INTROSPECTORS, which must name confidential clients", () => {
+  const secret = "s".repeat(32);
+  const config = loadConfig([], {
+    OAUTH_CLIENTS: `rs:${secret},svc:${secret}`,
+    OAUTH_INTROSPECTORS: "rs",
+  });
+  assert.deepEqual(config.oauthIntrospectors, ["rs"]);
+  assertConfigError(
+    () => loadConfig([], { OAUTH_CLIENTS: `rs:${secret}`, OAUTH_INTROSPECTORS: "rs, other" }),
+    /OAUTH_INTROSPECTORS names "other"/,
+  );
+  assertConfigError(() => loadConfig([], { OAUTH_INTROSPECTORS: "auth-api" }), /auth-api/);
 });
 
 Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () => {

@@ -70,7 +70,7 @@ Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is
 Deno.test("oauth4webapi discovers the server, runs the password and refresh grants, revokes, and /hello refuses the revoked token", async () => {
   await using server = await startTestServer({
     users: USERS,
-    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}` },
+    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}`, OAUTH_INTROSPECTORS: "rs" },
   });
   const options = httpOptions(server);
   const as = await discover(server);

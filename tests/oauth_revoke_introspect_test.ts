@@ -12,7 +12,7 @@ import {
 
 const USERS = { user1: "password1", user2: "password2" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
-const INTROSPECTOR = { OAUTH_CLIENTS: `rs:${RS_SECRET}` };
+const INTROSPECTOR = { OAUTH_CLIENTS: `rs:${RS_SECRET}`, OAUTH_INTROSPECTORS: "rs" };
 const INACTIVE = { active: false };
 
 type Json = Record<string, unknown>;
@@ -247,4 +247,140 @@ Deno.test("POST /oauth/introspect answers 400 invalid_request without a token", 
   const { res, body } = await post(server, "/oauth/introspect", {}, RS);
   assert.equal(res.status, 400);
   assert.equal(body.error, "invalid_request");
+});
+
+const CONF_SECRET = "confidential-client-secret-0123456789ab";
+const CONF = basic("conf", CONF_SECRET);
+const TWO_CLIENTS = {
+  OAUTH_CLIENTS: `conf:${CONF_SECRET},rs:${RS_SECRET}`,
+  OAUTH_INTROSPECTORS: "rs",
+};
+
+/** Tokens from the password grant for `client` (form parameters or Basic credentials). */
+async function grant(
+  server: TestServer,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams({
+      grant_type: "password",
+      username: "user1",
+      password: USERS.user1,
+      ...params,
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+async function refreshGrant(
+  server: TestServer,
+  token: string,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token, ...params }),
+  });
+  return { res, body: await res.json() };
+}
+
+function assertUnauthorizedClient(res: Response, body: Json, what: string): void {
+  assert.equal(res.status, 400, `${what}: ${JSON.stringify(body)}`);
+  assert.equal(body.error, "unauthorized_client", what);
+  assert.equal(body.error_description, "Token was issued to another client", what);
+}
+
+Deno.test("POST /oauth/revoke leaves a confidential client's tokens alone unless that client authenticates (RFC 7009 §2.1)", async () => {
+  await using server = await startTestServer({ users: USERS, env: TWO_CLIENTS });
+  const conf = await grant(server, {}, CONF);
+  const attempts: [string, Record<string, string>, Record<string, string>][] = [
+    ["no client (the default public client)", {}, {}],
+    ["a public client naming itself", { client_id: "someone" }, {}],
+    ["another confidential client", {}, RS],
+  ];
+  for (const token of [conf.refresh, conf.access]) {
+    for (const [what, params, headers] of attempts) {
+      const { res, body } = await post(server, "/oauth/revoke", { token, ...params }, headers);
+      assertUnauthorizedClient(res, body, what);
+    }
+    const unauthenticated = await post(server, "/oauth/revoke", { token, client_id: "conf" });
+    assert.equal(unauthenticated.res.status, 401, "conf without its secret");
+    assert.equal(unauthenticated.body.error, "invalid_client");
+  }
+  await assertHelloStatus(server, conf.access, 200);
+  const renewed = await refreshGrant(server, conf.refresh, {}, CONF);
+  assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
+
+  const own = await post(
+    server,
+    "/oauth/revoke",
+    { token: renewed.body.refresh_token as string },
+    CONF,
+  );
+  assert.equal(own.res.status, 200, JSON.stringify(own.body));
+  assert.deepEqual(own.body, {});
+  const refused = await refreshGrant(server, renewed.body.refresh_token as string, {}, CONF);
+  assert.equal(refused.res.status, 400);
+  assert.equal(refused.body.error, "invalid_grant");
+  await assertRevoked(server, renewed.body.access_token as string);
+});
+
+Deno.test("POST /oauth/revoke by a public client revokes only the tokens issued to it", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const appA = await grant(server, { client_id: "app-a" });
+  for (const token of [appA.refresh, appA.access]) {
+    const { res, body } = await post(server, "/oauth/revoke", { token, client_id: "app-b" });
+    assertUnauthorizedClient(res, body, "app-b");
+    const omitted = await post(server, "/oauth/revoke", { token });
+    assertUnauthorizedClient(omitted.res, omitted.body, "no client_id");
+  }
+  await assertHelloStatus(server, appA.access, 200);
+  const { res } = await post(server, "/oauth/revoke", { token: appA.refresh, client_id: "app-a" });
+  assert.equal(res.status, 200);
+  await assertRevoked(server, appA.access);
+  const after = await refreshGrant(server, appA.refresh, { client_id: "app-a" });
+  assert.equal(after.body.error, "invalid_grant");
+});
+
+Deno.test("POST /oauth/introspect answers {active: false} for tokens of other clients unless the caller is in OAUTH_INTROSPECTORS", async () => {
+  await using server = await startTestServer({ users: USERS, env: TWO_CLIENTS });
+  const conf = await grant(server, {}, CONF);
+  const firstParty = await session(server);
+  const ask = async (headers: Record<string, string>, token: string) => {
+    const { res, body } = await post(server, "/oauth/introspect", { token }, headers);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body;
+  };
+  // Its own tokens.
+  for (const token of [conf.access, conf.refresh]) {
+    const body = await ask(CONF, token);
+    assert.equal(body.active, true);
+    assert.equal(body.client_id, "conf");
+  }
+  // Another client's tokens look inactive, whatever the hint.
+  for (const token of [firstParty.access, firstParty.refresh]) {
+    assert.deepEqual(await ask(CONF, token), INACTIVE);
+    for (const hint of ["access_token", "refresh_token"]) {
+      const { body } = await post(
+        server,
+        "/oauth/introspect",
+        { token, token_type_hint: hint },
+        CONF,
+      );
+      assert.deepEqual(body, INACTIVE, hint);
+    }
+  }
+  // The configured introspector sees every client's tokens.
+  for (const token of [conf.access, conf.refresh, firstParty.access, firstParty.refresh]) {
+    assert.equal((await ask(RS, token)).active, true);
+  }
 });

@@ -305,3 +305,131 @@ Deno.test("a refresh refused for its scope leaves the refresh token usable", asy
   assert.equal(retry.body.scope, "hello");
   assert.equal((await hello(server, `Bearer ${first.body.access_token}`)).res.status, 200);
 });
+
+/** POSTs a refresh token to /refresh (the flask_jwt_extended endpoint, without client credentials). */
+async function flaskRefresh(server: TestServer, refreshToken: string) {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  });
+  return { res, body: await res.json() as Json };
+}
+
+Deno.test("POST /refresh refuses a confidential client's refresh token, naming /oauth/token, and ends that session", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant(), basic("svc", CLIENT_SECRET));
+  assert.equal(granted.res.status, 200, JSON.stringify(granted.body));
+  const { res, body } = await flaskRefresh(server, granted.body.refresh_token as string);
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.equal(body.error, "invalid_grant");
+  assert.match(body.msg as string, /client "svc".*\/oauth\/token/);
+  assert.equal(body.access_token, undefined);
+  // Someone without the secret presented it: the session is ended, for the owner too.
+  const owner = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: granted.body.refresh_token as string },
+    basic("svc", CLIENT_SECRET),
+  );
+  assertOAuthError(owner.res, owner.body, "invalid_grant");
+  const probe = await hello(server, `Bearer ${granted.body.access_token}`);
+  assert.equal(probe.res.status, 401);
+  assert.deepEqual(probe.body, { msg: "Token has been revoked" });
+});
+
+Deno.test("POST /oauth/token refuses a confidential client's refresh token without its credentials", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant(), basic("svc", CLIENT_SECRET));
+  const refreshToken = granted.body.refresh_token as string;
+  const named = await token(server, {
+    grant_type: "refresh_token",
+    refresh_token: refreshToken,
+    client_id: "svc",
+  });
+  assertInvalidClient(named.res, named.body);
+  const wrong = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: refreshToken },
+    basic("svc", `${CLIENT_SECRET}x`),
+  );
+  assertInvalidClient(wrong.res, wrong.body);
+  // Neither spent nor revoked the token: nobody but the client was in the way.
+  const owner = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: refreshToken },
+    basic("svc", CLIENT_SECRET),
+  );
+  assert.equal(owner.res.status, 200, JSON.stringify(owner.body));
+  // Without any client the caller is the default public client, another client: refused and
+  // the session ends.
+  const anonymous = await token(server, {
+    grant_type: "refresh_token",
+    refresh_token: owner.body.refresh_token as string,
+  });
+  assertOAuthError(anonymous.res, anonymous.body, "invalid_grant");
+  const after = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: owner.body.refresh_token as string },
+    basic("svc", CLIENT_SECRET),
+  );
+  assertOAuthError(after.res, after.body, "invalid_grant");
+});
+
+Deno.test("POST /refresh accepts the refresh token of a public client and keeps its client_id", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant({ client_id: "my-app" }));
+  const { res, body } = await flaskRefresh(server, granted.body.refresh_token as string);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(decodeJwt(body.access_token as string).client_id, "my-app");
+});
+
+Deno.test("a refresh grants only the scopes still in OAUTH_SCOPES", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-scopes-" });
+  // A fixed issuer and audience: the restarted server binds another port.
+  const identity = {
+    JWT_ISSUER: "https://auth.example.test",
+    JWT_AUDIENCE: "https://api.example.test",
+  };
+  try {
+    let both: string, otherOnly: string, asked: string;
+    {
+      await using first = await startTestServer({
+        users: USERS,
+        dir,
+        env: { ...identity, OAUTH_SCOPES: "hello other" },
+      });
+      both = (await token(first, passwordGrant({ scope: "hello other" }))).body
+        .refresh_token as string;
+      otherOnly = (await token(first, passwordGrant({ scope: "other" }))).body
+        .refresh_token as string;
+      asked = (await token(first, passwordGrant({ scope: "hello other" }))).body
+        .refresh_token as string;
+    }
+    await using second = await startTestServer({
+      dir,
+      env: { ...identity, OAUTH_SCOPES: "hello" },
+    });
+    const kept = await token(second, { grant_type: "refresh_token", refresh_token: both });
+    assert.equal(kept.res.status, 200, JSON.stringify(kept.body));
+    assert.equal(kept.body.scope, "hello");
+    assert.equal(decodeJwt(kept.body.access_token as string).scope, "hello");
+    const viaFlask = await flaskRefresh(second, kept.body.refresh_token as string);
+    assert.equal(viaFlask.body.scope, "hello", "the new refresh token keeps only hello");
+
+    const none = await token(second, { grant_type: "refresh_token", refresh_token: otherOnly });
+    assertOAuthError(none.res, none.body, "invalid_scope");
+    const removed = await token(second, {
+      grant_type: "refresh_token",
+      refresh_token: asked,
+      scope: "other",
+    });
+    assertOAuthError(removed.res, removed.body, "invalid_scope");
+    // A refused scope does not spend the token.
+    const retry = await token(second, { grant_type: "refresh_token", refresh_token: asked });
+    assert.equal(retry.res.status, 200, JSON.stringify(retry.body));
+    assert.equal(retry.body.scope, "hello");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * @module
- * OAuth clients: which exist, which must authenticate, and checking a presented secret in
- * constant time. Reading the credentials off a request is the HTTP layer's job.
+ * OAuth clients: which exist, which must authenticate, which may introspect every token, and
+ * checking a presented secret in constant time. Reading the credentials off a request is the
+ * HTTP layer's job.
  */
 import { timingSafeEqual } from "node:crypto";
 import { AuthFailure, invalidClient } from "./errors.ts";
@@ -28,13 +29,36 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
+  #introspectors: ReadonlySet<string>;
   readonly defaultClientId: string;
 
-  constructor(secrets: Record<string, string>, defaultClientId: string) {
+  /**
+   * `secrets` are the confidential clients; `defaultClientId`, the client of requests that name
+   * none, is public and can never be one of them. `introspectors` may introspect every token.
+   */
+  constructor(
+    secrets: Record<string, string>,
+    defaultClientId: string,
+    options: { introspectors?: readonly string[] } = {},
+  ) {
+    if (Object.hasOwn(secrets, defaultClientId)) {
+      throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
+    }
     this.#secrets = new Map(
       Object.entries(secrets).map(([id, secret]) => [id, new TextEncoder().encode(secret)]),
     );
+    this.#introspectors = new Set(options.introspectors ?? []);
     this.defaultClientId = defaultClientId;
+  }
+
+  /** Whether `clientId` is a confidential client, which must authenticate to use its tokens. */
+  isConfidential(clientId: string): boolean {
+    return this.#secrets.has(clientId);
+  }
+
+  /** Whether the client may introspect tokens issued to other clients (`OAUTH_INTROSPECTORS`). */
+  mayIntrospectAll(client: ClientIdentity): boolean {
+    return client.authenticated && this.#introspectors.has(client.clientId);
   }
 
   /**

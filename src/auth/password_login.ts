@@ -1,14 +1,23 @@
 /**
  * @module
  * Checking a username and password, shared by `/login` and the OAuth password grant: throttling,
- * one hash whichever part is wrong, and upgrading old hashes. It answers with a username or an
- * {@linkcode AuthFailure}; it never builds a response.
+ * one hash whichever part is wrong, and upgrading old hashes. It answers with the verified user or
+ * an {@linkcode AuthFailure}; it never builds a response.
  */
 import type { Store } from "../store/store.ts";
 import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from "./credentials.ts";
 import { AuthFailure, invalidCredentials } from "./errors.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
+
+/**
+ * A user whose password was just checked, with the stored hash it matched (after any upgrade):
+ * a session starts only while that hash is still the user's.
+ */
+export interface VerifiedUser {
+  username: string;
+  passwordHash: string;
+}
 
 /**
  * Checks credentials: throttled first (no hashing while throttled), then one PBKDF2 run
@@ -27,10 +36,10 @@ export class PasswordLogin {
   }
 
   /**
-   * Returns the username when the credentials are right; throws AuthFailure
-   * `invalid_credentials` or `throttled` otherwise.
+   * Returns the user when the credentials are right; throws AuthFailure `invalid_credentials` or
+   * `throttled` otherwise.
    */
-  async check(username: unknown, password: unknown, address: string): Promise<string> {
+  async check(username: unknown, password: unknown, address: string): Promise<VerifiedUser> {
     const name = isField(username, MAX_USERNAME_LENGTH) ? username : "";
     const wait = await this.#throttle.retryAfter(name, address);
     if (wait > 0) {
@@ -47,13 +56,17 @@ export class PasswordLogin {
     } else {
       await this.#hasher.verifyDummy(secret);
     }
-    if (!ok) {
+    if (!user || !ok) {
       await this.#throttle.recordFailure(name, address);
       throw invalidCredentials();
     }
     await this.#throttle.recordSuccess(name);
-    if (needsRehash) await this.#store.setPasswordHash(name, await this.#hasher.hash(secret));
-    return name;
+    let passwordHash = user.passwordHash;
+    if (needsRehash) {
+      passwordHash = await this.#hasher.hash(secret);
+      await this.#store.setPasswordHash(name, passwordHash);
+    }
+    return { username: name, passwordHash };
   }
 }
 

@@ -65,6 +65,11 @@ export class RevocationList {
     this.#remember(kind, id, expiresAt);
   }
 
+  /** Takes note at once of a revocation a store operation has already recorded. */
+  remember(record: Pick<RevocationRecord, "kind" | "id" | "expiresAt">): void {
+    this.#remember(record.kind, record.id, record.expiresAt);
+  }
+
   /** Reads revocations added since the last sync and forgets expired ones. */
   sync(): Promise<void> {
     this.#syncing ??= this.#pull().finally(() => this.#syncing = undefined);

@@ -42,7 +42,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
-      const pair = await sessions.refresh(refreshToken, { clientId: client.clientId, scope });
+      const pair = await sessions.refresh(refreshToken, { client, scope });
       return tokenResponse(pair, ctx);
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
