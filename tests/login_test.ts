@@ -42,6 +42,7 @@ Deno.test("POST /login answers 200 with access_token, token_type, expires_in, re
   assert.equal(res.headers.get("cache-control"), "no-store");
   assert.deepEqual(Object.keys(body).sort(), [
     "access_token",
+    "device_token",
     "expires_in",
     "refresh_token",
     "scope",

@@ -59,6 +59,7 @@ Deno.test("POST /oauth/token password grant answers 200 with the RFC 6749 §5.1 
   assert.equal(res.headers.get("pragma"), "no-cache");
   assert.deepEqual(Object.keys(body).sort(), [
     "access_token",
+    "device_token",
     "expires_in",
     "refresh_token",
     "scope",

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
-import { login, startTestServer, TEST_ITERATIONS, type TestServer } from "./helpers/server.ts";
+import {
+  CountingHasher,
+  login,
+  startTestServer,
+  TEST_ITERATIONS,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const THROTTLED_MSG = "Too many failed login attempts; try again later";
@@ -15,21 +20,6 @@ const SMALL = {
 
 /** The same thresholds with a 10 s first block, for tests that never wait it out (no CI flakes). */
 const STEADY = { ...SMALL, THROTTLE_BASE_DELAY: "10", THROTTLE_MAX_DELAY: "40" };
-
-/** A real hasher that counts every password check, real or dummy. */
-class CountingHasher extends PasswordHasher {
-  checks = 0;
-
-  override verify(password: string, stored: string): Promise<PasswordCheck> {
-    this.checks++;
-    return super.verify(password, stored);
-  }
-
-  override verifyDummy(password: string): Promise<void> {
-    this.checks++;
-    return super.verifyDummy(password);
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,4 @@
-import { PasswordHasher } from "../../src/auth/passwords.ts";
+import { type PasswordCheck, PasswordHasher } from "../../src/auth/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
@@ -8,6 +8,16 @@ import type { Store } from "../../src/store/store.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
+
+/** A real hasher that counts every password check, real or dummy (which runs `verify`). */
+export class CountingHasher extends PasswordHasher {
+  checks = 0;
+
+  override verify(password: string, stored: string): Promise<PasswordCheck> {
+    this.checks++;
+    return super.verify(password, stored);
+  }
+}
 
 /** A server on a random port with its own certificate, store and captured log. */
 export interface TestServer extends AsyncDisposable {
