@@ -8,13 +8,17 @@ import {
 } from "../src/http/client_address.ts";
 import {
   addressGroup,
-  canonicalIp,
   formatIp,
   inRange,
   type IpRange,
   parseIp,
   parseIpRange,
 } from "../src/net/ip.ts";
+
+function canonicalIp(text: string): string | undefined {
+  const ip = parseIp(text);
+  return ip && formatIp(ip);
+}
 
 function range(text: string): IpRange {
   const parsed = parseIpRange(text);
@@ -178,8 +182,13 @@ function request(headers: Record<string, string>): Request {
   return new Request("https://api.test/login", { headers });
 }
 
+/** The resolver for `options`, answering only the address and the group. */
 function resolver(options: Partial<ClientAddressOptions> = {}) {
-  return createClientAddressResolver({ ...DEFAULT_CLIENT_ADDRESS, ...options });
+  const resolve = createClientAddressResolver({ ...DEFAULT_CLIENT_ADDRESS, ...options });
+  return (req: Request, peer: string) => {
+    const { address, group } = resolve(req, peer);
+    return { address, group };
+  };
 }
 
 Deno.test("the client address is the TCP peer, without reading a header, when no proxy is trusted", () => {

@@ -6,7 +6,7 @@
  * It also groups IPv6 clients by prefix. It runs once per request, on every request: with no
  * trusted proxies it reads no header at all.
  */
-import { addressGroup, canonicalIp, inRange, type IpRange, parseIp } from "../net/ip.ts";
+import { addressGroup, formatIp, inRange, type IpRange, parseIp } from "../net/ip.ts";
 
 /** The header a trusted proxy writes the client's address into. */
 export type ProxyHeader = "x-forwarded-for" | "forwarded";
@@ -36,12 +36,22 @@ export interface ClientAddress {
   group: string;
 }
 
-/** Remembered peer verdicts; the map is cleared when it grows past this. */
-const PEER_CACHE_SIZE = 1024;
+/** Addresses whose reading is remembered; the memory is cleared when it grows past this. */
+const CACHE_SIZE = 4096;
 const MAPPED_V4_PREFIX = "::ffff:";
 
+/** What is known of one address as written: its canonical form, group and trust. */
+interface Reading extends ClientAddress {
+  /** Whether the text is an IP address at all. */
+  valid: boolean;
+  /** Whether it is a trusted proxy. */
+  trusted: boolean;
+}
+
 /**
- * Builds the function the edge calls per request with the TCP peer's address.
+ * Builds the function the edge calls per request with the TCP peer's address. Readings of
+ * addresses are remembered, so a request from a known peer costs a map lookup (plus reading the
+ * forwarding header when the peer is a trusted proxy), and the answer is shared, never copied.
  *
  * @example
  * ```ts
@@ -53,49 +63,44 @@ export function createClientAddressResolver(
   options: ClientAddressOptions,
 ): (req: Request, peer: string) => ClientAddress {
   const { trustedProxies, proxyHeader, ipv6PrefixLength } = options;
-  const group = (address: string) =>
-    address.includes(":") ? addressGroup(address, ipv6PrefixLength) : address;
+  const readings = new Map<string, Reading>();
+  const read = (text: string): Reading => {
+    let reading = readings.get(text);
+    if (reading === undefined) {
+      const ip = parseIp(text);
+      const address = ip ? formatIp(ip) : text;
+      reading = {
+        address,
+        group: ip ? addressGroup(address, ipv6PrefixLength) : address,
+        valid: ip !== undefined,
+        trusted: ip !== undefined && trustedProxies.some((range) => inRange(ip, range)),
+      };
+      if (readings.size >= CACHE_SIZE) readings.clear();
+      readings.set(text, reading);
+    }
+    return reading;
+  };
   if (trustedProxies.length === 0) {
     return function peerOnly(_req, peer) {
-      const address = unmapped(peer);
-      return { address, group: group(address) };
+      return read(peer);
     };
   }
-  const trusted = new Map<string, boolean>();
-  const isTrusted = (address: string): boolean => {
-    let verdict = trusted.get(address);
-    if (verdict === undefined) {
-      const ip = parseIp(address);
-      verdict = ip !== undefined && trustedProxies.some((range) => inRange(ip, range));
-      if (trusted.size >= PEER_CACHE_SIZE) trusted.clear();
-      trusted.set(address, verdict);
-    }
-    return verdict;
-  };
   const hops = proxyHeader === "forwarded" ? forwardedFor : xForwardedFor;
   return function throughProxies(req, peer) {
-    let address = unmapped(peer);
-    if (isTrusted(address)) {
-      const reported = hops(req.headers.get(proxyHeader));
-      // Right to left: each trusted hop vouches for the one before it; the first address that
-      // is not a trusted proxy is the client. A hop that is not an address ends the walk.
-      for (let i = reported.length - 1; i >= 0; i--) {
-        const hop = reported[i] === undefined ? undefined : canonicalIp(reported[i]!);
-        if (hop === undefined) break;
-        address = hop;
-        if (!isTrusted(hop)) break;
-      }
+    let client = read(peer);
+    if (!client.trusted) return client;
+    const reported = hops(req.headers.get(proxyHeader));
+    // Right to left: each trusted hop vouches for the one before it; the first address that is
+    // not a trusted proxy is the client. A hop that is not an address ends the walk.
+    for (let i = reported.length - 1; i >= 0; i--) {
+      const text = reported[i];
+      const hop = text === undefined ? undefined : read(text);
+      if (!hop?.valid) break;
+      client = hop;
+      if (!hop.trusted) break;
     }
-    return { address, group: group(address) };
+    return client;
   };
-}
-
-/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) as `192.0.2.1`. */
-function unmapped(peer: string): string {
-  if (peer.startsWith(MAPPED_V4_PREFIX) && peer.includes(".")) {
-    return peer.slice(MAPPED_V4_PREFIX.length);
-  }
-  return peer;
 }
 
 /**

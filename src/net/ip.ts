@@ -60,12 +60,6 @@ export function formatIp(ip: IpAddress): string {
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
 
-/** The canonical form of an address given as text, or undefined when it is not an address. */
-export function canonicalIp(text: string): string | undefined {
-  const ip = parseIp(text);
-  return ip && formatIp(ip);
-}
-
 /**
  * Parses `192.0.2.0/24`, `2001:db8::/32` or a single address (a /32 or /128 range). Bits past
  * the prefix are ignored. Undefined when the text is not a range.
