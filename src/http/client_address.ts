@@ -38,7 +38,6 @@ export interface ClientAddress {
 
 /** Addresses whose reading is remembered; the memory is cleared when it grows past this. */
 const CACHE_SIZE = 4096;
-const MAPPED_V4_PREFIX = "::ffff:";
 
 /** What is known of one address as written: its canonical form, group and trust. */
 interface Reading extends ClientAddress {
