@@ -6,9 +6,9 @@
  */
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
-import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {

@@ -61,8 +61,6 @@ export type ReservedAttempt =
     addressWindowAt: UnixSeconds;
   };
 
-type Decision<T> = ThrottleDecision<T>;
-
 /**
  * Throttles logins by account, client address and device.
  *
@@ -99,20 +97,10 @@ export class LoginThrottle {
     }
     const account = accountKey(attempt.username);
     const address = addressKey(attempt.address);
-    const outcome = await this.#store.updateThrottles([account, address], (current): Decision<
-      { wait: number } | { addressWindowAt: UnixSeconds }
-    > => {
-      const onAccount = this.#accountFailure(current.get(account), now);
-      const onAddress = this.#addressFailure(current.get(address), now);
-      if ("wait" in onAccount || "wait" in onAddress) {
-        const waits = [onAccount, onAddress].map((step) => "wait" in step ? step.wait : 0);
-        return { writes: {}, result: { wait: Math.max(...waits) } };
-      }
-      return {
-        writes: { [account]: onAccount.next, [address]: onAddress.next },
-        result: { addressWindowAt: onAddress.next.windowStartAt },
-      };
-    });
+    const outcome = await this.#store.updateThrottles(
+      [account, address],
+      (current) => this.#sharedAttempt(current, { account, address }, now),
+    );
     if ("wait" in outcome) {
       throw new AuthFailure("throttled", "Too many failed login attempts; try again later", {
         retryAfterSeconds: outcome.wait,
@@ -138,7 +126,7 @@ export class LoginThrottle {
     }
     const account = accountKey(attempt.username);
     const address = addressKey(attempt.address);
-    await this.#store.updateThrottles([account, address], (current): Decision<0> => {
+    await this.#store.updateThrottles([account, address], (current): ThrottleDecision<0> => {
       const writes: Record<string, ThrottleRecord | null> = { [account]: null };
       const onAddress = current.get(address);
       if (onAddress && onAddress.windowStartAt === attempt.addressWindowAt) {
@@ -149,6 +137,24 @@ export class LoginThrottle {
       }
       return { writes, result: 0 };
     });
+  }
+
+  /** Counts an attempt on the account and the address, or neither when either must wait. */
+  #sharedAttempt(
+    current: ReadonlyMap<string, ThrottleRecord>,
+    keys: { account: string; address: string },
+    now: UnixSeconds,
+  ): ThrottleDecision<{ wait: number } | { addressWindowAt: UnixSeconds }> {
+    const onAccount = this.#accountFailure(current.get(keys.account), now);
+    const onAddress = this.#addressFailure(current.get(keys.address), now);
+    if ("wait" in onAccount || "wait" in onAddress) {
+      const waits = [onAccount, onAddress].map((step) => "wait" in step ? step.wait : 0);
+      return { writes: {}, result: { wait: Math.max(...waits) } };
+    }
+    return {
+      writes: { [keys.account]: onAccount.next, [keys.address]: onAddress.next },
+      result: { addressWindowAt: onAddress.next.windowStartAt },
+    };
   }
 
   #accountFailure(current: ThrottleRecord | undefined, now: UnixSeconds): Step {
