@@ -6,11 +6,18 @@
  */
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
+import {
+  type ClientAddressOptions,
+  DEFAULT_CLIENT_ADDRESS,
+  type ProxyHeader,
+} from "./http/client_address.ts";
 import type { LogLevel } from "./log.ts";
+import { type IpRange, parseIpRange } from "./net/ip.ts";
 
 /** Where development mode and `deno task certs` put the certificate and key. */
 export const DEFAULT_CERT_DIR = "certs";
@@ -85,6 +92,9 @@ export interface Config {
   maxTokenBytes: number;
   passwordIterations: number;
   throttle: ThrottleOptions;
+  deviceTokens: DeviceTokenOptions;
+  /** Which peers are proxies whose forwarding header is believed, and IPv6 grouping. */
+  clientAddress: ClientAddressOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -163,6 +173,13 @@ export function loadConfig(args: string[], env: Env): Config {
       min: MIN_PBKDF2_ITERATIONS,
     }),
     throttle: readThrottle(env),
+    deviceTokens: {
+      ttlSeconds: integer("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
+        fallback: DEFAULT_DEVICE_TOKENS.ttlSeconds,
+        min: MINUTE_SECONDS,
+      }),
+    },
+    clientAddress: readClientAddress(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -276,7 +293,46 @@ function readThrottle(env: Env): ThrottleOptions {
       env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
       { fallback: DEFAULT_THROTTLE.addressFailuresPerMinute, min: 1 },
     ),
+    deviceFailures: integer("THROTTLE_DEVICE_FAILURES", env.THROTTLE_DEVICE_FAILURES, {
+      fallback: DEFAULT_THROTTLE.deviceFailures,
+      min: 1,
+    }),
   };
+}
+
+const PROXY_HEADERS: readonly ProxyHeader[] = ["x-forwarded-for", "forwarded"];
+
+function readClientAddress(env: Env): ClientAddressOptions {
+  const header = (env.TRUSTED_PROXY_HEADER || DEFAULT_CLIENT_ADDRESS.proxyHeader).toLowerCase();
+  if (!PROXY_HEADERS.includes(header as ProxyHeader)) {
+    throw new ConfigError(
+      `TRUSTED_PROXY_HEADER must be one of ${
+        PROXY_HEADERS.join(", ")
+      }, not "${env.TRUSTED_PROXY_HEADER}"`,
+    );
+  }
+  return {
+    trustedProxies: readRanges(env.TRUSTED_PROXIES),
+    proxyHeader: header as ProxyHeader,
+    ipv6PrefixLength: integer("IPV6_PREFIX_LENGTH", env.IPV6_PREFIX_LENGTH, {
+      fallback: DEFAULT_CLIENT_ADDRESS.ipv6PrefixLength,
+      min: 1,
+      max: 128,
+    }),
+  };
+}
+
+/** `TRUSTED_PROXIES`: addresses and CIDR ranges, IPv4 or IPv6, separated by commas or spaces. */
+function readRanges(value: string | undefined): IpRange[] {
+  return (value ?? "").split(/[\s,]+/).filter(Boolean).map((entry) => {
+    const range = parseIpRange(entry);
+    if (!range) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES has "${entry}", which is neither an IP address nor a CIDR range`,
+      );
+    }
+    return range;
+  });
 }
 
 function readLogLevel(value: string | undefined): LogLevel {

@@ -6,6 +6,7 @@
  */
 import { createApp } from "./app.ts";
 import { ClientRegistry } from "./auth/clients.ts";
+import { DeviceTokens } from "./auth/devices.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
@@ -58,6 +59,7 @@ interface Services {
   store: Store;
   keys: KeyRing;
   revocations: RevocationList;
+  devices: DeviceTokens;
   hasher: PasswordHasher;
   /** Stops the background work and closes the store. */
   close(): Promise<void>;
@@ -123,6 +125,7 @@ async function openServices(
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
   let revocations: RevocationList | undefined;
+  let devices: DeviceTokens;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -133,8 +136,10 @@ async function openServices(
       syncIntervalMs: SYNC_INTERVAL_MS,
       onSyncError,
     });
+    devices = await DeviceTokens.open(store, config.deviceTokens);
   } catch (error) {
     keys?.close();
+    revocations?.close();
     await store.close();
     throw error;
   }
@@ -148,6 +153,7 @@ async function openServices(
   return {
     store,
     ...opened,
+    devices,
     hasher,
     async close() {
       clearInterval(pruning);
@@ -161,7 +167,7 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, revocations, hasher }: Services,
+  { store, keys, revocations, devices, hasher }: Services,
   listeningUrl: string,
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
@@ -188,7 +194,7 @@ function buildApp(
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle }),
+    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices }),
     sessions,
     clients,
   });

@@ -57,6 +57,13 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
     maxDelaySeconds: 900,
     resetAfterSeconds: 3600,
     addressFailuresPerMinute: 30,
+    deviceFailures: 5,
+  });
+  assert.deepEqual(config.deviceTokens, { ttlSeconds: 30 * 86400 });
+  assert.deepEqual(config.clientAddress, {
+    trustedProxies: [],
+    proxyHeader: "x-forwarded-for",
+    ipv6PrefixLength: 64,
   });
 });
 
@@ -239,6 +246,50 @@ Deno.test("loadConfig reads OAUTH_INTROSPECTORS, which must name confidential cl
     /OAUTH_INTROSPECTORS names "other"/,
   );
   assertConfigError(() => loadConfig([], { OAUTH_INTROSPECTORS: "auth-api" }), /auth-api/);
+});
+
+Deno.test("loadConfig reads TRUSTED_PROXIES as addresses and CIDR ranges, IPv4 and IPv6", () => {
+  const config = loadConfig([], {
+    TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 2001:db8::/32,::1 ",
+    TRUSTED_PROXY_HEADER: "Forwarded",
+    IPV6_PREFIX_LENGTH: "48",
+  });
+  assert.deepEqual(
+    config.clientAddress.trustedProxies.map((range) => range.prefixLength),
+    [104, 128, 32, 128],
+  );
+  assert.equal(config.clientAddress.proxyHeader, "forwarded");
+  assert.equal(config.clientAddress.ipv6PrefixLength, 48);
+});
+
+Deno.test("loadConfig rejects a TRUSTED_PROXIES entry that is not an address or range, quoting it", () => {
+  for (
+    const entry of ["proxy.internal", "10.0.0.0/33", "10.0.0.256", "2001:db8::/129", "10.0.0.0/"]
+  ) {
+    const error = assertConfigError(
+      () => loadConfig([], { TRUSTED_PROXIES: `10.0.0.1, ${entry}` }),
+      /^TRUSTED_PROXIES has "/,
+    );
+    assert.ok(error.message.includes(`"${entry}"`), error.message);
+  }
+});
+
+Deno.test("loadConfig rejects an unknown TRUSTED_PROXY_HEADER and an out-of-range IPV6_PREFIX_LENGTH", () => {
+  assertConfigError(
+    () => loadConfig([], { TRUSTED_PROXY_HEADER: "x-real-ip" }),
+    /TRUSTED_PROXY_HEADER must be one of x-forwarded-for, forwarded, not "x-real-ip"/,
+  );
+  for (const value of ["0", "129", "64.5"]) {
+    assertConfigError(() => loadConfig([], { IPV6_PREFIX_LENGTH: value }), /IPV6_PREFIX_LENGTH/);
+  }
+});
+
+Deno.test("loadConfig reads THROTTLE_DEVICE_FAILURES and DEVICE_TOKEN_TTL", () => {
+  const config = loadConfig([], { THROTTLE_DEVICE_FAILURES: "2", DEVICE_TOKEN_TTL: "3600" });
+  assert.equal(config.throttle.deviceFailures, 2);
+  assert.equal(config.deviceTokens.ttlSeconds, 3600);
+  assertConfigError(() => loadConfig([], { THROTTLE_DEVICE_FAILURES: "0" }), /THROTTLE_DEVICE/);
+  assertConfigError(() => loadConfig([], { DEVICE_TOKEN_TTL: "59" }), /DEVICE_TOKEN_TTL/);
 });
 
 Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () => {

@@ -66,7 +66,7 @@ function assertInvalidClient(res: Response, body: Json): void {
 Deno.test("POST /oauth/token password grant answers 200 with the RFC 6749 §5.1 fields and no-store, no-cache", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await token(server, passwordGrant());
-  assertTokenResponse(res, body);
+  assertTokenResponse(res, body, { deviceToken: true });
   assert.equal(res.headers.get("pragma"), "no-cache");
   const greeting = await hello(server, `Bearer ${body.access_token}`);
   assert.equal(greeting.res.status, 200);

@@ -12,6 +12,7 @@ function context(): RequestContext {
   return {
     requestId: "test-request",
     remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
     params: {},
     errorDialect: "flask",
   };

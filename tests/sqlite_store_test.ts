@@ -45,7 +45,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 4);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 5);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -54,6 +54,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "refresh_families",
       "refresh_tokens",
       "revocations",
+      "secrets",
       "signing_keys",
       "sqlite_sequence",
       "throttle",
@@ -104,10 +105,9 @@ Deno.test("SqliteStore answers a write blocked past the busy timeout with unavai
   other.exec("BEGIN IMMEDIATE");
   try {
     // The call must return a promise even when the database throws at once.
-    const pending = store.recordFailure("account:alice", () => ({
-      failures: 1,
-      windowStartAt: 1,
-      blockedUntil: 0,
+    const pending = store.updateThrottles(["account:alice"], () => ({
+      writes: { "account:alice": { failures: 1, windowStartAt: 1, blockedUntil: 0 } },
+      result: 0,
     }));
     assert.ok(pending instanceof Promise);
     await assert.rejects(pending, (error) => {
@@ -159,7 +159,11 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
   const migrated = await SqliteStore.open(path);
   try {
     assert.equal((await migrated.getUser("alice"))?.createdAt, 1_700_000_000);
-    assert.deepEqual(await migrated.getThrottle("account:alice"), {
+    const throttle = await migrated.updateThrottles(["account:alice"], (current) => ({
+      writes: {},
+      result: current.get("account:alice"),
+    }));
+    assert.deepEqual(throttle, {
       failures: 6,
       windowStartAt: 1_700_000_000,
       blockedUntil: 1_700_000_061,

@@ -59,6 +59,48 @@ function familyRecord(id: string, fields: Partial<RefreshFamilyRecord> = {}): Re
   };
 }
 
+/** The state of one throttle key, read through the store's one throttle operation. */
+function readThrottle(store: Store, key: string): Promise<ThrottleRecord | undefined> {
+  return store.updateThrottles([key], (current) => ({ writes: {}, result: current.get(key) }));
+}
+
+/** Stores `record` as the state of `key`. */
+async function writeThrottle(store: Store, key: string, record: ThrottleRecord): Promise<void> {
+  await store.updateThrottles([key], () => ({ writes: { [key]: record }, result: 0 }));
+}
+
+/** Adds one failure to each of `keys` in one call. */
+async function increment(store: Store, keys: string[]): Promise<void> {
+  await store.updateThrottles(keys, (current) => ({
+    writes: Object.fromEntries(keys.map((key) => [key, {
+      failures: (current.get(key)?.failures ?? 0) + 1,
+      windowStartAt: 1,
+      blockedUntil: 0,
+    }])),
+    result: undefined,
+  }));
+}
+
+/**
+ * Counts one attempt on each of `keys` unless one of them already has `budget` failures, as
+ * the login throttle does; true when it was counted.
+ */
+function reserve(store: Store, keys: string[], budget: number): Promise<boolean> {
+  return store.updateThrottles(keys, (current) => {
+    if (keys.some((key) => (current.get(key)?.failures ?? 0) >= budget)) {
+      return { writes: {}, result: false };
+    }
+    return {
+      writes: Object.fromEntries(keys.map((key) => [key, {
+        failures: (current.get(key)?.failures ?? 0) + 1,
+        windowStartAt: 1,
+        blockedUntil: 0,
+      }])),
+      result: true,
+    };
+  });
+}
+
 /** A refresh token record valid for an hour from NOW, unused. */
 function tokenRecord(
   tokenHash: string,
@@ -332,96 +374,128 @@ export function storeContract(
 
   // --- throttle ---
 
-  test("getThrottle returns undefined for an unknown key", async (store) => {
-    assert.equal(await store.getThrottle("account:alice"), undefined);
+  test("updateThrottles gives decide no state for keys never written", async (store) => {
+    const seen = await store.updateThrottles(["account:alice", "address:192.0.2.1"], (current) => ({
+      writes: {},
+      result: [...current.entries()],
+    }));
+    assert.deepEqual(seen, []);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
   });
 
-  test("recordFailure passes the current state to update and persists the result", async (store) => {
-    const seen: (ThrottleRecord | undefined)[] = [];
-    const update = (current: ThrottleRecord | undefined): ThrottleRecord => {
-      seen.push(current);
-      return {
-        failures: (current?.failures ?? 0) + 1,
-        windowStartAt: current?.windowStartAt ?? 1_000,
-        blockedUntil: (current?.failures ?? 0) >= 1 ? 9_000 : 0,
-      };
-    };
-    const first = await store.recordFailure("account:alice", update);
-    assert.deepEqual(first, { failures: 1, windowStartAt: 1_000, blockedUntil: 0 });
-    assert.deepEqual(await store.getThrottle("account:alice"), first);
-    const second = await store.recordFailure("account:alice", update);
-    assert.deepEqual(second, { failures: 2, windowStartAt: 1_000, blockedUntil: 9_000 });
-    assert.deepEqual(await store.getThrottle("account:alice"), second);
-    assert.deepEqual(seen, [undefined, first]);
+  test("updateThrottles stores the writes, returns the result, and later calls see them", async (store) => {
+    const first = { failures: 1, windowStartAt: 1_000, blockedUntil: 0 };
+    const second = { failures: 7, windowStartAt: 2_000, blockedUntil: 3_000 };
+    const result = await store.updateThrottles(["account:alice", "address:a"], () => ({
+      writes: { "account:alice": first, "address:a": second },
+      result: "stored",
+    }));
+    assert.equal(result, "stored");
+    const seen = await store.updateThrottles(
+      ["address:a", "account:alice", "account:bob"],
+      (c) => ({
+        writes: {},
+        result: Object.fromEntries(c),
+      }),
+    );
+    assert.deepEqual(seen, { "account:alice": first, "address:a": second });
+    await store.updateThrottles(["account:alice"], (current) => ({
+      writes: { "account:alice": { ...current.get("account:alice")!, failures: 2 } },
+      result: 0,
+    }));
+    assert.deepEqual(await readThrottle(store, "account:alice"), { ...first, failures: 2 });
+    assert.deepEqual(await readThrottle(store, "address:a"), second, "unwritten keys keep state");
   });
 
-  test("recordFailure keeps large millisecond timestamps exactly", async (store) => {
+  test("updateThrottles forgets a key written as null, also one that has no state", async (store) => {
+    await writeThrottle(store, "account:alice", { failures: 4, windowStartAt: 1, blockedUntil: 0 });
+    await writeThrottle(store, "account:bob", { failures: 2, windowStartAt: 1, blockedUntil: 0 });
+    await store.updateThrottles(["account:alice", "account:nobody"], () => ({
+      writes: { "account:alice": null, "account:nobody": null },
+      result: 0,
+    }));
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal(await readThrottle(store, "account:nobody"), undefined);
+    assert.equal((await readThrottle(store, "account:bob"))?.failures, 2);
+  });
+
+  test("updateThrottles keeps large timestamps exactly", async (store) => {
     const state = {
       failures: 3,
       windowStartAt: 4_102_444_800_123,
       blockedUntil: 4_102_444_900_456,
     };
-    await store.recordFailure("address:203.0.113.1", () => state);
-    assert.deepEqual(await store.getThrottle("address:203.0.113.1"), state);
+    await writeThrottle(store, "address:203.0.113.1", state);
+    assert.deepEqual(await readThrottle(store, "address:203.0.113.1"), state);
   });
 
-  test("recordFailure stores nothing when update throws", async (store) => {
+  test("updateThrottles stores nothing when decide throws and stays usable", async (store) => {
+    await writeThrottle(store, "account:bob", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
     const boom = new Error("Boom");
     // An implementation may throw or reject; callers always await.
     await assert.rejects(
       async () =>
-        await store.recordFailure("account:alice", () => {
+        await store.updateThrottles(["account:alice", "account:bob"], () => {
           throw boom;
         }),
       (error) => error === boom,
     );
-    assert.equal(await store.getThrottle("account:alice"), undefined);
-    // The store is still usable afterwards.
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
-    );
-    assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal((await readThrottle(store, "account:bob"))?.failures, 1);
+    await writeThrottle(store, "account:alice", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 1);
   });
 
-  test("recordFailure keeps keys apart", async (store) => {
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
+  test("updateThrottles refuses a write to a key it did not read and stores nothing", async (store) => {
+    const record = { failures: 1, windowStartAt: 1, blockedUntil: 0 };
+    await assert.rejects(
+      async () =>
+        await store.updateThrottles(["account:alice"], () => ({
+          writes: { "account:alice": record, "account:bob": record },
+          result: 0,
+        })),
+      /Throttle key "account:bob" was not read first/,
     );
-    await store.recordFailure(
-      "address:alice",
-      () => ({ failures: 7, windowStartAt: 2, blockedUntil: 3 }),
-    );
-    assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
-    assert.equal((await store.getThrottle("address:alice"))?.failures, 7);
-    assert.equal(await store.getThrottle("account:bob"), undefined);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal(await readThrottle(store, "account:bob"), undefined);
   });
 
-  test("recordFailure counts every one of many concurrent failures", async (store) => {
-    const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
-      failures: (current?.failures ?? 0) + 1,
-      windowStartAt: 1,
-      blockedUntil: 0,
-    });
-    await Promise.all(Array.from({ length: 25 }, () => store.recordFailure("k", increment)));
-    assert.equal((await store.getThrottle("k"))?.failures, 25);
+  test("updateThrottles keeps keys apart", async (store) => {
+    await writeThrottle(store, "account:alice", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
+    await writeThrottle(store, "address:alice", { failures: 7, windowStartAt: 2, blockedUntil: 3 });
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 1);
+    assert.equal((await readThrottle(store, "address:alice"))?.failures, 7);
+    assert.equal(await readThrottle(store, "account:bob"), undefined);
   });
 
-  test("clearThrottle forgets one key and ignores unknown keys", async (store) => {
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 4, windowStartAt: 1, blockedUntil: 0 }),
+  test("updateThrottles counts every one of many concurrent updates of overlapping keys", async (store) => {
+    // Each call increments a shared key and one of three others, in varying order.
+    await Promise.all(Array.from({ length: 60 }, (_, i) => {
+      const keys = i % 2 ? ["shared", `k${i % 3}`] : [`k${i % 3}`, "shared"];
+      return increment(store, keys);
+    }));
+    assert.equal((await readThrottle(store, "shared"))?.failures, 60);
+    for (let k = 0; k < 3; k++) assert.equal((await readThrottle(store, `k${k}`))?.failures, 20);
+  });
+
+  test("updateThrottles lets exactly the budget through when many reserve at once", async (store) => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, () => reserve(store, ["account:alice"], 5)),
     );
-    await store.recordFailure(
-      "account:bob",
-      () => ({ failures: 2, windowStartAt: 1, blockedUntil: 0 }),
+    assert.equal(outcomes.filter(Boolean).length, 5);
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 5);
+  });
+
+  // --- secrets ---
+
+  test("ensureSecret keeps the first candidate and returns it to every later caller", async (store) => {
+    assert.equal(await store.ensureSecret("device", "first"), "first");
+    assert.equal(await store.ensureSecret("device", "second"), "first");
+    assert.equal(await store.ensureSecret("other", "third"), "third", "names are apart");
+    const raced = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.ensureSecret("raced", `candidate-${i}`)),
     );
-    await store.clearThrottle("account:alice");
-    assert.equal(await store.getThrottle("account:alice"), undefined);
-    assert.equal((await store.getThrottle("account:bob"))?.failures, 2);
-    await store.clearThrottle("account:nobody");
-    await store.clearThrottle("account:alice");
+    assert.equal(new Set(raced).size, 1, JSON.stringify(raced));
   });
 
   // --- refresh-token families ---
@@ -841,9 +915,9 @@ export function storeContract(
     const stale = { failures: 3, windowStartAt: NOW - 30 * 86400, blockedUntil: 0 };
     const recent = { failures: 3, windowStartAt: NOW, blockedUntil: 0 };
     const blocked = { failures: 9, windowStartAt: NOW - 30 * 86400, blockedUntil: NOW + 60 };
-    await store.recordFailure("account:stale", () => stale);
-    await store.recordFailure("account:recent", () => recent);
-    await store.recordFailure("account:blocked", () => blocked);
+    await writeThrottle(store, "account:stale", stale);
+    await writeThrottle(store, "account:recent", recent);
+    await writeThrottle(store, "account:blocked", blocked);
 
     await store.pruneExpired(NOW);
 
@@ -866,9 +940,9 @@ export function storeContract(
       ["sid", "f4"],
       ["sid", "f3"],
     ]);
-    assert.equal(await store.getThrottle("account:stale"), undefined);
-    assert.deepEqual(await store.getThrottle("account:recent"), recent);
-    assert.deepEqual(await store.getThrottle("account:blocked"), blocked);
+    assert.equal(await readThrottle(store, "account:stale"), undefined);
+    assert.deepEqual(await readThrottle(store, "account:recent"), recent);
+    assert.deepEqual(await readThrottle(store, "account:blocked"), blocked);
     // Pruning again is harmless.
     await store.pruneExpired(NOW);
     assert.deepEqual(await store.getRefreshToken("live"), kept[0]);
@@ -896,19 +970,21 @@ export function storeContract(
 
   if (!reopen) return;
 
-  test("keeps users, keys and throttle state across close and reopen", async (store) => {
+  test("keeps users, keys, throttle state and secrets across close and reopen", async (store) => {
     await store.addUser("alice", "$hash-a");
     const key = keyRecord("k1", NOW);
     await store.ensureSigningKey(key, NOW);
     const state = { failures: 2, windowStartAt: 5, blockedUntil: 6 };
-    await store.recordFailure("account:alice", () => state);
+    await writeThrottle(store, "account:alice", state);
+    await store.ensureSecret("device", "kept");
     const again: Store = await reopen(store);
     await store.close();
     try {
       assert.equal((await again.getUser("alice"))?.passwordHash, "$hash-a");
       assert.deepEqual(await again.listUsers(), ["alice"]);
       assert.deepEqual(await again.listSigningKeys(NOW), [key]);
-      assert.deepEqual(await again.getThrottle("account:alice"), state);
+      assert.deepEqual(await readThrottle(again, "account:alice"), state);
+      assert.equal(await again.ensureSecret("device", "other"), "kept");
     } finally {
       await again.close();
     }
@@ -1024,17 +1100,25 @@ export function storeContract(
       await other.rotateSigningKey(keyRecord("k3", NOW + 1), NOW + 60, NOW + 1);
       assert.deepEqual((await store.listSigningKeys(NOW + 1)).map((k) => k.kid), ["k3", "k1"]);
 
-      const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
-        failures: (current?.failures ?? 0) + 1,
-        windowStartAt: 1,
-        blockedUntil: 0,
-      });
-      await store.recordFailure("k", increment);
-      await other.recordFailure("k", increment);
-      await Promise.all([store.recordFailure("k", increment), other.recordFailure("k", increment)]);
-      assert.equal((await store.getThrottle("k"))?.failures, 4);
-      await other.clearThrottle("k");
-      assert.equal(await store.getThrottle("k"), undefined);
+      await increment(store, ["k"]);
+      await increment(other, ["k"]);
+      await Promise.all([increment(store, ["k"]), increment(other, ["k"])]);
+      assert.equal((await readThrottle(store, "k"))?.failures, 4);
+      await other.updateThrottles(["k"], () => ({ writes: { k: null }, result: 0 }));
+      assert.equal(await readThrottle(store, "k"), undefined);
+
+      // Both connections reserve against one budget at once: exactly the budget gets through.
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 30 },
+          (_, i) => reserve(i % 2 ? store : other, ["account:bob", "address:x"], 4),
+        ),
+      );
+      assert.equal(outcomes.filter(Boolean).length, 4);
+      assert.equal(
+        await other.ensureSecret("device", "a"),
+        await store.ensureSecret("device", "b"),
+      );
 
       assert.deepEqual(await other.removeUser("alice", NOW), { found: true, sessionsEnded: 0 });
       assert.equal(await store.getUser("alice"), undefined);

@@ -10,7 +10,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { authenticateClient } from "./_authenticate.ts";
-import { tokenResponse } from "./_token_response.ts";
+import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
@@ -32,12 +32,19 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     const scope = formParameter(form, "scope");
     const client = await authenticateClient(req, ctx, { form, clients });
     if (grantType === "password") {
-      const user = await passwordLogin.check(
+      const login = await passwordLogin.check(
         formParameter(form, "username"),
         formParameter(form, "password"),
-        ctx.remoteAddress,
+        {
+          address: ctx.addressGroup,
+          deviceToken: presentedDeviceToken(req, formParameter(form, "device_token")),
+        },
       );
-      return tokenResponse(await sessions.start(user, { clientId: client.clientId, scope }), ctx);
+      const pair = await sessions.start(login, { clientId: client.clientId, scope });
+      return tokenResponse(pair, ctx, {
+        token: login.deviceToken,
+        maxAgeSeconds: login.deviceTokenExpiresIn,
+      });
     }
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");

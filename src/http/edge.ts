@@ -6,6 +6,11 @@
  * from the domain layers.
  */
 import type { Logger } from "../log.ts";
+import {
+  type ClientAddress,
+  createClientAddressResolver,
+  DEFAULT_CLIENT_ADDRESS,
+} from "./client_address.ts";
 import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
@@ -31,6 +36,8 @@ export interface EdgeOptions {
   logger: Logger;
   /** The domain errors' answers. */
   translate: ErrorTranslator;
+  /** Finds the client's address; the TCP peer's when absent. */
+  clientAddress?: (req: Request, peer: string) => ClientAddress;
 }
 
 /** The function `Deno.serve` calls. */
@@ -48,17 +55,22 @@ const SECURITY_HEADERS: Record<string, string> = {
 const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
 
 /**
- * Wraps the router with what every request gets: a request id, one JSON error shape (a 500 logs
- * its stack and never sends it), security headers and an access log line. Header size is bounded
- * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code.
+ * Wraps the router with what every request gets: the client's address, a request id, one JSON
+ * error shape (a 500 logs its stack and never sends it), security headers and an access log
+ * line. Header size is bounded by Deno's HTTP layer, which refuses oversized header blocks
+ * before they reach this code.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
   const { logger, translate } = options;
+  const clientAddress = options.clientAddress ??
+    createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
   return async function edge(req, info) {
     const started = performance.now();
+    const client = clientAddress(req, (info.remoteAddr as Deno.NetAddr).hostname ?? "");
     const ctx: RequestContext = {
       requestId: crypto.randomUUID(),
-      remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
+      remoteAddress: client.address,
+      addressGroup: client.group,
       params: {},
       errorDialect: "flask",
     };

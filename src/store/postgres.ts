@@ -17,6 +17,7 @@ import type {
   RotationResult,
   SigningKeyRecord,
   Store,
+  ThrottleDecision,
   ThrottleRecord,
   UserRecord,
 } from "./store.ts";
@@ -99,6 +100,12 @@ const MIGRATIONS = [
      DROP COLUMN client_id,
      DROP COLUMN revoked_at,
      ADD FOREIGN KEY (family_id) REFERENCES refresh_families (id) ON DELETE CASCADE;`,
+  // Secrets the service makes for itself, such as the key that signs device tokens.
+  `CREATE TABLE secrets (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );`,
 ];
 
 /** Connections each instance keeps at most. */
@@ -109,6 +116,11 @@ const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
 /** Advisory lock keys: one for migrations, one for creating the first signing key. */
 const MIGRATION_LOCK = 7_244_001;
 const SIGNING_KEY_LOCK = 7_244_002;
+/**
+ * First half of the two-part advisory locks of throttle keys (the second is a hash of the key).
+ * Two-part locks never collide with the one-part locks above.
+ */
+const THROTTLE_LOCK_CLASS = 7_244_003;
 
 /** SQLSTATE classes and client error codes that mean "the database cannot be reached now". */
 const UNAVAILABLE_CODES = new Set([
@@ -272,42 +284,55 @@ export class PostgresStore implements Store {
     });
   }
 
-  getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+  updateThrottles<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, ThrottleRecord>) => ThrottleDecision<T>,
+  ): Promise<T> {
+    const unique = [...new Set(keys)];
+    // One transaction-scoped advisory lock per key, taken in ascending order so that two calls
+    // never wait on each other in a cycle. Unlike row locks they also cover keys that have no
+    // row yet and rows another call deletes, and every instance on this database honours them.
+    const locks = [...new Set(unique.map(throttleLockId))].sort((a, b) => a - b);
     return this.#run(async () => {
-      const [row] = await this.#sql`
-        SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}`;
-      return row && toThrottle(row);
-    });
-  }
-
-  recordFailure(
-    key: string,
-    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
-  ): Promise<ThrottleRecord> {
-    return this.#run(async () => {
-      return await this.#sql.begin(async (sql) => {
-        // Lock the row (creating a placeholder first) so concurrent failures all count.
-        await sql`
-          INSERT INTO throttle (key, failures, window_start, blocked_until)
-          VALUES (${key}, 0, 0, 0) ON CONFLICT DO NOTHING`;
-        const [row] = await sql`
-          SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}
-          FOR UPDATE`;
-        const current = row.failures === 0 && Number(row.window_start) === 0
-          ? undefined
-          : toThrottle(row);
-        const next = update(current);
-        await sql`
-          UPDATE throttle SET failures = ${next.failures}, window_start = ${next.windowStartAt},
-            blocked_until = ${next.blockedUntil} WHERE key = ${key}`;
-        return next;
+      // Wrapped: begin() would unwrap a result that is an array of queries.
+      const outcome = await this.#sql.begin(async (sql) => {
+        // Sent together (pipelined); the server runs them in order, so the read follows the locks.
+        const results = await Promise.all([
+          ...locks.map((id) => sql`SELECT pg_advisory_xact_lock(${THROTTLE_LOCK_CLASS}, ${id})`),
+          sql`
+            SELECT key, failures, window_start, blocked_until FROM throttle
+            WHERE key IN ${sql(unique)}`,
+        ]);
+        const rows = results[results.length - 1];
+        const current = new Map<string, ThrottleRecord>();
+        for (const row of rows) current.set(row.key, toThrottle(row));
+        const { writes, result } = decide(current);
+        const entries = Object.entries(writes);
+        for (const [key] of entries) {
+          if (!unique.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
+        }
+        await Promise.all(
+          entries.map(([key, record]) =>
+            record === null ? sql`DELETE FROM throttle WHERE key = ${key}` : sql`
+            INSERT INTO throttle (key, failures, window_start, blocked_until)
+            VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil})
+            ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+              window_start = excluded.window_start, blocked_until = excluded.blocked_until`
+          ),
+        );
+        return { result };
       });
+      return outcome.result;
     });
   }
 
-  clearThrottle(key: string): Promise<void> {
+  ensureSecret(name: string, candidate: string): Promise<string> {
     return this.#run(async () => {
-      await this.#sql`DELETE FROM throttle WHERE key = ${key}`;
+      await this.#sql`
+        INSERT INTO secrets (name, value, created_at) VALUES (${name}, ${candidate}, ${unixNow()})
+        ON CONFLICT DO NOTHING`;
+      const [row] = await this.#sql`SELECT value FROM secrets WHERE name = ${name}`;
+      return row.value;
     });
   }
 
@@ -510,6 +535,16 @@ function toSigningKey(row: Row): SigningKeyRecord {
     createdAt: Number(row.created_at),
     retiresAt: row.retires_at === null ? null : Number(row.retires_at),
   };
+}
+
+/** A 32-bit FNV-1a hash of a throttle key, as a signed integer: its advisory lock. */
+function throttleLockId(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
 }
 
 function toThrottle(row: Row): ThrottleRecord {

@@ -17,6 +17,7 @@ import type {
   RotationResult,
   SigningKeyRecord,
   Store,
+  ThrottleDecision,
   ThrottleRecord,
   UserRecord,
 } from "./store.ts";
@@ -107,6 +108,12 @@ const MIGRATIONS = [
    DROP TABLE refresh_tokens;
    ALTER TABLE refresh_tokens_v4 RENAME TO refresh_tokens;
    CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);`,
+  // Secrets the service makes for itself, such as the key that signs device tokens.
+  `CREATE TABLE secrets (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 type Row = Record<string, unknown>;
@@ -257,29 +264,47 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getThrottle(key: string): Promise<ThrottleRecord | undefined> {
-    return await run(() => this.#readThrottle(key));
-  }
-
-  async recordFailure(
-    key: string,
-    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
-  ): Promise<ThrottleRecord> {
+  async updateThrottles<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, ThrottleRecord>) => ThrottleDecision<T>,
+  ): Promise<T> {
+    // The write lock is taken before the read, so no other connection can change these keys
+    // until the commit; within this process the synchronous driver cannot interleave calls.
     return await this.#transaction(() => {
-      const next = update(this.#readThrottle(key));
-      this.#db
-        .prepare(
-          `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-             window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
-        )
-        .run(key, next.failures, next.windowStartAt, next.blockedUntil);
-      return next;
+      const current = new Map<string, ThrottleRecord>();
+      for (const key of keys) {
+        const record = this.#readThrottle(key);
+        if (record) current.set(key, record);
+      }
+      const { writes, result } = decide(current);
+      for (const [key, record] of Object.entries(writes)) {
+        if (!keys.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
+        if (record === null) {
+          this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key);
+          continue;
+        }
+        this.#db
+          .prepare(
+            `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+               window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
+          )
+          .run(key, record.failures, record.windowStartAt, record.blockedUntil);
+      }
+      return result;
     });
   }
 
-  async clearThrottle(key: string): Promise<void> {
-    await run(() => this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key));
+  async ensureSecret(name: string, candidate: string): Promise<string> {
+    return await this.#transaction(() => {
+      this.#db
+        .prepare(
+          "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .run(name, candidate, unixNow());
+      const row = this.#db.prepare("SELECT value FROM secrets WHERE name = ?").get(name) as Row;
+      return row.value as string;
+    });
   }
 
   async startRefreshFamily(

@@ -26,13 +26,19 @@ export interface SigningKeyRecord {
   retiresAt: UnixSeconds | null;
 }
 
-/** Failure counter for one throttling key (an account or a client address). */
+/** Failure counter for one throttling key (an account, a client address or a device). */
 export interface ThrottleRecord {
   failures: number;
   /** Start of the current counting window. */
   windowStartAt: UnixSeconds;
   /** Until when attempts are refused; 0 when not blocked. */
   blockedUntil: UnixSeconds;
+}
+
+/** What a throttle decision stores (a record, or null to forget the key) and returns. */
+export interface ThrottleDecision<T> {
+  writes: Record<string, ThrottleRecord | null>;
+  result: T;
 }
 
 /**
@@ -149,18 +155,20 @@ export interface Store {
   /** Adds `key` as the current key only when no unretired key exists; returns the current key. */
   ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord>;
 
-  /** Reads the throttle state for a key. */
-  getThrottle(key: string): Promise<ThrottleRecord | undefined>;
   /**
-   * Atomically records one failure for `key`: `update` receives the current state (or undefined)
-   * and returns the new one, which is stored and returned.
+   * The one atomic step of login throttling: reads the state of `keys` (a key without state is
+   * absent from the map), lets `decide` choose what to store, stores it and returns `decide`'s
+   * result. No other call on any of these keys, from this process or another, runs in between.
+   * `decide` is synchronous and runs once; its writes may name only `keys`. When it throws,
+   * nothing is stored.
    */
-  recordFailure(
-    key: string,
-    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
-  ): Promise<ThrottleRecord>;
-  /** Forgets the throttle state of a key. */
-  clearThrottle(key: string): Promise<void>;
+  updateThrottles<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, ThrottleRecord>) => ThrottleDecision<T>,
+  ): Promise<T>;
+
+  /** Stores `candidate` as the secret `name` unless one exists; returns the stored secret. */
+  ensureSecret(name: string, candidate: string): Promise<string>;
 
   /**
    * Starts a session: inserts the family and its first token, only while `passwordHash` is still

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../../src/auth/passwords.ts";
+import { type PasswordCheck, PasswordHasher } from "../../src/auth/passwords.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
@@ -17,6 +17,16 @@ import { testCertificate, writeTlsFiles } from "./tls.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
+
+/** A real hasher that counts every password check, real or dummy (which runs `verify`). */
+export class CountingHasher extends PasswordHasher {
+  checks = 0;
+
+  override verify(password: string, stored: string): Promise<PasswordCheck> {
+    this.checks++;
+    return super.verify(password, stored);
+  }
+}
 
 /** A server on a random port with its own certificate, store and captured log. */
 export interface TestServer extends AsyncDisposable {
@@ -165,21 +175,21 @@ export async function jwksKids(server: Endpoint): Promise<string[]> {
 }
 
 /**
- * Asserts a 200 token answer of POST /login or /oauth/token with the default settings: JSON, not
- * to be cached, and exactly access_token (a JWS), token_type Bearer, expires_in 900, a
- * 43-character refresh_token and scope hello.
+ * Asserts a 200 token answer of POST /login, /refresh or /oauth/token with the default settings:
+ * JSON, not to be cached, and exactly access_token (a JWS), token_type Bearer, expires_in 900, a
+ * 43-character refresh_token and scope hello, plus the device_token of a password login.
  */
-export function assertTokenResponse(res: Response, body: Record<string, unknown>): void {
+export function assertTokenResponse(
+  res: Response,
+  body: Record<string, unknown>,
+  { deviceToken = false }: { deviceToken?: boolean } = {},
+): void {
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
   assert.equal(res.headers.get("cache-control"), "no-store");
-  assert.deepEqual(Object.keys(body).sort(), [
-    "access_token",
-    "expires_in",
-    "refresh_token",
-    "scope",
-    "token_type",
-  ]);
+  const fields = ["access_token", "expires_in", "refresh_token", "scope", "token_type"];
+  if (deviceToken) fields.unshift("device_token");
+  assert.deepEqual(Object.keys(body).sort(), fields.sort());
   assert.equal(typeof body.access_token, "string");
   assert.equal((body.access_token as string).split(".").length, 3);
   assert.equal(body.token_type, "Bearer");
