@@ -110,7 +110,11 @@ testNeeding([POSTGRESQL], {
         const [{ count }] = await sql`SELECT count(*)::int AS count FROM signing_keys`;
         assert.equal(count, 1, "the first key was created once");
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
-        assert.deepEqual(versions.map((row) => row.version), [1, 2, 3, 4], "migrations applied once");
+        assert.deepEqual(
+          versions.map((row) => row.version),
+          [1, 2, 3, 4],
+          "migrations applied once",
+        );
       });
 
       let beforeRotation = "";
