@@ -1,5 +1,6 @@
 import type { Logger } from "../log.ts";
 import type { Handler, RequestContext } from "./context.ts";
+import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { AuthError, HttpError, OAuthError } from "./errors.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
 import { StoreUnavailableError } from "../store/store.ts";
@@ -10,10 +11,18 @@ export interface EdgeOptions {
   logger: Logger;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
+  /**
+   * Bounds for reading what handlers left of a request body before answering (see
+   * {@linkcode settleBody}); by default 16 KiB and 1 s, within every configuration.
+   */
+  bodyLimits?: BodyLimits;
 }
 
 /** The function `Deno.serve` calls. */
 export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/** The body size limit and the shortest `BODY_TIMEOUT` the configuration accepts. */
+const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 16 * 1024, timeoutMs: 1000 };
 
 /** Seconds clients are asked to wait while the store is unreachable. */
 const STORE_RETRY_AFTER_SECONDS = 5;
@@ -29,12 +38,15 @@ const SECURITY_HEADERS: Record<string, string> = {
 /**
  * Wraps the router with what every request gets: a request id, one JSON error shape (a 500 logs
  * its stack and never sends it), security headers and an access log line. Header size is bounded
- * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code.
+ * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code. What
+ * handlers leave of a request body is read before the answer goes out, so HTTP/2 clients get it.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, realm } = options;
+  const { logger, realm, bodyLimits = DEFAULT_BODY_LIMITS } = options;
   return async function edge(req, info) {
     const started = performance.now();
+    const body = req.body;
+    if (body) deferBodyCancel(body);
     const ctx: RequestContext = {
       requestId: crypto.randomUUID(),
       remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
@@ -47,6 +59,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       res = errorResponse(error, realm, logger, ctx);
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
+    if (body) res = await settleBody(req, res, bodyLimits);
     if (logger.enabled("info")) {
       logger.log("info", "request", {
         request_id: ctx.requestId,
