@@ -69,8 +69,8 @@ export interface RunOptions {
   cwd?: string;
   /** Variables added to {@linkcode childEnv}. */
   env?: Record<string, string>;
-  /** Text written to the child's stdin before it is closed; stdin is closed at once when absent. */
-  stdin?: string;
+  /** Written to the child's stdin before it is closed; stdin is closed at once when absent. */
+  stdin?: string | Uint8Array;
 }
 
 /** Options of {@linkcode runCli}. */
@@ -110,10 +110,13 @@ export async function runProgram(
   }).spawn();
   const writer = child.stdin.getWriter();
   try {
-    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
+    const input = options.stdin;
+    if (input !== undefined) {
+      await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+    }
     await writer.close();
   } catch {
-    // The child may exit before reading its input.
+    // The child may exit before reading its input (curl stops once it has the answer).
   }
   const output = await child.output();
   const decoder = new TextDecoder();
