@@ -30,7 +30,13 @@ async function tokenService(): Promise<TokenService & AsyncDisposable> {
 }
 
 function context(): RequestContext {
-  return { requestId: "test", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
+  return {
+    requestId: "test",
+    remoteAddress: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+    accessLog: true,
+  };
 }
 
 function request(authorization?: string): Request {

@@ -14,6 +14,7 @@ function context(): RequestContext {
     remoteAddress: "127.0.0.1",
     params: {},
     errorDialect: "flask",
+    accessLog: true,
   };
 }
 

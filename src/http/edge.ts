@@ -26,11 +26,21 @@ export interface ErrorAnswer {
 /** Turns an error of a domain layer into its answer; undefined for an error it does not know. */
 export type ErrorTranslator = (error: unknown) => ErrorAnswer | undefined;
 
+/** What the edge reports about every request, for metrics. */
+export interface RequestObserver {
+  /** A request has arrived. */
+  started(): void;
+  /** A request has been answered; `route` is the matched pattern or undefined. */
+  finished(route: string | undefined, method: string, status: number, seconds: number): void;
+}
+
 /** Settings of the request edge. */
 export interface EdgeOptions {
   logger: Logger;
   /** The domain errors' answers. */
   translate: ErrorTranslator;
+  /** Told of every request, when metrics are on. */
+  observer?: RequestObserver;
 }
 
 /** The function `Deno.serve` calls. */
@@ -53,14 +63,16 @@ const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
  * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, translate } = options;
+  const { logger, translate, observer } = options;
   return async function edge(req, info) {
     const started = performance.now();
+    observer?.started();
     const ctx: RequestContext = {
       requestId: crypto.randomUUID(),
       remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
       params: {},
       errorDialect: "flask",
+      accessLog: true,
     };
     let res: Response;
     try {
@@ -69,13 +81,15 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       res = errorResponse(error, ctx, { logger, translate });
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
-    if (logger.enabled("info")) {
+    const elapsedMs = performance.now() - started;
+    observer?.finished(ctx.route, req.method, res.status, elapsedMs / 1000);
+    if (ctx.accessLog && logger.enabled("info")) {
       logger.log("info", "request", {
         request_id: ctx.requestId,
         method: req.method,
         path: pathnameOf(req.url),
         status: res.status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        duration_ms: Math.round(elapsedMs * 100) / 100,
         user: ctx.user,
         client: ctx.client,
         remote_address: ctx.remoteAddress,

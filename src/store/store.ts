@@ -125,6 +125,8 @@ export interface Store {
   /** Deletes expired refresh tokens, revocations and stale throttle entries. */
   pruneExpired(now: UnixSeconds): Promise<void>;
 
+  /** Answers when the database does; for readiness checks. */
+  ping(): Promise<void>;
   /** Releases the store's resources. */
   close(): Promise<void>;
 }
