@@ -30,11 +30,7 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
-  readonly #inFlight = new client.Gauge({
-    name: "http_requests_in_flight",
-    help: "Requests being handled now (Deno does not expose open connections)",
-    registers: [this.registry],
-  });
+  #inFlight = 0;
   readonly #storeDuration = new client.Histogram({
     name: "store_operation_duration_seconds",
     help: "Latency of store operations",
@@ -97,15 +93,30 @@ export class Metrics {
     this.#stopLagProbe();
   }
 
-  /** The edge's hook: counts and times every request. */
+  /**
+   * The edge's hook: counts and times every request. Label children are looked up once per
+   * route, method and status and kept, since prom-client hashes label sets on every call.
+   */
   get requestObserver(): RequestObserver {
+    const counters = new Map<string, client.Counter.Internal>();
+    const timers = new Map<string, client.Histogram.Internal<"route">>();
     return {
-      started: () => this.#inFlight.inc(),
-      finished: (route, method, status, seconds) => {
-        this.#inFlight.dec();
-        const label = route ?? "unmatched";
-        this.#requests.inc({ route: label, method, status });
-        this.#duration.observe({ route: label }, seconds);
+      started: () => this.#inFlight++,
+      finished: (route = "unmatched", method, status, seconds) => {
+        this.#inFlight--;
+        const key = `${route} ${method} ${status}`;
+        let counter = counters.get(key);
+        if (!counter) {
+          counter = this.#requests.labels(route, method, String(status));
+          counters.set(key, counter);
+        }
+        counter.inc();
+        let timer = timers.get(route);
+        if (!timer) {
+          timer = this.#duration.labels(route);
+          timers.set(route, timer);
+        }
+        timer.observe(seconds);
       },
     };
   }
