@@ -64,15 +64,8 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       onListen() {},
       onError: options.onError,
     }, options.handler);
-  let reload: ReloadMode = "seamless";
-  let current: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    current = serve(options.tls, true);
-  } catch (error) {
-    if (!String((error as Error).message).includes("--unstable-net")) throw error;
-    reload = "with_gap";
-    current = serve(options.tls, false);
-  }
+  const reload: ReloadMode = portSharingAllowed() ? "seamless" : "with_gap";
+  let current = serve(options.tls, reload === "seamless");
   const retiring: Promise<void>[] = [];
   let queue = Promise.resolve(true);
 
@@ -111,6 +104,14 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       await Promise.all([current.shutdown(), ...retiring]);
     },
   };
+}
+
+/**
+ * Whether Deno lets TLS listeners share a port: only with `--unstable-net`, which exits the
+ * process when the option is used without it, and which also exposes `Deno.listenDatagram`.
+ */
+function portSharingAllowed(): boolean {
+  return typeof (Deno as unknown as Record<string, unknown>).listenDatagram === "function";
 }
 
 /** Binds `port` (a free one for 0) without sharing, to learn it is free, and releases it. */

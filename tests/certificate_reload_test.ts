@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
-import { ServeProcess } from "./helpers/process.ts";
+import { PERMISSIONS, ServeProcess } from "./helpers/process.ts";
 import { startTestServer, testCertificate, type TestServer } from "./helpers/server.ts";
 
 /** Whether a new connection that trusts only `certPem` gets an answer from `url`. */
@@ -132,6 +132,31 @@ Deno.test("SIGHUP makes the serve command reload its certificate", async () => {
     server.signal("SIGHUP");
     await pollUntil(() => servesCertificate(url, next.certPem), "the new pair is served");
     await server.waitForLog("Certificate reloaded");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without --unstable-net the server still starts, and a reload closes the old listener first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-gap-" });
+  await replaceFiles(dir, await testCertificate());
+  const next = await generateCertificate({ keyType: "ecdsa" });
+  try {
+    await using server = new ServeProcess(["--port", "0"], {
+      cwd: dir,
+      flags: PERMISSIONS.filter((flag) => flag !== "--unstable-net"),
+      env: {
+        TLS_CERT: `${dir}/cert.pem`,
+        TLS_KEY: `${dir}/key.pem`,
+        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+      },
+    });
+    const url = await server.listening();
+    const listening = server.logs.find((line) => line.msg === "Listening");
+    assert.equal(listening?.certificate_reload, "with_gap");
+    await replaceFiles(dir, next);
+    server.signal("SIGHUP");
+    await pollUntil(() => servesCertificate(url, next.certPem), "the new pair is served");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
