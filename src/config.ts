@@ -117,6 +117,9 @@ export interface PublicIdentity {
 
 type Env = Record<string, string | undefined>;
 
+/** A dotted-quad IPv4 address, each part 0 to 255 without leading zeros. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /**
@@ -142,10 +145,17 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
  */
 export function loadConfig(args: string[], env: Env): Config {
   const flags = readFlags(args);
+  const port = portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT);
+  const httpPort = env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined;
+  if (httpPort !== undefined && httpPort !== 0 && httpPort === port) {
+    throw new ConfigError(
+      `HTTP_PORT must differ from the HTTPS port (PORT or --port), both are ${port}; choose another HTTP_PORT`,
+    );
+  }
   return {
-    host: flags.host ?? env.HOST ?? DEFAULT_HOST,
-    port: portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT),
-    httpPort: env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined,
+    host: readHost(flags.host ?? (env.HOST || DEFAULT_HOST)),
+    port,
+    httpPort,
     metricsPort: env.METRICS_PORT ? portNumber("METRICS_PORT", env.METRICS_PORT, 0) : undefined,
     metricsHost: env.METRICS_HOST || DEFAULT_METRICS_HOST,
     check: flags.check,
@@ -199,6 +209,19 @@ function readFlags(
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/**
+ * Checks what can be checked of `HOST` without a lookup: text that looks like an IPv4 address
+ * but is not one would otherwise be sent to DNS as a name.
+ */
+function readHost(host: string): string {
+  if (/^[\d.]+$/.test(host) && !IPV4.test(host)) {
+    throw new ConfigError(
+      `HOST "${host}" is not an IPv4 address (four numbers from 0 to 255); set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all`,
+    );
+  }
+  return host;
 }
 
 function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience"> {

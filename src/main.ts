@@ -27,6 +27,10 @@ Usage:
 
 Configuration comes from environment variables; see README.md.`;
 
+/** Said at start when nobody can log in yet: how to add a user. */
+export const NO_USERS =
+  'The store has no users yet; add one with "deno task user add NAME" (or "auth-api user add NAME") and the same DATABASE_URL as this server';
+
 /** Errors whose message is the whole story: printed as one line, no stack. */
 const EXPECTED_ERRORS = [
   ConfigError,
@@ -89,7 +93,14 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
     if (config.dev) {
       await seedDemoUsers(store, new PasswordHasher(config.passwordIterations), logger);
     }
+    const empty = (await store.listUsers()).length === 0;
     const server = await startServer(config, logger, { store });
+    if (!logger.enabled("info")) {
+      // The JSON "Listening" line is below LOG_LEVEL; the address is still worth one line.
+      const redirect = server.httpUrl ? ` (${server.httpUrl} redirects to it)` : "";
+      console.error(`Listening on ${server.url}${redirect}`);
+    }
+    if (empty) logger.log("warn", NO_USERS);
     const exit = () => Deno.exit(0);
     // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
     // instance out, then stop. SIGINT is a person at a terminal: stop now.

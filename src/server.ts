@@ -248,7 +248,7 @@ function listenHttps(
   logger: Logger,
   handler: ServeHandler,
 ): CertificateListener {
-  return listen("PORT", "--port or PORT", () =>
+  return listen({ setting: "PORT", host: config.host, port: config.port }, () =>
     listenWithReload({
       hostname: config.host,
       port: config.port,
@@ -264,9 +264,10 @@ function listenMetrics(
   metrics: Metrics | undefined,
 ): Deno.HttpServer<Deno.NetAddr> | undefined {
   if (config.metricsPort === undefined || !metrics) return undefined;
-  return listen("METRICS_PORT", "METRICS_PORT", () =>
+  const port = config.metricsPort;
+  return listen({ setting: "METRICS_PORT", host: config.metricsHost, port }, () =>
     Deno.serve(
-      { hostname: config.metricsHost, port: config.metricsPort, onListen() {} },
+      { hostname: config.metricsHost, port, onListen() {} },
       createMetricsHandler(metrics),
     ));
 }
@@ -276,24 +277,60 @@ function listenRedirect(
   httpsPort: number,
 ): Deno.HttpServer<Deno.NetAddr> | undefined {
   if (config.httpPort === undefined) return undefined;
-  return listen("HTTP_PORT", "HTTP_PORT", () =>
+  const port = config.httpPort;
+  return listen({ setting: "HTTP_PORT", host: config.host, port }, () =>
     Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen() {} },
+      { hostname: config.host, port, onListen() {} },
       createRedirectHandler(httpsPort, config.publicUrl),
     ));
 }
 
-function listen<T>(setting: string, howToChange: string, start: () => T): T {
+function listen<T>(where: ListenTarget, start: () => T): T {
   try {
     return start();
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new ListenError(
-        `${setting}: address already in use; choose another port with ${howToChange}`,
-      );
-    }
-    throw new ListenError(`${setting}: ${(error as Error).message}`);
+    throw listenError(error, where);
   }
+}
+
+/** The listener that failed: its port setting, and the address and port it was given. */
+export interface ListenTarget {
+  setting: "PORT" | "HTTP_PORT" | "METRICS_PORT";
+  host: string;
+  port: number;
+}
+
+/**
+ * Turns an error of `Deno.serve` into one line naming the setting at fault: `PORT` or
+ * `HTTP_PORT` for the port, `HOST` for the address.
+ */
+export function listenError(error: unknown, { setting, host, port }: ListenTarget): ListenError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const change = setting === "PORT" ? "--port or PORT" : setting;
+  const chooseHost =
+    'set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all';
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ListenError(
+      `${setting} ${port} is already in use on "${host}"; choose another port with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ListenError(
+      `${setting} ${port} needs privileges this process lacks (${reason}); choose a port from 1024 up with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new ListenError(`HOST "${host}" is not an address of this machine; ${chooseHost}`);
+  }
+  if (error instanceof URIError || /lookup address/i.test(reason)) {
+    return new ListenError(`HOST "${host}" cannot be resolved (${reason}); ${chooseHost}`);
+  }
+  const listener = { PORT: "HTTPS", HTTP_PORT: "plain-HTTP redirect", METRICS_PORT: "metrics" }[
+    setting
+  ];
+  return new ListenError(
+    `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
+  );
 }
 
 function gracefulShutdown(

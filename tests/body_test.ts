@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readJsonBody } from "../src/http/body.ts";
-import { HttpError } from "../src/http/errors.ts";
+import { assertHttpError } from "./helpers/errors.ts";
 
 const LIMITS = { maxBytes: 1024, timeoutMs: 1000 };
 const URL_ = "https://api.test/login";
@@ -10,19 +10,6 @@ function post(body: BodyInit | null, headers: Record<string, string> = {}): Requ
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body,
-  });
-}
-
-async function assertStatus(
-  promise: Promise<unknown>,
-  status: number,
-  message?: RegExp,
-): Promise<void> {
-  await assert.rejects(promise, (error) => {
-    assert.ok(error instanceof HttpError, `expected HttpError, got ${error}`);
-    assert.equal(error.status, status);
-    if (message) assert.match(error.message, message);
-    return true;
   });
 }
 
@@ -67,20 +54,20 @@ Deno.test("readJsonBody answers 415 for a missing or non-JSON content type", asy
     "multipart/form-data; boundary=x",
   ];
   for (const type of types) {
-    await assertStatus(
+    await assertHttpError(
       readJsonBody(post("{}", { "content-type": type }), LIMITS),
       415,
       /Content-Type/,
     );
   }
   const untyped = new Request(URL_, { method: "POST", body: new Uint8Array([123, 125]) });
-  await assertStatus(readJsonBody(untyped, LIMITS), 415);
+  await assertHttpError(readJsonBody(untyped, LIMITS), 415);
 });
 
 Deno.test("readJsonBody answers 415 without reading the body", async () => {
   const { stream, state } = endless(new Uint8Array(100));
   const req = post(stream, { "content-type": "text/plain" });
-  await assertStatus(readJsonBody(req, LIMITS), 415);
+  await assertHttpError(readJsonBody(req, LIMITS), 415);
   assert.equal(state.cancelled, true);
   assert.ok(state.pulls <= 1, `pulled ${state.pulls} chunks`);
 });
@@ -88,14 +75,14 @@ Deno.test("readJsonBody answers 415 without reading the body", async () => {
 Deno.test("readJsonBody answers 413 when Content-Length is over the limit, reading nothing", async () => {
   const { stream, state } = endless(new Uint8Array(100));
   const req = post(stream, { "content-length": "1025" });
-  await assertStatus(readJsonBody(req, LIMITS), 413, /1024 bytes/);
+  await assertHttpError(readJsonBody(req, LIMITS), 413, /1024 bytes/);
   assert.equal(state.cancelled, true);
   assert.ok(state.pulls <= 1, `pulled ${state.pulls} chunks`);
 });
 
 Deno.test("readJsonBody answers 413 for a stream of unknown length and stops reading it", async () => {
   const { stream, state } = endless(new Uint8Array(100).fill(32));
-  await assertStatus(readJsonBody(post(stream), LIMITS), 413);
+  await assertHttpError(readJsonBody(post(stream), LIMITS), 413);
   assert.equal(state.cancelled, true, "the stream was cancelled");
   // 11 chunks of 100 bytes pass 1024; a few more may be buffered, but not the rest.
   assert.ok(state.pulls <= 13, `pulled ${state.pulls} chunks`);
@@ -103,7 +90,7 @@ Deno.test("readJsonBody answers 413 for a stream of unknown length and stops rea
 
 Deno.test("readJsonBody answers 413 when the body is larger than Content-Length said", async () => {
   const { stream, state } = endless(new Uint8Array(100).fill(32));
-  await assertStatus(readJsonBody(post(stream, { "content-length": "10" }), LIMITS), 413);
+  await assertHttpError(readJsonBody(post(stream, { "content-length": "10" }), LIMITS), 413);
   assert.equal(state.cancelled, true);
 });
 
@@ -111,7 +98,7 @@ Deno.test("readJsonBody accepts a body of exactly maxBytes", async () => {
   const text = JSON.stringify("a".repeat(LIMITS.maxBytes - 2));
   assert.equal(text.length, LIMITS.maxBytes);
   assert.equal(await readJsonBody(post(text), LIMITS), "a".repeat(LIMITS.maxBytes - 2));
-  await assertStatus(readJsonBody(post(`${text} `), LIMITS), 413);
+  await assertHttpError(readJsonBody(post(`${text} `), LIMITS), 413);
 });
 
 Deno.test("readJsonBody answers 408 for a stream that stalls", async () => {
@@ -126,7 +113,7 @@ Deno.test("readJsonBody answers 408 for a stream that stalls", async () => {
     },
   });
   const started = performance.now();
-  await assertStatus(readJsonBody(post(stream), { maxBytes: 1024, timeoutMs: 100 }), 408);
+  await assertHttpError(readJsonBody(post(stream), { maxBytes: 1024, timeoutMs: 100 }), 408);
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 90 && elapsed < 1000, `took ${elapsed} ms`);
   assert.equal(cancelled, true);
@@ -143,7 +130,7 @@ Deno.test("readJsonBody answers 408 for a stream that dribbles past the deadline
     },
   });
   try {
-    await assertStatus(readJsonBody(post(stream), { maxBytes: 1024, timeoutMs: 100 }), 408);
+    await assertHttpError(readJsonBody(post(stream), { maxBytes: 1024, timeoutMs: 100 }), 408);
   } finally {
     clearInterval(timer);
   }
@@ -151,13 +138,13 @@ Deno.test("readJsonBody answers 408 for a stream that dribbles past the deadline
 
 Deno.test("readJsonBody answers 400 for invalid UTF-8", async () => {
   for (const bytes of [[0x22, 0xff, 0x22], [0x22, 0xc3, 0x22], [0x22, 0xed, 0xa0, 0x80, 0x22]]) {
-    await assertStatus(readJsonBody(post(new Uint8Array(bytes)), LIMITS), 400, /UTF-8/);
+    await assertHttpError(readJsonBody(post(new Uint8Array(bytes)), LIMITS), 400, /UTF-8/);
   }
 });
 
 Deno.test("readJsonBody answers 400 for invalid JSON", async () => {
   for (const text of ["", "{", "{'a':1}", "undefined", '{"a":1}}', "NaN"]) {
-    await assertStatus(readJsonBody(post(text), LIMITS), 400, /JSON/);
+    await assertHttpError(readJsonBody(post(text), LIMITS), 400, /JSON/);
   }
 });
 
@@ -166,7 +153,7 @@ Deno.test("readJsonBody answers 400 for a request without a body", async () => {
     method: "POST",
     headers: { "content-type": "application/json" },
   });
-  await assertStatus(readJsonBody(req, LIMITS), 400, /JSON/);
+  await assertHttpError(readJsonBody(req, LIMITS), 400, /JSON/);
 });
 
 Deno.test("readJsonBody joins a body that arrives in many chunks", async () => {

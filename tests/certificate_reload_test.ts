@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
-import { PERMISSIONS, ServeProcess } from "./helpers/process.ts";
-import { startTestServer, testCertificate, type TestServer } from "./helpers/server.ts";
+import { PERMISSIONS, ServerProcess } from "./helpers/process.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { type PemPair, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** Whether a new connection that trusts only `certPem` gets an answer from `url`. */
 async function servesCertificate(url: string, certPem: string): Promise<boolean> {
@@ -17,17 +20,18 @@ async function servesCertificate(url: string, certPem: string): Promise<boolean>
   }
 }
 
-async function replaceFiles(dir: string, pair: { certPem: string; keyPem: string }) {
-  await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem, { mode: 0o600 });
-  await Deno.writeTextFile(`${dir}/cert.pem`, pair.certPem);
+/** Serves `pair` from now on: the files replaced, and the new pair checked to be in use. */
+async function servedAfterAll(url: string, pair: PemPair): Promise<void> {
+  await waitFor("the new pair to be served", () => servesCertificate(url, pair.certPem));
 }
 
-async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!await check()) {
-    assert.ok(Date.now() < deadline, `${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** The environment of a serve child reading its certificate from `dir`. */
+function serveEnv(dir: string): Record<string, string> {
+  return {
+    TLS_CERT: `${dir}/cert.pem`,
+    TLS_KEY: `${dir}/key.pem`,
+    DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+  };
 }
 
 /** A JSON login body whose second half is sent only when `release` resolves. */
@@ -69,7 +73,7 @@ Deno.test("reloadCertificate serves new connections with the new pair while an i
     body: heldBody(released),
   });
   await new Promise((resolve) => setTimeout(resolve, 200)); // its first bytes have arrived
-  await replaceFiles(server.dir, next);
+  await writeTlsFiles(server.dir, next);
   assert.equal(await server.running.reloadCertificate(), true);
   assert.ok(
     await servesCertificate(server.url, next.certPem),
@@ -91,7 +95,7 @@ Deno.test("reloadCertificate refuses a bad pair with one log line and keeps the 
     { certPem: other.certPem, keyPem: old.keyPem }, // key does not match
   ];
   for (const pair of cases) {
-    await replaceFiles(server.dir, pair);
+    await writeTlsFiles(server.dir, pair);
     assert.equal(await server.running.reloadCertificate(), false);
     assert.ok(await servesCertificate(server.url, old.certPem), "old pair still served");
   }
@@ -105,59 +109,42 @@ Deno.test("reloadCertificate refuses a bad pair with one log line and keeps the 
 Deno.test("the server picks up renewed certificate files by itself", async () => {
   await using server = await startTestServer();
   const next = await generateCertificate({ keyType: "ecdsa" });
-  await replaceFiles(server.dir, next);
-  await pollUntil(() => servesCertificate(server.url, next.certPem), "the new pair is served");
+  await writeTlsFiles(server.dir, next);
+  await servedAfterAll(server.url, next);
 });
 
 Deno.test("SIGHUP makes the serve command reload its certificate", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-sighup-" });
-  const old = await testCertificate();
-  await replaceFiles(dir, old);
+  await using dir = await tempDir("auth-api-sighup-");
+  await writeTlsFiles(dir.path);
   const next = await generateCertificate({ keyType: "ecdsa" });
-  try {
-    await using server = new ServeProcess(["--port", "0"], {
-      cwd: dir,
-      env: {
-        TLS_CERT: `${dir}/cert.pem`,
-        TLS_KEY: `${dir}/key.pem`,
-        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-      },
-    });
-    const url = await server.listening();
-    // Written elsewhere and moved in place, as an ACME client would, then announced by SIGHUP.
-    await Deno.writeTextFile(`${dir}/new-key.pem`, next.keyPem, { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/new-cert.pem`, next.certPem);
-    await Deno.rename(`${dir}/new-key.pem`, `${dir}/key.pem`);
-    await Deno.rename(`${dir}/new-cert.pem`, `${dir}/cert.pem`);
-    server.signal("SIGHUP");
-    await pollUntil(() => servesCertificate(url, next.certPem), "the new pair is served");
-    await server.waitForLog("Certificate reloaded");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = new ServerProcess(["serve", "--port", "0"], {
+    cwd: dir.path,
+    env: serveEnv(dir.path),
+  });
+  const url = await server.listening();
+  // Written elsewhere and moved in place, as an ACME client would, then announced by SIGHUP.
+  await Deno.writeTextFile(`${dir.path}/new-key.pem`, next.keyPem, { mode: 0o600 });
+  await Deno.writeTextFile(`${dir.path}/new-cert.pem`, next.certPem);
+  await Deno.rename(`${dir.path}/new-key.pem`, `${dir.path}/key.pem`);
+  await Deno.rename(`${dir.path}/new-cert.pem`, `${dir.path}/cert.pem`);
+  server.signal("SIGHUP");
+  await servedAfterAll(url, next);
+  await server.waitForLog("Certificate reloaded");
 });
 
 Deno.test("without --unstable-net the server still starts, and a reload closes the old listener first", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-gap-" });
-  await replaceFiles(dir, await testCertificate());
+  await using dir = await tempDir("auth-api-gap-");
+  await writeTlsFiles(dir.path);
   const next = await generateCertificate({ keyType: "ecdsa" });
-  try {
-    await using server = new ServeProcess(["--port", "0"], {
-      cwd: dir,
-      flags: PERMISSIONS.filter((flag) => flag !== "--unstable-net"),
-      env: {
-        TLS_CERT: `${dir}/cert.pem`,
-        TLS_KEY: `${dir}/key.pem`,
-        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-      },
-    });
-    const url = await server.listening();
-    const listening = server.logs.find((line) => line.msg === "Listening");
-    assert.equal(listening?.certificate_reload, "with_gap");
-    await replaceFiles(dir, next);
-    server.signal("SIGHUP");
-    await pollUntil(() => servesCertificate(url, next.certPem), "the new pair is served");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = new ServerProcess(["serve", "--port", "0"], {
+    cwd: dir.path,
+    flags: PERMISSIONS.filter((flag) => flag !== "--unstable-net"),
+    env: serveEnv(dir.path),
+  });
+  const url = await server.listening();
+  const listening = server.logs.find((line) => line.msg === "Listening");
+  assert.equal(listening?.certificate_reload, "with_gap");
+  await writeTlsFiles(dir.path, next);
+  server.signal("SIGHUP");
+  await servedAfterAll(url, next);
 });

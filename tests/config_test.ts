@@ -3,16 +3,12 @@ import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
 import { ConfigError, loadConfig, publicIdentity, urlHost } from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
+import { rejectionOf, thrownBy } from "./helpers/errors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = thrownBy(fn, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"), `not one line: ${JSON.stringify(caught.message)}`);
   assert.match(caught.message, /^[A-Z-]/, "starts upper-case (or with a flag)");
@@ -22,13 +18,7 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
 
 /** Like assertConfigError for a promise. */
 async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = await rejectionOf(promise, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"));
   return caught.message;
@@ -108,6 +98,30 @@ Deno.test("loadConfig accepts port 0 and 65535", () => {
 
 Deno.test("loadConfig treats an empty PORT as unset", () => {
   assert.equal(loadConfig([], { PORT: "" }).port, 8443);
+});
+
+Deno.test("loadConfig treats an empty HOST as unset", () => {
+  assert.equal(loadConfig([], { HOST: "" }).host, "localhost");
+});
+
+Deno.test("loadConfig rejects a HOST that looks like IPv4 but is not, naming HOST, and keeps real ones", () => {
+  for (const host of ["999.1.1.1", "1.2.3", "256.0.0.1", "10.0.0.01", "1.2.3.4.5", "."]) {
+    assertConfigError(() => loadConfig([], { HOST: host }), new RegExp(`^HOST "${host}"`));
+    assertConfigError(() => loadConfig(["--host", host], {}), /^HOST .*--host/);
+  }
+  for (
+    const host of ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.255.255.1", "::1", "api.test"]
+  ) {
+    assert.equal(loadConfig([], { HOST: host }).host, host);
+  }
+});
+
+Deno.test("loadConfig rejects an HTTP_PORT equal to the HTTPS port, naming HTTP_PORT", () => {
+  assertConfigError(() => loadConfig([], { PORT: "9443", HTTP_PORT: "9443" }), /^HTTP_PORT .*9443/);
+  assertConfigError(() => loadConfig(["--port", "8080"], { HTTP_PORT: "8080" }), /^HTTP_PORT/);
+  assertConfigError(() => loadConfig([], { HTTP_PORT: "8443" }), /^HTTP_PORT .*8443/);
+  assert.equal(loadConfig([], { PORT: "0", HTTP_PORT: "0" }).httpPort, 0, "two free ports");
+  assert.equal(loadConfig([], { PORT: "9443", HTTP_PORT: "8080" }).httpPort, 8080);
 });
 
 Deno.test("loadConfig rejects a JWT_SECRET shorter than 32 bytes", () => {
@@ -223,14 +237,11 @@ Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its direc
   const memory = await openStore("sqlite::memory:");
   assert.deepEqual(await memory.listUsers(), []);
   await memory.close();
-  const dir = await Deno.makeTempDir({ prefix: "config_test_" });
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "nested", "auth.db");
     const store = await openStore(`sqlite:${path}`);
     await store.addUser("alice", "$hash");
     await store.close();
     assert.ok((await Deno.stat(path)).isFile);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

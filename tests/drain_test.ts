@@ -1,20 +1,19 @@
 import assert from "node:assert/strict";
-import { parseLogLine, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { parseLogLine, ServerProcess } from "./helpers/process.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 Deno.test("SIGTERM turns readiness to 503 at once, keeps serving for DRAIN_DELAY, then exits 0", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-drain-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
-  const client = Deno.createHttpClient({ caCerts: [certPem] });
-  try {
-    await using server = new ServeProcess(["--port", "0"], {
-      cwd: dir,
+  await using dir = await tempDir("auth-api-drain-");
+  const { certPath, keyPath } = await writeTlsFiles(dir.path);
+  using client = Deno.createHttpClient({ caCerts: [(await testCertificate()).certPem] });
+  {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
+      cwd: dir.path,
       env: {
-        TLS_CERT: `${dir}/cert.pem`,
-        TLS_KEY: `${dir}/key.pem`,
-        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+        TLS_CERT: certPath,
+        TLS_KEY: keyPath,
+        DATABASE_URL: `sqlite:${dir.path}/data/auth.db`,
         DRAIN_DELAY: "2",
       },
     });
@@ -50,8 +49,5 @@ Deno.test("SIGTERM turns readiness to 503 at once, keeps serving for DRAIN_DELAY
     assert.equal(refused, 1, "only the request after the listener closed failed");
     const messages = server.lines.map(parseLogLine).map((line) => line?.msg);
     assert.ok(messages.indexOf("Draining") < messages.indexOf("Shutting down"), messages.join());
-  } finally {
-    client.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

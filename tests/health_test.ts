@@ -3,6 +3,7 @@ import { StoreFailure } from "../src/store/errors.ts";
 import type { Store } from "../src/store/store.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 async function get(server: TestServer, path: string) {
   const res = await fetch(`${server.url}${path}`, { client: server.client });
@@ -56,9 +57,9 @@ Deno.test("health checks stay out of the access log unless LOG_HEALTH_CHECKS is 
 
 Deno.test("GET /health/ready answers 503 with a reason while the store fails or hangs", async () => {
   const mode: { ping: "ok" | "fail" | "hang" } = { ping: "ok" };
-  const dir = await Deno.makeTempDir();
-  const store = controllableStore(await SqliteStore.open(`${dir}/auth.db`), mode);
-  await using server = await startTestServer({ store, dir });
+  await using dir = await tempDir();
+  const store = controllableStore(await SqliteStore.open(`${dir.path}/auth.db`), mode);
+  await using server = await startTestServer({ store, dir: dir.path });
   assert.equal((await get(server, "/health/ready")).res.status, 200);
   mode.ping = "fail";
   const failing = await get(server, "/health/ready");
@@ -73,7 +74,6 @@ Deno.test("GET /health/ready answers 503 with a reason while the store fails or 
   assert.equal(live.res.status, 200, "liveness does not depend on the store");
   mode.ping = "ok";
   assert.equal((await get(server, "/health/ready")).res.status, 200);
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("GET /health/ready never hashes a password, whatever it is sent", async () => {

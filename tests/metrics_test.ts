@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
+import { program, testNeeding } from "./helpers/prerequisites.ts";
+import { runProgram } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
-const PROMTOOL = "/usr/bin/promtool";
-const promtoolMissing = !(await Deno.stat(PROMTOOL).then(() => true, () => false));
-if (promtoolMissing) {
-  const message = "skipped: needs promtool (apt-get install prometheus)";
-  if (Deno.env.get("REQUIRE_TEST_PROGRAMS")) throw new Error(message);
-  console.warn(message);
-}
+const PROMTOOL = program("promtool", "prometheus");
 
 async function scrape(server: TestServer): Promise<string> {
   const url = server.running.metricsUrl;
@@ -62,24 +58,10 @@ Deno.test("GET /metrics on its own loopback listener counts and times requests b
   await https.body?.cancel();
 });
 
-Deno.test({
-  name: "GET /metrics passes promtool check metrics",
-  ignore: promtoolMissing,
-  async fn() {
-    await using server = await startTestServer({ env: { METRICS_PORT: "0" } });
-    await (await fetch(`${server.url}/hello`, { client: server.client })).body?.cancel();
-    const text = await scrape(server);
-    const check = new Deno.Command(PROMTOOL, {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = check.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(text));
-    await writer.close();
-    const { code, stdout, stderr } = await check.output();
-    const report = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    assert.equal(code, 0, report);
-  },
+testNeeding([PROMTOOL], "GET /metrics passes promtool check metrics", async () => {
+  await using server = await startTestServer({ env: { METRICS_PORT: "0" } });
+  await (await fetch(`${server.url}/hello`, { client: server.client })).body?.cancel();
+  const text = await scrape(server);
+  const check = await runProgram("promtool", ["check", "metrics"], { stdin: text });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
 });

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { decodeJwt, importJWK, SignJWT } from "jose";
 import { unixNow } from "../src/clock.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
@@ -45,19 +52,6 @@ async function introspect(server: TestServer, params: Record<string, string>): P
   return body;
 }
 
-async function refreshOver(
-  server: TestServer,
-  token: string,
-): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
-
 async function session(server: TestServer, user: keyof typeof USERS = "user1") {
   const { res, body } = await login(server, user, USERS[user]);
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -69,15 +63,8 @@ async function assertHelloStatus(server: TestServer, token: string, status: numb
   assert.equal(res.status, status, JSON.stringify(body));
 }
 
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, { msg: "Token has been revoked" });
-  assert.match(res.headers.get("www-authenticate")!, /error="invalid_token"/);
-}
-
 async function assertRefreshRefused(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await refreshOver(server, token);
+  const { res, body } = await refresh(server, token);
   assert.equal(res.status, 400, JSON.stringify(body));
   assert.equal(body.error, "invalid_grant");
 }
@@ -115,7 +102,7 @@ Deno.test("POST /oauth/revoke of a refresh token without a hint revokes its fami
   await using server = await startTestServer({ users: USERS });
   const first = await session(server);
   const other = await session(server, "user2");
-  const rotated = await refreshOver(server, first.refresh);
+  const rotated = await refresh(server, first.refresh);
   assert.equal(rotated.res.status, 200);
   const access = rotated.body.access_token as string;
   const refreshToken = rotated.body.refresh_token as string;
@@ -126,15 +113,15 @@ Deno.test("POST /oauth/revoke of a refresh token without a hint revokes its fami
   await assertRevoked(server, access);
   await assertRevoked(server, first.access);
   await assertHelloStatus(server, other.access, 200);
-  assert.equal((await refreshOver(server, other.refresh)).res.status, 200);
+  assert.equal((await refresh(server, other.refresh)).res.status, 200);
 });
 
 Deno.test("POST /oauth/revoke of a refresh token with token_type_hint refresh_token, or a wrong hint, revokes its family", async () => {
   await using server = await startTestServer({ users: USERS });
   for (const hint of ["refresh_token", "access_token"]) {
-    const { access, refresh } = await session(server);
-    await revoke(server, { token: refresh, token_type_hint: hint });
-    await assertRefreshRefused(server, refresh);
+    const { access, refresh: refreshToken } = await session(server);
+    await revoke(server, { token: refreshToken, token_type_hint: hint });
+    await assertRefreshRefused(server, refreshToken);
     await assertRevoked(server, access);
   }
 });
@@ -142,11 +129,11 @@ Deno.test("POST /oauth/revoke of a refresh token with token_type_hint refresh_to
 Deno.test("POST /oauth/revoke of an access token makes /hello refuse that token only", async () => {
   await using server = await startTestServer({ users: USERS });
   for (const hint of [undefined, "access_token", "refresh_token"]) {
-    const { access, refresh } = await session(server);
+    const { access, refresh: refreshToken } = await session(server);
     await assertHelloStatus(server, access, 200);
     await revoke(server, hint ? { token: access, token_type_hint: hint } : { token: access });
     await assertRevoked(server, access);
-    const renewed = await refreshOver(server, refresh);
+    const renewed = await refresh(server, refreshToken);
     assert.equal(renewed.res.status, 200, `hint ${hint}: ${JSON.stringify(renewed.body)}`);
     await assertHelloStatus(server, renewed.body.access_token as string, 200);
   }
@@ -159,11 +146,11 @@ Deno.test("POST /oauth/revoke answers 400 invalid_request without a token and 40
   assert.equal(missing.body.error, "invalid_request");
   assert.equal(typeof missing.body.error_description, "string");
 
-  const { refresh } = await session(server);
-  const wrong = await post(server, "/oauth/revoke", { token: refresh }, basic("rs", "nope"));
+  const { refresh: refreshToken } = await session(server);
+  const wrong = await post(server, "/oauth/revoke", { token: refreshToken }, basic("rs", "nope"));
   assert.equal(wrong.res.status, 401);
   assert.equal(wrong.body.error, "invalid_client");
-  assert.equal((await refreshOver(server, refresh)).res.status, 200, "nothing was revoked");
+  assert.equal((await refresh(server, refreshToken)).res.status, 200, "nothing was revoked");
 });
 
 Deno.test("POST /oauth/introspect answers 401 invalid_client without client authentication", async () => {
@@ -236,10 +223,10 @@ Deno.test("POST /oauth/introspect answers only {active: false} for revoked, expi
 
 Deno.test("POST /oauth/introspect of a refresh token: active with token_type refresh_token, inactive once used", async () => {
   await using server = await startTestServer({ users: USERS, env: INTROSPECTOR });
-  const { refresh } = await session(server);
+  const { refresh: refreshToken } = await session(server);
   const asked: Record<string, string>[] = [
-    { token: refresh },
-    { token: refresh, token_type_hint: "refresh_token" },
+    { token: refreshToken },
+    { token: refreshToken, token_type_hint: "refresh_token" },
   ];
   for (const params of asked) {
     const body = await introspect(server, params);
@@ -251,8 +238,8 @@ Deno.test("POST /oauth/introspect of a refresh token: active with token_type ref
     assert.equal(typeof body.exp, "number");
     assert.equal(typeof body.iat, "number");
   }
-  assert.equal((await refreshOver(server, refresh)).res.status, 200);
-  assert.deepEqual(await introspect(server, { token: refresh }), INACTIVE);
+  assert.equal((await refresh(server, refreshToken)).res.status, 200);
+  assert.deepEqual(await introspect(server, { token: refreshToken }), INACTIVE);
 });
 
 Deno.test("POST /oauth/introspect answers 400 invalid_request without a token", async () => {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertTokenResponse,
+  hello,
+  login,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const CLIENT_SECRET = "s3cret-of-the-service-client-0123456789";
@@ -25,6 +31,13 @@ async function token(
 
 function passwordGrant(extra: Record<string, string> = {}): Record<string, string> {
   return { grant_type: "password", username: "user1", password: "password1", ...extra };
+}
+
+function refreshGrant(
+  refreshToken: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { grant_type: "refresh_token", refresh_token: refreshToken, ...extra };
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined and Base64-encoded. */
@@ -53,21 +66,8 @@ function assertInvalidClient(res: Response, body: Json): void {
 Deno.test("POST /oauth/token password grant answers 200 with the RFC 6749 §5.1 fields and no-store, no-cache", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await token(server, passwordGrant());
-  assert.equal(res.status, 200, JSON.stringify(body));
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assert.equal(res.headers.get("cache-control"), "no-store");
+  assertTokenResponse(res, body);
   assert.equal(res.headers.get("pragma"), "no-cache");
-  assert.deepEqual(Object.keys(body).sort(), [
-    "access_token",
-    "expires_in",
-    "refresh_token",
-    "scope",
-    "token_type",
-  ]);
-  assert.equal(body.token_type, "Bearer");
-  assert.equal(body.expires_in, 900);
-  assert.equal(body.scope, "hello");
-  assert.match(body.refresh_token as string, /^[A-Za-z0-9_-]{43}$/);
   const greeting = await hello(server, `Bearer ${body.access_token}`);
   assert.equal(greeting.res.status, 200);
 });
@@ -110,11 +110,7 @@ Deno.test("POST /oauth/token refresh_token grant returns a new pair; the old ref
   await using server = await startTestServer({ users: USERS });
   const first = await token(server, passwordGrant({ client_id: "my-cli" }));
   const refreshToken = first.body.refresh_token as string;
-  const { res, body } = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "my-cli",
-  });
+  const { res, body } = await token(server, refreshGrant(refreshToken, { client_id: "my-cli" }));
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(res.headers.get("cache-control"), "no-store");
   assert.equal(body.token_type, "Bearer");
@@ -124,11 +120,7 @@ Deno.test("POST /oauth/token refresh_token grant returns a new pair; the old ref
   assert.equal(decodeJwt(body.access_token as string).client_id, "my-cli");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
 
-  const old = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "my-cli",
-  });
+  const old = await token(server, refreshGrant(refreshToken, { client_id: "my-cli" }));
   assertOAuthError(old.res, old.body, "invalid_grant");
 });
 
@@ -161,7 +153,7 @@ Deno.test("POST /oauth/token answers 400 with RFC 6749 §5.2 error codes for bad
     ],
     [
       "garbage refresh_token",
-      { grant_type: "refresh_token", refresh_token: "garbage" },
+      refreshGrant("garbage"),
       "invalid_grant",
     ],
   ];
@@ -177,19 +169,11 @@ Deno.test("POST /oauth/token answers invalid_grant for a refresh token presented
   await using server = await startTestServer({ users: USERS });
   const first = await token(server, passwordGrant({ client_id: "app-a" }));
   const refreshToken = first.body.refresh_token as string;
-  const stolen = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "app-b",
-  });
+  const stolen = await token(server, refreshGrant(refreshToken, { client_id: "app-b" }));
   assertOAuthError(stolen.res, stolen.body, "invalid_grant");
-  const omitted = await token(server, { grant_type: "refresh_token", refresh_token: refreshToken });
+  const omitted = await token(server, refreshGrant(refreshToken));
   assertOAuthError(omitted.res, omitted.body, "invalid_grant");
-  const owner = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "app-a",
-  });
+  const owner = await token(server, refreshGrant(refreshToken, { client_id: "app-a" }));
   assertOAuthError(owner.res, owner.body, "invalid_grant");
 });
 
@@ -220,7 +204,7 @@ Deno.test("POST /oauth/token accepts a confidential client's secret via HTTP Bas
   assert.equal(viaPost.res.status, 200, JSON.stringify(viaPost.body));
   const renewed = await token(
     server,
-    { grant_type: "refresh_token", refresh_token: viaPost.body.refresh_token as string },
+    refreshGrant(viaPost.body.refresh_token as string),
     basic("svc", CLIENT_SECRET),
   );
   assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
@@ -285,28 +269,25 @@ Deno.test("the refresh_token grant may narrow the scope but never widen it (inva
     env: { OAUTH_SCOPES: "hello other" },
   });
   const first = await token(server, passwordGrant({ scope: "hello other" }));
-  const narrowed = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: first.body.refresh_token as string,
-    scope: "hello",
-  });
+  const narrowed = await token(
+    server,
+    refreshGrant(first.body.refresh_token as string, { scope: "hello" }),
+  );
   assert.equal(narrowed.res.status, 200, JSON.stringify(narrowed.body));
   assert.equal(narrowed.body.scope, "hello");
   assert.equal(decodeJwt(narrowed.body.access_token as string).scope, "hello");
 
-  const widened = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: narrowed.body.refresh_token as string,
-    scope: "hello other",
-  });
+  const widened = await token(
+    server,
+    refreshGrant(narrowed.body.refresh_token as string, { scope: "hello other" }),
+  );
   assertOAuthError(widened.res, widened.body, "invalid_scope");
 
   const other = await token(server, passwordGrant({ scope: "other" }));
-  const escalate = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: other.body.refresh_token as string,
-    scope: "hello",
-  });
+  const escalate = await token(
+    server,
+    refreshGrant(other.body.refresh_token as string, { scope: "hello" }),
+  );
   assertOAuthError(escalate.res, escalate.body, "invalid_scope");
 });
 
@@ -317,13 +298,9 @@ Deno.test("a refresh refused for its scope leaves the refresh token usable", asy
   });
   const first = await token(server, passwordGrant({ scope: "hello" }));
   const refreshToken = first.body.refresh_token as string;
-  const widened = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    scope: "hello other",
-  });
+  const widened = await token(server, refreshGrant(refreshToken, { scope: "hello other" }));
   assertOAuthError(widened.res, widened.body, "invalid_scope");
-  const retry = await token(server, { grant_type: "refresh_token", refresh_token: refreshToken });
+  const retry = await token(server, refreshGrant(refreshToken));
   assert.equal(retry.res.status, 200, JSON.stringify(retry.body));
   assert.equal(retry.body.scope, "hello");
   assert.equal((await hello(server, `Bearer ${first.body.access_token}`)).res.status, 200);

@@ -1,9 +1,7 @@
 import { PostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
-
-if (POSTGRES_MISSING) console.warn(`Skipping the PostgresStore tests: ${POSTGRES_MISSING}`);
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -18,5 +16,5 @@ storeContract("PostgresStore", async () => {
     await databases.get(store)?.[Symbol.asyncDispose]();
     databases.delete(store);
   },
-  ignore: POSTGRES_MISSING !== undefined,
+  needs: [POSTGRESQL],
 });

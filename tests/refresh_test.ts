@@ -2,28 +2,19 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt } from "jose";
 import { unixNow } from "../src/clock.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const REVOKED = { msg: "Token has been revoked" };
 
 type Json = Record<string, unknown>;
-
-/** POSTs to /refresh with the token in a JSON body, or in `Authorization: Bearer` when `bearer`. */
-async function refresh(
-  server: TestServer,
-  token: string,
-  { bearer = false }: { bearer?: boolean } = {},
-): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: bearer ? { authorization: `Bearer ${token}` } : { "content-type": "application/json" },
-    body: bearer ? null : JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
 
 /** POSTs a raw JSON body to /refresh. */
 async function refreshWithBody(
@@ -52,14 +43,6 @@ function assertRefreshError(res: Response, body: Json, error: string): void {
   assert.equal(body.error, error);
   assert.equal(typeof body.msg, "string");
   assert.notEqual(body.msg, "");
-}
-
-/** Asserts that /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, REVOKED);
-  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
 }
 
 async function assertHelloOk(server: TestServer, token: string, user: string): Promise<void> {

@@ -1,18 +1,11 @@
 import assert from "node:assert/strict";
 import { runCli } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
-
-async function certificateDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-check-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
-  return dir;
-}
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { writeTlsFiles } from "./helpers/tls.ts";
 
 Deno.test("serve --check validates everything, prints what it would serve with and exits 0", async () => {
-  const dir = await certificateDir();
-  try {
+  await withTempDir(async (dir) => {
+    await writeTlsFiles(dir);
     const result = await runCli(["serve", "--check", "--port", "9443"], {
       cwd: dir,
       env: {
@@ -28,14 +21,12 @@ Deno.test("serve --check validates everything, prints what it would serve with a
     assert.match(result.stdout, /Metrics\s+http:\/\/127\.0\.0\.1:9464\/metrics/);
     assert.match(result.stdout, /Store\s+sqlite:.*answers; 0 user/);
     await assert.rejects(Deno.connect({ hostname: "localhost", port: 9443 }), "nothing listens");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("serve --check exits 1 with one line for a bad certificate, an unreachable store or a bad setting", async () => {
-  const dir = await certificateDir();
-  try {
+  await withTempDir(async (dir) => {
+    await writeTlsFiles(dir);
     const base = {
       TLS_CERT: `${dir}/cert.pem`,
       TLS_KEY: `${dir}/key.pem`,
@@ -54,7 +45,5 @@ Deno.test("serve --check exits 1 with one line for a bad certificate, an unreach
       assert.match(lines[0], pattern);
       assert.ok(!result.stderr.includes("secret-pw") && !result.stdout.includes("secret-pw"));
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -7,6 +7,7 @@ import type {
   Store,
   ThrottleRecord,
 } from "../src/store/store.ts";
+import { type Prerequisite, testNeeding } from "./helpers/prerequisites.ts";
 
 /** Optional capabilities of the store under test. */
 export interface StoreContractOptions {
@@ -17,8 +18,8 @@ export interface StoreContractOptions {
   reopen?: (store: Store) => Promise<Store>;
   /** Runs after each test, once the store is closed (for example to drop its database). */
   cleanup?: (store: Store) => Promise<void>;
-  /** Registers the tests as ignored, when the store's server is not available. */
-  ignore?: boolean;
+  /** What the store's server needs from the machine; the tests are skipped where it is missing. */
+  needs?: readonly Prerequisite[];
 }
 
 /** A signing key record with dummy key material; the store never looks inside it. */
@@ -73,13 +74,12 @@ export function storeContract(
   open: () => Promise<Store>,
   options: StoreContractOptions = {},
 ): void {
-  const { reopen, cleanup, ignore } = options;
+  const { reopen, cleanup, needs = [] } = options;
 
   /** Runs `fn` on a fresh store and closes it afterwards. */
   function test(title: string, fn: (store: Store) => Promise<void>): void {
-    Deno.test({
+    testNeeding(needs, {
       name: `${name} ${title}`,
-      ignore,
       async fn() {
         const store = await open();
         try {

@@ -13,6 +13,12 @@ export interface ClientIdentity {
   authenticated: boolean;
 }
 
+/**
+ * A secret as presented: one string, or the two readings of an HTTP Basic secret (form-decoded
+ * as RFC 6749 §2.3.1 asks, and as sent); never more than two.
+ */
+export type PresentedSecret = string | readonly [string] | readonly [string, string];
+
 /** A client id: 1 to 128 printable ASCII characters without space. */
 export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -36,7 +42,7 @@ export class ClientRegistry {
    * clients without one, are `invalid_client`; no client id at all is the default client.
    */
   async identify(
-    credentials: { clientId?: string; secret?: string },
+    credentials: { clientId?: string; secret?: PresentedSecret },
   ): Promise<ClientIdentity> {
     const { clientId, secret } = credentials;
     if (clientId === undefined) {
@@ -49,11 +55,23 @@ export class ClientRegistry {
       if (expected) throw invalidClient(`Client "${clientId}" must authenticate`);
       return { clientId, authenticated: false };
     }
-    if (!expected || !await secretsEqual(secret, expected)) {
+    if (!expected || !await secretMatches(secret, expected)) {
       throw invalidClient("Client authentication failed");
     }
     return { clientId, authenticated: true };
   }
+}
+
+/**
+ * Whether any reading of the presented secret is the expected one. Every reading is compared,
+ * in constant time, so the time taken does not tell which one matched.
+ */
+async function secretMatches(secret: PresentedSecret, expected: Uint8Array): Promise<boolean> {
+  let match = false;
+  for (const reading of typeof secret === "string" ? [secret] : secret) {
+    match = await secretsEqual(reading, expected) || match;
+  }
+  return match;
 }
 
 /** Compares in constant time, also for secrets of different lengths (via their digests). */
