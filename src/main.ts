@@ -19,6 +19,7 @@ const HELP = `auth-api: an HTTPS token-authentication API
 
 Usage:
   auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
+  auth-api serve --check                         Check configuration, certificate and store; do not listen
   auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
   auth-api user logout NAME                      End every session of a user
@@ -81,6 +82,11 @@ async function main(args: string[]): Promise<number> {
 
 async function serve(args: string[], env: Record<string, string>): Promise<number> {
   const config = loadConfig(args, env);
+  if (config.check) {
+    const { checkConfiguration } = await import("./check.ts");
+    console.log((await checkConfiguration(config)).join("\n"));
+    return 0;
+  }
   const logger = createLogger(config.logLevel);
   if (config.dev) await ensureDevCertificate(config, logger);
   const store = await openStore(config.databaseUrl);
@@ -96,9 +102,12 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
-    const stop = () => server.shutdown().then(() => Deno.exit(0));
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    const exit = () => Deno.exit(0);
+    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
+    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    Deno.addSignalListener("SIGTERM", () => server.drain().then(exit));
+    Deno.addSignalListener("SIGINT", () => server.shutdown().then(exit));
+    Deno.addSignalListener("SIGHUP", () => server.reloadCertificate());
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

@@ -15,6 +15,7 @@ export const MAIN: string = fileURLToPath(new URL("../../src/main.ts", import.me
 
 /** The permission flags of the deno.json serve, user and keys tasks. */
 export const PERMISSIONS: readonly string[] = [
+  "--unstable-net",
   "--allow-read",
   "--allow-write",
   "--allow-net",
@@ -288,6 +289,11 @@ export class ServerProcess implements AsyncDisposable {
   async listening(timeoutMs = LISTEN_TIMEOUT_MS): Promise<string> {
     const line = await this.waitForLog("Listening", timeoutMs);
     return this.url = line.url as string;
+  }
+
+  /** Sends a signal without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    this.#kill(signal);
   }
 
   /**
