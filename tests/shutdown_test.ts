@@ -94,7 +94,6 @@ function serveAndSignal(signal: Deno.Signal): Promise<void> {
         TLS_KEY: keyPath,
         DATABASE_URL: `sqlite:${dir}/data/auth.db`,
         LOG_LEVEL: "info",
-        DRAIN_DELAY: "0", // drain_test.ts covers the delay
       },
     });
     const url = await server.listening(20_000);

@@ -44,7 +44,8 @@ const INHERITED = [
  * settings of the machine running the tests (PORT, JWT_SECRET, TLS_CERT, …) cannot leak in.
  */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  // No drain on SIGTERM unless a test asks for one: tests stop servers with SIGTERM all the time.
+  const env: Record<string, string> = { NO_COLOR: "1", DRAIN_DELAY: "0" };
   for (const name of INHERITED) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
