@@ -21,6 +21,11 @@ import { BrowserFlow, pageRoute } from "./handlers/browser_flow.ts";
 import { createConsentHandler } from "./handlers/consent.ts";
 import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
 import { createEndSessionHandler, createSignOutHandler } from "./handlers/end_session.ts";
+import {
+  createLivenessHandler,
+  createReadinessHandler,
+  type ReadinessProbe,
+} from "./handlers/health.ts";
 import { createHelloHandler } from "./handlers/hello.ts";
 import { createLoginHandler } from "./handlers/login.ts";
 import { createLogoutHandler } from "./handlers/logout.ts";
@@ -31,7 +36,8 @@ import { createRefreshHandler } from "./handlers/refresh.ts";
 import { createSignInHandler } from "./handlers/sign_in.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
 import { createUserInfoHandler } from "./handlers/userinfo.ts";
-import { createEdge, type ServeHandler } from "./http/edge.ts";
+import { createClientAddressResolver } from "./http/client_address.ts";
+import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { STYLESHEET_PATH } from "./pages/stylesheet.ts";
 import { createRouter, route } from "./router.ts";
@@ -60,11 +66,16 @@ export interface AppDeps {
   sessions: SessionService;
   clients: ClientRegistry;
   signIn: SignInServices;
+  /** What `/health/ready` checks. */
+  readiness: ReadinessProbe;
+  /** Told of every request when metrics are on. */
+  observer?: RequestObserver;
 }
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
   const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients, signIn } = deps;
+  const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { sessions, clients, bodyLimits };
   const translate = createErrorTranslator(config.realm);
@@ -106,6 +117,8 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }, {
       errors: "oauth",
     }),
+    route("/health/live", { GET: createLivenessHandler() }, health),
+    route("/health/ready", { GET: createReadinessHandler(deps.readiness) }, health),
     route("/.well-known/jwks.json", {
       GET: createJwksHandler({ keys, idTokenKeys: signIn.idTokens.keys }),
     }),
@@ -119,5 +132,10 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/sign-out", { POST: pageRoute(createSignOutHandler(flow), translate) }),
     route(STYLESHEET_PATH, { GET: createStylesheetHandler() }),
   ]);
-  return createEdge(dispatch, { logger, translate });
+  return createEdge(dispatch, {
+    logger,
+    translate,
+    clientAddress: createClientAddressResolver(config.clientAddress),
+    observer: deps.observer,
+  });
 }

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The fetch-based client script (`deno task client`): logs in, calls `/hello`, refreshes and logs
+ * out, as the original tutorial's `requests` client did. It imports nothing from the server.
+ */
 import { parseArgs } from "node:util";
 import { DEMO_USERS } from "./dev.ts";
 

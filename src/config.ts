@@ -6,12 +6,19 @@
  */
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
 import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
+import {
+  type ClientAddressOptions,
+  DEFAULT_CLIENT_ADDRESS,
+  type ProxyHeader,
+} from "./http/client_address.ts";
 import type { LogLevel } from "./log.ts";
+import { type IpRange, parseIpRange } from "./net/ip.ts";
 
 /** Where development mode and `deno task certs` put the certificate and key. */
 export const DEFAULT_CERT_DIR = "certs";
@@ -20,31 +27,37 @@ export const DEFAULT_TLS_CERT = `${DEFAULT_CERT_DIR}/cert.pem`;
 /** `TLS_KEY` when unset. */
 export const DEFAULT_TLS_KEY = `${DEFAULT_CERT_DIR}/key.pem`;
 /** `DATABASE_URL` when unset: the embedded store. */
-export const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
+const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
 /** `HOST` when unset. */
-export const DEFAULT_HOST = "localhost";
+const DEFAULT_HOST = "localhost";
 /** `PORT` when unset. */
-export const DEFAULT_PORT = 8443;
+const DEFAULT_PORT = 8443;
 /** `ACCESS_TOKEN_TTL` when unset. */
-export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
-/** `REFRESH_TOKEN_TTL` when unset. */
-export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
+/** `REFRESH_TOKEN_TTL` when unset: a session's absolute lifetime from its login. */
+const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+/** `REFRESH_TOKEN_IDLE_TTL` when unset (or `REFRESH_TOKEN_TTL` when that is shorter). */
+const DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS = 7 * DAY_SECONDS;
 /** `JWT_LEEWAY` when unset: clock skew tolerated between instances and clients. */
-export const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
+const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
 /** Largest access token accepted; larger ones are refused before any parsing. */
-export const MAX_TOKEN_BYTES = 8192;
+const MAX_TOKEN_BYTES = 8192;
 /** Largest request body read. */
 export const MAX_BODY_BYTES = 16 * 1024;
 /** `BODY_TIMEOUT` when unset. */
-export const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
+const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
 /** `SHUTDOWN_TIMEOUT` when unset. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 /** Client id recorded for sessions started through `/login`, the first-party client. */
-export const DEFAULT_CLIENT_ID = "auth-api";
+const DEFAULT_CLIENT_ID = "auth-api";
 /** `AUTH_REALM` when unset. */
-export const DEFAULT_REALM = "auth-api";
+const DEFAULT_REALM = "auth-api";
+/** `METRICS_HOST` when unset: metrics stay on this machine unless the operator says otherwise. */
+const DEFAULT_METRICS_HOST = "127.0.0.1";
+/** `DRAIN_DELAY` when unset: how long an instance that got SIGTERM keeps serving, not ready. */
+const DEFAULT_DRAIN_DELAY_SECONDS = 5;
 /** `LOG_LEVEL` when unset. */
-export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
@@ -54,6 +67,12 @@ export interface Config {
   port: number;
   /** Port of the plain-HTTP listener that only redirects to HTTPS; off when undefined. */
   httpPort?: number;
+  /** Port of the plain-HTTP Prometheus metrics listener; off when undefined. */
+  metricsPort?: number;
+  /** Address the metrics listener binds; loopback by default. */
+  metricsHost: string;
+  /** `serve --check`: validate everything, print it, and exit without listening. */
+  check: boolean;
   tlsCert: string;
   tlsKey: string;
   databaseUrl: string;
@@ -68,22 +87,34 @@ export interface Config {
   /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
   jwtSecret?: string;
   accessTokenTtlSeconds: number;
+  /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
+  /** Lifetime of an unused refresh token; at most `refreshTokenTtlSeconds`. */
+  refreshTokenIdleTtlSeconds: number;
   /** Scopes clients may ask for, and the one granted when they ask for none. */
   scopes: ScopePolicy;
   /** Confidential OAuth clients: id → secret. */
   oauthClients: Record<string, string>;
+  /** Confidential clients that may introspect tokens issued to any client. */
+  oauthIntrospectors: string[];
   /** Client id recorded for sessions started through `/login`. */
   defaultClientId: string;
   clockLeewaySeconds: number;
   maxTokenBytes: number;
   passwordIterations: number;
   throttle: ThrottleOptions;
+  deviceTokens: DeviceTokenOptions;
+  /** Which peers are proxies whose forwarding header is believed, and IPv6 grouping. */
+  clientAddress: ClientAddressOptions;
   /** Idle and absolute lifetimes of signed-in browsers. */
   browserSession: BrowserSessionOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** After SIGTERM: how long to answer not-ready while still serving, before shutting down. */
+  drainDelayMs: number;
+  /** Whether health-check requests are written to the access log. */
+  logHealthChecks: boolean;
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
@@ -105,6 +136,9 @@ export interface PublicIdentity {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** A dotted-quad IPv4 address, each part 0 to 255 without leading zeros. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
@@ -131,10 +165,20 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
  */
 export function loadConfig(args: string[], env: Env): Config {
   const flags = readFlags(args);
+  const port = portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT);
+  const httpPort = env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined;
+  if (httpPort !== undefined && httpPort !== 0 && httpPort === port) {
+    throw new ConfigError(
+      `HTTP_PORT must differ from the HTTPS port (PORT or --port), both are ${port}; choose another HTTP_PORT`,
+    );
+  }
   return {
-    host: flags.host ?? env.HOST ?? DEFAULT_HOST,
-    port: portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT),
-    httpPort: env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined,
+    host: readHost(flags.host ?? (env.HOST || DEFAULT_HOST)),
+    port,
+    httpPort,
+    metricsPort: env.METRICS_PORT ? portNumber("METRICS_PORT", env.METRICS_PORT, 0) : undefined,
+    metricsHost: env.METRICS_HOST || DEFAULT_METRICS_HOST,
+    check: flags.check,
     tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
     tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -142,13 +186,20 @@ export function loadConfig(args: string[], env: Env): Config {
     ...readIdentity(env),
     ...readTokenSettings(env),
     scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
-    oauthClients: readClients(env.OAUTH_CLIENTS),
+    ...readClients(env.OAUTH_CLIENTS, env.OAUTH_INTROSPECTORS),
     defaultClientId: DEFAULT_CLIENT_ID,
     passwordIterations: integer("PASSWORD_ITERATIONS", env.PASSWORD_ITERATIONS, {
       fallback: MIN_PBKDF2_ITERATIONS,
       min: MIN_PBKDF2_ITERATIONS,
     }),
     throttle: readThrottle(env),
+    deviceTokens: {
+      ttlSeconds: integer("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
+        fallback: DEFAULT_DEVICE_TOKENS.ttlSeconds,
+        min: MINUTE_SECONDS,
+      }),
+    },
+    clientAddress: readClientAddress(env),
     browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
@@ -159,12 +210,19 @@ export function loadConfig(args: string[], env: Env): Config {
       fallback: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
       min: 0,
     }),
+    drainDelayMs: 1000 * integer("DRAIN_DELAY", env.DRAIN_DELAY, {
+      fallback: DEFAULT_DRAIN_DELAY_SECONDS,
+      min: 0,
+    }),
+    logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
   };
 }
 
-function readFlags(args: string[]): { port?: string; host?: string; dev: boolean } {
+function readFlags(
+  args: string[],
+): { port?: string; host?: string; dev: boolean; check: boolean } {
   try {
     return parseArgs({
       args,
@@ -173,11 +231,25 @@ function readFlags(args: string[]): { port?: string; host?: string; dev: boolean
         port: { type: "string" },
         host: { type: "string" },
         dev: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
       },
     }).values;
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/**
+ * Checks what can be checked of `HOST` without a lookup: text that looks like an IPv4 address
+ * but is not one would otherwise be sent to DNS as a name.
+ */
+function readHost(host: string): string {
+  if (/^[\d.]+$/.test(host) && !IPV4.test(host)) {
+    throw new ConfigError(
+      `HOST "${host}" is not an IPv4 address (four numbers from 0 to 255); set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all`,
+    );
+  }
+  return host;
 }
 
 function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience"> {
@@ -193,6 +265,7 @@ type TokenSettings = Pick<
   | "jwtSecret"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
+  | "refreshTokenIdleTtlSeconds"
   | "clockLeewaySeconds"
   | "maxTokenBytes"
 >;
@@ -204,15 +277,21 @@ function readTokenSettings(env: Env): TokenSettings {
       `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
     );
   }
+  const refreshTokenTtlSeconds = integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+    fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    min: MINUTE_SECONDS,
+  });
   return {
     jwtSecret,
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
     }),
-    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
-      fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds,
+    refreshTokenIdleTtlSeconds: integer("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
+      fallback: Math.min(DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS, refreshTokenTtlSeconds),
       min: MINUTE_SECONDS,
+      max: refreshTokenTtlSeconds,
     }),
     clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
@@ -243,7 +322,46 @@ function readThrottle(env: Env): ThrottleOptions {
       env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
       { fallback: DEFAULT_THROTTLE.addressFailuresPerMinute, min: 1 },
     ),
+    deviceFailures: integer("THROTTLE_DEVICE_FAILURES", env.THROTTLE_DEVICE_FAILURES, {
+      fallback: DEFAULT_THROTTLE.deviceFailures,
+      min: 1,
+    }),
   };
+}
+
+const PROXY_HEADERS: readonly ProxyHeader[] = ["x-forwarded-for", "forwarded"];
+
+function readClientAddress(env: Env): ClientAddressOptions {
+  const header = (env.TRUSTED_PROXY_HEADER || DEFAULT_CLIENT_ADDRESS.proxyHeader).toLowerCase();
+  if (!PROXY_HEADERS.includes(header as ProxyHeader)) {
+    throw new ConfigError(
+      `TRUSTED_PROXY_HEADER must be one of ${
+        PROXY_HEADERS.join(", ")
+      }, not "${env.TRUSTED_PROXY_HEADER}"`,
+    );
+  }
+  return {
+    trustedProxies: readRanges(env.TRUSTED_PROXIES),
+    proxyHeader: header as ProxyHeader,
+    ipv6PrefixLength: integer("IPV6_PREFIX_LENGTH", env.IPV6_PREFIX_LENGTH, {
+      fallback: DEFAULT_CLIENT_ADDRESS.ipv6PrefixLength,
+      min: 1,
+      max: 128,
+    }),
+  };
+}
+
+/** `TRUSTED_PROXIES`: addresses and CIDR ranges, IPv4 or IPv6, separated by commas or spaces. */
+function readRanges(value: string | undefined): IpRange[] {
+  return (value ?? "").split(/[\s,]+/).filter(Boolean).map((entry) => {
+    const range = parseIpRange(entry);
+    if (!range) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES has "${entry}", which is neither an IP address nor a CIDR range`,
+      );
+    }
+    return range;
+  });
 }
 
 function readBrowserSession(env: Env): BrowserSessionOptions {
@@ -284,7 +402,10 @@ function readScopePolicy(list: string | undefined, fallback: string | undefined)
   return { supported, defaultScope };
 }
 
-function readClients(value: string | undefined): Record<string, string> {
+function readClients(
+  value: string | undefined,
+  introspectorList: string | undefined,
+): Pick<Config, "oauthClients" | "oauthIntrospectors"> {
   const clients: Record<string, string> = {};
   for (const entry of (value ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
     const colon = entry.indexOf(":");
@@ -293,6 +414,11 @@ function readClients(value: string | undefined): Record<string, string> {
     if (colon < 1 || !CLIENT_ID.test(id)) {
       throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
     }
+    if (id === DEFAULT_CLIENT_ID) {
+      throw new ConfigError(
+        `OAUTH_CLIENTS cannot list "${id}": it is the public client of /login and of requests that name no client`,
+      );
+    }
     if (byteLength(secret) < MIN_SECRET_BYTES) {
       throw new ConfigError(
         `OAUTH_CLIENTS: the secret of "${id}" must be at least ${MIN_SECRET_BYTES} bytes`,
@@ -300,7 +426,14 @@ function readClients(value: string | undefined): Record<string, string> {
     }
     clients[id] = secret;
   }
-  return clients;
+  const introspectors = (introspectorList ?? "").split(",").map((id) => id.trim())
+    .filter(Boolean);
+  for (const id of introspectors) {
+    if (!Object.hasOwn(clients, id)) {
+      throw new ConfigError(`OAUTH_INTROSPECTORS names "${id}", which is not in OAUTH_CLIENTS`);
+    }
+  }
+  return { oauthClients: clients, oauthIntrospectors: introspectors };
 }
 
 function integer(
@@ -314,6 +447,12 @@ function integer(
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
   }
   return parsed;
+}
+
+function boolean(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "" || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw new ConfigError(`${name} must be true or false, not "${value}"`);
 }
 
 function portNumber(name: string, value: string | undefined, fallback: number): number {

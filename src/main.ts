@@ -1,10 +1,11 @@
 /**
  * @module
  * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`,
- * `clients`. It reads the environment once and prints an expected error as one line, without a stack.
+ * `clients`. It reads the environment once and prints an expected error as one line, without a
+ * stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
-import { CertificateError } from "./certs/load.ts";
+import { CertificateError } from "./certs/errors.ts";
 import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
@@ -20,14 +21,20 @@ const HELP = `auth-api: an HTTPS token-authentication API
 
 Usage:
   auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
+  auth-api serve --check                         Check configuration, certificate and store; do not listen
   auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
+  auth-api user logout NAME                      End every session of a user
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
   auth-api clients add ID --redirect-uri URI… [--public] [--first-party] [--scope S] [--grant G]…
   auth-api clients list|remove ID|rotate-secret ID   Manage registered OAuth clients
 
 Configuration comes from environment variables; see README.md.`;
+
+/** Said at start when nobody can log in yet: how to add a user. */
+export const NO_USERS =
+  'The store has no users yet; add one with "deno task user add NAME" (or "auth-api user add NAME") and the same DATABASE_URL as this server';
 
 /** Errors whose message is the whole story: printed as one line, no stack. */
 const EXPECTED_ERRORS = [
@@ -82,6 +89,11 @@ async function main(args: string[]): Promise<number> {
 
 async function serve(args: string[], env: Record<string, string>): Promise<number> {
   const config = loadConfig(args, env);
+  if (config.check) {
+    const { checkConfiguration } = await import("./check.ts");
+    console.log((await checkConfiguration(config)).join("\n"));
+    return 0;
+  }
   const logger = createLogger(config.logLevel);
   if (config.dev) await ensureDevCertificate(config, logger);
   const store = await openStore(config.databaseUrl);
@@ -89,10 +101,20 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
     if (config.dev) {
       await seedDemoUsers(store, new PasswordHasher(config.passwordIterations), logger);
     }
+    const empty = (await store.listUsers()).length === 0;
     const server = await startServer(config, logger, { store });
-    const stop = () => server.shutdown().then(() => Deno.exit(0));
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    if (!logger.enabled("info")) {
+      // The JSON "Listening" line is below LOG_LEVEL; the address is still worth one line.
+      const redirect = server.httpUrl ? ` (${server.httpUrl} redirects to it)` : "";
+      console.error(`Listening on ${server.url}${redirect}`);
+    }
+    if (empty) logger.log("warn", NO_USERS);
+    const exit = () => Deno.exit(0);
+    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
+    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    Deno.addSignalListener("SIGTERM", () => server.drain().then(exit));
+    Deno.addSignalListener("SIGINT", () => server.shutdown().then(exit));
+    Deno.addSignalListener("SIGHUP", () => server.reloadCertificate());
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

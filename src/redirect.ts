@@ -1,3 +1,7 @@
+/**
+ * @module
+ * The plain-HTTP listener's one answer: a 308 to the same path over HTTPS.
+ */
 import { json } from "./http/json.ts";
 
 /**

@@ -1,14 +1,16 @@
 /**
  * @module
  * Starting and stopping the service: opening the store and the services on it, the HTTPS
- * listener, the optional plain-HTTP redirect listener, background sync and pruning, and a
- * graceful shutdown. A start that fails part way stops what it had started.
+ * listener, the optional plain-HTTP redirect and metrics listeners, background sync and pruning,
+ * certificate reload, draining and a graceful shutdown. A start that fails part way stops what it
+ * had started.
  */
 import { createApp } from "./app.ts";
 import { AuthorizationCodes } from "./auth/authorization_codes.ts";
 import { BrowserSessions } from "./auth/browser_sessions.ts";
 import { ClientRegistry } from "./auth/clients.ts";
 import { Consents } from "./auth/consents.ts";
+import { DeviceTokens } from "./auth/devices.ts";
 import { IdTokenKeys, IdTokens, withOpenIdScopes } from "./auth/id_tokens.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
@@ -24,7 +26,14 @@ import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { createMetricsHandler } from "./metrics_listener.ts";
 import { createRedirectHandler } from "./redirect.ts";
+import {
+  type CertificateListener,
+  listenWithReload,
+  watchCertificateFiles,
+} from "./tls_listener.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
@@ -34,8 +43,18 @@ export interface RunningServer extends AsyncDisposable {
   url: string;
   /** Base URL of the plain-HTTP redirect listener, when enabled. */
   httpUrl?: string;
+  /** URL of the metrics exposition, when enabled. */
+  metricsUrl?: string;
   store: Store;
   tokens: TokenService;
+  /**
+   * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
+   * A pair that fails the start-up checks is refused with one log line and the old one keeps
+   * serving; resolves to whether the new pair is in use.
+   */
+  reloadCertificate(): Promise<boolean>;
+  /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
+  drain(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
   shutdown(): Promise<void>;
 }
@@ -62,9 +81,11 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 /** The store and what lives on it, before any listener. */
 interface Services {
   store: Store;
+  metrics?: Metrics;
   keys: KeyRing;
   idTokenKeys: IdTokenKeys;
   revocations: RevocationList;
+  devices: DeviceTokens;
   hasher: PasswordHasher;
   /** Stops the background work and closes the store. */
   close(): Promise<void>;
@@ -85,31 +106,53 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = await loadTlsFiles(config.tlsCert, config.tlsKey);
   const services = await openServices(config, logger, overrides);
-  const listeners: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const listeners: { shutdown(): Promise<void> }[] = [];
   try {
     // The app is built once the port is bound, since the default issuer names the real port;
     // no request can arrive before this function's next await.
     const app: { handler?: ServeHandler } = {};
+    let draining = false;
     const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
     listeners.push(https);
-    const url = `https://${urlHost(config.host)}:${https.addr.port}`;
-    const { handler, tokens } = buildApp(config, logger, services, url);
+    const url = `https://${urlHost(config.host)}:${https.port}`;
+    const { handler, tokens } = buildApp(config, logger, services, {
+      listeningUrl: url,
+      draining: () => draining,
+    });
     app.handler = handler;
-    const http = listenRedirect(config, https.addr.port);
+    const http = listenRedirect(config, https.port);
     if (http) listeners.push(http);
     const httpUrl = http && `http://${urlHost(config.host)}:${http.addr.port}`;
+    const metricsListener = listenMetrics(config, services.metrics);
+    if (metricsListener) listeners.push(metricsListener);
+    const metricsUrl = metricsListener &&
+      `http://${urlHost(config.metricsHost)}:${metricsListener.addr.port}/metrics`;
     logger.log("info", "Listening", {
       url,
       http_url: httpUrl,
+      metrics_url: metricsUrl,
       signing_alg: services.keys.signingKey().alg,
+      certificate_reload: https.reload,
     });
     logger.flush();
+    const reloadCertificate = () => https.reloadFrom(config.tlsCert, config.tlsKey);
+    listeners.push(watchCertificateFiles([config.tlsCert, config.tlsKey], reloadCertificate));
     const shutdown = gracefulShutdown(config, logger, { listeners, services });
     return {
       url,
       httpUrl,
+      metricsUrl,
       store: services.store,
       tokens,
+      reloadCertificate,
+      async drain() {
+        if (!draining) {
+          draining = true;
+          logger.log("info", "Draining", { delay_ms: config.drainDelayMs });
+          await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+        }
+        await shutdown();
+      },
       shutdown,
       [Symbol.asyncDispose]: shutdown,
     };
@@ -125,12 +168,15 @@ async function openServices(
   logger: Logger,
   overrides: ServerOverrides,
 ): Promise<Services> {
-  const store = overrides.store ?? await openStore(config.databaseUrl);
+  const metrics = config.metricsPort === undefined ? undefined : new Metrics();
+  const opened = overrides.store ?? await openStore(config.databaseUrl);
+  const store = metrics ? metrics.measureStore(opened) : opened;
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
   let revocations: RevocationList | undefined;
-  let idTokenKeys: IdTokenKeys | undefined;
+  let devices: DeviceTokens;
+  let idTokenKeys: IdTokenKeys;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -141,6 +187,7 @@ async function openServices(
       syncIntervalMs: SYNC_INTERVAL_MS,
       onSyncError,
     });
+    devices = await DeviceTokens.open(store, config.deviceTokens);
     idTokenKeys = await IdTokenKeys.open(store);
   } catch (error) {
     keys?.close();
@@ -154,16 +201,19 @@ async function openServices(
   Deno.unrefTimer(pruning);
   const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
   hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
-  const opened = { keys, revocations };
+  const ready = { keys, revocations };
   return {
     store,
-    ...opened,
+    metrics,
+    ...ready,
+    devices,
     idTokenKeys,
     hasher,
     async close() {
       clearInterval(pruning);
-      opened.keys.close();
-      opened.revocations.close();
+      metrics?.close();
+      ready.keys.close();
+      ready.revocations.close();
       await store.close();
     },
   };
@@ -172,8 +222,8 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, idTokenKeys, revocations, hasher }: Services,
-  listeningUrl: string,
+  { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
+  { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new TokenService(keys, {
@@ -184,10 +234,15 @@ function buildApp(
     maxTokenBytes: config.maxTokenBytes,
     revocations,
   });
+  const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
+    introspectors: config.oauthIntrospectors,
+    store,
+  });
   // The OpenID Connect scopes can be asked for; the default scope stays as configured.
   const policy = withOpenIdScopes(config.scopes);
-  const sessions = new SessionService({ store, tokens, revocations }, {
+  const sessions = new SessionService({ store, tokens, revocations, clients }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
@@ -202,18 +257,24 @@ function buildApp(
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle }),
+    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices }),
     sessions,
-    clients: new ClientRegistry(config.oauthClients, config.defaultClientId, store),
+    clients,
     signIn: {
       policy,
       idTokens,
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
-      codes: new AuthorizationCodes({ store, sessions, tokens, idTokens, browserSessions }),
+      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions }),
       userInfo: (claims) => userInfo(claims, store),
     },
+    readiness: {
+      pingStore: () => store.ping(),
+      hasSigningKey: () => keys.signingKey() !== undefined,
+      draining,
+    },
+    observer: metrics?.requestObserver,
   });
   return { handler, tokens };
 }
@@ -223,16 +284,29 @@ function listenHttps(
   tls: TlsFiles,
   logger: Logger,
   handler: ServeHandler,
-): Deno.HttpServer<Deno.NetAddr> {
-  return listen("PORT", "--port or PORT", () =>
-    Deno.serve({
+): CertificateListener {
+  return listen({ setting: "PORT", host: config.host, port: config.port }, () =>
+    listenWithReload({
       hostname: config.host,
       port: config.port,
-      cert: tls.cert,
-      key: tls.key,
-      onListen() {},
+      tls,
+      logger,
+      handler,
       onError: createServeErrorHandler(logger),
-    }, handler));
+    }));
+}
+
+function listenMetrics(
+  config: Config,
+  metrics: Metrics | undefined,
+): Deno.HttpServer<Deno.NetAddr> | undefined {
+  if (config.metricsPort === undefined || !metrics) return undefined;
+  const port = config.metricsPort;
+  return listen({ setting: "METRICS_PORT", host: config.metricsHost, port }, () =>
+    Deno.serve(
+      { hostname: config.metricsHost, port, onListen() {} },
+      createMetricsHandler(metrics),
+    ));
 }
 
 function listenRedirect(
@@ -240,34 +314,66 @@ function listenRedirect(
   httpsPort: number,
 ): Deno.HttpServer<Deno.NetAddr> | undefined {
   if (config.httpPort === undefined) return undefined;
-  return listen("HTTP_PORT", "HTTP_PORT", () =>
+  const port = config.httpPort;
+  return listen({ setting: "HTTP_PORT", host: config.host, port }, () =>
     Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen() {} },
+      { hostname: config.host, port, onListen() {} },
       createRedirectHandler(httpsPort, config.publicUrl),
     ));
 }
 
-function listen(
-  setting: string,
-  howToChange: string,
-  start: () => Deno.HttpServer<Deno.NetAddr>,
-): Deno.HttpServer<Deno.NetAddr> {
+function listen<T>(where: ListenTarget, start: () => T): T {
   try {
     return start();
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new ListenError(
-        `${setting}: address already in use; choose another port with ${howToChange}`,
-      );
-    }
-    throw new ListenError(`${setting}: ${(error as Error).message}`);
+    throw listenError(error, where);
   }
+}
+
+/** The listener that failed: its port setting, and the address and port it was given. */
+export interface ListenTarget {
+  setting: "PORT" | "HTTP_PORT" | "METRICS_PORT";
+  host: string;
+  port: number;
+}
+
+/**
+ * Turns an error of `Deno.serve` into one line naming the setting at fault: `PORT` or
+ * `HTTP_PORT` for the port, `HOST` for the address.
+ */
+export function listenError(error: unknown, { setting, host, port }: ListenTarget): ListenError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const change = setting === "PORT" ? "--port or PORT" : setting;
+  const chooseHost =
+    'set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all';
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ListenError(
+      `${setting} ${port} is already in use on "${host}"; choose another port with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ListenError(
+      `${setting} ${port} needs privileges this process lacks (${reason}); choose a port from 1024 up with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new ListenError(`HOST "${host}" is not an address of this machine; ${chooseHost}`);
+  }
+  if (error instanceof URIError || /lookup address/i.test(reason)) {
+    return new ListenError(`HOST "${host}" cannot be resolved (${reason}); ${chooseHost}`);
+  }
+  const listener = { PORT: "HTTPS", HTTP_PORT: "plain-HTTP redirect", METRICS_PORT: "metrics" }[
+    setting
+  ];
+  return new ListenError(
+    `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
+  );
 }
 
 function gracefulShutdown(
   config: Config,
   logger: Logger,
-  { listeners, services }: { listeners: Deno.HttpServer[]; services: Services },
+  { listeners, services }: { listeners: { shutdown(): Promise<void> }[]; services: Services },
 ): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return function shutdown() {

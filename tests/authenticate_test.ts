@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { newClientRecord } from "../src/auth/client_registration.ts";
 import { ClientRegistry } from "../src/auth/clients.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { KeyRing } from "../src/auth/keys.ts";
 import { TokenService } from "../src/auth/tokens.ts";
-import { authenticateBearer, authenticateClient } from "../src/handlers/authenticate.ts";
+import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";
 import { HttpError } from "../src/http/errors.ts";
@@ -30,12 +31,43 @@ async function tokenService(): Promise<TokenService & AsyncDisposable> {
 }
 
 function context(): RequestContext {
-  return { requestId: "test", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
+  return {
+    requestId: "test",
+    remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+    accessLog: true,
+  };
 }
 
 function request(authorization?: string): Request {
   return new Request("https://api.test/hello", {
     headers: authorization === undefined ? {} : { authorization },
+  });
+}
+
+/** A store with a registered confidential client and a registered public one. */
+async function registeredClients(): Promise<SqliteStore & AsyncDisposable & { secret: string }> {
+  const store = await SqliteStore.open(":memory:");
+  const registration = {
+    redirectUris: ["https://app.example/cb"],
+    postLogoutRedirectUris: [],
+    firstParty: true,
+  };
+  const confidential = await newClientRecord(
+    { ...registration, clientId: "registered-conf", public: false },
+    ["hello"],
+  );
+  const open = await newClientRecord(
+    { ...registration, clientId: "registered-public", public: true },
+    ["hello"],
+  );
+  await store.addClient(confidential.record);
+  await store.addClient(open.record);
+  return Object.assign(store, {
+    secret: confidential.secret!,
+    [Symbol.asyncDispose]: () => store.close(),
   });
 }
 
@@ -58,13 +90,49 @@ Deno.test("parseAuthorization reads Bearer, Basic, malformed and other schemes",
   assert.deepEqual(parseAuthorization(`Basic ${btoa("my%20app:p%2Bw+x")}`), {
     scheme: "basic",
     id: "my app",
-    secret: "p+w x",
+    secrets: ["p+w x", "p%2Bw+x"],
   });
   assert.deepEqual(parseAuthorization(`Basic ${btoa("no-colon")}`), { scheme: "malformed_basic" });
-  assert.deepEqual(parseAuthorization(`Basic ${btoa("a:%zz")}`), { scheme: "malformed_basic" });
+  assert.deepEqual(parseAuthorization(`Basic ${btoa("a:%zz")}`), {
+    scheme: "basic",
+    id: "a",
+    secrets: ["%zz"],
+  });
   for (const value of ["Bearer", "Token abc", "xyz", "Basic !!"]) {
     assert.deepEqual(parseAuthorization(value), { scheme: "other" }, value);
   }
+});
+
+Deno.test("parseAuthorization reads a Basic secret form-decoded and as sent, and never a third way", () => {
+  const secrets = (text: string) => {
+    const parsed = parseAuthorization(`Basic ${new TextEncoder().encode(text).toBase64()}`);
+    assert.equal(parsed.scheme, "basic", text);
+    return parsed.scheme === "basic" ? parsed.secrets : [];
+  };
+  // Nothing to decode: one reading.
+  assert.deepEqual(secrets("rs:plain-secret_0123"), ["plain-secret_0123"]);
+  // A base64 secret as curl -u sends it, and the same form-encoded as RFC 6749 §2.3.1 asks.
+  assert.deepEqual(secrets("rs:ab+cd/ef=="), ["ab cd/ef==", "ab+cd/ef=="]);
+  assert.deepEqual(secrets("rs:ab%2Bcd%2Fef%3D%3D"), ["ab+cd/ef==", "ab%2Bcd%2Fef%3D%3D"]);
+  // Not valid form encoding: only as sent. Encoded twice: decoded once, never twice.
+  assert.deepEqual(secrets("rs:100%"), ["100%"]);
+  assert.deepEqual(secrets("rs:a%2520b"), ["a%20b", "a%2520b"]);
+  // The secret is everything after the first colon.
+  assert.deepEqual(secrets("rs:a:b"), ["a:b"]);
+});
+
+Deno.test("ClientRegistry accepts either reading of a Basic secret, compares every reading, and no other", async () => {
+  const secret = "ab+cd/ef==0123456789abcdef0123456789";
+  const clients = new ClientRegistry({ rs: secret }, "first-party");
+  const identify = (presented: string | [string] | [string, string]) =>
+    clients.identify({ clientId: "rs", secret: presented });
+  const accepted = { clientId: "rs", authenticated: true };
+  assert.deepEqual(await identify([secret.replaceAll("+", " "), secret]), accepted, "as sent");
+  assert.deepEqual(await identify([secret, encodeURIComponent(secret)]), accepted, "form-encoded");
+  assert.deepEqual(await identify(secret), accepted, "client_secret_post");
+  await assertFailure(identify(["wrong", "also wrong"]), "invalid_client");
+  await assertFailure(identify(secret.replaceAll("+", " ")), "invalid_client");
+  await assertFailure(identify([encodeURIComponent(secret)]), "invalid_client");
 });
 
 Deno.test("authenticateBearer rejects a request without Authorization as missing_token", async () => {
@@ -132,6 +200,44 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
     clients,
   });
   assert.deepEqual(none, { clientId: "first-party", authenticated: false });
+});
+
+Deno.test("ClientRegistry refuses the default client as a confidential client and knows which are", async () => {
+  assert.throws(
+    () => new ClientRegistry({ "first-party": CLIENT_SECRET }, "first-party"),
+    /default client "first-party" cannot be a confidential client/,
+  );
+  await using store = await registeredClients();
+  const clients = new ClientRegistry({ conf: CLIENT_SECRET, rs: CLIENT_SECRET }, "first-party", {
+    introspectors: ["rs"],
+    store,
+  });
+  assert.equal(await clients.isConfidential("conf"), true);
+  assert.equal(await clients.isConfidential("registered-conf"), true);
+  assert.equal(await clients.isConfidential("registered-public"), false);
+  assert.equal(await clients.isConfidential("first-party"), false);
+  assert.equal(await clients.isConfidential("public-app"), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: true }), true);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: false }), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "conf", authenticated: true }), false);
+});
+
+Deno.test("ClientRegistry identifies a registered confidential client by either reading of its Basic secret, and a registered public one only without a secret", async () => {
+  await using store = await registeredClients();
+  const clients = new ClientRegistry({}, "first-party", { store });
+  const identify = (clientId: string, secret?: string | [string, string]) =>
+    clients.identify({ clientId, secret });
+  for (const secret of [store.secret, [store.secret, "other"], ["other", store.secret]] as const) {
+    const identity = await identify("registered-conf", secret as string | [string, string]);
+    assert.equal(identity.authenticated, true, JSON.stringify(secret));
+    assert.equal(identity.registered?.confidential, true);
+  }
+  await assertFailure(identify("registered-conf", ["wrong", "also wrong"]), "invalid_client");
+  await assertFailure(identify("registered-conf"), "invalid_client", /must authenticate/);
+  const open = await identify("registered-public");
+  assert.equal(open.authenticated, false);
+  assert.equal(open.registered?.confidential, false);
+  await assertFailure(identify("registered-public", store.secret), "invalid_client");
 });
 
 Deno.test("authenticateClient refuses two methods, a repeated parameter and bad Basic", async () => {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
+import { PasswordHasher } from "../src/auth/passwords.ts";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { unixNow } from "../src/clock.ts";
 import {
@@ -20,7 +21,15 @@ import {
   type TestClient,
   tokenRequest,
 } from "./helpers/oidc.ts";
-import { hello, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  refresh,
+  startTestServer,
+  TEST_ITERATIONS,
+  type TestServer,
+} from "./helpers/server.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 const USERS = { alice: PASSWORD };
 const REDIRECT_URI = "https://app.example/callback";
@@ -52,13 +61,11 @@ function assertRefused(
 }
 
 /** Asserts that an access token and a refresh token no longer work. */
-async function assertRevoked(
+async function assertSessionRevoked(
   server: TestServer,
   tokens: Record<string, unknown>,
 ): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${tokens.access_token}`);
-  assert.equal(res.status, 401);
-  assert.equal(body.msg, "Token has been revoked");
+  await assertRevoked(server, String(tokens.access_token));
   const refreshed = await tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(tokens.refresh_token),
@@ -104,7 +111,7 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
     client_id: "app",
   });
   assert.equal(reused.body.error, "invalid_grant");
-  await assertRevoked(server, refreshed.body);
+  await assertSessionRevoked(server, refreshed.body);
 });
 
 Deno.test("a code is bound to its PKCE verifier, redirect URI and client, and spent by a wrong attempt", async () => {
@@ -165,7 +172,7 @@ Deno.test("a replayed code is refused and revokes every token issued with it", a
   assert.equal((await hello(server, `Bearer ${first.body.access_token}`)).res.status, 200);
   const replay = await redeem(server, app, code, verifier);
   assertRefused(replay, /already used; the tokens issued with it have been revoked/);
-  await assertRevoked(server, first.body);
+  await assertSessionRevoked(server, first.body);
 });
 
 Deno.test("one code exchanged many times at once: at most one answer has tokens, and they end up revoked", async () => {
@@ -186,7 +193,7 @@ Deno.test("one code exchanged many times at once: at most one answer has tokens,
       assert.equal(result.body.error, "invalid_grant");
       assert.match(String(result.body.error_description), /already used/);
     }
-    if (winners[0]) await assertRevoked(server, winners[0].body);
+    if (winners[0]) await assertSessionRevoked(server, winners[0].body);
   }
 });
 
@@ -285,9 +292,27 @@ Deno.test("a confidential client must authenticate to exchange its code, by Basi
     client_secret: secret,
   });
   assert.equal(post.res.status, 200);
+
+  // Its refresh token works only at /oauth/token with the secret. /refresh takes no client
+  // credentials: whoever presents the token there has not the secret, and the session ends.
+  const unauthenticated = await tokenRequest(server, {
+    grant_type: "refresh_token",
+    refresh_token: String(post.body.refresh_token),
+    client_id: "web",
+  });
+  assert.equal(unauthenticated.body.error, "invalid_client");
+  const renewed = await tokenRequest(server, {
+    grant_type: "refresh_token",
+    refresh_token: String(post.body.refresh_token),
+  }, { id: "web", secret });
+  assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
+  const atRefresh = await refresh(server, String(renewed.body.refresh_token));
+  assert.equal(atRefresh.res.status, 400, JSON.stringify(atRefresh.body));
+  assert.match(String(atRefresh.body.msg), /redeemed only at \/oauth\/token/);
+  await assertRevoked(server, String(renewed.body.access_token));
 });
 
-Deno.test("without openid there is no ID token; without the refresh_token grant no refresh token", async () => {
+Deno.test("without openid there is no ID token; without the refresh_token grant no refresh token, and a replay still revokes the access token", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
   const app = await registerClient(server, {
@@ -301,6 +326,8 @@ Deno.test("without openid there is no ID token; without the refresh_token grant 
   assert.deepEqual(Object.keys(body).sort(), ["access_token", "expires_in", "scope", "token_type"]);
   assert.equal(body.scope, "hello");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
+  assertRefused(await redeem(server, app, code, verifier), /already used/);
+  await assertRevoked(server, String(body.access_token));
 });
 
 Deno.test("registered clients use only their grants; unregistered client ids keep the password grant", async () => {
@@ -405,4 +432,54 @@ Deno.test("single sign-on: a second client's code is issued without the form, wi
   assert.equal(a.sid, b.sid);
   assert.equal(a.auth_time, b.auth_time);
   assert.deepEqual([a.aud, b.aud], ["app", "second"]);
+});
+
+Deno.test("a code redeemed while the user's password changes leaves no working session (20 rounds)", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const hasher = new PasswordHasher(TEST_ITERATIONS);
+  const passwords = [PASSWORD, "alice-password-2"];
+  const hashes = await Promise.all(passwords.map((password) => hasher.hash(password)));
+  const survivors: string[] = [];
+  for (let round = 0; round < 20; round++) {
+    const { code, verifier } = await authorizationCode(server, app, {
+      password: passwords[round % 2],
+      params: { scope: "openid hello" },
+    });
+    // The change comes 0 to 4 ms after the exchange starts, to meet it at every step.
+    const [redeemed, change] = await Promise.all([
+      redeem(server, app, code, verifier),
+      sleep(round % 5).then(() =>
+        server.store.changePassword("alice", hashes[(round + 1) % 2], unixNow())
+      ),
+    ]);
+    assert.ok(change.found);
+    if (redeemed.res.status !== 200) {
+      assertRefused(redeemed, /browser session of this code has ended/);
+      continue;
+    }
+    survivors.push(String(redeemed.body.access_token));
+    const refused = await tokenRequest(server, {
+      grant_type: "refresh_token",
+      refresh_token: String(redeemed.body.refresh_token),
+      client_id: "app",
+    });
+    assert.equal(refused.body.error, "invalid_grant", `round ${round}`);
+    const { sid } = decodeJwt(String(redeemed.body.access_token));
+    const revocations = await server.store.listRevocations(0, unixNow());
+    assert.ok(
+      revocations.some((revocation) => revocation.kind === "sid" && revocation.id === sid),
+      `round ${round}: the access tokens' session is revoked`,
+    );
+  }
+  // The server refuses them from its next sync of the store on.
+  await waitFor("the answered access tokens to be refused", async () => {
+    for (const token of survivors) {
+      if ((await hello(server, `Bearer ${token}`)).res.status !== 401) return false;
+    }
+    return true;
+  });
+  console.log(
+    `${survivors.length} of 20 exchanges answered before the change revoked their session`,
+  );
 });

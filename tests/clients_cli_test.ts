@@ -7,20 +7,18 @@ import { sha256Hex } from "../src/auth/secrets.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { type CliResult, runCli } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 async function withDatabase(
   fn: (run: (args: string[]) => Promise<CliResult>, dir: string) => Promise<void>,
 ) {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-clients-" });
-  const env = {
-    DATABASE_URL: `sqlite:${dir}/auth.db`,
-    OAUTH_CLIENTS: `introspector:${"s".repeat(32)}`,
-  };
-  try {
+  await withTempDir(async (dir) => {
+    const env = {
+      DATABASE_URL: `sqlite:${dir}/auth.db`,
+      OAUTH_CLIENTS: `introspector:${"s".repeat(32)}`,
+    };
     await fn((args) => runCli(["clients", ...args], { cwd: dir, env }), dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 function assertOneLineError(result: CliResult, pattern: RegExp): void {
@@ -177,30 +175,25 @@ Deno.test("clients add refuses what must not be registered, each with one line",
 });
 
 Deno.test("a client registered with the CLI is used by a running server at once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-clients-" });
-  try {
-    await using server = await startTestServer({ dir });
-    const added = await runCli([
-      "clients",
-      "add",
-      "reporting",
-      "--grant",
-      "client_credentials",
-      "--scope",
-      "hello",
-    ], { cwd: dir, env: { DATABASE_URL: `sqlite:${dir}/auth.db` } });
-    assert.equal(added.code, 0, added.stderr);
-    const secret = secretOf(added);
-    const res = await fetch(`${server.url}/oauth/token`, {
-      client: server.client,
-      method: "POST",
-      headers: { authorization: `Basic ${btoa(`reporting:${secret}`)}` },
-      body: new URLSearchParams({ grant_type: "client_credentials" }),
-    });
-    const body = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(body));
-    assert.equal(body.scope, "hello");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = await startTestServer();
+  const added = await runCli([
+    "clients",
+    "add",
+    "reporting",
+    "--grant",
+    "client_credentials",
+    "--scope",
+    "hello",
+  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/auth.db` } });
+  assert.equal(added.code, 0, added.stderr);
+  const secret = secretOf(added);
+  const res = await fetch(`${server.url}/oauth/token`, {
+    client: server.client,
+    method: "POST",
+    headers: { authorization: `Basic ${btoa(`reporting:${secret}`)}` },
+    body: new URLSearchParams({ grant_type: "client_credentials" }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.scope, "hello");
 });

@@ -3,22 +3,14 @@
  * verification fed only by our discovery documents, and Python's PyJWT (Debian's python3-jwt).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import {
-  base64url,
-  createLocalJWKSet,
-  decodeJwt,
-  errors,
-  type JSONWebKeySet,
-  jwtVerify,
-} from "jose";
+import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
-/** Debian's interpreter: python3-jwt installs PyJWT for it, not for other pythons on PATH. */
-const DEBIAN_PYTHON = "/usr/bin/python3";
 
 type Json = Record<string, unknown>;
 
@@ -48,14 +40,6 @@ async function accessToken(server: TestServer): Promise<string> {
   return body.access_token as string;
 }
 
-/** The token with its payload replaced (sub: "admin") and the original signature kept. */
-function tampered(token: string): string {
-  const [header, payload, signature] = token.split(".");
-  const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload)));
-  const forged = base64url.encode(JSON.stringify({ ...claims, sub: "admin" }));
-  return [header, forged, signature].join(".");
-}
-
 Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is refused", async () => {
   await using server = await startTestServer();
   await assert.rejects(
@@ -68,7 +52,7 @@ Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is
 Deno.test("oauth4webapi discovers the server, runs the password and refresh grants, revokes, and /hello refuses the revoked token", async () => {
   await using server = await startTestServer({
     users: USERS,
-    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}` },
+    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}`, OAUTH_INTROSPECTORS: "rs" },
   });
   const options = httpOptions(server);
   const as = await discover(server);
@@ -183,69 +167,25 @@ Deno.test("jose's createLocalJWKSet fed only the JSON from the metadata's jwks_u
   );
 });
 
-Deno.test("Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one", async () => {
-  const probe = await new Deno.Command(DEBIAN_PYTHON, {
-    args: ["-c", "import jwt, cryptography, requests; print(jwt.__version__)"],
-    stdin: "null",
-  }).output();
-  assert.equal(
-    probe.code,
-    0,
-    `${DEBIAN_PYTHON} needs Debian's python3-jwt, python3-cryptography and python3-requests: ` +
-      new TextDecoder().decode(probe.stderr),
-  );
+testNeeding(
+  [PYJWT],
+  "Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one",
+  async () => {
+    await using server = await startTestServer({ users: USERS });
+    const token = await accessToken(server);
+    const check = {
+      metadataPath: "/.well-known/oauth-authorization-server",
+      audience: server.running.tokens.options.audience,
+      algorithmsField: "access_token_signing_alg_values_supported",
+    } as const;
 
-  await using server = await startTestServer({ users: USERS });
-  const cert = join(server.dir, "trusted-cert.pem");
-  await Deno.writeTextFile(cert, server.certPem);
-  const script = join(server.dir, "verify.py");
-  await Deno.writeTextFile(script, PYJWT_VERIFIER);
-  const token = await accessToken(server);
+    const good = await verifyWithPyJwt(server, token, check);
+    assert.equal(good.stderr, "");
+    assert.equal(good.stdout, "user1\n");
+    assert.equal(good.code, 0);
 
-  const run = async (jwt: string) => {
-    const output = await new Deno.Command(DEBIAN_PYTHON, {
-      args: [script, server.url, cert, jwt],
-      stdin: "null",
-      env: { PYTHONWARNINGS: "default" },
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  };
-
-  const good = await run(token);
-  assert.equal(good.stderr, "");
-  assert.equal(good.stdout, "user1\n");
-  assert.equal(good.code, 0);
-
-  const bad = await run(tampered(token));
-  assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
-  assert.equal(bad.code, 1);
-});
-
-/** Fetches metadata and JWKS over verified HTTPS, then verifies the token with PyJWT. */
-const PYJWT_VERIFIER = `import sys
-import jwt
-import requests
-
-base_url, cert, token = sys.argv[1:4]
-metadata = requests.get(f"{base_url}/.well-known/oauth-authorization-server", verify=cert).json()
-jwks = requests.get(metadata["jwks_uri"], verify=cert).json()
-kid = jwt.get_unverified_header(token)["kid"]
-key = next(k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id == kid)
-try:
-    claims = jwt.decode(
-        token,
-        key.key,
-        algorithms=["ES256"],
-        audience=metadata["issuer"],
-        issuer=metadata["issuer"],
-    )
-except jwt.InvalidTokenError as error:
-    print(type(error).__name__)
-    sys.exit(1)
-print(claims["sub"])
-`;
+    const bad = await verifyWithPyJwt(server, tampered(token), check);
+    assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
+    assert.equal(bad.code, 1);
+  },
+);

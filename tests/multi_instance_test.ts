@@ -3,9 +3,13 @@ import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
-import { runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { runCli, ServerProcess } from "./helpers/process.ts";
+import { jwksKids } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /**
  * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
@@ -13,32 +17,24 @@ import { testCertificate } from "./helpers/server.ts";
  * CLI) seen by the other within the 1 s sync interval.
  */
 
-if (POSTGRES_MISSING) console.warn(`Skipping the multi-instance tests: ${POSTGRES_MISSING}`);
-
 /** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
 const PROPAGATION_LIMIT_MS = 1500;
 const POLL_MS = 100;
 const ISSUER = "https://auth.multi.test";
 const AUDIENCE = "https://api.multi.test";
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-Deno.test({
+testNeeding([POSTGRESQL], {
   name: "Two server processes on one PostgreSQL database act as one service",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn(t) {
     await using database = await createTestDatabase();
-    const dir = await Deno.makeTempDir({ prefix: "auth-api-multi-" });
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-    await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+    await using dir = await tempDir();
+    const { certPem } = await testCertificate();
+    const { certPath, keyPath } = await writeTlsFiles(dir.path);
     const client = Deno.createHttpClient({ caCerts: [certPem] });
     const env = {
       DATABASE_URL: database.url,
-      TLS_CERT: `${dir}/cert.pem`,
-      TLS_KEY: `${dir}/key.pem`,
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
       PUBLIC_URL: ISSUER,
       JWT_ISSUER: ISSUER,
       JWT_AUDIENCE: AUDIENCE,
@@ -56,8 +52,8 @@ Deno.test({
       // concurrent first-key creations.
       // On dispose, SIGTERM lets them shut down cleanly (SIGKILL follows 5 s later).
       const serve = { env, disposeSignal: "SIGTERM" } as const;
-      await using a = new ServeProcess(["--port", "0"], { name: "A", ...serve });
-      await using b = new ServeProcess(["--port", "0"], { name: "B", ...serve });
+      await using a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...serve });
+      await using b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...serve });
       const hasher = new PasswordHasher(600_000);
       const [, , opened, aliceHash, bobHash] = await Promise.all([
         a.listening(),
@@ -71,7 +67,7 @@ Deno.test({
       await store.addUser("bob", bobHash);
 
       const call = async (
-        server: ServeProcess,
+        server: ServerProcess,
         path: string,
         init: { method?: string; token?: string; json?: unknown } = {},
       ) => {
@@ -86,26 +82,19 @@ Deno.test({
         });
         return { res, body: await res.json() as Record<string, unknown> };
       };
-      const login = async (server: ServeProcess, username: string, password: string) => {
+      const login = async (server: ServerProcess, username: string, password: string) => {
         const { res, body } = await call(server, "/login", { json: { username, password } });
         assert.equal(res.status, 200, `${server.name} login ${username}: ${JSON.stringify(body)}`);
         return { access: body.access_token as string, refresh: body.refresh_token as string };
       };
-      const helloStatus = async (server: ServeProcess, token: string) =>
+      const helloStatus = async (server: ServerProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      /** The access-token keys' ids (the RS256 ID-token key is checked on its own). */
-      const jwksKids = async (server: ServeProcess) =>
-        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string; alg: string }[])
-          .filter((key) => key.alg !== "RS256")
-          .map((key) => key.kid);
+      const endpoint = (server: ServerProcess) => ({ url: server.url, client });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();
-        while (!await check()) {
-          if (performance.now() - started > limitMs + 2000) break;
-          await delay(POLL_MS);
-        }
+        await waitFor(what, check, { timeoutMs: limitMs + 2000, intervalMs: POLL_MS });
         const elapsed = Math.round(performance.now() - started);
         assert.ok(elapsed < limitMs && await check(), `${what} took ${elapsed} ms`);
         return elapsed;
@@ -114,14 +103,18 @@ Deno.test({
 
       let firstKid = "";
       await t.step("both instances created the same first signing key", async () => {
-        const [kidsA, kidsB] = await Promise.all([jwksKids(a), jwksKids(b)]);
+        const [kidsA, kidsB] = await Promise.all([jwksKids(endpoint(a)), jwksKids(endpoint(b))]);
         assert.equal(kidsA.length, 1, JSON.stringify(kidsA));
         assert.deepEqual(kidsB, kidsA);
         firstKid = kidsA[0];
         const [{ count }] = await sql`SELECT count(*)::int AS count FROM signing_keys`;
         assert.equal(count, 1, "the first key was created once");
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
-        assert.deepEqual(versions.map((row) => row.version), [1, 2, 3], "migrations applied once");
+        assert.deepEqual(
+          versions.map((row) => row.version),
+          [1, 2, 3, 4, 5],
+          "migrations applied once",
+        );
         const [{ idTokenKeys }] =
           await sql`SELECT count(*)::int AS "idTokenKeys" FROM id_token_keys`;
         assert.equal(idTokenKeys, 1, "the ID-token key was created once");
@@ -193,7 +186,7 @@ Deno.test({
         const [onA, onB] = await Promise.all(
           [a, b].map((server) =>
             within(PROPAGATION_LIMIT_MS, `${server.name} publishing the new key`, async () => {
-              const kids = await jwksKids(server);
+              const kids = await jwksKids(endpoint(server));
               return kids.includes(newKid) && kids.includes(firstKid);
             })
           ),
@@ -252,7 +245,6 @@ Deno.test({
       await store?.close();
       await sql.end();
       client.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -10,8 +10,9 @@ import * as oidc from "openid-client";
 import type { Page } from "puppeteer-core";
 import { accessTokenHash } from "../src/auth/id_tokens.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
-import { CHROMIUM_MISSING, launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
+import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
+import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
@@ -92,10 +93,9 @@ async function sessionCookieOf(page: Page) {
   return cookies.find((cookie) => cookie.name === SESSION_COOKIE);
 }
 
-Deno.test({
+testNeeding([CHROMIUM], {
   name:
     "Chromium signs in through the real form; openid-client exchanges the code, validates the ID token, calls /userinfo, refreshes; a second client gets single sign-on; logout ends it all",
-  ignore: CHROMIUM_MISSING !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
@@ -275,10 +275,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding([CHROMIUM], {
   name:
     "Chromium: a third-party client gets the consent page once; prompt=none without a session answers login_required",
-  ignore: CHROMIUM_MISSING !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
@@ -363,9 +362,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding([CHROMIUM], {
   name: "Chromium refuses to show the sign-in page in a frame of another site",
-  ignore: CHROMIUM_MISSING !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

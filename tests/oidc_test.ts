@@ -4,7 +4,6 @@
  * confirmation form and what it ends.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   createLocalJWKSet,
   decodeJwt,
@@ -13,7 +12,7 @@ import {
   jwtVerify,
 } from "jose";
 import { accessTokenHash, IdTokenKeys, IdTokens } from "../src/auth/id_tokens.ts";
-import { missingProgram } from "./helpers/programs.ts";
+import { unixNow } from "../src/clock.ts";
 import {
   authorizationCode,
   authorizeUrl,
@@ -27,18 +26,13 @@ import {
   type TestClient,
   tokenRequest,
 } from "./helpers/oidc.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
 const REDIRECT_URI = "https://app.example/callback";
 const SIGNED_OUT = "https://app.example/signed-out";
-/** Debian's interpreter: python3-jwt installs PyJWT for it, not for other pythons on PATH. */
-const DEBIAN_PYTHON = "/usr/bin/python3";
-const PYJWT_MISSING = missingProgram("python3-jwt (with python3-cryptography, python3-requests)", [
-  DEBIAN_PYTHON,
-  "-c",
-  "import jwt, cryptography, requests",
-]);
 
 type Json = Record<string, unknown>;
 
@@ -168,68 +162,32 @@ Deno.test("an ID token is no access token: /hello and /userinfo refuse it", asyn
   assert.equal((await userinfo(server, String(tokens.id_token))).res.status, 401);
 });
 
-Deno.test({
-  name:
-    "Python's PyJWT (Debian python3-jwt) verifies an ID token from the discovery document and JWKS alone",
-  ignore: PYJWT_MISSING !== undefined,
-  async fn() {
+testNeeding(
+  [PYJWT],
+  "Python's PyJWT (Debian python3-jwt) verifies an ID token from the discovery document and JWKS alone",
+  async () => {
     const { server, app } = await setUp();
     await using _ = server;
     const { tokens } = await signedIn(server, app);
-    const cert = join(server.dir, "trusted-cert.pem");
-    await Deno.writeTextFile(cert, server.certPem);
-    const script = join(server.dir, "verify_id_token.py");
-    await Deno.writeTextFile(script, PYJWT_ID_TOKEN_VERIFIER);
-    const run = async (token: string) => {
-      const output = await new Deno.Command(DEBIAN_PYTHON, {
-        args: [script, server.url, cert, app.clientId, token],
-        stdin: "null",
-      }).output();
-      const decoder = new TextDecoder();
-      return {
-        code: output.code,
-        stdout: decoder.decode(output.stdout),
-        stderr: decoder.decode(output.stderr),
-      };
-    };
-    const good = await run(String(tokens.id_token));
+    const check = {
+      metadataPath: "/.well-known/openid-configuration",
+      audience: app.clientId,
+      algorithmsField: "id_token_signing_alg_values_supported",
+    } as const;
+    const good = await verifyWithPyJwt(server, String(tokens.id_token), check);
     assert.equal(good.stderr, "");
-    assert.equal(good.stdout, "alice app\n");
-    const [h, p, signature] = String(tokens.id_token).split(".");
-    const forged = btoa(JSON.stringify({ ...decodeJwt(String(tokens.id_token)), sub: "admin" }))
-      .replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
-    assert.notEqual(forged, p);
-    const bad = await run([h, forged, signature].join("."));
+    assert.equal(good.stdout, "alice\n");
+    assert.equal(good.code, 0);
+    const bad = await verifyWithPyJwt(server, tampered(String(tokens.id_token)), check);
     assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
     assert.equal(bad.code, 1);
+    const other = await verifyWithPyJwt(server, String(tokens.id_token), {
+      ...check,
+      audience: "another-client",
+    });
+    assert.equal(other.stdout, "InvalidAudienceError\n", other.stderr);
   },
-});
-
-/** Reads only the discovery document and the JWKS it names, then verifies with PyJWT. */
-const PYJWT_ID_TOKEN_VERIFIER = `import sys
-import jwt
-import requests
-
-issuer, cert, client_id, token = sys.argv[1:5]
-config = requests.get(f"{issuer}/.well-known/openid-configuration", verify=cert).json()
-assert config["issuer"] == issuer
-jwks = requests.get(config["jwks_uri"], verify=cert).json()
-kid = jwt.get_unverified_header(token)["kid"]
-key = next(k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id == kid)
-try:
-    claims = jwt.decode(
-        token,
-        key.key,
-        algorithms=config["id_token_signing_alg_values_supported"],
-        audience=client_id,
-        issuer=issuer,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-    )
-except jwt.InvalidTokenError as error:
-    print(type(error).__name__)
-    sys.exit(1)
-print(claims["sub"], claims["aud"])
-`;
+);
 
 Deno.test("/userinfo answers GET and POST with a Bearer token: sub, and preferred_username with profile", async () => {
   const { server, app } = await setUp();
@@ -262,7 +220,7 @@ Deno.test("/userinfo refuses a missing, invalid or non-openid token and a remove
     /error="insufficient_scope", .*scope="openid"/,
   );
   const { tokens } = await signedIn(server, app);
-  await server.store.removeUser("alice");
+  await server.store.removeUser("alice", unixNow());
   const removed = await userinfo(server, String(tokens.access_token));
   assert.equal(removed.res.status, 401);
   assert.equal(removed.body.error, "invalid_token");

@@ -18,10 +18,20 @@ import {
   registerClient,
   type TestClient,
 } from "./helpers/oidc.ts";
-import { login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  CountingHasher,
+  login,
+  startTestServer,
+  TEST_ITERATIONS,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD, bob: "bob-password-1" };
 const REDIRECT_URI = "https://app.example/callback";
+/** Client addresses a trusted proxy reports: the attacker's and the user's NAT, and another. */
+const NAT = "198.51.100.7";
+const ELSEWHERE = "198.51.100.8";
+const DEVICE_TOKEN = /^[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/;
 
 async function setUp(
   env: Record<string, string> = {},
@@ -134,6 +144,82 @@ Deno.test("the sign-in page is throttled exactly as /login: failures count toget
   assert.equal((await login(server, "alice", PASSWORD)).res.status, 429, "and /login agrees");
 });
 
+Deno.test("the sign-in page during an attack behind a trusted proxy: the browser that signed in before gets in by its __Host-device cookie, another address gets in, the attacker's attempts hash nothing", async () => {
+  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const server = await startTestServer({
+    users: USERS,
+    hasher,
+    env: {
+      TRUSTED_PROXIES: "127.0.0.1",
+      THROTTLE_FREE_FAILURES: "3",
+      THROTTLE_BASE_DELAY: "120",
+      THROTTLE_MAX_DELAY: "120",
+      THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "5",
+      DEVICE_TOKEN_TTL: "86400",
+    },
+  });
+  await using _ = server;
+  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
+  const page = async (browser: CookieBrowser) =>
+    await browser.signInPage(authorizeUrl(server, app, {
+      code_challenge: (await pkce()).challenge,
+      prompt: "login",
+    }));
+  const behindProxy = (address: string) => {
+    const browser = new CookieBrowser(server);
+    browser.headers = { "x-forwarded-for": address };
+    return browser;
+  };
+  const statusOf = async (res: Response) => {
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  const user = behindProxy(NAT);
+  const first = await user.signIn(await page(user), "alice", PASSWORD);
+  redirectedTo(first, REDIRECT_URI);
+  const device = user.cookies.get("__Host-device")!;
+  assert.match(device, DEVICE_TOKEN);
+  assert.ok(
+    first.headers.getSetCookie().includes(
+      `__Host-device=${device}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Strict`,
+    ),
+    String(first.headers.getSetCookie()),
+  );
+
+  // The attacker at the same address spends alice's budget, then the address's on other names.
+  const attacker = behindProxy(NAT);
+  const form = await page(attacker);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await statusOf(await attacker.signIn(form, "alice", `guess${i}`)), 400);
+  }
+  for (let i = 0; i < 2; i++) {
+    assert.equal(await statusOf(await attacker.signIn(form, `victim${i}`, "x")), 400);
+  }
+  const checks = hasher.checks;
+  assert.equal(await statusOf(await attacker.signIn(form, "alice", PASSWORD)), 429);
+  assert.equal(await statusOf(await attacker.signIn(form, "bob", USERS.bob)), 429);
+  const elsewhere = behindProxy(ELSEWHERE);
+  assert.equal(
+    await statusOf(await elsewhere.signIn(await page(elsewhere), "alice", PASSWORD)),
+    429,
+  );
+  // A cookie that is not alice's device token does not help.
+  attacker.cookies.set(
+    "__Host-device",
+    `${device.slice(0, -1)}${device.endsWith("A") ? "B" : "A"}`,
+  );
+  assert.equal(await statusOf(await attacker.signIn(form, "alice", "guess9")), 429);
+  assert.equal(hasher.checks, checks, "no password was hashed for the throttled attempts");
+
+  // The real user's browser gets in at the attacker's address, and keeps its device.
+  const renewed = await user.signIn(await page(user), "alice", PASSWORD);
+  redirectedTo(renewed, REDIRECT_URI);
+  assert.equal(user.cookies.get("__Host-device")!.split(".")[0], device.split(".")[0]);
+  // Bob at another address is not behind the attacker's address budget.
+  redirectedTo(await elsewhere.signIn(await page(elsewhere), "bob", USERS.bob), REDIRECT_URI);
+});
+
 Deno.test("signing in sets a __Host- session cookie (Secure, HttpOnly, SameSite=Lax, Path=/) under a new value", async () => {
   const { server, url } = await setUp();
   await using _ = server;
@@ -197,7 +283,9 @@ Deno.test("session fixation: a cookie planted before sign-in, or the previous se
 });
 
 Deno.test("one sign-in form submitted many times at once signs in exactly once; replayed later it is refused", async () => {
-  const { server, url } = await setUp();
+  // Eight attempts reserved at once would exceed the account's free attempts (429): this test is
+  // about the form, not the throttle.
+  const { server, url } = await setUp({ THROTTLE_FREE_FAILURES: "1000" });
   await using _ = server;
   for (let round = 0; round < 5; round++) {
     const browser = new CookieBrowser(server);

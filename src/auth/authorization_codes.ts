@@ -6,7 +6,7 @@
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
 import { unixNow } from "../clock.ts";
-import type { Store } from "../store/store.ts";
+import type { AuthorizationCodeRecord, Store } from "../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { ClientIdentity } from "./clients.ts";
@@ -15,8 +15,7 @@ import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
 import { scopeTokens } from "./scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
-import type { SessionService } from "./sessions.ts";
-import type { TokenService } from "./tokens.ts";
+import type { SessionService, TokenPair } from "./sessions.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
@@ -43,7 +42,6 @@ export interface CodeExchange {
 export interface AuthorizationCodeDeps {
   store: Store;
   sessions: SessionService;
-  tokens: TokenService;
   idTokens: IdTokens;
   browserSessions: BrowserSessions;
 }
@@ -92,7 +90,7 @@ export class AuthorizationCodes {
    * second one revokes what the first issued.
    */
   async redeem(code: string | undefined, exchange: CodeExchange): Promise<GrantResult> {
-    const { store, sessions, tokens, idTokens, browserSessions } = this.#deps;
+    const { store, sessions, idTokens, browserSessions } = this.#deps;
     const { client } = exchange;
     if (!client.registered?.grantTypes.includes("authorization_code")) {
       throw new AuthFailure(
@@ -121,35 +119,19 @@ export class AuthorizationCodes {
       throw invalidGrant("code_verifier does not match the code_challenge");
     }
 
-    let grant: GrantResult;
-    let familyId: string;
-    if (client.registered.grantTypes.includes("refresh_token")) {
-      const pair = await sessions.start(record.username, {
-        clientId: record.clientId,
-        scope: record.scope,
-      });
-      familyId = pair.claims.sid!;
-      grant = {
-        accessToken: pair.accessToken,
-        refreshToken: pair.refreshToken,
-        expiresIn: pair.expiresIn,
-        scope: pair.scope,
-        subject: record.username,
-      };
-    } else {
-      familyId = crypto.randomUUID();
-      const issued = await tokens.issue(record.username, {
-        scope: record.scope,
-        clientId: record.clientId,
-        sessionId: familyId,
-      });
-      grant = {
-        accessToken: issued.token,
-        expiresIn: issued.expiresIn,
-        scope: record.scope,
-        subject: record.username,
-      };
-    }
+    // Every code starts a session (a refresh family), so that a replay, a sign-out or an account
+    // change revokes what it issued; a client without the refresh_token grant gets no refresh
+    // token.
+    const pair = await startSession(record, sessions, store);
+    const familyId = pair.claims.sid!;
+    const grant: GrantResult = {
+      accessToken: pair.accessToken,
+      expiresIn: pair.expiresIn,
+      scope: pair.scope,
+      subject: record.username,
+      ...(client.registered.grantTypes.includes("refresh_token") &&
+        { refreshToken: pair.refreshToken }),
+    };
     // A replay that came while the tokens were being issued could not revoke them: this does.
     if ((await store.attachCodeFamily(codeHash, familyId)).replayed) {
       await sessions.revokeFamily(familyId);
@@ -157,7 +139,7 @@ export class AuthorizationCodes {
     }
     if (!await browserSessions.linkFamily(record.browserSid, familyId)) {
       await sessions.revokeFamily(familyId);
-      throw invalidGrant("The browser session of this code has ended");
+      throw signedOut();
     }
     if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
       grant.idToken = await idTokens.issue({
@@ -171,6 +153,33 @@ export class AuthorizationCodes {
     }
     return grant;
   }
+}
+
+/**
+ * Starts the session of a redeemed code. The password was checked at sign-in: the browser session
+ * stands for that check, since an account change ends it in the same transaction as the user's
+ * families. The family starts on the user's current password hash and is linked to the browser
+ * session afterwards, which fails once that session has ended; so a family started for a user
+ * whose password changed since the sign-in never survives.
+ */
+async function startSession(
+  record: AuthorizationCodeRecord,
+  sessions: SessionService,
+  store: Store,
+): Promise<TokenPair> {
+  const user = await store.getUser(record.username);
+  if (!user) throw signedOut();
+  try {
+    return await sessions.start(user, { clientId: record.clientId, scope: record.scope });
+  } catch (error) {
+    // The password changed between the read and the start.
+    if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
+    throw error;
+  }
+}
+
+function signedOut(): AuthFailure {
+  return invalidGrant("The browser session of this code has ended");
 }
 
 function replayed(): AuthFailure {

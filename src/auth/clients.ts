@@ -1,8 +1,9 @@
 /**
  * @module
  * OAuth clients: which exist (configured in `OAUTH_CLIENTS`, or registered in the store with
- * `clients add`), which must authenticate, and checking a presented secret in constant time.
- * Reading the credentials off a request is the HTTP layer's job.
+ * `clients add`), which must authenticate, which may introspect every token, and checking a
+ * presented secret in constant time. Reading the credentials off a request is the HTTP layer's
+ * job.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { ClientRecord, Store } from "../store/store.ts";
@@ -34,6 +35,12 @@ export interface ClientIdentity {
   registered?: RegisteredClient;
 }
 
+/**
+ * A secret as presented: one string, or the two readings of an HTTP Basic secret (form-decoded
+ * as RFC 6749 §2.3.1 asks, and as sent); never more than two.
+ */
+export type PresentedSecret = string | readonly [string] | readonly [string, string];
+
 /** A client id: 1 to 128 printable ASCII characters without space. */
 export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -44,15 +51,29 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
+  #introspectors: ReadonlySet<string>;
   #store?: Store;
   readonly defaultClientId: string;
 
-  constructor(secrets: Record<string, string>, defaultClientId: string, store?: Store) {
+  /**
+   * `secrets` are the configured confidential clients; `defaultClientId`, the client of requests
+   * that name none, is public and can never be one of them. `introspectors` may introspect every
+   * token; `store` holds the registered clients.
+   */
+  constructor(
+    secrets: Record<string, string>,
+    defaultClientId: string,
+    options: { introspectors?: readonly string[]; store?: Store } = {},
+  ) {
+    if (Object.hasOwn(secrets, defaultClientId)) {
+      throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
+    }
     this.#secrets = new Map(
       Object.entries(secrets).map(([id, secret]) => [id, new TextEncoder().encode(secret)]),
     );
+    this.#introspectors = new Set(options.introspectors ?? []);
     this.defaultClientId = defaultClientId;
-    this.#store = store;
+    this.#store = options.store;
   }
 
   /** The registered client of that id; undefined for unknown, malformed or configured ids. */
@@ -63,11 +84,25 @@ export class ClientRegistry {
   }
 
   /**
+   * Whether `clientId` is a confidential client, configured or registered, which must
+   * authenticate to use its tokens.
+   */
+  async isConfidential(clientId: string): Promise<boolean> {
+    if (this.#secrets.has(clientId)) return true;
+    return (await this.find(clientId))?.confidential ?? false;
+  }
+
+  /** Whether the client may introspect tokens issued to other clients (`OAUTH_INTROSPECTORS`). */
+  mayIntrospectAll(client: ClientIdentity): boolean {
+    return client.authenticated && this.#introspectors.has(client.clientId);
+  }
+
+  /**
    * Identifies the client from the credentials it presented. Wrong secrets, and confidential
    * clients without one, are `invalid_client`; no client id at all is the default client.
    */
   async identify(
-    credentials: { clientId?: string; secret?: string },
+    credentials: { clientId?: string; secret?: PresentedSecret },
   ): Promise<ClientIdentity> {
     const { clientId, secret } = credentials;
     if (clientId === undefined) {
@@ -82,11 +117,26 @@ export class ClientRegistry {
       if (expected) throw invalidClient(`Client "${clientId}" must authenticate`);
       return { clientId, authenticated: false };
     }
-    if (!expected || !await secretsEqual(secret, expected)) {
+    if (!expected || !await anyReadingMatches(secret, (given) => secretsEqual(given, expected))) {
       throw invalidClient("Client authentication failed");
     }
     return { clientId, authenticated: true };
   }
+}
+
+/**
+ * Whether any reading of the presented secret passes `matches`. Every reading is compared, in
+ * constant time, so the time taken does not tell which one matched.
+ */
+async function anyReadingMatches(
+  secret: PresentedSecret,
+  matches: (reading: string) => Promise<boolean>,
+): Promise<boolean> {
+  let match = false;
+  for (const reading of typeof secret === "string" ? [secret] : secret) {
+    match = await matches(reading) || match;
+  }
+  return match;
 }
 
 /** Compares in constant time, also for secrets of different lengths (via their digests). */
@@ -98,9 +148,13 @@ async function secretsEqual(given: string, expected: Uint8Array): Promise<boolea
   return timingSafeEqual(new Uint8Array(a), new Uint8Array(b));
 }
 
+/**
+ * A registered client, from the credentials it presented: a public one must present no secret, a
+ * confidential one the secret whose SHA-256 is stored (either reading of a Basic secret).
+ */
 async function identifyRegistered(
   record: ClientRecord,
-  secret: string | undefined,
+  secret: PresentedSecret | undefined,
 ): Promise<ClientIdentity> {
   const registered = registeredClient(record);
   if (record.secretHash === null) {
@@ -108,7 +162,9 @@ async function identifyRegistered(
     return { clientId: record.clientId, authenticated: false, registered };
   }
   if (secret === undefined) throw invalidClient(`Client "${record.clientId}" must authenticate`);
-  if (!digestsEqual(await sha256Hex(secret), record.secretHash)) {
+  const { secretHash } = record;
+  const matches = async (given: string) => digestsEqual(await sha256Hex(given), secretHash);
+  if (!await anyReadingMatches(secret, matches)) {
     throw invalidClient("Client authentication failed");
   }
   return { clientId: record.clientId, authenticated: true, registered };

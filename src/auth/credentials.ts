@@ -1,3 +1,7 @@
+/**
+ * @module
+ * What a username and a new password must look like, for the CLI and the login checks.
+ */
 /** Longest username accepted. */
 export const MAX_USERNAME_LENGTH = 64;
 /** Shortest password accepted for new accounts (NIST SP 800-63B). */

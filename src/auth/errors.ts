@@ -11,7 +11,8 @@
  * - `invalid_token`, `insufficient_scope`: RFC 6750 bearer-token errors.
  * - `invalid_credentials`: wrong or missing username or password.
  * - `throttled`: too many failed logins; retry after `retryAfterSeconds`.
- * - `invalid_request` … `unsupported_grant_type`: RFC 6749 §5.2 errors of the OAuth endpoints.
+ * - `invalid_request` … `unsupported_grant_type`: RFC 6749 §5.2 errors of the OAuth endpoints
+ *   (`unauthorized_client` also for revoking a token of another client, RFC 7009 §2.1).
  * - `unknown_client`, `unregistered_redirect_uri`, `invalid_id_token_hint`: an authorization or
  *   logout request that must not be redirected anywhere (RFC 6749 §4.1.2.1); shown as a page.
  * - `csrf_mismatch`: a form posted without the CSRF token and browser of the page it came from.
@@ -27,6 +28,7 @@ export type AuthErrorCode =
   | "throttled"
   | "invalid_request"
   | "invalid_client"
+  | "unauthorized_client"
   | "invalid_grant"
   | "invalid_scope"
   | "unsupported_grant_type"
@@ -36,7 +38,6 @@ export type AuthErrorCode =
   | "csrf_mismatch"
   | "expired_request"
   | "unsupported_response_type"
-  | "unauthorized_client"
   | "access_denied"
   | "login_required"
   | "consent_required"

@@ -1,6 +1,12 @@
+/**
+ * @module
+ * The key ring: the key that signs new tokens and the keys that still verify, one HS256 secret or
+ * key pairs kept in the store and re-read so that a rotation by another process is picked up.
+ */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { SigningKeyRecord, Store } from "../store/store.ts";
+import { repeatEvery } from "./_repeat.ts";
 
 /** Algorithm of the key pairs this service makes. */
 export const ASYMMETRIC_ALG = "ES256";
@@ -52,7 +58,7 @@ export class KeyRing {
   #signing!: SigningKey;
   #verification = new Map<string, VerificationKey>();
   #publicJwks: JWK[] = [];
-  #timer?: ReturnType<typeof setInterval>;
+  #stopRefreshing = () => {};
   #refreshing?: Promise<void>;
 
   private constructor(store?: Store) {
@@ -74,12 +80,11 @@ export class KeyRing {
     await store.ensureSigningKey(await generateSigningKey(now), now);
     await ring.refresh();
     if (options.refreshIntervalMs) {
-      const timer = setInterval(
-        () => ring.refresh().catch((error) => options.onRefreshError?.(error)),
+      ring.#stopRefreshing = repeatEvery(
         options.refreshIntervalMs,
+        () => ring.refresh(),
+        options.onRefreshError,
       );
-      Deno.unrefTimer(timer);
-      ring.#timer = timer;
     }
     return ring;
   }
@@ -127,7 +132,7 @@ export class KeyRing {
 
   /** Stops the periodic refresh. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#stopRefreshing();
   }
 
   async #reload(store: Store): Promise<void> {

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * Password hashing: PBKDF2-HMAC-SHA256 through Web Crypto, stored as PHC strings, verified in
+ * constant time. It knows nothing of users or of the store.
+ */
 import { timingSafeEqual } from "node:crypto";
 
 /** OWASP's 2023 floor for PBKDF2-HMAC-SHA256. */

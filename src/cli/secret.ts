@@ -1,4 +1,9 @@
 /**
+ * @module
+ * Reading a secret on the command line: a hidden prompt on a terminal, else one line of stdin,
+ * and {@linkcode InputError} for what the user typed wrong.
+ */
+/**
  * Reads a password: from the terminal without echo (asking twice when `confirm`), or the first
  * line of stdin when stdin is not a terminal. Never from the command line.
  */

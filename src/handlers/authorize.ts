@@ -30,7 +30,7 @@ export function createAuthorizeHandler(flow: BrowserFlow): Handler {
       if (error instanceof AuthFailure) return flow.redirectError(resolved.target, error);
       throw error;
     }
-    const cookie = readCookie(req, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const session = await browserSessions.current(cookie);
     if (session) ctx.user = session.username;
     return await flow.proceed(request, resolved.client, session, cookie);

@@ -17,7 +17,7 @@ export function createConsentHandler(flow: BrowserFlow): Handler {
   const { pending, browserSessions, consents, bodyLimits } = flow.deps;
   return async function consent(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
-    const cookie = readCookie(req, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const pendingForm = pendingFormOf(form);
     const action = await pending.check(pendingForm, cookie);
     if (action.kind !== "consent") {

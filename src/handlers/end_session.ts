@@ -62,7 +62,7 @@ export function createEndSessionHandler(flow: BrowserFlow): Handler {
     }
     const state = param("state");
     const target = { postLogoutRedirectUri, ...(state !== undefined && { state }) };
-    const cookie = readCookie(req, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const current = await browserSessions.current(cookie);
     if (current) ctx.user = current.username;
     if (hint) {
@@ -87,7 +87,7 @@ export function createSignOutHandler(flow: BrowserFlow): Handler {
   const { browserSessions, pending, bodyLimits } = flow.deps;
   return async function signOut(req) {
     const form = await readFormBody(req, bodyLimits);
-    const cookie = readCookie(req, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const pendingForm = pendingFormOf(form);
     const action = await pending.check(pendingForm, cookie);
     if (action.kind !== "sign_out") {

@@ -1,13 +1,15 @@
 /**
  * @module
  * `POST /sign-in`: the sign-in page's form. Credentials are checked exactly as `/login` checks
- * them (throttling included); success starts a browser session under a new cookie.
+ * them (throttling, the client's address and the browser's device token included); success
+ * starts a browser session under a new cookie and renews the device cookie.
  */
 import { AuthFailure } from "../auth/errors.ts";
-import type { PasswordLogin } from "../auth/password_login.ts";
+import type { LoginSuccess, PasswordLogin } from "../auth/password_login.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
+import { deviceCookie, presentedDeviceToken } from "./_token_response.ts";
 import { type BrowserFlow, pendingFormOf } from "./browser_flow.ts";
 
 /** What the sign-in page says after wrong credentials, whichever part was wrong. */
@@ -25,7 +27,7 @@ export function createSignInHandler(
   const { pending, browserSessions, translate, bodyLimits } = flow.deps;
   return async function signIn(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
-    const cookie = readCookie(req, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const pendingForm = pendingFormOf(form);
     const action = await pending.check(pendingForm, cookie);
     if (action.kind !== "sign_in") {
@@ -35,9 +37,13 @@ export function createSignInHandler(
     const client = await flow.client(request.clientId);
     ctx.client = client.clientId;
     const username = form.get("username") ?? "";
-    let user: string;
+    let login: LoginSuccess;
     try {
-      user = await passwordLogin.check(username, form.get("password") ?? "", ctx.remoteAddress);
+      // The same source as /login: the client's address group and the browser's device cookie.
+      login = await passwordLogin.check(username, form.get("password") ?? "", {
+        address: ctx.addressGroup,
+        deviceToken: presentedDeviceToken(req),
+      });
     } catch (error) {
       if (
         !(error instanceof AuthFailure) ||
@@ -57,10 +63,14 @@ export function createSignInHandler(
       });
     }
     await pending.finish(pendingForm.id!);
-    const signedIn = await browserSessions.signIn(user, cookie);
-    ctx.user = user;
+    const signedIn = await browserSessions.signIn(login.username, cookie);
+    ctx.user = login.username;
     const res = await flow.proceed(request, client, signedIn.session, signedIn.cookie, true);
     res.headers.append("set-cookie", sessionCookie(signedIn.cookie));
+    res.headers.append(
+      "set-cookie",
+      deviceCookie({ token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn }),
+    );
     return res;
   };
 }

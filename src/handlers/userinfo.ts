@@ -6,7 +6,7 @@ import { OPENID_SCOPE } from "../auth/id_tokens.ts";
 import type { AccessClaims, TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
-import { authenticateBearer } from "./authenticate.ts";
+import { authenticateBearer } from "./_authenticate.ts";
 
 /**
  * The UserInfo endpoint: a Bearer access token with scope `openid` gets `sub`, and

@@ -1,28 +1,41 @@
 /**
  * @module
- * Reading a cookie off a request and writing the browser-session cookie: always `__Host-`
- * prefixed, `Secure`, `HttpOnly`, `SameSite=Lax` and `Path=/` (RFC 6265bis), so no other site or
- * subdomain can set or read it and no script can touch it.
+ * Reading one cookie from a `Cookie` header (RFC 6265 §4.2) and writing the `Set-Cookie` values
+ * this service sends: always `Secure`, `HttpOnly` and `Path=/`, `__Host-` prefixed where the
+ * name says so, so no other site or subdomain can set or read them and no script can touch them.
  */
 
 /** Name of the cookie that names a browser's session. */
 export const SESSION_COOKIE = "__Host-auth-session";
 
-/** The value of a cookie the request carries; undefined when absent. */
-export function readCookie(req: Request, name: string): string | undefined {
-  const header = req.headers.get("cookie");
-  if (header === null) return undefined;
+/** The value of cookie `name` in a `Cookie` header, or undefined (the first one wins). */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
   // HTTP/2 may send several cookie headers, which the Headers class joins with ", ".
-  for (const pair of header.split(/[;,] */)) {
+  for (const pair of header.split(/[;,]/)) {
     const equals = pair.indexOf("=");
-    if (equals !== -1 && pair.slice(0, equals).trim() === name) {
-      return pair.slice(equals + 1).trim();
-    }
+    if (equals < 0 || pair.slice(0, equals).trim() !== name) continue;
+    const value = pair.slice(equals + 1).trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+      ? value.slice(1, -1)
+      : value;
   }
   return undefined;
 }
 
-/** A `Set-Cookie` value for the session cookie, living as long as the browser session. */
+/**
+ * A `Set-Cookie` value for the whole site that scripts cannot read, sent only over HTTPS and
+ * never with cross-site requests; with the `__Host-` prefix the browser also refuses it from
+ * any other host.
+ */
+export function strictCookie(name: string, value: string, maxAgeSeconds: number): string {
+  return `${name}=${value}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Strict`;
+}
+
+/**
+ * A `Set-Cookie` value for the session cookie, living as long as the browser session; `Lax` so
+ * that it comes along when a client's link or redirect brings the browser to `/authorize`.
+ */
 export function sessionCookie(value: string): string {
   return `${SESSION_COOKIE}=${value}; Path=/; Secure; HttpOnly; SameSite=Lax`;
 }

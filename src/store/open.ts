@@ -17,11 +17,15 @@ export async function openStore(databaseUrl: string): Promise<Store> {
   if (databaseUrl.startsWith("sqlite:")) {
     const path = databaseUrl.slice("sqlite:".length);
     if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
-    if (path !== ":memory:") await Deno.mkdir(dirname(path), { recursive: true });
     try {
+      if (path !== ":memory:") await Deno.mkdir(dirname(path), { recursive: true });
       return await SqliteStore.open(path);
     } catch (error) {
-      throw new ConfigError(`Cannot open database "${path}": ${(error as Error).message}`);
+      throw new ConfigError(
+        `Cannot open the DATABASE_URL database "${path}": ${
+          (error as Error).message
+        }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
+      );
     }
   }
   // Only the scheme and host are echoed: the rest may hold a password (user:pass@, ?password=).

@@ -2,6 +2,10 @@ import { resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import { ServerProcess } from "../helpers/process.ts";
+import { login as postLogin } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import { writeTlsFiles } from "../helpers/tls.ts";
 import { writePostScript } from "./wrk.ts";
 
 /** The repository root, where `deno run src/main.ts` finds deno.json and the lock file. */
@@ -31,8 +35,8 @@ export interface Fixture extends AsyncDisposable {
 /** Which bare server to start. */
 export type BareMode = "minimal" | "same-headers";
 
-/** Variables a child `deno` needs from ours (its cache, its PATH); everything else is dropped. */
-const PASSED_ENV = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NPM_CONFIG_REGISTRY"];
+/** Servers under load: stopped gently, their access log read past and dropped. */
+const SERVER_UNDER_LOAD = { disposeSignal: "SIGTERM", dropLogsAfterListening: true } as const;
 
 /**
  * Makes a temp dir with a certificate from `src/certs/generate.ts` (RSA 2048, as `deno task
@@ -45,13 +49,12 @@ const PASSED_ENV = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NPM
  * ```
  */
 export async function createFixture(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-bench-" });
+  const temp = await tempDir("auth-api-bench-");
+  const dir = temp.path;
   try {
-    const { certPem, keyPem } = await generateCertificate();
-    const certPath = `${dir}/cert.pem`;
-    const keyPath = `${dir}/key.pem`;
-    await Deno.writeTextFile(certPath, certPem);
-    await Deno.writeTextFile(keyPath, keyPem, { mode: 0o600 });
+    const generated = await generateCertificate();
+    const { certPem } = generated;
+    const { certPath, keyPath } = await writeTlsFiles(dir, generated);
     const password = crypto.randomUUID();
     const store = await SqliteStore.open(`${dir}/auth.db`);
     try {
@@ -77,77 +80,78 @@ export async function createFixture(): Promise<Fixture> {
       loginScript,
       async [Symbol.asyncDispose]() {
         client.close();
-        await Deno.remove(dir, { recursive: true });
+        await temp[Symbol.asyncDispose]();
       },
     };
   } catch (error) {
-    await Deno.remove(dir, { recursive: true });
+    await temp[Symbol.asyncDispose]();
     throw error;
   }
 }
 
-/** `deno run` arguments of our server, as the `serve` task starts it. */
-export function ourServerArgs(port: number): string[] {
-  // Exactly what `deno task serve` runs, so the figures are those of the documented command.
+/** How to start a server under test. */
+export interface StartOptions {
+  /** Kills the server when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts our server exactly as the `serve` task does, so that the figures are those of the
+ * documented command, on `port` (0: any) with the fixture's files and `logLevel`.
+ */
+export function startOurServer(
+  fixture: Fixture,
+  options: StartOptions & { port: number; logLevel: string },
+): ServerProcess {
   const { tasks } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
-  const [deno, ...args] = (tasks.serve as string).split(/\s+/);
-  if (deno !== "deno") throw new Error(`Unexpected serve task "${tasks.serve}"`);
-  return [...args, "--port", String(port)];
+  const [deno, run, ...rest] = (tasks.serve as string).split(/\s+/);
+  const scriptAt = rest.findIndex((word) => !word.startsWith("-"));
+  if (deno !== "deno" || run !== "run" || scriptAt < 0) {
+    throw new Error(`Unexpected serve task "${tasks.serve}"`);
+  }
+  return new ServerProcess([...rest.slice(scriptAt + 1), "--port", String(options.port)], {
+    name: "Our server",
+    flags: rest.slice(0, scriptAt),
+    script: rest[scriptAt],
+    cwd: REPO_ROOT,
+    env: {
+      TLS_CERT: fixture.certPath,
+      TLS_KEY: fixture.keyPath,
+      DATABASE_URL: fixture.databaseUrl,
+      LOG_LEVEL: options.logLevel,
+    },
+    ...SERVER_UNDER_LOAD,
+    signal: options.signal,
+  });
 }
 
-/** The environment of our server: production defaults plus the fixture's files. */
-export function ourServerEnv(fixture: Fixture, logLevel: string): Record<string, string> {
-  return {
-    ...passedEnv(),
-    TLS_CERT: fixture.certPath,
-    TLS_KEY: fixture.keyPath,
-    DATABASE_URL: fixture.databaseUrl,
-    LOG_LEVEL: logLevel,
-  };
-}
-
-/** `deno run` arguments of a bare ceiling server. */
-export function bareServerArgs(mode: BareMode, fixture: Fixture): string[] {
-  return [
-    "run",
-    `--allow-read=${fixture.dir}`,
-    "--allow-net",
-    resolve(import.meta.dirname!, "bare_server.ts"),
-    "--mode",
-    mode,
-    "--cert",
-    fixture.certPath,
-    "--key",
-    fixture.keyPath,
-  ];
-}
-
-/** The environment of a bare server. */
-export function bareServerEnv(): Record<string, string> {
-  return passedEnv();
+/** Starts a bare ceiling server on any port. */
+export function startBareServer(
+  mode: BareMode,
+  fixture: Fixture,
+  options: StartOptions = {},
+): ServerProcess {
+  const args = ["--mode", mode, "--cert", fixture.certPath, "--key", fixture.keyPath];
+  return new ServerProcess(args, {
+    name: `Bare server (${mode})`,
+    flags: [`--allow-read=${fixture.dir}`, "--allow-net"],
+    script: resolve(import.meta.dirname!, "bare_server.ts"),
+    cwd: REPO_ROOT,
+    ...SERVER_UNDER_LOAD,
+    signal: options.signal,
+  });
 }
 
 /** Logs in with a real POST /login and returns the access token. */
 export async function login(baseUrl: string, fixture: Fixture): Promise<string> {
-  const res = await fetch(`${baseUrl}/login`, {
-    method: "POST",
-    client: fixture.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: fixture.username, password: fixture.password }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const body = await res.json();
+  const { res, body } = await postLogin(
+    { url: baseUrl, client: fixture.client },
+    fixture.username,
+    fixture.password,
+    AbortSignal.timeout(30_000),
+  );
   if (res.status !== 200 || typeof body.access_token !== "string") {
     throw new Error(`POST /login answered ${res.status}: ${JSON.stringify(body)}`);
   }
   return body.access_token;
-}
-
-function passedEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of PASSED_ENV) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }

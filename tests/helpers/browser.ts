@@ -1,21 +1,14 @@
-import { X509Certificate } from "node:crypto";
-import puppeteer, { type Browser } from "puppeteer-core";
-import { missingProgram } from "./programs.ts";
-
 /**
  * A real browser for end-to-end tests: Debian's Chromium, headless, driven by puppeteer-core,
  * trusting only the test certificate (by the SHA-256 of its public key, never by turning
  * certificate checks off), with a new empty profile each time.
+ *
+ * @module
  */
-
-/** Where Debian's chromium package puts the browser. */
-export const CHROMIUM = "/usr/bin/chromium";
-
-/** Why the browser tests cannot run here, or undefined when they can. */
-export const CHROMIUM_MISSING: string | undefined = missingProgram("chromium", [
-  CHROMIUM,
-  "--version",
-]);
+import { X509Certificate } from "node:crypto";
+import puppeteer, { type Browser } from "puppeteer-core";
+import { CHROMIUM } from "./prerequisites.ts";
+import { tempDir } from "./temp_dir.ts";
 
 /** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as Chromium's SPKI list wants it. */
 export async function spkiHash(certPem: string): Promise<string> {
@@ -28,11 +21,11 @@ export interface TestBrowser extends AsyncDisposable {
   browser: Browser;
 }
 
-/** Launches headless Chromium trusting exactly the certificate `certPem`. */
+/** Launches headless Chromium ({@linkcode CHROMIUM}) trusting exactly the certificate `certPem`. */
 export async function launchBrowser(certPem: string): Promise<TestBrowser> {
-  const profile = await Deno.makeTempDir({ prefix: "auth-api-chromium-" });
+  const profile = await tempDir("auth-api-chromium-");
   const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM.path,
     args: [
       "--headless",
       "--no-sandbox",
@@ -42,7 +35,7 @@ export async function launchBrowser(certPem: string): Promise<TestBrowser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      `--user-data-dir=${profile}`,
+      `--user-data-dir=${profile.path}`,
       `--ignore-certificate-errors-spki-list=${await spkiHash(certPem)}`,
     ],
   });
@@ -50,7 +43,7 @@ export async function launchBrowser(certPem: string): Promise<TestBrowser> {
     browser,
     async [Symbol.asyncDispose]() {
       await browser.close();
-      await Deno.remove(profile, { recursive: true });
+      await profile[Symbol.asyncDispose]();
     },
   };
 }

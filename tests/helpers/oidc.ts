@@ -1,14 +1,15 @@
+/**
+ * Sign-in from browsers and other apps, for tests: registering clients in a test server's store,
+ * a relying party's loopback callback, and a cookie-keeping fetch "browser" that walks the
+ * authorization code flow through the real pages and forms over HTTPS.
+ *
+ * @module
+ */
 import assert from "node:assert/strict";
 import { type ClientRegistration, newClientRecord } from "../../src/auth/client_registration.ts";
 import { codeChallengeOf } from "../../src/auth/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
 import type { TestServer } from "./server.ts";
-
-/**
- * Sign-in from browsers and other apps, for tests: registering clients in a test server's store,
- * a relying party's loopback callback, and a cookie-keeping fetch "browser" that walks the
- * authorization code flow through the real pages and forms over HTTPS.
- */
 
 /** Scopes the registrations here may ask for. */
 const SCOPES = ["openid", "profile", "hello"];
@@ -141,16 +142,28 @@ export function formFields(html: string): FormFields {
 }
 
 /**
- * A fetch-based browser for one server: keeps the session cookie as a browser would (only what
- * `Set-Cookie` says) and never follows redirects, so tests see every hop.
+ * A fetch-based browser for one server: keeps cookies as a browser would (only what `Set-Cookie`
+ * says) and never follows redirects, so tests see every hop.
  */
 export class CookieBrowser {
   server: Reachable;
-  /** The session cookie's value, as the server last set it. */
-  cookie?: string;
+  /** Every cookie the server has set and not deleted, by name. */
+  readonly cookies: Map<string, string> = new Map();
+  /** Sent with every request, such as the `X-Forwarded-For` of a proxy in front. */
+  headers: Record<string, string> = {};
 
   constructor(server: Reachable) {
     this.server = server;
+  }
+
+  /** The session cookie's value, as the server last set it. */
+  get cookie(): string | undefined {
+    return this.cookies.get(SESSION_COOKIE);
+  }
+
+  set cookie(value: string | undefined) {
+    if (value === undefined) this.cookies.delete(SESSION_COOKIE);
+    else this.cookies.set(SESSION_COOKIE, value);
   }
 
   /** GET a URL of the server. */
@@ -192,16 +205,18 @@ export class CookieBrowser {
   }
 
   #headers(): Record<string, string> {
-    return this.cookie === undefined ? {} : { cookie: `${SESSION_COOKIE}=${this.cookie}` };
+    const cookies = [...this.cookies].map(([name, value]) => `${name}=${value}`);
+    return cookies.length === 0 ? this.headers : { ...this.headers, cookie: cookies.join("; ") };
   }
 
   #keep(res: Response): Response {
     for (const header of res.headers.getSetCookie()) {
       const [pair] = header.split(";");
       const equals = pair.indexOf("=");
-      if (pair.slice(0, equals) !== SESSION_COOKIE) continue;
+      const name = pair.slice(0, equals);
       const value = pair.slice(equals + 1);
-      this.cookie = /Max-Age=0/i.test(header) || value === "" ? undefined : value;
+      if (/Max-Age=0/i.test(header) || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
     }
     return res;
   }

@@ -1,22 +1,28 @@
-import postgres from "postgres";
-
 /**
  * PostgreSQL for tests: the server named by TEST_DATABASE_URL (as `.ci/run` provides), or else a
  * throwaway cluster started here from Debian's postgresql binaries on a loopback port, stopped
  * when the test process ends. Each test gets a fresh database of its own.
+ *
+ * @module
  */
+import postgres from "postgres";
+import { type Prerequisite, prerequisite } from "./prerequisites.ts";
+import { freePort, outputOf } from "./process.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
-/** Why PostgreSQL tests cannot run here, or undefined when they can. */
-export const POSTGRES_MISSING: string | undefined =
-  Deno.env.get("TEST_DATABASE_URL") || postgresBin()
-    ? undefined
-    : "PostgreSQL is not installed (apt-get install postgresql) and TEST_DATABASE_URL is not set";
+/** A PostgreSQL server to make test databases on: TEST_DATABASE_URL, or the installed binaries. */
+export const POSTGRESQL: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => Boolean(Deno.env.get("TEST_DATABASE_URL")) || postgresBin() !== undefined,
+  "set TEST_DATABASE_URL",
+);
 
-if (POSTGRES_MISSING && Deno.env.get("REQUIRE_POSTGRES")) {
-  throw new Error(`${POSTGRES_MISSING}, but REQUIRE_POSTGRES is set`);
-}
+/** The installed server binaries, for clusters a test starts and stops itself. */
+export const POSTGRESQL_SERVER: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => postgresBin() !== undefined,
+);
 
 let server: Promise<string> | undefined;
 
@@ -62,12 +68,14 @@ export async function startOwnCluster(): Promise<OwnCluster> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-pg-" });
   const port = freePort();
   const asRoot = Deno.uid() === 0;
-  if (asRoot) await run(new Deno.Command("chown", { args: ["postgres", dir] }));
-  const command = (tool: string, args: string[]) =>
+  if (asRoot) await outputOf("chown", ["postgres", dir]);
+  const command = (tool: string, args: string[]): [string, string[]] =>
     asRoot
-      ? new Deno.Command("runuser", { args: ["-u", "postgres", "--", `${bin}/${tool}`, ...args] })
-      : new Deno.Command(`${bin}/${tool}`, { args });
-  const pgRun = (tool: string, args: string[]) => run(command(tool, args));
+      ? ["runuser", ["-u", "postgres", "--", `${bin}/${tool}`, ...args]]
+      : [`${bin}/${tool}`, args];
+  const pgRun = async (tool: string, args: string[]) => {
+    await outputOf(...command(tool, args));
+  };
   await pgRun("initdb", ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
   const cluster: OwnCluster = {
@@ -76,7 +84,8 @@ export async function startOwnCluster(): Promise<OwnCluster> {
     start: () =>
       pgRun("pg_ctl", ["-D", `${dir}/data`, "-o", options, "-l", `${dir}/log`, "-w", "start"]),
     destroySync() {
-      command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]).outputSync();
+      const [program, args] = command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]);
+      new Deno.Command(program, { args }).outputSync();
       Deno.removeSync(dir, { recursive: true });
     },
     async [Symbol.asyncDispose]() {
@@ -112,18 +121,4 @@ function postgresBin(): string | undefined {
     // No PostgreSQL installed.
   }
   return undefined;
-}
-
-async function run(command: Deno.Command): Promise<void> {
-  const result = await command.output();
-  if (!result.success) {
-    throw new Error(`PostgreSQL setup failed: ${new TextDecoder().decode(result.stderr)}`);
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
