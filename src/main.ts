@@ -4,6 +4,7 @@
  * reads the environment once and prints an expected error as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
+import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
@@ -57,12 +58,14 @@ async function main(args: string[]): Promise<number> {
     case "keys": {
       const config = loadConfig([], env);
       const store = await openStore(config.databaseUrl);
+      // The command's own words go to stdout; its audit lines, JSON as the server's, to stderr.
+      const events = createAuditTrail(createLogger("info", (line) => console.error(line)));
       try {
         if (command === "user") {
           const hasher = new PasswordHasher(config.passwordIterations);
-          await userCommand(rest, { store, hasher });
+          await userCommand(rest, { store, hasher, events });
         } else {
-          await keysCommand(rest, { store, config });
+          await keysCommand(rest, { store, config, events });
         }
       } finally {
         await store.close();

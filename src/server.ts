@@ -6,6 +6,7 @@
  * had started.
  */
 import { createApp } from "./app.ts";
+import { createAuditTrail } from "./audit.ts";
 import { ClientRegistry } from "./auth/clients.ts";
 import { DeviceTokens } from "./auth/devices.ts";
 import { KeyRing } from "./auth/keys.ts";
@@ -227,7 +228,8 @@ function buildApp(
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
   });
-  const sessions = new SessionService({ store, tokens, revocations, clients }, {
+  const events = createAuditTrail(logger, metrics);
+  const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: config.scopes,
@@ -239,7 +241,7 @@ function buildApp(
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices }),
+    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices, events }),
     sessions,
     clients,
     readiness: {

@@ -2,6 +2,7 @@
  * @module
  * `keys rotate|list`: the signing keys in the store, from the command line.
  */
+import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { generateSigningKey } from "../auth/keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
@@ -14,8 +15,16 @@ const USAGE = "Usage: keys rotate | keys list";
  * `keys rotate|list`: rotation makes a new ES256 key current; older keys keep verifying until
  * every token they signed has expired, then retire.
  */
-export async function keysCommand(args: string[], deps: { store: Store; config: Config }) {
-  const { store, config } = deps;
+export async function keysCommand(
+  args: string[],
+  deps: {
+    store: Store;
+    config: Config;
+    /** Where key changes are reported. */
+    events?: SecurityEvents;
+  },
+) {
+  const { store, config, events = UNRECORDED } = deps;
   const [action, ...rest] = args;
   if (rest.length > 0 || (action !== "rotate" && action !== "list")) throw new InputError(USAGE);
   if (config.jwtSecret !== undefined) {
@@ -26,6 +35,7 @@ export async function keysCommand(args: string[], deps: { store: Store; config: 
     const key = await generateSigningKey(now);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
+    events.record({ event: "key_rotated", kid: key.kid });
     console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
     return;
   }
