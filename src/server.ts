@@ -47,7 +47,7 @@ export interface RunningServer extends AsyncDisposable {
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
    * serving; resolves to whether the new pair is in use.
    */
-  reloadCertificate(): Promise<boolean>;
+  reloadCertificate(trigger: string): Promise<boolean>;
   /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
   drain(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
@@ -129,8 +129,14 @@ export async function startServer(
       certificate_reload: https.reload,
     });
     logger.flush();
-    const reloadCertificate = () => https.reloadFrom(config.tlsCert, config.tlsKey);
-    listeners.push(watchCertificateFiles([config.tlsCert, config.tlsKey], reloadCertificate));
+    const reloadCertificate = (trigger: string) =>
+      https.reloadFrom(config.tlsCert, config.tlsKey, trigger);
+    listeners.push(
+      watchCertificateFiles(
+        [config.tlsCert, config.tlsKey],
+        () => reloadCertificate("file change"),
+      ),
+    );
     const shutdown = gracefulShutdown(config, logger, { listeners, services });
     return {
       url,
