@@ -12,6 +12,7 @@ import { PasswordHasher } from "./auth/passwords.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
+import { InvalidTokenBudget } from "./auth/token_budget.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
@@ -126,6 +127,7 @@ async function openServices(
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
+      alg: config.jwtAlg,
       refreshIntervalMs: SYNC_INTERVAL_MS,
       onRefreshError: onSyncError,
     });
@@ -137,6 +139,13 @@ async function openServices(
     keys?.close();
     await store.close();
     throw error;
+  }
+  const signingAlg = keys.signingKey().alg;
+  if (!keys.symmetric && signingAlg !== config.jwtAlg) {
+    logger.log("warn", "The current signing key is not of JWT_ALG; run keys rotate to switch", {
+      jwt_alg: config.jwtAlg,
+      signing_alg: signingAlg,
+    });
   }
   const pruning = setInterval(() => {
     store.pruneExpired(unixNow()).catch(onSyncError);
@@ -172,6 +181,7 @@ function buildApp(
     leewaySeconds: config.clockLeewaySeconds,
     maxTokenBytes: config.maxTokenBytes,
     revocations,
+    invalidTokenBudget: new InvalidTokenBudget(config.invalidTokenBudget),
   });
   const sessions = new SessionService({ store, tokens, revocations }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,

@@ -5,10 +5,10 @@
  */
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { Store } from "../store/store.ts";
-import { invalidGrant } from "./errors.ts";
+import { AuthFailure, invalidGrant } from "./errors.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "./scopes.ts";
-import type { AccessClaims, TokenService } from "./tokens.ts";
+import type { AccessClaims, Presenter, TokenService } from "./tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -105,9 +105,10 @@ export class SessionService {
 
   /**
    * RFC 7009 revocation: a refresh token revokes its family; an access token revokes itself.
-   * Unknown or invalid tokens are ignored, as the RFC asks.
+   * Unknown or invalid tokens are ignored, as the RFC asks, but charged to the presenter's
+   * invalid-token budget like any other; once it is spent, this throws `throttled`.
    */
-  async revoke(token: string, hint?: string): Promise<void> {
+  async revoke(token: string, hint?: string, presenter: Presenter = {}): Promise<void> {
     const asRefresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
       const record = await this.#store.getRefreshToken(await sha256(token));
@@ -115,7 +116,7 @@ export class SessionService {
       return record !== undefined;
     };
     const asAccess = async () => {
-      const claims = await this.#tokens.verify(token).catch(() => undefined);
+      const claims = await this.#tokens.verify(token, presenter).catch(ignoreInvalidToken);
       if (claims) await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
       return claims !== undefined;
     };
@@ -204,4 +205,9 @@ export class SessionService {
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return new Uint8Array(digest).toHex();
+}
+
+function ignoreInvalidToken(error: unknown): undefined {
+  if (error instanceof AuthFailure && error.code === "invalid_token") return undefined;
+  throw error;
 }

@@ -13,7 +13,8 @@ import { authenticateClient } from "./authenticate.ts";
 
 /**
  * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token;
- * answers 200 also for unknown tokens, so it tells nothing about them.
+ * answers 200 also for unknown tokens, so it tells nothing about them. Invalid access tokens
+ * count against the client address's invalid-token budget, as at protected resources.
  */
 export function createOAuthRevokeHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
@@ -24,7 +25,9 @@ export function createOAuthRevokeHandler(
     await authenticateClient(req, ctx, { form, clients });
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    await sessions.revoke(token, formParameter(form, "token_type_hint"));
+    await sessions.revoke(token, formParameter(form, "token_type_hint"), {
+      from: ctx.remoteAddress,
+    });
     return json({}, { headers: { "cache-control": "no-store" } });
   };
 }
