@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { HAPROXY_MISSING, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
+import {
+  HAPROXY_CONFIG,
+  HAPROXY_MISSING,
+  type RunningProxy,
+  startProxy,
+} from "./helpers/haproxy.ts";
 import { testCertificate } from "./helpers/server.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import {
@@ -218,4 +223,20 @@ Deno.test({
     }
     assert.deepEqual(seen, lies.map(() => ({ xff: "127.0.0.1", forwarded: null })));
   },
+});
+
+Deno.test("README documents every setting of deploy/haproxy.cfg with its default", async () => {
+  const config = await Deno.readTextFile(HAPROXY_CONFIG);
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const settings = [...config.matchAll(/^\s*presetenv\s+(PROXY_\w+)\s+(\S+)\s*$/gm)];
+  assert.ok(settings.length >= 10, "presetenv lines found");
+  for (const [, name, value] of settings) {
+    assert.match(
+      readme,
+      new RegExp(`\\| \`${name}\` +\\| \`${value.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\` +\\|`),
+      name,
+    );
+  }
+  const used = new Set([...config.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]));
+  assert.deepEqual([...used].toSorted(), settings.map(([, name]) => name).toSorted());
 });
