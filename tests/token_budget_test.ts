@@ -65,6 +65,25 @@ Deno.test("InvalidTokenBudget charges an address until it has spent its budget, 
   assertThrottled(() => budget.take("192.0.2.1", T0 + 62), 58);
 });
 
+Deno.test("InvalidTokenBudget refuses with one error per address and second, not one per request", () => {
+  const budget = new InvalidTokenBudget({ perMinute: 1, maxTrackedAddresses: 100 });
+  budget.take("192.0.2.1", T0);
+  const refusal = (now: number) => {
+    try {
+      budget.take("192.0.2.1", now);
+    } catch (error) {
+      return error;
+    }
+    assert.fail("not refused");
+  };
+  const first = refusal(T0 + 5);
+  assert.equal(refusal(T0 + 5), first);
+  const next = refusal(T0 + 6) as AuthFailure;
+  assert.notEqual(next, first);
+  assert.equal(next.retryAfterSeconds, 54);
+  assert.equal((first as AuthFailure).retryAfterSeconds, 55);
+});
+
 Deno.test("InvalidTokenBudget takes back what a valid token refunds, so only failures use it up", () => {
   const budget = new InvalidTokenBudget({ perMinute: 2, maxTrackedAddresses: 100 });
   for (let i = 0; i < 100; i++) budget.take("192.0.2.1", T0)(); // valid tokens

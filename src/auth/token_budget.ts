@@ -65,13 +65,7 @@ export class InvalidTokenBudget {
       if (window.failures >= this.options.perMinute) {
         const retryAfterSeconds = window.startAt + MINUTE_SECONDS - now;
         if (window.refusal?.retryAfterSeconds !== retryAfterSeconds) {
-          window.refusal = new AuthFailure(
-            "throttled",
-            "Too many invalid tokens; try again later",
-            {
-              retryAfterSeconds,
-            },
-          );
+          window.refusal = refusal(retryAfterSeconds);
         }
         throw window.refusal;
       }
@@ -92,6 +86,12 @@ export class InvalidTokenBudget {
   get trackedCount(): number {
     return this.#windows.size;
   }
+}
+
+function refusal(retryAfterSeconds: number): AuthFailure {
+  return new AuthFailure("throttled", "Too many invalid tokens; try again later", {
+    retryAfterSeconds,
+  });
 }
 
 const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
