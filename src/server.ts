@@ -15,6 +15,7 @@ import { PasswordHasher } from "./auth/passwords.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
+import { InvalidTokenBudget } from "./auth/token_budget.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
@@ -179,6 +180,7 @@ async function openServices(
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
+      alg: config.jwtAlg,
       refreshIntervalMs: SYNC_INTERVAL_MS,
       onRefreshError: onSyncError,
     });
@@ -192,6 +194,13 @@ async function openServices(
     revocations?.close();
     await store.close();
     throw error;
+  }
+  const signingAlg = keys.signingKey().alg;
+  if (!keys.symmetric && signingAlg !== config.jwtAlg) {
+    logger.log("warn", "The current signing key is not of JWT_ALG; run keys rotate to switch", {
+      jwt_alg: config.jwtAlg,
+      signing_alg: signingAlg,
+    });
   }
   const pruning = setInterval(() => {
     store.pruneExpired(unixNow()).catch(onSyncError);
@@ -230,6 +239,7 @@ function buildApp(
     leewaySeconds: config.clockLeewaySeconds,
     maxTokenBytes: config.maxTokenBytes,
     revocations,
+    invalidTokenBudget: new InvalidTokenBudget(config.invalidTokenBudget),
   });
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,

@@ -9,6 +9,7 @@ import { unixNow, type UnixSeconds } from "../clock.ts";
 import { type AuthFailure, invalidToken } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import type { RevocationList } from "./revocations.ts";
+import type { InvalidTokenBudget } from "./token_budget.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -52,6 +53,14 @@ export interface TokenOptions {
   cacheSize?: number;
   /** Revoked tokens and sessions, checked on every verification, cached or not. */
   revocations?: RevocationList;
+  /** Invalid tokens allowed per client address before uncached tokens are refused unchecked. */
+  invalidTokenBudget?: InvalidTokenBudget;
+}
+
+/** Who presents a token to {@linkcode TokenService.verify}. */
+export interface Presenter {
+  /** The client address, charged for invalid tokens when the service has a budget. */
+  from?: string;
 }
 
 /**
@@ -70,6 +79,7 @@ export class TokenService {
   #keys: KeyRing;
   #cache = new Map<string, { claims: AccessClaims; kid: string }>();
   #cacheSize: number;
+  #signatureChecks = 0;
 
   constructor(keys: KeyRing, options: TokenOptions) {
     this.#keys = keys;
@@ -103,11 +113,18 @@ export class TokenService {
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
       .sign(key);
+    // A token this service just signed needs no signature check when it comes back.
+    this.#remember(token, { ...claims }, kid);
     return { token, claims, expiresIn: this.options.ttlSeconds };
   }
 
-  /** Verifies an access token; throws AuthFailure("invalid_token") when it is not acceptable. */
-  async verify(token: string): Promise<AccessClaims> {
+  /**
+   * Verifies an access token; throws AuthFailure("invalid_token") when it is not acceptable.
+   * A token seen before costs a map lookup. Any other token is charged to the presenter's
+   * address before it is parsed and refunded if valid; once the address has spent its
+   * invalid-token budget, such tokens are refused with AuthFailure("throttled") unchecked.
+   */
+  async verify(token: string, presenter: Presenter = {}): Promise<AccessClaims> {
     if (token.length > this.options.maxTokenBytes) throw invalid("Token is too large");
     if (!hasThreeSegments(token)) throw invalid("Malformed token");
     const now = unixNow();
@@ -116,6 +133,15 @@ export class TokenService {
       if (this.#stillValid(cached.claims, cached.kid, now)) return this.#notRevoked(cached.claims);
       this.#cache.delete(token);
     }
+    const refund = presenter.from === undefined
+      ? undefined
+      : this.options.invalidTokenBudget?.take(presenter.from, now);
+    const claims = await this.#verifyUncached(token, now);
+    refund?.();
+    return claims;
+  }
+
+  async #verifyUncached(token: string, now: UnixSeconds): Promise<AccessClaims> {
     // A cached token is the very string that passed this check, so only new ones need it.
     if (!JWS_COMPACT.test(token)) throw invalid("Malformed token");
     let header;
@@ -130,6 +156,7 @@ export class TokenService {
     if (!key) throw invalid("Unknown signing key");
     if (header.alg !== key.alg) throw invalid("Unexpected token algorithm");
     let claims: AccessClaims;
+    this.#signatureChecks++;
     try {
       const result = await jwtVerify(token, key.key, {
         algorithms: [key.alg],
@@ -148,6 +175,11 @@ export class TokenService {
     }
     this.#remember(token, claims, key.kid);
     return this.#notRevoked(claims);
+  }
+
+  /** Number of signature checks made so far: what the invalid-token budget saves. */
+  get signatureChecks(): number {
+    return this.#signatureChecks;
   }
 
   /** Number of verified tokens currently remembered. */

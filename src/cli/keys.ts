@@ -12,7 +12,8 @@ import { InputError } from "./secret.ts";
 const USAGE = "Usage: keys rotate | keys list";
 
 /**
- * `keys rotate|list`: rotation makes a new ES256 key current; older keys keep verifying until
+ * `keys rotate|list`: rotation makes a new key of `JWT_ALG` current (so changing `JWT_ALG` and
+ * rotating switches the algorithm); older keys, whatever their algorithm, keep verifying until
  * every token they signed has expired, then retire.
  */
 export async function keysCommand(
@@ -32,11 +33,13 @@ export async function keysCommand(
   }
   const now = unixNow();
   if (action === "rotate") {
-    const key = await generateSigningKey(now);
+    const key = await generateSigningKey(now, config.jwtAlg);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
     events.record({ event: "key_rotated", kid: key.kid });
-    console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
+    console.log(
+      `New signing key "${key.kid}" (${key.alg}); previous keys retire at ${isoTime(retireAt)}`,
+    );
     return;
   }
   for (const key of await store.listSigningKeys(now)) {
