@@ -244,6 +244,7 @@ function buildApp(
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
   });
+  metrics?.observeTokens(tokens);
   const events = createAuditTrail(logger, metrics);
   const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
