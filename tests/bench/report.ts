@@ -73,6 +73,9 @@ export function evaluateTargets(
     check("e", "spawn to first response (median)", startup.medianMs, "<", TARGETS.startupMs, "ms"),
     check("e", "RSS peak under load (a)", memory.loadPeakMiB, "<", TARGETS.rssMiB, "MiB"),
     check("f", "/hello forged flood ÷ valid flood", flood.ratio, ">=", TARGETS.floodRatio),
+    ...hello.ratios.filter((ratio) => ratio.of === "ours-metrics").map((ratio) =>
+      check("h", "/hello with metrics ÷ without", ratio.mean, ">=", TARGETS.metricsRatio)
+    ),
     ...slowTarget,
   ];
 }
@@ -125,7 +128,11 @@ export function renderReport(report: BenchReport): string {
         `${r.of} ÷ ${r.to}`,
         r.mean.toFixed(3),
         r.perRound.map((v) => v.toFixed(3)).join(" / "),
-        r.of === "ours" ? target("a", `/hello ours ÷ ${r.to}`) : "(cost of the headers alone)",
+        r.of === "ours"
+          ? target("a", `/hello ours ÷ ${r.to}`)
+          : r.of === "ours-metrics"
+          ? target("h", "/hello with metrics ÷ without")
+          : "(cost of the headers alone)",
       ]),
       ["left", "right", "right", "left"],
     ),

@@ -4,8 +4,9 @@
  * In one run it measures (a) GET /hello under wrk load against two bare `Deno.serve` ceilings,
  * (b) POST /login against the password-hash ceiling, (c) GET /hello during a login storm,
  * (d) micro-benchmarks through `deno bench`, (e) start-up time and memory, (f) GET /hello
- * during floods of forged and of valid tokens, and (g) a new client's login while 1,000 slow
- * connections are held open, behind HAProxy and against the server alone. It prints a table
+ * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
+ * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
+ * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -129,13 +130,16 @@ async function benchmark(
     signal,
   });
 
-  progress("starting our server and the two bare servers");
+  progress("starting our server, ours with metrics on, and the two bare servers");
   const { server: ours, origin: knownOrigin } = startOurs(fixture, options, signal);
   cleanup.use(ours);
+  const metered = startOurs(fixture, options, signal, { METRICS_PORT: "0" });
+  cleanup.use(metered.server);
   const bareMinimal = cleanup.use(startBareServer("minimal", fixture, { signal }));
   const bareHeaders = cleanup.use(startBareServer("same-headers", fixture, { signal }));
-  const [oursUrl, minimalUrl, headersUrl] = await Promise.all([
+  const [oursUrl, meteredUrl, minimalUrl, headersUrl] = await Promise.all([
     ready(ours, fixture, 401, signal, knownOrigin),
+    ready(metered.server, fixture, 401, signal, metered.origin),
     ready(bareMinimal, fixture, 200, signal),
     ready(bareHeaders, fixture, 200, signal),
   ]);
@@ -152,6 +156,7 @@ async function benchmark(
 
   const targets: HelloTarget[] = [
     { name: "ours", url: oursUrl, pid: ours.pid },
+    { name: "ours-metrics", url: meteredUrl },
     { name: "bare-minimal", url: minimalUrl },
     { name: "bare-same-headers", url: headersUrl },
   ];
@@ -164,6 +169,8 @@ async function benchmark(
     progress,
     signal,
   });
+
+  await metered.server.stop();
 
   progress(`(b) POST /login, ${options.durationSeconds} s`);
   const loginSampler = sampleMemory(ours.pid);
