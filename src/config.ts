@@ -7,9 +7,15 @@
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
 import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import {
+  DEFAULT_INVALID_TOKENS_PER_MINUTE,
+  DEFAULT_MAX_TRACKED_ADDRESSES,
+  type TokenBudgetOptions,
+} from "./auth/token_budget.ts";
 import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
@@ -84,8 +90,10 @@ export interface Config {
   issuer?: string;
   /** `aud` of tokens; by default the public URL. */
   audience?: string;
-  /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
+  /** HS256 shared secret; key pairs kept in the store are used when absent. */
   jwtSecret?: string;
+  /** Algorithm of the key pairs made at first start and by `keys rotate`. */
+  jwtAlg: SigningAlg;
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
@@ -106,6 +114,8 @@ export interface Config {
   deviceTokens: DeviceTokenOptions;
   /** Which peers are proxies whose forwarding header is believed, and IPv6 grouping. */
   clientAddress: ClientAddressOptions;
+  /** Invalid access tokens allowed per client address and minute. */
+  invalidTokenBudget: TokenBudgetOptions;
   /** Idle and absolute lifetimes of signed-in browsers. */
   browserSession: BrowserSessionOptions;
   maxBodyBytes: number;
@@ -200,6 +210,13 @@ export function loadConfig(args: string[], env: Env): Config {
       }),
     },
     clientAddress: readClientAddress(env),
+    invalidTokenBudget: {
+      perMinute: integer("INVALID_TOKEN_BUDGET_PER_MINUTE", env.INVALID_TOKEN_BUDGET_PER_MINUTE, {
+        fallback: DEFAULT_INVALID_TOKENS_PER_MINUTE,
+        min: 1,
+      }),
+      maxTrackedAddresses: DEFAULT_MAX_TRACKED_ADDRESSES,
+    },
     browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
@@ -263,6 +280,7 @@ function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience
 type TokenSettings = Pick<
   Config,
   | "jwtSecret"
+  | "jwtAlg"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
   | "refreshTokenIdleTtlSeconds"
@@ -283,6 +301,7 @@ function readTokenSettings(env: Env): TokenSettings {
   });
   return {
     jwtSecret,
+    jwtAlg: readSigningAlg(env.JWT_ALG, jwtSecret),
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
@@ -300,6 +319,17 @@ function readTokenSettings(env: Env): TokenSettings {
     }),
     maxTokenBytes: MAX_TOKEN_BYTES,
   };
+}
+
+function readSigningAlg(value: string | undefined, jwtSecret: string | undefined): SigningAlg {
+  if (!value) return DEFAULT_SIGNING_ALG;
+  if (!(SIGNING_ALGS as readonly string[]).includes(value)) {
+    throw new ConfigError(`JWT_ALG must be one of ${SIGNING_ALGS.join(", ")}, not "${value}"`);
+  }
+  if (jwtSecret !== undefined) {
+    throw new ConfigError("JWT_ALG names a key-pair algorithm; unset it when JWT_SECRET is set");
+  }
+  return value as SigningAlg;
 }
 
 function readThrottle(env: Env): ThrottleOptions {

@@ -5,6 +5,7 @@
  * stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
+import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
@@ -13,7 +14,7 @@ import { userCommand } from "./cli/user.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { ensureDevCertificate, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
-import { ListenError, startServer } from "./server.ts";
+import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
 
@@ -62,14 +63,16 @@ async function main(args: string[]): Promise<number> {
     case "clients": {
       const config = loadConfig([], env);
       const store = await openStore(config.databaseUrl);
+      // The command's own words go to stdout; its audit lines, JSON as the server's, to stderr.
+      const events = createAuditTrail(createLogger("info", (line) => console.error(line)));
       try {
         if (command === "user") {
           const hasher = new PasswordHasher(config.passwordIterations);
-          await userCommand(rest, { store, hasher });
+          await userCommand(rest, { store, hasher, events });
         } else if (command === "keys") {
-          await keysCommand(rest, { store, config });
+          await keysCommand(rest, { store, config, events });
         } else {
-          await clientsCommand(rest, { store, config });
+          await clientsCommand(rest, { store, config, events });
         }
       } finally {
         await store.close();
@@ -102,19 +105,30 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
       await seedDemoUsers(store, new PasswordHasher(config.passwordIterations), logger);
     }
     const empty = (await store.listUsers()).length === 0;
-    const server = await startServer(config, logger, { store });
+    // Listening before the signal handlers would let an early SIGHUP end the process (its default
+    // action), so they are in place first and act once the server exists.
+    let server: RunningServer | undefined;
+    const exit = () => Deno.exit(0);
+    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
+    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    const handlers: [Deno.Signal, () => void][] = [
+      ["SIGTERM", () => server ? server.drain().then(exit) : exit()],
+      ["SIGINT", () => server ? server.shutdown().then(exit) : exit()],
+      ["SIGHUP", () => server?.reloadCertificate("SIGHUP")],
+    ];
+    for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+    try {
+      server = await startServer(config, logger, { store });
+    } catch (error) {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+      throw error;
+    }
     if (!logger.enabled("info")) {
       // The JSON "Listening" line is below LOG_LEVEL; the address is still worth one line.
       const redirect = server.httpUrl ? ` (${server.httpUrl} redirects to it)` : "";
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
-    const exit = () => Deno.exit(0);
-    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
-    // instance out, then stop. SIGINT is a person at a terminal: stop now.
-    Deno.addSignalListener("SIGTERM", () => server.drain().then(exit));
-    Deno.addSignalListener("SIGINT", () => server.shutdown().then(exit));
-    Deno.addSignalListener("SIGHUP", () => server.reloadCertificate());
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

@@ -6,6 +6,7 @@
  * had started.
  */
 import { createApp } from "./app.ts";
+import { createAuditTrail } from "./audit.ts";
 import { AuthorizationCodes } from "./auth/authorization_codes.ts";
 import { BrowserSessions } from "./auth/browser_sessions.ts";
 import { ClientRegistry } from "./auth/clients.ts";
@@ -19,6 +20,7 @@ import { PendingRequests } from "./auth/pending_requests.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
+import { InvalidTokenBudget } from "./auth/token_budget.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { userInfo } from "./auth/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
@@ -52,7 +54,7 @@ export interface RunningServer extends AsyncDisposable {
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
    * serving; resolves to whether the new pair is in use.
    */
-  reloadCertificate(): Promise<boolean>;
+  reloadCertificate(trigger: string): Promise<boolean>;
   /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
   drain(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
@@ -135,8 +137,14 @@ export async function startServer(
       certificate_reload: https.reload,
     });
     logger.flush();
-    const reloadCertificate = () => https.reloadFrom(config.tlsCert, config.tlsKey);
-    listeners.push(watchCertificateFiles([config.tlsCert, config.tlsKey], reloadCertificate));
+    const reloadCertificate = (trigger: string) =>
+      https.reloadFrom(config.tlsCert, config.tlsKey, trigger);
+    listeners.push(
+      watchCertificateFiles(
+        [config.tlsCert, config.tlsKey],
+        () => reloadCertificate("file change"),
+      ),
+    );
     const shutdown = gracefulShutdown(config, logger, { listeners, services });
     return {
       url,
@@ -180,6 +188,7 @@ async function openServices(
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
+      alg: config.jwtAlg,
       refreshIntervalMs: SYNC_INTERVAL_MS,
       onRefreshError: onSyncError,
     });
@@ -194,6 +203,13 @@ async function openServices(
     revocations?.close();
     await store.close();
     throw error;
+  }
+  const signingAlg = keys.signingKey().alg;
+  if (!keys.symmetric && signingAlg !== config.jwtAlg) {
+    logger.log("warn", "The current signing key is not of JWT_ALG; run keys rotate to switch", {
+      jwt_alg: config.jwtAlg,
+      signing_alg: signingAlg,
+    });
   }
   const pruning = setInterval(() => {
     store.pruneExpired(unixNow()).catch(onSyncError);
@@ -233,14 +249,17 @@ function buildApp(
     leewaySeconds: config.clockLeewaySeconds,
     maxTokenBytes: config.maxTokenBytes,
     revocations,
+    invalidTokenBudget: new InvalidTokenBudget(config.invalidTokenBudget),
   });
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
     store,
   });
+  metrics?.observeTokens(tokens);
+  const events = createAuditTrail(logger, metrics);
   // The OpenID Connect scopes can be asked for; the default scope stays as configured.
   const policy = withOpenIdScopes(config.scopes);
-  const sessions = new SessionService({ store, tokens, revocations, clients }, {
+  const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: policy,
@@ -250,14 +269,17 @@ function buildApp(
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
   });
-  const browserSessions = new BrowserSessions({ store, sessions }, config.browserSession);
+  const browserSessions = new BrowserSessions(
+    { store, sessions, events },
+    config.browserSession,
+  );
   const handler = createApp({
     config,
     identity,
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices }),
+    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices, events }),
     sessions,
     clients,
     signIn: {
@@ -266,7 +288,7 @@ function buildApp(
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
-      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions }),
+      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },
     readiness: {

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateSigningKey } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  accessTokenJwks,
+  jwksKids,
+  login,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
@@ -32,11 +38,6 @@ async function accessToken(server: TestServer): Promise<string> {
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200);
   return body.access_token as string;
-}
-
-/** The access-token keys of a JWKS, leaving out the RS256 ID-token keys. */
-function accessTokenKeys(jwks: Json): Json[] {
-  return (jwks.keys as Json[]).filter((key) => key.alg !== "RS256");
 }
 
 Deno.test("GET /.well-known/oauth-authorization-server describes the server per RFC 8414, with the tokens' issuer", async () => {
@@ -79,9 +80,9 @@ Deno.test("the metadata lists the configured OAUTH_SCOPES", async () => {
 
 Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use sig, kty EC) without private members", async () => {
   await using server = await startTestServer({ users: USERS });
-  const { res, body } = await getJson(server, JWKS_PATH);
+  const { res } = await getJson(server, JWKS_PATH);
   assertPublicJson(res);
-  const keys = accessTokenKeys(body);
+  const keys = await accessTokenJwks(server);
   assert.equal(keys.length, 1);
   const [key] = keys;
   assert.equal(key.kty, "EC");
@@ -104,8 +105,12 @@ Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only 
 
   const jwks = await getJson(server, JWKS_PATH);
   assert.equal(jwks.res.status, 200);
-  assert.deepEqual(accessTokenKeys(jwks.body), []);
-  assert.deepEqual((jwks.body.keys as Json[]).map((key) => [key.kty, key.alg]), [["RSA", "RS256"]]);
+  assert.deepEqual(await accessTokenJwks(server), []);
+  const [idTokenKey] = await server.store.listIdTokenKeys(unixNow());
+  assert.deepEqual(
+    (jwks.body.keys as Json[]).map((key) => [key.kid, key.kty, key.alg]),
+    [[idTokenKey.kid, "RSA", "RS256"]],
+  );
   assert.ok(!JSON.stringify(jwks.body).includes(JWT_SECRET));
 });
 

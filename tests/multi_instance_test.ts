@@ -90,7 +90,7 @@ testNeeding([POSTGRESQL], {
       const helloStatus = async (server: ServerProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      const endpoint = (server: ServerProcess) => ({ url: server.url, client });
+      const endpoint = (server: ServerProcess) => ({ url: server.url, client, store: store! });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();
@@ -200,6 +200,37 @@ testNeeding([POSTGRESQL], {
         assert.equal(await helloStatus(b, fromA.access), 200);
         assert.equal(await helloStatus(a, fromB.access), 200);
         // Tokens signed with the retiring key keep working on both.
+        assert.equal(await helloStatus(a, beforeRotation), 200);
+        assert.equal(await helloStatus(b, beforeRotation), 200);
+      });
+
+      await t.step("keys rotate with JWT_ALG=EdDSA switches both instances to EdDSA", async () => {
+        const rotate = await runCli(["keys", "rotate"], {
+          env: { DATABASE_URL: database.url, JWT_ALG: "EdDSA" },
+        });
+        assert.equal(rotate.code, 0, rotate.stderr);
+        const edKid = /New signing key "([^"]+)" \(EdDSA\)/.exec(rotate.stdout)?.[1];
+        assert.ok(edKid, rotate.stdout);
+        await Promise.all(
+          [a, b].map((server) =>
+            within(
+              PROPAGATION_LIMIT_MS,
+              `${server.name} publishing the EdDSA key`,
+              async () => (await jwksKids(endpoint(server))).includes(edKid),
+            )
+          ),
+        );
+        const fromA = await login(a, "alice", "alice-password-1");
+        const fromB = await login(b, "alice", "alice-password-1");
+        for (const token of [fromA.access, fromB.access]) {
+          assert.deepEqual(
+            [decodeProtectedHeader(token).alg, kidOf(token)],
+            ["EdDSA", edKid],
+          );
+        }
+        assert.equal(await helloStatus(b, fromA.access), 200);
+        assert.equal(await helloStatus(a, fromB.access), 200);
+        // The ES256 tokens of before keep working on both until their keys retire.
         assert.equal(await helloStatus(a, beforeRotation), 200);
         assert.equal(await helloStatus(b, beforeRotation), 200);
       });

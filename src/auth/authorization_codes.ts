@@ -11,6 +11,7 @@ import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { ClientIdentity } from "./clients.ts";
 import { AuthFailure, invalidGrant } from "./errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
 import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
 import { scopeTokens } from "./scopes.ts";
@@ -36,6 +37,8 @@ export interface CodeExchange {
   client: ClientIdentity;
   redirectUri?: string;
   codeVerifier?: string;
+  /** Where the request came from, for the audit trail. */
+  origin?: Origin;
 }
 
 /** What authorization codes need. */
@@ -44,6 +47,8 @@ export interface AuthorizationCodeDeps {
   sessions: SessionService;
   idTokens: IdTokens;
   browserSessions: BrowserSessions;
+  /** Where a replayed code is reported. */
+  events?: SecurityEvents;
 }
 
 /**
@@ -106,6 +111,12 @@ export class AuthorizationCodes {
     const { record } = result;
     if (result.outcome === "reused") {
       if (record.familyId !== null) await sessions.revokeFamily(record.familyId);
+      (this.#deps.events ?? UNRECORDED).record({
+        event: "code_reuse_detected",
+        subject: record.username,
+        client: record.clientId,
+        session: record.familyId ?? undefined,
+      }, exchange.origin);
       throw replayed();
     }
     if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");

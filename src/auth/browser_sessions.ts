@@ -6,6 +6,7 @@
  */
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { BrowserSessionRecord, Store } from "../store/store.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
 import type { SessionService } from "./sessions.ts";
 
@@ -43,11 +44,16 @@ export interface BrowserSession {
 export class BrowserSessions {
   #store: Store;
   #sessions: SessionService;
+  #events: SecurityEvents;
   readonly options: Readonly<BrowserSessionOptions>;
 
-  constructor(deps: { store: Store; sessions: SessionService }, options: BrowserSessionOptions) {
+  constructor(
+    deps: { store: Store; sessions: SessionService; events?: SecurityEvents },
+    options: BrowserSessionOptions,
+  ) {
     this.#store = deps.store;
     this.#sessions = deps.sessions;
+    this.#events = deps.events ?? UNRECORDED;
     this.options = options;
   }
 
@@ -105,10 +111,20 @@ export class BrowserSessions {
     return await this.#store.linkSessionFamily(sid, familyId);
   }
 
-  /** Ends a session and revokes every family issued in it; false when it had already ended. */
-  async end(sid: string): Promise<boolean> {
+  /**
+   * Ends a session and revokes every family issued in it; false when it had already ended. With
+   * `signedOut` (a user's sign-out, not a new sign-in) the end goes to the audit trail.
+   */
+  async end(
+    sid: string,
+    signedOut?: { subject: string; client?: string; origin?: Origin },
+  ): Promise<boolean> {
     const families = await this.#store.endBrowserSession(sid);
     for (const familyId of families ?? []) await this.#sessions.revokeFamily(familyId);
+    if (families !== undefined && signedOut) {
+      const { origin, ...about } = signedOut;
+      this.#events.record({ event: "browser_signed_out", ...about, session: sid }, origin);
+    }
     return families !== undefined;
   }
 

@@ -17,7 +17,14 @@ export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;
 export type PendingAction =
   | { kind: "sign_in"; request: AuthorizationRequest }
   | { kind: "consent"; request: AuthorizationRequest; sid: string }
-  | { kind: "sign_out"; sid: string; postLogoutRedirectUri?: string; state?: string };
+  | {
+    kind: "sign_out";
+    sid: string;
+    /** Who is signing out, for the audit trail. */
+    username: string;
+    postLogoutRedirectUri?: string;
+    state?: string;
+  };
 
 /** A pending step as a page's form names it. */
 export interface PendingForm {

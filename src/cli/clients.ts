@@ -10,6 +10,7 @@ import {
   newClientSecret,
   registrationProblem,
 } from "../auth/client_registration.ts";
+import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/id_tokens.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
@@ -19,14 +20,17 @@ const USAGE = "Usage: clients add ID [--redirect-uri URI]... [--post-logout-redi
   "[--public] [--first-party] [--scope SCOPES] [--grant TYPE]... [--name NAME] | clients list | " +
   "clients remove ID | clients rotate-secret ID";
 
-/** `clients add|list|remove|rotate-secret`: manages registered clients. */
+/**
+ * `clients add|list|remove|rotate-secret`: manages registered clients; every change goes to the
+ * audit trail.
+ */
 export async function clientsCommand(
   args: string[],
-  deps: { store: Store; config: Config },
+  deps: { store: Store; config: Config; events?: SecurityEvents },
 ): Promise<void> {
-  const { store, config } = deps;
+  const { store, config, events = UNRECORDED } = deps;
   const [action, ...rest] = args;
-  if (action === "add") return await add(rest, store, config);
+  if (action === "add") return await add(rest, { store, config, events });
   if (action === "list" && rest.length === 0) {
     for (const client of await store.listClients()) console.log(describe(client));
     return;
@@ -35,6 +39,7 @@ export async function clientsCommand(
   if (clientId === undefined || extra.length > 0) throw new InputError(USAGE);
   if (action === "remove") {
     if (!await store.removeClient(clientId)) throw unknown(clientId);
+    events.record({ event: "client_removed", client: clientId });
     console.log(`Removed client "${clientId}"`);
     return;
   }
@@ -46,6 +51,7 @@ export async function clientsCommand(
     }
     const { secret, secretHash } = await newClientSecret();
     if (!await store.setClientSecretHash(clientId, secretHash)) throw unknown(clientId);
+    events.record({ event: "client_secret_rotated", client: clientId });
     console.log(`New secret of "${clientId}"; the old one no longer works`);
     console.log(`client_secret: ${secret}`);
     return;
@@ -53,7 +59,10 @@ export async function clientsCommand(
   throw new InputError(USAGE);
 }
 
-async function add(args: string[], store: Store, config: Config): Promise<void> {
+async function add(
+  args: string[],
+  { store, config, events }: { store: Store; config: Config; events: SecurityEvents },
+): Promise<void> {
   const registration = readRegistration(args);
   const supportedScopes = withOpenIdScopes(config.scopes).supported;
   const problem = registrationProblem(registration, {
@@ -63,6 +72,11 @@ async function add(args: string[], store: Store, config: Config): Promise<void> 
   if (problem) throw new InputError(problem);
   const { record, secret } = await newClientRecord(registration, supportedScopes);
   await store.addClient(record);
+  events.record({
+    event: "client_registered",
+    client: record.clientId,
+    reason: secret === undefined ? "public" : "confidential",
+  });
   console.log(
     `Added ${secret === undefined ? "public" : "confidential"} client "${record.clientId}"`,
   );

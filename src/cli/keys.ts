@@ -2,6 +2,7 @@
  * @module
  * `keys rotate|list`: the signing keys in the store, from the command line.
  */
+import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { generateSigningKey } from "../auth/keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
@@ -11,11 +12,20 @@ import { InputError } from "./secret.ts";
 const USAGE = "Usage: keys rotate | keys list";
 
 /**
- * `keys rotate|list`: rotation makes a new ES256 key current; older keys keep verifying until
+ * `keys rotate|list`: rotation makes a new key of `JWT_ALG` current (so changing `JWT_ALG` and
+ * rotating switches the algorithm); older keys, whatever their algorithm, keep verifying until
  * every token they signed has expired, then retire.
  */
-export async function keysCommand(args: string[], deps: { store: Store; config: Config }) {
-  const { store, config } = deps;
+export async function keysCommand(
+  args: string[],
+  deps: {
+    store: Store;
+    config: Config;
+    /** Where key changes are reported. */
+    events?: SecurityEvents;
+  },
+) {
+  const { store, config, events = UNRECORDED } = deps;
   const [action, ...rest] = args;
   if (rest.length > 0 || (action !== "rotate" && action !== "list")) throw new InputError(USAGE);
   if (config.jwtSecret !== undefined) {
@@ -23,10 +33,13 @@ export async function keysCommand(args: string[], deps: { store: Store; config: 
   }
   const now = unixNow();
   if (action === "rotate") {
-    const key = await generateSigningKey(now);
+    const key = await generateSigningKey(now, config.jwtAlg);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
-    console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
+    events.record({ event: "key_rotated", kid: key.kid });
+    console.log(
+      `New signing key "${key.kid}" (${key.alg}); previous keys retire at ${isoTime(retireAt)}`,
+    );
     return;
   }
   for (const key of await store.listSigningKeys(now)) {

@@ -2,7 +2,8 @@
  * @module
  * Discovery: the JWKS (access-token keys and ID-token keys) and one metadata document, served
  * as RFC 8414 authorization server metadata and as OpenID Connect Discovery 1.0 provider
- * metadata.
+ * metadata, both following the key ring, so that a key rotation (also across algorithms) shows
+ * in them within a second.
  */
 import { PROMPT_VALUES } from "../auth/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/id_tokens.ts";
@@ -50,8 +51,9 @@ export function createJwksHandler(
 /**
  * `GET /.well-known/oauth-authorization-server` (RFC 8414) and
  * `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3): one document with
- * every field both require. With HS256, access tokens can be checked only by this service or
- * through introspection; `jwks_uri` then lists only the ID-token keys.
+ * every field both require. The access-token algorithms listed are those of every key that still
+ * verifies, the current one first. With HS256, access tokens can be checked only by this service
+ * or through introspection; `jwks_uri` then lists only the ID-token keys.
  */
 export function createMetadataHandler(
   { issuer, publicUrl, keys, scopes }: {
@@ -63,7 +65,6 @@ export function createMetadataHandler(
   },
 ): Handler {
   return function metadata() {
-    const alg = keys.signingKey().alg;
     return json({
       issuer,
       authorization_endpoint: `${publicUrl}/authorize`,
@@ -94,7 +95,7 @@ export function createMetadataHandler(
       token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
       revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
       introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      access_token_signing_alg_values_supported: [alg],
+      access_token_signing_alg_values_supported: keys.verificationAlgs(),
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

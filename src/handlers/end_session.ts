@@ -11,6 +11,7 @@ import type { Handler } from "../http/context.ts";
 import { clearedSessionCookie, readCookie, SESSION_COOKIE } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { messagePage, signOutPage } from "../pages/messages.ts";
+import { originOf } from "./_authenticate.ts";
 import { type BrowserFlow, pendingFormOf, seeOther } from "./browser_flow.ts";
 
 /** Where to send the browser after signing out, with the client's `state`. */
@@ -66,11 +67,20 @@ export function createEndSessionHandler(flow: BrowserFlow): Handler {
     const current = await browserSessions.current(cookie);
     if (current) ctx.user = current.username;
     if (hint) {
-      if (hint.sid !== undefined) await browserSessions.end(hint.sid);
+      if (hint.sid !== undefined) {
+        await browserSessions.end(hint.sid, {
+          subject: hint.sub,
+          client: hint.clientId,
+          origin: originOf(ctx),
+        });
+      }
       return signedOut(target, !current || current.sid === hint.sid);
     }
     if (!current) return signedOut(target, isSecretShaped(cookie));
-    const form = await pending.start({ kind: "sign_out", sid: current.sid, ...target }, cookie!);
+    const form = await pending.start(
+      { kind: "sign_out", sid: current.sid, username: current.username, ...target },
+      cookie!,
+    );
     return htmlResponse(
       signOutPage({ username: current.username, requestId: form.id, csrfToken: form.csrfToken }),
       {
@@ -85,7 +95,7 @@ export function createEndSessionHandler(flow: BrowserFlow): Handler {
 /** The sign-out question's form: ends the browser's session and its refresh-token families. */
 export function createSignOutHandler(flow: BrowserFlow): Handler {
   const { browserSessions, pending, bodyLimits } = flow.deps;
-  return async function signOut(req) {
+  return async function signOut(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
     const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     const pendingForm = pendingFormOf(form);
@@ -94,7 +104,8 @@ export function createSignOutHandler(flow: BrowserFlow): Handler {
       throw new AuthFailure("csrf_mismatch", "This form does not belong to a sign-out");
     }
     await pending.finish(pendingForm.id!);
-    await browserSessions.end(action.sid);
+    ctx.user = action.username;
+    await browserSessions.end(action.sid, { subject: action.username, origin: originOf(ctx) });
     return signedOut(action, true);
   };
 }

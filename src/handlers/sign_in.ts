@@ -9,6 +9,7 @@ import type { LoginSuccess, PasswordLogin } from "../auth/password_login.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
+import { originOf } from "./_authenticate.ts";
 import { deviceCookie, presentedDeviceToken } from "./_token_response.ts";
 import { type BrowserFlow, pendingFormOf } from "./browser_flow.ts";
 
@@ -43,6 +44,8 @@ export function createSignInHandler(
       login = await passwordLogin.check(username, form.get("password") ?? "", {
         address: ctx.addressGroup,
         deviceToken: presentedDeviceToken(req),
+        clientId: client.clientId,
+        origin: originOf(ctx),
       });
     } catch (error) {
       if (
