@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { generateSigningKey } from "../src/auth/keys.ts";
+import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
@@ -44,7 +46,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 3);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 4);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -91,10 +93,6 @@ Deno.test("SqliteStore.open from two connections at once migrates once", async (
   }
 });
 
-Deno.test("SqliteStore.open rejects a path in a missing directory", async () => {
-  await assert.rejects(SqliteStore.open(join(dir, "missing", "deeper", "auth.db")));
-});
-
 Deno.test("SqliteStore answers a write blocked past the busy timeout with unavailable, as a rejection", async () => {
   const path = join(dir, "busy.db");
   const store = await SqliteStore.open(path);
@@ -122,12 +120,36 @@ Deno.test("SqliteStore answers a write blocked past the busy timeout with unavai
   }
 });
 
-Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds", async () => {
-  const path = join(dir, "schema2.db");
-  const store = await SqliteStore.open(path);
-  await store.close();
+/** The schema of versions 1 and 2, as databases made before later migrations hold it. */
+const SCHEMA_2 = `
+  CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL) STRICT;
+  CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_jwk TEXT NOT NULL,
+    public_jwk TEXT NOT NULL, created_at INTEGER NOT NULL, retires_at INTEGER) STRICT;
+  CREATE TABLE throttle (key TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+    window_start INTEGER NOT NULL, blocked_until INTEGER NOT NULL) STRICT;
+  CREATE TABLE refresh_tokens (token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL,
+    username TEXT NOT NULL, client_id TEXT NOT NULL, scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER,
+    revoked_at INTEGER) STRICT;
+  CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+  CREATE TABLE revocations (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+    id TEXT NOT NULL, expires_at INTEGER NOT NULL, UNIQUE (kind, id)) STRICT;`;
+
+/** A database file at `version` with the schema of version 2 (3 changed data only). */
+function oldDatabase(name: string, version: 2 | 3, fill: (db: DatabaseSync) => void): string {
+  const path = join(dir, name);
   inspect(path, (db) => {
-    db.exec("PRAGMA user_version = 2");
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(SCHEMA_2);
+    db.exec(`PRAGMA user_version = ${version}`);
+    fill(db);
+  });
+  return path;
+}
+
+Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds", async () => {
+  const path = oldDatabase("schema2.db", 2, (db) => {
     db.exec("INSERT INTO users VALUES ('alice', '$hash', 1700000000123)");
     db.exec("INSERT INTO throttle VALUES ('account:alice', 6, 1700000000123, 1700000060001)");
   });
@@ -143,3 +165,62 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
     await migrated.close();
   }
 });
+
+Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {
+  const secret = "retired-private-key-material-7f3a";
+  const path = oldDatabase("schema3.db", 3, (db) => {
+    db.exec("INSERT INTO users VALUES ('user1', '$hash', 1700000000)");
+    db.exec(`INSERT INTO signing_keys VALUES ('old', 'ES256', '{"d":"${secret}"}', '{"kty":"EC"}',
+      1700000000, 1700000900)`);
+    db.exec(`INSERT INTO signing_keys VALUES ('new', 'ES256', '{"d":"current"}', '{"kty":"EC"}',
+      1700000100, NULL)`);
+  });
+  assert.ok(fileText(path).includes(secret), "the old database holds the secret");
+  const migrated = await SqliteStore.open(path);
+  try {
+    assert.deepEqual((await migrated.listSigningKeys(0)).map((k) => k.kid), ["new", "old"]);
+    assert.equal(await migrated.currentPrivateJwk("new"), '{"d":"current"}');
+    assert.equal(await migrated.currentPrivateJwk("old"), undefined);
+    assert.deepEqual(await migrated.listDemoUsers(), []);
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(secret), `${file} no longer holds the retired key`);
+    }
+  } finally {
+    await migrated.close();
+  }
+});
+
+Deno.test("SqliteStore.rotateSigningKey leaves the old private key in neither the database nor its log", async () => {
+  const path = join(dir, "erase.db");
+  const store = await SqliteStore.open(path);
+  try {
+    const first = await generateSigningKey(unixNow());
+    await store.ensureSigningKey(first, unixNow());
+    const d = JSON.parse(first.privateJwk).d as string;
+    assert.ok(fileText(path) + fileText(`${path}-wal`), "files exist");
+    assert.ok((fileText(path) + fileText(`${path}-wal`)).includes(d), "stored while current");
+    await store.rotateSigningKey(await generateSigningKey(unixNow()), unixNow() + 60, unixNow());
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(d), `${file} no longer holds the key`);
+    }
+    const replacement = await generateSigningKey(unixNow());
+    const current = (await store.listSigningKeys(unixNow()))[0];
+    const currentD = JSON.parse((await store.currentPrivateJwk(current.kid))!).d as string;
+    assert.equal(await store.revokeSigningKey(current.kid, replacement), "current");
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(currentD), `${file} no longer holds the revoked key`);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+/** A file's bytes as Latin-1 text (every byte one character), or "" when it does not exist. */
+function fileText(path: string): string {
+  try {
+    return new TextDecoder("latin1").decode(Deno.readFileSync(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+}

@@ -1,6 +1,12 @@
+/**
+ * @module
+ * Signing and verification keys: one HS256 secret, or ES256 key pairs kept in the store. Every
+ * instance re-reads the public keys each second, so a rotation or revocation made elsewhere takes
+ * effect within that bound; a private key is read only when another key becomes current.
+ */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { SigningKeyRecord, Store } from "../store/store.ts";
+import type { NewSigningKey, Store } from "../store/store.ts";
 
 /** Algorithm of the key pairs this service makes. */
 export const ASYMMETRIC_ALG = "ES256";
@@ -22,7 +28,7 @@ export interface SigningKey {
 }
 
 /** Makes a new ES256 signing key record whose `kid` is its RFC 7638 thumbprint. */
-export async function generateSigningKey(now: UnixSeconds): Promise<SigningKeyRecord> {
+export async function generateSigningKey(now: UnixSeconds): Promise<NewSigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(ASYMMETRIC_ALG, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -70,9 +76,13 @@ export class KeyRing {
   ): Promise<KeyRing> {
     if (options.secret !== undefined) return await KeyRing.#fromSecret(options.secret);
     const ring = new KeyRing(store);
-    const now = unixNow();
-    await store.ensureSigningKey(await generateSigningKey(now), now);
-    await ring.refresh();
+    // A key revoked between these two steps leaves no signer; its replacement is found next time.
+    for (let attempt = 1; !ring.#signing; attempt++) {
+      if (attempt > 3) throw new Error("No current signing key in the store");
+      const now = unixNow();
+      await store.ensureSigningKey(await generateSigningKey(now), now);
+      await ring.refresh();
+    }
     if (options.refreshIntervalMs) {
       const timer = setInterval(
         () => ring.refresh().catch((error) => options.onRefreshError?.(error)),
@@ -142,10 +152,15 @@ export class KeyRing {
         retiresAt: record.retiresAt ?? undefined,
       });
     }
-    const current = records.find((record) => record.retiresAt === null) ?? records[0];
+    const current = records.find((record) => record.retiresAt === null);
     if (current && current.kid !== this.#signing?.kid) {
-      const key = await importJWK(JSON.parse(current.privateJwk), current.alg) as CryptoKey;
-      this.#signing = { kid: current.kid, alg: current.alg, key };
+      // Undefined when the key stopped being current since the list was read: the next
+      // refresh finds its successor.
+      const privateJwk = await store.currentPrivateJwk(current.kid);
+      if (privateJwk !== undefined) {
+        const key = await importJWK(JSON.parse(privateJwk), current.alg) as CryptoKey;
+        this.#signing = { kid: current.kid, alg: current.alg, key };
+      }
     }
     this.#verification = next;
     this.#publicJwks = records.map((record) => JSON.parse(record.publicJwk));

@@ -1,6 +1,7 @@
 /**
  * @module
- * `keys rotate|list`: the signing keys in the store, from the command line.
+ * `keys rotate|revoke|list`: the signing keys in the store, from the command line. Lifetimes come
+ * from the same configuration the server reads, so both must be run with the same settings.
  */
 import { generateSigningKey } from "../auth/keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
@@ -8,16 +9,21 @@ import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";
 
-const USAGE = "Usage: keys rotate | keys list";
+const USAGE = "Usage: keys rotate | keys revoke KID | keys list";
 
 /**
- * `keys rotate|list`: rotation makes a new ES256 key current; older keys keep verifying until
- * every token they signed has expired, then retire.
+ * `keys rotate|revoke|list`: rotation makes a new ES256 key current; older keys keep verifying
+ * until every token they signed has expired (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY`), then retire.
+ * Revocation removes a key at once (a leaked key): its tokens stop verifying on every instance
+ * within the key sync interval, and when it was current a new key takes its place.
  */
 export async function keysCommand(args: string[], deps: { store: Store; config: Config }) {
   const { store, config } = deps;
   const [action, ...rest] = args;
-  if (rest.length > 0 || (action !== "rotate" && action !== "list")) throw new InputError(USAGE);
+  const arity = action === "revoke" ? 1 : 0;
+  if (!["rotate", "revoke", "list"].includes(action) || rest.length !== arity) {
+    throw new InputError(USAGE);
+  }
   if (config.jwtSecret !== undefined) {
     throw new InputError("JWT_SECRET is set, so tokens use HS256 and there are no keys to manage");
   }
@@ -27,6 +33,15 @@ export async function keysCommand(args: string[], deps: { store: Store; config: 
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
     console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
+    return;
+  }
+  if (action === "revoke") {
+    const [kid] = rest;
+    const replacement = await generateSigningKey(now);
+    const revoked = await store.revokeSigningKey(kid, replacement);
+    if (revoked === "unknown") throw new InputError(`No signing key "${kid}"; see keys list`);
+    console.log(`Revoked signing key "${kid}": its tokens are refused from now on`);
+    if (revoked === "current") console.log(`New signing key "${replacement.kid}"`);
     return;
   }
   for (const key of await store.listSigningKeys(now)) {
