@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
-import { login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  login,
+  startTestServer,
+  TEST_MIN_ITERATIONS,
+  testHasher,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const INVALID_CREDENTIALS = '{"msg":"Invalid credentials"}';
@@ -298,7 +304,7 @@ class CountingHasher extends PasswordHasher {
 }
 
 Deno.test("POST /login does one password check of the same cost for an unknown user and a wrong password", async () => {
-  const hasher = new CountingHasher(1000);
+  const hasher = new CountingHasher(1000, { minIterations: TEST_MIN_ITERATIONS });
   await using server = await startTestServer({ users: USERS, hasher, env: NO_THROTTLE });
   // Warm up the dummy hash so that later checks are measured alone.
   await postLogin(server, JSON.stringify({ username: "warmup", password: "x" }));
@@ -366,7 +372,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
 
 Deno.test("POST /login rehashes a password stored with fewer iterations than configured", async () => {
   await using server = await startTestServer({ config: { passwordIterations: 1000 } });
-  await server.store.addUser("legacy", await new PasswordHasher(500).hash("legacy-password"));
+  await server.store.addUser("legacy", await testHasher(500).hash("legacy-password"));
 
   const wrong = await postLogin(
     server,

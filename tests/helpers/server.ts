@@ -8,6 +8,13 @@ import type { Store } from "../../src/store/store.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
+/** The floor test hashers accept for stored hashes (production's is MIN_PBKDF2_ITERATIONS). */
+export const TEST_MIN_ITERATIONS = 100;
+
+/** A hasher with test-sized iteration counts. */
+export function testHasher(iterations = TEST_ITERATIONS): PasswordHasher {
+  return new PasswordHasher(iterations, { minIterations: TEST_MIN_ITERATIONS });
+}
 
 /** A server on a random port with its own certificate, store and captured log. */
 export interface TestServer extends AsyncDisposable {
@@ -69,7 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     passwordIterations: TEST_ITERATIONS,
     ...options.config,
   };
-  const hasher = options.hasher ?? new PasswordHasher(config.passwordIterations);
+  const hasher = options.hasher ?? testHasher(config.passwordIterations);
   const store = options.store ?? await SqliteStore.open(`${dir}/auth.db`);
   for (const [name, password] of Object.entries(options.users ?? {})) {
     await store.addUser(name, await hasher.hash(password));
