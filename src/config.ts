@@ -47,6 +47,52 @@ export const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
+/**
+ * Every environment variable the service reads; {@linkcode readEnvironment} reads these and no
+ * others, and the deno.json tasks and the compiled binary may read only these and
+ * {@linkcode POSTGRES_CLIENT_VARIABLES}.
+ */
+export const ENV_VARIABLES = [
+  "PORT",
+  "HOST",
+  "HTTP_PORT",
+  "TLS_CERT",
+  "TLS_KEY",
+  "DATABASE_URL",
+  "PGSSLROOTCERT",
+  "PUBLIC_URL",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+  "JWT_SECRET",
+  "ACCESS_TOKEN_TTL",
+  "REFRESH_TOKEN_TTL",
+  "JWT_LEEWAY",
+  "OAUTH_SCOPES",
+  "DEFAULT_SCOPE",
+  "OAUTH_CLIENTS",
+  "PASSWORD_ITERATIONS",
+  "THROTTLE_FREE_FAILURES",
+  "THROTTLE_BASE_DELAY",
+  "THROTTLE_MAX_DELAY",
+  "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
+  "BODY_TIMEOUT",
+  "SHUTDOWN_TIMEOUT",
+  "LOG_LEVEL",
+  "AUTH_REALM",
+] as const;
+
+/**
+ * Variables the PostgreSQL client (npm:postgres) looks up by itself when it connects, whatever
+ * options it is given: PGPASSWORD when DATABASE_URL has no password (so it may stay out of the
+ * URL), PGAPPNAME and PGTARGETSESSIONATTRS. Reading a variable the permissions do not allow
+ * would stop it, so the tasks allow these too.
+ */
+export const POSTGRES_CLIENT_VARIABLES = [
+  "PGPASSWORD",
+  "PGAPPNAME",
+  "PGTARGETSESSIONATTRS",
+] as const;
+
 /** Everything the service reads from its environment, validated once at start. */
 export interface Config {
   host: string;
@@ -56,6 +102,8 @@ export interface Config {
   tlsCert: string;
   tlsKey: string;
   databaseUrl: string;
+  /** CA certificate file that verifies PostgreSQL under `sslmode=verify-full` (`PGSSLROOTCERT`). */
+  databaseRootCert?: string;
   /** Development mode: make a certificate when none exists and seed demo users. */
   dev: boolean;
   /** The URL clients use to reach this service; by default the HTTPS listener's own URL. */
@@ -103,6 +151,11 @@ export interface PublicIdentity {
 
 type Env = Record<string, string | undefined>;
 
+/** Reads the variables of {@linkcode ENV_VARIABLES} (only those) from the process's environment. */
+export function readEnvironment(): Env {
+  return Object.fromEntries(ENV_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /**
@@ -123,20 +176,23 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
  *
  * @example
  * ```ts
- * const config = loadConfig(["--port", "9443"], Deno.env.toObject());
+ * const config = loadConfig(["--port", "9443"], readEnvironment());
  * ```
  */
 export function loadConfig(args: string[], env: Env): Config {
   const flags = readFlags(args);
+  const host = flags.host ?? env.HOST ?? DEFAULT_HOST;
+  const identity = readIdentity(env);
   return {
-    host: flags.host ?? env.HOST ?? DEFAULT_HOST,
+    host,
     port: portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT),
-    httpPort: env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined,
+    httpPort: readRedirectPort(env.HTTP_PORT, host, identity.publicUrl),
     tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
     tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseRootCert: env.PGSSLROOTCERT || undefined,
     dev: flags.dev,
-    ...readIdentity(env),
+    ...identity,
     ...readTokenSettings(env),
     scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
     oauthClients: readClients(env.OAUTH_CLIENTS),
@@ -174,6 +230,25 @@ function readFlags(args: string[]): { port?: string; host?: string; dev: boolean
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/**
+ * `HTTP_PORT`: the redirect listener sends clients to PUBLIC_URL, else to HOST (never to the
+ * host a request names), so a wildcard HOST needs PUBLIC_URL.
+ */
+function readRedirectPort(
+  value: string | undefined,
+  host: string,
+  publicUrl: string | undefined,
+): number | undefined {
+  if (!value) return undefined;
+  const port = portNumber("HTTP_PORT", value, 0);
+  if (publicUrl === undefined && (host === "0.0.0.0" || host === "::")) {
+    throw new ConfigError(
+      `HTTP_PORT with HOST "${host}" needs PUBLIC_URL, the https:// address its redirects name`,
+    );
+  }
+  return port;
 }
 
 function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience"> {

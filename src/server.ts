@@ -68,7 +68,7 @@ interface Services {
  *
  * @example
  * ```ts
- * await using server = await startServer(loadConfig([], Deno.env.toObject()), logger);
+ * await using server = await startServer(loadConfig([], readEnvironment()), logger);
  * ```
  */
 export async function startServer(
@@ -118,7 +118,10 @@ async function openServices(
   logger: Logger,
   overrides: ServerOverrides,
 ): Promise<Services> {
-  const store = overrides.store ?? await openStore(config.databaseUrl);
+  const store = overrides.store ?? await openStore(config.databaseUrl, {
+    rootCertFile: config.databaseRootCert,
+    warn: (message) => logger.log("warn", message),
+  });
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
@@ -143,7 +146,13 @@ async function openServices(
   }, PRUNE_INTERVAL_MS);
   Deno.unrefTimer(pruning);
   const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
-  hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
+  // Runs in the background; the first unknown-user login awaits it.
+  hasher.prepare(
+    store.countPasswordIterations().catch((error) => {
+      onSyncError(error);
+      return new Map();
+    }),
+  );
   const opened = { keys, revocations };
   return {
     store,
@@ -184,7 +193,21 @@ function buildApp(
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle }),
+    passwordLogin: new PasswordLogin({
+      store,
+      hasher,
+      throttle,
+      onUnusableHash: (user, problem) =>
+        logger.log(
+          "error",
+          "Stored password hash cannot be checked; logins fail until it is reset",
+          {
+            user,
+            problem,
+            fix: `deno task user passwd ${user}`,
+          },
+        ),
+    }),
     sessions,
     clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
   });
@@ -216,7 +239,7 @@ function listenRedirect(
   return listen("HTTP_PORT", "HTTP_PORT", () =>
     Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen() {} },
-      createRedirectHandler(httpsPort, config.publicUrl),
+      createRedirectHandler(config.publicUrl ?? `https://${urlHost(config.host)}:${httpsPort}`),
     ));
 }
 
