@@ -5,13 +5,13 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
   childEnv,
+  CLIENT,
   type CliResult,
   runCli,
   type RunCliOptions,
   ServeProcess,
 } from "./helpers/process.ts";
 
-const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
 
 /** Runs `deno run … src/main.ts <args>` (or `options.script`) in `cwd`. */
@@ -164,8 +164,13 @@ Deno.test("serve without a certificate exits 1 with one error line naming the fi
 
 Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
   await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "certs"));
     const openssl = async (...args: string[]) => {
-      const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
+      const out = await new Deno.Command("openssl", {
+        args,
+        cwd: join(dir, "certs"),
+        stdin: "null",
+      }).output();
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     };
     // The tutorial's three commands, which make an X.509 v1 certificate.
@@ -184,7 +189,7 @@ Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line say
       ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(" "),
     );
     const result = await cli(dir, ["serve", "--port", "0"], {
-      env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+      env: { TLS_CERT: "certs/certificate.pem", TLS_KEY: "certs/private_key.pem" },
     });
     assertOneLineError(result, /version 1/);
     assert.match(result.stderr, /certificate\.pem/);
@@ -201,23 +206,23 @@ Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error 
   });
 });
 
-Deno.test("certs --dir writes a key, CSR and certificate that serve (without --dev) uses, seeding no users", async () => {
+Deno.test("certs writes a key, CSR and certificate into certs/ that serve (without --dev) uses, seeding no users", async () => {
   await withTempDir(async (dir) => {
-    const made = await cli(dir, ["certs", "--dir", "tls", "--ecdsa"]);
+    const made = await cli(dir, ["certs", "--ecdsa"]);
     assert.equal(made.code, 0, made.stderr);
     for (const file of ["key.pem", "csr.pem", "cert.pem"]) {
-      assert.ok(await exists(join(dir, "tls", file)), file);
+      assert.ok(await exists(join(dir, "certs", file)), file);
     }
-    assert.equal((await Deno.stat(join(dir, "tls/key.pem"))).mode! & 0o777, 0o600);
-    const certPem = await Deno.readTextFile(join(dir, "tls/cert.pem"));
+    assert.equal((await Deno.stat(join(dir, "certs/key.pem"))).mode! & 0o777, 0o600);
+    const certPem = await Deno.readTextFile(join(dir, "certs/cert.pem"));
     assert.match(certPem, /^-----BEGIN CERTIFICATE-----/);
-    assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
-    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
+    assert.match(await Deno.readTextFile(join(dir, "certs/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
+    assertOneLineError(await cli(dir, ["certs"]), /already exist/);
+    // The task may write only certs/.
+    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /write access to "tls"/);
+    assert.equal(await exists(join(dir, "tls")), false);
 
-    await using server = new ServeProcess(["--port", "0"], {
-      cwd: dir,
-      env: { TLS_CERT: "tls/cert.pem", TLS_KEY: "tls/key.pem" },
-    });
+    await using server = new ServeProcess(["--port", "0"], { cwd: dir });
     const url = await server.listening();
     using client = Deno.createHttpClient({ caCerts: [certPem] });
     const denied = await postLogin(url, client, "user1", "password1");
@@ -256,29 +261,25 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     const carol = await postLogin(url, client, "carol", "carol's password");
     assert.equal(carol.status, 200);
 
-    // (c) the fetch client trusts the generated certificate with --ca.
-    const clientPerms = ["--allow-read", "--allow-net", "--allow-env=API_URL"];
-    const ok = await cli(dir, ["--url", url, "--ca", "certs/cert.pem"], {
-      script: CLIENT,
-      flags: clientPerms,
-    });
+    // (c) the fetch client trusts the generated certificate with --ca; the password comes from
+    // stdin (or API_PASSWORD, or a hidden prompt), never from the command line.
+    const runClient = (args: string[], options: RunCliOptions = {}) =>
+      cli(dir, ["--url", url, "--ca", "certs/cert.pem", ...args], { script: CLIENT, ...options });
+    const ok = await runClient([], { stdin: "password1\n" });
     assert.equal(ok.stderr, "");
     assert.equal(ok.stdout, `${GREETING}\n`);
     assert.equal(ok.code, 0);
-    const wrong = await cli(
-      dir,
-      ["--url", url, "--ca", "certs/cert.pem", "--password", "not-the-password"],
-      { script: CLIENT, flags: clientPerms },
-    );
+    const fromEnv = await runClient([], { env: { API_PASSWORD: "password1" } });
+    assert.equal(fromEnv.stdout, `${GREETING}\n`, fromEnv.stderr);
+    const wrong = await runClient([], { stdin: "not-the-password\n" });
     assertOneLineError(wrong, /Failed to authenticate: 400 Invalid credentials/);
     assert.equal(wrong.stdout, "");
+    const onCommandLine = await runClient(["--password", "password1"]);
+    assertOneLineError(onCommandLine, /--password is not accepted/);
+    assert.equal(onCommandLine.stdout, "");
 
     // (d) --refresh --logout walks the whole token lifecycle.
-    const lifecycle = await cli(
-      dir,
-      ["--url", url, "--ca", "certs/cert.pem", "--refresh", "--logout"],
-      { script: CLIENT, flags: clientPerms },
-    );
+    const lifecycle = await runClient(["--refresh", "--logout"], { stdin: "password1\n" });
     assert.equal(lifecycle.code, 0, lifecycle.stderr);
     assert.deepEqual(lifecycle.stdout.trimEnd().split("\n"), [
       GREETING,

@@ -74,18 +74,14 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
 async function serveAndSignal(signal: Deno.Signal): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-shutdown-" });
   const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+  await Deno.mkdir(`${dir}/certs`);
+  await Deno.writeTextFile(`${dir}/certs/cert.pem`, certPem);
+  await Deno.writeTextFile(`${dir}/certs/key.pem`, keyPem, { mode: 0o600 });
   try {
     await using server = new ServeProcess(["--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
-      env: {
-        TLS_CERT: `${dir}/cert.pem`,
-        TLS_KEY: `${dir}/key.pem`,
-        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-        LOG_LEVEL: "info",
-      },
+      env: { LOG_LEVEL: "info" },
     });
     const url = await server.listening(20_000);
     assert.match(url, /^https:\/\/localhost:\d+$/);
