@@ -48,12 +48,14 @@ export async function createFixture(): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-bench-" });
   try {
     const { certPem, keyPem } = await generateCertificate();
-    const certPath = `${dir}/cert.pem`;
-    const keyPath = `${dir}/key.pem`;
+    // The default layout, which is all the serve task may read: certs/ and data/.
+    await Deno.mkdir(`${dir}/certs`);
+    const certPath = `${dir}/certs/cert.pem`;
+    const keyPath = `${dir}/certs/key.pem`;
     await Deno.writeTextFile(certPath, certPem);
     await Deno.writeTextFile(keyPath, keyPem, { mode: 0o600 });
     const password = crypto.randomUUID();
-    const store = await SqliteStore.open(`${dir}/auth.db`);
+    const store = await SqliteStore.open(`${dir}/data/auth.db`);
     try {
       const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);
       await store.addUser(BENCH_USER, await hasher.hash(password));
@@ -70,7 +72,7 @@ export async function createFixture(): Promise<Fixture> {
       certPath,
       keyPath,
       certPem,
-      databaseUrl: `sqlite:${dir}/auth.db`,
+      databaseUrl: `sqlite:${dir}/data/auth.db`,
       username: BENCH_USER,
       password,
       client,
@@ -86,24 +88,23 @@ export async function createFixture(): Promise<Fixture> {
   }
 }
 
-/** `deno run` arguments of our server, as the `serve` task starts it. */
+/**
+ * `deno run` arguments of our server, as the `serve` task starts it, to be run in the fixture's
+ * directory (where its certs/ and data/ are).
+ */
 export function ourServerArgs(port: number): string[] {
   // Exactly what `deno task serve` runs, so the figures are those of the documented command.
   const { tasks } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
   const [deno, ...args] = (tasks.serve as string).split(/\s+/);
   if (deno !== "deno") throw new Error(`Unexpected serve task "${tasks.serve}"`);
+  const script = args.indexOf("src/main.ts");
+  args[script] = `${REPO_ROOT}/src/main.ts`;
   return [...args, "--port", String(port)];
 }
 
-/** The environment of our server: production defaults plus the fixture's files. */
-export function ourServerEnv(fixture: Fixture, logLevel: string): Record<string, string> {
-  return {
-    ...passedEnv(),
-    TLS_CERT: fixture.certPath,
-    TLS_KEY: fixture.keyPath,
-    DATABASE_URL: fixture.databaseUrl,
-    LOG_LEVEL: logLevel,
-  };
+/** The environment of our server: production defaults, the fixture's files at their defaults. */
+export function ourServerEnv(logLevel: string): Record<string, string> {
+  return { ...passedEnv(), LOG_LEVEL: logLevel };
 }
 
 /** `deno run` arguments of a bare ceiling server. */

@@ -220,8 +220,8 @@ function startOurs(
   const port = logsListening ? 0 : freePort();
   const server = spawnServer(Deno.execPath(), ourServerArgs(port), {
     label: "Our server",
-    cwd: REPO_ROOT,
-    env: ourServerEnv(fixture, options.logLevel),
+    cwd: fixture.dir,
+    env: ourServerEnv(options.logLevel),
     signal,
   });
   return { server, origin: logsListening ? undefined : `https://127.0.0.1:${port}` };

@@ -1,4 +1,4 @@
-import { type Fixture, ourServerArgs, ourServerEnv, REPO_ROOT } from "./fixture.ts";
+import { type Fixture, ourServerArgs, ourServerEnv } from "./fixture.ts";
 import { readRssMiB } from "./memory.ts";
 import { waitForStatus } from "./poll.ts";
 import { freePort, spawnServer } from "./server_process.ts";
@@ -58,8 +58,8 @@ async function startOnce(
   const port = freePort();
   await using server = spawnServer(Deno.execPath(), ourServerArgs(port), {
     label: "Our server",
-    cwd: REPO_ROOT,
-    env: ourServerEnv(fixture, options.logLevel),
+    cwd: fixture.dir,
+    env: ourServerEnv(options.logLevel),
     signal: options.signal,
   });
   let upAt: number;
