@@ -9,8 +9,8 @@ import { timingSafeEqual } from "node:crypto";
 /** OWASP's 2023 floor for PBKDF2-HMAC-SHA256. */
 export const MIN_PBKDF2_ITERATIONS = 600_000;
 /**
- * Stored hashes claiming more iterations than this are refused, not computed: about 1.7 s of
- * one core each here, so a corrupt or planted count cannot stall logins.
+ * Stored hashes claiming more iterations than this are refused, not computed (seconds of one
+ * core each), so that a corrupt or planted count cannot stall logins.
  */
 export const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
@@ -103,11 +103,6 @@ export class PasswordHasher {
       this.#hashWith(crypto.randomUUID(), this.#typicalIterations(counts))
     );
     return this.#dummyHash;
-  }
-
-  /** The iteration count of the dummy hash, once {@linkcode PasswordHasher.prepare} was called. */
-  async dummyIterations(): Promise<number> {
-    return Number(PHC_PATTERN.exec(await this.prepare())![1]);
   }
 
   #typicalIterations(storedCounts: ReadonlyMap<number, number>): number {
