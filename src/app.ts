@@ -18,6 +18,7 @@ import { createOAuthIntrospectHandler } from "./handlers/oauth_introspect.ts";
 import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
 import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
 import { createRefreshHandler } from "./handlers/refresh.ts";
+import { createClientAddressResolver } from "./http/client_address.ts";
 import { createEdge, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { createRouter, route } from "./router.ts";
@@ -65,5 +66,9 @@ export function createApp(deps: AppDeps): ServeHandler {
       GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
     }),
   ]);
-  return createEdge(dispatch, { logger, translate: createErrorTranslator(config.realm) });
+  return createEdge(dispatch, {
+    logger,
+    translate: createErrorTranslator(config.realm),
+    clientAddress: createClientAddressResolver(config.clientAddress),
+  });
 }

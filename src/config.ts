@@ -6,11 +6,18 @@
  */
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
+import {
+  type ClientAddressOptions,
+  DEFAULT_CLIENT_ADDRESS,
+  type ProxyHeader,
+} from "./http/client_address.ts";
 import type { LogLevel } from "./log.ts";
+import { type IpRange, parseIpRange } from "./net/ip.ts";
 
 /** Where development mode and `deno task certs` put the certificate and key. */
 export const DEFAULT_CERT_DIR = "certs";
@@ -19,31 +26,33 @@ export const DEFAULT_TLS_CERT = `${DEFAULT_CERT_DIR}/cert.pem`;
 /** `TLS_KEY` when unset. */
 export const DEFAULT_TLS_KEY = `${DEFAULT_CERT_DIR}/key.pem`;
 /** `DATABASE_URL` when unset: the embedded store. */
-export const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
+const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
 /** `HOST` when unset. */
-export const DEFAULT_HOST = "localhost";
+const DEFAULT_HOST = "localhost";
 /** `PORT` when unset. */
-export const DEFAULT_PORT = 8443;
+const DEFAULT_PORT = 8443;
 /** `ACCESS_TOKEN_TTL` when unset. */
-export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
-/** `REFRESH_TOKEN_TTL` when unset. */
-export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 15 * MINUTE_SECONDS;
+/** `REFRESH_TOKEN_TTL` when unset: a session's absolute lifetime from its login. */
+const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * DAY_SECONDS;
+/** `REFRESH_TOKEN_IDLE_TTL` when unset (or `REFRESH_TOKEN_TTL` when that is shorter). */
+const DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS = 7 * DAY_SECONDS;
 /** `JWT_LEEWAY` when unset: clock skew tolerated between instances and clients. */
-export const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
+const DEFAULT_CLOCK_LEEWAY_SECONDS = 30;
 /** Largest access token accepted; larger ones are refused before any parsing. */
-export const MAX_TOKEN_BYTES = 8192;
+const MAX_TOKEN_BYTES = 8192;
 /** Largest request body read. */
 export const MAX_BODY_BYTES = 16 * 1024;
 /** `BODY_TIMEOUT` when unset. */
-export const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
+const DEFAULT_BODY_TIMEOUT_SECONDS = 10;
 /** `SHUTDOWN_TIMEOUT` when unset. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 /** Client id recorded for sessions started through `/login`, the first-party client. */
-export const DEFAULT_CLIENT_ID = "auth-api";
+const DEFAULT_CLIENT_ID = "auth-api";
 /** `AUTH_REALM` when unset. */
-export const DEFAULT_REALM = "auth-api";
+const DEFAULT_REALM = "auth-api";
 /** `LOG_LEVEL` when unset. */
-export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
@@ -66,15 +75,22 @@ export const ENV_VARIABLES = [
   "JWT_SECRET",
   "ACCESS_TOKEN_TTL",
   "REFRESH_TOKEN_TTL",
+  "REFRESH_TOKEN_IDLE_TTL",
   "JWT_LEEWAY",
   "OAUTH_SCOPES",
   "DEFAULT_SCOPE",
   "OAUTH_CLIENTS",
+  "OAUTH_INTROSPECTORS",
   "PASSWORD_ITERATIONS",
   "THROTTLE_FREE_FAILURES",
   "THROTTLE_BASE_DELAY",
   "THROTTLE_MAX_DELAY",
   "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
+  "THROTTLE_DEVICE_FAILURES",
+  "DEVICE_TOKEN_TTL",
+  "TRUSTED_PROXIES",
+  "TRUSTED_PROXY_HEADER",
+  "IPV6_PREFIX_LENGTH",
   "BODY_TIMEOUT",
   "SHUTDOWN_TIMEOUT",
   "LOG_LEVEL",
@@ -115,17 +131,25 @@ export interface Config {
   /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
   jwtSecret?: string;
   accessTokenTtlSeconds: number;
+  /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
+  /** Lifetime of an unused refresh token; at most `refreshTokenTtlSeconds`. */
+  refreshTokenIdleTtlSeconds: number;
   /** Scopes clients may ask for, and the one granted when they ask for none. */
   scopes: ScopePolicy;
   /** Confidential OAuth clients: id → secret. */
   oauthClients: Record<string, string>;
+  /** Confidential clients that may introspect tokens issued to any client. */
+  oauthIntrospectors: string[];
   /** Client id recorded for sessions started through `/login`. */
   defaultClientId: string;
   clockLeewaySeconds: number;
   maxTokenBytes: number;
   passwordIterations: number;
   throttle: ThrottleOptions;
+  deviceTokens: DeviceTokenOptions;
+  /** Which peers are proxies whose forwarding header is believed, and IPv6 grouping. */
+  clientAddress: ClientAddressOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -156,6 +180,9 @@ export function readEnvironment(): Env {
   return Object.fromEntries(ENV_VARIABLES.map((name) => [name, Deno.env.get(name)]));
 }
 
+/** A dotted-quad IPv4 address, each part 0 to 255 without leading zeros. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /**
@@ -181,12 +208,19 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
  */
 export function loadConfig(args: string[], env: Env): Config {
   const flags = readFlags(args);
-  const host = flags.host ?? env.HOST ?? DEFAULT_HOST;
+  const host = readHost(flags.host ?? (env.HOST || DEFAULT_HOST));
   const identity = readIdentity(env);
+  const port = portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT);
+  const httpPort = readRedirectPort(env.HTTP_PORT, host, identity.publicUrl);
+  if (httpPort !== undefined && httpPort !== 0 && httpPort === port) {
+    throw new ConfigError(
+      `HTTP_PORT must differ from the HTTPS port (PORT or --port), both are ${port}; choose another HTTP_PORT`,
+    );
+  }
   return {
     host,
-    port: portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT),
-    httpPort: readRedirectPort(env.HTTP_PORT, host, identity.publicUrl),
+    port,
+    httpPort,
     tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
     tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -195,13 +229,20 @@ export function loadConfig(args: string[], env: Env): Config {
     ...identity,
     ...readTokenSettings(env),
     scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
-    oauthClients: readClients(env.OAUTH_CLIENTS),
+    ...readClients(env.OAUTH_CLIENTS, env.OAUTH_INTROSPECTORS),
     defaultClientId: DEFAULT_CLIENT_ID,
     passwordIterations: integer("PASSWORD_ITERATIONS", env.PASSWORD_ITERATIONS, {
       fallback: MIN_PBKDF2_ITERATIONS,
       min: MIN_PBKDF2_ITERATIONS,
     }),
     throttle: readThrottle(env),
+    deviceTokens: {
+      ttlSeconds: integer("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
+        fallback: DEFAULT_DEVICE_TOKENS.ttlSeconds,
+        min: MINUTE_SECONDS,
+      }),
+    },
+    clientAddress: readClientAddress(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -251,6 +292,19 @@ function readRedirectPort(
   return port;
 }
 
+/**
+ * Checks what can be checked of `HOST` without a lookup: text that looks like an IPv4 address
+ * but is not one would otherwise be sent to DNS as a name.
+ */
+function readHost(host: string): string {
+  if (/^[\d.]+$/.test(host) && !IPV4.test(host)) {
+    throw new ConfigError(
+      `HOST "${host}" is not an IPv4 address (four numbers from 0 to 255); set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all`,
+    );
+  }
+  return host;
+}
+
 function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience"> {
   return {
     publicUrl: httpsUrl("PUBLIC_URL", env.PUBLIC_URL),
@@ -264,6 +318,7 @@ type TokenSettings = Pick<
   | "jwtSecret"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
+  | "refreshTokenIdleTtlSeconds"
   | "clockLeewaySeconds"
   | "maxTokenBytes"
 >;
@@ -275,15 +330,21 @@ function readTokenSettings(env: Env): TokenSettings {
       `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
     );
   }
+  const refreshTokenTtlSeconds = integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+    fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    min: MINUTE_SECONDS,
+  });
   return {
     jwtSecret,
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
     }),
-    refreshTokenTtlSeconds: integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
-      fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds,
+    refreshTokenIdleTtlSeconds: integer("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
+      fallback: Math.min(DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS, refreshTokenTtlSeconds),
       min: MINUTE_SECONDS,
+      max: refreshTokenTtlSeconds,
     }),
     clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
@@ -314,7 +375,46 @@ function readThrottle(env: Env): ThrottleOptions {
       env.THROTTLE_ADDRESS_FAILURES_PER_MINUTE,
       { fallback: DEFAULT_THROTTLE.addressFailuresPerMinute, min: 1 },
     ),
+    deviceFailures: integer("THROTTLE_DEVICE_FAILURES", env.THROTTLE_DEVICE_FAILURES, {
+      fallback: DEFAULT_THROTTLE.deviceFailures,
+      min: 1,
+    }),
   };
+}
+
+const PROXY_HEADERS: readonly ProxyHeader[] = ["x-forwarded-for", "forwarded"];
+
+function readClientAddress(env: Env): ClientAddressOptions {
+  const header = (env.TRUSTED_PROXY_HEADER || DEFAULT_CLIENT_ADDRESS.proxyHeader).toLowerCase();
+  if (!PROXY_HEADERS.includes(header as ProxyHeader)) {
+    throw new ConfigError(
+      `TRUSTED_PROXY_HEADER must be one of ${
+        PROXY_HEADERS.join(", ")
+      }, not "${env.TRUSTED_PROXY_HEADER}"`,
+    );
+  }
+  return {
+    trustedProxies: readRanges(env.TRUSTED_PROXIES),
+    proxyHeader: header as ProxyHeader,
+    ipv6PrefixLength: integer("IPV6_PREFIX_LENGTH", env.IPV6_PREFIX_LENGTH, {
+      fallback: DEFAULT_CLIENT_ADDRESS.ipv6PrefixLength,
+      min: 1,
+      max: 128,
+    }),
+  };
+}
+
+/** `TRUSTED_PROXIES`: addresses and CIDR ranges, IPv4 or IPv6, separated by commas or spaces. */
+function readRanges(value: string | undefined): IpRange[] {
+  return (value ?? "").split(/[\s,]+/).filter(Boolean).map((entry) => {
+    const range = parseIpRange(entry);
+    if (!range) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES has "${entry}", which is neither an IP address nor a CIDR range`,
+      );
+    }
+    return range;
+  });
 }
 
 function readLogLevel(value: string | undefined): LogLevel {
@@ -342,7 +442,10 @@ function readScopePolicy(list: string | undefined, fallback: string | undefined)
   return { supported, defaultScope };
 }
 
-function readClients(value: string | undefined): Record<string, string> {
+function readClients(
+  value: string | undefined,
+  introspectorList: string | undefined,
+): Pick<Config, "oauthClients" | "oauthIntrospectors"> {
   const clients: Record<string, string> = {};
   for (const entry of (value ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
     const colon = entry.indexOf(":");
@@ -351,6 +454,11 @@ function readClients(value: string | undefined): Record<string, string> {
     if (colon < 1 || !CLIENT_ID.test(id)) {
       throw new ConfigError("OAUTH_CLIENTS must be a comma-separated list of id:secret pairs");
     }
+    if (id === DEFAULT_CLIENT_ID) {
+      throw new ConfigError(
+        `OAUTH_CLIENTS cannot list "${id}": it is the public client of /login and of requests that name no client`,
+      );
+    }
     if (byteLength(secret) < MIN_SECRET_BYTES) {
       throw new ConfigError(
         `OAUTH_CLIENTS: the secret of "${id}" must be at least ${MIN_SECRET_BYTES} bytes`,
@@ -358,7 +466,14 @@ function readClients(value: string | undefined): Record<string, string> {
     }
     clients[id] = secret;
   }
-  return clients;
+  const introspectors = (introspectorList ?? "").split(",").map((id) => id.trim())
+    .filter(Boolean);
+  for (const id of introspectors) {
+    if (!Object.hasOwn(clients, id)) {
+      throw new ConfigError(`OAUTH_INTROSPECTORS names "${id}", which is not in OAUTH_CLIENTS`);
+    }
+  }
+  return { oauthClients: clients, oauthIntrospectors: introspectors };
 }
 
 function integer(

@@ -7,6 +7,7 @@
 import type { PasswordHasher } from "./auth/passwords.ts";
 import { type Config, DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { StoreFailure } from "./store/errors.ts";
 import type { Store } from "./store/store.ts";
 
 /** The tutorial's accounts, created only in development mode. */
@@ -32,22 +33,31 @@ export class DemoUsersError extends Error {
   }
 }
 
-/** Seeds the demo users, marked as such, into an empty store and warns that they exist. */
-export async function seedDemoUsers(store: Store, hasher: PasswordHasher, logger: Logger) {
-  if ((await store.listUsers()).length === 0) {
-    for (const [name, password] of Object.entries(DEMO_USERS)) {
+/**
+ * Creates whichever demo users are missing, marked as such, even in a store that has other users,
+ * and says in one warning line which were created and that they exist. A user of that name added
+ * by someone else meanwhile (another instance) counts as present; existing passwords are left
+ * alone.
+ */
+export async function seedDemoUsers(
+  store: Store,
+  hasher: PasswordHasher,
+  logger: Logger,
+): Promise<void> {
+  const created: string[] = [];
+  for (const [name, password] of Object.entries(DEMO_USERS)) {
+    if (await store.getUser(name)) continue;
+    try {
       await store.addUser(name, await hasher.hash(password), { demo: true });
+      created.push(name);
+    } catch (error) {
+      if (!(error instanceof StoreFailure && error.code === "duplicate_user")) throw error;
     }
   }
-  const present = [];
-  for (const name of Object.keys(DEMO_USERS)) {
-    if (await store.getUser(name)) present.push(name);
-  }
-  if (present.length > 0) {
-    logger.log("warn", "Development mode: demo users exist with the tutorial's passwords", {
-      users: present,
-    });
-  }
+  const msg = created.length > 0
+    ? "Development mode: created the demo users with the tutorial's passwords"
+    : "Development mode: demo users exist with the tutorial's passwords";
+  logger.log("warn", msg, { users: Object.keys(DEMO_USERS), created });
 }
 
 /**

@@ -30,6 +30,7 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   throttled: { status: 429, wireCode: "temporarily_unavailable" },
   invalid_request: { status: 400, wireCode: "invalid_request" },
   invalid_client: { status: 401, wireCode: "invalid_client" },
+  unauthorized_client: { status: 400, wireCode: "unauthorized_client" },
   invalid_grant: { status: 400, wireCode: "invalid_grant" },
   invalid_scope: { status: 400, wireCode: "invalid_scope" },
   unsupported_grant_type: { status: 400, wireCode: "unsupported_grant_type" },
@@ -73,7 +74,7 @@ function authAnswer(error: AuthFailure, realm: string): ErrorAnswer {
 }
 
 /** Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge. */
-export function bearerChallengeFor(
+function bearerChallengeFor(
   realm: string,
   error: AuthFailure,
   wireCode: string | undefined,

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * JSON-lines logging, buffered so that the access log costs little under load. Callers must never
+ * pass it passwords, tokens or Authorization headers.
+ */
 /** Severity of a log line. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -68,7 +73,7 @@ function isoClock(): () => string {
  * Collects lines and writes them to stdout in one call per event-loop turn: a synchronous write
  * per request line would cost more than the request itself under load.
  */
-export function bufferedStdout(): LineSink {
+function bufferedStdout(): LineSink {
   const encoder = new TextEncoder();
   let pending: string[] = [];
   let scheduled = false;

@@ -4,7 +4,7 @@
  * reads the environment once and prints an expected error as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
-import { CertificateError } from "./certs/load.ts";
+import { CertificateError } from "./certs/errors.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
@@ -21,11 +21,16 @@ Usage:
   auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
   auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
+  auth-api user logout NAME                      End every session of a user
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
   auth-api keys revoke KID                       Stop trusting a (leaked) key at once
 
 Configuration comes from environment variables; see README.md.`;
+
+/** Said at start when nobody can log in yet: how to add a user. */
+export const NO_USERS =
+  'The store has no users yet; add one with "deno task user add NAME" (or "auth-api user add NAME") and the same DATABASE_URL as this server';
 
 /** Errors whose message is the whole story: printed as one line, no stack. */
 const EXPECTED_ERRORS = [
@@ -90,7 +95,14 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     const hasher = new PasswordHasher(config.passwordIterations);
     if (config.dev) await seedDemoUsers(store, hasher, logger);
     else await refuseDemoUsers(store, hasher);
+    const empty = (await store.listUsers()).length === 0;
     const server = await startServer(config, logger, { store });
+    if (!logger.enabled("info")) {
+      // The JSON "Listening" line is below LOG_LEVEL; the address is still worth one line.
+      const redirect = server.httpUrl ? ` (${server.httpUrl} redirects to it)` : "";
+      console.error(`Listening on ${server.url}${redirect}`);
+    }
+    if (empty) logger.log("warn", NO_USERS);
     const stop = () => server.shutdown().then(() => Deno.exit(0));
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);

@@ -6,6 +6,7 @@
  */
 import { createApp } from "./app.ts";
 import { ClientRegistry } from "./auth/clients.ts";
+import { DeviceTokens } from "./auth/devices.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
@@ -58,6 +59,7 @@ interface Services {
   store: Store;
   keys: KeyRing;
   revocations: RevocationList;
+  devices: DeviceTokens;
   hasher: PasswordHasher;
   /** Stops the background work and closes the store. */
   close(): Promise<void>;
@@ -126,6 +128,7 @@ async function openServices(
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
   let revocations: RevocationList | undefined;
+  let devices: DeviceTokens;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -136,8 +139,10 @@ async function openServices(
       syncIntervalMs: SYNC_INTERVAL_MS,
       onSyncError,
     });
+    devices = await DeviceTokens.open(store, config.deviceTokens);
   } catch (error) {
     keys?.close();
+    revocations?.close();
     await store.close();
     throw error;
   }
@@ -157,6 +162,7 @@ async function openServices(
   return {
     store,
     ...opened,
+    devices,
     hasher,
     async close() {
       clearInterval(pruning);
@@ -170,7 +176,7 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, revocations, hasher }: Services,
+  { store, keys, revocations, devices, hasher }: Services,
   listeningUrl: string,
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
@@ -182,8 +188,12 @@ function buildApp(
     maxTokenBytes: config.maxTokenBytes,
     revocations,
   });
-  const sessions = new SessionService({ store, tokens, revocations }, {
+  const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
+    introspectors: config.oauthIntrospectors,
+  });
+  const sessions = new SessionService({ store, tokens, revocations, clients }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: config.scopes,
   });
   const throttle = new LoginThrottle(store, config.throttle);
@@ -197,6 +207,7 @@ function buildApp(
       store,
       hasher,
       throttle,
+      devices,
       onUnusableHash: (user, problem) =>
         logger.log(
           "error",
@@ -209,7 +220,7 @@ function buildApp(
         ),
     }),
     sessions,
-    clients: new ClientRegistry(config.oauthClients, config.defaultClientId),
+    clients,
   });
   return { handler, tokens };
 }
@@ -220,7 +231,7 @@ function listenHttps(
   logger: Logger,
   handler: ServeHandler,
 ): Deno.HttpServer<Deno.NetAddr> {
-  return listen("PORT", "--port or PORT", () =>
+  return listen({ setting: "PORT", host: config.host, port: config.port }, () =>
     Deno.serve({
       hostname: config.host,
       port: config.port,
@@ -236,28 +247,61 @@ function listenRedirect(
   httpsPort: number,
 ): Deno.HttpServer<Deno.NetAddr> | undefined {
   if (config.httpPort === undefined) return undefined;
-  return listen("HTTP_PORT", "HTTP_PORT", () =>
+  const port = config.httpPort;
+  return listen({ setting: "HTTP_PORT", host: config.host, port }, () =>
     Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen() {} },
+      { hostname: config.host, port, onListen() {} },
       createRedirectHandler(config.publicUrl ?? `https://${urlHost(config.host)}:${httpsPort}`),
     ));
 }
 
 function listen(
-  setting: string,
-  howToChange: string,
+  where: ListenTarget,
   start: () => Deno.HttpServer<Deno.NetAddr>,
 ): Deno.HttpServer<Deno.NetAddr> {
   try {
     return start();
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new ListenError(
-        `${setting}: address already in use; choose another port with ${howToChange}`,
-      );
-    }
-    throw new ListenError(`${setting}: ${(error as Error).message}`);
+    throw listenError(error, where);
   }
+}
+
+/** The listener that failed: its port setting, and the address and port it was given. */
+export interface ListenTarget {
+  setting: "PORT" | "HTTP_PORT";
+  host: string;
+  port: number;
+}
+
+/**
+ * Turns an error of `Deno.serve` into one line naming the setting at fault: `PORT` or
+ * `HTTP_PORT` for the port, `HOST` for the address.
+ */
+export function listenError(error: unknown, { setting, host, port }: ListenTarget): ListenError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const change = setting === "PORT" ? "--port or PORT" : "HTTP_PORT";
+  const chooseHost =
+    'set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all';
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ListenError(
+      `${setting} ${port} is already in use on "${host}"; choose another port with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ListenError(
+      `${setting} ${port} needs privileges this process lacks (${reason}); choose a port from 1024 up with ${change}`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new ListenError(`HOST "${host}" is not an address of this machine; ${chooseHost}`);
+  }
+  if (error instanceof URIError || /lookup address/i.test(reason)) {
+    return new ListenError(`HOST "${host}" cannot be resolved (${reason}); ${chooseHost}`);
+  }
+  const listener = setting === "PORT" ? "HTTPS" : "plain-HTTP redirect";
+  return new ListenError(
+    `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
+  );
 }
 
 function gracefulShutdown(

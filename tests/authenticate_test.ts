@@ -3,7 +3,7 @@ import { ClientRegistry } from "../src/auth/clients.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { KeyRing } from "../src/auth/keys.ts";
 import { TokenService } from "../src/auth/tokens.ts";
-import { authenticateBearer, authenticateClient } from "../src/handlers/authenticate.ts";
+import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";
 import { HttpError } from "../src/http/errors.ts";
@@ -30,7 +30,13 @@ async function tokenService(): Promise<TokenService & AsyncDisposable> {
 }
 
 function context(): RequestContext {
-  return { requestId: "test", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
+  return {
+    requestId: "test",
+    remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+  };
 }
 
 function request(authorization?: string): Request {
@@ -58,13 +64,49 @@ Deno.test("parseAuthorization reads Bearer, Basic, malformed and other schemes",
   assert.deepEqual(parseAuthorization(`Basic ${btoa("my%20app:p%2Bw+x")}`), {
     scheme: "basic",
     id: "my app",
-    secret: "p+w x",
+    secrets: ["p+w x", "p%2Bw+x"],
   });
   assert.deepEqual(parseAuthorization(`Basic ${btoa("no-colon")}`), { scheme: "malformed_basic" });
-  assert.deepEqual(parseAuthorization(`Basic ${btoa("a:%zz")}`), { scheme: "malformed_basic" });
+  assert.deepEqual(parseAuthorization(`Basic ${btoa("a:%zz")}`), {
+    scheme: "basic",
+    id: "a",
+    secrets: ["%zz"],
+  });
   for (const value of ["Bearer", "Token abc", "xyz", "Basic !!"]) {
     assert.deepEqual(parseAuthorization(value), { scheme: "other" }, value);
   }
+});
+
+Deno.test("parseAuthorization reads a Basic secret form-decoded and as sent, and never a third way", () => {
+  const secrets = (text: string) => {
+    const parsed = parseAuthorization(`Basic ${new TextEncoder().encode(text).toBase64()}`);
+    assert.equal(parsed.scheme, "basic", text);
+    return parsed.scheme === "basic" ? parsed.secrets : [];
+  };
+  // Nothing to decode: one reading.
+  assert.deepEqual(secrets("rs:plain-secret_0123"), ["plain-secret_0123"]);
+  // A base64 secret as curl -u sends it, and the same form-encoded as RFC 6749 §2.3.1 asks.
+  assert.deepEqual(secrets("rs:ab+cd/ef=="), ["ab cd/ef==", "ab+cd/ef=="]);
+  assert.deepEqual(secrets("rs:ab%2Bcd%2Fef%3D%3D"), ["ab+cd/ef==", "ab%2Bcd%2Fef%3D%3D"]);
+  // Not valid form encoding: only as sent. Encoded twice: decoded once, never twice.
+  assert.deepEqual(secrets("rs:100%"), ["100%"]);
+  assert.deepEqual(secrets("rs:a%2520b"), ["a%20b", "a%2520b"]);
+  // The secret is everything after the first colon.
+  assert.deepEqual(secrets("rs:a:b"), ["a:b"]);
+});
+
+Deno.test("ClientRegistry accepts either reading of a Basic secret, compares every reading, and no other", async () => {
+  const secret = "ab+cd/ef==0123456789abcdef0123456789";
+  const clients = new ClientRegistry({ rs: secret }, "first-party");
+  const identify = (presented: string | [string] | [string, string]) =>
+    clients.identify({ clientId: "rs", secret: presented });
+  const accepted = { clientId: "rs", authenticated: true };
+  assert.deepEqual(await identify([secret.replaceAll("+", " "), secret]), accepted, "as sent");
+  assert.deepEqual(await identify([secret, encodeURIComponent(secret)]), accepted, "form-encoded");
+  assert.deepEqual(await identify(secret), accepted, "client_secret_post");
+  await assertFailure(identify(["wrong", "also wrong"]), "invalid_client");
+  await assertFailure(identify(secret.replaceAll("+", " ")), "invalid_client");
+  await assertFailure(identify([encodeURIComponent(secret)]), "invalid_client");
 });
 
 Deno.test("authenticateBearer rejects a request without Authorization as missing_token", async () => {
@@ -132,6 +174,22 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
     clients,
   });
   assert.deepEqual(none, { clientId: "first-party", authenticated: false });
+});
+
+Deno.test("ClientRegistry refuses the default client as a confidential client and knows which are", () => {
+  assert.throws(
+    () => new ClientRegistry({ "first-party": CLIENT_SECRET }, "first-party"),
+    /default client "first-party" cannot be a confidential client/,
+  );
+  const clients = new ClientRegistry({ conf: CLIENT_SECRET, rs: CLIENT_SECRET }, "first-party", {
+    introspectors: ["rs"],
+  });
+  assert.equal(clients.isConfidential("conf"), true);
+  assert.equal(clients.isConfidential("first-party"), false);
+  assert.equal(clients.isConfidential("public-app"), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: true }), true);
+  assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: false }), false);
+  assert.equal(clients.mayIntrospectAll({ clientId: "conf", authenticated: true }), false);
 });
 
 Deno.test("authenticateClient refuses two methods, a repeated parameter and bad Basic", async () => {

@@ -10,8 +10,13 @@ import {
   type GeneratedCertificate,
   writeCertificateFiles,
 } from "../src/certs/generate.ts";
-import { CertificateError, loadTlsFiles } from "../src/certs/load.ts";
+import { CertificateError } from "../src/certs/errors.ts";
+import { loadTlsFiles } from "../src/certs/load.ts";
 import { certsCommand } from "../src/cli/certs.ts";
+import { CURL, OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
+import { outputOf } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { opensslVersion1Certificate } from "./helpers/tls.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -36,25 +41,8 @@ function versionOf(certPem: string): Version {
     .version;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "certs_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
-}
-
-async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(cmd, { args, cwd, stdin: "null" })
-    .output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(stderr)}`);
-  return out;
 }
 
 /** Asserts that `promise` rejects with a one-line CertificateError matching `pattern`. */
@@ -237,14 +225,14 @@ Deno.test("Deno.serve accepts the generated RSA and ECDSA certificates and fetch
   }
 });
 
-Deno.test("curl --cacert cert.pem trusts the generated certificate", async () => {
+testNeeding([CURL], "curl --cacert cert.pem trusts the generated certificate", async () => {
   const generated = await rsaCertificate();
   await withTempDir(async (dir) => {
     await writeFiles(dir, { "cert.pem": generated.certPem });
     const server = serve(generated);
     try {
       for (const host of ["localhost", "127.0.0.1"]) {
-        const body = await run("curl", [
+        const body = await outputOf("curl", [
           "--silent",
           "--show-error",
           "--fail",
@@ -271,51 +259,106 @@ Deno.test("loadTlsFiles returns the PEM texts of a generated certificate and key
   });
 });
 
-Deno.test("loadTlsFiles accepts PKCS#1 RSA PRIVATE KEY and SEC1 EC PRIVATE KEY files from openssl", async () => {
-  await withTempDir(async (dir) => {
-    const rsa = await rsaCertificate();
-    const ec = await ecdsaCertificate();
-    await writeFiles(dir, {
-      "rsa.pem": rsa.certPem,
-      "rsa_key.pem": rsa.keyPem,
-      "ec.pem": ec.certPem,
-      "ec_key.pem": ec.keyPem,
-    });
-    await run("openssl", ["rsa", "-traditional", "-in", "rsa_key.pem", "-out", "pkcs1.pem"], dir);
-    await run("openssl", ["ec", "-in", "ec_key.pem", "-out", "sec1.pem"], dir);
-    const pkcs1 = await Deno.readTextFile(join(dir, "pkcs1.pem"));
-    const sec1 = await Deno.readTextFile(join(dir, "sec1.pem"));
-    assert.match(pkcs1, /-----BEGIN RSA PRIVATE KEY-----/);
-    assert.match(sec1, /-----BEGIN EC PRIVATE KEY-----/);
+testNeeding(
+  [OPENSSL],
+  "loadTlsFiles accepts PKCS#1 RSA PRIVATE KEY and SEC1 EC PRIVATE KEY files from openssl",
+  async () => {
+    await withTempDir(async (dir) => {
+      const rsa = await rsaCertificate();
+      const ec = await ecdsaCertificate();
+      await writeFiles(dir, {
+        "rsa.pem": rsa.certPem,
+        "rsa_key.pem": rsa.keyPem,
+        "ec.pem": ec.certPem,
+        "ec_key.pem": ec.keyPem,
+      });
+      await outputOf(
+        "openssl",
+        ["rsa", "-traditional", "-in", "rsa_key.pem", "-out", "pkcs1.pem"],
+        {
+          cwd: dir,
+        },
+      );
+      await outputOf("openssl", ["ec", "-in", "ec_key.pem", "-out", "sec1.pem"], { cwd: dir });
+      const pkcs1 = await Deno.readTextFile(join(dir, "pkcs1.pem"));
+      const sec1 = await Deno.readTextFile(join(dir, "sec1.pem"));
+      assert.match(pkcs1, /-----BEGIN RSA PRIVATE KEY-----/);
+      assert.match(sec1, /-----BEGIN EC PRIVATE KEY-----/);
 
-    assert.equal((await loadTlsFiles(join(dir, "rsa.pem"), join(dir, "pkcs1.pem"))).key, pkcs1);
-    assert.equal((await loadTlsFiles(join(dir, "ec.pem"), join(dir, "sec1.pem"))).key, sec1);
-    await assertCertificateError(
-      loadTlsFiles(join(dir, "ec.pem"), join(dir, "pkcs1.pem")),
-      /does not match/,
-    );
-  });
-});
+      assert.equal((await loadTlsFiles(join(dir, "rsa.pem"), join(dir, "pkcs1.pem"))).key, pkcs1);
+      assert.equal((await loadTlsFiles(join(dir, "ec.pem"), join(dir, "sec1.pem"))).key, sec1);
+      await assertCertificateError(
+        loadTlsFiles(join(dir, "ec.pem"), join(dir, "pkcs1.pem")),
+        /does not match/,
+      );
+    });
+  },
+);
 
 Deno.test("loadTlsFiles explains a missing certificate or key file", async () => {
   const generated = await ecdsaCertificate();
   await withTempDir(async (dir) => {
     const cert = join(dir, "cert.pem");
     const key = join(dir, "key.pem");
+    // deno task certs writes only under certs/: elsewhere it is named with the settings to use.
     await assertCertificateError(
       loadTlsFiles(cert, key),
       new RegExp(
         `^Cannot read certificate "${
           RegExp.escape(cert)
-        }": file not found; run "deno task certs" to create one, or set TLS_CERT$`,
+        }": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files$`,
       ),
     );
     await writeFiles(dir, { "cert.pem": generated.certPem });
     await assertCertificateError(
       loadTlsFiles(cert, key),
-      /^Cannot read private key ".*key\.pem": file not found; .*TLS_KEY$/,
+      /^Cannot read private key ".*key\.pem": file not found; .*TLS_KEY to existing PEM files$/,
     );
   });
+});
+
+Deno.test("loadTlsFiles suggests deno task certs only where it writes the missing file", async () => {
+  async function missing(certPath: string, keyPath: string): Promise<string> {
+    const error = await loadTlsFiles(certPath, keyPath).then(() => undefined, (e) => e);
+    assert.ok(error instanceof CertificateError, `expected CertificateError, got ${error}`);
+    return error.message;
+  }
+  // The defaults, relative to the working directory: deno task certs writes exactly these.
+  const cwd = Deno.cwd();
+  await withTempDir(async (dir) => {
+    Deno.chdir(dir);
+    try {
+      assert.equal(
+        await missing("certs/cert.pem", "./certs/key.pem"),
+        'Cannot read certificate "certs/cert.pem": file not found; run "deno task certs" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+    } finally {
+      Deno.chdir(cwd);
+    }
+  });
+  // A directory under certs/: --dir says which, as the task may write there.
+  assert.equal(
+    await missing("certs/api/cert.pem", "certs/api/key.pem"),
+    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  assert.equal(
+    await missing("certs/api/cert.pem", "certs/key.pem"),
+    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" and set TLS_KEY=certs/api/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  // Another directory, which the task may not write: the defaults, and the settings naming them.
+  assert.equal(
+    await missing("/nowhere/tls dir/cert.pem", "/nowhere/tls dir/key.pem"),
+    'Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  assert.equal(
+    await missing("/nowhere/cert.pem", "certs/key.pem"),
+    'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  // A name deno task certs never writes, even under certs/.
+  assert.equal(
+    await missing("certs/api.crt", "certs/api.key"),
+    'Cannot read certificate "certs/api.crt": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
 });
 
 Deno.test("loadTlsFiles explains a file that is not a PEM certificate or key", async () => {
@@ -380,39 +423,21 @@ Deno.test("loadTlsFiles rejects a private key that does not match the certificat
   });
 });
 
-Deno.test("loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to make version 3", async () => {
-  await withTempDir(async (dir) => {
-    await run("openssl", ["genrsa", "-out", "key.pem", "2048"], dir);
-    await run("openssl", [
-      "req",
-      "-new",
-      "-key",
-      "key.pem",
-      "-subj",
-      "/CN=localhost",
-      "-out",
-      "csr.pem",
-    ], dir);
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-days",
-      "1",
-      "-in",
-      "csr.pem",
-      "-signkey",
-      "key.pem",
-      "-out",
-      "cert.pem",
-    ], dir);
-    const certPem = await Deno.readTextFile(join(dir, "cert.pem"));
-    assert.equal(versionOf(certPem), Version.v1);
-    await assertCertificateError(
-      loadTlsFiles(join(dir, "cert.pem"), join(dir, "key.pem")),
-      /^Certificate ".*cert\.pem" is X\.509 version 1, which TLS in Deno refuses \(UnsupportedCertVersion\); make a version 3 certificate with "deno task certs" or add extensions with openssl -extfile$/,
-    );
-  });
-});
+testNeeding(
+  [OPENSSL],
+  "loadTlsFiles rejects an OpenSSL version 1 certificate with a hint to make version 3",
+  async () => {
+    await withTempDir(async (dir) => {
+      await opensslVersion1Certificate(dir, { cert: "cert.pem", key: "key.pem" });
+      const certPem = await Deno.readTextFile(join(dir, "cert.pem"));
+      assert.equal(versionOf(certPem), Version.v1);
+      await assertCertificateError(
+        loadTlsFiles(join(dir, "cert.pem"), join(dir, "key.pem")),
+        /^Certificate ".*cert\.pem" is X\.509 version 1, which TLS in Deno refuses \(UnsupportedCertVersion\); make a version 3 certificate with "deno task certs" or add extensions with openssl -extfile$/,
+      );
+    });
+  },
+);
 
 Deno.test("loadTlsFiles rejects an expired or not yet valid certificate", async () => {
   const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
@@ -451,60 +476,64 @@ Deno.test("loadTlsFiles rejects an expired or not yet valid certificate", async 
   });
 });
 
-Deno.test("certsCommand writes the files into --dir, prints the fingerprint and returns 0", async () => {
-  await withTempDir(async (tmp) => {
-    const dir = join(tmp, "certs");
-    const { code, stdout, stderr } = await captureConsole(() =>
-      certsCommand(["--dir", dir, "--ecdsa", "--days", "30", "--name", "api.test"])
-    );
-    assert.equal(code, 0, stderr);
-    const paths = certificatePaths(dir);
-    for (const path of Object.values(paths)) assert.ok(stdout.includes(path), `prints ${path}`);
-    assert.match(stdout, new RegExp(`curl --cacert ${RegExp.escape(paths.certPath)}`));
+testNeeding(
+  [OPENSSL],
+  "certsCommand writes the files into --dir, prints the fingerprint and returns 0",
+  async () => {
+    await withTempDir(async (tmp) => {
+      const dir = join(tmp, "certs");
+      const { code, stdout, stderr } = await captureConsole(() =>
+        certsCommand(["--dir", dir, "--ecdsa", "--days", "30", "--name", "api.test"])
+      );
+      assert.equal(code, 0, stderr);
+      const paths = certificatePaths(dir);
+      for (const path of Object.values(paths)) assert.ok(stdout.includes(path), `prints ${path}`);
+      assert.match(stdout, new RegExp(`curl --cacert ${RegExp.escape(paths.certPath)}`));
 
-    const cert = new x509.X509Certificate(await Deno.readTextFile(paths.certPath));
-    assert.equal(cert.notAfter.getTime() - cert.notBefore.getTime(), 30 * DAY_MS);
-    assert.ok(sanOf(cert).some((name) => name.value === "api.test"));
-    const opensslFingerprint = await run("openssl", [
-      "x509",
-      "-in",
-      paths.certPath,
-      "-noout",
-      "-fingerprint",
-      "-sha256",
-    ]);
-    const fingerprint = opensslFingerprint.trim().split("=")[1];
-    assert.match(stdout, new RegExp(`SHA-256 fingerprint: ${fingerprint}`));
+      const cert = new x509.X509Certificate(await Deno.readTextFile(paths.certPath));
+      assert.equal(cert.notAfter.getTime() - cert.notBefore.getTime(), 30 * DAY_MS);
+      assert.ok(sanOf(cert).some((name) => name.value === "api.test"));
+      const opensslFingerprint = await outputOf("openssl", [
+        "x509",
+        "-in",
+        paths.certPath,
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+      ]);
+      const fingerprint = opensslFingerprint.trim().split("=")[1];
+      assert.match(stdout, new RegExp(`SHA-256 fingerprint: ${fingerprint}`));
 
-    const again = await captureConsole(() => certsCommand(["--dir", dir, "--ecdsa"]));
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /^Error: Certificate files already exist in ".*": use --force/);
-    const forced = await captureConsole(() => certsCommand(["--dir", dir, "--ecdsa", "--force"]));
-    assert.equal(forced.code, 0, forced.stderr);
-  });
-});
+      const again = await captureConsole(() => certsCommand(["--dir", dir, "--ecdsa"]));
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /^Error: Certificate files already exist in ".*": use --force/);
+      const forced = await captureConsole(() => certsCommand(["--dir", dir, "--ecdsa", "--force"]));
+      assert.equal(forced.code, 0, forced.stderr);
+    });
+  },
+);
 
 Deno.test("certsCommand returns 1 with one Error line for a bad flag", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "certs_test_" });
-  const unused = join(tmp, "unused");
-  for (
-    const [args, pattern] of [
-      [["--bogus"], /^Error: Unknown option "--bogus"/],
-      [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
-      [["--days", "ten"], /^Error: .*"ten"/],
-      [["--dir"], /^Error: Option "--dir <value>" argument missing/],
-      [["extra"], /^Error: Unexpected argument "extra"/],
-      [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
-    ] as const
-  ) {
-    const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
-    assert.equal(code, 1, `${args.join(" ")} fails`);
-    assert.equal(stdout, "");
-    assert.match(stderr, pattern);
-    assert.doesNotMatch(stderr, /\n/);
-  }
-  await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
-  await Deno.remove(tmp, { recursive: true });
+  await withTempDir(async (tmp) => {
+    const unused = join(tmp, "unused");
+    for (
+      const [args, pattern] of [
+        [["--bogus"], /^Error: Unknown option "--bogus"/],
+        [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
+        [["--days", "ten"], /^Error: .*"ten"/],
+        [["--dir"], /^Error: Option "--dir <value>" argument missing/],
+        [["extra"], /^Error: Unexpected argument "extra"/],
+        [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
+      ] as const
+    ) {
+      const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
+      assert.equal(code, 1, `${args.join(" ")} fails`);
+      assert.equal(stdout, "");
+      assert.match(stderr, pattern);
+      assert.doesNotMatch(stderr, /\n/);
+    }
+    await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
+  });
   const help = await captureConsole(() => certsCommand(["--help"]));
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--ecdsa/);

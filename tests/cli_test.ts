@@ -2,40 +2,26 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
+import { NO_USERS } from "../src/main.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
-  childEnv,
+  assertOneLineError,
   CLIENT,
   type CliResult,
   runCli,
   type RunCliOptions,
-  ServeProcess,
+  runProgram,
+  ServerProcess,
 } from "./helpers/process.ts";
+import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { opensslVersion1Certificate, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
 
 /** Runs `deno run … src/main.ts <args>` (or `options.script`) in `cwd`. */
 function cli(cwd: string, args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   return runCli(args, { cwd, ...options });
-}
-
-/** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
-function assertOneLineError(result: CliResult, pattern: RegExp): string {
-  assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
-  assert.ok(lines[0].startsWith("Error: "), lines[0]);
-  assert.match(lines[0], pattern);
-  return lines[0];
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-cli-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function storedHash(dir: string, username: string): Promise<string | undefined> {
@@ -94,6 +80,7 @@ Deno.test("user add, list, passwd and remove manage an account with the password
 
     const removed = await cli(dir, ["user", "remove", "alice"]);
     assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, 'Removed user "alice" and ended 0 sessions\n');
     assert.equal(await storedHash(dir, "alice"), undefined);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "");
 
@@ -118,6 +105,7 @@ Deno.test("user add refuses an empty or short password and a name with a control
       /control characters/,
     );
     assertOneLineError(await cli(dir, ["user", "add"]), /Usage/);
+    assertOneLineError(await cli(dir, ["user", "logout"]), /Usage: .*user logout NAME/);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no user was created");
   });
 });
@@ -162,39 +150,22 @@ Deno.test("serve without a certificate exits 1 with one error line naming the fi
   });
 });
 
-Deno.test("serve with an OpenSSL version 1 certificate exits 1 with one line saying so", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.mkdir(join(dir, "certs"));
-    const openssl = async (...args: string[]) => {
-      const out = await new Deno.Command("openssl", {
-        args,
-        cwd: join(dir, "certs"),
-        stdin: "null",
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    };
-    // The tutorial's three commands, which make an X.509 v1 certificate.
-    await openssl("genrsa", "-out", "private_key.pem", "2048");
-    await openssl(
-      "req",
-      "-new",
-      "-key",
-      "private_key.pem",
-      "-out",
-      "csr.pem",
-      "-subj",
-      "/CN=localhost",
-    );
-    await openssl(
-      ..."x509 -req -days 365 -in csr.pem -signkey private_key.pem -out certificate.pem".split(" "),
-    );
-    const result = await cli(dir, ["serve", "--port", "0"], {
-      env: { TLS_CERT: "certs/certificate.pem", TLS_KEY: "certs/private_key.pem" },
+testNeeding(
+  [OPENSSL],
+  "serve with an OpenSSL version 1 certificate exits 1 with one line saying so",
+  async () => {
+    await withTempDir(async (dir) => {
+      // The tutorial's three commands, which make an X.509 v1 certificate.
+      await Deno.mkdir(join(dir, "certs"));
+      await opensslVersion1Certificate(join(dir, "certs"));
+      const result = await cli(dir, ["serve", "--port", "0"], {
+        env: { TLS_CERT: "certs/certificate.pem", TLS_KEY: "certs/private_key.pem" },
+      });
+      assertOneLineError(result, /version 1/);
+      assert.match(result.stderr, /certificate\.pem/);
     });
-    assertOneLineError(result, /version 1/);
-    assert.match(result.stderr, /certificate\.pem/);
-  });
-});
+  },
+);
 
 Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error line", async () => {
   await withTempDir(async (dir) => {
@@ -222,13 +193,13 @@ Deno.test("certs writes a key, CSR and certificate into certs/ that serve (witho
     assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /write access to "tls"/);
     assert.equal(await exists(join(dir, "tls")), false);
 
-    await using server = new ServeProcess(["--port", "0"], { cwd: dir });
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     using client = Deno.createHttpClient({ caCerts: [certPem] });
     const denied = await postLogin(url, client, "user1", "password1");
     assert.equal(denied.status, 400);
     assert.deepEqual(denied.body, { msg: "Invalid credentials" });
-    assert.ok(!server.logs.some((line) => line.level === "warn"), "no demo-user warning");
+    assert.ok(!server.logs.some((line) => /demo users/.test(String(line.msg))), "no demo users");
     const status = await server.stop();
     assert.equal(status.code, 0, server.stderr);
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no demo users were seeded");
@@ -237,7 +208,7 @@ Deno.test("certs writes a key, CSR and certificate into certs/ that serve (witho
 
 Deno.test("serve --dev makes a certificate and demo users, serves logins and the client, and stops on SIGTERM", async () => {
   await withTempDir(async (dir) => {
-    await using server = new ServeProcess(["--dev", "--port", "0"], { cwd: dir });
+    await using server = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     assert.match(url, /^https:\/\/localhost:[1-9]\d*$/);
     for (const file of ["certs/cert.pem", "certs/key.pem", "data/auth.db"]) {
@@ -298,33 +269,108 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
   });
 });
 
-Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN names the runtime", async () => {
+Deno.test("serve --dev creates the demo users missing from a store that has other users, and says so", async () => {
+  await withTempDir(async (dir) => {
+    const added = await cli(dir, ["user", "add", "alice"], { stdin: "alice's password\n" });
+    assert.equal(added.code, 0, added.stderr);
+
+    await using server = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
+    const url = await server.listening();
+    const seeded = server.logs.filter((line) => /demo users/.test(String(line.msg)));
+    assert.equal(seeded.length, 1, server.lines.join("\n"));
+    assert.equal(seeded[0].level, "warn");
+    assert.match(String(seeded[0].msg), /^Development mode: created the demo users/);
+    assert.deepEqual(seeded[0].created, ["user1", "user2"]);
+
+    using client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(join(dir, "certs/cert.pem"))],
+    });
+    assert.equal((await postLogin(url, client, "user1", "password1")).status, 200);
+    assert.equal((await postLogin(url, client, "alice", "alice's password")).status, 200);
+    assert.equal((await server.stop()).code, 0, server.stderr);
+  });
+});
+
+Deno.test("serve says at start how to add a user while the store has none, and not once one exists", async () => {
+  await withTempDir(async (dir) => {
+    await writeTlsFiles(dir);
+    const hint = (server: ServerProcess) =>
+      server.logs.filter((line) => /no users/.test(String(line.msg)));
+
+    {
+      await using empty = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
+      await empty.listening();
+      const line = await empty.waitForLog(NO_USERS);
+      assert.equal(line.level, "warn");
+      assert.match(String(line.msg), /deno task user add NAME/);
+      assert.match(String(line.msg), /same DATABASE_URL/);
+      assert.equal(hint(empty).length, 1);
+      assert.equal((await empty.stop()).code, 0, empty.stderr);
+    }
+
+    const added = await cli(dir, ["user", "add", "alice"], { stdin: "alice's password\n" });
+    assert.equal(added.code, 0, added.stderr);
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
+    await server.listening();
+    assert.equal((await server.stop()).code, 0, server.stderr);
+    assert.deepEqual(hint(server), [], server.lines.join("\n"));
+  });
+});
+
+Deno.test("serve with LOG_LEVEL=warn or error still prints the listening addresses, on stderr", async () => {
+  await withTempDir(async (dir) => {
+    const { certPem } = await testCertificate();
+    await writeTlsFiles(dir);
+    using client = Deno.createHttpClient({ caCerts: [certPem] });
+    for (const level of ["warn", "error"]) {
+      await using server = new ServerProcess(["serve", "--port", "0"], {
+        cwd: dir,
+        env: { LOG_LEVEL: level, HTTP_PORT: "0" },
+      });
+      const [line, url, httpUrl] = await server.waitForStderr(
+        /^Listening on (https:\/\/localhost:\d+) \((http:\/\/localhost:\d+) redirects to it\)\n/,
+      );
+      assert.equal(server.stderr, line, "one line on stderr");
+      const res = await fetch(`${url}/hello`, { client });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+      const redirect = await fetch(`${httpUrl}/hello`, { redirect: "manual" });
+      assert.equal(redirect.status, 308);
+      await redirect.body?.cancel();
+      assert.equal((await server.stop()).code, 0, server.stderr);
+      assert.ok(!server.logs.some((line) => line.level === "info"), `no info lines at ${level}`);
+    }
+  });
+});
+
+/** A copy of the project's deno.json, deno.lock and src/ in a temp dir, to run its tasks in. */
+async function withProjectCopy(fn: (dir: string) => Promise<void>): Promise<void> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  await withTempDir(async (dir) => {
+    const files = ["deno.json", "deno.lock", "src"].map((name) => join(root, name));
+    const copied = await runProgram("cp", ["-r", ...files, dir]);
+    assert.equal(copied.code, 0, copied.stderr);
+    await fn(dir);
+  });
+}
+
+/** Runs `deno task compile` in `dir` with DENORT_BIN set. */
+function compileTask(dir: string, denortBin: string): Promise<CliResult> {
+  return runProgram(Deno.execPath(), ["task", "compile"], {
+    cwd: dir,
+    env: { DENORT_BIN: denortBin },
+  });
+}
+
+Deno.test("the compile task packs src/main.ts into bin/auth-api when DENORT_BIN names the runtime", async () => {
   // The real denort runtime cannot be downloaded here, so a small ELF program (true) stands in:
   // this checks the task's flags and that the module graph is embedded, not the runtime itself.
-  const root = fileURLToPath(new URL("..", import.meta.url));
-  const tasks = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))).tasks;
-  const args: string[] = tasks.compile.split(/\s+/).slice(1);
-  assert.equal(args[0], "compile");
-  assert.equal(args.at(-1), "src/main.ts");
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-compile-" });
-  try {
+  await withProjectCopy(async (dir) => {
     const runtime = join(dir, "denort");
     await Deno.copyFile("/bin/true", runtime);
-    const output = join(dir, "auth-api");
-    const outputAt = args.indexOf("--output");
-    assert.ok(outputAt > 0, "the compile task names its --output");
-    args[outputAt + 1] = output;
-    const result = await new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: root,
-      env: childEnv({ DENORT_BIN: runtime }),
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, stderr);
-    const binary = await Deno.readFile(output);
+    const result = await compileTask(dir, runtime);
+    assert.equal(result.code, 0, result.stderr);
+    const binary = await Deno.readFile(join(dir, "bin/auth-api"));
     const text = new TextDecoder().decode(binary);
     assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");
     assert.ok(text.includes('"entrypoint_key":"src/main.ts"'), "src/main.ts is the entry point");
@@ -332,7 +378,22 @@ Deno.test("the compile task packs src/main.ts into one binary when DENORT_BIN na
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
     assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    assert.ok(text.includes("--max-semi-space-size=2"), "the serve tasks' V8 flag is kept");
+  });
+});
+
+Deno.test("a failed compile task exits non-zero and leaves no empty bin/ behind, but keeps a bin/ with files", async () => {
+  await withProjectCopy(async (dir) => {
+    const missing = join(dir, "no-such-denort");
+    const failed = await compileTask(dir, missing);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /denort/);
+    assert.ok(!await exists(join(dir, "bin")), "no empty bin/ left behind");
+
+    await Deno.mkdir(join(dir, "bin"));
+    await Deno.writeTextFile(join(dir, "bin/auth-api"), "an earlier build");
+    const again = await compileTask(dir, missing);
+    assert.notEqual(again.code, 0);
+    assert.equal(await Deno.readTextFile(join(dir, "bin/auth-api")), "an earlier build");
+  });
 });

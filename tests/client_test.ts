@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { eraseLastCharacter } from "../src/cli/secret.ts";
 import { checkBaseUrl, ClientError, runClient } from "../src/client.ts";
-import { CLIENT, runCli } from "./helpers/process.ts";
+import { assertOneLineError, CLIENT, runCli } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("checkBaseUrl allows https:// anywhere and http:// only to loopback", () => {
   for (
@@ -81,26 +82,20 @@ Deno.test("runClient logs in over plain http:// to loopback", async () => {
 });
 
 Deno.test("the client command refuses http:// to another host and --password with one line, reading nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-client-" });
-  try {
+  await withTempDir(async (dir) => {
     const remote = await runCli(["--url", "http://auth.example.com"], {
       cwd: dir,
       script: CLIENT,
       stdin: "password1\n",
     });
-    assert.equal(remote.code, 1);
-    assert.match(
-      remote.stderr,
+    assertOneLineError(
+      remote,
       /^Error: Refusing to send a password to "http:\/\/auth\.example\.com"/,
     );
-    assert.equal(remote.stderr.trimEnd().split("\n").length, 1);
     const flag = await runCli(["--password", "password1"], { cwd: dir, script: CLIENT });
-    assert.equal(flag.code, 1);
-    assert.match(flag.stderr, /^Error: --password is not accepted/);
+    assertOneLineError(flag, /^Error: --password is not accepted/);
     assert.ok(!flag.stderr.includes("password1"), "the password is not echoed");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** What the hidden prompt keeps after `typed`, where "\x7f" is the backspace key. */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { CURL, python3With, testNeeding } from "./helpers/prerequisites.ts";
+import { type CliResult, runProgram } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
@@ -34,61 +36,52 @@ else:
     print('Failed to authenticate:', response.status_code)
 `;
 
-async function run(command: string, args: string[]) {
-  const output = await new Deno.Command(command, {
-    args,
-    stdin: "null",
-    env: { PYTHONWARNINGS: "default", NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 async function certFile(server: TestServer): Promise<string> {
   const path = join(server.dir, "trusted-cert.pem");
   await Deno.writeTextFile(path, server.certPem);
   return path;
 }
 
-/** Debian's interpreter, which .ci/run gives python3-requests. */
-const PYTHON = "/usr/bin/python3";
+/** A python3 with `requests` (Debian's python3-requests, which .ci/run installs). */
+const PYTHON = python3With("requests");
 
-Deno.test("the tutorial's Python requests client logs in and prints the greeting over verified HTTPS", async () => {
-  await using server = await startTestServer({ users: USERS });
+/** Runs the tutorial's client against `server`, trusting its certificate, warnings shown. */
+async function runTutorialClient(server: TestServer): Promise<CliResult> {
   const script = join(server.dir, "client.py");
   await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run(PYTHON, [
-    script,
-    server.url,
-    await certFile(server),
-  ]);
-  assert.equal(stderr, "", "no warnings (such as InsecureRequestWarning) on stderr");
-  assert.equal(stdout, `{'message': "Hello, user1! You're authenticated."}\n`);
-  assert.equal(code, 0);
-});
+  return await runProgram(PYTHON.path, [script, server.url, await certFile(server)], {
+    env: { PYTHONWARNINGS: "default" },
+  });
+}
 
-Deno.test("the tutorial's Python client reports Failed to authenticate: 400 for a wrong password", async () => {
-  await using server = await startTestServer({ users: { user1: "another-password" } });
-  const script = join(server.dir, "client.py");
-  await Deno.writeTextFile(script, TUTORIAL_CLIENT);
-  const { code, stdout, stderr } = await run(PYTHON, [
-    script,
-    server.url,
-    await certFile(server),
-  ]);
-  assert.equal(stderr, "");
-  assert.equal(stdout, "Failed to authenticate: 400\n");
-  assert.equal(code, 0);
-});
+testNeeding(
+  [PYTHON],
+  "the tutorial's Python requests client logs in and prints the greeting over verified HTTPS",
+  async () => {
+    await using server = await startTestServer({ users: USERS });
+    const { code, stdout, stderr } = await runTutorialClient(server);
+    assert.equal(stderr, "", "no warnings (such as InsecureRequestWarning) on stderr");
+    assert.equal(stdout, `{'message': "Hello, user1! You're authenticated."}\n`);
+    assert.equal(code, 0);
+  },
+);
 
-Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
+testNeeding(
+  [PYTHON],
+  "the tutorial's Python client reports Failed to authenticate: 400 for a wrong password",
+  async () => {
+    await using server = await startTestServer({ users: { user1: "another-password" } });
+    const { code, stdout, stderr } = await runTutorialClient(server);
+    assert.equal(stderr, "");
+    assert.equal(stdout, "Failed to authenticate: 400\n");
+    assert.equal(code, 0);
+  },
+);
+
+testNeeding([CURL], "curl --cacert logs in and calls /hello with the token", async () => {
   await using server = await startTestServer({ users: USERS });
   const cert = await certFile(server);
-  const loginResult = await run("curl", [
+  const loginResult = await runProgram("curl", [
     "--cacert",
     cert,
     "-sS",
@@ -106,7 +99,7 @@ Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
   assert.equal(type, "Bearer");
   assert.equal(token.split(".").length, 3);
 
-  const helloResult = await run("curl", [
+  const helloResult = await runProgram("curl", [
     "--cacert",
     cert,
     "-sS",
@@ -119,28 +112,32 @@ Deno.test("curl --cacert logs in and calls /hello with the token", async () => {
   assert.equal(helloResult.stdout, `{"message":"Hello, user1! You're authenticated."}`);
 });
 
-Deno.test("curl without --cacert refuses the self-signed certificate", async () => {
+testNeeding([CURL], "curl without --cacert refuses the self-signed certificate", async () => {
   await using server = await startTestServer({ users: USERS });
-  const { code, stdout } = await run("curl", ["-sS", `${server.url}/hello`]);
+  const { code, stdout } = await runProgram("curl", ["-sS", `${server.url}/hello`]);
   assert.equal(code, 60, "curl exit code 60: peer certificate cannot be authenticated");
   assert.equal(stdout, "");
 });
 
 for (const version of ["--http2", "--http1.1"]) {
-  Deno.test(`curl ${version} -I /hello without a token gets the 401 headers and no body`, async () => {
-    await using server = await startTestServer({ users: USERS });
-    const { code, stdout, stderr } = await run("curl", [
-      "--cacert",
-      await certFile(server),
-      "-sS",
-      version,
-      "-I",
-      `${server.url}/hello`,
-    ]);
-    assert.equal(stderr, "");
-    assert.equal(code, 0);
-    assert.match(stdout, /^HTTP\/(2|1\.1) 401/);
-    assert.match(stdout, /^www-authenticate: Bearer realm="/im);
-    assert.match(stdout, /^content-type: application\/json; charset=utf-8/im);
-  });
+  testNeeding(
+    [CURL],
+    `curl ${version} -I /hello without a token gets the 401 headers and no body`,
+    async () => {
+      await using server = await startTestServer({ users: USERS });
+      const { code, stdout, stderr } = await runProgram("curl", [
+        "--cacert",
+        await certFile(server),
+        "-sS",
+        version,
+        "-I",
+        `${server.url}/hello`,
+      ]);
+      assert.equal(stderr, "");
+      assert.equal(code, 0);
+      assert.match(stdout, /^HTTP\/(2|1\.1) 401/);
+      assert.match(stdout, /^www-authenticate: Bearer realm="/im);
+      assert.match(stdout, /^content-type: application\/json; charset=utf-8/im);
+    },
+  );
 }

@@ -10,16 +10,12 @@ import {
   urlHost,
 } from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
+import { rejectionOf, thrownBy } from "./helpers/errors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = thrownBy(fn, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"), `not one line: ${JSON.stringify(caught.message)}`);
   assert.match(caught.message, /^[A-Z-]/, "starts upper-case (or with a flag)");
@@ -29,13 +25,7 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
 
 /** Like assertConfigError for a promise. */
 async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught}`);
+  const caught = await rejectionOf(promise, ConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"));
   return caught.message;
@@ -49,6 +39,10 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
   assert.equal(config.tlsCert, "certs/cert.pem");
   assert.equal(config.tlsKey, "certs/key.pem");
   assert.equal(config.accessTokenTtlSeconds, 900);
+  assert.equal(config.refreshTokenTtlSeconds, 30 * 86400);
+  assert.equal(config.refreshTokenIdleTtlSeconds, 7 * 86400);
+  assert.deepEqual(config.oauthClients, {});
+  assert.deepEqual(config.oauthIntrospectors, []);
   assert.equal(config.clockLeewaySeconds, 30);
   assert.equal(config.passwordIterations, 600_000);
   assert.equal(config.passwordIterations, MIN_PBKDF2_ITERATIONS);
@@ -70,6 +64,13 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
     maxDelaySeconds: 900,
     resetAfterSeconds: 3600,
     addressFailuresPerMinute: 30,
+    deviceFailures: 5,
+  });
+  assert.deepEqual(config.deviceTokens, { ttlSeconds: 30 * 86400 });
+  assert.deepEqual(config.clientAddress, {
+    trustedProxies: [],
+    proxyHeader: "x-forwarded-for",
+    ipv6PrefixLength: 64,
   });
 });
 
@@ -115,6 +116,30 @@ Deno.test("loadConfig accepts port 0 and 65535", () => {
 
 Deno.test("loadConfig treats an empty PORT as unset", () => {
   assert.equal(loadConfig([], { PORT: "" }).port, 8443);
+});
+
+Deno.test("loadConfig treats an empty HOST as unset", () => {
+  assert.equal(loadConfig([], { HOST: "" }).host, "localhost");
+});
+
+Deno.test("loadConfig rejects a HOST that looks like IPv4 but is not, naming HOST, and keeps real ones", () => {
+  for (const host of ["999.1.1.1", "1.2.3", "256.0.0.1", "10.0.0.01", "1.2.3.4.5", "."]) {
+    assertConfigError(() => loadConfig([], { HOST: host }), new RegExp(`^HOST "${host}"`));
+    assertConfigError(() => loadConfig(["--host", host], {}), /^HOST .*--host/);
+  }
+  for (
+    const host of ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.255.255.1", "::1", "api.test"]
+  ) {
+    assert.equal(loadConfig([], { HOST: host }).host, host);
+  }
+});
+
+Deno.test("loadConfig rejects an HTTP_PORT equal to the HTTPS port, naming HTTP_PORT", () => {
+  assertConfigError(() => loadConfig([], { PORT: "9443", HTTP_PORT: "9443" }), /^HTTP_PORT .*9443/);
+  assertConfigError(() => loadConfig(["--port", "8080"], { HTTP_PORT: "8080" }), /^HTTP_PORT/);
+  assertConfigError(() => loadConfig([], { HTTP_PORT: "8443" }), /^HTTP_PORT .*8443/);
+  assert.equal(loadConfig([], { PORT: "0", HTTP_PORT: "0" }).httpPort, 0, "two free ports");
+  assert.equal(loadConfig([], { PORT: "9443", HTTP_PORT: "8080" }).httpPort, 8080);
 });
 
 Deno.test("loadConfig rejects a JWT_SECRET shorter than 32 bytes", () => {
@@ -194,6 +219,86 @@ Deno.test("loadConfig rejects out-of-range numeric settings naming the variable"
   assertConfigError(() => loadConfig([], { HTTP_PORT: "99999" }), /HTTP_PORT/);
 });
 
+Deno.test("loadConfig reads REFRESH_TOKEN_IDLE_TTL, defaults it to at most REFRESH_TOKEN_TTL and refuses it above", () => {
+  const both = loadConfig([], { REFRESH_TOKEN_TTL: "7200", REFRESH_TOKEN_IDLE_TTL: "600" });
+  assert.equal(both.refreshTokenTtlSeconds, 7200);
+  assert.equal(both.refreshTokenIdleTtlSeconds, 600);
+  const short = loadConfig([], { REFRESH_TOKEN_TTL: "3600" });
+  assert.equal(short.refreshTokenIdleTtlSeconds, 3600, "the default never exceeds the session");
+  assertConfigError(
+    () => loadConfig([], { REFRESH_TOKEN_TTL: "3600", REFRESH_TOKEN_IDLE_TTL: "3601" }),
+    /REFRESH_TOKEN_IDLE_TTL.*3600/,
+  );
+  assertConfigError(() => loadConfig([], { REFRESH_TOKEN_IDLE_TTL: "59" }), /IDLE_TTL/);
+});
+
+Deno.test("loadConfig refuses the default client id auth-api as a confidential client", () => {
+  const secret = "s".repeat(32);
+  const error = assertConfigError(
+    () => loadConfig([], { OAUTH_CLIENTS: `svc:${secret},auth-api:${secret}` }),
+    /OAUTH_CLIENTS cannot list "auth-api"/,
+  );
+  assert.ok(!error.message.includes(secret), "the secret is not echoed");
+});
+
+Deno.test("loadConfig reads OAUTH_INTROSPECTORS, which must name confidential clients", () => {
+  const secret = "s".repeat(32);
+  const config = loadConfig([], {
+    OAUTH_CLIENTS: `rs:${secret},svc:${secret}`,
+    OAUTH_INTROSPECTORS: "rs",
+  });
+  assert.deepEqual(config.oauthIntrospectors, ["rs"]);
+  assertConfigError(
+    () => loadConfig([], { OAUTH_CLIENTS: `rs:${secret}`, OAUTH_INTROSPECTORS: "rs, other" }),
+    /OAUTH_INTROSPECTORS names "other"/,
+  );
+  assertConfigError(() => loadConfig([], { OAUTH_INTROSPECTORS: "auth-api" }), /auth-api/);
+});
+
+Deno.test("loadConfig reads TRUSTED_PROXIES as addresses and CIDR ranges, IPv4 and IPv6", () => {
+  const config = loadConfig([], {
+    TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 2001:db8::/32,::1 ",
+    TRUSTED_PROXY_HEADER: "Forwarded",
+    IPV6_PREFIX_LENGTH: "48",
+  });
+  assert.deepEqual(
+    config.clientAddress.trustedProxies.map((range) => range.prefixLength),
+    [104, 128, 32, 128],
+  );
+  assert.equal(config.clientAddress.proxyHeader, "forwarded");
+  assert.equal(config.clientAddress.ipv6PrefixLength, 48);
+});
+
+Deno.test("loadConfig rejects a TRUSTED_PROXIES entry that is not an address or range, quoting it", () => {
+  for (
+    const entry of ["proxy.internal", "10.0.0.0/33", "10.0.0.256", "2001:db8::/129", "10.0.0.0/"]
+  ) {
+    const error = assertConfigError(
+      () => loadConfig([], { TRUSTED_PROXIES: `10.0.0.1, ${entry}` }),
+      /^TRUSTED_PROXIES has "/,
+    );
+    assert.ok(error.message.includes(`"${entry}"`), error.message);
+  }
+});
+
+Deno.test("loadConfig rejects an unknown TRUSTED_PROXY_HEADER and an out-of-range IPV6_PREFIX_LENGTH", () => {
+  assertConfigError(
+    () => loadConfig([], { TRUSTED_PROXY_HEADER: "x-real-ip" }),
+    /TRUSTED_PROXY_HEADER must be one of x-forwarded-for, forwarded, not "x-real-ip"/,
+  );
+  for (const value of ["0", "129", "64.5"]) {
+    assertConfigError(() => loadConfig([], { IPV6_PREFIX_LENGTH: value }), /IPV6_PREFIX_LENGTH/);
+  }
+});
+
+Deno.test("loadConfig reads THROTTLE_DEVICE_FAILURES and DEVICE_TOKEN_TTL", () => {
+  const config = loadConfig([], { THROTTLE_DEVICE_FAILURES: "2", DEVICE_TOKEN_TTL: "3600" });
+  assert.equal(config.throttle.deviceFailures, 2);
+  assert.equal(config.deviceTokens.ttlSeconds, 3600);
+  assertConfigError(() => loadConfig([], { THROTTLE_DEVICE_FAILURES: "0" }), /THROTTLE_DEVICE/);
+  assertConfigError(() => loadConfig([], { DEVICE_TOKEN_TTL: "59" }), /DEVICE_TOKEN_TTL/);
+});
+
 Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () => {
   assert.equal(urlHost("0.0.0.0"), "localhost");
   assert.equal(urlHost("::"), "localhost");
@@ -230,16 +335,13 @@ Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its direc
   const memory = await openStore("sqlite::memory:");
   assert.deepEqual(await memory.listUsers(), []);
   await memory.close();
-  const dir = await Deno.makeTempDir({ prefix: "config_test_" });
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "nested", "auth.db");
     const store = await openStore(`sqlite:${path}`);
     await store.addUser("alice", "$hash");
     await store.close();
     assert.ok((await Deno.stat(path)).isFile);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("loadConfig refuses HTTP_PORT with a wildcard HOST and no PUBLIC_URL, since redirects never use the request's Host", () => {

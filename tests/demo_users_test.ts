@@ -3,30 +3,21 @@ import { join } from "node:path";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
-import { type CliResult, runCli, ServeProcess } from "./helpers/process.ts";
-
-if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL demo-user test: ${POSTGRES_MISSING}`);
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-demo-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { assertOneLineError, type CliResult, runCli, ServerProcess } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Asserts that `serve` stopped before listening with one line naming `names` and their removal. */
 function assertRefused(result: CliResult, names: string[]): void {
-  assert.equal(result.code, 1, result.stderr);
   assert.equal(result.stdout, "", "nothing was served");
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0], /^Error: The store holds demo users with public passwords/);
-  assert.ok(lines[0].includes(`(${names.join(", ")})`), lines[0]);
+  const line = assertOneLineError(
+    result,
+    /^Error: The store holds demo users with public passwords/,
+  );
+  assert.ok(line.includes(`(${names.join(", ")})`), line);
   const removal = names.map((name) => `deno task user remove ${name}`).join(" && ");
-  assert.ok(lines[0].endsWith(`remove them with: ${removal}`), lines[0]);
+  assert.ok(line.endsWith(`remove them with: ${removal}`), line);
 }
 
 async function demoUsers(dir: string): Promise<string[]> {
@@ -40,7 +31,7 @@ async function demoUsers(dir: string): Promise<string[]> {
 
 Deno.test("serve refuses to start while the demo users of deno task start exist, until they are removed or get new passwords", async () => {
   await withTempDir(async (dir) => {
-    const dev = new ServeProcess(["--dev", "--port", "0"], { cwd: dir });
+    const dev = new ServerProcess(["serve", "--dev", "--port", "0"], { cwd: dir });
     await dev.listening();
     assert.equal((await dev.stop("SIGTERM")).code, 0, dev.stderr);
     assert.deepEqual(await demoUsers(dir), ["user1", "user2"], "marked in the store");
@@ -61,7 +52,7 @@ Deno.test("serve refuses to start while the demo users of deno task start exist,
     assert.equal(changed.code, 0, changed.stderr);
     assert.deepEqual(await demoUsers(dir), []);
 
-    await using server = new ServeProcess(["--port", "0"], { cwd: dir });
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     using client = Deno.createHttpClient({
       caCerts: [await Deno.readTextFile(join(dir, "certs/cert.pem"))],
@@ -98,9 +89,8 @@ Deno.test("serve refuses a store seeded before demo users were marked while a de
   });
 });
 
-Deno.test({
+testNeeding([POSTGRESQL], {
   name: "serve on PostgreSQL refuses to start while a demo user exists",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await using database = await createTestDatabase();
     const store = await PostgresStore.open(database.url, { maxConnections: 1 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateSigningKey } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const METADATA_PATH = "/.well-known/oauth-authorization-server";
@@ -17,7 +18,10 @@ async function getJson(server: TestServer, path: string): Promise<{ res: Respons
   return { res, body: await res.json() };
 }
 
-function assertCacheable(res: Response): void {
+/** Asserts a 200 JSON answer that anyone may cache. */
+function assertPublicJson(res: Response): void {
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
   const cacheControl = res.headers.get("cache-control") ?? "";
   assert.match(cacheControl, /\bpublic\b/);
   assert.match(cacheControl, /\bmax-age=[1-9]\d*\b/);
@@ -30,16 +34,10 @@ async function accessToken(server: TestServer): Promise<string> {
   return body.access_token as string;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 Deno.test("GET /.well-known/oauth-authorization-server describes the server per RFC 8414, with the tokens' issuer", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await getJson(server, METADATA_PATH);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assertCacheable(res);
+  assertPublicJson(res);
 
   assert.equal(body.issuer, decodeJwt(await accessToken(server)).iss);
   assert.equal(body.issuer, server.url);
@@ -72,9 +70,7 @@ Deno.test("the metadata lists the configured OAUTH_SCOPES", async () => {
 Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use sig, kty EC) without private members", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await getJson(server, JWKS_PATH);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assertCacheable(res);
+  assertPublicJson(res);
   const keys = body.keys as Json[];
   assert.equal(keys.length, 1);
   const [key] = keys;
@@ -110,13 +106,11 @@ Deno.test("after store.rotateSigningKey the JWKS lists the new and the old key, 
   await server.store.rotateSigningKey(next, now + 3600, now);
 
   // The server re-reads its keys about every second.
-  let kids: unknown[] = [];
-  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
-    await sleep(250);
-    const { body } = await getJson(server, JWKS_PATH);
-    kids = (body.keys as Json[]).map((key) => key.kid);
-    if (kids.length === 2) break;
-  }
+  let kids: string[] = [];
+  await waitFor(() => `the JWKS to list two keys; it lists ${JSON.stringify(kids)}`, async () => {
+    kids = await jwksKids(server);
+    return kids.length === 2;
+  });
   assert.deepEqual(kids.toSorted(), [next.kid, oldKid].toSorted());
 
   const newToken = await accessToken(server);

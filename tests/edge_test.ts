@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import type { Handler } from "../src/http/context.ts";
+import { createClientAddressResolver, DEFAULT_CLIENT_ADDRESS } from "../src/http/client_address.ts";
 import { createEdge, createServeErrorHandler } from "../src/http/edge.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { createErrorTranslator } from "../src/error_answers.ts";
 import { HttpError } from "../src/http/errors.ts";
 import { json } from "../src/http/json.ts";
 import { createLogger } from "../src/log.ts";
+import { parseIpRange } from "../src/net/ip.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
@@ -307,4 +309,26 @@ Deno.test("createServeErrorHandler answers 500 JSON without the stack and logs t
   const logged = JSON.parse(lines[0]);
   assert.equal(logged.level, "error");
   assert.match(logged.error, /edge broke/);
+});
+
+Deno.test("createEdge puts the address its resolver finds in the context and the access log", async () => {
+  const lines: string[] = [];
+  const seen: string[][] = [];
+  const edge = createEdge((_req, ctx) => {
+    seen.push([ctx.remoteAddress, ctx.addressGroup]);
+    return json({});
+  }, {
+    logger: createLogger("info", (line) => lines.push(line)),
+    translate: createErrorTranslator("r"),
+    clientAddress: createClientAddressResolver({
+      ...DEFAULT_CLIENT_ADDRESS,
+      trustedProxies: [parseIpRange("127.0.0.1")!],
+    }),
+  });
+  const req = new Request("https://api.test/hello", {
+    headers: { "x-forwarded-for": "2001:db8:1:2::7" },
+  });
+  await (await edge(req, INFO)).body?.cancel();
+  assert.deepEqual(seen, [["2001:db8:1:2::7", "2001:db8:1:2::/64"]]);
+  assert.equal(JSON.parse(lines[0]).remote_address, "2001:db8:1:2::7");
 });

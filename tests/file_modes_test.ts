@@ -2,22 +2,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStore } from "../src/store/open.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { NO_USERS } from "../src/main.ts";
+import { runCli, ServerProcess } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { writeTlsFiles } from "./helpers/tls.ts";
 
 const FILES = ["auth.db", "auth.db-wal", "auth.db-shm"];
 
 function mode(path: string): number {
   return Deno.statSync(path).mode! & 0o777;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-modes-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Runs `fn` with the process umask 000, so that only the modes asked for protect the files. */
@@ -101,21 +94,19 @@ Deno.test("SqliteStore.open tightens files others could read to 0600, reports th
 
 Deno.test("serve logs one warning line at start when the store's directory and files were open to others", async () => {
   await withTempDir(async (dir) => {
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.mkdir(join(dir, "certs"));
-    await Deno.writeTextFile(join(dir, "certs/cert.pem"), certPem);
-    await Deno.writeTextFile(join(dir, "certs/key.pem"), keyPem, { mode: 0o600 });
+    await writeTlsFiles(dir);
     await Deno.mkdir(join(dir, "data"), { mode: 0o755 });
     Deno.chmodSync(join(dir, "data"), 0o755);
     await Deno.writeFile(join(dir, "data/auth.db"), new Uint8Array(), { mode: 0o644 });
     Deno.chmodSync(join(dir, "data/auth.db"), 0o644);
 
-    await using server = new ServeProcess(["--port", "0"], {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       env: { LOG_LEVEL: "info" },
     });
     await server.listening();
-    const warnings = server.logs.filter((line) => line.level === "warn");
+    // Besides the line saying that the store has no users yet.
+    const warnings = server.logs.filter((line) => line.level === "warn" && line.msg !== NO_USERS);
     assert.equal(warnings.length, 1, server.lines.join("\n"));
     assert.match(String(warnings[0].msg), /"data" 0755, "data\/auth\.db" 0644/);
     for (const file of FILES) assert.equal(mode(join(dir, "data", file)), 0o600, file);

@@ -3,7 +3,8 @@ import { importJWK, type JWK } from "jose";
 import { generateSigningKey } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { generateCertificate } from "../src/certs/generate.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { hello, jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const encoder = new TextEncoder();
@@ -52,10 +53,6 @@ async function signHmac(
 function pem(label: string, der: ArrayBuffer): string {
   const lines = new Uint8Array(der).toBase64().match(/.{1,64}/g)!.join("\n");
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Fresh claims the server accepts for user1, with the `iss` and `aud` of a token it issued. */
@@ -573,7 +570,10 @@ Deno.test("after a key rotation new tokens carry the new kid and old tokens veri
   const now = unixNow();
   const next = await generateSigningKey(now);
   await server.store.rotateSigningKey(next, now + 60, now);
-  await sleep(1200); // the server's key ring re-reads the store every second
+  await waitFor(
+    "the server to re-read its signing keys",
+    async () => (await jwksKids(server)).includes(next.kid),
+  );
 
   const after = await loginToken(server);
   const newKid = decodeSegment(after.split(".")[0]).kid;
@@ -589,9 +589,14 @@ Deno.test("a token whose signing key has retired is refused even when it was ver
   await assertAccepted(server, token);
   assert.ok(server.running.tokens.cachedCount > 0);
 
+  const oldKid = decodeSegment(token.split(".")[0]).kid;
   const now = unixNow();
-  await server.store.rotateSigningKey(await generateSigningKey(now), now, now);
-  await sleep(1200);
+  const next = await generateSigningKey(now);
+  await server.store.rotateSigningKey(next, now, now);
+  await waitFor("the server to re-read its signing keys", async () => {
+    const kids = await jwksKids(server);
+    return kids.includes(next.kid) && !kids.includes(oldKid as string);
+  });
 
   await assertRefused(server, token, "Unknown signing key");
   await assertAccepted(server, await loginToken(server));

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { decodeJwt } from "jose";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { sleepUntil } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
@@ -133,7 +135,7 @@ Deno.test("GET /hello answers 401 Token has expired once the token's lifetime ha
   // Fresh: accepted (and remembered by the verification cache).
   const fresh = await helloText(server, `Bearer ${token}`);
   assert.equal(fresh.res.status, 200);
-  await new Promise((resolve) => setTimeout(resolve, 2200));
+  await sleepUntil(decodeJwt(token).exp!); // the token expires
   const expired = await helloText(server, `Bearer ${token}`);
   assert.equal(expired.res.status, 401);
   assert.equal(expired.text, '{"msg":"Token has expired"}');

@@ -32,6 +32,8 @@ function loginInit(body: string, contentType = "application/json"): RequestInit 
 /** Makes one request for each kind of answer the service gives; returns them in order. */
 async function everyKindOfAnswer(server: TestServer): Promise<Answer[]> {
   const answers: Answer[] = [];
+  /** Mallory's guess: 400 the first time, then 429 (one free failure). */
+  const guess = () => loginInit(JSON.stringify({ username: "mallory", password: "guess" }));
   const ok = await call(
     server,
     "200 login",
@@ -43,14 +45,7 @@ async function everyKindOfAnswer(server: TestServer): Promise<Answer[]> {
   answers.push(
     await call(server, "200 hello", "/hello", { headers: { authorization: `Bearer ${token}` } }),
   );
-  answers.push(
-    await call(
-      server,
-      "400 login",
-      "/login",
-      loginInit(JSON.stringify({ username: "mallory", password: "guess" })),
-    ),
-  );
+  answers.push(await call(server, "400 login", "/login", guess()));
   answers.push(await call(server, "401 hello", "/hello"));
   answers.push(
     await call(server, "401 hello (bad token)", "/hello", {
@@ -63,14 +58,7 @@ async function everyKindOfAnswer(server: TestServer): Promise<Answer[]> {
     await call(server, "413", "/login", loginInit(JSON.stringify({ pad: "x".repeat(20_000) }))),
   );
   answers.push(await call(server, "415", "/login", loginInit("{}", "text/plain")));
-  answers.push(
-    await call(
-      server,
-      "429",
-      "/login",
-      loginInit(JSON.stringify({ username: "mallory", password: "guess" })),
-    ),
-  );
+  answers.push(await call(server, "429", "/login", guess()));
   return answers;
 }
 

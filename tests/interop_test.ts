@@ -13,12 +13,14 @@ import {
   jwtVerify,
 } from "jose";
 import * as oauth from "oauth4webapi";
+import { python3With, testNeeding } from "./helpers/prerequisites.ts";
+import { runProgram } from "./helpers/process.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
-/** Debian's interpreter: python3-jwt installs PyJWT for it, not for other pythons on PATH. */
-const DEBIAN_PYTHON = "/usr/bin/python3";
+/** A python3 with PyJWT, its ES256 support and requests (Debian's python3-jwt, …). */
+const PYJWT = python3With("jwt", "cryptography", "requests");
 
 type Json = Record<string, unknown>;
 
@@ -68,7 +70,7 @@ Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is
 Deno.test("oauth4webapi discovers the server, runs the password and refresh grants, revokes, and /hello refuses the revoked token", async () => {
   await using server = await startTestServer({
     users: USERS,
-    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}` },
+    env: { OAUTH_CLIENTS: `rs:${RS_SECRET}`, OAUTH_INTROSPECTORS: "rs" },
   });
   const options = httpOptions(server);
   const as = await discover(server);
@@ -183,48 +185,32 @@ Deno.test("jose's createLocalJWKSet fed only the JSON from the metadata's jwks_u
   );
 });
 
-Deno.test("Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one", async () => {
-  const probe = await new Deno.Command(DEBIAN_PYTHON, {
-    args: ["-c", "import jwt, cryptography, requests; print(jwt.__version__)"],
-    stdin: "null",
-  }).output();
-  assert.equal(
-    probe.code,
-    0,
-    `${DEBIAN_PYTHON} needs Debian's python3-jwt, python3-cryptography and python3-requests: ` +
-      new TextDecoder().decode(probe.stderr),
-  );
+testNeeding(
+  [PYJWT],
+  "Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one",
+  async () => {
+    await using server = await startTestServer({ users: USERS });
+    const cert = join(server.dir, "trusted-cert.pem");
+    await Deno.writeTextFile(cert, server.certPem);
+    const script = join(server.dir, "verify.py");
+    await Deno.writeTextFile(script, PYJWT_VERIFIER);
+    const token = await accessToken(server);
 
-  await using server = await startTestServer({ users: USERS });
-  const cert = join(server.dir, "trusted-cert.pem");
-  await Deno.writeTextFile(cert, server.certPem);
-  const script = join(server.dir, "verify.py");
-  await Deno.writeTextFile(script, PYJWT_VERIFIER);
-  const token = await accessToken(server);
+    const run = (jwt: string) =>
+      runProgram(PYJWT.path, [script, server.url, cert, jwt], {
+        env: { PYTHONWARNINGS: "default" },
+      });
 
-  const run = async (jwt: string) => {
-    const output = await new Deno.Command(DEBIAN_PYTHON, {
-      args: [script, server.url, cert, jwt],
-      stdin: "null",
-      env: { PYTHONWARNINGS: "default" },
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  };
+    const good = await run(token);
+    assert.equal(good.stderr, "");
+    assert.equal(good.stdout, "user1\n");
+    assert.equal(good.code, 0);
 
-  const good = await run(token);
-  assert.equal(good.stderr, "");
-  assert.equal(good.stdout, "user1\n");
-  assert.equal(good.code, 0);
-
-  const bad = await run(tampered(token));
-  assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
-  assert.equal(bad.code, 1);
-});
+    const bad = await run(tampered(token));
+    assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
+    assert.equal(bad.code, 1);
+  },
+);
 
 /** Fetches metadata and JWKS over verified HTTPS, then verifies the token with PyJWT. */
 const PYJWT_VERIFIER = `import sys

@@ -3,27 +3,14 @@ import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { type CliResult, runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { assertOneLineError, runCli, ServerProcess } from "./helpers/process.ts";
+import { hello, jwksKids, login } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** Keys are re-read every second; the bound allows for the poll step and a slow machine. */
 const KEY_SYNC_BOUND_MS = 1500;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-keys-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function assertOneLineError(result: CliResult, pattern: RegExp): void {
-  assert.equal(result.code, 1, result.stderr);
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0], pattern);
-}
 
 async function storedKeys(dir: string) {
   const store = await SqliteStore.open(join(dir, "data/auth.db"));
@@ -77,43 +64,29 @@ Deno.test("keys revoke refuses a missing or unknown kid and JWT_SECRET mode with
 
 Deno.test("keys revoke of the current key: the running server refuses its tokens within the key sync bound and signs with a replacement", async () => {
   await withTempDir(async (dir) => {
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.mkdir(join(dir, "certs"));
-    await Deno.writeTextFile(join(dir, "certs/cert.pem"), certPem);
-    await Deno.writeTextFile(join(dir, "certs/key.pem"), keyPem, { mode: 0o600 });
+    const { certPem } = await testCertificate();
+    await writeTlsFiles(dir);
     const added = await runCli(["user", "add", "alice"], { cwd: dir, stdin: "alice password 1\n" });
     assert.equal(added.code, 0, added.stderr);
-    await using server = new ServeProcess(["--port", "0"], {
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       env: { LOG_LEVEL: "info" },
     });
-    const url = await server.listening();
     using client = Deno.createHttpClient({ caCerts: [certPem] });
-    const login = async () => {
-      const res = await fetch(`${url}/login`, {
-        method: "POST",
-        client,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "alice", password: "alice password 1" }),
-      });
+    const endpoint = { url: await server.listening(), client };
+    const accessToken = async () => {
+      const { res, body } = await login(endpoint, "alice", "alice password 1");
       assert.equal(res.status, 200);
-      return (await res.json()).access_token as string;
+      return body.access_token as string;
     };
-    const hello = async (token: string) => {
-      const res = await fetch(`${url}/hello`, {
-        client,
-        headers: { authorization: `Bearer ${token}` },
-      });
-      return { status: res.status, body: await res.json() };
-    };
-    const jwksKids = async () => {
-      const res = await fetch(`${url}/.well-known/jwks.json`, { client });
-      return ((await res.json()).keys as { kid: string }[]).map((key) => key.kid);
+    const helloWith = async (token: string) => {
+      const { res, body } = await hello(endpoint, `Bearer ${token}`);
+      return { status: res.status, body };
     };
 
-    const leaked = await login();
+    const leaked = await accessToken();
     const kid = decodeProtectedHeader(leaked).kid as string;
-    assert.equal((await hello(leaked)).status, 200, "verified and cached");
+    assert.equal((await helloWith(leaked)).status, 200, "verified and cached");
 
     const revoked = await runCli(["keys", "revoke", kid], { cwd: dir });
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -122,19 +95,22 @@ Deno.test("keys revoke of the current key: the running server refuses its tokens
     assert.ok(replacement && replacement !== kid, revoked.stdout);
 
     const started = performance.now();
-    while ((await hello(leaked)).status !== 401) {
-      assert.ok(performance.now() - started < KEY_SYNC_BOUND_MS + 3000, "never refused");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const refused = await waitFor(
+      "the revoked key's token to be refused",
+      async () => {
+        const answer = await helloWith(leaked);
+        return answer.status === 401 && answer;
+      },
+      { timeoutMs: KEY_SYNC_BOUND_MS + 3000 },
+    );
     const elapsed = Math.round(performance.now() - started);
     console.log(`The revoked key's token was refused after ${elapsed} ms`);
-    const refused = await hello(leaked);
     assert.deepEqual(refused, { status: 401, body: { msg: "Unknown signing key" } });
-    assert.deepEqual(await jwksKids(), [replacement]);
+    assert.deepEqual(await jwksKids(endpoint), [replacement]);
 
-    const fresh = await login();
+    const fresh = await accessToken();
     assert.equal(decodeProtectedHeader(fresh).kid, replacement);
-    assert.equal((await hello(fresh)).status, 200);
+    assert.equal((await helloWith(fresh)).status, 200);
     assert.deepEqual((await storedKeys(dir)).map((key) => [key.kid, key.retiresAt]), [
       [replacement, null],
     ]);

@@ -4,17 +4,10 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import { ASYMMETRIC_ALG, generateSigningKey, KeyRing } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "keys_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
@@ -132,10 +125,10 @@ Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", a
     const now = unixNow();
     const next = await generateSigningKey(now);
     await store.rotateSigningKey(next, now + 60, now);
-    const deadline = Date.now() + 2000;
-    while (keys.signingKey().kid !== next.kid && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor("the key ring to re-read the store", () => keys.signingKey().kid === next.kid, {
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     assert.equal(keys.signingKey().kid, next.kid);
   } finally {
     keys.close();

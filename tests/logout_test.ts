@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const USERS = { user1: "password1" };
 
@@ -17,16 +25,6 @@ async function logout(
   return { res, body: await res.json() };
 }
 
-async function refresh(server: TestServer, token: string): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
-
 async function session(server: TestServer): Promise<{ access: string; refresh: string }> {
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -37,13 +35,6 @@ async function assertHelloOk(server: TestServer, token: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.deepEqual(body, { message: "Hello, user1! You're authenticated." });
-}
-
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, { msg: "Token has been revoked" });
-  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
 }
 
 function assertInvalidGrant(res: Response, body: Json): void {
@@ -111,25 +102,21 @@ Deno.test("POST /logout ends only its own session: another login of the same use
 });
 
 Deno.test("a logout survives a restart: a new server on the same store still refuses the revoked tokens", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-logout-" });
+  await using dir = await tempDir();
   // A fixed issuer and audience: the restarted server binds another port.
   const env = { JWT_ISSUER: "https://auth.example.test", JWT_AUDIENCE: "https://api.example.test" };
-  try {
-    let ended, kept;
-    {
-      await using first = await startTestServer({ users: USERS, env, dir });
-      ended = await session(first);
-      kept = await session(first);
-      await assertHelloOk(first, ended.access);
-      assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
-    }
-    await using second = await startTestServer({ env, dir });
-    await assertRevoked(second, ended.access);
-    const refused = await refresh(second, ended.refresh);
-    assertInvalidGrant(refused.res, refused.body);
-    await assertHelloOk(second, kept.access);
-    assert.equal((await refresh(second, kept.refresh)).res.status, 200);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  let ended, kept;
+  {
+    await using first = await startTestServer({ users: USERS, env, dir: dir.path });
+    ended = await session(first);
+    kept = await session(first);
+    await assertHelloOk(first, ended.access);
+    assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
   }
+  await using second = await startTestServer({ env, dir: dir.path });
+  await assertRevoked(second, ended.access);
+  const refused = await refresh(second, ended.refresh);
+  assertInvalidGrant(refused.res, refused.body);
+  await assertHelloOk(second, kept.access);
+  assert.equal((await refresh(second, kept.refresh)).res.status, 200);
 });

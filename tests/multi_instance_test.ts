@@ -3,9 +3,13 @@ import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
 import { PasswordHasher } from "../src/auth/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
-import { runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { runCli, ServerProcess } from "./helpers/process.ts";
+import { jwksKids } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /**
  * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
@@ -13,29 +17,20 @@ import { testCertificate } from "./helpers/server.ts";
  * CLI) seen by the other within the 1 s sync interval.
  */
 
-if (POSTGRES_MISSING) console.warn(`Skipping the multi-instance tests: ${POSTGRES_MISSING}`);
-
 /** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
 const PROPAGATION_LIMIT_MS = 1500;
 const POLL_MS = 100;
 const ISSUER = "https://auth.multi.test";
 const AUDIENCE = "https://api.multi.test";
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-Deno.test({
+testNeeding([POSTGRESQL], {
   name: "Two server processes on one PostgreSQL database act as one service",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn(t) {
     await using database = await createTestDatabase();
-    const dir = await Deno.makeTempDir({ prefix: "auth-api-multi-" });
-    const { certPem, keyPem } = await testCertificate();
+    await using dir = await tempDir();
+    const { certPem } = await testCertificate();
     // Where the serve task may read: certs/ under its working directory.
-    await Deno.mkdir(`${dir}/certs`);
-    await Deno.writeTextFile(`${dir}/certs/cert.pem`, certPem);
-    await Deno.writeTextFile(`${dir}/certs/key.pem`, keyPem, { mode: 0o600 });
+    await writeTlsFiles(dir.path);
     const client = Deno.createHttpClient({ caCerts: [certPem] });
     const env = {
       DATABASE_URL: database.url,
@@ -55,9 +50,9 @@ Deno.test({
       // Both servers and this test's own store start at once: three concurrent migrations, two
       // concurrent first-key creations.
       // On dispose, SIGTERM lets them shut down cleanly (SIGKILL follows 5 s later).
-      const serve = { env, cwd: dir, disposeSignal: "SIGTERM" } as const;
-      await using a = new ServeProcess(["--port", "0"], { name: "A", ...serve });
-      await using b = new ServeProcess(["--port", "0"], { name: "B", ...serve });
+      const serve = { env, cwd: dir.path, disposeSignal: "SIGTERM" } as const;
+      await using a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...serve });
+      await using b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...serve });
       const hasher = new PasswordHasher(600_000);
       const [, , opened, aliceHash, bobHash] = await Promise.all([
         a.listening(),
@@ -71,7 +66,7 @@ Deno.test({
       await store.addUser("bob", bobHash);
 
       const call = async (
-        server: ServeProcess,
+        server: ServerProcess,
         path: string,
         init: { method?: string; token?: string; json?: unknown } = {},
       ) => {
@@ -86,24 +81,19 @@ Deno.test({
         });
         return { res, body: await res.json() as Record<string, unknown> };
       };
-      const login = async (server: ServeProcess, username: string, password: string) => {
+      const login = async (server: ServerProcess, username: string, password: string) => {
         const { res, body } = await call(server, "/login", { json: { username, password } });
         assert.equal(res.status, 200, `${server.name} login ${username}: ${JSON.stringify(body)}`);
         return { access: body.access_token as string, refresh: body.refresh_token as string };
       };
-      const helloStatus = async (server: ServeProcess, token: string) =>
+      const helloStatus = async (server: ServerProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      const jwksKids = async (server: ServeProcess) =>
-        ((await call(server, "/.well-known/jwks.json")).body.keys as { kid: string }[])
-          .map((key) => key.kid);
+      const endpoint = (server: ServerProcess) => ({ url: server.url, client });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();
-        while (!await check()) {
-          if (performance.now() - started > limitMs + 2000) break;
-          await delay(POLL_MS);
-        }
+        await waitFor(what, check, { timeoutMs: limitMs + 2000, intervalMs: POLL_MS });
         const elapsed = Math.round(performance.now() - started);
         assert.ok(elapsed < limitMs && await check(), `${what} took ${elapsed} ms`);
         return elapsed;
@@ -112,7 +102,7 @@ Deno.test({
 
       let firstKid = "";
       await t.step("both instances created the same first signing key", async () => {
-        const [kidsA, kidsB] = await Promise.all([jwksKids(a), jwksKids(b)]);
+        const [kidsA, kidsB] = await Promise.all([jwksKids(endpoint(a)), jwksKids(endpoint(b))]);
         assert.equal(kidsA.length, 1, JSON.stringify(kidsA));
         assert.deepEqual(kidsB, kidsA);
         firstKid = kidsA[0];
@@ -121,7 +111,7 @@ Deno.test({
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
         assert.deepEqual(
           versions.map((row) => row.version),
-          [1, 2, 3],
+          [1, 2, 3, 4, 5],
           "migrations applied once",
         );
       });
@@ -192,7 +182,7 @@ Deno.test({
         const [onA, onB] = await Promise.all(
           [a, b].map((server) =>
             within(PROPAGATION_LIMIT_MS, `${server.name} publishing the new key`, async () => {
-              const kids = await jwksKids(server);
+              const kids = await jwksKids(endpoint(server));
               return kids.includes(newKid) && kids.includes(firstKid);
             })
           ),
@@ -213,7 +203,7 @@ Deno.test({
       await t.step(
         "keys revoke by the CLI: both instances refuse the key's tokens within 1.5 s and sign with a replacement",
         async () => {
-          const [current] = await jwksKids(a);
+          const [current] = await jwksKids(endpoint(a));
           const cached = await login(a, "alice", "alice-password-1");
           const fromB = await login(b, "alice", "alice-password-1");
           for (const token of [cached.access, fromB.access, beforeRotation]) {
@@ -235,7 +225,7 @@ Deno.test({
               await helloStatus(b, beforeRotation) === 401,
           );
           assert.equal(await helloStatus(a, cached.access), 200);
-          assert.deepEqual(await jwksKids(b), [current]);
+          assert.deepEqual(await jwksKids(endpoint(b)), [current]);
 
           // Then the current key: a new one takes its place everywhere.
           const revoked = await runCli(["keys", "revoke", current], {
@@ -253,7 +243,7 @@ Deno.test({
                   [cached.access, fromB.access].map((token) => helloStatus(server, token))
                 ),
               );
-              const kids = await Promise.all([jwksKids(a), jwksKids(b)]);
+              const kids = await Promise.all([jwksKids(endpoint(a)), jwksKids(endpoint(b))]);
               return statuses.every((status) => status === 401) &&
                 kids.every((list) => list.length === 1 && list[0] === replacement);
             },
@@ -320,7 +310,6 @@ Deno.test({
       await store?.close();
       await sql.end();
       client.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
 import { decodeJwt, importJWK, SignJWT } from "jose";
 import { unixNow } from "../src/clock.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
-const INTROSPECTOR = { OAUTH_CLIENTS: `rs:${RS_SECRET}` };
+const INTROSPECTOR = { OAUTH_CLIENTS: `rs:${RS_SECRET}`, OAUTH_INTROSPECTORS: "rs" };
 const INACTIVE = { active: false };
 
 type Json = Record<string, unknown>;
@@ -45,19 +52,6 @@ async function introspect(server: TestServer, params: Record<string, string>): P
   return body;
 }
 
-async function refreshOver(
-  server: TestServer,
-  token: string,
-): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
-
 async function session(server: TestServer, user: keyof typeof USERS = "user1") {
   const { res, body } = await login(server, user, USERS[user]);
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -69,15 +63,8 @@ async function assertHelloStatus(server: TestServer, token: string, status: numb
   assert.equal(res.status, status, JSON.stringify(body));
 }
 
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, { msg: "Token has been revoked" });
-  assert.match(res.headers.get("www-authenticate")!, /error="invalid_token"/);
-}
-
 async function assertRefreshRefused(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await refreshOver(server, token);
+  const { res, body } = await refresh(server, token);
   assert.equal(res.status, 400, JSON.stringify(body));
   assert.equal(body.error, "invalid_grant");
 }
@@ -118,7 +105,7 @@ Deno.test("POST /oauth/revoke of a refresh token without a hint revokes its fami
   await using server = await startTestServer({ users: USERS });
   const first = await session(server);
   const other = await session(server, "user2");
-  const rotated = await refreshOver(server, first.refresh);
+  const rotated = await refresh(server, first.refresh);
   assert.equal(rotated.res.status, 200);
   const access = rotated.body.access_token as string;
   const refreshToken = rotated.body.refresh_token as string;
@@ -129,15 +116,15 @@ Deno.test("POST /oauth/revoke of a refresh token without a hint revokes its fami
   await assertRevoked(server, access);
   await assertRevoked(server, first.access);
   await assertHelloStatus(server, other.access, 200);
-  assert.equal((await refreshOver(server, other.refresh)).res.status, 200);
+  assert.equal((await refresh(server, other.refresh)).res.status, 200);
 });
 
 Deno.test("POST /oauth/revoke of a refresh token with token_type_hint refresh_token, or a wrong hint, revokes its family", async () => {
   await using server = await startTestServer({ users: USERS });
   for (const hint of ["refresh_token", "access_token"]) {
-    const { access, refresh } = await session(server);
-    await revoke(server, { token: refresh, token_type_hint: hint });
-    await assertRefreshRefused(server, refresh);
+    const { access, refresh: refreshToken } = await session(server);
+    await revoke(server, { token: refreshToken, token_type_hint: hint });
+    await assertRefreshRefused(server, refreshToken);
     await assertRevoked(server, access);
   }
 });
@@ -145,11 +132,11 @@ Deno.test("POST /oauth/revoke of a refresh token with token_type_hint refresh_to
 Deno.test("POST /oauth/revoke of an access token makes /hello refuse that token only", async () => {
   await using server = await startTestServer({ users: USERS });
   for (const hint of [undefined, "access_token", "refresh_token"]) {
-    const { access, refresh } = await session(server);
+    const { access, refresh: refreshToken } = await session(server);
     await assertHelloStatus(server, access, 200);
     await revoke(server, hint ? { token: access, token_type_hint: hint } : { token: access });
     await assertRevoked(server, access);
-    const renewed = await refreshOver(server, refresh);
+    const renewed = await refresh(server, refreshToken);
     assert.equal(renewed.res.status, 200, `hint ${hint}: ${JSON.stringify(renewed.body)}`);
     await assertHelloStatus(server, renewed.body.access_token as string, 200);
   }
@@ -162,11 +149,11 @@ Deno.test("POST /oauth/revoke answers 400 invalid_request without a token and 40
   assert.equal(missing.body.error, "invalid_request");
   assert.equal(typeof missing.body.error_description, "string");
 
-  const { refresh } = await session(server);
-  const wrong = await post(server, "/oauth/revoke", { token: refresh }, basic("rs", "nope"));
+  const { refresh: refreshToken } = await session(server);
+  const wrong = await post(server, "/oauth/revoke", { token: refreshToken }, basic("rs", "nope"));
   assert.equal(wrong.res.status, 401);
   assert.equal(wrong.body.error, "invalid_client");
-  assert.equal((await refreshOver(server, refresh)).res.status, 200, "nothing was revoked");
+  assert.equal((await refresh(server, refreshToken)).res.status, 200, "nothing was revoked");
 });
 
 Deno.test("POST /oauth/introspect answers 401 invalid_client without client authentication", async () => {
@@ -239,10 +226,10 @@ Deno.test("POST /oauth/introspect answers only {active: false} for revoked, expi
 
 Deno.test("POST /oauth/introspect of a refresh token: active with token_type refresh_token, inactive once used", async () => {
   await using server = await startTestServer({ users: USERS, env: INTROSPECTOR });
-  const { refresh } = await session(server);
+  const { refresh: refreshToken } = await session(server);
   const asked: Record<string, string>[] = [
-    { token: refresh },
-    { token: refresh, token_type_hint: "refresh_token" },
+    { token: refreshToken },
+    { token: refreshToken, token_type_hint: "refresh_token" },
   ];
   for (const params of asked) {
     const body = await introspect(server, params);
@@ -254,8 +241,8 @@ Deno.test("POST /oauth/introspect of a refresh token: active with token_type ref
     assert.equal(typeof body.exp, "number");
     assert.equal(typeof body.iat, "number");
   }
-  assert.equal((await refreshOver(server, refresh)).res.status, 200);
-  assert.deepEqual(await introspect(server, { token: refresh }), INACTIVE);
+  assert.equal((await refresh(server, refreshToken)).res.status, 200);
+  assert.deepEqual(await introspect(server, { token: refreshToken }), INACTIVE);
 });
 
 Deno.test("POST /oauth/introspect answers 400 invalid_request without a token", async () => {
@@ -263,4 +250,140 @@ Deno.test("POST /oauth/introspect answers 400 invalid_request without a token", 
   const { res, body } = await post(server, "/oauth/introspect", {}, RS);
   assert.equal(res.status, 400);
   assert.equal(body.error, "invalid_request");
+});
+
+const CONF_SECRET = "confidential-client-secret-0123456789ab";
+const CONF = basic("conf", CONF_SECRET);
+const TWO_CLIENTS = {
+  OAUTH_CLIENTS: `conf:${CONF_SECRET},rs:${RS_SECRET}`,
+  OAUTH_INTROSPECTORS: "rs",
+};
+
+/** Tokens from the password grant for `client` (form parameters or Basic credentials). */
+async function grant(
+  server: TestServer,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams({
+      grant_type: "password",
+      username: "user1",
+      password: USERS.user1,
+      ...params,
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+async function refreshGrant(
+  server: TestServer,
+  token: string,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<{ res: Response; body: Json }> {
+  const res = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token, ...params }),
+  });
+  return { res, body: await res.json() };
+}
+
+function assertUnauthorizedClient(res: Response, body: Json, what: string): void {
+  assert.equal(res.status, 400, `${what}: ${JSON.stringify(body)}`);
+  assert.equal(body.error, "unauthorized_client", what);
+  assert.equal(body.error_description, "Token was issued to another client", what);
+}
+
+Deno.test("POST /oauth/revoke leaves a confidential client's tokens alone unless that client authenticates (RFC 7009 §2.1)", async () => {
+  await using server = await startTestServer({ users: USERS, env: TWO_CLIENTS });
+  const conf = await grant(server, {}, CONF);
+  const attempts: [string, Record<string, string>, Record<string, string>][] = [
+    ["no client (the default public client)", {}, {}],
+    ["a public client naming itself", { client_id: "someone" }, {}],
+    ["another confidential client", {}, RS],
+  ];
+  for (const token of [conf.refresh, conf.access]) {
+    for (const [what, params, headers] of attempts) {
+      const { res, body } = await post(server, "/oauth/revoke", { token, ...params }, headers);
+      assertUnauthorizedClient(res, body, what);
+    }
+    const unauthenticated = await post(server, "/oauth/revoke", { token, client_id: "conf" });
+    assert.equal(unauthenticated.res.status, 401, "conf without its secret");
+    assert.equal(unauthenticated.body.error, "invalid_client");
+  }
+  await assertHelloStatus(server, conf.access, 200);
+  const renewed = await refreshGrant(server, conf.refresh, {}, CONF);
+  assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
+
+  const own = await post(
+    server,
+    "/oauth/revoke",
+    { token: renewed.body.refresh_token as string },
+    CONF,
+  );
+  assert.equal(own.res.status, 200, JSON.stringify(own.body));
+  assert.deepEqual(own.body, {});
+  const refused = await refreshGrant(server, renewed.body.refresh_token as string, {}, CONF);
+  assert.equal(refused.res.status, 400);
+  assert.equal(refused.body.error, "invalid_grant");
+  await assertRevoked(server, renewed.body.access_token as string);
+});
+
+Deno.test("POST /oauth/revoke by a public client revokes only the tokens issued to it", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const appA = await grant(server, { client_id: "app-a" });
+  for (const token of [appA.refresh, appA.access]) {
+    const { res, body } = await post(server, "/oauth/revoke", { token, client_id: "app-b" });
+    assertUnauthorizedClient(res, body, "app-b");
+    const omitted = await post(server, "/oauth/revoke", { token });
+    assertUnauthorizedClient(omitted.res, omitted.body, "no client_id");
+  }
+  await assertHelloStatus(server, appA.access, 200);
+  const { res } = await post(server, "/oauth/revoke", { token: appA.refresh, client_id: "app-a" });
+  assert.equal(res.status, 200);
+  await assertRevoked(server, appA.access);
+  const after = await refreshGrant(server, appA.refresh, { client_id: "app-a" });
+  assert.equal(after.body.error, "invalid_grant");
+});
+
+Deno.test("POST /oauth/introspect answers {active: false} for tokens of other clients unless the caller is in OAUTH_INTROSPECTORS", async () => {
+  await using server = await startTestServer({ users: USERS, env: TWO_CLIENTS });
+  const conf = await grant(server, {}, CONF);
+  const firstParty = await session(server);
+  const ask = async (headers: Record<string, string>, token: string) => {
+    const { res, body } = await post(server, "/oauth/introspect", { token }, headers);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body;
+  };
+  // Its own tokens.
+  for (const token of [conf.access, conf.refresh]) {
+    const body = await ask(CONF, token);
+    assert.equal(body.active, true);
+    assert.equal(body.client_id, "conf");
+  }
+  // Another client's tokens look inactive, whatever the hint.
+  for (const token of [firstParty.access, firstParty.refresh]) {
+    assert.deepEqual(await ask(CONF, token), INACTIVE);
+    for (const hint of ["access_token", "refresh_token"]) {
+      const { body } = await post(
+        server,
+        "/oauth/introspect",
+        { token, token_type_hint: hint },
+        CONF,
+      );
+      assert.deepEqual(body, INACTIVE, hint);
+    }
+  }
+  // The configured introspector sees every client's tokens.
+  for (const token of [conf.access, conf.refresh, firstParty.access, firstParty.refresh]) {
+    assert.equal((await ask(RS, token)).active, true);
+  }
 });

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertTokenResponse,
+  hello,
+  login,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const CLIENT_SECRET = "s3cret-of-the-service-client-0123456789";
@@ -25,6 +31,13 @@ async function token(
 
 function passwordGrant(extra: Record<string, string> = {}): Record<string, string> {
   return { grant_type: "password", username: "user1", password: "password1", ...extra };
+}
+
+function refreshGrant(
+  refreshToken: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { grant_type: "refresh_token", refresh_token: refreshToken, ...extra };
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined and Base64-encoded. */
@@ -53,21 +66,8 @@ function assertInvalidClient(res: Response, body: Json): void {
 Deno.test("POST /oauth/token password grant answers 200 with the RFC 6749 §5.1 fields and no-store, no-cache", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await token(server, passwordGrant());
-  assert.equal(res.status, 200, JSON.stringify(body));
-  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  assert.equal(res.headers.get("cache-control"), "no-store");
+  assertTokenResponse(res, body, { deviceToken: true });
   assert.equal(res.headers.get("pragma"), "no-cache");
-  assert.deepEqual(Object.keys(body).sort(), [
-    "access_token",
-    "expires_in",
-    "refresh_token",
-    "scope",
-    "token_type",
-  ]);
-  assert.equal(body.token_type, "Bearer");
-  assert.equal(body.expires_in, 900);
-  assert.equal(body.scope, "hello");
-  assert.match(body.refresh_token as string, /^[A-Za-z0-9_-]{43}$/);
   const greeting = await hello(server, `Bearer ${body.access_token}`);
   assert.equal(greeting.res.status, 200);
 });
@@ -110,11 +110,7 @@ Deno.test("POST /oauth/token refresh_token grant returns a new pair; the old ref
   await using server = await startTestServer({ users: USERS });
   const first = await token(server, passwordGrant({ client_id: "my-cli" }));
   const refreshToken = first.body.refresh_token as string;
-  const { res, body } = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "my-cli",
-  });
+  const { res, body } = await token(server, refreshGrant(refreshToken, { client_id: "my-cli" }));
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(res.headers.get("cache-control"), "no-store");
   assert.equal(body.token_type, "Bearer");
@@ -124,11 +120,7 @@ Deno.test("POST /oauth/token refresh_token grant returns a new pair; the old ref
   assert.equal(decodeJwt(body.access_token as string).client_id, "my-cli");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
 
-  const old = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "my-cli",
-  });
+  const old = await token(server, refreshGrant(refreshToken, { client_id: "my-cli" }));
   assertOAuthError(old.res, old.body, "invalid_grant");
 });
 
@@ -161,7 +153,7 @@ Deno.test("POST /oauth/token answers 400 with RFC 6749 §5.2 error codes for bad
     ],
     [
       "garbage refresh_token",
-      { grant_type: "refresh_token", refresh_token: "garbage" },
+      refreshGrant("garbage"),
       "invalid_grant",
     ],
   ];
@@ -177,19 +169,11 @@ Deno.test("POST /oauth/token answers invalid_grant for a refresh token presented
   await using server = await startTestServer({ users: USERS });
   const first = await token(server, passwordGrant({ client_id: "app-a" }));
   const refreshToken = first.body.refresh_token as string;
-  const stolen = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "app-b",
-  });
+  const stolen = await token(server, refreshGrant(refreshToken, { client_id: "app-b" }));
   assertOAuthError(stolen.res, stolen.body, "invalid_grant");
-  const omitted = await token(server, { grant_type: "refresh_token", refresh_token: refreshToken });
+  const omitted = await token(server, refreshGrant(refreshToken));
   assertOAuthError(omitted.res, omitted.body, "invalid_grant");
-  const owner = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    client_id: "app-a",
-  });
+  const owner = await token(server, refreshGrant(refreshToken, { client_id: "app-a" }));
   assertOAuthError(owner.res, owner.body, "invalid_grant");
 });
 
@@ -220,7 +204,7 @@ Deno.test("POST /oauth/token accepts a confidential client's secret via HTTP Bas
   assert.equal(viaPost.res.status, 200, JSON.stringify(viaPost.body));
   const renewed = await token(
     server,
-    { grant_type: "refresh_token", refresh_token: viaPost.body.refresh_token as string },
+    refreshGrant(viaPost.body.refresh_token as string),
     basic("svc", CLIENT_SECRET),
   );
   assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
@@ -285,28 +269,25 @@ Deno.test("the refresh_token grant may narrow the scope but never widen it (inva
     env: { OAUTH_SCOPES: "hello other" },
   });
   const first = await token(server, passwordGrant({ scope: "hello other" }));
-  const narrowed = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: first.body.refresh_token as string,
-    scope: "hello",
-  });
+  const narrowed = await token(
+    server,
+    refreshGrant(first.body.refresh_token as string, { scope: "hello" }),
+  );
   assert.equal(narrowed.res.status, 200, JSON.stringify(narrowed.body));
   assert.equal(narrowed.body.scope, "hello");
   assert.equal(decodeJwt(narrowed.body.access_token as string).scope, "hello");
 
-  const widened = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: narrowed.body.refresh_token as string,
-    scope: "hello other",
-  });
+  const widened = await token(
+    server,
+    refreshGrant(narrowed.body.refresh_token as string, { scope: "hello other" }),
+  );
   assertOAuthError(widened.res, widened.body, "invalid_scope");
 
   const other = await token(server, passwordGrant({ scope: "other" }));
-  const escalate = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: other.body.refresh_token as string,
-    scope: "hello",
-  });
+  const escalate = await token(
+    server,
+    refreshGrant(other.body.refresh_token as string, { scope: "hello" }),
+  );
   assertOAuthError(escalate.res, escalate.body, "invalid_scope");
 });
 
@@ -317,14 +298,138 @@ Deno.test("a refresh refused for its scope leaves the refresh token usable", asy
   });
   const first = await token(server, passwordGrant({ scope: "hello" }));
   const refreshToken = first.body.refresh_token as string;
-  const widened = await token(server, {
-    grant_type: "refresh_token",
-    refresh_token: refreshToken,
-    scope: "hello other",
-  });
+  const widened = await token(server, refreshGrant(refreshToken, { scope: "hello other" }));
   assertOAuthError(widened.res, widened.body, "invalid_scope");
-  const retry = await token(server, { grant_type: "refresh_token", refresh_token: refreshToken });
+  const retry = await token(server, refreshGrant(refreshToken));
   assert.equal(retry.res.status, 200, JSON.stringify(retry.body));
   assert.equal(retry.body.scope, "hello");
   assert.equal((await hello(server, `Bearer ${first.body.access_token}`)).res.status, 200);
+});
+
+/** POSTs a refresh token to /refresh (the flask_jwt_extended endpoint, without client credentials). */
+async function flaskRefresh(server: TestServer, refreshToken: string) {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  });
+  return { res, body: await res.json() as Json };
+}
+
+Deno.test("POST /refresh refuses a confidential client's refresh token, naming /oauth/token, and ends that session", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant(), basic("svc", CLIENT_SECRET));
+  assert.equal(granted.res.status, 200, JSON.stringify(granted.body));
+  const { res, body } = await flaskRefresh(server, granted.body.refresh_token as string);
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.equal(body.error, "invalid_grant");
+  assert.match(body.msg as string, /client "svc".*\/oauth\/token/);
+  assert.equal(body.access_token, undefined);
+  // Someone without the secret presented it: the session is ended, for the owner too.
+  const owner = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: granted.body.refresh_token as string },
+    basic("svc", CLIENT_SECRET),
+  );
+  assertOAuthError(owner.res, owner.body, "invalid_grant");
+  const probe = await hello(server, `Bearer ${granted.body.access_token}`);
+  assert.equal(probe.res.status, 401);
+  assert.deepEqual(probe.body, { msg: "Token has been revoked" });
+});
+
+Deno.test("POST /oauth/token refuses a confidential client's refresh token without its credentials", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant(), basic("svc", CLIENT_SECRET));
+  const refreshToken = granted.body.refresh_token as string;
+  const named = await token(server, {
+    grant_type: "refresh_token",
+    refresh_token: refreshToken,
+    client_id: "svc",
+  });
+  assertInvalidClient(named.res, named.body);
+  const wrong = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: refreshToken },
+    basic("svc", `${CLIENT_SECRET}x`),
+  );
+  assertInvalidClient(wrong.res, wrong.body);
+  // Neither spent nor revoked the token: nobody but the client was in the way.
+  const owner = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: refreshToken },
+    basic("svc", CLIENT_SECRET),
+  );
+  assert.equal(owner.res.status, 200, JSON.stringify(owner.body));
+  // Without any client the caller is the default public client, another client: refused and
+  // the session ends.
+  const anonymous = await token(server, {
+    grant_type: "refresh_token",
+    refresh_token: owner.body.refresh_token as string,
+  });
+  assertOAuthError(anonymous.res, anonymous.body, "invalid_grant");
+  const after = await token(
+    server,
+    { grant_type: "refresh_token", refresh_token: owner.body.refresh_token as string },
+    basic("svc", CLIENT_SECRET),
+  );
+  assertOAuthError(after.res, after.body, "invalid_grant");
+});
+
+Deno.test("POST /refresh accepts the refresh token of a public client and keeps its client_id", async () => {
+  await using server = await startTestServer({ users: USERS, env: CONFIDENTIAL });
+  const granted = await token(server, passwordGrant({ client_id: "my-app" }));
+  const { res, body } = await flaskRefresh(server, granted.body.refresh_token as string);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(decodeJwt(body.access_token as string).client_id, "my-app");
+});
+
+Deno.test("a refresh grants only the scopes still in OAUTH_SCOPES", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-scopes-" });
+  // A fixed issuer and audience: the restarted server binds another port.
+  const identity = {
+    JWT_ISSUER: "https://auth.example.test",
+    JWT_AUDIENCE: "https://api.example.test",
+  };
+  try {
+    let both: string, otherOnly: string, asked: string;
+    {
+      await using first = await startTestServer({
+        users: USERS,
+        dir,
+        env: { ...identity, OAUTH_SCOPES: "hello other" },
+      });
+      both = (await token(first, passwordGrant({ scope: "hello other" }))).body
+        .refresh_token as string;
+      otherOnly = (await token(first, passwordGrant({ scope: "other" }))).body
+        .refresh_token as string;
+      asked = (await token(first, passwordGrant({ scope: "hello other" }))).body
+        .refresh_token as string;
+    }
+    await using second = await startTestServer({
+      dir,
+      env: { ...identity, OAUTH_SCOPES: "hello" },
+    });
+    const kept = await token(second, { grant_type: "refresh_token", refresh_token: both });
+    assert.equal(kept.res.status, 200, JSON.stringify(kept.body));
+    assert.equal(kept.body.scope, "hello");
+    assert.equal(decodeJwt(kept.body.access_token as string).scope, "hello");
+    const viaFlask = await flaskRefresh(second, kept.body.refresh_token as string);
+    assert.equal(viaFlask.body.scope, "hello", "the new refresh token keeps only hello");
+
+    const none = await token(second, { grant_type: "refresh_token", refresh_token: otherOnly });
+    assertOAuthError(none.res, none.body, "invalid_scope");
+    const removed = await token(second, {
+      grant_type: "refresh_token",
+      refresh_token: asked,
+      scope: "other",
+    });
+    assertOAuthError(removed.res, removed.body, "invalid_scope");
+    // A refused scope does not spend the token.
+    const retry = await token(second, { grant_type: "refresh_token", refresh_token: asked });
+    assert.equal(retry.res.status, 200, JSON.stringify(retry.body));
+    assert.equal(retry.body.scope, "hello");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
 import { userCommand } from "../src/cli/user.ts";
+import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
-import { createTestDatabase, POSTGRES_MISSING } from "./helpers/postgres.ts";
+import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
 import {
   login,
   startTestServer,
@@ -14,8 +16,7 @@ import {
   testHasher,
   type TestServer,
 } from "./helpers/server.ts";
-
-if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL login tests: ${POSTGRES_MISSING}`);
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const USERS = { user1: "password1" };
 const NO_THROTTLE = {
@@ -87,10 +88,9 @@ Deno.test("POST /login and the password grant answer 400 for names with NUL, con
   await assertImpossibleNamesRefused(server);
 });
 
-Deno.test({
+testNeeding([POSTGRESQL], {
   name:
     "POST /login and the password grant answer 400 for names with NUL, controls or broken Unicode (PostgreSQL)",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await using database = await createTestDatabase();
     const store = await PostgresStore.open(database.url, { maxConnections: 2 });
@@ -160,20 +160,16 @@ class RecordingHasher extends PasswordHasher {
 
 Deno.test("an unknown user's login costs the iteration count most stored hashes have, not the configured one", async () => {
   const hasher = new RecordingHasher(TEST_ITERATIONS, { minIterations: TEST_MIN_ITERATIONS });
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-dummy-" });
-  const store = await SqliteStore.open(`${dir}/auth.db`);
+  await using dir = await tempDir();
+  const store = await SqliteStore.open(`${dir.path}/auth.db`);
   const older = testHasher(3000);
   for (const name of ["old1", "old2", "old3"]) await store.addUser(name, await older.hash("pw"));
   await store.addUser("new1", await testHasher().hash("pw"));
-  await using server = await startTestServer({ hasher, store, dir, env: NO_THROTTLE });
-  try {
-    assert.equal((await postLogin(server, { username: "nobody", password: "pw" })).status, 400);
-    assert.equal((await postLogin(server, { username: "old1", password: "no" })).status, 400);
-    assert.deepEqual(hasher.checked, [3000, 3000], "the dummy costs what old1's hash does");
-    assert.equal(Number(/\$i=(\d+)\$/.exec(await hasher.prepare())?.[1]), 3000);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = await startTestServer({ hasher, store, dir: dir.path, env: NO_THROTTLE });
+  assert.equal((await postLogin(server, { username: "nobody", password: "pw" })).status, 400);
+  assert.equal((await postLogin(server, { username: "old1", password: "no" })).status, 400);
+  assert.deepEqual(hasher.checked, [3000, 3000], "the dummy costs what old1's hash does");
+  assert.equal(Number(/\$i=(\d+)\$/.exec(await hasher.prepare())?.[1]), 3000);
 });
 
 /** A store whose next rehash waits for `beforeRehash` first: the worst moment for a change. */
@@ -192,14 +188,14 @@ function pausingBeforeRehash(store: Store, beforeRehash: () => Promise<void>): S
   });
 }
 
-Deno.test("a login's rehash never undoes a user passwd that ran between its check and its upgrade", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-rehash-" });
-  const store = await SqliteStore.open(`${dir}/auth.db`);
+Deno.test("a login's rehash never undoes a user passwd that ran between its check and its upgrade, and the login starts no session", async () => {
+  await using dir = await tempDir();
+  const store = await SqliteStore.open(`${dir.path}/auth.db`);
   await store.addUser("alice", await testHasher(500).hash("old password"));
   let passwdRan = false;
   const paused = pausingBeforeRehash(store, async () => {
     // `user passwd alice`, from another process on the same file.
-    const cli = await SqliteStore.open(`${dir}/auth.db`);
+    const cli = await SqliteStore.open(`${dir.path}/auth.db`);
     try {
       await userCommand(["passwd", "alice"], {
         store: cli,
@@ -211,16 +207,14 @@ Deno.test("a login's rehash never undoes a user passwd that ran between its chec
       await cli.close();
     }
   });
-  await using server = await startTestServer({ store: paused, dir, env: NO_THROTTLE });
-  try {
-    assert.equal((await login(server, "alice", "old password")).res.status, 200);
-    assert.ok(passwdRan);
-    assert.equal((await login(server, "alice", "new password 1")).res.status, 200);
-    const old = await postLogin(server, { username: "alice", password: "old password" });
-    assert.equal(old.status, 400, "the old password does not come back");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = await startTestServer({ store: paused, dir: dir.path, env: NO_THROTTLE });
+  // The password it checked is no longer the user's when the session would start.
+  const raced = await login(server, "alice", "old password");
+  assert.deepEqual([raced.res.status, raced.body], [400, { msg: "Invalid credentials" }]);
+  assert.ok(passwdRan);
+  assert.equal((await login(server, "alice", "new password 1")).res.status, 200);
+  const old = await postLogin(server, { username: "alice", password: "old password" });
+  assert.equal(old.status, 400, "the old password does not come back");
 });
 
 Deno.test("logins that upgrade a hash racing user passwd, many rounds: the new password always wins", async () => {
@@ -233,7 +227,7 @@ Deno.test("logins that upgrade a hash racing user passwd, many rounds: the new p
     const old = await testHasher(500).hash("old password");
     await other.addUser("alice", old);
     for (let round = 0; round < 30; round++) {
-      await other.setPasswordHash("alice", old);
+      await other.changePassword("alice", old, unixNow());
       const passwd = userCommand(["passwd", "alice"], {
         store: other,
         // A different cost each round, so that the change lands at different points of the login.

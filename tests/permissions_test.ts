@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config.ts";
 import { runCli } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate } from "./helpers/tls.ts";
 
 const TASKS: Record<string, string> = JSON.parse(
   await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
@@ -53,8 +54,7 @@ Deno.test("the service's tasks and the compiled binary allow only certs/, data/ 
 });
 
 Deno.test("serve, run with the serve task's permissions, cannot read a certificate outside certs/", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-perms-" });
-  try {
+  await withTempDir(async (dir) => {
     const { certPem, keyPem } = await testCertificate();
     await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
     await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
@@ -72,7 +72,5 @@ Deno.test("serve, run with the serve task's permissions, cannot read a certifica
     assert.equal(writes.code, 1);
     assert.match(writes.stderr, /elsewhere/);
     assert.equal(writes.stderr.trimEnd().split("\n").length, 1, writes.stderr);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

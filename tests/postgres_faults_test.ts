@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { type OwnCluster, POSTGRES_MISSING, startOwnCluster } from "./helpers/postgres.ts";
+import { type OwnCluster, POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 /**
  * The service on PostgreSQL when the database goes away: 503 with Retry-After for what needs
@@ -10,14 +12,14 @@ import { startTestServer, type TestServer } from "./helpers/server.ts";
  * acknowledged write lost to a database crash. Uses clusters of its own, since it stops them.
  */
 
-if (POSTGRES_MISSING) console.warn(`Skipping the PostgreSQL fault tests: ${POSTGRES_MISSING}`);
-
 const USERS = { user1: "user1-password" };
 const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000" };
 /** How soon /login must work again once the database is back. */
 const RECOVERY_LIMIT_MS = 5000;
 /** How soon a request that needs the database must be refused while it is down. */
 const REFUSAL_LIMIT_MS = 2000;
+/** How long a client waits between two attempts while the database is down. */
+const RETRY_INTERVAL_MS = 100;
 
 /** Starts a cluster of this test's own and a server on it; both are gone after `fn`. */
 async function withServerOnOwnCluster(
@@ -65,7 +67,7 @@ async function login(
 /** Polls until `/login` works again; returns how long that took, failing past the limit. */
 async function untilLoginWorks(server: TestServer): Promise<number> {
   const started = performance.now();
-  while (true) {
+  return await waitFor("/login to work again", async () => {
     const { res, text } = await call(server, "/login", {
       json: { username: "user1", password: USERS.user1 },
     });
@@ -74,12 +76,7 @@ async function untilLoginWorks(server: TestServer): Promise<number> {
     assert.ok(elapsed < RECOVERY_LIMIT_MS, `/login took ${elapsed} ms to work again`);
     if (res.status === 200) return elapsed;
     assert.equal(res.status, 503, text);
-    await delay(100);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  }, { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: RETRY_INTERVAL_MS });
 }
 
 /** Fails for a 5xx other than 503, and for anything that looks like a stack or a SQL error. */
@@ -89,10 +86,9 @@ function assertNoLeak(what: string, res: Response, text: string): void {
   assert.doesNotThrow(() => JSON.parse(text), `${what}: JSON body`);
 }
 
-Deno.test({
+testNeeding([POSTGRESQL_SERVER], {
   name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, and " +
     "the service recovers without a restart",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const seen = await login(server, "user1", USERS.user1);
@@ -162,7 +158,7 @@ Deno.test({
         slowest = Math.max(slowest, took);
         assert.equal(attempt.res.status, 503, attempt.text);
         assert.ok(took < REFUSAL_LIMIT_MS, `a 503 took ${took} ms`);
-        await delay(100);
+        await sleep(RETRY_INTERVAL_MS);
       }
 
       await cluster.start();
@@ -186,9 +182,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding([POSTGRESQL_SERVER], {
   name: "Acknowledged logins and CLI user adds survive a PostgreSQL crash (immediate stop)",
-  ignore: POSTGRES_MISSING !== undefined,
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const newUsers = ["dora", "eve", "finn"];

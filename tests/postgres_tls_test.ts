@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError } from "../src/config.ts";
 import { openStore, postgresConnection } from "../src/store/open.ts";
-import { POSTGRES_SERVER_MISSING, startOwnCluster } from "./helpers/postgres.ts";
-import { runCli, ServeProcess } from "./helpers/process.ts";
-import { testCertificate } from "./helpers/server.ts";
+import { POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
+import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
+import { outputOf, runCli, ServerProcess } from "./helpers/process.ts";
+import { login } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 /**
  * PostgreSQL over TLS: how `sslmode` and the root certificate are read, and, against a real
@@ -12,69 +15,56 @@ import { testCertificate } from "./helpers/server.ts";
  * right root and refuses a wrong root or a host name the certificate does not name.
  */
 
-const OPENSSL_MISSING = await new Deno.Command("openssl", { args: ["version"] }).output().then(
-  (out) => out.success ? undefined : "openssl does not run",
-  () => "openssl is not installed (apt-get install openssl)",
-);
-const MISSING = POSTGRES_SERVER_MISSING ?? OPENSSL_MISSING;
-if (MISSING) {
-  if (Deno.env.get("REQUIRE_POSTGRES")) throw new Error(`${MISSING}, but REQUIRE_POSTGRES is set`);
-  console.warn(`Skipping the PostgreSQL TLS tests: ${MISSING}`);
-}
-
 Deno.test("postgresConnection reads sslmode and sslrootcert and strips them from the URL", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-pgtls-" });
-  try {
-    await Deno.writeTextFile(join(dir, "ca.pem"), "CA FROM FILE");
-    await Deno.writeTextFile(join(dir, "other.pem"), "CA FROM URL");
-    const base = "postgres://auth:p%40ss@db.internal:5432/auth";
+  await using temp = await tempDir();
+  const dir = temp.path;
+  await Deno.writeTextFile(join(dir, "ca.pem"), "CA FROM FILE");
+  await Deno.writeTextFile(join(dir, "other.pem"), "CA FROM URL");
+  const base = "postgres://auth:p%40ss@db.internal:5432/auth";
 
-    assert.deepEqual(await postgresConnection(base), {
-      url: base,
-      tls: false,
-      host: "db.internal",
-    });
-    for (const mode of ["disable", "allow", "prefer", "require"] as const) {
-      const { url, tls } = await postgresConnection(`${base}?sslmode=${mode}&application_name=x`);
-      assert.equal(url, `${base}?application_name=x`);
-      assert.equal(tls, mode === "disable" ? false : mode);
-    }
-    const full = await postgresConnection(`${base}?sslmode=verify-full`, join(dir, "ca.pem"));
-    assert.deepEqual(full, {
-      url: base,
-      host: "db.internal",
-      tls: {
-        rejectUnauthorized: true,
-        host: "db.internal",
-        servername: "db.internal",
-        ca: "CA FROM FILE",
-      },
-    });
-    const fromUrl = await postgresConnection(
-      `${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(join(dir, "other.pem"))}`,
-      join(dir, "ca.pem"),
-    );
-    assert.equal(fromUrl.url, base);
-    assert.deepEqual(fromUrl.tls, {
-      rejectUnauthorized: true,
-      host: "db.internal",
-      servername: "db.internal",
-      ca: "CA FROM URL",
-    });
-    const system = await postgresConnection(`${base}?sslmode=verify-full&sslrootcert=system`);
-    assert.deepEqual(system.tls, {
-      rejectUnauthorized: true,
-      host: "db.internal",
-      servername: "db.internal",
-    });
-    // An IP address is checked against the certificate's IP addresses, with no server name.
-    const ip = await postgresConnection("postgres://a@10.1.2.3/db?sslmode=verify-full");
-    assert.deepEqual(ip.tls, { rejectUnauthorized: true, host: "10.1.2.3" });
-    const v6 = await postgresConnection("postgres://a@[::1]:5432/db?sslmode=verify-full");
-    assert.deepEqual(v6.tls, { rejectUnauthorized: true, host: "::1" });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(await postgresConnection(base), {
+    url: base,
+    tls: false,
+    host: "db.internal",
+  });
+  for (const mode of ["disable", "allow", "prefer", "require"] as const) {
+    const { url, tls } = await postgresConnection(`${base}?sslmode=${mode}&application_name=x`);
+    assert.equal(url, `${base}?application_name=x`);
+    assert.equal(tls, mode === "disable" ? false : mode);
   }
+  const full = await postgresConnection(`${base}?sslmode=verify-full`, join(dir, "ca.pem"));
+  assert.deepEqual(full, {
+    url: base,
+    host: "db.internal",
+    tls: {
+      rejectUnauthorized: true,
+      host: "db.internal",
+      servername: "db.internal",
+      ca: "CA FROM FILE",
+    },
+  });
+  const fromUrl = await postgresConnection(
+    `${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(join(dir, "other.pem"))}`,
+    join(dir, "ca.pem"),
+  );
+  assert.equal(fromUrl.url, base);
+  assert.deepEqual(fromUrl.tls, {
+    rejectUnauthorized: true,
+    host: "db.internal",
+    servername: "db.internal",
+    ca: "CA FROM URL",
+  });
+  const system = await postgresConnection(`${base}?sslmode=verify-full&sslrootcert=system`);
+  assert.deepEqual(system.tls, {
+    rejectUnauthorized: true,
+    host: "db.internal",
+    servername: "db.internal",
+  });
+  // An IP address is checked against the certificate's IP addresses, with no server name.
+  const ip = await postgresConnection("postgres://a@10.1.2.3/db?sslmode=verify-full");
+  assert.deepEqual(ip.tls, { rejectUnauthorized: true, host: "10.1.2.3" });
+  const v6 = await postgresConnection("postgres://a@[::1]:5432/db?sslmode=verify-full");
+  assert.deepEqual(v6.tls, { rejectUnauthorized: true, host: "::1" });
 });
 
 Deno.test("postgresConnection refuses what it would not honour, with one line", async () => {
@@ -105,10 +95,7 @@ Deno.test("postgresConnection refuses what it would not honour, with one line", 
 
 /** A CA, a second CA, and a server certificate from the first for `localhost` only. */
 async function makeCertificates(dir: string): Promise<{ ca: string; otherCa: string }> {
-  const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  };
+  const openssl = (...args: string[]) => outputOf("openssl", args, { cwd: dir });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   for (const name of ["ca", "other-ca"]) {
     await openssl(
@@ -164,148 +151,135 @@ async function makeCertificates(dir: string): Promise<{ ca: string; otherCa: str
   return { ca: join(dir, "ca.pem"), otherCa: join(dir, "other-ca.pem") };
 }
 
-Deno.test({
+testNeeding([POSTGRESQL_SERVER, OPENSSL], {
   name:
     "PostgreSQL over TLS: verify-full works with the right root, refuses a wrong root and a host the certificate does not name",
-  ignore: MISSING !== undefined,
   async fn(t) {
-    const dir = await Deno.makeTempDir({ prefix: "auth-api-pgtls-" });
-    try {
-      const { ca, otherCa } = await makeCertificates(dir);
-      await using cluster = await startOwnCluster({
-        files: {
-          "server.pem": await Deno.readTextFile(join(dir, "server.pem")),
-          "server.key": await Deno.readTextFile(join(dir, "server.key")),
-          // TLS only: a cleartext connection finds no entry.
-          "pg_hba.conf": "hostssl all all 127.0.0.1/32 trust\n",
-        },
-        settings: {
-          ssl: "on",
-          ssl_cert_file: "$DIR/server.pem",
-          ssl_key_file: "$DIR/server.key",
-          hba_file: "$DIR/pg_hba.conf",
-        },
-      });
-      const { port } = new URL(cluster.url);
-      const url = (host: string, query: string) =>
-        `postgres://postgres@${host}:${port}/postgres?${query}`;
+    await using temp = await tempDir();
+    const dir = temp.path;
+    const { ca, otherCa } = await makeCertificates(dir);
+    await using cluster = await startOwnCluster({
+      files: {
+        "server.pem": await Deno.readTextFile(join(dir, "server.pem")),
+        "server.key": await Deno.readTextFile(join(dir, "server.key")),
+        // TLS only: a cleartext connection finds no entry.
+        "pg_hba.conf": "hostssl all all 127.0.0.1/32 trust\n",
+      },
+      settings: {
+        ssl: "on",
+        ssl_cert_file: "$DIR/server.pem",
+        ssl_key_file: "$DIR/server.key",
+        hba_file: "$DIR/pg_hba.conf",
+      },
+    });
+    const { port } = new URL(cluster.url);
+    const url = (host: string, query: string) =>
+      `postgres://postgres@${host}:${port}/postgres?${query}`;
 
-      await t.step("the right root, the name in the certificate: connects", async () => {
-        const warnings: string[] = [];
-        const store = await openStore(url("localhost", "sslmode=verify-full"), {
-          rootCertFile: ca,
-          warn: (line) => warnings.push(line),
+    await t.step("the right root, the name in the certificate: connects", async () => {
+      const warnings: string[] = [];
+      const store = await openStore(url("localhost", "sslmode=verify-full"), {
+        rootCertFile: ca,
+        warn: (line) => warnings.push(line),
+      });
+      try {
+        await store.addUser("alice", "$hash");
+        assert.deepEqual(await store.listUsers(), ["alice"]);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(warnings, []);
+      // sslrootcert in the URL works the same and never reaches the server.
+      const fromUrl = await openStore(
+        url("localhost", `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`),
+      );
+      assert.deepEqual(await fromUrl.listUsers(), ["alice"]);
+      await fromUrl.close();
+    });
+
+    await t.step("cleartext is refused by this server, so the above was TLS", async () => {
+      await assert.rejects(
+        openStore(url("localhost", "sslmode=disable")),
+        /no pg_hba\.conf entry .*no encryption/,
+      );
+    });
+
+    await t.step("a wrong root: refused, saying why", async () => {
+      await assert.rejects(
+        openStore(url("localhost", "sslmode=verify-full"), { rootCertFile: otherCa }),
+        (error) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(
+            error.message,
+            /^Cannot open the DATABASE_URL database at "localhost:\d+": the server's certificate was refused: .+ \([A-Z_]+\); check PGSSLROOTCERT/,
+          );
+          return true;
+        },
+      );
+    });
+
+    await t.step("no root given: the system's roots do not know this CA, refused", async () => {
+      await assert.rejects(
+        openStore(url("localhost", "sslmode=verify-full")),
+        /the server's certificate was refused/,
+      );
+    });
+
+    await t.step("a host the certificate does not name (127.0.0.1): refused", async () => {
+      await assert.rejects(
+        openStore(url("127.0.0.1", "sslmode=verify-full"), { rootCertFile: ca }),
+        (error) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, /certificate was refused: .*127\.0\.0\.1.*ALTNAME/);
+          return true;
+        },
+      );
+    });
+
+    await t.step(
+      "sslmode=require encrypts without checking: it connects to a server it cannot verify",
+      async () => {
+        const store = await openStore(url("127.0.0.1", "sslmode=require"));
+        assert.deepEqual(await store.listUsers(), ["alice"]);
+        await store.close();
+      },
+    );
+
+    await t.step(
+      "serve with the serve task's permissions and PGSSLROOTCERT in certs/",
+      async () => {
+        const work = join(dir, "work");
+        const { certPem } = await testCertificate();
+        await writeTlsFiles(work);
+        await Deno.copyFile(ca, join(work, "certs/db-ca.pem"));
+        const env = {
+          DATABASE_URL: url("localhost", "sslmode=verify-full"),
+          PGSSLROOTCERT: "certs/db-ca.pem",
+        };
+        const added = await runCli(["user", "add", "bob"], {
+          cwd: work,
+          env,
+          stdin: "bob's password 1\n",
         });
-        try {
-          await store.addUser("alice", "$hash");
-          assert.deepEqual(await store.listUsers(), ["alice"]);
-        } finally {
-          await store.close();
-        }
-        assert.deepEqual(warnings, []);
-        // sslrootcert in the URL works the same and never reaches the server.
-        const fromUrl = await openStore(
-          url("localhost", `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`),
-        );
-        assert.deepEqual(await fromUrl.listUsers(), ["alice"]);
-        await fromUrl.close();
-      });
-
-      await t.step("cleartext is refused by this server, so the above was TLS", async () => {
-        await assert.rejects(
-          openStore(url("localhost", "sslmode=disable")),
-          /no pg_hba\.conf entry .*no encryption/,
-        );
-      });
-
-      await t.step("a wrong root: refused, saying why", async () => {
-        await assert.rejects(
-          openStore(url("localhost", "sslmode=verify-full"), { rootCertFile: otherCa }),
-          (error) => {
-            assert.ok(error instanceof ConfigError);
-            assert.match(
-              error.message,
-              /^Cannot open the DATABASE_URL database at "localhost": the server's certificate was refused: .+ \([A-Z_]+\); check PGSSLROOTCERT/,
-            );
-            return true;
+        assert.equal(added.code, 0, added.stderr);
+        await using server = new ServerProcess(["serve", "--port", "0"], {
+          cwd: work,
+          env: { ...env, LOG_LEVEL: "info" },
+        });
+        using client = Deno.createHttpClient({ caCerts: [certPem] });
+        const endpoint = { url: await server.listening(), client };
+        assert.equal((await login(endpoint, "bob", "bob's password 1")).res.status, 200);
+        const refused = await runCli(["user", "list"], {
+          cwd: work,
+          env: {
+            ...env,
+            PGSSLROOTCERT: "",
+            DATABASE_URL: url("127.0.0.1", "sslmode=verify-full&sslrootcert=certs/db-ca.pem"),
           },
-        );
-      });
-
-      await t.step("no root given: the system's roots do not know this CA, refused", async () => {
-        await assert.rejects(
-          openStore(url("localhost", "sslmode=verify-full")),
-          /the server's certificate was refused/,
-        );
-      });
-
-      await t.step("a host the certificate does not name (127.0.0.1): refused", async () => {
-        await assert.rejects(
-          openStore(url("127.0.0.1", "sslmode=verify-full"), { rootCertFile: ca }),
-          (error) => {
-            assert.ok(error instanceof ConfigError);
-            assert.match(error.message, /certificate was refused: .*127\.0\.0\.1.*ALTNAME/);
-            return true;
-          },
-        );
-      });
-
-      await t.step(
-        "sslmode=require encrypts without checking: it connects to a server it cannot verify",
-        async () => {
-          const store = await openStore(url("127.0.0.1", "sslmode=require"));
-          assert.deepEqual(await store.listUsers(), ["alice"]);
-          await store.close();
-        },
-      );
-
-      await t.step(
-        "serve with the serve task's permissions and PGSSLROOTCERT in certs/",
-        async () => {
-          const work = join(dir, "work");
-          await Deno.mkdir(join(work, "certs"), { recursive: true });
-          const { certPem, keyPem } = await testCertificate();
-          await Deno.writeTextFile(join(work, "certs/cert.pem"), certPem);
-          await Deno.writeTextFile(join(work, "certs/key.pem"), keyPem, { mode: 0o600 });
-          await Deno.copyFile(ca, join(work, "certs/db-ca.pem"));
-          const env = {
-            DATABASE_URL: url("localhost", "sslmode=verify-full"),
-            PGSSLROOTCERT: "certs/db-ca.pem",
-          };
-          const added = await runCli(["user", "add", "bob"], {
-            cwd: work,
-            env,
-            stdin: "bob's password 1\n",
-          });
-          assert.equal(added.code, 0, added.stderr);
-          await using server = new ServeProcess(["--port", "0"], {
-            cwd: work,
-            env: { ...env, LOG_LEVEL: "info" },
-          });
-          const serverUrl = await server.listening();
-          using client = Deno.createHttpClient({ caCerts: [certPem] });
-          const res = await fetch(`${serverUrl}/login`, {
-            method: "POST",
-            client,
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ username: "bob", password: "bob's password 1" }),
-          });
-          assert.equal(res.status, 200);
-          await res.body?.cancel();
-          const refused = await runCli(["user", "list"], {
-            cwd: work,
-            env: {
-              ...env,
-              PGSSLROOTCERT: "",
-              DATABASE_URL: url("127.0.0.1", "sslmode=verify-full&sslrootcert=certs/db-ca.pem"),
-            },
-          });
-          assert.equal(refused.code, 1);
-          assert.match(refused.stderr, /certificate was refused/);
-        },
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+        });
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /certificate was refused/);
+      },
+    );
   },
 });

@@ -2,28 +2,19 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt } from "jose";
 import { unixNow } from "../src/clock.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertRevoked,
+  hello,
+  login,
+  refresh,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const REVOKED = { msg: "Token has been revoked" };
 
 type Json = Record<string, unknown>;
-
-/** POSTs to /refresh with the token in a JSON body, or in `Authorization: Bearer` when `bearer`. */
-async function refresh(
-  server: TestServer,
-  token: string,
-  { bearer = false }: { bearer?: boolean } = {},
-): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/refresh`, {
-    method: "POST",
-    client: server.client,
-    headers: bearer ? { authorization: `Bearer ${token}` } : { "content-type": "application/json" },
-    body: bearer ? null : JSON.stringify({ refresh_token: token }),
-  });
-  return { res, body: await res.json() };
-}
 
 /** POSTs a raw JSON body to /refresh. */
 async function refreshWithBody(
@@ -54,14 +45,6 @@ function assertRefreshError(res: Response, body: Json, error: string): void {
   assert.notEqual(body.msg, "");
 }
 
-/** Asserts that /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
-async function assertRevoked(server: TestServer, token: string): Promise<void> {
-  const { res, body } = await hello(server, `Bearer ${token}`);
-  assert.equal(res.status, 401);
-  assert.deepEqual(body, REVOKED);
-  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
-}
-
 async function assertHelloOk(server: TestServer, token: string, user: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -87,10 +70,10 @@ Deno.test("POST /login returns a 43-character base64url refresh_token that the s
 
   const record = await server.store.getRefreshToken(await sha256Hex(token));
   assert.ok(record, "the store finds the token by its SHA-256");
-  assert.equal(record.username, "user1");
-  assert.equal(record.clientId, "auth-api");
-  assert.equal(record.usedAt, null);
-  assert.equal(record.revokedAt, null);
+  assert.equal(record.family.username, "user1");
+  assert.equal(record.family.clientId, "auth-api");
+  assert.equal(record.token.usedAt, null);
+  assert.equal(record.family.revokedAt, null);
   assert.equal(await server.store.getRefreshToken(token), undefined, "not by the token itself");
 
   const db = new DatabaseSync(`${server.dir}/auth.db`, { readOnly: true });
@@ -177,34 +160,82 @@ Deno.test("POST /refresh with a reused refresh token revokes its family: the new
   assert.equal((await refresh(server, otherUser.refresh)).res.status, 200);
 });
 
-Deno.test("store.useRefreshToken answers expired for a refresh token past its expiry and leaves it unused", async () => {
-  await using server = await startTestServer({ users: USERS });
-  const { refresh: token } = await tokensFor(server, "user1");
-  const hash = await sha256Hex(token);
-  const result = await server.store.useRefreshToken(hash, unixNow() + 10_000_000);
-  assert.equal(result.outcome, "expired");
-  assert.equal((await server.store.getRefreshToken(hash))?.usedAt, null);
-  assert.equal((await refresh(server, token)).res.status, 200, "still usable before its expiry");
+Deno.test("a session ends REFRESH_TOKEN_TTL after its login however often it is refreshed; each token also expires REFRESH_TOKEN_IDLE_TTL after its issue", async () => {
+  await using server = await startTestServer({
+    users: USERS,
+    env: { REFRESH_TOKEN_TTL: "3600", REFRESH_TOKEN_IDLE_TTL: "600" },
+  });
+  const loginAt = unixNow();
+  let { refresh: token } = await tokensFor(server, "user1");
+  const first = await server.store.getRefreshToken(await sha256Hex(token));
+  assert.ok(first);
+  assert.ok(Math.abs(first.family.expiresAt - (loginAt + 3600)) <= 1, "absolute end");
+  assert.ok(Math.abs(first.token.expiresAt - (loginAt + 600)) <= 1, "idle expiry");
+  for (let i = 0; i < 3; i++) {
+    const { res, body } = await refresh(server, token);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    token = body.refresh_token as string;
+    const next = await server.store.getRefreshToken(await sha256Hex(token));
+    assert.equal(next?.family.expiresAt, first.family.expiresAt, "the end never moves");
+    assert.ok(next && Math.abs(next.token.expiresAt - (next.token.createdAt + 600)) <= 0);
+  }
+});
+
+Deno.test("POST /refresh refuses a session past its absolute lifetime although its token was just issued", async () => {
+  // Two seconds, below what REFRESH_TOKEN_TTL accepts, so that the test can wait for it.
+  await using server = await startTestServer({
+    users: USERS,
+    config: { refreshTokenTtlSeconds: 2, refreshTokenIdleTtlSeconds: 2 },
+  });
+  const loginAt = unixNow();
+  let { refresh: token } = await tokensFor(server, "user1");
+  const deadline = Date.now() + 15_000;
+  let refused: Json | undefined;
+  while (Date.now() < deadline) {
+    const { res, body } = await refresh(server, token);
+    if (res.status !== 200) {
+      assertRefreshError(res, body, "invalid_grant");
+      refused = body;
+      break;
+    }
+    token = body.refresh_token as string;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.ok(refused, "the session ended");
+  assert.match(refused.msg as string, /expired/i);
+  assert.ok(unixNow() >= loginAt + 2, "not before its end");
+  const state = await server.store.getRefreshToken(await sha256Hex(token));
+  assert.ok(state && state.token.expiresAt <= state.family.expiresAt);
 });
 
 Deno.test("POST /refresh answers 400 invalid_grant for a stored refresh token whose expiry has passed", async () => {
   await using server = await startTestServer({ users: USERS });
   const token = randomRefreshToken();
   const now = unixNow();
-  await server.store.addRefreshToken({
-    tokenHash: await sha256Hex(token),
-    familyId: crypto.randomUUID(),
+  const user = await server.store.getUser("user1");
+  assert.ok(user);
+  const familyId = crypto.randomUUID();
+  const started = await server.store.startRefreshFamily({
+    id: familyId,
     username: "user1",
     clientId: "auth-api",
+    createdAt: now - 120,
+    expiresAt: now + 3600,
+    accessExpiresAt: now - 60,
+    revokedAt: null,
+  }, {
+    tokenHash: await sha256Hex(token),
+    familyId,
     scope: "hello",
     createdAt: now - 120,
     expiresAt: now - 60,
     usedAt: null,
-    revokedAt: null,
-  });
+  }, user.passwordHash);
+  assert.ok(started);
   const { res, body } = await refresh(server, token);
   assertRefreshError(res, body, "invalid_grant");
   assert.match(body.msg as string, /expired/i);
+  assert.equal((await server.store.getRefreshToken(await sha256Hex(token)))?.token.usedAt, null);
 });
 
 Deno.test("POST /refresh answers 400 invalid_request when no refresh token is sent", async () => {

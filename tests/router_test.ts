@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { Handler, RequestContext } from "../src/http/context.ts";
-import { HttpError } from "../src/http/errors.ts";
 import { json } from "../src/http/json.ts";
 import { createRouter, route } from "../src/router.ts";
+import { assertHttpError } from "./helpers/errors.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const BASE = "https://api.test";
@@ -12,6 +12,7 @@ function context(): RequestContext {
   return {
     requestId: "test-request",
     remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
     params: {},
     errorDialect: "flask",
   };
@@ -23,18 +24,6 @@ function answer(name: string): Handler {
 
 function allowSet(allow: string | null | undefined): string[] {
   return (allow ?? "").split(",").map((method) => method.trim()).filter(Boolean).sort();
-}
-
-async function expectHttpError(promise: Promise<unknown>, status: number): Promise<HttpError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof HttpError, `expected an HttpError, got ${caught}`);
-  assert.equal(caught.status, status);
-  return caught;
 }
 
 Deno.test("createRouter dispatches each path and method to its own handler", async () => {
@@ -73,8 +62,8 @@ Deno.test("createRouter passes the request and the named groups of the pattern t
   assert.equal(seen.req, req);
   assert.equal(seen.ctx, ctx);
   assert.equal(ctx.params.name, "alice");
-  await expectHttpError(Promise.resolve(dispatch(new Request(`${BASE}/users`), context())), 404);
-  await expectHttpError(
+  await assertHttpError(Promise.resolve(dispatch(new Request(`${BASE}/users`), context())), 404);
+  await assertHttpError(
     Promise.resolve(dispatch(new Request(`${BASE}/users/alice/extra`), context())),
     404,
   );
@@ -83,7 +72,7 @@ Deno.test("createRouter passes the request and the named groups of the pattern t
 Deno.test("createRouter throws a 404 HttpError for an unknown path", async () => {
   const dispatch = createRouter([route("/hello", { GET: answer("hello") })]);
   for (const path of ["/", "/nope", "/hello/", "/HELLO", "/hello/x"]) {
-    const error = await expectHttpError(
+    const error = await assertHttpError(
       Promise.resolve(dispatch(new Request(`${BASE}${path}`), context())),
       404,
     );
@@ -96,19 +85,19 @@ Deno.test("createRouter throws a 405 HttpError with Allow listing the methods, H
     route("/both", { GET: answer("get"), POST: answer("post") }),
     route("/post", { POST: answer("post") }),
   ]);
-  const both = await expectHttpError(
+  const both = await assertHttpError(
     Promise.resolve(dispatch(new Request(`${BASE}/both`, { method: "DELETE" }), context())),
     405,
   );
   assert.deepEqual(allowSet(both.headers.allow), ["GET", "HEAD", "OPTIONS", "POST"]);
 
-  const post = await expectHttpError(
+  const post = await assertHttpError(
     Promise.resolve(dispatch(new Request(`${BASE}/post`, { method: "GET" }), context())),
     405,
   );
   assert.equal(post.headers.allow, "POST, OPTIONS");
   // HEAD is only offered where GET is.
-  await expectHttpError(
+  await assertHttpError(
     Promise.resolve(dispatch(new Request(`${BASE}/post`, { method: "HEAD" }), context())),
     405,
   );

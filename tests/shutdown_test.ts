@@ -1,48 +1,59 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseLogLine, PERMISSIONS, ServeProcess } from "./helpers/process.ts";
-import { startTestServer, testCertificate } from "./helpers/server.ts";
+import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
+import { startTestServer } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A JSON body sent in two halves, 500 ms apart. */
-function slowBody(json: string): ReadableStream<Uint8Array> {
+/**
+ * A JSON body sent in two halves: `firstHalfSent` settles once fetch has taken the first half and
+ * asks for more, and the second half follows only when `sendRest` is called.
+ */
+function bodyInTwoHalves(json: string) {
   const bytes = new TextEncoder().encode(json);
   const half = Math.floor(bytes.length / 2);
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
+  const firstHalf = Promise.withResolvers<void>();
+  const rest = Promise.withResolvers<void>();
+  let pulls = 0;
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (sent === 0) {
+      pulls++;
+      if (pulls === 1) {
         controller.enqueue(bytes.slice(0, half));
-        sent = 1;
-      } else if (sent === 1) {
-        await sleep(500);
+      } else if (pulls === 2) {
+        firstHalf.resolve();
+        await rest.promise;
         controller.enqueue(bytes.slice(half));
-        sent = 2;
       } else {
         controller.close();
       }
     },
-  });
+  }, { highWaterMark: 0 });
+  return { stream, firstHalfSent: firstHalf.promise, sendRest: () => rest.resolve() };
 }
 
 Deno.test("shutdown lets an in-flight login finish, then refuses connections and closes the store", async () => {
   await using server = await startTestServer({ users: USERS });
   const port = Number(new URL(server.url).port);
 
+  const slow = bodyInTwoHalves(JSON.stringify({ username: "user1", password: "password1" }));
   const inFlight = fetch(`${server.url}/login`, {
     method: "POST",
     client: server.client,
     headers: { "content-type": "application/json" },
-    body: slowBody(JSON.stringify({ username: "user1", password: "password1" })),
+    body: slow.stream,
   });
-  await sleep(200); // the first half of the body has arrived; the rest comes 300 ms later
+  await slow.firstHalfSent;
+  // The login is in flight once the server has answered a later request on the same (HTTP/2)
+  // connection, since it takes a connection's requests in order.
+  const later = await fetch(`${server.url}/hello`, { client: server.client });
+  await later.body?.cancel();
+  assert.equal(later.status, 401);
   const stopping = server.running.shutdown();
+  slow.sendRest();
 
   const res = await inFlight;
   assert.equal(res.status, 200);
@@ -71,14 +82,12 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
   await assert.rejects(async () => await server.store.getUser("user1"));
 });
 
-async function serveAndSignal(signal: Deno.Signal): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-shutdown-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.mkdir(`${dir}/certs`);
-  await Deno.writeTextFile(`${dir}/certs/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/certs/key.pem`, keyPem, { mode: 0o600 });
-  try {
-    await using server = new ServeProcess(["--port", "0"], {
+function serveAndSignal(signal: Deno.Signal): Promise<void> {
+  return withTempDir(async (dir) => {
+    const { certPem } = await testCertificate();
+    // The default layout (certs/, data/ in the working directory) the serve task may read.
+    await writeTlsFiles(dir);
+    await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
       env: { LOG_LEVEL: "info" },
@@ -101,9 +110,7 @@ async function serveAndSignal(signal: Deno.Signal): Promise<void> {
     assert.ok(messages.includes("Stopped"), server.lines.join("\n"));
     assert.ok(messages.indexOf("Shutting down") < messages.indexOf("Stopped"));
     await assert.rejects(Deno.connect({ hostname: "localhost", port: Number(new URL(url).port) }));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("the serve command shuts down gracefully and exits 0 on SIGINT", async () => {

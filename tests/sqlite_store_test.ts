@@ -46,14 +46,16 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 4);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 6);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((row) => row.name);
     assert.deepEqual(tables, [
+      "refresh_families",
       "refresh_tokens",
       "revocations",
+      "secrets",
       "signing_keys",
       "sqlite_sequence",
       "throttle",
@@ -100,10 +102,9 @@ Deno.test("SqliteStore answers a write blocked past the busy timeout with unavai
   other.exec("BEGIN IMMEDIATE");
   try {
     // The call must return a promise even when the database throws at once.
-    const pending = store.recordFailure("account:alice", () => ({
-      failures: 1,
-      windowStartAt: 1,
-      blockedUntil: 0,
+    const pending = store.updateThrottles(["account:alice"], () => ({
+      writes: { "account:alice": { failures: 1, windowStartAt: 1, blockedUntil: 0 } },
+      result: 0,
     }));
     assert.ok(pending instanceof Promise);
     await assert.rejects(pending, (error) => {
@@ -120,8 +121,8 @@ Deno.test("SqliteStore answers a write blocked past the busy timeout with unavai
   }
 });
 
-/** The schema of versions 1 and 2, as databases made before later migrations hold it. */
-const SCHEMA_2 = `
+/** The tables as schema versions 2 and 3 had them, to test upgrades from there. */
+const SCHEMA_3 = `
   CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
     created_at INTEGER NOT NULL) STRICT;
   CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_jwk TEXT NOT NULL,
@@ -136,12 +137,12 @@ const SCHEMA_2 = `
   CREATE TABLE revocations (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
     id TEXT NOT NULL, expires_at INTEGER NOT NULL, UNIQUE (kind, id)) STRICT;`;
 
-/** A database file at `version` with the schema of version 2 (3 changed data only). */
-function oldDatabase(name: string, version: 2 | 3, fill: (db: DatabaseSync) => void): string {
+/** Creates a database at schema `version` (2 or 3) and runs `fill` on it. */
+function oldDatabase(name: string, version: number, fill: (db: DatabaseSync) => void): string {
   const path = join(dir, name);
   inspect(path, (db) => {
     db.exec("PRAGMA journal_mode = WAL");
-    db.exec(SCHEMA_2);
+    db.exec(SCHEMA_3);
     db.exec(`PRAGMA user_version = ${version}`);
     fill(db);
   });
@@ -156,7 +157,11 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
   const migrated = await SqliteStore.open(path);
   try {
     assert.equal((await migrated.getUser("alice"))?.createdAt, 1_700_000_000);
-    assert.deepEqual(await migrated.getThrottle("account:alice"), {
+    const throttle = await migrated.updateThrottles(["account:alice"], (current) => ({
+      writes: {},
+      result: current.get("account:alice"),
+    }));
+    assert.deepEqual(throttle, {
       failures: 6,
       windowStartAt: 1_700_000_000,
       blockedUntil: 1_700_000_061,
@@ -166,9 +171,95 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
   }
 });
 
+Deno.test("SqliteStore.open turns the refresh tokens of schema 3 into families, revoking those a revocation missed and those of removed users", async () => {
+  const now = unixNow();
+  const path = oldDatabase("schema3.db", 3, (db) => {
+    db.exec("INSERT INTO users VALUES ('alice', '$hash', 1700000000), ('bob', '$hash', 1)");
+    const insert = db.prepare("INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // A live session rotated twice: its newest token's expiry becomes the session's end.
+    insert.run("live-1", "live", "alice", "app", "hello", now - 200, now + 1000, now - 100, null);
+    insert.run("live-2", "live", "alice", "app", "hello", now - 100, now + 1100, null, null);
+    // A session revoked by logout while a rotation minted one more token (the old race).
+    insert.run(
+      "raced-1",
+      "raced",
+      "bob",
+      "auth-api",
+      "hello",
+      now - 50,
+      now + 500,
+      now - 10,
+      now - 10,
+    );
+    insert.run("raced-2", "raced", "bob", "auth-api", "hello", now - 10, now + 540, null, null);
+    // A session of a user removed before sessions ended with their user.
+    insert.run("gone-1", "gone", "carol", "auth-api", "hello", now - 50, now + 700, null, null);
+    // A session revoked cleanly (its revocation was recorded then).
+    insert.run("out-1", "out", "alice", "auth-api", "hello", now - 50, now + 800, null, now - 5);
+  });
+  const migrated = await SqliteStore.open(path);
+  try {
+    const live = await migrated.getRefreshToken("live-2");
+    assert.deepEqual(live, {
+      token: {
+        tokenHash: "live-2",
+        familyId: "live",
+        scope: "hello",
+        createdAt: now - 100,
+        expiresAt: now + 1100,
+        usedAt: null,
+      },
+      family: {
+        id: "live",
+        username: "alice",
+        clientId: "app",
+        createdAt: now - 200,
+        expiresAt: now + 1100,
+        accessExpiresAt: now + 1100,
+        revokedAt: null,
+      },
+    });
+    assert.equal((await migrated.getRefreshToken("live-1"))?.token.usedAt, now - 100);
+    assert.equal((await migrated.getRefreshToken("raced-2"))?.family.revokedAt, now - 10);
+    const gone = (await migrated.getRefreshToken("gone-1"))?.family.revokedAt;
+    assert.ok(gone !== null && gone !== undefined && gone >= now, `gone revoked at ${gone}`);
+    assert.equal((await migrated.getRefreshToken("out-1"))?.family.revokedAt, now - 5);
+    // The sessions whose access tokens no revocation covered get one; the clean one had its own.
+    const revoked = (await migrated.listRevocations(0, now))
+      .map((r) => [r.kind, r.id, r.expiresAt]).sort();
+    assert.deepEqual(revoked, [["sid", "gone", now + 700], ["sid", "raced", now + 540]]);
+    const rotated = await migrated.rotateRefreshToken("raced-2", now, () => {
+      throw new Error("A revoked family must not rotate");
+    });
+    assert.equal(rotated.outcome, "revoked");
+    const next = await migrated.rotateRefreshToken("live-2", now, () => ({
+      tokenHash: "live-3",
+      scope: "hello",
+      expiresAt: now + 5000,
+      accessExpiresAt: now + 900,
+    }));
+    assert.ok(next.outcome === "rotated");
+    assert.equal(next.token.expiresAt, now + 1100, "the session's end is now absolute");
+  } finally {
+    await migrated.close();
+  }
+  inspect(path, (db) => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('refresh_tokens')").all()
+      .map((row) => row.name);
+    assert.deepEqual(columns, [
+      "token_hash",
+      "family_id",
+      "scope",
+      "created_at",
+      "expires_at",
+      "used_at",
+    ]);
+  });
+});
+
 Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {
   const secret = "retired-private-key-material-7f3a";
-  const path = oldDatabase("schema3.db", 3, (db) => {
+  const path = oldDatabase("schema3-keys.db", 3, (db) => {
     db.exec("INSERT INTO users VALUES ('user1', '$hash', 1700000000)");
     db.exec(`INSERT INTO signing_keys VALUES ('old', 'ES256', '{"d":"${secret}"}', '{"kty":"EC"}',
       1700000000, 1700000900)`);

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import {
+  type NewRefreshToken,
   type NewSigningKey,
   publicHalf,
+  type RefreshFamilyRecord,
   type RefreshTokenRecord,
   type Store,
   type ThrottleRecord,
 } from "../src/store/store.ts";
+import { type Prerequisite, testNeeding } from "./helpers/prerequisites.ts";
 
 /** Optional capabilities of the store under test. */
 export interface StoreContractOptions {
@@ -18,8 +21,8 @@ export interface StoreContractOptions {
   reopen?: (store: Store) => Promise<Store>;
   /** Runs after each test, once the store is closed (for example to drop its database). */
   cleanup?: (store: Store) => Promise<void>;
-  /** Registers the tests as ignored, when the store's server is not available. */
-  ignore?: boolean;
+  /** What the store's server needs from the machine; the tests are skipped where it is missing. */
+  needs?: readonly Prerequisite[];
 }
 
 /** A signing key record with dummy key material; the store never looks inside it. */
@@ -40,8 +43,67 @@ function keyRecord(
 
 const NOW = 1_900_000_000;
 
-/** A refresh token record valid for an hour from NOW, unused and unrevoked. */
-function refreshRecord(
+/** The password hash the contract's users are added with. */
+const HASH = "$hash-a";
+
+/** A live family of alice's, started at NOW, ending a day later, access tokens until NOW + 930. */
+function familyRecord(id: string, fields: Partial<RefreshFamilyRecord> = {}): RefreshFamilyRecord {
+  return {
+    id,
+    username: "alice",
+    clientId: "auth-api",
+    createdAt: NOW,
+    expiresAt: NOW + 86400,
+    accessExpiresAt: NOW + 930,
+    revokedAt: null,
+    ...fields,
+  };
+}
+
+/** The state of one throttle key, read through the store's one throttle operation. */
+function readThrottle(store: Store, key: string): Promise<ThrottleRecord | undefined> {
+  return store.updateThrottles([key], (current) => ({ writes: {}, result: current.get(key) }));
+}
+
+/** Stores `record` as the state of `key`. */
+async function writeThrottle(store: Store, key: string, record: ThrottleRecord): Promise<void> {
+  await store.updateThrottles([key], () => ({ writes: { [key]: record }, result: 0 }));
+}
+
+/** Adds one failure to each of `keys` in one call. */
+async function increment(store: Store, keys: string[]): Promise<void> {
+  await store.updateThrottles(keys, (current) => ({
+    writes: Object.fromEntries(keys.map((key) => [key, {
+      failures: (current.get(key)?.failures ?? 0) + 1,
+      windowStartAt: 1,
+      blockedUntil: 0,
+    }])),
+    result: undefined,
+  }));
+}
+
+/**
+ * Counts one attempt on each of `keys` unless one of them already has `budget` failures, as
+ * the login throttle does; true when it was counted.
+ */
+function reserve(store: Store, keys: string[], budget: number): Promise<boolean> {
+  return store.updateThrottles(keys, (current) => {
+    if (keys.some((key) => (current.get(key)?.failures ?? 0) >= budget)) {
+      return { writes: {}, result: false };
+    }
+    return {
+      writes: Object.fromEntries(keys.map((key) => [key, {
+        failures: (current.get(key)?.failures ?? 0) + 1,
+        windowStartAt: 1,
+        blockedUntil: 0,
+      }])),
+      result: true,
+    };
+  });
+}
+
+/** A refresh token record valid for an hour from NOW, unused. */
+function tokenRecord(
   tokenHash: string,
   familyId: string,
   fields: Partial<RefreshTokenRecord> = {},
@@ -49,15 +111,42 @@ function refreshRecord(
   return {
     tokenHash,
     familyId,
-    username: "alice",
-    clientId: "auth-api",
     scope: "hello",
     createdAt: NOW,
     expiresAt: NOW + 3600,
     usedAt: null,
-    revokedAt: null,
     ...fields,
   };
+}
+
+/**
+ * Starts a family with its first token `tokenHash` for the family's user, adding that user (with
+ * {@linkcode HASH}) when needed.
+ */
+async function startFamily(
+  store: Store,
+  family: RefreshFamilyRecord,
+  tokenHash: string,
+  token: Partial<RefreshTokenRecord> = {},
+): Promise<RefreshTokenRecord> {
+  if (!await store.getUser(family.username)) await store.addUser(family.username, HASH);
+  const first = tokenRecord(tokenHash, family.id, token);
+  assert.equal(await store.startRefreshFamily(family, first, HASH), true, "family started");
+  return first;
+}
+
+/** A rotation that asks for `tokenHash`, valid two hours from NOW, access tokens until NOW + 2000. */
+function nextToken(
+  tokenHash: string,
+  fields: Partial<NewRefreshToken> = {},
+): () => NewRefreshToken {
+  return () => ({
+    tokenHash,
+    scope: "hello",
+    expiresAt: NOW + 7200,
+    accessExpiresAt: NOW + 2000,
+    ...fields,
+  });
 }
 
 /**
@@ -74,13 +163,12 @@ export function storeContract(
   open: () => Promise<Store>,
   options: StoreContractOptions = {},
 ): void {
-  const { reopen, cleanup, ignore } = options;
+  const { reopen, cleanup, needs = [] } = options;
 
   /** Runs `fn` on a fresh store and closes it afterwards. */
   function test(title: string, fn: (store: Store) => Promise<void>): void {
-    Deno.test({
+    testNeeding(needs, {
       name: `${name} ${title}`,
-      ignore,
       async fn() {
         const store = await open();
         try {
@@ -145,25 +233,31 @@ export function storeContract(
     assert.deepEqual(await store.listUsers(), ["alice", "bob", "carol", "dave"]);
   });
 
-  test("removeUser returns true and forgets the user, false when there is none", async (store) => {
+  test("removeUser forgets the user and reports found, or not found when there is none", async (store) => {
     await store.addUser("alice", "$hash-a");
     await store.addUser("bob", "$hash-b");
-    assert.equal(await store.removeUser("alice"), true);
+    assert.deepEqual(await store.removeUser("alice", NOW), { found: true, sessionsEnded: 0 });
     assert.equal(await store.getUser("alice"), undefined);
     assert.deepEqual(await store.listUsers(), ["bob"]);
-    assert.equal(await store.removeUser("alice"), false);
-    assert.equal(await store.removeUser("nobody"), false);
+    assert.deepEqual(await store.removeUser("alice", NOW), { found: false, sessionsEnded: 0 });
+    assert.deepEqual(await store.removeUser("nobody", NOW), { found: false, sessionsEnded: 0 });
     await store.addUser("alice", "$hash-new");
     assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-new");
   });
 
-  test("setPasswordHash returns true and replaces the hash, false for no such user", async (store) => {
+  test("changePassword replaces the hash, or reports not found and creates no user", async (store) => {
     await store.addUser("alice", "$hash-a");
     await store.addUser("bob", "$hash-b");
-    assert.equal(await store.setPasswordHash("alice", "$hash-a2"), true);
+    assert.deepEqual(await store.changePassword("alice", "$hash-a2", NOW), {
+      found: true,
+      sessionsEnded: 0,
+    });
     assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
     assert.equal((await store.getUser("bob"))?.passwordHash, "$hash-b");
-    assert.equal(await store.setPasswordHash("nobody", "$hash"), false);
+    assert.deepEqual(await store.changePassword("nobody", "$hash", NOW), {
+      found: false,
+      sessionsEnded: 0,
+    });
     assert.equal(await store.getUser("nobody"), undefined);
   });
 
@@ -178,9 +272,9 @@ export function storeContract(
     // An upgrade of the same (public) password keeps the mark; a new password clears it.
     assert.equal(await store.replacePasswordHash("user1", "$hash-1", "$hash-1b"), true);
     assert.deepEqual(await store.listDemoUsers(), ["user1", "user2"]);
-    assert.equal(await store.setPasswordHash("user1", "$hash-new"), true);
+    assert.equal((await store.changePassword("user1", "$hash-new", NOW)).found, true);
     assert.deepEqual(await store.listDemoUsers(), ["user2"]);
-    assert.equal(await store.removeUser("user2"), true);
+    assert.equal((await store.removeUser("user2", NOW)).found, true);
     assert.deepEqual(await store.listDemoUsers(), []);
   });
 
@@ -200,13 +294,13 @@ export function storeContract(
     assert.equal(await store.getUser("nobody"), undefined);
   });
 
-  test("replacePasswordHash racing setPasswordHash never undoes the new password", async (store) => {
+  test("replacePasswordHash racing changePassword never undoes the new password", async (store) => {
     await store.addUser("alice", "$old");
     for (let round = 0; round < 50; round++) {
-      await store.setPasswordHash("alice", "$old");
+      await store.changePassword("alice", "$old", NOW);
       const changes = [
         store.replacePasswordHash("alice", "$old", "$old-upgraded"),
-        store.setPasswordHash("alice", `$new-${round}`),
+        store.changePassword("alice", `$new-${round}`, NOW),
       ];
       await Promise.all(round % 2 ? changes : changes.reverse());
       assert.equal((await store.getUser("alice"))?.passwordHash, `$new-${round}`, `round ${round}`);
@@ -227,7 +321,6 @@ export function storeContract(
       new Map([[600_000, 2], [1000, 1]]),
     );
   });
-
   // --- signing keys ---
 
   test("listSigningKeys is empty for a new store", async (store) => {
@@ -377,191 +470,449 @@ export function storeContract(
 
   // --- throttle ---
 
-  test("getThrottle returns undefined for an unknown key", async (store) => {
-    assert.equal(await store.getThrottle("account:alice"), undefined);
+  test("updateThrottles gives decide no state for keys never written", async (store) => {
+    const seen = await store.updateThrottles(["account:alice", "address:192.0.2.1"], (current) => ({
+      writes: {},
+      result: [...current.entries()],
+    }));
+    assert.deepEqual(seen, []);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
   });
 
-  test("recordFailure passes the current state to update and persists the result", async (store) => {
-    const seen: (ThrottleRecord | undefined)[] = [];
-    const update = (current: ThrottleRecord | undefined): ThrottleRecord => {
-      seen.push(current);
-      return {
-        failures: (current?.failures ?? 0) + 1,
-        windowStartAt: current?.windowStartAt ?? 1_000,
-        blockedUntil: (current?.failures ?? 0) >= 1 ? 9_000 : 0,
-      };
-    };
-    const first = await store.recordFailure("account:alice", update);
-    assert.deepEqual(first, { failures: 1, windowStartAt: 1_000, blockedUntil: 0 });
-    assert.deepEqual(await store.getThrottle("account:alice"), first);
-    const second = await store.recordFailure("account:alice", update);
-    assert.deepEqual(second, { failures: 2, windowStartAt: 1_000, blockedUntil: 9_000 });
-    assert.deepEqual(await store.getThrottle("account:alice"), second);
-    assert.deepEqual(seen, [undefined, first]);
+  test("updateThrottles stores the writes, returns the result, and later calls see them", async (store) => {
+    const first = { failures: 1, windowStartAt: 1_000, blockedUntil: 0 };
+    const second = { failures: 7, windowStartAt: 2_000, blockedUntil: 3_000 };
+    const result = await store.updateThrottles(["account:alice", "address:a"], () => ({
+      writes: { "account:alice": first, "address:a": second },
+      result: "stored",
+    }));
+    assert.equal(result, "stored");
+    const seen = await store.updateThrottles(
+      ["address:a", "account:alice", "account:bob"],
+      (c) => ({
+        writes: {},
+        result: Object.fromEntries(c),
+      }),
+    );
+    assert.deepEqual(seen, { "account:alice": first, "address:a": second });
+    await store.updateThrottles(["account:alice"], (current) => ({
+      writes: { "account:alice": { ...current.get("account:alice")!, failures: 2 } },
+      result: 0,
+    }));
+    assert.deepEqual(await readThrottle(store, "account:alice"), { ...first, failures: 2 });
+    assert.deepEqual(await readThrottle(store, "address:a"), second, "unwritten keys keep state");
   });
 
-  test("recordFailure keeps large millisecond timestamps exactly", async (store) => {
+  test("updateThrottles forgets a key written as null, also one that has no state", async (store) => {
+    await writeThrottle(store, "account:alice", { failures: 4, windowStartAt: 1, blockedUntil: 0 });
+    await writeThrottle(store, "account:bob", { failures: 2, windowStartAt: 1, blockedUntil: 0 });
+    await store.updateThrottles(["account:alice", "account:nobody"], () => ({
+      writes: { "account:alice": null, "account:nobody": null },
+      result: 0,
+    }));
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal(await readThrottle(store, "account:nobody"), undefined);
+    assert.equal((await readThrottle(store, "account:bob"))?.failures, 2);
+  });
+
+  test("updateThrottles keeps large timestamps exactly", async (store) => {
     const state = {
       failures: 3,
       windowStartAt: 4_102_444_800_123,
       blockedUntil: 4_102_444_900_456,
     };
-    await store.recordFailure("address:203.0.113.1", () => state);
-    assert.deepEqual(await store.getThrottle("address:203.0.113.1"), state);
+    await writeThrottle(store, "address:203.0.113.1", state);
+    assert.deepEqual(await readThrottle(store, "address:203.0.113.1"), state);
   });
 
-  test("recordFailure stores nothing when update throws", async (store) => {
+  test("updateThrottles stores nothing when decide throws and stays usable", async (store) => {
+    await writeThrottle(store, "account:bob", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
     const boom = new Error("Boom");
     // An implementation may throw or reject; callers always await.
     await assert.rejects(
       async () =>
-        await store.recordFailure("account:alice", () => {
+        await store.updateThrottles(["account:alice", "account:bob"], () => {
           throw boom;
         }),
       (error) => error === boom,
     );
-    assert.equal(await store.getThrottle("account:alice"), undefined);
-    // The store is still usable afterwards.
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
-    );
-    assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal((await readThrottle(store, "account:bob"))?.failures, 1);
+    await writeThrottle(store, "account:alice", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 1);
   });
 
-  test("recordFailure keeps keys apart", async (store) => {
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 1, windowStartAt: 1, blockedUntil: 0 }),
+  test("updateThrottles refuses a write to a key it did not read and stores nothing", async (store) => {
+    const record = { failures: 1, windowStartAt: 1, blockedUntil: 0 };
+    await assert.rejects(
+      async () =>
+        await store.updateThrottles(["account:alice"], () => ({
+          writes: { "account:alice": record, "account:bob": record },
+          result: 0,
+        })),
+      /Throttle key "account:bob" was not read first/,
     );
-    await store.recordFailure(
-      "address:alice",
-      () => ({ failures: 7, windowStartAt: 2, blockedUntil: 3 }),
-    );
-    assert.equal((await store.getThrottle("account:alice"))?.failures, 1);
-    assert.equal((await store.getThrottle("address:alice"))?.failures, 7);
-    assert.equal(await store.getThrottle("account:bob"), undefined);
+    assert.equal(await readThrottle(store, "account:alice"), undefined);
+    assert.equal(await readThrottle(store, "account:bob"), undefined);
   });
 
-  test("recordFailure counts every one of many concurrent failures", async (store) => {
-    const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
-      failures: (current?.failures ?? 0) + 1,
-      windowStartAt: 1,
-      blockedUntil: 0,
-    });
-    await Promise.all(Array.from({ length: 25 }, () => store.recordFailure("k", increment)));
-    assert.equal((await store.getThrottle("k"))?.failures, 25);
+  test("updateThrottles keeps keys apart", async (store) => {
+    await writeThrottle(store, "account:alice", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
+    await writeThrottle(store, "address:alice", { failures: 7, windowStartAt: 2, blockedUntil: 3 });
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 1);
+    assert.equal((await readThrottle(store, "address:alice"))?.failures, 7);
+    assert.equal(await readThrottle(store, "account:bob"), undefined);
   });
 
-  test("clearThrottle forgets one key and ignores unknown keys", async (store) => {
-    await store.recordFailure(
-      "account:alice",
-      () => ({ failures: 4, windowStartAt: 1, blockedUntil: 0 }),
-    );
-    await store.recordFailure(
-      "account:bob",
-      () => ({ failures: 2, windowStartAt: 1, blockedUntil: 0 }),
-    );
-    await store.clearThrottle("account:alice");
-    assert.equal(await store.getThrottle("account:alice"), undefined);
-    assert.equal((await store.getThrottle("account:bob"))?.failures, 2);
-    await store.clearThrottle("account:nobody");
-    await store.clearThrottle("account:alice");
+  test("updateThrottles counts every one of many concurrent updates of overlapping keys", async (store) => {
+    // Each call increments a shared key and one of three others, in varying order.
+    await Promise.all(Array.from({ length: 60 }, (_, i) => {
+      const keys = i % 2 ? ["shared", `k${i % 3}`] : [`k${i % 3}`, "shared"];
+      return increment(store, keys);
+    }));
+    assert.equal((await readThrottle(store, "shared"))?.failures, 60);
+    for (let k = 0; k < 3; k++) assert.equal((await readThrottle(store, `k${k}`))?.failures, 20);
   });
 
-  // --- refresh tokens ---
+  test("updateThrottles lets exactly the budget through when many reserve at once", async (store) => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, () => reserve(store, ["account:alice"], 5)),
+    );
+    assert.equal(outcomes.filter(Boolean).length, 5);
+    assert.equal((await readThrottle(store, "account:alice"))?.failures, 5);
+  });
+
+  // --- secrets ---
+
+  test("ensureSecret keeps the first candidate and returns it to every later caller", async (store) => {
+    assert.equal(await store.ensureSecret("device", "first"), "first");
+    assert.equal(await store.ensureSecret("device", "second"), "first");
+    assert.equal(await store.ensureSecret("other", "third"), "third", "names are apart");
+    const raced = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.ensureSecret("raced", `candidate-${i}`)),
+    );
+    assert.equal(new Set(raced).size, 1, JSON.stringify(raced));
+  });
+
+  // --- refresh-token families ---
 
   test("getRefreshToken returns undefined for an unknown hash", async (store) => {
     assert.equal(await store.getRefreshToken("0".repeat(64)), undefined);
   });
 
-  test("addRefreshToken then getRefreshToken returns every field", async (store) => {
-    const fresh = refreshRecord("a".repeat(64), "family-1", {
+  test("startRefreshFamily then getRefreshToken returns the token and its family, every field", async (store) => {
+    await store.addUser("Zoë 🦕", HASH);
+    const family = familyRecord("family-1", {
       username: "Zoë 🦕",
       clientId: "client'); DROP TABLE refresh_tokens;--",
+      createdAt: 4_102_444_800,
+      expiresAt: 4_102_444_800 + 30 * 86400,
+      accessExpiresAt: 4_102_444_800 + 930,
+    });
+    const token = tokenRecord("a".repeat(64), "family-1", {
       scope: "hello read:all",
       createdAt: 4_102_444_800,
-      expiresAt: 4_102_444_800 + 30 * 24 * 3600,
+      expiresAt: 4_102_444_800 + 7 * 86400,
     });
-    const spent = refreshRecord("b".repeat(64), "family-2", {
-      usedAt: NOW + 5,
-      revokedAt: NOW + 6,
-    });
-    await store.addRefreshToken(fresh);
-    await store.addRefreshToken(spent);
-    assert.deepEqual(await store.getRefreshToken(fresh.tokenHash), fresh);
-    assert.deepEqual(await store.getRefreshToken(spent.tokenHash), spent);
+    assert.equal(await store.startRefreshFamily(family, token, HASH), true);
+    assert.deepEqual(await store.getRefreshToken(token.tokenHash), { token, family });
     assert.equal(await store.getRefreshToken("c".repeat(64)), undefined);
   });
 
-  test("useRefreshToken rotates a valid token once, then reports reuse", async (store) => {
-    const record = refreshRecord("h1", "f1");
-    await store.addRefreshToken(record);
-    assert.deepEqual(await store.useRefreshToken("h1", NOW + 10), {
-      outcome: "rotated",
-      record: { ...record, usedAt: NOW + 10 },
+  test("startRefreshFamily stores nothing unless the user exists with the password hash the login checked", async (store) => {
+    await store.addUser("alice", HASH);
+    const refused = [
+      ["a stale hash", familyRecord("f1"), "$hash-old"],
+      ["an unknown user", familyRecord("f2", { username: "ghost" }), HASH],
+    ] as const;
+    for (const [what, family, hash] of refused) {
+      const token = tokenRecord(`h-${family.id}`, family.id);
+      assert.equal(await store.startRefreshFamily(family, token, hash), false, what);
+      assert.equal(await store.getRefreshToken(token.tokenHash), undefined, what);
+    }
+    await store.changePassword("alice", "$hash-new", NOW);
+    const afterChange = tokenRecord("h3", "f3");
+    assert.equal(await store.startRefreshFamily(familyRecord("f3"), afterChange, HASH), false);
+    assert.equal(await store.getRefreshToken("h3"), undefined);
+    assert.equal(
+      await store.startRefreshFamily(familyRecord("f3"), afterChange, "$hash-new"),
+      true,
+    );
+    assert.ok(await store.getRefreshToken("h3"));
+  });
+
+  test("rotateRefreshToken marks the token used, inserts the next one and extends the family's access expiry", async (store) => {
+    const family = familyRecord("f1");
+    const first = await startFamily(store, family, "h1");
+    let seen;
+    const result = await store.rotateRefreshToken("h1", NOW + 10, (current) => {
+      seen = current;
+      return nextToken("h2", { scope: "hello read" })();
     });
-    assert.deepEqual(await store.getRefreshToken("h1"), { ...record, usedAt: NOW + 10 });
-    for (const when of [NOW + 10, NOW + 11]) {
-      assert.deepEqual(await store.useRefreshToken("h1", when), {
-        outcome: "reused",
-        record: { ...record, usedAt: NOW + 10 },
+    assert.deepEqual(seen, { token: first, family }, "next sees the token and its family");
+    const second = {
+      tokenHash: "h2",
+      familyId: "f1",
+      scope: "hello read",
+      createdAt: NOW + 10,
+      expiresAt: NOW + 7200,
+      usedAt: null,
+    };
+    const extended = { ...family, accessExpiresAt: NOW + 2000 };
+    assert.deepEqual(result, { outcome: "rotated", family: extended, token: second });
+    assert.deepEqual(await store.getRefreshToken("h1"), {
+      token: { ...first, usedAt: NOW + 10 },
+      family: extended,
+    });
+    assert.deepEqual(await store.getRefreshToken("h2"), { token: second, family: extended });
+    // The family's access expiry never shrinks.
+    const third = await store.rotateRefreshToken(
+      "h2",
+      NOW + 20,
+      nextToken("h3", { accessExpiresAt: NOW + 1000 }),
+    );
+    assert.equal(third.outcome, "rotated");
+    assert.equal((await store.getRefreshToken("h3"))?.family.accessExpiresAt, NOW + 2000);
+  });
+
+  test("rotateRefreshToken never lets the next token outlive its family's absolute expiry", async (store) => {
+    await startFamily(store, familyRecord("f1", { expiresAt: NOW + 500 }), "h1");
+    const result = await store.rotateRefreshToken("h1", NOW + 10, nextToken("h2"));
+    assert.ok(result.outcome === "rotated");
+    assert.equal(result.token.expiresAt, NOW + 500);
+    assert.equal((await store.getRefreshToken("h2"))?.token.expiresAt, NOW + 500);
+  });
+
+  test('rotateRefreshToken of a used token answers "reused", revokes the family and records its sid revocation', async (store) => {
+    const family = familyRecord("f1");
+    await startFamily(store, family, "h1");
+    await startFamily(store, familyRecord("f2"), "other");
+    const rotated = await store.rotateRefreshToken("h1", NOW + 10, nextToken("h2"));
+    assert.equal(rotated.outcome, "rotated");
+    let called = false;
+    const replay = await store.rotateRefreshToken("h1", NOW + 20, () => {
+      called = true;
+      return nextToken("never")();
+    });
+    assert.equal(called, false);
+    const revoked = { ...family, accessExpiresAt: NOW + 2000, revokedAt: NOW + 20 };
+    assert.ok(replay.outcome === "reused", replay.outcome);
+    assert.deepEqual(replay.family, revoked);
+    assert.deepEqual(
+      { ...replay.revocation, seq: 0 },
+      { seq: 0, kind: "sid", id: "f1", expiresAt: NOW + 2000 },
+    );
+    assert.deepEqual(await store.listRevocations(0, NOW), [replay.revocation]);
+    assert.equal(await store.getRefreshToken("never"), undefined);
+    // The family is revoked: its newest token no longer rotates, and is not spent by trying.
+    const newest = await store.rotateRefreshToken("h2", NOW + 30, nextToken("h3"));
+    assert.deepEqual(newest, { outcome: "revoked", family: revoked });
+    assert.equal((await store.getRefreshToken("h2"))?.token.usedAt, null);
+    // Another family is untouched.
+    assert.equal((await store.getRefreshToken("other"))?.family.revokedAt, null);
+    const other = await store.rotateRefreshToken("other", NOW + 30, nextToken("o2"));
+    assert.equal(other.outcome, "rotated");
+  });
+
+  test('rotateRefreshToken answers "unknown" for an unknown hash without calling next', async (store) => {
+    await startFamily(store, familyRecord("f1"), "h1");
+    for (const hash of ["h2", ""]) {
+      const result = await store.rotateRefreshToken(hash, NOW, () => {
+        throw new Error("next must not be called");
+      });
+      assert.deepEqual(result, { outcome: "unknown" });
+    }
+    assert.equal((await store.getRefreshToken("h1"))?.token.usedAt, null);
+  });
+
+  test("rotateRefreshToken answers \"expired\" at and after the token's or the family's expiry, changing nothing", async (store) => {
+    const idle = familyRecord("idle");
+    const idleToken = await startFamily(store, idle, "h-idle", { expiresAt: NOW + 100 });
+    const ended = familyRecord("ended", { expiresAt: NOW + 200 });
+    const endedToken = await startFamily(store, ended, "h-ended", { expiresAt: NOW + 300 });
+    const refuse = () => {
+      throw new Error("next must not be called");
+    };
+    for (const when of [NOW + 100, NOW + 101, NOW + 1_000_000]) {
+      assert.deepEqual(await store.rotateRefreshToken("h-idle", when, refuse), {
+        outcome: "expired",
+        family: idle,
       });
     }
-    // Reporting reuse changes nothing.
-    assert.deepEqual(await store.getRefreshToken("h1"), { ...record, usedAt: NOW + 10 });
+    for (const when of [NOW + 200, NOW + 250]) {
+      assert.deepEqual(await store.rotateRefreshToken("h-ended", when, refuse), {
+        outcome: "expired",
+        family: ended,
+      });
+    }
+    assert.deepEqual(await store.getRefreshToken("h-idle"), { token: idleToken, family: idle });
+    assert.deepEqual(await store.getRefreshToken("h-ended"), { token: endedToken, family: ended });
+    // One second earlier each is still valid.
+    const idleLast = await store.rotateRefreshToken("h-idle", NOW + 99, nextToken("n1"));
+    assert.equal(idleLast.outcome, "rotated");
+    const endedLast = await store.rotateRefreshToken("h-ended", NOW + 199, nextToken("n2"));
+    assert.equal(endedLast.outcome, "rotated");
   });
 
-  test('useRefreshToken answers "unknown" for an unknown hash', async (store) => {
-    await store.addRefreshToken(refreshRecord("h1", "f1"));
-    assert.deepEqual(await store.useRefreshToken("h2", NOW), { outcome: "unknown" });
-    assert.deepEqual(await store.useRefreshToken("", NOW), { outcome: "unknown" });
-    assert.equal((await store.getRefreshToken("h1"))?.usedAt, null);
+  test("rotateRefreshToken changes nothing when next throws, and passes the error on", async (store) => {
+    const family = familyRecord("f1");
+    const first = await startFamily(store, family, "h1");
+    const refusal = new Error("Refused");
+    await assert.rejects(
+      store.rotateRefreshToken("h1", NOW + 10, () => {
+        throw refusal;
+      }),
+      (error) => error === refusal,
+    );
+    assert.deepEqual(await store.getRefreshToken("h1"), { token: first, family });
+    const retry = await store.rotateRefreshToken("h1", NOW + 11, nextToken("h2"));
+    assert.equal(retry.outcome, "rotated");
   });
 
-  test('useRefreshToken answers "expired" at and after expiresAt, changing nothing', async (store) => {
-    const record = refreshRecord("h1", "f1", { expiresAt: NOW + 100 });
-    await store.addRefreshToken(record);
-    for (const when of [NOW + 100, NOW + 101, NOW + 1_000_000]) {
-      assert.deepEqual(await store.useRefreshToken("h1", when), { outcome: "expired", record });
+  test('revokeRefreshFamily revokes the family ("revoked"), records its sid revocation until its access expiry, and touches no other', async (store) => {
+    const family = familyRecord("f1", { accessExpiresAt: NOW + 777 });
+    await startFamily(store, family, "f1-first");
+    await store.rotateRefreshToken(
+      "f1-first",
+      NOW + 1,
+      nextToken("f1-live", { accessExpiresAt: 0 }),
+    );
+    await startFamily(store, familyRecord("f2"), "f2-live");
+    const revocation = await store.revokeRefreshFamily("f1", NOW + 5);
+    assert.ok(revocation);
+    assert.deepEqual({ ...revocation, seq: 0 }, {
+      seq: 0,
+      kind: "sid",
+      id: "f1",
+      expiresAt: NOW + 777,
+    });
+    assert.deepEqual(await store.listRevocations(0, NOW), [revocation]);
+    const revoked = { ...family, revokedAt: NOW + 5 };
+    for (const hash of ["f1-first", "f1-live"]) {
+      assert.deepEqual((await store.getRefreshToken(hash))?.family, revoked, hash);
+      const result = await store.rotateRefreshToken(hash, NOW + 6, nextToken(`${hash}-next`));
+      assert.deepEqual(result, { outcome: "revoked", family: revoked }, hash);
     }
-    assert.deepEqual(await store.getRefreshToken("h1"), record);
-    // One second earlier it is still valid.
-    assert.equal((await store.useRefreshToken("h1", NOW + 99)).outcome, "rotated");
-  });
-
-  test('revokeRefreshFamily revokes every token of the family and no other ("revoked")', async (store) => {
-    await store.addRefreshToken(refreshRecord("f1-used", "f1", { usedAt: NOW + 1 }));
-    await store.addRefreshToken(refreshRecord("f1-live", "f1", { createdAt: NOW + 1 }));
-    await store.addRefreshToken(refreshRecord("f1-old", "f1", { expiresAt: NOW + 2 }));
-    await store.addRefreshToken(refreshRecord("f2-live", "f2"));
-    await store.revokeRefreshFamily("f1", NOW + 5);
-    for (const hash of ["f1-used", "f1-live", "f1-old"]) {
-      assert.equal((await store.getRefreshToken(hash))?.revokedAt, NOW + 5, hash);
-    }
-    for (const hash of ["f1-used", "f1-live"]) {
-      const result = await store.useRefreshToken(hash, NOW + 6);
-      assert.ok(result.outcome === "revoked", `${hash}: ${result.outcome}`);
-      assert.equal(result.record.revokedAt, NOW + 5);
-    }
-    assert.equal((await store.getRefreshToken("f1-live"))?.usedAt, null, "not spent by refusal");
+    const live = await store.getRefreshToken("f1-live");
+    assert.equal(live?.token.usedAt, null, "not spent by refusal");
     // The other family is untouched.
-    assert.deepEqual(await store.getRefreshToken("f2-live"), refreshRecord("f2-live", "f2"));
-    assert.equal((await store.useRefreshToken("f2-live", NOW + 6)).outcome, "rotated");
-    // Revoking again keeps the first time; an unknown family is a no-op.
-    await store.revokeRefreshFamily("f1", NOW + 50);
-    assert.equal((await store.getRefreshToken("f1-live"))?.revokedAt, NOW + 5);
-    await store.revokeRefreshFamily("no-such-family", NOW + 50);
-    assert.equal((await store.getRefreshToken("f2-live"))?.revokedAt, null);
+    assert.equal((await store.getRefreshToken("f2-live"))?.family.revokedAt, null);
+    const other = await store.rotateRefreshToken("f2-live", NOW + 6, nextToken("f2-next"));
+    assert.equal(other.outcome, "rotated");
+    // Revoking again keeps the first time and the same revocation; an unknown family is a no-op.
+    assert.deepEqual(await store.revokeRefreshFamily("f1", NOW + 50), revocation);
+    assert.equal((await store.getRefreshToken("f1-live"))?.family.revokedAt, NOW + 5);
+    assert.equal(await store.revokeRefreshFamily("no-such-family", NOW + 50), undefined);
+    assert.equal((await store.listRevocations(0, NOW)).length, 1);
   });
 
-  test("useRefreshToken of one token from 5 concurrent callers rotates it exactly once", async (store) => {
-    await store.addRefreshToken(refreshRecord("h1", "f1"));
+  test("rotateRefreshToken of one token from 5 concurrent callers rotates it once; the first replay revokes the family", async (store) => {
+    await startFamily(store, familyRecord("f1"), "h1");
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => store.useRefreshToken("h1", NOW + 1)),
+      Array.from(
+        { length: 5 },
+        (_, i) => store.rotateRefreshToken("h1", NOW + 1, nextToken(`n${i}`)),
+      ),
     );
     const outcomes = results.map((result) => result.outcome).sort();
-    assert.deepEqual(outcomes, ["reused", "reused", "reused", "reused", "rotated"]);
+    assert.deepEqual(outcomes, ["reused", "revoked", "revoked", "revoked", "rotated"]);
+    const winner = results.find((result) => result.outcome === "rotated");
+    assert.ok(winner?.outcome === "rotated");
+    const next = await store.rotateRefreshToken(winner.token.tokenHash, NOW + 2, nextToken("late"));
+    assert.equal(next.outcome, "revoked", "the family of a replayed token is revoked");
+  });
+
+  test("rotateRefreshToken racing revokeRefreshFamily: the revoked family never rotates again and its revocation covers every access token minted", async (store) => {
+    for (let round = 0; round < 20; round++) {
+      const id = `race-${round}`;
+      await startFamily(store, familyRecord(id), `${id}-0`);
+      const [rotated, revocation] = await Promise.all([
+        store.rotateRefreshToken(`${id}-0`, NOW + 1, nextToken(`${id}-1`)),
+        store.revokeRefreshFamily(id, NOW + 1),
+      ]);
+      assert.ok(revocation);
+      assert.ok(["rotated", "revoked"].includes(rotated.outcome), rotated.outcome);
+      if (rotated.outcome === "rotated") {
+        // The revocation came second, so it knows the access token minted by the rotation.
+        assert.equal(revocation.expiresAt, NOW + 2000, `round ${round}`);
+        const after = await store.rotateRefreshToken(`${id}-1`, NOW + 2, nextToken(`${id}-2`));
+        assert.equal(after.outcome, "revoked", `round ${round}`);
+      }
+      assert.notEqual((await store.getRefreshToken(`${id}-0`))?.family.revokedAt, null);
+    }
+  });
+
+  test("endUserSessions revokes the user's live families, records sid revocations for live access tokens and counts live sessions", async (store) => {
+    const now = NOW + 100;
+    await startFamily(store, familyRecord("live"), "h-live");
+    // Refresh tokens over, access tokens still accepted.
+    await startFamily(
+      store,
+      familyRecord("access-only", { expiresAt: now, accessExpiresAt: now + 50 }),
+      "h-ao",
+      { expiresAt: now },
+    );
+    // Over entirely.
+    await startFamily(
+      store,
+      familyRecord("over", { expiresAt: now - 10, accessExpiresAt: now - 5 }),
+      "h-over",
+      { expiresAt: now - 10 },
+    );
+    await startFamily(store, familyRecord("revoked"), "h-revoked");
+    await store.revokeRefreshFamily("revoked", NOW + 1);
+    await startFamily(store, familyRecord("bobs", { username: "bob" }), "h-bob");
+    const before = await store.listRevocations(0, now);
+
+    assert.deepEqual(await store.endUserSessions("alice", now), { found: true, sessionsEnded: 2 });
+
+    const expected = { "h-live": now, "h-ao": now, "h-over": now, "h-revoked": NOW + 1 };
+    for (const [hash, revokedAt] of Object.entries(expected)) {
+      assert.equal((await store.getRefreshToken(hash))?.family.revokedAt, revokedAt, hash);
+    }
+    const bobs = await store.getRefreshToken("h-bob");
+    assert.equal(bobs?.family.revokedAt, null, "other users keep theirs");
+    const added = (await store.listRevocations(before.at(-1)!.seq, now))
+      .map(({ kind, id, expiresAt }) => ({ kind, id, expiresAt }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(added, [
+      { kind: "sid", id: "access-only", expiresAt: now + 50 },
+      { kind: "sid", id: "live", expiresAt: NOW + 930 },
+    ]);
+    const refused = await store.rotateRefreshToken("h-live", now + 1, nextToken("n"));
+    assert.equal(refused.outcome, "revoked");
+    // Nothing is left to end; an unknown user is reported as such.
+    assert.deepEqual(await store.endUserSessions("alice", now + 1), {
+      found: true,
+      sessionsEnded: 0,
+    });
+    assert.deepEqual(await store.endUserSessions("ghost", now + 1), {
+      found: false,
+      sessionsEnded: 0,
+    });
+    assert.equal((await store.getRefreshToken("h-bob"))?.family.revokedAt, null);
+  });
+
+  test("changePassword and removeUser end the user's sessions in the same step", async (store) => {
+    for (const change of ["changePassword", "removeUser"] as const) {
+      const username = `user-${change}`;
+      await startFamily(store, familyRecord(`${change}-1`, { username }), `${change}-h1`);
+      await startFamily(store, familyRecord(`${change}-2`, { username }), `${change}-h2`);
+      const result = change === "changePassword"
+        ? await store.changePassword(username, "$hash-new", NOW + 5)
+        : await store.removeUser(username, NOW + 5);
+      assert.deepEqual(result, { found: true, sessionsEnded: 2 }, change);
+      for (const hash of [`${change}-h1`, `${change}-h2`]) {
+        const rotated = await store.rotateRefreshToken(hash, NOW + 6, nextToken(`${hash}-next`));
+        assert.equal(rotated.outcome, "revoked", hash);
+      }
+      const sids = (await store.listRevocations(0, NOW + 5)).map((record) => record.id);
+      assert.ok(sids.includes(`${change}-1`) && sids.includes(`${change}-2`), sids.join());
+      // The old password can no longer start a session.
+      const token = tokenRecord(`${change}-h3`, `${change}-3`);
+      const family = familyRecord(`${change}-3`, { username });
+      assert.equal(await store.startRefreshFamily(family, token, HASH), false, change);
+    }
   });
 
   // --- revocations ---
@@ -630,43 +981,67 @@ export function storeContract(
 
   // --- pruning ---
 
-  test("pruneExpired deletes expired refresh tokens and revocations and keeps live ones", async (store) => {
-    const live = refreshRecord("live", "f1", { expiresAt: NOW + 1 });
-    const spent = refreshRecord("spent", "f1", { expiresAt: NOW + 1, usedAt: NOW - 5 });
-    const revoked = refreshRecord("revoked", "f2", { expiresAt: NOW + 1, revokedAt: NOW - 5 });
-    await store.addRefreshToken(live);
-    await store.addRefreshToken(spent);
-    await store.addRefreshToken(revoked);
-    await store.addRefreshToken(refreshRecord("expired-now", "f1", { expiresAt: NOW }));
-    await store.addRefreshToken(refreshRecord("expired-before", "f3", { expiresAt: NOW - 1 }));
+  test("pruneExpired deletes expired refresh tokens, finished families and expired revocations and keeps live ones", async (store) => {
+    await startFamily(store, familyRecord("f1", { expiresAt: NOW + 10 }), "spent", {
+      expiresAt: NOW + 1,
+    });
+    await store.rotateRefreshToken("spent", NOW - 5, nextToken("live", { expiresAt: NOW + 1 }));
+    await startFamily(store, familyRecord("f2"), "revoked", { expiresAt: NOW + 1 });
+    await store.revokeRefreshFamily("f2", NOW - 5);
+    await startFamily(store, familyRecord("f3"), "expired-now", { expiresAt: NOW });
+    // A family whose refresh tokens are over but whose access tokens may still be accepted.
+    await startFamily(
+      store,
+      familyRecord("f4", { expiresAt: NOW - 1, accessExpiresAt: NOW + 1 }),
+      "f4-token",
+      { expiresAt: NOW - 1 },
+    );
+    // A family over entirely.
+    await startFamily(
+      store,
+      familyRecord("f5", { expiresAt: NOW, accessExpiresAt: NOW }),
+      "f5-token",
+      { expiresAt: NOW },
+    );
+    const keptHashes = ["live", "spent", "revoked"];
+    const kept = await Promise.all(keptHashes.map((hash) => store.getRefreshToken(hash)));
     await store.addRevocation("jti", "expired-now", NOW);
     await store.addRevocation("sid", "expired-before", NOW - 1);
     await store.addRevocation("jti", "live", NOW + 1);
     const stale = { failures: 3, windowStartAt: NOW - 30 * 86400, blockedUntil: 0 };
     const recent = { failures: 3, windowStartAt: NOW, blockedUntil: 0 };
     const blocked = { failures: 9, windowStartAt: NOW - 30 * 86400, blockedUntil: NOW + 60 };
-    await store.recordFailure("account:stale", () => stale);
-    await store.recordFailure("account:recent", () => recent);
-    await store.recordFailure("account:blocked", () => blocked);
+    await writeThrottle(store, "account:stale", stale);
+    await writeThrottle(store, "account:recent", recent);
+    await writeThrottle(store, "account:blocked", blocked);
 
     await store.pruneExpired(NOW);
 
-    assert.equal(await store.getRefreshToken("expired-now"), undefined);
-    assert.equal(await store.getRefreshToken("expired-before"), undefined);
+    for (const hash of ["expired-now", "f4-token", "f5-token"]) {
+      assert.equal(await store.getRefreshToken(hash), undefined, hash);
+    }
     // Spent and revoked tokens stay until they expire: reuse detection needs them.
-    assert.deepEqual(await store.getRefreshToken("live"), live);
-    assert.deepEqual(await store.getRefreshToken("spent"), spent);
-    assert.deepEqual(await store.getRefreshToken("revoked"), revoked);
-    // With now = 0 every stored revocation would be listed.
+    assert.deepEqual(
+      await Promise.all(keptHashes.map((hash) => store.getRefreshToken(hash))),
+      kept,
+    );
+    // Families stay while their access tokens may be accepted (a later revocation needs them).
+    assert.equal((await store.revokeRefreshFamily("f4", NOW))?.expiresAt, NOW + 1);
+    assert.equal(await store.revokeRefreshFamily("f5", NOW), undefined, "f5 was deleted");
+    assert.ok(await store.revokeRefreshFamily("f3", NOW), "f3 lives on without tokens");
+    // With now = 0 every stored revocation would be listed (f2's expired at NOW - 5 + 930).
     assert.deepEqual((await store.listRevocations(0, 0)).map((r) => [r.kind, r.id]), [
+      ["sid", "f2"],
       ["jti", "live"],
+      ["sid", "f4"],
+      ["sid", "f3"],
     ]);
-    assert.equal(await store.getThrottle("account:stale"), undefined);
-    assert.deepEqual(await store.getThrottle("account:recent"), recent);
-    assert.deepEqual(await store.getThrottle("account:blocked"), blocked);
+    assert.equal(await readThrottle(store, "account:stale"), undefined);
+    assert.deepEqual(await readThrottle(store, "account:recent"), recent);
+    assert.deepEqual(await readThrottle(store, "account:blocked"), blocked);
     // Pruning again is harmless.
     await store.pruneExpired(NOW);
-    assert.deepEqual(await store.getRefreshToken("live"), live);
+    assert.deepEqual(await store.getRefreshToken("live"), kept[0]);
   });
 
   test("seq keeps increasing after every revocation was pruned", async (store) => {
@@ -691,44 +1066,53 @@ export function storeContract(
 
   if (!reopen) return;
 
-  test("keeps users, keys and throttle state across close and reopen", async (store) => {
+  test("keeps users, keys, throttle state and secrets across close and reopen", async (store) => {
     await store.addUser("alice", "$hash-a");
     const key = keyRecord("k1", NOW);
     await store.ensureSigningKey(key, NOW);
     const state = { failures: 2, windowStartAt: 5, blockedUntil: 6 };
-    await store.recordFailure("account:alice", () => state);
+    await writeThrottle(store, "account:alice", state);
+    await store.ensureSecret("device", "kept");
     const again: Store = await reopen(store);
     await store.close();
     try {
       assert.equal((await again.getUser("alice"))?.passwordHash, "$hash-a");
       assert.deepEqual(await again.listUsers(), ["alice"]);
       assert.deepEqual(await again.listSigningKeys(NOW), [publicHalf(key)]);
-      assert.deepEqual(await again.getThrottle("account:alice"), state);
+      assert.deepEqual(await readThrottle(again, "account:alice"), state);
+      assert.equal(await again.ensureSecret("device", "other"), "kept");
     } finally {
       await again.close();
     }
   });
 
-  test("keeps refresh tokens and revocations across close and reopen", async (store) => {
-    const live = refreshRecord("live", "f1");
-    const spent = refreshRecord("spent", "f1", { usedAt: NOW + 1 });
-    const revoked = refreshRecord("revoked", "f2", { revokedAt: NOW + 2 });
-    for (const record of [live, spent, revoked]) await store.addRefreshToken(record);
+  test("keeps refresh tokens, families and revocations across close and reopen", async (store) => {
+    await startFamily(store, familyRecord("f1"), "spent");
+    await store.rotateRefreshToken("spent", NOW + 1, nextToken("live"));
+    await startFamily(store, familyRecord("f2"), "revoked");
+    await store.revokeRefreshFamily("f2", NOW + 2);
     await store.addRevocation("jti", "token-1", NOW + 100);
-    await store.addRevocation("sid", "f2", NOW + 200);
     const revocations = await store.listRevocations(0, NOW);
+    const hashes = ["live", "spent", "revoked"];
+    const states = await Promise.all(hashes.map((hash) => store.getRefreshToken(hash)));
     const again: Store = await reopen(store);
     await store.close();
     try {
-      assert.deepEqual(await again.getRefreshToken("live"), live);
-      assert.deepEqual(await again.getRefreshToken("spent"), spent);
-      assert.deepEqual(await again.getRefreshToken("revoked"), revoked);
-      assert.equal((await again.useRefreshToken("spent", NOW + 3)).outcome, "reused");
-      assert.equal((await again.useRefreshToken("revoked", NOW + 3)).outcome, "revoked");
-      assert.deepEqual(await again.listRevocations(0, NOW), revocations, "same seq too");
+      assert.deepEqual(
+        await Promise.all(hashes.map((hash) => again.getRefreshToken(hash))),
+        states,
+      );
+      const outcomes = [];
+      for (const hash of ["revoked", "spent", "live"]) {
+        outcomes.push(
+          (await again.rotateRefreshToken(hash, NOW + 3, nextToken(`${hash}+`))).outcome,
+        );
+      }
+      assert.deepEqual(outcomes, ["revoked", "reused", "revoked"]);
+      assert.deepEqual((await again.listRevocations(0, NOW)).slice(0, 2), revocations, "same seq");
       await again.addRevocation("jti", "token-2", NOW + 300);
       const added = await again.listRevocations(revocations[1].seq, NOW);
-      assert.deepEqual(added.map((r) => r.id), ["token-2"]);
+      assert.deepEqual(added.map((r) => r.id), ["f1", "token-2"]);
     } finally {
       await again.close();
     }
@@ -737,28 +1121,62 @@ export function storeContract(
   test("two connections share refresh tokens and revocations", async (store) => {
     const other = await reopen(store);
     try {
-      await store.addRefreshToken(refreshRecord("h1", "f1"));
-      await store.addRefreshToken(refreshRecord("h2", "f1"));
-      await store.addRefreshToken(refreshRecord("h3", "f2"));
-      assert.deepEqual(await other.getRefreshToken("h1"), refreshRecord("h1", "f1"));
-      assert.equal((await other.useRefreshToken("h1", NOW + 1)).outcome, "rotated");
-      assert.equal((await store.useRefreshToken("h1", NOW + 2)).outcome, "reused");
+      await startFamily(store, familyRecord("f1"), "h1");
+      await startFamily(store, familyRecord("f2"), "h3");
+      assert.equal((await other.getRefreshToken("h1"))?.family.id, "f1");
+      const rotated = await other.rotateRefreshToken("h1", NOW + 1, nextToken("h2"));
+      assert.equal(rotated.outcome, "rotated");
       await store.revokeRefreshFamily("f1", NOW + 3);
-      assert.equal((await other.useRefreshToken("h2", NOW + 4)).outcome, "revoked");
-      // Both connections race for one token: exactly one wins.
+      const refused = await other.rotateRefreshToken("h2", NOW + 4, nextToken("h2b"));
+      assert.equal(refused.outcome, "revoked");
+      // Both connections race for one token: one rotates, the first replay revokes the family.
       const results = await Promise.all(
-        [store, other, store, other].map((s) => s.useRefreshToken("h3", NOW + 5)),
+        [store, other, store, other].map((s, i) =>
+          s.rotateRefreshToken("h3", NOW + 5, nextToken(`r${i}`))
+        ),
       );
       assert.equal(results.filter((r) => r.outcome === "rotated").length, 1);
+      assert.equal(results.filter((r) => r.outcome === "reused").length, 1);
+      assert.equal(results.filter((r) => r.outcome === "revoked").length, 2);
 
       await store.addRevocation("jti", "token-1", NOW + 100);
-      const [first] = await other.listRevocations(0, NOW);
-      assert.equal(first.id, "token-1");
-      await other.addRevocation("sid", "f1", NOW + 100);
-      assert.deepEqual((await store.listRevocations(first.seq, NOW)).map((r) => r.id), ["f1"]);
-      await other.pruneExpired(NOW + 100);
+      const listed = await other.listRevocations(0, NOW);
+      assert.deepEqual(listed.map((r) => r.id), ["f1", "f2", "token-1"]);
+      await other.addRevocation("sid", "f9", NOW + 100);
+      assert.deepEqual((await store.listRevocations(listed[2].seq, NOW)).map((r) => r.id), ["f9"]);
+      await other.pruneExpired(NOW + 2001);
       assert.deepEqual(await store.listRevocations(0, 0), []);
-      assert.ok(await store.getRefreshToken("h3"), "live refresh tokens survive the pruning");
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("two connections racing rotation against revocation and account changes: no revoked family rotates again", async (store) => {
+    const other = await reopen(store);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const id = `race-${round}`;
+        await startFamily(store, familyRecord(id), `${id}-0`);
+        const [first, second] = round % 2 === 0 ? [store, other] : [other, store];
+        const revoke = round % 4 < 2
+          ? second.revokeRefreshFamily(id, NOW + 1).then((r) => r?.expiresAt)
+          : second.endUserSessions("alice", NOW + 1).then(async () =>
+            (await second.listRevocations(0, NOW)).find((r) => r.id === id)?.expiresAt
+          );
+        const [rotated, revokedUntil] = await Promise.all([
+          first.rotateRefreshToken(`${id}-0`, NOW + 1, nextToken(`${id}-1`)),
+          revoke,
+        ]);
+        assert.ok(["rotated", "revoked"].includes(rotated.outcome), rotated.outcome);
+        assert.ok(revokedUntil !== undefined, `round ${round}: a sid revocation`);
+        if (rotated.outcome === "rotated") {
+          assert.equal(revokedUntil, NOW + 2000, `round ${round}: covers the minted access token`);
+          for (const s of [store, other]) {
+            const again = await s.rotateRefreshToken(`${id}-1`, NOW + 2, nextToken(`${id}-x`));
+            assert.equal(again.outcome, "revoked", `round ${round}`);
+          }
+        }
+      }
     } finally {
       await other.close();
     }
@@ -769,7 +1187,7 @@ export function storeContract(
     try {
       await store.addUser("alice", "$hash-a");
       assert.equal((await other.getUser("alice"))?.passwordHash, "$hash-a");
-      assert.equal(await other.setPasswordHash("alice", "$hash-a2"), true);
+      assert.equal(await other.replacePasswordHash("alice", "$hash-a", "$hash-a2"), true);
       assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
       await assert.rejects(other.addUser("alice", "$hash-x"), StoreFailure);
 
@@ -778,19 +1196,27 @@ export function storeContract(
       await other.rotateSigningKey(keyRecord("k3", NOW + 1), NOW + 60, NOW + 1);
       assert.deepEqual((await store.listSigningKeys(NOW + 1)).map((k) => k.kid), ["k3", "k1"]);
 
-      const increment = (current: ThrottleRecord | undefined): ThrottleRecord => ({
-        failures: (current?.failures ?? 0) + 1,
-        windowStartAt: 1,
-        blockedUntil: 0,
-      });
-      await store.recordFailure("k", increment);
-      await other.recordFailure("k", increment);
-      await Promise.all([store.recordFailure("k", increment), other.recordFailure("k", increment)]);
-      assert.equal((await store.getThrottle("k"))?.failures, 4);
-      await other.clearThrottle("k");
-      assert.equal(await store.getThrottle("k"), undefined);
+      await increment(store, ["k"]);
+      await increment(other, ["k"]);
+      await Promise.all([increment(store, ["k"]), increment(other, ["k"])]);
+      assert.equal((await readThrottle(store, "k"))?.failures, 4);
+      await other.updateThrottles(["k"], () => ({ writes: { k: null }, result: 0 }));
+      assert.equal(await readThrottle(store, "k"), undefined);
 
-      assert.equal(await other.removeUser("alice"), true);
+      // Both connections reserve against one budget at once: exactly the budget gets through.
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 30 },
+          (_, i) => reserve(i % 2 ? store : other, ["account:bob", "address:x"], 4),
+        ),
+      );
+      assert.equal(outcomes.filter(Boolean).length, 4);
+      assert.equal(
+        await other.ensureSecret("device", "a"),
+        await store.ensureSecret("device", "b"),
+      );
+
+      assert.deepEqual(await other.removeUser("alice", NOW), { found: true, sessionsEnded: 0 });
       assert.equal(await store.getUser("alice"), undefined);
     } finally {
       await other.close();

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { LoginThrottle, type ThrottleOptions } from "../src/auth/throttle.ts";
+import { AuthFailure } from "../src/auth/errors.ts";
+import {
+  type LoginAttempt,
+  LoginThrottle,
+  type ReservedAttempt,
+  type ThrottleOptions,
+} from "../src/auth/throttle.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import type { ThrottleRecord } from "../src/store/store.ts";
 
 const CONFIG: ThrottleOptions = {
   freeFailures: 5,
@@ -8,145 +15,227 @@ const CONFIG: ThrottleOptions = {
   maxDelaySeconds: 900,
   resetAfterSeconds: 3600,
   addressFailuresPerMinute: 30,
+  deviceFailures: 3,
 };
 const T0 = Date.UTC(2030, 0, 1) / 1000;
 
 interface Fixture extends AsyncDisposable {
   store: SqliteStore;
   throttle: LoginThrottle;
+  /** Reserves an attempt: the reservation, or the seconds to wait when throttled. */
+  attempt(attempt: LoginAttempt, now: number): Promise<ReservedAttempt | number>;
+  /** The seconds `username` from `address` must wait at `now`; 0 when it may try (nothing is counted). */
+  waitOf(username: string, address: string, now: number): Promise<number>;
+  read(key: string): Promise<ThrottleRecord | undefined>;
 }
 
 async function setup(config: Partial<ThrottleOptions> = {}): Promise<Fixture> {
   const store = await SqliteStore.open(":memory:");
+  const throttle = new LoginThrottle(store, { ...CONFIG, ...config });
+  const read = (key: string) =>
+    store.updateThrottles([key], (current) => ({ writes: {}, result: current.get(key) }));
+  const attempt = async (request: LoginAttempt, now: number) => {
+    try {
+      return await throttle.reserve(request, now);
+    } catch (error) {
+      if (!(error instanceof AuthFailure) || error.code !== "throttled") throw error;
+      assert.equal(error.message, "Too many failed login attempts; try again later");
+      return error.retryAfterSeconds!;
+    }
+  };
   return {
     store,
-    throttle: new LoginThrottle(store, { ...CONFIG, ...config }),
+    throttle,
+    attempt,
+    read,
+    async waitOf(username, address, now) {
+      // Looks without counting: a throttled reserve counts nothing, an admitted one is undone.
+      const before = [await read(`account:${username}`), await read(`address:${address}`)];
+      const outcome = await attempt({ username, address }, now);
+      if (typeof outcome === "number") return outcome;
+      await store.updateThrottles([`account:${username}`, `address:${address}`], () => ({
+        writes: {
+          [`account:${username}`]: before[0] ?? null,
+          [`address:${address}`]: before[1] ?? null,
+        },
+        result: 0,
+      }));
+      return 0;
+    },
     [Symbol.asyncDispose]: () => store.close(),
   };
 }
 
-/** Records `count` failures of `username` from its own address, one second apart from `start`. */
-async function fail(
-  throttle: LoginThrottle,
-  username: string,
-  count: number,
-  start: number,
-): Promise<number> {
+/**
+ * Fails `count` times as `username`, each from its own address, a second apart or, when
+ * throttled, as soon as the wait is over; returns the time of the last failure.
+ */
+async function fail(f: Fixture, username: string, count: number, start: number): Promise<number> {
   let now = start;
   for (let i = 0; i < count; i++) {
-    // A different address each time, so that only the account counter matters.
-    await throttle.recordFailure(username, `198.51.100.${i % 250}`, now);
+    let outcome = await f.attempt({ username, address: `198.51.100.${i % 250}` }, now);
+    if (typeof outcome === "number") {
+      now += outcome;
+      outcome = await f.attempt({ username, address: `198.51.100.${i % 250}` }, now);
+    }
+    assert.equal(typeof outcome, "object", `attempt ${i + 1} was admitted`);
     now += 1;
   }
   return now - 1;
 }
 
-Deno.test("LoginThrottle.retryAfter is 0 for a name and address never seen", async () => {
+Deno.test("LoginThrottle.reserve admits a name and address never seen and counts the attempt on both", async () => {
   await using f = await setup();
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", T0), 0);
+  const reserved = await f.attempt({ username: "alice", address: "203.0.113.1" }, T0);
+  assert.deepEqual(reserved, {
+    budget: "shared",
+    username: "alice",
+    address: "203.0.113.1",
+    addressWindowAt: T0,
+  });
+  assert.deepEqual(await f.read("account:alice"), {
+    failures: 1,
+    windowStartAt: T0,
+    blockedUntil: 0,
+  });
+  assert.deepEqual(await f.read("address:203.0.113.1"), {
+    failures: 1,
+    windowStartAt: T0,
+    blockedUntil: 0,
+  });
 });
 
-Deno.test("LoginThrottle allows the first 4 failures without a wait", async () => {
-  await using f = await setup();
-  for (let i = 0; i < 4; i++) {
-    await f.throttle.recordFailure("alice", "203.0.113.1", T0 + i);
-    assert.equal(
-      await f.throttle.retryAfter("alice", "203.0.113.1", T0 + i),
-      0,
-      `failure ${i + 1}`,
-    );
-  }
-});
-
-Deno.test("LoginThrottle waits 1 s after the 5th failure, then 2 s, 4 s … capped at 900 s", async () => {
+Deno.test("LoginThrottle admits 5 attempts, then waits 1 s, 2 s, 4 s … capped at 900 s", async () => {
   await using f = await setup();
   const expected = [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900];
   const seen: number[] = [];
   let now = T0;
   for (let i = 0; i < expected.length; i++) {
-    await f.throttle.recordFailure("alice", `198.51.100.${i}`, now);
-    const wait = await f.throttle.retryAfter("alice", "203.0.113.9", now);
+    const outcome = await f.attempt({ username: "alice", address: `198.51.100.${i}` }, now);
+    assert.equal(typeof outcome, "object", `attempt ${i + 1} is admitted once the wait is over`);
+    const wait = await f.waitOf("alice", "203.0.113.9", now);
     seen.push(wait);
     now += wait; // the caller waits as told, then fails again
   }
   assert.deepEqual(seen, expected);
 });
 
-Deno.test("LoginThrottle.retryAfter counts down and reaches 0 when the wait is over", async () => {
+Deno.test("LoginThrottle counts nothing for a throttled attempt", async () => {
   await using f = await setup();
-  const last = await fail(f.throttle, "alice", 7, T0); // 7th failure: 4 s
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last), 4);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last + 2), 2);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last + 3), 1);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last + 4), 0);
-});
-
-Deno.test("LoginThrottle blocks the account from every address", async () => {
-  await using f = await setup();
-  const last = await fail(f.throttle, "alice", 5, T0);
-  for (const address of ["203.0.113.1", "2001:db8::1", "unknown"]) {
-    assert.equal(await f.throttle.retryAfter("alice", address, last), 1);
+  const last = await fail(f, "alice", 5, T0);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(await f.attempt({ username: "alice", address: "203.0.113.1" }, last), 1);
   }
-  assert.equal(await f.throttle.retryAfter("bob", "203.0.113.1", last), 0, "other accounts free");
+  assert.equal((await f.read("account:alice"))?.failures, 5);
+  assert.equal(await f.read("address:203.0.113.1"), undefined, "the address was not charged");
+  // The 6th attempt, once the wait is over, earns the 2 s wait of a 6th failure.
+  await f.attempt({ username: "alice", address: "203.0.113.1" }, last + 1);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last + 1), 2);
 });
 
-Deno.test("LoginThrottle.recordSuccess resets the account's failures", async () => {
+Deno.test("LoginThrottle counts the wait down to 0", async () => {
   await using f = await setup();
-  const last = await fail(f.throttle, "alice", 8, T0);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last), 8);
-  await f.throttle.recordSuccess("alice");
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last), 0);
-  // The count starts over: 4 more failures are free again.
-  const again = await fail(f.throttle, "alice", 4, last + 1);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", again), 0);
-  await f.throttle.recordFailure("alice", "203.0.113.2", again + 1);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", again + 1), 1);
+  const last = await fail(f, "alice", 7, T0); // 7th failure: 4 s
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last), 4);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last + 2), 2);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last + 3), 1);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last + 4), 0);
 });
 
-Deno.test("LoginThrottle forgets failures older than resetAfterSeconds", async () => {
+Deno.test("LoginThrottle blocks the account from every address and no other account", async () => {
   await using f = await setup();
-  const last = await fail(f.throttle, "alice", 10, T0); // 10th failure: 32 s
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", last), 32);
+  const last = await fail(f, "alice", 5, T0);
+  for (const address of ["203.0.113.1", "2001:db8::/64", "unknown"]) {
+    assert.equal(await f.waitOf("alice", address, last), 1);
+  }
+  assert.equal(await f.waitOf("bob", "203.0.113.1", last), 0, "other accounts free");
+});
+
+Deno.test("LoginThrottle.succeeded forgets the account's failures and gives the address its attempt back", async () => {
+  await using f = await setup();
+  const last = await fail(f, "alice", 4, T0);
+  const address = "203.0.113.1";
+  await f.attempt({ username: "bob", address }, last); // someone else's failure on the address
+  const reserved = await f.attempt({ username: "alice", address }, last);
+  assert.equal(typeof reserved, "object");
+  assert.equal((await f.read(`address:${address}`))?.failures, 2);
+  await f.throttle.succeeded(reserved as ReservedAttempt);
+  assert.equal(await f.read("account:alice"), undefined);
+  assert.equal((await f.read(`address:${address}`))?.failures, 1, "bob's failure stays");
+  // The count starts over: 4 more failures are free again, the 5th earns 1 s.
+  const again = await fail(f, "alice", 4, last + 1);
+  assert.equal(await f.waitOf("alice", address, again), 0);
+  await f.attempt({ username: "alice", address: "203.0.113.2" }, again + 1);
+  assert.equal(await f.waitOf("alice", address, again + 1), 1);
+});
+
+Deno.test("LoginThrottle.succeeded leaves an address's later counting window alone", async () => {
+  await using f = await setup();
+  const address = "203.0.113.1";
+  const reserved = await f.attempt({ username: "alice", address }, T0);
+  // The window of T0 ends; a new one starts with another user's failure.
+  await f.attempt({ username: "bob", address }, T0 + 60);
+  await f.throttle.succeeded(reserved as ReservedAttempt);
+  assert.deepEqual(await f.read(`address:${address}`), {
+    failures: 1,
+    windowStartAt: T0 + 60,
+    blockedUntil: 0,
+  });
+});
+
+Deno.test("LoginThrottle forgets account failures older than resetAfterSeconds", async () => {
+  await using f = await setup();
+  const last = await fail(f, "alice", 10, T0); // 10th failure: 32 s
+  assert.equal(await f.waitOf("alice", "203.0.113.1", last), 32);
   const later = last + CONFIG.resetAfterSeconds;
-  await f.throttle.recordFailure("alice", "203.0.113.1", later);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", later), 0, "counts as 1st");
-  const stored = await f.store.getThrottle("account:alice");
-  assert.equal(stored?.failures, 1);
+  await f.attempt({ username: "alice", address: "203.0.113.1" }, later);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", later), 0, "counts as the 1st");
+  assert.equal((await f.read("account:alice"))?.failures, 1);
 });
 
-Deno.test("LoginThrottle keeps counting failures that come within resetAfterSeconds", async () => {
+Deno.test("LoginThrottle keeps counting account failures that come within resetAfterSeconds", async () => {
   await using f = await setup();
-  const last = await fail(f.throttle, "alice", 5, T0);
+  const last = await fail(f, "alice", 5, T0);
   const later = last + CONFIG.resetAfterSeconds - 1;
-  await f.throttle.recordFailure("alice", "203.0.113.1", later);
-  assert.equal(await f.throttle.retryAfter("alice", "203.0.113.1", later), 2, "6th failure");
+  await f.attempt({ username: "alice", address: "203.0.113.1" }, later);
+  assert.equal(await f.waitOf("alice", "203.0.113.1", later), 2, "6th failure");
 });
 
-Deno.test("LoginThrottle blocks an address after 30 failures in a minute, across usernames", async () => {
+Deno.test("LoginThrottle blocks an address after 30 attempts in a minute, across usernames", async () => {
   await using f = await setup();
   const address = "203.0.113.66";
   for (let i = 0; i < 29; i++) {
-    await f.throttle.recordFailure(`user${i}`, address, T0 + i);
-    assert.equal(await f.throttle.retryAfter(`new${i}`, address, T0 + i), 0);
+    await f.attempt({ username: `user${i}`, address }, T0 + i);
+    assert.equal(await f.waitOf(`new${i}`, address, T0 + i), 0);
   }
-  await f.throttle.recordFailure("user29", address, T0 + 29);
+  await f.attempt({ username: "user29", address }, T0 + 29);
   // Blocked for whatever name is tried, until the minute that began at T0 ends.
-  assert.equal(await f.throttle.retryAfter("someone-else", address, T0 + 29), 31);
-  assert.equal(await f.throttle.retryAfter("user0", address, T0 + 59), 1);
-  assert.equal(await f.throttle.retryAfter("user0", address, T0 + 60), 0);
+  assert.equal(await f.waitOf("someone-else", address, T0 + 29), 31);
+  assert.equal(await f.waitOf("user0", address, T0 + 59), 1);
+  assert.equal(await f.waitOf("user0", address, T0 + 60), 0);
   // Other addresses are not affected, nor are the accounts (one failure each).
-  assert.equal(await f.throttle.retryAfter("someone-else", "203.0.113.67", T0 + 29), 0);
-  assert.equal(await f.throttle.retryAfter("user0", "2001:db8::1", T0 + 29), 0);
+  assert.equal(await f.waitOf("someone-else", "203.0.113.67", T0 + 29), 0);
+  assert.equal(await f.waitOf("user0", "2001:db8::/64", T0 + 29), 0);
 });
 
 Deno.test("LoginThrottle starts a new address budget when the minute is over", async () => {
   await using f = await setup();
   const address = "203.0.113.66";
-  for (let i = 0; i < 29; i++) await f.throttle.recordFailure(`user${i}`, address, T0 + i);
-  // The 30th failure comes after the minute: it opens a new window instead of blocking.
-  await f.throttle.recordFailure("user29", address, T0 + 60);
-  assert.equal(await f.throttle.retryAfter("x", address, T0 + 60), 0);
-  assert.equal((await f.store.getThrottle(`address:${address}`))?.failures, 1);
+  for (let i = 0; i < 29; i++) await f.attempt({ username: `user${i}`, address }, T0 + i);
+  // The 30th attempt comes after the minute: it opens a new window instead of blocking.
+  await f.attempt({ username: "user29", address }, T0 + 60);
+  assert.equal(await f.waitOf("x", address, T0 + 60), 0);
+  assert.equal((await f.read(`address:${address}`))?.failures, 1);
+});
+
+Deno.test("LoginThrottle waits for the later of a blocked account and a blocked address", async () => {
+  await using f = await setup({ addressFailuresPerMinute: 5 });
+  const address = "203.0.113.5";
+  for (let i = 0; i < 5; i++) await f.attempt({ username: "alice", address }, T0);
+  // The account waits 1 s, the address until the minute ends.
+  assert.equal(await f.waitOf("alice", address, T0), 60);
+  assert.equal(await f.waitOf("alice", "203.0.113.6", T0), 1);
+  assert.equal(await f.waitOf("bob", address, T0), 60);
 });
 
 Deno.test("LoginThrottle treats unknown and known usernames identically", async () => {
@@ -156,22 +245,88 @@ Deno.test("LoginThrottle treats unknown and known usernames identically", async 
   for (const username of ["alice", "nobody"]) {
     let now = T0;
     for (let i = 0; i < 8; i++) {
-      await f.throttle.recordFailure(username, `198.51.100.${i}`, now);
-      waits[username].push(await f.throttle.retryAfter(username, "203.0.113.1", now));
-      now += 1;
+      now = await fail(f, username, 1, now);
+      waits[username].push(await f.waitOf(username, "203.0.113.1", now));
     }
   }
   assert.deepEqual(waits.alice, waits.nobody);
   assert.deepEqual(waits.alice, [0, 0, 0, 0, 1, 2, 4, 8]);
-  assert.deepEqual(
-    await f.store.getThrottle("account:alice"),
-    await f.store.getThrottle("account:nobody"),
-  );
+  assert.deepEqual(await f.read("account:alice"), await f.read("account:nobody"));
 });
 
 Deno.test("LoginThrottle keeps an account and an address named alike apart", async () => {
   await using f = await setup();
   // A username that looks like an address must not share its counter.
-  for (let i = 0; i < 30; i++) await f.throttle.recordFailure(`u${i}`, "10.0.0.1", T0);
-  assert.equal(await f.throttle.retryAfter("10.0.0.1", "10.0.0.2", T0), 0);
+  for (let i = 0; i < 30; i++) await f.attempt({ username: `u${i}`, address: "10.0.0.1" }, T0);
+  assert.equal(await f.waitOf("10.0.0.1", "10.0.0.2", T0), 0);
+});
+
+Deno.test("LoginThrottle counts a device's attempts on the device alone, admitted while account and address are blocked", async () => {
+  await using f = await setup({ addressFailuresPerMinute: 5 });
+  const address = "203.0.113.7";
+  for (let i = 0; i < 5; i++) await f.attempt({ username: "alice", address }, T0);
+  assert.equal(await f.waitOf("alice", address, T0), 60);
+  const accountBefore = await f.read("account:alice");
+  const addressBefore = await f.read(`address:${address}`);
+  const reserved = await f.attempt({ username: "alice", address, deviceId: "dev-1" }, T0);
+  assert.deepEqual(reserved, { budget: "device", deviceId: "dev-1" });
+  assert.deepEqual(await f.read("device:dev-1"), {
+    failures: 1,
+    windowStartAt: T0,
+    blockedUntil: 0,
+  });
+  assert.deepEqual(await f.read("account:alice"), accountBefore);
+  assert.deepEqual(await f.read(`address:${address}`), addressBefore);
+  await f.throttle.succeeded(reserved as ReservedAttempt);
+  assert.equal(await f.read("device:dev-1"), undefined, "a success forgets the device's failures");
+  assert.deepEqual(await f.read("account:alice"), accountBefore, "the account stays throttled");
+});
+
+Deno.test("LoginThrottle falls back to the account and address once a device spends its budget", async () => {
+  await using f = await setup();
+  const device = { username: "alice", address: "203.0.113.7", deviceId: "dev-1" };
+  for (let i = 0; i < CONFIG.deviceFailures; i++) {
+    assert.deepEqual(await f.attempt(device, T0 + i), { budget: "device", deviceId: "dev-1" });
+  }
+  assert.equal((await f.read("device:dev-1"))?.blockedUntil, T0 + 2 + CONFIG.resetAfterSeconds);
+  // Spent: the next attempts count on the account, which is throttled after 5.
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await f.attempt(device, T0 + 10) as ReservedAttempt).budget, "shared");
+  }
+  assert.equal(await f.attempt(device, T0 + 10), 1);
+  assert.equal((await f.read("device:dev-1"))?.failures, CONFIG.deviceFailures, "not counted");
+  // An hour after its last failure the device has its budget again.
+  const later = T0 + 2 + CONFIG.resetAfterSeconds;
+  assert.deepEqual(await f.attempt(device, later), { budget: "device", deviceId: "dev-1" });
+  assert.equal((await f.read("device:dev-1"))?.failures, 1);
+});
+
+Deno.test("LoginThrottle admits exactly the free failures when 60 attempts on one account arrive at once", async () => {
+  await using f = await setup({ addressFailuresPerMinute: 1000 });
+  const outcomes = await Promise.all(
+    Array.from(
+      { length: 60 },
+      (_, i) => f.attempt({ username: "alice", address: `198.51.100.${i % 7}` }, T0),
+    ),
+  );
+  assert.equal(outcomes.filter((outcome) => typeof outcome === "object").length, 5);
+  assert.deepEqual(
+    new Set(outcomes.filter((outcome) => typeof outcome === "number")),
+    new Set([1]),
+  );
+  assert.equal((await f.read("account:alice"))?.failures, 5);
+});
+
+Deno.test("LoginThrottle admits exactly a device's budget when attempts with it arrive at once, then the account's", async () => {
+  await using f = await setup({ addressFailuresPerMinute: 1000 });
+  const outcomes = await Promise.all(
+    Array.from(
+      { length: 40 },
+      () => f.attempt({ username: "alice", address: "203.0.113.1", deviceId: "dev-1" }, T0),
+    ),
+  );
+  const budgets = outcomes.map((outcome) => typeof outcome === "object" ? outcome.budget : "429");
+  assert.equal(budgets.filter((budget) => budget === "device").length, CONFIG.deviceFailures);
+  assert.equal(budgets.filter((budget) => budget === "shared").length, CONFIG.freeFailures);
+  assert.equal(budgets.filter((budget) => budget === "429").length, 40 - 3 - 5);
 });

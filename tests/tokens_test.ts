@@ -15,6 +15,7 @@ import { unixNow } from "../src/clock.ts";
 import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { sleepUntil } from "./helpers/wait.ts";
 
 const ISSUER = "https://issuer.test";
 const AUDIENCE = "https://api.test";
@@ -431,10 +432,10 @@ Deno.test("TokenService with cacheSize 0 caches nothing", async () => {
 
 Deno.test("TokenService.verify refuses a cached token once it has expired", async () => {
   await using f = await es256({ ttlSeconds: 1, leewaySeconds: 0 });
-  const { token } = await f.tokens.issue("alice");
+  const { token, claims } = await f.tokens.issue("alice");
   await f.tokens.verify(token);
   assert.equal(f.tokens.cachedCount, 1);
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  await sleepUntil(claims.exp); // the token expires
   await assertInvalid(f.tokens.verify(token), "Token has expired");
   assert.equal(f.tokens.cachedCount, 0);
 });

@@ -1,7 +1,8 @@
 /**
  * @module
- * OAuth clients: which exist, which must authenticate, and checking a presented secret in
- * constant time. Reading the credentials off a request is the HTTP layer's job.
+ * OAuth clients: which exist, which must authenticate, which may introspect every token, and
+ * checking a presented secret in constant time. Reading the credentials off a request is the
+ * HTTP layer's job.
  */
 import { timingSafeEqual } from "node:crypto";
 import { AuthFailure, invalidClient } from "./errors.ts";
@@ -13,6 +14,12 @@ export interface ClientIdentity {
   authenticated: boolean;
 }
 
+/**
+ * A secret as presented: one string, or the two readings of an HTTP Basic secret (form-decoded
+ * as RFC 6749 §2.3.1 asks, and as sent); never more than two.
+ */
+export type PresentedSecret = string | readonly [string] | readonly [string, string];
+
 /** A client id: 1 to 128 printable ASCII characters without space. */
 export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -22,13 +29,36 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
+  #introspectors: ReadonlySet<string>;
   readonly defaultClientId: string;
 
-  constructor(secrets: Record<string, string>, defaultClientId: string) {
+  /**
+   * `secrets` are the confidential clients; `defaultClientId`, the client of requests that name
+   * none, is public and can never be one of them. `introspectors` may introspect every token.
+   */
+  constructor(
+    secrets: Record<string, string>,
+    defaultClientId: string,
+    options: { introspectors?: readonly string[] } = {},
+  ) {
+    if (Object.hasOwn(secrets, defaultClientId)) {
+      throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
+    }
     this.#secrets = new Map(
       Object.entries(secrets).map(([id, secret]) => [id, new TextEncoder().encode(secret)]),
     );
+    this.#introspectors = new Set(options.introspectors ?? []);
     this.defaultClientId = defaultClientId;
+  }
+
+  /** Whether `clientId` is a confidential client, which must authenticate to use its tokens. */
+  isConfidential(clientId: string): boolean {
+    return this.#secrets.has(clientId);
+  }
+
+  /** Whether the client may introspect tokens issued to other clients (`OAUTH_INTROSPECTORS`). */
+  mayIntrospectAll(client: ClientIdentity): boolean {
+    return client.authenticated && this.#introspectors.has(client.clientId);
   }
 
   /**
@@ -36,7 +66,7 @@ export class ClientRegistry {
    * clients without one, are `invalid_client`; no client id at all is the default client.
    */
   async identify(
-    credentials: { clientId?: string; secret?: string },
+    credentials: { clientId?: string; secret?: PresentedSecret },
   ): Promise<ClientIdentity> {
     const { clientId, secret } = credentials;
     if (clientId === undefined) {
@@ -49,11 +79,23 @@ export class ClientRegistry {
       if (expected) throw invalidClient(`Client "${clientId}" must authenticate`);
       return { clientId, authenticated: false };
     }
-    if (!expected || !await secretsEqual(secret, expected)) {
+    if (!expected || !await secretMatches(secret, expected)) {
       throw invalidClient("Client authentication failed");
     }
     return { clientId, authenticated: true };
   }
+}
+
+/**
+ * Whether any reading of the presented secret is the expected one. Every reading is compared,
+ * in constant time, so the time taken does not tell which one matched.
+ */
+async function secretMatches(secret: PresentedSecret, expected: Uint8Array): Promise<boolean> {
+  let match = false;
+  for (const reading of typeof secret === "string" ? [secret] : secret) {
+    match = await secretsEqual(reading, expected) || match;
+  }
+  return match;
 }
 
 /** Compares in constant time, also for secrets of different lengths (via their digests). */

@@ -11,7 +11,8 @@
  * - `invalid_token`, `insufficient_scope`: RFC 6750 bearer-token errors.
  * - `invalid_credentials`: wrong or missing username or password.
  * - `throttled`: too many failed logins; retry after `retryAfterSeconds`.
- * - the rest: RFC 6749 §5.2 errors of the OAuth endpoints.
+ * - the rest: RFC 6749 §5.2 errors of the OAuth endpoints (`unauthorized_client` also for
+ *   revoking a token of another client, RFC 7009 §2.1).
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -21,6 +22,7 @@ export type AuthErrorCode =
   | "throttled"
   | "invalid_request"
   | "invalid_client"
+  | "unauthorized_client"
   | "invalid_grant"
   | "invalid_scope"
   | "unsupported_grant_type";

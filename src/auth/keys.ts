@@ -7,6 +7,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { NewSigningKey, Store } from "../store/store.ts";
+import { repeatEvery } from "./_repeat.ts";
 
 /** Algorithm of the key pairs this service makes. */
 export const ASYMMETRIC_ALG = "ES256";
@@ -58,7 +59,7 @@ export class KeyRing {
   #signing!: SigningKey;
   #verification = new Map<string, VerificationKey>();
   #publicJwks: JWK[] = [];
-  #timer?: ReturnType<typeof setInterval>;
+  #stopRefreshing = () => {};
   #refreshing?: Promise<void>;
 
   private constructor(store?: Store) {
@@ -84,12 +85,11 @@ export class KeyRing {
       await ring.refresh();
     }
     if (options.refreshIntervalMs) {
-      const timer = setInterval(
-        () => ring.refresh().catch((error) => options.onRefreshError?.(error)),
+      ring.#stopRefreshing = repeatEvery(
         options.refreshIntervalMs,
+        () => ring.refresh(),
+        options.onRefreshError,
       );
-      Deno.unrefTimer(timer);
-      ring.#timer = timer;
     }
     return ring;
   }
@@ -137,7 +137,7 @@ export class KeyRing {
 
   /** Stops the periodic refresh. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#stopRefreshing();
   }
 
   async #reload(store: Store): Promise<void> {

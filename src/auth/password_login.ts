@@ -1,25 +1,54 @@
 /**
  * @module
- * Checking a username and password, shared by `/login` and the OAuth password grant: throttling,
- * one hash whichever part is wrong, and upgrading old hashes. It answers with a username or an
- * {@linkcode AuthFailure}; it never builds a response.
+ * Checking a username and password, shared by `/login` and the OAuth password grant: throttling
+ * (reserved before any hash), one hash whichever part is wrong, device tokens, and upgrading old
+ * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
+ * response.
  */
 import type { Store } from "../store/store.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
-import { AuthFailure, invalidCredentials } from "./errors.ts";
+import type { DeviceTokens } from "./devices.ts";
+import { invalidCredentials } from "./errors.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 
+/** Where a login comes from. */
+export interface LoginSource {
+  /** The client address budgets count against (the address, or its IPv6 prefix). */
+  address: string;
+  /** A device token the client presented, if any; anything that is not a valid one is ignored. */
+  deviceToken?: unknown;
+}
+
+/** A successful login. */
+export interface LoginSuccess extends VerifiedUser {
+  /** A fresh device token for this client and user. */
+  deviceToken: string;
+  /** Seconds until the device token expires. */
+  deviceTokenExpiresIn: number;
+}
+
 /**
- * Checks credentials: throttled first (no hashing while throttled), then one PBKDF2 run
- * whichever part is wrong, so answers do not tell which usernames exist. Hashes made with older
- * parameters are upgraded, unless the password changed meanwhile. A name no user could have
- * (control characters, NUL, broken Unicode) counts as an unknown user and never reaches the store.
+ * A user whose password was just checked, with the stored hash it matched (after any upgrade):
+ * a session starts only while that hash is still the user's.
+ */
+export interface VerifiedUser {
+  username: string;
+  passwordHash: string;
+}
+
+/**
+ * Checks credentials: an attempt is reserved first (throttled answers hash nothing), then one
+ * PBKDF2 run whichever part is wrong, so answers do not tell which usernames exist. Hashes made
+ * with older parameters are upgraded, unless the password changed meanwhile. A name no user could
+ * have (control characters, NUL, broken Unicode) counts as an unknown user and never reaches the
+ * store.
  */
 export class PasswordLogin {
   #store: Store;
   #hasher: PasswordHasher;
   #throttle: LoginThrottle;
+  #devices: DeviceTokens;
   #onUnusableHash: (username: string, problem: string) => void;
   /** Stored strings already reported, so that each is reported once, not at every attempt. */
   #reported = new Set<string>();
@@ -28,27 +57,31 @@ export class PasswordLogin {
     store: Store;
     hasher: PasswordHasher;
     throttle: LoginThrottle;
+    devices: DeviceTokens;
     /** Told once about each stored hash that cannot be checked (the login fails). */
     onUnusableHash?: (username: string, problem: string) => void;
   }) {
     this.#store = deps.store;
     this.#hasher = deps.hasher;
     this.#throttle = deps.throttle;
+    this.#devices = deps.devices;
     this.#onUnusableHash = deps.onUnusableHash ?? (() => {});
   }
 
   /**
-   * Returns the username when the credentials are right; throws AuthFailure
+   * Returns the user and a device token when the credentials are right; throws AuthFailure
    * `invalid_credentials` or `throttled` otherwise.
    */
-  async check(username: unknown, password: unknown, address: string): Promise<string> {
+  async check(username: unknown, password: unknown, source: LoginSource): Promise<LoginSuccess> {
     const name = typeof username === "string" && !usernameProblem(username) ? username : "";
-    const wait = await this.#throttle.retryAfter(name, address);
-    if (wait > 0) {
-      throw new AuthFailure("throttled", "Too many failed login attempts; try again later", {
-        retryAfterSeconds: wait,
-      });
-    }
+    const deviceId = name && typeof source.deviceToken === "string"
+      ? await this.#devices.verify(source.deviceToken, name)
+      : undefined;
+    const attempt = await this.#throttle.reserve({
+      username: name,
+      address: source.address,
+      deviceId,
+    });
     const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
     const user = name ? await this.#store.getUser(name) : undefined;
     let check = { ok: false, needsRehash: false };
@@ -62,18 +95,26 @@ export class PasswordLogin {
     } else {
       await this.#hasher.verifyDummy(secret);
     }
-    if (!check.ok) {
-      await this.#throttle.recordFailure(name, address);
-      throw invalidCredentials();
-    }
-    await this.#throttle.recordSuccess(name);
+    // A failure was counted when the attempt was reserved.
+    if (!user || !check.ok) throw invalidCredentials();
+    await this.#throttle.succeeded(attempt);
+    let passwordHash = user.passwordHash;
     if (check.needsRehash) {
       // Only while the stored hash is the one just checked: a `user passwd` that ran meanwhile
-      // must not be undone by an upgrade of the old password.
+      // must not be undone by an upgrade of the old password (and then no session starts).
       const upgraded = await this.#hasher.hash(secret);
-      await this.#store.replacePasswordHash(name, user!.passwordHash, upgraded);
+      if (await this.#store.replacePasswordHash(name, user.passwordHash, upgraded)) {
+        passwordHash = upgraded;
+      }
     }
-    return name;
+    // A device whose own budget was spent starts over as a new device.
+    const device = attempt.budget === "device" ? attempt.deviceId : undefined;
+    return {
+      username: name,
+      passwordHash,
+      deviceToken: await this.#devices.issue(name, device),
+      deviceTokenExpiresIn: this.#devices.options.ttlSeconds,
+    };
   }
 
   #report(username: string, stored: string, problem: string): void {

@@ -1,5 +1,11 @@
+/**
+ * @module
+ * The revocation list: revoked access tokens (`jti`) and sessions (`sid`), kept in memory from the
+ * store's list so that a check on every request costs a set lookup.
+ */
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { RevocationRecord, Store } from "../store/store.ts";
+import { repeatEvery } from "./_repeat.ts";
 
 /** The claims a revocation can match. */
 export interface RevocableClaims {
@@ -23,7 +29,7 @@ export class RevocationList {
   #store: Store;
   #expiry = { jti: new Map<string, number>(), sid: new Map<string, number>() };
   #lastSeq = 0;
-  #timer?: ReturnType<typeof setInterval>;
+  #stopSyncing = () => {};
   #syncing?: Promise<void>;
 
   private constructor(store: Store) {
@@ -38,12 +44,11 @@ export class RevocationList {
     const list = new RevocationList(store);
     await list.sync();
     if (options.syncIntervalMs) {
-      const timer = setInterval(
-        () => list.sync().catch((error) => options.onSyncError?.(error)),
+      list.#stopSyncing = repeatEvery(
         options.syncIntervalMs,
+        () => list.sync(),
+        options.onSyncError,
       );
-      Deno.unrefTimer(timer);
-      list.#timer = timer;
     }
     return list;
   }
@@ -60,6 +65,11 @@ export class RevocationList {
     this.#remember(kind, id, expiresAt);
   }
 
+  /** Takes note at once of a revocation a store operation has already recorded. */
+  remember(record: Pick<RevocationRecord, "kind" | "id" | "expiresAt">): void {
+    this.#remember(record.kind, record.id, record.expiresAt);
+  }
+
   /** Reads revocations added since the last sync and forgets expired ones. */
   sync(): Promise<void> {
     this.#syncing ??= this.#pull().finally(() => this.#syncing = undefined);
@@ -68,7 +78,7 @@ export class RevocationList {
 
   /** Stops the periodic sync. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#stopSyncing();
   }
 
   async #pull(): Promise<void> {

@@ -18,7 +18,7 @@ export const HELLO_SCOPE = "hello";
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into its distinct tokens. */
-export function scopeTokens(scope: string): string[] {
+function scopeTokens(scope: string): string[] {
   return [...new Set(scope.split(" ").filter((token) => token !== ""))];
 }
 
@@ -35,16 +35,26 @@ export function requireScope(granted: string | undefined, required: string): voi
 
 /**
  * The scope to grant for a request: the default when none is asked for, else the requested
- * scopes when each is supported and (when narrowing an earlier grant) was granted before.
+ * scopes when each is supported and (when narrowing an earlier grant, `ceiling`) was granted
+ * before. An earlier grant only keeps the scopes still supported, so a scope removed from the
+ * configuration is never granted again.
  */
 export function grantScope(
   requested: string | undefined,
   policy: ScopePolicy,
   ceiling?: string,
 ): string {
-  if (requested === undefined || requested.trim() === "") return ceiling ?? policy.defaultScope;
+  const allowed = ceiling === undefined
+    ? policy.supported
+    : scopeTokens(ceiling).filter((token) => policy.supported.includes(token));
+  if (requested === undefined || requested.trim() === "") {
+    if (ceiling === undefined) return policy.defaultScope;
+    if (allowed.length === 0) {
+      throw new AuthFailure("invalid_scope", "None of the granted scopes is available any more");
+    }
+    return allowed.join(" ");
+  }
   const tokens = scopeTokens(requested);
-  const allowed = ceiling === undefined ? policy.supported : scopeTokens(ceiling);
   for (const token of tokens) {
     if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
       throw new AuthFailure("invalid_scope", `Scope "${token}" is not available`);

@@ -1,11 +1,15 @@
 /**
  * @module
  * Login sessions: refresh-token families with rotation and reuse detection, logout, and the
- * RFC 7009 / RFC 7662 revocation and introspection of tokens. It speaks in domain errors only.
+ * RFC 7009 / RFC 7662 revocation and introspection of tokens, each bound to the client the
+ * token was issued to. Every change to a family is one store transaction that holds the
+ * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
 import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { Store } from "../store/store.ts";
-import { invalidGrant } from "./errors.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../store/store.ts";
+import type { ClientIdentity, ClientRegistry } from "./clients.ts";
+import { AuthFailure, invalidCredentials, invalidGrant } from "./errors.ts";
+import type { VerifiedUser } from "./password_login.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "./scopes.ts";
 import type { AccessClaims, TokenService } from "./tokens.ts";
@@ -21,8 +25,19 @@ export interface TokenPair {
 
 /** Settings of the session service. */
 export interface SessionOptions {
+  /** Absolute lifetime of a session (a refresh family) from its login. */
   refreshTtlSeconds: number;
+  /** Lifetime of each refresh token while unused; never beyond the end of its session. */
+  refreshIdleTtlSeconds: number;
   scopes: ScopePolicy;
+}
+
+/** What the session service works with. */
+export interface SessionDeps {
+  store: Store;
+  tokens: TokenService;
+  revocations: RevocationList;
+  clients: ClientRegistry;
 }
 
 const REFRESH_TOKEN_BYTES = 32;
@@ -30,71 +45,114 @@ const REFRESH_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * Login sessions: each login starts a family of opaque refresh tokens (stored only as SHA-256),
- * each usable once. Presenting a used one revokes the whole family and its access tokens
- * (RFC 9700 §4.14.2).
+ * each usable once, that ends at the latest `refreshTtlSeconds` after the login. Presenting a
+ * used one revokes the whole family and its access tokens (RFC 9700 §4.14.2).
  *
  * @example
  * ```ts
- * const pair = await sessions.start("user1", { clientId: "cli" });
- * const next = await sessions.refresh(pair.refreshToken, { clientId: "cli" });
+ * const pair = await sessions.start(user, { clientId: "cli" });
+ * const next = await sessions.refresh(pair.refreshToken, { client });
  * ```
  */
 export class SessionService {
   #store: Store;
   #tokens: TokenService;
   #revocations: RevocationList;
+  #clients: ClientRegistry;
   readonly options: Readonly<SessionOptions>;
 
-  constructor(
-    deps: { store: Store; tokens: TokenService; revocations: RevocationList },
-    options: SessionOptions,
-  ) {
+  constructor(deps: SessionDeps, options: SessionOptions) {
     this.#store = deps.store;
     this.#tokens = deps.tokens;
     this.#revocations = deps.revocations;
+    this.#clients = deps.clients;
     this.options = options;
   }
 
-  /** Starts a session for an authenticated user; `scope` is checked against the policy. */
+  /**
+   * Starts a session for a user whose password was just checked; `scope` is checked against the
+   * policy. Refused as `invalid_credentials` when the password changed or the user was removed
+   * since the check.
+   */
   async start(
-    username: string,
+    user: VerifiedUser,
     request: { clientId: string; scope?: string },
   ): Promise<TokenPair> {
     const scope = grantScope(request.scope, this.options.scopes);
-    return await this.#issue(username, request.clientId, scope, crypto.randomUUID());
+    const now = unixNow();
+    const refreshToken = newRefreshToken();
+    const family: RefreshFamilyRecord = {
+      id: crypto.randomUUID(),
+      username: user.username,
+      clientId: request.clientId,
+      createdAt: now,
+      expiresAt: now + this.options.refreshTtlSeconds,
+      accessExpiresAt: this.#accessExpiresAt(now),
+      revokedAt: null,
+    };
+    const token: RefreshTokenRecord = {
+      tokenHash: await sha256(refreshToken),
+      familyId: family.id,
+      scope,
+      createdAt: now,
+      expiresAt: Math.min(now + this.options.refreshIdleTtlSeconds, family.expiresAt),
+      usedAt: null,
+    };
+    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash)) {
+      throw invalidCredentials();
+    }
+    return await this.#issue(family, { refreshToken, scope, issuedAt: now });
   }
 
-  /** Exchanges a refresh token for a new pair; a replayed token revokes its family. */
+  /**
+   * Exchanges a refresh token for a new pair. `client` is the client of an OAuth request; without
+   * it (the `/refresh` endpoint, which takes no client credentials) only tokens of public clients
+   * are accepted. A replayed token, or one presented by another client, revokes its family.
+   */
   async refresh(
     refreshToken: string,
-    request: { clientId?: string; scope?: string } = {},
+    request: { client?: ClientIdentity; scope?: string } = {},
   ): Promise<TokenPair> {
     if (!REFRESH_TOKEN_FORMAT.test(refreshToken)) throw invalidGrant("Invalid refresh token");
     const tokenHash = await sha256(refreshToken);
+    const nextToken = newRefreshToken();
+    const nextHash = await sha256(nextToken);
     const now = unixNow();
-    // A refused scope must not spend a usable token: the client's retry would look like a replay.
-    const known = await this.#store.getRefreshToken(tokenHash);
-    if (
-      known && known.usedAt === null && known.revokedAt === null && known.expiresAt > now &&
-      (request.clientId === undefined || request.clientId === known.clientId)
-    ) {
-      grantScope(request.scope, this.options.scopes, known.scope);
+    let wrongClient: string | undefined;
+    const result = await this.#store.rotateRefreshToken(tokenHash, now, ({ token, family }) => {
+      // Throwing here refuses without spending the token.
+      const problem = this.#clientProblem(family.clientId, request.client);
+      if (problem) {
+        wrongClient = family.id;
+        throw invalidGrant(problem);
+      }
+      return {
+        tokenHash: nextHash,
+        scope: grantScope(request.scope, this.options.scopes, token.scope),
+        expiresAt: now + this.options.refreshIdleTtlSeconds,
+        accessExpiresAt: this.#accessExpiresAt(now),
+      };
+    }).catch(async (error) => {
+      if (wrongClient !== undefined) await this.#revokeSession(wrongClient, now);
+      throw error;
+    });
+    switch (result.outcome) {
+      case "unknown":
+        throw invalidGrant("Invalid refresh token");
+      case "reused":
+        this.#revocations.remember(result.revocation);
+        throw invalidGrant("Refresh token was already used; the session has been revoked");
+      case "revoked":
+        throw invalidGrant("Refresh token has been revoked");
+      case "expired":
+        throw invalidGrant("Refresh token has expired");
+      case "rotated":
+        return await this.#issue(result.family, {
+          refreshToken: nextToken,
+          scope: result.token.scope,
+          issuedAt: now,
+        });
     }
-    const result = await this.#store.useRefreshToken(tokenHash, now);
-    if (result.outcome === "unknown") throw invalidGrant("Invalid refresh token");
-    const { record } = result;
-    if (result.outcome === "reused") {
-      await this.#revokeSession(record.familyId, now);
-      throw invalidGrant("Refresh token was already used; the session has been revoked");
-    }
-    if (result.outcome === "revoked") throw invalidGrant("Refresh token has been revoked");
-    if (result.outcome === "expired") throw invalidGrant("Refresh token has expired");
-    if (request.clientId !== undefined && request.clientId !== record.clientId) {
-      await this.#revokeSession(record.familyId, now);
-      throw invalidGrant("Refresh token was issued to another client");
-    }
-    const scope = grantScope(request.scope, this.options.scopes, record.scope);
-    return await this.#issue(record.username, record.clientId, scope, record.familyId);
   }
 
   /** Ends the session of an access token: the token itself and its whole refresh family. */
@@ -104,20 +162,25 @@ export class SessionService {
   }
 
   /**
-   * RFC 7009 revocation: a refresh token revokes its family; an access token revokes itself.
-   * Unknown or invalid tokens are ignored, as the RFC asks.
+   * RFC 7009 revocation by `caller`: a refresh token revokes its family; an access token revokes
+   * itself. Unknown or invalid tokens are ignored, as the RFC asks; a token issued to another
+   * client is refused as `unauthorized_client` (§2.1) and left alone.
    */
-  async revoke(token: string, hint?: string): Promise<void> {
+  async revoke(token: string, hint: string | undefined, caller: ClientIdentity): Promise<void> {
     const asRefresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
-      const record = await this.#store.getRefreshToken(await sha256(token));
-      if (record) await this.#revokeSession(record.familyId, unixNow());
-      return record !== undefined;
+      const found = await this.#store.getRefreshToken(await sha256(token));
+      if (!found) return false;
+      requireOwner(found.family.clientId, caller);
+      await this.#revokeSession(found.family.id, unixNow());
+      return true;
     };
     const asAccess = async () => {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
-      if (claims) await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
-      return claims !== undefined;
+      if (!claims) return false;
+      requireOwner(claims.client_id, caller);
+      await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
+      return true;
     };
     if (hint === "access_token") {
       if (!await asAccess()) await asRefresh();
@@ -126,21 +189,33 @@ export class SessionService {
     }
   }
 
-  /** RFC 7662 introspection of an access or refresh token. */
-  async introspect(token: string, hint?: string): Promise<Record<string, unknown>> {
+  /**
+   * RFC 7662 introspection of an access or refresh token by `caller`: tokens of other clients
+   * are inactive to it unless it may introspect every token.
+   */
+  async introspect(
+    token: string,
+    hint: string | undefined,
+    caller: ClientIdentity,
+  ): Promise<Record<string, unknown>> {
+    const visible = (clientId: string | undefined) =>
+      clientId === caller.clientId || this.#clients.mayIntrospectAll(caller);
     const refresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return undefined;
-      const record = await this.#store.getRefreshToken(await sha256(token));
-      const active = record && record.usedAt === null && record.revokedAt === null &&
-        record.expiresAt > unixNow();
+      const found = await this.#store.getRefreshToken(await sha256(token));
+      if (!found || !visible(found.family.clientId)) return undefined;
+      const { token: record, family } = found;
+      const now = unixNow();
+      const active = record.usedAt === null && record.expiresAt > now &&
+        family.revokedAt === null && family.expiresAt > now;
       return active
         ? {
           active: true,
           token_type: "refresh_token",
           scope: record.scope,
-          client_id: record.clientId,
-          username: record.username,
-          sub: record.username,
+          client_id: family.clientId,
+          username: family.username,
+          sub: family.username,
           iat: record.createdAt,
           exp: record.expiresAt,
         }
@@ -148,7 +223,7 @@ export class SessionService {
     };
     const access = async () => {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
-      return claims
+      return claims && visible(claims.client_id)
         ? { active: true, token_type: "Bearer", username: claims.sub, ...claims }
         : undefined;
     };
@@ -156,49 +231,64 @@ export class SessionService {
     return await first() ?? await second() ?? { active: false };
   }
 
+  /** Why a token of `tokenClient` may not be redeemed by `caller`, if it may not. */
+  #clientProblem(tokenClient: string, caller: ClientIdentity | undefined): string | undefined {
+    const confidential = this.#clients.isConfidential(tokenClient);
+    if (caller === undefined) {
+      return confidential
+        ? `Refresh tokens of client "${tokenClient}" are redeemed only at /oauth/token with the client's credentials`
+        : undefined;
+    }
+    if (caller.clientId !== tokenClient || (confidential && !caller.authenticated)) {
+      return "Refresh token was issued to another client";
+    }
+    return undefined;
+  }
+
   async #issue(
-    username: string,
-    clientId: string,
-    scope: string,
-    familyId: string,
+    family: RefreshFamilyRecord,
+    fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
   ): Promise<TokenPair> {
-    const now = unixNow();
-    const refreshToken = crypto.getRandomValues(new Uint8Array(REFRESH_TOKEN_BYTES))
-      .toBase64({ alphabet: "base64url", omitPadding: true });
-    await this.#store.addRefreshToken({
-      tokenHash: await sha256(refreshToken),
-      familyId,
-      username,
-      clientId,
-      scope,
-      createdAt: now,
-      expiresAt: now + this.options.refreshTtlSeconds,
-      usedAt: null,
-      revokedAt: null,
+    const issued = await this.#tokens.issue(family.username, {
+      scope: fields.scope,
+      clientId: family.clientId,
+      sessionId: family.id,
+      issuedAt: fields.issuedAt,
     });
-    const issued = await this.#tokens.issue(username, { scope, clientId, sessionId: familyId });
     return {
       accessToken: issued.token,
-      refreshToken,
+      refreshToken: fields.refreshToken,
       expiresIn: issued.expiresIn,
-      scope,
+      scope: fields.scope,
       claims: issued.claims,
     };
   }
 
   async #revokeSession(familyId: string, now: UnixSeconds): Promise<void> {
-    await this.#store.revokeRefreshFamily(familyId, now);
-    // Access tokens of the family live at most one lifetime (plus leeway) from now.
-    await this.#revocations.revoke(
-      "sid",
-      familyId,
-      now + this.#tokens.options.ttlSeconds + this.#leeway(),
-    );
+    const revocation = await this.#store.revokeRefreshFamily(familyId, now);
+    if (revocation) this.#revocations.remember(revocation);
+  }
+
+  /** Until when an access token issued at `issuedAt` may be accepted. */
+  #accessExpiresAt(issuedAt: UnixSeconds): UnixSeconds {
+    return issuedAt + this.#tokens.options.ttlSeconds + this.#leeway();
   }
 
   #leeway(): number {
     return this.#tokens.options.leewaySeconds;
   }
+}
+
+/** Refuses a revocation of a token that was not issued to the caller (RFC 7009 §2.1). */
+function requireOwner(tokenClient: string | undefined, caller: ClientIdentity): void {
+  if (tokenClient !== caller.clientId) {
+    throw new AuthFailure("unauthorized_client", "Token was issued to another client");
+  }
+}
+
+function newRefreshToken(): string {
+  return crypto.getRandomValues(new Uint8Array(REFRESH_TOKEN_BYTES))
+    .toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 async function sha256(text: string): Promise<string> {

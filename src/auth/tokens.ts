@@ -77,13 +77,17 @@ export class TokenService {
     this.#cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   }
 
-  /** Signs a new access token for `subject`. */
+  /**
+   * Signs a new access token for `subject`, issued at `issuedAt` (by default now): a session
+   * passes the time its store transaction recorded, so the token expires no later than the
+   * store expects.
+   */
   async issue(
     subject: string,
-    extra: { scope?: string; clientId?: string; sessionId?: string } = {},
+    extra: { scope?: string; clientId?: string; sessionId?: string; issuedAt?: UnixSeconds } = {},
   ): Promise<IssuedToken> {
     const { kid, alg, key } = this.#keys.signingKey();
-    const now = unixNow();
+    const now = extra.issuedAt ?? unixNow();
     const claims: AccessClaims = {
       iss: this.options.issuer,
       aud: this.options.audience,

@@ -1,13 +1,19 @@
+/**
+ * @module
+ * Making a self-signed X.509 v3 server certificate the way the original tutorial's three OpenSSL
+ * steps did (key, CSR, certificate), with the extensions TLS needs, and writing the files with
+ * safe modes. Loaded only by the commands that make certificates.
+ */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { join } from "node:path";
-import { CertificateError } from "./load.ts";
+import { CertificateError, reason } from "./errors.ts";
 
 /** Options for {@linkcode generateCertificate}. */
 export interface CertificateOptions {
   /** Key algorithm: "rsa" (RSA 2048, the default) or "ecdsa" (P-256). */
   keyType?: "rsa" | "ecdsa";
-  /** Days of validity from now; 365 by default. */
+  /** Days of validity from now; {@linkcode DEFAULT_CERTIFICATE_DAYS} by default. */
   days?: number;
   /** Extra subject alternative names, each a DNS name or an IP address. */
   names?: string[];
@@ -34,6 +40,9 @@ export interface CertificatePaths {
   /** Path of cert.pem. */
   certPath: string;
 }
+
+/** Days a generated certificate is valid when no other number is given. */
+export const DEFAULT_CERTIFICATE_DAYS = 365;
 
 const DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"];
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -154,7 +163,7 @@ function resolveOptions(options: CertificateOptions) {
   if (keyType !== "rsa" && keyType !== "ecdsa") {
     throw new CertificateError(`Unknown key type "${keyType}": expected "rsa" or "ecdsa"`);
   }
-  const days = options.days ?? 365;
+  const days = options.days ?? DEFAULT_CERTIFICATE_DAYS;
   if (!Number.isSafeInteger(days) || days <= 0) {
     throw new CertificateError(`Days must be a positive whole number, got "${days}"`);
   }
@@ -203,7 +212,7 @@ function randomSerialNumber(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   // Positive (top bit clear) and a full 16 bytes (first byte non-zero).
   bytes[0] = (bytes[0] & 0x7f) || 0x01;
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return bytes.toHex();
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -231,9 +240,4 @@ async function writeFile(path: string, text: string, mode: number, existed: bool
 function withNewline(text: string): string {
   const normalized = text.replace(/\r\n/g, "\n");
   return normalized.endsWith("\n") ? normalized : `${normalized}\n`;
-}
-
-function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }

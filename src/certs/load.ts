@@ -1,15 +1,15 @@
+/**
+ * @module
+ * Reading and checking the TLS certificate and key before they reach `Deno.serve`: every problem
+ * becomes one {@linkcode CertificateError} line saying what is wrong and what to do.
+ */
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
-
-/** A certificate or key problem, with a one-line message that says what is wrong and what to do. */
-export class CertificateError extends Error {
-  constructor(message: string) {
-    super(message.replace(/\s*[\r\n]+\s*/g, " "));
-    this.name = "CertificateError";
-  }
-}
+import { basename, dirname, join, normalize } from "node:path";
+import { DEFAULT_CERT_DIR } from "../config.ts";
+import { CertificateError, reason } from "./errors.ts";
 
 /** The PEM text of a TLS certificate (chain) and its private key, as `Deno.serve` takes them. */
 export interface TlsFiles {
@@ -49,28 +49,69 @@ interface PemBlock {
  * ```
  */
 export async function loadTlsFiles(certPath: string, keyPath: string): Promise<TlsFiles> {
-  const cert = await readText(certPath, "certificate", "TLS_CERT");
-  const key = await readText(keyPath, "private key", "TLS_KEY");
+  const cert = await readText(certPath, "certificate", {
+    envName: "TLS_CERT",
+    missing: missingFileHint("TLS_CERT", certPath, keyPath),
+  });
+  const key = await readText(keyPath, "private key", {
+    envName: "TLS_KEY",
+    missing: missingFileHint("TLS_KEY", certPath, keyPath),
+  });
   const leaf = checkCertificates(cert, certPath);
   const privateKey = await importPrivateKey(key, keyPath);
   await checkKeyMatches(privateKey, leaf, keyPath, certPath);
   return { cert, key };
 }
 
-async function readText(path: string, what: string, envName: string): Promise<string> {
+/**
+ * What to do about a missing certificate or key file. `deno task certs` may write only under
+ * certs/ (`--dir certs/NAME` included), so it is suggested for a cert.pem or key.pem there, and
+ * otherwise together with the TLS_CERT and TLS_KEY that name what it writes.
+ */
+function missingFileHint(
+  envName: "TLS_CERT" | "TLS_KEY",
+  certPath: string,
+  keyPath: string,
+): string {
+  const paths = { TLS_CERT: normalize(certPath), TLS_KEY: normalize(keyPath) };
+  const fileNames = { TLS_CERT: "cert.pem", TLS_KEY: "key.pem" };
+  const dir = dirname(paths[envName]);
+  const writable = dir === DEFAULT_CERT_DIR || dir.startsWith(`${DEFAULT_CERT_DIR}/`);
+  const target = writable && basename(paths[envName]) === fileNames[envName]
+    ? dir
+    : DEFAULT_CERT_DIR;
+  const command = target === DEFAULT_CERT_DIR
+    ? "deno task certs"
+    : `deno task certs --dir ${shellWord(target)}`;
+  const settings = (["TLS_CERT", "TLS_KEY"] as const)
+    .filter((name) => paths[name] !== join(target, fileNames[name]))
+    .map((name) => `${name}=${shellWord(join(target, fileNames[name]))}`);
+  const existing = "set TLS_CERT and TLS_KEY to existing PEM files";
+  if (settings.length === 0) return `run "${command}" to create it, or ${existing}`;
+  return `run "${command}" and set ${settings.join(" ")}, or ${existing}`;
+}
+
+/** A path as one shell word: quoted when it holds anything but safe characters. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+async function readText(
+  path: string,
+  what: string,
+  { envName, missing }: { envName: string; missing: string },
+): Promise<string> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
     const prefix = `Cannot read ${what} "${path}"`;
     if (error instanceof Deno.errors.NotFound) {
-      throw new CertificateError(
-        `${prefix}: file not found; run "deno task certs" to create one, or set ${envName}`,
-      );
+      throw new CertificateError(`${prefix}: file not found; ${missing}`);
     }
     if (error instanceof Deno.errors.NotCapable) {
       throw new CertificateError(
-        `${prefix}: Deno has no read permission for it; run with --allow-read`,
+        `${prefix}: Deno has no read permission for it (the deno.json tasks and the compiled binary read only under certs/ and data/); move it there, or run with --allow-read for its directory`,
       );
     }
     if (error instanceof Deno.errors.PermissionDenied) {
@@ -110,7 +151,7 @@ function parsePem(text: string): PemBlock[] {
     );
     let der: Uint8Array<ArrayBuffer>;
     try {
-      der = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      der = Uint8Array.fromBase64(base64);
     } catch {
       der = new Uint8Array();
     }
@@ -147,8 +188,9 @@ function checkCertificates(text: string, path: string): Certificate {
         `${name} is X.509 version ${version}, which TLS in Deno refuses (UnsupportedCertVersion); make a version 3 certificate with "deno task certs" or add extensions with openssl -extfile`,
       );
     }
-    const notBefore = cert.tbsCertificate.validity.notBefore.getTime();
-    const notAfter = cert.tbsCertificate.validity.notAfter.getTime();
+    // asn1-x509's Time.getTime() gives a Date, not a number.
+    const notBefore: Date = cert.tbsCertificate.validity.notBefore.getTime();
+    const notAfter: Date = cert.tbsCertificate.validity.notAfter.getTime();
     if (notAfter.getTime() < now) {
       throw new CertificateError(`${name} expired on ${notAfter.toISOString()}; ${RENEW}`);
     }
@@ -328,9 +370,4 @@ function algorithmOid({ algorithm }: ImportedKey): string {
     default:
       return ID_ED25519;
   }
-}
-
-function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s+/g, " ").trim().replace(/\.$/, "") || "unknown error";
 }

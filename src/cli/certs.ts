@@ -1,6 +1,11 @@
+/**
+ * @module
+ * `certs`: the command that replaces the original tutorial's three OpenSSL steps.
+ */
 import { parseArgs } from "node:util";
-import { writeCertificateFiles } from "../certs/generate.ts";
-import { CertificateError } from "../certs/load.ts";
+import { CertificateError } from "../certs/errors.ts";
+import { DEFAULT_CERTIFICATE_DAYS, writeCertificateFiles } from "../certs/generate.ts";
+import { DEFAULT_CERT_DIR } from "../config.ts";
 
 const HELP = `Usage: deno task certs [options]
 
@@ -8,9 +13,9 @@ Makes a private key, a certificate signing request and a self-signed X.509 v3 ce
 for localhost, 127.0.0.1 and ::1 (the replacement for the three openssl commands).
 
 Options:
-  --dir DIR     Directory for key.pem, csr.pem and cert.pem (default "certs")
+  --dir DIR     Directory for key.pem, csr.pem and cert.pem (default "${DEFAULT_CERT_DIR}")
   --force       Replace existing files
-  --days N      Days of validity (default 365)
+  --days N      Days of validity (default ${DEFAULT_CERTIFICATE_DAYS})
   --ecdsa       Use an ECDSA P-256 key instead of RSA 2048
   --name NAME   Extra DNS name or IP address for the certificate (repeatable)
   -h, --help    Show this help`;
@@ -31,7 +36,7 @@ export async function certsCommand(args: string[]): Promise<number> {
       strict: true,
       allowPositionals: false,
       options: {
-        dir: { type: "string", default: "certs" },
+        dir: { type: "string", default: DEFAULT_CERT_DIR },
         force: { type: "boolean", default: false },
         days: { type: "string" },
         ecdsa: { type: "boolean", default: false },
@@ -73,7 +78,7 @@ export async function certsCommand(args: string[]): Promise<number> {
 class UsageError extends Error {}
 
 function parseDays(text: string | undefined): number {
-  if (text === undefined) return 365;
+  if (text === undefined) return DEFAULT_CERTIFICATE_DAYS;
   if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`Option "--days" takes a positive whole number, got "${text}"`);
   }
@@ -95,7 +100,7 @@ function oneLine(error: Error): string {
 
 async function sha256Fingerprint(certPem: string): Promise<string> {
   const base64 = certPem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, "");
-  const der = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const der = Uint8Array.fromBase64(base64);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+  return digest.toHex().toUpperCase().match(/../g)!.join(":");
 }

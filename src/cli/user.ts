@@ -1,16 +1,23 @@
 /**
  * @module
- * `user add|passwd|remove|list`: accounts in the store, from the command line.
+ * `user add|passwd|remove|logout|list`: accounts in the store, from the command line. Changing a
+ * password, removing a user and `logout` end every session of the user in the same store
+ * transaction; running servers refuse the sessions' access tokens within their revocation sync.
  */
 import { passwordProblem, usernameProblem } from "../auth/credentials.ts";
+import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import { duplicateUser } from "../store/errors.ts";
-import type { Store } from "../store/store.ts";
+import type { AccountChange, Store } from "../store/store.ts";
 import { InputError, readPassword } from "./secret.ts";
 
-const USAGE = "Usage: user add NAME | user passwd NAME | user remove NAME | user list";
+const USAGE =
+  "Usage: user add NAME | user passwd NAME | user remove NAME | user logout NAME | user list";
 
-/** `user add|passwd|remove|list`: manages accounts; passwords come from a prompt or stdin. */
+/**
+ * `user add|passwd|remove|logout|list`: manages accounts and ends their sessions; passwords come
+ * from a prompt or stdin.
+ */
 export async function userCommand(
   args: string[],
   deps: { store: Store; hasher: PasswordHasher; readPassword?: typeof readPassword },
@@ -24,14 +31,19 @@ export async function userCommand(
     for (const username of await store.listUsers()) console.log(username);
     return;
   }
-  if (!["add", "passwd", "remove"].includes(action) || name === undefined) {
+  if (!["add", "passwd", "remove", "logout"].includes(action) || name === undefined) {
     throw new InputError(USAGE);
   }
   const problem = usernameProblem(name);
   if (problem) throw new InputError(problem);
   if (action === "remove") {
-    if (!await store.removeUser(name)) throw new InputError(`User "${name}" does not exist`);
-    console.log(`Removed user "${name}"`);
+    const change = existing(name, await store.removeUser(name, unixNow()));
+    console.log(`Removed user "${name}" and ended ${sessions(change)}`);
+    return;
+  }
+  if (action === "logout") {
+    const change = existing(name, await store.endUserSessions(name, unixNow()));
+    console.log(`Logged out "${name}": ended ${sessions(change)}`);
     return;
   }
   if (action === "add" && await store.getUser(name)) throw duplicateUser(name);
@@ -46,7 +58,16 @@ export async function userCommand(
     await store.addUser(name, hash);
     console.log(`Added user "${name}"`);
   } else {
-    await store.setPasswordHash(name, hash);
-    console.log(`Changed the password of "${name}"`);
+    const change = existing(name, await store.changePassword(name, hash, unixNow()));
+    console.log(`Changed the password of "${name}" and ended ${sessions(change)}`);
   }
+}
+
+function existing(name: string, change: AccountChange): AccountChange {
+  if (!change.found) throw new InputError(`User "${name}" does not exist`);
+  return change;
+}
+
+function sessions({ sessionsEnded }: AccountChange): string {
+  return `${sessionsEnded} session${sessionsEnded === 1 ? "" : "s"}`;
 }

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * The public discovery documents: the JWKS and the RFC 8414 authorization-server metadata.
+ */
 import type { KeyRing } from "../auth/keys.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
 import type { Handler } from "../http/context.ts";

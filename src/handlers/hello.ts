@@ -6,7 +6,7 @@ import { HELLO_SCOPE } from "../auth/scopes.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
-import { authenticateBearer } from "./authenticate.ts";
+import { authenticateBearer } from "./_authenticate.ts";
 
 /** `GET /hello`: greets the token's subject; the token needs the `hello` scope. */
 export function createHelloHandler({ tokens }: { tokens: TokenService }): Handler {

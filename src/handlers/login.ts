@@ -7,7 +7,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
-import { tokenResponse } from "./token_response.ts";
+import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the login handler needs. */
 export interface LoginDeps {
@@ -19,8 +19,9 @@ export interface LoginDeps {
 }
 
 /**
- * `POST /login` with `{"username", "password"}`: 200 with an access and a refresh token, or
- * 400 `{"msg": "Invalid credentials"}` that looks and takes the same whichever part was wrong.
+ * `POST /login` with `{"username", "password"}` (and optionally `"device_token"`, or the
+ * device cookie): 200 with an access, a refresh and a device token, or 400
+ * `{"msg": "Invalid credentials"}` that looks and takes the same whichever part was wrong.
  */
 export function createLoginHandler(deps: LoginDeps): Handler {
   const { passwordLogin, sessions, clientId, bodyLimits } = deps;
@@ -29,8 +30,14 @@ export function createLoginHandler(deps: LoginDeps): Handler {
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new HttpError(400, "Request body must be a JSON object");
     }
-    const { username, password } = body as Record<string, unknown>;
-    const user = await passwordLogin.check(username, password, ctx.remoteAddress);
-    return tokenResponse(await sessions.start(user, { clientId }), ctx);
+    const { username, password, device_token: deviceToken } = body as Record<string, unknown>;
+    const login = await passwordLogin.check(username, password, {
+      address: ctx.addressGroup,
+      deviceToken: presentedDeviceToken(req, deviceToken),
+    });
+    return tokenResponse(await sessions.start(login, { clientId }), ctx, {
+      token: login.deviceToken,
+      maxAgeSeconds: login.deviceTokenExpiresIn,
+    });
   };
 }

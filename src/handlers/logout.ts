@@ -6,7 +6,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
-import { authenticateBearer } from "./authenticate.ts";
+import { authenticateBearer } from "./_authenticate.ts";
 
 /**
  * `POST /logout` with a Bearer access token: revokes that token and its whole refresh family;

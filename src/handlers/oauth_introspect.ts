@@ -9,11 +9,12 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient } from "./authenticate.ts";
+import { authenticateClient } from "./_authenticate.ts";
 
 /**
  * `POST /oauth/introspect` (RFC 7662): `active` and the token's claims. Only confidential
- * clients that authenticate (from `OAUTH_CLIENTS`) may ask, so it is no open token oracle.
+ * clients that authenticate (from `OAUTH_CLIENTS`) may ask, so it is no open token oracle, and
+ * only about their own tokens unless listed in `OAUTH_INTROSPECTORS`.
  */
 export function createOAuthIntrospectHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
@@ -25,7 +26,8 @@ export function createOAuthIntrospectHandler(
     if (!client.authenticated) throw invalidClient("Introspection needs client authentication");
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    const answer = await sessions.introspect(token, formParameter(form, "token_type_hint"));
+    const hint = formParameter(form, "token_type_hint");
+    const answer = await sessions.introspect(token, hint, client);
     return json(answer, { headers: { "cache-control": "no-store" } });
   };
 }

@@ -9,11 +9,13 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient } from "./authenticate.ts";
+import { authenticateClient } from "./_authenticate.ts";
 
 /**
- * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token;
- * answers 200 also for unknown tokens, so it tells nothing about them.
+ * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token
+ * issued to the calling client, which authenticates when it is confidential; answers 200 also for
+ * unknown tokens, so it tells nothing about them, and 400 `unauthorized_client` for a token of
+ * another client (§2.1), which it leaves alone.
  */
 export function createOAuthRevokeHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
@@ -21,10 +23,10 @@ export function createOAuthRevokeHandler(
   const { sessions, clients, bodyLimits } = deps;
   return async function revoke(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
-    await authenticateClient(req, ctx, { form, clients });
+    const client = await authenticateClient(req, ctx, { form, clients });
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    await sessions.revoke(token, formParameter(form, "token_type_hint"));
+    await sessions.revoke(token, formParameter(form, "token_type_hint"), client);
     return json({}, { headers: { "cache-control": "no-store" } });
   };
 }

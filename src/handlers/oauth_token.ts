@@ -9,8 +9,8 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
-import { authenticateClient } from "./authenticate.ts";
-import { tokenResponse } from "./token_response.ts";
+import { authenticateClient } from "./_authenticate.ts";
+import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
@@ -32,17 +32,24 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     const scope = formParameter(form, "scope");
     const client = await authenticateClient(req, ctx, { form, clients });
     if (grantType === "password") {
-      const user = await passwordLogin.check(
+      const login = await passwordLogin.check(
         formParameter(form, "username"),
         formParameter(form, "password"),
-        ctx.remoteAddress,
+        {
+          address: ctx.addressGroup,
+          deviceToken: presentedDeviceToken(req, formParameter(form, "device_token")),
+        },
       );
-      return tokenResponse(await sessions.start(user, { clientId: client.clientId, scope }), ctx);
+      const pair = await sessions.start(login, { clientId: client.clientId, scope });
+      return tokenResponse(pair, ctx, {
+        token: login.deviceToken,
+        maxAgeSeconds: login.deviceTokenExpiresIn,
+      });
     }
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
-      const pair = await sessions.refresh(refreshToken, { clientId: client.clientId, scope });
+      const pair = await sessions.refresh(refreshToken, { client, scope });
       return tokenResponse(pair, ctx);
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");

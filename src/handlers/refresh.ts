@@ -7,13 +7,14 @@ import type { SessionService } from "../auth/sessions.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { tokenResponse } from "./token_response.ts";
+import { tokenResponse } from "./_token_response.ts";
 
 /**
  * `POST /refresh` with the refresh token as `{"refresh_token": "..."}` or, as
  * flask_jwt_extended clients send it, `Authorization: Bearer <refresh token>`: a new access
- * token and a new refresh token; the old one stops working. Errors carry `msg` and the OAuth
- * `error` code.
+ * token and a new refresh token; the old one stops working. It takes no client credentials, so
+ * it refuses tokens of confidential clients (those go to `/oauth/token`). Errors carry `msg` and
+ * the OAuth `error` code.
  */
 export function createRefreshHandler(
   { sessions, bodyLimits }: { sessions: SessionService; bodyLimits: BodyLimits },

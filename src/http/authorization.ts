@@ -1,8 +1,9 @@
 /**
  * @module
  * The one parser of the `Authorization` header: Bearer tokens (RFC 6750 §2.1) and HTTP Basic
- * client credentials (RFC 7617, form-encoded as RFC 6749 §2.3.1 asks). It only reads the
- * header; deciding what a missing or malformed one means is the caller's.
+ * client credentials (RFC 7617). RFC 6749 §2.3.1 form-encodes the id and secret first, which
+ * most clients (curl -u, many libraries) do not, so a secret is read both ways. It only reads
+ * the header; deciding what a missing or malformed one means is the caller's.
  */
 
 /** What an `Authorization` header holds. */
@@ -10,9 +11,15 @@ export type Authorization =
   | { scheme: "none" }
   | { scheme: "bearer"; token: string }
   | { scheme: "malformed_bearer" }
-  | { scheme: "basic"; id: string; secret: string }
+  | { scheme: "basic"; id: string; secrets: BasicSecret }
   | { scheme: "malformed_basic" }
   | { scheme: "other" };
+
+/**
+ * The readings of a Basic secret: form-decoded (RFC 6749 §2.3.1) first, then the text as sent
+ * when that differs; only the text as sent when it is not valid form encoding. Never more.
+ */
+export type BasicSecret = readonly [string] | readonly [string, string];
 
 const BEARER_PREFIX = "bearer ";
 const BASIC = /^Basic +([A-Za-z0-9+/]+=*) *$/i;
@@ -39,23 +46,29 @@ export function parseAuthorization(header: string | null): Authorization {
 }
 
 function parseBasic(encoded: string): Authorization {
+  let decoded: string;
   try {
-    const decoded = new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.fromBase64(encoded),
-    );
-    const colon = decoded.indexOf(":");
-    if (colon === -1) return { scheme: "malformed_basic" };
-    return {
-      scheme: "basic",
-      id: formDecode(decoded.slice(0, colon)),
-      secret: formDecode(decoded.slice(colon + 1)),
-    };
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(encoded));
   } catch {
     return { scheme: "malformed_basic" };
   }
+  const colon = decoded.indexOf(":");
+  if (colon === -1) return { scheme: "malformed_basic" };
+  const id = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  const formSecret = formDecode(secret);
+  return {
+    scheme: "basic",
+    id: formDecode(id) ?? id,
+    secrets: formSecret === undefined || formSecret === secret ? [secret] : [formSecret, secret],
+  };
 }
 
-/** `application/x-www-form-urlencoded` decoding of one value; throws on a bad escape. */
-function formDecode(text: string): string {
-  return decodeURIComponent(text.replaceAll("+", " "));
+/** `application/x-www-form-urlencoded` decoding of one value; undefined for a bad escape. */
+function formDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
 }

@@ -14,8 +14,10 @@ export type ErrorDialect = "flask" | "flask_with_code" | "oauth";
 export interface RequestContext {
   /** Identifier echoed in `X-Request-Id` and in log lines. */
   requestId: string;
-  /** Client IP address as seen by the server. */
+  /** The client's IP address: the TCP peer, or what a trusted proxy reports. */
   remoteAddress: string;
+  /** What per-client budgets count against: the address, or its IPv6 prefix (`…::/64`). */
+  addressGroup: string;
   /** Named groups of the matched route pattern. */
   params: Record<string, string | undefined>;
   /** How errors of this request are worded; set by the router from the route. */

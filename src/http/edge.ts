@@ -6,8 +6,14 @@
  * from the domain layers.
  */
 import type { Logger } from "../log.ts";
+import {
+  type ClientAddress,
+  createClientAddressResolver,
+  DEFAULT_CLIENT_ADDRESS,
+} from "./client_address.ts";
 import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
+import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
 import { pathnameOf } from "./request_url.ts";
 
@@ -31,10 +37,20 @@ export interface EdgeOptions {
   logger: Logger;
   /** The domain errors' answers. */
   translate: ErrorTranslator;
+  /** Finds the client's address; the TCP peer's when absent. */
+  clientAddress?: (req: Request, peer: string) => ClientAddress;
+  /**
+   * Bounds for reading what handlers left of a request body before answering (see
+   * {@linkcode settleBody}); by default 16 KiB and 1 s, within every configuration.
+   */
+  bodyLimits?: BodyLimits;
 }
 
 /** The function `Deno.serve` calls. */
 export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/** The body size limit and the shortest `BODY_TIMEOUT` the configuration accepts. */
+const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 16 * 1024, timeoutMs: 1000 };
 
 const SECURITY_HEADERS: Record<string, string> = {
   "strict-transport-security": "max-age=63072000",
@@ -48,17 +64,25 @@ const SECURITY_HEADERS: Record<string, string> = {
 const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
 
 /**
- * Wraps the router with what every request gets: a request id, one JSON error shape (a 500 logs
- * its stack and never sends it), security headers and an access log line. Header size is bounded
- * by Deno's HTTP layer, which refuses oversized header blocks before they reach this code.
+ * Wraps the router with what every request gets: the client's address, a request id, one JSON
+ * error shape (a 500 logs its stack and never sends it), security headers and an access log
+ * line. Header size is bounded by Deno's HTTP layer, which refuses oversized header blocks
+ * before they reach this code. What handlers leave of a request body is read before the answer
+ * goes out, so HTTP/2 clients get it.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, translate } = options;
+  const { logger, translate, bodyLimits = DEFAULT_BODY_LIMITS } = options;
+  const clientAddress = options.clientAddress ??
+    createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
   return async function edge(req, info) {
     const started = performance.now();
+    const body = req.body;
+    if (body) deferBodyCancel(body);
+    const client = clientAddress(req, (info.remoteAddr as Deno.NetAddr).hostname ?? "");
     const ctx: RequestContext = {
       requestId: crypto.randomUUID(),
-      remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname ?? "",
+      remoteAddress: client.address,
+      addressGroup: client.group,
       params: {},
       errorDialect: "flask",
     };
@@ -69,6 +93,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       res = errorResponse(error, ctx, { logger, translate });
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
+    if (body) res = await settleBody(req, res, bodyLimits);
     if (logger.enabled("info")) {
       logger.log("info", "request", {
         request_id: ctx.requestId,

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * Building JSON responses cheaply, on every request.
+ */
 /** The content type of every response this service sends. */
 export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 

@@ -60,7 +60,9 @@ export async function openStore(
     try {
       return await PostgresStore.open(url, { tls });
     } catch (error) {
-      throw new ConfigError(`Cannot open the DATABASE_URL database at "${host}": ${reason(error)}`);
+      throw new ConfigError(
+        `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${reason(error)}`,
+      );
     }
   }
   throw new ConfigError(
@@ -75,7 +77,11 @@ async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promi
   try {
     store = await SqliteStore.open(path);
   } catch (error) {
-    throw new ConfigError(`Cannot open database "${path}": ${(error as Error).message}`);
+    throw new ConfigError(
+      `Cannot open the DATABASE_URL database "${path}": ${
+        (error as Error).message
+      }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
+    );
   }
   if (store.looseModes.length > 0) {
     options.warn?.(

@@ -9,14 +9,19 @@ import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
 import { duplicateUser, storeUnavailable } from "./errors.ts";
 import type { PostgresTls } from "./open.ts";
 import {
+  type AccountChange,
   type KeyRevocation,
+  type NewRefreshToken,
   type NewSigningKey,
   publicHalf,
-  type RefreshOutcome,
+  type RefreshFamilyRecord,
   type RefreshTokenRecord,
+  type RefreshTokenState,
   type RevocationRecord,
+  type RotationResult,
   type SigningKeyRecord,
   type Store,
+  type ThrottleDecision,
   type ThrottleRecord,
   type UserRecord,
 } from "./store.ts";
@@ -66,6 +71,45 @@ const MIGRATIONS = [
   `UPDATE users SET created_at = created_at / 1000;
    UPDATE throttle SET window_start = window_start / 1000,
      blocked_until = (blocked_until + 999) / 1000;`,
+  // Sessions get a row of their own (refresh_families), the one place their state lives; see
+  // the same step of the SQLite store for how existing tokens become families.
+  `CREATE TABLE refresh_families (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     access_expires_at BIGINT NOT NULL,
+     revoked_at BIGINT
+   );
+   CREATE INDEX refresh_families_username ON refresh_families (username);
+   LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE;
+   INSERT INTO revocations (kind, id, expires_at)
+     SELECT 'sid', family_id, max(expires_at) FROM refresh_tokens
+     GROUP BY family_id
+     HAVING max(expires_at) > extract(epoch FROM now())::bigint AND (
+       (count(revoked_at) > 0 AND count(revoked_at) < count(*))
+       OR min(username) NOT IN (SELECT username FROM users))
+     ON CONFLICT (kind, id) DO UPDATE
+       SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at);
+   INSERT INTO refresh_families
+     (id, username, client_id, created_at, expires_at, access_expires_at, revoked_at)
+     SELECT family_id, min(username), min(client_id), min(created_at), max(expires_at),
+       max(expires_at), coalesce(max(revoked_at),
+         CASE WHEN min(username) NOT IN (SELECT username FROM users)
+           THEN extract(epoch FROM now())::bigint END)
+     FROM refresh_tokens GROUP BY family_id;
+   ALTER TABLE refresh_tokens
+     DROP COLUMN username,
+     DROP COLUMN client_id,
+     DROP COLUMN revoked_at,
+     ADD FOREIGN KEY (family_id) REFERENCES refresh_families (id) ON DELETE CASCADE;`,
+  // Secrets the service makes for itself, such as the key that signs device tokens.
+  `CREATE TABLE secrets (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );`,
   // Private keys only while current; demo users marked.
   `ALTER TABLE signing_keys ALTER COLUMN private_jwk DROP NOT NULL;
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
@@ -101,6 +145,11 @@ const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
 /** Advisory lock keys: one for migrations, one for creating the first signing key. */
 const MIGRATION_LOCK = 7_244_001;
 const SIGNING_KEY_LOCK = 7_244_002;
+/**
+ * First half of the two-part advisory locks of throttle keys (the second is a hash of the key).
+ * Two-part locks never collide with the one-part locks above.
+ */
+const THROTTLE_LOCK_CLASS = 7_244_003;
 
 /** SQLSTATE classes and client error codes that mean "the database cannot be reached now". */
 const UNAVAILABLE_CODES = new Set([
@@ -192,15 +241,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
-    return this.#run(async () => {
-      const result = await this.#sql`
-        UPDATE users SET password_hash = ${passwordHash}, demo = false
-        WHERE username = ${username}`;
-      return result.count > 0;
-    });
-  }
-
   replacePasswordHash(username: string, expected: string, passwordHash: string): Promise<boolean> {
     return this.#run(async () => {
       const result = await this.#sql`
@@ -210,11 +250,31 @@ export class PostgresStore implements Store {
     });
   }
 
-  removeUser(username: string): Promise<boolean> {
-    return this.#run(async () => {
-      const result = await this.#sql`DELETE FROM users WHERE username = ${username}`;
-      return result.count > 0;
-    });
+  changePassword(
+    username: string,
+    passwordHash: string,
+    now: UnixSeconds,
+  ): Promise<AccountChange> {
+    return this.#accountChange(username, now, (sql) =>
+      sql`
+        UPDATE users SET password_hash = ${passwordHash}, demo = false
+        WHERE username = ${username} RETURNING username`);
+  }
+
+  removeUser(username: string, now: UnixSeconds): Promise<AccountChange> {
+    return this.#accountChange(
+      username,
+      now,
+      (sql) => sql`DELETE FROM users WHERE username = ${username} RETURNING username`,
+    );
+  }
+
+  endUserSessions(username: string, now: UnixSeconds): Promise<AccountChange> {
+    return this.#accountChange(
+      username,
+      now,
+      (sql) => sql`SELECT username FROM users WHERE username = ${username} FOR UPDATE`,
+    );
   }
 
   listUsers(): Promise<string[]> {
@@ -303,98 +363,150 @@ export class PostgresStore implements Store {
     });
   }
 
-  getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+  updateThrottles<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, ThrottleRecord>) => ThrottleDecision<T>,
+  ): Promise<T> {
+    const unique = [...new Set(keys)];
+    // One transaction-scoped advisory lock per key, taken in ascending order so that two calls
+    // never wait on each other in a cycle. Unlike row locks they also cover keys that have no
+    // row yet and rows another call deletes, and every instance on this database honours them.
+    const locks = [...new Set(unique.map(throttleLockId))].sort((a, b) => a - b);
     return this.#run(async () => {
-      const [row] = await this.#sql`
-        SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}`;
-      return row && toThrottle(row);
+      // Wrapped: begin() would unwrap a result that is an array of queries.
+      const outcome = await this.#sql.begin(async (sql) => {
+        // Sent together (pipelined); the server runs them in order, so the read follows the locks.
+        const results = await Promise.all([
+          ...locks.map((id) => sql`SELECT pg_advisory_xact_lock(${THROTTLE_LOCK_CLASS}, ${id})`),
+          sql`
+            SELECT key, failures, window_start, blocked_until FROM throttle
+            WHERE key IN ${sql(unique)}`,
+        ]);
+        const rows = results[results.length - 1];
+        const current = new Map<string, ThrottleRecord>();
+        for (const row of rows) current.set(row.key, toThrottle(row));
+        const { writes, result } = decide(current);
+        const entries = Object.entries(writes);
+        for (const [key] of entries) {
+          if (!unique.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
+        }
+        await Promise.all(
+          entries.map(([key, record]) =>
+            record === null ? sql`DELETE FROM throttle WHERE key = ${key}` : sql`
+            INSERT INTO throttle (key, failures, window_start, blocked_until)
+            VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil})
+            ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+              window_start = excluded.window_start, blocked_until = excluded.blocked_until`
+          ),
+        );
+        return { result };
+      });
+      return outcome.result;
     });
   }
 
-  recordFailure(
-    key: string,
-    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
-  ): Promise<ThrottleRecord> {
+  ensureSecret(name: string, candidate: string): Promise<string> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO secrets (name, value, created_at) VALUES (${name}, ${candidate}, ${unixNow()})
+        ON CONFLICT DO NOTHING`;
+      const [row] = await this.#sql`SELECT value FROM secrets WHERE name = ${name}`;
+      return row.value;
+    });
+  }
+
+  startRefreshFamily(
+    family: RefreshFamilyRecord,
+    token: RefreshTokenRecord,
+    passwordHash: string,
+  ): Promise<boolean> {
     return this.#run(async () => {
       return await this.#sql.begin(async (sql) => {
-        // Lock the row (creating a placeholder first) so concurrent failures all count.
+        // The share lock makes a concurrent password change or removal wait for this session
+        // to exist (and then end it), or this insert wait for the change (and then find the
+        // password no longer current).
+        const [current] = await sql`
+          SELECT 1 FROM users WHERE username = ${family.username}
+            AND password_hash = ${passwordHash}
+          FOR SHARE`;
+        if (!current) return false;
         await sql`
-          INSERT INTO throttle (key, failures, window_start, blocked_until)
-          VALUES (${key}, 0, 0, 0) ON CONFLICT DO NOTHING`;
-        const [row] = await sql`
-          SELECT failures, window_start, blocked_until FROM throttle WHERE key = ${key}
-          FOR UPDATE`;
-        const current = row.failures === 0 && Number(row.window_start) === 0
-          ? undefined
-          : toThrottle(row);
-        const next = update(current);
-        await sql`
-          UPDATE throttle SET failures = ${next.failures}, window_start = ${next.windowStartAt},
-            blocked_until = ${next.blockedUntil} WHERE key = ${key}`;
-        return next;
+          INSERT INTO refresh_families (id, username, client_id, created_at, expires_at,
+            access_expires_at, revoked_at)
+          VALUES (${family.id}, ${family.username}, ${family.clientId}, ${family.createdAt},
+            ${family.expiresAt}, ${family.accessExpiresAt}, ${family.revokedAt})`;
+        await insertRefreshToken(sql, token);
+        return true;
       });
     });
   }
 
-  clearThrottle(key: string): Promise<void> {
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenState | undefined> {
     return this.#run(async () => {
-      await this.#sql`DELETE FROM throttle WHERE key = ${key}`;
+      const [row] = await selectRefreshToken(this.#sql, tokenHash);
+      return row && toRefreshTokenState(row);
     });
   }
 
-  addRefreshToken(record: RefreshTokenRecord): Promise<void> {
+  rotateRefreshToken(
+    tokenHash: string,
+    now: UnixSeconds,
+    next: (current: RefreshTokenState) => NewRefreshToken,
+  ): Promise<RotationResult> {
     return this.#run(async () => {
-      await this.#sql`
-        INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
-          created_at, expires_at, used_at, revoked_at)
-        VALUES (${record.tokenHash}, ${record.familyId}, ${record.username}, ${record.clientId},
-          ${record.scope}, ${record.createdAt}, ${record.expiresAt}, ${record.usedAt},
-          ${record.revokedAt})`;
+      return await this.#sql.begin(async (sql): Promise<RotationResult> => {
+        // Every change to a family's tokens first locks the family's row, so a rotation and a
+        // revocation of the same family take turns; what is read after the lock is current.
+        const [located] = await sql`
+          SELECT family_id FROM refresh_tokens WHERE token_hash = ${tokenHash}`;
+        if (!located) return { outcome: "unknown" };
+        await sql`SELECT 1 FROM refresh_families WHERE id = ${located.family_id} FOR UPDATE`;
+        const [row] = await selectRefreshToken(sql, tokenHash);
+        if (!row) return { outcome: "unknown" };
+        const current = toRefreshTokenState(row);
+        const { token, family } = current;
+        if (family.revokedAt !== null) return { outcome: "revoked", family };
+        if (token.usedAt !== null) {
+          const revocation = await revokeFamily(sql, family.id, now);
+          return { outcome: "reused", family: { ...family, revokedAt: now }, revocation };
+        }
+        if (token.expiresAt <= now || family.expiresAt <= now) {
+          return { outcome: "expired", family };
+        }
+        const wanted = next(current);
+        const fresh: RefreshTokenRecord = {
+          tokenHash: wanted.tokenHash,
+          familyId: family.id,
+          scope: wanted.scope,
+          createdAt: now,
+          expiresAt: Math.min(wanted.expiresAt, family.expiresAt),
+          usedAt: null,
+        };
+        await sql`UPDATE refresh_tokens SET used_at = ${now} WHERE token_hash = ${tokenHash}`;
+        await insertRefreshToken(sql, fresh);
+        const accessExpiresAt = Math.max(family.accessExpiresAt, wanted.accessExpiresAt);
+        await sql`
+          UPDATE refresh_families SET access_expires_at = ${accessExpiresAt}
+          WHERE id = ${family.id}`;
+        return { outcome: "rotated", family: { ...family, accessExpiresAt }, token: fresh };
+      });
     });
   }
 
-  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+  revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<RevocationRecord | undefined> {
     return this.#run(async () => {
-      const [row] = await this.#sql`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`;
-      return row && toRefreshToken(row);
-    });
-  }
-
-  useRefreshToken(tokenHash: string, now: UnixSeconds): Promise<RefreshOutcome> {
-    return this.#run(async () => {
-      const [used] = await this.#sql`
-        UPDATE refresh_tokens SET used_at = ${now}
-        WHERE token_hash = ${tokenHash} AND used_at IS NULL AND revoked_at IS NULL
-          AND expires_at > ${now}
-        RETURNING *`;
-      if (used) return { outcome: "rotated", record: toRefreshToken(used) };
-      const [row] = await this.#sql`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`;
-      if (!row) return { outcome: "unknown" };
-      const record = toRefreshToken(row);
-      if (record.revokedAt !== null) return { outcome: "revoked", record };
-      if (record.usedAt !== null) return { outcome: "reused", record };
-      return { outcome: "expired", record };
-    });
-  }
-
-  revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<void> {
-    return this.#run(async () => {
-      await this.#sql`
-        UPDATE refresh_tokens SET revoked_at = ${now}
-        WHERE family_id = ${familyId} AND revoked_at IS NULL`;
+      return await this.#sql.begin(async (sql) => {
+        const [family] = await sql`
+          SELECT 1 FROM refresh_families WHERE id = ${familyId} FOR UPDATE`;
+        return family ? await revokeFamily(sql, familyId, now) : undefined;
+      });
     });
   }
 
   addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
-        // Writers take turns so that sequence numbers become visible in order: a reader that
-        // has seen number n can never later find a smaller one committed.
-        await sql`LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE`;
-        await sql`
-          INSERT INTO revocations (kind, id, expires_at) VALUES (${kind}, ${id}, ${expiresAt})
-          ON CONFLICT (kind, id) DO UPDATE
-            SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at)`;
+        await recordRevocation(sql, kind, id, expiresAt);
       });
     });
   }
@@ -416,6 +528,10 @@ export class PostgresStore implements Store {
   pruneExpired(now: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
+        // Families before tokens: the order in which rotations lock them.
+        await sql`
+          DELETE FROM refresh_families WHERE expires_at <= ${now}
+            AND access_expires_at <= ${now}`;
         await sql`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
         await sql`DELETE FROM revocations WHERE expires_at <= ${now}`;
         await sql`
@@ -427,6 +543,24 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });
+  }
+
+  /**
+   * Runs `change` on the user's row (returning it when the user exists) and, in the same
+   * transaction, ends the user's sessions. The user's row is locked first, then the families,
+   * then the revocations: the order every other transaction keeps.
+   */
+  #accountChange(
+    username: string,
+    now: UnixSeconds,
+    change: (sql: postgres.TransactionSql) => Promise<Row[]>,
+  ): Promise<AccountChange> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        const found = (await change(sql)).length > 0;
+        return { found, sessionsEnded: found ? await endSessions(sql, username, now) : 0 };
+      });
+    });
   }
 
   /** Runs a query, turning connection failures into `unavailable`. */
@@ -481,6 +615,16 @@ function toSigningKey(row: Row): SigningKeyRecord {
   };
 }
 
+/** A 32-bit FNV-1a hash of a throttle key, as a signed integer: its advisory lock. */
+function throttleLockId(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
 function toThrottle(row: Row): ThrottleRecord {
   return {
     failures: row.failures,
@@ -489,16 +633,94 @@ function toThrottle(row: Row): ThrottleRecord {
   };
 }
 
-function toRefreshToken(row: Row): RefreshTokenRecord {
+function selectRefreshToken(sql: Sql | postgres.TransactionSql, tokenHash: string) {
+  return sql`
+    SELECT t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
+      f.username, f.client_id, f.created_at AS family_created_at,
+      f.expires_at AS family_expires_at, f.access_expires_at, f.revoked_at
+    FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+    WHERE t.token_hash = ${tokenHash}`;
+}
+
+function toRefreshTokenState(row: Row): RefreshTokenState {
   return {
-    tokenHash: row.token_hash,
-    familyId: row.family_id,
-    username: row.username,
-    clientId: row.client_id,
-    scope: row.scope,
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
-    usedAt: row.used_at === null ? null : Number(row.used_at),
-    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    token: {
+      tokenHash: row.token_hash,
+      familyId: row.family_id,
+      scope: row.scope,
+      createdAt: Number(row.created_at),
+      expiresAt: Number(row.expires_at),
+      usedAt: row.used_at === null ? null : Number(row.used_at),
+    },
+    family: {
+      id: row.family_id,
+      username: row.username,
+      clientId: row.client_id,
+      createdAt: Number(row.family_created_at),
+      expiresAt: Number(row.family_expires_at),
+      accessExpiresAt: Number(row.access_expires_at),
+      revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    },
   };
+}
+
+async function insertRefreshToken(
+  sql: postgres.TransactionSql,
+  token: RefreshTokenRecord,
+): Promise<void> {
+  await sql`
+    INSERT INTO refresh_tokens (token_hash, family_id, scope, created_at, expires_at, used_at)
+    VALUES (${token.tokenHash}, ${token.familyId}, ${token.scope}, ${token.createdAt},
+      ${token.expiresAt}, ${token.usedAt})`;
+}
+
+/**
+ * Revokes a family whose row the transaction has locked (keeping an earlier revocation time) and
+ * records its `sid` revocation.
+ */
+async function revokeFamily(
+  sql: postgres.TransactionSql,
+  familyId: string,
+  now: UnixSeconds,
+): Promise<RevocationRecord> {
+  const [family] = await sql`
+    UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ${now}) WHERE id = ${familyId}
+    RETURNING access_expires_at`;
+  return await recordRevocation(sql, "sid", familyId, Number(family.access_expires_at));
+}
+
+/** Revokes every live family of a user; returns how many were live sessions. */
+async function endSessions(
+  sql: postgres.TransactionSql,
+  username: string,
+  now: UnixSeconds,
+): Promise<number> {
+  const revoked = await sql`
+    UPDATE refresh_families SET revoked_at = ${now}
+    WHERE username = ${username} AND revoked_at IS NULL
+    RETURNING id, expires_at, access_expires_at`;
+  let live = 0;
+  for (const row of revoked) {
+    const accessExpiresAt = Number(row.access_expires_at);
+    if (accessExpiresAt > now) await recordRevocation(sql, "sid", row.id, accessExpiresAt);
+    if (accessExpiresAt > now || Number(row.expires_at) > now) live++;
+  }
+  return live;
+}
+
+async function recordRevocation(
+  sql: postgres.TransactionSql,
+  kind: RevocationRecord["kind"],
+  id: string,
+  expiresAt: UnixSeconds,
+): Promise<RevocationRecord> {
+  // Writers take turns so that sequence numbers become visible in order: a reader that has seen
+  // number n can never later find a smaller one committed.
+  await sql`LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE`;
+  const [row] = await sql`
+    INSERT INTO revocations (kind, id, expires_at) VALUES (${kind}, ${id}, ${expiresAt})
+    ON CONFLICT (kind, id) DO UPDATE
+      SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at)
+    RETURNING seq, expires_at`;
+  return { seq: Number(row.seq), kind, id, expiresAt: Number(row.expires_at) };
 }

@@ -11,14 +11,19 @@ import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
 import { duplicateUser, storeUnavailable } from "./errors.ts";
 import { secureDatabaseFiles } from "./file_modes.ts";
 import {
+  type AccountChange,
   type KeyRevocation,
+  type NewRefreshToken,
   type NewSigningKey,
   publicHalf,
-  type RefreshOutcome,
+  type RefreshFamilyRecord,
   type RefreshTokenRecord,
+  type RefreshTokenState,
   type RevocationRecord,
+  type RotationResult,
   type SigningKeyRecord,
   type Store,
+  type ThrottleDecision,
   type ThrottleRecord,
   type UserRecord,
 } from "./store.ts";
@@ -67,9 +72,57 @@ const MIGRATIONS = [
   `UPDATE users SET created_at = created_at / 1000;
    UPDATE throttle SET window_start = window_start / 1000,
      blocked_until = (blocked_until + 999) / 1000;`,
+  // Sessions get a row of their own (refresh_families), the one place their state lives.
+  // Existing tokens become families: a session keeps the expiry of its newest token, now
+  // absolute, and its access tokens are taken to live as long (their lifetime is not known
+  // here). A family is revoked when any of its tokens was (tokens minted while it was being
+  // revoked were not) and when its user is gone; the access tokens of those get a session
+  // revocation. The tokens table loses the columns the family now holds.
+  `CREATE TABLE refresh_families (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     access_expires_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   ) STRICT;
+   CREATE INDEX refresh_families_username ON refresh_families (username);
+   INSERT INTO revocations (kind, id, expires_at)
+     SELECT 'sid', family_id, max(expires_at) FROM refresh_tokens WHERE true
+     GROUP BY family_id
+     HAVING max(expires_at) > unixepoch() AND (
+       (count(revoked_at) > 0 AND count(revoked_at) < count(*))
+       OR min(username) NOT IN (SELECT username FROM users))
+     ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at);
+   INSERT INTO refresh_families
+     (id, username, client_id, created_at, expires_at, access_expires_at, revoked_at)
+     SELECT family_id, min(username), min(client_id), min(created_at), max(expires_at),
+       max(expires_at), coalesce(max(revoked_at),
+         CASE WHEN min(username) NOT IN (SELECT username FROM users) THEN unixepoch() END)
+     FROM refresh_tokens GROUP BY family_id;
+   CREATE TABLE refresh_tokens_v4 (
+     token_hash TEXT PRIMARY KEY,
+     family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+     scope TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   ) STRICT;
+   INSERT INTO refresh_tokens_v4 (token_hash, family_id, scope, created_at, expires_at, used_at)
+     SELECT token_hash, family_id, scope, created_at, expires_at, used_at FROM refresh_tokens;
+   DROP TABLE refresh_tokens;
+   ALTER TABLE refresh_tokens_v4 RENAME TO refresh_tokens;
+   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);`,
+  // Secrets the service makes for itself, such as the key that signs device tokens.
+  `CREATE TABLE secrets (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;`,
   // Private keys only while current (the column becomes nullable, so the table is rebuilt);
   // demo users marked.
-  `CREATE TABLE signing_keys_v4 (
+  `CREATE TABLE signing_keys_v6 (
      kid TEXT PRIMARY KEY,
      alg TEXT NOT NULL,
      private_jwk TEXT,
@@ -77,11 +130,11 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      retires_at INTEGER
    ) STRICT;
-   INSERT INTO signing_keys_v4 (rowid, kid, alg, private_jwk, public_jwk, created_at, retires_at)
+   INSERT INTO signing_keys_v6 (rowid, kid, alg, private_jwk, public_jwk, created_at, retires_at)
      SELECT rowid, kid, alg, CASE WHEN retires_at IS NULL THEN private_jwk END, public_jwk,
        created_at, retires_at FROM signing_keys;
    DROP TABLE signing_keys;
-   ALTER TABLE signing_keys_v4 RENAME TO signing_keys;
+   ALTER TABLE signing_keys_v6 RENAME TO signing_keys;
    ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
 ];
 
@@ -166,14 +219,6 @@ export class SqliteStore implements Store {
     if (result.changes === 0) throw duplicateUser(username);
   }
 
-  async setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
-    return await run(() =>
-      this.#db
-        .prepare("UPDATE users SET password_hash = ?, demo = 0 WHERE username = ?")
-        .run(passwordHash, username).changes > 0
-    );
-  }
-
   async replacePasswordHash(
     username: string,
     expected: string,
@@ -186,10 +231,33 @@ export class SqliteStore implements Store {
     );
   }
 
-  async removeUser(username: string): Promise<boolean> {
-    return await run(() =>
-      this.#db.prepare("DELETE FROM users WHERE username = ?").run(username).changes > 0
-    );
+  async changePassword(
+    username: string,
+    passwordHash: string,
+    now: UnixSeconds,
+  ): Promise<AccountChange> {
+    return await this.#transaction(() => {
+      const found =
+        this.#db.prepare("UPDATE users SET password_hash = ?, demo = 0 WHERE username = ?")
+          .run(passwordHash, username).changes > 0;
+      return { found, sessionsEnded: found ? this.#endSessions(username, now) : 0 };
+    });
+  }
+
+  async removeUser(username: string, now: UnixSeconds): Promise<AccountChange> {
+    return await this.#transaction(() => {
+      const found = this.#db.prepare("DELETE FROM users WHERE username = ?").run(username)
+        .changes > 0;
+      return { found, sessionsEnded: found ? this.#endSessions(username, now) : 0 };
+    });
+  }
+
+  async endUserSessions(username: string, now: UnixSeconds): Promise<AccountChange> {
+    return await this.#transaction(() => {
+      const found = this.#db.prepare("SELECT 1 FROM users WHERE username = ?").get(username) !==
+        undefined;
+      return { found, sessionsEnded: found ? this.#endSessions(username, now) : 0 };
+    });
   }
 
   async listUsers(): Promise<string[]> {
@@ -287,77 +355,126 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getThrottle(key: string): Promise<ThrottleRecord | undefined> {
-    return await run(() => this.#readThrottle(key));
-  }
-
-  async recordFailure(
-    key: string,
-    update: (current: ThrottleRecord | undefined) => ThrottleRecord,
-  ): Promise<ThrottleRecord> {
+  async updateThrottles<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, ThrottleRecord>) => ThrottleDecision<T>,
+  ): Promise<T> {
+    // The write lock is taken before the read, so no other connection can change these keys
+    // until the commit; within this process the synchronous driver cannot interleave calls.
     return await this.#transaction(() => {
-      const next = update(this.#readThrottle(key));
-      this.#db
-        .prepare(
-          `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-             window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
-        )
-        .run(key, next.failures, next.windowStartAt, next.blockedUntil);
-      return next;
+      const current = new Map<string, ThrottleRecord>();
+      for (const key of keys) {
+        const record = this.#readThrottle(key);
+        if (record) current.set(key, record);
+      }
+      const { writes, result } = decide(current);
+      for (const [key, record] of Object.entries(writes)) {
+        if (!keys.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
+        if (record === null) {
+          this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key);
+          continue;
+        }
+        this.#db
+          .prepare(
+            `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+               window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
+          )
+          .run(key, record.failures, record.windowStartAt, record.blockedUntil);
+      }
+      return result;
     });
   }
 
-  async clearThrottle(key: string): Promise<void> {
-    await run(() => this.#db.prepare("DELETE FROM throttle WHERE key = ?").run(key));
-  }
-
-  async addRefreshToken(record: RefreshTokenRecord): Promise<void> {
-    await run(() =>
+  async ensureSecret(name: string, candidate: string): Promise<string> {
+    return await this.#transaction(() => {
       this.#db
         .prepare(
-          `INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
-           created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )
-        .run(
-          record.tokenHash,
-          record.familyId,
-          record.username,
-          record.clientId,
-          record.scope,
-          record.createdAt,
-          record.expiresAt,
-          record.usedAt,
-          record.revokedAt,
-        )
-    );
+        .run(name, candidate, unixNow());
+      const row = this.#db.prepare("SELECT value FROM secrets WHERE name = ?").get(name) as Row;
+      return row.value as string;
+    });
   }
 
-  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+  async startRefreshFamily(
+    family: RefreshFamilyRecord,
+    token: RefreshTokenRecord,
+    passwordHash: string,
+  ): Promise<boolean> {
+    return await this.#transaction(() => {
+      const current = this.#db
+        .prepare("SELECT 1 FROM users WHERE username = ? AND password_hash = ?")
+        .get(family.username, passwordHash);
+      if (current === undefined) return false;
+      this.#db
+        .prepare(
+          `INSERT INTO refresh_families (id, username, client_id, created_at, expires_at,
+           access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          family.id,
+          family.username,
+          family.clientId,
+          family.createdAt,
+          family.expiresAt,
+          family.accessExpiresAt,
+          family.revokedAt,
+        );
+      this.#insertRefreshToken(token);
+      return true;
+    });
+  }
+
+  async getRefreshToken(tokenHash: string): Promise<RefreshTokenState | undefined> {
     return await run(() => this.#readRefreshToken(tokenHash));
   }
 
-  async useRefreshToken(tokenHash: string, now: UnixSeconds): Promise<RefreshOutcome> {
-    return await this.#transaction((): RefreshOutcome => {
-      const record = this.#readRefreshToken(tokenHash);
-      if (!record) return { outcome: "unknown" };
-      if (record.revokedAt !== null) return { outcome: "revoked", record };
-      if (record.usedAt !== null) return { outcome: "reused", record };
-      if (record.expiresAt <= now) return { outcome: "expired", record };
+  async rotateRefreshToken(
+    tokenHash: string,
+    now: UnixSeconds,
+    next: (current: RefreshTokenState) => NewRefreshToken,
+  ): Promise<RotationResult> {
+    // BEGIN IMMEDIATE takes the database's write lock before reading, so the family cannot be
+    // revoked (by this process or another) between the checks and the insert.
+    return await this.#transaction((): RotationResult => {
+      const current = this.#readRefreshToken(tokenHash);
+      if (!current) return { outcome: "unknown" };
+      const { token, family } = current;
+      if (family.revokedAt !== null) return { outcome: "revoked", family };
+      if (token.usedAt !== null) {
+        const revocation = this.#revokeFamily(family.id, now);
+        return { outcome: "reused", family: { ...family, revokedAt: now }, revocation };
+      }
+      if (token.expiresAt <= now || family.expiresAt <= now) return { outcome: "expired", family };
+      const wanted = next(current);
+      const fresh: RefreshTokenRecord = {
+        tokenHash: wanted.tokenHash,
+        familyId: family.id,
+        scope: wanted.scope,
+        createdAt: now,
+        expiresAt: Math.min(wanted.expiresAt, family.expiresAt),
+        usedAt: null,
+      };
       this.#db.prepare("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?")
         .run(now, tokenHash);
-      return { outcome: "rotated", record: { ...record, usedAt: now } };
+      this.#insertRefreshToken(fresh);
+      const accessExpiresAt = Math.max(family.accessExpiresAt, wanted.accessExpiresAt);
+      this.#db.prepare("UPDATE refresh_families SET access_expires_at = ? WHERE id = ?")
+        .run(accessExpiresAt, family.id);
+      return { outcome: "rotated", family: { ...family, accessExpiresAt }, token: fresh };
     });
   }
 
-  async revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<void> {
-    await run(() =>
-      this.#db
-        .prepare(
-          "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-        )
-        .run(now, familyId)
-    );
+  async revokeRefreshFamily(
+    familyId: string,
+    now: UnixSeconds,
+  ): Promise<RevocationRecord | undefined> {
+    return await this.#transaction(() => {
+      const exists = this.#db.prepare("SELECT 1 FROM refresh_families WHERE id = ?").get(familyId);
+      return exists === undefined ? undefined : this.#revokeFamily(familyId, now);
+    });
   }
 
   async addRevocation(
@@ -365,14 +482,7 @@ export class SqliteStore implements Store {
     id: string,
     expiresAt: UnixSeconds,
   ): Promise<void> {
-    await run(() =>
-      this.#db
-        .prepare(
-          `INSERT INTO revocations (kind, id, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-        )
-        .run(kind, id, expiresAt)
-    );
+    await run(() => this.#recordRevocation(kind, id, expiresAt));
   }
 
   async listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]> {
@@ -394,6 +504,9 @@ export class SqliteStore implements Store {
 
   async pruneExpired(now: UnixSeconds): Promise<void> {
     await this.#transaction(() => {
+      this.#db
+        .prepare("DELETE FROM refresh_families WHERE expires_at <= ? AND access_expires_at <= ?")
+        .run(now, now);
       this.#db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM revocations WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM throttle WHERE blocked_until <= ? AND window_start <= ?")
@@ -416,24 +529,94 @@ export class SqliteStore implements Store {
     };
   }
 
-  #readRefreshToken(tokenHash: string): RefreshTokenRecord | undefined {
+  #readRefreshToken(tokenHash: string): RefreshTokenState | undefined {
     const row = this.#db
       .prepare(
-        `SELECT token_hash, family_id, username, client_id, scope, created_at, expires_at,
-           used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?`,
+        `SELECT t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
+           f.username, f.client_id, f.created_at AS family_created_at,
+           f.expires_at AS family_expires_at, f.access_expires_at, f.revoked_at
+         FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+         WHERE t.token_hash = ?`,
       )
       .get(tokenHash) as Row | undefined;
     return row && {
-      tokenHash: row.token_hash as string,
-      familyId: row.family_id as string,
-      username: row.username as string,
-      clientId: row.client_id as string,
-      scope: row.scope as string,
-      createdAt: row.created_at as number,
-      expiresAt: row.expires_at as number,
-      usedAt: row.used_at as number | null,
-      revokedAt: row.revoked_at as number | null,
+      token: {
+        tokenHash: row.token_hash as string,
+        familyId: row.family_id as string,
+        scope: row.scope as string,
+        createdAt: row.created_at as number,
+        expiresAt: row.expires_at as number,
+        usedAt: row.used_at as number | null,
+      },
+      family: {
+        id: row.family_id as string,
+        username: row.username as string,
+        clientId: row.client_id as string,
+        createdAt: row.family_created_at as number,
+        expiresAt: row.family_expires_at as number,
+        accessExpiresAt: row.access_expires_at as number,
+        revokedAt: row.revoked_at as number | null,
+      },
     };
+  }
+
+  #insertRefreshToken(token: RefreshTokenRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO refresh_tokens (token_hash, family_id, scope, created_at, expires_at, used_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        token.tokenHash,
+        token.familyId,
+        token.scope,
+        token.createdAt,
+        token.expiresAt,
+        token.usedAt,
+      );
+  }
+
+  /** Revokes a family (keeping an earlier revocation time) and records its `sid` revocation. */
+  #revokeFamily(familyId: string, now: UnixSeconds): RevocationRecord {
+    const row = this.#db
+      .prepare(
+        `UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?
+         RETURNING access_expires_at`,
+      )
+      .get(now, familyId) as Row;
+    return this.#recordRevocation("sid", familyId, row.access_expires_at as number);
+  }
+
+  /** Revokes every live family of a user; returns how many were live sessions. */
+  #endSessions(username: string, now: UnixSeconds): number {
+    const revoked = this.#db
+      .prepare(
+        `UPDATE refresh_families SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL
+         RETURNING id, expires_at, access_expires_at`,
+      )
+      .all(now, username) as Row[];
+    let live = 0;
+    for (const row of revoked) {
+      const accessExpiresAt = row.access_expires_at as number;
+      if (accessExpiresAt > now) this.#recordRevocation("sid", row.id as string, accessExpiresAt);
+      if (accessExpiresAt > now || (row.expires_at as number) > now) live++;
+    }
+    return live;
+  }
+
+  #recordRevocation(
+    kind: RevocationRecord["kind"],
+    id: string,
+    expiresAt: UnixSeconds,
+  ): RevocationRecord {
+    const row = this.#db
+      .prepare(
+        `INSERT INTO revocations (kind, id, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
+         RETURNING seq, expires_at`,
+      )
+      .get(kind, id, expiresAt) as Row;
+    return { seq: row.seq as number, kind, id, expiresAt: row.expires_at as number };
   }
 
   #insertKey(key: NewSigningKey): void {

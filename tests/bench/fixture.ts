@@ -2,6 +2,10 @@ import { resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import { ServerProcess } from "../helpers/process.ts";
+import { login as postLogin } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import { writeTlsFiles } from "../helpers/tls.ts";
 import { writePostScript } from "./wrk.ts";
 
 /** The repository root, where `deno run src/main.ts` finds deno.json and the lock file. */
@@ -31,8 +35,8 @@ export interface Fixture extends AsyncDisposable {
 /** Which bare server to start. */
 export type BareMode = "minimal" | "same-headers";
 
-/** Variables a child `deno` needs from ours (its cache, its PATH); everything else is dropped. */
-const PASSED_ENV = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NPM_CONFIG_REGISTRY"];
+/** Servers under load: stopped gently, their access log read past and dropped. */
+const SERVER_UNDER_LOAD = { disposeSignal: "SIGTERM", dropLogsAfterListening: true } as const;
 
 /**
  * Makes a temp dir with a certificate from `src/certs/generate.ts` (RSA 2048, as `deno task
@@ -45,15 +49,13 @@ const PASSED_ENV = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NPM
  * ```
  */
 export async function createFixture(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-bench-" });
+  const temp = await tempDir("auth-api-bench-");
+  const dir = temp.path;
   try {
-    const { certPem, keyPem } = await generateCertificate();
+    const generated = await generateCertificate();
+    const { certPem } = generated;
     // The default layout, which is all the serve task may read: certs/ and data/.
-    await Deno.mkdir(`${dir}/certs`);
-    const certPath = `${dir}/certs/cert.pem`;
-    const keyPath = `${dir}/certs/key.pem`;
-    await Deno.writeTextFile(certPath, certPem);
-    await Deno.writeTextFile(keyPath, keyPem, { mode: 0o600 });
+    const { certPath, keyPath } = await writeTlsFiles(dir, generated);
     const password = crypto.randomUUID();
     const store = await SqliteStore.open(`${dir}/data/auth.db`);
     try {
@@ -79,76 +81,71 @@ export async function createFixture(): Promise<Fixture> {
       loginScript,
       async [Symbol.asyncDispose]() {
         client.close();
-        await Deno.remove(dir, { recursive: true });
+        await temp[Symbol.asyncDispose]();
       },
     };
   } catch (error) {
-    await Deno.remove(dir, { recursive: true });
+    await temp[Symbol.asyncDispose]();
     throw error;
   }
 }
 
+/** How to start a server under test. */
+export interface StartOptions {
+  /** Kills the server when aborted. */
+  signal?: AbortSignal;
+}
+
 /**
- * `deno run` arguments of our server, as the `serve` task starts it, to be run in the fixture's
- * directory (where its certs/ and data/ are).
+ * Starts our server exactly as the `serve` task does (its flags, in the fixture's directory, whose
+ * certs/ and data/ are all it may read), so that the figures are those of the documented
+ * command, on `port` (0: any) with the fixture's files and `logLevel`.
  */
-export function ourServerArgs(port: number): string[] {
-  // Exactly what `deno task serve` runs, so the figures are those of the documented command.
-  const { tasks } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
-  const [deno, ...args] = (tasks.serve as string).split(/\s+/);
-  if (deno !== "deno") throw new Error(`Unexpected serve task "${tasks.serve}"`);
-  const script = args.indexOf("src/main.ts");
-  args[script] = `${REPO_ROOT}/src/main.ts`;
-  return [...args, "--port", String(port)];
+export function startOurServer(
+  fixture: Fixture,
+  options: StartOptions & { port: number; logLevel: string },
+): ServerProcess {
+  return new ServerProcess(["serve", "--port", String(options.port)], {
+    name: "Our server",
+    cwd: fixture.dir,
+    env: {
+      TLS_CERT: fixture.certPath,
+      TLS_KEY: fixture.keyPath,
+      DATABASE_URL: fixture.databaseUrl,
+      LOG_LEVEL: options.logLevel,
+    },
+    ...SERVER_UNDER_LOAD,
+    signal: options.signal,
+  });
 }
 
-/** The environment of our server: production defaults, the fixture's files at their defaults. */
-export function ourServerEnv(logLevel: string): Record<string, string> {
-  return { ...passedEnv(), LOG_LEVEL: logLevel };
-}
-
-/** `deno run` arguments of a bare ceiling server. */
-export function bareServerArgs(mode: BareMode, fixture: Fixture): string[] {
-  return [
-    "run",
-    `--allow-read=${fixture.dir}`,
-    "--allow-net",
-    resolve(import.meta.dirname!, "bare_server.ts"),
-    "--mode",
-    mode,
-    "--cert",
-    fixture.certPath,
-    "--key",
-    fixture.keyPath,
-  ];
-}
-
-/** The environment of a bare server. */
-export function bareServerEnv(): Record<string, string> {
-  return passedEnv();
+/** Starts a bare ceiling server on any port. */
+export function startBareServer(
+  mode: BareMode,
+  fixture: Fixture,
+  options: StartOptions = {},
+): ServerProcess {
+  const args = ["--mode", mode, "--cert", fixture.certPath, "--key", fixture.keyPath];
+  return new ServerProcess(args, {
+    name: `Bare server (${mode})`,
+    flags: [`--allow-read=${fixture.dir}`, "--allow-net"],
+    script: resolve(import.meta.dirname!, "bare_server.ts"),
+    cwd: REPO_ROOT,
+    ...SERVER_UNDER_LOAD,
+    signal: options.signal,
+  });
 }
 
 /** Logs in with a real POST /login and returns the access token. */
 export async function login(baseUrl: string, fixture: Fixture): Promise<string> {
-  const res = await fetch(`${baseUrl}/login`, {
-    method: "POST",
-    client: fixture.client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: fixture.username, password: fixture.password }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const body = await res.json();
+  const { res, body } = await postLogin(
+    { url: baseUrl, client: fixture.client },
+    fixture.username,
+    fixture.password,
+    AbortSignal.timeout(30_000),
+  );
   if (res.status !== 200 || typeof body.access_token !== "string") {
     throw new Error(`POST /login answered ${res.status}: ${JSON.stringify(body)}`);
   }
   return body.access_token;
-}
-
-function passedEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of PASSED_ENV) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }

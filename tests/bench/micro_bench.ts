@@ -74,7 +74,13 @@ const literalRequest = new Request("https://localhost:8443/hello");
 const patternedRequest = new Request("https://localhost:8443/keys/abc123");
 
 function context(): RequestContext {
-  return { requestId: "bench", remoteAddress: "127.0.0.1", params: {}, errorDialect: "flask" };
+  return {
+    requestId: "bench",
+    remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+  };
 }
 
 Deno.bench("router dispatch, literal path (/hello)", { group: "router" }, async () => {

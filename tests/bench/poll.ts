@@ -1,3 +1,5 @@
+import { waitFor } from "../helpers/wait.ts";
+
 /** Settings of {@linkcode waitForStatus}. */
 export interface PollOptions {
   client: Deno.HttpClient;
@@ -19,28 +21,23 @@ export interface PollOptions {
  * const upAt = await waitForStatus(`${url}/hello`, { client, status: 401 });
  * ```
  */
-export async function waitForStatus(url: string, options: PollOptions): Promise<number> {
+export function waitForStatus(url: string, options: PollOptions): Promise<number> {
   const { client, status, intervalMs = 10, timeoutMs = 15_000 } = options;
-  const deadline = performance.now() + timeoutMs;
   let exited = false;
   options.exited?.then(() => exited = true, () => exited = true);
   let lastError = "no answer";
-  while (performance.now() < deadline) {
-    options.signal?.throwIfAborted();
+  return waitFor(() => `"${url}" to answer ${status}: ${lastError}`, async () => {
     if (exited) throw new Error(`Server exited before "${url}" answered`);
-    let answered: number | undefined;
+    let answered: number;
     try {
       const res = await fetch(url, { client, signal: AbortSignal.timeout(2000) });
       await res.body?.cancel();
       answered = res.status;
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
+      return undefined;
     }
-    if (answered === status) return performance.now();
-    if (answered !== undefined) {
-      throw new Error(`"${url}" answered ${answered}, expected ${status}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  throw new Error(`"${url}" did not answer ${status} within ${timeoutMs} ms: ${lastError}`);
+    if (answered !== status) throw new Error(`"${url}" answered ${answered}, expected ${status}`);
+    return performance.now();
+  }, { timeoutMs, intervalMs, signal: options.signal });
 }

@@ -10,16 +10,15 @@
  */
 import { dirname, resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../../src/auth/passwords.ts";
+import { freePort, type ServerProcess } from "../helpers/process.ts";
 import {
-  bareServerArgs,
-  bareServerEnv,
   createFixture,
   type Fixture,
   HELLO_BODY,
   login,
-  ourServerArgs,
-  ourServerEnv,
   REPO_ROOT,
+  startBareServer,
+  startOurServer,
 } from "./fixture.ts";
 import { measureHashCeiling } from "./hash_ceiling.ts";
 import { fetchHello, type HelloAnswer, type HelloTarget, measureHelloLoad } from "./hello_load.ts";
@@ -30,13 +29,15 @@ import { runMicroBenchmarks } from "./micro.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
 import { waitForStatus } from "./poll.ts";
 import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
-import { freePort, loopbackUrl, type ServerProcess, spawnServer } from "./server_process.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const DEFAULT_OUT = resolve(REPO_ROOT, "tests/bench/results.json");
 const STARTUP_SAMPLES = 3;
+/** How long our server sits idle after its first answer before its idle memory is read. */
+const IDLE_SETTLE_MS = 1000;
 
 async function main(args: string[]): Promise<number> {
   let options: BenchOptions;
@@ -122,14 +123,14 @@ async function benchmark(
   progress("starting our server and the two bare servers");
   const { server: ours, origin: knownOrigin } = startOurs(fixture, options, signal);
   cleanup.use(ours);
-  const bareMinimal = cleanup.use(startBare("minimal", fixture, signal));
-  const bareHeaders = cleanup.use(startBare("same-headers", fixture, signal));
+  const bareMinimal = cleanup.use(startBareServer("minimal", fixture, { signal }));
+  const bareHeaders = cleanup.use(startBareServer("same-headers", fixture, { signal }));
   const [oursUrl, minimalUrl, headersUrl] = await Promise.all([
     ready(ours, fixture, 401, signal, knownOrigin),
     ready(bareMinimal, fixture, 200, signal),
     ready(bareHeaders, fixture, 200, signal),
   ]);
-  await delay(1000, signal);
+  await sleep(IDLE_SETTLE_MS, signal);
   const idleMiB = await readRssMiB(ours.pid) ?? NaN;
   const token = () => login(oursUrl, fixture);
 
@@ -218,22 +219,8 @@ function startOurs(
 ): { server: ServerProcess; origin?: string } {
   const logsListening = options.logLevel === "debug" || options.logLevel === "info";
   const port = logsListening ? 0 : freePort();
-  const server = spawnServer(Deno.execPath(), ourServerArgs(port), {
-    label: "Our server",
-    cwd: fixture.dir,
-    env: ourServerEnv(options.logLevel),
-    signal,
-  });
+  const server = startOurServer(fixture, { port, logLevel: options.logLevel, signal });
   return { server, origin: logsListening ? undefined : `https://127.0.0.1:${port}` };
-}
-
-function startBare(mode: "minimal" | "same-headers", fixture: Fixture, signal: AbortSignal) {
-  return spawnServer(Deno.execPath(), bareServerArgs(mode, fixture), {
-    label: `Bare server (${mode})`,
-    cwd: REPO_ROOT,
-    env: bareServerEnv(),
-    signal,
-  });
 }
 
 /** Waits for the server's URL (unless known) and a first answer; returns its 127.0.0.1 origin. */
@@ -244,18 +231,7 @@ async function ready(
   signal: AbortSignal,
   knownOrigin?: string,
 ): Promise<string> {
-  let origin = knownOrigin;
-  if (origin === undefined) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(reject, 30_000, new Error(`${server.label} printed no URL within 30 s`));
-    });
-    try {
-      origin = loopbackUrl((await Promise.race([server.listening, timeout])).url);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const origin = knownOrigin ?? loopbackUrl(await server.listening(30_000));
   await waitForStatus(`${origin}/hello`, {
     client: fixture.client,
     status,
@@ -263,6 +239,13 @@ async function ready(
     signal,
   });
   return origin;
+}
+
+/** Rewrites a URL's host to 127.0.0.1: `localhost` may resolve to ::1 first, which is not bound. */
+function loopbackUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = "127.0.0.1";
+  return parsed.origin;
 }
 
 function warnings(
@@ -313,20 +296,6 @@ function timeBoundSeconds(options: BenchOptions): number {
   const loadSeconds = 3 * options.warmupSeconds + 3 * options.rounds * options.durationSeconds +
     3 * options.durationSeconds;
   return 2 * loadSeconds + 480;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", abort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", abort, { once: true });
-  });
 }
 
 function progress(message: string): void {

@@ -1,7 +1,7 @@
-import { type Fixture, ourServerArgs, ourServerEnv } from "./fixture.ts";
+import { freePort } from "../helpers/process.ts";
+import { type Fixture, startOurServer } from "./fixture.ts";
 import { readRssMiB } from "./memory.ts";
 import { waitForStatus } from "./poll.ts";
-import { freePort, spawnServer } from "./server_process.ts";
 import { median } from "./stats.ts";
 
 /** One start of our server. */
@@ -56,12 +56,7 @@ async function startOnce(
 ): Promise<StartupSample> {
   // A known port, so polling can start at the spawn instead of after the Listening line.
   const port = freePort();
-  await using server = spawnServer(Deno.execPath(), ourServerArgs(port), {
-    label: "Our server",
-    cwd: fixture.dir,
-    env: ourServerEnv(options.logLevel),
-    signal: options.signal,
-  });
+  await using server = startOurServer(fixture, { ...options, port });
   let upAt: number;
   try {
     upAt = await waitForStatus(`https://127.0.0.1:${port}/hello`, {
@@ -72,7 +67,7 @@ async function startOnce(
       signal: options.signal,
     });
   } catch (error) {
-    const tail = server.stderrTail();
+    const tail = server.stderr.trim().split("\n").slice(-5).join(" | ");
     throw new Error(`${(error as Error).message}${tail ? `: ${tail}` : ""}`);
   }
   return { firstResponseMs: upAt - server.spawnedAt, rssMiB: await readRssMiB(server.pid) };

@@ -1,22 +1,28 @@
-import postgres from "postgres";
-
 /**
  * PostgreSQL for tests: the server named by TEST_DATABASE_URL (as `.ci/run` provides), or else a
  * throwaway cluster started here from Debian's postgresql binaries on a loopback port, stopped
  * when the test process ends. Each test gets a fresh database of its own.
+ *
+ * @module
  */
+import postgres from "postgres";
+import { type Prerequisite, prerequisite } from "./prerequisites.ts";
+import { freePort, outputOf } from "./process.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
-/** Why PostgreSQL tests cannot run here, or undefined when they can. */
-export const POSTGRES_MISSING: string | undefined =
-  Deno.env.get("TEST_DATABASE_URL") || postgresBin()
-    ? undefined
-    : "PostgreSQL is not installed (apt-get install postgresql) and TEST_DATABASE_URL is not set";
+/** A PostgreSQL server to make test databases on: TEST_DATABASE_URL, or the installed binaries. */
+export const POSTGRESQL: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => Boolean(Deno.env.get("TEST_DATABASE_URL")) || postgresBin() !== undefined,
+  "set TEST_DATABASE_URL",
+);
 
-if (POSTGRES_MISSING && Deno.env.get("REQUIRE_POSTGRES")) {
-  throw new Error(`${POSTGRES_MISSING}, but REQUIRE_POSTGRES is set`);
-}
+/** The installed server binaries, for clusters a test starts and stops itself. */
+export const POSTGRESQL_SERVER: Prerequisite = prerequisite(
+  ["postgresql"],
+  () => postgresBin() !== undefined,
+);
 
 let server: Promise<string> | undefined;
 
@@ -55,11 +61,6 @@ export interface OwnCluster extends AsyncDisposable {
   destroySync(): void;
 }
 
-/** Why a cluster of a test's own cannot be started here, or undefined when it can. */
-export const POSTGRES_SERVER_MISSING: string | undefined = postgresBin()
-  ? undefined
-  : "PostgreSQL's server programs are not installed (apt-get install postgresql)";
-
 /** Files and settings for a cluster of a test's own. */
 export interface OwnClusterOptions {
   /** Files written into the cluster's directory (mode 0600, owned by the server's user). */
@@ -78,12 +79,14 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
   for (const [name, text] of Object.entries(options.files ?? {})) {
     await Deno.writeTextFile(`${dir}/${name}`, text, { mode: 0o600 });
   }
-  if (asRoot) await run(new Deno.Command("chown", { args: ["-R", "postgres", dir] }));
-  const command = (tool: string, args: string[]) =>
+  if (asRoot) await outputOf("chown", ["-R", "postgres", dir]);
+  const command = (tool: string, args: string[]): [string, string[]] =>
     asRoot
-      ? new Deno.Command("runuser", { args: ["-u", "postgres", "--", `${bin}/${tool}`, ...args] })
-      : new Deno.Command(`${bin}/${tool}`, { args });
-  const pgRun = (tool: string, args: string[]) => run(command(tool, args));
+      ? ["runuser", ["-u", "postgres", "--", `${bin}/${tool}`, ...args]]
+      : [`${bin}/${tool}`, args];
+  const pgRun = async (tool: string, args: string[]) => {
+    await outputOf(...command(tool, args));
+  };
   await pgRun("initdb", ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const settings = Object.entries(options.settings ?? {})
     .map(([name, value]) => ` -c ${name}=${value.replaceAll("$DIR", dir)}`).join("");
@@ -103,7 +106,8 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
         "start",
       ]),
     destroySync() {
-      command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]).outputSync();
+      const [program, args] = command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]);
+      new Deno.Command(program, { args }).outputSync();
       Deno.removeSync(dir, { recursive: true });
     },
     async [Symbol.asyncDispose]() {
@@ -139,18 +143,4 @@ function postgresBin(): string | undefined {
     // No PostgreSQL installed.
   }
   return undefined;
-}
-
-async function run(command: Deno.Command): Promise<void> {
-  const result = await command.output();
-  if (!result.success) {
-    throw new Error(`PostgreSQL setup failed: ${new TextDecoder().decode(result.stderr)}`);
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }

@@ -1,9 +1,14 @@
-import { fileURLToPath } from "node:url";
-
 /**
- * Child processes for end-to-end tests: `deno run … src/main.ts <args>` run to completion, and
- * `src/main.ts serve …` kept running while its JSON log lines are collected.
+ * Child processes of tests and benchmarks: a program (curl, openssl, Python, `deno run …
+ * src/main.ts <args>`) run to completion with its output collected, and a server
+ * (`src/main.ts serve …`, a benchmark's bare server) kept running while its JSON log lines are
+ * read. Every child gets a clean environment ({@linkcode childEnv}).
+ *
+ * @module
  */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.ts";
 
 /** Absolute path of the CLI entry point, src/main.ts. */
 export const MAIN: string = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
@@ -31,14 +36,22 @@ export function taskFlags(task: string): string[] {
 /** The flags of the deno.json serve task. */
 export const PERMISSIONS: readonly string[] = taskFlags("serve");
 
-/** How long a `serve` child may take to log a line waited for, by default. */
+/** How long a server child may take to log a line waited for, by default. */
 export const LISTEN_TIMEOUT_MS = 30_000;
 
-/** How long a child stopped with a gentler signal on dispose has before it is killed. */
+/** How long a child stopped with a gentler signal than SIGKILL has before it is killed. */
 const DISPOSE_GRACE_MS = 5000;
 
 /** Variables a child keeps from the test's environment: what Deno needs to find its cache. */
-const INHERITED = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "SYSTEMROOT"];
+const INHERITED = [
+  "PATH",
+  "HOME",
+  "DENO_DIR",
+  "XDG_CACHE_HOME",
+  "TMPDIR",
+  "SYSTEMROOT",
+  "NPM_CONFIG_REGISTRY",
+];
 
 /**
  * The environment of every child: only what Deno needs to find its cache and tools, so that
@@ -69,6 +82,16 @@ export interface DenoRunOptions {
   flags?: readonly string[];
 }
 
+/** Options of {@linkcode runProgram}. */
+export interface RunOptions {
+  /** Working directory; the test's own when absent. */
+  cwd?: string;
+  /** Variables added to {@linkcode childEnv}. */
+  env?: Record<string, string>;
+  /** Written to the child's stdin before it is closed; stdin is closed at once when absent. */
+  stdin?: string | Uint8Array;
+}
+
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions extends DenoRunOptions {
   /** Text written to the child's stdin before it is closed; stdin is closed at once when absent. */
@@ -83,17 +106,20 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run <flags> <script> <args>` to completion, writing `stdin` (if any) and closing it.
+ * Runs `command args` to completion, writing `stdin` (if any) and closing it.
  *
  * @example
  * ```ts
- * const listed = await runCli(["user", "list"], { cwd: dir });
- * assert.equal(listed.code, 0, listed.stderr);
+ * const { code, stdout } = await runProgram("curl", ["--cacert", cert, `${url}/hello`]);
  * ```
  */
-export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(args, options),
+export async function runProgram(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(command, {
+    args,
     cwd: options.cwd,
     env: childEnv(options.env),
     clearEnv: true,
@@ -103,10 +129,13 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   }).spawn();
   const writer = child.stdin.getWriter();
   try {
-    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
+    const input = options.stdin;
+    if (input !== undefined) {
+      await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+    }
     await writer.close();
   } catch {
-    // The child may exit before reading its input.
+    // The child may exit before reading its input (curl stops once it has the answer).
   }
   const output = await child.output();
   const decoder = new TextDecoder();
@@ -117,60 +146,118 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   };
 }
 
-/** Options of a {@linkcode ServeProcess}. */
-export interface ServeOptions extends DenoRunOptions {
-  /** Names the child in error messages; "serve" when absent. */
+/** Runs `command args` like {@linkcode runProgram}, asserts that it exits 0, and returns its stdout. */
+export async function outputOf(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<string> {
+  const { code, stdout, stderr } = await runProgram(command, args, options);
+  assert.equal(code, 0, `${command} ${args.join(" ")} failed: ${stderr}`);
+  return stdout;
+}
+
+/** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
+export function assertOneLineError(result: CliResult, pattern: RegExp): string {
+  assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+  assert.ok(lines[0].startsWith("Error: "), lines[0]);
+  assert.match(lines[0], pattern);
+  return lines[0];
+}
+
+/**
+ * Runs `deno run <flags> <script> <args>` to completion, writing `stdin` (if any) and closing it.
+ *
+ * @example
+ * ```ts
+ * const listed = await runCli(["user", "list"], { cwd: dir });
+ * assert.equal(listed.code, 0, listed.stderr);
+ * ```
+ */
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  return runProgram(Deno.execPath(), denoRunArgs(args, options), options);
+}
+
+/** Options of a {@linkcode ServerProcess}. */
+export interface ServerOptions extends DenoRunOptions {
+  /** Names the child in error messages; "server" when absent. */
   name?: string;
   /**
    * The signal dispose sends to a child still running; SIGKILL when absent. Any other signal is
    * followed by SIGKILL if the child has not exited 5 s later.
    */
   disposeSignal?: Deno.Signal;
+  /**
+   * Keeps stdout lines only up to the "Listening" line and drops the rest unread, so that the
+   * access log of a server under load neither fills memory nor takes CPU from it.
+   */
+  dropLogsAfterListening?: boolean;
+  /** Kills the child when aborted. */
+  signal?: AbortSignal;
 }
 
 /**
- * A `src/main.ts serve …` child whose stdout and stderr are read line by line; disposing it
- * makes sure the child is gone.
+ * A server child, `deno run <flags> <script> <args>`, whose stdout and stderr are read line by
+ * line; disposing it makes sure the child is gone.
  *
  * @example
  * ```ts
- * await using server = new ServeProcess(["--port", "0"], { cwd: dir, env: { LOG_LEVEL: "info" } });
+ * await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
  * const url = await server.listening();
  * const status = await server.stop("SIGTERM");
  * ```
  */
-export class ServeProcess implements AsyncDisposable {
+export class ServerProcess implements AsyncDisposable {
   /** Names the child in error messages. */
   readonly name: string;
   /** Stdout lines so far. */
   readonly lines: string[] = [];
   /** Stderr so far, each line ended by a newline. */
   stderr = "";
-  /** The URL of the "Listening" line, once {@linkcode ServeProcess.listening} has seen it. */
+  /** The URL of the "Listening" line, once {@linkcode ServerProcess.listening} has seen it. */
   url = "";
+  /** `performance.now()` just before the spawn. */
+  readonly spawnedAt: number;
+  /** Settles with the exit status. */
+  readonly exited: Promise<Deno.CommandStatus>;
   readonly #child: Deno.ChildProcess;
   readonly #pumps: Promise<void>;
   readonly #disposeSignal: Deno.Signal;
   #status?: Deno.CommandStatus;
 
-  /** Spawns `deno run <flags> <script> serve <args>`. */
-  constructor(args: string[], options: ServeOptions = {}) {
-    this.name = options.name ?? "serve";
+  /** Spawns `deno run <flags> <script> <args>`. */
+  constructor(args: string[], options: ServerOptions = {}) {
+    this.name = options.name ?? "server";
     this.#disposeSignal = options.disposeSignal ?? "SIGKILL";
+    this.spawnedAt = performance.now();
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(["serve", ...args], options),
+      args: denoRunArgs(args, options),
       cwd: options.cwd,
       env: childEnv(options.env),
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      signal: options.signal,
     }).spawn();
-    this.#child.status.then((status) => this.#status = status);
+    this.exited = this.#child.status.then((status) => this.#status = status);
+    const keepsLine = (line: string) => {
+      this.lines.push(line);
+      return !options.dropLogsAfterListening || parseLogLine(line)?.msg !== "Listening";
+    };
     this.#pumps = Promise.all([
-      readLines(this.#child.stdout, (line) => this.lines.push(line)),
-      readLines(this.#child.stderr, (line) => this.stderr += `${line}\n`),
+      readLines(this.#child.stdout, keepsLine),
+      readLines(this.#child.stderr, (line) => {
+        this.stderr += `${line}\n`;
+      }),
     ]).then(() => {});
+  }
+
+  /** The child's process id. */
+  get pid(): number {
+    return this.#child.pid;
   }
 
   /** Stdout lines so far, each parsed as JSON: throws unless every line is a JSON log line. */
@@ -179,9 +266,8 @@ export class ServeProcess implements AsyncDisposable {
   }
 
   /** Waits for a JSON log line with `msg`, failing on timeout or when the child exits first. */
-  async waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+  waitForLog(msg: string, timeoutMs = LISTEN_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    return waitFor(() => `a "${msg}" log line from ${this.name}: ${this.lines.join("\n")}`, () => {
       const found = this.lines.map(parseLogLine).find((line) => line?.msg === msg);
       if (found) return found;
       if (this.#status) {
@@ -189,12 +275,41 @@ export class ServeProcess implements AsyncDisposable {
           `${this.name} exited with ${this.#status.code} before "${msg}": ${this.stderr}`,
         );
       }
-      if (Date.now() > deadline) {
+    }, { timeoutMs, intervalMs: 25 });
+  }
+
+  /** Waits until stderr matches `pattern` and returns the match, failing on timeout or exit. */
+  waitForStderr(pattern: RegExp, timeoutMs = LISTEN_TIMEOUT_MS): Promise<RegExpExecArray> {
+    return waitFor(() => `${pattern} on stderr of ${this.name}: ${this.stderr}`, () => {
+      const found = pattern.exec(this.stderr);
+      if (found) return found;
+      if (this.#status) {
         throw new Error(
-          `No "${msg}" log line from ${this.name} within ${timeoutMs} ms: ${this.lines.join("\n")}`,
+          `${this.name} exited with ${this.#status.code} before ${pattern}: ${this.stderr}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    }, { timeoutMs, intervalMs: 25 });
+  }
+
+  /**
+   * Waits for the child to exit by itself and for the end of its output; fails when it still
+   * runs after `timeoutMs` (dispose then stops it).
+   */
+  async exitedWithin(timeoutMs = LISTEN_TIMEOUT_MS): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new Error(`${this.name} still runs after ${timeoutMs} ms: ${this.lines.join("\n")}`),
+        );
+      }, timeoutMs);
+    });
+    try {
+      const status = await Promise.race([this.#child.status, late]);
+      await this.#pumps;
+      return status;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -204,25 +319,26 @@ export class ServeProcess implements AsyncDisposable {
     return this.url = line.url as string;
   }
 
-  /** Sends a signal and waits for the exit and the end of the output. */
+  /**
+   * Sends `signal` unless the child has exited, then SIGKILL if it has not exited 5 s later;
+   * waits for the exit and the end of the output.
+   */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    if (!this.#status) this.#child.kill(signal);
-    const status = await this.#child.status;
-    await this.#pumps;
-    return status;
-  }
-
-  /** Stops the child if it still runs (see {@linkcode ServeOptions.disposeSignal}). */
-  async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#status) {
-      this.#kill(this.#disposeSignal);
-      const timer = this.#disposeSignal === "SIGKILL"
+      this.#kill(signal);
+      const timer = signal === "SIGKILL"
         ? undefined
         : setTimeout(() => this.#kill("SIGKILL"), DISPOSE_GRACE_MS);
-      await this.#child.status;
+      await this.exited;
       clearTimeout(timer);
     }
     await this.#pumps;
+    return await this.exited;
+  }
+
+  /** Stops the child if it still runs (see {@linkcode ServerOptions.disposeSignal}). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop(this.#disposeSignal);
   }
 
   #kill(signal: Deno.Signal): void {
@@ -232,6 +348,14 @@ export class ServeProcess implements AsyncDisposable {
       // Already gone.
     }
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a child to listen on. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
 /** Parses one log line, or returns undefined when it is not a JSON object. */
@@ -244,19 +368,35 @@ export function parseLogLine(line: string): Record<string, unknown> | undefined 
   }
 }
 
-/** Calls `onLine` for each line of a text stream (without its newline), the last one included. */
+/**
+ * Calls `onLine` for each line of a text stream (without its newline), the last one included.
+ * Once `onLine` returns false, the rest of the stream is read and dropped without decoding.
+ */
 export async function readLines(
   stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
+  onLine: (line: string) => boolean | void,
 ): Promise<void> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
   let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    const parts = pending.split("\n");
-    pending = parts.pop()!;
-    for (const line of parts) onLine(line);
+  let decoding = true;
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (!decoding) continue;
+      pending += decoder.decode(value, { stream: true });
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      decoding = parts.every((line) => onLine(line) !== false);
+    }
+    pending += decoder.decode();
+    if (decoding && pending) onLine(pending);
+  } catch {
+    // The child was killed mid-read.
+  } finally {
+    reader.releaseLock();
   }
-  if (pending) onLine(pending);
 }
 
 function denoRunArgs(args: string[], options: DenoRunOptions): string[] {

@@ -1,10 +1,19 @@
-import { PasswordHasher } from "../../src/auth/passwords.ts";
-import { generateCertificate } from "../../src/certs/generate.ts";
+/**
+ * The service under test, in this process: {@linkcode startTestServer} serves it over real HTTPS
+ * on a random port with its own certificate, store and captured log; the other functions are the
+ * calls tests make to its endpoints.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type PasswordCheck, PasswordHasher } from "../../src/auth/passwords.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
+import { tempDir } from "./temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./tls.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
@@ -14,6 +23,23 @@ export const TEST_MIN_ITERATIONS = 100;
 /** A hasher with test-sized iteration counts. */
 export function testHasher(iterations = TEST_ITERATIONS): PasswordHasher {
   return new PasswordHasher(iterations, { minIterations: TEST_MIN_ITERATIONS });
+}
+
+/**
+ * A real hasher with test-sized iteration counts (as {@linkcode testHasher}) that counts every
+ * password check, real or dummy (which runs `verify`).
+ */
+export class CountingHasher extends PasswordHasher {
+  checks = 0;
+
+  constructor(iterations = TEST_ITERATIONS) {
+    super(iterations, { minIterations: TEST_MIN_ITERATIONS });
+  }
+
+  override verify(password: string, stored: string): Promise<PasswordCheck> {
+    this.checks++;
+    return super.verify(password, stored);
+  }
 }
 
 /** A server on a random port with its own certificate, store and captured log. */
@@ -52,24 +78,16 @@ export interface TestServerOptions {
   store?: Store;
 }
 
-let certificate: Promise<{ certPem: string; keyPem: string }> | undefined;
-
-/** A P-256 certificate for localhost shared by the tests of one process. */
-export function testCertificate(): Promise<{ certPem: string; keyPem: string }> {
-  certificate ??= generateCertificate({ keyType: "ecdsa" });
-  return certificate;
-}
-
 /** Starts the real HTTPS server on port 0 with a temp certificate and store. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "auth-api-test-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(`${dir}/cert.pem`, certPem);
-  await Deno.writeTextFile(`${dir}/key.pem`, keyPem, { mode: 0o600 });
+  const temp = options.dir === undefined ? await tempDir() : undefined;
+  const dir = options.dir ?? temp!.path;
+  const { certPem } = await testCertificate();
+  const { certPath, keyPath } = await writeTlsFiles(dir);
   const config: Config = {
     ...loadConfig(["--port", "0", "--host", "localhost"], {
-      TLS_CERT: `${dir}/cert.pem`,
-      TLS_KEY: `${dir}/key.pem`,
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
       DATABASE_URL: `sqlite:${dir}/auth.db`,
       ...options.env,
     }),
@@ -107,29 +125,37 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async [Symbol.asyncDispose]() {
       await running.shutdown();
       client.close();
-      if (!options.dir) await Deno.remove(dir, { recursive: true });
+      await temp?.[Symbol.asyncDispose]();
     },
   };
 }
 
+/** Where a running server answers, and a client that trusts its certificate. */
+export interface Endpoint {
+  url: string;
+  client: Deno.HttpClient;
+}
+
 /** Logs in over HTTPS and returns the parsed JSON answer and the response. */
 export async function login(
-  server: TestServer,
+  server: Endpoint,
   username: string,
   password: string,
+  signal?: AbortSignal,
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
   const res = await fetch(`${server.url}/login`, {
     method: "POST",
     client: server.client,
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password }),
+    signal,
   });
   return { res, body: await res.json() };
 }
 
 /** Calls GET /hello with the given Authorization header value (none when undefined). */
 export async function hello(
-  server: TestServer,
+  server: Endpoint,
   authorization?: string,
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
   const res = await fetch(`${server.url}/hello`, {
@@ -137,4 +163,59 @@ export async function hello(
     headers: authorization === undefined ? {} : { authorization },
   });
   return { res, body: await res.json() };
+}
+
+/** POSTs to /refresh with the token in a JSON body, or in `Authorization: Bearer` when `bearer`. */
+export async function refresh(
+  server: Endpoint,
+  token: string,
+  { bearer = false }: { bearer?: boolean } = {},
+): Promise<{ res: Response; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}/refresh`, {
+    method: "POST",
+    client: server.client,
+    headers: bearer ? { authorization: `Bearer ${token}` } : { "content-type": "application/json" },
+    body: bearer ? null : JSON.stringify({ refresh_token: token }),
+  });
+  return { res, body: await res.json() };
+}
+
+/** The key ids GET /.well-known/jwks.json lists. */
+export async function jwksKids(server: Endpoint): Promise<string[]> {
+  const res = await fetch(`${server.url}/.well-known/jwks.json`, { client: server.client });
+  assert.equal(res.status, 200);
+  const { keys } = await res.json() as { keys: { kid: string }[] };
+  return keys.map((key) => key.kid);
+}
+
+/**
+ * Asserts a 200 token answer of POST /login, /refresh or /oauth/token with the default settings:
+ * JSON, not to be cached, and exactly access_token (a JWS), token_type Bearer, expires_in 900, a
+ * 43-character refresh_token and scope hello, plus the device_token of a password login.
+ */
+export function assertTokenResponse(
+  res: Response,
+  body: Record<string, unknown>,
+  { deviceToken = false }: { deviceToken?: boolean } = {},
+): void {
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  const fields = ["access_token", "expires_in", "refresh_token", "scope", "token_type"];
+  if (deviceToken) fields.unshift("device_token");
+  assert.deepEqual(Object.keys(body).sort(), fields.sort());
+  assert.equal(typeof body.access_token, "string");
+  assert.equal((body.access_token as string).split(".").length, 3);
+  assert.equal(body.token_type, "Bearer");
+  assert.equal(body.expires_in, 900);
+  assert.match(body.refresh_token as string, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(body.scope, "hello");
+}
+
+/** Asserts that GET /hello refuses `token` as revoked, with an RFC 6750 invalid_token challenge. */
+export async function assertRevoked(server: Endpoint, token: string): Promise<void> {
+  const { res, body } = await hello(server, `Bearer ${token}`);
+  assert.equal(res.status, 401);
+  assert.deepEqual(body, { msg: "Token has been revoked" });
+  assert.match(res.headers.get("www-authenticate")!, /^Bearer .*error="invalid_token"/);
 }

@@ -55,7 +55,7 @@ export async function authenticateClient(
   }
   const client = await clients.identify({
     clientId: basic?.id ?? formId,
-    secret: basic?.secret ?? formSecret,
+    secret: basic?.secrets ?? formSecret,
   });
   ctx.client = client.clientId;
   return client;

@@ -1,0 +1,117 @@
+/**
+ * @module
+ * Device tokens (OWASP "device cookies"): after a successful login the client gets a value that
+ * binds the username to a random device id, signed with HMAC-SHA256 under a key the store keeps.
+ * Presented with a later login for the same username, it lets the throttle count that client's
+ * failures on the device's own budget. It proves nothing by itself: a password is still needed.
+ * It makes and checks tokens; it never throttles and never touches HTTP.
+ */
+import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
+import type { Store } from "../store/store.ts";
+
+/** Settings of device tokens. */
+export interface DeviceTokenOptions {
+  /** How long a device token stays valid after the login that issued it. */
+  ttlSeconds: number;
+}
+
+/** The settings used when none are configured. */
+export const DEFAULT_DEVICE_TOKENS: Readonly<DeviceTokenOptions> = { ttlSeconds: 30 * DAY_SECONDS };
+
+/** Name of the signing key in the store's secrets. */
+const SECRET_NAME = "device_token_hmac";
+const SECRET_BYTES = 32;
+const DEVICE_ID_BYTES = 16;
+/** `<device id>.<expiry, Unix seconds>.<HMAC-SHA256>`, all base64url without padding. */
+const TOKEN_FORMAT = /^([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+
+/**
+ * Issues and checks device tokens.
+ *
+ * @example
+ * ```ts
+ * const devices = await DeviceTokens.open(store, DEFAULT_DEVICE_TOKENS);
+ * const token = await devices.issue("user1");
+ * await devices.verify(token, "user1"); // the device id
+ * ```
+ */
+export class DeviceTokens {
+  readonly options: Readonly<DeviceTokenOptions>;
+  #key: CryptoKey;
+
+  private constructor(key: CryptoKey, options: DeviceTokenOptions) {
+    this.#key = key;
+    this.options = options;
+  }
+
+  /** Loads the signing key from the store, creating it on first use (once across instances). */
+  static async open(store: Store, options: DeviceTokenOptions): Promise<DeviceTokens> {
+    const candidate = crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64();
+    const secret = Uint8Array.fromBase64(await store.ensureSecret(SECRET_NAME, candidate));
+    const key = await crypto.subtle.importKey(
+      "raw",
+      secret,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    return new DeviceTokens(key, options);
+  }
+
+  /** A token for `username` on device `deviceId` (a new device when absent), valid for the TTL. */
+  async issue(
+    username: string,
+    deviceId: string = randomId(),
+    now: UnixSeconds = unixNow(),
+  ): Promise<string> {
+    const expiresAt = now + this.options.ttlSeconds;
+    const mac = await crypto.subtle.sign("HMAC", this.#key, signed(deviceId, expiresAt, username));
+    return `${deviceId}.${expiresAt}.${base64url(new Uint8Array(mac))}`;
+  }
+
+  /**
+   * The device id of a token issued for exactly `username` and not expired by `now`; undefined
+   * for anything else (malformed, expired, forged, or another user's). Checked in constant time.
+   */
+  async verify(
+    token: string,
+    username: string,
+    now: UnixSeconds = unixNow(),
+  ): Promise<string | undefined> {
+    const match = TOKEN_FORMAT.exec(token);
+    if (!match) return undefined;
+    const [, deviceId, expiry, mac] = match;
+    const expiresAt = Number(expiry);
+    if (expiresAt <= now) return undefined;
+    let signature: Uint8Array<ArrayBuffer>;
+    try {
+      signature = Uint8Array.fromBase64(mac, { alphabet: "base64url" });
+    } catch {
+      return undefined;
+    }
+    const valid = await crypto.subtle.verify(
+      "HMAC",
+      this.#key,
+      signature,
+      signed(deviceId, expiresAt, username),
+    );
+    return valid ? deviceId : undefined;
+  }
+}
+
+function signed(
+  deviceId: string,
+  expiresAt: UnixSeconds,
+  username: string,
+): Uint8Array<ArrayBuffer> {
+  // Username last: the other fields have fixed formats, so the message is unambiguous.
+  return new TextEncoder().encode(`device-token\n${deviceId}\n${expiresAt}\n${username}`);
+}
+
+function randomId(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(DEVICE_ID_BYTES)));
+}
+
+function base64url(bytes: Uint8Array): string {
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+}

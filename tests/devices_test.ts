@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { DeviceTokens } from "../src/auth/devices.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+
+const T0 = Date.UTC(2030, 0, 1) / 1000;
+const TTL = 3600;
+
+async function open(): Promise<{ store: SqliteStore; devices: DeviceTokens } & AsyncDisposable> {
+  const store = await SqliteStore.open(":memory:");
+  const devices = await DeviceTokens.open(store, { ttlSeconds: TTL });
+  return { store, devices, [Symbol.asyncDispose]: () => store.close() };
+}
+
+Deno.test("DeviceTokens.issue makes a token that verifies for its username until it expires", async () => {
+  await using f = await open();
+  const token = await f.devices.issue("alice", undefined, T0);
+  const [deviceId, expiry, mac] = token.split(".");
+  assert.match(deviceId, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(Number(expiry), T0 + TTL);
+  assert.match(mac, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(await f.devices.verify(token, "alice", T0), deviceId);
+  assert.equal(await f.devices.verify(token, "alice", T0 + TTL - 1), deviceId);
+  assert.equal(await f.devices.verify(token, "alice", T0 + TTL), undefined, "expired");
+});
+
+Deno.test("DeviceTokens.issue gives each login a new device unless one is named", async () => {
+  await using f = await open();
+  const first = await f.devices.issue("alice", undefined, T0);
+  const second = await f.devices.issue("alice", undefined, T0);
+  assert.notEqual(first.split(".")[0], second.split(".")[0]);
+  const renewed = await f.devices.issue("alice", first.split(".")[0], T0 + 100);
+  assert.equal(await f.devices.verify(renewed, "alice", T0 + TTL + 50), first.split(".")[0]);
+});
+
+Deno.test("DeviceTokens.verify refuses another user's token, and any change to a token", async () => {
+  await using f = await open();
+  const token = await f.devices.issue("alice", undefined, T0);
+  const [deviceId, expiry, mac] = token.split(".");
+  for (const username of ["bob", "Alice", "alice ", "", "alic"]) {
+    assert.equal(await f.devices.verify(token, username, T0), undefined, username);
+  }
+  const flipped = mac[0] === "A" ? `B${mac.slice(1)}` : `A${mac.slice(1)}`;
+  const otherDevice = deviceId[0] === "A" ? `B${deviceId.slice(1)}` : `A${deviceId.slice(1)}`;
+  const forged = [
+    `${deviceId}.${expiry}.${flipped}`,
+    `${otherDevice}.${expiry}.${mac}`,
+    `${deviceId}.${Number(expiry) + 86400}.${mac}`, // a longer life
+    `${deviceId}.${expiry}.${mac}x`,
+    `${deviceId}.${expiry}`,
+    `${deviceId}..${mac}`,
+    `${token}.`,
+    "",
+    "not a token",
+    "a".repeat(10_000),
+  ];
+  for (const candidate of forged) {
+    assert.equal(await f.devices.verify(candidate, "alice", T0), undefined, candidate);
+  }
+});
+
+Deno.test("DeviceTokens keeps one signing key in the store, shared by every instance on it", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".db" });
+  try {
+    const [one, two] = await Promise.all([SqliteStore.open(path), SqliteStore.open(path)]);
+    const [a, b] = await Promise.all([
+      DeviceTokens.open(one, { ttlSeconds: TTL }),
+      DeviceTokens.open(two, { ttlSeconds: TTL }),
+    ]);
+    const token = await a.issue("alice", undefined, T0);
+    assert.equal(await b.verify(token, "alice", T0), token.split(".")[0]);
+    await Promise.all([one.close(), two.close()]);
+    await using other = await open();
+    assert.equal(await other.devices.verify(token, "alice", T0), undefined, "another store's key");
+  } finally {
+    await Deno.remove(path);
+  }
+});
