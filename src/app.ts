@@ -11,6 +11,11 @@ import type { TokenService } from "./auth/tokens.ts";
 import type { Config, PublicIdentity } from "./config.ts";
 import { createErrorTranslator } from "./error_answers.ts";
 import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
+import {
+  createLivenessHandler,
+  createReadinessHandler,
+  type ReadinessProbe,
+} from "./handlers/health.ts";
 import { createHelloHandler } from "./handlers/hello.ts";
 import { createLoginHandler } from "./handlers/login.ts";
 import { createLogoutHandler } from "./handlers/logout.ts";
@@ -19,7 +24,7 @@ import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
 import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
 import { createRefreshHandler } from "./handlers/refresh.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
-import { createEdge, type ServeHandler } from "./http/edge.ts";
+import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { createRouter, route } from "./router.ts";
 
@@ -33,11 +38,16 @@ export interface AppDeps {
   passwordLogin: PasswordLogin;
   sessions: SessionService;
   clients: ClientRegistry;
+  /** What `/health/ready` checks. */
+  readiness: ReadinessProbe;
+  /** Told of every request when metrics are on. */
+  observer?: RequestObserver;
 }
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
   const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients } = deps;
+  const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { sessions, clients, bodyLimits };
   const dispatch = createRouter([
@@ -61,6 +71,8 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }, {
       errors: "oauth",
     }),
+    route("/health/live", { GET: createLivenessHandler() }, health),
+    route("/health/ready", { GET: createReadinessHandler(deps.readiness) }, health),
     route("/.well-known/jwks.json", { GET: createJwksHandler({ keys }) }),
     route("/.well-known/oauth-authorization-server", {
       GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
@@ -70,5 +82,6 @@ export function createApp(deps: AppDeps): ServeHandler {
     logger,
     translate: createErrorTranslator(config.realm),
     clientAddress: createClientAddressResolver(config.clientAddress),
+    observer: deps.observer,
   });
 }

@@ -51,6 +51,10 @@ const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 const DEFAULT_CLIENT_ID = "auth-api";
 /** `AUTH_REALM` when unset. */
 const DEFAULT_REALM = "auth-api";
+/** `METRICS_HOST` when unset: metrics stay on this machine unless the operator says otherwise. */
+const DEFAULT_METRICS_HOST = "127.0.0.1";
+/** `DRAIN_DELAY` when unset: how long an instance that got SIGTERM keeps serving, not ready. */
+const DEFAULT_DRAIN_DELAY_SECONDS = 5;
 /** `LOG_LEVEL` when unset. */
 const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
@@ -93,7 +97,11 @@ export const ENV_VARIABLES = [
   "IPV6_PREFIX_LENGTH",
   "BODY_TIMEOUT",
   "SHUTDOWN_TIMEOUT",
+  "DRAIN_DELAY",
   "LOG_LEVEL",
+  "LOG_HEALTH_CHECKS",
+  "METRICS_PORT",
+  "METRICS_HOST",
   "AUTH_REALM",
 ] as const;
 
@@ -115,6 +123,12 @@ export interface Config {
   port: number;
   /** Port of the plain-HTTP listener that only redirects to HTTPS; off when undefined. */
   httpPort?: number;
+  /** Port of the plain-HTTP Prometheus metrics listener; off when undefined. */
+  metricsPort?: number;
+  /** Address the metrics listener binds; loopback by default. */
+  metricsHost: string;
+  /** `serve --check`: validate everything, print it, and exit without listening. */
+  check: boolean;
   tlsCert: string;
   tlsKey: string;
   databaseUrl: string;
@@ -153,6 +167,10 @@ export interface Config {
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** After SIGTERM: how long to answer not-ready while still serving, before shutting down. */
+  drainDelayMs: number;
+  /** Whether health-check requests are written to the access log. */
+  logHealthChecks: boolean;
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
@@ -221,6 +239,9 @@ export function loadConfig(args: string[], env: Env): Config {
     host,
     port,
     httpPort,
+    metricsPort: env.METRICS_PORT ? portNumber("METRICS_PORT", env.METRICS_PORT, 0) : undefined,
+    metricsHost: env.METRICS_HOST || DEFAULT_METRICS_HOST,
+    check: flags.check,
     tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
     tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -252,12 +273,19 @@ export function loadConfig(args: string[], env: Env): Config {
       fallback: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
       min: 0,
     }),
+    drainDelayMs: 1000 * integer("DRAIN_DELAY", env.DRAIN_DELAY, {
+      fallback: DEFAULT_DRAIN_DELAY_SECONDS,
+      min: 0,
+    }),
+    logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
   };
 }
 
-function readFlags(args: string[]): { port?: string; host?: string; dev: boolean } {
+function readFlags(
+  args: string[],
+): { port?: string; host?: string; dev: boolean; check: boolean } {
   try {
     return parseArgs({
       args,
@@ -266,6 +294,7 @@ function readFlags(args: string[]): { port?: string; host?: string; dev: boolean
         port: { type: "string" },
         host: { type: "string" },
         dev: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
       },
     }).values;
   } catch (error) {
@@ -487,6 +516,12 @@ function integer(
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
   }
   return parsed;
+}
+
+function boolean(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "" || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw new ConfigError(`${name} must be true or false, not "${value}"`);
 }
 
 function portNumber(name: string, value: string | undefined, fallback: number): number {

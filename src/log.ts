@@ -14,6 +14,11 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
   /** Writes `{time, level, msg, ...fields}` when `level` is enabled. */
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Writes `{time, level: "info", msg: "audit", ...fields}` whatever the level: an audit trail is
+   * not noise that `LOG_LEVEL` may silence.
+   */
+  audit(fields: Record<string, unknown>): void;
   /** Writes out any buffered lines now. */
   flush(): void;
 }
@@ -41,16 +46,20 @@ export function createLogger(
   const threshold = RANK[level];
   const out = typeof sink === "function" ? { write: sink, flush() {} } : sink;
   const clock = isoClock();
+  function write(candidate: LogLevel, msg: string, fields?: Record<string, unknown>) {
+    // Spliced by hand rather than spreading `fields` into a new object: this runs per request.
+    const head = `{"time":"${clock()}","level":"${candidate}","msg":${JSON.stringify(msg)}`;
+    const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+    out.write(rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`);
+  }
   return {
     enabled: (candidate) => RANK[candidate] >= threshold,
     log(candidate, msg, fields) {
       if (RANK[candidate] < threshold) return;
-      // Spliced by hand rather than spreading `fields` into a new object: this runs per request.
-      const head = `{"time":"${clock()}","level":"${candidate}","msg":${JSON.stringify(msg)}`;
-      const rest = fields === undefined ? "{}" : JSON.stringify(fields);
-      out.write(rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`);
+      write(candidate, msg, fields);
       if (RANK[candidate] >= RANK.warn) out.flush();
     },
+    audit: (fields) => write("info", "audit", fields),
     flush: () => out.flush(),
   };
 }

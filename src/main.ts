@@ -4,6 +4,7 @@
  * reads the environment once and prints an expected error as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
+import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
@@ -19,6 +20,7 @@ const HELP = `auth-api: an HTTPS token-authentication API
 
 Usage:
   auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
+  auth-api serve --check                         Check configuration, certificate and store; do not listen
   auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
   auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
   auth-api user logout NAME                      End every session of a user
@@ -60,12 +62,14 @@ async function main(args: string[]): Promise<number> {
         rootCertFile: config.databaseRootCert,
         warn: (message) => console.error(`Warning: ${message}`),
       });
+      // The command's own words go to stdout; its audit lines, JSON as the server's, to stderr.
+      const events = createAuditTrail(createLogger("info", (line) => console.error(line)));
       try {
         if (command === "user") {
           const hasher = new PasswordHasher(config.passwordIterations);
-          await userCommand(rest, { store, hasher });
+          await userCommand(rest, { store, hasher, events });
         } else {
-          await keysCommand(rest, { store, config });
+          await keysCommand(rest, { store, config, events });
         }
       } finally {
         await store.close();
@@ -85,6 +89,11 @@ async function main(args: string[]): Promise<number> {
 
 async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const config = loadConfig(args, env);
+  if (config.check) {
+    const { checkConfiguration } = await import("./check.ts");
+    console.log((await checkConfiguration(config)).join("\n"));
+    return 0;
+  }
   const logger = createLogger(config.logLevel);
   if (config.dev) await ensureDevCertificate(config, logger);
   const store = await openStore(config.databaseUrl, {
@@ -103,9 +112,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
-    const stop = () => server.shutdown().then(() => Deno.exit(0));
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    const exit = () => Deno.exit(0);
+    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
+    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    Deno.addSignalListener("SIGTERM", () => server.drain().then(exit));
+    Deno.addSignalListener("SIGINT", () => server.shutdown().then(exit));
+    Deno.addSignalListener("SIGHUP", () => server.reloadCertificate());
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

@@ -12,8 +12,18 @@ import { pathnameOf } from "./http/request_url.ts";
 export interface Route {
   pattern: URLPattern;
   methods: Partial<Record<string, Handler>>;
-  /** How the route words its errors; `flask` when absent. */
+  /** How the route words its errors. */
   errors: ErrorDialect;
+  /** Whether its requests are written to the access log. */
+  accessLog: boolean;
+}
+
+/** Options of a route. */
+export interface RouteOptions {
+  /** How the route words its errors; `flask` when absent. */
+  errors?: ErrorDialect;
+  /** False for routes polled by machines (health checks), which would flood the access log. */
+  accessLog?: boolean;
 }
 
 /**
@@ -23,9 +33,14 @@ export interface Route {
 export function route(
   pathname: string,
   methods: Route["methods"],
-  options: { errors?: ErrorDialect } = {},
+  options: RouteOptions = {},
 ): Route {
-  return { pattern: new URLPattern({ pathname }), methods, errors: options.errors ?? "flask" };
+  return {
+    pattern: new URLPattern({ pathname }),
+    methods,
+    errors: options.errors ?? "flask",
+    accessLog: options.accessLog ?? true,
+  };
 }
 
 interface CompiledRoute extends Route {
@@ -69,6 +84,8 @@ export function createRouter(routes: Route[]): Handler {
     if (!found) throw new HttpError(404, "Not found");
     const { methods, allow } = found;
     ctx.errorDialect = found.errors;
+    ctx.route = found.pattern.pathname;
+    ctx.accessLog = found.accessLog;
     const handler = methods[req.method];
     if (handler) return await handler(req, ctx);
     if (req.method === "HEAD" && methods.GET) return await methods.GET(req, ctx);

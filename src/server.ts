@@ -1,10 +1,12 @@
 /**
  * @module
  * Starting and stopping the service: opening the store and the services on it, the HTTPS
- * listener, the optional plain-HTTP redirect listener, background sync and pruning, and a
- * graceful shutdown. A start that fails part way stops what it had started.
+ * listener, the optional plain-HTTP redirect and metrics listeners, background sync and pruning,
+ * certificate reload, draining and a graceful shutdown. A start that fails part way stops what it
+ * had started.
  */
 import { createApp } from "./app.ts";
+import { createAuditTrail } from "./audit.ts";
 import { ClientRegistry } from "./auth/clients.ts";
 import { DeviceTokens } from "./auth/devices.ts";
 import { KeyRing } from "./auth/keys.ts";
@@ -19,7 +21,14 @@ import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { createMetricsHandler } from "./metrics_listener.ts";
 import { createRedirectHandler } from "./redirect.ts";
+import {
+  type CertificateListener,
+  listenWithReload,
+  watchCertificateFiles,
+} from "./tls_listener.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
@@ -29,8 +38,18 @@ export interface RunningServer extends AsyncDisposable {
   url: string;
   /** Base URL of the plain-HTTP redirect listener, when enabled. */
   httpUrl?: string;
+  /** URL of the metrics exposition, when enabled. */
+  metricsUrl?: string;
   store: Store;
   tokens: TokenService;
+  /**
+   * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
+   * A pair that fails the start-up checks is refused with one log line and the old one keeps
+   * serving; resolves to whether the new pair is in use.
+   */
+  reloadCertificate(): Promise<boolean>;
+  /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
+  drain(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
   shutdown(): Promise<void>;
 }
@@ -57,6 +76,7 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 /** The store and what lives on it, before any listener. */
 interface Services {
   store: Store;
+  metrics?: Metrics;
   keys: KeyRing;
   revocations: RevocationList;
   devices: DeviceTokens;
@@ -80,31 +100,53 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = await loadTlsFiles(config.tlsCert, config.tlsKey);
   const services = await openServices(config, logger, overrides);
-  const listeners: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const listeners: { shutdown(): Promise<void> }[] = [];
   try {
     // The app is built once the port is bound, since the default issuer names the real port;
     // no request can arrive before this function's next await.
     const app: { handler?: ServeHandler } = {};
+    let draining = false;
     const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
     listeners.push(https);
-    const url = `https://${urlHost(config.host)}:${https.addr.port}`;
-    const { handler, tokens } = buildApp(config, logger, services, url);
+    const url = `https://${urlHost(config.host)}:${https.port}`;
+    const { handler, tokens } = buildApp(config, logger, services, {
+      listeningUrl: url,
+      draining: () => draining,
+    });
     app.handler = handler;
-    const http = listenRedirect(config, https.addr.port);
+    const http = listenRedirect(config, https.port);
     if (http) listeners.push(http);
     const httpUrl = http && `http://${urlHost(config.host)}:${http.addr.port}`;
+    const metricsListener = listenMetrics(config, services.metrics);
+    if (metricsListener) listeners.push(metricsListener);
+    const metricsUrl = metricsListener &&
+      `http://${urlHost(config.metricsHost)}:${metricsListener.addr.port}/metrics`;
     logger.log("info", "Listening", {
       url,
       http_url: httpUrl,
+      metrics_url: metricsUrl,
       signing_alg: services.keys.signingKey().alg,
+      certificate_reload: https.reload,
     });
     logger.flush();
+    const reloadCertificate = () => https.reloadFrom(config.tlsCert, config.tlsKey);
+    listeners.push(watchCertificateFiles([config.tlsCert, config.tlsKey], reloadCertificate));
     const shutdown = gracefulShutdown(config, logger, { listeners, services });
     return {
       url,
       httpUrl,
+      metricsUrl,
       store: services.store,
       tokens,
+      reloadCertificate,
+      async drain() {
+        if (!draining) {
+          draining = true;
+          logger.log("info", "Draining", { delay_ms: config.drainDelayMs });
+          await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+        }
+        await shutdown();
+      },
       shutdown,
       [Symbol.asyncDispose]: shutdown,
     };
@@ -120,10 +162,12 @@ async function openServices(
   logger: Logger,
   overrides: ServerOverrides,
 ): Promise<Services> {
-  const store = overrides.store ?? await openStore(config.databaseUrl, {
+  const metrics = config.metricsPort === undefined ? undefined : new Metrics();
+  const opened = overrides.store ?? await openStore(config.databaseUrl, {
     rootCertFile: config.databaseRootCert,
     warn: (message) => logger.log("warn", message),
   });
+  const store = metrics ? metrics.measureStore(opened) : opened;
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
   let keys: KeyRing | undefined;
@@ -158,16 +202,18 @@ async function openServices(
       return new Map();
     }),
   );
-  const opened = { keys, revocations };
+  const ready = { keys, revocations };
   return {
     store,
-    ...opened,
+    metrics,
+    ...ready,
     devices,
     hasher,
     async close() {
       clearInterval(pruning);
-      opened.keys.close();
-      opened.revocations.close();
+      metrics?.close();
+      ready.keys.close();
+      ready.revocations.close();
       await store.close();
     },
   };
@@ -176,8 +222,8 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, revocations, devices, hasher }: Services,
-  listeningUrl: string,
+  { store, keys, revocations, devices, hasher, metrics }: Services,
+  { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new TokenService(keys, {
@@ -191,7 +237,8 @@ function buildApp(
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
   });
-  const sessions = new SessionService({ store, tokens, revocations, clients }, {
+  const events = createAuditTrail(logger, metrics);
+  const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: config.scopes,
@@ -208,6 +255,7 @@ function buildApp(
       hasher,
       throttle,
       devices,
+      events,
       onUnusableHash: (user, problem) =>
         logger.log(
           "error",
@@ -221,6 +269,12 @@ function buildApp(
     }),
     sessions,
     clients,
+    readiness: {
+      pingStore: () => store.ping(),
+      hasSigningKey: () => keys.signingKey() !== undefined,
+      draining,
+    },
+    observer: metrics?.requestObserver,
   });
   return { handler, tokens };
 }
@@ -230,16 +284,29 @@ function listenHttps(
   tls: TlsFiles,
   logger: Logger,
   handler: ServeHandler,
-): Deno.HttpServer<Deno.NetAddr> {
+): CertificateListener {
   return listen({ setting: "PORT", host: config.host, port: config.port }, () =>
-    Deno.serve({
+    listenWithReload({
       hostname: config.host,
       port: config.port,
-      cert: tls.cert,
-      key: tls.key,
-      onListen() {},
+      tls,
+      logger,
+      handler,
       onError: createServeErrorHandler(logger),
-    }, handler));
+    }));
+}
+
+function listenMetrics(
+  config: Config,
+  metrics: Metrics | undefined,
+): Deno.HttpServer<Deno.NetAddr> | undefined {
+  if (config.metricsPort === undefined || !metrics) return undefined;
+  const port = config.metricsPort;
+  return listen({ setting: "METRICS_PORT", host: config.metricsHost, port }, () =>
+    Deno.serve(
+      { hostname: config.metricsHost, port, onListen() {} },
+      createMetricsHandler(metrics),
+    ));
 }
 
 function listenRedirect(
@@ -255,10 +322,7 @@ function listenRedirect(
     ));
 }
 
-function listen(
-  where: ListenTarget,
-  start: () => Deno.HttpServer<Deno.NetAddr>,
-): Deno.HttpServer<Deno.NetAddr> {
+function listen<T>(where: ListenTarget, start: () => T): T {
   try {
     return start();
   } catch (error) {
@@ -268,7 +332,7 @@ function listen(
 
 /** The listener that failed: its port setting, and the address and port it was given. */
 export interface ListenTarget {
-  setting: "PORT" | "HTTP_PORT";
+  setting: "PORT" | "HTTP_PORT" | "METRICS_PORT";
   host: string;
   port: number;
 }
@@ -279,7 +343,7 @@ export interface ListenTarget {
  */
 export function listenError(error: unknown, { setting, host, port }: ListenTarget): ListenError {
   const reason = error instanceof Error ? error.message : String(error);
-  const change = setting === "PORT" ? "--port or PORT" : "HTTP_PORT";
+  const change = setting === "PORT" ? "--port or PORT" : setting;
   const chooseHost =
     'set HOST (or --host) to an address of this machine, "localhost", or "0.0.0.0" for all';
   if (error instanceof Deno.errors.AddrInUse) {
@@ -298,7 +362,9 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
   if (error instanceof URIError || /lookup address/i.test(reason)) {
     return new ListenError(`HOST "${host}" cannot be resolved (${reason}); ${chooseHost}`);
   }
-  const listener = setting === "PORT" ? "HTTPS" : "plain-HTTP redirect";
+  const listener = { PORT: "HTTPS", HTTP_PORT: "plain-HTTP redirect", METRICS_PORT: "metrics" }[
+    setting
+  ];
   return new ListenError(
     `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
   );
@@ -307,7 +373,7 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
 function gracefulShutdown(
   config: Config,
   logger: Logger,
-  { listeners, services }: { listeners: Deno.HttpServer[]; services: Services },
+  { listeners, services }: { listeners: { shutdown(): Promise<void> }[]; services: Services },
 ): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return function shutdown() {

@@ -262,6 +262,9 @@ testNeeding([POSTGRESQL_SERVER, OPENSSL], {
           stdin: "bob's password 1\n",
         });
         assert.equal(added.code, 0, added.stderr);
+        const checked = await runCli(["serve", "--check"], { cwd: work, env });
+        assert.equal(checked.code, 0, checked.stderr);
+        assert.match(checked.stdout, /Store\s+PostgreSQL at localhost:\d+ \(answers; 2 user/);
         await using server = new ServerProcess(["serve", "--port", "0"], {
           cwd: work,
           env: { ...env, LOG_LEVEL: "info" },

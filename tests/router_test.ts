@@ -15,6 +15,7 @@ function context(): RequestContext {
     addressGroup: "127.0.0.1",
     params: {},
     errorDialect: "flask",
+    accessLog: true,
   };
 }
 

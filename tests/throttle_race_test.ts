@@ -3,7 +3,7 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { startCluster } from "./helpers/cluster.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { CountingHasher, startTestServer, TEST_ITERATIONS } from "./helpers/server.ts";
+import { CountingHasher, startTestServer } from "./helpers/server.ts";
 import { testCertificate } from "./helpers/tls.ts";
 
 /**

@@ -8,7 +8,8 @@
 import type { Store } from "../store/store.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
 import type { DeviceTokens } from "./devices.ts";
-import { invalidCredentials } from "./errors.ts";
+import { AuthFailure, invalidCredentials } from "./errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 
@@ -18,6 +19,10 @@ export interface LoginSource {
   address: string;
   /** A device token the client presented, if any; anything that is not a valid one is ignored. */
   deviceToken?: unknown;
+  /** The OAuth client the login is for, for the audit trail. */
+  clientId?: string;
+  /** Where the request came from, for the audit trail. */
+  origin?: Origin;
 }
 
 /** A successful login. */
@@ -49,6 +54,7 @@ export class PasswordLogin {
   #hasher: PasswordHasher;
   #throttle: LoginThrottle;
   #devices: DeviceTokens;
+  #events: SecurityEvents;
   #onUnusableHash: (username: string, problem: string) => void;
   /** Stored strings already reported, so that each is reported once, not at every attempt. */
   #reported = new Set<string>();
@@ -58,6 +64,8 @@ export class PasswordLogin {
     hasher: PasswordHasher;
     throttle: LoginThrottle;
     devices: DeviceTokens;
+    /** Where successes, failures and throttling are reported. */
+    events?: SecurityEvents;
     /** Told once about each stored hash that cannot be checked (the login fails). */
     onUnusableHash?: (username: string, problem: string) => void;
   }) {
@@ -65,6 +73,7 @@ export class PasswordLogin {
     this.#hasher = deps.hasher;
     this.#throttle = deps.throttle;
     this.#devices = deps.devices;
+    this.#events = deps.events ?? UNRECORDED;
     this.#onUnusableHash = deps.onUnusableHash ?? (() => {});
   }
 
@@ -77,10 +86,16 @@ export class PasswordLogin {
     const deviceId = name && typeof source.deviceToken === "string"
       ? await this.#devices.verify(source.deviceToken, name)
       : undefined;
+    const about = { subject: name, client: source.clientId };
     const attempt = await this.#throttle.reserve({
       username: name,
       address: source.address,
       deviceId,
+    }).catch((error) => {
+      if (error instanceof AuthFailure) {
+        this.#events.record({ event: "login_throttled", ...about }, source.origin);
+      }
+      throw error;
     });
     const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
     const user = name ? await this.#store.getUser(name) : undefined;
@@ -96,8 +111,15 @@ export class PasswordLogin {
       await this.#hasher.verifyDummy(secret);
     }
     // A failure was counted when the attempt was reserved.
-    if (!user || !check.ok) throw invalidCredentials();
+    if (!user || !check.ok) {
+      this.#events.record({ event: "login_failed", ...about }, source.origin);
+      for (const reason of attempt.blocks) {
+        this.#events.record({ event: "throttle_entered", ...about, reason }, source.origin);
+      }
+      throw invalidCredentials();
+    }
     await this.#throttle.succeeded(attempt);
+    this.#events.record({ event: "login_succeeded", ...about }, source.origin);
     let passwordHash = user.passwordHash;
     if (check.needsRehash) {
       // Only while the stored hash is the one just checked: a `user passwd` that ran meanwhile

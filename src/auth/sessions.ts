@@ -8,6 +8,7 @@
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../store/store.ts";
 import type { ClientIdentity, ClientRegistry } from "./clients.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
 import { AuthFailure, invalidCredentials, invalidGrant } from "./errors.ts";
 import type { VerifiedUser } from "./password_login.ts";
 import type { RevocationList } from "./revocations.ts";
@@ -38,6 +39,8 @@ export interface SessionDeps {
   tokens: TokenService;
   revocations: RevocationList;
   clients: ClientRegistry;
+  /** Where refreshes, replays, logouts and revocations are reported. */
+  events?: SecurityEvents;
 }
 
 const REFRESH_TOKEN_BYTES = 32;
@@ -59,6 +62,7 @@ export class SessionService {
   #tokens: TokenService;
   #revocations: RevocationList;
   #clients: ClientRegistry;
+  #events: SecurityEvents;
   readonly options: Readonly<SessionOptions>;
 
   constructor(deps: SessionDeps, options: SessionOptions) {
@@ -66,6 +70,7 @@ export class SessionService {
     this.#tokens = deps.tokens;
     this.#revocations = deps.revocations;
     this.#clients = deps.clients;
+    this.#events = deps.events ?? UNRECORDED;
     this.options = options;
   }
 
@@ -111,7 +116,7 @@ export class SessionService {
    */
   async refresh(
     refreshToken: string,
-    request: { client?: ClientIdentity; scope?: string } = {},
+    request: { client?: ClientIdentity; scope?: string; origin?: Origin } = {},
   ): Promise<TokenPair> {
     if (!REFRESH_TOKEN_FORMAT.test(refreshToken)) throw invalidGrant("Invalid refresh token");
     const tokenHash = await sha256(refreshToken);
@@ -133,32 +138,59 @@ export class SessionService {
         accessExpiresAt: this.#accessExpiresAt(now),
       };
     }).catch(async (error) => {
-      if (wrongClient !== undefined) await this.#revokeSession(wrongClient, now);
+      if (wrongClient !== undefined) {
+        await this.#revokeSession(wrongClient, now);
+        this.#events.record({
+          event: "refresh_refused",
+          client: request.client?.clientId,
+          session: wrongClient,
+          reason: "client_mismatch",
+        }, request.origin);
+      }
       throw error;
     });
+    const about = result.outcome === "unknown" ? { client: request.client?.clientId } : {
+      subject: result.family.username,
+      client: result.family.clientId,
+      session: result.family.id,
+    };
     switch (result.outcome) {
       case "unknown":
         throw invalidGrant("Invalid refresh token");
       case "reused":
         this.#revocations.remember(result.revocation);
+        this.#events.record({ event: "refresh_reuse_detected", ...about }, request.origin);
         throw invalidGrant("Refresh token was already used; the session has been revoked");
       case "revoked":
+        this.#events.record(
+          { event: "refresh_refused", ...about, reason: "revoked" },
+          request.origin,
+        );
         throw invalidGrant("Refresh token has been revoked");
       case "expired":
         throw invalidGrant("Refresh token has expired");
-      case "rotated":
-        return await this.#issue(result.family, {
+      case "rotated": {
+        const pair = await this.#issue(result.family, {
           refreshToken: nextToken,
           scope: result.token.scope,
           issuedAt: now,
         });
+        this.#events.record({ event: "token_refreshed", ...about }, request.origin);
+        return pair;
+      }
     }
   }
 
   /** Ends the session of an access token: the token itself and its whole refresh family. */
-  async logout(claims: AccessClaims): Promise<void> {
+  async logout(claims: AccessClaims, origin?: Origin): Promise<void> {
     await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
     if (claims.sid) await this.#revokeSession(claims.sid, unixNow());
+    this.#events.record({
+      event: "logout",
+      subject: claims.sub,
+      client: claims.client_id,
+      session: claims.sid,
+    }, origin);
   }
 
   /**
@@ -166,13 +198,25 @@ export class SessionService {
    * itself. Unknown or invalid tokens are ignored, as the RFC asks; a token issued to another
    * client is refused as `unauthorized_client` (§2.1) and left alone.
    */
-  async revoke(token: string, hint: string | undefined, caller: ClientIdentity): Promise<void> {
+  async revoke(
+    token: string,
+    hint: string | undefined,
+    caller: ClientIdentity,
+    origin?: Origin,
+  ): Promise<void> {
     const asRefresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
       const found = await this.#store.getRefreshToken(await sha256(token));
       if (!found) return false;
       requireOwner(found.family.clientId, caller);
       await this.#revokeSession(found.family.id, unixNow());
+      this.#events.record({
+        event: "token_revoked",
+        subject: found.family.username,
+        client: caller.clientId,
+        session: found.family.id,
+        reason: "refresh_token",
+      }, origin);
       return true;
     };
     const asAccess = async () => {
@@ -180,6 +224,13 @@ export class SessionService {
       if (!claims) return false;
       requireOwner(claims.client_id, caller);
       await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
+      this.#events.record({
+        event: "token_revoked",
+        subject: claims.sub,
+        client: caller.clientId,
+        session: claims.sid,
+        reason: "access_token",
+      }, origin);
       return true;
     };
     if (hint === "access_token") {

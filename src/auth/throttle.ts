@@ -52,14 +52,24 @@ export interface LoginAttempt {
  * on the device's own budget, or on the account's and the address's.
  */
 export type ReservedAttempt =
-  | { budget: "device"; deviceId: string }
+  | {
+    budget: "device";
+    deviceId: string;
+    /** The budgets this attempt puts into a wait if it fails. */
+    blocks: ThrottleBudget[];
+  }
   | {
     budget: "shared";
     username: string;
     address: string;
     /** The address's counting window this attempt was counted in. */
     addressWindowAt: UnixSeconds;
+    /** The budgets this attempt puts into a wait if it fails. */
+    blocks: ThrottleBudget[];
   };
+
+/** One of the three budgets. */
+export type ThrottleBudget = "account" | "address" | "device";
 
 /**
  * Throttles logins by account, client address and device.
@@ -91,9 +101,12 @@ export class LoginThrottle {
       const key = deviceKey(attempt.deviceId);
       const reserved = await this.#store.updateThrottles([key], (current) => {
         const next = this.#deviceFailure(current.get(key), now);
-        return next ? { writes: { [key]: next }, result: true } : { writes: {}, result: false };
+        return next ? { writes: { [key]: next }, result: next } : { writes: {}, result: undefined };
       });
-      if (reserved) return { budget: "device", deviceId: attempt.deviceId };
+      if (reserved) {
+        const blocks: ThrottleBudget[] = reserved.blockedUntil > now ? ["device"] : [];
+        return { budget: "device", deviceId: attempt.deviceId, blocks };
+      }
     }
     const account = accountKey(attempt.username);
     const address = addressKey(attempt.address);
@@ -111,6 +124,7 @@ export class LoginThrottle {
       username: attempt.username,
       address: attempt.address,
       addressWindowAt: outcome.addressWindowAt,
+      blocks: outcome.blocks,
     };
   }
 
@@ -144,16 +158,21 @@ export class LoginThrottle {
     current: ReadonlyMap<string, ThrottleRecord>,
     keys: { account: string; address: string },
     now: UnixSeconds,
-  ): ThrottleDecision<{ wait: number } | { addressWindowAt: UnixSeconds }> {
+  ): ThrottleDecision<
+    { wait: number } | { addressWindowAt: UnixSeconds; blocks: ThrottleBudget[] }
+  > {
     const onAccount = this.#accountFailure(current.get(keys.account), now);
     const onAddress = this.#addressFailure(current.get(keys.address), now);
     if ("wait" in onAccount || "wait" in onAddress) {
       const waits = [onAccount, onAddress].map((step) => "wait" in step ? step.wait : 0);
       return { writes: {}, result: { wait: Math.max(...waits) } };
     }
+    const blocks: ThrottleBudget[] = [];
+    if (onAccount.next.blockedUntil > now) blocks.push("account");
+    if (onAddress.next.blockedUntil > now) blocks.push("address");
     return {
       writes: { [keys.account]: onAccount.next, [keys.address]: onAddress.next },
-      result: { addressWindowAt: onAddress.next.windowStartAt },
+      result: { addressWindowAt: onAddress.next.windowStartAt, blocks },
     };
   }
 

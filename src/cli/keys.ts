@@ -3,6 +3,7 @@
  * `keys rotate|revoke|list`: the signing keys in the store, from the command line. Lifetimes come
  * from the same configuration the server reads, so both must be run with the same settings.
  */
+import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { generateSigningKey } from "../auth/keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
@@ -17,8 +18,16 @@ const USAGE = "Usage: keys rotate | keys revoke KID | keys list";
  * Revocation removes a key at once (a leaked key): its tokens stop verifying on every instance
  * within the key sync interval, and when it was current a new key takes its place.
  */
-export async function keysCommand(args: string[], deps: { store: Store; config: Config }) {
-  const { store, config } = deps;
+export async function keysCommand(
+  args: string[],
+  deps: {
+    store: Store;
+    config: Config;
+    /** Where key changes are reported. */
+    events?: SecurityEvents;
+  },
+) {
+  const { store, config, events = UNRECORDED } = deps;
   const [action, ...rest] = args;
   const arity = action === "revoke" ? 1 : 0;
   if (!["rotate", "revoke", "list"].includes(action) || rest.length !== arity) {
@@ -32,6 +41,7 @@ export async function keysCommand(args: string[], deps: { store: Store; config: 
     const key = await generateSigningKey(now);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
+    events.record({ event: "key_rotated", kid: key.kid });
     console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
     return;
   }

@@ -7,6 +7,7 @@
 import { passwordProblem, usernameProblem } from "../auth/credentials.ts";
 import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
+import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser } from "../store/errors.ts";
 import type { AccountChange, Store } from "../store/store.ts";
 import { InputError, readPassword } from "./secret.ts";
@@ -20,9 +21,15 @@ const USAGE =
  */
 export async function userCommand(
   args: string[],
-  deps: { store: Store; hasher: PasswordHasher; readPassword?: typeof readPassword },
+  deps: {
+    store: Store;
+    hasher: PasswordHasher;
+    readPassword?: typeof readPassword;
+    /** Where account changes are reported. */
+    events?: SecurityEvents;
+  },
 ): Promise<void> {
-  const { store, hasher } = deps;
+  const { store, hasher, events = UNRECORDED } = deps;
   const ask = deps.readPassword ?? readPassword;
   const [action, name, ...rest] = args;
   if (rest.length > 0) throw new InputError(`Unexpected argument "${rest[0]}"; ${USAGE}`);
@@ -38,11 +45,13 @@ export async function userCommand(
   if (problem) throw new InputError(problem);
   if (action === "remove") {
     const change = existing(name, await store.removeUser(name, unixNow()));
+    events.record({ event: "user_removed", subject: name, sessionsEnded: change.sessionsEnded });
     console.log(`Removed user "${name}" and ended ${sessions(change)}`);
     return;
   }
   if (action === "logout") {
     const change = existing(name, await store.endUserSessions(name, unixNow()));
+    events.record({ event: "user_logged_out", subject: name, sessionsEnded: change.sessionsEnded });
     console.log(`Logged out "${name}": ended ${sessions(change)}`);
     return;
   }
@@ -56,9 +65,15 @@ export async function userCommand(
   const hash = await hasher.hash(password);
   if (action === "add") {
     await store.addUser(name, hash);
+    events.record({ event: "user_added", subject: name });
     console.log(`Added user "${name}"`);
   } else {
     const change = existing(name, await store.changePassword(name, hash, unixNow()));
+    events.record({
+      event: "password_changed",
+      subject: name,
+      sessionsEnded: change.sessionsEnded,
+    });
     console.log(`Changed the password of "${name}" and ended ${sessions(change)}`);
   }
 }

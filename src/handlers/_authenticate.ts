@@ -6,6 +6,7 @@
  */
 import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
 import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
+import type { Origin } from "../auth/events.ts";
 import { requireScope } from "../auth/scopes.ts";
 import type { AccessClaims, TokenService } from "../auth/tokens.ts";
 import { parseAuthorization } from "../http/authorization.ts";
@@ -59,4 +60,9 @@ export async function authenticateClient(
   });
   ctx.client = client.clientId;
   return client;
+}
+
+/** Where a request comes from, as the audit trail records it. */
+export function originOf(ctx: RequestContext): Origin {
+  return { requestId: ctx.requestId, address: ctx.remoteAddress };
 }

@@ -7,6 +7,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
+import { originOf } from "./_authenticate.ts";
 import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the login handler needs. */
@@ -34,6 +35,8 @@ export function createLoginHandler(deps: LoginDeps): Handler {
     const login = await passwordLogin.check(username, password, {
       address: ctx.addressGroup,
       deviceToken: presentedDeviceToken(req, deviceToken),
+      clientId,
+      origin: originOf(ctx),
     });
     return tokenResponse(await sessions.start(login, { clientId }), ctx, {
       token: login.deviceToken,

@@ -6,7 +6,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
-import { authenticateBearer } from "./_authenticate.ts";
+import { authenticateBearer, originOf } from "./_authenticate.ts";
 
 /**
  * `POST /logout` with a Bearer access token: revokes that token and its whole refresh family;
@@ -18,7 +18,7 @@ export function createLogoutHandler(
   return async function logout(req, ctx) {
     const claims = await authenticateBearer(req, ctx, { tokens });
     await req.body?.cancel();
-    await sessions.logout(claims);
+    await sessions.logout(claims, originOf(ctx));
     return json({ msg: "Successfully logged out" }, { headers: { "cache-control": "no-store" } });
   };
 }

@@ -9,7 +9,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient } from "./_authenticate.ts";
+import { authenticateClient, originOf } from "./_authenticate.ts";
 
 /**
  * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token
@@ -26,7 +26,7 @@ export function createOAuthRevokeHandler(
     const client = await authenticateClient(req, ctx, { form, clients });
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    await sessions.revoke(token, formParameter(form, "token_type_hint"), client);
+    await sessions.revoke(token, formParameter(form, "token_type_hint"), client, originOf(ctx));
     return json({}, { headers: { "cache-control": "no-store" } });
   };
 }

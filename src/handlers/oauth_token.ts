@@ -9,7 +9,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
-import { authenticateClient } from "./_authenticate.ts";
+import { authenticateClient, originOf } from "./_authenticate.ts";
 import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
@@ -38,6 +38,8 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
         {
           address: ctx.addressGroup,
           deviceToken: presentedDeviceToken(req, formParameter(form, "device_token")),
+          clientId: client.clientId,
+          origin: originOf(ctx),
         },
       );
       const pair = await sessions.start(login, { clientId: client.clientId, scope });
@@ -49,7 +51,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
-      const pair = await sessions.refresh(refreshToken, { client, scope });
+      const pair = await sessions.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
       return tokenResponse(pair, ctx);
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");

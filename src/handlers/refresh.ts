@@ -7,6 +7,7 @@ import type { SessionService } from "../auth/sessions.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
+import { originOf } from "./_authenticate.ts";
 import { tokenResponse } from "./_token_response.ts";
 
 /**
@@ -33,6 +34,6 @@ export function createRefreshHandler(
       if (typeof field === "string") token = field;
     }
     if (!token) throw new AuthFailure("invalid_request", "Missing refresh token");
-    return tokenResponse(await sessions.refresh(token), ctx);
+    return tokenResponse(await sessions.refresh(token, { origin: originOf(ctx) }), ctx);
   };
 }

@@ -22,6 +22,10 @@ export interface RequestContext {
   params: Record<string, string | undefined>;
   /** How errors of this request are worded; set by the router from the route. */
   errorDialect: ErrorDialect;
+  /** The matched route's pattern (`/hello`), a bounded label for metrics; unset when none matched. */
+  route?: string;
+  /** Whether the request gets an access-log line; the router clears it for quiet routes. */
+  accessLog: boolean;
   /** The authenticated user, for the access log; set where a user is authenticated. */
   user?: string;
   /** The authenticated OAuth client, for the access log. */

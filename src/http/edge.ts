@@ -32,6 +32,14 @@ export interface ErrorAnswer {
 /** Turns an error of a domain layer into its answer; undefined for an error it does not know. */
 export type ErrorTranslator = (error: unknown) => ErrorAnswer | undefined;
 
+/** What the edge reports about every request, for metrics. */
+export interface RequestObserver {
+  /** A request has arrived. */
+  started(): void;
+  /** A request has been answered; `route` is the matched pattern or undefined. */
+  finished(route: string | undefined, method: string, status: number, seconds: number): void;
+}
+
 /** Settings of the request edge. */
 export interface EdgeOptions {
   logger: Logger;
@@ -44,6 +52,8 @@ export interface EdgeOptions {
    * {@linkcode settleBody}); by default 16 KiB and 1 s, within every configuration.
    */
   bodyLimits?: BodyLimits;
+  /** Told of every request, when metrics are on. */
+  observer?: RequestObserver;
 }
 
 /** The function `Deno.serve` calls. */
@@ -71,11 +81,12 @@ const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
  * goes out, so HTTP/2 clients get it.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, translate, bodyLimits = DEFAULT_BODY_LIMITS } = options;
+  const { logger, translate, observer, bodyLimits = DEFAULT_BODY_LIMITS } = options;
   const clientAddress = options.clientAddress ??
     createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
   return async function edge(req, info) {
     const started = performance.now();
+    observer?.started();
     const body = req.body;
     if (body) deferBodyCancel(body);
     const client = clientAddress(req, (info.remoteAddr as Deno.NetAddr).hostname ?? "");
@@ -85,6 +96,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       addressGroup: client.group,
       params: {},
       errorDialect: "flask",
+      accessLog: true,
     };
     let res: Response;
     try {
@@ -94,13 +106,15 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
-    if (logger.enabled("info")) {
+    const elapsedMs = performance.now() - started;
+    observer?.finished(ctx.route, req.method, res.status, elapsedMs / 1000);
+    if (ctx.accessLog && logger.enabled("info")) {
       logger.log("info", "request", {
         request_id: ctx.requestId,
         method: req.method,
         path: pathnameOf(req.url),
         status: res.status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        duration_ms: Math.round(elapsedMs * 100) / 100,
         user: ctx.user,
         client: ctx.client,
         remote_address: ctx.remoteAddress,

@@ -541,6 +541,12 @@ export class PostgresStore implements Store {
     });
   }
 
+  ping(): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`SELECT 1`;
+    });
+  }
+
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });
   }

@@ -514,6 +514,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async ping(): Promise<void> {
+    await run(() => this.#db.prepare("SELECT 1").get());
+  }
+
   async close(): Promise<void> {
     if (this.#db.isOpen) await run(() => this.#db.close());
   }

@@ -248,6 +248,8 @@ export interface Store {
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
 
+  /** Answers when the database does; for readiness checks. */
+  ping(): Promise<void>;
   /** Releases the store's resources. */
   close(): Promise<void>;
 }

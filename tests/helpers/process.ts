@@ -58,7 +58,8 @@ const INHERITED = [
  * settings of the machine running the tests (PORT, JWT_SECRET, TLS_CERT, …) cannot leak in.
  */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  // No drain on SIGTERM unless a test asks for one: tests stop servers with SIGTERM all the time.
+  const env: Record<string, string> = { NO_COLOR: "1", DRAIN_DELAY: "0" };
   for (const name of INHERITED) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
@@ -317,6 +318,11 @@ export class ServerProcess implements AsyncDisposable {
   async listening(timeoutMs = LISTEN_TIMEOUT_MS): Promise<string> {
     const line = await this.waitForLog("Listening", timeoutMs);
     return this.url = line.url as string;
+  }
+
+  /** Sends a signal without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    this.#kill(signal);
   }
 
   /**

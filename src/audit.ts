@@ -1,0 +1,56 @@
+/**
+ * @module
+ * Where security events go: one `"msg": "audit"` JSON line each, apart from the access log and
+ * written whatever `LOG_LEVEL` says, and the matching security counters when metrics are on.
+ * Field names are the log's (snake_case); a password or a token is never among them.
+ */
+import type { SecurityEvent, SecurityEvents } from "./auth/events.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+/**
+ * The service's security-event sink.
+ *
+ * @example
+ * ```ts
+ * const events = createAuditTrail(logger, metrics);
+ * events.record({ event: "logout", subject: "alice" }, { requestId, address });
+ * ```
+ */
+export function createAuditTrail(logger: Logger, metrics?: Metrics): SecurityEvents {
+  return {
+    record(event, origin) {
+      logger.audit({
+        event: event.event,
+        subject: event.subject,
+        client: event.client,
+        session: event.session,
+        reason: event.reason,
+        kid: event.kid,
+        sessions_ended: event.sessionsEnded,
+        request_id: origin?.requestId,
+        client_address: origin?.address,
+      });
+      if (metrics) count(metrics, event);
+    },
+  };
+}
+
+function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
+  switch (event) {
+    case "login_succeeded":
+      return metrics.logins.add(1, { outcome: "success" });
+    case "login_failed":
+      return metrics.logins.add(1, { outcome: "invalid" });
+    case "login_throttled":
+      return metrics.logins.add(1, { outcome: "throttled" });
+    case "throttle_entered":
+      return metrics.throttleEntries.add(1, { reason: reason ?? "unknown" });
+    case "token_refreshed":
+      return metrics.refreshes.add(1, { outcome: "rotated" });
+    case "refresh_reuse_detected":
+      return metrics.refreshes.add(1, { outcome: "reuse_detected" });
+    case "refresh_refused":
+      return metrics.refreshes.add(1, { outcome: reason ?? "refused" });
+  }
+}

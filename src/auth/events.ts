@@ -1,0 +1,59 @@
+/**
+ * @module
+ * Security events: what the authentication services report for the audit trail and the metrics
+ * (a login, a refresh, a replayed refresh token, a revocation, an account or key change). The
+ * services say what happened and to whom; the request's origin comes from the caller. Where the
+ * events go is decided where the service is assembled. Never a password or a token.
+ */
+
+/** What happened. */
+export type SecurityEventName =
+  | "login_succeeded"
+  | "login_failed"
+  | "login_throttled"
+  | "throttle_entered"
+  | "token_refreshed"
+  | "refresh_refused"
+  | "refresh_reuse_detected"
+  | "logout"
+  | "token_revoked"
+  | "key_rotated"
+  | "key_revoked"
+  | "user_added"
+  | "user_removed"
+  | "password_changed"
+  | "user_logged_out"
+  | "client_registered";
+
+/** One security event. */
+export interface SecurityEvent {
+  event: SecurityEventName;
+  /** The user concerned (for a failed login: the name that was tried). */
+  subject?: string;
+  /** The OAuth client concerned. */
+  client?: string;
+  /** The login session (refresh-token family) concerned. */
+  session?: string;
+  /** Why, where the event has several causes (the budget that throttled, a refusal reason). */
+  reason?: string;
+  /** The signing key concerned. */
+  kid?: string;
+  /** How many sessions an account change ended. */
+  sessionsEnded?: number;
+}
+
+/** Where the request behind an event came from; absent for the command line. */
+export interface Origin {
+  requestId?: string;
+  /** The client's address, after trusted-proxy resolution. */
+  address?: string;
+}
+
+/** Where services report security events. */
+export interface SecurityEvents {
+  /** Reports one event. */
+  record(event: SecurityEvent, origin?: Origin): void;
+}
+
+/** A sink that drops every event, for services assembled without an audit trail. */
+export const UNRECORDED: SecurityEvents = { record() {} };

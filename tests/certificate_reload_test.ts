@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { generateCertificate } from "../src/certs/generate.ts";
+import { PERMISSIONS, ServerProcess } from "./helpers/process.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { type PemPair, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+/** Whether a new connection that trusts only `certPem` gets an answer from `url`. */
+async function servesCertificate(url: string, certPem: string): Promise<boolean> {
+  const client = Deno.createHttpClient({ caCerts: [certPem] });
+  try {
+    const res = await fetch(`${url}/health/live`, { client });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
+/** Serves `pair` from now on: the files replaced, and the new pair checked to be in use. */
+async function servedAfterAll(url: string, pair: PemPair): Promise<void> {
+  await waitFor("the new pair to be served", () => servesCertificate(url, pair.certPem));
+}
+
+/** The environment of a serve child reading its certificate from `dir`/certs, where it may read. */
+function serveEnv(dir: string): Record<string, string> {
+  return {
+    TLS_CERT: `${dir}/certs/cert.pem`,
+    TLS_KEY: `${dir}/certs/key.pem`,
+    DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+  };
+}
+
+/** A JSON login body whose second half is sent only when `release` resolves. */
+function heldBody(release: Promise<void>): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(JSON.stringify({ username: "u", password: "p" }));
+  let step = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (step === 0) controller.enqueue(bytes.slice(0, 5));
+      else if (step === 1) {
+        await release;
+        controller.enqueue(bytes.slice(5));
+      } else controller.close();
+      step++;
+    },
+  });
+}
+
+function reloadMode(server: TestServer): unknown {
+  return server.logs.find((line) => line.msg === "Listening")?.certificate_reload;
+}
+
+Deno.test("reloadCertificate serves new connections with the new pair while an in-flight request finishes", async () => {
+  await using server = await startTestServer();
+  assert.equal(reloadMode(server), "seamless", "the test task runs with --unstable-net");
+  const old = await testCertificate();
+  const next = await generateCertificate({ keyType: "ecdsa" });
+  assert.ok(await servesCertificate(server.url, old.certPem));
+  assert.ok(!await servesCertificate(server.url, next.certPem));
+
+  // The request travels on a connection the old listener accepted.
+  await (await fetch(`${server.url}/health/live`, { client: server.client })).body?.cancel();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const inFlight = fetch(`${server.url}/login`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json" },
+    body: heldBody(released),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // its first bytes have arrived
+  await writeTlsFiles(server.dir, next);
+  assert.equal(await server.running.reloadCertificate(), true);
+  assert.ok(
+    await servesCertificate(server.url, next.certPem),
+    "a new connection gets the new pair",
+  );
+  assert.ok(!await servesCertificate(server.url, old.certPem));
+  release();
+  const res = await inFlight;
+  assert.equal(res.status, 400, "the request begun before the reload was answered");
+  assert.deepEqual(await res.json(), { msg: "Invalid credentials" });
+});
+
+Deno.test("reloadCertificate refuses a bad pair with one log line and keeps the old one", async () => {
+  await using server = await startTestServer();
+  const old = await testCertificate();
+  const other = await generateCertificate({ keyType: "ecdsa" });
+  const cases = [
+    { certPem: "not a certificate", keyPem: old.keyPem },
+    { certPem: other.certPem, keyPem: old.keyPem }, // key does not match
+  ];
+  for (const pair of cases) {
+    await writeTlsFiles(server.dir, pair);
+    assert.equal(await server.running.reloadCertificate(), false);
+    assert.ok(await servesCertificate(server.url, old.certPem), "old pair still served");
+  }
+  const refusals = server.logs.filter((line) =>
+    line.msg === "Certificate reload refused; the current certificate stays"
+  );
+  assert.ok(refusals.length >= 2, JSON.stringify(refusals));
+  for (const line of refusals) assert.equal(line.level, "error");
+});
+
+Deno.test("the server picks up renewed certificate files by itself", async () => {
+  await using server = await startTestServer();
+  const next = await generateCertificate({ keyType: "ecdsa" });
+  await writeTlsFiles(server.dir, next);
+  await servedAfterAll(server.url, next);
+});
+
+Deno.test("SIGHUP makes the serve command reload its certificate", async () => {
+  await using dir = await tempDir("auth-api-sighup-");
+  await writeTlsFiles(dir.path);
+  const next = await generateCertificate({ keyType: "ecdsa" });
+  await using server = new ServerProcess(["serve", "--port", "0"], {
+    cwd: dir.path,
+    env: serveEnv(dir.path),
+  });
+  const url = await server.listening();
+  // Written elsewhere and moved in place, as an ACME client would, then announced by SIGHUP.
+  const certs = `${dir.path}/certs`;
+  await Deno.writeTextFile(`${certs}/new-key.pem`, next.keyPem, { mode: 0o600 });
+  await Deno.writeTextFile(`${certs}/new-cert.pem`, next.certPem);
+  await Deno.rename(`${certs}/new-key.pem`, `${certs}/key.pem`);
+  await Deno.rename(`${certs}/new-cert.pem`, `${certs}/cert.pem`);
+  server.signal("SIGHUP");
+  await servedAfterAll(url, next);
+  await server.waitForLog("Certificate reloaded");
+});
+
+Deno.test("without --unstable-net the server still starts, and a reload closes the old listener first", async () => {
+  await using dir = await tempDir("auth-api-gap-");
+  await writeTlsFiles(dir.path);
+  const next = await generateCertificate({ keyType: "ecdsa" });
+  await using server = new ServerProcess(["serve", "--port", "0"], {
+    cwd: dir.path,
+    flags: PERMISSIONS.filter((flag) => flag !== "--unstable-net"),
+    env: serveEnv(dir.path),
+  });
+  const url = await server.listening();
+  const listening = server.logs.find((line) => line.msg === "Listening");
+  assert.equal(listening?.certificate_reload, "with_gap");
+  await writeTlsFiles(dir.path, next);
+  server.signal("SIGHUP");
+  await servedAfterAll(url, next);
+});
