@@ -7,9 +7,15 @@
 import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
 import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import {
+  DEFAULT_INVALID_TOKENS_PER_MINUTE,
+  DEFAULT_MAX_TRACKED_ADDRESSES,
+  type TokenBudgetOptions,
+} from "./auth/token_budget.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,
@@ -77,6 +83,7 @@ export const ENV_VARIABLES = [
   "JWT_ISSUER",
   "JWT_AUDIENCE",
   "JWT_SECRET",
+  "JWT_ALG",
   "ACCESS_TOKEN_TTL",
   "REFRESH_TOKEN_TTL",
   "REFRESH_TOKEN_IDLE_TTL",
@@ -95,6 +102,7 @@ export const ENV_VARIABLES = [
   "TRUSTED_PROXIES",
   "TRUSTED_PROXY_HEADER",
   "IPV6_PREFIX_LENGTH",
+  "INVALID_TOKEN_BUDGET_PER_MINUTE",
   "BODY_TIMEOUT",
   "SHUTDOWN_TIMEOUT",
   "DRAIN_DELAY",
@@ -142,8 +150,10 @@ export interface Config {
   issuer?: string;
   /** `aud` of tokens; by default the public URL. */
   audience?: string;
-  /** HS256 shared secret; ES256 key pairs kept in the store are used when absent. */
+  /** HS256 shared secret; key pairs kept in the store are used when absent. */
   jwtSecret?: string;
+  /** Algorithm of the key pairs made at first start and by `keys rotate`. */
+  jwtAlg: SigningAlg;
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
@@ -164,6 +174,8 @@ export interface Config {
   deviceTokens: DeviceTokenOptions;
   /** Which peers are proxies whose forwarding header is believed, and IPv6 grouping. */
   clientAddress: ClientAddressOptions;
+  /** Invalid access tokens allowed per client address and minute. */
+  invalidTokenBudget: TokenBudgetOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -264,6 +276,13 @@ export function loadConfig(args: string[], env: Env): Config {
       }),
     },
     clientAddress: readClientAddress(env),
+    invalidTokenBudget: {
+      perMinute: integer("INVALID_TOKEN_BUDGET_PER_MINUTE", env.INVALID_TOKEN_BUDGET_PER_MINUTE, {
+        fallback: DEFAULT_INVALID_TOKENS_PER_MINUTE,
+        min: 1,
+      }),
+      maxTrackedAddresses: DEFAULT_MAX_TRACKED_ADDRESSES,
+    },
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -345,6 +364,7 @@ function readIdentity(env: Env): Pick<Config, "publicUrl" | "issuer" | "audience
 type TokenSettings = Pick<
   Config,
   | "jwtSecret"
+  | "jwtAlg"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
   | "refreshTokenIdleTtlSeconds"
@@ -365,6 +385,7 @@ function readTokenSettings(env: Env): TokenSettings {
   });
   return {
     jwtSecret,
+    jwtAlg: readSigningAlg(env.JWT_ALG, jwtSecret),
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
@@ -382,6 +403,17 @@ function readTokenSettings(env: Env): TokenSettings {
     }),
     maxTokenBytes: MAX_TOKEN_BYTES,
   };
+}
+
+function readSigningAlg(value: string | undefined, jwtSecret: string | undefined): SigningAlg {
+  if (!value) return DEFAULT_SIGNING_ALG;
+  if (!(SIGNING_ALGS as readonly string[]).includes(value)) {
+    throw new ConfigError(`JWT_ALG must be one of ${SIGNING_ALGS.join(", ")}, not "${value}"`);
+  }
+  if (jwtSecret !== undefined) {
+    throw new ConfigError("JWT_ALG names a key-pair algorithm; unset it when JWT_SECRET is set");
+  }
+  return value as SigningAlg;
 }
 
 function readThrottle(env: Env): ThrottleOptions {

@@ -12,7 +12,7 @@ import { userCommand } from "./cli/user.ts";
 import { ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
-import { ListenError, startServer } from "./server.ts";
+import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
 
@@ -105,19 +105,30 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     if (config.dev) await seedDemoUsers(store, hasher, logger);
     else await refuseDemoUsers(store, hasher);
     const empty = (await store.listUsers()).length === 0;
-    const server = await startServer(config, logger, { store });
+    // Listening before the signal handlers would let an early SIGHUP end the process (its default
+    // action), so they are in place first and act once the server exists.
+    let server: RunningServer | undefined;
+    const exit = () => Deno.exit(0);
+    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
+    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    const handlers: [Deno.Signal, () => void][] = [
+      ["SIGTERM", () => server ? server.drain().then(exit) : exit()],
+      ["SIGINT", () => server ? server.shutdown().then(exit) : exit()],
+      ["SIGHUP", () => server?.reloadCertificate("SIGHUP")],
+    ];
+    for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+    try {
+      server = await startServer(config, logger, { store });
+    } catch (error) {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+      throw error;
+    }
     if (!logger.enabled("info")) {
       // The JSON "Listening" line is below LOG_LEVEL; the address is still worth one line.
       const redirect = server.httpUrl ? ` (${server.httpUrl} redirects to it)` : "";
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
-    const exit = () => Deno.exit(0);
-    // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
-    // instance out, then stop. SIGINT is a person at a terminal: stop now.
-    Deno.addSignalListener("SIGTERM", () => server.drain().then(exit));
-    Deno.addSignalListener("SIGINT", () => server.shutdown().then(exit));
-    Deno.addSignalListener("SIGHUP", () => server.reloadCertificate());
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

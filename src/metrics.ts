@@ -54,16 +54,6 @@ export class Metrics {
     "auth_throttle_entries",
     "Times an account, a client address or a device entered throttling",
   );
-  /** Access-token checks by `outcome` (`valid` or the reason for refusing). */
-  readonly tokenVerifications: Counter = this.#counter(
-    "auth_token_verifications",
-    "Access-token verifications by outcome",
-  );
-  /** Access-token checks answered from the cache of verified tokens. */
-  readonly tokenCacheHits: Counter = this.#counter(
-    "auth_token_cache_hits",
-    "Access-token verifications answered from the cache",
-  );
   /** Refresh-token exchanges by `outcome`, reuse detections included. */
   readonly refreshes: Counter = this.#counter(
     "auth_refreshes",
@@ -99,6 +89,21 @@ export class Metrics {
         this.#duration.record(seconds, { route });
       },
     };
+  }
+
+  /**
+   * Reports the token service's verification outcomes and cache hits, read at each scrape: the
+   * service keeps plain counts, so a token check pays no metrics call.
+   */
+  observeTokens(tokens: { outcomes: ReadonlyMap<string, number>; cacheHits: number }): void {
+    this.#meter.createObservableCounter("auth_token_verifications", {
+      description: "Access-token verifications by outcome (valid, or why a token was refused)",
+    }).addCallback((result) => {
+      for (const [outcome, count] of tokens.outcomes) result.observe(count, { outcome });
+    });
+    this.#meter.createObservableCounter("auth_token_cache_hits", {
+      description: "Access-token verifications answered from the cache of verified tokens",
+    }).addCallback((result) => result.observe(tokens.cacheHits));
   }
 
   /** The text exposition format. */

@@ -15,6 +15,7 @@ import { PasswordHasher } from "./auth/passwords.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
+import { InvalidTokenBudget } from "./auth/token_budget.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
@@ -47,7 +48,7 @@ export interface RunningServer extends AsyncDisposable {
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
    * serving; resolves to whether the new pair is in use.
    */
-  reloadCertificate(): Promise<boolean>;
+  reloadCertificate(trigger: string): Promise<boolean>;
   /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
   drain(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
@@ -129,8 +130,14 @@ export async function startServer(
       certificate_reload: https.reload,
     });
     logger.flush();
-    const reloadCertificate = () => https.reloadFrom(config.tlsCert, config.tlsKey);
-    listeners.push(watchCertificateFiles([config.tlsCert, config.tlsKey], reloadCertificate));
+    const reloadCertificate = (trigger: string) =>
+      https.reloadFrom(config.tlsCert, config.tlsKey, trigger);
+    listeners.push(
+      watchCertificateFiles(
+        [config.tlsCert, config.tlsKey],
+        () => reloadCertificate("file change"),
+      ),
+    );
     const shutdown = gracefulShutdown(config, logger, { listeners, services });
     return {
       url,
@@ -176,6 +183,7 @@ async function openServices(
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
+      alg: config.jwtAlg,
       refreshIntervalMs: SYNC_INTERVAL_MS,
       onRefreshError: onSyncError,
     });
@@ -189,6 +197,13 @@ async function openServices(
     revocations?.close();
     await store.close();
     throw error;
+  }
+  const signingAlg = keys.signingKey().alg;
+  if (!keys.symmetric && signingAlg !== config.jwtAlg) {
+    logger.log("warn", "The current signing key is not of JWT_ALG; run keys rotate to switch", {
+      jwt_alg: config.jwtAlg,
+      signing_alg: signingAlg,
+    });
   }
   const pruning = setInterval(() => {
     store.pruneExpired(unixNow()).catch(onSyncError);
@@ -233,10 +248,12 @@ function buildApp(
     leewaySeconds: config.clockLeewaySeconds,
     maxTokenBytes: config.maxTokenBytes,
     revocations,
+    invalidTokenBudget: new InvalidTokenBudget(config.invalidTokenBudget),
   });
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
   });
+  metrics?.observeTokens(tokens);
   const events = createAuditTrail(logger, metrics);
   const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,

@@ -25,7 +25,7 @@ export interface CertificateListener {
    * Loads and checks a new pair and serves new connections with it; a pair that fails the checks
    * is refused (one log line, the old pair keeps serving). Resolves to whether it is in use.
    */
-  reloadFrom(certPath: string, keyPath: string): Promise<boolean>;
+  reloadFrom(certPath: string, keyPath: string, trigger: string): Promise<boolean>;
   /** Stops every listener, letting in-flight requests finish. */
   shutdown(): Promise<void>;
 }
@@ -46,7 +46,7 @@ export interface ReloadableListenOptions {
  * @example
  * ```ts
  * const listener = listenWithReload({ hostname, port: 8443, tls, logger, handler, onError });
- * await listener.reloadFrom("certs/cert.pem", "certs/key.pem");
+ * await listener.reloadFrom("certs/cert.pem", "certs/key.pem", "SIGHUP");
  * ```
  */
 export function listenWithReload(options: ReloadableListenOptions): CertificateListener {
@@ -69,7 +69,7 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
   const retiring: Promise<void>[] = [];
   let queue = Promise.resolve(true);
 
-  async function replace(certPath: string, keyPath: string): Promise<boolean> {
+  async function replace(certPath: string, keyPath: string, trigger: string): Promise<boolean> {
     let tls: TlsFiles;
     try {
       tls = await loadTlsFiles(certPath, keyPath);
@@ -77,6 +77,7 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       const message = error instanceof CertificateError ? error.message : String(error);
       logger.log("error", "Certificate reload refused; the current certificate stays", {
         error: message,
+        trigger,
       });
       return false;
     }
@@ -88,15 +89,15 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       await old.shutdown();
       current = serve(tls, false);
     }
-    logger.log("info", "Certificate reloaded", { cert: certPath, mode: reload });
+    logger.log("info", "Certificate reloaded", { cert: certPath, mode: reload, trigger });
     return true;
   }
 
   return {
     port,
     reload,
-    reloadFrom(certPath, keyPath) {
-      queue = queue.then(() => replace(certPath, keyPath));
+    reloadFrom(certPath, keyPath, trigger) {
+      queue = queue.then(() => replace(certPath, keyPath, trigger));
       return queue;
     },
     async shutdown() {

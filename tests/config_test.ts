@@ -72,6 +72,37 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
     proxyHeader: "x-forwarded-for",
     ipv6PrefixLength: 64,
   });
+  assert.equal(config.jwtAlg, "ES256");
+  assert.deepEqual(config.invalidTokenBudget, { perMinute: 30, maxTrackedAddresses: 10_000 });
+});
+
+Deno.test("loadConfig reads JWT_ALG and INVALID_TOKEN_BUDGET_PER_MINUTE", () => {
+  for (const alg of ["ES256", "EdDSA", "RS256"]) {
+    assert.equal(loadConfig([], { JWT_ALG: alg }).jwtAlg, alg);
+  }
+  assert.equal(loadConfig([], { JWT_ALG: "" }).jwtAlg, "ES256");
+  const config = loadConfig([], { INVALID_TOKEN_BUDGET_PER_MINUTE: "5" });
+  assert.equal(config.invalidTokenBudget.perMinute, 5);
+});
+
+Deno.test("loadConfig rejects an unknown JWT_ALG, JWT_ALG with JWT_SECRET, and a budget below 1", () => {
+  for (const alg of ["HS256", "none", "es256", "ES384", "Ed25519"]) {
+    assertConfigError(
+      () => loadConfig([], { JWT_ALG: alg }),
+      /^JWT_ALG must be one of ES256, EdDSA, RS256/,
+    );
+  }
+  const error = assertConfigError(
+    () => loadConfig([], { JWT_ALG: "EdDSA", JWT_SECRET: "s".repeat(40) }),
+    /JWT_ALG .* JWT_SECRET/,
+  );
+  assert.ok(!error.message.includes("s".repeat(40)));
+  for (const value of ["0", "-1", "ten", "1.5"]) {
+    assertConfigError(
+      () => loadConfig([], { INVALID_TOKEN_BUDGET_PER_MINUTE: value }),
+      /^INVALID_TOKEN_BUDGET_PER_MINUTE must be a whole number/,
+    );
+  }
 });
 
 Deno.test("loadConfig reads PORT and HOST from the environment", () => {

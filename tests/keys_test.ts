@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";
-import { ASYMMETRIC_ALG, generateSigningKey, KeyRing } from "../src/auth/keys.ts";
+import { DEFAULT_SIGNING_ALG, generateSigningKey, KeyRing } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -15,7 +15,7 @@ Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by 
   const records = await store.listSigningKeys(unixNow());
   assert.equal(records.length, 1);
   const [record] = records;
-  assert.equal(record.alg, ASYMMETRIC_ALG);
+  assert.equal(record.alg, DEFAULT_SIGNING_ALG);
   assert.equal(record.alg, "ES256");
   assert.equal(record.retiresAt, null);
   const publicJwk = JSON.parse(record.publicJwk) as JWK;
@@ -209,6 +209,45 @@ Deno.test("KeyRing reads a private key only when another key becomes current, no
   for (let i = 0; i < 5; i++) await keys.refresh();
   assert.deepEqual(reads, [first, next.kid]);
   assert.equal(keys.signingKey().kid, next.kid);
+});
+
+for (const [alg, kty, crv] of [["EdDSA", "OKP", "Ed25519"], ["RS256", "RSA", undefined]] as const) {
+  Deno.test(`generateSigningKey and KeyRing.open make ${alg} keys named by their thumbprint`, async () => {
+    const record = await generateSigningKey(unixNow(), alg);
+    const publicJwk = JSON.parse(record.publicJwk) as JWK;
+    assert.equal(record.alg, alg);
+    assert.equal(publicJwk.alg, alg);
+    assert.equal(publicJwk.kty, kty);
+    assert.equal(publicJwk.crv, crv);
+    assert.equal(publicJwk.use, "sig");
+    for (const member of PRIVATE_MEMBERS) assert.equal(member in publicJwk, false, member);
+    assert.equal(typeof (JSON.parse(record.privateJwk) as JWK).d, "string");
+    assert.equal(record.kid, await calculateJwkThumbprint(publicJwk, "sha256"));
+
+    await using store = disposable(await SqliteStore.open(":memory:"));
+    const keys = await KeyRing.open(store, { alg });
+    assert.equal(keys.signingKey().alg, alg);
+    assert.deepEqual(keys.verificationAlgs(), [alg]);
+    assert.equal((await store.listSigningKeys(unixNow()))[0].alg, alg);
+  });
+}
+
+Deno.test("KeyRing.open keeps the stored key whatever alg it is asked for; a rotation elsewhere switches it", async () => {
+  await using store = disposable(await SqliteStore.open(":memory:"));
+  const first = await KeyRing.open(store); // ES256
+  const other = await KeyRing.open(store, { alg: "RS256" }); // another instance, another JWT_ALG
+  assert.equal(other.signingKey().kid, first.signingKey().kid);
+  assert.equal(other.signingKey().alg, "ES256");
+  const now = unixNow();
+  const next = await generateSigningKey(now, "EdDSA");
+  await store.rotateSigningKey(next, now + 60, now);
+  await Promise.all([first.refresh(), other.refresh()]);
+  for (const ring of [first, other]) {
+    assert.equal(ring.signingKey().kid, next.kid);
+    assert.equal(ring.signingKey().alg, "EdDSA");
+    assert.deepEqual(ring.verificationAlgs(now), ["EdDSA", "ES256"]);
+    assert.deepEqual(ring.verificationAlgs(now + 60), ["EdDSA"]);
+  }
 });
 
 /** Closes the store at the end of the scope. */

@@ -331,7 +331,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
   assert.ok(user.passwordHash.startsWith("$pbkdf2-sha256$i="), user.passwordHash);
   assert.ok(!user.passwordHash.includes(password));
 
-  const db = new DatabaseSync(`${server.dir}/auth.db`, { readOnly: true });
+  const db = new DatabaseSync(`${server.dir}/data/auth.db`, { readOnly: true });
   try {
     const rows = db.prepare("SELECT * FROM users").all();
     assert.equal(rows.length, 1);
@@ -342,7 +342,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
   for (const file of ["auth.db", "auth.db-wal"]) {
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(`${server.dir}/${file}`);
+      bytes = await Deno.readFile(`${server.dir}/data/${file}`);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw error;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { program, testNeeding } from "./helpers/prerequisites.ts";
 import { runProgram, ServerProcess } from "./helpers/process.ts";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -92,4 +92,27 @@ Deno.test("the serve task's scoped permissions are enough for the metrics listen
     assert.ok(sample(text, "process_resident_memory_bytes") > 0);
     assert.deepEqual(server.logs.filter((line) => line.level === "error"), []);
   });
+});
+
+Deno.test("GET /metrics counts token verifications by outcome and the cache hits", async () => {
+  await using server = await startTestServer({
+    users: { alice: "alice-password-1" },
+    env: { METRICS_PORT: "0" },
+  });
+  const { body } = await login(server, "alice", "alice-password-1");
+  const token = body.access_token as string;
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await hello(server, `Bearer ${token}`)).res.status, 200);
+  }
+  const [head, payload, signature] = token.split(".");
+  const flipped = signature[0] === "A" ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+  const forged = `${head}.${payload}.${flipped}`;
+  assert.equal((await hello(server, `Bearer ${forged}`)).res.status, 401);
+  assert.equal((await hello(server, "Bearer a.b.c")).res.status, 401);
+  const text = await scrape(server);
+  // Issued tokens are cached when signed, so every check of the valid one is a cache hit.
+  assert.equal(sample(text, "auth_token_verifications_total", { outcome: "valid" }), 3);
+  assert.equal(sample(text, "auth_token_cache_hits_total"), 3);
+  assert.equal(sample(text, "auth_token_verifications_total", { outcome: "bad_signature" }), 1);
+  assert.equal(sample(text, "auth_token_verifications_total", { outcome: "malformed" }), 1);
 });

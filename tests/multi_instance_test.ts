@@ -269,6 +269,39 @@ testNeeding([POSTGRESQL], {
         },
       );
 
+      await t.step("keys rotate with JWT_ALG=EdDSA switches both instances to EdDSA", async () => {
+        const es256 = await login(a, "alice", "alice-password-1");
+        assert.equal(decodeProtectedHeader(es256.access).alg, "ES256");
+        const rotate = await runCli(["keys", "rotate"], {
+          env: { DATABASE_URL: database.url, JWT_ALG: "EdDSA" },
+        });
+        assert.equal(rotate.code, 0, rotate.stderr);
+        const edKid = /New signing key "([^"]+)" \(EdDSA\)/.exec(rotate.stdout)?.[1];
+        assert.ok(edKid, rotate.stdout);
+        await Promise.all(
+          [a, b].map((server) =>
+            within(
+              PROPAGATION_LIMIT_MS,
+              `${server.name} publishing the EdDSA key`,
+              async () => (await jwksKids(endpoint(server))).includes(edKid),
+            )
+          ),
+        );
+        const fromA = await login(a, "alice", "alice-password-1");
+        const fromB = await login(b, "alice", "alice-password-1");
+        for (const token of [fromA.access, fromB.access]) {
+          assert.deepEqual(
+            [decodeProtectedHeader(token).alg, kidOf(token)],
+            ["EdDSA", edKid],
+          );
+        }
+        assert.equal(await helloStatus(b, fromA.access), 200);
+        assert.equal(await helloStatus(a, fromB.access), 200);
+        // The ES256 tokens of before keep working on both until their keys retire.
+        assert.equal(await helloStatus(a, es256.access), 200);
+        assert.equal(await helloStatus(b, es256.access), 200);
+      });
+
       await t.step("failed logins are counted across both instances", async () => {
         const wrong = { username: "bob", password: "not-bobs-password" };
         const first = await call(a, "/login", { json: wrong });

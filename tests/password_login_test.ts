@@ -222,7 +222,7 @@ Deno.test("logins that upgrade a hash racing user passwd, many rounds: the new p
     env: NO_THROTTLE,
     config: { passwordIterations: 20_000 },
   });
-  const other = await SqliteStore.open(`${server.dir}/auth.db`);
+  const other = await SqliteStore.open(`${server.dir}/data/auth.db`);
   try {
     const old = await testHasher(500).hash("old password");
     await other.addUser("alice", old);

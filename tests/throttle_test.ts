@@ -92,6 +92,7 @@ Deno.test("LoginThrottle.reserve admits a name and address never seen and counts
     username: "alice",
     address: "203.0.113.1",
     addressWindowAt: T0,
+    blocks: [],
   });
   assert.deepEqual(await f.read("account:alice"), {
     failures: 1,
@@ -269,7 +270,7 @@ Deno.test("LoginThrottle counts a device's attempts on the device alone, admitte
   const accountBefore = await f.read("account:alice");
   const addressBefore = await f.read(`address:${address}`);
   const reserved = await f.attempt({ username: "alice", address, deviceId: "dev-1" }, T0);
-  assert.deepEqual(reserved, { budget: "device", deviceId: "dev-1" });
+  assert.deepEqual(reserved, { budget: "device", deviceId: "dev-1", blocks: [] });
   assert.deepEqual(await f.read("device:dev-1"), {
     failures: 1,
     windowStartAt: T0,
@@ -286,7 +287,13 @@ Deno.test("LoginThrottle falls back to the account and address once a device spe
   await using f = await setup();
   const device = { username: "alice", address: "203.0.113.7", deviceId: "dev-1" };
   for (let i = 0; i < CONFIG.deviceFailures; i++) {
-    assert.deepEqual(await f.attempt(device, T0 + i), { budget: "device", deviceId: "dev-1" });
+    // The last one spends the budget: a failure there puts the device into its wait.
+    const blocks = i === CONFIG.deviceFailures - 1 ? ["device"] : [];
+    assert.deepEqual(await f.attempt(device, T0 + i), {
+      budget: "device",
+      deviceId: "dev-1",
+      blocks,
+    });
   }
   assert.equal((await f.read("device:dev-1"))?.blockedUntil, T0 + 2 + CONFIG.resetAfterSeconds);
   // Spent: the next attempts count on the account, which is throttled after 5.
@@ -297,7 +304,11 @@ Deno.test("LoginThrottle falls back to the account and address once a device spe
   assert.equal((await f.read("device:dev-1"))?.failures, CONFIG.deviceFailures, "not counted");
   // An hour after its last failure the device has its budget again.
   const later = T0 + 2 + CONFIG.resetAfterSeconds;
-  assert.deepEqual(await f.attempt(device, later), { budget: "device", deviceId: "dev-1" });
+  assert.deepEqual(await f.attempt(device, later), {
+    budget: "device",
+    deviceId: "dev-1",
+    blocks: [],
+  });
   assert.equal((await f.read("device:dev-1"))?.failures, 1);
 });
 

@@ -33,6 +33,8 @@ interface Fixture extends AsyncDisposable {
   store: SqliteStore;
   keys: KeyRing;
   tokens: TokenService;
+  /** Another service on the same keys, as on another instance: it has seen no token yet. */
+  verifier: TokenService;
 }
 
 /** A token service on an ES256 key ring in a fresh in-memory store. */
@@ -54,6 +56,7 @@ function fixture(store: SqliteStore, keys: KeyRing, options: Partial<TokenOption
     store,
     keys,
     tokens: new TokenService(keys, { ...OPTIONS, ...options }),
+    verifier: new TokenService(keys, { ...OPTIONS, ...options }),
     async [Symbol.asyncDispose]() {
       keys.close();
       await store.close();
@@ -126,7 +129,8 @@ Deno.test("TokenService.issue then verify round-trips every claim with ES256", a
   assert.equal(payload.scope, "read write");
   assert.equal(payload.client_id, "cli");
   assert.equal(issued.expiresIn, 900);
-  assert.deepEqual(await f.tokens.verify(issued.token), issued.claims);
+  assert.deepEqual(await f.verifier.verify(issued.token), issued.claims);
+  assert.equal(f.verifier.signatureChecks, 1);
 });
 
 Deno.test("TokenService.issue then verify round-trips every claim with HS256", async () => {
@@ -138,7 +142,8 @@ Deno.test("TokenService.issue then verify round-trips every claim with HS256", a
   assert.deepEqual(Object.keys(payload).sort(), ["aud", "exp", "iat", "iss", "jti", "nbf", "sub"]);
   assert.equal(payload.sub, "bob");
   assert.equal(payload.exp, payload.iat! + 900);
-  assert.deepEqual(await f.tokens.verify(issued.token), issued.claims);
+  assert.deepEqual(await f.verifier.verify(issued.token), issued.claims);
+  assert.equal(f.verifier.signatureChecks, 1);
 });
 
 Deno.test("TokenService.issue gives every token a different jti", async () => {
@@ -390,13 +395,24 @@ Deno.test("TokenService.verify rejects an HS256 token signed with another secret
 Deno.test("TokenService.verify caches a verified token and returns the same claims again", async () => {
   await using f = await es256();
   const { token, claims: issued } = await f.tokens.issue("alice");
-  assert.equal(f.tokens.cachedCount, 0);
-  const first = await f.tokens.verify(token);
-  assert.equal(f.tokens.cachedCount, 1);
-  const second = await f.tokens.verify(token);
-  assert.equal(f.tokens.cachedCount, 1);
+  assert.equal(f.verifier.cachedCount, 0);
+  const first = await f.verifier.verify(token);
+  assert.equal(f.verifier.cachedCount, 1);
+  const second = await f.verifier.verify(token);
+  assert.equal(f.verifier.cachedCount, 1);
+  assert.equal(f.verifier.signatureChecks, 1);
   assert.deepEqual(first, issued);
   assert.deepEqual(second, issued);
+});
+
+Deno.test("TokenService.issue caches the token it signs: its first verification checks no signature", async () => {
+  await using f = await es256();
+  const { token, claims: issued } = await f.tokens.issue("alice");
+  assert.equal(f.tokens.cachedCount, 1);
+  assert.deepEqual(await f.tokens.verify(token), issued);
+  assert.equal(f.tokens.signatureChecks, 0);
+  assert.ok(Object.isFrozen(await f.tokens.verify(token)));
+  assert.ok(!Object.isFrozen(issued), "the caller's claims are not the cached object");
 });
 
 Deno.test("TokenService.verify does not cache a rejected token", async () => {
@@ -404,9 +420,10 @@ Deno.test("TokenService.verify does not cache a rejected token", async () => {
   const { token } = await f.tokens.issue("alice");
   const [h, p, s] = token.split(".");
   const flipped = (s[0] === "A" ? "B" : "A") + s.slice(1);
-  await assertInvalid(f.tokens.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
-  await assertInvalid(f.tokens.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
-  assert.equal(f.tokens.cachedCount, 0);
+  await assertInvalid(f.verifier.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
+  await assertInvalid(f.verifier.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
+  assert.equal(f.verifier.cachedCount, 0);
+  assert.equal(f.verifier.signatureChecks, 2);
 });
 
 Deno.test("TokenService cache never holds more than cacheSize tokens", async () => {

@@ -33,6 +33,8 @@ export interface AuthFailureDetails extends ErrorOptions {
   scope?: string;
   /** Seconds until a retry may succeed, for `throttled`. */
   retryAfterSeconds?: number;
+  /** A short label of the cause, for metrics (such as `expired` for an `invalid_token`). */
+  reason?: string;
 }
 
 /** A failed authentication step; `message` is safe to show to the client. */
@@ -43,6 +45,8 @@ export class AuthFailure extends Error {
   readonly scope?: string;
   /** Seconds until a retry may succeed, for `throttled`. */
   readonly retryAfterSeconds?: number;
+  /** A short label of the cause, for metrics. */
+  readonly reason?: string;
 
   constructor(code: AuthErrorCode, message: string, details: AuthFailureDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -50,6 +54,7 @@ export class AuthFailure extends Error {
     this.code = code;
     this.scope = details.scope;
     this.retryAfterSeconds = details.retryAfterSeconds;
+    this.reason = details.reason;
   }
 }
 
@@ -68,7 +73,7 @@ export function invalidClient(message: string): AuthFailure {
   return new AuthFailure("invalid_client", message);
 }
 
-/** A refused or malformed access token. */
-export function invalidToken(message: string): AuthFailure {
-  return new AuthFailure("invalid_token", message);
+/** A refused or malformed access token; `reason` labels the cause for metrics. */
+export function invalidToken(message: string, reason = "invalid"): AuthFailure {
+  return new AuthFailure("invalid_token", message, { reason });
 }

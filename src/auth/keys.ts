@@ -1,16 +1,24 @@
 /**
  * @module
- * Signing and verification keys: one HS256 secret, or ES256 key pairs kept in the store. Every
- * instance re-reads the public keys each second, so a rotation or revocation made elsewhere takes
- * effect within that bound; a private key is read only when another key becomes current.
+ * Signing keys: making key pairs of the configured algorithm, and the key ring that signs with
+ * the current key and verifies with every key that has not retired, each with its own
+ * algorithm. Keys live in the store; every instance re-reads the public keys each second, so a
+ * rotation or revocation made elsewhere takes effect within that bound, and reads a private key
+ * only when another key becomes current. It never reads a request.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
 import type { NewSigningKey, Store } from "../store/store.ts";
 import { repeatEvery } from "./_repeat.ts";
 
-/** Algorithm of the key pairs this service makes. */
-export const ASYMMETRIC_ALG = "ES256";
+/** Algorithms of the key pairs this service makes (`JWT_ALG`); EdDSA is Ed25519. */
+export const SIGNING_ALGS = ["ES256", "EdDSA", "RS256"] as const;
+/** An algorithm of the key pairs this service makes. */
+export type SigningAlg = typeof SIGNING_ALGS[number];
+/** `JWT_ALG` when unset. */
+export const DEFAULT_SIGNING_ALG: SigningAlg = "ES256";
+/** RSA modulus of RS256 keys, in bits (RFC 7518 §3.3 asks for at least 2048). */
+const RSA_MODULUS_BITS = 2048;
 
 /** A key that can verify tokens, with the only algorithm it accepts. */
 export interface VerificationKey {
@@ -28,25 +36,31 @@ export interface SigningKey {
   key: CryptoKey | Uint8Array;
 }
 
-/** Makes a new ES256 signing key record whose `kid` is its RFC 7638 thumbprint. */
-export async function generateSigningKey(now: UnixSeconds): Promise<NewSigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(ASYMMETRIC_ALG, { extractable: true });
+/** Makes a new signing key record of `alg` whose `kid` is its RFC 7638 thumbprint. */
+export async function generateSigningKey(
+  now: UnixSeconds,
+  alg: SigningAlg = DEFAULT_SIGNING_ALG,
+): Promise<NewSigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === "RS256" && { modulusLength: RSA_MODULUS_BITS }),
+  });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk = await exportJWK(privateKey);
   return {
     kid,
-    alg: ASYMMETRIC_ALG,
-    privateJwk: JSON.stringify({ ...privateJwk, kid, alg: ASYMMETRIC_ALG }),
-    publicJwk: JSON.stringify({ ...publicJwk, kid, alg: ASYMMETRIC_ALG, use: "sig" }),
+    alg,
+    privateJwk: JSON.stringify({ ...privateJwk, kid, alg }),
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: "sig" }),
     createdAt: now,
     retiresAt: null,
   };
 }
 
 /**
- * The signing and verification keys: one HS256 secret, or ES256 key pairs kept in the store and
- * re-read periodically so that a rotation by another process is picked up.
+ * The signing and verification keys: one HS256 secret, or key pairs (ES256, EdDSA, RS256) kept
+ * in the store and re-read periodically so that a rotation by another process is picked up.
  *
  * @example
  * ```ts
@@ -58,7 +72,7 @@ export class KeyRing {
   #store?: Store;
   #signing!: SigningKey;
   #verification = new Map<string, VerificationKey>();
-  #publicJwks: JWK[] = [];
+  #publicJwks: { jwk: JWK; retiresAt?: UnixSeconds }[] = [];
   #stopRefreshing = () => {};
   #refreshing?: Promise<void>;
 
@@ -66,11 +80,16 @@ export class KeyRing {
     this.#store = store;
   }
 
-  /** Opens the key ring: HS256 when `secret` is given, else ES256 keys from the store. */
+  /**
+   * Opens the key ring: HS256 when `secret` is given, else the keys in the store. A store
+   * without keys gets one of `alg`; a store with keys keeps its current key, whatever its
+   * algorithm, until `keys rotate`.
+   */
   static async open(
     store: Store,
     options: {
       secret?: string;
+      alg?: SigningAlg;
       refreshIntervalMs?: number;
       onRefreshError?: (error: unknown) => void;
     } = {},
@@ -81,7 +100,7 @@ export class KeyRing {
     for (let attempt = 1; !ring.#signing; attempt++) {
       if (attempt > 3) throw new Error("No current signing key in the store");
       const now = unixNow();
-      await store.ensureSigningKey(await generateSigningKey(now), now);
+      await store.ensureSigningKey(await generateSigningKey(now, options.alg), now);
       await ring.refresh();
     }
     if (options.refreshIntervalMs) {
@@ -123,9 +142,20 @@ export class KeyRing {
     return key;
   }
 
-  /** Public keys that still verify, for a JWKS document; empty with HS256. */
-  publicJwks(): JWK[] {
-    return this.#publicJwks;
+  /** Public keys that still verify at `now`, for a JWKS document; empty with HS256. */
+  publicJwks(now: UnixSeconds = unixNow()): JWK[] {
+    return this.#publicJwks
+      .filter(({ retiresAt }) => retiresAt === undefined || retiresAt > now)
+      .map(({ jwk }) => jwk);
+  }
+
+  /** Algorithms of the keys that still verify at `now`, the signing key's first. */
+  verificationAlgs(now: UnixSeconds = unixNow()): string[] {
+    const algs = new Set([this.#signing.alg]);
+    for (const key of this.#verification.values()) {
+      if (key.retiresAt === undefined || key.retiresAt > now) algs.add(key.alg);
+    }
+    return [...algs];
   }
 
   /** Re-reads the keys from the store, importing only keys not seen before. */
@@ -163,6 +193,9 @@ export class KeyRing {
       }
     }
     this.#verification = next;
-    this.#publicJwks = records.map((record) => JSON.parse(record.publicJwk));
+    this.#publicJwks = records.map((record) => ({
+      jwk: JSON.parse(record.publicJwk),
+      retiresAt: record.retiresAt ?? undefined,
+    }));
   }
 }

@@ -13,7 +13,7 @@ import { AuthFailure, invalidCredentials, invalidGrant } from "./errors.ts";
 import type { VerifiedUser } from "./password_login.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "./scopes.ts";
-import type { AccessClaims, TokenService } from "./tokens.ts";
+import type { AccessClaims, Presenter, TokenService } from "./tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -196,14 +196,17 @@ export class SessionService {
   /**
    * RFC 7009 revocation by `caller`: a refresh token revokes its family; an access token revokes
    * itself. Unknown or invalid tokens are ignored, as the RFC asks; a token issued to another
-   * client is refused as `unauthorized_client` (§2.1) and left alone.
+   * client is refused as `unauthorized_client` (§2.1) and left alone. Invalid access tokens are
+   * charged to the presenter's invalid-token budget like any other; once it is spent, this throws
+   * `throttled`.
    */
   async revoke(
     token: string,
     hint: string | undefined,
     caller: ClientIdentity,
-    origin?: Origin,
+    request: { presenter?: Presenter; origin?: Origin } = {},
   ): Promise<void> {
+    const { presenter = {}, origin } = request;
     const asRefresh = async () => {
       if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
       const found = await this.#store.getRefreshToken(await sha256(token));
@@ -220,7 +223,7 @@ export class SessionService {
       return true;
     };
     const asAccess = async () => {
-      const claims = await this.#tokens.verify(token).catch(() => undefined);
+      const claims = await this.#tokens.verify(token, presenter).catch(ignoreInvalidToken);
       if (!claims) return false;
       requireOwner(claims.client_id, caller);
       await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
@@ -345,4 +348,9 @@ function newRefreshToken(): string {
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return new Uint8Array(digest).toHex();
+}
+
+function ignoreInvalidToken(error: unknown): undefined {
+  if (error instanceof AuthFailure && error.code === "invalid_token") return undefined;
+  throw error;
 }

@@ -6,9 +6,10 @@
  */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
-import { type AuthFailure, invalidToken } from "./errors.ts";
+import { AuthFailure, invalidToken } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import type { RevocationList } from "./revocations.ts";
+import type { InvalidTokenBudget } from "./token_budget.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -52,6 +53,14 @@ export interface TokenOptions {
   cacheSize?: number;
   /** Revoked tokens and sessions, checked on every verification, cached or not. */
   revocations?: RevocationList;
+  /** Invalid tokens allowed per client address before uncached tokens are refused unchecked. */
+  invalidTokenBudget?: InvalidTokenBudget;
+}
+
+/** Who presents a token to {@linkcode TokenService.verify}. */
+export interface Presenter {
+  /** The client address, charged for invalid tokens when the service has a budget. */
+  from?: string;
 }
 
 /**
@@ -70,6 +79,9 @@ export class TokenService {
   #keys: KeyRing;
   #cache = new Map<string, { claims: AccessClaims; kid: string }>();
   #cacheSize: number;
+  #signatureChecks = 0;
+  #cacheHits = 0;
+  #outcomes = new Map<string, number>();
 
   constructor(keys: KeyRing, options: TokenOptions) {
     this.#keys = keys;
@@ -103,33 +115,78 @@ export class TokenService {
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
       .sign(key);
+    // A token this service just signed needs no signature check when it comes back.
+    this.#remember(token, { ...claims }, kid);
     return { token, claims, expiresIn: this.options.ttlSeconds };
   }
 
-  /** Verifies an access token; throws AuthFailure("invalid_token") when it is not acceptable. */
-  async verify(token: string): Promise<AccessClaims> {
-    if (token.length > this.options.maxTokenBytes) throw invalid("Token is too large");
-    if (!hasThreeSegments(token)) throw invalid("Malformed token");
+  /**
+   * Verifies an access token; throws AuthFailure("invalid_token") when it is not acceptable.
+   * A token seen before costs a map lookup. Any other token is charged to the presenter's
+   * address before it is parsed and refunded if valid; once the address has spent its
+   * invalid-token budget, such tokens are refused with AuthFailure("throttled") unchecked.
+   */
+  async verify(token: string, presenter: Presenter = {}): Promise<AccessClaims> {
+    try {
+      const claims = await this.#verify(token, presenter);
+      this.#count("valid");
+      return claims;
+    } catch (error) {
+      this.#count(error instanceof AuthFailure ? error.reason ?? error.code : "error");
+      throw error;
+    }
+  }
+
+  /** Verifications so far by outcome (`valid`, or the reason a token was refused), for metrics. */
+  get outcomes(): ReadonlyMap<string, number> {
+    return this.#outcomes;
+  }
+
+  /** Verifications answered from the cache of verified tokens so far, for metrics. */
+  get cacheHits(): number {
+    return this.#cacheHits;
+  }
+
+  #count(outcome: string): void {
+    this.#outcomes.set(outcome, (this.#outcomes.get(outcome) ?? 0) + 1);
+  }
+
+  async #verify(token: string, presenter: Presenter): Promise<AccessClaims> {
+    if (token.length > this.options.maxTokenBytes) throw invalid("Token is too large", "too_large");
+    if (!hasThreeSegments(token)) throw invalid("Malformed token", "malformed");
     const now = unixNow();
     const cached = this.#cache.get(token);
     if (cached) {
-      if (this.#stillValid(cached.claims, cached.kid, now)) return this.#notRevoked(cached.claims);
+      if (this.#stillValid(cached.claims, cached.kid, now)) {
+        this.#cacheHits++;
+        return this.#notRevoked(cached.claims);
+      }
       this.#cache.delete(token);
     }
+    const refund = presenter.from === undefined
+      ? undefined
+      : this.options.invalidTokenBudget?.take(presenter.from, now);
+    const claims = await this.#verifyUncached(token, now);
+    refund?.();
+    return claims;
+  }
+
+  async #verifyUncached(token: string, now: UnixSeconds): Promise<AccessClaims> {
     // A cached token is the very string that passed this check, so only new ones need it.
-    if (!JWS_COMPACT.test(token)) throw invalid("Malformed token");
+    if (!JWS_COMPACT.test(token)) throw invalid("Malformed token", "malformed");
     let header;
     try {
       header = decodeProtectedHeader(token);
     } catch {
-      throw invalid("Malformed token");
+      throw invalid("Malformed token", "malformed");
     }
     const key = typeof header.kid === "string"
       ? this.#keys.verificationKey(header.kid, now)
       : undefined;
-    if (!key) throw invalid("Unknown signing key");
-    if (header.alg !== key.alg) throw invalid("Unexpected token algorithm");
+    if (!key) throw invalid("Unknown signing key", "unknown_key");
+    if (header.alg !== key.alg) throw invalid("Unexpected token algorithm", "wrong_algorithm");
     let claims: AccessClaims;
+    this.#signatureChecks++;
     try {
       const result = await jwtVerify(token, key.key, {
         algorithms: [key.alg],
@@ -148,6 +205,11 @@ export class TokenService {
     return this.#notRevoked(claims);
   }
 
+  /** Number of signature checks made so far: what the invalid-token budget saves. */
+  get signatureChecks(): number {
+    return this.#signatureChecks;
+  }
+
   /** Number of verified tokens currently remembered. */
   get cachedCount(): number {
     return this.#cache.size;
@@ -161,20 +223,26 @@ export class TokenService {
   #checkClaims(claims: AccessClaims, now: UnixSeconds): void {
     for (const name of ["sub", "jti"] as const) {
       if (typeof claims[name] !== "string" || claims[name] === "") {
-        throw invalid(`Invalid "${name}" claim`);
+        throw invalid(`Invalid "${name}" claim`, "claims");
       }
     }
     for (const name of ["scope", "client_id", "sid"] as const) {
       if (claims[name] !== undefined && typeof claims[name] !== "string") {
-        throw invalid(`Invalid "${name}" claim`);
+        throw invalid(`Invalid "${name}" claim`, "claims");
       }
     }
-    if (claims.iat > now + this.options.leewaySeconds) throw invalid('Invalid "iat" claim');
-    if (claims.exp - claims.iat > this.options.ttlSeconds) throw invalid('Invalid "exp" claim');
+    if (claims.iat > now + this.options.leewaySeconds) {
+      throw invalid('Invalid "iat" claim', "claims");
+    }
+    if (claims.exp - claims.iat > this.options.ttlSeconds) {
+      throw invalid('Invalid "exp" claim', "claims");
+    }
   }
 
   #notRevoked(claims: AccessClaims): AccessClaims {
-    if (this.options.revocations?.isRevoked(claims)) throw invalid("Token has been revoked");
+    if (this.options.revocations?.isRevoked(claims)) {
+      throw invalid("Token has been revoked", "revoked");
+    }
     return claims;
   }
 
@@ -200,20 +268,20 @@ function hasThreeSegments(token: string): boolean {
     token.indexOf(".", second + 1) === -1;
 }
 
-function invalid(message: string): AuthFailure {
-  return invalidToken(message);
+function invalid(message: string, reason = "invalid"): AuthFailure {
+  return invalidToken(message, reason);
 }
 
 function verificationError(error: unknown): AuthFailure {
-  if (error instanceof errors.JWTExpired) return invalid("Token has expired");
+  if (error instanceof errors.JWTExpired) return invalid("Token has expired", "expired");
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return invalid("Signature verification failed");
+    return invalid("Signature verification failed", "bad_signature");
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === "nbf" && error.reason === "check_failed") {
-      return invalid("Token is not yet valid");
+      return invalid("Token is not yet valid", "not_yet_valid");
     }
-    return invalid(`Invalid "${error.claim}" claim`);
+    return invalid(`Invalid "${error.claim}" claim`, "claims");
   }
   return invalid("Invalid token");
 }

@@ -13,10 +13,11 @@ import { InputError } from "./secret.ts";
 const USAGE = "Usage: keys rotate | keys revoke KID | keys list";
 
 /**
- * `keys rotate|revoke|list`: rotation makes a new ES256 key current; older keys keep verifying
- * until every token they signed has expired (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY`), then retire.
+ * `keys rotate|revoke|list`: rotation makes a new key of `JWT_ALG` current (so changing `JWT_ALG`
+ * and rotating switches the algorithm); older keys, whatever their algorithm, keep verifying until
+ * every token they signed has expired (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY`), then retire.
  * Revocation removes a key at once (a leaked key): its tokens stop verifying on every instance
- * within the key sync interval, and when it was current a new key takes its place.
+ * within the key sync interval, and when it was current a new key of `JWT_ALG` takes its place.
  */
 export async function keysCommand(
   args: string[],
@@ -38,18 +39,21 @@ export async function keysCommand(
   }
   const now = unixNow();
   if (action === "rotate") {
-    const key = await generateSigningKey(now);
+    const key = await generateSigningKey(now, config.jwtAlg);
     const retireAt = now + config.accessTokenTtlSeconds + config.clockLeewaySeconds;
     await store.rotateSigningKey(key, retireAt, now);
     events.record({ event: "key_rotated", kid: key.kid });
-    console.log(`New signing key "${key.kid}"; previous keys retire at ${isoTime(retireAt)}`);
+    console.log(
+      `New signing key "${key.kid}" (${key.alg}); previous keys retire at ${isoTime(retireAt)}`,
+    );
     return;
   }
   if (action === "revoke") {
     const [kid] = rest;
-    const replacement = await generateSigningKey(now);
+    const replacement = await generateSigningKey(now, config.jwtAlg);
     const revoked = await store.revokeSigningKey(kid, replacement);
     if (revoked === "unknown") throw new InputError(`No signing key "${kid}"; see keys list`);
+    events.record({ event: "key_revoked", kid });
     console.log(`Revoked signing key "${kid}": its tokens are refused from now on`);
     if (revoked === "current") console.log(`New signing key "${replacement.kid}"`);
     return;

@@ -15,7 +15,8 @@ import { formParameter } from "../http/form.ts";
 
 /**
  * Verifies the request's `Authorization: Bearer` access token and, when `scope` is given, that
- * the token grants it (else `insufficient_scope`, RFC 6750 §3.1).
+ * the token grants it (else `insufficient_scope`, RFC 6750 §3.1). Invalid tokens are charged to
+ * the client address; a missing header is not an invalid token.
  */
 export async function authenticateBearer(
   req: Request,
@@ -29,7 +30,7 @@ export async function authenticateBearer(
   if (authorization.scheme !== "bearer") {
     throw invalidToken('Authorization header must be "Bearer <token>"');
   }
-  const claims = await tokens.verify(authorization.token);
+  const claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
   ctx.user = claims.sub;
   if (scope !== undefined) requireScope(claims.scope, scope);
   return claims;

@@ -1,6 +1,7 @@
 /**
  * @module
- * The public discovery documents: the JWKS and the RFC 8414 authorization-server metadata.
+ * Discovery documents: the RFC 7517 key set and the RFC 8414 metadata, both following the key
+ * ring, so that a key rotation (also across algorithms) shows in them within a second.
  */
 import type { KeyRing } from "../auth/keys.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
@@ -23,8 +24,9 @@ export function createJwksHandler({ keys }: { keys: KeyRing }): Handler {
 }
 
 /**
- * `GET /.well-known/oauth-authorization-server` (RFC 8414). With HS256 there is no `jwks_uri`:
- * tokens can then be checked only by this service or through introspection.
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414). The signing algorithms listed are
+ * those of every key that still verifies, the current one first. With HS256 there is no
+ * `jwks_uri`: tokens can then be checked only by this service or through introspection.
  */
 export function createMetadataHandler(
   { issuer, publicUrl, keys, scopes }: {
@@ -35,7 +37,6 @@ export function createMetadataHandler(
   },
 ): Handler {
   return function metadata() {
-    const alg = keys.signingKey().alg;
     return json({
       issuer,
       token_endpoint: `${publicUrl}/oauth/token`,
@@ -52,7 +53,7 @@ export function createMetadataHandler(
         "client_secret_post",
       ],
       introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      access_token_signing_alg_values_supported: [alg],
+      access_token_signing_alg_values_supported: keys.verificationAlgs(),
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

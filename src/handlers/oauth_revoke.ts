@@ -15,7 +15,8 @@ import { authenticateClient, originOf } from "./_authenticate.ts";
  * `POST /oauth/revoke` (RFC 7009): revokes a refresh token (and its family) or an access token
  * issued to the calling client, which authenticates when it is confidential; answers 200 also for
  * unknown tokens, so it tells nothing about them, and 400 `unauthorized_client` for a token of
- * another client (§2.1), which it leaves alone.
+ * another client (§2.1), which it leaves alone. Invalid access tokens count against the client
+ * address's invalid-token budget, as at protected resources.
  */
 export function createOAuthRevokeHandler(
   deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
@@ -26,7 +27,10 @@ export function createOAuthRevokeHandler(
     const client = await authenticateClient(req, ctx, { form, clients });
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    await sessions.revoke(token, formParameter(form, "token_type_hint"), client, originOf(ctx));
+    await sessions.revoke(token, formParameter(form, "token_type_hint"), client, {
+      presenter: { from: ctx.addressGroup },
+      origin: originOf(ctx),
+    });
     return json({}, { headers: { "cache-control": "no-store" } });
   };
 }

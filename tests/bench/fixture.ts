@@ -94,6 +94,8 @@ export async function createFixture(): Promise<Fixture> {
 export interface StartOptions {
   /** Kills the server when aborted. */
   signal?: AbortSignal;
+  /** Variables added to the server's environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -113,6 +115,7 @@ export function startOurServer(
       TLS_KEY: fixture.keyPath,
       DATABASE_URL: fixture.databaseUrl,
       LOG_LEVEL: options.logLevel,
+      ...options.env,
     },
     ...SERVER_UNDER_LOAD,
     signal: options.signal,

@@ -3,7 +3,7 @@ import { mean } from "./stats.ts";
 import { isClean, runWrk, type WrkResult } from "./wrk.ts";
 
 /** The servers GET /hello is measured on. */
-export type HelloTargetName = "ours" | "bare-minimal" | "bare-same-headers";
+export type HelloTargetName = "ours" | "ours-metrics" | "bare-minimal" | "bare-same-headers";
 
 /** A server under /hello load. */
 export interface HelloTarget {
@@ -127,6 +127,7 @@ export async function measureHelloLoad(
     ["ours", "bare-minimal"],
     ["ours", "bare-same-headers"],
     ["bare-same-headers", "bare-minimal"],
+    ["ours-metrics", "ours"],
   ];
   const ratios = pairs
     .filter(([of, to]) => names.has(of) && names.has(to))

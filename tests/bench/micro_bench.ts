@@ -4,15 +4,14 @@
  *
  *   deno bench tests/bench/micro_bench.ts
  */
-import { KeyRing } from "../../src/auth/keys.ts";
+import { KeyRing, SIGNING_ALGS } from "../../src/auth/keys.ts";
 import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
+import { InvalidTokenBudget } from "../../src/auth/token_budget.ts";
 import { type TokenOptions, TokenService } from "../../src/auth/tokens.ts";
 import type { RequestContext } from "../../src/http/context.ts";
 import { createRouter, route } from "../../src/router.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
-const store = await SqliteStore.open(":memory:");
-const keys = await KeyRing.open(store); // ES256, as in production; no refresh timer
 const tokenOptions: TokenOptions = {
   issuer: "https://localhost:8443",
   audience: "https://localhost:8443",
@@ -20,27 +19,48 @@ const tokenOptions: TokenOptions = {
   leewaySeconds: 30,
   maxTokenBytes: 8192,
 };
-const tokens = new TokenService(keys, tokenOptions);
-const uncached = new TokenService(keys, { ...tokenOptions, cacheSize: 0 });
 
-/** Distinct tokens walked by "verify, first sight": no token is seen twice in a row. */
-const FRESH_TOKENS = await Promise.all(
-  Array.from({ length: 1000 }, async (_, i) => (await tokens.issue(`user${i}`)).token),
-);
-let next = 0;
+// Signing and first-sight verification for each JWT_ALG: what a token never seen before costs,
+// hence what the invalid-token budget saves per forged token.
+for (const alg of SIGNING_ALGS) {
+  const store = await SqliteStore.open(":memory:");
+  const keys = await KeyRing.open(store, { alg }); // no refresh timer
+  const tokens = new TokenService(keys, tokenOptions);
+  const uncached = new TokenService(keys, { ...tokenOptions, cacheSize: 0 });
+  /** Distinct tokens walked by "verify, first sight": no token is seen twice in a row. */
+  const fresh = await Promise.all(
+    Array.from({ length: 500 }, async (_, i) => (await tokens.issue(`user${i}`)).token),
+  );
+  let next = 0;
+  Deno.bench(`token issue (${alg} sign)`, { group: "tokens" }, async () => {
+    await tokens.issue("user1");
+  });
+  Deno.bench(`token verify, first sight, ${alg} (cacheSize 0)`, { group: "tokens" }, async () => {
+    await uncached.verify(fresh[next++ % fresh.length]);
+  });
+}
+
+const store = await SqliteStore.open(":memory:");
+const keys = await KeyRing.open(store); // ES256, the default
+const tokens = new TokenService(keys, tokenOptions);
 const repeated = (await tokens.issue("user1")).token;
 await tokens.verify(repeated);
 
-Deno.bench("token issue (ES256 sign)", { group: "tokens" }, async () => {
-  await tokens.issue("user1");
-});
-
-Deno.bench("token verify, first sight (cacheSize 0)", { group: "tokens" }, async () => {
-  await uncached.verify(FRESH_TOKENS[next++ % FRESH_TOKENS.length]);
-});
-
 Deno.bench("token verify, repeat (cached)", { group: "tokens" }, async () => {
   await tokens.verify(repeated);
+});
+
+const budget = new InvalidTokenBudget({ perMinute: 30, maxTrackedAddresses: 10_000 });
+for (let i = 0; i < 30; i++) budget.take("192.0.2.1");
+Deno.bench("invalid-token budget: refuse a spent address", { group: "tokens" }, () => {
+  try {
+    budget.take("192.0.2.1");
+  } catch {
+    // AuthFailure("throttled"), as every request from that address gets.
+  }
+});
+Deno.bench("invalid-token budget: charge and refund (IPv6 /64)", { group: "tokens" }, () => {
+  budget.take("2001:db8:1:2:3:4:5:6")();
 });
 
 const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);

@@ -26,12 +26,14 @@ export interface BenchOptions {
 export const USAGE = `Usage: deno task bench [--quick] [--rounds N] [--duration S] [--out PATH]
 
 Measures /hello and /login under wrk load against bare Deno.serve ceilings, the password-hash
-ceiling, /hello during a login storm, micro-benchmarks (deno bench), start-up time and memory.
+ceiling, /hello during a login storm, micro-benchmarks (deno bench), start-up time and memory,
+/hello during floods of forged and valid tokens, and a new client's login while 1,000 slow
+connections are open (behind HAProxy when it is installed, and against the server alone).
 Prints a table and writes the same figures as JSON.
 
 Options:
   --quick                 Smoke run: 3 s per run, 1 round
-  --rounds N              Alternating rounds of the /hello runs (default 2; 1 with --quick)
+  --rounds N              Alternating rounds of the /hello and flood runs (default 2; 1 with --quick)
   --duration S            Seconds per measured wrk run (default 10; 3 with --quick)
   --connections N         wrk connections for /hello (default 32)
   --login-connections N   wrk connections for /login (default 4)

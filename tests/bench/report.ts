@@ -1,9 +1,11 @@
+import type { FloodResult } from "./flood.ts";
 import type { HashCeiling } from "./hash_ceiling.ts";
 import type { HelloAnswer, HelloLoad } from "./hello_load.ts";
 import type { LoginLoad } from "./login_load.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { MicroResult } from "./micro.ts";
 import type { BenchOptions } from "./options.ts";
+import type { SlowResult, SlowSetup } from "./slow.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StormResult } from "./storm.ts";
 import { renderTable } from "./table.ts";
@@ -38,15 +40,29 @@ export interface BenchReport {
   micro: MicroResult[];
   startup: StartupResult;
   memory: MemoryReport;
+  flood: FloodResult;
+  slow: SlowResult;
   targets: TargetCheck[];
   warnings: string[];
 }
 
 /** Checks the figures against {@linkcode TARGETS}. */
 export function evaluateTargets(
-  report: Pick<BenchReport, "hello" | "login" | "storm" | "startup" | "memory">,
+  report: Pick<BenchReport, "hello" | "login" | "storm" | "startup" | "memory" | "flood" | "slow">,
 ): TargetCheck[] {
-  const { hello, login, storm, startup, memory } = report;
+  const { hello, login, storm, startup, memory, flood, slow } = report;
+  const slowTarget = slow.haproxy
+    ? [
+      check(
+        "g",
+        "slow connections closed behind HAProxy",
+        slowestClose(slow.haproxy),
+        "<=",
+        TARGETS.slowClosedSeconds,
+        "s",
+      ),
+    ]
+    : [];
   return [
     ...hello.ratios.filter((ratio) => ratio.of === "ours").map((ratio) =>
       check("a", `/hello ours ÷ ${ratio.to}`, ratio.mean, ">=", TARGETS.helloRatio)
@@ -56,7 +72,17 @@ export function evaluateTargets(
     check("c", "/hello p99 during storm", storm.storm.latencyMs.p99, "<", TARGETS.stormP99Ms, "ms"),
     check("e", "spawn to first response (median)", startup.medianMs, "<", TARGETS.startupMs, "ms"),
     check("e", "RSS peak under load (a)", memory.loadPeakMiB, "<", TARGETS.rssMiB, "MiB"),
+    check("f", "/hello forged flood ÷ valid flood", flood.ratio, ">=", TARGETS.floodRatio),
+    ...hello.ratios.filter((ratio) => ratio.of === "ours-metrics").map((ratio) =>
+      check("h", "/hello with metrics ÷ without", ratio.mean, ">=", TARGETS.metricsRatio)
+    ),
+    ...slowTarget,
   ];
+}
+
+/** Longest any slow connection stayed open, seconds; NaN when one was never closed. */
+export function slowestClose(setup: SlowSetup): number {
+  return Math.max(...Object.values(setup.maxOpenSecondsByKind));
 }
 
 /** Renders the report as the text table `deno task bench` prints. */
@@ -102,7 +128,11 @@ export function renderReport(report: BenchReport): string {
         `${r.of} ÷ ${r.to}`,
         r.mean.toFixed(3),
         r.perRound.map((v) => v.toFixed(3)).join(" / "),
-        r.of === "ours" ? target("a", `/hello ours ÷ ${r.to}`) : "(cost of the headers alone)",
+        r.of === "ours"
+          ? target("a", `/hello ours ÷ ${r.to}`)
+          : r.of === "ours-metrics"
+          ? target("h", "/hello with metrics ÷ without")
+          : "(cost of the headers alone)",
       ]),
       ["left", "right", "right", "left"],
     ),
@@ -229,6 +259,8 @@ export function renderReport(report: BenchReport): string {
     "",
   );
 
+  out.push(...renderFlood(report.flood, target), "", ...renderSlow(report.slow, target), "");
+
   const passed = report.targets.filter((t) => t.pass).length;
   out.push(
     `Targets: ${passed} of ${report.targets.length} met`,
@@ -250,12 +282,103 @@ export function renderReport(report: BenchReport): string {
   return out.join("\n");
 }
 
+function renderFlood(
+  flood: FloodResult,
+  target: (part: string, label: string) => string,
+): string[] {
+  const kinds = ["valid", "forged", "forged-unbudgeted"] as const;
+  return [
+    `(f) GET /hello for a legitimate client (wrk -c${flood.legitConnections}, token used ` +
+    `before) during a flood of wrk -c${flood.floodConnections} from the same address, ` +
+    `${flood.durationSeconds} s x ${flood.rounds} round(s)`,
+    renderTable(
+      ["flood", "legit req/s", "legit p99 ms", "flood req/s", "per round (legit)"],
+      kinds.map((kind) => {
+        const runs = flood.runs.filter((run) => run.kind === kind);
+        return [
+          kind === "forged-unbudgeted"
+            ? "forged, budget off"
+            : kind === "forged"
+            ? "forged (flipped signature bit)"
+            : "valid tokens",
+          integer(flood.legitRequestsPerSecond[kind]),
+          ms(Math.max(...runs.map((run) => run.legit.latencyMs.p99))),
+          integer(flood.floodRequestsPerSecond[kind]),
+          runs.map((run) => integer(run.legit.requestsPerSecond)).join(" / "),
+        ];
+      }),
+      ["left", "right", "right", "right", "right"],
+    ),
+    renderTable(
+      ["figure", "value", "target"],
+      [
+        [
+          "legit req/s: forged flood ÷ valid flood",
+          flood.ratio.toFixed(3),
+          target("f", "/hello forged flood ÷ valid flood"),
+        ],
+        ["the same with the budget off", flood.unbudgetedRatio.toFixed(3), ""],
+        ["answers as expected (200 / 401-429)", flood.clean ? "yes" : "NO", ""],
+      ],
+      ["left", "right", "left"],
+    ),
+  ];
+}
+
+function renderSlow(
+  slow: SlowResult,
+  target: (part: string, label: string) => string,
+): string[] {
+  const setups = [slow.haproxy, slow.direct].filter((s): s is SlowSetup => s !== undefined);
+  const seconds = (value: number) => Number.isFinite(value) ? `${value.toFixed(1)} s` : "never";
+  return [
+    `(g) ${slow.connections} slow connections (${slow.kinds.join(", ")}; ` +
+    `${slow.perAddress} per source address) while a new client logs in and calls /hello`,
+    ...(slow.skipped ? [`HAProxy part skipped: ${slow.skipped}`] : []),
+    renderTable(
+      [
+        "setup",
+        "open at start",
+        "login + /hello (median)",
+        "samples ms",
+        ...slow.kinds.map((kind) => `${kind} closed after`),
+        "open at end",
+      ],
+      setups.map((setup) => [
+        setup.name === "haproxy" ? "HAProxy, deploy/haproxy.cfg" : "our server alone",
+        String(setup.openAtStart),
+        `${setup.loginHelloMedianMs.toFixed(0)} ms`,
+        setup.loginHelloMs.map((value) => value.toFixed(0)).join(" / "),
+        ...slow.kinds.map((kind) => seconds(setup.maxOpenSecondsByKind[kind])),
+        `${setup.openAtEnd} after ${setup.observedSeconds.toFixed(0)} s`,
+      ]),
+      ["left", "right", "right", "right", ...slow.kinds.map(() => "right" as const), "right"],
+    ),
+    ...(slow.haproxy
+      ? [
+        `slowest close behind HAProxy: ${seconds(slowestClose(slow.haproxy))}  ` +
+        target("g", "slow connections closed behind HAProxy"),
+      ]
+      : []),
+    ...(slow.proxyCost
+      ? [
+        `GET /hello, wrk -c${slow.proxyCost.connections} ${slow.proxyCost.durationSeconds} s: ` +
+        `through HAProxy ${integer(slow.proxyCost.proxied.requestsPerSecond)} req/s ` +
+        `(p99 ${ms(slow.proxyCost.proxied.latencyMs.p99)} ms), straight ` +
+        `${integer(slow.proxyCost.direct.requestsPerSecond)} req/s ` +
+        `(p99 ${ms(slow.proxyCost.direct.latencyMs.p99)} ms): ratio ` +
+        slow.proxyCost.ratio.toFixed(3),
+      ]
+      : []),
+  ];
+}
+
 function latency(run: WrkResult): string {
   return `p50 ${ms(run.latencyMs.p50)} ms, p99 ${ms(run.latencyMs.p99)} ms`;
 }
 
 function symbol(t: TargetCheck): string {
-  return t.comparison === ">=" ? "≥" : "<";
+  return t.comparison === ">=" ? "≥" : t.comparison === "<=" ? "≤" : "<";
 }
 
 function unit(t: TargetCheck): string {

@@ -3,7 +3,10 @@
  *
  * In one run it measures (a) GET /hello under wrk load against two bare `Deno.serve` ceilings,
  * (b) POST /login against the password-hash ceiling, (c) GET /hello during a login storm,
- * (d) micro-benchmarks through `deno bench`, and (e) start-up time and memory. It prints a table
+ * (d) micro-benchmarks through `deno bench`, (e) start-up time and memory, (f) GET /hello
+ * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
+ * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
+ * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -23,12 +26,14 @@ import {
 import { measureHashCeiling } from "./hash_ceiling.ts";
 import { fetchHello, type HelloAnswer, type HelloTarget, measureHelloLoad } from "./hello_load.ts";
 import { type LoginLoad, measureLoginLoad } from "./login_load.ts";
+import { measureFlood } from "./flood.ts";
 import { describeMachine } from "./machine.ts";
 import { readRssMiB, sampleMemory } from "./memory.ts";
 import { runMicroBenchmarks } from "./micro.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
 import { waitForStatus } from "./poll.ts";
 import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
+import { measureSlowClients } from "./slow.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
@@ -38,6 +43,11 @@ const DEFAULT_OUT = resolve(REPO_ROOT, "tests/bench/results.json");
 const STARTUP_SAMPLES = 3;
 /** How long our server sits idle after its first answer before its idle memory is read. */
 const IDLE_SETTLE_MS = 1000;
+/** Part (g): slow connections opened, and at most how many share one source address. */
+const SLOW_CONNECTIONS = 1000;
+const SLOW_PER_ADDRESS = 50;
+/** An invalid-token budget too high to matter, for the (f) run without it. */
+const NO_BUDGET = "1000000000";
 
 async function main(args: string[]): Promise<number> {
   let options: BenchOptions;
@@ -120,13 +130,16 @@ async function benchmark(
     signal,
   });
 
-  progress("starting our server and the two bare servers");
+  progress("starting our server, ours with metrics on, and the two bare servers");
   const { server: ours, origin: knownOrigin } = startOurs(fixture, options, signal);
   cleanup.use(ours);
+  const metered = startOurs(fixture, options, signal, { METRICS_PORT: "0" });
+  cleanup.use(metered.server);
   const bareMinimal = cleanup.use(startBareServer("minimal", fixture, { signal }));
   const bareHeaders = cleanup.use(startBareServer("same-headers", fixture, { signal }));
-  const [oursUrl, minimalUrl, headersUrl] = await Promise.all([
+  const [oursUrl, meteredUrl, minimalUrl, headersUrl] = await Promise.all([
     ready(ours, fixture, 401, signal, knownOrigin),
+    ready(metered.server, fixture, 401, signal, metered.origin),
     ready(bareMinimal, fixture, 200, signal),
     ready(bareHeaders, fixture, 200, signal),
   ]);
@@ -143,6 +156,7 @@ async function benchmark(
 
   const targets: HelloTarget[] = [
     { name: "ours", url: oursUrl, pid: ours.pid },
+    { name: "ours-metrics", url: meteredUrl },
     { name: "bare-minimal", url: minimalUrl },
     { name: "bare-same-headers", url: headersUrl },
   ];
@@ -155,6 +169,8 @@ async function benchmark(
     progress,
     signal,
   });
+
+  await metered.server.stop();
 
   progress(`(b) POST /login, ${options.durationSeconds} s`);
   const loginSampler = sampleMemory(ours.pid);
@@ -183,6 +199,39 @@ async function benchmark(
     loginPeakMiB = (await loginSampler.stop()).maxMiB;
   }
 
+  progress("(f) starting a second server of ours with the invalid-token budget off");
+  const unbudgeted = startOurs(fixture, options, signal, {
+    INVALID_TOKEN_BUDGET_PER_MINUTE: NO_BUDGET,
+  });
+  cleanup.use(unbudgeted.server);
+  const unbudgetedUrl = await ready(unbudgeted.server, fixture, 401, signal, unbudgeted.origin);
+  const flood = await measureFlood({
+    budgeted: { url: oursUrl, token },
+    unbudgeted: { url: unbudgetedUrl, token: () => login(unbudgetedUrl, fixture) },
+    legitConnections: Math.max(1, options.helloConnections / 2),
+    floodConnections: Math.max(1, options.helloConnections / 2),
+    durationSeconds: options.durationSeconds,
+    rounds: options.rounds,
+    progress,
+    signal,
+  });
+  await unbudgeted.server.stop();
+
+  signal.throwIfAborted();
+  const slow = await measureSlowClients({
+    url: oursUrl,
+    fixture,
+    connections: SLOW_CONNECTIONS,
+    perAddress: SLOW_PER_ADDRESS,
+    proxyDeadlineSeconds: 60,
+    directObserveSeconds: options.quick ? 12 : 35,
+    samples: 5,
+    wrkConnections: options.helloConnections,
+    wrkSeconds: options.durationSeconds,
+    progress,
+    signal,
+  });
+
   const oursRuns = hello.runs.filter((run) => run.target === "ours");
   const memory = {
     idleMiB,
@@ -192,7 +241,7 @@ async function benchmark(
   };
   progress("stopping servers");
   const { help: _help, out: _out, ...settings } = options;
-  const measured = { hello, login: loginLoad, storm, startup, memory };
+  const measured = { hello, login: loginLoad, storm, startup, memory, flood, slow };
   return {
     version: 1,
     startedAt,
@@ -216,10 +265,11 @@ function startOurs(
   fixture: Fixture,
   options: BenchOptions,
   signal: AbortSignal,
+  env: Record<string, string> = {},
 ): { server: ServerProcess; origin?: string } {
   const logsListening = options.logLevel === "debug" || options.logLevel === "info";
   const port = logsListening ? 0 : freePort();
-  const server = startOurServer(fixture, { port, logLevel: options.logLevel, signal });
+  const server = startOurServer(fixture, { port, logLevel: options.logLevel, signal, env });
   return { server, origin: logsListening ? undefined : `https://127.0.0.1:${port}` };
 }
 
@@ -249,9 +299,14 @@ function loopbackUrl(url: string): string {
 }
 
 function warnings(
-  report: Pick<BenchReport, "hello" | "login" | "storm" | "answers" | "micro" | "machine"> & {
-    options: BenchOptions;
-  },
+  report:
+    & Pick<
+      BenchReport,
+      "hello" | "login" | "storm" | "answers" | "micro" | "machine" | "flood" | "slow"
+    >
+    & {
+      options: BenchOptions;
+    },
 ): string[] {
   const out: string[] = [];
   const expectedBody = JSON.stringify(HELLO_BODY);
@@ -280,6 +335,10 @@ function warnings(
     if (errors) out.push(`${name}: ${errors}`);
   }
   if (!report.login.acceptedAfterLoad) out.push("(b) a login after the load was refused");
+  if (!report.flood.clean) {
+    out.push("(f) some legitimate or valid-flood answers were not 200, or forged ones were");
+  }
+  if (report.slow.skipped) out.push(`(g) HAProxy part skipped: ${report.slow.skipped}`);
   for (const bench of report.micro) {
     if (bench.error) out.push(`(d) ${bench.name} failed: ${bench.error}`);
   }
@@ -293,8 +352,8 @@ function warnings(
 
 /** An upper bound for the whole run: twice the planned load time plus room for the rest. */
 function timeBoundSeconds(options: BenchOptions): number {
-  const loadSeconds = 3 * options.warmupSeconds + 3 * options.rounds * options.durationSeconds +
-    3 * options.durationSeconds;
+  const loadSeconds = 3 * options.warmupSeconds + 6 * options.rounds * options.durationSeconds +
+    3 * options.durationSeconds + 60 + 35;
   return 2 * loadSeconds + 480;
 }
 

@@ -69,7 +69,7 @@ export interface TestServerOptions {
   hasher?: PasswordHasher;
   /** Config fields to replace after the environment is read. */
   config?: Partial<Config>;
-  /** An existing directory (with auth.db) to reuse, for restart tests. */
+  /** An existing directory (with certs/ and data/auth.db) to reuse, for restart tests. */
   dir?: string;
   /**
    * A store to serve from (for example a PostgresStore) instead of the SQLite file in `dir`;
@@ -88,14 +88,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...loadConfig(["--port", "0", "--host", "localhost"], {
       TLS_CERT: certPath,
       TLS_KEY: keyPath,
-      DATABASE_URL: `sqlite:${dir}/auth.db`,
+      DATABASE_URL: `sqlite:${dir}/data/auth.db`,
       ...options.env,
     }),
     passwordIterations: TEST_ITERATIONS,
     ...options.config,
   };
   const hasher = options.hasher ?? testHasher(config.passwordIterations);
-  const store = options.store ?? await SqliteStore.open(`${dir}/auth.db`);
+  // The default layout, so that the CLI tasks run in `dir` may read and write the store too.
+  const store = options.store ?? await SqliteStore.open(`${dir}/data/auth.db`);
   for (const [name, password] of Object.entries(options.users ?? {})) {
     await store.addUser(name, await hasher.hash(password));
   }
