@@ -10,6 +10,7 @@ import {
   startTestServer,
   type TestServer,
 } from "./helpers/server.ts";
+import { randomRefreshToken, sha256Hex } from "./helpers/refresh_tokens.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -49,18 +50,6 @@ async function assertHelloOk(server: TestServer, token: string, user: string): P
   const { res, body } = await hello(server, `Bearer ${token}`);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.deepEqual(body, { message: `Hello, ${user}! You're authenticated.` });
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return new Uint8Array(digest).toHex();
-}
-
-function randomRefreshToken(): string {
-  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
 }
 
 Deno.test("POST /login returns a 43-character base64url refresh_token that the store keeps only as its SHA-256 hex", async () => {

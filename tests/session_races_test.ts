@@ -6,9 +6,9 @@ import {
   eventually,
   LEEWAY_SECONDS,
   plantSession,
-  sha256Hex,
   startCluster,
 } from "./helpers/cluster.ts";
+import { sha256Hex } from "./helpers/refresh_tokens.ts";
 import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 

@@ -7,6 +7,7 @@ import type { Store } from "../../src/store/store.ts";
 import { createTestDatabase } from "./postgres.ts";
 import { ServerProcess } from "./process.ts";
 import { testCertificate, writeTlsFiles } from "./tls.ts";
+import { randomRefreshToken, sha256Hex } from "./refresh_tokens.ts";
 import { waitFor } from "./wait.ts";
 
 /**
@@ -77,6 +78,8 @@ export async function startCluster(
     PUBLIC_URL: ISSUER,
     LOG_LEVEL: "info",
     JWT_LEEWAY: String(LEEWAY_SECONDS),
+    // These tests present revoked tokens again and again on purpose, from one address.
+    INVALID_TOKEN_BUDGET_PER_MINUTE: "1000000",
     ...extraEnv,
   };
   const options = { env, cwd: dir, disposeSignal: "SIGTERM" } as const;
@@ -176,17 +179,4 @@ export async function eventually(what: string, check: () => Promise<boolean>): P
   const started = performance.now();
   await waitFor(what, check, { timeoutMs: SYNC_DEADLINE_MS });
   return Math.round(performance.now() - started);
-}
-
-/** The SHA-256 of a token in hex, as the store keys refresh tokens. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return new Uint8Array(digest).toHex();
-}
-
-function randomRefreshToken(): string {
-  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
 }
