@@ -4,22 +4,30 @@
  * answers, then prints what the service would serve with — without listening and without
  * writing to the store. For deploy pipelines. Never prints a secret.
  */
+import { PasswordHasher } from "./auth/passwords.ts";
 import { loadTlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, urlHost } from "./config.ts";
+import { refuseDemoUsers } from "./dev.ts";
 import { openStore } from "./store/open.ts";
 
 /**
- * Runs the checks; resolves to the lines to print, or rejects with the first problem (a
- * ConfigError, CertificateError or StoreFailure, each one line).
+ * Runs the checks; resolves to the lines to print (with the warnings `serve` would log), or
+ * rejects with the first problem (a ConfigError, CertificateError, StoreFailure or, as `serve`
+ * without `--dev` would, DemoUsersError, each one line).
  */
 export async function checkConfiguration(config: Config): Promise<string[]> {
   await loadTlsFiles(config.tlsCert, config.tlsKey);
-  const store = await openStore(config.databaseUrl);
+  const warnings: string[] = [];
+  const store = await openStore(config.databaseUrl, {
+    rootCertFile: config.databaseRootCert,
+    warn: (message) => warnings.push(`  Warning     ${message}`),
+  });
   let users: number;
   let keys: string;
   try {
     await store.ping();
+    if (!config.dev) await refuseDemoUsers(store, new PasswordHasher(config.passwordIterations));
     users = (await store.listUsers()).length;
     const signing = await store.listSigningKeys(unixNow());
     keys = config.jwtSecret !== undefined
@@ -45,6 +53,7 @@ export async function checkConfiguration(config: Config): Promise<string[]> {
     `  Signing     ${keys}`,
     `  Tokens      access ${config.accessTokenTtlSeconds} s, refresh ${config.refreshTokenTtlSeconds} s, leeway ${config.clockLeewaySeconds} s`,
     `  Scopes      ${config.scopes.supported.join(" ")} (default "${config.scopes.defaultScope}")`,
+    ...warnings,
   ];
 }
 

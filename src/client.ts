@@ -1,18 +1,19 @@
 /**
  * @module
- * The fetch-based client script (`deno task client`): logs in, calls `/hello`, refreshes and logs
- * out, as the original tutorial's `requests` client did. It imports nothing from the server.
+ * The tutorial's client, on fetch: logs in, calls /hello, and optionally refreshes and logs out.
+ * The password comes from API_PASSWORD, a hidden prompt or stdin, never from the command line;
+ * it is sent only over HTTPS with verification on (plain HTTP only to this machine).
  */
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
-import { DEMO_USERS } from "./dev.ts";
+import { readPassword } from "./cli/secret.ts";
 
-const USAGE = `Usage: deno task client [--url URL] [--user NAME] [--password PASSWORD] [--ca FILE]
-                        [--refresh] [--logout]
+const USAGE = `Usage: deno task client [--url URL] [--user NAME] [--ca FILE] [--refresh] [--logout]
 
-Logs in, calls /hello with the access token and prints the answer.
-  --url       base URL (default: $API_URL or https://localhost:8443)
+Logs in, calls /hello with the access token and prints the answer. The password is read from
+$API_PASSWORD, else asked for (hidden) on a terminal, else read from the first line of stdin.
+  --url       base URL (default: $API_URL or https://localhost:8443); http:// only to loopback
   --user      username (default: user1)
-  --password  password (default: the demo password of user1)
   --ca        certificate to trust (default: certs/cert.pem)
   --refresh   then trade the refresh token for new tokens and call /hello again
   --logout    then log out and show that the access token is refused`;
@@ -50,6 +51,7 @@ export class ClientError extends Error {
  * ```
  */
 export async function runClient(options: ClientOptions): Promise<unknown> {
+  checkBaseUrl(options.baseUrl);
   using client = Deno.createHttpClient({ caCerts: options.caCerts });
   const report = options.report ?? (() => {});
   const login = await send(`${options.baseUrl}/login`, client, {
@@ -130,6 +132,26 @@ async function send(url: string, client: Deno.HttpClient, init: RequestInit): Pr
   }
 }
 
+/**
+ * Throws unless the URL is https://, or http:// to a loopback address (a password sent in clear
+ * text could be read on the way).
+ */
+export function checkBaseUrl(baseUrl: string): void {
+  if (!URL.canParse(baseUrl)) throw new ClientError(`Invalid URL "${baseUrl}"`);
+  const url = new URL(baseUrl);
+  if (url.protocol === "https:") return;
+  if (url.protocol === "http:" && isLoopback(url.hostname)) return;
+  throw new ClientError(
+    `Refusing to send a password to "${url.origin}": use https:// (http:// only to localhost)`,
+  );
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
 function causes(error: unknown): string[] {
   const messages: string[] = [];
   for (let e = error; e instanceof Error; e = e.cause) messages.push(e.message);
@@ -161,8 +183,14 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.password !== undefined) {
+    throw new ClientError(
+      "--password is not accepted, since other users can see command lines; use API_PASSWORD, the prompt or stdin",
+    );
+  }
   const baseUrl = (values.url ?? Deno.env.get("API_URL") ?? "https://localhost:8443")
     .replace(/\/+$/, "");
+  checkBaseUrl(baseUrl);
   let caCert: string;
   try {
     caCert = await Deno.readTextFile(values.ca);
@@ -174,7 +202,7 @@ async function main(args: string[]): Promise<number> {
   await runClient({
     baseUrl,
     username: values.user,
-    password: values.password ?? DEMO_USERS[values.user] ?? "",
+    password: Deno.env.get("API_PASSWORD") ?? await readPassword("Password"),
     caCerts: [caCert],
     refresh: values.refresh,
     logout: values.logout,

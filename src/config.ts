@@ -67,6 +67,67 @@ const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
+/**
+ * Every environment variable the service reads; {@linkcode readEnvironment} reads these and no
+ * others, and the deno.json tasks and the compiled binary may read only these and
+ * {@linkcode POSTGRES_CLIENT_VARIABLES}.
+ */
+export const ENV_VARIABLES = [
+  "PORT",
+  "HOST",
+  "HTTP_PORT",
+  "TLS_CERT",
+  "TLS_KEY",
+  "DATABASE_URL",
+  "PGSSLROOTCERT",
+  "PUBLIC_URL",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+  "JWT_SECRET",
+  "JWT_ALG",
+  "ACCESS_TOKEN_TTL",
+  "REFRESH_TOKEN_TTL",
+  "REFRESH_TOKEN_IDLE_TTL",
+  "JWT_LEEWAY",
+  "OAUTH_SCOPES",
+  "DEFAULT_SCOPE",
+  "OAUTH_CLIENTS",
+  "OAUTH_INTROSPECTORS",
+  "PASSWORD_ITERATIONS",
+  "THROTTLE_FREE_FAILURES",
+  "THROTTLE_BASE_DELAY",
+  "THROTTLE_MAX_DELAY",
+  "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
+  "THROTTLE_DEVICE_FAILURES",
+  "DEVICE_TOKEN_TTL",
+  "TRUSTED_PROXIES",
+  "TRUSTED_PROXY_HEADER",
+  "IPV6_PREFIX_LENGTH",
+  "INVALID_TOKEN_BUDGET_PER_MINUTE",
+  "BODY_TIMEOUT",
+  "BROWSER_SESSION_IDLE",
+  "BROWSER_SESSION_MAX",
+  "SHUTDOWN_TIMEOUT",
+  "DRAIN_DELAY",
+  "LOG_LEVEL",
+  "LOG_HEALTH_CHECKS",
+  "METRICS_PORT",
+  "METRICS_HOST",
+  "AUTH_REALM",
+] as const;
+
+/**
+ * Variables the PostgreSQL client (npm:postgres) looks up by itself when it connects, whatever
+ * options it is given: PGPASSWORD when DATABASE_URL has no password (so it may stay out of the
+ * URL), PGAPPNAME and PGTARGETSESSIONATTRS. Reading a variable the permissions do not allow
+ * would stop it, so the tasks allow these too.
+ */
+export const POSTGRES_CLIENT_VARIABLES = [
+  "PGPASSWORD",
+  "PGAPPNAME",
+  "PGTARGETSESSIONATTRS",
+] as const;
+
 /** Everything the service reads from its environment, validated once at start. */
 export interface Config {
   host: string;
@@ -82,6 +143,8 @@ export interface Config {
   tlsCert: string;
   tlsKey: string;
   databaseUrl: string;
+  /** CA certificate file that verifies PostgreSQL under `sslmode=verify-full` (`PGSSLROOTCERT`). */
+  databaseRootCert?: string;
   /** Development mode: make a certificate when none exists and seed demo users. */
   dev: boolean;
   /** The URL clients use to reach this service; by default the HTTPS listener's own URL. */
@@ -147,6 +210,11 @@ export interface PublicIdentity {
 
 type Env = Record<string, string | undefined>;
 
+/** Reads the variables of {@linkcode ENV_VARIABLES} (only those) from the process's environment. */
+export function readEnvironment(): Env {
+  return Object.fromEntries(ENV_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+}
+
 /** A dotted-quad IPv4 address, each part 0 to 255 without leading zeros. */
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -170,20 +238,22 @@ export function publicIdentity(config: Config, listeningUrl: string): PublicIden
  *
  * @example
  * ```ts
- * const config = loadConfig(["--port", "9443"], Deno.env.toObject());
+ * const config = loadConfig(["--port", "9443"], readEnvironment());
  * ```
  */
 export function loadConfig(args: string[], env: Env): Config {
   const flags = readFlags(args);
+  const host = readHost(flags.host ?? (env.HOST || DEFAULT_HOST));
+  const identity = readIdentity(env);
   const port = portNumber("PORT", flags.port ?? env.PORT, DEFAULT_PORT);
-  const httpPort = env.HTTP_PORT ? portNumber("HTTP_PORT", env.HTTP_PORT, 0) : undefined;
+  const httpPort = readRedirectPort(env.HTTP_PORT, host, identity.publicUrl);
   if (httpPort !== undefined && httpPort !== 0 && httpPort === port) {
     throw new ConfigError(
       `HTTP_PORT must differ from the HTTPS port (PORT or --port), both are ${port}; choose another HTTP_PORT`,
     );
   }
   return {
-    host: readHost(flags.host ?? (env.HOST || DEFAULT_HOST)),
+    host,
     port,
     httpPort,
     metricsPort: env.METRICS_PORT ? portNumber("METRICS_PORT", env.METRICS_PORT, 0) : undefined,
@@ -192,8 +262,9 @@ export function loadConfig(args: string[], env: Env): Config {
     tlsCert: env.TLS_CERT || DEFAULT_TLS_CERT,
     tlsKey: env.TLS_KEY || DEFAULT_TLS_KEY,
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseRootCert: env.PGSSLROOTCERT || undefined,
     dev: flags.dev,
-    ...readIdentity(env),
+    ...identity,
     ...readTokenSettings(env),
     scopes: readScopePolicy(env.OAUTH_SCOPES, env.DEFAULT_SCOPE),
     ...readClients(env.OAUTH_CLIENTS, env.OAUTH_INTROSPECTORS),
@@ -254,6 +325,25 @@ function readFlags(
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/**
+ * `HTTP_PORT`: the redirect listener sends clients to PUBLIC_URL, else to HOST (never to the
+ * host a request names), so a wildcard HOST needs PUBLIC_URL.
+ */
+function readRedirectPort(
+  value: string | undefined,
+  host: string,
+  publicUrl: string | undefined,
+): number | undefined {
+  if (!value) return undefined;
+  const port = portNumber("HTTP_PORT", value, 0);
+  if (publicUrl === undefined && (host === "0.0.0.0" || host === "::")) {
+    throw new ConfigError(
+      `HTTP_PORT with HOST "${host}" needs PUBLIC_URL, the https:// address its redirects name`,
+    );
+  }
+  return port;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * @module
  * Development mode (`serve --dev`, `deno task start`): a self-signed certificate and the
- * tutorial's demo users, so that the quick start works on a fresh clone. Never used by `serve`.
+ * tutorial's demo users, so that the quick start works on a fresh clone. The demo users are
+ * marked in the store, and `serve` without `--dev` refuses to start while any exist.
  */
 import type { PasswordHasher } from "./auth/passwords.ts";
 import { type Config, DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./config.ts";
@@ -24,10 +25,19 @@ export async function ensureDevCertificate(config: Config, logger: Logger): Prom
   logger.log("info", "Created a self-signed certificate", { cert: paths.certPath });
 }
 
+/** Demo users (whose passwords are public) found in a store that is about to serve for real. */
+export class DemoUsersError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DemoUsersError";
+  }
+}
+
 /**
- * Creates whichever demo users are missing, even in a store that has other users, and says in
- * one warning line which were created and that they exist. A user of that name added by someone
- * else meanwhile (another instance) counts as present; existing passwords are left alone.
+ * Creates whichever demo users are missing, marked as such, even in a store that has other users,
+ * and says in one warning line which were created and that they exist. A user of that name added
+ * by someone else meanwhile (another instance) counts as present; existing passwords are left
+ * alone.
  */
 export async function seedDemoUsers(
   store: Store,
@@ -38,7 +48,7 @@ export async function seedDemoUsers(
   for (const [name, password] of Object.entries(DEMO_USERS)) {
     if (await store.getUser(name)) continue;
     try {
-      await store.addUser(name, await hasher.hash(password));
+      await store.addUser(name, await hasher.hash(password), { demo: true });
       created.push(name);
     } catch (error) {
       if (!(error instanceof StoreFailure && error.code === "duplicate_user")) throw error;
@@ -48,6 +58,29 @@ export async function seedDemoUsers(
     ? "Development mode: created the demo users with the tutorial's passwords"
     : "Development mode: demo users exist with the tutorial's passwords";
   logger.log("warn", msg, { users: Object.keys(DEMO_USERS), created });
+}
+
+/**
+ * Throws {@linkcode DemoUsersError}, saying how to remove them, when the store holds demo users:
+ * those marked as such, and (in stores seeded before they were marked) the tutorial's names
+ * that still have the tutorial's passwords.
+ */
+export async function refuseDemoUsers(store: Store, hasher: PasswordHasher): Promise<void> {
+  const found = new Set(await store.listDemoUsers());
+  for (const [name, password] of Object.entries(DEMO_USERS)) {
+    if (found.has(name)) continue;
+    const user = await store.getUser(name);
+    if (user && (await hasher.verify(password, user.passwordHash)).ok) found.add(name);
+  }
+  if (found.size === 0) return;
+  const names = [...found].sort();
+  throw new DemoUsersError(
+    `The store holds demo users with public passwords (${
+      names.join(", ")
+    }), made by deno task start; remove them with: ${
+      names.map((name) => `deno task user remove ${name}`).join(" && ")
+    }`,
+  );
 }
 
 async function exists(path: string): Promise<boolean> {

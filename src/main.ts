@@ -11,8 +11,8 @@ import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
-import { ConfigError, loadConfig } from "./config.ts";
-import { ensureDevCertificate, seedDemoUsers } from "./dev.ts";
+import { ConfigError, loadConfig, readEnvironment } from "./config.ts";
+import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
@@ -28,6 +28,7 @@ Usage:
   auth-api user logout NAME                      End every session of a user
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
+  auth-api keys revoke KID                       Stop trusting a (leaked) key at once
   auth-api clients add ID --redirect-uri URI… [--public] [--first-party] [--scope S] [--grant G]…
   auth-api clients list|remove ID|rotate-secret ID   Manage registered OAuth clients
 
@@ -44,14 +45,14 @@ const EXPECTED_ERRORS = [
   InputError,
   StoreFailure,
   ListenError,
+  DemoUsersError,
 ];
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  const env = Deno.env.toObject();
   switch (command) {
     case "serve":
-      return await serve(rest, env);
+      return await serve(rest, readEnvironment());
     case "certs": {
       // Loaded on demand, like the PostgreSQL client: a server need not carry the certificate
       // builder in memory.
@@ -61,8 +62,11 @@ async function main(args: string[]): Promise<number> {
     case "user":
     case "keys":
     case "clients": {
-      const config = loadConfig([], env);
-      const store = await openStore(config.databaseUrl);
+      const config = loadConfig([], readEnvironment());
+      const store = await openStore(config.databaseUrl, {
+        rootCertFile: config.databaseRootCert,
+        warn: (message) => console.error(`Warning: ${message}`),
+      });
       // The command's own words go to stdout; its audit lines, JSON as the server's, to stderr.
       const events = createAuditTrail(createLogger("info", (line) => console.error(line)));
       try {
@@ -90,7 +94,7 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-async function serve(args: string[], env: Record<string, string>): Promise<number> {
+async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const config = loadConfig(args, env);
   if (config.check) {
     const { checkConfiguration } = await import("./check.ts");
@@ -99,11 +103,14 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
   }
   const logger = createLogger(config.logLevel);
   if (config.dev) await ensureDevCertificate(config, logger);
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, {
+    rootCertFile: config.databaseRootCert,
+    warn: (message) => logger.log("warn", message),
+  });
   try {
-    if (config.dev) {
-      await seedDemoUsers(store, new PasswordHasher(config.passwordIterations), logger);
-    }
+    const hasher = new PasswordHasher(config.passwordIterations);
+    if (config.dev) await seedDemoUsers(store, hasher, logger);
+    else await refuseDemoUsers(store, hasher);
     const empty = (await store.listUsers()).length === 0;
     // Listening before the signal handlers would let an early SIGHUP end the process (its default
     // action), so they are in place first and act once the server exists.
@@ -136,13 +143,19 @@ async function serve(args: string[], env: Record<string, string>): Promise<numbe
   }
 }
 
+/** Whether LOG_LEVEL asks for stacks; `certs` runs without access to the environment. */
+function debugging(): boolean {
+  const allowed = Deno.permissions.querySync({ name: "env", variable: "LOG_LEVEL" });
+  return allowed.state === "granted" && Deno.env.get("LOG_LEVEL") === "debug";
+}
+
 if (import.meta.main) {
   try {
     Deno.exitCode = await main(Deno.args);
   } catch (error) {
     const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
     console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
-    if (!expected && Deno.env.get("LOG_LEVEL") === "debug") console.error(error);
+    if (!expected && debugging()) console.error(error);
     Deno.exitCode = 1;
   }
 }

@@ -1,28 +1,31 @@
 /**
  * @module
- * The plain-HTTP listener's one answer: a 308 to the same path over HTTPS.
+ * The plain-HTTP listener's only answer: a 308 to the same path over HTTPS. The target's origin
+ * is fixed at start (the public URL, else the listener's own host and HTTPS port); a request can
+ * choose only the path and query, never the host, whatever its `Host` header or request target
+ * (`//host/…`, `/\host`, `http://host/…`) says. Nothing is served in clear text.
  */
 import { json } from "./http/json.ts";
 
 /**
- * The plain-HTTP handler: every request is answered with a 308 to the same path over HTTPS, and
- * nothing is served in clear text. The target is the public URL when one is configured, else the
- * requested host on the HTTPS port.
+ * The plain-HTTP handler. `origin` is where clients reach the HTTPS service, such as
+ * `https://auth.example.com` or `https://localhost:8443`.
+ *
+ * @example
+ * ```ts
+ * Deno.serve({ port: 8080 }, createRedirectHandler("https://auth.example.com"));
+ * ```
  */
-export function createRedirectHandler(
-  httpsPort: number,
-  publicUrl?: string,
-): (req: Request) => Response {
+export function createRedirectHandler(origin: string): (req: Request) => Response {
+  const base = new URL(origin).origin;
   return function redirect(req) {
-    const requested = new URL(req.url);
-    const url = new URL(requested.pathname + requested.search, publicUrl ?? requested);
-    if (!publicUrl) {
-      url.protocol = "https:";
-      url.port = httpsPort === 443 ? "" : String(httpsPort);
-    }
-    return json({ msg: "Use HTTPS", location: url.href }, {
+    // The path of an absolute-form target too; URL paths of http(s) URLs start with one "/",
+    // and a path that starts with more stays a path once appended to an origin.
+    const { pathname, search } = new URL(req.url);
+    const location = `${base}${pathname}${search}`;
+    return json({ msg: "Use HTTPS", location }, {
       status: 308,
-      headers: { location: url.href, "cache-control": "no-store" },
+      headers: { location, "cache-control": "no-store" },
     });
   };
 }

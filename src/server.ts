@@ -98,7 +98,7 @@ interface Services {
  *
  * @example
  * ```ts
- * await using server = await startServer(loadConfig([], Deno.env.toObject()), logger);
+ * await using server = await startServer(loadConfig([], readEnvironment()), logger);
  * ```
  */
 export async function startServer(
@@ -177,7 +177,10 @@ async function openServices(
   overrides: ServerOverrides,
 ): Promise<Services> {
   const metrics = config.metricsPort === undefined ? undefined : new Metrics();
-  const opened = overrides.store ?? await openStore(config.databaseUrl);
+  const opened = overrides.store ?? await openStore(config.databaseUrl, {
+    rootCertFile: config.databaseRootCert,
+    warn: (message) => logger.log("warn", message),
+  });
   const store = metrics ? metrics.measureStore(opened) : opened;
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
@@ -216,7 +219,13 @@ async function openServices(
   }, PRUNE_INTERVAL_MS);
   Deno.unrefTimer(pruning);
   const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
-  hasher.prepare(); // Runs in the background; the first unknown-user login awaits it.
+  // Runs in the background; the first unknown-user login awaits it.
+  hasher.prepare(
+    store.countPasswordIterations().catch((error) => {
+      onSyncError(error);
+      return new Map();
+    }),
+  );
   const ready = { keys, revocations };
   return {
     store,
@@ -279,7 +288,23 @@ function buildApp(
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({ store, hasher, throttle, devices, events }),
+    passwordLogin: new PasswordLogin({
+      store,
+      hasher,
+      throttle,
+      devices,
+      events,
+      onUnusableHash: (user, problem) =>
+        logger.log(
+          "error",
+          "Stored password hash cannot be checked; logins fail until it is reset",
+          {
+            user,
+            problem,
+            fix: `deno task user passwd ${user}`,
+          },
+        ),
+    }),
     sessions,
     clients,
     signIn: {
@@ -340,7 +365,7 @@ function listenRedirect(
   return listen({ setting: "HTTP_PORT", host: config.host, port }, () =>
     Deno.serve(
       { hostname: config.host, port, onListen() {} },
-      createRedirectHandler(httpsPort, config.publicUrl),
+      createRedirectHandler(config.publicUrl ?? `https://${urlHost(config.host)}:${httpsPort}`),
     ));
 }
 

@@ -147,9 +147,10 @@ Deno.test("refresh, reuse detection, logout and revocation write audit lines, an
   assert.equal(sample(metrics, "auth_refreshes_total", { outcome: "reuse_detected" }), 1);
 });
 
-Deno.test("the user and keys commands write their audit lines on stderr, never the password", async () => {
+Deno.test("the user and keys commands (keys revoke too) write their audit lines on stderr, never the password", async () => {
   await withTempDir(async (dir) => {
-    const env = { DATABASE_URL: `sqlite:${dir}/auth.db` };
+    // The default layout the user and keys tasks may write: data/ in their working directory.
+    const env = { DATABASE_URL: `sqlite:${dir}/data/auth.db` };
     const password = "a-long-password-1";
     const steps: [string[], string, string | undefined][] = [
       [["user", "add", "carol"], "user_added", `${password}\n`],
@@ -169,6 +170,15 @@ Deno.test("the user and keys commands write their audit lines on stderr, never t
       else assert.match(lines[0].kid, /^[A-Za-z0-9_-]{43}$/);
       assert.ok(!result.stderr.includes(password) && !result.stdout.includes(password));
     }
+    const listed = await runCli(["keys", "list"], { cwd: dir, env });
+    const current = /^(\S+) .* current$/m.exec(listed.stdout)?.[1];
+    assert.ok(current, listed.stdout);
+    const revoked = await runCli(["keys", "revoke", current], { cwd: dir, env });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const lines = revoked.stderr.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(lines.map((line) => [line.msg, line.event, line.kid]), [
+      ["audit", "key_revoked", current],
+    ]);
   });
 });
 
@@ -226,7 +236,7 @@ Deno.test("the sign-in page, a replayed code and a browser's sign-out write audi
 
 Deno.test("the clients command writes its audit lines on stderr, never the secret", async () => {
   await withTempDir(async (dir) => {
-    const env = { DATABASE_URL: `sqlite:${dir}/auth.db` };
+    const env = { DATABASE_URL: `sqlite:${dir}/data/auth.db` };
     const steps: [string[], string][] = [
       [["clients", "add", "web", "--redirect-uri", "https://web.example/cb"], "client_registered"],
       [["clients", "rotate-secret", "web"], "client_secret_rotated"],

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { PasswordHasher } from "../src/auth/passwords.ts";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { unixNow } from "../src/clock.ts";
 import {
@@ -26,7 +25,7 @@ import {
   hello,
   refresh,
   startTestServer,
-  TEST_ITERATIONS,
+  testHasher,
   type TestServer,
 } from "./helpers/server.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
@@ -437,7 +436,7 @@ Deno.test("single sign-on: a second client's code is issued without the form, wi
 Deno.test("a code redeemed while the user's password changes leaves no working session (20 rounds)", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const hasher = new PasswordHasher(TEST_ITERATIONS);
+  const hasher = testHasher();
   const passwords = [PASSWORD, "alice-password-2"];
   const hashes = await Promise.all(passwords.map((password) => hasher.hash(password)));
   const survivors: string[] = [];

@@ -25,11 +25,11 @@ async function servedAfterAll(url: string, pair: PemPair): Promise<void> {
   await waitFor("the new pair to be served", () => servesCertificate(url, pair.certPem));
 }
 
-/** The environment of a serve child reading its certificate from `dir`. */
+/** The environment of a serve child reading its certificate from `dir`/certs, where it may read. */
 function serveEnv(dir: string): Record<string, string> {
   return {
-    TLS_CERT: `${dir}/cert.pem`,
-    TLS_KEY: `${dir}/key.pem`,
+    TLS_CERT: `${dir}/certs/cert.pem`,
+    TLS_KEY: `${dir}/certs/key.pem`,
     DATABASE_URL: `sqlite:${dir}/data/auth.db`,
   };
 }
@@ -123,10 +123,11 @@ Deno.test("SIGHUP makes the serve command reload its certificate", async () => {
   });
   const url = await server.listening();
   // Written elsewhere and moved in place, as an ACME client would, then announced by SIGHUP.
-  await Deno.writeTextFile(`${dir.path}/new-key.pem`, next.keyPem, { mode: 0o600 });
-  await Deno.writeTextFile(`${dir.path}/new-cert.pem`, next.certPem);
-  await Deno.rename(`${dir.path}/new-key.pem`, `${dir.path}/key.pem`);
-  await Deno.rename(`${dir.path}/new-cert.pem`, `${dir.path}/cert.pem`);
+  const certs = `${dir.path}/certs`;
+  await Deno.writeTextFile(`${certs}/new-key.pem`, next.keyPem, { mode: 0o600 });
+  await Deno.writeTextFile(`${certs}/new-cert.pem`, next.certPem);
+  await Deno.rename(`${certs}/new-key.pem`, `${certs}/key.pem`);
+  await Deno.rename(`${certs}/new-cert.pem`, `${certs}/cert.pem`);
   server.signal("SIGHUP");
   await servedAfterAll(url, next);
   await waitFor(

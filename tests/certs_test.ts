@@ -300,14 +300,13 @@ Deno.test("loadTlsFiles explains a missing certificate or key file", async () =>
   await withTempDir(async (dir) => {
     const cert = join(dir, "cert.pem");
     const key = join(dir, "key.pem");
+    // deno task certs writes only under certs/: elsewhere it is named with the settings to use.
     await assertCertificateError(
       loadTlsFiles(cert, key),
       new RegExp(
         `^Cannot read certificate "${
           RegExp.escape(cert)
-        }": file not found; run "deno task certs --dir ${
-          RegExp.escape(dir)
-        }" to create it, or set TLS_CERT and TLS_KEY to existing PEM files$`,
+        }": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files$`,
       ),
     );
     await writeFiles(dir, { "cert.pem": generated.certPem });
@@ -337,20 +336,28 @@ Deno.test("loadTlsFiles suggests deno task certs only where it writes the missin
       Deno.chdir(cwd);
     }
   });
-  // Another directory: --dir says where.
+  // A directory under certs/: --dir says which, as the task may write there.
+  assert.equal(
+    await missing("certs/api/cert.pem", "certs/api/key.pem"),
+    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  assert.equal(
+    await missing("certs/api/cert.pem", "certs/key.pem"),
+    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" and set TLS_KEY=certs/api/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+  );
+  // Another directory, which the task may not write: the defaults, and the settings naming them.
   assert.equal(
     await missing("/nowhere/tls dir/cert.pem", "/nowhere/tls dir/key.pem"),
-    `Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs --dir '/nowhere/tls dir'" to create it, or set TLS_CERT and TLS_KEY to existing PEM files`,
+    'Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
   );
-  // The key elsewhere: certs --dir also writes a key, which TLS_KEY must then name.
   assert.equal(
     await missing("/nowhere/cert.pem", "certs/key.pem"),
-    'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs --dir /nowhere" and set TLS_KEY=/nowhere/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+    'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
   );
-  // A name deno task certs never writes: only the settings help.
+  // A name deno task certs never writes, even under certs/.
   assert.equal(
-    await missing("/etc/ssl/api.crt", "/etc/ssl/api.key"),
-    'Cannot read certificate "/etc/ssl/api.crt": file not found; set TLS_CERT and TLS_KEY to existing PEM files ("deno task certs --dir DIR" makes DIR/cert.pem and DIR/key.pem)',
+    await missing("certs/api.crt", "certs/api.key"),
+    'Cannot read certificate "certs/api.crt": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
   );
 });
 

@@ -5,6 +5,8 @@ import { PasswordHasher } from "../src/auth/passwords.ts";
 import { NO_USERS } from "../src/main.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
+  assertOneLineError,
+  CLIENT,
   type CliResult,
   runCli,
   type RunCliOptions,
@@ -13,25 +15,13 @@ import {
 } from "./helpers/process.ts";
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
-import { opensslVersion1Certificate } from "./helpers/tls.ts";
-import { testCertificate } from "./helpers/tls.ts";
+import { opensslVersion1Certificate, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
-const CLIENT = fileURLToPath(new URL("../src/client.ts", import.meta.url));
 const GREETING = `{"message":"Hello, user1! You're authenticated."}`;
 
 /** Runs `deno run … src/main.ts <args>` (or `options.script`) in `cwd`. */
 function cli(cwd: string, args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   return runCli(args, { cwd, ...options });
-}
-
-/** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
-function assertOneLineError(result: CliResult, pattern: RegExp): string {
-  assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
-  assert.ok(lines[0].startsWith("Error: "), lines[0]);
-  assert.match(lines[0], pattern);
-  return lines[0];
 }
 
 async function storedHash(dir: string, username: string): Promise<string | undefined> {
@@ -166,9 +156,10 @@ testNeeding(
   async () => {
     await withTempDir(async (dir) => {
       // The tutorial's three commands, which make an X.509 v1 certificate.
-      await opensslVersion1Certificate(dir);
+      await Deno.mkdir(join(dir, "certs"));
+      await opensslVersion1Certificate(join(dir, "certs"));
       const result = await cli(dir, ["serve", "--port", "0"], {
-        env: { TLS_CERT: "certificate.pem", TLS_KEY: "private_key.pem" },
+        env: { TLS_CERT: "certs/certificate.pem", TLS_KEY: "certs/private_key.pem" },
       });
       assertOneLineError(result, /version 1/);
       assert.match(result.stderr, /certificate\.pem/);
@@ -186,23 +177,23 @@ Deno.test("serve with a JWT_SECRET shorter than 32 bytes exits 1 with one error 
   });
 });
 
-Deno.test("certs --dir writes a key, CSR and certificate that serve (without --dev) uses, seeding no users", async () => {
+Deno.test("certs writes a key, CSR and certificate into certs/ that serve (without --dev) uses, seeding no users", async () => {
   await withTempDir(async (dir) => {
-    const made = await cli(dir, ["certs", "--dir", "tls", "--ecdsa"]);
+    const made = await cli(dir, ["certs", "--ecdsa"]);
     assert.equal(made.code, 0, made.stderr);
     for (const file of ["key.pem", "csr.pem", "cert.pem"]) {
-      assert.ok(await exists(join(dir, "tls", file)), file);
+      assert.ok(await exists(join(dir, "certs", file)), file);
     }
-    assert.equal((await Deno.stat(join(dir, "tls/key.pem"))).mode! & 0o777, 0o600);
-    const certPem = await Deno.readTextFile(join(dir, "tls/cert.pem"));
+    assert.equal((await Deno.stat(join(dir, "certs/key.pem"))).mode! & 0o777, 0o600);
+    const certPem = await Deno.readTextFile(join(dir, "certs/cert.pem"));
     assert.match(certPem, /^-----BEGIN CERTIFICATE-----/);
-    assert.match(await Deno.readTextFile(join(dir, "tls/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
-    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /already exist/);
+    assert.match(await Deno.readTextFile(join(dir, "certs/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
+    assertOneLineError(await cli(dir, ["certs"]), /already exist/);
+    // The task may write only certs/.
+    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /write access to "tls"/);
+    assert.equal(await exists(join(dir, "tls")), false);
 
-    await using server = new ServerProcess(["serve", "--port", "0"], {
-      cwd: dir,
-      env: { TLS_CERT: "tls/cert.pem", TLS_KEY: "tls/key.pem" },
-    });
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
     const url = await server.listening();
     using client = Deno.createHttpClient({ caCerts: [certPem] });
     const denied = await postLogin(url, client, "user1", "password1");
@@ -241,29 +232,25 @@ Deno.test("serve --dev makes a certificate and demo users, serves logins and the
     const carol = await postLogin(url, client, "carol", "carol's password");
     assert.equal(carol.status, 200);
 
-    // (c) the fetch client trusts the generated certificate with --ca.
-    const clientPerms = ["--allow-read", "--allow-net", "--allow-env=API_URL"];
-    const ok = await cli(dir, ["--url", url, "--ca", "certs/cert.pem"], {
-      script: CLIENT,
-      flags: clientPerms,
-    });
+    // (c) the fetch client trusts the generated certificate with --ca; the password comes from
+    // stdin (or API_PASSWORD, or a hidden prompt), never from the command line.
+    const runClient = (args: string[], options: RunCliOptions = {}) =>
+      cli(dir, ["--url", url, "--ca", "certs/cert.pem", ...args], { script: CLIENT, ...options });
+    const ok = await runClient([], { stdin: "password1\n" });
     assert.equal(ok.stderr, "");
     assert.equal(ok.stdout, `${GREETING}\n`);
     assert.equal(ok.code, 0);
-    const wrong = await cli(
-      dir,
-      ["--url", url, "--ca", "certs/cert.pem", "--password", "not-the-password"],
-      { script: CLIENT, flags: clientPerms },
-    );
+    const fromEnv = await runClient([], { env: { API_PASSWORD: "password1" } });
+    assert.equal(fromEnv.stdout, `${GREETING}\n`, fromEnv.stderr);
+    const wrong = await runClient([], { stdin: "not-the-password\n" });
     assertOneLineError(wrong, /Failed to authenticate: 400 Invalid credentials/);
     assert.equal(wrong.stdout, "");
+    const onCommandLine = await runClient(["--password", "password1"]);
+    assertOneLineError(onCommandLine, /--password is not accepted/);
+    assert.equal(onCommandLine.stdout, "");
 
     // (d) --refresh --logout walks the whole token lifecycle.
-    const lifecycle = await cli(
-      dir,
-      ["--url", url, "--ca", "certs/cert.pem", "--refresh", "--logout"],
-      { script: CLIENT, flags: clientPerms },
-    );
+    const lifecycle = await runClient(["--refresh", "--logout"], { stdin: "password1\n" });
     assert.equal(lifecycle.code, 0, lifecycle.stderr);
     assert.deepEqual(lifecycle.stdout.trimEnd().split("\n"), [
       GREETING,
@@ -306,15 +293,12 @@ Deno.test("serve --dev creates the demo users missing from a store that has othe
 
 Deno.test("serve says at start how to add a user while the store has none, and not once one exists", async () => {
   await withTempDir(async (dir) => {
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
-    await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
-    const env = { TLS_CERT: "cert.pem", TLS_KEY: "key.pem" };
+    await writeTlsFiles(dir);
     const hint = (server: ServerProcess) =>
       server.logs.filter((line) => /no users/.test(String(line.msg)));
 
     {
-      await using empty = new ServerProcess(["serve", "--port", "0"], { cwd: dir, env });
+      await using empty = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
       await empty.listening();
       const line = await empty.waitForLog(NO_USERS);
       assert.equal(line.level, "warn");
@@ -326,7 +310,7 @@ Deno.test("serve says at start how to add a user while the store has none, and n
 
     const added = await cli(dir, ["user", "add", "alice"], { stdin: "alice's password\n" });
     assert.equal(added.code, 0, added.stderr);
-    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir, env });
+    await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
     await server.listening();
     assert.equal((await server.stop()).code, 0, server.stderr);
     assert.deepEqual(hint(server), [], server.lines.join("\n"));
@@ -335,14 +319,13 @@ Deno.test("serve says at start how to add a user while the store has none, and n
 
 Deno.test("serve with LOG_LEVEL=warn or error still prints the listening addresses, on stderr", async () => {
   await withTempDir(async (dir) => {
-    const { certPem, keyPem } = await testCertificate();
-    await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
-    await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
+    const { certPem } = await testCertificate();
+    await writeTlsFiles(dir);
     using client = Deno.createHttpClient({ caCerts: [certPem] });
     for (const level of ["warn", "error"]) {
       await using server = new ServerProcess(["serve", "--port", "0"], {
         cwd: dir,
-        env: { TLS_CERT: "cert.pem", TLS_KEY: "key.pem", LOG_LEVEL: level, HTTP_PORT: "0" },
+        env: { LOG_LEVEL: level, HTTP_PORT: "0" },
       });
       const [line, url, httpUrl] = await server.waitForStderr(
         /^Listening on (https:\/\/localhost:\d+) \((http:\/\/localhost:\d+) redirects to it\)\n/,

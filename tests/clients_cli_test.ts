@@ -14,7 +14,7 @@ async function withDatabase(
 ) {
   await withTempDir(async (dir) => {
     const env = {
-      DATABASE_URL: `sqlite:${dir}/auth.db`,
+      DATABASE_URL: `sqlite:${dir}/data/auth.db`,
       OAUTH_CLIENTS: `introspector:${"s".repeat(32)}`,
     };
     await fn((args) => runCli(["clients", ...args], { cwd: dir, env }), dir);
@@ -71,7 +71,7 @@ Deno.test("clients add registers public and confidential clients; the secret is 
     assert.match(web.stdout, /^Added confidential client "grafana"$/m);
     const secret = secretOf(web);
 
-    const store = await SqliteStore.open(`${dir}/auth.db`);
+    const store = await SqliteStore.open(`${dir}/data/auth.db`);
     try {
       assert.deepEqual(await store.getClient("spa"), {
         ...(await store.getClient("spa"))!,
@@ -95,7 +95,7 @@ Deno.test("clients add registers public and confidential clients; the secret is 
     } finally {
       await store.close();
     }
-    const database = await Deno.readFile(`${dir}/auth.db`);
+    const database = await Deno.readFile(`${dir}/data/auth.db`);
     assert.ok(
       !new TextDecoder("latin1").decode(database).includes(secret),
       "never stored in clear",
@@ -184,7 +184,7 @@ Deno.test("a client registered with the CLI is used by a running server at once"
     "client_credentials",
     "--scope",
     "hello",
-  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/auth.db` } });
+  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` } });
   assert.equal(added.code, 0, added.stderr);
   const secret = secretOf(added);
   const res = await fetch(`${server.url}/oauth/token`, {

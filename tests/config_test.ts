@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
-import { ConfigError, loadConfig, publicIdentity, urlHost } from "../src/config.ts";
+import {
+  ConfigError,
+  ENV_VARIABLES,
+  loadConfig,
+  publicIdentity,
+  readEnvironment,
+  urlHost,
+} from "../src/config.ts";
 import { openStore } from "../src/store/open.ts";
 import { rejectionOf, thrownBy } from "./helpers/errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -377,3 +384,58 @@ Deno.test("loadConfig reads the browser-session lifetimes, 30 minutes idle and 1
   assertConfigError(() => loadConfig([], { BROWSER_SESSION_IDLE: "59" }), /BROWSER_SESSION_IDLE/);
   assertConfigError(() => loadConfig([], { BROWSER_SESSION_MAX: "1h" }), /BROWSER_SESSION_MAX/);
 });
+
+Deno.test("loadConfig refuses HTTP_PORT with a wildcard HOST and no PUBLIC_URL, since redirects never use the request's Host", () => {
+  for (const host of ["0.0.0.0", "::"]) {
+    assertConfigError(
+      () => loadConfig(["--host", host], { HTTP_PORT: "8080" }),
+      /HTTP_PORT with HOST ".*" needs PUBLIC_URL/,
+    );
+    const config = loadConfig(["--host", host], {
+      HTTP_PORT: "8080",
+      PUBLIC_URL: "https://auth.example.com",
+    });
+    assert.equal(config.httpPort, 8080);
+  }
+  assert.equal(loadConfig([], { HTTP_PORT: "8080" }).httpPort, 8080, "localhost is fine");
+});
+
+Deno.test("loadConfig reads PGSSLROOTCERT as the PostgreSQL root certificate file", () => {
+  assert.equal(loadConfig([], {}).databaseRootCert, undefined);
+  assert.equal(
+    loadConfig([], { PGSSLROOTCERT: "certs/db-ca.pem" }).databaseRootCert,
+    "certs/db-ca.pem",
+  );
+});
+
+Deno.test("ENV_VARIABLES lists every variable config.ts reads, and readEnvironment reads only those", async () => {
+  const source = await Deno.readTextFile(new URL("../src/config.ts", import.meta.url));
+  const read = new Set([...source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]));
+  assert.ok(read.size > 20, "config.ts reads its settings as env.NAME");
+  assert.deepEqual([...read].filter((name) => !ENV_VARIABLES.includes(name as never)), []);
+  assert.deepEqual(ENV_VARIABLES.filter((name) => !read.has(name)), []);
+  assert.deepEqual(Object.keys(readEnvironment()).sort(), [...ENV_VARIABLES].sort());
+  // Nothing else in src/ reads the environment, except the client (API_URL, API_PASSWORD) and
+  // main.ts's LOG_LEVEL check for stacks.
+  for await (const file of walkTs(new URL("../src/", import.meta.url))) {
+    const text = await Deno.readTextFile(file);
+    const uses = [...text.matchAll(/Deno\.env\.(\w+)\(("[A-Z_]+")?/g)].map((m) =>
+      `${m[1]}(${m[2] ?? ""})`
+    );
+    const allowed: Record<string, string[]> = {
+      "config.ts": ["get()"],
+      "client.ts": ['get("API_URL")', 'get("API_PASSWORD")'],
+      "main.ts": ['get("LOG_LEVEL")'],
+    };
+    const name = file.pathname.split("/").at(-1)!;
+    assert.deepEqual(uses.filter((use) => !(allowed[name] ?? []).includes(use)), [], name);
+  }
+});
+
+async function* walkTs(dir: URL): AsyncGenerator<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walkTs(url);
+    else if (entry.name.endsWith(".ts")) yield url;
+  }
+}

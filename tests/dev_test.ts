@@ -6,7 +6,7 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { TEST_ITERATIONS } from "./helpers/server.ts";
+import { testHasher } from "./helpers/server.ts";
 
 /** A logger that keeps its lines, parsed. */
 function capturingLogger() {
@@ -37,7 +37,7 @@ async function verifies(
 
 Deno.test("seedDemoUsers creates the demo users in a store that already has another user, and says so", async () => {
   await withMemoryStore(async (store) => {
-    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    const hasher = testHasher();
     await store.addUser("alice", await hasher.hash("alice's password"));
     const { lines, logger } = capturingLogger();
 
@@ -63,7 +63,7 @@ Deno.test("seedDemoUsers creates the demo users in a store that already has anot
 
 Deno.test("seedDemoUsers creates only the missing demo user and keeps a changed password", async () => {
   await withMemoryStore(async (store) => {
-    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    const hasher = testHasher();
     await store.addUser("user1", await hasher.hash("changed password"));
     const { lines, logger } = capturingLogger();
 
@@ -82,7 +82,7 @@ Deno.test("seedDemoUsers creates only the missing demo user and keeps a changed 
 Deno.test("seedDemoUsers run by several instances at once on one store creates each user once, without failing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-dev-" });
   try {
-    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    const hasher = testHasher();
     for (let round = 0; round < 10; round++) {
       const path = `${dir}/round-${round}.db`;
       const stores = await Promise.all([1, 2, 3].map(() => SqliteStore.open(path)));
@@ -108,7 +108,7 @@ testNeeding([POSTGRESQL], {
   name:
     "seedDemoUsers run by two instances at once on one PostgreSQL database creates each user once",
   async fn() {
-    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    const hasher = testHasher();
     for (let round = 0; round < 5; round++) {
       await using database = await createTestDatabase();
       const stores = await Promise.all([1, 2].map(() => PostgresStore.open(database.url)));

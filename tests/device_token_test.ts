@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  CountingHasher,
-  startTestServer,
-  TEST_ITERATIONS,
-  type TestServer,
-} from "./helpers/server.ts";
+import { CountingHasher, startTestServer, type TestServer } from "./helpers/server.ts";
 
 /**
  * Device tokens over real HTTPS: an attacker behind the same trusted proxy and the same client
@@ -127,7 +122,7 @@ Deno.test("POST /login answers a device token in the body and in a __Host- cooki
 });
 
 Deno.test("POST /login during an attack: the real user's device gets in at once, another user elsewhere behind the proxy gets in, the attacker gets 429 without a hash", async () => {
-  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const hasher = new CountingHasher();
   await using server = await startTestServer({ users: USERS, env: ENV, hasher });
   const device = await deviceTokenOf(server, {
     username: "user1",
@@ -194,7 +189,7 @@ Deno.test("POST /login during an attack: the real user's device gets in at once,
 });
 
 Deno.test("POST /login counts a device's failures on the device alone, and locks out a device that fails too often", async () => {
-  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const hasher = new CountingHasher();
   await using server = await startTestServer({ users: USERS, env: ENV, hasher });
   const device = await deviceTokenOf(server, {
     username: "user1",
@@ -230,7 +225,7 @@ Deno.test("POST /login counts a device's failures on the device alone, and locks
 
 Deno.test("POST /login with one device token checks only the device's budget of 24 wrong passwords sent at once", async () => {
   for (let round = 0; round < 3; round++) {
-    const hasher = new CountingHasher(TEST_ITERATIONS);
+    const hasher = new CountingHasher();
     await using server = await startTestServer({ users: USERS, env: ENV, hasher });
     const device = await deviceTokenOf(server, {
       username: "user1",

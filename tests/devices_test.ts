@@ -75,3 +75,23 @@ Deno.test("DeviceTokens keeps one signing key in the store, shared by every inst
     await Deno.remove(path);
   }
 });
+
+Deno.test("DeviceTokens.verify refuses a token whose MAC is spelled another way with the same bytes", async () => {
+  await using f = await open();
+  const token = await f.devices.issue("alice");
+  const [id, expiry, mac] = token.split(".");
+  // 32 bytes take 43 base64url characters, whose last one holds 2 unused bits.
+  const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(
+    mac.at(-1)!,
+  );
+  const respelled = `${mac.slice(0, -1)}${
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last ^ 1]
+  }`;
+  assert.deepEqual(
+    Uint8Array.fromBase64(respelled, { alphabet: "base64url" }),
+    Uint8Array.fromBase64(mac, { alphabet: "base64url" }),
+    "the same bytes",
+  );
+  assert.equal(await f.devices.verify(token, "alice"), id);
+  assert.equal(await f.devices.verify(`${id}.${expiry}.${respelled}`, "alice"), undefined);
+});

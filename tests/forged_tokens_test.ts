@@ -124,7 +124,8 @@ Deno.test("GET /hello answers 401 invalid_token to every forged or invalid ES256
   const [record] = await server.store.listSigningKeys(unixNow());
   assert.equal(record.kid, kid);
   assert.equal(header.alg, "ES256");
-  const privateKey = await importJWK(JSON.parse(record.privateJwk), "ES256") as CryptoKey;
+  const privateJwk = (await server.store.currentPrivateJwk(record.kid))!;
+  const privateKey = await importJWK(JSON.parse(privateJwk), "ES256") as CryptoKey;
   const publicJwk = JSON.parse(record.publicJwk) as JWK;
   const publicKey = await crypto.subtle.importKey(
     "jwk",
@@ -167,6 +168,13 @@ Deno.test("GET /hello answers 401 invalid_token to every forged or invalid ES256
     "control: a token built by this suite's signer with the real key is accepted",
     async () => {
       await assertAccepted(server, await signEs256(es256, claims, privateKey));
+    },
+  );
+  await t.step(
+    "control: an iat within the leeway ahead and the full configured lifetime are accepted",
+    async () => {
+      const edge = { ...claims, iat: now + 25, nbf: now, exp: now + 25 + 900 };
+      await assertAccepted(server, await signEs256(es256, edge, privateKey));
     },
   );
 
@@ -330,8 +338,71 @@ Deno.test("GET /hello answers 401 invalid_token to every forged or invalid ES256
     })),
     {
       name: "a numeric sub",
-      msg: "Invalid token claims",
+      msg: claim("sub"),
       forge: () => signEs256(es256, { ...claims, sub: 1 }, privateKey),
+    },
+    {
+      name: "an empty sub",
+      msg: claim("sub"),
+      forge: () => signEs256(es256, { ...claims, sub: "" }, privateKey),
+    },
+    {
+      name: "a numeric jti",
+      msg: claim("jti"),
+      forge: () => signEs256(es256, { ...claims, jti: 7 }, privateKey),
+    },
+    {
+      name: "a scope that is an array",
+      msg: claim("scope"),
+      forge: () => signEs256(es256, { ...claims, scope: ["hello"] }, privateKey),
+    },
+    {
+      name: "a scope that is an object",
+      msg: claim("scope"),
+      forge: () => signEs256(es256, { ...claims, scope: { hello: true } }, privateKey),
+    },
+    {
+      name: "a sid that is a number",
+      msg: claim("sid"),
+      forge: () => signEs256(es256, { ...claims, sid: 42 }, privateKey),
+    },
+    {
+      name: "a client_id that is null",
+      msg: claim("client_id"),
+      forge: () => signEs256(es256, { ...claims, client_id: null }, privateKey),
+    },
+    {
+      name: "an iat that is a string",
+      msg: claim("iat"),
+      forge: () => signEs256(es256, { ...claims, iat: String(claims.iat) }, privateKey),
+    },
+    {
+      name: "an iat beyond the leeway in the future",
+      msg: claim("iat"),
+      forge: () =>
+        signEs256(es256, { ...claims, iat: now + 40, nbf: now, exp: now + 900 }, privateKey),
+    },
+    {
+      name: "an iat and exp years ahead",
+      msg: claim("iat"),
+      forge: () =>
+        signEs256(es256, {
+          ...claims,
+          iat: now + 3 * 365 * 86400,
+          nbf: now,
+          exp: now + 3 * 365 * 86400 + 900,
+        }, privateKey),
+    },
+    {
+      name: "an exp − iat longer than the configured lifetime",
+      msg: claim("exp"),
+      forge: () => signEs256(es256, { ...claims, iat: now, nbf: now, exp: now + 901 }, privateKey),
+    },
+    {
+      name: "an exp ten years ahead",
+      msg: claim("exp"),
+      forge: () =>
+        signEs256(es256, { ...claims, iat: now, exp: now + 10 * 365 * 86400 }, privateKey),
     },
     {
       name: "a token over 8 KiB, validly signed with a huge claim",
@@ -466,7 +537,8 @@ Deno.test("GET /hello with JWT_SECRET set refuses ES256 tokens and HS512 tokens"
 
   // ES256 tokens that name the server's HS256 kid.
   const [otherRecord] = await other.store.listSigningKeys(unixNow());
-  const otherKey = await importJWK(JSON.parse(otherRecord.privateJwk), "ES256") as CryptoKey;
+  const otherJwk = (await other.store.currentPrivateJwk(otherRecord.kid))!;
+  const otherKey = await importJWK(JSON.parse(otherJwk), "ES256") as CryptoKey;
   await assertRefused(
     server,
     await signEs256({ alg: "ES256", kid, typ: "at+jwt" }, claims, otherKey),

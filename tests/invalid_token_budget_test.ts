@@ -32,7 +32,9 @@ function forge(token: string): string {
 /** A valid token this server has never seen: signed here with the stored private key. */
 async function unseenValidToken(server: TestServer): Promise<string> {
   const [record] = await server.store.listSigningKeys(unixNow());
-  const key = await importJWK(JSON.parse(record.privateJwk), record.alg);
+  const privateJwk = await server.store.currentPrivateJwk(record.kid);
+  assert.ok(privateJwk, "the current key keeps its private half");
+  const key = await importJWK(JSON.parse(privateJwk), record.alg);
   const now = unixNow();
   return await new SignJWT({
     iss: server.config.issuer,

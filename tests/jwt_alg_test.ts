@@ -134,13 +134,9 @@ Deno.test("changing JWT_ALG then keys rotate switches the algorithm; tokens of t
   await using server = await startTestServer({ users: USERS });
   const cli = (args: string[], env: Record<string, string>) =>
     runCli(args, {
+      // The server's directory holds the default layout (certs/, data/) the keys task may use.
       cwd: server.dir,
-      env: {
-        DATABASE_URL: `sqlite:${server.dir}/auth.db`,
-        TLS_CERT: `${server.dir}/cert.pem`,
-        TLS_KEY: `${server.dir}/key.pem`,
-        ...env,
-      },
+      env,
     });
   const before = await loginToken(server);
   assert.equal(decodeProtectedHeader(before).alg, "ES256");

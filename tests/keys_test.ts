@@ -170,6 +170,47 @@ Deno.test("KeyRing.open with a secret is HS256: symmetric, empty publicJwks, sto
   assert.notEqual(other.signingKey().kid, kid, "kid depends on the secret");
 });
 
+Deno.test("KeyRing.refresh drops a revoked key at once and signs with its replacement", async () => {
+  await using store = disposable(await SqliteStore.open(":memory:"));
+  const keys = await KeyRing.open(store);
+  const revokedKid = keys.signingKey().kid;
+  const replacement = await generateSigningKey(unixNow());
+  assert.equal(await store.revokeSigningKey(revokedKid, replacement), "current");
+  assert.ok(keys.verificationKey(revokedKid), "nothing changes before refresh");
+  await keys.refresh();
+  assert.equal(keys.verificationKey(revokedKid), undefined);
+  assert.equal(keys.signingKey().kid, replacement.kid);
+  assert.equal((keys.signingKey().key as CryptoKey).type, "private");
+  assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid), [replacement.kid]);
+});
+
+Deno.test("KeyRing reads a private key only when another key becomes current, not at every refresh", async () => {
+  await using store = disposable(await SqliteStore.open(":memory:"));
+  const reads: string[] = [];
+  const counting = new Proxy(store, {
+    get(target, name) {
+      if (name === "currentPrivateJwk") {
+        return (kid: string) => {
+          reads.push(kid);
+          return target.currentPrivateJwk(kid);
+        };
+      }
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const keys = await KeyRing.open(counting);
+  const first = keys.signingKey().kid;
+  for (let i = 0; i < 5; i++) await keys.refresh();
+  assert.deepEqual(reads, [first]);
+  const now = unixNow();
+  const next = await generateSigningKey(now);
+  await store.rotateSigningKey(next, now + 60, now);
+  for (let i = 0; i < 5; i++) await keys.refresh();
+  assert.deepEqual(reads, [first, next.kid]);
+  assert.equal(keys.signingKey().kid, next.kid);
+});
+
 for (const [alg, kty, crv] of [["EdDSA", "OKP", "Ed25519"], ["RS256", "RSA", undefined]] as const) {
   Deno.test(`generateSigningKey and KeyRing.open make ${alg} keys named by their thumbprint`, async () => {
     const record = await generateSigningKey(unixNow(), alg);

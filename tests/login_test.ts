@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
-import { assertTokenResponse, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  assertTokenResponse,
+  login,
+  startTestServer,
+  TEST_MIN_ITERATIONS,
+  testHasher,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const INVALID_CREDENTIALS = '{"msg":"Invalid credentials"}';
@@ -283,7 +290,7 @@ class CountingHasher extends PasswordHasher {
 }
 
 Deno.test("POST /login does one password check of the same cost for an unknown user and a wrong password", async () => {
-  const hasher = new CountingHasher(1000);
+  const hasher = new CountingHasher(1000, { minIterations: TEST_MIN_ITERATIONS });
   await using server = await startTestServer({ users: USERS, hasher, env: NO_THROTTLE });
   // Warm up the dummy hash so that later checks are measured alone.
   await postLogin(server, JSON.stringify({ username: "warmup", password: "x" }));
@@ -324,7 +331,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
   assert.ok(user.passwordHash.startsWith("$pbkdf2-sha256$i="), user.passwordHash);
   assert.ok(!user.passwordHash.includes(password));
 
-  const db = new DatabaseSync(`${server.dir}/auth.db`, { readOnly: true });
+  const db = new DatabaseSync(`${server.dir}/data/auth.db`, { readOnly: true });
   try {
     const rows = db.prepare("SELECT * FROM users").all();
     assert.equal(rows.length, 1);
@@ -335,7 +342,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
   for (const file of ["auth.db", "auth.db-wal"]) {
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(`${server.dir}/${file}`);
+      bytes = await Deno.readFile(`${server.dir}/data/${file}`);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw error;
@@ -351,7 +358,7 @@ Deno.test("POST /login leaves no plaintext password in the store, its files or t
 
 Deno.test("POST /login rehashes a password stored with fewer iterations than configured", async () => {
   await using server = await startTestServer({ config: { passwordIterations: 1000 } });
-  await server.store.addUser("legacy", await new PasswordHasher(500).hash("legacy-password"));
+  await server.store.addUser("legacy", await testHasher(500).hash("legacy-password"));
 
   const wrong = await postLogin(
     server,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { program, testNeeding } from "./helpers/prerequisites.ts";
-import { runProgram } from "./helpers/process.ts";
+import { runProgram, ServerProcess } from "./helpers/process.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const PROMTOOL = program("promtool", "prometheus");
@@ -68,6 +70,28 @@ testNeeding([PROMTOOL], "GET /metrics passes promtool check metrics", async () =
   const text = await scrape(server);
   const check = await runProgram("promtool", ["check", "metrics"], { stdin: text });
   assert.equal(check.code, 0, check.stdout + check.stderr);
+});
+
+Deno.test("the serve task's scoped permissions are enough for the metrics listener", async () => {
+  await withTempDir(async (dir) => {
+    const { certPem } = await testCertificate();
+    await writeTlsFiles(dir);
+    await using server = new ServerProcess(["serve", "--port", "0"], {
+      cwd: dir,
+      env: { METRICS_PORT: "0" },
+    });
+    const url = await server.listening();
+    using client = Deno.createHttpClient({ caCerts: [certPem] });
+    await (await fetch(`${url}/hello`, { client })).body?.cancel();
+    const metricsUrl = server.logs.find((line) => line.msg === "Listening")?.metrics_url;
+    assert.match(String(metricsUrl), /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const res = await fetch(String(metricsUrl));
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.equal(sample(text, "http_requests_total", { route: "/hello", status: "401" }), 1);
+    assert.ok(sample(text, "process_resident_memory_bytes") > 0);
+    assert.deepEqual(server.logs.filter((line) => line.level === "error"), []);
+  });
 });
 
 Deno.test("GET /metrics counts token verifications by outcome and the cache hits", async () => {

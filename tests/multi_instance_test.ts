@@ -29,12 +29,11 @@ testNeeding([POSTGRESQL], {
     await using database = await createTestDatabase();
     await using dir = await tempDir();
     const { certPem } = await testCertificate();
-    const { certPath, keyPath } = await writeTlsFiles(dir.path);
+    // Where the serve task may read: certs/ under its working directory.
+    await writeTlsFiles(dir.path);
     const client = Deno.createHttpClient({ caCerts: [certPem] });
     const env = {
       DATABASE_URL: database.url,
-      TLS_CERT: certPath,
-      TLS_KEY: keyPath,
       PUBLIC_URL: ISSUER,
       JWT_ISSUER: ISSUER,
       JWT_AUDIENCE: AUDIENCE,
@@ -51,7 +50,7 @@ testNeeding([POSTGRESQL], {
       // Both servers and this test's own store start at once: three concurrent migrations, two
       // concurrent first-key creations.
       // On dispose, SIGTERM lets them shut down cleanly (SIGKILL follows 5 s later).
-      const serve = { env, disposeSignal: "SIGTERM" } as const;
+      const serve = { env, cwd: dir.path, disposeSignal: "SIGTERM" } as const;
       await using a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...serve });
       await using b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...serve });
       const hasher = new PasswordHasher(600_000);
@@ -112,7 +111,7 @@ testNeeding([POSTGRESQL], {
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
         assert.deepEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5],
+          [1, 2, 3, 4, 5, 6],
           "migrations applied once",
         );
         const [{ idTokenKeys }] =
@@ -204,7 +203,78 @@ testNeeding([POSTGRESQL], {
         assert.equal(await helloStatus(b, beforeRotation), 200);
       });
 
+      await t.step(
+        "keys revoke by the CLI: both instances refuse the key's tokens within 1.5 s and sign with a replacement",
+        async () => {
+          const [current] = await jwksKids(endpoint(a));
+          const cached = await login(a, "alice", "alice-password-1");
+          const fromB = await login(b, "alice", "alice-password-1");
+          for (const token of [cached.access, fromB.access, beforeRotation]) {
+            assert.equal(await helloStatus(a, token), 200, "cached before the revocation");
+            assert.equal(await helloStatus(b, token), 200, "cached before the revocation");
+          }
+          // The retiring key first: its tokens stop working, the current key is untouched.
+          const retiring = await runCli(["keys", "revoke", firstKid], {
+            env: { DATABASE_URL: database.url },
+          });
+          assert.equal(retiring.code, 0, retiring.stderr);
+          assert.match(retiring.stdout, new RegExp(`Revoked signing key "${firstKid}"`));
+          assert.doesNotMatch(retiring.stdout, /New signing key/);
+          timings.revokeRetiring = await within(
+            PROPAGATION_LIMIT_MS,
+            "both refusing the revoked retiring key",
+            async () =>
+              await helloStatus(a, beforeRotation) === 401 &&
+              await helloStatus(b, beforeRotation) === 401,
+          );
+          assert.equal(await helloStatus(a, cached.access), 200);
+          assert.deepEqual(await jwksKids(endpoint(b)), [current]);
+
+          // Then the current key: a new one takes its place everywhere.
+          const revoked = await runCli(["keys", "revoke", current], {
+            env: { DATABASE_URL: database.url },
+          });
+          assert.equal(revoked.code, 0, revoked.stderr);
+          const replacement = /New signing key "([^"]+)"/.exec(revoked.stdout)?.[1];
+          assert.ok(replacement && replacement !== current, revoked.stdout);
+          timings.revokeCurrent = await within(
+            PROPAGATION_LIMIT_MS,
+            "both refusing the revoked current key and publishing its replacement",
+            async () => {
+              const statuses = await Promise.all(
+                [a, b].flatMap((server) =>
+                  [cached.access, fromB.access].map((token) => helloStatus(server, token))
+                ),
+              );
+              const kids = await Promise.all([jwksKids(endpoint(a)), jwksKids(endpoint(b))]);
+              return statuses.every((status) => status === 401) &&
+                kids.every((list) => list.length === 1 && list[0] === replacement);
+            },
+          );
+          const refused = await call(b, "/hello", { token: cached.access });
+          assert.match(refused.res.headers.get("www-authenticate") ?? "", /invalid_token/);
+          const afterA = await login(a, "alice", "alice-password-1");
+          const afterB = await login(b, "alice", "alice-password-1");
+          assert.equal(kidOf(afterA.access), replacement);
+          assert.equal(kidOf(afterB.access), replacement);
+          assert.equal(await helloStatus(b, afterA.access), 200);
+          assert.equal(await helloStatus(a, afterB.access), 200);
+          const [{ count }] = await sql`
+          SELECT count(*)::int AS count FROM signing_keys WHERE private_jwk IS NOT NULL`;
+          assert.equal(count, 1, "only the current key keeps its private half");
+
+          // Replayed: nothing left to revoke.
+          const again = await runCli(["keys", "revoke", current], {
+            env: { DATABASE_URL: database.url },
+          });
+          assert.equal(again.code, 1);
+          assert.match(again.stderr, /No signing key/);
+        },
+      );
+
       await t.step("keys rotate with JWT_ALG=EdDSA switches both instances to EdDSA", async () => {
+        const es256 = await login(a, "alice", "alice-password-1");
+        assert.equal(decodeProtectedHeader(es256.access).alg, "ES256");
         const rotate = await runCli(["keys", "rotate"], {
           env: { DATABASE_URL: database.url, JWT_ALG: "EdDSA" },
         });
@@ -231,8 +301,8 @@ testNeeding([POSTGRESQL], {
         assert.equal(await helloStatus(b, fromA.access), 200);
         assert.equal(await helloStatus(a, fromB.access), 200);
         // The ES256 tokens of before keep working on both until their keys retire.
-        assert.equal(await helloStatus(a, beforeRotation), 200);
-        assert.equal(await helloStatus(b, beforeRotation), 200);
+        assert.equal(await helloStatus(a, es256.access), 200);
+        assert.equal(await helloStatus(b, es256.access), 200);
       });
 
       await t.step("failed logins are counted across both instances", async () => {

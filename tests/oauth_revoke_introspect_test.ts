@@ -73,7 +73,10 @@ async function assertRefreshRefused(server: TestServer, token: string): Promise<
 async function expiredAccessToken(server: TestServer): Promise<string> {
   const now = unixNow();
   const [record] = await server.store.listSigningKeys(now);
-  const key = await importJWK(JSON.parse(record.privateJwk), record.alg);
+  const key = await importJWK(
+    JSON.parse((await server.store.currentPrivateJwk(record.kid))!),
+    record.alg,
+  );
   return await new SignJWT({ client_id: "auth-api", scope: "hello" })
     .setProtectedHeader({ alg: record.alg, kid: record.kid, typ: "at+jwt" })
     .setIssuer(server.config.issuer!)

@@ -59,7 +59,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
         "openid hello",
         "--public",
         "--first-party",
-      ], { env: { DATABASE_URL: cluster.databaseUrl } });
+      ], { cwd: cluster.dir, env: { DATABASE_URL: cluster.databaseUrl } });
       assert.equal(added.code, 0, added.stderr);
       const { browser, on, authorize, token, helloStatus } = flowOn(cluster);
 
@@ -178,6 +178,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
           ).get("code")!;
 
           const changed = await runCli(["user", "passwd", "alice"], {
+            cwd: cluster.dir,
             env: { DATABASE_URL: cluster.databaseUrl },
             stdin: `${NEW_PASSWORD}\n`,
           });

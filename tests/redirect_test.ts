@@ -91,3 +91,80 @@ Deno.test("the redirect goes to PUBLIC_URL when set, whatever Host the client se
   assert.equal(res.headers.get("location"), "https://auth.example.com/hello?x=1");
   await res.body?.cancel();
 });
+
+/**
+ * Sends one hand-written HTTP/1.1 request over a raw TCP connection (fetch would normalise the
+ * path) and returns the status and Location of the answer.
+ */
+async function rawRequest(
+  httpUrl: string,
+  requestLine: string,
+  headers: string[],
+): Promise<{ status: number; location: string | undefined }> {
+  const { hostname, port } = new URL(httpUrl);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const request = [requestLine, ...headers, "Connection: close", "", ""].join("\r\n");
+    await conn.write(new TextEncoder().encode(request));
+    const response = await new Response(conn.readable).text();
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
+    const location = /^location: (.*)$/im.exec(response)?.[1].trim();
+    return { status, location };
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the response stream.
+    }
+  }
+}
+
+const HOSTILE_REQUESTS: { name: string; line: string; headers?: string[]; path: string }[] = [
+  { name: "a path starting with //", line: "GET //evil.example/phish HTTP/1.1", path: "/phish" },
+  { name: "a path starting with /\\", line: "GET /\\evil.example HTTP/1.1", path: "" },
+  { name: "an absolute-form target", line: "GET http://evil.example/ HTTP/1.1", path: "/" },
+  {
+    name: "an absolute-form target with a path",
+    line: "GET http://evil.example//other.example/x?y=1 HTTP/1.1",
+    path: "/x?y=1",
+  },
+  {
+    name: "a forged Host header",
+    line: "GET /login?next=1 HTTP/1.1",
+    headers: ["Host: evil.example"],
+    path: "/login?next=1",
+  },
+  {
+    name: "a forged Host header with a port and userinfo",
+    line: "GET /@evil.example HTTP/1.1",
+    headers: ["Host: user@evil.example:443"],
+    path: "/@evil.example",
+  },
+];
+
+for (const publicUrl of [undefined, "https://auth.example.com"]) {
+  Deno.test(
+    `the plain-HTTP listener never redirects to another host (${
+      publicUrl ? "PUBLIC_URL set" : "no PUBLIC_URL"
+    }), whatever the request target or Host says`,
+    async () => {
+      await using server = await startTestServer({
+        env: { HTTP_PORT: "0", ...(publicUrl && { PUBLIC_URL: publicUrl }) },
+      });
+      const origin = publicUrl ?? `https://localhost:${new URL(server.url).port}`;
+      for (const { name, line, headers, path } of HOSTILE_REQUESTS) {
+        const { status, location } = await rawRequest(
+          server.httpUrl!,
+          line,
+          headers ?? [`Host: ${new URL(server.httpUrl!).host}`],
+        );
+        assert.equal(status, 308, name);
+        assert.ok(location, `${name}: a Location`);
+        const target = new URL(location);
+        assert.equal(target.origin, origin, `${name}: ${location}`);
+        assert.ok(location.startsWith(`${origin}/`), `${name}: ${location}`);
+        if (path) assert.ok(location.endsWith(path), `${name}: ${location} keeps ${path}`);
+      }
+    },
+  );
+}

@@ -65,7 +65,7 @@ Deno.test("POST /login returns a 43-character base64url refresh_token that the s
   assert.equal(record.family.revokedAt, null);
   assert.equal(await server.store.getRefreshToken(token), undefined, "not by the token itself");
 
-  const db = new DatabaseSync(`${server.dir}/auth.db`, { readOnly: true });
+  const db = new DatabaseSync(`${server.dir}/data/auth.db`, { readOnly: true });
   try {
     const rows = db.prepare("SELECT * FROM refresh_tokens").all();
     assert.equal(rows.length, 1);
@@ -75,7 +75,7 @@ Deno.test("POST /login returns a 43-character base64url refresh_token that the s
     db.close();
   }
   for (const file of ["auth.db", "auth.db-wal"]) {
-    const bytes = await Deno.readFile(`${server.dir}/${file}`).catch(() => new Uint8Array());
+    const bytes = await Deno.readFile(`${server.dir}/data/${file}`).catch(() => new Uint8Array());
     assert.ok(!new TextDecoder().decode(bytes).includes(token), `${file} never holds the token`);
   }
 });

@@ -85,16 +85,12 @@ Deno.test("shutdown lets an in-flight login finish, then refuses connections and
 function serveAndSignal(signal: Deno.Signal): Promise<void> {
   return withTempDir(async (dir) => {
     const { certPem } = await testCertificate();
-    const { certPath, keyPath } = await writeTlsFiles(dir);
+    // The default layout (certs/, data/ in the working directory) the serve task may read.
+    await writeTlsFiles(dir);
     await using server = new ServerProcess(["serve", "--port", "0"], {
       cwd: dir,
       flags: ["--config", CONFIG, ...PERMISSIONS],
-      env: {
-        TLS_CERT: certPath,
-        TLS_KEY: keyPath,
-        DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-        LOG_LEVEL: "info",
-      },
+      env: { LOG_LEVEL: "info" },
     });
     const url = await server.listening(20_000);
     assert.match(url, /^https:\/\/localhost:\d+$/);

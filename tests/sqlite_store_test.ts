@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { generateSigningKey } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -45,7 +46,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 6);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 7);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -101,10 +102,6 @@ Deno.test("SqliteStore.open from two connections at once migrates once", async (
   }
 });
 
-Deno.test("SqliteStore.open rejects a path in a missing directory", async () => {
-  await assert.rejects(SqliteStore.open(join(dir, "missing", "deeper", "auth.db")));
-});
-
 Deno.test("SqliteStore answers a write blocked past the busy timeout with unavailable, as a rejection", async () => {
   const path = join(dir, "busy.db");
   const store = await SqliteStore.open(path);
@@ -151,6 +148,7 @@ const SCHEMA_3 = `
 function oldDatabase(name: string, version: number, fill: (db: DatabaseSync) => void): string {
   const path = join(dir, name);
   inspect(path, (db) => {
+    db.exec("PRAGMA journal_mode = WAL");
     db.exec(SCHEMA_3);
     db.exec(`PRAGMA user_version = ${version}`);
     fill(db);
@@ -265,3 +263,62 @@ Deno.test("SqliteStore.open turns the refresh tokens of schema 3 into families, 
     ]);
   });
 });
+
+Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {
+  const secret = "retired-private-key-material-7f3a";
+  const path = oldDatabase("schema3-keys.db", 3, (db) => {
+    db.exec("INSERT INTO users VALUES ('user1', '$hash', 1700000000)");
+    db.exec(`INSERT INTO signing_keys VALUES ('old', 'ES256', '{"d":"${secret}"}', '{"kty":"EC"}',
+      1700000000, 1700000900)`);
+    db.exec(`INSERT INTO signing_keys VALUES ('new', 'ES256', '{"d":"current"}', '{"kty":"EC"}',
+      1700000100, NULL)`);
+  });
+  assert.ok(fileText(path).includes(secret), "the old database holds the secret");
+  const migrated = await SqliteStore.open(path);
+  try {
+    assert.deepEqual((await migrated.listSigningKeys(0)).map((k) => k.kid), ["new", "old"]);
+    assert.equal(await migrated.currentPrivateJwk("new"), '{"d":"current"}');
+    assert.equal(await migrated.currentPrivateJwk("old"), undefined);
+    assert.deepEqual(await migrated.listDemoUsers(), []);
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(secret), `${file} no longer holds the retired key`);
+    }
+  } finally {
+    await migrated.close();
+  }
+});
+
+Deno.test("SqliteStore.rotateSigningKey leaves the old private key in neither the database nor its log", async () => {
+  const path = join(dir, "erase.db");
+  const store = await SqliteStore.open(path);
+  try {
+    const first = await generateSigningKey(unixNow());
+    await store.ensureSigningKey(first, unixNow());
+    const d = JSON.parse(first.privateJwk).d as string;
+    assert.ok(fileText(path) + fileText(`${path}-wal`), "files exist");
+    assert.ok((fileText(path) + fileText(`${path}-wal`)).includes(d), "stored while current");
+    await store.rotateSigningKey(await generateSigningKey(unixNow()), unixNow() + 60, unixNow());
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(d), `${file} no longer holds the key`);
+    }
+    const replacement = await generateSigningKey(unixNow());
+    const current = (await store.listSigningKeys(unixNow()))[0];
+    const currentD = JSON.parse((await store.currentPrivateJwk(current.kid))!).d as string;
+    assert.equal(await store.revokeSigningKey(current.kid, replacement), "current");
+    for (const file of [path, `${path}-wal`]) {
+      assert.ok(!fileText(file).includes(currentD), `${file} no longer holds the revoked key`);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+/** A file's bytes as Latin-1 text (every byte one character), or "" when it does not exist. */
+function fileText(path: string): string {
+  try {
+    return new TextDecoder("latin1").decode(Deno.readFileSync(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+}

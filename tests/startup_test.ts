@@ -1,61 +1,51 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PasswordHasher } from "../src/auth/passwords.ts";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { ListenError, listenError, startServer } from "../src/server.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { ServerProcess } from "./helpers/process.ts";
-import { TEST_ITERATIONS } from "./helpers/server.ts";
-import { testCertificate } from "./helpers/tls.ts";
+import { freePort, runCli, ServerProcess, taskFlags } from "./helpers/process.ts";
+import { testHasher } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 /** How long a failing start may take before the test calls it hung (spawn and type-check included). */
 const EXIT_DEADLINE_MS = 20_000;
 
-/** A temp directory with a valid certificate and key, for `serve` children run inside it. */
-async function withServeDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-startup-" });
-  const { certPem, keyPem } = await testCertificate();
-  await Deno.writeTextFile(join(dir, "cert.pem"), certPem);
-  await Deno.writeTextFile(join(dir, "key.pem"), keyPem, { mode: 0o600 });
-  try {
+/**
+ * A temp directory with a valid certificate and key in certs/, the default layout the serve task
+ * may read, for `serve` children run inside it.
+ */
+function withServeDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(async (dir) => {
+    await writeTlsFiles(dir);
     await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
-/** The environment of a `serve` child in `dir`: its certificate, its store, the info log. */
-function serveEnv(dir: string, extra: Record<string, string>): Record<string, string> {
-  return {
-    TLS_CERT: join(dir, "cert.pem"),
-    TLS_KEY: join(dir, "key.pem"),
-    DATABASE_URL: `sqlite:${join(dir, "auth.db")}`,
-    LOG_LEVEL: "info",
-    PORT: "0",
-    ...extra,
-  };
-}
-
-/** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "localhost", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+/** The environment of a `serve` child in `dir`: the default files, the info log, any port. */
+function serveEnv(extra: Record<string, string>): Record<string, string> {
+  return { LOG_LEVEL: "info", PORT: "0", ...extra };
 }
 
 /**
- * Runs `serve` expecting it to fail at start: it must exit 1 by itself, print exactly one
- * `Error: …` line on stderr, write no log line (so nothing kept running and logging), and leave
- * none of `ports` open. Returns the error line.
+ * Runs `serve` with the serve task's permissions (and read access to `readable`) expecting it to
+ * fail at start: it must exit 1 by itself, print exactly one `Error: …` line on stderr, write no
+ * log line (so nothing kept running and logging), and leave none of `ports` open. Returns the
+ * error line.
  */
 async function assertFailedStart(
   dir: string,
   env: Record<string, string>,
-  { ports = [] }: { ports?: number[] } = {},
+  { ports = [], readable }: { ports?: number[]; readable?: string } = {},
 ): Promise<string> {
-  await using server = new ServerProcess(["serve"], { cwd: dir, env: serveEnv(dir, env) });
+  // The serve task's permissions, with `readable` added to what it may read.
+  const flags = readable === undefined
+    ? undefined
+    : taskFlags("serve").map((flag) =>
+      flag.startsWith("--allow-read=") ? `${flag},${readable}` : flag
+    );
+  await using server = new ServerProcess(["serve"], { cwd: dir, env: serveEnv(env), flags });
   const status = await server.exitedWithin(EXIT_DEADLINE_MS);
   assert.equal(status.code, 1, `exit code; stderr: ${server.stderr}`);
   const lines = server.stderr.trimEnd().split("\n");
@@ -139,11 +129,13 @@ Deno.test("serve exits 1 with one line naming HOST for an address that is not on
 
 Deno.test("serve exits 1 with one line naming DATABASE_URL when the store cannot be opened", async () => {
   await withServeDir(async (dir) => {
-    await Deno.writeTextFile(join(dir, "not-a-database"), "plain text, not SQLite\n");
-    await Deno.writeTextFile(join(dir, "a-file"), "");
+    // Under data/, which the serve task may read and write.
+    await Deno.mkdir(join(dir, "data"));
+    await Deno.writeTextFile(join(dir, "data/not-a-database"), "plain text, not SQLite\n");
+    await Deno.writeTextFile(join(dir, "data/a-file"), "");
     const cases = [
-      [`sqlite:${join(dir, "not-a-database")}`, /file is not a database/],
-      [`sqlite:${join(dir, "a-file", "auth.db")}`, /a-file/],
+      [`sqlite:${join(dir, "data/not-a-database")}`, /file is not a database/],
+      [`sqlite:${join(dir, "data/a-file", "auth.db")}`, /a-file/],
       ["postgres://auth:hunter2-secret@127.0.0.1:1/auth", /127\.0\.0\.1:1/],
     ] as const;
     for (const [url, reason] of cases) {
@@ -157,25 +149,55 @@ Deno.test("serve exits 1 with one line naming DATABASE_URL when the store cannot
 
 Deno.test("serve exits 1 with one line when the certificate is not PEM", async () => {
   await withServeDir(async (dir) => {
-    await Deno.writeTextFile(join(dir, "garbage.pem"), "not a certificate\n");
+    await Deno.writeTextFile(join(dir, "certs/garbage.pem"), "not a certificate\n");
     const line = await assertFailedStart(dir, {
-      TLS_CERT: join(dir, "garbage.pem"),
+      TLS_CERT: join(dir, "certs/garbage.pem"),
       HTTP_PORT: "0",
     });
     assert.match(line, /garbage\.pem" is not PEM/);
   });
 });
 
-Deno.test("serve with a missing TLS_CERT outside certs/ says what would create it, not plain deno task certs", async () => {
+Deno.test("serve with a missing TLS_CERT under certs/ names the certs command that makes it, which then works", async () => {
   await withServeDir(async (dir) => {
+    const env = { TLS_CERT: "certs/api/cert.pem", TLS_KEY: "certs/key.pem" };
+    const line = await assertFailedStart(dir, env);
+    assert.equal(
+      line,
+      'Error: Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" and set TLS_KEY=certs/api/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+    );
+    // What the line says, run with the certs task's own permissions.
+    const made = await runCli(["certs", "--dir", "certs/api"], { cwd: dir });
+    assert.equal(made.code, 0, made.stderr);
+    await using server = new ServerProcess(["serve"], {
+      cwd: dir,
+      env: serveEnv({ ...env, TLS_KEY: "certs/api/key.pem" }),
+    });
+    assert.match(await server.listening(), /^https:\/\/localhost:\d+$/);
+  });
+});
+
+Deno.test("serve with a missing TLS_CERT outside certs/ names the default files, since the certs task writes only certs/", async () => {
+  await withServeDir(async (dir) => {
+    // Run with read access to the other directory, so that the file is found missing.
     const elsewhere = join(dir, "somewhere");
     const line = await assertFailedStart(dir, {
       TLS_CERT: join(elsewhere, "cert.pem"),
       TLS_KEY: "certs/key.pem",
-    });
+    }, { readable: elsewhere });
     assert.equal(
       line,
-      `Error: Cannot read certificate "${elsewhere}/cert.pem": file not found; run "deno task certs --dir ${elsewhere}" and set TLS_KEY=${elsewhere}/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files`,
+      `Error: Cannot read certificate "${elsewhere}/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem, or set TLS_CERT and TLS_KEY to existing PEM files`,
+    );
+  });
+});
+
+Deno.test("serve run by the serve task with a TLS_CERT outside certs/ and data/ says where the task may read", async () => {
+  await withServeDir(async (dir) => {
+    const line = await assertFailedStart(dir, { TLS_CERT: join(dir, "cert.pem") });
+    assert.equal(
+      line,
+      `Error: Cannot read certificate "${dir}/cert.pem": Deno has no read permission for it (the deno.json tasks and the compiled binary read only under certs/ and data/); move it there, or run with --allow-read for its directory`,
     );
   });
 });
@@ -197,7 +219,7 @@ Deno.test("startServer stops the HTTPS listener and closes the store when the re
       HTTP_PORT: String(httpPort),
     });
     const store = await SqliteStore.open(join(dir, "auth.db"));
-    const hasher = new PasswordHasher(TEST_ITERATIONS);
+    const hasher = testHasher();
     await hasher.prepare(); // done before, so that no hashing outlives the test
     const lines: string[] = [];
     const logger = createLogger("debug", (line) => lines.push(line));

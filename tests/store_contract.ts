@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
-import type {
-  AuthorizationCodeRecord,
-  BrowserSessionRecord,
-  ClientRecord,
-  NewRefreshToken,
-  PendingRequestRecord,
-  RefreshFamilyRecord,
-  RefreshTokenRecord,
-  SigningKeyRecord,
-  Store,
-  ThrottleRecord,
+import {
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
+  type NewRefreshToken,
+  type NewSigningKey,
+  type PendingRequestRecord,
+  publicHalf,
+  type RefreshFamilyRecord,
+  type RefreshTokenRecord,
+  type Store,
+  type ThrottleRecord,
 } from "../src/store/store.ts";
 import { type Prerequisite, testNeeding } from "./helpers/prerequisites.ts";
 
@@ -33,7 +34,7 @@ function keyRecord(
   kid: string,
   createdAt: number,
   retiresAt: number | null = null,
-): SigningKeyRecord {
+): NewSigningKey {
   return {
     kid,
     alg: "ES256",
@@ -319,16 +320,6 @@ export function storeContract(
     assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-new");
   });
 
-  test("setPasswordHash returns true and replaces the hash, false for no such user", async (store) => {
-    await store.addUser("alice", "$hash-a");
-    await store.addUser("bob", "$hash-b");
-    assert.equal(await store.setPasswordHash("alice", "$hash-a2"), true);
-    assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
-    assert.equal((await store.getUser("bob"))?.passwordHash, "$hash-b");
-    assert.equal(await store.setPasswordHash("nobody", "$hash"), false);
-    assert.equal(await store.getUser("nobody"), undefined);
-  });
-
   test("changePassword replaces the hash, or reports not found and creates no user", async (store) => {
     await store.addUser("alice", "$hash-a");
     await store.addUser("bob", "$hash-b");
@@ -345,23 +336,88 @@ export function storeContract(
     assert.equal(await store.getUser("nobody"), undefined);
   });
 
+  test("demo users are listed until their password is set or they are removed", async (store) => {
+    assert.deepEqual(await store.listDemoUsers(), []);
+    await store.addUser("user2", "$hash-2", { demo: true });
+    await store.addUser("user1", "$hash-1", { demo: true });
+    await store.addUser("alice", "$hash-a");
+    await store.addUser("bob", "$hash-b", { demo: false });
+    assert.deepEqual(await store.listDemoUsers(), ["user1", "user2"]);
+    assert.deepEqual(await store.listUsers(), ["alice", "bob", "user1", "user2"]);
+    // An upgrade of the same (public) password keeps the mark; a new password clears it.
+    assert.equal(await store.replacePasswordHash("user1", "$hash-1", "$hash-1b"), true);
+    assert.deepEqual(await store.listDemoUsers(), ["user1", "user2"]);
+    assert.equal((await store.changePassword("user1", "$hash-new", NOW)).found, true);
+    assert.deepEqual(await store.listDemoUsers(), ["user2"]);
+    assert.equal((await store.removeUser("user2", NOW)).found, true);
+    assert.deepEqual(await store.listDemoUsers(), []);
+  });
+
+  test("replacePasswordHash replaces only the expected hash", async (store) => {
+    await store.addUser("alice", "$hash-a");
+    assert.equal(await store.replacePasswordHash("alice", "$hash-other", "$hash-x"), false);
+    assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a");
+    assert.equal(await store.replacePasswordHash("alice", "$hash-a", "$hash-a2"), true);
+    assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
+    assert.equal(
+      await store.replacePasswordHash("alice", "$hash-a", "$hash-a3"),
+      false,
+      "replayed",
+    );
+    assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
+    assert.equal(await store.replacePasswordHash("nobody", "$hash-a", "$hash"), false);
+    assert.equal(await store.getUser("nobody"), undefined);
+  });
+
+  test("replacePasswordHash racing changePassword never undoes the new password", async (store) => {
+    await store.addUser("alice", "$old");
+    for (let round = 0; round < 50; round++) {
+      await store.changePassword("alice", "$old", NOW);
+      const changes = [
+        store.replacePasswordHash("alice", "$old", "$old-upgraded"),
+        store.changePassword("alice", `$new-${round}`, NOW),
+      ];
+      await Promise.all(round % 2 ? changes : changes.reverse());
+      assert.equal((await store.getUser("alice"))?.passwordHash, `$new-${round}`, `round ${round}`);
+    }
+  });
+
+  test("countPasswordIterations counts users per PBKDF2 iteration count", async (store) => {
+    assert.deepEqual(await store.countPasswordIterations(), new Map());
+    const hash = (iterations: string) => `$pbkdf2-sha256$i=${iterations}$c2FsdA$ZGlnZXN0`;
+    await store.addUser("a", hash("600000"));
+    await store.addUser("b", hash("600000"));
+    await store.addUser("c", hash("1000"));
+    await store.addUser("d", "not a hash");
+    await store.addUser("e", "$pbkdf2-sha512$i=5$c2FsdA$ZGlnZXN0");
+    await store.addUser("f", "$pbkdf2-sha256$i=x$c2FsdA$ZGlnZXN0");
+    assert.deepEqual(
+      await store.countPasswordIterations(),
+      new Map([[600_000, 2], [1000, 1]]),
+    );
+  });
   // --- signing keys ---
 
   test("listSigningKeys is empty for a new store", async (store) => {
     assert.deepEqual(await store.listSigningKeys(NOW), []);
   });
 
-  test("ensureSigningKey inserts the key when there is none and returns it", async (store) => {
+  test("ensureSigningKey inserts the key when there is none and returns its public half", async (store) => {
     const key = keyRecord("k1", NOW);
-    assert.deepEqual(await store.ensureSigningKey(key, NOW), key);
-    assert.deepEqual(await store.listSigningKeys(NOW), [key]);
+    assert.deepEqual(await store.ensureSigningKey(key, NOW), publicHalf(key));
+    assert.deepEqual(await store.listSigningKeys(NOW), [publicHalf(key)]);
+    assert.equal(await store.currentPrivateJwk("k1"), key.privateJwk);
   });
 
   test("ensureSigningKey keeps an unretired key and returns it instead", async (store) => {
     const first = keyRecord("k1", NOW);
     await store.ensureSigningKey(first, NOW);
-    assert.deepEqual(await store.ensureSigningKey(keyRecord("k2", NOW + 5), NOW + 5), first);
-    assert.deepEqual(await store.listSigningKeys(NOW + 5), [first]);
+    assert.deepEqual(
+      await store.ensureSigningKey(keyRecord("k2", NOW + 5), NOW + 5),
+      publicHalf(first),
+    );
+    assert.deepEqual(await store.listSigningKeys(NOW + 5), [publicHalf(first)]);
+    assert.equal(await store.currentPrivateJwk("k2"), undefined);
   });
 
   test("ensureSigningKey inserts when every key has retired", async (store) => {
@@ -372,7 +428,7 @@ export function storeContract(
     // Retire k2 by rotating to a key that has itself already retired.
     await store.rotateSigningKey(keyRecord("k4", NOW + 40, NOW + 41), NOW + 41, NOW + 40);
     const fresh = keyRecord("k5", NOW + 50);
-    assert.deepEqual(await store.ensureSigningKey(fresh, NOW + 50), fresh);
+    assert.deepEqual(await store.ensureSigningKey(fresh, NOW + 50), publicHalf(fresh));
     assert.deepEqual((await store.listSigningKeys(NOW + 50)).map((k) => k.kid), ["k5"]);
   });
 
@@ -381,15 +437,54 @@ export function storeContract(
     await store.ensureSigningKey(first, NOW);
     const second = keyRecord("k2", NOW + 100);
     await store.rotateSigningKey(second, NOW + 160, NOW + 100);
-    assert.deepEqual(await store.listSigningKeys(NOW + 100), [
-      second,
-      { ...first, retiresAt: NOW + 160 },
+    const retiring = { ...publicHalf(first), retiresAt: NOW + 160 };
+    assert.deepEqual(await store.listSigningKeys(NOW + 100), [publicHalf(second), retiring]);
+    assert.deepEqual(await store.listSigningKeys(NOW + 159), [publicHalf(second), retiring]);
+    assert.deepEqual(
+      await store.listSigningKeys(NOW + 160),
+      [publicHalf(second)],
+      "retired at retiresAt",
+    );
+  });
+
+  test("rotateSigningKey erases the private half of the key that stops signing", async (store) => {
+    const first = keyRecord("k1", NOW);
+    await store.ensureSigningKey(first, NOW);
+    assert.equal(await store.currentPrivateJwk("k1"), first.privateJwk);
+    const second = keyRecord("k2", NOW + 100);
+    await store.rotateSigningKey(second, NOW + 160, NOW + 100);
+    assert.equal(await store.currentPrivateJwk("k1"), undefined, "gone while still verifying");
+    assert.equal(await store.currentPrivateJwk("k2"), second.privateJwk);
+    assert.equal(await store.currentPrivateJwk("unknown"), undefined);
+    // The public half keeps verifying until retirement.
+    assert.deepEqual((await store.listSigningKeys(NOW + 100)).map((k) => k.kid), ["k2", "k1"]);
+  });
+
+  test("revokeSigningKey of the current key deletes it and makes the replacement current", async (store) => {
+    await store.ensureSigningKey(keyRecord("k1", NOW), NOW);
+    await store.rotateSigningKey(keyRecord("k2", NOW + 10), NOW + 500, NOW + 10);
+    const replacement = keyRecord("k3", NOW + 20);
+    assert.equal(await store.revokeSigningKey("k2", replacement), "current");
+    assert.deepEqual((await store.listSigningKeys(NOW + 20)).map((k) => [k.kid, k.retiresAt]), [
+      ["k3", null],
+      ["k1", NOW + 500],
     ]);
-    assert.deepEqual(await store.listSigningKeys(NOW + 159), [
-      second,
-      { ...first, retiresAt: NOW + 160 },
+    assert.equal(await store.currentPrivateJwk("k3"), replacement.privateJwk);
+    assert.equal(await store.currentPrivateJwk("k2"), undefined);
+    // Replayed: the key is gone, nothing changes.
+    assert.equal(await store.revokeSigningKey("k2", keyRecord("k4", NOW + 30)), "unknown");
+    assert.deepEqual((await store.listSigningKeys(0)).map((k) => k.kid), ["k3", "k1"]);
+  });
+
+  test("revokeSigningKey of a retiring key deletes it and keeps the current key", async (store) => {
+    await store.ensureSigningKey(keyRecord("k1", NOW), NOW);
+    await store.rotateSigningKey(keyRecord("k2", NOW + 10), NOW + 500, NOW + 10);
+    assert.equal(await store.revokeSigningKey("k1", keyRecord("k3", NOW + 20)), "retiring");
+    assert.deepEqual((await store.listSigningKeys(0)).map((k) => [k.kid, k.retiresAt]), [
+      ["k2", null],
     ]);
-    assert.deepEqual(await store.listSigningKeys(NOW + 160), [second], "retired at retiresAt");
+    assert.equal(await store.revokeSigningKey("nope", keyRecord("k4", NOW + 20)), "unknown");
+    assert.deepEqual((await store.listSigningKeys(0)).map((k) => k.kid), ["k2"]);
   });
 
   test("rotateSigningKey deletes keys that retired before now", async (store) => {
@@ -435,7 +530,7 @@ export function storeContract(
   });
 
   test("signing key records round-trip every field", async (store) => {
-    const key: SigningKeyRecord = {
+    const key: NewSigningKey = {
       kid: "kid-1",
       alg: "ES256",
       privateJwk: '{"kty":"EC","crv":"P-256","d":"secret","x":"x","y":"y"}',
@@ -444,7 +539,8 @@ export function storeContract(
       retiresAt: null,
     };
     await store.ensureSigningKey(key, NOW);
-    assert.deepEqual(await store.listSigningKeys(NOW), [key]);
+    assert.deepEqual(await store.listSigningKeys(NOW), [publicHalf(key)]);
+    assert.equal(await store.currentPrivateJwk("kid-1"), key.privateJwk);
   });
 
   // --- throttle ---
@@ -1112,12 +1208,13 @@ export function storeContract(
     assert.deepEqual(await store.ensureIdTokenKey(first, NOW), first);
     const second = { ...keyRecord("rsa-2", NOW + 1), alg: "RS256" };
     assert.deepEqual(await store.ensureIdTokenKey(second, NOW + 1), first);
-    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [first]);
+    // Listed by their public half, like signing keys; the private half comes with the current one.
+    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [publicHalf(first)]);
     assert.deepEqual(await store.listSigningKeys(NOW + 1), []);
     const signing = keyRecord("ec-1", NOW);
     await store.ensureSigningKey(signing, NOW);
-    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [first]);
-    assert.deepEqual(await store.listSigningKeys(NOW + 1), [signing]);
+    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [publicHalf(first)]);
+    assert.deepEqual(await store.listSigningKeys(NOW + 1), [publicHalf(signing)]);
   });
 
   test("ensureIdTokenKey from concurrent callers keeps exactly one key", async (store) => {
@@ -1372,7 +1469,7 @@ export function storeContract(
     try {
       assert.equal((await again.getUser("alice"))?.passwordHash, "$hash-a");
       assert.deepEqual(await again.listUsers(), ["alice"]);
-      assert.deepEqual(await again.listSigningKeys(NOW), [key]);
+      assert.deepEqual(await again.listSigningKeys(NOW), [publicHalf(key)]);
       assert.deepEqual(await readThrottle(again, "account:alice"), state);
       assert.equal(await again.ensureSecret("device", "other"), "kept");
     } finally {
@@ -1505,7 +1602,7 @@ export function storeContract(
     try {
       await store.addUser("alice", "$hash-a");
       assert.equal((await other.getUser("alice"))?.passwordHash, "$hash-a");
-      assert.equal(await other.setPasswordHash("alice", "$hash-a2"), true);
+      assert.equal(await other.replacePasswordHash("alice", "$hash-a", "$hash-a2"), true);
       assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a2");
       await assert.rejects(other.addUser("alice", "$hash-x"), StoreFailure);
 
@@ -1573,6 +1670,35 @@ export function storeContract(
         ]);
         assert.ok(ended);
         assert.equal(ended.includes(`f-${round}`), linked, `round ${round}`);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("revocation, rotation and first-key creation racing on two connections leave one current key", async (store) => {
+    const other = await reopen(store);
+    try {
+      await store.ensureSigningKey(keyRecord("start", NOW), NOW);
+      for (let round = 0; round < 20; round++) {
+        const [current] = (await store.listSigningKeys(NOW)).filter((k) => k.retiresAt === null);
+        const outcomes = await Promise.all([
+          store.revokeSigningKey(current.kid, keyRecord(`revoke-${round}`, NOW)),
+          other.rotateSigningKey(keyRecord(`rotate-${round}`, NOW), NOW + 60, NOW),
+          other.revokeSigningKey(current.kid, keyRecord(`again-${round}`, NOW)),
+          store.ensureSigningKey(keyRecord(`ensure-${round}`, NOW), NOW),
+        ]);
+        const keys = await other.listSigningKeys(NOW);
+        const currents = keys.filter((k) => k.retiresAt === null);
+        assert.equal(currents.length, 1, `round ${round}: ${JSON.stringify(keys)}`);
+        assert.ok(await store.currentPrivateJwk(currents[0].kid), "the current key can sign");
+        assert.ok(!keys.some((k) => k.kid === current.kid), "the revoked key is gone");
+        const revocations = outcomes.slice(0, 3).filter((outcome) => outcome !== undefined);
+        assert.ok(revocations.includes("current") || revocations.includes("retiring"));
+        assert.equal(outcomes[2] === "unknown" || outcomes[0] === "unknown", true, "revoked once");
+        for (const key of keys.filter((k) => k.retiresAt !== null)) {
+          assert.equal(await other.currentPrivateJwk(key.kid), undefined, "no private half");
+        }
       }
     } finally {
       await other.close();

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  CountingHasher,
-  login,
-  startTestServer,
-  TEST_ITERATIONS,
-  type TestServer,
-} from "./helpers/server.ts";
+import { CountingHasher, login, startTestServer, type TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { sleep } from "./helpers/wait.ts";
 
@@ -44,7 +38,7 @@ function assertThrottled(res: Response, body: Record<string, unknown>, maxSecond
 }
 
 Deno.test("POST /login answers 429 with Retry-After after 3 failures, even with the right password, and hashes nothing while throttled", async () => {
-  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const hasher = new CountingHasher();
   await using server = await startTestServer({ users: USERS, env: STEADY, hasher });
   await fail(server, "user1", 3);
   assert.ok(hasher.checks >= 3, "failed logins check passwords");

@@ -3,7 +3,7 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import { startCluster } from "./helpers/cluster.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { CountingHasher, startTestServer, TEST_ITERATIONS } from "./helpers/server.ts";
+import { CountingHasher, startTestServer } from "./helpers/server.ts";
 import { testCertificate } from "./helpers/tls.ts";
 
 /**
@@ -71,7 +71,7 @@ async function raceOnOneInstance(
   t: Deno.TestContext,
   options: { store?: PostgresStore } = {},
 ): Promise<void> {
-  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const hasher = new CountingHasher();
   await using server = await startTestServer({
     users: Object.fromEntries(BURSTS.map((size) => [`real-${size}`, "password1"])),
     env: ENV,
@@ -118,7 +118,7 @@ testNeeding([POSTGRESQL], {
 });
 
 Deno.test("POST /login spends exactly an address's budget when 96 failures for different names arrive at once", async () => {
-  const hasher = new CountingHasher(TEST_ITERATIONS);
+  const hasher = new CountingHasher();
   await using server = await startTestServer({
     env: { ...ENV, THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "10" },
     hasher,

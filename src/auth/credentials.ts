@@ -1,7 +1,9 @@
 /**
  * @module
- * What a username and a new password must look like, for the CLI and the login checks.
+ * What a username and a new password must be. Checked where names enter the domain (login, the
+ * CLI), so that no store ever sees a name it cannot hold (PostgreSQL refuses NUL in text).
  */
+
 /** Longest username accepted. */
 export const MAX_USERNAME_LENGTH = 64;
 /** Shortest password accepted for new accounts (NIST SP 800-63B). */
@@ -12,6 +14,7 @@ export const MAX_PASSWORD_LENGTH = 1024;
 /** Why a username cannot be used, or undefined when it can. */
 export function usernameProblem(username: string): string | undefined {
   if (username.length === 0) return "Username must not be empty";
+  if (!username.isWellFormed()) return "Username must be valid Unicode";
   if (username.length > MAX_USERNAME_LENGTH) {
     return `Username must be at most ${MAX_USERNAME_LENGTH} characters`;
   }

@@ -4,48 +4,19 @@
  * by every instance, published in the JWKS beside the access-token keys), issuing them (OpenID
  * Connect Core §2, §3.1.3.6) and checking an `id_token_hint` we issued. It never reads a request.
  */
-import {
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JWK,
-  jwtVerify,
-  SignJWT,
-} from "jose";
+import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { SigningKeyRecord, Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { AuthFailure } from "./errors.ts";
+import { generateSigningKey, type SigningAlg } from "./keys.ts";
 import type { ScopePolicy } from "./scopes.ts";
 
 /** The algorithm of ID tokens: the one every OpenID provider must offer (Core §15.1). */
-export const ID_TOKEN_ALG = "RS256";
+export const ID_TOKEN_ALG: SigningAlg = "RS256";
 /** The scope that makes a request an OpenID Connect one. */
 export const OPENID_SCOPE = "openid";
 /** The scope that adds `preferred_username` to `/userinfo`. */
 export const PROFILE_SCOPE = "profile";
-/** Size of the RSA modulus of new ID-token keys. */
-const RSA_MODULUS_BITS = 2048;
-
-/** Makes a new RS256 key record whose `kid` is its RFC 7638 thumbprint. */
-export async function generateIdTokenKey(now: UnixSeconds): Promise<SigningKeyRecord> {
-  const { privateKey, publicKey } = await generateKeyPair(ID_TOKEN_ALG, {
-    extractable: true,
-    modulusLength: RSA_MODULUS_BITS,
-  });
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  return {
-    kid,
-    alg: ID_TOKEN_ALG,
-    privateJwk: JSON.stringify({ ...await exportJWK(privateKey), kid, alg: ID_TOKEN_ALG }),
-    publicJwk: JSON.stringify({ ...publicJwk, kid, alg: ID_TOKEN_ALG, use: "sig" }),
-    createdAt: now,
-    retiresAt: null,
-  };
-}
-
 /** What an ID token says, besides what the service adds (`iss`, `iat`, `exp`). */
 export interface IdTokenGrant {
   subject: string;
@@ -99,7 +70,7 @@ export class IdTokenKeys {
   /** Reads the ID-token keys, making the first one when there is none. */
   static async open(store: Store): Promise<IdTokenKeys> {
     const now = unixNow();
-    const current = await store.ensureIdTokenKey(await generateIdTokenKey(now), now);
+    const current = await store.ensureIdTokenKey(await generateSigningKey(now, ID_TOKEN_ALG), now);
     const records = await store.listIdTokenKeys(now);
     const publicKeys = new Map<string, CryptoKey>();
     for (const record of records) {

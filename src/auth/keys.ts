@@ -2,12 +2,13 @@
  * @module
  * Signing keys: making key pairs of the configured algorithm, and the key ring that signs with
  * the current key and verifies with every key that has not retired, each with its own
- * algorithm. Keys live in the store; the ring re-reads them so that a rotation made by another
- * process is picked up. It never reads a request.
+ * algorithm. Keys live in the store; every instance re-reads the public keys each second, so a
+ * rotation or revocation made elsewhere takes effect within that bound, and reads a private key
+ * only when another key becomes current. It never reads a request.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { SigningKeyRecord, Store } from "../store/store.ts";
+import type { NewSigningKey, Store } from "../store/store.ts";
 import { repeatEvery } from "./_repeat.ts";
 
 /** Algorithms of the key pairs this service makes (`JWT_ALG`); EdDSA is Ed25519. */
@@ -39,7 +40,7 @@ export interface SigningKey {
 export async function generateSigningKey(
   now: UnixSeconds,
   alg: SigningAlg = DEFAULT_SIGNING_ALG,
-): Promise<SigningKeyRecord> {
+): Promise<NewSigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, {
     extractable: true,
     ...(alg === "RS256" && { modulusLength: RSA_MODULUS_BITS }),
@@ -95,11 +96,13 @@ export class KeyRing {
   ): Promise<KeyRing> {
     if (options.secret !== undefined) return await KeyRing.#fromSecret(options.secret);
     const ring = new KeyRing(store);
-    const now = unixNow();
-    if ((await store.listSigningKeys(now)).length === 0) {
+    // A key revoked between these two steps leaves no signer; its replacement is found next time.
+    for (let attempt = 1; !ring.#signing; attempt++) {
+      if (attempt > 3) throw new Error("No current signing key in the store");
+      const now = unixNow();
       await store.ensureSigningKey(await generateSigningKey(now, options.alg), now);
+      await ring.refresh();
     }
-    await ring.refresh();
     if (options.refreshIntervalMs) {
       ring.#stopRefreshing = repeatEvery(
         options.refreshIntervalMs,
@@ -179,10 +182,15 @@ export class KeyRing {
         retiresAt: record.retiresAt ?? undefined,
       });
     }
-    const current = records.find((record) => record.retiresAt === null) ?? records[0];
+    const current = records.find((record) => record.retiresAt === null);
     if (current && current.kid !== this.#signing?.kid) {
-      const key = await importJWK(JSON.parse(current.privateJwk), current.alg) as CryptoKey;
-      this.#signing = { kid: current.kid, alg: current.alg, key };
+      // Undefined when the key stopped being current since the list was read: the next
+      // refresh finds its successor.
+      const privateJwk = await store.currentPrivateJwk(current.kid);
+      if (privateJwk !== undefined) {
+        const key = await importJWK(JSON.parse(privateJwk), current.alg) as CryptoKey;
+        this.#signing = { kid: current.kid, alg: current.alg, key };
+      }
     }
     this.#verification = next;
     this.#publicJwks = records.map((record) => ({

@@ -6,7 +6,7 @@
  * response.
  */
 import type { Store } from "../store/store.ts";
-import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from "./credentials.ts";
+import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
 import type { DeviceTokens } from "./devices.ts";
 import { AuthFailure, invalidCredentials } from "./errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
@@ -45,7 +45,9 @@ export interface VerifiedUser {
 /**
  * Checks credentials: an attempt is reserved first (throttled answers hash nothing), then one
  * PBKDF2 run whichever part is wrong, so answers do not tell which usernames exist. Hashes made
- * with older parameters are upgraded.
+ * with older parameters are upgraded, unless the password changed meanwhile. A name no user could
+ * have (control characters, NUL, broken Unicode) counts as an unknown user and never reaches the
+ * store.
  */
 export class PasswordLogin {
   #store: Store;
@@ -53,22 +55,26 @@ export class PasswordLogin {
   #throttle: LoginThrottle;
   #devices: DeviceTokens;
   #events: SecurityEvents;
+  #onUnusableHash: (username: string, problem: string) => void;
+  /** Stored strings already reported, so that each is reported once, not at every attempt. */
+  #reported = new Set<string>();
 
-  constructor(
-    deps: {
-      store: Store;
-      hasher: PasswordHasher;
-      throttle: LoginThrottle;
-      devices: DeviceTokens;
-      /** Where successes, failures and throttling are reported. */
-      events?: SecurityEvents;
-    },
-  ) {
+  constructor(deps: {
+    store: Store;
+    hasher: PasswordHasher;
+    throttle: LoginThrottle;
+    devices: DeviceTokens;
+    /** Where successes, failures and throttling are reported. */
+    events?: SecurityEvents;
+    /** Told once about each stored hash that cannot be checked (the login fails). */
+    onUnusableHash?: (username: string, problem: string) => void;
+  }) {
     this.#store = deps.store;
     this.#hasher = deps.hasher;
     this.#throttle = deps.throttle;
     this.#devices = deps.devices;
     this.#events = deps.events ?? UNRECORDED;
+    this.#onUnusableHash = deps.onUnusableHash ?? (() => {});
   }
 
   /**
@@ -76,7 +82,7 @@ export class PasswordLogin {
    * `invalid_credentials` or `throttled` otherwise.
    */
   async check(username: unknown, password: unknown, source: LoginSource): Promise<LoginSuccess> {
-    const name = isField(username, MAX_USERNAME_LENGTH) ? username : "";
+    const name = typeof username === "string" && !usernameProblem(username) ? username : "";
     const deviceId = name && typeof source.deviceToken === "string"
       ? await this.#devices.verify(source.deviceToken, name)
       : undefined;
@@ -93,15 +99,19 @@ export class PasswordLogin {
     });
     const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
     const user = name ? await this.#store.getUser(name) : undefined;
-    let ok = false;
-    let needsRehash = false;
+    let check = { ok: false, needsRehash: false };
     if (user && secret) {
-      ({ ok, needsRehash } = await this.#hasher.verify(secret, user.passwordHash));
+      const result = await this.#hasher.verify(secret, user.passwordHash);
+      if (result.unusable !== undefined) {
+        this.#report(name, user.passwordHash, result.unusable);
+        await this.#hasher.verifyDummy(secret); // the same time as a real check
+      }
+      check = result;
     } else {
       await this.#hasher.verifyDummy(secret);
     }
     // A failure was counted when the attempt was reserved.
-    if (!user || !ok) {
+    if (!user || !check.ok) {
       this.#events.record({ event: "login_failed", ...about }, source.origin);
       for (const reason of attempt.blocks) {
         this.#events.record({ event: "throttle_entered", ...about, reason }, source.origin);
@@ -111,9 +121,13 @@ export class PasswordLogin {
     await this.#throttle.succeeded(attempt);
     this.#events.record({ event: "login_succeeded", ...about }, source.origin);
     let passwordHash = user.passwordHash;
-    if (needsRehash) {
-      passwordHash = await this.#hasher.hash(secret);
-      await this.#store.setPasswordHash(name, passwordHash);
+    if (check.needsRehash) {
+      // Only while the stored hash is the one just checked: a `user passwd` that ran meanwhile
+      // must not be undone by an upgrade of the old password (and then no session starts).
+      const upgraded = await this.#hasher.hash(secret);
+      if (await this.#store.replacePasswordHash(name, user.passwordHash, upgraded)) {
+        passwordHash = upgraded;
+      }
     }
     // A device whose own budget was spent starts over as a new device.
     const device = attempt.budget === "device" ? attempt.deviceId : undefined;
@@ -123,6 +137,12 @@ export class PasswordLogin {
       deviceToken: await this.#devices.issue(name, device),
       deviceTokenExpiresIn: this.#devices.options.ttlSeconds,
     };
+  }
+
+  #report(username: string, stored: string, problem: string): void {
+    if (this.#reported.has(stored)) return;
+    this.#reported.add(stored);
+    this.#onUnusableHash(username, problem);
   }
 }
 

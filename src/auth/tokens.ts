@@ -200,9 +200,7 @@ export class TokenService {
     } catch (error) {
       throw verificationError(error);
     }
-    if (typeof claims.sub !== "string" || typeof claims.jti !== "string") {
-      throw invalid("Invalid token claims", "claims");
-    }
+    this.#checkClaims(claims, now);
     this.#remember(token, claims, key.kid);
     return this.#notRevoked(claims);
   }
@@ -215,6 +213,30 @@ export class TokenService {
   /** Number of verified tokens currently remembered. */
   get cachedCount(): number {
     return this.#cache.size;
+  }
+
+  /**
+   * What jose leaves to us: the types of the claims we read (a wrong type is a 401, never a
+   * crash further on), an `iat` no later than now plus the leeway, and no longer a lifetime than
+   * this service gives (a token that says it lives for years was not made here).
+   */
+  #checkClaims(claims: AccessClaims, now: UnixSeconds): void {
+    for (const name of ["sub", "jti"] as const) {
+      if (typeof claims[name] !== "string" || claims[name] === "") {
+        throw invalid(`Invalid "${name}" claim`, "claims");
+      }
+    }
+    for (const name of ["scope", "client_id", "sid"] as const) {
+      if (claims[name] !== undefined && typeof claims[name] !== "string") {
+        throw invalid(`Invalid "${name}" claim`, "claims");
+      }
+    }
+    if (claims.iat > now + this.options.leewaySeconds) {
+      throw invalid('Invalid "iat" claim', "claims");
+    }
+    if (claims.exp - claims.iat > this.options.ttlSeconds) {
+      throw invalid('Invalid "exp" claim', "claims");
+    }
   }
 
   #notRevoked(claims: AccessClaims): AccessClaims {

@@ -7,7 +7,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
-import { dirname, join, normalize } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import { DEFAULT_CERT_DIR } from "../config.ts";
 import { CertificateError, reason } from "./errors.ts";
 
@@ -64,28 +64,31 @@ export async function loadTlsFiles(certPath: string, keyPath: string): Promise<T
 }
 
 /**
- * What to do about a missing certificate or key file. `deno task certs --dir DIR` writes
- * DIR/cert.pem and DIR/key.pem, so it is suggested only for a file of that name.
+ * What to do about a missing certificate or key file. `deno task certs` may write only under
+ * certs/ (`--dir certs/NAME` included), so it is suggested for a cert.pem or key.pem there, and
+ * otherwise together with the TLS_CERT and TLS_KEY that name what it writes.
  */
 function missingFileHint(
   envName: "TLS_CERT" | "TLS_KEY",
   certPath: string,
   keyPath: string,
 ): string {
-  const existing = "set TLS_CERT and TLS_KEY to existing PEM files";
-  const [path, other, otherPath] = envName === "TLS_CERT"
-    ? [certPath, "TLS_KEY" as const, keyPath]
-    : [keyPath, "TLS_CERT" as const, certPath];
-  const dir = normalize(dirname(path));
-  const made = { TLS_CERT: join(dir, "cert.pem"), TLS_KEY: join(dir, "key.pem") };
-  if (normalize(path) !== made[envName]) {
-    return `${existing} ("deno task certs --dir DIR" makes DIR/cert.pem and DIR/key.pem)`;
-  }
-  const command = dir === DEFAULT_CERT_DIR
+  const paths = { TLS_CERT: normalize(certPath), TLS_KEY: normalize(keyPath) };
+  const fileNames = { TLS_CERT: "cert.pem", TLS_KEY: "key.pem" };
+  const dir = dirname(paths[envName]);
+  const writable = dir === DEFAULT_CERT_DIR || dir.startsWith(`${DEFAULT_CERT_DIR}/`);
+  const target = writable && basename(paths[envName]) === fileNames[envName]
+    ? dir
+    : DEFAULT_CERT_DIR;
+  const command = target === DEFAULT_CERT_DIR
     ? "deno task certs"
-    : `deno task certs --dir ${shellWord(dir)}`;
-  if (normalize(otherPath) === made[other]) return `run "${command}" to create it, or ${existing}`;
-  return `run "${command}" and set ${other}=${shellWord(made[other])}, or ${existing}`;
+    : `deno task certs --dir ${shellWord(target)}`;
+  const settings = (["TLS_CERT", "TLS_KEY"] as const)
+    .filter((name) => paths[name] !== join(target, fileNames[name]))
+    .map((name) => `${name}=${shellWord(join(target, fileNames[name]))}`);
+  const existing = "set TLS_CERT and TLS_KEY to existing PEM files";
+  if (settings.length === 0) return `run "${command}" to create it, or ${existing}`;
+  return `run "${command}" and set ${settings.join(" ")}, or ${existing}`;
 }
 
 /** A path as one shell word: quoted when it holds anything but safe characters. */
@@ -108,7 +111,7 @@ async function readText(
     }
     if (error instanceof Deno.errors.NotCapable) {
       throw new CertificateError(
-        `${prefix}: Deno has no read permission for it; run with --allow-read`,
+        `${prefix}: Deno has no read permission for it (the deno.json tasks and the compiled binary read only under certs/ and data/); move it there, or run with --allow-read for its directory`,
       );
     }
     if (error instanceof Deno.errors.PermissionDenied) {

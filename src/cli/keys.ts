@@ -1,6 +1,7 @@
 /**
  * @module
- * `keys rotate|list`: the signing keys in the store, from the command line.
+ * `keys rotate|revoke|list`: the signing keys in the store, from the command line. Lifetimes come
+ * from the same configuration the server reads, so both must be run with the same settings.
  */
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { generateSigningKey } from "../auth/keys.ts";
@@ -9,12 +10,14 @@ import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";
 
-const USAGE = "Usage: keys rotate | keys list";
+const USAGE = "Usage: keys rotate | keys revoke KID | keys list";
 
 /**
- * `keys rotate|list`: rotation makes a new key of `JWT_ALG` current (so changing `JWT_ALG` and
- * rotating switches the algorithm); older keys, whatever their algorithm, keep verifying until
- * every token they signed has expired, then retire.
+ * `keys rotate|revoke|list`: rotation makes a new key of `JWT_ALG` current (so changing `JWT_ALG`
+ * and rotating switches the algorithm); older keys, whatever their algorithm, keep verifying until
+ * every token they signed has expired (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY`), then retire.
+ * Revocation removes a key at once (a leaked key): its tokens stop verifying on every instance
+ * within the key sync interval, and when it was current a new key of `JWT_ALG` takes its place.
  */
 export async function keysCommand(
   args: string[],
@@ -27,7 +30,10 @@ export async function keysCommand(
 ) {
   const { store, config, events = UNRECORDED } = deps;
   const [action, ...rest] = args;
-  if (rest.length > 0 || (action !== "rotate" && action !== "list")) throw new InputError(USAGE);
+  const arity = action === "revoke" ? 1 : 0;
+  if (!["rotate", "revoke", "list"].includes(action) || rest.length !== arity) {
+    throw new InputError(USAGE);
+  }
   if (config.jwtSecret !== undefined) {
     throw new InputError("JWT_SECRET is set, so tokens use HS256 and there are no keys to manage");
   }
@@ -40,6 +46,16 @@ export async function keysCommand(
     console.log(
       `New signing key "${key.kid}" (${key.alg}); previous keys retire at ${isoTime(retireAt)}`,
     );
+    return;
+  }
+  if (action === "revoke") {
+    const [kid] = rest;
+    const replacement = await generateSigningKey(now, config.jwtAlg);
+    const revoked = await store.revokeSigningKey(kid, replacement);
+    if (revoked === "unknown") throw new InputError(`No signing key "${kid}"; see keys list`);
+    events.record({ event: "key_revoked", kid });
+    console.log(`Revoked signing key "${kid}": its tokens are refused from now on`);
+    if (revoked === "current") console.log(`New signing key "${replacement.kid}"`);
     return;
   }
   for (const key of await store.listSigningKeys(now)) {

@@ -1,8 +1,9 @@
 /**
  * @module
- * Reading a secret on the command line: a hidden prompt on a terminal, else one line of stdin,
- * and {@linkcode InputError} for what the user typed wrong.
+ * Reading a secret from the person at the keyboard: a hidden prompt on a terminal, else the first
+ * line of stdin. Never from the command line, where other users can see it.
  */
+
 /**
  * Reads a password: from the terminal without echo (asking twice when `confirm`), or the first
  * line of stdin when stdin is not a terminal. Never from the command line.
@@ -46,7 +47,7 @@ async function promptHidden(question: string): Promise<string> {
       for (const byte of buffer.subarray(0, n)) {
         if (byte === 0x03) throw new InputError("Cancelled");
         if (byte === 0x0d || byte === 0x0a) break read;
-        if (byte === 0x7f || byte === 0x08) bytes.pop();
+        if (byte === 0x7f || byte === 0x08) eraseLastCharacter(bytes);
         else bytes.push(byte);
       }
     }
@@ -55,4 +56,13 @@ async function promptHidden(question: string): Promise<string> {
     await Deno.stderr.write(encoder.encode("\n"));
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/**
+ * Backspace at the hidden prompt: removes the last character's UTF-8 bytes, its continuation
+ * bytes (10xxxxxx) and the byte that starts it, so that no half character is left behind.
+ */
+export function eraseLastCharacter(bytes: number[]): void {
+  while (bytes.length > 0 && (bytes.at(-1)! & 0xc0) === 0x80) bytes.pop();
+  bytes.pop();
 }

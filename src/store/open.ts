@@ -1,45 +1,68 @@
 /**
  * @module
- * Opening the store a `DATABASE_URL` names. The PostgreSQL client is loaded only when used, so
- * SQLite deployments do not carry it in memory.
+ * Opening the store a `DATABASE_URL` names, and how its connection is secured: the SQLite
+ * files' modes, and PostgreSQL's TLS as libpq's `sslmode` asks. The PostgreSQL client is loaded
+ * only when used, so SQLite deployments do not carry it in memory. Problems a person should fix
+ * are passed to `warn`, one line each; this module never logs by itself.
  */
-import { dirname } from "node:path";
+import { isIP } from "node:net";
 import { ConfigError } from "../config.ts";
 import { StoreFailure } from "./errors.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
+/** How to open the store, besides its URL. */
+export interface OpenStoreOptions {
+  /**
+   * CA certificate file (PEM) that verifies the PostgreSQL server under `sslmode=verify-full`
+   * (`PGSSLROOTCERT`); the URL's `sslrootcert` takes precedence.
+   */
+  rootCertFile?: string;
+  /** Receives one line for each problem found on the way that does not stop the start. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * TLS for the PostgreSQL client: `false` (cleartext), a mode that encrypts without verifying
+ * (`prefer`, `allow`, `require`), or node:tls options that verify the chain and the host name.
+ */
+export type PostgresTls =
+  | false
+  | "prefer"
+  | "allow"
+  | "require"
+  | { rejectUnauthorized: true; host: string; servername?: string; ca?: string };
+
 /**
  * Opens the store named by a `DATABASE_URL`: `sqlite:data/auth.db` (embedded, the default) or
- * `postgres://user:password@host:5432/db` (shared by several instances).
+ * `postgres://user:password@host:5432/db?sslmode=verify-full` (shared by several instances).
  */
-export async function openStore(databaseUrl: string): Promise<Store> {
-  if (databaseUrl.startsWith("sqlite:")) {
-    const path = databaseUrl.slice("sqlite:".length);
-    if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
-    try {
-      if (path !== ":memory:") await Deno.mkdir(dirname(path), { recursive: true });
-      return await SqliteStore.open(path);
-    } catch (error) {
-      throw new ConfigError(
-        `Cannot open the DATABASE_URL database "${path}": ${
-          (error as Error).message
-        }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
-      );
-    }
-  }
+export async function openStore(
+  databaseUrl: string,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
+  if (databaseUrl.startsWith("sqlite:")) return await openSqlite(databaseUrl, options);
   // Only the scheme and host are echoed: the rest may hold a password (user:pass@, ?password=).
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(databaseUrl)?.[0];
   if (scheme === "postgres:" || scheme === "postgresql:") {
+    const { url, tls, host } = await postgresConnection(databaseUrl, options.rootCertFile);
+    const unverified = tls === false
+      ? "is not encrypted"
+      : typeof tls === "string"
+      ? `is encrypted without checking the server's certificate (sslmode=${tls})`
+      : undefined;
+    if (unverified && !isLoopback(host)) {
+      options.warn?.(
+        `DATABASE_URL: the connection to "${host}" ${unverified}; use sslmode=verify-full`,
+      );
+    }
     const { PostgresStore } = await import("./postgres.ts");
     try {
-      return await PostgresStore.open(databaseUrl);
+      return await PostgresStore.open(url, { tls });
     } catch (error) {
-      const host = URL.canParse(databaseUrl) ? new URL(databaseUrl).host : "";
-      const reason = error instanceof StoreFailure && error.code === "unavailable"
-        ? "the server cannot be reached"
-        : firstLine((error as Error).message);
-      throw new ConfigError(`Cannot open the DATABASE_URL database at "${host}": ${reason}`);
+      throw new ConfigError(
+        `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${reason(error)}`,
+      );
     }
   }
   throw new ConfigError(
@@ -47,6 +70,111 @@ export async function openStore(databaseUrl: string): Promise<Store> {
   );
 }
 
-function firstLine(text: string): string {
-  return text.split("\n", 1)[0];
+async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promise<Store> {
+  const path = databaseUrl.slice("sqlite:".length);
+  if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
+  let store: SqliteStore;
+  try {
+    store = await SqliteStore.open(path);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot open the DATABASE_URL database "${path}": ${
+        (error as Error).message
+      }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
+    );
+  }
+  if (store.looseModes.length > 0) {
+    options.warn?.(
+      `The store holds the signing keys and password hashes, but other users could reach ${
+        store.looseModes.join(", ")
+      }; files were made 0600, make the directory 0700 (chmod 700 DIR)`,
+    );
+  }
+  return store;
+}
+
+/**
+ * Reads libpq's `sslmode` and `sslrootcert` from a PostgreSQL URL and returns the URL without
+ * them (the client would pass `sslrootcert` to the server) and the TLS the client must use.
+ * Only `verify-full` checks the server: its chain against the CA file, or the root store when
+ * there is none (`sslrootcert=system`), and its certificate against the URL's host.
+ */
+export async function postgresConnection(
+  databaseUrl: string,
+  rootCertFile?: string,
+): Promise<{ url: string; tls: PostgresTls; host: string }> {
+  if (!URL.canParse(databaseUrl)) {
+    throw new ConfigError(
+      "DATABASE_URL must be a URL such as postgres://user:password@host:5432/db",
+    );
+  }
+  const parsed = new URL(databaseUrl);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (!host || !parsed.username || parsed.pathname.length < 2) {
+    throw new ConfigError(
+      "DATABASE_URL must name the user, host and database: postgres://user:password@host:5432/db",
+    );
+  }
+  const mode = parsed.searchParams.get("sslmode") ?? "disable";
+  const rootCert = parsed.searchParams.get("sslrootcert") ?? rootCertFile;
+  parsed.searchParams.delete("sslmode");
+  parsed.searchParams.delete("sslrootcert");
+  const url = parsed.href;
+  switch (mode) {
+    case "disable":
+    case "allow":
+    case "prefer":
+    case "require":
+      if (rootCert !== undefined) {
+        throw new ConfigError(
+          `A root certificate is given (sslrootcert or PGSSLROOTCERT), but sslmode "${mode}" would not use it; use sslmode=verify-full`,
+        );
+      }
+      return { url, tls: mode === "disable" ? false : mode, host };
+    case "verify-full":
+      return {
+        url,
+        host,
+        tls: {
+          rejectUnauthorized: true,
+          // The host the certificate must name; node:tls would otherwise check "localhost"
+          // whenever the URL's host is an IP address, since no server name is sent for those.
+          host,
+          ...(isIP(host) === 0 && { servername: host }),
+          ...(rootCert !== undefined && rootCert !== "system" && {
+            ca: await readRootCert(rootCert),
+          }),
+        },
+      };
+    default:
+      throw new ConfigError(
+        `DATABASE_URL: sslmode "${mode}" is not supported; use verify-full, or require (which encrypts without checking the server)`,
+      );
+  }
+}
+
+async function readRootCert(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read the PostgreSQL root certificate "${path}": ${(error as Error).message}`,
+    );
+  }
+}
+
+function reason(error: unknown): string {
+  if (error instanceof StoreFailure && error.code === "unavailable") {
+    return "the server cannot be reached";
+  }
+  const message = (error as Error).message.split("\n", 1)[0];
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && /CERT|TLS|SSL|UNABLE_TO|SIGNATURE/.test(code)) {
+    return `the server's certificate was refused: ${message} (${code}); check PGSSLROOTCERT and the host name in DATABASE_URL`;
+  }
+  return message;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }

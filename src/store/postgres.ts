@@ -7,24 +7,28 @@
 import postgres from "postgres";
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
 import { duplicateClient, duplicateUser, storeUnavailable } from "./errors.ts";
-import type {
-  AccountChange,
-  AuthorizationCodeRecord,
-  BrowserSessionRecord,
-  ClientRecord,
-  CodeOutcome,
-  NewRefreshToken,
-  PendingRequestRecord,
-  RefreshFamilyRecord,
-  RefreshTokenRecord,
-  RefreshTokenState,
-  RevocationRecord,
-  RotationResult,
-  SigningKeyRecord,
-  Store,
-  ThrottleDecision,
-  ThrottleRecord,
-  UserRecord,
+import type { PostgresTls } from "./open.ts";
+import {
+  type AccountChange,
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
+  type CodeOutcome,
+  type KeyRevocation,
+  type NewRefreshToken,
+  type NewSigningKey,
+  type PendingRequestRecord,
+  publicHalf,
+  type RefreshFamilyRecord,
+  type RefreshTokenRecord,
+  type RefreshTokenState,
+  type RevocationRecord,
+  type RotationResult,
+  type SigningKeyRecord,
+  type Store,
+  type ThrottleDecision,
+  type ThrottleRecord,
+  type UserRecord,
 } from "./store.ts";
 
 /** Schema versions, applied in order inside one transaction each. */
@@ -111,6 +115,10 @@ const MIGRATIONS = [
      value TEXT NOT NULL,
      created_at BIGINT NOT NULL
    );`,
+  // Private keys only while current; demo users marked.
+  `ALTER TABLE signing_keys ALTER COLUMN private_jwk DROP NOT NULL;
+   UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
+   ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
   // Sign-in from browsers and other apps: registered clients, ID-token keys, pending steps,
   // authorization codes, browser sessions with the families issued in them, and consents.
   `CREATE TABLE clients (
@@ -181,6 +189,27 @@ const MIGRATIONS = [
    );`,
 ];
 
+/** The iteration count of a PHC PBKDF2 hash, as a POSIX regular expression with one group. */
+const PBKDF2_ITERATIONS = String.raw`^\$pbkdf2-sha256\$i=([0-9]{1,15})\$`;
+
+/**
+ * The client's own defaults, given here so that it takes none of them from PG* environment
+ * variables (it still reads PGAPPNAME, PGTARGETSESSIONATTRS, and PGPASSWORD when the URL has no
+ * password). `debug` stays off: it would attach queries and their parameters to errors.
+ */
+const CLIENT_DEFAULTS = {
+  sslnegotiation: null,
+  // Connections are replaced after 30 to 60 minutes, as the client does by default.
+  max_lifetime: 60 * (30 + Math.random() * 30),
+  max_pipeline: 100,
+  keep_alive: 60,
+  prepare: true,
+  debug: false,
+  fetch_types: true,
+  publications: "alltables",
+  target_session_attrs: undefined,
+} as const;
+
 /** Connections each instance keeps at most. */
 const DEFAULT_MAX_CONNECTIONS = 10;
 /** Throttle entries untouched for this long carry no information and are pruned. */
@@ -231,13 +260,18 @@ export class PostgresStore implements Store {
     this.#sql = sql;
   }
 
-  /** Connects, applies pending migrations and returns the store. */
+  /**
+   * Connects, applies pending migrations and returns the store. `tls` is what the URL's
+   * `sslmode` asks for (see open.ts); without it the connection is cleartext.
+   */
   static async open(
     url: string,
-    options: { maxConnections?: number } = {},
+    options: { maxConnections?: number; tls?: PostgresTls } = {},
   ): Promise<PostgresStore> {
     const sql = postgres(url, {
+      ...CLIENT_DEFAULTS,
       max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      ssl: options.tls ?? false,
       onnotice: () => {},
       connect_timeout: 5,
       idle_timeout: 60,
@@ -269,20 +303,25 @@ export class PostgresStore implements Store {
     });
   }
 
-  addUser(username: string, passwordHash: string): Promise<void> {
+  addUser(
+    username: string,
+    passwordHash: string,
+    options: { demo?: boolean } = {},
+  ): Promise<void> {
     return this.#run(async () => {
       const rows = await this.#sql`
-        INSERT INTO users (username, password_hash, created_at)
-        VALUES (${username}, ${passwordHash}, ${unixNow()})
+        INSERT INTO users (username, password_hash, created_at, demo)
+        VALUES (${username}, ${passwordHash}, ${unixNow()}, ${options.demo ?? false})
         ON CONFLICT DO NOTHING RETURNING username`;
       if (rows.length === 0) throw duplicateUser(username);
     });
   }
 
-  setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
+  replacePasswordHash(username: string, expected: string, passwordHash: string): Promise<boolean> {
     return this.#run(async () => {
       const result = await this.#sql`
-        UPDATE users SET password_hash = ${passwordHash} WHERE username = ${username}`;
+        UPDATE users SET password_hash = ${passwordHash}
+        WHERE username = ${username} AND password_hash = ${expected}`;
       return result.count > 0;
     });
   }
@@ -294,8 +333,8 @@ export class PostgresStore implements Store {
   ): Promise<AccountChange> {
     return this.#accountChange(username, now, (sql) =>
       sql`
-        UPDATE users SET password_hash = ${passwordHash} WHERE username = ${username}
-        RETURNING username`);
+        UPDATE users SET password_hash = ${passwordHash}, demo = false
+        WHERE username = ${username} RETURNING username`);
   }
 
   removeUser(username: string, now: UnixSeconds): Promise<AccountChange> {
@@ -321,17 +360,42 @@ export class PostgresStore implements Store {
     });
   }
 
+  listDemoUsers(): Promise<string[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        SELECT username FROM users WHERE demo ORDER BY username COLLATE "C"`;
+      return rows.map((row) => row.username);
+    });
+  }
+
+  countPasswordIterations(): Promise<Map<number, number>> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        SELECT substring(password_hash FROM ${PBKDF2_ITERATIONS}) AS i, count(*) AS users
+        FROM users WHERE password_hash ~ ${PBKDF2_ITERATIONS} GROUP BY i`;
+      return new Map(rows.map((row) => [Number(row.i), Number(row.users)]));
+    });
+  }
+
   listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
     return this.#run(async () => {
       const rows = await this.#sql`
-        SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+        SELECT kid, alg, public_jwk, created_at, retires_at FROM signing_keys
         WHERE retires_at IS NULL OR retires_at > ${now} ORDER BY created_at DESC, id DESC`;
       return rows.map(toSigningKey);
     });
   }
 
+  currentPrivateJwk(kid: string): Promise<string | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        SELECT private_jwk FROM signing_keys WHERE kid = ${kid} AND retires_at IS NULL`;
+      return row?.private_jwk ?? undefined;
+    });
+  }
+
   rotateSigningKey(
-    key: SigningKeyRecord,
+    key: NewSigningKey,
     retireOthersAt: UnixSeconds,
     now: UnixSeconds,
   ): Promise<void> {
@@ -339,23 +403,38 @@ export class PostgresStore implements Store {
       await this.#sql.begin(async (sql) => {
         await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
         await sql`DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= ${now}`;
-        await sql`UPDATE signing_keys SET retires_at = ${retireOthersAt} WHERE retires_at IS NULL`;
+        await sql`
+          UPDATE signing_keys SET retires_at = ${retireOthersAt}, private_jwk = NULL
+          WHERE retires_at IS NULL`;
         await insertKey(sql, key);
       });
     });
   }
 
-  ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
+  ensureSigningKey(key: NewSigningKey, now: UnixSeconds): Promise<SigningKeyRecord> {
     return this.#run(async () => {
       return await this.#sql.begin(async (sql) => {
         await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
         const [current] = await sql`
-          SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+          SELECT kid, alg, public_jwk, created_at, retires_at FROM signing_keys
           WHERE retires_at IS NULL OR retires_at > ${now}
           ORDER BY created_at DESC, id DESC LIMIT 1`;
         if (current) return toSigningKey(current);
         await insertKey(sql, key);
-        return key;
+        return publicHalf(key);
+      });
+    });
+  }
+
+  revokeSigningKey(kid: string, replacement: NewSigningKey): Promise<KeyRevocation> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql): Promise<KeyRevocation> => {
+        await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
+        const [row] = await sql`DELETE FROM signing_keys WHERE kid = ${kid} RETURNING retires_at`;
+        if (!row) return "unknown";
+        if (row.retires_at !== null) return "retiring";
+        await insertKey(sql, replacement);
+        return "current";
       });
     });
   }
@@ -571,13 +650,13 @@ export class PostgresStore implements Store {
   listIdTokenKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
     return this.#run(async () => {
       const rows = await this.#sql`
-        SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM id_token_keys
+        SELECT kid, alg, public_jwk, created_at, retires_at FROM id_token_keys
         WHERE retires_at IS NULL OR retires_at > ${now} ORDER BY created_at DESC, id DESC`;
       return rows.map(toSigningKey);
     });
   }
 
-  ensureIdTokenKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
+  ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey> {
     return this.#run(async () => {
       return await this.#sql.begin(async (sql) => {
         await sql`SELECT pg_advisory_xact_lock(${ID_TOKEN_KEY_LOCK})`;
@@ -585,7 +664,7 @@ export class PostgresStore implements Store {
           SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM id_token_keys
           WHERE retires_at IS NULL OR retires_at > ${now}
           ORDER BY created_at DESC, id DESC LIMIT 1`;
-        if (current) return toSigningKey(current);
+        if (current) return { ...toSigningKey(current), privateJwk: current.private_jwk };
         await sql`
           INSERT INTO id_token_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
           VALUES (${key.kid}, ${key.alg}, ${key.privateJwk}, ${key.publicJwk}, ${key.createdAt},
@@ -813,7 +892,7 @@ async function migrate(sql: Sql): Promise<void> {
   });
 }
 
-async function insertKey(sql: postgres.TransactionSql, key: SigningKeyRecord): Promise<void> {
+async function insertKey(sql: postgres.TransactionSql, key: NewSigningKey): Promise<void> {
   await sql`
     INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
     VALUES (${key.kid}, ${key.alg}, ${key.privateJwk}, ${key.publicJwk}, ${key.createdAt},
@@ -829,7 +908,6 @@ function toSigningKey(row: Row): SigningKeyRecord {
   return {
     kid: row.kid,
     alg: row.alg,
-    privateJwk: row.private_jwk,
     publicJwk: row.public_jwk,
     createdAt: Number(row.created_at),
     retiresAt: row.retires_at === null ? null : Number(row.retires_at),

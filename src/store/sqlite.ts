@@ -3,28 +3,34 @@
  * The embedded store on `node:sqlite`: one file in WAL mode, so the CLI and the server can use
  * it at the same time. Every method is async and rejects (never throws); a database locked by
  * another process past the busy timeout is StoreFailure `unavailable`, as PostgreSQL's outages are.
+ * The files hold private keys: they are kept to their owner (see file_modes.ts), deleted content
+ * is overwritten, and the write-ahead log is emptied after a key change.
  */
 import { DatabaseSync } from "node:sqlite";
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
 import { duplicateClient, duplicateUser, storeUnavailable } from "./errors.ts";
-import type {
-  AccountChange,
-  AuthorizationCodeRecord,
-  BrowserSessionRecord,
-  ClientRecord,
-  CodeOutcome,
-  NewRefreshToken,
-  PendingRequestRecord,
-  RefreshFamilyRecord,
-  RefreshTokenRecord,
-  RefreshTokenState,
-  RevocationRecord,
-  RotationResult,
-  SigningKeyRecord,
-  Store,
-  ThrottleDecision,
-  ThrottleRecord,
-  UserRecord,
+import { secureDatabaseFiles } from "./file_modes.ts";
+import {
+  type AccountChange,
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
+  type CodeOutcome,
+  type KeyRevocation,
+  type NewRefreshToken,
+  type NewSigningKey,
+  type PendingRequestRecord,
+  publicHalf,
+  type RefreshFamilyRecord,
+  type RefreshTokenRecord,
+  type RefreshTokenState,
+  type RevocationRecord,
+  type RotationResult,
+  type SigningKeyRecord,
+  type Store,
+  type ThrottleDecision,
+  type ThrottleRecord,
+  type UserRecord,
 } from "./store.ts";
 
 /** Schema versions, applied in order; the database remembers the last one in `user_version`. */
@@ -119,6 +125,22 @@ const MIGRATIONS = [
      value TEXT NOT NULL,
      created_at INTEGER NOT NULL
    ) STRICT;`,
+  // Private keys only while current (the column becomes nullable, so the table is rebuilt);
+  // demo users marked.
+  `CREATE TABLE signing_keys_v6 (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT,
+     public_jwk TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     retires_at INTEGER
+   ) STRICT;
+   INSERT INTO signing_keys_v6 (rowid, kid, alg, private_jwk, public_jwk, created_at, retires_at)
+     SELECT rowid, kid, alg, CASE WHEN retires_at IS NULL THEN private_jwk END, public_jwk,
+       created_at, retires_at FROM signing_keys;
+   DROP TABLE signing_keys;
+   ALTER TABLE signing_keys_v6 RENAME TO signing_keys;
+   ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
   // Sign-in from browsers and other apps: registered clients, ID-token keys, pending steps,
   // authorization codes, browser sessions with the families issued in them, and consents.
   `CREATE TABLE clients (
@@ -209,25 +231,36 @@ const LOCKED = /^database (table )?is locked/;
  * ```
  */
 export class SqliteStore implements Store {
+  /**
+   * What was readable or writable by other users when the store was opened: the directory (left
+   * as it is) and files (now 0600), as `"path" 0644`; empty when all was private.
+   */
+  readonly looseModes: readonly string[];
   #db: DatabaseSync;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, looseModes: readonly string[]) {
     this.#db = db;
+    this.looseModes = looseModes;
   }
 
-  /** Opens (creating when needed) and migrates the database at `path`; `:memory:` works too. */
+  /**
+   * Opens (creating when needed, the directory 0700 and the files 0600) and migrates the
+   * database at `path`; `:memory:` works too.
+   */
   static async open(path: string): Promise<SqliteStore> {
+    const looseModes = path === ":memory:" ? [] : await secureDatabaseFiles(path);
     return await run(() => {
       const db = new DatabaseSync(path);
       try {
         db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;`);
+        db.exec("PRAGMA secure_delete = ON;");
         if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
-        migrate(db);
+        if (migrate(db)) truncateLog(db);
       } catch (error) {
         db.close();
         throw error;
       }
-      return new SqliteStore(db);
+      return new SqliteStore(db, looseModes);
     });
   }
 
@@ -244,22 +277,31 @@ export class SqliteStore implements Store {
     });
   }
 
-  async addUser(username: string, passwordHash: string): Promise<void> {
+  async addUser(
+    username: string,
+    passwordHash: string,
+    options: { demo?: boolean } = {},
+  ): Promise<void> {
     const result = await run(() =>
       this.#db
         .prepare(
-          "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+          `INSERT INTO users (username, password_hash, created_at, demo) VALUES (?, ?, ?, ?)
+           ON CONFLICT DO NOTHING`,
         )
-        .run(username, passwordHash, unixNow())
+        .run(username, passwordHash, unixNow(), options.demo ? 1 : 0)
     );
     if (result.changes === 0) throw duplicateUser(username);
   }
 
-  async setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
+  async replacePasswordHash(
+    username: string,
+    expected: string,
+    passwordHash: string,
+  ): Promise<boolean> {
     return await run(() =>
       this.#db
-        .prepare("UPDATE users SET password_hash = ? WHERE username = ?")
-        .run(passwordHash, username).changes > 0
+        .prepare("UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?")
+        .run(passwordHash, username, expected).changes > 0
     );
   }
 
@@ -269,8 +311,9 @@ export class SqliteStore implements Store {
     now: UnixSeconds,
   ): Promise<AccountChange> {
     return await this.#transaction(() => {
-      const found = this.#db.prepare("UPDATE users SET password_hash = ? WHERE username = ?")
-        .run(passwordHash, username).changes > 0;
+      const found =
+        this.#db.prepare("UPDATE users SET password_hash = ?, demo = 0 WHERE username = ?")
+          .run(passwordHash, username).changes > 0;
       return { found, sessionsEnded: found ? this.#endSessions(username, now) : 0 };
     });
   }
@@ -298,11 +341,34 @@ export class SqliteStore implements Store {
     });
   }
 
+  async listDemoUsers(): Promise<string[]> {
+    return await run(() => {
+      const rows = this.#db
+        .prepare("SELECT username FROM users WHERE demo = 1 ORDER BY username")
+        .all() as Row[];
+      return rows.map((row) => row.username as string);
+    });
+  }
+
+  async countPasswordIterations(): Promise<Map<number, number>> {
+    return await run(() => {
+      // The count starts at character 18, after "$pbkdf2-sha256$i=", and ends at the next "$".
+      const rows = this.#db
+        .prepare(
+          `SELECT substr(password_hash, 18, instr(substr(password_hash, 18), '$') - 1) AS i,
+             count(*) AS users
+           FROM users WHERE password_hash LIKE '$pbkdf2-sha256$i=%$%' GROUP BY i`,
+        )
+        .all() as Row[];
+      return iterationCounts(rows);
+    });
+  }
+
   async listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
     return await run(() => {
       const rows = this.#db
         .prepare(
-          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+          `SELECT kid, alg, public_jwk, created_at, retires_at FROM signing_keys
            WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
         )
         .all(now) as Row[];
@@ -310,31 +376,56 @@ export class SqliteStore implements Store {
     });
   }
 
+  async currentPrivateJwk(kid: string): Promise<string | undefined> {
+    return await run(() => {
+      const row = this.#db
+        .prepare("SELECT private_jwk FROM signing_keys WHERE kid = ? AND retires_at IS NULL")
+        .get(kid) as Row | undefined;
+      return (row?.private_jwk as string | null | undefined) ?? undefined;
+    });
+  }
+
   async rotateSigningKey(
-    key: SigningKeyRecord,
+    key: NewSigningKey,
     retireOthersAt: UnixSeconds,
     now: UnixSeconds,
   ): Promise<void> {
-    await this.#transaction(() => {
+    await this.#keyChange(() => {
       this.#db.prepare("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= ?")
         .run(now);
-      this.#db.prepare("UPDATE signing_keys SET retires_at = ? WHERE retires_at IS NULL")
+      this.#db
+        .prepare(
+          "UPDATE signing_keys SET retires_at = ?, private_jwk = NULL WHERE retires_at IS NULL",
+        )
         .run(retireOthersAt);
       this.#insertKey(key);
     });
   }
 
-  async ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
+  async ensureSigningKey(key: NewSigningKey, now: UnixSeconds): Promise<SigningKeyRecord> {
     return await this.#transaction(() => {
       const current = this.#db
         .prepare(
-          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM signing_keys
+          `SELECT kid, alg, public_jwk, created_at, retires_at FROM signing_keys
            WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
         )
         .get(now) as Row | undefined;
       if (current) return toSigningKey(current);
       this.#insertKey(key);
-      return key;
+      return publicHalf(key);
+    });
+  }
+
+  async revokeSigningKey(kid: string, replacement: NewSigningKey): Promise<KeyRevocation> {
+    return await this.#keyChange((): KeyRevocation => {
+      const row = this.#db.prepare("SELECT retires_at FROM signing_keys WHERE kid = ?").get(kid) as
+        | Row
+        | undefined;
+      if (!row) return "unknown";
+      this.#db.prepare("DELETE FROM signing_keys WHERE kid = ?").run(kid);
+      if (row.retires_at !== null) return "retiring";
+      this.#insertKey(replacement);
+      return "current";
     });
   }
 
@@ -541,7 +632,7 @@ export class SqliteStore implements Store {
     return await run(() => {
       const rows = this.#db
         .prepare(
-          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM id_token_keys
+          `SELECT kid, alg, public_jwk, created_at, retires_at FROM id_token_keys
            WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
         )
         .all(now) as Row[];
@@ -549,7 +640,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  async ensureIdTokenKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord> {
+  async ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey> {
     return await this.#transaction(() => {
       const current = this.#db
         .prepare(
@@ -557,7 +648,7 @@ export class SqliteStore implements Store {
            WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
         )
         .get(now) as Row | undefined;
-      if (current) return toSigningKey(current);
+      if (current) return { ...toSigningKey(current), privateJwk: current.private_jwk as string };
       this.#db
         .prepare(
           `INSERT INTO id_token_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
@@ -899,13 +990,23 @@ export class SqliteStore implements Store {
     return { seq: row.seq as number, kind, id, expiresAt: row.expires_at as number };
   }
 
-  #insertKey(key: SigningKeyRecord): void {
+  #insertKey(key: NewSigningKey): void {
     this.#db
       .prepare(
         `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
       )
       .run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, key.retiresAt);
+  }
+
+  /**
+   * Runs a change of signing keys in one transaction, then empties the write-ahead log, so that
+   * an erased private key survives in neither file.
+   */
+  async #keyChange<T>(work: () => T): Promise<T> {
+    const result = await this.#transaction(work);
+    await run(() => truncateLog(this.#db));
+    return result;
   }
 
   /** Runs `work` in one write transaction (taking the write lock at once). */
@@ -938,16 +1039,17 @@ function isLocked(error: unknown): boolean {
     LOCKED.test((error as Error).message);
 }
 
-function migrate(db: DatabaseSync): void {
+/** Applies pending migrations; true when any was applied. */
+function migrate(db: DatabaseSync): boolean {
   // Each step re-reads the version inside its own write lock, so concurrent starts are safe.
-  while (true) {
+  for (let applied = false;; applied = true) {
     db.exec("BEGIN IMMEDIATE");
     const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
       user_version: number;
     };
     if (version >= MIGRATIONS.length) {
       db.exec("COMMIT");
-      return;
+      return applied;
     }
     try {
       db.exec(MIGRATIONS[version]);
@@ -960,11 +1062,30 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
+/**
+ * Copies every committed page into the database file and empties the write-ahead log, where
+ * older versions of changed pages would otherwise remain. A reader in another process may keep
+ * the log from being emptied; its next write reuses the log from the start.
+ */
+function truncateLog(db: DatabaseSync): void {
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+function iterationCounts(rows: Row[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const row of rows) {
+    const iterations = Number(row.i);
+    if (/^\d+$/.test(String(row.i)) && Number.isSafeInteger(iterations)) {
+      counts.set(iterations, (counts.get(iterations) ?? 0) + Number(row.users));
+    }
+  }
+  return counts;
+}
+
 function toSigningKey(row: Row): SigningKeyRecord {
   return {
     kid: row.kid as string,
     alg: row.alg as string,
-    privateJwk: row.private_jwk as string,
     publicJwk: row.public_jwk as string,
     createdAt: row.created_at as number,
     retiresAt: row.retires_at as number | null,

@@ -13,18 +13,34 @@ export interface UserRecord {
   createdAt: UnixSeconds;
 }
 
-/** A JWT signing key as stored. */
+/** A JWT signing key as listed: its public half only. */
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
-  /** Private (or symmetric) key as a JWK JSON string. */
-  privateJwk: string;
-  /** Public key as a JWK JSON string; empty for symmetric keys. */
+  /** Public key as a JWK JSON string. */
   publicJwk: string;
   createdAt: UnixSeconds;
   /** When this key stops verifying; null while it is the current key. */
   retiresAt: UnixSeconds | null;
 }
+
+/**
+ * A new signing key with its private half. The store keeps the private JWK only while the key is
+ * the current one and erases it when the key retires or is revoked.
+ */
+export interface NewSigningKey extends SigningKeyRecord {
+  /** Private key as a JWK JSON string. */
+  privateJwk: string;
+}
+
+/** The part of a new key that is listed and kept after it stops signing. */
+export function publicHalf(key: NewSigningKey): SigningKeyRecord {
+  const { privateJwk: _, ...rest } = key;
+  return rest;
+}
+
+/** What a revoked signing key was: the current one (replaced), a retiring one, or none known. */
+export type KeyRevocation = "current" | "retiring" | "unknown";
 
 /** Failure counter for one throttling key (an account, a client address or a device). */
 export interface ThrottleRecord {
@@ -205,14 +221,21 @@ export interface BrowserSessionRecord {
 export interface Store {
   /** Finds a user by exact name. */
   getUser(username: string): Promise<UserRecord | undefined>;
-  /** Adds a user; throws StoreFailure `duplicate_user` when the name is taken. */
-  addUser(username: string, passwordHash: string): Promise<void>;
   /**
-   * Replaces a user's password hash without touching sessions (a hash upgrade); false when there
-   * is no such user.
+   * Adds a user; throws StoreFailure `duplicate_user` when the name is taken. `demo` marks the
+   * development mode's demo users, whose passwords are public.
    */
-  setPasswordHash(username: string, passwordHash: string): Promise<boolean>;
-  /** Sets a new password and, in the same transaction, ends every session of the user. */
+  addUser(username: string, passwordHash: string, options?: { demo?: boolean }): Promise<void>;
+  /**
+   * Replaces a user's password hash only while it is still `expected`, without touching sessions
+   * (an upgrade of the same password, which must never undo a concurrent change); false when it
+   * was not replaced.
+   */
+  replacePasswordHash(username: string, expected: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Sets a new password (the user is no longer a demo user) and, in the same transaction, ends
+   * every session of the user.
+   */
   changePassword(username: string, passwordHash: string, now: UnixSeconds): Promise<AccountChange>;
   /** Removes a user and, in the same transaction, ends every session of the user. */
   removeUser(username: string, now: UnixSeconds): Promise<AccountChange>;
@@ -224,20 +247,34 @@ export interface Store {
   endUserSessions(username: string, now: UnixSeconds): Promise<AccountChange>;
   /** Lists user names in alphabetical order. */
   listUsers(): Promise<string[]>;
+  /** Lists the names of demo users in alphabetical order. */
+  listDemoUsers(): Promise<string[]>;
+  /**
+   * Counts users by the PBKDF2 iteration count of their stored hash (the `i=` parameter of
+   * `$pbkdf2-sha256$i=N$…`); hashes of another form are not counted.
+   */
+  countPasswordIterations(): Promise<Map<number, number>>;
 
   /** Lists signing keys that have not retired by `now` (Unix seconds), newest first. */
   listSigningKeys(now: UnixSeconds): Promise<SigningKeyRecord[]>;
+  /** The private JWK of `kid` while it is the current key; undefined otherwise. */
+  currentPrivateJwk(kid: string): Promise<string | undefined>;
   /**
-   * Makes `key` the current signing key: keys still current retire at `retireOthersAt`, and keys
-   * retired before `now` are deleted. Atomic.
+   * Makes `key` the current signing key: keys still current retire at `retireOthersAt` and lose
+   * their private half, and keys retired before `now` are deleted. Atomic.
    */
   rotateSigningKey(
-    key: SigningKeyRecord,
+    key: NewSigningKey,
     retireOthersAt: UnixSeconds,
     now: UnixSeconds,
   ): Promise<void>;
   /** Adds `key` as the current key only when no unretired key exists; returns the current key. */
-  ensureSigningKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord>;
+  ensureSigningKey(key: NewSigningKey, now: UnixSeconds): Promise<SigningKeyRecord>;
+  /**
+   * Deletes the key `kid` at once, whether current or retiring; when it was the current key,
+   * `replacement` becomes current in the same step. Atomic.
+   */
+  revokeSigningKey(kid: string, replacement: NewSigningKey): Promise<KeyRevocation>;
 
   /**
    * The one atomic step of login throttling: reads the state of `keys` (a key without state is
@@ -313,7 +350,7 @@ export interface Store {
   /** Lists ID-token signing keys (RS256) that have not retired by `now`, newest first. */
   listIdTokenKeys(now: UnixSeconds): Promise<SigningKeyRecord[]>;
   /** Adds `key` as the ID-token key only when no unretired one exists; returns the current one. */
-  ensureIdTokenKey(key: SigningKeyRecord, now: UnixSeconds): Promise<SigningKeyRecord>;
+  ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey>;
 
   /** Stores a browser's pending step. */
   addPendingRequest(record: PendingRequestRecord): Promise<void>;

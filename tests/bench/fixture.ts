@@ -54,9 +54,10 @@ export async function createFixture(): Promise<Fixture> {
   try {
     const generated = await generateCertificate();
     const { certPem } = generated;
+    // The default layout, which is all the serve task may read: certs/ and data/.
     const { certPath, keyPath } = await writeTlsFiles(dir, generated);
     const password = crypto.randomUUID();
-    const store = await SqliteStore.open(`${dir}/auth.db`);
+    const store = await SqliteStore.open(`${dir}/data/auth.db`);
     try {
       const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);
       await store.addUser(BENCH_USER, await hasher.hash(password));
@@ -73,7 +74,7 @@ export async function createFixture(): Promise<Fixture> {
       certPath,
       keyPath,
       certPem,
-      databaseUrl: `sqlite:${dir}/auth.db`,
+      databaseUrl: `sqlite:${dir}/data/auth.db`,
       username: BENCH_USER,
       password,
       client,
@@ -98,24 +99,17 @@ export interface StartOptions {
 }
 
 /**
- * Starts our server exactly as the `serve` task does, so that the figures are those of the
- * documented command, on `port` (0: any) with the fixture's files and `logLevel`.
+ * Starts our server exactly as the `serve` task does (its flags, in the fixture's directory, whose
+ * certs/ and data/ are all it may read), so that the figures are those of the documented
+ * command, on `port` (0: any) with the fixture's files and `logLevel`.
  */
 export function startOurServer(
   fixture: Fixture,
   options: StartOptions & { port: number; logLevel: string },
 ): ServerProcess {
-  const { tasks } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
-  const [deno, run, ...rest] = (tasks.serve as string).split(/\s+/);
-  const scriptAt = rest.findIndex((word) => !word.startsWith("-"));
-  if (deno !== "deno" || run !== "run" || scriptAt < 0) {
-    throw new Error(`Unexpected serve task "${tasks.serve}"`);
-  }
-  return new ServerProcess([...rest.slice(scriptAt + 1), "--port", String(options.port)], {
+  return new ServerProcess(["serve", "--port", String(options.port)], {
     name: "Our server",
-    flags: rest.slice(0, scriptAt),
-    script: rest[scriptAt],
-    cwd: REPO_ROOT,
+    cwd: fixture.dir,
     env: {
       TLS_CERT: fixture.certPath,
       TLS_KEY: fixture.keyPath,

@@ -6,7 +6,6 @@ import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
 import { createTestDatabase } from "./postgres.ts";
 import { ServerProcess } from "./process.ts";
-import { TEST_ITERATIONS } from "./server.ts";
 import { testCertificate, writeTlsFiles } from "./tls.ts";
 import { randomRefreshToken, sha256Hex } from "./refresh_tokens.ts";
 import { waitFor } from "./wait.ts";
@@ -40,6 +39,8 @@ export interface Cluster extends AsyncDisposable {
   store: Store;
   /** The `DATABASE_URL` of the instances, for the CLI. */
   databaseUrl: string;
+  /** The instances' working directory (certs/, data/), where the CLI must run too. */
+  dir: string;
   /** Calls an instance; `json` makes a JSON POST, `form` a form POST. */
   call(
     server: ServerProcess,
@@ -56,16 +57,21 @@ export async function startCluster(
 ): Promise<Cluster> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-cluster-" });
   const database = kind === "postgres" ? await createTestDatabase() : undefined;
-  const databaseUrl = database?.url ?? `sqlite:${dir}/auth.db`;
+  // The default layout under `dir`, which the serve task may read: certs/ and data/.
+  const databaseUrl = database?.url ?? `sqlite:${dir}/data/auth.db`;
   const { certPem } = await testCertificate();
   const { certPath, keyPath } = await writeTlsFiles(dir);
   const store = database
     ? await PostgresStore.open(database.url, { maxConnections: 4 })
-    : await SqliteStore.open(`${dir}/auth.db`);
-  const hasher = new PasswordHasher(TEST_ITERATIONS);
-  for (const [name, password] of Object.entries(users)) {
-    await store.addUser(name, await hasher.hash(password));
-  }
+    : await SqliteStore.open(`${dir}/data/auth.db`);
+  // At the servers' own cost: they refuse hashes below the production floor, and no login
+  // upgrades them meanwhile.
+  const hasher = new PasswordHasher();
+  await Promise.all(
+    Object.entries(users).map(async ([name, password]) =>
+      await store.addUser(name, await hasher.hash(password))
+    ),
+  );
   const env = {
     DATABASE_URL: databaseUrl,
     TLS_CERT: certPath,
@@ -77,7 +83,7 @@ export async function startCluster(
     INVALID_TOKEN_BUDGET_PER_MINUTE: "1000000",
     ...extraEnv,
   };
-  const options = { env, disposeSignal: "SIGTERM" } as const;
+  const options = { env, cwd: dir, disposeSignal: "SIGTERM" } as const;
   const a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...options });
   const b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...options });
   const client = Deno.createHttpClient({ caCerts: [certPem] });
@@ -88,6 +94,7 @@ export async function startCluster(
     client,
     store,
     databaseUrl,
+    dir,
     async call(server, path, init = {}) {
       const headers: Record<string, string> = {};
       if (init.token) headers.authorization = `Bearer ${init.token}`;

@@ -61,14 +61,25 @@ export interface OwnCluster extends AsyncDisposable {
   destroySync(): void;
 }
 
+/** Files and settings for a cluster of a test's own. */
+export interface OwnClusterOptions {
+  /** Files written into the cluster's directory (mode 0600, owned by the server's user). */
+  files?: Record<string, string>;
+  /** Server settings (`-c name=value`); `$DIR` in a value is the cluster's directory. */
+  settings?: Record<string, string>;
+}
+
 /** Starts a cluster of its own (also when TEST_DATABASE_URL is set), for fault tests. */
-export async function startOwnCluster(): Promise<OwnCluster> {
+export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<OwnCluster> {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
   const dir = await Deno.makeTempDir({ prefix: "auth-api-pg-" });
   const port = freePort();
   const asRoot = Deno.uid() === 0;
-  if (asRoot) await outputOf("chown", ["postgres", dir]);
+  for (const [name, text] of Object.entries(options.files ?? {})) {
+    await Deno.writeTextFile(`${dir}/${name}`, text, { mode: 0o600 });
+  }
+  if (asRoot) await outputOf("chown", ["-R", "postgres", dir]);
   const command = (tool: string, args: string[]): [string, string[]] =>
     asRoot
       ? ["runuser", ["-u", "postgres", "--", `${bin}/${tool}`, ...args]]
@@ -77,12 +88,23 @@ export async function startOwnCluster(): Promise<OwnCluster> {
     await outputOf(...command(tool, args));
   };
   await pgRun("initdb", ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync"]);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
+  const settings = Object.entries(options.settings ?? {})
+    .map(([name, value]) => ` -c ${name}=${value.replaceAll("$DIR", dir)}`).join("");
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${settings}`;
   const cluster: OwnCluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop: (mode) => pgRun("pg_ctl", ["-D", `${dir}/data`, "-m", mode, "-w", "stop"]),
     start: () =>
-      pgRun("pg_ctl", ["-D", `${dir}/data`, "-o", options, "-l", `${dir}/log`, "-w", "start"]),
+      pgRun("pg_ctl", [
+        "-D",
+        `${dir}/data`,
+        "-o",
+        serverOptions,
+        "-l",
+        `${dir}/log`,
+        "-w",
+        "start",
+      ]),
     destroySync() {
       const [program, args] = command("pg_ctl", ["-D", `${dir}/data`, "-m", "immediate", "stop"]);
       new Deno.Command(program, { args }).outputSync();

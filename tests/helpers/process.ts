@@ -13,14 +13,28 @@ import { waitFor } from "./wait.ts";
 /** Absolute path of the CLI entry point, src/main.ts. */
 export const MAIN: string = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
-/** The permission flags of the deno.json serve, user and keys tasks. */
-export const PERMISSIONS: readonly string[] = [
-  "--unstable-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-];
+/** Absolute path of the client script, src/client.ts. */
+export const CLIENT: string = fileURLToPath(new URL("../../src/client.ts", import.meta.url));
+
+const TASKS: Record<string, string> = JSON.parse(
+  Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
+).tasks;
+
+/**
+ * The flags of a deno.json `deno run` task (permissions, V8 flags): what stands between `run`
+ * and the script, so that children run with exactly the permissions users get.
+ */
+export function taskFlags(task: string): string[] {
+  const words = TASKS[task]?.split(/\s+/) ?? [];
+  const script = words.findIndex((word, i) => i > 1 && !word.startsWith("-"));
+  if (words[0] !== "deno" || words[1] !== "run" || script < 0) {
+    throw new Error(`deno.json has no "deno run" task "${task}"`);
+  }
+  return words.slice(2, script);
+}
+
+/** The flags of the deno.json serve task. */
+export const PERMISSIONS: readonly string[] = taskFlags("serve");
 
 /** How long a server child may take to log a line waited for, by default. */
 export const LISTEN_TIMEOUT_MS = 30_000;
@@ -61,7 +75,11 @@ export interface DenoRunOptions {
   env?: Record<string, string>;
   /** The script to run; {@linkcode MAIN} when absent. */
   script?: string;
-  /** Flags for `deno run` before the script (permissions, `--config`, …); {@linkcode PERMISSIONS} when absent. */
+  /**
+   * Flags for `deno run` before the script (permissions, `--config`, …); when absent, those of
+   * the deno.json task the child is: `client` for {@linkcode CLIENT}, `start` for `serve --dev`,
+   * else the task named by the first argument (`serve`, `user`, `keys`, `certs`).
+   */
   flags?: readonly string[];
 }
 
@@ -138,6 +156,16 @@ export async function outputOf(
   const { code, stdout, stderr } = await runProgram(command, args, options);
   assert.equal(code, 0, `${command} ${args.join(" ")} failed: ${stderr}`);
   return stdout;
+}
+
+/** Asserts a failure reported as one `Error: …` line on stderr and returns that line. */
+export function assertOneLineError(result: CliResult, pattern: RegExp): string {
+  assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+  assert.ok(lines[0].startsWith("Error: "), lines[0]);
+  assert.match(lines[0], pattern);
+  return lines[0];
 }
 
 /**
@@ -378,5 +406,16 @@ export async function readLines(
 }
 
 function denoRunArgs(args: string[], options: DenoRunOptions): string[] {
-  return ["run", ...(options.flags ?? PERMISSIONS), options.script ?? MAIN, ...args];
+  const script = options.script ?? MAIN;
+  const task = script === CLIENT
+    ? "client"
+    : script !== MAIN
+    ? ""
+    : args[0] === "serve" && args.includes("--dev")
+    ? "start"
+    : args[0] in TASKS
+    ? args[0]
+    : "";
+  const flags = options.flags ?? (task ? taskFlags(task) : PERMISSIONS);
+  return ["run", ...flags, script, ...args];
 }

@@ -18,10 +18,24 @@ import { testCertificate, writeTlsFiles } from "./tls.ts";
 
 /** Iterations for test users: real PBKDF2, cheap enough for hundreds of logins. */
 export const TEST_ITERATIONS = 1000;
+/** The floor test hashers accept for stored hashes (production's is MIN_PBKDF2_ITERATIONS). */
+export const TEST_MIN_ITERATIONS = 100;
 
-/** A real hasher that counts every password check, real or dummy (which runs `verify`). */
+/** A hasher with test-sized iteration counts. */
+export function testHasher(iterations = TEST_ITERATIONS): PasswordHasher {
+  return new PasswordHasher(iterations, { minIterations: TEST_MIN_ITERATIONS });
+}
+
+/**
+ * A real hasher with test-sized iteration counts (as {@linkcode testHasher}) that counts every
+ * password check, real or dummy (which runs `verify`).
+ */
 export class CountingHasher extends PasswordHasher {
   checks = 0;
+
+  constructor(iterations = TEST_ITERATIONS) {
+    super(iterations, { minIterations: TEST_MIN_ITERATIONS });
+  }
 
   override verify(password: string, stored: string): Promise<PasswordCheck> {
     this.checks++;
@@ -56,7 +70,7 @@ export interface TestServerOptions {
   hasher?: PasswordHasher;
   /** Config fields to replace after the environment is read. */
   config?: Partial<Config>;
-  /** An existing directory (with auth.db) to reuse, for restart tests. */
+  /** An existing directory (with certs/ and data/auth.db) to reuse, for restart tests. */
   dir?: string;
   /**
    * A store to serve from (for example a PostgresStore) instead of the SQLite file in `dir`;
@@ -75,14 +89,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...loadConfig(["--port", "0", "--host", "localhost"], {
       TLS_CERT: certPath,
       TLS_KEY: keyPath,
-      DATABASE_URL: `sqlite:${dir}/auth.db`,
+      DATABASE_URL: `sqlite:${dir}/data/auth.db`,
       ...options.env,
     }),
     passwordIterations: TEST_ITERATIONS,
     ...options.config,
   };
-  const hasher = options.hasher ?? new PasswordHasher(config.passwordIterations);
-  const store = options.store ?? await SqliteStore.open(`${dir}/auth.db`);
+  const hasher = options.hasher ?? testHasher(config.passwordIterations);
+  // The default layout, so that the CLI tasks run in `dir` may read and write the store too.
+  const store = options.store ?? await SqliteStore.open(`${dir}/data/auth.db`);
   for (const [name, password] of Object.entries(options.users ?? {})) {
     await store.addUser(name, await hasher.hash(password));
   }

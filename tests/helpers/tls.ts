@@ -28,12 +28,14 @@ export function testCertificate(): Promise<PemPair> {
 }
 
 /**
- * Writes `pair` (the {@linkcode testCertificate} when absent) into `dir` as cert.pem and key.pem,
- * the key readable by its owner only.
+ * Writes `pair` (the {@linkcode testCertificate} when absent) into `dir` as certs/cert.pem and
+ * certs/key.pem, the key readable by its owner only: the default layout, and the only place the
+ * serve task may read a certificate from when it runs in `dir`.
  */
 export async function writeTlsFiles(dir: string, pair?: PemPair): Promise<TlsFiles> {
   const { certPem, keyPem } = pair ?? await testCertificate();
-  const files = { certPath: `${dir}/cert.pem`, keyPath: `${dir}/key.pem` };
+  await Deno.mkdir(`${dir}/certs`, { recursive: true });
+  const files = { certPath: `${dir}/certs/cert.pem`, keyPath: `${dir}/certs/key.pem` };
   await Deno.writeTextFile(files.certPath, certPem);
   await Deno.writeTextFile(files.keyPath, keyPem, { mode: 0o600 });
   return files;

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { eraseLastCharacter } from "../src/cli/secret.ts";
+import { checkBaseUrl, ClientError, runClient } from "../src/client.ts";
+import { assertOneLineError, CLIENT, runCli } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+Deno.test("checkBaseUrl allows https:// anywhere and http:// only to loopback", () => {
+  for (
+    const url of [
+      "https://auth.example.com",
+      "https://10.0.0.1:8443",
+      "http://localhost:8080",
+      "http://127.0.0.1:8080",
+      "http://127.1.2.3",
+      "http://[::1]:8080",
+    ]
+  ) {
+    checkBaseUrl(url);
+  }
+  for (
+    const url of [
+      "http://auth.example.com",
+      "http://10.0.0.1:8080",
+      "http://127.0.0.1.evil.example",
+      "http://localhost.evil.example",
+      "http://[::ffff:10.0.0.1]",
+      "ftp://localhost",
+      "not a url",
+    ]
+  ) {
+    assert.throws(() => checkBaseUrl(url), ClientError, url);
+  }
+});
+
+Deno.test("runClient refuses to send a password over http:// to another machine, before any request", async () => {
+  let requests = 0;
+  const originalFetch = globalThis.fetch;
+  globalThis.fetch = (...args: Parameters<typeof fetch>) => {
+    requests++;
+    return originalFetch(...args);
+  };
+  try {
+    await assert.rejects(
+      runClient({ baseUrl: "http://auth.example.com", username: "u", password: "p" }),
+      /Refusing to send a password to "http:\/\/auth\.example\.com": use https:\/\//,
+    );
+  } finally {
+    globalThis.fetch = originalFetch;
+  }
+  assert.equal(requests, 0);
+});
+
+Deno.test("runClient logs in over plain http:// to loopback", async () => {
+  const seen: string[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      seen.push(path);
+      if (path === "/login") {
+        const body = await req.json();
+        return Response.json(
+          body.password === "secret password"
+            ? { access_token: "token-1" }
+            : { msg: "Invalid credentials" },
+          { status: body.password === "secret password" ? 200 : 400 },
+        );
+      }
+      const ok = req.headers.get("authorization") === "Bearer token-1";
+      return Response.json(ok ? { message: "Hello, u!" } : { msg: "no" }, {
+        status: ok ? 200 : 401,
+      });
+    },
+  );
+  const greeting = await runClient({
+    baseUrl: `http://127.0.0.1:${server.addr.port}`,
+    username: "u",
+    password: "secret password",
+  });
+  assert.deepEqual(greeting, { message: "Hello, u!" });
+  assert.deepEqual(seen, ["/login", "/hello"]);
+});
+
+Deno.test("the client command refuses http:// to another host and --password with one line, reading nothing", async () => {
+  await withTempDir(async (dir) => {
+    const remote = await runCli(["--url", "http://auth.example.com"], {
+      cwd: dir,
+      script: CLIENT,
+      stdin: "password1\n",
+    });
+    assertOneLineError(
+      remote,
+      /^Error: Refusing to send a password to "http:\/\/auth\.example\.com"/,
+    );
+    const flag = await runCli(["--password", "password1"], { cwd: dir, script: CLIENT });
+    assertOneLineError(flag, /^Error: --password is not accepted/);
+    assert.ok(!flag.stderr.includes("password1"), "the password is not echoed");
+  });
+});
+
+/** What the hidden prompt keeps after `typed`, where "\x7f" is the backspace key. */
+function typeAtPrompt(typed: string): string {
+  const bytes: number[] = [];
+  for (const part of typed.split(/(\x7f)/)) {
+    if (part === "\x7f") eraseLastCharacter(bytes);
+    else bytes.push(...new TextEncoder().encode(part));
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes));
+}
+
+Deno.test("backspace at the hidden prompt erases a whole character of one to four UTF-8 bytes", () => {
+  assert.equal(typeAtPrompt("abc\x7f"), "ab");
+  assert.equal(typeAtPrompt("pässwörd\x7f"), "pässwör");
+  assert.equal(typeAtPrompt("passwö\x7f"), "passw");
+  assert.equal(typeAtPrompt("密码\x7f"), "密");
+  assert.equal(typeAtPrompt("pw🦕\x7f"), "pw");
+  assert.equal(typeAtPrompt("🦕🦕\x7f\x7f"), "");
+  assert.equal(typeAtPrompt("é\x7f\x7f\x7f"), "", "backspace on nothing is harmless");
+  assert.equal(typeAtPrompt("aé\x7fb"), "ab");
+});

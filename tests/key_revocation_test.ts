@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { decodeProtectedHeader } from "jose";
+import { unixNow } from "../src/clock.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import { assertOneLineError, runCli, ServerProcess } from "./helpers/process.ts";
+import { hello, jwksKids, login } from "./helpers/server.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+/** Keys are re-read every second; the bound allows for the poll step and a slow machine. */
+const KEY_SYNC_BOUND_MS = 1500;
+
+async function storedKeys(dir: string) {
+  const store = await SqliteStore.open(join(dir, "data/auth.db"));
+  try {
+    return await store.listSigningKeys(0);
+  } finally {
+    await store.close();
+  }
+}
+
+Deno.test("keys rotate retires the previous key after ACCESS_TOKEN_TTL + JWT_LEEWAY as the CLI's environment sets them", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal((await runCli(["keys", "rotate"], { cwd: dir })).code, 0);
+    for (
+      const [env, lifetime] of [
+        [{ ACCESS_TOKEN_TTL: "100", JWT_LEEWAY: "7" }, 107],
+        [{ ACCESS_TOKEN_TTL: "3600" }, 3630],
+        [{}, 930],
+      ] as const
+    ) {
+      const before = unixNow();
+      const rotated = await runCli(["keys", "rotate"], { cwd: dir, env });
+      const after = unixNow();
+      assert.equal(rotated.code, 0, rotated.stderr);
+      const [current, previous] = await storedKeys(dir);
+      assert.equal(current.retiresAt, null);
+      assert.ok(previous.retiresAt !== null);
+      assert.ok(
+        previous.retiresAt >= before + lifetime && previous.retiresAt <= after + lifetime,
+        `${JSON.stringify(env)}: retires ${previous.retiresAt - before} s after the rotation`,
+      );
+      assert.ok(rotated.stdout.includes(new Date(previous.retiresAt * 1000).toISOString()));
+    }
+  });
+});
+
+Deno.test("keys revoke refuses a missing or unknown kid and JWT_SECRET mode with one line", async () => {
+  await withTempDir(async (dir) => {
+    assertOneLineError(await runCli(["keys", "revoke"], { cwd: dir }), /Usage: .*keys revoke KID/);
+    assertOneLineError(await runCli(["keys", "revoke", "a", "b"], { cwd: dir }), /Usage/);
+    assertOneLineError(
+      await runCli(["keys", "revoke", "no-such-kid"], { cwd: dir }),
+      /No signing key "no-such-kid"/,
+    );
+    assertOneLineError(
+      await runCli(["keys", "revoke", "x"], { cwd: dir, env: { JWT_SECRET: "s".repeat(32) } }),
+      /JWT_SECRET is set/,
+    );
+  });
+});
+
+Deno.test("keys revoke of the current key: the running server refuses its tokens within the key sync bound and signs with a replacement", async () => {
+  await withTempDir(async (dir) => {
+    const { certPem } = await testCertificate();
+    await writeTlsFiles(dir);
+    const added = await runCli(["user", "add", "alice"], { cwd: dir, stdin: "alice password 1\n" });
+    assert.equal(added.code, 0, added.stderr);
+    await using server = new ServerProcess(["serve", "--port", "0"], {
+      cwd: dir,
+      env: { LOG_LEVEL: "info" },
+    });
+    using client = Deno.createHttpClient({ caCerts: [certPem] });
+    const endpoint = { url: await server.listening(), client };
+    const accessToken = async () => {
+      const { res, body } = await login(endpoint, "alice", "alice password 1");
+      assert.equal(res.status, 200);
+      return body.access_token as string;
+    };
+    const helloWith = async (token: string) => {
+      const { res, body } = await hello(endpoint, `Bearer ${token}`);
+      return { status: res.status, body };
+    };
+
+    const leaked = await accessToken();
+    const kid = decodeProtectedHeader(leaked).kid as string;
+    assert.equal((await helloWith(leaked)).status, 200, "verified and cached");
+
+    const revoked = await runCli(["keys", "revoke", kid], { cwd: dir });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^Revoked signing key "${kid}"`));
+    const replacement = /New signing key "([^"]+)"/.exec(revoked.stdout)?.[1];
+    assert.ok(replacement && replacement !== kid, revoked.stdout);
+
+    const started = performance.now();
+    const refused = await waitFor(
+      "the revoked key's token to be refused",
+      async () => {
+        const answer = await helloWith(leaked);
+        return answer.status === 401 && answer;
+      },
+      { timeoutMs: KEY_SYNC_BOUND_MS + 3000 },
+    );
+    const elapsed = Math.round(performance.now() - started);
+    console.log(`The revoked key's token was refused after ${elapsed} ms`);
+    assert.deepEqual(refused, { status: 401, body: { msg: "Unknown signing key" } });
+    const store = await SqliteStore.open(join(dir, "data/auth.db"));
+    try {
+      assert.deepEqual(await jwksKids({ ...endpoint, store }), [replacement]);
+    } finally {
+      await store.close();
+    }
+
+    const fresh = await accessToken();
+    assert.equal(decodeProtectedHeader(fresh).kid, replacement);
+    assert.equal((await helloWith(fresh)).status, 200);
+    assert.deepEqual((await storedKeys(dir)).map((key) => [key.kid, key.retiresAt]), [
+      [replacement, null],
+    ]);
+    assert.ok(
+      server.logs.every((line) => (line.status as number ?? 0) < 500 && line.level !== "error"),
+    );
+  });
+});
