@@ -345,7 +345,7 @@ function renderSlow(
         "open at end",
       ],
       setups.map((setup) => [
-        setup.name === "haproxy" ? "HAProxy, deploy/haproxy.cfg" : "our server alone",
+        setup.name === "haproxy" ? "HAProxy, README's configuration" : "our server alone",
         String(setup.openAtStart),
         `${setup.loginHelloMedianMs.toFixed(0)} ms`,
         setup.loginHelloMs.map((value) => value.toFixed(0)).join(" / "),
