@@ -3,14 +3,24 @@
  * The route table of the HTTPS service behind the common edge: which handler answers which path
  * and method, and how each route words its errors. It builds nothing else.
  */
+import type { AuthorizationCodes } from "./auth/authorization_codes.ts";
+import type { BrowserSessions } from "./auth/browser_sessions.ts";
 import type { ClientRegistry } from "./auth/clients.ts";
+import type { Consents } from "./auth/consents.ts";
+import type { IdTokens } from "./auth/id_tokens.ts";
 import type { KeyRing } from "./auth/keys.ts";
 import type { PasswordLogin } from "./auth/password_login.ts";
+import type { PendingRequests } from "./auth/pending_requests.ts";
+import type { ScopePolicy } from "./auth/scopes.ts";
 import type { SessionService } from "./auth/sessions.ts";
-import type { TokenService } from "./auth/tokens.ts";
+import type { AccessClaims, TokenService } from "./auth/tokens.ts";
 import type { Config, PublicIdentity } from "./config.ts";
 import { createErrorTranslator } from "./error_answers.ts";
+import { createAuthorizeHandler } from "./handlers/authorize.ts";
+import { BrowserFlow, pageRoute } from "./handlers/browser_flow.ts";
+import { createConsentHandler } from "./handlers/consent.ts";
 import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
+import { createEndSessionHandler, createSignOutHandler } from "./handlers/end_session.ts";
 import {
   createLivenessHandler,
   createReadinessHandler,
@@ -23,10 +33,27 @@ import { createOAuthIntrospectHandler } from "./handlers/oauth_introspect.ts";
 import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
 import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
 import { createRefreshHandler } from "./handlers/refresh.ts";
+import { createSignInHandler } from "./handlers/sign_in.ts";
+import { createStylesheetHandler } from "./handlers/stylesheet.ts";
+import { createUserInfoHandler } from "./handlers/userinfo.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
 import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
+import { STYLESHEET_PATH } from "./pages/stylesheet.ts";
 import { createRouter, route } from "./router.ts";
+
+/** The services of sign-in from browsers and other apps. */
+export interface SignInServices {
+  /** Scopes, with `openid` and `profile`. */
+  policy: ScopePolicy;
+  idTokens: IdTokens;
+  pending: PendingRequests;
+  browserSessions: BrowserSessions;
+  consents: Consents;
+  codes: AuthorizationCodes;
+  /** The `/userinfo` answer for a token's claims. */
+  userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
+}
 
 /** The services the routes are built from. */
 export interface AppDeps {
@@ -38,6 +65,7 @@ export interface AppDeps {
   passwordLogin: PasswordLogin;
   sessions: SessionService;
   clients: ClientRegistry;
+  signIn: SignInServices;
   /** What `/health/ready` checks. */
   readiness: ReadinessProbe;
   /** Told of every request when metrics are on. */
@@ -46,10 +74,22 @@ export interface AppDeps {
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
-  const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients } = deps;
+  const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients, signIn } = deps;
   const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { sessions, clients, bodyLimits };
+  const translate = createErrorTranslator(config.realm);
+  const flow = new BrowserFlow({
+    ...signIn,
+    issuer: identity.issuer,
+    clients,
+    translate,
+    bodyLimits,
+  });
+  const authorize = pageRoute(createAuthorizeHandler(flow), translate);
+  const endSession = pageRoute(createEndSessionHandler(flow), translate);
+  const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
+  const metadata = createMetadataHandler({ ...identity, keys, scopes: signIn.policy });
   const dispatch = createRouter([
     route("/login", {
       POST: createLoginHandler({
@@ -64,23 +104,37 @@ export function createApp(deps: AppDeps): ServeHandler {
       errors: "flask_with_code",
     }),
     route("/logout", { POST: createLogoutHandler({ tokens, sessions }) }),
-    route("/oauth/token", { POST: createOAuthTokenHandler({ passwordLogin, ...oauth }) }, {
-      errors: "oauth",
-    }),
+    route("/oauth/token", {
+      POST: createOAuthTokenHandler({
+        passwordLogin,
+        ...oauth,
+        codes: signIn.codes,
+        tokens,
+        policy: signIn.policy,
+      }),
+    }, { errors: "oauth" }),
     route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }, { errors: "oauth" }),
     route("/oauth/introspect", { POST: createOAuthIntrospectHandler(oauth) }, {
       errors: "oauth",
     }),
     route("/health/live", { GET: createLivenessHandler() }, health),
     route("/health/ready", { GET: createReadinessHandler(deps.readiness) }, health),
-    route("/.well-known/jwks.json", { GET: createJwksHandler({ keys }) }),
-    route("/.well-known/oauth-authorization-server", {
-      GET: createMetadataHandler({ ...identity, keys, scopes: config.scopes }),
+    route("/.well-known/jwks.json", {
+      GET: createJwksHandler({ keys, idTokenKeys: signIn.idTokens.keys }),
     }),
+    route("/.well-known/oauth-authorization-server", { GET: metadata }),
+    route("/.well-known/openid-configuration", { GET: metadata }),
+    route("/authorize", { GET: authorize, POST: authorize }),
+    route("/sign-in", { POST: pageRoute(createSignInHandler(flow, { passwordLogin }), translate) }),
+    route("/consent", { POST: pageRoute(createConsentHandler(flow), translate) }),
+    route("/userinfo", { GET: userinfo, POST: userinfo }, { errors: "oauth" }),
+    route("/end-session", { GET: endSession, POST: endSession }),
+    route("/sign-out", { POST: pageRoute(createSignOutHandler(flow), translate) }),
+    route(STYLESHEET_PATH, { GET: createStylesheetHandler() }),
   ]);
   return createEdge(dispatch, {
     logger,
-    translate: createErrorTranslator(config.realm),
+    translate,
     clientAddress: createClientAddressResolver(config.clientAddress),
     observer: deps.observer,
   });

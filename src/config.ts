@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_TRACKED_ADDRESSES,
   type TokenBudgetOptions,
 } from "./auth/token_budget.ts";
+import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,
@@ -104,6 +105,8 @@ export const ENV_VARIABLES = [
   "IPV6_PREFIX_LENGTH",
   "INVALID_TOKEN_BUDGET_PER_MINUTE",
   "BODY_TIMEOUT",
+  "BROWSER_SESSION_IDLE",
+  "BROWSER_SESSION_MAX",
   "SHUTDOWN_TIMEOUT",
   "DRAIN_DELAY",
   "LOG_LEVEL",
@@ -176,6 +179,8 @@ export interface Config {
   clientAddress: ClientAddressOptions;
   /** Invalid access tokens allowed per client address and minute. */
   invalidTokenBudget: TokenBudgetOptions;
+  /** Idle and absolute lifetimes of signed-in browsers. */
+  browserSession: BrowserSessionOptions;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -283,6 +288,7 @@ export function loadConfig(args: string[], env: Env): Config {
       }),
       maxTrackedAddresses: DEFAULT_MAX_TRACKED_ADDRESSES,
     },
+    browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -476,6 +482,19 @@ function readRanges(value: string | undefined): IpRange[] {
     }
     return range;
   });
+}
+
+function readBrowserSession(env: Env): BrowserSessionOptions {
+  return {
+    idleSeconds: integer("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
+      fallback: DEFAULT_BROWSER_SESSION.idleSeconds,
+      min: MINUTE_SECONDS,
+    }),
+    maxSeconds: integer("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
+      fallback: DEFAULT_BROWSER_SESSION.maxSeconds,
+      min: MINUTE_SECONDS,
+    }),
+  };
 }
 
 function readLogLevel(value: string | undefined): LogLevel {

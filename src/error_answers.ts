@@ -34,6 +34,17 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   invalid_grant: { status: 400, wireCode: "invalid_grant" },
   invalid_scope: { status: 400, wireCode: "invalid_scope" },
   unsupported_grant_type: { status: 400, wireCode: "unsupported_grant_type" },
+  unknown_client: { status: 400, wireCode: "invalid_request" },
+  unregistered_redirect_uri: { status: 400, wireCode: "invalid_request" },
+  invalid_id_token_hint: { status: 400, wireCode: "invalid_request" },
+  csrf_mismatch: { status: 403 },
+  expired_request: { status: 400 },
+  unsupported_response_type: { status: 400, wireCode: "unsupported_response_type" },
+  access_denied: { status: 403, wireCode: "access_denied" },
+  login_required: { status: 400, wireCode: "login_required" },
+  consent_required: { status: 400, wireCode: "consent_required" },
+  request_not_supported: { status: 400, wireCode: "request_not_supported" },
+  request_uri_not_supported: { status: 400, wireCode: "request_uri_not_supported" },
 };
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {
@@ -44,6 +55,7 @@ const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer
     warning: "Store unavailable",
   }),
   duplicate_user: (error) => ({ status: 409, message: error.message }),
+  duplicate_client: (error) => ({ status: 409, message: error.message }),
 };
 
 /**

@@ -1,11 +1,13 @@
 /**
  * @module
- * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`. It
- * reads the environment once and prints an expected error as one line, without a stack.
+ * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`,
+ * `clients`. It reads the environment once and prints an expected error as one line, without a
+ * stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
 import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
+import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
@@ -27,6 +29,8 @@ Usage:
   auth-api user list
   auth-api keys rotate|list                      Manage ES256 signing keys
   auth-api keys revoke KID                       Stop trusting a (leaked) key at once
+  auth-api clients add ID --redirect-uri URI… [--public] [--first-party] [--scope S] [--grant G]…
+  auth-api clients list|remove ID|rotate-secret ID   Manage registered OAuth clients
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -56,7 +60,8 @@ async function main(args: string[]): Promise<number> {
       return await certsCommand(rest);
     }
     case "user":
-    case "keys": {
+    case "keys":
+    case "clients": {
       const config = loadConfig([], readEnvironment());
       const store = await openStore(config.databaseUrl, {
         rootCertFile: config.databaseRootCert,
@@ -68,8 +73,10 @@ async function main(args: string[]): Promise<number> {
         if (command === "user") {
           const hasher = new PasswordHasher(config.passwordIterations);
           await userCommand(rest, { store, hasher, events });
-        } else {
+        } else if (command === "keys") {
           await keysCommand(rest, { store, config, events });
+        } else {
+          await clientsCommand(rest, { store, config, events });
         }
       } finally {
         await store.close();

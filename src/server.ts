@@ -7,16 +7,22 @@
  */
 import { createApp } from "./app.ts";
 import { createAuditTrail } from "./audit.ts";
+import { AuthorizationCodes } from "./auth/authorization_codes.ts";
+import { BrowserSessions } from "./auth/browser_sessions.ts";
 import { ClientRegistry } from "./auth/clients.ts";
+import { Consents } from "./auth/consents.ts";
 import { DeviceTokens } from "./auth/devices.ts";
+import { IdTokenKeys, IdTokens, withOpenIdScopes } from "./auth/id_tokens.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { PasswordLogin } from "./auth/password_login.ts";
 import { PasswordHasher } from "./auth/passwords.ts";
+import { PendingRequests } from "./auth/pending_requests.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { SessionService } from "./auth/sessions.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import { InvalidTokenBudget } from "./auth/token_budget.ts";
 import { TokenService } from "./auth/tokens.ts";
+import { userInfo } from "./auth/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
@@ -79,6 +85,7 @@ interface Services {
   store: Store;
   metrics?: Metrics;
   keys: KeyRing;
+  idTokenKeys: IdTokenKeys;
   revocations: RevocationList;
   devices: DeviceTokens;
   hasher: PasswordHasher;
@@ -180,6 +187,7 @@ async function openServices(
   let keys: KeyRing | undefined;
   let revocations: RevocationList | undefined;
   let devices: DeviceTokens;
+  let idTokenKeys: IdTokenKeys;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -192,6 +200,7 @@ async function openServices(
       onSyncError,
     });
     devices = await DeviceTokens.open(store, config.deviceTokens);
+    idTokenKeys = await IdTokenKeys.open(store);
   } catch (error) {
     keys?.close();
     revocations?.close();
@@ -223,6 +232,7 @@ async function openServices(
     metrics,
     ...ready,
     devices,
+    idTokenKeys,
     hasher,
     async close() {
       clearInterval(pruning);
@@ -237,7 +247,7 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, revocations, devices, hasher, metrics }: Services,
+  { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
   { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
@@ -252,15 +262,26 @@ function buildApp(
   });
   const clients = new ClientRegistry(config.oauthClients, config.defaultClientId, {
     introspectors: config.oauthIntrospectors,
+    store,
   });
   metrics?.observeTokens(tokens);
   const events = createAuditTrail(logger, metrics);
+  // The OpenID Connect scopes can be asked for; the default scope stays as configured.
+  const policy = withOpenIdScopes(config.scopes);
   const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
-    scopes: config.scopes,
+    scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
+  const idTokens = new IdTokens(idTokenKeys, {
+    issuer: identity.issuer,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const browserSessions = new BrowserSessions(
+    { store, sessions, events },
+    config.browserSession,
+  );
   const handler = createApp({
     config,
     identity,
@@ -286,6 +307,15 @@ function buildApp(
     }),
     sessions,
     clients,
+    signIn: {
+      policy,
+      idTokens,
+      pending: new PendingRequests(store),
+      browserSessions,
+      consents: new Consents(store),
+      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions, events }),
+      userInfo: (claims) => userInfo(claims, store),
+    },
     readiness: {
       pingStore: () => store.ping(),
       hasSigningKey: () => keys.signingKey() !== undefined,

@@ -1,4 +1,12 @@
 import assert from "node:assert/strict";
+import {
+  authorizationCode,
+  authorizeUrl,
+  CookieBrowser,
+  pkce,
+  redeem,
+  registerClient,
+} from "./helpers/oidc.ts";
 import { runCli } from "./helpers/process.ts";
 import { hello, login, refresh, startTestServer, type TestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -171,5 +179,77 @@ Deno.test("the user and keys commands (keys revoke too) write their audit lines 
     assert.deepEqual(lines.map((line) => [line.msg, line.event, line.kid]), [
       ["audit", "key_revoked", current],
     ]);
+  });
+});
+
+Deno.test("the sign-in page, a replayed code and a browser's sign-out write audit lines", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const app = await registerClient(server, {
+    clientId: "app",
+    redirectUris: ["https://app.example/callback"],
+  });
+  const browser = new CookieBrowser(server);
+  const fields = await browser.signInPage(
+    authorizeUrl(server, app, { code_challenge: (await pkce()).challenge }),
+  );
+  const failed = await browser.signIn(fields, "alice", "guess-1");
+  await failed.body?.cancel();
+  assert.equal(failed.status, 400);
+  const { code, verifier } = await authorizationCode(server, app, {
+    browser,
+    password: USERS.alice,
+  });
+  const first = await redeem(server, app, code, verifier);
+  assert.equal(first.res.status, 200);
+  const replay = await redeem(server, app, code, verifier);
+  assert.equal(replay.res.status, 400);
+  const signOut = await browser.get(
+    `${server.url}/end-session?id_token_hint=${first.body.id_token}`,
+  );
+  await signOut.body?.cancel();
+  assert.equal(signOut.status, 200);
+
+  const [loginFailed] = only(server, "login_failed");
+  assert.deepEqual([loginFailed.subject, loginFailed.client], ["alice", "app"]);
+  assert.equal(loginFailed.request_id, requestId(failed));
+  const [succeeded] = only(server, "login_succeeded");
+  assert.deepEqual([succeeded.subject, succeeded.client], ["alice", "app"]);
+  const [reused] = only(server, "code_reuse_detected");
+  assert.deepEqual([reused.subject, reused.client], ["alice", "app"]);
+  assert.equal(reused.request_id, requestId(replay.res));
+  assert.equal(typeof reused.session, "string", "the session the code started, now revoked");
+  const [signedOut] = only(server, "browser_signed_out");
+  assert.deepEqual([signedOut.subject, signedOut.client], ["alice", "app"]);
+  assert.equal(signedOut.request_id, requestId(signOut));
+  assertNoSecrets(
+    server,
+    [
+      USERS.alice,
+      "guess-1",
+      code,
+      browser.cookie ?? "",
+      first.body.access_token as string,
+      first.body.refresh_token as string,
+    ].filter(Boolean),
+  );
+});
+
+Deno.test("the clients command writes its audit lines on stderr, never the secret", async () => {
+  await withTempDir(async (dir) => {
+    const env = { DATABASE_URL: `sqlite:${dir}/data/auth.db` };
+    const steps: [string[], string][] = [
+      [["clients", "add", "web", "--redirect-uri", "https://web.example/cb"], "client_registered"],
+      [["clients", "rotate-secret", "web"], "client_secret_rotated"],
+      [["clients", "remove", "web"], "client_removed"],
+    ];
+    for (const [args, event] of steps) {
+      const result = await runCli(args, { cwd: dir, env });
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stderr.trim().split("\n").map((line) => JSON.parse(line));
+      assert.equal(lines.length, 1, result.stderr);
+      assert.deepEqual([lines[0].msg, lines[0].event, lines[0].client], ["audit", event, "web"]);
+      const secret = /^client_secret: (\S+)$/m.exec(result.stdout)?.[1];
+      if (secret) assert.ok(!result.stderr.includes(secret));
+    }
   });
 });

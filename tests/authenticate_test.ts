@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { newClientRecord } from "../src/auth/client_registration.ts";
 import { ClientRegistry } from "../src/auth/clients.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { KeyRing } from "../src/auth/keys.ts";
@@ -43,6 +44,30 @@ function context(): RequestContext {
 function request(authorization?: string): Request {
   return new Request("https://api.test/hello", {
     headers: authorization === undefined ? {} : { authorization },
+  });
+}
+
+/** A store with a registered confidential client and a registered public one. */
+async function registeredClients(): Promise<SqliteStore & AsyncDisposable & { secret: string }> {
+  const store = await SqliteStore.open(":memory:");
+  const registration = {
+    redirectUris: ["https://app.example/cb"],
+    postLogoutRedirectUris: [],
+    firstParty: true,
+  };
+  const confidential = await newClientRecord(
+    { ...registration, clientId: "registered-conf", public: false },
+    ["hello"],
+  );
+  const open = await newClientRecord(
+    { ...registration, clientId: "registered-public", public: true },
+    ["hello"],
+  );
+  await store.addClient(confidential.record);
+  await store.addClient(open.record);
+  return Object.assign(store, {
+    secret: confidential.secret!,
+    [Symbol.asyncDispose]: () => store.close(),
   });
 }
 
@@ -177,20 +202,42 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
   assert.deepEqual(none, { clientId: "first-party", authenticated: false });
 });
 
-Deno.test("ClientRegistry refuses the default client as a confidential client and knows which are", () => {
+Deno.test("ClientRegistry refuses the default client as a confidential client and knows which are", async () => {
   assert.throws(
     () => new ClientRegistry({ "first-party": CLIENT_SECRET }, "first-party"),
     /default client "first-party" cannot be a confidential client/,
   );
+  await using store = await registeredClients();
   const clients = new ClientRegistry({ conf: CLIENT_SECRET, rs: CLIENT_SECRET }, "first-party", {
     introspectors: ["rs"],
+    store,
   });
-  assert.equal(clients.isConfidential("conf"), true);
-  assert.equal(clients.isConfidential("first-party"), false);
-  assert.equal(clients.isConfidential("public-app"), false);
+  assert.equal(await clients.isConfidential("conf"), true);
+  assert.equal(await clients.isConfidential("registered-conf"), true);
+  assert.equal(await clients.isConfidential("registered-public"), false);
+  assert.equal(await clients.isConfidential("first-party"), false);
+  assert.equal(await clients.isConfidential("public-app"), false);
   assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: true }), true);
   assert.equal(clients.mayIntrospectAll({ clientId: "rs", authenticated: false }), false);
   assert.equal(clients.mayIntrospectAll({ clientId: "conf", authenticated: true }), false);
+});
+
+Deno.test("ClientRegistry identifies a registered confidential client by either reading of its Basic secret, and a registered public one only without a secret", async () => {
+  await using store = await registeredClients();
+  const clients = new ClientRegistry({}, "first-party", { store });
+  const identify = (clientId: string, secret?: string | [string, string]) =>
+    clients.identify({ clientId, secret });
+  for (const secret of [store.secret, [store.secret, "other"], ["other", store.secret]] as const) {
+    const identity = await identify("registered-conf", secret as string | [string, string]);
+    assert.equal(identity.authenticated, true, JSON.stringify(secret));
+    assert.equal(identity.registered?.confidential, true);
+  }
+  await assertFailure(identify("registered-conf", ["wrong", "also wrong"]), "invalid_client");
+  await assertFailure(identify("registered-conf"), "invalid_client", /must authenticate/);
+  const open = await identify("registered-public");
+  assert.equal(open.authenticated, false);
+  assert.equal(open.registered?.confidential, false);
+  await assertFailure(identify("registered-public", store.secret), "invalid_client");
 });
 
 Deno.test("authenticateClient refuses two methods, a repeated parameter and bad Basic", async () => {

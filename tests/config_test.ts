@@ -375,6 +375,16 @@ Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its direc
   });
 });
 
+Deno.test("loadConfig reads the browser-session lifetimes, 30 minutes idle and 10 hours at most by default", () => {
+  assert.deepEqual(loadConfig([], {}).browserSession, { idleSeconds: 1800, maxSeconds: 36_000 });
+  assert.deepEqual(
+    loadConfig([], { BROWSER_SESSION_IDLE: "600", BROWSER_SESSION_MAX: "7200" }).browserSession,
+    { idleSeconds: 600, maxSeconds: 7200 },
+  );
+  assertConfigError(() => loadConfig([], { BROWSER_SESSION_IDLE: "59" }), /BROWSER_SESSION_IDLE/);
+  assertConfigError(() => loadConfig([], { BROWSER_SESSION_MAX: "1h" }), /BROWSER_SESSION_MAX/);
+});
+
 Deno.test("loadConfig refuses HTTP_PORT with a wildcard HOST and no PUBLIC_URL, since redirects never use the request's Host", () => {
   for (const host of ["0.0.0.0", "::"]) {
     assertConfigError(

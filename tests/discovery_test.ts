@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateSigningKey } from "../src/auth/keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  accessTokenJwks,
+  jwksKids,
+  login,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
@@ -52,8 +58,13 @@ Deno.test("GET /.well-known/oauth-authorization-server describes the server per 
     assert.equal(url.protocol, "https:", name);
     assert.equal(url.origin, new URL(server.url).origin, name);
   }
-  assert.deepEqual(body.grant_types_supported, ["password", "refresh_token"]);
-  assert.deepEqual(body.scopes_supported, ["hello"]);
+  assert.deepEqual(body.grant_types_supported, [
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+  ]);
+  assert.deepEqual(body.scopes_supported, ["hello", "openid", "profile"]);
   const methods = body.token_endpoint_auth_methods_supported as string[];
   for (const method of ["none", "client_secret_basic", "client_secret_post"]) {
     assert.ok(methods.includes(method), method);
@@ -64,14 +75,14 @@ Deno.test("GET /.well-known/oauth-authorization-server describes the server per 
 Deno.test("the metadata lists the configured OAUTH_SCOPES", async () => {
   await using server = await startTestServer({ env: { OAUTH_SCOPES: "hello other" } });
   const { body } = await getJson(server, METADATA_PATH);
-  assert.deepEqual(body.scopes_supported, ["hello", "other"]);
+  assert.deepEqual(body.scopes_supported, ["hello", "other", "openid", "profile"]);
 });
 
 Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use sig, kty EC) without private members", async () => {
   await using server = await startTestServer({ users: USERS });
-  const { res, body } = await getJson(server, JWKS_PATH);
+  const { res } = await getJson(server, JWKS_PATH);
   assertPublicJson(res);
-  const keys = body.keys as Json[];
+  const keys = await accessTokenJwks(server);
   assert.equal(keys.length, 1);
   const [key] = keys;
   assert.equal(key.kty, "EC");
@@ -83,17 +94,23 @@ Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use 
   assert.equal(key.kid, decodeProtectedHeader(await accessToken(server)).kid);
 });
 
-Deno.test('with JWT_SECRET (HS256) the metadata has no jwks_uri and the JWKS is {"keys": []}', async () => {
+Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only the RS256 ID-token key", async () => {
   await using server = await startTestServer({ users: USERS, env: { JWT_SECRET } });
   const metadata = await getJson(server, METADATA_PATH);
   assert.equal(metadata.res.status, 200);
-  assert.equal("jwks_uri" in metadata.body, false);
+  assert.equal(metadata.body.jwks_uri, `${server.url}${JWKS_PATH}`, "OpenID Connect needs it");
   assert.deepEqual(metadata.body.access_token_signing_alg_values_supported, ["HS256"]);
+  assert.deepEqual(metadata.body.id_token_signing_alg_values_supported, ["RS256"]);
   assert.equal(metadata.body.issuer, decodeJwt(await accessToken(server)).iss);
 
   const jwks = await getJson(server, JWKS_PATH);
   assert.equal(jwks.res.status, 200);
-  assert.deepEqual(jwks.body, { keys: [] });
+  assert.deepEqual(await accessTokenJwks(server), []);
+  const [idTokenKey] = await server.store.listIdTokenKeys(unixNow());
+  assert.deepEqual(
+    (jwks.body.keys as Json[]).map((key) => [key.kid, key.kty, key.alg]),
+    [[idTokenKey.kid, "RSA", "RS256"]],
+  );
   assert.ok(!JSON.stringify(jwks.body).includes(JWT_SECRET));
 });
 

@@ -3,24 +3,14 @@
  * verification fed only by our discovery documents, and Python's PyJWT (Debian's python3-jwt).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import {
-  base64url,
-  createLocalJWKSet,
-  decodeJwt,
-  errors,
-  type JSONWebKeySet,
-  jwtVerify,
-} from "jose";
+import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
-import { python3With, testNeeding } from "./helpers/prerequisites.ts";
-import { runProgram } from "./helpers/process.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
-/** A python3 with PyJWT, its ES256 support and requests (Debian's python3-jwt, …). */
-const PYJWT = python3With("jwt", "cryptography", "requests");
 
 type Json = Record<string, unknown>;
 
@@ -48,14 +38,6 @@ async function accessToken(server: TestServer): Promise<string> {
   const { res, body } = await login(server, "user1", "password1");
   assert.equal(res.status, 200);
   return body.access_token as string;
-}
-
-/** The token with its payload replaced (sub: "admin") and the original signature kept. */
-function tampered(token: string): string {
-  const [header, payload, signature] = token.split(".");
-  const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload)));
-  const forged = base64url.encode(JSON.stringify({ ...claims, sub: "admin" }));
-  return [header, forged, signature].join(".");
 }
 
 Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is refused", async () => {
@@ -190,48 +172,20 @@ testNeeding(
   "Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one",
   async () => {
     await using server = await startTestServer({ users: USERS });
-    const cert = join(server.dir, "trusted-cert.pem");
-    await Deno.writeTextFile(cert, server.certPem);
-    const script = join(server.dir, "verify.py");
-    await Deno.writeTextFile(script, PYJWT_VERIFIER);
     const token = await accessToken(server);
+    const check = {
+      metadataPath: "/.well-known/oauth-authorization-server",
+      audience: server.running.tokens.options.audience,
+      algorithmsField: "access_token_signing_alg_values_supported",
+    } as const;
 
-    const run = (jwt: string) =>
-      runProgram(PYJWT.path, [script, server.url, cert, jwt], {
-        env: { PYTHONWARNINGS: "default" },
-      });
-
-    const good = await run(token);
+    const good = await verifyWithPyJwt(server, token, check);
     assert.equal(good.stderr, "");
     assert.equal(good.stdout, "user1\n");
     assert.equal(good.code, 0);
 
-    const bad = await run(tampered(token));
+    const bad = await verifyWithPyJwt(server, tampered(token), check);
     assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
     assert.equal(bad.code, 1);
   },
 );
-
-/** Fetches metadata and JWKS over verified HTTPS, then verifies the token with PyJWT. */
-const PYJWT_VERIFIER = `import sys
-import jwt
-import requests
-
-base_url, cert, token = sys.argv[1:4]
-metadata = requests.get(f"{base_url}/.well-known/oauth-authorization-server", verify=cert).json()
-jwks = requests.get(metadata["jwks_uri"], verify=cert).json()
-kid = jwt.get_unverified_header(token)["kid"]
-key = next(k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id == kid)
-try:
-    claims = jwt.decode(
-        token,
-        key.key,
-        algorithms=["ES256"],
-        audience=metadata["issuer"],
-        issuer=metadata["issuer"],
-    )
-except jwt.InvalidTokenError as error:
-    print(type(error).__name__)
-    sys.exit(1)
-print(claims["sub"])
-`;

@@ -7,7 +7,13 @@ import {
   jwtVerify,
 } from "jose";
 import { runCli } from "./helpers/process.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  accessTokenJwks,
+  hello,
+  login,
+  startTestServer,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
@@ -70,8 +76,7 @@ for (const alg of ["EdDSA", "RS256"]) {
     assert.equal(ok.res.status, 200);
     assert.deepEqual(ok.body, { message: "Hello, user1! You're authenticated." });
 
-    const jwks = await getJson(server, "/.well-known/jwks.json");
-    const keys = jwks.keys as Json[];
+    const keys = await accessTokenJwks(server);
     assert.equal(keys.length, 1);
     assert.equal(keys[0].kid, header.kid);
     assert.equal(keys[0].alg, alg);
@@ -154,8 +159,8 @@ Deno.test("changing JWT_ALG then keys rotate switches the algorithm; tokens of t
   assert.equal(decodeProtectedHeader(after).kid, newKid);
   const metadata = await getJson(server, "/.well-known/oauth-authorization-server");
   assert.deepEqual(metadata.access_token_signing_alg_values_supported, ["EdDSA", "ES256"]);
-  const jwks = await getJson(server, "/.well-known/jwks.json");
-  assert.deepEqual((jwks.keys as Json[]).map((key) => key.alg).toSorted(), ["ES256", "EdDSA"]);
+  const jwks = await accessTokenJwks(server);
+  assert.deepEqual(jwks.map((key) => key.alg).toSorted(), ["ES256", "EdDSA"]);
   for (const token of [before, after]) {
     assert.equal((await hello(server, `Bearer ${token}`)).res.status, 200);
   }
@@ -173,7 +178,7 @@ Deno.test("changing JWT_ALG then keys rotate switches the algorithm; tokens of t
     (value) => JSON.stringify(value) === '["EdDSA"]',
   );
   assert.deepEqual(algs, ["EdDSA"]);
-  const keys = (await getJson(server, "/.well-known/jwks.json")).keys as Json[];
+  const keys = await accessTokenJwks(server);
   assert.deepEqual(keys.map((key) => key.kid), [newKid]);
   const refused = await hello(server, `Bearer ${before}`);
   assert.equal(refused.res.status, 401);

@@ -106,7 +106,12 @@ Deno.test("keys revoke of the current key: the running server refuses its tokens
     const elapsed = Math.round(performance.now() - started);
     console.log(`The revoked key's token was refused after ${elapsed} ms`);
     assert.deepEqual(refused, { status: 401, body: { msg: "Unknown signing key" } });
-    assert.deepEqual(await jwksKids(endpoint), [replacement]);
+    const store = await SqliteStore.open(join(dir, "data/auth.db"));
+    try {
+      assert.deepEqual(await jwksKids({ ...endpoint, store }), [replacement]);
+    } finally {
+      await store.close();
+    }
 
     const fresh = await accessToken();
     assert.equal(decodeProtectedHeader(fresh).kid, replacement);

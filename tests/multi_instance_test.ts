@@ -89,7 +89,7 @@ testNeeding([POSTGRESQL], {
       const helloStatus = async (server: ServerProcess, token: string) =>
         (await call(server, "/hello", { token })).res.status;
       const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-      const endpoint = (server: ServerProcess) => ({ url: server.url, client });
+      const endpoint = (server: ServerProcess) => ({ url: server.url, client, store: store! });
       /** Polls until `check` is true; returns the milliseconds it took, failing past `limitMs`. */
       const within = async (limitMs: number, what: string, check: () => Promise<boolean>) => {
         const started = performance.now();
@@ -111,9 +111,12 @@ testNeeding([POSTGRESQL], {
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
         assert.deepEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5],
+          [1, 2, 3, 4, 5, 6],
           "migrations applied once",
         );
+        const [{ idTokenKeys }] =
+          await sql`SELECT count(*)::int AS "idTokenKeys" FROM id_token_keys`;
+        assert.equal(idTokenKeys, 1, "the ID-token key was created once");
       });
 
       let beforeRotation = "";

@@ -130,10 +130,13 @@ Deno.test("POST /oauth/token answers 400 with RFC 6749 §5.2 error codes for bad
     ["missing grant_type", { username: "user1", password: "password1" }, "invalid_request"],
     ["unknown grant_type", passwordGrant({ grant_type: "magic" }), "unsupported_grant_type"],
     [
-      "authorization_code grant",
+      "authorization_code grant from a client not registered for it",
       { grant_type: "authorization_code", code: "x" },
-      "unsupported_grant_type",
+      "unauthorized_client",
     ],
+    ["client_credentials grant from a public client", {
+      grant_type: "client_credentials",
+    }, "unauthorized_client"],
     ["wrong password", passwordGrant({ password: "wrong" }), "invalid_grant"],
     ["unknown user", passwordGrant({ username: "ghost" }), "invalid_grant"],
     ["missing password", { grant_type: "password", username: "user1" }, "invalid_grant"],

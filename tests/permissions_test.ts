@@ -27,6 +27,7 @@ Deno.test("the service's tasks and the compiled binary allow only certs/, data/ 
     serve: { read: "certs,data", write: "data" },
     user: { read: "certs,data", write: "data" },
     keys: { read: "certs,data", write: "data" },
+    clients: { read: "certs,data", write: "data" },
     compile: { read: "certs,data", write: "certs,data" },
   };
   for (const [task, { read, write }] of Object.entries(expected)) {

@@ -46,12 +46,19 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await (await SqliteStore.open(path)).close();
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 6);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 7);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((row) => row.name);
     assert.deepEqual(tables, [
+      "authorization_codes",
+      "browser_session_families",
+      "browser_sessions",
+      "clients",
+      "consents",
+      "id_token_keys",
+      "pending_requests",
       "refresh_families",
       "refresh_tokens",
       "revocations",

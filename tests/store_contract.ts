@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import {
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
   type NewRefreshToken,
   type NewSigningKey,
+  type PendingRequestRecord,
   publicHalf,
   type RefreshFamilyRecord,
   type RefreshTokenRecord,
@@ -115,6 +119,77 @@ function tokenRecord(
     createdAt: NOW,
     expiresAt: NOW + 3600,
     usedAt: null,
+    ...fields,
+  };
+}
+
+/** A confidential client registered at NOW. */
+function clientRecord(clientId: string, fields: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    clientId,
+    name: null,
+    secretHash: "f".repeat(64),
+    redirectUris: ["https://app.example/callback"],
+    postLogoutRedirectUris: [],
+    firstParty: false,
+    scope: "openid profile",
+    grantTypes: ["authorization_code", "refresh_token"],
+    createdAt: NOW,
+    ...fields,
+  };
+}
+
+/** A pending step valid for ten minutes from NOW. */
+function pendingRecord(id: string, fields: Partial<PendingRequestRecord> = {}) {
+  return {
+    id,
+    bindingHash: "b".repeat(64),
+    csrfHash: "c".repeat(64),
+    action: '{"kind":"sign_in"}',
+    createdAt: NOW,
+    expiresAt: NOW + 600,
+    ...fields,
+  };
+}
+
+/** An unused authorization code valid for a minute from NOW. */
+function codeRecord(
+  codeHash: string,
+  fields: Partial<AuthorizationCodeRecord> = {},
+): AuthorizationCodeRecord {
+  return {
+    codeHash,
+    clientId: "app",
+    username: "alice",
+    redirectUri: "https://app.example/callback",
+    scope: "openid",
+    codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    nonce: "n-0S6_WzA2Mj",
+    authTime: NOW - 5,
+    browserSid: "sid-1",
+    createdAt: NOW,
+    expiresAt: NOW + 60,
+    usedAt: null,
+    familyId: null,
+    replayedAt: null,
+    ...fields,
+  };
+}
+
+/** A browser session signed in at NOW, idle for at most 30 minutes, for at most 10 hours. */
+function browserSession(
+  idHash: string,
+  sid: string,
+  fields: Partial<BrowserSessionRecord> = {},
+): BrowserSessionRecord {
+  return {
+    idHash,
+    sid,
+    username: "alice",
+    authTime: NOW,
+    createdAt: NOW,
+    idleExpiresAt: NOW + 1800,
+    expiresAt: NOW + 36_000,
     ...fields,
   };
 }
@@ -1057,6 +1132,322 @@ export function storeContract(
     assert.deepEqual((await store.listRevocations(last.seq, NOW)).map((r) => r.id), ["c"]);
   });
 
+  // --- registered clients ---
+
+  test("getClient returns undefined for an unknown client", async (store) => {
+    assert.equal(await store.getClient("app"), undefined);
+    assert.deepEqual(await store.listClients(), []);
+  });
+
+  test("addClient then getClient returns every field", async (store) => {
+    const confidential = clientRecord("client'); DROP TABLE clients;--", {
+      name: "Zoë's app 🦕",
+      redirectUris: ["https://app.example/cb?x=1&y=2", "com.example.app:/callback"],
+      postLogoutRedirectUris: ["https://app.example/bye"],
+      firstParty: true,
+      scope: "openid profile hello",
+      grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
+      createdAt: 4_102_444_800,
+    });
+    const publicClient = clientRecord("spa", { secretHash: null, grantTypes: [] });
+    await store.addClient(confidential);
+    await store.addClient(publicClient);
+    assert.deepEqual(await store.getClient(confidential.clientId), confidential);
+    assert.deepEqual(await store.getClient("spa"), publicClient);
+    assert.equal(await store.getClient("SPA"), undefined, "exact id only");
+  });
+
+  test("addClient rejects a taken id as duplicate_client and keeps the old record", async (store) => {
+    await store.addClient(clientRecord("app"));
+    await assert.rejects(store.addClient(clientRecord("app", { firstParty: true })), (error) => {
+      assert.ok(error instanceof StoreFailure);
+      assert.equal(error.code, "duplicate_client");
+      assert.equal(error.message, 'Client "app" already exists');
+      return true;
+    });
+    assert.equal((await store.getClient("app"))?.firstParty, false);
+  });
+
+  test("listClients lists clients in order of their ids", async (store) => {
+    for (const id of ["carol", "Alice", "bob", "alice"]) await store.addClient(clientRecord(id));
+    assert.deepEqual((await store.listClients()).map((client) => client.clientId), [
+      "Alice",
+      "alice",
+      "bob",
+      "carol",
+    ]);
+  });
+
+  test("removeClient forgets the client and its consents only, false when there is none", async (store) => {
+    await store.addClient(clientRecord("app"));
+    await store.addClient(clientRecord("other"));
+    await store.saveConsent("alice", "app", "openid", NOW);
+    await store.saveConsent("alice", "other", "openid", NOW);
+    assert.equal(await store.removeClient("app"), true);
+    assert.equal(await store.getClient("app"), undefined);
+    assert.equal(await store.getConsent("alice", "app"), undefined);
+    assert.equal(await store.getConsent("alice", "other"), "openid");
+    assert.ok(await store.getClient("other"));
+    assert.equal(await store.removeClient("app"), false);
+  });
+
+  test("setClientSecretHash replaces the hash, false for no such client", async (store) => {
+    await store.addClient(clientRecord("app"));
+    await store.addClient(clientRecord("other"));
+    assert.equal(await store.setClientSecretHash("app", "1".repeat(64)), true);
+    assert.equal((await store.getClient("app"))?.secretHash, "1".repeat(64));
+    assert.equal((await store.getClient("other"))?.secretHash, "f".repeat(64));
+    assert.equal(await store.setClientSecretHash("nobody", "1".repeat(64)), false);
+  });
+
+  // --- ID-token keys ---
+
+  test("ensureIdTokenKey inserts once, keeps the first key, and is apart from signing keys", async (store) => {
+    assert.deepEqual(await store.listIdTokenKeys(NOW), []);
+    const first = { ...keyRecord("rsa-1", NOW), alg: "RS256" };
+    assert.deepEqual(await store.ensureIdTokenKey(first, NOW), first);
+    const second = { ...keyRecord("rsa-2", NOW + 1), alg: "RS256" };
+    assert.deepEqual(await store.ensureIdTokenKey(second, NOW + 1), first);
+    // Listed by their public half, like signing keys; the private half comes with the current one.
+    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [publicHalf(first)]);
+    assert.deepEqual(await store.listSigningKeys(NOW + 1), []);
+    const signing = keyRecord("ec-1", NOW);
+    await store.ensureSigningKey(signing, NOW);
+    assert.deepEqual(await store.listIdTokenKeys(NOW + 1), [publicHalf(first)]);
+    assert.deepEqual(await store.listSigningKeys(NOW + 1), [publicHalf(signing)]);
+  });
+
+  test("ensureIdTokenKey from concurrent callers keeps exactly one key", async (store) => {
+    const keys = Array.from({ length: 5 }, (_, i) => ({
+      ...keyRecord(`rsa-${i}`, NOW),
+      alg: "RS256",
+    }));
+    const results = await Promise.all(keys.map((key) => store.ensureIdTokenKey(key, NOW)));
+    assert.equal(new Set(results.map((key) => key.kid)).size, 1);
+    assert.deepEqual((await store.listIdTokenKeys(NOW)).map((key) => key.kid), [results[0].kid]);
+  });
+
+  // --- pending steps ---
+
+  test("getPendingRequest finds a pending step until it expires", async (store) => {
+    const record = pendingRecord("p1", { action: '{"kind":"consent","scope":"a \\"b\\""}' });
+    await store.addPendingRequest(record);
+    assert.deepEqual(await store.getPendingRequest("p1", NOW), record);
+    assert.deepEqual(await store.getPendingRequest("p1", NOW + 599), record);
+    assert.equal(await store.getPendingRequest("p1", NOW + 600), undefined);
+    assert.equal(await store.getPendingRequest("p2", NOW), undefined);
+  });
+
+  test("takePendingRequest returns a pending step once, never an expired one", async (store) => {
+    await store.addPendingRequest(pendingRecord("p1"));
+    await store.addPendingRequest(pendingRecord("p2", { expiresAt: NOW + 10 }));
+    assert.deepEqual(await store.takePendingRequest("p1", NOW), pendingRecord("p1"));
+    assert.equal(await store.takePendingRequest("p1", NOW), undefined);
+    assert.equal(await store.getPendingRequest("p1", NOW), undefined);
+    assert.equal(await store.takePendingRequest("p2", NOW + 10), undefined);
+  });
+
+  test("takePendingRequest from 5 concurrent callers gives the step to exactly one", async (store) => {
+    await store.addPendingRequest(pendingRecord("p1"));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.takePendingRequest("p1", NOW)),
+    );
+    assert.equal(results.filter((result) => result !== undefined).length, 1);
+  });
+
+  // --- authorization codes ---
+
+  test("useAuthorizationCode redeems a code once, then reports reuse and marks the replay once", async (store) => {
+    const record = codeRecord("c1");
+    await store.addAuthorizationCode(record);
+    assert.deepEqual(await store.useAuthorizationCode("c1", NOW + 5), {
+      outcome: "redeemed",
+      record: { ...record, usedAt: NOW + 5 },
+    });
+    assert.deepEqual(await store.useAuthorizationCode("c1", NOW + 6), {
+      outcome: "reused",
+      record: { ...record, usedAt: NOW + 5, replayedAt: NOW + 6 },
+    });
+    // A later replay, even past the expiry, is still a replay; the first replay time stays.
+    assert.deepEqual(await store.useAuthorizationCode("c1", NOW + 600), {
+      outcome: "reused",
+      record: { ...record, usedAt: NOW + 5, replayedAt: NOW + 6 },
+    });
+  });
+
+  test('useAuthorizationCode answers "expired" at and after expiresAt and "unknown" for others', async (store) => {
+    const record = codeRecord("c1", { nonce: null });
+    await store.addAuthorizationCode(record);
+    for (const when of [NOW + 60, NOW + 61]) {
+      assert.deepEqual(await store.useAuthorizationCode("c1", when), {
+        outcome: "expired",
+        record,
+      });
+    }
+    assert.deepEqual(await store.useAuthorizationCode("c2", NOW), { outcome: "unknown" });
+    assert.equal((await store.useAuthorizationCode("c1", NOW + 59)).outcome, "redeemed");
+  });
+
+  test("attachCodeFamily records the family and says whether a replay came first", async (store) => {
+    await store.addAuthorizationCode(codeRecord("c1"));
+    await store.addAuthorizationCode(codeRecord("c2"));
+    await store.useAuthorizationCode("c1", NOW + 1);
+    assert.deepEqual(await store.attachCodeFamily("c1", "family-1"), { replayed: false });
+    const replay = await store.useAuthorizationCode("c1", NOW + 2);
+    assert.equal(replay.outcome, "reused");
+    assert.equal(replay.outcome === "reused" && replay.record.familyId, "family-1");
+
+    await store.useAuthorizationCode("c2", NOW + 1);
+    await store.useAuthorizationCode("c2", NOW + 2);
+    assert.deepEqual(await store.attachCodeFamily("c2", "family-2"), { replayed: true });
+    assert.deepEqual(await store.attachCodeFamily("unknown", "family-3"), { replayed: false });
+  });
+
+  test("useAuthorizationCode of one code from 5 concurrent callers redeems it exactly once", async (store) => {
+    await store.addAuthorizationCode(codeRecord("c1"));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.useAuthorizationCode("c1", NOW + 1)),
+    );
+    const outcomes = results.map((result) => result.outcome).sort();
+    assert.deepEqual(outcomes, ["redeemed", "reused", "reused", "reused", "reused"]);
+  });
+
+  // --- browser sessions ---
+
+  test("addBrowserSession then getBrowserSession returns every field; touch moves the idle expiry", async (store) => {
+    const session = browserSession("h1", "sid-1", { username: "Zoë 🦕" });
+    await store.addBrowserSession(session);
+    assert.deepEqual(await store.getBrowserSession("h1"), session);
+    assert.equal(await store.getBrowserSession("h2"), undefined);
+    assert.equal(await store.touchBrowserSession("h1", NOW + 3000), true);
+    assert.deepEqual(await store.getBrowserSession("h1"), {
+      ...session,
+      idleExpiresAt: NOW + 3000,
+    });
+    assert.equal(await store.touchBrowserSession("h2", NOW + 3000), false);
+  });
+
+  test("endBrowserSession deletes the session and returns its families once", async (store) => {
+    await store.addBrowserSession(browserSession("h1", "sid-1"));
+    await store.addBrowserSession(browserSession("h2", "sid-2"));
+    assert.equal(await store.linkSessionFamily("sid-1", "f1"), true);
+    assert.equal(await store.linkSessionFamily("sid-1", "f2"), true);
+    assert.equal(await store.linkSessionFamily("sid-1", "f2"), true, "linking twice is harmless");
+    assert.equal(await store.linkSessionFamily("sid-2", "f3"), true);
+    assert.deepEqual((await store.endBrowserSession("sid-1"))?.sort(), ["f1", "f2"]);
+    assert.equal(await store.getBrowserSession("h1"), undefined);
+    assert.equal(await store.endBrowserSession("sid-1"), undefined);
+    assert.equal(
+      await store.linkSessionFamily("sid-1", "f4"),
+      false,
+      "no link to an ended session",
+    );
+    assert.deepEqual(await store.endBrowserSession("sid-2"), ["f3"]);
+    assert.equal(await store.endBrowserSession("no-such-sid"), undefined);
+  });
+
+  test("endUserSessions, changePassword and removeUser end the user's browser sessions and their links, counting live ones", async (store) => {
+    const changes = {
+      endUserSessions: (username: string) => store.endUserSessions(username, NOW + 5),
+      changePassword: (username: string) => store.changePassword(username, "$hash-new", NOW + 5),
+      removeUser: (username: string) => store.removeUser(username, NOW + 5),
+    };
+    await store.addUser("bob", HASH);
+    await store.addBrowserSession(browserSession("bob-h", "bob-sid", { username: "bob" }));
+    for (const [name, change] of Object.entries(changes)) {
+      const username = `user-${name}`;
+      await store.addUser(username, HASH);
+      await store.addBrowserSession(browserSession(`${name}-h1`, `${name}-sid1`, { username }));
+      await store.addBrowserSession(
+        browserSession(`${name}-h2`, `${name}-sid2`, { username, idleExpiresAt: NOW }),
+      );
+      await startFamily(store, familyRecord(`${name}-f`, { username }), `${name}-fh`);
+      assert.equal(await store.linkSessionFamily(`${name}-sid1`, `${name}-f`), true);
+
+      // The family and the live browser session; the idle one had ended already.
+      assert.deepEqual(await change(username), { found: true, sessionsEnded: 2 }, name);
+      for (const idHash of [`${name}-h1`, `${name}-h2`]) {
+        assert.equal(await store.getBrowserSession(idHash), undefined, idHash);
+      }
+      assert.equal(await store.endBrowserSession(`${name}-sid1`), undefined, name);
+      assert.equal(
+        await store.linkSessionFamily(`${name}-sid1`, `${name}-g`),
+        false,
+        `${name}: no family is linked to it afterwards`,
+      );
+    }
+    assert.equal(
+      (await store.getBrowserSession("bob-h"))?.sid,
+      "bob-sid",
+      "other users keep theirs",
+    );
+  });
+
+  test("endBrowserSession of a session without families returns []", async (store) => {
+    await store.addBrowserSession(browserSession("h1", "sid-1"));
+    assert.deepEqual(await store.endBrowserSession("sid-1"), []);
+  });
+
+  test("endBrowserSession from 5 concurrent callers gives the families to exactly one", async (store) => {
+    await store.addBrowserSession(browserSession("h1", "sid-1"));
+    await store.linkSessionFamily("sid-1", "f1");
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.endBrowserSession("sid-1")),
+    );
+    assert.deepEqual(results.filter((result) => result !== undefined), [["f1"]]);
+  });
+
+  test("linkSessionFamily racing endBrowserSession either links before the end or not at all", async (store) => {
+    for (let round = 0; round < 10; round++) {
+      const sid = `sid-${round}`;
+      await store.addBrowserSession(browserSession(`h-${round}`, sid));
+      const [linked, ended] = await Promise.all([
+        store.linkSessionFamily(sid, `f-${round}`),
+        store.endBrowserSession(sid),
+      ]);
+      assert.ok(ended, "the session existed");
+      assert.equal(ended.includes(`f-${round}`), linked, `round ${round}`);
+    }
+  });
+
+  // --- consents ---
+
+  test("saveConsent records and replaces the scope per user and client", async (store) => {
+    assert.equal(await store.getConsent("alice", "app"), undefined);
+    await store.saveConsent("alice", "app", "openid", NOW);
+    await store.saveConsent("bob", "app", "openid profile", NOW);
+    assert.equal(await store.getConsent("alice", "app"), "openid");
+    assert.equal(await store.getConsent("alice", "other"), undefined);
+    await store.saveConsent("alice", "app", "openid profile hello", NOW + 1);
+    assert.equal(await store.getConsent("alice", "app"), "openid profile hello");
+    assert.equal(await store.getConsent("bob", "app"), "openid profile");
+  });
+
+  test("pruneExpired deletes expired pending steps, sessions with their links, and old codes", async (store) => {
+    await store.addPendingRequest(pendingRecord("live", { expiresAt: NOW + 1 }));
+    await store.addPendingRequest(pendingRecord("expired", { expiresAt: NOW }));
+    await store.addAuthorizationCode(codeRecord("recent", { expiresAt: NOW - 60 }));
+    await store.addAuthorizationCode(codeRecord("old", { expiresAt: NOW - 2 * 86400 }));
+    await store.addBrowserSession(browserSession("live", "sid-live"));
+    await store.addBrowserSession(browserSession("idle", "sid-idle", { idleExpiresAt: NOW }));
+    await store.addBrowserSession(browserSession("over", "sid-over", { expiresAt: NOW }));
+    await store.linkSessionFamily("sid-live", "f-live");
+    await store.linkSessionFamily("sid-idle", "f-idle");
+
+    await store.pruneExpired(NOW);
+
+    assert.ok(await store.getPendingRequest("live", NOW));
+    assert.equal(await store.takePendingRequest("expired", 0), undefined);
+    // Used codes are kept a while past their expiry, so that a late replay is still seen.
+    assert.equal((await store.useAuthorizationCode("recent", NOW)).outcome, "expired");
+    assert.equal((await store.useAuthorizationCode("old", NOW)).outcome, "unknown");
+    assert.ok(await store.getBrowserSession("live"));
+    assert.equal(await store.getBrowserSession("idle"), undefined);
+    assert.equal(await store.getBrowserSession("over"), undefined);
+    assert.equal(await store.endBrowserSession("sid-idle"), undefined);
+    assert.deepEqual(await store.endBrowserSession("sid-live"), ["f-live"]);
+  });
+
   test("close can be called twice", async (store) => {
     await store.close();
     await store.close();
@@ -1182,6 +1573,30 @@ export function storeContract(
     }
   });
 
+  test("two connections racing a browser session's link and sign-out against an account change: each finishes (no deadlock), the session ends and its family is revoked", async (store) => {
+    const other = await reopen(store);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const sid = `sid-${round}`;
+        await store.addBrowserSession(browserSession(`h-${round}`, sid));
+        await startFamily(store, familyRecord(`f-${round}`), `fh-${round}`);
+        const [first, second] = round % 2 === 0 ? [store, other] : [other, store];
+        const [, , change] = await Promise.all([
+          first.linkSessionFamily(sid, `f-${round}`),
+          round % 4 < 2 ? second.endBrowserSession(sid) : Promise.resolve(undefined),
+          (round % 4 < 2 ? first : second).endUserSessions("alice", NOW + 1),
+        ]);
+        assert.ok(change.found);
+        assert.equal(await store.getBrowserSession(`h-${round}`), undefined, `round ${round}`);
+        assert.equal(await other.linkSessionFamily(sid, "late"), false, `round ${round}`);
+        const family = (await store.getRefreshToken(`fh-${round}`))?.family;
+        assert.equal(family?.revokedAt, NOW + 1, `round ${round}`);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   test("two connections see each other's writes", async (store) => {
     const other = await reopen(store);
     try {
@@ -1218,6 +1633,44 @@ export function storeContract(
 
       assert.deepEqual(await other.removeUser("alice", NOW), { found: true, sessionsEnded: 0 });
       assert.equal(await store.getUser("alice"), undefined);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("two connections share clients, codes, pending steps and browser sessions", async (store) => {
+    const other = await reopen(store);
+    try {
+      await store.addClient(clientRecord("app"));
+      assert.deepEqual(await other.getClient("app"), clientRecord("app"));
+      await assert.rejects(other.addClient(clientRecord("app")), StoreFailure);
+
+      await store.addAuthorizationCode(codeRecord("c1"));
+      const results = await Promise.all(
+        [store, other, store, other].map((s) => s.useAuthorizationCode("c1", NOW + 1)),
+      );
+      assert.equal(results.filter((r) => r.outcome === "redeemed").length, 1);
+
+      await other.addPendingRequest(pendingRecord("p1"));
+      const taken = await Promise.all(
+        [store, other, store, other].map((s) => s.takePendingRequest("p1", NOW)),
+      );
+      assert.equal(taken.filter((r) => r !== undefined).length, 1);
+
+      await store.addBrowserSession(browserSession("h1", "sid-1"));
+      assert.equal(await other.linkSessionFamily("sid-1", "f1"), true);
+      assert.deepEqual(await other.endBrowserSession("sid-1"), ["f1"]);
+      assert.equal(await store.getBrowserSession("h1"), undefined);
+      for (let round = 0; round < 10; round++) {
+        const sid = `sid-r${round}`;
+        await store.addBrowserSession(browserSession(`h-r${round}`, sid));
+        const [linked, ended] = await Promise.all([
+          store.linkSessionFamily(sid, `f-${round}`),
+          other.endBrowserSession(sid),
+        ]);
+        assert.ok(ended);
+        assert.equal(ended.includes(`f-${round}`), linked, `round ${round}`);
+      }
     } finally {
       await other.close();
     }

@@ -1,17 +1,38 @@
 /**
  * @module
- * OAuth clients: which exist, which must authenticate, which may introspect every token, and
- * checking a presented secret in constant time. Reading the credentials off a request is the
- * HTTP layer's job.
+ * OAuth clients: which exist (configured in `OAUTH_CLIENTS`, or registered in the store with
+ * `clients add`), which must authenticate, which may introspect every token, and checking a
+ * presented secret in constant time. Reading the credentials off a request is the HTTP layer's
+ * job.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { ClientRecord, Store } from "../store/store.ts";
 import { AuthFailure, invalidClient } from "./errors.ts";
+import { digestsEqual, sha256Hex } from "./secrets.ts";
+
+/** A client registered in the store, as the sign-in flow and the token endpoint see it. */
+export interface RegisteredClient {
+  clientId: string;
+  /** What users are shown: the registered name, else the id. */
+  displayName: string;
+  /** Whether it has a secret and must authenticate. */
+  confidential: boolean;
+  redirectUris: readonly string[];
+  postLogoutRedirectUris: readonly string[];
+  /** First-party clients skip the consent page. */
+  firstParty: boolean;
+  /** Space-separated scopes it may ask for. */
+  scope: string;
+  grantTypes: readonly string[];
+}
 
 /** The client a request comes from. */
 export interface ClientIdentity {
   clientId: string;
-  /** True when the client proved a configured secret. */
+  /** True when the client proved a configured or registered secret. */
   authenticated: boolean;
+  /** The registration, for a client registered in the store. */
+  registered?: RegisteredClient;
 }
 
 /**
@@ -24,22 +45,25 @@ export type PresentedSecret = string | readonly [string] | readonly [string, str
 export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * OAuth clients: confidential ones configured with a secret (`OAUTH_CLIENTS`), which must
- * authenticate, and public first-party clients that only name themselves.
+ * OAuth clients: confidential ones configured with a secret (`OAUTH_CLIENTS`), clients registered
+ * in the store (confidential ones keep only a SHA-256 of their secret), and public first-party
+ * clients that only name themselves. A configured client shadows a registered one of that id.
  */
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
   #introspectors: ReadonlySet<string>;
+  #store?: Store;
   readonly defaultClientId: string;
 
   /**
-   * `secrets` are the confidential clients; `defaultClientId`, the client of requests that name
-   * none, is public and can never be one of them. `introspectors` may introspect every token.
+   * `secrets` are the configured confidential clients; `defaultClientId`, the client of requests
+   * that name none, is public and can never be one of them. `introspectors` may introspect every
+   * token; `store` holds the registered clients.
    */
   constructor(
     secrets: Record<string, string>,
     defaultClientId: string,
-    options: { introspectors?: readonly string[] } = {},
+    options: { introspectors?: readonly string[]; store?: Store } = {},
   ) {
     if (Object.hasOwn(secrets, defaultClientId)) {
       throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
@@ -49,11 +73,23 @@ export class ClientRegistry {
     );
     this.#introspectors = new Set(options.introspectors ?? []);
     this.defaultClientId = defaultClientId;
+    this.#store = options.store;
   }
 
-  /** Whether `clientId` is a confidential client, which must authenticate to use its tokens. */
-  isConfidential(clientId: string): boolean {
-    return this.#secrets.has(clientId);
+  /** The registered client of that id; undefined for unknown, malformed or configured ids. */
+  async find(clientId: string): Promise<RegisteredClient | undefined> {
+    if (!this.#store || !CLIENT_ID.test(clientId) || this.#secrets.has(clientId)) return undefined;
+    const record = await this.#store.getClient(clientId);
+    return record && registeredClient(record);
+  }
+
+  /**
+   * Whether `clientId` is a confidential client, configured or registered, which must
+   * authenticate to use its tokens.
+   */
+  async isConfidential(clientId: string): Promise<boolean> {
+    if (this.#secrets.has(clientId)) return true;
+    return (await this.find(clientId))?.confidential ?? false;
   }
 
   /** Whether the client may introspect tokens issued to other clients (`OAUTH_INTROSPECTORS`). */
@@ -75,11 +111,13 @@ export class ClientRegistry {
     }
     if (!CLIENT_ID.test(clientId)) throw new AuthFailure("invalid_request", "Malformed client_id");
     const expected = this.#secrets.get(clientId);
+    const record = expected ? undefined : await this.#store?.getClient(clientId);
+    if (record) return await identifyRegistered(record, secret);
     if (secret === undefined) {
       if (expected) throw invalidClient(`Client "${clientId}" must authenticate`);
       return { clientId, authenticated: false };
     }
-    if (!expected || !await secretMatches(secret, expected)) {
+    if (!expected || !await anyReadingMatches(secret, (given) => secretsEqual(given, expected))) {
       throw invalidClient("Client authentication failed");
     }
     return { clientId, authenticated: true };
@@ -87,13 +125,16 @@ export class ClientRegistry {
 }
 
 /**
- * Whether any reading of the presented secret is the expected one. Every reading is compared,
- * in constant time, so the time taken does not tell which one matched.
+ * Whether any reading of the presented secret passes `matches`. Every reading is compared, in
+ * constant time, so the time taken does not tell which one matched.
  */
-async function secretMatches(secret: PresentedSecret, expected: Uint8Array): Promise<boolean> {
+async function anyReadingMatches(
+  secret: PresentedSecret,
+  matches: (reading: string) => Promise<boolean>,
+): Promise<boolean> {
   let match = false;
   for (const reading of typeof secret === "string" ? [secret] : secret) {
-    match = await secretsEqual(reading, expected) || match;
+    match = await matches(reading) || match;
   }
   return match;
 }
@@ -105,4 +146,39 @@ async function secretsEqual(given: string, expected: Uint8Array): Promise<boolea
     crypto.subtle.digest("SHA-256", expected as Uint8Array<ArrayBuffer>),
   ]);
   return timingSafeEqual(new Uint8Array(a), new Uint8Array(b));
+}
+
+/**
+ * A registered client, from the credentials it presented: a public one must present no secret, a
+ * confidential one the secret whose SHA-256 is stored (either reading of a Basic secret).
+ */
+async function identifyRegistered(
+  record: ClientRecord,
+  secret: PresentedSecret | undefined,
+): Promise<ClientIdentity> {
+  const registered = registeredClient(record);
+  if (record.secretHash === null) {
+    if (secret !== undefined) throw invalidClient("Client authentication failed");
+    return { clientId: record.clientId, authenticated: false, registered };
+  }
+  if (secret === undefined) throw invalidClient(`Client "${record.clientId}" must authenticate`);
+  const { secretHash } = record;
+  const matches = async (given: string) => digestsEqual(await sha256Hex(given), secretHash);
+  if (!await anyReadingMatches(secret, matches)) {
+    throw invalidClient("Client authentication failed");
+  }
+  return { clientId: record.clientId, authenticated: true, registered };
+}
+
+function registeredClient(record: ClientRecord): RegisteredClient {
+  return {
+    clientId: record.clientId,
+    displayName: record.name ?? record.clientId,
+    confidential: record.secretHash !== null,
+    redirectUris: record.redirectUris,
+    postLogoutRedirectUris: record.postLogoutRedirectUris,
+    firstParty: record.firstParty,
+    scope: record.scope,
+    grantTypes: record.grantTypes,
+  };
 }

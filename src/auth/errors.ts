@@ -11,8 +11,14 @@
  * - `invalid_token`, `insufficient_scope`: RFC 6750 bearer-token errors.
  * - `invalid_credentials`: wrong or missing username or password.
  * - `throttled`: too many failed logins; retry after `retryAfterSeconds`.
- * - the rest: RFC 6749 §5.2 errors of the OAuth endpoints (`unauthorized_client` also for
- *   revoking a token of another client, RFC 7009 §2.1).
+ * - `invalid_request` … `unsupported_grant_type`: RFC 6749 §5.2 errors of the OAuth endpoints
+ *   (`unauthorized_client` also for revoking a token of another client, RFC 7009 §2.1).
+ * - `unknown_client`, `unregistered_redirect_uri`, `invalid_id_token_hint`: an authorization or
+ *   logout request that must not be redirected anywhere (RFC 6749 §4.1.2.1); shown as a page.
+ * - `csrf_mismatch`: a form posted without the CSRF token and browser of the page it came from.
+ * - `expired_request`: a form posted for a step that has expired or was already completed.
+ * - `unsupported_response_type` … `request_uri_not_supported`: RFC 6749 §4.1.2.1 and OpenID
+ *   Connect Core §3.1.2.6 errors, redirected to the client.
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -25,7 +31,18 @@ export type AuthErrorCode =
   | "unauthorized_client"
   | "invalid_grant"
   | "invalid_scope"
-  | "unsupported_grant_type";
+  | "unsupported_grant_type"
+  | "unknown_client"
+  | "unregistered_redirect_uri"
+  | "invalid_id_token_hint"
+  | "csrf_mismatch"
+  | "expired_request"
+  | "unsupported_response_type"
+  | "access_denied"
+  | "login_required"
+  | "consent_required"
+  | "request_not_supported"
+  | "request_uri_not_supported";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

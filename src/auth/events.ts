@@ -23,7 +23,11 @@ export type SecurityEventName =
   | "user_removed"
   | "password_changed"
   | "user_logged_out"
-  | "client_registered";
+  | "code_reuse_detected"
+  | "browser_signed_out"
+  | "client_registered"
+  | "client_removed"
+  | "client_secret_rotated";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -18,7 +18,7 @@ export const HELLO_SCOPE = "hello";
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into its distinct tokens. */
-function scopeTokens(scope: string): string[] {
+export function scopeTokens(scope: string): string[] {
   return [...new Set(scope.split(" ").filter((token) => token !== ""))];
 }
 

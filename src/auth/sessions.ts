@@ -123,10 +123,15 @@ export class SessionService {
     const nextToken = newRefreshToken();
     const nextHash = await sha256(nextToken);
     const now = unixNow();
+    // Whether the token's client must authenticate may take a store read (a registered client),
+    // which the rotation cannot wait for; a family's client never changes.
+    const presented = await this.#store.getRefreshToken(tokenHash);
+    const confidential = presented !== undefined &&
+      await this.#clients.isConfidential(presented.family.clientId);
     let wrongClient: string | undefined;
     const result = await this.#store.rotateRefreshToken(tokenHash, now, ({ token, family }) => {
       // Throwing here refuses without spending the token.
-      const problem = this.#clientProblem(family.clientId, request.client);
+      const problem = clientProblem(family.clientId, confidential, request.client);
       if (problem) {
         wrongClient = family.id;
         throw invalidGrant(problem);
@@ -191,6 +196,11 @@ export class SessionService {
       client: claims.client_id,
       session: claims.sid,
     }, origin);
+  }
+
+  /** Revokes a whole family: its refresh tokens and, through its `sid`, its access tokens. */
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.#revokeSession(familyId, unixNow());
   }
 
   /**
@@ -285,20 +295,6 @@ export class SessionService {
     return await first() ?? await second() ?? { active: false };
   }
 
-  /** Why a token of `tokenClient` may not be redeemed by `caller`, if it may not. */
-  #clientProblem(tokenClient: string, caller: ClientIdentity | undefined): string | undefined {
-    const confidential = this.#clients.isConfidential(tokenClient);
-    if (caller === undefined) {
-      return confidential
-        ? `Refresh tokens of client "${tokenClient}" are redeemed only at /oauth/token with the client's credentials`
-        : undefined;
-    }
-    if (caller.clientId !== tokenClient || (confidential && !caller.authenticated)) {
-      return "Refresh token was issued to another client";
-    }
-    return undefined;
-  }
-
   async #issue(
     family: RefreshFamilyRecord,
     fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
@@ -331,6 +327,26 @@ export class SessionService {
   #leeway(): number {
     return this.#tokens.options.leewaySeconds;
   }
+}
+
+/**
+ * Why a token of `tokenClient` (`confidential` or not) may not be redeemed by `caller`, if it may
+ * not.
+ */
+function clientProblem(
+  tokenClient: string,
+  confidential: boolean,
+  caller: ClientIdentity | undefined,
+): string | undefined {
+  if (caller === undefined) {
+    return confidential
+      ? `Refresh tokens of client "${tokenClient}" are redeemed only at /oauth/token with the client's credentials`
+      : undefined;
+  }
+  if (caller.clientId !== tokenClient || (confidential && !caller.authenticated)) {
+    return "Refresh token was issued to another client";
+  }
+  return undefined;
 }
 
 /** Refuses a revocation of a token that was not issued to the caller (RFC 7009 §2.1). */

@@ -1,8 +1,9 @@
 /**
  * @module
  * The RFC 6749 §5.1 success answer of every endpoint that issues tokens, with the device token
- * of a password login.
+ * of a password login and the ID token of the authorization code grant.
  */
+import type { GrantResult } from "../auth/authorization_codes.ts";
 import type { TokenPair } from "../auth/sessions.ts";
 import type { RequestContext } from "../http/context.ts";
 import { readCookie, strictCookie } from "../http/cookies.ts";
@@ -27,22 +28,48 @@ export function tokenResponse(
   ctx: RequestContext,
   device?: IssuedDevice,
 ): Response {
-  ctx.user = pair.claims.sub;
+  return grantResponse(
+    {
+      accessToken: pair.accessToken,
+      expiresIn: pair.expiresIn,
+      scope: pair.scope,
+      subject: pair.claims.sub,
+      refreshToken: pair.refreshToken,
+    },
+    ctx,
+    device,
+  );
+}
+
+/**
+ * The answer of every grant: a refresh token, an OpenID Connect `id_token` and a device token
+ * when the grant issued them.
+ */
+export function grantResponse(
+  grant: GrantResult,
+  ctx: RequestContext,
+  device?: IssuedDevice,
+): Response {
+  ctx.user = grant.subject;
   const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache" };
-  if (device) {
-    headers["set-cookie"] = strictCookie(DEVICE_COOKIE, device.token, device.maxAgeSeconds);
-  }
+  if (device) headers["set-cookie"] = deviceCookie(device);
   return json({
-    access_token: pair.accessToken,
+    access_token: grant.accessToken,
     token_type: "Bearer",
-    expires_in: pair.expiresIn,
-    refresh_token: pair.refreshToken,
-    scope: pair.scope,
+    expires_in: grant.expiresIn,
+    ...(grant.refreshToken !== undefined && { refresh_token: grant.refreshToken }),
+    scope: grant.scope,
+    ...(grant.idToken !== undefined && { id_token: grant.idToken }),
     ...(device && { device_token: device.token }),
   }, { headers });
 }
 
+/** The `Set-Cookie` value that hands a browser its device token. */
+export function deviceCookie(device: IssuedDevice): string {
+  return strictCookie(DEVICE_COOKIE, device.token, device.maxAgeSeconds);
+}
+
 /** The device token a password login presents: the `device_token` field, else the cookie. */
-export function presentedDeviceToken(req: Request, field: unknown): unknown {
+export function presentedDeviceToken(req: Request, field?: unknown): unknown {
   return field ?? readCookie(req.headers.get("cookie"), DEVICE_COOKIE);
 }

@@ -2,15 +2,19 @@
  * @module
  * `POST /oauth/token`: the OAuth 2.0 token endpoint.
  */
-import type { ClientRegistry } from "../auth/clients.ts";
+import type { AuthorizationCodes } from "../auth/authorization_codes.ts";
+import { clientCredentialsGrant } from "../auth/client_credentials.ts";
+import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
 import { AuthFailure } from "../auth/errors.ts";
 import type { PasswordLogin } from "../auth/password_login.ts";
+import type { ScopePolicy } from "../auth/scopes.ts";
 import type { SessionService } from "../auth/sessions.ts";
+import type { TokenService } from "../auth/tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
 import { authenticateClient, originOf } from "./_authenticate.ts";
-import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
+import { grantResponse, presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
@@ -18,19 +22,38 @@ export interface OAuthTokenDeps {
   sessions: SessionService;
   clients: ClientRegistry;
   bodyLimits: BodyLimits;
+  codes: AuthorizationCodes;
+  tokens: TokenService;
+  /** Scopes, with `openid` and `profile`, for the client credentials grant. */
+  policy: ScopePolicy;
 }
 
 /**
- * `POST /oauth/token` (RFC 6749): the resource owner password credentials grant (§4.3) and the
- * refresh token grant (§6), form-encoded, with §5.1 answers and §5.2 errors.
+ * `POST /oauth/token` (RFC 6749): the authorization code grant (§4.1.3, with PKCE), the client
+ * credentials grant (§4.4), the resource owner password credentials grant (§4.3) and the
+ * refresh token grant (§6), form-encoded, with §5.1 answers and §5.2 errors. A registered
+ * client may use only the grants it was registered with.
  */
 export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
-  const { passwordLogin, sessions, clients, bodyLimits } = deps;
+  const { passwordLogin, sessions, clients, bodyLimits, codes, tokens, policy } = deps;
   return async function token(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
     const grantType = formParameter(form, "grant_type");
     const scope = formParameter(form, "scope");
     const client = await authenticateClient(req, ctx, { form, clients });
+    if (grantType === "authorization_code") {
+      const grant = await codes.redeem(formParameter(form, "code"), {
+        client,
+        redirectUri: formParameter(form, "redirect_uri"),
+        codeVerifier: formParameter(form, "code_verifier"),
+        origin: originOf(ctx),
+      });
+      return grantResponse(grant, ctx);
+    }
+    if (grantType === "client_credentials") {
+      return grantResponse(await clientCredentialsGrant(client, scope, { tokens, policy }), ctx);
+    }
+    if (grantType === "password" || grantType === "refresh_token") mayUse(client, grantType);
     if (grantType === "password") {
       const login = await passwordLogin.check(
         formParameter(form, "username"),
@@ -57,4 +80,14 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
     throw new AuthFailure("unsupported_grant_type", `Grant type "${grantType}" is not supported`);
   };
+}
+
+/** A registered client may use only the grants it was registered with. */
+function mayUse(client: ClientIdentity, grantType: string): void {
+  if (client.registered && !client.registered.grantTypes.includes(grantType)) {
+    throw new AuthFailure(
+      "unauthorized_client",
+      `Client "${client.clientId}" may not use the ${grantType} grant`,
+    );
+  }
 }

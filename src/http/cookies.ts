@@ -1,13 +1,18 @@
 /**
  * @module
- * Reading one cookie from a `Cookie` header (RFC 6265 §4.2) and writing a `Set-Cookie` value
- * with the attributes this service always wants.
+ * Reading one cookie from a `Cookie` header (RFC 6265 §4.2) and writing the `Set-Cookie` values
+ * this service sends: always `Secure`, `HttpOnly` and `Path=/`, `__Host-` prefixed where the
+ * name says so, so no other site or subdomain can set or read them and no script can touch them.
  */
+
+/** Name of the cookie that names a browser's session. */
+export const SESSION_COOKIE = "__Host-auth-session";
 
 /** The value of cookie `name` in a `Cookie` header, or undefined (the first one wins). */
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
-  for (const pair of header.split(";")) {
+  // HTTP/2 may send several cookie headers, which the Headers class joins with ", ".
+  for (const pair of header.split(/[;,]/)) {
     const equals = pair.indexOf("=");
     if (equals < 0 || pair.slice(0, equals).trim() !== name) continue;
     const value = pair.slice(equals + 1).trim();
@@ -25,4 +30,17 @@ export function readCookie(header: string | null, name: string): string | undefi
  */
 export function strictCookie(name: string, value: string, maxAgeSeconds: number): string {
   return `${name}=${value}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Strict`;
+}
+
+/**
+ * A `Set-Cookie` value for the session cookie, living as long as the browser session; `Lax` so
+ * that it comes along when a client's link or redirect brings the browser to `/authorize`.
+ */
+export function sessionCookie(value: string): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; Secure; HttpOnly; SameSite=Lax`;
+}
+
+/** A `Set-Cookie` value that deletes the session cookie. */
+export function clearedSessionCookie(): string {
+  return `${SESSION_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`;
 }

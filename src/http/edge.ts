@@ -70,6 +70,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
+const CSP = "content-security-policy";
+
 /** RFC 6749 §5.1 asks token endpoint answers, errors included, not to be cached. */
 const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
 
@@ -152,7 +154,10 @@ async function secured(res: Response, head: boolean, requestId: string): Promise
     headers = res.headers;
     headers.set("x-request-id", requestId);
   }
-  for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]);
+  for (const name in SECURITY_HEADERS) {
+    // A page brings its own policy, as strict but allowing its stylesheet and forms.
+    if (name !== CSP || !headers.has(CSP)) headers.set(name, SECURITY_HEADERS[name]);
+  }
   if (!headers.has("content-type")) headers.set("content-type", JSON_CONTENT_TYPE);
   if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
   return res;

@@ -7,8 +7,9 @@
 /**
  * - `unavailable`: the database cannot be reached or is busy right now; retry shortly.
  * - `duplicate_user`: a user of that name exists.
+ * - `duplicate_client`: a client of that id is registered.
  */
-export type StoreErrorCode = "unavailable" | "duplicate_user";
+export type StoreErrorCode = "unavailable" | "duplicate_user" | "duplicate_client";
 
 /** A store operation that failed for a reason the caller can act on. */
 export class StoreFailure extends Error {
@@ -25,6 +26,11 @@ export class StoreFailure extends Error {
 /** The failure for adding a user whose name is taken. */
 export function duplicateUser(username: string): StoreFailure {
   return new StoreFailure("duplicate_user", `User "${username}" already exists`);
+}
+
+/** The failure for registering a client whose id is taken. */
+export function duplicateClient(clientId: string): StoreFailure {
+  return new StoreFailure("duplicate_client", `Client "${clientId}" already exists`);
 }
 
 /** The failure for a database that cannot answer now, keeping the driver's error as `cause`. */

@@ -6,13 +6,18 @@
  */
 import postgres from "postgres";
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
-import { duplicateUser, storeUnavailable } from "./errors.ts";
+import { duplicateClient, duplicateUser, storeUnavailable } from "./errors.ts";
 import type { PostgresTls } from "./open.ts";
 import {
   type AccountChange,
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
+  type CodeOutcome,
   type KeyRevocation,
   type NewRefreshToken,
   type NewSigningKey,
+  type PendingRequestRecord,
   publicHalf,
   type RefreshFamilyRecord,
   type RefreshTokenRecord,
@@ -114,6 +119,74 @@ const MIGRATIONS = [
   `ALTER TABLE signing_keys ALTER COLUMN private_jwk DROP NOT NULL;
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
    ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
+  // Sign-in from browsers and other apps: registered clients, ID-token keys, pending steps,
+  // authorization codes, browser sessions with the families issued in them, and consents.
+  `CREATE TABLE clients (
+     client_id TEXT PRIMARY KEY,
+     name TEXT,
+     secret_hash TEXT,
+     redirect_uris TEXT NOT NULL,
+     post_logout_redirect_uris TEXT NOT NULL,
+     first_party BOOLEAN NOT NULL,
+     scope TEXT NOT NULL,
+     grant_types TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE id_token_keys (
+     id BIGINT GENERATED ALWAYS AS IDENTITY,
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     retires_at BIGINT
+   );
+   CREATE TABLE pending_requests (
+     id TEXT PRIMARY KEY,
+     binding_hash TEXT NOT NULL,
+     csrf_hash TEXT NOT NULL,
+     action TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE TABLE authorization_codes (
+     code_hash TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     code_challenge TEXT NOT NULL,
+     nonce TEXT,
+     auth_time BIGINT NOT NULL,
+     browser_sid TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     used_at BIGINT,
+     family_id TEXT,
+     replayed_at BIGINT
+   );
+   CREATE TABLE browser_sessions (
+     id_hash TEXT PRIMARY KEY,
+     sid TEXT NOT NULL UNIQUE,
+     username TEXT NOT NULL,
+     auth_time BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     idle_expires_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX browser_sessions_username ON browser_sessions (username);
+   CREATE TABLE browser_session_families (
+     sid TEXT NOT NULL,
+     family_id TEXT NOT NULL,
+     PRIMARY KEY (sid, family_id)
+   );
+   CREATE TABLE consents (
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     granted_at BIGINT NOT NULL,
+     PRIMARY KEY (username, client_id)
+   );`,
 ];
 
 /** The iteration count of a PHC PBKDF2 hash, as a POSIX regular expression with one group. */
@@ -141,10 +214,13 @@ const CLIENT_DEFAULTS = {
 const DEFAULT_MAX_CONNECTIONS = 10;
 /** Throttle entries untouched for this long carry no information and are pruned. */
 const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
+/** Used authorization codes are kept this long past their expiry, so a replay is still seen. */
+const CODE_RETENTION_SECONDS = DAY_SECONDS;
 
-/** Advisory lock keys: one for migrations, one for creating the first signing key. */
+/** Advisory lock keys: migrations, the first signing key, the first ID-token key. */
 const MIGRATION_LOCK = 7_244_001;
 const SIGNING_KEY_LOCK = 7_244_002;
+const ID_TOKEN_KEY_LOCK = 7_244_004;
 /**
  * First half of the two-part advisory locks of throttle keys (the second is a hash of the key).
  * Two-part locks never collide with the one-part locks above.
@@ -525,6 +601,215 @@ export class PostgresStore implements Store {
     });
   }
 
+  addClient(record: ClientRecord): Promise<void> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
+          post_logout_redirect_uris, first_party, scope, grant_types, created_at)
+        VALUES (${record.clientId}, ${record.name}, ${record.secretHash},
+          ${JSON.stringify(record.redirectUris)}, ${JSON.stringify(record.postLogoutRedirectUris)},
+          ${record.firstParty}, ${record.scope}, ${JSON.stringify(record.grantTypes)},
+          ${record.createdAt})
+        ON CONFLICT DO NOTHING RETURNING client_id`;
+      if (rows.length === 0) throw duplicateClient(record.clientId);
+    });
+  }
+
+  getClient(clientId: string): Promise<ClientRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`SELECT * FROM clients WHERE client_id = ${clientId}`;
+      return row && toClient(row);
+    });
+  }
+
+  listClients(): Promise<ClientRecord[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`SELECT * FROM clients ORDER BY client_id COLLATE "C"`;
+      return rows.map(toClient);
+    });
+  }
+
+  removeClient(clientId: string): Promise<boolean> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        await sql`DELETE FROM consents WHERE client_id = ${clientId}`;
+        const result = await sql`DELETE FROM clients WHERE client_id = ${clientId}`;
+        return result.count > 0;
+      });
+    });
+  }
+
+  setClientSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#sql`
+        UPDATE clients SET secret_hash = ${secretHash} WHERE client_id = ${clientId}`;
+      return result.count > 0;
+    });
+  }
+
+  listIdTokenKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
+    return this.#run(async () => {
+      const rows = await this.#sql`
+        SELECT kid, alg, public_jwk, created_at, retires_at FROM id_token_keys
+        WHERE retires_at IS NULL OR retires_at > ${now} ORDER BY created_at DESC, id DESC`;
+      return rows.map(toSigningKey);
+    });
+  }
+
+  ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        await sql`SELECT pg_advisory_xact_lock(${ID_TOKEN_KEY_LOCK})`;
+        const [current] = await sql`
+          SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM id_token_keys
+          WHERE retires_at IS NULL OR retires_at > ${now}
+          ORDER BY created_at DESC, id DESC LIMIT 1`;
+        if (current) return { ...toSigningKey(current), privateJwk: current.private_jwk };
+        await sql`
+          INSERT INTO id_token_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
+          VALUES (${key.kid}, ${key.alg}, ${key.privateJwk}, ${key.publicJwk}, ${key.createdAt},
+            ${key.retiresAt})`;
+        return key;
+      });
+    });
+  }
+
+  addPendingRequest(record: PendingRequestRecord): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at, expires_at)
+        VALUES (${record.id}, ${record.bindingHash}, ${record.csrfHash}, ${record.action},
+          ${record.createdAt}, ${record.expiresAt})`;
+    });
+  }
+
+  getPendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        SELECT * FROM pending_requests WHERE id = ${id} AND expires_at > ${now}`;
+      return row && toPendingRequest(row);
+    });
+  }
+
+  takePendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        DELETE FROM pending_requests WHERE id = ${id} AND expires_at > ${now} RETURNING *`;
+      return row && toPendingRequest(row);
+    });
+  }
+
+  addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
+          code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+          family_id, replayed_at)
+        VALUES (${record.codeHash}, ${record.clientId}, ${record.username},
+          ${record.redirectUri}, ${record.scope}, ${record.codeChallenge}, ${record.nonce},
+          ${record.authTime}, ${record.browserSid}, ${record.createdAt}, ${record.expiresAt},
+          ${record.usedAt}, ${record.familyId}, ${record.replayedAt})`;
+    });
+  }
+
+  useAuthorizationCode(codeHash: string, now: UnixSeconds): Promise<CodeOutcome> {
+    return this.#run(async () => {
+      const [redeemed] = await this.#sql`
+        UPDATE authorization_codes SET used_at = ${now}
+        WHERE code_hash = ${codeHash} AND used_at IS NULL AND expires_at > ${now}
+        RETURNING *`;
+      if (redeemed) return { outcome: "redeemed", record: toAuthorizationCode(redeemed) };
+      const [replayed] = await this.#sql`
+        UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, ${now})
+        WHERE code_hash = ${codeHash} AND used_at IS NOT NULL
+        RETURNING *`;
+      if (replayed) return { outcome: "reused", record: toAuthorizationCode(replayed) };
+      const [row] = await this.#sql`
+        SELECT * FROM authorization_codes WHERE code_hash = ${codeHash}`;
+      // A code is never unmarked used, so what is left is unknown or expired unused.
+      if (!row) return { outcome: "unknown" };
+      return { outcome: "expired", record: toAuthorizationCode(row) };
+    });
+  }
+
+  attachCodeFamily(codeHash: string, familyId: string): Promise<{ replayed: boolean }> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        UPDATE authorization_codes SET family_id = ${familyId} WHERE code_hash = ${codeHash}
+        RETURNING replayed_at`;
+      return { replayed: row !== undefined && row.replayed_at !== null };
+    });
+  }
+
+  addBrowserSession(record: BrowserSessionRecord): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
+          idle_expires_at, expires_at)
+        VALUES (${record.idHash}, ${record.sid}, ${record.username}, ${record.authTime},
+          ${record.createdAt}, ${record.idleExpiresAt}, ${record.expiresAt})`;
+    });
+  }
+
+  getBrowserSession(idHash: string): Promise<BrowserSessionRecord | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`SELECT * FROM browser_sessions WHERE id_hash = ${idHash}`;
+      return row && toBrowserSession(row);
+    });
+  }
+
+  touchBrowserSession(idHash: string, idleExpiresAt: UnixSeconds): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#sql`
+        UPDATE browser_sessions SET idle_expires_at = ${idleExpiresAt} WHERE id_hash = ${idHash}`;
+      return result.count > 0;
+    });
+  }
+
+  linkSessionFamily(sid: string, familyId: string): Promise<boolean> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        // The share lock waits for a concurrent endBrowserSession, which then finds this link.
+        const [session] = await sql`
+          SELECT 1 FROM browser_sessions WHERE sid = ${sid} FOR SHARE`;
+        if (!session) return false;
+        await sql`
+          INSERT INTO browser_session_families (sid, family_id) VALUES (${sid}, ${familyId})
+          ON CONFLICT DO NOTHING`;
+        return true;
+      });
+    });
+  }
+
+  endBrowserSession(sid: string): Promise<string[] | undefined> {
+    return this.#run(async () => {
+      return await this.#sql.begin(async (sql) => {
+        const ended = await sql`DELETE FROM browser_sessions WHERE sid = ${sid}`;
+        const rows = await sql`
+          DELETE FROM browser_session_families WHERE sid = ${sid} RETURNING family_id`;
+        return ended.count > 0 ? rows.map((row) => row.family_id as string) : undefined;
+      });
+    });
+  }
+
+  getConsent(username: string, clientId: string): Promise<string | undefined> {
+    return this.#run(async () => {
+      const [row] = await this.#sql`
+        SELECT scope FROM consents WHERE username = ${username} AND client_id = ${clientId}`;
+      return row?.scope;
+    });
+  }
+
+  saveConsent(username: string, clientId: string, scope: string, now: UnixSeconds): Promise<void> {
+    return this.#run(async () => {
+      await this.#sql`
+        INSERT INTO consents (username, client_id, scope, granted_at)
+        VALUES (${username}, ${clientId}, ${scope}, ${now})
+        ON CONFLICT (username, client_id) DO UPDATE
+          SET scope = excluded.scope, granted_at = excluded.granted_at`;
+    });
+  }
+
   pruneExpired(now: UnixSeconds): Promise<void> {
     return this.#run(async () => {
       await this.#sql.begin(async (sql) => {
@@ -537,6 +822,14 @@ export class PostgresStore implements Store {
         await sql`
           DELETE FROM throttle WHERE blocked_until <= ${now}
             AND window_start <= ${now - THROTTLE_RETENTION_SECONDS}`;
+        await sql`DELETE FROM pending_requests WHERE expires_at <= ${now}`;
+        await sql`
+          DELETE FROM authorization_codes WHERE expires_at <= ${now - CODE_RETENTION_SECONDS}`;
+        await sql`
+          DELETE FROM browser_sessions WHERE expires_at <= ${now} OR idle_expires_at <= ${now}`;
+        await sql`
+          DELETE FROM browser_session_families f
+          WHERE NOT EXISTS (SELECT 1 FROM browser_sessions s WHERE s.sid = f.sid)`;
       });
     });
   }
@@ -695,7 +988,10 @@ async function revokeFamily(
   return await recordRevocation(sql, "sid", familyId, Number(family.access_expires_at));
 }
 
-/** Revokes every live family of a user; returns how many were live sessions. */
+/**
+ * Revokes every live family of a user and ends the user's browser sessions (after the families:
+ * the order in which sign-out locks them); returns how many were live sessions.
+ */
 async function endSessions(
   sql: postgres.TransactionSql,
   username: string,
@@ -710,6 +1006,17 @@ async function endSessions(
     const accessExpiresAt = Number(row.access_expires_at);
     if (accessExpiresAt > now) await recordRevocation(sql, "sid", row.id, accessExpiresAt);
     if (accessExpiresAt > now || Number(row.expires_at) > now) live++;
+  }
+  // Sessions before their links, as endBrowserSession deletes them.
+  const browsers = await sql`
+    DELETE FROM browser_sessions WHERE username = ${username}
+    RETURNING sid, idle_expires_at, expires_at`;
+  if (browsers.length > 0) {
+    await sql`
+      DELETE FROM browser_session_families WHERE sid = ANY(${browsers.map((row) => row.sid)})`;
+  }
+  for (const row of browsers) {
+    if (Number(row.idle_expires_at) > now && Number(row.expires_at) > now) live++;
   }
   return live;
 }
@@ -729,4 +1036,60 @@ async function recordRevocation(
       SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at)
     RETURNING seq, expires_at`;
   return { seq: Number(row.seq), kind, id, expiresAt: Number(row.expires_at) };
+}
+
+function toClient(row: Row): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    redirectUris: JSON.parse(row.redirect_uris),
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris),
+    firstParty: row.first_party,
+    scope: row.scope,
+    grantTypes: JSON.parse(row.grant_types),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toPendingRequest(row: Row): PendingRequestRecord {
+  return {
+    id: row.id,
+    bindingHash: row.binding_hash,
+    csrfHash: row.csrf_hash,
+    action: row.action,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+function toAuthorizationCode(row: Row): AuthorizationCodeRecord {
+  return {
+    codeHash: row.code_hash,
+    clientId: row.client_id,
+    username: row.username,
+    redirectUri: row.redirect_uri,
+    scope: row.scope,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
+    authTime: Number(row.auth_time),
+    browserSid: row.browser_sid,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    usedAt: row.used_at === null ? null : Number(row.used_at),
+    familyId: row.family_id,
+    replayedAt: row.replayed_at === null ? null : Number(row.replayed_at),
+  };
+}
+
+function toBrowserSession(row: Row): BrowserSessionRecord {
+  return {
+    idHash: row.id_hash,
+    sid: row.sid,
+    username: row.username,
+    authTime: Number(row.auth_time),
+    createdAt: Number(row.created_at),
+    idleExpiresAt: Number(row.idle_expires_at),
+    expiresAt: Number(row.expires_at),
+  };
 }

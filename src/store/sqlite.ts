@@ -8,13 +8,18 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
-import { duplicateUser, storeUnavailable } from "./errors.ts";
+import { duplicateClient, duplicateUser, storeUnavailable } from "./errors.ts";
 import { secureDatabaseFiles } from "./file_modes.ts";
 import {
   type AccountChange,
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
+  type ClientRecord,
+  type CodeOutcome,
   type KeyRevocation,
   type NewRefreshToken,
   type NewSigningKey,
+  type PendingRequestRecord,
   publicHalf,
   type RefreshFamilyRecord,
   type RefreshTokenRecord,
@@ -136,12 +141,81 @@ const MIGRATIONS = [
    DROP TABLE signing_keys;
    ALTER TABLE signing_keys_v6 RENAME TO signing_keys;
    ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
+  // Sign-in from browsers and other apps: registered clients, ID-token keys, pending steps,
+  // authorization codes, browser sessions with the families issued in them, and consents.
+  `CREATE TABLE clients (
+     client_id TEXT PRIMARY KEY,
+     name TEXT,
+     secret_hash TEXT,
+     redirect_uris TEXT NOT NULL,
+     post_logout_redirect_uris TEXT NOT NULL,
+     first_party INTEGER NOT NULL,
+     scope TEXT NOT NULL,
+     grant_types TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE id_token_keys (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     retires_at INTEGER
+   ) STRICT;
+   CREATE TABLE pending_requests (
+     id TEXT PRIMARY KEY,
+     binding_hash TEXT NOT NULL,
+     csrf_hash TEXT NOT NULL,
+     action TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE authorization_codes (
+     code_hash TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     code_challenge TEXT NOT NULL,
+     nonce TEXT,
+     auth_time INTEGER NOT NULL,
+     browser_sid TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER,
+     family_id TEXT,
+     replayed_at INTEGER
+   ) STRICT;
+   CREATE TABLE browser_sessions (
+     id_hash TEXT PRIMARY KEY,
+     sid TEXT NOT NULL UNIQUE,
+     username TEXT NOT NULL,
+     auth_time INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     idle_expires_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX browser_sessions_username ON browser_sessions (username);
+   CREATE TABLE browser_session_families (
+     sid TEXT NOT NULL,
+     family_id TEXT NOT NULL,
+     PRIMARY KEY (sid, family_id)
+   ) STRICT;
+   CREATE TABLE consents (
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     granted_at INTEGER NOT NULL,
+     PRIMARY KEY (username, client_id)
+   ) STRICT;`,
 ];
 
 type Row = Record<string, unknown>;
 
 /** Throttle entries untouched for this long carry no information and are pruned. */
 const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
+/** Used authorization codes are kept this long past their expiry, so a replay is still seen. */
+const CODE_RETENTION_SECONDS = DAY_SECONDS;
 /** How long a write waits for another process's lock before the store reports `unavailable`. */
 const BUSY_TIMEOUT_MS = 5000;
 /** SQLITE_BUSY and SQLITE_LOCKED, as node:sqlite words them. */
@@ -502,6 +576,277 @@ export class SqliteStore implements Store {
     });
   }
 
+  async addClient(record: ClientRecord): Promise<void> {
+    const result = await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
+           post_logout_redirect_uris, first_party, scope, grant_types, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(
+          record.clientId,
+          record.name,
+          record.secretHash,
+          JSON.stringify(record.redirectUris),
+          JSON.stringify(record.postLogoutRedirectUris),
+          record.firstParty ? 1 : 0,
+          record.scope,
+          JSON.stringify(record.grantTypes),
+          record.createdAt,
+        )
+    );
+    if (result.changes === 0) throw duplicateClient(record.clientId);
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | undefined> {
+    return await run(() => {
+      const row = this.#db.prepare("SELECT * FROM clients WHERE client_id = ?").get(clientId) as
+        | Row
+        | undefined;
+      return row && toClient(row);
+    });
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return await run(() =>
+      (this.#db.prepare("SELECT * FROM clients ORDER BY client_id").all() as Row[]).map(toClient)
+    );
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    return await this.#transaction(() => {
+      this.#db.prepare("DELETE FROM consents WHERE client_id = ?").run(clientId);
+      return this.#db.prepare("DELETE FROM clients WHERE client_id = ?").run(clientId).changes > 0;
+    });
+  }
+
+  async setClientSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return await run(() =>
+      this.#db.prepare("UPDATE clients SET secret_hash = ? WHERE client_id = ?")
+        .run(secretHash, clientId).changes > 0
+    );
+  }
+
+  async listIdTokenKeys(now: UnixSeconds): Promise<SigningKeyRecord[]> {
+    return await run(() => {
+      const rows = this.#db
+        .prepare(
+          `SELECT kid, alg, public_jwk, created_at, retires_at FROM id_token_keys
+           WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC`,
+        )
+        .all(now) as Row[];
+      return rows.map(toSigningKey);
+    });
+  }
+
+  async ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey> {
+    return await this.#transaction(() => {
+      const current = this.#db
+        .prepare(
+          `SELECT kid, alg, private_jwk, public_jwk, created_at, retires_at FROM id_token_keys
+           WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+        )
+        .get(now) as Row | undefined;
+      if (current) return { ...toSigningKey(current), privateJwk: current.private_jwk as string };
+      this.#db
+        .prepare(
+          `INSERT INTO id_token_keys (kid, alg, private_jwk, public_jwk, created_at, retires_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, key.retiresAt);
+      return key;
+    });
+  }
+
+  async addPendingRequest(record: PendingRequestRecord): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at,
+           expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.id,
+          record.bindingHash,
+          record.csrfHash,
+          record.action,
+          record.createdAt,
+          record.expiresAt,
+        )
+    );
+  }
+
+  async getPendingRequest(
+    id: string,
+    now: UnixSeconds,
+  ): Promise<PendingRequestRecord | undefined> {
+    return await run(() => {
+      const row = this.#db
+        .prepare("SELECT * FROM pending_requests WHERE id = ? AND expires_at > ?")
+        .get(id, now) as Row | undefined;
+      return row && toPendingRequest(row);
+    });
+  }
+
+  async takePendingRequest(
+    id: string,
+    now: UnixSeconds,
+  ): Promise<PendingRequestRecord | undefined> {
+    return await run(() => {
+      const row = this.#db
+        .prepare("DELETE FROM pending_requests WHERE id = ? AND expires_at > ? RETURNING *")
+        .get(id, now) as Row | undefined;
+      return row && toPendingRequest(row);
+    });
+  }
+
+  async addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
+           code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.codeHash,
+          record.clientId,
+          record.username,
+          record.redirectUri,
+          record.scope,
+          record.codeChallenge,
+          record.nonce,
+          record.authTime,
+          record.browserSid,
+          record.createdAt,
+          record.expiresAt,
+          record.usedAt,
+          record.familyId,
+          record.replayedAt,
+        )
+    );
+  }
+
+  async useAuthorizationCode(codeHash: string, now: UnixSeconds): Promise<CodeOutcome> {
+    return await this.#transaction((): CodeOutcome => {
+      const read = () =>
+        this.#db.prepare("SELECT * FROM authorization_codes WHERE code_hash = ?").get(
+          codeHash,
+        ) as Row | undefined;
+      const row = read();
+      if (!row) return { outcome: "unknown" };
+      if (row.used_at !== null) {
+        this.#db
+          .prepare(
+            "UPDATE authorization_codes SET replayed_at = ? WHERE code_hash = ? AND replayed_at IS NULL",
+          )
+          .run(now, codeHash);
+        return { outcome: "reused", record: toAuthorizationCode(read()!) };
+      }
+      if ((row.expires_at as number) <= now) {
+        return { outcome: "expired", record: toAuthorizationCode(row) };
+      }
+      this.#db.prepare("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ?")
+        .run(now, codeHash);
+      return { outcome: "redeemed", record: toAuthorizationCode(read()!) };
+    });
+  }
+
+  async attachCodeFamily(codeHash: string, familyId: string): Promise<{ replayed: boolean }> {
+    return await run(() => {
+      const row = this.#db
+        .prepare(
+          "UPDATE authorization_codes SET family_id = ? WHERE code_hash = ? RETURNING replayed_at",
+        )
+        .get(familyId, codeHash) as Row | undefined;
+      return { replayed: row !== undefined && row.replayed_at !== null };
+    });
+  }
+
+  async addBrowserSession(record: BrowserSessionRecord): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
+           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.idHash,
+          record.sid,
+          record.username,
+          record.authTime,
+          record.createdAt,
+          record.idleExpiresAt,
+          record.expiresAt,
+        )
+    );
+  }
+
+  async getBrowserSession(idHash: string): Promise<BrowserSessionRecord | undefined> {
+    return await run(() => {
+      const row = this.#db.prepare("SELECT * FROM browser_sessions WHERE id_hash = ?").get(
+        idHash,
+      ) as Row | undefined;
+      return row && toBrowserSession(row);
+    });
+  }
+
+  async touchBrowserSession(idHash: string, idleExpiresAt: UnixSeconds): Promise<boolean> {
+    return await run(() =>
+      this.#db.prepare("UPDATE browser_sessions SET idle_expires_at = ? WHERE id_hash = ?")
+        .run(idleExpiresAt, idHash).changes > 0
+    );
+  }
+
+  async linkSessionFamily(sid: string, familyId: string): Promise<boolean> {
+    return await this.#transaction(() => {
+      if (!this.#db.prepare("SELECT 1 FROM browser_sessions WHERE sid = ?").get(sid)) return false;
+      this.#db
+        .prepare(
+          "INSERT INTO browser_session_families (sid, family_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .run(sid, familyId);
+      return true;
+    });
+  }
+
+  async endBrowserSession(sid: string): Promise<string[] | undefined> {
+    return await this.#transaction(() => {
+      const ended = this.#db.prepare("DELETE FROM browser_sessions WHERE sid = ?").run(sid);
+      const rows = this.#db
+        .prepare("DELETE FROM browser_session_families WHERE sid = ? RETURNING family_id")
+        .all(sid) as Row[];
+      return ended.changes > 0 ? rows.map((row) => row.family_id as string) : undefined;
+    });
+  }
+
+  async getConsent(username: string, clientId: string): Promise<string | undefined> {
+    return await run(() => {
+      const row = this.#db
+        .prepare("SELECT scope FROM consents WHERE username = ? AND client_id = ?")
+        .get(username, clientId) as Row | undefined;
+      return row?.scope as string | undefined;
+    });
+  }
+
+  async saveConsent(
+    username: string,
+    clientId: string,
+    scope: string,
+    now: UnixSeconds,
+  ): Promise<void> {
+    await run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO consents (username, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (username, client_id) DO UPDATE SET scope = excluded.scope,
+             granted_at = excluded.granted_at`,
+        )
+        .run(username, clientId, scope, now)
+    );
+  }
+
   async pruneExpired(now: UnixSeconds): Promise<void> {
     await this.#transaction(() => {
       this.#db
@@ -511,6 +856,16 @@ export class SqliteStore implements Store {
       this.#db.prepare("DELETE FROM revocations WHERE expires_at <= ?").run(now);
       this.#db.prepare("DELETE FROM throttle WHERE blocked_until <= ? AND window_start <= ?")
         .run(now, now - THROTTLE_RETENTION_SECONDS);
+      this.#db.prepare("DELETE FROM pending_requests WHERE expires_at <= ?").run(now);
+      this.#db.prepare("DELETE FROM authorization_codes WHERE expires_at <= ?")
+        .run(now - CODE_RETENTION_SECONDS);
+      this.#db
+        .prepare("DELETE FROM browser_sessions WHERE expires_at <= ? OR idle_expires_at <= ?")
+        .run(now, now);
+      this.#db.exec(
+        `DELETE FROM browser_session_families
+         WHERE sid NOT IN (SELECT sid FROM browser_sessions)`,
+      );
     });
   }
 
@@ -591,7 +946,10 @@ export class SqliteStore implements Store {
     return this.#recordRevocation("sid", familyId, row.access_expires_at as number);
   }
 
-  /** Revokes every live family of a user; returns how many were live sessions. */
+  /**
+   * Revokes every live family of a user and ends the user's browser sessions; returns how many
+   * were live sessions.
+   */
   #endSessions(username: string, now: UnixSeconds): number {
     const revoked = this.#db
       .prepare(
@@ -604,6 +962,15 @@ export class SqliteStore implements Store {
       const accessExpiresAt = row.access_expires_at as number;
       if (accessExpiresAt > now) this.#recordRevocation("sid", row.id as string, accessExpiresAt);
       if (accessExpiresAt > now || (row.expires_at as number) > now) live++;
+    }
+    const browsers = this.#db
+      .prepare(
+        "DELETE FROM browser_sessions WHERE username = ? RETURNING sid, idle_expires_at, expires_at",
+      )
+      .all(username) as Row[];
+    for (const row of browsers) {
+      this.#db.prepare("DELETE FROM browser_session_families WHERE sid = ?").run(row.sid as string);
+      if ((row.idle_expires_at as number) > now && (row.expires_at as number) > now) live++;
     }
     return live;
   }
@@ -722,5 +1089,61 @@ function toSigningKey(row: Row): SigningKeyRecord {
     publicJwk: row.public_jwk as string,
     createdAt: row.created_at as number,
     retiresAt: row.retires_at as number | null,
+  };
+}
+
+function toClient(row: Row): ClientRecord {
+  return {
+    clientId: row.client_id as string,
+    name: row.name as string | null,
+    secretHash: row.secret_hash as string | null,
+    redirectUris: JSON.parse(row.redirect_uris as string),
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris as string),
+    firstParty: row.first_party === 1,
+    scope: row.scope as string,
+    grantTypes: JSON.parse(row.grant_types as string),
+    createdAt: row.created_at as number,
+  };
+}
+
+function toPendingRequest(row: Row): PendingRequestRecord {
+  return {
+    id: row.id as string,
+    bindingHash: row.binding_hash as string,
+    csrfHash: row.csrf_hash as string,
+    action: row.action as string,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+  };
+}
+
+function toAuthorizationCode(row: Row): AuthorizationCodeRecord {
+  return {
+    codeHash: row.code_hash as string,
+    clientId: row.client_id as string,
+    username: row.username as string,
+    redirectUri: row.redirect_uri as string,
+    scope: row.scope as string,
+    codeChallenge: row.code_challenge as string,
+    nonce: row.nonce as string | null,
+    authTime: row.auth_time as number,
+    browserSid: row.browser_sid as string,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+    usedAt: row.used_at as number | null,
+    familyId: row.family_id as string | null,
+    replayedAt: row.replayed_at as number | null,
+  };
+}
+
+function toBrowserSession(row: Row): BrowserSessionRecord {
+  return {
+    idHash: row.id_hash as string,
+    sid: row.sid as string,
+    username: row.username as string,
+    authTime: row.auth_time as number,
+    createdAt: row.created_at as number,
+    idleExpiresAt: row.idle_expires_at as number,
+    expiresAt: row.expires_at as number,
   };
 }

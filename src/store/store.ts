@@ -121,7 +121,10 @@ export type RotationResult =
 export interface AccountChange {
   /** False when there is no such user (then nothing changed). */
   found: boolean;
-  /** Sessions that were live (a usable refresh token or access token) and are now revoked. */
+  /**
+   * Sessions that were live and are now ended: families with a usable refresh or access token,
+   * and signed-in browsers.
+   */
   sessionsEnded: number;
 }
 
@@ -131,6 +134,86 @@ export interface RevocationRecord {
   seq: number;
   kind: "jti" | "sid";
   id: string;
+  expiresAt: UnixSeconds;
+}
+
+/** An OAuth client registered with `clients add`, shared by every instance like users. */
+export interface ClientRecord {
+  clientId: string;
+  /** Shown to users on the consent page; null to show the client id. */
+  name: string | null;
+  /** SHA-256 (hex) of a confidential client's secret; null for a public client. */
+  secretHash: string | null;
+  /** Where authorization answers may be sent, matched exactly. */
+  redirectUris: string[];
+  /** Where RP-initiated logout may send the browser back, matched exactly. */
+  postLogoutRedirectUris: string[];
+  /** First-party clients skip the consent page. */
+  firstParty: boolean;
+  /** Space-separated scopes the client may ask for. */
+  scope: string;
+  /** Grant types the client may use at the token endpoint. */
+  grantTypes: string[];
+  createdAt: UnixSeconds;
+}
+
+/**
+ * A browser's pending step (sign-in, consent, sign-out) between the page shown and the form
+ * posted back: bound to the browser's cookie and to a CSRF token, both stored only as SHA-256.
+ */
+export interface PendingRequestRecord {
+  id: string;
+  /** SHA-256 of the cookie of the browser the page was shown to. */
+  bindingHash: string;
+  /** SHA-256 of the CSRF token the page's form carries. */
+  csrfHash: string;
+  /** What to do once the form comes back, as JSON (the domain's own shape). */
+  action: string;
+  createdAt: UnixSeconds;
+  expiresAt: UnixSeconds;
+}
+
+/** An authorization code as stored: only the SHA-256 of the code itself. */
+export interface AuthorizationCodeRecord {
+  codeHash: string;
+  clientId: string;
+  username: string;
+  redirectUri: string;
+  scope: string;
+  /** The PKCE S256 challenge the code verifier must match. */
+  codeChallenge: string;
+  nonce: string | null;
+  /** When the user signed in (OpenID Connect `auth_time`). */
+  authTime: UnixSeconds;
+  /** The browser session (`sid`) the code was issued in. */
+  browserSid: string;
+  createdAt: UnixSeconds;
+  expiresAt: UnixSeconds;
+  /** When it was exchanged; a second exchange is a replay. */
+  usedAt: UnixSeconds | null;
+  /** The refresh-token family issued from the code, once issued. */
+  familyId: string | null;
+  /** When a replay was first seen. */
+  replayedAt: UnixSeconds | null;
+}
+
+/** What happened when an authorization code was presented. */
+export type CodeOutcome =
+  | { outcome: "redeemed" | "reused" | "expired"; record: AuthorizationCodeRecord }
+  | { outcome: "unknown" };
+
+/** A signed-in browser: the cookie names it by a secret of which only the SHA-256 is kept. */
+export interface BrowserSessionRecord {
+  idHash: string;
+  /** The public session id (OpenID Connect `sid`); never the cookie value. */
+  sid: string;
+  username: string;
+  /** When the user entered their password. */
+  authTime: UnixSeconds;
+  createdAt: UnixSeconds;
+  /** Ends here unless used again before (the idle lifetime). */
+  idleExpiresAt: UnixSeconds;
+  /** Ends here whatever happens (the absolute lifetime). */
   expiresAt: UnixSeconds;
 }
 
@@ -158,7 +241,8 @@ export interface Store {
   removeUser(username: string, now: UnixSeconds): Promise<AccountChange>;
   /**
    * Ends every session of a user: revokes each family not yet revoked and records a `sid`
-   * revocation for each whose access tokens may still be accepted, in one transaction.
+   * revocation for each whose access tokens may still be accepted, and deletes the user's browser
+   * sessions (so no browser signed in before can get a code), in one transaction.
    */
   endUserSessions(username: string, now: UnixSeconds): Promise<AccountChange>;
   /** Lists user names in alphabetical order. */
@@ -244,12 +328,75 @@ export interface Store {
   listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]>;
   /**
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
-   * (with their tokens), expired revocations and stale throttle entries.
+   * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
+   * sessions (with their family links) and authorization codes well past their expiry.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
 
   /** Answers when the database does; for readiness checks. */
   ping(): Promise<void>;
+
+  /** Registers a client; throws StoreFailure `duplicate_client` when the id is taken. */
+  addClient(record: ClientRecord): Promise<void>;
+  /** Finds a registered client by exact id. */
+  getClient(clientId: string): Promise<ClientRecord | undefined>;
+  /** Lists registered clients in order of their ids. */
+  listClients(): Promise<ClientRecord[]>;
+  /** Removes a client and the consents given to it; false when there is no such client. */
+  removeClient(clientId: string): Promise<boolean>;
+  /** Replaces a confidential client's secret hash; false when there is no such client. */
+  setClientSecretHash(clientId: string, secretHash: string): Promise<boolean>;
+
+  /** Lists ID-token signing keys (RS256) that have not retired by `now`, newest first. */
+  listIdTokenKeys(now: UnixSeconds): Promise<SigningKeyRecord[]>;
+  /** Adds `key` as the ID-token key only when no unretired one exists; returns the current one. */
+  ensureIdTokenKey(key: NewSigningKey, now: UnixSeconds): Promise<NewSigningKey>;
+
+  /** Stores a browser's pending step. */
+  addPendingRequest(record: PendingRequestRecord): Promise<void>;
+  /** Finds a pending step that has not expired by `now`. */
+  getPendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
+  /**
+   * Atomically removes and returns a pending step that has not expired by `now`; of concurrent
+   * callers exactly one gets it.
+   */
+  takePendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
+
+  /** Stores a new authorization code. */
+  addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Atomically marks a code used when it is unused and valid at `now` ("redeemed"). A used code
+   * is "reused" and gets `replayedAt` (once); an expired one changes nothing.
+   */
+  useAuthorizationCode(codeHash: string, now: UnixSeconds): Promise<CodeOutcome>;
+  /**
+   * Records the refresh-token family issued from a redeemed code; answers whether a replay was
+   * seen before, atomically with the replay's own marking, so one of the two always knows both.
+   */
+  attachCodeFamily(codeHash: string, familyId: string): Promise<{ replayed: boolean }>;
+
+  /** Stores a new browser session. */
+  addBrowserSession(record: BrowserSessionRecord): Promise<void>;
+  /** Finds a browser session by the hash of its cookie, whether or not it has expired. */
+  getBrowserSession(idHash: string): Promise<BrowserSessionRecord | undefined>;
+  /** Moves a session's idle expiry; false when there is no such session. */
+  touchBrowserSession(idHash: string, idleExpiresAt: UnixSeconds): Promise<boolean>;
+  /**
+   * Records that a refresh-token family was issued in a browser session; false (recording
+   * nothing) when the session no longer exists. Atomic with {@linkcode Store.endBrowserSession}.
+   */
+  linkSessionFamily(sid: string, familyId: string): Promise<boolean>;
+  /**
+   * Deletes a browser session by its `sid` and returns the families issued in it; undefined when
+   * there was no such session. Of concurrent callers exactly one gets the families.
+   */
+  endBrowserSession(sid: string): Promise<string[] | undefined>;
+
+  /** The scope a user has consented to for a client, if any. */
+  getConsent(username: string, clientId: string): Promise<string | undefined>;
+  /** Records (replacing) the scope a user has consented to for a client. */
+  saveConsent(username: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
+
   /** Releases the store's resources. */
   close(): Promise<void>;
 }

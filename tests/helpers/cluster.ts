@@ -22,7 +22,8 @@ export const SYNC_DEADLINE_MS = 3000;
 /** The servers' `JWT_LEEWAY`. */
 export const LEEWAY_SECONDS = 30;
 
-const ISSUER = "https://auth.cluster.test";
+/** The instances' `PUBLIC_URL`, their issuer. */
+export const ISSUER = "https://auth.cluster.test";
 
 type Json = Record<string, unknown>;
 

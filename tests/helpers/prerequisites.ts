@@ -1,8 +1,8 @@
 /**
- * What some tests need from outside Deno (curl, openssl, Python with Debian's libraries,
- * PostgreSQL), whether this machine has it, and {@linkcode testNeeding}: a test that, when
- * something is missing, is skipped with one line naming the Debian package, or fails instead
- * when `REQUIRE_TEST_PROGRAMS=1` (as `.ci/run` sets).
+ * What some tests need from outside Deno (curl, openssl, Chromium, Python with Debian's
+ * libraries, PostgreSQL), whether this machine has it, and {@linkcode testNeeding}: a test that,
+ * when something is missing, is skipped with one line naming the Debian package, or fails
+ * instead when `REQUIRE_TEST_PROGRAMS=1` (as `.ci/run` sets).
  *
  * @module
  */
@@ -43,9 +43,25 @@ export function prerequisite(
   };
 }
 
+/** A program found on PATH. */
+export interface Program extends Prerequisite {
+  /** Where it is on PATH; throws when it is {@linkcode Prerequisite.missing}. */
+  readonly path: string;
+}
+
 /** A program found on PATH, from the Debian package `debianPackage`. */
-export function program(name: string, debianPackage = name): Prerequisite {
-  return prerequisite([debianPackage], () => onPath(name).length > 0);
+export function program(name: string, debianPackage = name): Program {
+  const found = prerequisite([debianPackage], () => onPath(name).length > 0);
+  return {
+    get missing() {
+      return found.missing;
+    },
+    get path() {
+      const [path] = onPath(name);
+      if (path === undefined) throw new Error(describeMissing([debianPackage]));
+      return path;
+    },
+  };
 }
 
 /** curl, for the tests that drive the server as the README's examples do. */
@@ -53,6 +69,9 @@ export const CURL: Prerequisite = program("curl");
 
 /** openssl, for certificates made the way the tutorial makes them. */
 export const OPENSSL: Prerequisite = program("openssl");
+
+/** Chromium, the real browser of the sign-in tests (driven headless by puppeteer-core). */
+export const CHROMIUM: Program = program("chromium");
 
 /**
  * The first `python3` on PATH that imports every one of `modules`, each from the Debian package

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../../src/auth/passwords.ts";
+import { unixNow } from "../../src/clock.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
@@ -181,12 +182,25 @@ export async function refresh(
   return { res, body: await res.json() };
 }
 
-/** The key ids GET /.well-known/jwks.json lists. */
-export async function jwksKids(server: Endpoint): Promise<string[]> {
+/**
+ * The access-token keys GET /.well-known/jwks.json lists: every key but the ID-token keys, which
+ * `store` (the server's) names. Both may be RS256, so only the store tells them apart.
+ */
+export async function accessTokenJwks(
+  server: Endpoint & { store: Store },
+): Promise<Record<string, unknown>[]> {
   const res = await fetch(`${server.url}/.well-known/jwks.json`, { client: server.client });
   assert.equal(res.status, 200);
-  const { keys } = await res.json() as { keys: { kid: string }[] };
-  return keys.map((key) => key.kid);
+  const { keys } = await res.json() as { keys: Record<string, unknown>[] };
+  const idTokenKids = new Set(
+    (await server.store.listIdTokenKeys(unixNow())).map((key) => key.kid),
+  );
+  return keys.filter((key) => !idTokenKids.has(key.kid as string));
+}
+
+/** The ids of the access-token keys GET /.well-known/jwks.json lists. */
+export async function jwksKids(server: Endpoint & { store: Store }): Promise<string[]> {
+  return (await accessTokenJwks(server)).map((key) => key.kid as string);
 }
 
 /**

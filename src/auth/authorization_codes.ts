@@ -1,0 +1,200 @@
+/**
+ * @module
+ * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable
+ * once within a minute, bound to the client, the redirect URI and the PKCE challenge. A replayed
+ * code revokes every token issued with it. Redeeming one issues the access token, the refresh
+ * token and, for scope `openid`, the ID token. It speaks in domain errors only.
+ */
+import { unixNow } from "../clock.ts";
+import type { AuthorizationCodeRecord, Store } from "../store/store.ts";
+import type { AuthorizationRequest } from "./authorization_requests.ts";
+import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
+import type { ClientIdentity } from "./clients.ts";
+import { AuthFailure, invalidGrant } from "./errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
+import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
+import { verifierMatches } from "./pkce.ts";
+import { scopeTokens } from "./scopes.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
+import type { SessionService, TokenPair } from "./sessions.ts";
+
+/** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
+export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+
+/** What a grant at the token endpoint issues. */
+export interface GrantResult {
+  accessToken: string;
+  expiresIn: number;
+  scope: string;
+  /** The user, or the client itself for `client_credentials`. */
+  subject: string;
+  refreshToken?: string;
+  idToken?: string;
+}
+
+/** What a client presents with a code at the token endpoint. */
+export interface CodeExchange {
+  client: ClientIdentity;
+  redirectUri?: string;
+  codeVerifier?: string;
+  /** Where the request came from, for the audit trail. */
+  origin?: Origin;
+}
+
+/** What authorization codes need. */
+export interface AuthorizationCodeDeps {
+  store: Store;
+  sessions: SessionService;
+  idTokens: IdTokens;
+  browserSessions: BrowserSessions;
+  /** Where a replayed code is reported. */
+  events?: SecurityEvents;
+}
+
+/**
+ * Issues and redeems authorization codes.
+ *
+ * @example
+ * ```ts
+ * const code = await codes.issue(request, session);
+ * const grant = await codes.redeem(code, { client, redirectUri, codeVerifier });
+ * ```
+ */
+export class AuthorizationCodes {
+  #deps: AuthorizationCodeDeps;
+
+  constructor(deps: AuthorizationCodeDeps) {
+    this.#deps = deps;
+  }
+
+  /** A new code for a validated request of a signed-in browser; only its hash is stored. */
+  async issue(request: AuthorizationRequest, session: BrowserSession): Promise<string> {
+    const now = unixNow();
+    const code = randomSecret();
+    await this.#deps.store.addAuthorizationCode({
+      codeHash: await sha256Hex(code),
+      clientId: request.clientId,
+      username: session.username,
+      redirectUri: request.redirectUri,
+      scope: request.scope,
+      codeChallenge: request.codeChallenge,
+      nonce: request.nonce ?? null,
+      authTime: session.authTime,
+      browserSid: session.sid,
+      createdAt: now,
+      expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS,
+      usedAt: null,
+      familyId: null,
+      replayedAt: null,
+    });
+    return code;
+  }
+
+  /**
+   * Exchanges a code for tokens. The code is spent by the first attempt, right or wrong; a
+   * second one revokes what the first issued.
+   */
+  async redeem(code: string | undefined, exchange: CodeExchange): Promise<GrantResult> {
+    const { store, sessions, idTokens, browserSessions } = this.#deps;
+    const { client } = exchange;
+    if (!client.registered?.grantTypes.includes("authorization_code")) {
+      throw new AuthFailure(
+        "unauthorized_client",
+        `Client "${client.clientId}" may not use the authorization code grant`,
+      );
+    }
+    if (code === undefined) throw new AuthFailure("invalid_request", "Missing code");
+    if (!isSecretShaped(code)) throw invalidGrant("Invalid authorization code");
+    const codeHash = await sha256Hex(code);
+    const result = await store.useAuthorizationCode(codeHash, unixNow());
+    if (result.outcome === "unknown") throw invalidGrant("Invalid authorization code");
+    const { record } = result;
+    if (result.outcome === "reused") {
+      if (record.familyId !== null) await sessions.revokeFamily(record.familyId);
+      (this.#deps.events ?? UNRECORDED).record({
+        event: "code_reuse_detected",
+        subject: record.username,
+        client: record.clientId,
+        session: record.familyId ?? undefined,
+      }, exchange.origin);
+      throw replayed();
+    }
+    if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");
+    if (record.clientId !== client.clientId) {
+      throw invalidGrant("Authorization code was issued to another client");
+    }
+    if (exchange.redirectUri !== record.redirectUri) {
+      throw invalidGrant("redirect_uri does not match the authorization request");
+    }
+    if (!await verifierMatches(exchange.codeVerifier, record.codeChallenge)) {
+      throw invalidGrant("code_verifier does not match the code_challenge");
+    }
+
+    // Every code starts a session (a refresh family), so that a replay, a sign-out or an account
+    // change revokes what it issued; a client without the refresh_token grant gets no refresh
+    // token.
+    const pair = await startSession(record, sessions, store);
+    const familyId = pair.claims.sid!;
+    const grant: GrantResult = {
+      accessToken: pair.accessToken,
+      expiresIn: pair.expiresIn,
+      scope: pair.scope,
+      subject: record.username,
+      ...(client.registered.grantTypes.includes("refresh_token") &&
+        { refreshToken: pair.refreshToken }),
+    };
+    // A replay that came while the tokens were being issued could not revoke them: this does.
+    if ((await store.attachCodeFamily(codeHash, familyId)).replayed) {
+      await sessions.revokeFamily(familyId);
+      throw replayed();
+    }
+    if (!await browserSessions.linkFamily(record.browserSid, familyId)) {
+      await sessions.revokeFamily(familyId);
+      throw signedOut();
+    }
+    if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
+      grant.idToken = await idTokens.issue({
+        subject: record.username,
+        clientId: record.clientId,
+        authTime: record.authTime,
+        sessionId: record.browserSid,
+        ...(record.nonce !== null && { nonce: record.nonce }),
+        accessToken: grant.accessToken,
+      });
+    }
+    return grant;
+  }
+}
+
+/**
+ * Starts the session of a redeemed code. The password was checked at sign-in: the browser session
+ * stands for that check, since an account change ends it in the same transaction as the user's
+ * families. The family starts on the user's current password hash and is linked to the browser
+ * session afterwards, which fails once that session has ended; so a family started for a user
+ * whose password changed since the sign-in never survives.
+ */
+async function startSession(
+  record: AuthorizationCodeRecord,
+  sessions: SessionService,
+  store: Store,
+): Promise<TokenPair> {
+  const user = await store.getUser(record.username);
+  if (!user) throw signedOut();
+  try {
+    return await sessions.start(user, { clientId: record.clientId, scope: record.scope });
+  } catch (error) {
+    // The password changed between the read and the start.
+    if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
+    throw error;
+  }
+}
+
+function signedOut(): AuthFailure {
+  return invalidGrant("The browser session of this code has ended");
+}
+
+function replayed(): AuthFailure {
+  return invalidGrant(
+    "Authorization code was already used; the tokens issued with it have been revoked",
+  );
+}

@@ -1,0 +1,201 @@
+/**
+ * @module
+ * Reading an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core
+ * §3.1.2.1) in two stages: first the client and redirect URI, whose problems must never be
+ * redirected (`unknown_client`, `unregistered_redirect_uri`); then the rest, whose problems are
+ * redirected to that URI. It speaks in domain errors and never builds a response.
+ */
+import { CLIENT_ID, type RegisteredClient } from "./clients.ts";
+import { MAX_USERNAME_LENGTH } from "./credentials.ts";
+import { AuthFailure } from "./errors.ts";
+import { CODE_CHALLENGE_METHOD, isCodeChallenge } from "./pkce.ts";
+import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
+
+/** The `prompt` values supported (OpenID Connect Core §3.1.2.1). */
+export const PROMPT_VALUES = ["none", "login", "consent"] as const;
+/** One `prompt` value. */
+export type Prompt = typeof PROMPT_VALUES[number];
+
+/** Longest `state` or `nonce` accepted. */
+const MAX_OPAQUE_LENGTH = 1024;
+/** Printable ASCII, as RFC 6749 Appendix A asks of `state`. */
+const OPAQUE_VALUE = /^[\x20-\x7e]+$/;
+
+/** A validated authorization request; kept as JSON while the user signs in. */
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  /** Space-separated scopes to grant. */
+  scope: string;
+  codeChallenge: string;
+  state?: string;
+  nonce?: string;
+  prompt: Prompt[];
+  /** Seconds since the last password entry beyond which the user must sign in again. */
+  maxAge?: number;
+  /** A username to fill in. */
+  loginHint?: string;
+}
+
+/** Where the answer to a request goes, once the client and redirect URI are known. */
+export interface RedirectTarget {
+  redirectUri: string;
+  state?: string;
+}
+
+/** The client of a request and where its answer may go. */
+export interface ResolvedClient {
+  client: RegisteredClient;
+  target: RedirectTarget;
+}
+
+/**
+ * Stage one: the registered client and its exactly matching redirect URI. Throws
+ * `unknown_client` or `unregistered_redirect_uri`, which must be shown, never redirected.
+ */
+export async function resolveClient(
+  params: URLSearchParams,
+  find: (clientId: string) => Promise<RegisteredClient | undefined>,
+): Promise<ResolvedClient> {
+  const clientId = single(params, "client_id", "unknown_client");
+  if (clientId === undefined) {
+    throw new AuthFailure("unknown_client", "The request names no client");
+  }
+  const client = CLIENT_ID.test(clientId) ? await find(clientId) : undefined;
+  if (!client) throw new AuthFailure("unknown_client", `Unknown client "${clientId}"`);
+  const redirectUri = single(params, "redirect_uri", "unregistered_redirect_uri");
+  if (redirectUri === undefined) {
+    throw new AuthFailure("unregistered_redirect_uri", "The request names no redirect_uri");
+  }
+  if (!client.redirectUris.includes(redirectUri)) {
+    throw new AuthFailure(
+      "unregistered_redirect_uri",
+      `The redirect_uri is not registered for client "${clientId}"`,
+    );
+  }
+  const state = params.getAll("state");
+  return { client, target: { redirectUri, ...(state.length === 1 && { state: state[0] }) } };
+}
+
+/**
+ * Stage two: everything else, for a resolved client. Throws the errors to be redirected:
+ * `invalid_request`, `unsupported_response_type`, `unauthorized_client`, `invalid_scope`,
+ * `request_not_supported`, `request_uri_not_supported`.
+ */
+export function readAuthorizationRequest(
+  params: URLSearchParams,
+  { client, target }: ResolvedClient,
+  policy: ScopePolicy,
+): AuthorizationRequest {
+  const param = (name: string) => single(params, name, "invalid_request");
+  if (params.getAll("state").length > 1) param("state");
+  if (params.has("request")) {
+    throw new AuthFailure("request_not_supported", "Request objects are not supported");
+  }
+  if (params.has("request_uri")) {
+    throw new AuthFailure("request_uri_not_supported", "request_uri is not supported");
+  }
+  const responseType = param("response_type");
+  if (responseType === undefined) throw invalidRequest("response_type is required");
+  if (responseType !== "code") {
+    throw new AuthFailure(
+      "unsupported_response_type",
+      'Only response_type "code" is supported (no implicit or hybrid flows)',
+    );
+  }
+  if (!client.grantTypes.includes("authorization_code")) {
+    throw new AuthFailure(
+      "unauthorized_client",
+      `Client "${client.clientId}" may not use the authorization code flow`,
+    );
+  }
+  const responseMode = param("response_mode");
+  if (responseMode !== undefined && responseMode !== "query") {
+    throw invalidRequest('Only response_mode "query" is supported');
+  }
+  const codeChallenge = param("code_challenge");
+  const method = param("code_challenge_method");
+  if (codeChallenge === undefined) throw invalidRequest("code_challenge is required (PKCE)");
+  if (method !== CODE_CHALLENGE_METHOD) {
+    throw invalidRequest(`code_challenge_method must be "${CODE_CHALLENGE_METHOD}"`);
+  }
+  if (!isCodeChallenge(codeChallenge)) throw invalidRequest("Malformed code_challenge");
+  const state = opaque(param("state"), "state");
+  const nonce = opaque(param("nonce"), "nonce");
+  const loginHint = param("login_hint");
+  return {
+    clientId: client.clientId,
+    redirectUri: target.redirectUri,
+    scope: requestedScope(param("scope"), client, policy),
+    codeChallenge,
+    ...(state !== undefined && { state }),
+    ...(nonce !== undefined && { nonce }),
+    prompt: prompts(param("prompt")),
+    ...maxAge(param("max_age")),
+    ...(loginHint !== undefined && loginHint.length <= MAX_USERNAME_LENGTH && { loginHint }),
+  };
+}
+
+/** The scope to grant: what is asked for, within the client's registration and the policy. */
+function requestedScope(
+  requested: string | undefined,
+  client: RegisteredClient,
+  policy: ScopePolicy,
+): string {
+  const allowed = scopeTokens(client.scope).filter((scope) => policy.supported.includes(scope));
+  if (requested === undefined || requested.trim() === "") {
+    const fallback = scopeTokens(policy.defaultScope).filter((scope) => allowed.includes(scope));
+    if (fallback.length === 0) throw new AuthFailure("invalid_scope", "No scope was requested");
+    return fallback.join(" ");
+  }
+  const tokens = scopeTokens(requested);
+  for (const token of tokens) {
+    if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
+      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available to this client`);
+    }
+  }
+  return tokens.join(" ");
+}
+
+function prompts(value: string | undefined): Prompt[] {
+  if (value === undefined) return [];
+  const values = scopeTokens(value);
+  for (const prompt of values) {
+    if (!(PROMPT_VALUES as readonly string[]).includes(prompt)) {
+      throw invalidRequest(`Unsupported prompt value "${prompt}"`);
+    }
+  }
+  if (values.includes("none") && values.length > 1) {
+    throw invalidRequest('prompt "none" cannot be combined with other values');
+  }
+  return values as Prompt[];
+}
+
+function maxAge(value: string | undefined): { maxAge?: number } {
+  if (value === undefined) return {};
+  if (!/^\d{1,9}$/.test(value)) throw invalidRequest("max_age must be a whole number of seconds");
+  return { maxAge: Number(value) };
+}
+
+function opaque(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.length > MAX_OPAQUE_LENGTH || !OPAQUE_VALUE.test(value)) {
+    throw invalidRequest(`${name} must be at most ${MAX_OPAQUE_LENGTH} printable characters`);
+  }
+  return value;
+}
+
+/** One parameter: absent and empty are the same, repeated is refused (RFC 6749 §3.1). */
+function single(
+  params: URLSearchParams,
+  name: string,
+  code: "invalid_request" | "unknown_client" | "unregistered_redirect_uri",
+): string | undefined {
+  const values = params.getAll(name);
+  if (values.length > 1) throw new AuthFailure(code, `Parameter "${name}" is repeated`);
+  return values[0] || undefined;
+}
+
+function invalidRequest(message: string): AuthFailure {
+  return new AuthFailure("invalid_request", message);
+}

@@ -1,0 +1,54 @@
+/**
+ * @module
+ * The client credentials grant (RFC 6749 §4.4): a confidential client registered for it gets an
+ * access token for itself (`sub` is its id), without a refresh token or a session.
+ */
+import type { GrantResult } from "./authorization_codes.ts";
+import type { ClientIdentity } from "./clients.ts";
+import { AuthFailure } from "./errors.ts";
+import { OPENID_SCOPE, PROFILE_SCOPE } from "./id_tokens.ts";
+import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
+import type { TokenService } from "./tokens.ts";
+
+/** Scopes about a user, which mean nothing when the client acts for itself. */
+const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];
+
+/**
+ * Issues an access token to an authenticated confidential client registered for the grant;
+ * `requested` must stay within its registered scope (by default all of it).
+ */
+export async function clientCredentialsGrant(
+  client: ClientIdentity,
+  requested: string | undefined,
+  { tokens, policy }: { tokens: TokenService; policy: ScopePolicy },
+): Promise<GrantResult> {
+  const registered = client.registered;
+  if (
+    !client.authenticated || !registered?.confidential ||
+    !registered.grantTypes.includes("client_credentials")
+  ) {
+    throw new AuthFailure(
+      "unauthorized_client",
+      `Client "${client.clientId}" may not use the client credentials grant`,
+    );
+  }
+  const allowed = scopeTokens(registered.scope)
+    .filter((scope) => policy.supported.includes(scope) && !USER_SCOPES.includes(scope));
+  const wanted = requested === undefined || requested.trim() === ""
+    ? allowed
+    : scopeTokens(requested);
+  for (const token of wanted) {
+    if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
+      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available to this client`);
+    }
+  }
+  if (wanted.length === 0) throw new AuthFailure("invalid_scope", "No scope is available");
+  const scope = wanted.join(" ");
+  const issued = await tokens.issue(client.clientId, { scope, clientId: client.clientId });
+  return {
+    accessToken: issued.token,
+    expiresIn: issued.expiresIn,
+    scope,
+    subject: client.clientId,
+  };
+}

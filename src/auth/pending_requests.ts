@@ -1,0 +1,110 @@
+/**
+ * @module
+ * A browser's pending step between a page and the form it posts back (sign-in, consent,
+ * sign-out): kept in the store, bound to the browser's cookie and to a CSRF token of its own,
+ * usable once and for a few minutes. It speaks in domain errors only.
+ */
+import { unixNow } from "../clock.ts";
+import type { Store } from "../store/store.ts";
+import type { AuthorizationRequest } from "./authorization_requests.ts";
+import { AuthFailure } from "./errors.ts";
+import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
+
+/** How long a page's form stays usable. */
+export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;
+
+/** What to do once the form of a page comes back. */
+export type PendingAction =
+  | { kind: "sign_in"; request: AuthorizationRequest }
+  | { kind: "consent"; request: AuthorizationRequest; sid: string }
+  | {
+    kind: "sign_out";
+    sid: string;
+    /** Who is signing out, for the audit trail. */
+    username: string;
+    postLogoutRedirectUri?: string;
+    state?: string;
+  };
+
+/** A pending step as a page's form names it. */
+export interface PendingForm {
+  /** Identifies the pending step. */
+  id: string;
+  /** Proves the form came from our page. */
+  csrfToken: string;
+}
+
+/**
+ * Pending steps of browsers.
+ *
+ * @example
+ * ```ts
+ * const form = await pending.start({ kind: "sign_in", request }, cookie);
+ * const action = await pending.check(form, cookie);   // when the form comes back
+ * await pending.finish(form.id);                       // once, when it succeeds
+ * ```
+ */
+export class PendingRequests {
+  #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** Stores a step for the browser holding `binding` (its cookie) and returns its form fields. */
+  async start(action: PendingAction, binding: string): Promise<PendingForm> {
+    const now = unixNow();
+    const form = { id: randomSecret(), csrfToken: randomSecret() };
+    await this.#store.addPendingRequest({
+      id: form.id,
+      bindingHash: await sha256Hex(binding),
+      csrfHash: await sha256Hex(form.csrfToken),
+      action: JSON.stringify(action),
+      createdAt: now,
+      expiresAt: now + PENDING_REQUEST_TTL_SECONDS,
+    });
+    return form;
+  }
+
+  /**
+   * The action of a posted form: `csrf_mismatch` unless the CSRF token is that step's and the
+   * browser the one it was shown to, `expired_request` when the step is gone or over.
+   */
+  async check(
+    form: { id?: string; csrfToken?: string },
+    binding: string | undefined,
+  ): Promise<PendingAction> {
+    if (!isSecretShaped(form.csrfToken)) throw csrfMismatch("The form has no valid CSRF token");
+    if (!isSecretShaped(form.id)) throw csrfMismatch("The form names no pending request");
+    if (!isSecretShaped(binding)) throw csrfMismatch("The browser has no session cookie");
+    const record = await this.#store.getPendingRequest(form.id, unixNow());
+    if (!record) throw expired();
+    const [csrfHash, bindingHash] = await Promise.all([
+      sha256Hex(form.csrfToken),
+      sha256Hex(binding),
+    ]);
+    if (!digestsEqual(csrfHash, record.csrfHash)) {
+      throw csrfMismatch("The CSRF token belongs to another request");
+    }
+    if (!digestsEqual(bindingHash, record.bindingHash)) {
+      throw csrfMismatch("The form was shown to another browser");
+    }
+    return JSON.parse(record.action);
+  }
+
+  /** Ends a step; `expired_request` when it was already ended (by a concurrent submission). */
+  async finish(id: string): Promise<void> {
+    if (!await this.#store.takePendingRequest(id, unixNow())) throw expired();
+  }
+}
+
+function csrfMismatch(message: string): AuthFailure {
+  return new AuthFailure("csrf_mismatch", message);
+}
+
+function expired(): AuthFailure {
+  return new AuthFailure(
+    "expired_request",
+    "This page has expired or was already used; go back to the application and try again",
+  );
+}

@@ -1,0 +1,40 @@
+/**
+ * @module
+ * Pages that only say something: an error of a sign-in or sign-out request that must not be
+ * redirected, the sign-out confirmation and its result.
+ */
+import { type Html, html } from "../http/html.ts";
+import { layout } from "./layout.ts";
+
+/** A page with a title and one message, such as an error. */
+export function messagePage(title: string, message: string): Html {
+  return layout(
+    title,
+    html`
+      <h1>${title}</h1>
+      <p class="lead" role="alert">${message}</p>
+    `,
+  );
+}
+
+/** The question asked before signing out a browser that came without an ID token. */
+export function signOutPage(
+  page: { username: string; requestId: string; csrfToken: string },
+): Html {
+  const { username, requestId, csrfToken } = page;
+  return layout(
+    "Sign out",
+    html`
+      <h1>Sign out?</h1>
+      <p class="lead">
+        You are signed in as <strong>${username}</strong>. Signing out also signs you out of the
+        applications you used with this account.
+      </p>
+      <form method="post" action="/sign-out">
+        <input type="hidden" name="request" value="${requestId}">
+        <input type="hidden" name="csrf_token" value="${csrfToken}">
+        <button type="submit">Sign out</button>
+      </form>
+    `,
+  );
+}
