@@ -65,7 +65,8 @@ const MIN_SECRET_BYTES = 32;
 /**
  * Every environment variable the service reads; {@linkcode readEnvironment} reads these and no
  * others, and the deno.json tasks and the compiled binary may read only these and
- * {@linkcode POSTGRES_CLIENT_VARIABLES}.
+ * {@linkcode POSTGRES_CLIENT_VARIABLES}: deno.json's `service` permission set lists both, in
+ * this order.
  */
 export const ENV_VARIABLES = [
   "PORT",
