@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
-import { readPassword } from "./cli/secret.ts";
+import { readPassword } from "./terminal.ts";
 
 const USAGE = `Usage: deno task client [--url URL] [--user NAME] [--ca FILE] [--refresh] [--logout]
 

@@ -17,6 +17,7 @@ import {
   type TokenBudgetOptions,
 } from "./auth/token_budget.ts";
 import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
+import { DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,
@@ -26,12 +27,6 @@ import {
 import type { LogLevel } from "./log.ts";
 import { type IpRange, parseIpRange } from "./net/ip.ts";
 
-/** Where development mode and `deno task certs` put the certificate and key. */
-export const DEFAULT_CERT_DIR = "certs";
-/** `TLS_CERT` when unset. */
-export const DEFAULT_TLS_CERT = `${DEFAULT_CERT_DIR}/cert.pem`;
-/** `TLS_KEY` when unset. */
-export const DEFAULT_TLS_KEY = `${DEFAULT_CERT_DIR}/key.pem`;
 /** `DATABASE_URL` when unset: the embedded store. */
 const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
 /** `HOST` when unset. */
@@ -70,7 +65,8 @@ const MIN_SECRET_BYTES = 32;
 /**
  * Every environment variable the service reads; {@linkcode readEnvironment} reads these and no
  * others, and the deno.json tasks and the compiled binary may read only these and
- * {@linkcode POSTGRES_CLIENT_VARIABLES}.
+ * {@linkcode POSTGRES_CLIENT_VARIABLES}: deno.json's `service` permission set lists both, in
+ * this order.
  */
 export const ENV_VARIABLES = [
   "PORT",

@@ -5,7 +5,8 @@
  * marked in the store, and `serve` without `--dev` refuses to start while any exist.
  */
 import type { PasswordHasher } from "./auth/passwords.ts";
-import { type Config, DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./config.ts";
+import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
+import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { StoreFailure } from "./store/errors.ts";
 import type { Store } from "./store/store.ts";

@@ -9,7 +9,6 @@ import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { clientsCommand } from "./cli/clients.ts";
 import { keysCommand } from "./cli/keys.ts";
-import { InputError } from "./cli/secret.ts";
 import { userCommand } from "./cli/user.ts";
 import { ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
@@ -17,6 +16,7 @@ import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
+import { InputError } from "./terminal.ts";
 
 const HELP = `auth-api: an HTTPS token-authentication API
 

@@ -13,6 +13,7 @@ import {
   runProgram,
   ServerProcess,
 } from "./helpers/process.ts";
+import { embeddedNpmPackages, reachableNpmPackages } from "./helpers/compiled_binary.ts";
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { opensslVersion1Certificate, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -343,6 +344,20 @@ Deno.test("serve with LOG_LEVEL=warn or error still prints the listening address
   });
 });
 
+/** npm packages that only the tests import (and what those pull in): never in the binary. */
+const TEST_ONLY_PACKAGES = [
+  "puppeteer-core",
+  "chromium-bidi",
+  "devtools-protocol",
+  "zod",
+  "ws",
+  "openid-client",
+  "oauth4webapi",
+];
+
+/** What the binary may add to the runtime it is joined to (about 16 MiB today). */
+const MAX_EMBEDDED_BYTES = 20 * 2 ** 20;
+
 /** A copy of the project's deno.json, deno.lock and src/ in a temp dir, to run its tasks in. */
 async function withProjectCopy(fn: (dir: string) => Promise<void>): Promise<void> {
   const root = fileURLToPath(new URL("..", import.meta.url));
@@ -362,7 +377,7 @@ function compileTask(dir: string, denortBin: string): Promise<CliResult> {
   });
 }
 
-Deno.test("the compile task packs src/main.ts into bin/auth-api when DENORT_BIN names the runtime", async () => {
+Deno.test("the compile task packs src/main.ts and only the npm packages it imports into bin/auth-api when DENORT_BIN names the runtime", async () => {
   // The real denort runtime cannot be downloaded here, so a small ELF program (true) stands in:
   // this checks the task's flags and that the module graph is embedded, not the runtime itself.
   await withProjectCopy(async (dir) => {
@@ -377,8 +392,21 @@ Deno.test("the compile task packs src/main.ts into bin/auth-api when DENORT_BIN 
     for (const file of ["server.ts", "generate.ts", "sqlite.ts", "tokens.ts"]) {
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
-    assert.ok(text.includes("jose@6"), "the binary embeds its npm dependencies");
     assert.ok(text.includes("--max-semi-space-size=2"), "the serve tasks' V8 flag is kept");
+
+    // Exactly the npm packages src/main.ts reaches: none that only the tests use.
+    const embedded = embeddedNpmPackages(binary);
+    assert.deepEqual(embedded, await reachableNpmPackages(dir, "src/main.ts"));
+    assert.ok(embedded.some((name) => name.startsWith("jose@6.")), embedded.join(", "));
+    for (const testOnly of TEST_ONLY_PACKAGES) {
+      const found = embedded.filter((name) => name.startsWith(`${testOnly}@`));
+      assert.deepEqual(found, [], `the binary embeds ${testOnly}, which only the tests use`);
+    }
+    const embeddedBytes = binary.length - (await Deno.stat(runtime)).size;
+    assert.ok(
+      embeddedBytes < MAX_EMBEDDED_BYTES,
+      `${(embeddedBytes / 2 ** 20).toFixed(1)} MiB embedded; README's "One binary" states the size`,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eraseLastCharacter } from "../src/cli/secret.ts";
+import { eraseLastCharacter } from "../src/terminal.ts";
 import { checkBaseUrl, ClientError, runClient } from "../src/client.ts";
 import { assertOneLineError, CLIENT, runCli } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";

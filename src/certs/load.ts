@@ -8,7 +8,7 @@ import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { basename, dirname, join, normalize } from "node:path";
-import { DEFAULT_CERT_DIR } from "../config.ts";
+import { DEFAULT_CERT_DIR } from "./default_paths.ts";
 import { CertificateError, reason } from "./errors.ts";
 
 /** The PEM text of a TLS certificate (chain) and its private key, as `Deno.serve` takes them. */

@@ -3,9 +3,9 @@
  * `certs`: the command that replaces the original tutorial's three OpenSSL steps.
  */
 import { parseArgs } from "node:util";
+import { DEFAULT_CERT_DIR } from "../certs/default_paths.ts";
 import { CertificateError } from "../certs/errors.ts";
 import { DEFAULT_CERTIFICATE_DAYS, writeCertificateFiles } from "../certs/generate.ts";
-import { DEFAULT_CERT_DIR } from "../config.ts";
 
 const HELP = `Usage: deno task certs [options]
 

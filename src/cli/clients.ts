@@ -14,7 +14,7 @@ import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/id_tokens.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
-import { InputError } from "./secret.ts";
+import { InputError } from "../terminal.ts";
 
 const USAGE = "Usage: clients add ID [--redirect-uri URI]... [--post-logout-redirect-uri URI]... " +
   "[--public] [--first-party] [--scope SCOPES] [--grant TYPE]... [--name NAME] | clients list | " +

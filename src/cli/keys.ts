@@ -8,7 +8,7 @@ import { generateSigningKey } from "../auth/keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";
-import { InputError } from "./secret.ts";
+import { InputError } from "../terminal.ts";
 
 const USAGE = "Usage: keys rotate | keys revoke KID | keys list";
 

@@ -10,7 +10,7 @@ import type { PasswordHasher } from "../auth/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser } from "../store/errors.ts";
 import type { AccountChange, Store } from "../store/store.ts";
-import { InputError, readPassword } from "./secret.ts";
+import { InputError, readPassword } from "../terminal.ts";
 
 const USAGE =
   "Usage: user add NAME | user passwd NAME | user remove NAME | user logout NAME | user list";

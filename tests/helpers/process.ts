@@ -16,16 +16,17 @@ export const MAIN: string = fileURLToPath(new URL("../../src/main.ts", import.me
 /** Absolute path of the client script, src/client.ts. */
 export const CLIENT: string = fileURLToPath(new URL("../../src/client.ts", import.meta.url));
 
-const TASKS: Record<string, string> = JSON.parse(
+const TASKS: Record<string, { command: string }> = JSON.parse(
   Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
 ).tasks;
 
 /**
  * The flags of a deno.json `deno run` task (permissions, V8 flags): what stands between `run`
- * and the script, so that children run with exactly the permissions users get.
+ * and the script, so that children run with exactly the permissions users get. A named set
+ * (`-P=service`) is looked up in the deno.json Deno finds above the script, this project's.
  */
 export function taskFlags(task: string): string[] {
-  const words = TASKS[task]?.split(/\s+/) ?? [];
+  const words = TASKS[task]?.command.split(/\s+/) ?? [];
   const script = words.findIndex((word, i) => i > 1 && !word.startsWith("-"));
   if (words[0] !== "deno" || words[1] !== "run" || script < 0) {
     throw new Error(`deno.json has no "deno run" task "${task}"`);

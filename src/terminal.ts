@@ -1,7 +1,9 @@
 /**
  * @module
- * Reading a secret from the person at the keyboard: a hidden prompt on a terminal, else the first
- * line of stdin. Never from the command line, where other users can see it.
+ * Input from the person at the keyboard, shared by the command line and the client script: a
+ * secret read from a hidden prompt on a terminal, else from the first line of stdin (never from
+ * the command line, where other users can see it), and the error for bad input. It imports
+ * nothing of ours, so that any program may use it.
  */
 
 /**
