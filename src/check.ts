@@ -9,6 +9,7 @@ import { loadTlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, urlHost } from "./config.ts";
 import { refuseDemoUsers } from "./dev.ts";
+import { metricsUrlFor } from "./metrics_listener.ts";
 import { openStore } from "./store/open.ts";
 
 /**
@@ -46,7 +47,7 @@ export async function checkConfiguration(config: Config): Promise<string[]> {
     `  Metrics     ${
       config.metricsPort === undefined
         ? "off"
-        : `http://${urlHost(config.metricsHost)}:${config.metricsPort}/metrics`
+        : metricsUrlFor(config.metricsHost, config.metricsPort)
     }`,
     `  TLS         ${config.tlsCert}, ${config.tlsKey} (valid, key matches)`,
     `  Store       ${describeStore(config.databaseUrl)} (answers; ${users} user(s))`,

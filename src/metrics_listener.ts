@@ -19,3 +19,11 @@ export function createMetricsHandler(metrics: Metrics): (req: Request) => Promis
     });
   };
 }
+
+/**
+ * The exposition's URL on the address the listener is bound to, as it is: `0.0.0.0` or `::`
+ * stay wildcards, so that a log line never makes metrics open to every network look local.
+ */
+export function metricsUrlFor(hostname: string, port: number): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`;
+}

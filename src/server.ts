@@ -29,7 +29,7 @@ import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { createMetricsHandler } from "./metrics_listener.ts";
+import { createMetricsHandler, metricsUrlFor } from "./metrics_listener.ts";
 import { createRedirectHandler } from "./redirect.ts";
 import {
   type CertificateListener,
@@ -128,7 +128,7 @@ export async function startServer(
     const metricsListener = listenMetrics(config, services.metrics);
     if (metricsListener) listeners.push(metricsListener);
     const metricsUrl = metricsListener &&
-      `http://${urlHost(config.metricsHost)}:${metricsListener.addr.port}/metrics`;
+      metricsUrlFor(metricsListener.addr.hostname, metricsListener.addr.port);
     logger.log("info", "Listening", {
       url,
       http_url: httpUrl,
@@ -265,6 +265,7 @@ function buildApp(
     store,
   });
   metrics?.observeTokens(tokens);
+  metrics?.observeBuild(() => keys.signingKey().alg);
   const events = createAuditTrail(logger, metrics);
   // The OpenID Connect scopes can be asked for; the default scope stays as configured.
   const policy = withOpenIdScopes(config.scopes);

@@ -92,6 +92,33 @@ Deno.test("createEdge words one domain error in each route's dialect", async () 
   }
 });
 
+Deno.test("createEdge words a refused request body as invalid_request in the OAuth dialect only", async () => {
+  const expected = {
+    flask: { msg: "Request body is larger than 16384 bytes" },
+    flask_with_code: { msg: "Request body is larger than 16384 bytes" },
+    oauth: {
+      error: "invalid_request",
+      error_description: "Request body is larger than 16384 bytes",
+    },
+  };
+  for (const [dialect, body] of Object.entries(expected)) {
+    const { call } = setup((_req, ctx) => {
+      ctx.errorDialect = dialect as keyof typeof expected;
+      throw new HttpError(413, "Request body is larger than 16384 bytes");
+    });
+    const res = await call();
+    assert.equal(res.status, 413, dialect);
+    assert.deepEqual(await res.json(), body, dialect);
+  }
+  const { call } = setup((_req, ctx) => {
+    ctx.errorDialect = "oauth";
+    throw new HttpError(405, "Method not allowed", { headers: { allow: "POST, OPTIONS" } });
+  });
+  const res = await call();
+  assert.equal(res.headers.get("allow"), "POST, OPTIONS");
+  assert.equal((await res.json()).error, "invalid_request");
+});
+
 Deno.test("createEdge answers a throttled login with 429 and Retry-After in every dialect", async () => {
   for (const dialect of ["flask", "oauth"] as const) {
     const { call } = setup((_req, ctx) => {

@@ -39,7 +39,25 @@ Deno.test("htmlResponse sends HTML, never cached, with a CSP that allows only ou
 
 Deno.test("readCookie finds a cookie among others, also in headers joined by HTTP/2, and nothing else", () => {
   assert.equal(readCookie("a=1; __Host-auth-session=abc; b=2", "__Host-auth-session"), "abc");
-  assert.equal(readCookie("a=1, __Host-auth-session=abc", "__Host-auth-session"), "abc");
+  assert.equal(readCookie("a=1;__Host-auth-session=abc", "__Host-auth-session"), "abc");
+  // A comma is part of a value: what follows it is never a cookie of its own.
+  assert.equal(readCookie("a=1, __Host-auth-session=abc", "__Host-auth-session"), undefined);
+  assert.equal(readCookie("x=a,__Host-auth-session=B", "__Host-auth-session"), undefined);
+  assert.equal(
+    readCookie("x=a,__Host-auth-session=B; __Host-auth-session=A", "__Host-auth-session"),
+    "A",
+  );
+  assert.equal(readCookie("x=a,__Host-auth-session=B; y=1", "x"), "a,__Host-auth-session=B");
+  // A name sent twice is trusted in neither copy, whatever the order.
+  assert.equal(
+    readCookie("__Host-auth-session=B; __Host-auth-session=A", "__Host-auth-session"),
+    undefined,
+  );
+  assert.equal(
+    readCookie("__Host-auth-session=A; a=1; __Host-auth-session=A", "__Host-auth-session"),
+    undefined,
+  );
+  assert.equal(readCookie("__Host-auth-session=; a=1", "__Host-auth-session"), "");
   assert.equal(readCookie('a=1;__Host-auth-session="abc"', "__Host-auth-session"), "abc");
   assert.equal(readCookie("x__Host-auth-session=abc", "__Host-auth-session"), undefined);
   assert.equal(readCookie(null, "__Host-auth-session"), undefined);

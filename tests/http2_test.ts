@@ -68,7 +68,10 @@ const CASES: Case[] = [
     contentType: "application/json",
     body: encoder.encode('{"grant_type":"password","username":"user1","password":"password1"}'),
     status: 415,
-    answer: { msg: "Content-Type must be application/x-www-form-urlencoded" },
+    answer: {
+      error: "invalid_request",
+      error_description: "Content-Type must be application/x-www-form-urlencoded",
+    },
   },
   {
     name: "a body just over the limit to /login, with Content-Length, is 413",

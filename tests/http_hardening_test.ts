@@ -1,4 +1,10 @@
 import assert from "node:assert/strict";
+import {
+  authorizationCode,
+  PASSWORD as ALICE_PASSWORD,
+  redeem,
+  registerClient,
+} from "./helpers/oidc.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
@@ -223,4 +229,85 @@ Deno.test("a store failure answers 500 JSON with the request id and no stack, an
   assert.match(String(errors[0].error), /\n\s+at /, "the log keeps the stack");
   const access = server.logs.find((line) => line.msg === "request" && line.request_id === id);
   assert.equal(access?.status, 500);
+});
+
+Deno.test("OAuth endpoints answer a body they refuse in OAuth's error shape: invalid_request, never cached", async () => {
+  await using server = await startTestServer({ users: USERS });
+  const form = (body: string, contentType = "application/x-www-form-urlencoded") => ({
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+  });
+  const oversized = `grant_type=password&username=user1&password=${"x".repeat(20_000)}`;
+  const cases: [string, string, RequestInit, number, string][] = [
+    ["oversized", "/oauth/token", form(oversized), 413, "Request body is larger than 16384 bytes"],
+    ["oversized", "/oauth/revoke", form(oversized), 413, "Request body is larger than 16384 bytes"],
+    [
+      "oversized",
+      "/oauth/introspect",
+      form(oversized),
+      413,
+      "Request body is larger than 16384 bytes",
+    ],
+    [
+      "JSON",
+      "/oauth/token",
+      form("{}", "application/json"),
+      415,
+      "Content-Type must be application/x-www-form-urlencoded",
+    ],
+    [
+      "not UTF-8",
+      "/oauth/token",
+      { ...form(""), body: new Uint8Array([0xff, 0xfe]) },
+      400,
+      "Request body is not valid UTF-8",
+    ],
+    ["PUT", "/oauth/token", { method: "PUT" }, 405, "Method not allowed"],
+  ];
+  for (const [what, path, init, status, description] of cases) {
+    const answer = await call(server, `${status} ${path}`, path, init);
+    const label = `${what} to ${path}`;
+    assert.equal(answer.res.status, status, label);
+    assert.deepEqual(
+      JSON.parse(answer.text),
+      { error: "invalid_request", error_description: description },
+      label,
+    );
+    assert.equal(answer.res.headers.get("cache-control"), "no-store", label);
+    assert.equal(answer.res.headers.get("pragma"), "no-cache", label);
+  }
+  // The original tutorial's endpoints keep their shape.
+  const login = await call(
+    server,
+    "413",
+    "/login",
+    loginInit(JSON.stringify({ pad: "x".repeat(20_000) })),
+  );
+  assert.deepEqual(JSON.parse(login.text), { msg: "Request body is larger than 16384 bytes" });
+});
+
+Deno.test("the access log names the client of the token behind /userinfo and /hello", async () => {
+  await using server = await startTestServer({ users: { alice: ALICE_PASSWORD } });
+  const app = await registerClient(server, {
+    clientId: "app",
+    redirectUris: ["https://app.example/callback"],
+  });
+  const { code, verifier } = await authorizationCode(server, app, {
+    params: { scope: "openid profile hello" },
+  });
+  const { body } = await redeem(server, app, code, verifier);
+  const token = body.access_token as string;
+  assert.ok(token, JSON.stringify(body));
+  const paths = ["/userinfo", "/hello"];
+  for (const path of paths) {
+    const answer = await call(server, path, path, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(answer.res.status, 200, answer.text);
+    const id = answer.res.headers.get("x-request-id");
+    const line = server.logs.find((entry) => entry.msg === "request" && entry.request_id === id);
+    assert.equal(line?.user, "alice", path);
+    assert.equal(line?.client, "app", path);
+  }
 });

@@ -94,13 +94,13 @@ Deno.test("the redirect goes to PUBLIC_URL when set, whatever Host the client se
 
 /**
  * Sends one hand-written HTTP/1.1 request over a raw TCP connection (fetch would normalise the
- * path) and returns the status and Location of the answer.
+ * path) and returns the status, Location and body of the answer.
  */
 async function rawRequest(
   httpUrl: string,
   requestLine: string,
   headers: string[],
-): Promise<{ status: number; location: string | undefined }> {
+): Promise<{ status: number; location: string | undefined; body: string }> {
   const { hostname, port } = new URL(httpUrl);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   try {
@@ -109,7 +109,7 @@ async function rawRequest(
     const response = await new Response(conn.readable).text();
     const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
     const location = /^location: (.*)$/im.exec(response)?.[1].trim();
-    return { status, location };
+    return { status, location, body: response.slice(response.indexOf("\r\n\r\n") + 4) };
   } finally {
     try {
       conn.close();
@@ -168,3 +168,28 @@ for (const publicUrl of [undefined, "https://auth.example.com"]) {
     },
   );
 }
+
+Deno.test("a Host header that is no host gets a clean 400 JSON answer, and nothing is printed", async () => {
+  await using server = await startTestServer({ env: { HTTP_PORT: "0" } });
+  const printed: unknown[][] = [];
+  const { error, log } = console;
+  console.error = (...args: unknown[]) => printed.push(args);
+  console.log = (...args: unknown[]) => printed.push(args);
+  try {
+    for (const host of ["a b", "[::1", "a%20b", "a<b>"]) {
+      const answer = await rawRequest(server.httpUrl!, "GET /login HTTP/1.1", [`Host: ${host}`]);
+      assert.equal(answer.status, 400, host);
+      assert.equal(answer.location, undefined, host);
+      assert.deepEqual(JSON.parse(answer.body), { msg: "Invalid Host header" }, host);
+    }
+    // The listener still redirects the next, well-formed request.
+    const { status } = await rawRequest(server.httpUrl!, "GET /login HTTP/1.1", [
+      `Host: ${new URL(server.httpUrl!).host}`,
+    ]);
+    assert.equal(status, 308);
+  } finally {
+    console.error = error;
+    console.log = log;
+  }
+  assert.deepEqual(printed, [], "no stack trace, nor anything else, on stdout or stderr");
+});

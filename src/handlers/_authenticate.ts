@@ -32,6 +32,7 @@ export async function authenticateBearer(
   }
   const claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
   ctx.user = claims.sub;
+  ctx.client = claims.client_id;
   if (scope !== undefined) requireScope(claims.scope, scope);
   return claims;
 }

@@ -8,19 +8,27 @@
 /** Name of the cookie that names a browser's session. */
 export const SESSION_COOKIE = "__Host-auth-session";
 
-/** The value of cookie `name` in a `Cookie` header, or undefined (the first one wins). */
+/**
+ * The value of cookie `name` in a `Cookie` header, or undefined when it is absent or named more
+ * than once. Pairs are split on `;` only (RFC 6265 §5.4): a comma belongs to a value, so a cookie
+ * tossed from a sibling subdomain or over plain HTTP as `x=a,__Host-auth-session=…` stays inside
+ * `x`. Several cookie fields of one HTTP/2 request reach us joined with `; ` (Deno joins them so,
+ * as RFC 9113 §8.2.3 asks). A name sent twice is ambiguous (one of them may be tossed, and the
+ * order is the browser's), so neither is trusted.
+ */
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
-  // HTTP/2 may send several cookie headers, which the Headers class joins with ", ".
-  for (const pair of header.split(/[;,]/)) {
+  let found: string | undefined;
+  for (const pair of header.split(";")) {
     const equals = pair.indexOf("=");
     if (equals < 0 || pair.slice(0, equals).trim() !== name) continue;
-    const value = pair.slice(equals + 1).trim();
-    return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
-      ? value.slice(1, -1)
-      : value;
+    if (found !== undefined) return undefined;
+    found = pair.slice(equals + 1).trim();
   }
-  return undefined;
+  if (found === undefined) return undefined;
+  return found.length >= 2 && found.startsWith('"') && found.endsWith('"')
+    ? found.slice(1, -1)
+    : found;
 }
 
 /**

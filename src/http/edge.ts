@@ -169,7 +169,7 @@ function errorResponse(
   { logger, translate }: EdgeOptions,
 ): Response {
   const answer = error instanceof HttpError
-    ? { status: error.status, message: error.message, code: error.code, headers: error.headers }
+    ? protocolAnswer(error, ctx.errorDialect)
     : translate(error);
   if (!answer) {
     logger.log("error", "Unhandled error", { request_id: ctx.requestId, error: describe(error) });
@@ -180,6 +180,17 @@ function errorResponse(
     logger.log("warn", answer.warning, { request_id: ctx.requestId, error: reason });
   }
   return answerIn(ctx.errorDialect, answer);
+}
+
+/**
+ * The answer to a request the protocol refuses. In the OAuth dialect every such refusal (a body
+ * too large, too slow, of the wrong type or not readable, a wrong method) is `invalid_request`
+ * (RFC 6749 §5.2), so that clients find an `error` code whatever went wrong.
+ */
+function protocolAnswer(error: HttpError, dialect: ErrorDialect): ErrorAnswer {
+  const code = error.code ??
+    (dialect === "oauth" && error.status < 500 ? "invalid_request" : undefined);
+  return { status: error.status, message: error.message, code, headers: error.headers };
 }
 
 function answerIn(dialect: ErrorDialect, answer: ErrorAnswer): Response {
