@@ -55,9 +55,16 @@ export interface RunningServer extends AsyncDisposable {
    * serving; resolves to whether the new pair is in use.
    */
   reloadCertificate(trigger: string): Promise<boolean>;
-  /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
+  /**
+   * Answers not-ready at once, keeps serving for the drain delay, then shuts down. Calling it
+   * again returns the same drain: it never shortens the delay.
+   */
   drain(): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
+  /**
+   * Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store.
+   * Calling it during a drain skips the rest of the delay; calling it again returns the same
+   * shutdown.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -113,13 +120,13 @@ export async function startServer(
     // The app is built once the port is bound, since the default issuer names the real port;
     // no request can arrive before this function's next await.
     const app: { handler?: ServeHandler } = {};
-    let draining = false;
+    let draining: Promise<void> | undefined;
     const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
     listeners.push(https);
     const url = `https://${urlHost(config.host)}:${https.port}`;
     const { handler, tokens } = buildApp(config, logger, services, {
       listeningUrl: url,
-      draining: () => draining,
+      draining: () => draining !== undefined,
     });
     app.handler = handler;
     const http = listenRedirect(config, https.port);
@@ -153,13 +160,16 @@ export async function startServer(
       store: services.store,
       tokens,
       reloadCertificate,
-      async drain() {
-        if (!draining) {
-          draining = true;
+      drain() {
+        // One drain however often it is asked for: a repeated SIGTERM (systemd's default
+        // KillMode signals both `deno task` and the server, and `deno task` forwards its own)
+        // must not cut the delay short.
+        draining ??= (async () => {
           logger.log("info", "Draining", { delay_ms: config.drainDelayMs });
           await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
-        }
-        await shutdown();
+          await shutdown();
+        })();
+        return draining;
       },
       shutdown,
       [Symbol.asyncDispose]: shutdown,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
+import { bodyInTwoHalves } from "./helpers/held_body.ts";
 import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -34,22 +35,6 @@ function serveEnv(dir: string): Record<string, string> {
   };
 }
 
-/** A JSON login body whose second half is sent only when `release` resolves. */
-function heldBody(release: Promise<void>): ReadableStream<Uint8Array> {
-  const bytes = new TextEncoder().encode(JSON.stringify({ username: "u", password: "p" }));
-  let step = 0;
-  return new ReadableStream({
-    async pull(controller) {
-      if (step === 0) controller.enqueue(bytes.slice(0, 5));
-      else if (step === 1) {
-        await release;
-        controller.enqueue(bytes.slice(5));
-      } else controller.close();
-      step++;
-    },
-  });
-}
-
 function reloadMode(server: TestServer): unknown {
   return server.logs.find((line) => line.msg === "Listening")?.certificate_reload;
 }
@@ -64,14 +49,14 @@ Deno.test("reloadCertificate serves new connections with the new pair while an i
 
   // The request travels on a connection the old listener accepted.
   await (await fetch(`${server.url}/health/live`, { client: server.client })).body?.cancel();
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
+  const held = bodyInTwoHalves(JSON.stringify({ username: "u", password: "p" }));
   const inFlight = fetch(`${server.url}/login`, {
     method: "POST",
     client: server.client,
     headers: { "content-type": "application/json" },
-    body: heldBody(released),
+    body: held.stream,
   });
+  await held.firstHalfSent;
   await new Promise((resolve) => setTimeout(resolve, 200)); // its first bytes have arrived
   await writeTlsFiles(server.dir, next);
   assert.equal(await server.running.reloadCertificate("test"), true);
@@ -80,7 +65,7 @@ Deno.test("reloadCertificate serves new connections with the new pair while an i
     "a new connection gets the new pair",
   );
   assert.ok(!await servesCertificate(server.url, old.certPem));
-  release();
+  held.sendRest();
   const res = await inFlight;
   assert.equal(res.status, 400, "the request begun before the reload was answered");
   assert.deepEqual(await res.json(), { msg: "Invalid credentials" });

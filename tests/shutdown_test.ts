@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { bodyInTwoHalves } from "./helpers/held_body.ts";
 import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -7,33 +8,6 @@ import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
-
-/**
- * A JSON body sent in two halves: `firstHalfSent` settles once fetch has taken the first half and
- * asks for more, and the second half follows only when `sendRest` is called.
- */
-function bodyInTwoHalves(json: string) {
-  const bytes = new TextEncoder().encode(json);
-  const half = Math.floor(bytes.length / 2);
-  const firstHalf = Promise.withResolvers<void>();
-  const rest = Promise.withResolvers<void>();
-  let pulls = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      pulls++;
-      if (pulls === 1) {
-        controller.enqueue(bytes.slice(0, half));
-      } else if (pulls === 2) {
-        firstHalf.resolve();
-        await rest.promise;
-        controller.enqueue(bytes.slice(half));
-      } else {
-        controller.close();
-      }
-    },
-  }, { highWaterMark: 0 });
-  return { stream, firstHalfSent: firstHalf.promise, sendRest: () => rest.resolve() };
-}
 
 Deno.test("shutdown lets an in-flight login finish, then refuses connections and closes the store", async () => {
   await using server = await startTestServer({ users: USERS });
