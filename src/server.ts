@@ -52,7 +52,8 @@ export interface RunningServer extends AsyncDisposable {
   /**
    * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
-   * serving; resolves to whether the new pair is in use.
+   * serving; the pair already served is not loaded again. Resolves to whether the pair read is in
+   * use.
    */
   reloadCertificate(trigger: string): Promise<boolean>;
   /**
