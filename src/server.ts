@@ -27,6 +27,7 @@ import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
+import { RequestsInFlight } from "./http/in_flight.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { createMetricsHandler } from "./metrics_listener.ts";
@@ -122,12 +123,20 @@ export async function startServer(
     // no request can arrive before this function's next await.
     const app: { handler?: ServeHandler } = {};
     let draining: Promise<void> | undefined;
-    const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
+    let closing = false;
+    const inFlight = new RequestsInFlight();
+    const https = listenHttps(
+      config,
+      tls,
+      logger,
+      inFlight.track((req, info) => app.handler!(req, info)),
+    );
     listeners.push(https);
     const url = `https://${urlHost(config.host)}:${https.port}`;
     const { handler, tokens } = buildApp(config, logger, services, {
       listeningUrl: url,
-      draining: () => draining !== undefined,
+      draining: () => draining !== undefined || closing,
+      closing: () => closing,
     });
     app.handler = handler;
     const http = listenRedirect(config, https.port);
@@ -153,7 +162,12 @@ export async function startServer(
         () => reloadCertificate("file change"),
       ),
     );
-    const shutdown = gracefulShutdown(config, logger, { listeners, services });
+    const shutdown = gracefulShutdown(config, logger, {
+      listeners,
+      services,
+      inFlight,
+      onClosing: () => closing = true,
+    });
     return {
       url,
       httpUrl,
@@ -259,7 +273,11 @@ function buildApp(
   config: Config,
   logger: Logger,
   { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
-  { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
+  { listeningUrl, draining, closing }: {
+    listeningUrl: string;
+    draining: () => boolean;
+    closing: () => boolean;
+  },
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new TokenService(keys, {
@@ -333,6 +351,7 @@ function buildApp(
       draining,
     },
     observer: metrics?.requestObserver,
+    closing,
   });
   return { handler, tokens };
 }
@@ -428,21 +447,44 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
   );
 }
 
+/**
+ * The part of `SHUTDOWN_TIMEOUT` (at most half of it) kept for closing the listeners after the
+ * wait for requests in flight.
+ */
+const LISTENER_CLOSE_RESERVE_MS = 1000;
+
+/** What a graceful shutdown stops, and whom it tells. */
+interface ShutdownParts {
+  listeners: { shutdown(): Promise<void> }[];
+  services: Services;
+  inFlight: RequestsInFlight;
+  /** Called as the shutdown begins. */
+  onClosing(): void;
+}
+
 function gracefulShutdown(
   config: Config,
   logger: Logger,
-  { listeners, services }: { listeners: { shutdown(): Promise<void> }[]; services: Services },
+  { listeners, services, inFlight, onClosing }: ShutdownParts,
 ): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return function shutdown() {
     stopping ??= (async () => {
-      logger.log("info", "Shutting down", { timeout_ms: config.shutdownTimeoutMs });
+      const timeoutMs = config.shutdownTimeoutMs;
+      const deadline = performance.now() + timeoutMs;
+      onClosing();
+      logger.log("info", "Shutting down", { timeout_ms: timeoutMs, in_flight: inFlight.size });
+      // Deno.serve cuts off request bodies still arriving when its listener closes, so the
+      // listener stays open until the requests accepted so far have their answers. What is
+      // left of a body when that wait ends is answered 503, within the reserve.
+      const reserveMs = Math.min(LISTENER_CLOSE_RESERVE_MS, timeoutMs / 2);
+      const answered = await inFlight.settled(timeoutMs - reserveMs);
       const drained = Promise.all(listeners.map((listener) => listener.shutdown()));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finished = await Promise.race([
-        drained.then(() => true),
+        drained.then(() => answered),
         new Promise<false>((resolve) =>
-          timer = setTimeout(resolve, config.shutdownTimeoutMs, false)
+          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()), false)
         ),
       ]);
       clearTimeout(timer);
