@@ -37,6 +37,7 @@ import {
   listenWithReload,
   watchCertificateFiles,
 } from "./tls_listener.ts";
+import { StoreHealth } from "./store_health.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
@@ -92,6 +93,8 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 /** The store and what lives on it, before any listener. */
 interface Services {
   store: Store;
+  /** Whether the store answers, for readiness and the metrics. */
+  storeHealth: StoreHealth;
   metrics?: Metrics;
   keys: KeyRing;
   idTokenKeys: IdTokenKeys;
@@ -252,8 +255,11 @@ async function openServices(
     }),
   );
   const ready = { keys, revocations };
+  const storeHealth = new StoreHealth(() => store.ping(), logger);
+  metrics?.observeStoreHealth(storeHealth);
   return {
     store,
+    storeHealth,
     metrics,
     ...ready,
     devices,
@@ -261,6 +267,7 @@ async function openServices(
     hasher,
     async close() {
       clearInterval(pruning);
+      storeHealth.close();
       metrics?.close();
       ready.keys.close();
       ready.revocations.close();
@@ -272,7 +279,7 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
+  { store, storeHealth, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
   { listeningUrl, draining, closing }: {
     listeningUrl: string;
     draining: () => boolean;
@@ -346,7 +353,7 @@ function buildApp(
       userInfo: (claims) => userInfo(claims, store),
     },
     readiness: {
-      pingStore: () => store.ping(),
+      storeState: () => storeHealth.check(),
       hasSigningKey: () => keys.signingKey() !== undefined,
       draining,
     },

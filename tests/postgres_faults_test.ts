@@ -13,7 +13,11 @@ import { sleep, waitFor } from "./helpers/wait.ts";
  */
 
 const USERS = { user1: "user1-password" };
-const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000" };
+const ENV = {
+  THROTTLE_FREE_FAILURES: "100",
+  THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000",
+  METRICS_PORT: "0",
+};
 /** How soon /login must work again once the database is back. */
 const RECOVERY_LIMIT_MS = 5000;
 /** How soon a request that needs the database must be refused while it is down. */
@@ -79,6 +83,12 @@ async function untilLoginWorks(server: TestServer): Promise<number> {
   }, { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: RETRY_INTERVAL_MS });
 }
 
+/** The `store_available` gauge: 1 while the store answers its health pings, else 0. */
+async function storeAvailable(server: TestServer): Promise<string | undefined> {
+  const text = await (await fetch(server.running.metricsUrl!)).text();
+  return /^store_available (\d)/m.exec(text)?.[1];
+}
+
 /** Fails for a 5xx other than 503, and for anything that looks like a stack or a SQL error. */
 function assertNoLeak(what: string, res: Response, text: string): void {
   assert.ok(res.status < 500 || res.status === 503, `${what}: status ${res.status} ${text}`);
@@ -87,8 +97,8 @@ function assertNoLeak(what: string, res: Response, text: string): void {
 }
 
 testNeeding([POSTGRESQL_SERVER], {
-  name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, and " +
-    "the service recovers without a restart",
+  name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, the " +
+    "instance stays ready and reports the outage, and the service recovers without a restart",
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const seen = await login(server, "user1", USERS.user1);
@@ -146,6 +156,16 @@ testNeeding([POSTGRESQL_SERVER], {
       const jwks = await call(server, "/.well-known/jwks.json");
       assert.equal(jwks.res.status, 200);
 
+      // So the instance can serve: readiness stays up and names the outage, as do the metrics
+      // and one log line.
+      const readiness = await call(server, "/health/ready");
+      assert.equal(readiness.res.status, 200, readiness.text);
+      const { status, store } = JSON.parse(readiness.text);
+      assert.equal(status, "ready");
+      assert.ok(store === "unavailable" || store === "timed_out", readiness.text);
+      assert.equal(await storeAvailable(server), "0");
+      assert.ok(server.logs.some((log) => String(log.msg).startsWith("Store not answering")));
+
       // Clients (and the background key and revocation sync) keep trying for a while: each
       // attempt is refused promptly, however many failed before.
       let slowest = 0;
@@ -175,6 +195,10 @@ testNeeding([POSTGRESQL_SERVER], {
       assert.equal((await call(server, "/hello", { token: unseen.access })).res.status, 401);
 
       assert.ok(server.logs.some((log) => log.msg === "Store unavailable"));
+      const back = await call(server, "/health/ready");
+      assert.deepEqual(JSON.parse(back.text), { status: "ready", store: "ok" });
+      assert.equal(await storeAvailable(server), "1");
+      assert.ok(server.logs.some((log) => log.msg === "Store answers again"));
       const errors = server.logs.filter((log) => log.level === "error");
       assert.deepEqual(errors, [], "no unhandled errors");
       assert.ok(!server.rawLogs.some((line) => line.includes(USERS.user1)), "no password logged");
