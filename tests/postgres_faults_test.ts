@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { HAPROXY, startProxy } from "./helpers/haproxy.ts";
 import { type OwnCluster, POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { testCertificate } from "./helpers/tls.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
 
 /**
@@ -241,6 +243,45 @@ testNeeding([POSTGRESQL_SERVER], {
         (await server.store.listUsers()).sort(),
         [...newUsers, "user1"].sort(),
       );
+    });
+  },
+});
+
+testNeeding([POSTGRESQL_SERVER, HAPROXY], {
+  name: "Behind the HAProxy configuration, an instance whose PostgreSQL is down stays in: tokens " +
+    "verify through the proxy, and what needs the store gets the instance's own 503",
+  async fn() {
+    await withServerOnOwnCluster(async (server, cluster) => {
+      const { certPem, keyPem } = await testCertificate();
+      await using proxy = await startProxy({
+        backendPort: Number(new URL(server.url).port),
+        backendCaPem: certPem,
+        backendName: "localhost",
+        certPem,
+        keyPem,
+        env: { PROXY_CHECK_INTERVAL: "300ms" },
+      });
+      const through = { ...server, url: proxy.url };
+      const { access } = await login(through, "user1", USERS.user1);
+
+      await cluster.stop("fast");
+      // Many more checks than it takes to go out (2 failures).
+      await sleep(2000);
+      for (let i = 0; i < 10; i++) {
+        const hello = await call(through, "/hello", { token: access });
+        assert.equal(hello.res.status, 200, hello.text);
+        await sleep(100);
+      }
+      const refused = await call(through, "/login", {
+        json: { username: "user1", password: USERS.user1 },
+      });
+      assert.equal(refused.res.status, 503, refused.text);
+      assert.equal(typeof JSON.parse(refused.text).msg, "string", "the instance's answer");
+      assert.ok(refused.res.headers.has("retry-after"));
+      assert.ok(!proxy.logs.some((line) => / is DOWN/.test(line)), proxy.logs.join("\n"));
+
+      await cluster.start();
+      await untilLoginWorks(through);
     });
   },
 });
