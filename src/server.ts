@@ -28,6 +28,7 @@ import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
 import { RequestsInFlight } from "./http/in_flight.ts";
+import { gracefulShutdown } from "./shutdown.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { createMetricsHandler } from "./metrics_listener.ts";
@@ -452,53 +453,4 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
   return new ListenError(
     `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
   );
-}
-
-/**
- * The part of `SHUTDOWN_TIMEOUT` (at most half of it) kept for closing the listeners after the
- * wait for requests in flight.
- */
-const LISTENER_CLOSE_RESERVE_MS = 1000;
-
-/** What a graceful shutdown stops, and whom it tells. */
-interface ShutdownParts {
-  listeners: { shutdown(): Promise<void> }[];
-  services: Services;
-  inFlight: RequestsInFlight;
-  /** Called as the shutdown begins. */
-  onClosing(): void;
-}
-
-function gracefulShutdown(
-  config: Config,
-  logger: Logger,
-  { listeners, services, inFlight, onClosing }: ShutdownParts,
-): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return function shutdown() {
-    stopping ??= (async () => {
-      const timeoutMs = config.shutdownTimeoutMs;
-      const deadline = performance.now() + timeoutMs;
-      onClosing();
-      logger.log("info", "Shutting down", { timeout_ms: timeoutMs, in_flight: inFlight.size });
-      // Deno.serve cuts off request bodies still arriving when its listener closes, so the
-      // listener stays open until the requests accepted so far have their answers. What is
-      // left of a body when that wait ends is answered 503, within the reserve.
-      const reserveMs = Math.min(LISTENER_CLOSE_RESERVE_MS, timeoutMs / 2);
-      const answered = await inFlight.settled(timeoutMs - reserveMs);
-      const drained = Promise.all(listeners.map((listener) => listener.shutdown()));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const finished = await Promise.race([
-        drained.then(() => answered),
-        new Promise<false>((resolve) =>
-          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()), false)
-        ),
-      ]);
-      clearTimeout(timer);
-      await services.close();
-      logger.log("info", "Stopped", { drained: finished });
-      logger.flush();
-    })();
-    return stopping;
-  };
 }
