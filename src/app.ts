@@ -70,6 +70,8 @@ export interface AppDeps {
   readiness: ReadinessProbe;
   /** Told of every request when metrics are on. */
   observer?: RequestObserver;
+  /** Whether the HTTPS listener is closing (see the edge's `closing`). */
+  closing?: () => boolean;
 }
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
@@ -137,5 +139,6 @@ export function createApp(deps: AppDeps): ServeHandler {
     translate,
     clientAddress: createClientAddressResolver(config.clientAddress),
     observer: deps.observer,
+    closing: deps.closing,
   });
 }

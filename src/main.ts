@@ -117,7 +117,10 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     let server: RunningServer | undefined;
     const exit = () => Deno.exit(0);
     // SIGTERM comes from an orchestrator: answer not-ready while the load balancer takes the
-    // instance out, then stop. SIGINT is a person at a terminal: stop now.
+    // instance out, then stop; a repeated SIGTERM joins that drain. SIGINT is a person at a
+    // terminal: stop now, skipping the drain (or the rest of it); in-flight requests still
+    // finish within SHUTDOWN_TIMEOUT. A repeated SIGINT joins that shutdown, since a terminal's
+    // Ctrl-C reaches both `deno task` and the server, and `deno task` forwards its own.
     const handlers: [Deno.Signal, () => void][] = [
       ["SIGTERM", () => server ? server.drain().then(exit) : exit()],
       ["SIGINT", () => server ? server.shutdown().then(exit) : exit()],

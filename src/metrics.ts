@@ -229,6 +229,15 @@ export class Metrics {
     );
   }
 
+  /** Reports whether the store answered its last health ping, read at each scrape. */
+  observeStoreHealth(health: { state: string }): void {
+    this.#gauge(
+      "auth_store_available",
+      "Whether the store answered its last health ping (1) or not (0)",
+      () => health.state === "ok" ? 1 : 0,
+    );
+  }
+
   /** The text exposition format. */
   async render(): Promise<string> {
     const { resourceMetrics } = await this.#reader.collect();

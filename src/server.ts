@@ -27,6 +27,8 @@ import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
 import { createServeErrorHandler, type ServeHandler } from "./http/edge.ts";
+import { RequestsInFlight } from "./http/in_flight.ts";
+import { gracefulShutdown } from "./shutdown.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { createMetricsHandler, metricsUrlFor } from "./metrics_listener.ts";
@@ -36,6 +38,7 @@ import {
   listenWithReload,
   watchCertificateFiles,
 } from "./tls_listener.ts";
+import { StoreHealth } from "./store_health.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
@@ -52,12 +55,20 @@ export interface RunningServer extends AsyncDisposable {
   /**
    * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
-   * serving; resolves to whether the new pair is in use.
+   * serving; the pair already served is not loaded again. Resolves to whether the pair read is in
+   * use.
    */
   reloadCertificate(trigger: string): Promise<boolean>;
-  /** Answers not-ready at once, keeps serving for the drain delay, then shuts down. */
+  /**
+   * Answers not-ready at once, keeps serving for the drain delay, then shuts down. Calling it
+   * again returns the same drain: it never shortens the delay.
+   */
   drain(): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store. */
+  /**
+   * Stops accepting, lets in-flight requests finish within the shutdown bound, closes the store.
+   * Calling it during a drain skips the rest of the delay; calling it again returns the same
+   * shutdown.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -83,6 +94,8 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 /** The store and what lives on it, before any listener. */
 interface Services {
   store: Store;
+  /** Whether the store answers, for readiness and the metrics. */
+  storeHealth: StoreHealth;
   metrics?: Metrics;
   keys: KeyRing;
   idTokenKeys: IdTokenKeys;
@@ -113,13 +126,21 @@ export async function startServer(
     // The app is built once the port is bound, since the default issuer names the real port;
     // no request can arrive before this function's next await.
     const app: { handler?: ServeHandler } = {};
-    let draining = false;
-    const https = listenHttps(config, tls, logger, (req, info) => app.handler!(req, info));
+    let draining: Promise<void> | undefined;
+    let closing = false;
+    const inFlight = new RequestsInFlight();
+    const https = listenHttps(
+      config,
+      tls,
+      logger,
+      inFlight.track((req, info) => app.handler!(req, info)),
+    );
     listeners.push(https);
     const url = `https://${urlHost(config.host)}:${https.port}`;
     const { handler, tokens } = buildApp(config, logger, services, {
       listeningUrl: url,
-      draining: () => draining,
+      draining: () => draining !== undefined || closing,
+      closing: () => closing,
     });
     app.handler = handler;
     const http = listenRedirect(config, https.port);
@@ -145,7 +166,12 @@ export async function startServer(
         () => reloadCertificate("file change"),
       ),
     );
-    const shutdown = gracefulShutdown(config, logger, { listeners, services });
+    const shutdown = gracefulShutdown(config, logger, {
+      listeners,
+      services,
+      inFlight,
+      onClosing: () => closing = true,
+    });
     return {
       url,
       httpUrl,
@@ -153,13 +179,16 @@ export async function startServer(
       store: services.store,
       tokens,
       reloadCertificate,
-      async drain() {
-        if (!draining) {
-          draining = true;
+      drain() {
+        // One drain however often it is asked for: a repeated SIGTERM (systemd's default
+        // KillMode signals both `deno task` and the server, and `deno task` forwards its own)
+        // must not cut the delay short.
+        draining ??= (async () => {
           logger.log("info", "Draining", { delay_ms: config.drainDelayMs });
           await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
-        }
-        await shutdown();
+          await shutdown();
+        })();
+        return draining;
       },
       shutdown,
       [Symbol.asyncDispose]: shutdown,
@@ -227,8 +256,11 @@ async function openServices(
     }),
   );
   const ready = { keys, revocations };
+  const storeHealth = new StoreHealth(() => store.ping(), logger);
+  metrics?.observeStoreHealth(storeHealth);
   return {
     store,
+    storeHealth,
     metrics,
     ...ready,
     devices,
@@ -236,6 +268,7 @@ async function openServices(
     hasher,
     async close() {
       clearInterval(pruning);
+      storeHealth.close();
       metrics?.close();
       ready.keys.close();
       ready.revocations.close();
@@ -247,8 +280,12 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
-  { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
+  { store, storeHealth, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
+  { listeningUrl, draining, closing }: {
+    listeningUrl: string;
+    draining: () => boolean;
+    closing: () => boolean;
+  },
 ): { handler: ServeHandler; tokens: TokenService } {
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new TokenService(keys, {
@@ -318,11 +355,12 @@ function buildApp(
       userInfo: (claims) => userInfo(claims, store),
     },
     readiness: {
-      pingStore: () => store.ping(),
+      storeState: () => storeHealth.check(),
       hasSigningKey: () => keys.signingKey() !== undefined,
       draining,
     },
     observer: metrics?.requestObserver,
+    closing,
   });
   return { handler, tokens };
 }
@@ -416,30 +454,4 @@ export function listenError(error: unknown, { setting, host, port }: ListenTarge
   return new ListenError(
     `Cannot start the ${listener} listener (HOST "${host}", ${setting} ${port}): ${reason}`,
   );
-}
-
-function gracefulShutdown(
-  config: Config,
-  logger: Logger,
-  { listeners, services }: { listeners: { shutdown(): Promise<void> }[]; services: Services },
-): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return function shutdown() {
-    stopping ??= (async () => {
-      logger.log("info", "Shutting down", { timeout_ms: config.shutdownTimeoutMs });
-      const drained = Promise.all(listeners.map((listener) => listener.shutdown()));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const finished = await Promise.race([
-        drained.then(() => true),
-        new Promise<false>((resolve) =>
-          timer = setTimeout(resolve, config.shutdownTimeoutMs, false)
-        ),
-      ]);
-      clearTimeout(timer);
-      await services.close();
-      logger.log("info", "Stopped", { drained: finished });
-      logger.flush();
-    })();
-    return stopping;
-  };
 }

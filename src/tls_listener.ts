@@ -23,7 +23,8 @@ export interface CertificateListener {
   reload: ReloadMode;
   /**
    * Loads and checks a new pair and serves new connections with it; a pair that fails the checks
-   * is refused (one log line, the old pair keeps serving). Resolves to whether it is in use.
+   * is refused (one log line, the old pair keeps serving), and one identical to the pair served
+   * is left as it is (one log line). Resolves to whether it is in use.
    */
   reloadFrom(certPath: string, keyPath: string, trigger: string): Promise<boolean>;
   /** Stops every listener, letting in-flight requests finish. */
@@ -66,6 +67,7 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
     }, options.handler);
   const reload: ReloadMode = portSharingAllowed() ? "seamless" : "with_gap";
   let current = serve(options.tls, reload === "seamless");
+  let served = sameFiles(options.tls);
   const retiring: Promise<void>[] = [];
   let queue = Promise.resolve(true);
 
@@ -81,6 +83,13 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       });
       return false;
     }
+    // A renewal is announced twice (the deploy hook's SIGHUP and the file watcher): the pair
+    // already served is not loaded again.
+    if (served(tls)) {
+      logger.log("info", "Certificate unchanged; nothing to reload", { cert: certPath, trigger });
+      return true;
+    }
+    served = sameFiles(tls);
     const old = current;
     if (reload === "seamless") {
       current = serve(tls, true);
@@ -105,6 +114,11 @@ export function listenWithReload(options: ReloadableListenOptions): CertificateL
       await Promise.all([current.shutdown(), ...retiring]);
     },
   };
+}
+
+/** A test for whether another pair has the same certificate and key text as `tls`. */
+function sameFiles(tls: TlsFiles): (other: TlsFiles) => boolean {
+  return (other) => other.cert === tls.cert && other.key === tls.key;
 }
 
 /**

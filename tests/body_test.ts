@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { readJsonBody } from "../src/http/body.ts";
-import { assertHttpError } from "./helpers/errors.ts";
+import { BodyCutShortError } from "../src/http/errors.ts";
+import { assertHttpError, rejectionOf } from "./helpers/errors.ts";
+import { loginInTwoParts } from "./helpers/held_body.ts";
+import { startTestServer } from "./helpers/server.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 import { deferBodyCancel, settleBody } from "../src/http/body.ts";
 import { json } from "../src/http/json.ts";
 
@@ -273,4 +277,33 @@ Deno.test("deferBodyCancel leaves a cancelled body for settleBody to read", asyn
   assert.equal(state.cancelled, false);
   await settleBody(req, json({ msg: "Successfully logged out" }), SETTLE_LIMITS);
   assert.equal(state.bytes, 300);
+});
+
+Deno.test("readJsonBody answers 400 (BodyCutShortError) when the connection ends mid-body", async () => {
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new Deno.errors.BadResource("Cannot read request body"));
+    },
+  });
+  const error = await rejectionOf(readJsonBody(post(stream), LIMITS), BodyCutShortError);
+  assert.equal(error.status, 400);
+});
+
+Deno.test("a client that goes away mid-body is logged as a 400, not as an unhandled error", async () => {
+  await using server = await startTestServer();
+  {
+    using login = await loginInTwoParts(server.url, server.certPem, {
+      username: "user1",
+      password: "wrong-password",
+    });
+    await sleep(200); // the head and half the body have arrived
+    login.close();
+    await rejectionOf(login.answer, Error);
+  }
+  const line = await waitFor(
+    "the login's access-log line",
+    () => server.logs.find((line) => line.msg === "request" && line.path === "/login"),
+  );
+  assert.equal(line.status, 400);
+  assert.deepEqual(server.logs.filter((line) => line.level === "error"), []);
 });

@@ -34,7 +34,7 @@ Deno.test("GET /health/live and /health/ready answer 200 JSON without authentica
   assert.deepEqual(live.body, { status: "ok" });
   const ready = await get(server, "/health/ready");
   assert.equal(ready.res.status, 200);
-  assert.deepEqual(ready.body, { status: "ready" });
+  assert.deepEqual(ready.body, { status: "ready", store: "ok" });
   assert.equal(ready.res.headers.get("cache-control"), "no-store");
 });
 
@@ -55,25 +55,56 @@ Deno.test("health checks stay out of the access log unless LOG_HEALTH_CHECKS is 
   }
 });
 
-Deno.test("GET /health/ready answers 503 with a reason while the store fails or hangs", async () => {
+Deno.test("GET /health/ready stays 200 while the store fails or hangs, and reports it in the body, a metric and one log line per change", async () => {
   const mode: { ping: "ok" | "fail" | "hang" } = { ping: "ok" };
   await using dir = await tempDir();
   const store = controllableStore(await SqliteStore.open(`${dir.path}/auth.db`), mode);
-  await using server = await startTestServer({ store, dir: dir.path });
-  assert.equal((await get(server, "/health/ready")).res.status, 200);
+  await using server = await startTestServer({ store, dir: dir.path, env: { METRICS_PORT: "0" } });
+  const storeAvailable = async () => {
+    const text = await (await fetch(server.running.metricsUrl!)).text();
+    return /^auth_store_available (\d)/m.exec(text)?.[1];
+  };
+  const ready = await get(server, "/health/ready");
+  assert.equal(ready.res.status, 200);
+  assert.deepEqual(ready.body, { status: "ready", store: "ok" });
+  assert.equal(await storeAvailable(), "1");
+
   mode.ping = "fail";
-  const failing = await get(server, "/health/ready");
-  assert.equal(failing.res.status, 503);
-  assert.deepEqual(failing.body, { status: "not_ready", reason: "store unavailable" });
-  assert.ok(failing.res.headers.get("retry-after"));
+  for (let i = 0; i < 3; i++) {
+    const failing = await get(server, "/health/ready");
+    assert.equal(failing.res.status, 200, "tokens verify from memory: still ready");
+    assert.deepEqual(failing.body, { status: "ready", store: "unavailable" });
+  }
+  assert.equal(await storeAvailable(), "0");
   mode.ping = "hang";
+  const started = performance.now();
   const hanging = await get(server, "/health/ready");
-  assert.equal(hanging.res.status, 503);
-  assert.equal(hanging.body.reason, "store did not answer in time");
+  assert.equal(hanging.res.status, 200);
+  assert.deepEqual(hanging.body, { status: "ready", store: "timed_out" });
+  assert.ok(performance.now() - started < 3000, "the ping is bounded");
   const live = await get(server, "/health/live");
   assert.equal(live.res.status, 200, "liveness does not depend on the store");
+
   mode.ping = "ok";
+  assert.deepEqual((await get(server, "/health/ready")).body, { status: "ready", store: "ok" });
+  assert.equal(await storeAvailable(), "1");
+  const changes = server.logs.filter((line) => String(line.msg).startsWith("Store "));
+  assert.deepEqual(changes.map((line) => [line.level, line.msg, line.store]), [
+    ["warn", "Store not answering; still ready, since tokens verify from memory", "unavailable"],
+    ["info", "Store answers again", undefined],
+  ]);
+});
+
+Deno.test("GET /health/ready answers 503 once the instance drains, and /health/live stays 200", async () => {
+  await using server = await startTestServer({ config: { drainDelayMs: 500 } });
   assert.equal((await get(server, "/health/ready")).res.status, 200);
+  const draining = server.running.drain();
+  const ready = await get(server, "/health/ready");
+  assert.equal(ready.res.status, 503);
+  assert.deepEqual(ready.body, { status: "not_ready", reason: "shutting down" });
+  assert.ok(Number(ready.res.headers.get("retry-after")) > 0);
+  assert.equal((await get(server, "/health/live")).res.status, 200);
+  await draining;
 });
 
 Deno.test("GET /health/ready never hashes a password, whatever it is sent", async () => {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { HAPROXY, startProxy } from "./helpers/haproxy.ts";
 import { type OwnCluster, POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { testCertificate } from "./helpers/tls.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
 
 /**
@@ -13,7 +15,11 @@ import { sleep, waitFor } from "./helpers/wait.ts";
  */
 
 const USERS = { user1: "user1-password" };
-const ENV = { THROTTLE_FREE_FAILURES: "100", THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000" };
+const ENV = {
+  THROTTLE_FREE_FAILURES: "100",
+  THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "1000",
+  METRICS_PORT: "0",
+};
 /** How soon /login must work again once the database is back. */
 const RECOVERY_LIMIT_MS = 5000;
 /** How soon a request that needs the database must be refused while it is down. */
@@ -79,6 +85,12 @@ async function untilLoginWorks(server: TestServer): Promise<number> {
   }, { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: RETRY_INTERVAL_MS });
 }
 
+/** The `auth_store_available` gauge: 1 while the store answers its health pings, else 0. */
+async function storeAvailable(server: TestServer): Promise<string | undefined> {
+  const text = await (await fetch(server.running.metricsUrl!)).text();
+  return /^auth_store_available (\d)/m.exec(text)?.[1];
+}
+
 /** Fails for a 5xx other than 503, and for anything that looks like a stack or a SQL error. */
 function assertNoLeak(what: string, res: Response, text: string): void {
   assert.ok(res.status < 500 || res.status === 503, `${what}: status ${res.status} ${text}`);
@@ -87,8 +99,8 @@ function assertNoLeak(what: string, res: Response, text: string): void {
 }
 
 testNeeding([POSTGRESQL_SERVER], {
-  name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, and " +
-    "the service recovers without a restart",
+  name: "With PostgreSQL down, store work answers 503 + Retry-After, cached tokens verify, the " +
+    "instance stays ready and reports the outage, and the service recovers without a restart",
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
       const seen = await login(server, "user1", USERS.user1);
@@ -146,6 +158,16 @@ testNeeding([POSTGRESQL_SERVER], {
       const jwks = await call(server, "/.well-known/jwks.json");
       assert.equal(jwks.res.status, 200);
 
+      // So the instance can serve: readiness stays up and names the outage, as do the metrics
+      // and one log line.
+      const readiness = await call(server, "/health/ready");
+      assert.equal(readiness.res.status, 200, readiness.text);
+      const { status, store } = JSON.parse(readiness.text);
+      assert.equal(status, "ready");
+      assert.ok(store === "unavailable" || store === "timed_out", readiness.text);
+      assert.equal(await storeAvailable(server), "0");
+      assert.ok(server.logs.some((log) => String(log.msg).startsWith("Store not answering")));
+
       // Clients (and the background key and revocation sync) keep trying for a while: each
       // attempt is refused promptly, however many failed before.
       let slowest = 0;
@@ -175,6 +197,10 @@ testNeeding([POSTGRESQL_SERVER], {
       assert.equal((await call(server, "/hello", { token: unseen.access })).res.status, 401);
 
       assert.ok(server.logs.some((log) => log.msg === "Store unavailable"));
+      const back = await call(server, "/health/ready");
+      assert.deepEqual(JSON.parse(back.text), { status: "ready", store: "ok" });
+      assert.equal(await storeAvailable(server), "1");
+      assert.ok(server.logs.some((log) => log.msg === "Store answers again"));
       const errors = server.logs.filter((log) => log.level === "error");
       assert.deepEqual(errors, [], "no unhandled errors");
       assert.ok(!server.rawLogs.some((line) => line.includes(USERS.user1)), "no password logged");
@@ -217,6 +243,45 @@ testNeeding([POSTGRESQL_SERVER], {
         (await server.store.listUsers()).sort(),
         [...newUsers, "user1"].sort(),
       );
+    });
+  },
+});
+
+testNeeding([POSTGRESQL_SERVER, HAPROXY], {
+  name: "Behind the HAProxy configuration, an instance whose PostgreSQL is down stays in: tokens " +
+    "verify through the proxy, and what needs the store gets the instance's own 503",
+  async fn() {
+    await withServerOnOwnCluster(async (server, cluster) => {
+      const { certPem, keyPem } = await testCertificate();
+      await using proxy = await startProxy({
+        backendPort: Number(new URL(server.url).port),
+        backendCaPem: certPem,
+        backendName: "localhost",
+        certPem,
+        keyPem,
+        env: { PROXY_CHECK_INTERVAL: "300ms" },
+      });
+      const through = { ...server, url: proxy.url };
+      const { access } = await login(through, "user1", USERS.user1);
+
+      await cluster.stop("fast");
+      // Many more checks than it takes to go out (2 failures).
+      await sleep(2000);
+      for (let i = 0; i < 10; i++) {
+        const hello = await call(through, "/hello", { token: access });
+        assert.equal(hello.res.status, 200, hello.text);
+        await sleep(100);
+      }
+      const refused = await call(through, "/login", {
+        json: { username: "user1", password: USERS.user1 },
+      });
+      assert.equal(refused.res.status, 503, refused.text);
+      assert.equal(typeof JSON.parse(refused.text).msg, "string", "the instance's answer");
+      assert.ok(refused.res.headers.has("retry-after"));
+      assert.ok(!proxy.logs.some((line) => / is DOWN/.test(line)), proxy.logs.join("\n"));
+
+      await cluster.start();
+      await untilLoginWorks(through);
     });
   },
 });

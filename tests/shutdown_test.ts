@@ -1,39 +1,14 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
+import { bodyInTwoHalves, loginInTwoParts } from "./helpers/held_body.ts";
+import { parseLogLine, PERMISSIONS, runCli, ServerProcess } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
+import { sleep } from "./helpers/wait.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
-
-/**
- * A JSON body sent in two halves: `firstHalfSent` settles once fetch has taken the first half and
- * asks for more, and the second half follows only when `sendRest` is called.
- */
-function bodyInTwoHalves(json: string) {
-  const bytes = new TextEncoder().encode(json);
-  const half = Math.floor(bytes.length / 2);
-  const firstHalf = Promise.withResolvers<void>();
-  const rest = Promise.withResolvers<void>();
-  let pulls = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      pulls++;
-      if (pulls === 1) {
-        controller.enqueue(bytes.slice(0, half));
-      } else if (pulls === 2) {
-        firstHalf.resolve();
-        await rest.promise;
-        controller.enqueue(bytes.slice(half));
-      } else {
-        controller.close();
-      }
-    },
-  }, { highWaterMark: 0 });
-  return { stream, firstHalfSent: firstHalf.promise, sendRest: () => rest.resolve() };
-}
 
 Deno.test("shutdown lets an in-flight login finish, then refuses connections and closes the store", async () => {
   await using server = await startTestServer({ users: USERS });
@@ -119,4 +94,78 @@ Deno.test("the serve command shuts down gracefully and exits 0 on SIGINT", async
 
 Deno.test("the serve command shuts down gracefully and exits 0 on SIGTERM", async () => {
   await serveAndSignal("SIGTERM");
+});
+
+/** A user of the serve children below (not a demo user, which serve refuses). */
+const OPERATOR = { username: "dora", password: "dora-password-1" };
+
+/** A serve child on a store with {@linkcode OPERATOR}, its certificate, and `env`. */
+async function serveWithUser(dir: string, env: Record<string, string>): Promise<ServerProcess> {
+  const { certPath, keyPath } = await writeTlsFiles(dir);
+  const settings = {
+    TLS_CERT: certPath,
+    TLS_KEY: keyPath,
+    DATABASE_URL: `sqlite:${dir}/data/auth.db`,
+    ...env,
+  };
+  const added = await runCli(["user", "add", OPERATOR.username], {
+    cwd: dir,
+    env: settings,
+    stdin: `${OPERATOR.password}\n`,
+  });
+  assert.equal(added.code, 0, added.stderr);
+  return new ServerProcess(["serve", "--port", "0"], { cwd: dir, env: settings });
+}
+
+Deno.test("SIGTERM while a login body is still arriving over HTTP/1.1: the login is answered, then the process exits", async () => {
+  await withTempDir(async (dir) => {
+    await using server = await serveWithUser(dir, { SHUTDOWN_TIMEOUT: "8", BODY_TIMEOUT: "30" });
+    const url = await server.listening();
+    using login = await loginInTwoParts(url, (await testCertificate()).certPem, OPERATOR);
+    await sleep(300); // the head and half the body have arrived
+    server.signal("SIGTERM");
+    await server.waitForLog("Shutting down");
+    await sleep(1000);
+    assert.ok(!server.lines.some((line) => parseLogLine(line)?.msg === "Stopped"), "waits");
+    await login.sendRest();
+    const answer = await login.answer;
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(typeof JSON.parse(answer.body).access_token, "string");
+
+    const { code } = await server.exitedWithin(8000);
+    const exitedAfter = performance.now() - answer.at;
+    assert.equal(code, 0, server.stderr);
+    assert.ok(exitedAfter < 3000, `exited ${Math.round(exitedAfter)} ms after the answer`);
+    const logs = server.lines.map(parseLogLine);
+    assert.equal(logs.find((line) => line?.msg === "Shutting down")?.in_flight, 1);
+    assert.equal(logs.find((line) => line?.msg === "Stopped")?.drained, true);
+    assert.ok(!logs.some((line) => line?.level === "error"), server.lines.join("\n"));
+  });
+});
+
+Deno.test("an upload that outlasts SHUTDOWN_TIMEOUT gets 503 with Retry-After, never a 500, and the process exits within the bound", async () => {
+  await withTempDir(async (dir) => {
+    const timeoutMs = 2000;
+    await using server = await serveWithUser(dir, {
+      SHUTDOWN_TIMEOUT: String(timeoutMs / 1000),
+      BODY_TIMEOUT: "30",
+    });
+    const url = await server.listening();
+    using login = await loginInTwoParts(url, (await testCertificate()).certPem, OPERATOR);
+    await sleep(300);
+    const signalled = performance.now();
+    server.signal("SIGTERM");
+    const answer = await login.answer; // the rest of the body never comes
+    assert.equal(answer.status, 503, answer.body);
+    assert.ok(Number(answer.headers.get("retry-after")) > 0);
+    assert.equal(typeof JSON.parse(answer.body).msg, "string");
+    const { code } = await server.exitedWithin(timeoutMs + 5000);
+    const exitedAfter = performance.now() - signalled;
+    assert.equal(code, 0, server.stderr);
+    assert.ok(exitedAfter < timeoutMs + 1500, `exited ${Math.round(exitedAfter)} ms after SIGTERM`);
+    const logs = server.lines.map(parseLogLine);
+    assert.ok(!logs.some((line) => line?.level === "error"), server.lines.join("\n"));
+    const login503 = logs.find((line) => line?.msg === "request" && line.path === "/login");
+    assert.equal(login503?.status, 503);
+  });
 });

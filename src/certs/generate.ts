@@ -104,6 +104,9 @@ export async function generateCertificate(
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       san,
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+      // Names the signing key: a peer that pins this certificate next to a renewed one with the
+      // same subject (HAProxy's ca-file during a renewal) finds the right one by key, not by name.
+      await x509.AuthorityKeyIdentifierExtension.create(csr.publicKey),
     ],
   });
 

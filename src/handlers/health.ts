@@ -6,18 +6,18 @@
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 
-/** What readiness depends on. */
+/** What a bounded ping found of the store: it answered, failed, or did not answer in time. */
+export type StoreState = "ok" | "unavailable" | "timed_out";
+
+/** What readiness depends on, and what it reports. */
 export interface ReadinessProbe {
-  /** Resolves when the store answers. */
-  pingStore(): Promise<void>;
+  /** Pings the store (within a short bound): reported, not required. */
+  storeState(): Promise<StoreState>;
   /** Whether a signing key is loaded. */
   hasSigningKey(): boolean;
-  /** Whether the instance has begun to drain before shutting down. */
+  /** Whether the instance has begun to drain or to shut down. */
   draining(): boolean;
 }
-
-/** The longest a readiness check waits for the store before answering 503. */
-const STORE_CHECK_TIMEOUT_MS = 1000;
 
 /** `GET /health/live`: 200 while the process serves requests at all. */
 export function createLivenessHandler(): Handler {
@@ -27,30 +27,24 @@ export function createLivenessHandler(): Handler {
 }
 
 /**
- * `GET /health/ready`: 200 when the store answers within a short bound, a signing key is loaded and
- * the instance is not draining; else 503 with the reason.
+ * `GET /health/ready`: whether this instance can serve. 200 while a signing key is loaded and the
+ * instance is not draining, with the store's state in `store`: during a store outage tokens still
+ * verify from memory, so a load balancer must keep the instance (requests that need the store
+ * answer 503 themselves). Else 503 with the reason and `Retry-After`.
  */
 export function createReadinessHandler(probe: ReadinessProbe): Handler {
   return async function ready() {
-    const reason = await notReadyReason(probe);
-    if (reason === undefined) return json({ status: "ready" });
-    return json({ status: "not_ready", reason }, { status: 503, headers: { "retry-after": "5" } });
+    const reason = probe.draining()
+      ? "shutting down"
+      : probe.hasSigningKey()
+      ? undefined
+      : "no signing key loaded";
+    if (reason !== undefined) {
+      return json({ status: "not_ready", reason }, {
+        status: 503,
+        headers: { "retry-after": "5" },
+      });
+    }
+    return json({ status: "ready", store: await probe.storeState() });
   };
-}
-
-async function notReadyReason(probe: ReadinessProbe): Promise<string | undefined> {
-  if (probe.draining()) return "shutting down";
-  if (!probe.hasSigningKey()) return "no signing key loaded";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve("store did not answer in time"), STORE_CHECK_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([
-      probe.pingStore().then(() => undefined, () => "store unavailable"),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

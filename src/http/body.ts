@@ -2,7 +2,7 @@
  * @module
  * Reading request bodies with limits on size and time, as JSON or as a form.
  */
-import { HttpError } from "./errors.ts";
+import { BodyCutShortError, HttpError } from "./errors.ts";
 
 /** Limits for reading a request body. */
 export interface BodyLimits {
@@ -16,8 +16,9 @@ const FORM_MEDIA_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 
 /**
  * Reads a JSON request body: 415 unless the content type is JSON, 413 past `maxBytes` (without
- * reading the rest), 408 when it is too slow, 400 when it is not valid UTF-8 JSON. After a 415 or
- * a 413 the body is left unlocked for {@linkcode settleBody}.
+ * reading the rest), 408 when it is too slow, 400 when it is not valid UTF-8 JSON or its
+ * connection ends first ({@linkcode BodyCutShortError}). After a 415 or a 413 the body is left
+ * unlocked for {@linkcode settleBody}.
  */
 export async function readJsonBody(req: Request, limits: BodyLimits): Promise<unknown> {
   const text = await readText(req, limits, JSON_MEDIA_TYPE, "application/json");
@@ -82,7 +83,8 @@ async function readLimited(req: Request, { maxBytes, timeoutMs }: BodyLimits): P
     }
   } catch (error) {
     if (!(error instanceof HttpError && error.status === 413)) reader.cancel().catch(() => {});
-    throw error;
+    // Deno reports a connection gone mid-body, on either side, as an unreadable resource.
+    throw error instanceof HttpError ? error : new BodyCutShortError();
   } finally {
     clearTimeout(timer);
   }

@@ -12,7 +12,7 @@ import {
   DEFAULT_CLIENT_ADDRESS,
 } from "./client_address.ts";
 import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
-import { HttpError } from "./errors.ts";
+import { BodyCutShortError, HttpError } from "./errors.ts";
 import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
 import { pathnameOf } from "./request_url.ts";
@@ -54,6 +54,11 @@ export interface EdgeOptions {
   bodyLimits?: BodyLimits;
   /** Told of every request, when metrics are on. */
   observer?: RequestObserver;
+  /**
+   * Whether the listener is closing: a request body cut short is then the server's doing, and
+   * answered 503 with `Retry-After` so that the client sends it again elsewhere.
+   */
+  closing?: () => boolean;
 }
 
 /** The function `Deno.serve` calls. */
@@ -83,7 +88,7 @@ const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
  * goes out, so HTTP/2 clients get it.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, translate, observer, bodyLimits = DEFAULT_BODY_LIMITS } = options;
+  const { logger, translate, observer, closing, bodyLimits = DEFAULT_BODY_LIMITS } = options;
   const clientAddress = options.clientAddress ??
     createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
   return async function edge(req, info) {
@@ -104,7 +109,8 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     try {
       res = await dispatch(req, ctx);
     } catch (error) {
-      res = errorResponse(error, ctx, { logger, translate });
+      const cutByUs = error instanceof BodyCutShortError && closing?.();
+      res = errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, translate });
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
@@ -161,6 +167,13 @@ async function secured(res: Response, head: boolean, requestId: string): Promise
   if (!headers.has("content-type")) headers.set("content-type", JSON_CONTENT_TYPE);
   if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
   return res;
+}
+
+/** The answer to a request whose body the closing listener cut off. */
+function shuttingDown(): HttpError {
+  return new HttpError(503, "Service is shutting down; try again", {
+    headers: { "retry-after": "1" },
+  });
 }
 
 function errorResponse(

@@ -29,3 +29,14 @@ export class HttpError extends Error {
     this.code = options.code;
   }
 }
+
+/**
+ * A request body whose connection ended before the body did: the client went away, or the
+ * listener is closing. The edge answers it 503 with `Retry-After` while the service shuts down.
+ */
+export class BodyCutShortError extends HttpError {
+  constructor() {
+    super(400, "Request body ended before it was complete");
+    this.name = "BodyCutShortError";
+  }
+}

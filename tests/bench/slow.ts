@@ -7,7 +7,7 @@ import { runWrk, type WrkResult } from "./wrk.ts";
 /**
  * Part (g): many slow connections held open, as an attacker would (connections that never finish
  * the TLS handshake or the request head), from many loopback source addresses; meanwhile a new
- * client logs in and calls /hello. Measured against HAProxy with README's HAProxy configuration's defaults in
+ * client logs in and calls /hello. Measured against HAProxy with the defaults of src/deploy/haproxy.cfg in
  * front of our server, and against our server alone; also what the proxy costs GET /hello.
  */
 
@@ -68,7 +68,7 @@ export interface SlowOptions {
   url: string;
   fixture: Fixture;
   connections: number;
-  /** Connections per source address: under README's HAProxy configuration's per-address cap. */
+  /** Connections per source address: under the per-address cap of src/deploy/haproxy.cfg. */
   perAddress: number;
   /** How long to watch the connections behind the proxy before giving up, seconds. */
   proxyDeadlineSeconds: number;
@@ -100,7 +100,7 @@ export async function measureSlowClients(options: SlowOptions): Promise<SlowResu
     : undefined;
   if (!haproxyMissing) {
     options.progress?.(
-      `(g) ${connections} slow connections behind HAProxy (README's HAProxy configuration)`,
+      `(g) ${connections} slow connections behind HAProxy (src/deploy/haproxy.cfg)`,
     );
     await using proxy = await startProxy({
       backendPort: port,

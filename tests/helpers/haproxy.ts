@@ -1,8 +1,7 @@
 /**
- * HAProxy for tests: the configuration README documents (its `haproxy` code block, read from
- * README.md itself, so the documented text is the tested one), started in the foreground on a
- * free loopback port in front of a given HTTPS backend, with its settings from the environment as
- * README shows, and stopped on dispose.
+ * HAProxy for tests: the configuration deployers copy, `src/deploy/haproxy.cfg` itself, started
+ * in the foreground on a free loopback port in front of a given HTTPS backend, with its settings
+ * from the environment as README shows, and stopped on dispose.
  *
  * @module
  */
@@ -22,12 +21,12 @@ const HAPROXY_BIN = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy", "/usr/bin/h
 /** HAProxy from Debian, for the front-proxy tests. */
 export const HAPROXY: Prerequisite = prerequisite(["haproxy"], () => HAPROXY_BIN !== undefined);
 
-/** The HAProxy configuration README documents: its one `haproxy` code block. */
-export async function haproxyConfig(): Promise<string> {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const block = /^```haproxy\n([\s\S]*?)^```$/m.exec(readme);
-  if (!block) throw new Error("README.md has no haproxy code block");
-  return block[1];
+/** Where the HAProxy configuration deployers copy lives. */
+export const HAPROXY_CONFIG: URL = new URL("../../src/deploy/haproxy.cfg", import.meta.url);
+
+/** The HAProxy configuration deployers copy, `src/deploy/haproxy.cfg`. */
+export function haproxyConfig(): Promise<string> {
+  return Deno.readTextFile(HAPROXY_CONFIG);
 }
 
 /** A running HAProxy. */
@@ -53,26 +52,59 @@ export interface ProxyOptions {
   env?: Record<string, string>;
 }
 
-/** Starts HAProxy with README's configuration and waits until it accepts connections. */
-export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
-  if (!HAPROXY_BIN) throw new Error("HAProxy is not installed (apt-get install haproxy)");
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-haproxy-" });
+/**
+ * Writes the configuration and the files `options` name into `dir`, and returns the environment
+ * that makes HAProxy listen on `port` with them.
+ */
+async function prepareProxy(
+  dir: string,
+  port: number,
+  options: ProxyOptions,
+): Promise<Record<string, string>> {
   await Deno.writeTextFile(`${dir}/haproxy.cfg`, await haproxyConfig());
   await Deno.writeTextFile(`${dir}/front.pem`, `${options.certPem}\n${options.keyPem}`, {
     mode: 0o600,
   });
   await Deno.writeTextFile(`${dir}/backend-ca.pem`, options.backendCaPem);
+  return childEnv({
+    PROXY_BIND: `127.0.0.1:${port}`,
+    PROXY_TLS_PEM: `${dir}/front.pem`,
+    PROXY_BACKEND: `127.0.0.1:${options.backendPort}`,
+    PROXY_BACKEND_CA: `${dir}/backend-ca.pem`,
+    PROXY_BACKEND_NAME: options.backendName,
+    ...options.env,
+  });
+}
+
+/** Runs `haproxy -c` on the configuration with `options`: its exit code and output. */
+export async function checkProxyConfig(
+  options: ProxyOptions,
+): Promise<{ code: number; output: string }> {
+  if (!HAPROXY_BIN) throw new Error("HAProxy is not installed (apt-get install haproxy)");
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-haproxy-" });
+  try {
+    const env = await prepareProxy(dir, freePort(), options);
+    const { code, stdout, stderr } = await new Deno.Command(HAPROXY_BIN, {
+      args: ["-c", "-f", `${dir}/haproxy.cfg`],
+      env,
+      clearEnv: true,
+      stdin: "null",
+    }).output();
+    const decoder = new TextDecoder();
+    return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Starts HAProxy with `src/deploy/haproxy.cfg` and waits until it accepts connections. */
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  if (!HAPROXY_BIN) throw new Error("HAProxy is not installed (apt-get install haproxy)");
+  const dir = await Deno.makeTempDir({ prefix: "auth-api-haproxy-" });
   const port = freePort();
   const child = new Deno.Command(HAPROXY_BIN, {
     args: ["-db", "-f", `${dir}/haproxy.cfg`],
-    env: childEnv({
-      PROXY_BIND: `127.0.0.1:${port}`,
-      PROXY_TLS_PEM: `${dir}/front.pem`,
-      PROXY_BACKEND: `127.0.0.1:${options.backendPort}`,
-      PROXY_BACKEND_CA: `${dir}/backend-ca.pem`,
-      PROXY_BACKEND_NAME: options.backendName,
-      ...options.env,
-    }),
+    env: await prepareProxy(dir, port, options),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",

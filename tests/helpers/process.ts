@@ -198,6 +198,11 @@ export interface ServerOptions extends DenoRunOptions {
   dropLogsAfterListening?: boolean;
   /** Kills the child when aborted. */
   signal?: AbortSignal;
+  /**
+   * Runs `launcher[0] launcher[1…] args` instead of `deno run <flags> <script> args`: for
+   * example `["setsid", Deno.execPath(), "task"]` runs a deno.json task as its own process group.
+   */
+  launcher?: readonly string[];
 }
 
 /**
@@ -234,8 +239,9 @@ export class ServerProcess implements AsyncDisposable {
     this.name = options.name ?? "server";
     this.#disposeSignal = options.disposeSignal ?? "SIGKILL";
     this.spawnedAt = performance.now();
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(args, options),
+    const [program, ...launcherArgs] = options.launcher ?? [Deno.execPath()];
+    this.#child = new Deno.Command(program, {
+      args: options.launcher ? [...launcherArgs, ...args] : denoRunArgs(args, options),
       cwd: options.cwd,
       env: childEnv(options.env),
       clearEnv: true,
@@ -324,6 +330,14 @@ export class ServerProcess implements AsyncDisposable {
   /** Sends a signal without waiting for anything. */
   signal(signal: Deno.Signal): void {
     this.#kill(signal);
+  }
+
+  /**
+   * Sends a signal to every process of the child's process group without waiting, as systemd's
+   * `KillMode=control-group` does; the child must lead its group (started by `setsid`).
+   */
+  signalGroup(signal: Deno.Signal): void {
+    Deno.kill(-this.#child.pid, signal);
   }
 
   /**
