@@ -4,7 +4,6 @@
  * Every default is a named constant here or beside the service that owns it; every problem is
  * one {@linkcode ConfigError} line naming the setting. Nothing else reads the environment.
  */
-import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
 import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
@@ -25,6 +24,7 @@ import {
 } from "./http/client_address.ts";
 import type { LogLevel } from "./log.ts";
 import { type IpRange, parseIpRange } from "./net/ip.ts";
+import { type CommandSpec, parseCommandLine } from "./usage.ts";
 
 /** Where development mode and `deno task certs` put the certificate and key. */
 export const DEFAULT_CERT_DIR = "certs";
@@ -128,6 +128,37 @@ export const POSTGRES_CLIENT_VARIABLES = [
   "PGTARGETSESSIONATTRS",
 ] as const;
 
+/** `serve`'s flags, from which its parser (here) and its help are made. */
+export const SERVE_COMMAND: CommandSpec = {
+  name: "serve",
+  summary:
+    "Serve the API over HTTPS, configured by environment variables (see README.md); deno task start runs serve --dev",
+  details: [`Environment: ${ENV_VARIABLES.join(", ")}.`],
+  options: [
+    {
+      name: "port",
+      value: "N",
+      help: `HTTPS port, instead of PORT (default ${DEFAULT_PORT}; 0 picks a free one)`,
+    },
+    {
+      name: "host",
+      value: "HOST",
+      help:
+        `Address to listen on, instead of HOST (default ${DEFAULT_HOST}; 0.0.0.0 for every address, with PUBLIC_URL set)`,
+    },
+    {
+      name: "dev",
+      help:
+        `Development mode (deno task start): make a self-signed certificate in ${DEFAULT_CERT_DIR}/ when there is none and create the demo users user1 and user2`,
+    },
+    {
+      name: "check",
+      help:
+        "Check the configuration, the certificate and key, and the store (read-only), print what would be served, and exit without listening or writing",
+    },
+  ],
+};
+
 /** Everything the service reads from its environment, validated once at start. */
 export interface Config {
   host: string;
@@ -157,6 +188,8 @@ export interface Config {
   jwtSecret?: string;
   /** Algorithm of the key pairs made at first start and by `keys rotate`. */
   jwtAlg: SigningAlg;
+  /** Whether `JWT_ALG` was set, rather than {@linkcode jwtAlg} being the default. */
+  jwtAlgSet: boolean;
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
@@ -311,20 +344,20 @@ export function loadConfig(args: string[], env: Env): Config {
 function readFlags(
   args: string[],
 ): { port?: string; host?: string; dev: boolean; check: boolean } {
+  let invocation;
   try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        dev: { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-      },
-    }).values;
+    invocation = parseCommandLine(SERVE_COMMAND, args);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (invocation.help !== undefined) throw new ConfigError("--help is not a setting");
+  const { values } = invocation;
+  return {
+    port: values.port as string | undefined,
+    host: values.host as string | undefined,
+    dev: values.dev === true,
+    check: values.check === true,
+  };
 }
 
 /**
@@ -371,6 +404,7 @@ type TokenSettings = Pick<
   Config,
   | "jwtSecret"
   | "jwtAlg"
+  | "jwtAlgSet"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
   | "refreshTokenIdleTtlSeconds"
@@ -392,6 +426,7 @@ function readTokenSettings(env: Env): TokenSettings {
   return {
     jwtSecret,
     jwtAlg: readSigningAlg(env.JWT_ALG, jwtSecret),
+    jwtAlgSet: Boolean(env.JWT_ALG),
     accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,

@@ -515,25 +515,32 @@ testNeeding(
   },
 );
 
-Deno.test("certsCommand returns 1 with one Error line for a bad flag", async () => {
+Deno.test("certsCommand returns 2 with an Error and a Usage line for wrong arguments, 1 for a bad name", async () => {
   await withTempDir(async (tmp) => {
     const unused = join(tmp, "unused");
     for (
       const [args, pattern] of [
-        [["--bogus"], /^Error: Unknown option "--bogus"/],
+        [["--bogus"], /^Error: Unknown option "--bogus"$/],
         [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
-        [["--days", "ten"], /^Error: .*"ten"/],
-        [["--dir"], /^Error: Option "--dir <value>" argument missing/],
-        [["extra"], /^Error: Unexpected argument "extra"/],
-        [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
+        [["--days", "ten"], /^Error: .*"ten"$/],
+        [["--dir"], /^Error: Option "--dir <value>" argument missing$/],
+        [["extra"], /^Error: Unexpected argument "extra"$/],
       ] as const
     ) {
       const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
-      assert.equal(code, 1, `${args.join(" ")} fails`);
+      assert.equal(code, 2, `${args.join(" ")} fails`);
       assert.equal(stdout, "");
-      assert.match(stderr, pattern);
-      assert.doesNotMatch(stderr, /\n/);
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 2, stderr);
+      assert.match(lines[0], pattern);
+      assert.equal(lines[1], "Usage: deno task certs [options] (--help for more)");
     }
+    const badName = await captureConsole(() =>
+      certsCommand(["--name", "bad name!", "--ecdsa", "--dir", unused])
+    );
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /^Error: Invalid name "bad name!"/);
+    assert.doesNotMatch(badName.stderr.trimEnd(), /\n/);
     await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
   });
   const help = await captureConsole(() => certsCommand(["--help"]));

@@ -6,6 +6,7 @@ import { NO_USERS } from "../src/main.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
   assertOneLineError,
+  assertUsageError,
   CLIENT,
   type CliResult,
   runCli,
@@ -104,8 +105,11 @@ Deno.test("user add refuses an empty or short password and a name with a control
       await cli(dir, ["user", "add", "bad\u0007name"], { stdin: "long enough password\n" }),
       /control characters/,
     );
-    assertOneLineError(await cli(dir, ["user", "add"]), /Usage/);
-    assertOneLineError(await cli(dir, ["user", "logout"]), /Usage: .*user logout NAME/);
+    assertUsageError(await cli(dir, ["user", "add"]), /Missing NAME/);
+    assert.equal(
+      assertUsageError(await cli(dir, ["user", "logout"]), /Missing NAME/),
+      "Usage: deno task user logout NAME (--help for more)",
+    );
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no user was created");
   });
 });
@@ -132,13 +136,14 @@ Deno.test("keys rotate makes a new current key and keys list shows the previous 
     const newKid = /New signing key "([\w-]+)"/.exec(second.stdout)![1];
     assert.ok(lines.find((line) => line.endsWith("current"))!.startsWith(newKid));
 
-    assertOneLineError(await cli(dir, ["keys", "shuffle"]), /Usage/);
+    assertUsageError(await cli(dir, ["keys", "shuffle"]), /Unknown command "shuffle"/);
   });
 });
 
-Deno.test("an unknown command exits 1 with one error line", async () => {
+Deno.test("an unknown or missing command exits 2 with an error line and the usage line", async () => {
   await withTempDir(async (dir) => {
-    assertOneLineError(await cli(dir, ["frobnicate"]), /Unknown command "frobnicate"/);
+    assertUsageError(await cli(dir, ["frobnicate"]), /Unknown command "frobnicate"/);
+    assertUsageError(await cli(dir, []), /Missing command/);
   });
 });
 
