@@ -626,6 +626,19 @@ function byteLength(text: string): number {
   return new TextEncoder().encode(text).length;
 }
 
+/**
+ * Settings that are valid but likely a mistake, one line each, for `serve` to log and
+ * `serve --check` to print: a wildcard HOST without PUBLIC_URL, with which the service names
+ * itself (`selfUrl`, as it listens) by an address other machines cannot reach.
+ */
+export function configWarnings(config: Config, selfUrl: string): string[] {
+  const wildcard = config.host === "0.0.0.0" || config.host === "::";
+  if (!wildcard || config.publicUrl !== undefined) return [];
+  return [
+    `HOST "${config.host}" accepts connections from other machines, but without PUBLIC_URL the service names itself "${selfUrl}" in tokens, discovery and redirects; set PUBLIC_URL to the https:// address clients use`,
+  ];
+}
+
 /** The host part of a URL for a listening address: wildcards become localhost, IPv6 gets brackets. */
 export function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::") return "localhost";

@@ -12,7 +12,14 @@ import { CLIENTS_COMMAND, clientsCommand } from "./cli/clients.ts";
 import { KEYS_COMMAND, keysCommand } from "./cli/keys.ts";
 import { InputError } from "./cli/secret.ts";
 import { USER_COMMAND, userCommand } from "./cli/user.ts";
-import { ConfigError, loadConfig, readEnvironment, SERVE_COMMAND } from "./config.ts";
+import { checkConfiguration, NO_USERS } from "./check.ts";
+import {
+  ConfigError,
+  configWarnings,
+  loadConfig,
+  readEnvironment,
+  SERVE_COMMAND,
+} from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
@@ -43,10 +50,6 @@ async function mainHelp(): Promise<string> {
     commands: commands.map((spec) => ({ ...spec, name: ` ${spec.name}` })),
   });
 }
-
-/** Said at start when nobody can log in yet: how to add a user. */
-export const NO_USERS =
-  'The store has no users yet; add one with "deno task user add NAME" (or "auth-api user add NAME") and the same DATABASE_URL as this server';
 
 /** Errors whose message is the whole story: printed as one line, no stack. */
 const EXPECTED_ERRORS = [
@@ -122,7 +125,6 @@ function printHelp(text: string): number {
 async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const config = loadConfig(args, env);
   if (config.check) {
-    const { checkConfiguration } = await import("./check.ts");
     console.log((await checkConfiguration(config)).join("\n"));
     return 0;
   }
@@ -161,6 +163,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
+    for (const warning of configWarnings(config, server.url)) logger.log("warn", warning);
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();

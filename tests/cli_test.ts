@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
-import { NO_USERS } from "../src/main.ts";
+import { NO_USERS } from "../src/check.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
   assertOneLineError,

@@ -282,3 +282,28 @@ Deno.test("listenError names the setting at fault for each kind of listen failur
     'Cannot start the plain-HTTP redirect listener (HOST "example.test", HTTP_PORT 443): Odd',
   );
 });
+
+Deno.test("serve on a wildcard HOST without PUBLIC_URL warns that it names itself by localhost, and not once PUBLIC_URL is set", async () => {
+  await withServeDir(async (dir) => {
+    const message = (url: string) =>
+      `HOST "0.0.0.0" accepts connections from other machines, but without PUBLIC_URL the service names itself "${url}" in tokens, discovery and redirects; set PUBLIC_URL to the https:// address clients use`;
+    {
+      await using server = new ServerProcess(["serve"], {
+        cwd: dir,
+        env: serveEnv({ HOST: "0.0.0.0" }),
+      });
+      const url = await server.listening();
+      assert.match(url, /^https:\/\/localhost:\d+$/);
+      const line = await server.waitForLog(message(url));
+      assert.equal(line.level, "warn");
+      assert.equal((await server.stop()).code, 0, server.stderr);
+    }
+    await using named = new ServerProcess(["serve"], {
+      cwd: dir,
+      env: serveEnv({ HOST: "0.0.0.0", PUBLIC_URL: "https://auth.example.test" }),
+    });
+    await named.listening();
+    assert.equal((await named.stop()).code, 0, named.stderr);
+    assert.ok(!named.lines.some((line) => line.includes("PUBLIC_URL")), named.lines.join("\n"));
+  });
+});
