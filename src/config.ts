@@ -16,7 +16,7 @@ import {
   type TokenBudgetOptions,
 } from "./auth/token_budget.ts";
 import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
-import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
+import { DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,
   DEFAULT_CLIENT_ADDRESS,
@@ -64,6 +64,22 @@ const DEFAULT_METRICS_HOST = "127.0.0.1";
 const DEFAULT_DRAIN_DELAY_SECONDS = 5;
 /** `LOG_LEVEL` when unset. */
 const DEFAULT_LOG_LEVEL: LogLevel = "info";
+/** Longest `ACCESS_TOKEN_TTL`: access tokens are meant to be short-lived. */
+const MAX_ACCESS_TOKEN_TTL_SECONDS = DAY_SECONDS;
+/** Longest `REFRESH_TOKEN_TTL`, a session's absolute lifetime. */
+const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * DAY_SECONDS;
+/** Longest lifetime of a browser's cookie (device token, browser session): browsers cap it there. */
+const MAX_COOKIE_SECONDS = 400 * DAY_SECONDS;
+/** Longest `THROTTLE_BASE_DELAY`, the first delay after the free failures. */
+const MAX_THROTTLE_BASE_DELAY_SECONDS = HOUR_SECONDS;
+/** Longest `THROTTLE_MAX_DELAY`. */
+const MAX_THROTTLE_MAX_DELAY_SECONDS = DAY_SECONDS;
+/** Longest `BODY_TIMEOUT`. */
+const MAX_BODY_TIMEOUT_SECONDS = 5 * MINUTE_SECONDS;
+/** Longest `SHUTDOWN_TIMEOUT`. */
+const MAX_SHUTDOWN_TIMEOUT_SECONDS = HOUR_SECONDS;
+/** Longest `DRAIN_DELAY`. */
+const MAX_DRAIN_DELAY_SECONDS = 10 * MINUTE_SECONDS;
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
@@ -308,9 +324,10 @@ export function loadConfig(args: string[], env: Env): Config {
     }),
     throttle: readThrottle(env),
     deviceTokens: {
-      ttlSeconds: integer("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
+      ttlSeconds: seconds("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
         fallback: DEFAULT_DEVICE_TOKENS.ttlSeconds,
         min: MINUTE_SECONDS,
+        max: MAX_COOKIE_SECONDS,
       }),
     },
     clientAddress: readClientAddress(env),
@@ -323,17 +340,20 @@ export function loadConfig(args: string[], env: Env): Config {
     },
     browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
-    bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
+    bodyTimeoutMs: 1000 * seconds("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
       min: 1,
+      max: MAX_BODY_TIMEOUT_SECONDS,
     }),
-    shutdownTimeoutMs: 1000 * integer("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
+    shutdownTimeoutMs: 1000 * seconds("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
       fallback: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
       min: 0,
+      max: MAX_SHUTDOWN_TIMEOUT_SECONDS,
     }),
-    drainDelayMs: 1000 * integer("DRAIN_DELAY", env.DRAIN_DELAY, {
+    drainDelayMs: 1000 * seconds("DRAIN_DELAY", env.DRAIN_DELAY, {
       fallback: DEFAULT_DRAIN_DELAY_SECONDS,
       min: 0,
+      max: MAX_DRAIN_DELAY_SECONDS,
     }),
     logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
     logLevel: readLogLevel(env.LOG_LEVEL),
@@ -419,25 +439,28 @@ function readTokenSettings(env: Env): TokenSettings {
       `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
     );
   }
-  const refreshTokenTtlSeconds = integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+  const refreshTokenTtlSeconds = seconds("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
     fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
     min: MINUTE_SECONDS,
+    max: MAX_REFRESH_TOKEN_TTL_SECONDS,
   });
   return {
     jwtSecret,
     jwtAlg: readSigningAlg(env.JWT_ALG, jwtSecret),
     jwtAlgSet: Boolean(env.JWT_ALG),
-    accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
+    accessTokenTtlSeconds: seconds("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
+      max: MAX_ACCESS_TOKEN_TTL_SECONDS,
     }),
     refreshTokenTtlSeconds,
-    refreshTokenIdleTtlSeconds: integer("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
+    refreshTokenIdleTtlSeconds: seconds("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
       fallback: Math.min(DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS, refreshTokenTtlSeconds),
       min: MINUTE_SECONDS,
       max: refreshTokenTtlSeconds,
+      maxName: "REFRESH_TOKEN_TTL",
     }),
-    clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
+    clockLeewaySeconds: seconds("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
       min: 0,
       max: 5 * MINUTE_SECONDS,
@@ -463,13 +486,15 @@ function readThrottle(env: Env): ThrottleOptions {
       fallback: DEFAULT_THROTTLE.freeFailures,
       min: 0,
     }),
-    baseDelaySeconds: integer("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
+    baseDelaySeconds: seconds("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
       fallback: DEFAULT_THROTTLE.baseDelaySeconds,
       min: 1,
+      max: MAX_THROTTLE_BASE_DELAY_SECONDS,
     }),
-    maxDelaySeconds: integer("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
+    maxDelaySeconds: seconds("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
       fallback: DEFAULT_THROTTLE.maxDelaySeconds,
       min: 1,
+      max: MAX_THROTTLE_MAX_DELAY_SECONDS,
     }),
     resetAfterSeconds: DEFAULT_THROTTLE.resetAfterSeconds,
     addressFailuresPerMinute: integer(
@@ -521,13 +546,15 @@ function readRanges(value: string | undefined): IpRange[] {
 
 function readBrowserSession(env: Env): BrowserSessionOptions {
   return {
-    idleSeconds: integer("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
+    idleSeconds: seconds("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
       fallback: DEFAULT_BROWSER_SESSION.idleSeconds,
       min: MINUTE_SECONDS,
+      max: MAX_COOKIE_SECONDS,
     }),
-    maxSeconds: integer("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
+    maxSeconds: seconds("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
       fallback: DEFAULT_BROWSER_SESSION.maxSeconds,
       min: MINUTE_SECONDS,
+      max: MAX_COOKIE_SECONDS,
     }),
   };
 }
@@ -602,6 +629,58 @@ function integer(
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
   }
   return parsed;
+}
+
+/** Units a duration is sometimes written with, in seconds, to say what number to write. */
+const UNIT_SECONDS: Record<string, number> = {
+  s: 1,
+  m: MINUTE_SECONDS,
+  min: MINUTE_SECONDS,
+  h: HOUR_SECONDS,
+  d: DAY_SECONDS,
+};
+
+/**
+ * A duration setting, in whole seconds from `min` to `max`; `maxName` names the setting the
+ * bound comes from. A value written with a unit ("15m") is refused with the number to write.
+ */
+function seconds(
+  name: string,
+  value: string | undefined,
+  { fallback, min, max, maxName }: { fallback: number; min: number; max: number; maxName?: string },
+): number {
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (/^\d+$/.test(value) && parsed >= min && parsed <= max) return parsed;
+  const upper = maxName
+    ? `${maxName} (${max}, ${humanDuration(max)})`
+    : `${max} (${humanDuration(max)})`;
+  const withUnit = /^(\d+)\s*(s|m|min|h|d)$/i.exec(value.trim());
+  const converted = withUnit && Number(withUnit[1]) * UNIT_SECONDS[withUnit[2].toLowerCase()];
+  const hint = converted === null
+    ? ""
+    : converted >= min && converted <= max
+    ? `; for ${value.trim()} write ${converted}`
+    : ` (${value.trim()} is ${converted} seconds)`;
+  throw new ConfigError(
+    `${name} is in seconds: a whole number from ${min} to ${upper}, not "${value}"${hint}`,
+  );
+}
+
+/** Seconds as the largest whole unit: "1 day", "400 days", "5 minutes", "90 seconds". */
+function humanDuration(total: number): string {
+  for (
+    const [unit, size] of [["day", DAY_SECONDS], ["hour", HOUR_SECONDS], [
+      "minute",
+      MINUTE_SECONDS,
+    ]] as const
+  ) {
+    if (total >= size && total % size === 0) {
+      const count = total / size;
+      return `${count} ${unit}${count === 1 ? "" : "s"}`;
+    }
+  }
+  return `${total} second${total === 1 ? "" : "s"}`;
 }
 
 function boolean(name: string, value: string | undefined): boolean {
