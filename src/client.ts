@@ -245,7 +245,7 @@ async function password(): Promise<string> {
   throw new ClientError(
     Deno.stdin.isTerminal()
       ? "The password is empty; type it at the prompt"
-      : "The password is empty: stdin had no line; pipe the password in, set API_PASSWORD, or run on a terminal to be asked",
+      : "The password is empty: the first line of stdin is empty or missing; pipe the password in, set API_PASSWORD, or run on a terminal to be asked",
   );
 }
 

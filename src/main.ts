@@ -21,6 +21,7 @@ import {
   SERVE_COMMAND,
 } from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
+import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
@@ -83,6 +84,8 @@ async function main(args: string[]): Promise<number> {
       const invocation = parseCommandLine(spec, rest);
       if (invocation.help !== undefined) return printHelp(invocation.help);
       const config = loadConfig([], readEnvironment());
+      const problem = configFileProblem(config, { tls: false, readOnly: false });
+      if (problem) throw new ConfigError(problem);
       const store = await openStore(config.databaseUrl, {
         rootCertFile: config.databaseRootCert,
         warn: (message) => console.error(`Warning: ${message}`),
@@ -124,6 +127,8 @@ function printHelp(text: string): number {
 
 async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const config = loadConfig(args, env);
+  const problem = configFileProblem(config, { tls: true, readOnly: config.check });
+  if (problem) throw new ConfigError(problem);
   if (config.check) {
     console.log((await checkConfiguration(config)).join("\n"));
     return 0;

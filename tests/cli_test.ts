@@ -195,7 +195,10 @@ Deno.test("certs writes a key, CSR and certificate into certs/ that serve (witho
     assert.match(await Deno.readTextFile(join(dir, "certs/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
     assertOneLineError(await cli(dir, ["certs"]), /already exist/);
     // The task may write only certs/.
-    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /write access to "tls"/);
+    assertOneLineError(
+      await cli(dir, ["certs", "--dir", "tls"]),
+      /^Error: --dir "tls" is outside what this process may write \(the certs task writes only under certs\/\): use --dir certs\/NAME .*, or add "tls" to the write permission of the certs task in deno\.json$/,
+    );
     assert.equal(await exists(join(dir, "tls")), false);
 
     await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });

@@ -5,6 +5,7 @@
 import { CertificateError } from "../certs/errors.ts";
 import { DEFAULT_CERTIFICATE_DAYS, writeCertificateFiles } from "../certs/generate.ts";
 import { DEFAULT_CERT_DIR } from "../config.ts";
+import { allowed } from "../file_permissions.ts";
 import {
   type CommandSpec,
   parseCommandLine,
@@ -61,6 +62,11 @@ export async function certsCommand(args: string[]): Promise<number> {
     const days = parseDays(values.days as string | undefined);
     const keyType = values.ecdsa ? "ecdsa" : "rsa";
     const dir = (values.dir as string | undefined) ?? DEFAULT_CERT_DIR;
+    if (!allowed("write", dir)) {
+      throw new CertificateError(
+        `--dir "${dir}" is outside what this process may write (the certs task writes only under ${DEFAULT_CERT_DIR}/): use --dir ${DEFAULT_CERT_DIR}/NAME (and TLS_CERT and TLS_KEY naming the files there), or add "${dir}" to the write permission of the certs task in deno.json`,
+      );
+    }
     const paths = await writeCertificateFiles(dir, {
       force: values.force === true,
       days,
