@@ -25,6 +25,17 @@ import {
 import type { LogLevel } from "./log.ts";
 import { type IpRange, parseIpRange } from "./net/ip.ts";
 import { type CommandSpec, parseCommandLine } from "./usage.ts";
+import {
+  boolean,
+  byteLength,
+  ConfigError,
+  httpsUrl,
+  integer,
+  portNumber,
+  seconds,
+} from "./config_values.ts";
+
+export { ConfigError };
 
 /** Where development mode and `deno task certs` put the certificate and key. */
 export const DEFAULT_CERT_DIR = "certs";
@@ -240,14 +251,6 @@ export interface Config {
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
-}
-
-/** A configuration problem, reported as one line that names the setting. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
 }
 
 /** How the service names itself in tokens. */
@@ -616,93 +619,6 @@ function readClients(
     }
   }
   return { oauthClients: clients, oauthIntrospectors: introspectors };
-}
-
-function integer(
-  name: string,
-  value: string | undefined,
-  { fallback, min, max = Number.MAX_SAFE_INTEGER }: { fallback: number; min: number; max?: number },
-): number {
-  if (value === undefined || value === "") return fallback;
-  const parsed = Number(value);
-  if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return parsed;
-}
-
-/** Units a duration is sometimes written with, in seconds, to say what number to write. */
-const UNIT_SECONDS: Record<string, number> = {
-  s: 1,
-  m: MINUTE_SECONDS,
-  min: MINUTE_SECONDS,
-  h: HOUR_SECONDS,
-  d: DAY_SECONDS,
-};
-
-/**
- * A duration setting, in whole seconds from `min` to `max`; `maxName` names the setting the
- * bound comes from. A value written with a unit ("15m") is refused with the number to write.
- */
-function seconds(
-  name: string,
-  value: string | undefined,
-  { fallback, min, max, maxName }: { fallback: number; min: number; max: number; maxName?: string },
-): number {
-  if (value === undefined || value === "") return fallback;
-  const parsed = Number(value);
-  if (/^\d+$/.test(value) && parsed >= min && parsed <= max) return parsed;
-  const upper = maxName
-    ? `${maxName} (${max}, ${humanDuration(max)})`
-    : `${max} (${humanDuration(max)})`;
-  const withUnit = /^(\d+)\s*(s|m|min|h|d)$/i.exec(value.trim());
-  const converted = withUnit && Number(withUnit[1]) * UNIT_SECONDS[withUnit[2].toLowerCase()];
-  const hint = converted === null
-    ? ""
-    : converted >= min && converted <= max
-    ? `; for ${value.trim()} write ${converted}`
-    : ` (${value.trim()} is ${converted} seconds)`;
-  throw new ConfigError(
-    `${name} is in seconds: a whole number from ${min} to ${upper}, not "${value}"${hint}`,
-  );
-}
-
-/** Seconds as the largest whole unit: "1 day", "400 days", "5 minutes", "90 seconds". */
-function humanDuration(total: number): string {
-  for (
-    const [unit, size] of [["day", DAY_SECONDS], ["hour", HOUR_SECONDS], [
-      "minute",
-      MINUTE_SECONDS,
-    ]] as const
-  ) {
-    if (total >= size && total % size === 0) {
-      const count = total / size;
-      return `${count} ${unit}${count === 1 ? "" : "s"}`;
-    }
-  }
-  return `${total} second${total === 1 ? "" : "s"}`;
-}
-
-function boolean(name: string, value: string | undefined): boolean {
-  if (value === undefined || value === "" || value === "false" || value === "0") return false;
-  if (value === "true" || value === "1") return true;
-  throw new ConfigError(`${name} must be true or false, not "${value}"`);
-}
-
-function portNumber(name: string, value: string | undefined, fallback: number): number {
-  return integer(name, value, { fallback, min: 0, max: 65535 });
-}
-
-function httpsUrl(name: string, value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  if (!URL.canParse(value) || new URL(value).protocol !== "https:") {
-    throw new ConfigError(`${name} must be an https:// URL, not "${value}"`);
-  }
-  return value.replace(/\/+$/, "");
-}
-
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).length;
 }
 
 /**
