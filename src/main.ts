@@ -48,7 +48,7 @@ async function mainHelp(): Promise<string> {
     details: [
       "The compiled binary takes the same commands: bin/auth-api COMMAND. Run a command with --help for its options and subcommands; configuration comes from environment variables (README.md). deno task client runs the example client (deno task client --help).",
     ],
-    commands: commands.map((spec) => ({ ...spec, name: ` ${spec.name}` })),
+    commands,
   });
 }
 
