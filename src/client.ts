@@ -5,18 +5,41 @@
  * it is sent only over HTTPS with verification on (plain HTTP only to this machine).
  */
 import { isIP } from "node:net";
-import { parseArgs } from "node:util";
 import { readPassword } from "./terminal.ts";
+import {
+  type CommandSpec,
+  parseCommandLine,
+  USAGE_EXIT_CODE,
+  UsageError,
+  usageErrorLines,
+} from "./usage.ts";
 
-const USAGE = `Usage: deno task client [--url URL] [--user NAME] [--ca FILE] [--refresh] [--logout]
+/** Where the client connects when neither --url nor API_URL says. */
+const DEFAULT_URL = "https://localhost:8443";
+/** The user it logs in as without --user. */
+const DEFAULT_USER = "user1";
+/** The certificate it trusts without --ca. */
+const DEFAULT_CA = "certs/cert.pem";
 
-Logs in, calls /hello with the access token and prints the answer. The password is read from
-$API_PASSWORD, else asked for (hidden) on a terminal, else read from the first line of stdin.
-  --url       base URL (default: $API_URL or https://localhost:8443); http:// only to loopback
-  --user      username (default: user1)
-  --ca        certificate to trust (default: certs/cert.pem)
-  --refresh   then trade the refresh token for new tokens and call /hello again
-  --logout    then log out and show that the access token is refused`;
+/** The client's command line, from which its parser and help are made. */
+export const CLIENT_COMMAND: CommandSpec = {
+  name: "client",
+  summary: "Log in, call /hello with the access token and print the answer",
+  details: [
+    "The password is read from API_PASSWORD, else asked for without echo on a terminal, else read from the first line of stdin; never from the command line, where other users could see it.",
+  ],
+  options: [
+    {
+      name: "url",
+      value: "URL",
+      help: `Base URL (default: API_URL, else ${DEFAULT_URL}); http:// only to this machine`,
+    },
+    { name: "user", value: "NAME", help: `Username (default ${DEFAULT_USER})` },
+    { name: "ca", value: "FILE", help: `Certificate to trust (default ${DEFAULT_CA})` },
+    { name: "refresh", help: "Then trade the refresh token for new tokens and call /hello again" },
+    { name: "logout", help: "Then log out and show that the access token is refused" },
+  ],
+};
 
 /** Options of one client run. */
 export interface ClientOptions {
@@ -166,56 +189,76 @@ function describe({ status, body }: Answer): string {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      url: { type: "string" },
-      user: { type: "string", default: "user1" },
-      password: { type: "string" },
-      ca: { type: "string", default: "certs/cert.pem" },
-      refresh: { type: "boolean", default: false },
-      logout: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values.password !== undefined) {
+  if (args.some((arg) => arg === "--password" || arg.startsWith("--password="))) {
     throw new ClientError(
       "--password is not accepted, since other users can see command lines; use API_PASSWORD, the prompt or stdin",
     );
   }
-  const baseUrl = (values.url ?? Deno.env.get("API_URL") ?? "https://localhost:8443")
-    .replace(/\/+$/, "");
+  const invocation = parseCommandLine(CLIENT_COMMAND, args);
+  if (invocation.help !== undefined) {
+    console.log(invocation.help);
+    return 0;
+  }
+  const values = invocation.values as {
+    url?: string;
+    user?: string;
+    ca?: string;
+    refresh?: boolean;
+    logout?: boolean;
+  };
+  const baseUrl = (values.url ?? Deno.env.get("API_URL") ?? DEFAULT_URL).replace(/\/+$/, "");
   checkBaseUrl(baseUrl);
+  const ca = values.ca ?? DEFAULT_CA;
   let caCert: string;
   try {
-    caCert = await Deno.readTextFile(values.ca);
+    caCert = await Deno.readTextFile(ca);
   } catch (error) {
     throw new ClientError(
-      `Cannot read certificate "${values.ca}": ${(error as Error).message}; pass --ca FILE`,
+      `Cannot read certificate "${ca}": ${(error as Error).message}; pass --ca FILE`,
     );
   }
   await runClient({
     baseUrl,
-    username: values.user,
-    password: Deno.env.get("API_PASSWORD") ?? await readPassword("Password"),
+    username: values.user ?? DEFAULT_USER,
+    password: await password(),
     caCerts: [caCert],
-    refresh: values.refresh,
-    logout: values.logout,
+    refresh: values.refresh === true,
+    logout: values.logout === true,
     report: (line) => console.log(line),
   });
   return 0;
+}
+
+/** The password from API_PASSWORD, the prompt or stdin; an empty one is refused, never sent. */
+async function password(): Promise<string> {
+  const fromEnv = Deno.env.get("API_PASSWORD");
+  if (fromEnv !== undefined) {
+    if (fromEnv === "") {
+      throw new ClientError(
+        "API_PASSWORD is empty; set it to the password, or unset it to be asked",
+      );
+    }
+    return fromEnv;
+  }
+  const typed = await readPassword("Password");
+  if (typed !== "") return typed;
+  throw new ClientError(
+    Deno.stdin.isTerminal()
+      ? "The password is empty; type it at the prompt"
+      : "The password is empty: the first line of stdin is empty or missing; pipe the password in, set API_PASSWORD, or run on a terminal to be asked",
+  );
 }
 
 if (import.meta.main) {
   try {
     Deno.exitCode = await main(Deno.args);
   } catch (error) {
-    console.error(`Error: ${(error as Error).message}`);
-    Deno.exitCode = 1;
+    if (error instanceof UsageError) {
+      for (const line of usageErrorLines(error)) console.error(line);
+      Deno.exitCode = USAGE_EXIT_CODE;
+    } else {
+      console.error(`Error: ${(error as Error).message}`);
+      Deno.exitCode = 1;
+    }
   }
 }

@@ -4,7 +4,6 @@
  * Every default is a named constant here or beside the service that owns it; every problem is
  * one {@linkcode ConfigError} line naming the setting. Nothing else reads the environment.
  */
-import { parseArgs } from "node:util";
 import { CLIENT_ID } from "./auth/clients.ts";
 import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
@@ -17,8 +16,8 @@ import {
   type TokenBudgetOptions,
 } from "./auth/token_budget.ts";
 import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
-import { DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
-import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
+import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
+import { DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,
   DEFAULT_CLIENT_ADDRESS,
@@ -26,6 +25,18 @@ import {
 } from "./http/client_address.ts";
 import type { LogLevel } from "./log.ts";
 import { type IpRange, parseIpRange } from "./net/ip.ts";
+import { type CommandSpec, parseCommandLine } from "./usage.ts";
+import {
+  boolean,
+  byteLength,
+  ConfigError,
+  httpsUrl,
+  integer,
+  portNumber,
+  seconds,
+} from "./config_values.ts";
+
+export { ConfigError };
 
 /** `DATABASE_URL` when unset: the embedded store. */
 const DEFAULT_DATABASE_URL = "sqlite:data/auth.db";
@@ -59,6 +70,22 @@ const DEFAULT_METRICS_HOST = "127.0.0.1";
 const DEFAULT_DRAIN_DELAY_SECONDS = 5;
 /** `LOG_LEVEL` when unset. */
 const DEFAULT_LOG_LEVEL: LogLevel = "info";
+/** Longest `ACCESS_TOKEN_TTL`: access tokens are meant to be short-lived. */
+const MAX_ACCESS_TOKEN_TTL_SECONDS = DAY_SECONDS;
+/** Longest `REFRESH_TOKEN_TTL`, a session's absolute lifetime. */
+const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * DAY_SECONDS;
+/** Longest lifetime of a browser's cookie (device token, browser session): browsers cap it there. */
+const MAX_COOKIE_SECONDS = 400 * DAY_SECONDS;
+/** Longest `THROTTLE_BASE_DELAY`, the first delay after the free failures. */
+const MAX_THROTTLE_BASE_DELAY_SECONDS = HOUR_SECONDS;
+/** Longest `THROTTLE_MAX_DELAY`. */
+const MAX_THROTTLE_MAX_DELAY_SECONDS = DAY_SECONDS;
+/** Longest `BODY_TIMEOUT`. */
+const MAX_BODY_TIMEOUT_SECONDS = 5 * MINUTE_SECONDS;
+/** Longest `SHUTDOWN_TIMEOUT`. */
+const MAX_SHUTDOWN_TIMEOUT_SECONDS = HOUR_SECONDS;
+/** Longest `DRAIN_DELAY`. */
+const MAX_DRAIN_DELAY_SECONDS = 10 * MINUTE_SECONDS;
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 const MIN_SECRET_BYTES = 32;
 
@@ -124,6 +151,37 @@ export const POSTGRES_CLIENT_VARIABLES = [
   "PGTARGETSESSIONATTRS",
 ] as const;
 
+/** `serve`'s flags, from which its parser (here) and its help are made. */
+export const SERVE_COMMAND: CommandSpec = {
+  name: "serve",
+  summary:
+    "Serve the API over HTTPS, configured by environment variables (see README.md); deno task start runs serve --dev",
+  details: [`Environment: ${ENV_VARIABLES.join(", ")}.`],
+  options: [
+    {
+      name: "port",
+      value: "N",
+      help: `HTTPS port, instead of PORT (default ${DEFAULT_PORT}; 0 picks a free one)`,
+    },
+    {
+      name: "host",
+      value: "HOST",
+      help:
+        `Address to listen on, instead of HOST (default ${DEFAULT_HOST}; 0.0.0.0 for every address, with PUBLIC_URL set)`,
+    },
+    {
+      name: "dev",
+      help:
+        `Development mode (deno task start): make a self-signed certificate in ${DEFAULT_CERT_DIR}/ when there is none and create the demo users user1 and user2`,
+    },
+    {
+      name: "check",
+      help:
+        "Check the configuration, the certificate and key, and the store (read-only), print what would be served, and exit without listening or writing",
+    },
+  ],
+};
+
 /** Everything the service reads from its environment, validated once at start. */
 export interface Config {
   host: string;
@@ -153,6 +211,8 @@ export interface Config {
   jwtSecret?: string;
   /** Algorithm of the key pairs made at first start and by `keys rotate`. */
   jwtAlg: SigningAlg;
+  /** Whether `JWT_ALG` was set, rather than {@linkcode jwtAlg} being the default. */
+  jwtAlgSet: boolean;
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a session (refresh-token family) from its login. */
   refreshTokenTtlSeconds: number;
@@ -187,14 +247,6 @@ export interface Config {
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
-}
-
-/** A configuration problem, reported as one line that names the setting. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
 }
 
 /** How the service names itself in tokens. */
@@ -271,9 +323,10 @@ export function loadConfig(args: string[], env: Env): Config {
     }),
     throttle: readThrottle(env),
     deviceTokens: {
-      ttlSeconds: integer("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
+      ttlSeconds: seconds("DEVICE_TOKEN_TTL", env.DEVICE_TOKEN_TTL, {
         fallback: DEFAULT_DEVICE_TOKENS.ttlSeconds,
         min: MINUTE_SECONDS,
+        max: MAX_COOKIE_SECONDS,
       }),
     },
     clientAddress: readClientAddress(env),
@@ -286,17 +339,20 @@ export function loadConfig(args: string[], env: Env): Config {
     },
     browserSession: readBrowserSession(env),
     maxBodyBytes: MAX_BODY_BYTES,
-    bodyTimeoutMs: 1000 * integer("BODY_TIMEOUT", env.BODY_TIMEOUT, {
+    bodyTimeoutMs: 1000 * seconds("BODY_TIMEOUT", env.BODY_TIMEOUT, {
       fallback: DEFAULT_BODY_TIMEOUT_SECONDS,
       min: 1,
+      max: MAX_BODY_TIMEOUT_SECONDS,
     }),
-    shutdownTimeoutMs: 1000 * integer("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
+    shutdownTimeoutMs: 1000 * seconds("SHUTDOWN_TIMEOUT", env.SHUTDOWN_TIMEOUT, {
       fallback: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
       min: 0,
+      max: MAX_SHUTDOWN_TIMEOUT_SECONDS,
     }),
-    drainDelayMs: 1000 * integer("DRAIN_DELAY", env.DRAIN_DELAY, {
+    drainDelayMs: 1000 * seconds("DRAIN_DELAY", env.DRAIN_DELAY, {
       fallback: DEFAULT_DRAIN_DELAY_SECONDS,
       min: 0,
+      max: MAX_DRAIN_DELAY_SECONDS,
     }),
     logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
     logLevel: readLogLevel(env.LOG_LEVEL),
@@ -307,20 +363,20 @@ export function loadConfig(args: string[], env: Env): Config {
 function readFlags(
   args: string[],
 ): { port?: string; host?: string; dev: boolean; check: boolean } {
+  let invocation;
   try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        dev: { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-      },
-    }).values;
+    invocation = parseCommandLine(SERVE_COMMAND, args);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (invocation.help !== undefined) throw new ConfigError("--help is not a setting");
+  const { values } = invocation;
+  return {
+    port: values.port as string | undefined,
+    host: values.host as string | undefined,
+    dev: values.dev === true,
+    check: values.check === true,
+  };
 }
 
 /**
@@ -367,6 +423,7 @@ type TokenSettings = Pick<
   Config,
   | "jwtSecret"
   | "jwtAlg"
+  | "jwtAlgSet"
   | "accessTokenTtlSeconds"
   | "refreshTokenTtlSeconds"
   | "refreshTokenIdleTtlSeconds"
@@ -381,24 +438,28 @@ function readTokenSettings(env: Env): TokenSettings {
       `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes; generate one with: openssl rand -base64 48`,
     );
   }
-  const refreshTokenTtlSeconds = integer("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
+  const refreshTokenTtlSeconds = seconds("REFRESH_TOKEN_TTL", env.REFRESH_TOKEN_TTL, {
     fallback: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
     min: MINUTE_SECONDS,
+    max: MAX_REFRESH_TOKEN_TTL_SECONDS,
   });
   return {
     jwtSecret,
     jwtAlg: readSigningAlg(env.JWT_ALG, jwtSecret),
-    accessTokenTtlSeconds: integer("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
+    jwtAlgSet: Boolean(env.JWT_ALG),
+    accessTokenTtlSeconds: seconds("ACCESS_TOKEN_TTL", env.ACCESS_TOKEN_TTL, {
       fallback: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       min: 1,
+      max: MAX_ACCESS_TOKEN_TTL_SECONDS,
     }),
     refreshTokenTtlSeconds,
-    refreshTokenIdleTtlSeconds: integer("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
+    refreshTokenIdleTtlSeconds: seconds("REFRESH_TOKEN_IDLE_TTL", env.REFRESH_TOKEN_IDLE_TTL, {
       fallback: Math.min(DEFAULT_REFRESH_TOKEN_IDLE_TTL_SECONDS, refreshTokenTtlSeconds),
       min: MINUTE_SECONDS,
       max: refreshTokenTtlSeconds,
+      maxName: "REFRESH_TOKEN_TTL",
     }),
-    clockLeewaySeconds: integer("JWT_LEEWAY", env.JWT_LEEWAY, {
+    clockLeewaySeconds: seconds("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
       min: 0,
       max: 5 * MINUTE_SECONDS,
@@ -424,13 +485,15 @@ function readThrottle(env: Env): ThrottleOptions {
       fallback: DEFAULT_THROTTLE.freeFailures,
       min: 0,
     }),
-    baseDelaySeconds: integer("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
+    baseDelaySeconds: seconds("THROTTLE_BASE_DELAY", env.THROTTLE_BASE_DELAY, {
       fallback: DEFAULT_THROTTLE.baseDelaySeconds,
       min: 1,
+      max: MAX_THROTTLE_BASE_DELAY_SECONDS,
     }),
-    maxDelaySeconds: integer("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
+    maxDelaySeconds: seconds("THROTTLE_MAX_DELAY", env.THROTTLE_MAX_DELAY, {
       fallback: DEFAULT_THROTTLE.maxDelaySeconds,
       min: 1,
+      max: MAX_THROTTLE_MAX_DELAY_SECONDS,
     }),
     resetAfterSeconds: DEFAULT_THROTTLE.resetAfterSeconds,
     addressFailuresPerMinute: integer(
@@ -482,13 +545,15 @@ function readRanges(value: string | undefined): IpRange[] {
 
 function readBrowserSession(env: Env): BrowserSessionOptions {
   return {
-    idleSeconds: integer("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
+    idleSeconds: seconds("BROWSER_SESSION_IDLE", env.BROWSER_SESSION_IDLE, {
       fallback: DEFAULT_BROWSER_SESSION.idleSeconds,
       min: MINUTE_SECONDS,
+      max: MAX_COOKIE_SECONDS,
     }),
-    maxSeconds: integer("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
+    maxSeconds: seconds("BROWSER_SESSION_MAX", env.BROWSER_SESSION_MAX, {
       fallback: DEFAULT_BROWSER_SESSION.maxSeconds,
       min: MINUTE_SECONDS,
+      max: MAX_COOKIE_SECONDS,
     }),
   };
 }
@@ -552,39 +617,17 @@ function readClients(
   return { oauthClients: clients, oauthIntrospectors: introspectors };
 }
 
-function integer(
-  name: string,
-  value: string | undefined,
-  { fallback, min, max = Number.MAX_SAFE_INTEGER }: { fallback: number; min: number; max?: number },
-): number {
-  if (value === undefined || value === "") return fallback;
-  const parsed = Number(value);
-  if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return parsed;
-}
-
-function boolean(name: string, value: string | undefined): boolean {
-  if (value === undefined || value === "" || value === "false" || value === "0") return false;
-  if (value === "true" || value === "1") return true;
-  throw new ConfigError(`${name} must be true or false, not "${value}"`);
-}
-
-function portNumber(name: string, value: string | undefined, fallback: number): number {
-  return integer(name, value, { fallback, min: 0, max: 65535 });
-}
-
-function httpsUrl(name: string, value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  if (!URL.canParse(value) || new URL(value).protocol !== "https:") {
-    throw new ConfigError(`${name} must be an https:// URL, not "${value}"`);
-  }
-  return value.replace(/\/+$/, "");
-}
-
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).length;
+/**
+ * Settings that are valid but likely a mistake, one line each, for `serve` to log and
+ * `serve --check` to print: a wildcard HOST without PUBLIC_URL, with which the service names
+ * itself (`selfUrl`, as it listens) by an address other machines cannot reach.
+ */
+export function configWarnings(config: Config, selfUrl: string): string[] {
+  const wildcard = config.host === "0.0.0.0" || config.host === "::";
+  if (!wildcard || config.publicUrl !== undefined) return [];
+  return [
+    `HOST "${config.host}" accepts connections from other machines, but without PUBLIC_URL the service names itself "${selfUrl}" in tokens, discovery and redirects; set PUBLIC_URL to the https:// address clients use`,
+  ];
 }
 
 /** The host part of a URL for a listening address: wildcards become localhost, IPv6 gets brackets. */

@@ -1,42 +1,56 @@
 /**
  * @module
  * The command line, and the `deno compile` entry point: `serve`, `certs`, `user`, `keys`,
- * `clients`. It reads the environment once and prints an expected error as one line, without a
- * stack.
+ * `clients`. Every command answers `--help`; wrong arguments get an error and a usage line and
+ * exit 2, before anything is opened. It reads the environment once and prints an expected error
+ * as one line, without a stack.
  */
 import { PasswordHasher } from "./auth/passwords.ts";
 import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
-import { clientsCommand } from "./cli/clients.ts";
-import { keysCommand } from "./cli/keys.ts";
-import { userCommand } from "./cli/user.ts";
-import { ConfigError, loadConfig, readEnvironment } from "./config.ts";
+import { CLIENTS_COMMAND, clientsCommand } from "./cli/clients.ts";
+import { KEYS_COMMAND, keysCommand } from "./cli/keys.ts";
+import { InputError } from "./terminal.ts";
+import { USER_COMMAND, userCommand } from "./cli/user.ts";
+import { checkConfiguration, NO_USERS } from "./check.ts";
+import {
+  ConfigError,
+  configWarnings,
+  loadConfig,
+  readEnvironment,
+  SERVE_COMMAND,
+} from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
+import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
-import { InputError } from "./terminal.ts";
+import {
+  helpText,
+  parseCommandLine,
+  PROGRAM,
+  USAGE_EXIT_CODE,
+  UsageError,
+  usageErrorLines,
+} from "./usage.ts";
 
-const HELP = `auth-api: an HTTPS token-authentication API
+/** The summary at the top of the main help. */
+const ABOUT = "auth-api: an HTTPS token-authentication API and OpenID provider";
 
-Usage:
-  auth-api serve [--dev] [--port N] [--host H]   Serve HTTPS (--dev: make a certificate, seed demo users)
-  auth-api serve --check                         Check configuration, certificate and store; do not listen
-  auth-api certs [--force] [--ecdsa] [--days N] [--name NAME]...   Make a self-signed certificate
-  auth-api user add|passwd|remove NAME           Manage users (password from a prompt or stdin)
-  auth-api user logout NAME                      End every session of a user
-  auth-api user list
-  auth-api keys rotate|list                      Manage ES256 signing keys
-  auth-api keys revoke KID                       Stop trusting a (leaked) key at once
-  auth-api clients add ID --redirect-uri URI… [--public] [--first-party] [--scope S] [--grant G]…
-  auth-api clients list|remove ID|rotate-secret ID   Manage registered OAuth clients
-
-Configuration comes from environment variables; see README.md.`;
-
-/** Said at start when nobody can log in yet: how to add a user. */
-export const NO_USERS =
-  'The store has no users yet; add one with "deno task user add NAME" (or "auth-api user add NAME") and the same DATABASE_URL as this server';
+/** The main help: every command with its summary, made from the commands' own definitions. */
+async function mainHelp(): Promise<string> {
+  const { CERTS_COMMAND } = await import("./cli/certs.ts");
+  const commands = [SERVE_COMMAND, CERTS_COMMAND, USER_COMMAND, KEYS_COMMAND, CLIENTS_COMMAND];
+  return helpText({
+    name: "",
+    summary: ABOUT,
+    details: [
+      "The compiled binary takes the same commands: bin/auth-api COMMAND. Run a command with --help for its options and subcommands; configuration comes from environment variables (README.md). deno task client runs the example client (deno task client --help).",
+    ],
+    commands,
+  });
+}
 
 /** Errors whose message is the whole story: printed as one line, no stack. */
 const EXPECTED_ERRORS = [
@@ -51,8 +65,11 @@ const EXPECTED_ERRORS = [
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
-    case "serve":
+    case "serve": {
+      const invocation = parseCommandLine(SERVE_COMMAND, rest);
+      if (invocation.help !== undefined) return printHelp(invocation.help);
       return await serve(rest, readEnvironment());
+    }
     case "certs": {
       // Loaded on demand, like the PostgreSQL client: a server need not carry the certificate
       // builder in memory.
@@ -62,7 +79,13 @@ async function main(args: string[]): Promise<number> {
     case "user":
     case "keys":
     case "clients": {
+      const spec = { user: USER_COMMAND, keys: KEYS_COMMAND, clients: CLIENTS_COMMAND }[command];
+      // Arguments are checked, and help printed, before the store is opened.
+      const invocation = parseCommandLine(spec, rest);
+      if (invocation.help !== undefined) return printHelp(invocation.help);
       const config = loadConfig([], readEnvironment());
+      const problem = configFileProblem(config, { tls: false, readOnly: false });
+      if (problem) throw new ConfigError(problem);
       const store = await openStore(config.databaseUrl, {
         rootCertFile: config.databaseRootCert,
         warn: (message) => console.error(`Warning: ${message}`),
@@ -83,21 +106,30 @@ async function main(args: string[]): Promise<number> {
       }
       return 0;
     }
-    case undefined:
     case "help":
     case "--help":
     case "-h":
-      console.log(HELP);
-      return command === undefined ? 1 : 0;
+      return printHelp(await mainHelp());
+    case undefined:
+      throw new UsageError("Missing command", `${PROGRAM} COMMAND [ARGUMENTS]`);
     default:
-      throw new InputError(`Unknown command "${command}"; run with --help`);
+      throw new UsageError(
+        `Unknown command "${command}": use serve, certs, user, keys or clients`,
+        `${PROGRAM} COMMAND [ARGUMENTS]`,
+      );
   }
+}
+
+function printHelp(text: string): number {
+  console.log(text);
+  return 0;
 }
 
 async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const config = loadConfig(args, env);
+  const problem = configFileProblem(config, { tls: true, readOnly: config.check });
+  if (problem) throw new ConfigError(problem);
   if (config.check) {
-    const { checkConfiguration } = await import("./check.ts");
     console.log((await checkConfiguration(config)).join("\n"));
     return 0;
   }
@@ -139,6 +171,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       console.error(`Listening on ${server.url}${redirect}`);
     }
     if (empty) logger.log("warn", NO_USERS);
+    for (const warning of configWarnings(config, server.url)) logger.log("warn", warning);
     return await new Promise<never>(() => {});
   } catch (error) {
     await store.close();
@@ -156,9 +189,14 @@ if (import.meta.main) {
   try {
     Deno.exitCode = await main(Deno.args);
   } catch (error) {
-    const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
-    console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
-    if (!expected && debugging()) console.error(error);
-    Deno.exitCode = 1;
+    if (error instanceof UsageError) {
+      for (const line of usageErrorLines(error)) console.error(line);
+      Deno.exitCode = USAGE_EXIT_CODE;
+    } else {
+      const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
+      console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!expected && debugging()) console.error(error);
+      Deno.exitCode = 1;
+    }
   }
 }

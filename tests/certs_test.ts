@@ -323,42 +323,44 @@ Deno.test("loadTlsFiles suggests deno task certs only where it writes the missin
     assert.ok(error instanceof CertificateError, `expected CertificateError, got ${error}`);
     return error.message;
   }
-  // The defaults, relative to the working directory: deno task certs writes exactly these.
+  // Relative paths are resolved in an empty directory, so that files a user made in the project
+  // (deno task certs --dir certs/api, say) cannot change what is missing.
   const cwd = Deno.cwd();
   await withTempDir(async (dir) => {
     Deno.chdir(dir);
     try {
+      // The defaults, relative to the working directory: deno task certs writes exactly these.
       assert.equal(
         await missing("certs/cert.pem", "./certs/key.pem"),
         'Cannot read certificate "certs/cert.pem": file not found; run "deno task certs" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+      // A directory under certs/: --dir says which, as the task may write there.
+      assert.equal(
+        await missing("certs/api/cert.pem", "certs/api/key.pem"),
+        'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+      assert.equal(
+        await missing("certs/api/cert.pem", "certs/key.pem"),
+        'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" and set TLS_KEY=certs/api/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+      // Another directory, which the task may not write: the defaults, and the settings naming them.
+      assert.equal(
+        await missing("/nowhere/tls dir/cert.pem", "/nowhere/tls dir/key.pem"),
+        'Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+      assert.equal(
+        await missing("/nowhere/cert.pem", "certs/key.pem"),
+        'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
+      );
+      // A name deno task certs never writes, even under certs/.
+      assert.equal(
+        await missing("certs/api.crt", "certs/api.key"),
+        'Cannot read certificate "certs/api.crt": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
       );
     } finally {
       Deno.chdir(cwd);
     }
   });
-  // A directory under certs/: --dir says which, as the task may write there.
-  assert.equal(
-    await missing("certs/api/cert.pem", "certs/api/key.pem"),
-    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" to create it, or set TLS_CERT and TLS_KEY to existing PEM files',
-  );
-  assert.equal(
-    await missing("certs/api/cert.pem", "certs/key.pem"),
-    'Cannot read certificate "certs/api/cert.pem": file not found; run "deno task certs --dir certs/api" and set TLS_KEY=certs/api/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
-  );
-  // Another directory, which the task may not write: the defaults, and the settings naming them.
-  assert.equal(
-    await missing("/nowhere/tls dir/cert.pem", "/nowhere/tls dir/key.pem"),
-    'Cannot read certificate "/nowhere/tls dir/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
-  );
-  assert.equal(
-    await missing("/nowhere/cert.pem", "certs/key.pem"),
-    'Cannot read certificate "/nowhere/cert.pem": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
-  );
-  // A name deno task certs never writes, even under certs/.
-  assert.equal(
-    await missing("certs/api.crt", "certs/api.key"),
-    'Cannot read certificate "certs/api.crt": file not found; run "deno task certs" and set TLS_CERT=certs/cert.pem TLS_KEY=certs/key.pem, or set TLS_CERT and TLS_KEY to existing PEM files',
-  );
 });
 
 Deno.test("loadTlsFiles explains a file that is not a PEM certificate or key", async () => {
@@ -513,25 +515,32 @@ testNeeding(
   },
 );
 
-Deno.test("certsCommand returns 1 with one Error line for a bad flag", async () => {
+Deno.test("certsCommand returns 2 with an Error and a Usage line for wrong arguments, 1 for a bad name", async () => {
   await withTempDir(async (tmp) => {
     const unused = join(tmp, "unused");
     for (
       const [args, pattern] of [
-        [["--bogus"], /^Error: Unknown option "--bogus"/],
+        [["--bogus"], /^Error: Unknown option "--bogus"$/],
         [["--days", "0"], /^Error: Option "--days" takes a positive whole number, got "0"$/],
-        [["--days", "ten"], /^Error: .*"ten"/],
-        [["--dir"], /^Error: Option "--dir <value>" argument missing/],
-        [["extra"], /^Error: Unexpected argument "extra"/],
-        [["--name", "bad name!", "--ecdsa", "--dir", unused], /^Error: Invalid name "bad name!"/],
+        [["--days", "ten"], /^Error: .*"ten"$/],
+        [["--dir"], /^Error: Option "--dir <value>" argument missing$/],
+        [["extra"], /^Error: Unexpected argument "extra"$/],
       ] as const
     ) {
       const { code, stdout, stderr } = await captureConsole(() => certsCommand([...args]));
-      assert.equal(code, 1, `${args.join(" ")} fails`);
+      assert.equal(code, 2, `${args.join(" ")} fails`);
       assert.equal(stdout, "");
-      assert.match(stderr, pattern);
-      assert.doesNotMatch(stderr, /\n/);
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 2, stderr);
+      assert.match(lines[0], pattern);
+      assert.equal(lines[1], "Usage: deno task certs [options] (--help for more)");
     }
+    const badName = await captureConsole(() =>
+      certsCommand(["--name", "bad name!", "--ecdsa", "--dir", unused])
+    );
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /^Error: Invalid name "bad name!"/);
+    assert.doesNotMatch(badName.stderr.trimEnd(), /\n/);
     await assert.rejects(Deno.stat(unused), Deno.errors.NotFound, "nothing written on bad options");
   });
   const help = await captureConsole(() => certsCommand(["--help"]));

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PasswordHasher } from "../src/auth/passwords.ts";
-import { NO_USERS } from "../src/main.ts";
+import { NO_USERS } from "../src/check.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
   assertOneLineError,
+  assertUsageError,
   CLIENT,
   type CliResult,
   runCli,
@@ -105,8 +106,11 @@ Deno.test("user add refuses an empty or short password and a name with a control
       await cli(dir, ["user", "add", "bad\u0007name"], { stdin: "long enough password\n" }),
       /control characters/,
     );
-    assertOneLineError(await cli(dir, ["user", "add"]), /Usage/);
-    assertOneLineError(await cli(dir, ["user", "logout"]), /Usage: .*user logout NAME/);
+    assertUsageError(await cli(dir, ["user", "add"]), /Missing NAME/);
+    assert.equal(
+      assertUsageError(await cli(dir, ["user", "logout"]), /Missing NAME/),
+      "Usage: deno task user logout NAME (--help for more)",
+    );
     assert.equal((await cli(dir, ["user", "list"])).stdout, "", "no user was created");
   });
 });
@@ -133,13 +137,14 @@ Deno.test("keys rotate makes a new current key and keys list shows the previous 
     const newKid = /New signing key "([\w-]+)"/.exec(second.stdout)![1];
     assert.ok(lines.find((line) => line.endsWith("current"))!.startsWith(newKid));
 
-    assertOneLineError(await cli(dir, ["keys", "shuffle"]), /Usage/);
+    assertUsageError(await cli(dir, ["keys", "shuffle"]), /Unknown command "shuffle"/);
   });
 });
 
-Deno.test("an unknown command exits 1 with one error line", async () => {
+Deno.test("an unknown or missing command exits 2 with an error line and the usage line", async () => {
   await withTempDir(async (dir) => {
-    assertOneLineError(await cli(dir, ["frobnicate"]), /Unknown command "frobnicate"/);
+    assertUsageError(await cli(dir, ["frobnicate"]), /Unknown command "frobnicate"/);
+    assertUsageError(await cli(dir, []), /Missing command/);
   });
 });
 
@@ -191,7 +196,10 @@ Deno.test("certs writes a key, CSR and certificate into certs/ that serve (witho
     assert.match(await Deno.readTextFile(join(dir, "certs/csr.pem")), /BEGIN CERTIFICATE REQUEST/);
     assertOneLineError(await cli(dir, ["certs"]), /already exist/);
     // The task may write only certs/.
-    assertOneLineError(await cli(dir, ["certs", "--dir", "tls"]), /write access to "tls"/);
+    assertOneLineError(
+      await cli(dir, ["certs", "--dir", "tls"]),
+      /^Error: --dir "tls" is outside what this process may write \(the certs task writes only under certs\/\): use --dir certs\/NAME .*, or add "tls" to the write permission of the certs task in deno\.json$/,
+    );
     assert.equal(await exists(join(dir, "tls")), false);
 
     await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });

@@ -3,6 +3,7 @@ import { eraseLastCharacter } from "../src/terminal.ts";
 import { checkBaseUrl, ClientError, runClient } from "../src/client.ts";
 import { assertOneLineError, CLIENT, runCli } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { writeTlsFiles } from "./helpers/tls.ts";
 
 Deno.test("checkBaseUrl allows https:// anywhere and http:// only to loopback", () => {
   for (
@@ -96,6 +97,30 @@ Deno.test("the client command refuses http:// to another host and --password wit
     assertOneLineError(flag, /^Error: --password is not accepted/);
     assert.ok(!flag.stderr.includes("password1"), "the password is not echoed");
   });
+});
+
+Deno.test("the client command refuses an empty password from stdin or API_PASSWORD with one line, sending nothing", async () => {
+  let requests = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    return Response.json({ msg: "Invalid credentials" }, { status: 400 });
+  });
+  await withTempDir(async (dir) => {
+    await writeTlsFiles(dir);
+    const args = ["--url", `http://127.0.0.1:${server.addr.port}`, "--ca", "certs/cert.pem"];
+    // deno task client </dev/null, and an empty first line.
+    for (const stdin of [undefined, "", "\n", "\r\n"]) {
+      assertOneLineError(
+        await runCli(args, { cwd: dir, script: CLIENT, stdin }),
+        /^Error: The password is empty: the first line of stdin is empty or missing; pipe the password in, set API_PASSWORD, or run on a terminal to be asked$/,
+      );
+    }
+    assertOneLineError(
+      await runCli(args, { cwd: dir, script: CLIENT, env: { API_PASSWORD: "" } }),
+      /^Error: API_PASSWORD is empty; set it to the password, or unset it to be asked$/,
+    );
+  });
+  assert.equal(requests, 0, "no login was attempted");
 });
 
 /** What the hidden prompt keeps after `typed`, where "\x7f" is the backspace key. */

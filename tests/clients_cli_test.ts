@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { type CliResult, runCli } from "./helpers/process.ts";
+import { assertUsageError, type CliResult, runCli } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -109,7 +109,9 @@ Deno.test("clients add registers public and confidential clients; the secret is 
       lines[0],
       /^grafana {2}confidential {2}third-party {2}grants=authorization_code,refresh_token,client_credentials/,
     );
-    assert.match(lines[1], /^spa {2}public {2}first-party /);
+    // --name is shown, as JSON text, only for the client registered with one.
+    assert.match(lines[1], /^spa {2}name="Single-page app" {2}public {2}first-party /);
+    assert.doesNotMatch(lines[0], /name=/);
     assert.ok(!listed.stdout.includes(secret));
   });
 });
@@ -160,10 +162,23 @@ Deno.test("clients add refuses what must not be registered, each with one line",
         /taken by the configuration/,
       ],
       [["add", "auth-api", "--redirect-uri", "https://a.example/"], /taken by the configuration/],
-      [["add", "a", "--redirect-uri", "https://a.example/", "--bogus"], /bogus/],
-      [["frobnicate"], /Usage/],
     ];
     for (const [args, pattern] of cases) assertOneLineError(await run(args), pattern);
+    const usage: [string[], RegExp, string][] = [
+      [
+        ["add", "a", "--redirect-uri", "https://a.example/", "--bogus"],
+        /Unknown option "--bogus"/,
+        "clients add ID [options]",
+      ],
+      [["add", "--public"], /Missing ID/, "clients add ID [options]"],
+      [["frobnicate"], /Unknown command "frobnicate"/, "clients COMMAND [ARGUMENTS]"],
+      [["list", "extra"], /Unexpected argument "extra"/, "clients list"],
+      [["remove"], /Missing ID/, "clients remove ID"],
+    ];
+    for (const [args, pattern, synopsis] of usage) {
+      const line = assertUsageError(await run(args), pattern);
+      assert.equal(line, `Usage: deno task ${synopsis} (--help for more)`);
+    }
     assert.equal((await run(["list"])).stdout, "", "nothing was registered");
     const first = await run(["add", "a", "--redirect-uri", "https://a.example/"]);
     assert.equal(first.code, 0, first.stderr);

@@ -250,6 +250,55 @@ Deno.test("loadConfig rejects out-of-range numeric settings naming the variable"
   assertConfigError(() => loadConfig([], { HTTP_PORT: "99999" }), /HTTP_PORT/);
 });
 
+/** Every duration setting with its bounds in seconds, as its error message states them. */
+const DURATIONS: [name: string, min: number, max: number, maxText: string][] = [
+  ["ACCESS_TOKEN_TTL", 1, 86400, "1 day"],
+  ["REFRESH_TOKEN_TTL", 60, 365 * 86400, "365 days"],
+  ["REFRESH_TOKEN_IDLE_TTL", 60, 30 * 86400, "30 days"],
+  ["JWT_LEEWAY", 0, 300, "5 minutes"],
+  ["THROTTLE_BASE_DELAY", 1, 3600, "1 hour"],
+  ["THROTTLE_MAX_DELAY", 1, 86400, "1 day"],
+  ["DEVICE_TOKEN_TTL", 60, 400 * 86400, "400 days"],
+  ["BODY_TIMEOUT", 1, 300, "5 minutes"],
+  ["BROWSER_SESSION_IDLE", 60, 400 * 86400, "400 days"],
+  ["BROWSER_SESSION_MAX", 60, 400 * 86400, "400 days"],
+  ["SHUTDOWN_TIMEOUT", 0, 3600, "1 hour"],
+  ["DRAIN_DELAY", 0, 600, "10 minutes"],
+];
+
+Deno.test("every duration setting says it is in seconds, with its bounds, and accepts exactly them", () => {
+  for (const [name, min, max, maxText] of DURATIONS) {
+    loadConfig([], { [name]: String(min) });
+    loadConfig([], { [name]: String(max) });
+    const bounds = name === "REFRESH_TOKEN_IDLE_TTL"
+      ? `from ${min} to REFRESH_TOKEN_TTL \\(${max}, ${maxText}\\)`
+      : `from ${min} to ${max} \\(${maxText}\\)`;
+    for (const value of [String(max + 1), "1.5", "soon", ...min > 0 ? [String(min - 1)] : []]) {
+      assertConfigError(
+        () => loadConfig([], { [name]: value }),
+        new RegExp(
+          `^${name} is in seconds: a whole number ${bounds}, not "${RegExp.escape(value)}"$`,
+        ),
+      );
+    }
+  }
+});
+
+Deno.test("a duration written with a unit is refused with the number of seconds to write", () => {
+  assert.equal(
+    thrownBy(() => loadConfig([], { ACCESS_TOKEN_TTL: "15m" }), ConfigError).message,
+    'ACCESS_TOKEN_TTL is in seconds: a whole number from 1 to 86400 (1 day), not "15m"; for 15m write 900',
+  );
+  assertConfigError(() => loadConfig([], { REFRESH_TOKEN_TTL: "30d" }), /; for 30d write 2592000$/);
+  assertConfigError(() => loadConfig([], { DRAIN_DELAY: "5s" }), /; for 5s write 5$/);
+  assertConfigError(() => loadConfig([], { THROTTLE_MAX_DELAY: "2h" }), /; for 2h write 7200$/);
+  // Beyond the bound, the conversion is given without an invitation to write it.
+  assertConfigError(
+    () => loadConfig([], { JWT_LEEWAY: "1h" }),
+    /^JWT_LEEWAY is in seconds: a whole number from 0 to 300 \(5 minutes\), not "1h" \(1h is 3600 seconds\)$/,
+  );
+});
+
 Deno.test("loadConfig reads REFRESH_TOKEN_IDLE_TTL, defaults it to at most REFRESH_TOKEN_TTL and refuses it above", () => {
   const both = loadConfig([], { REFRESH_TOKEN_TTL: "7200", REFRESH_TOKEN_IDLE_TTL: "600" });
   assert.equal(both.refreshTokenTtlSeconds, 7200);
@@ -258,7 +307,7 @@ Deno.test("loadConfig reads REFRESH_TOKEN_IDLE_TTL, defaults it to at most REFRE
   assert.equal(short.refreshTokenIdleTtlSeconds, 3600, "the default never exceeds the session");
   assertConfigError(
     () => loadConfig([], { REFRESH_TOKEN_TTL: "3600", REFRESH_TOKEN_IDLE_TTL: "3601" }),
-    /REFRESH_TOKEN_IDLE_TTL.*3600/,
+    /^REFRESH_TOKEN_IDLE_TTL is in seconds: a whole number from 60 to REFRESH_TOKEN_TTL \(3600, 1 hour\), not "3601"$/,
   );
   assertConfigError(() => loadConfig([], { REFRESH_TOKEN_IDLE_TTL: "59" }), /IDLE_TTL/);
 });

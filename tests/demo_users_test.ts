@@ -35,6 +35,10 @@ Deno.test("serve refuses to start while the demo users of deno task start exist,
     await dev.listening();
     assert.equal((await dev.stop("SIGTERM")).code, 0, dev.stderr);
     assert.deepEqual(await demoUsers(dir), ["user1", "user2"], "marked in the store");
+    const mark = "(demo user with a public password: serve without --dev refuses to start)";
+    const listed = await runCli(["user", "list"], { cwd: dir });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stdout, `user1  ${mark}\nuser2  ${mark}\n`, "user list marks them");
 
     assertRefused(await runCli(["serve", "--port", "0"], { cwd: dir }), ["user1", "user2"]);
     // Refused however often it is tried.
@@ -51,6 +55,7 @@ Deno.test("serve refuses to start while the demo users of deno task start exist,
     });
     assert.equal(changed.code, 0, changed.stderr);
     assert.deepEqual(await demoUsers(dir), []);
+    assert.equal((await runCli(["user", "list"], { cwd: dir })).stdout, "user2\n", "unmarked");
 
     await using server = new ServerProcess(["serve", "--port", "0"], { cwd: dir });
     const url = await server.listening();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStore } from "../src/store/open.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { NO_USERS } from "../src/main.ts";
+import { NO_USERS } from "../src/check.ts";
 import { runCli, ServerProcess } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { writeTlsFiles } from "./helpers/tls.ts";

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
+import { IdTokenKeys } from "../src/auth/id_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { assertOneLineError, runCli, ServerProcess } from "./helpers/process.ts";
+import { assertOneLineError, assertUsageError, runCli, ServerProcess } from "./helpers/process.ts";
 import { hello, jwksKids, login } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -49,8 +50,14 @@ Deno.test("keys rotate retires the previous key after ACCESS_TOKEN_TTL + JWT_LEE
 
 Deno.test("keys revoke refuses a missing or unknown kid and JWT_SECRET mode with one line", async () => {
   await withTempDir(async (dir) => {
-    assertOneLineError(await runCli(["keys", "revoke"], { cwd: dir }), /Usage: .*keys revoke KID/);
-    assertOneLineError(await runCli(["keys", "revoke", "a", "b"], { cwd: dir }), /Usage/);
+    assert.equal(
+      assertUsageError(await runCli(["keys", "revoke"], { cwd: dir }), /Missing KID/),
+      "Usage: deno task keys revoke KID (--help for more)",
+    );
+    assertUsageError(
+      await runCli(["keys", "revoke", "a", "b"], { cwd: dir }),
+      /Unexpected argument "b"/,
+    );
     assertOneLineError(
       await runCli(["keys", "revoke", "no-such-kid"], { cwd: dir }),
       /No signing key "no-such-kid"/,
@@ -122,5 +129,81 @@ Deno.test("keys revoke of the current key: the running server refuses its tokens
     assert.ok(
       server.logs.every((line) => (line.status as number ?? 0) < 500 && line.level !== "error"),
     );
+  });
+});
+
+Deno.test("keys revoke replaces a current key with one of its own algorithm, or of JWT_ALG when set, and says which", async () => {
+  await withTempDir(async (dir) => {
+    const rotated = await runCli(["keys", "rotate"], { cwd: dir, env: { JWT_ALG: "EdDSA" } });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const [eddsa] = await storedKeys(dir);
+    assert.equal(eddsa.alg, "EdDSA");
+
+    // Without JWT_ALG, the revocation does not switch back to the default ES256.
+    const kept = await runCli(["keys", "revoke", eddsa.kid], { cwd: dir });
+    assert.equal(kept.code, 0, kept.stderr);
+    const [successor] = await storedKeys(dir);
+    assert.equal(successor.alg, "EdDSA");
+    assert.notEqual(successor.kid, eddsa.kid);
+    assert.match(
+      kept.stdout,
+      new RegExp(
+        `^New signing key "${successor.kid}" \\(EdDSA, the revoked key's algorithm; set JWT_ALG for another\\)$`,
+        "m",
+      ),
+    );
+
+    // JWT_ALG, when set, chooses.
+    const switched = await runCli(["keys", "revoke", successor.kid], {
+      cwd: dir,
+      env: { JWT_ALG: "RS256" },
+    });
+    assert.equal(switched.code, 0, switched.stderr);
+    const keys = await storedKeys(dir);
+    assert.deepEqual(keys.map((key) => [key.alg, key.retiresAt]), [["RS256", null]]);
+    assert.match(
+      switched.stdout,
+      new RegExp(`^New signing key "${keys[0].kid}" \\(RS256, JWT_ALG\\)$`, "m"),
+    );
+  });
+});
+
+Deno.test("keys list shows the ID-token key, and keys revoke of it says what it is and how to replace it, changing nothing", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal((await runCli(["keys", "rotate"], { cwd: dir })).code, 0);
+    const store = await SqliteStore.open(join(dir, "data/auth.db"));
+    let idTokenKid: string;
+    try {
+      idTokenKid = (await IdTokenKeys.open(store)).kid;
+    } finally {
+      await store.close();
+    }
+    const listed = await runCli(["keys", "list"], { cwd: dir });
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2, listed.stdout);
+    assert.match(lines[0], / {2}ES256 {2}created .* current$/);
+    assert.match(lines[1], new RegExp(`^${idTokenKid} {2}RS256 {2}created .* ID tokens$`));
+
+    const before = await storedKeys(dir);
+    const refused = await runCli(["keys", "revoke", idTokenKid], { cwd: dir });
+    const line = assertOneLineError(
+      refused,
+      new RegExp(`^Error: "${idTokenKid}" is the key of ID tokens \\(RS256\\)`),
+    );
+    assert.match(
+      line,
+      /keys revoke does not change; if it leaked, .*id_token_keys.* makes a new one$/,
+    );
+    assert.doesNotMatch(line, /No signing key/);
+    assert.deepEqual(await storedKeys(dir), before, "the access-token keys are untouched");
+    const again = await SqliteStore.open(join(dir, "data/auth.db"));
+    try {
+      assert.deepEqual((await again.listIdTokenKeys(unixNow())).map((key) => key.kid), [
+        idTokenKid,
+      ]);
+    } finally {
+      await again.close();
+    }
   });
 });

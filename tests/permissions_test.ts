@@ -83,7 +83,10 @@ Deno.test("serve, run with the serve task's permissions, cannot read a certifica
       env: { TLS_CERT: "cert.pem", TLS_KEY: "key.pem" },
     });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^Error: Cannot read certificate "cert\.pem": .*read permission/);
+    assert.match(
+      result.stderr,
+      /^Error: TLS_CERT "cert\.pem" is outside what this process may read .*read permission of the tasks in deno\.json/,
+    );
     const writes = await runCli(["user", "add", "alice"], {
       cwd: dir,
       env: { DATABASE_URL: "sqlite:elsewhere/auth.db" },

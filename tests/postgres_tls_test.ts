@@ -286,3 +286,29 @@ testNeeding([POSTGRESQL_SERVER, OPENSSL], {
     );
   },
 });
+
+testNeeding([POSTGRESQL_SERVER], {
+  name:
+    "sslmode=verify-full or require against a PostgreSQL without TLS says that the server does not offer TLS",
+  async fn() {
+    // A cluster of its own, whose ssl is off whatever TEST_DATABASE_URL's server offers.
+    await using cluster = await startOwnCluster();
+    for (const mode of ["verify-full", "require"]) {
+      const url = new URL(cluster.url);
+      url.searchParams.set("sslmode", mode);
+      await assert.rejects(openStore(url.href), (error) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(
+          error.message,
+          `Cannot open the DATABASE_URL database at "${url.host}": the server does not offer TLS, which sslmode=${mode} needs; turn ssl on in its postgresql.conf (with a certificate)`,
+        );
+        return true;
+      }, mode);
+    }
+    // Nobody listening is still told apart.
+    await assert.rejects(
+      openStore("postgres://auth@127.0.0.1:1/auth?sslmode=verify-full"),
+      /"127\.0\.0\.1:1": the server cannot be reached/,
+    );
+  },
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { ListenError, listenError, startServer } from "../src/server.ts";
@@ -192,13 +192,60 @@ Deno.test("serve with a missing TLS_CERT outside certs/ names the default files,
   });
 });
 
-Deno.test("serve run by the serve task with a TLS_CERT outside certs/ and data/ says where the task may read", async () => {
+Deno.test("a file outside what the task may read or write is one line naming the setting and how to allow it in deno.json", async () => {
   await withServeDir(async (dir) => {
-    const line = await assertFailedStart(dir, { TLS_CERT: join(dir, "cert.pem") });
+    const elsewhere = join(dir, "elsewhere");
+    const instead = (setting: string, path: string, access: string, permissions: string) =>
+      `Error: ${setting} "${path}" is outside what this process may ${access} (the deno.json tasks may ${access} only ${
+        access === "read" ? "certs/ and data/" : "data/"
+      }): move it there, or add "${
+        dirname(path)
+      }" to the ${permissions} of the tasks in deno.json, since flags after "deno task NAME" go to the program, not to Deno (a compiled binary needs rebuilding)`;
     assert.equal(
-      line,
-      `Error: Cannot read certificate "${dir}/cert.pem": Deno has no read permission for it (the deno.json tasks and the compiled binary read only under certs/ and data/); move it there, or run with --allow-read for its directory`,
+      await assertFailedStart(dir, { TLS_CERT: join(elsewhere, "cert.pem") }),
+      instead("TLS_CERT", join(elsewhere, "cert.pem"), "read", "read permission"),
     );
+    assert.equal(
+      await assertFailedStart(dir, { TLS_KEY: join(elsewhere, "key.pem") }),
+      instead("TLS_KEY", join(elsewhere, "key.pem"), "read", "read permission"),
+    );
+    const database = join(elsewhere, "auth.db");
+    assert.equal(
+      await assertFailedStart(dir, { DATABASE_URL: `sqlite:${database}` }),
+      instead("DATABASE_URL", database, "read", "read and write permissions"),
+    );
+    // Readable but not writable: certs/ is for reading only.
+    assert.equal(
+      await assertFailedStart(dir, { DATABASE_URL: "sqlite:certs/auth.db" }),
+      instead("DATABASE_URL", "certs/auth.db", "write", "read and write permissions"),
+    );
+    const rootCert = join(elsewhere, "db-ca.pem");
+    const postgresEnv = {
+      DATABASE_URL: "postgres://auth@db.invalid/auth?sslmode=verify-full",
+      PGSSLROOTCERT: rootCert,
+    };
+    assert.equal(
+      await assertFailedStart(dir, postgresEnv),
+      instead("PGSSLROOTCERT", rootCert, "read", "read permission"),
+    );
+    // The check reads the store only, and the user, keys and clients commands write it.
+    const checked = await runCli(["serve", "--check"], { cwd: dir, env: postgresEnv });
+    assert.equal(checked.code, 1);
+    assert.equal(
+      checked.stderr.trimEnd(),
+      instead("PGSSLROOTCERT", rootCert, "read", "read permission"),
+    );
+    const listed = await runCli(["user", "list"], {
+      cwd: dir,
+      env: { DATABASE_URL: "sqlite:certs/auth.db" },
+    });
+    assert.equal(listed.code, 1);
+    assert.equal(
+      listed.stderr.trimEnd(),
+      instead("DATABASE_URL", "certs/auth.db", "write", "read and write permissions"),
+    );
+    await assert.rejects(Deno.stat(elsewhere), Deno.errors.NotFound, "nothing was made");
+    await assert.rejects(Deno.stat(join(dir, "certs/auth.db")), Deno.errors.NotFound);
   });
 });
 
@@ -281,4 +328,29 @@ Deno.test("listenError names the setting at fault for each kind of listen failur
     listenError(new Error("Odd"), { ...target, setting: "HTTP_PORT" }).message,
     'Cannot start the plain-HTTP redirect listener (HOST "example.test", HTTP_PORT 443): Odd',
   );
+});
+
+Deno.test("serve on a wildcard HOST without PUBLIC_URL warns that it names itself by localhost, and not once PUBLIC_URL is set", async () => {
+  await withServeDir(async (dir) => {
+    const message = (url: string) =>
+      `HOST "0.0.0.0" accepts connections from other machines, but without PUBLIC_URL the service names itself "${url}" in tokens, discovery and redirects; set PUBLIC_URL to the https:// address clients use`;
+    {
+      await using server = new ServerProcess(["serve"], {
+        cwd: dir,
+        env: serveEnv({ HOST: "0.0.0.0" }),
+      });
+      const url = await server.listening();
+      assert.match(url, /^https:\/\/localhost:\d+$/);
+      const line = await server.waitForLog(message(url));
+      assert.equal(line.level, "warn");
+      assert.equal((await server.stop()).code, 0, server.stderr);
+    }
+    await using named = new ServerProcess(["serve"], {
+      cwd: dir,
+      env: serveEnv({ HOST: "0.0.0.0", PUBLIC_URL: "https://auth.example.test" }),
+    });
+    await named.listening();
+    assert.equal((await named.stop()).code, 0, named.stderr);
+    assert.ok(!named.lines.some((line) => line.includes("PUBLIC_URL")), named.lines.join("\n"));
+  });
 });

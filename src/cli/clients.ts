@@ -3,9 +3,10 @@
  * `clients add|list|remove|rotate-secret`: the OAuth clients registered in the store, from the
  * command line. A confidential client's secret is printed once and never stored.
  */
-import { parseArgs } from "node:util";
 import {
   type ClientRegistration,
+  DEFAULT_GRANT_TYPES,
+  GRANT_TYPES,
   newClientRecord,
   newClientSecret,
   registrationProblem,
@@ -14,56 +15,113 @@ import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/id_tokens.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
+import { type CommandSpec, type OptionValues, parseCommandLine } from "../usage.ts";
 import { InputError } from "../terminal.ts";
 
-const USAGE = "Usage: clients add ID [--redirect-uri URI]... [--post-logout-redirect-uri URI]... " +
-  "[--public] [--first-party] [--scope SCOPES] [--grant TYPE]... [--name NAME] | clients list | " +
-  "clients remove ID | clients rotate-secret ID";
+/** The `clients` commands, from which their parser and help are made. */
+export const CLIENTS_COMMAND: CommandSpec = {
+  name: "clients",
+  summary: "Manage the OAuth clients (apps) registered in the store that DATABASE_URL names",
+  commands: [
+    {
+      name: "clients add",
+      args: ["ID"],
+      summary:
+        "Register a client; a confidential one's secret is printed once and stored only as a hash",
+      options: [
+        {
+          name: "redirect-uri",
+          value: "URI",
+          multiple: true,
+          help:
+            "Where authorization answers may be sent, matched exactly (authorization_code needs one)",
+        },
+        {
+          name: "post-logout-redirect-uri",
+          value: "URI",
+          multiple: true,
+          help: "Where RP-initiated logout may send the browser back, matched exactly",
+        },
+        { name: "public", help: "A public client (browser or mobile app), which has no secret" },
+        { name: "first-party", help: "Skip the consent page" },
+        {
+          name: "scope",
+          value: "SCOPES",
+          help: "Space-separated scopes it may ask for (default: every supported scope)",
+        },
+        {
+          name: "grant",
+          value: "TYPE",
+          multiple: true,
+          help: `Grant type it may use: ${
+            GRANT_TYPES.join(", ")
+          }; commas separate several (default: ${DEFAULT_GRANT_TYPES.join(", ")})`,
+        },
+        {
+          name: "name",
+          value: "NAME",
+          help: "Name shown on the consent page (default: the client id)",
+        },
+      ],
+    },
+    { name: "clients list", summary: "List the registered clients and their settings" },
+    {
+      name: "clients remove",
+      args: ["ID"],
+      summary: "Remove a client and the consents given to it",
+    },
+    {
+      name: "clients rotate-secret",
+      args: ["ID"],
+      summary: "Give a confidential client a new secret, printed once; the old one stops working",
+    },
+  ],
+};
 
 /**
  * `clients add|list|remove|rotate-secret`: manages registered clients; every change goes to the
- * audit trail.
+ * audit trail. Throws {@linkcode UsageError} for wrong arguments.
  */
 export async function clientsCommand(
   args: string[],
   deps: { store: Store; config: Config; events?: SecurityEvents },
 ): Promise<void> {
   const { store, config, events = UNRECORDED } = deps;
-  const [action, ...rest] = args;
-  if (action === "add") return await add(rest, { store, config, events });
-  if (action === "list" && rest.length === 0) {
+  const invocation = parseCommandLine(CLIENTS_COMMAND, args);
+  if (invocation.help !== undefined) {
+    console.log(invocation.help);
+    return;
+  }
+  const { command, values, positionals: [clientId] } = invocation;
+  if (command.name === "clients add") {
+    return await add(readRegistration(clientId, values), { store, config, events });
+  }
+  if (command.name === "clients list") {
     for (const client of await store.listClients()) console.log(describe(client));
     return;
   }
-  const [clientId, ...extra] = rest;
-  if (clientId === undefined || extra.length > 0) throw new InputError(USAGE);
-  if (action === "remove") {
+  if (command.name === "clients remove") {
     if (!await store.removeClient(clientId)) throw unknown(clientId);
     events.record({ event: "client_removed", client: clientId });
     console.log(`Removed client "${clientId}"`);
     return;
   }
-  if (action === "rotate-secret") {
-    const client = await store.getClient(clientId);
-    if (!client) throw unknown(clientId);
-    if (client.secretHash === null) {
-      throw new InputError(`Client "${clientId}" is public: it has no secret`);
-    }
-    const { secret, secretHash } = await newClientSecret();
-    if (!await store.setClientSecretHash(clientId, secretHash)) throw unknown(clientId);
-    events.record({ event: "client_secret_rotated", client: clientId });
-    console.log(`New secret of "${clientId}"; the old one no longer works`);
-    console.log(`client_secret: ${secret}`);
-    return;
+  const client = await store.getClient(clientId);
+  if (!client) throw unknown(clientId);
+  if (client.secretHash === null) {
+    throw new InputError(`Client "${clientId}" is public: it has no secret`);
   }
-  throw new InputError(USAGE);
+  const { secret, secretHash } = await newClientSecret();
+  if (!await store.setClientSecretHash(clientId, secretHash)) throw unknown(clientId);
+  events.record({ event: "client_secret_rotated", client: clientId });
+  console.log(`New secret of "${clientId}"; the old one no longer works`);
+  console.log(`client_secret: ${secret}`);
 }
 
 async function add(
-  args: string[],
+  registration: ClientRegistration,
   { store, config, events }: { store: Store; config: Config; events: SecurityEvents },
 ): Promise<void> {
-  const registration = readRegistration(args);
   const supportedScopes = withOpenIdScopes(config.scopes).supported;
   const problem = registrationProblem(registration, {
     supportedScopes,
@@ -87,45 +145,28 @@ async function add(
   }
 }
 
-function readRegistration(args: string[]): ClientRegistration {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        "redirect-uri": { type: "string", multiple: true, default: [] },
-        "post-logout-redirect-uri": { type: "string", multiple: true, default: [] },
-        public: { type: "boolean", default: false },
-        "first-party": { type: "boolean", default: false },
-        scope: { type: "string" },
-        grant: { type: "string", multiple: true },
-        name: { type: "string" },
-      },
-    });
-  } catch (error) {
-    throw new InputError(`${(error as Error).message}; ${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new InputError(USAGE);
+function readRegistration(clientId: string, values: OptionValues): ClientRegistration {
+  const grants = values.grant as string[] | undefined;
+  const scope = values.scope as string | undefined;
+  const name = values.name as string | undefined;
   return {
-    clientId: positionals[0],
-    redirectUris: values["redirect-uri"],
-    postLogoutRedirectUris: values["post-logout-redirect-uri"],
-    public: values.public,
-    firstParty: values["first-party"],
-    ...(values.scope !== undefined && { scope: values.scope }),
-    ...(values.grant !== undefined && {
-      grantTypes: values.grant.flatMap((grant) => grant.split(/[\s,]+/)).filter(Boolean),
+    clientId,
+    redirectUris: (values["redirect-uri"] ?? []) as string[],
+    postLogoutRedirectUris: (values["post-logout-redirect-uri"] ?? []) as string[],
+    public: values.public === true,
+    firstParty: values["first-party"] === true,
+    ...(scope !== undefined && { scope }),
+    ...(grants !== undefined && {
+      grantTypes: grants.flatMap((grant) => grant.split(/[\s,]+/)).filter(Boolean),
     }),
-    ...(values.name !== undefined && { name: values.name }),
+    ...(name !== undefined && { name }),
   };
 }
 
 function describe(client: ClientRecord): string {
   return [
     client.clientId,
+    ...(client.name === null ? [] : [`name=${JSON.stringify(client.name)}`]),
     client.secretHash === null ? "public" : "confidential",
     client.firstParty ? "first-party" : "third-party",
     `grants=${client.grantTypes.join(",")}`,

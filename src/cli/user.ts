@@ -10,14 +10,38 @@ import type { PasswordHasher } from "../auth/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser } from "../store/errors.ts";
 import type { AccountChange, Store } from "../store/store.ts";
+import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
 
-const USAGE =
-  "Usage: user add NAME | user passwd NAME | user remove NAME | user logout NAME | user list";
+/** How `user list` marks a demo user, whose password is public. */
+const DEMO_MARK = "(demo user with a public password: serve without --dev refuses to start)";
+
+/** The `user` commands, from which their parser and help are made. */
+export const USER_COMMAND: CommandSpec = {
+  name: "user",
+  summary: "Manage the accounts in the store that DATABASE_URL names",
+  details: [
+    "A password is asked for twice without echo on a terminal, else read from the first line of stdin; never from the command line. Changing a password, removing a user and logout end every session of the user; running servers refuse its access tokens within their revocation sync.",
+  ],
+  commands: [
+    { name: "user add", args: ["NAME"], summary: "Add a user" },
+    {
+      name: "user passwd",
+      args: ["NAME"],
+      summary: "Change a user's password and end their sessions",
+    },
+    { name: "user remove", args: ["NAME"], summary: "Remove a user and end their sessions" },
+    { name: "user logout", args: ["NAME"], summary: "End every session of a user" },
+    {
+      name: "user list",
+      summary: "List the users, marking the demo users that deno task start made",
+    },
+  ],
+};
 
 /**
  * `user add|passwd|remove|logout|list`: manages accounts and ends their sessions; passwords come
- * from a prompt or stdin.
+ * from a prompt or stdin. Throws {@linkcode UsageError} for wrong arguments.
  */
 export async function userCommand(
   args: string[],
@@ -31,39 +55,43 @@ export async function userCommand(
 ): Promise<void> {
   const { store, hasher, events = UNRECORDED } = deps;
   const ask = deps.readPassword ?? readPassword;
-  const [action, name, ...rest] = args;
-  if (rest.length > 0) throw new InputError(`Unexpected argument "${rest[0]}"; ${USAGE}`);
-  if (action === "list") {
-    if (name !== undefined) throw new InputError(`Unexpected argument "${name}"; ${USAGE}`);
-    for (const username of await store.listUsers()) console.log(username);
+  const invocation = parseCommandLine(USER_COMMAND, args);
+  if (invocation.help !== undefined) {
+    console.log(invocation.help);
     return;
   }
-  if (!["add", "passwd", "remove", "logout"].includes(action) || name === undefined) {
-    throw new InputError(USAGE);
+  const { command, positionals: [name] } = invocation;
+  if (command.name === "user list") {
+    const demo = new Set(await store.listDemoUsers());
+    for (const username of await store.listUsers()) {
+      console.log(demo.has(username) ? `${username}  ${DEMO_MARK}` : username);
+    }
+    return;
   }
   const problem = usernameProblem(name);
   if (problem) throw new InputError(problem);
-  if (action === "remove") {
+  if (command.name === "user remove") {
     const change = existing(name, await store.removeUser(name, unixNow()));
     events.record({ event: "user_removed", subject: name, sessionsEnded: change.sessionsEnded });
     console.log(`Removed user "${name}" and ended ${sessions(change)}`);
     return;
   }
-  if (action === "logout") {
+  if (command.name === "user logout") {
     const change = existing(name, await store.endUserSessions(name, unixNow()));
     events.record({ event: "user_logged_out", subject: name, sessionsEnded: change.sessionsEnded });
     console.log(`Logged out "${name}": ended ${sessions(change)}`);
     return;
   }
-  if (action === "add" && await store.getUser(name)) throw duplicateUser(name);
-  if (action === "passwd" && !await store.getUser(name)) {
+  const adding = command.name === "user add";
+  if (adding && await store.getUser(name)) throw duplicateUser(name);
+  if (!adding && !await store.getUser(name)) {
     throw new InputError(`User "${name}" does not exist`);
   }
   const password = await ask("Password", { confirm: true });
   const weakness = passwordProblem(password);
   if (weakness) throw new InputError(weakness);
   const hash = await hasher.hash(password);
-  if (action === "add") {
+  if (adding) {
     await store.addUser(name, hash);
     events.record({ event: "user_added", subject: name });
     console.log(`Added user "${name}"`);

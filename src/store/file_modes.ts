@@ -17,24 +17,30 @@ const COMPANIONS = ["", "-wal", "-shm"];
 /**
  * Creates the database's directory (0700) and an empty database file (0600) when missing,
  * tightens existing files to 0600, and returns what was open to other users, as `"path" 0755`.
+ * With `readOnly` it only reports, changing nothing.
  */
-export async function secureDatabaseFiles(path: string): Promise<string[]> {
+export async function secureDatabaseFiles(
+  path: string,
+  { readOnly = false }: { readOnly?: boolean } = {},
+): Promise<string[]> {
   const loose: string[] = [];
   const dir = dirname(path);
   const dirMode = await modeOf(dir);
   if (dirMode === undefined) {
-    await Deno.mkdir(dir, { recursive: true, mode: DIRECTORY_MODE });
+    if (!readOnly) await Deno.mkdir(dir, { recursive: true, mode: DIRECTORY_MODE });
   } else if (dirMode & 0o077) {
     loose.push(`"${dir}" ${octal(dirMode)}`);
   }
   // Created empty before SQLite sees it, so that SQLite never creates it with the umask's mode.
-  await (await Deno.open(path, { create: true, write: true, mode: FILE_MODE })).close();
+  if (!readOnly) {
+    await (await Deno.open(path, { create: true, write: true, mode: FILE_MODE })).close();
+  }
   for (const suffix of COMPANIONS) {
     const file = path + suffix;
     const mode = await modeOf(file);
     if (mode !== undefined && mode & 0o077) {
       loose.push(`"${file}" ${octal(mode)}`);
-      await Deno.chmod(file, FILE_MODE);
+      if (!readOnly) await Deno.chmod(file, FILE_MODE);
     }
   }
   return loose;

@@ -20,6 +20,11 @@ export interface OpenStoreOptions {
   rootCertFile?: string;
   /** Receives one line for each problem found on the way that does not stop the start. */
   warn?: (message: string) => void;
+  /**
+   * Only read, as `serve --check` does: nothing is created, migrated or changed, and PostgreSQL
+   * refuses every write of the session. A missing SQLite file is a {@linkcode ConfigError}.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -58,10 +63,17 @@ export async function openStore(
     }
     const { PostgresStore } = await import("./postgres.ts");
     try {
-      return await PostgresStore.open(url, { tls });
+      return await PostgresStore.open(url, { tls, readOnly: options.readOnly });
     } catch (error) {
+      const refused = tls !== false && tls !== "prefer" && await tlsRefused(new URL(url));
       throw new ConfigError(
-        `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${reason(error)}`,
+        `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${
+          refused
+            ? `the server does not offer TLS, which sslmode=${
+              typeof tls === "string" ? tls : "verify-full"
+            } needs; turn ssl on in its postgresql.conf (with a certificate)`
+            : reason(error)
+        }`,
       );
     }
   }
@@ -70,13 +82,45 @@ export async function openStore(
   );
 }
 
+/** A store opened to be read only, and how many schema versions it lacks. */
+export interface ReadOnlyStore {
+  store: Store;
+  /** Schema versions `serve` would apply at start; the store may not answer every call before. */
+  pendingMigrations: number;
+}
+
+/**
+ * Opens the store named by a `DATABASE_URL` to be read only, as `serve --check` does (see
+ * {@linkcode OpenStoreOptions.readOnly}), and counts the migrations it lacks.
+ */
+export async function openStoreReadOnly(
+  databaseUrl: string,
+  options: Omit<OpenStoreOptions, "readOnly"> = {},
+): Promise<ReadOnlyStore> {
+  const store = await openStore(databaseUrl, { ...options, readOnly: true }) as Store & {
+    pendingMigrations(): Promise<number>;
+  };
+  try {
+    return { store, pendingMigrations: await store.pendingMigrations() };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
 async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promise<Store> {
   const path = databaseUrl.slice("sqlite:".length);
   if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
   let store: SqliteStore;
   try {
-    store = await SqliteStore.open(path);
+    if (options.readOnly && !await exists(path)) {
+      throw new ConfigError(
+        `The DATABASE_URL database "${path}" does not exist (serve would create it, without users); check DATABASE_URL, or create it with deno task user add NAME`,
+      );
+    }
+    store = await SqliteStore.open(path, { readOnly: options.readOnly });
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(
       `Cannot open the DATABASE_URL database "${path}": ${
         (error as Error).message
@@ -87,7 +131,9 @@ async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promi
     options.warn?.(
       `The store holds the signing keys and password hashes, but other users could reach ${
         store.looseModes.join(", ")
-      }; files were made 0600, make the directory 0700 (chmod 700 DIR)`,
+      }; ${
+        options.readOnly ? "make the files 0600" : "files were made 0600"
+      }, make the directory 0700 (chmod 700 DIR)`,
     );
   }
   return store;
@@ -173,6 +219,46 @@ function reason(error: unknown): string {
     return `the server's certificate was refused: ${message} (${code}); check PGSSLROOTCERT and the host name in DATABASE_URL`;
   }
   return message;
+}
+
+/** The first byte PostgreSQL answers an SSLRequest with when it will not speak TLS. */
+const NO_TLS = "N".charCodeAt(0);
+/** How long the TLS question may take once a connection has failed. */
+const TLS_PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * Whether the server at `url` answers PostgreSQL's SSLRequest with "no", asked after a
+ * connection that wanted TLS failed: the client reports that as a closed connection.
+ */
+async function tlsRefused(url: URL): Promise<boolean> {
+  const signal = AbortSignal.timeout(TLS_PROBE_TIMEOUT_MS);
+  try {
+    using conn = await Deno.connect({
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 5432),
+      signal,
+    });
+    // SSLRequest: length 8, then the code 1234 5679.
+    await conn.write(new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+    const answer = new Uint8Array(1);
+    const read = await Promise.race([
+      conn.read(answer),
+      new Promise<null>((resolve) => signal.addEventListener("abort", () => resolve(null))),
+    ]);
+    return read === 1 && answer[0] === NO_TLS;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -262,11 +262,12 @@ export class PostgresStore implements Store {
 
   /**
    * Connects, applies pending migrations and returns the store. `tls` is what the URL's
-   * `sslmode` asks for (see open.ts); without it the connection is cleartext.
+   * `sslmode` asks for (see open.ts); without it the connection is cleartext. With `readOnly`,
+   * nothing is migrated and the server refuses every write (see {@linkcode pendingMigrations}).
    */
   static async open(
     url: string,
-    options: { maxConnections?: number; tls?: PostgresTls } = {},
+    options: { maxConnections?: number; tls?: PostgresTls; readOnly?: boolean } = {},
   ): Promise<PostgresStore> {
     const sql = postgres(url, {
       ...CLIENT_DEFAULTS,
@@ -280,15 +281,30 @@ export class PostgresStore implements Store {
       // back; capped at 0.5 s they fail fast (503) and recover quickly.
       backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
       transform: { undefined: null },
+      // Read-only: the server refuses every write of the session, and nothing is migrated.
+      ...(options.readOnly && { connection: { default_transaction_read_only: true } }),
     });
     const store = new PostgresStore(sql);
     try {
-      await store.#run(() => migrate(sql));
+      // Read-only, it still connects here, so that an unreachable server fails the open.
+      if (options.readOnly) await store.pendingMigrations();
+      else await store.#run(() => migrate(sql));
     } catch (error) {
       await sql.end({ timeout: 1 });
       throw error;
     }
     return store;
+  }
+
+  /** How many schema versions the database lacks: more than 0 only when opened `readOnly`. */
+  pendingMigrations(): Promise<number> {
+    return this.#run(async () => {
+      const [{ exists }] = await this.#sql`
+        SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`;
+      if (!exists) return MIGRATIONS.length;
+      const [{ applied }] = await this.#sql`SELECT count(*)::int AS applied FROM schema_migrations`;
+      return Math.max(0, MIGRATIONS.length - applied);
+    });
   }
 
   getUser(username: string): Promise<UserRecord | undefined> {

@@ -245,14 +245,17 @@ export class SqliteStore implements Store {
 
   /**
    * Opens (creating when needed, the directory 0700 and the files 0600) and migrates the
-   * database at `path`; `:memory:` works too.
+   * database at `path`; `:memory:` works too. With `readOnly`, an existing database is only
+   * read: nothing is created, migrated or made private (see {@linkcode pendingMigrations}).
    */
-  static async open(path: string): Promise<SqliteStore> {
-    const looseModes = path === ":memory:" ? [] : await secureDatabaseFiles(path);
+  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<SqliteStore> {
+    const { readOnly = false } = options;
+    const looseModes = path === ":memory:" ? [] : await secureDatabaseFiles(path, { readOnly });
     return await run(() => {
-      const db = new DatabaseSync(path);
+      const db = new DatabaseSync(path, { readOnly });
       try {
         db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;`);
+        if (readOnly) return new SqliteStore(db, looseModes);
         db.exec("PRAGMA secure_delete = ON;");
         if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
         if (migrate(db)) truncateLog(db);
@@ -261,6 +264,16 @@ export class SqliteStore implements Store {
         throw error;
       }
       return new SqliteStore(db, looseModes);
+    });
+  }
+
+  /** How many schema versions the database lacks: more than 0 only when opened `readOnly`. */
+  async pendingMigrations(): Promise<number> {
+    return await run(() => {
+      const { user_version: version } = this.#db.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      return Math.max(0, MIGRATIONS.length - version);
     });
   }
 

@@ -170,6 +170,22 @@ export function assertOneLineError(result: CliResult, pattern: RegExp): string {
 }
 
 /**
+ * Asserts that a finished child refused its arguments as a command line should: exit status 2,
+ * an `Error: …` line matching `pattern`, then the command's `Usage: deno task …` line, nothing
+ * else on stderr and nothing on stdout. Returns the usage line.
+ */
+export function assertUsageError(result: CliResult, pattern: RegExp): string {
+  assert.equal(result.code, 2, `exit code; stderr: ${result.stderr}`);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 2, `an error and a usage line on stderr, got: ${result.stderr}`);
+  assert.ok(lines[0].startsWith("Error: "), lines[0]);
+  assert.match(lines[0], pattern);
+  assert.match(lines[1], /^Usage: deno task \S/);
+  assert.equal(result.stdout, "");
+  return lines[1];
+}
+
+/**
  * Runs `deno run <flags> <script> <args>` to completion, writing `stdin` (if any) and closing it.
  *
  * @example

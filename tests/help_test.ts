@@ -1,0 +1,141 @@
+/**
+ * `--help` and wrong arguments on every command and subcommand, run as the tasks run them. The
+ * list of commands and options comes from the same definitions the parsers are made from, so a
+ * new option or subcommand is checked here without editing this file.
+ */
+import assert from "node:assert/strict";
+import { CERTS_COMMAND } from "../src/cli/certs.ts";
+import { CLIENTS_COMMAND } from "../src/cli/clients.ts";
+import { KEYS_COMMAND } from "../src/cli/keys.ts";
+import { USER_COMMAND } from "../src/cli/user.ts";
+import { CLIENT_COMMAND } from "../src/client.ts";
+import { SERVE_COMMAND } from "../src/config.ts";
+import { type CommandSpec, optionsOf, usageLine } from "../src/usage.ts";
+import { assertUsageError, CLIENT, type CliResult, runCli } from "./helpers/process.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+/** The commands of src/main.ts. */
+const MAIN_COMMANDS = [SERVE_COMMAND, CERTS_COMMAND, USER_COMMAND, KEYS_COMMAND, CLIENTS_COMMAND];
+
+/** How many children run at once: the machine is shared. */
+const PARALLEL = 4;
+
+/** A command and every subcommand under it. */
+function commandTree(spec: CommandSpec): CommandSpec[] {
+  return [spec, ...(spec.commands ?? []).flatMap(commandTree)];
+}
+
+/** One run of a command line whose output is checked against `spec`. */
+interface Case {
+  spec: CommandSpec;
+  args: string[];
+  script?: string;
+}
+
+/** Every command line to ask for help with: each (sub)command, and the words `start` adds. */
+function helpCases(): Case[] {
+  const cases: Case[] = MAIN_COMMANDS.flatMap(commandTree).map((spec) => ({
+    spec,
+    args: [...spec.name.split(" "), "--help"],
+  }));
+  cases.push(
+    { spec: SERVE_COMMAND, args: ["serve", "--check", "--help"] },
+    { spec: SERVE_COMMAND, args: ["serve", "--dev", "-h"] }, // deno task start -h
+    { spec: USER_COMMAND, args: ["user", "-h"] },
+    { spec: CLIENTS_COMMAND.commands![0], args: ["clients", "add", "--bogus", "-h"] },
+    { spec: CLIENT_COMMAND, args: ["--help"], script: CLIENT },
+    { spec: CLIENT_COMMAND, args: ["-h"], script: CLIENT },
+  );
+  return cases;
+}
+
+/** Runs `cases` in `dir`, a few at a time, in order. */
+async function runAll(dir: string, cases: Case[]): Promise<CliResult[]> {
+  const results: CliResult[] = [];
+  for (let i = 0; i < cases.length; i += PARALLEL) {
+    results.push(
+      ...await Promise.all(
+        cases.slice(i, i + PARALLEL).map(({ args, script }) => runCli(args, { cwd: dir, script })),
+      ),
+    );
+  }
+  return results;
+}
+
+Deno.test("--help and -h on every command and subcommand print its usage and every option it accepts, and exit 0", async () => {
+  await withTempDir(async (dir) => {
+    const cases = helpCases();
+    const results = await runAll(dir, cases);
+    for (const [i, { spec, args }] of cases.entries()) {
+      const { code, stdout, stderr } = results[i];
+      const what = args.join(" ");
+      assert.equal(code, 0, `${what}: ${stderr}`);
+      assert.equal(stderr, "", what);
+      assert.ok(stdout.startsWith(`Usage: ${usageLine(spec)}\n`), `${what}:\n${stdout}`);
+      for (const option of optionsOf(spec)) {
+        const label = `--${option.name}${option.value ? ` ${option.value}` : ""}`;
+        assert.ok(stdout.includes(label), `${what} shows ${label}:\n${stdout}`);
+        if (option.short) assert.ok(stdout.includes(`-${option.short}, --`), what);
+      }
+      for (const sub of spec.commands ?? []) {
+        const synopsis = [sub.name.split(" ").at(-1), ...sub.args ?? []].join(" ");
+        assert.match(stdout, new RegExp(`^  ${RegExp.escape(synopsis)} `, "m"), what);
+      }
+    }
+    // Nothing was opened or written on the way: help comes before the store.
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("the main help lists every command, and a group's help says its subcommands' words", async () => {
+  await withTempDir(async (dir) => {
+    const [main, help] = await Promise.all([
+      runCli(["--help"], { cwd: dir }),
+      runCli(["help"], { cwd: dir }),
+    ]);
+    assert.equal(main.code, 0, main.stderr);
+    assert.equal(help.stdout, main.stdout);
+    for (const spec of MAIN_COMMANDS) {
+      assert.match(
+        main.stdout,
+        new RegExp(`^  ${spec.name} +${RegExp.escape(spec.summary.split(" ")[0])}`, "m"),
+      );
+    }
+    assert.match(main.stdout, /deno task client --help/);
+    const keys = await runCli(["keys", "--help"], { cwd: dir });
+    for (const alg of ["ES256", "EdDSA", "RS256"]) assert.match(keys.stdout, new RegExp(alg));
+  });
+});
+
+Deno.test("wrong arguments to every command print an error line and its usage line, and exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const leaves = [...MAIN_COMMANDS.flatMap(commandTree), CLIENT_COMMAND]
+      .filter((spec) => !spec.commands);
+    const cases: Case[] = leaves.map((spec) => ({
+      spec,
+      args: spec === CLIENT_COMMAND ? ["--no-such-option"] : [
+        ...spec.name.split(" "),
+        ...(spec.args ?? []).map(() => "x"),
+        "--no-such-option",
+      ],
+      script: spec === CLIENT_COMMAND ? CLIENT : undefined,
+    }));
+    const results = await runAll(dir, cases);
+    for (const [i, { spec, args }] of cases.entries()) {
+      const usage = assertUsageError(results[i], /^Error: Unknown option "--no-such-option"$/);
+      assert.equal(usage, `Usage: ${usageLine(spec)} (--help for more)`, args.join(" "));
+    }
+    const groups = MAIN_COMMANDS.filter((spec) => spec.commands);
+    const missing = await runAll(dir, groups.map((spec) => ({ spec, args: [spec.name] })));
+    for (const [i, spec] of groups.entries()) {
+      const usage = assertUsageError(missing[i], /^Error: Missing command: one of /);
+      assert.equal(usage, `Usage: ${usageLine(spec)} (--help for more)`);
+    }
+    assertUsageError(
+      await runCli(["user", "add", "a", "b"], { cwd: dir }),
+      /Unexpected argument "b"/,
+    );
+    assertUsageError(await runCli(["serve", "--port"], { cwd: dir }), /--port/);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no store was opened");
+  });
+});
