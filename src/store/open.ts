@@ -3,11 +3,13 @@
  * Opening the store a `DATABASE_URL` names, and how its connection is secured: the SQLite
  * files' modes, and PostgreSQL's TLS as libpq's `sslmode` asks. The PostgreSQL client is loaded
  * only when used, so SQLite deployments do not carry it in memory. Problems a person should fix
- * are passed to `warn`, one line each; this module never logs by itself.
+ * are passed to `warn`, one line each; this module never logs by itself. It is the one place
+ * that picks a backend.
  */
 import { isIP } from "node:net";
 import { ConfigError } from "../config.ts";
 import { StoreFailure } from "./errors.ts";
+import type { PostgresTls } from "./postgres/connection.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
@@ -21,17 +23,6 @@ export interface OpenStoreOptions {
   /** Receives one line for each problem found on the way that does not stop the start. */
   warn?: (message: string) => void;
 }
-
-/**
- * TLS for the PostgreSQL client: `false` (cleartext), a mode that encrypts without verifying
- * (`prefer`, `allow`, `require`), or node:tls options that verify the chain and the host name.
- */
-export type PostgresTls =
-  | false
-  | "prefer"
-  | "allow"
-  | "require"
-  | { rejectUnauthorized: true; host: string; servername?: string; ca?: string };
 
 /**
  * Opens the store named by a `DATABASE_URL`: `sqlite:data/auth.db` (embedded, the default) or
