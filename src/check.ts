@@ -13,8 +13,8 @@ import { openStore } from "./store/open.ts";
 
 /**
  * Runs the checks; resolves to the lines to print (with the warnings `serve` would log), or
- * rejects with the first problem (a ConfigError, CertificateError, StoreFailure or, as `serve`
- * without `--dev` would, DemoUsersError, each one line).
+ * rejects with the first problem (a ConfigError, CertificateError, StoreConfigError, StoreFailure
+ * or, as `serve` without `--dev` would, DemoUsersError, each one line).
  */
 export async function checkConfiguration(config: Config): Promise<string[]> {
   await loadTlsFiles(config.tlsCert, config.tlsKey);

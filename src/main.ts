@@ -15,7 +15,7 @@ import { ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
-import { StoreFailure } from "./store/errors.ts";
+import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
 
 const HELP = `auth-api: an HTTPS token-authentication API
@@ -44,6 +44,7 @@ const EXPECTED_ERRORS = [
   CertificateError,
   InputError,
   StoreFailure,
+  StoreConfigError,
   ListenError,
   DemoUsersError,
 ];

@@ -3,12 +3,12 @@
  * Opening the store a `DATABASE_URL` names, and how its connection is secured: the SQLite
  * files' modes, and PostgreSQL's TLS as libpq's `sslmode` asks. The PostgreSQL client is loaded
  * only when used, so SQLite deployments do not carry it in memory. Problems a person should fix
- * are passed to `warn`, one line each; this module never logs by itself. It is the one place
- * that picks a backend.
+ * are passed to `warn`, one line each; this module never logs by itself. A setting that cannot
+ * work is a StoreConfigError, one line that names the fix. It is the one place that picks a
+ * backend.
  */
 import { isIP } from "node:net";
-import { ConfigError } from "../config.ts";
-import { StoreFailure } from "./errors.ts";
+import { StoreConfigError, StoreFailure } from "./errors.ts";
 import type { PostgresTls } from "./postgres/connection.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
@@ -51,24 +51,24 @@ export async function openStore(
     try {
       return await PostgresStore.open(url, { tls });
     } catch (error) {
-      throw new ConfigError(
+      throw new StoreConfigError(
         `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${reason(error)}`,
       );
     }
   }
-  throw new ConfigError(
+  throw new StoreConfigError(
     `DATABASE_URL must start with "sqlite:" or "postgres://"${scheme ? `, not "${scheme}"` : ""}`,
   );
 }
 
 async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promise<Store> {
   const path = databaseUrl.slice("sqlite:".length);
-  if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
+  if (!path) throw new StoreConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
   let store: SqliteStore;
   try {
     store = await SqliteStore.open(path);
   } catch (error) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       `Cannot open the DATABASE_URL database "${path}": ${
         (error as Error).message
       }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
@@ -95,14 +95,14 @@ export async function postgresConnection(
   rootCertFile?: string,
 ): Promise<{ url: string; tls: PostgresTls; host: string }> {
   if (!URL.canParse(databaseUrl)) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       "DATABASE_URL must be a URL such as postgres://user:password@host:5432/db",
     );
   }
   const parsed = new URL(databaseUrl);
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   if (!host || !parsed.username || parsed.pathname.length < 2) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       "DATABASE_URL must name the user, host and database: postgres://user:password@host:5432/db",
     );
   }
@@ -117,7 +117,7 @@ export async function postgresConnection(
     case "prefer":
     case "require":
       if (rootCert !== undefined) {
-        throw new ConfigError(
+        throw new StoreConfigError(
           `A root certificate is given (sslrootcert or PGSSLROOTCERT), but sslmode "${mode}" would not use it; use sslmode=verify-full`,
         );
       }
@@ -138,7 +138,7 @@ export async function postgresConnection(
         },
       };
     default:
-      throw new ConfigError(
+      throw new StoreConfigError(
         `DATABASE_URL: sslmode "${mode}" is not supported; use verify-full, or require (which encrypts without checking the server)`,
       );
   }
@@ -148,7 +148,7 @@ async function readRootCert(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       `Cannot read the PostgreSQL root certificate "${path}": ${(error as Error).message}`,
     );
   }
