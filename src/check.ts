@@ -20,9 +20,9 @@ export const NO_USERS =
 
 /**
  * Runs the checks; resolves to the lines to print (with the warnings `serve` would log), or
- * rejects with the first problem (a ConfigError, CertificateError, StoreFailure or, as `serve`
- * without `--dev` would, DemoUsersError, each one line). A missing SQLite store is a
- * ConfigError; one that lacks migrations is read no further than its state, with a warning.
+ * rejects with the first problem (a ConfigError, CertificateError, StoreConfigError, StoreFailure
+ * or, as `serve` without `--dev` would, DemoUsersError, each one line). A missing SQLite store is a
+ * StoreConfigError; one that lacks migrations is read no further than its state, with a warning.
  */
 export async function checkConfiguration(config: Config): Promise<string[]> {
   await loadTlsFiles(config.tlsCert, config.tlsKey);

@@ -24,7 +24,7 @@ import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } 
 import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
-import { StoreFailure } from "./store/errors.ts";
+import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
 import {
   helpText,
@@ -58,6 +58,7 @@ const EXPECTED_ERRORS = [
   CertificateError,
   InputError,
   StoreFailure,
+  StoreConfigError,
   ListenError,
   DemoUsersError,
 ];

@@ -9,6 +9,7 @@ import {
   readEnvironment,
   urlHost,
 } from "../src/config.ts";
+import { StoreConfigError } from "../src/store/errors.ts";
 import { openStore } from "../src/store/open.ts";
 import { rejectionOf, thrownBy } from "./helpers/errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -23,9 +24,9 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
   return caught;
 }
 
-/** Like assertConfigError for a promise. */
+/** Asserts that `promise` rejects with a one-line StoreConfigError whose message matches. */
 async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  const caught = await rejectionOf(promise, ConfigError);
+  const caught = await rejectionOf(promise, StoreConfigError);
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"));
   return caught.message;
@@ -386,7 +387,7 @@ Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () =
   assert.equal(urlHost("example.com"), "example.com");
 });
 
-Deno.test("openStore rejects an unsupported DATABASE_URL with a ConfigError", async () => {
+Deno.test("openStore rejects an unsupported DATABASE_URL with a StoreConfigError", async () => {
   await assertConfigRejects(openStore("mysql://x"), /DATABASE_URL.*sqlite:/);
   await assertConfigRejects(openStore("data/auth.db"), /DATABASE_URL/);
 });

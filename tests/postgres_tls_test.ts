@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError } from "../src/config.ts";
+import { StoreConfigError } from "../src/store/errors.ts";
 import { openStore, postgresConnection } from "../src/store/open.ts";
 import { POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
 import { OPENSSL, testNeeding } from "./helpers/prerequisites.ts";
@@ -85,7 +85,7 @@ Deno.test("postgresConnection refuses what it would not honour, with one line", 
   ];
   for (const [url, rootCert, pattern] of cases) {
     await assert.rejects(postgresConnection(url, rootCert), (error) => {
-      assert.ok(error instanceof ConfigError, String(error));
+      assert.ok(error instanceof StoreConfigError, String(error));
       assert.match(error.message, pattern);
       assert.ok(!error.message.includes("\n"));
       return true;
@@ -208,7 +208,7 @@ testNeeding([POSTGRESQL_SERVER, OPENSSL], {
       await assert.rejects(
         openStore(url("localhost", "sslmode=verify-full"), { rootCertFile: otherCa }),
         (error) => {
-          assert.ok(error instanceof ConfigError);
+          assert.ok(error instanceof StoreConfigError);
           assert.match(
             error.message,
             /^Cannot open the DATABASE_URL database at "localhost:\d+": the server's certificate was refused: .+ \([A-Z_]+\); check PGSSLROOTCERT/,
@@ -229,7 +229,7 @@ testNeeding([POSTGRESQL_SERVER, OPENSSL], {
       await assert.rejects(
         openStore(url("127.0.0.1", "sslmode=verify-full"), { rootCertFile: ca }),
         (error) => {
-          assert.ok(error instanceof ConfigError);
+          assert.ok(error instanceof StoreConfigError);
           assert.match(error.message, /certificate was refused: .*127\.0\.0\.1.*ALTNAME/);
           return true;
         },
@@ -297,7 +297,7 @@ testNeeding([POSTGRESQL_SERVER], {
       const url = new URL(cluster.url);
       url.searchParams.set("sslmode", mode);
       await assert.rejects(openStore(url.href), (error) => {
-        assert.ok(error instanceof ConfigError, String(error));
+        assert.ok(error instanceof StoreConfigError, String(error));
         assert.equal(
           error.message,
           `Cannot open the DATABASE_URL database at "${url.host}": the server does not offer TLS, which sslmode=${mode} needs; turn ssl on in its postgresql.conf (with a certificate)`,

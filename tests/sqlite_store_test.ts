@@ -7,6 +7,7 @@ import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
+import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -42,9 +43,19 @@ function inspect<T>(path: string, fn: (db: DatabaseSync) => T): T {
   }
 }
 
+/** Opens the store at `path` (migrating it), runs `fn` on it, and closes it. */
+async function withStore<T>(path: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = await SqliteStore.open(path);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode", async () => {
   const path = join(dir, "schema.db");
-  await (await SqliteStore.open(path)).close();
+  await withStore(path, async () => {});
   inspect(path, (db) => {
     assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 7);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
@@ -73,22 +84,17 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
 
 Deno.test("SqliteStore.open on an already migrated file is a no-op", async () => {
   const path = join(dir, "remigrate.db");
-  const store = await SqliteStore.open(path);
-  await store.addUser("alice", "$hash-a");
-  await store.close();
+  await withStore(path, (store) => store.addUser("alice", "$hash-a"));
   const schema = () =>
     inspect(path, (db) => ({
       version: db.prepare("PRAGMA user_version").get(),
       sql: db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all(),
     }));
   const before = schema();
-  const again = await SqliteStore.open(path);
-  try {
+  await withStore(path, async (again) => {
     assert.deepEqual(schema(), before);
     assert.deepEqual(await again.listUsers(), ["alice"]);
-  } finally {
-    await again.close();
-  }
+  });
 });
 
 Deno.test("SqliteStore.open from two connections at once migrates once", async () => {
@@ -104,28 +110,28 @@ Deno.test("SqliteStore.open from two connections at once migrates once", async (
 
 Deno.test("SqliteStore answers a write blocked past the busy timeout with unavailable, as a rejection", async () => {
   const path = join(dir, "busy.db");
-  const store = await SqliteStore.open(path);
-  const other = new DatabaseSync(path);
-  other.exec("BEGIN IMMEDIATE");
-  try {
-    // The call must return a promise even when the database throws at once.
-    const pending = store.updateThrottles(["account:alice"], () => ({
-      writes: { "account:alice": { failures: 1, windowStartAt: 1, blockedUntil: 0 } },
-      result: 0,
-    }));
-    assert.ok(pending instanceof Promise);
-    await assert.rejects(pending, (error) => {
-      assert.ok(error instanceof StoreFailure);
-      assert.equal(error.code, "unavailable");
-      assert.match(error.message, /locked/);
-      assert.ok(error.cause instanceof Error, "the driver's error is kept as the cause");
-      return true;
-    });
-  } finally {
-    other.exec("ROLLBACK");
-    other.close();
-    await store.close();
-  }
+  await withStore(path, async (store) => {
+    const other = new DatabaseSync(path);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      // The call must return a promise even when the database throws at once.
+      const pending = store.updateThrottles(["account:alice"], () => ({
+        writes: { "account:alice": { failures: 1, windowStartAt: 1, blockedUntil: 0 } },
+        result: 0,
+      }));
+      assert.ok(pending instanceof Promise);
+      await assert.rejects(pending, (error) => {
+        assert.ok(error instanceof StoreFailure);
+        assert.equal(error.code, "unavailable");
+        assert.match(error.message, /locked/);
+        assert.ok(error.cause instanceof Error, "the driver's error is kept as the cause");
+        return true;
+      });
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+  });
 });
 
 /** The tables as schema versions 2 and 3 had them, to test upgrades from there. */
@@ -161,8 +167,7 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
     db.exec("INSERT INTO users VALUES ('alice', '$hash', 1700000000123)");
     db.exec("INSERT INTO throttle VALUES ('account:alice', 6, 1700000000123, 1700000060001)");
   });
-  const migrated = await SqliteStore.open(path);
-  try {
+  await withStore(path, async (migrated) => {
     assert.equal((await migrated.getUser("alice"))?.createdAt, 1_700_000_000);
     const throttle = await migrated.updateThrottles(["account:alice"], (current) => ({
       writes: {},
@@ -173,95 +178,32 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
       windowStartAt: 1_700_000_000,
       blockedUntil: 1_700_000_061,
     });
-  } finally {
-    await migrated.close();
-  }
+  });
 });
 
-Deno.test("SqliteStore.open turns the refresh tokens of schema 3 into families, revoking those a revocation missed and those of removed users", async () => {
-  const now = unixNow();
-  const path = oldDatabase("schema3.db", 3, (db) => {
-    db.exec("INSERT INTO users VALUES ('alice', '$hash', 1700000000), ('bob', '$hash', 1)");
-    const insert = db.prepare("INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    // A live session rotated twice: its newest token's expiry becomes the session's end.
-    insert.run("live-1", "live", "alice", "app", "hello", now - 200, now + 1000, now - 100, null);
-    insert.run("live-2", "live", "alice", "app", "hello", now - 100, now + 1100, null, null);
-    // A session revoked by logout while a rotation minted one more token (the old race).
-    insert.run(
-      "raced-1",
-      "raced",
-      "bob",
-      "auth-api",
-      "hello",
-      now - 50,
-      now + 500,
-      now - 10,
-      now - 10,
-    );
-    insert.run("raced-2", "raced", "bob", "auth-api", "hello", now - 10, now + 540, null, null);
-    // A session of a user removed before sessions ended with their user.
-    insert.run("gone-1", "gone", "carol", "auth-api", "hello", now - 50, now + 700, null, null);
-    // A session revoked cleanly (its revocation was recorded then).
-    insert.run("out-1", "out", "alice", "auth-api", "hello", now - 50, now + 800, null, now - 5);
-  });
-  const migrated = await SqliteStore.open(path);
-  try {
-    const live = await migrated.getRefreshToken("live-2");
-    assert.deepEqual(live, {
-      token: {
-        tokenHash: "live-2",
-        familyId: "live",
-        scope: "hello",
-        createdAt: now - 100,
-        expiresAt: now + 1100,
-        usedAt: null,
-      },
-      family: {
-        id: "live",
-        username: "alice",
-        clientId: "app",
-        createdAt: now - 200,
-        expiresAt: now + 1100,
-        accessExpiresAt: now + 1100,
-        revokedAt: null,
-      },
+familiesFromTokensTest("SqliteStore", {
+  version: 3,
+  create(tokens) {
+    const path = oldDatabase("schema3.db", 3, (db) => {
+      db.exec(USERS_BEFORE_FAMILIES);
+      const insert = db.prepare(
+        "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, 'hello', ?, ?, ?, ?)",
+      );
+      for (const token of tokens) insert.run(...token);
     });
-    assert.equal((await migrated.getRefreshToken("live-1"))?.token.usedAt, now - 100);
-    assert.equal((await migrated.getRefreshToken("raced-2"))?.family.revokedAt, now - 10);
-    const gone = (await migrated.getRefreshToken("gone-1"))?.family.revokedAt;
-    assert.ok(gone !== null && gone !== undefined && gone >= now, `gone revoked at ${gone}`);
-    assert.equal((await migrated.getRefreshToken("out-1"))?.family.revokedAt, now - 5);
-    // The sessions whose access tokens no revocation covered get one; the clean one had its own.
-    const revoked = (await migrated.listRevocations(0, now))
-      .map((r) => [r.kind, r.id, r.expiresAt]).sort();
-    assert.deepEqual(revoked, [["sid", "gone", now + 700], ["sid", "raced", now + 540]]);
-    const rotated = await migrated.rotateRefreshToken("raced-2", now, () => {
-      throw new Error("A revoked family must not rotate");
+    return Promise.resolve({
+      open: () => SqliteStore.open(path),
+      refreshTokenColumns: () =>
+        Promise.resolve(
+          inspect(path, (db) =>
+            db.prepare("SELECT name FROM pragma_table_info('refresh_tokens')").all()
+              .map((row) =>
+                row.name as string
+              )),
+        ),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
     });
-    assert.equal(rotated.outcome, "revoked");
-    const next = await migrated.rotateRefreshToken("live-2", now, () => ({
-      tokenHash: "live-3",
-      scope: "hello",
-      expiresAt: now + 5000,
-      accessExpiresAt: now + 900,
-    }));
-    assert.ok(next.outcome === "rotated");
-    assert.equal(next.token.expiresAt, now + 1100, "the session's end is now absolute");
-  } finally {
-    await migrated.close();
-  }
-  inspect(path, (db) => {
-    const columns = db.prepare("SELECT name FROM pragma_table_info('refresh_tokens')").all()
-      .map((row) => row.name);
-    assert.deepEqual(columns, [
-      "token_hash",
-      "family_id",
-      "scope",
-      "created_at",
-      "expires_at",
-      "used_at",
-    ]);
-  });
+  },
 });
 
 Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {
@@ -274,8 +216,7 @@ Deno.test("SqliteStore.open of schema 3 erases retired private keys from the tab
       1700000100, NULL)`);
   });
   assert.ok(fileText(path).includes(secret), "the old database holds the secret");
-  const migrated = await SqliteStore.open(path);
-  try {
+  await withStore(path, async (migrated) => {
     assert.deepEqual((await migrated.listSigningKeys(0)).map((k) => k.kid), ["new", "old"]);
     assert.equal(await migrated.currentPrivateJwk("new"), '{"d":"current"}');
     assert.equal(await migrated.currentPrivateJwk("old"), undefined);
@@ -283,15 +224,12 @@ Deno.test("SqliteStore.open of schema 3 erases retired private keys from the tab
     for (const file of [path, `${path}-wal`]) {
       assert.ok(!fileText(file).includes(secret), `${file} no longer holds the retired key`);
     }
-  } finally {
-    await migrated.close();
-  }
+  });
 });
 
 Deno.test("SqliteStore.rotateSigningKey leaves the old private key in neither the database nor its log", async () => {
   const path = join(dir, "erase.db");
-  const store = await SqliteStore.open(path);
-  try {
+  await withStore(path, async (store) => {
     const first = await generateSigningKey(unixNow());
     await store.ensureSigningKey(first, unixNow());
     const d = JSON.parse(first.privateJwk).d as string;
@@ -308,9 +246,7 @@ Deno.test("SqliteStore.rotateSigningKey leaves the old private key in neither th
     for (const file of [path, `${path}-wal`]) {
       assert.ok(!fileText(file).includes(currentD), `${file} no longer holds the revoked key`);
     }
-  } finally {
-    await store.close();
-  }
+  });
 });
 
 /** A file's bytes as Latin-1 text (every byte one character), or "" when it does not exist. */

@@ -1,7 +1,8 @@
 /**
  * @module
- * Every error of the store layer, with a stable `code`. Both stores throw only these for
- * conditions a caller can act on; the edge's error table turns them into responses.
+ * Every error of the store layer. Both stores throw StoreFailure, with a stable `code`, for
+ * conditions a caller can act on at run time; the edge's error table turns them into responses.
+ * Opening a store throws StoreConfigError for a setting a person must fix before it can start.
  */
 
 /**
@@ -37,4 +38,15 @@ export function duplicateClient(clientId: string): StoreFailure {
 export function storeUnavailable(error: unknown): StoreFailure {
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreFailure("unavailable", `Database unavailable: ${reason}`, { cause: error });
+}
+
+/**
+ * A `DATABASE_URL` (or `PGSSLROOTCERT`) that cannot work, or a database that cannot be opened
+ * with it: one line that names the setting and the fix, never a password.
+ */
+export class StoreConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreConfigError";
+  }
 }

@@ -3,11 +3,13 @@
  * Opening the store a `DATABASE_URL` names, and how its connection is secured: the SQLite
  * files' modes, and PostgreSQL's TLS as libpq's `sslmode` asks. The PostgreSQL client is loaded
  * only when used, so SQLite deployments do not carry it in memory. Problems a person should fix
- * are passed to `warn`, one line each; this module never logs by itself.
+ * are passed to `warn`, one line each; this module never logs by itself. A setting that cannot
+ * work is a StoreConfigError, one line that names the fix. It is the one place that picks a
+ * backend.
  */
 import { isIP } from "node:net";
-import { ConfigError } from "../config.ts";
-import { StoreFailure } from "./errors.ts";
+import { StoreConfigError, StoreFailure } from "./errors.ts";
+import type { PostgresTls } from "./postgres/connection.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
@@ -22,21 +24,10 @@ export interface OpenStoreOptions {
   warn?: (message: string) => void;
   /**
    * Only read, as `serve --check` does: nothing is created, migrated or changed, and PostgreSQL
-   * refuses every write of the session. A missing SQLite file is a {@linkcode ConfigError}.
+   * refuses every write of the session. A missing SQLite file is a {@linkcode StoreConfigError}.
    */
   readOnly?: boolean;
 }
-
-/**
- * TLS for the PostgreSQL client: `false` (cleartext), a mode that encrypts without verifying
- * (`prefer`, `allow`, `require`), or node:tls options that verify the chain and the host name.
- */
-export type PostgresTls =
-  | false
-  | "prefer"
-  | "allow"
-  | "require"
-  | { rejectUnauthorized: true; host: string; servername?: string; ca?: string };
 
 /**
  * Opens the store named by a `DATABASE_URL`: `sqlite:data/auth.db` (embedded, the default) or
@@ -66,7 +57,7 @@ export async function openStore(
       return await PostgresStore.open(url, { tls, readOnly: options.readOnly });
     } catch (error) {
       const refused = tls !== false && tls !== "prefer" && await tlsRefused(new URL(url));
-      throw new ConfigError(
+      throw new StoreConfigError(
         `Cannot open the DATABASE_URL database at "${new URL(url).host}": ${
           refused
             ? `the server does not offer TLS, which sslmode=${
@@ -77,7 +68,7 @@ export async function openStore(
       );
     }
   }
-  throw new ConfigError(
+  throw new StoreConfigError(
     `DATABASE_URL must start with "sqlite:" or "postgres://"${scheme ? `, not "${scheme}"` : ""}`,
   );
 }
@@ -97,9 +88,7 @@ export async function openStoreReadOnly(
   databaseUrl: string,
   options: Omit<OpenStoreOptions, "readOnly"> = {},
 ): Promise<ReadOnlyStore> {
-  const store = await openStore(databaseUrl, { ...options, readOnly: true }) as Store & {
-    pendingMigrations(): Promise<number>;
-  };
+  const store = await openStore(databaseUrl, { ...options, readOnly: true });
   try {
     return { store, pendingMigrations: await store.pendingMigrations() };
   } catch (error) {
@@ -110,18 +99,18 @@ export async function openStoreReadOnly(
 
 async function openSqlite(databaseUrl: string, options: OpenStoreOptions): Promise<Store> {
   const path = databaseUrl.slice("sqlite:".length);
-  if (!path) throw new ConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
+  if (!path) throw new StoreConfigError(`DATABASE_URL "${databaseUrl}" names no file`);
   let store: SqliteStore;
   try {
     if (options.readOnly && !await exists(path)) {
-      throw new ConfigError(
+      throw new StoreConfigError(
         `The DATABASE_URL database "${path}" does not exist (serve would create it, without users); check DATABASE_URL, or create it with deno task user add NAME`,
       );
     }
     store = await SqliteStore.open(path, { readOnly: options.readOnly });
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(
+    if (error instanceof StoreConfigError) throw error;
+    throw new StoreConfigError(
       `Cannot open the DATABASE_URL database "${path}": ${
         (error as Error).message
       }; set DATABASE_URL to sqlite:PATH of a writable SQLite file, or of a new one`,
@@ -150,14 +139,14 @@ export async function postgresConnection(
   rootCertFile?: string,
 ): Promise<{ url: string; tls: PostgresTls; host: string }> {
   if (!URL.canParse(databaseUrl)) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       "DATABASE_URL must be a URL such as postgres://user:password@host:5432/db",
     );
   }
   const parsed = new URL(databaseUrl);
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   if (!host || !parsed.username || parsed.pathname.length < 2) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       "DATABASE_URL must name the user, host and database: postgres://user:password@host:5432/db",
     );
   }
@@ -172,7 +161,7 @@ export async function postgresConnection(
     case "prefer":
     case "require":
       if (rootCert !== undefined) {
-        throw new ConfigError(
+        throw new StoreConfigError(
           `A root certificate is given (sslrootcert or PGSSLROOTCERT), but sslmode "${mode}" would not use it; use sslmode=verify-full`,
         );
       }
@@ -193,7 +182,7 @@ export async function postgresConnection(
         },
       };
     default:
-      throw new ConfigError(
+      throw new StoreConfigError(
         `DATABASE_URL: sslmode "${mode}" is not supported; use verify-full, or require (which encrypts without checking the server)`,
       );
   }
@@ -203,7 +192,7 @@ async function readRootCert(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    throw new ConfigError(
+    throw new StoreConfigError(
       `Cannot read the PostgreSQL root certificate "${path}": ${(error as Error).message}`,
     );
   }

@@ -1,0 +1,172 @@
+/**
+ * @module
+ * Rows to records, for both backends: their tables have the same columns, named as the records'
+ * fields in snake_case, and only the types differ (SQLite answers numbers and 0/1, PostgreSQL's
+ * BIGINT comes as text and BOOLEAN as true/false), which `Number` and `Boolean` read either way.
+ * Lists are stored as JSON text. Each record's reader is one line per field: how it is read.
+ */
+import type { ThrottleRecord, UserRecord } from "./accounts.ts";
+import type { ClientRecord } from "./clients.ts";
+import type {
+  AuthorizationCodeRecord,
+  BrowserSessionRecord,
+  PendingRequestRecord,
+} from "./sign_in.ts";
+import type {
+  RefreshFamilyRecord,
+  RefreshTokenRecord,
+  RefreshTokenState,
+  RevocationRecord,
+  SigningKeyRecord,
+} from "./tokens.ts";
+
+/** A row as either driver returns it. */
+export type Row = Record<string, unknown>;
+
+/** How a column is read: as stored (text, or NULL), as a number, a number or NULL, JSON, 0/1. */
+type Kind = "text" | "number" | "number?" | "json" | "flag";
+
+const READ: Record<Kind, (value: unknown) => unknown> = {
+  text: (value) => value,
+  number: Number,
+  "number?": (value) => value === null ? null : Number(value),
+  json: (value) => JSON.parse(value as string),
+  flag: Boolean,
+};
+
+/**
+ * A reader of rows into `T`: each field comes from its column (the field's name in snake_case,
+ * after `prefix`), read as `kinds` says.
+ */
+function rowReader<T>(kinds: { [K in keyof T]-?: Kind }, prefix = ""): (row: Row) => T {
+  const fields = Object.entries<Kind>(kinds).map(([field, kind]) => ({
+    field,
+    column: prefix + field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`),
+    read: READ[kind],
+  }));
+  return (row) =>
+    Object.fromEntries(fields.map(({ field, column, read }) => [field, read(row[column])])) as T;
+}
+
+/** A `users` row. */
+export const toUser = rowReader<UserRecord>({
+  username: "text",
+  passwordHash: "text",
+  createdAt: "number",
+});
+
+/** A `throttle` row. */
+export function toThrottle(row: Row): ThrottleRecord {
+  return {
+    failures: Number(row.failures),
+    windowStartAt: Number(row.window_start),
+    blockedUntil: Number(row.blocked_until),
+  };
+}
+
+/** A `signing_keys` or `id_token_keys` row, its public half. */
+export const toSigningKey = rowReader<SigningKeyRecord>({
+  kid: "text",
+  alg: "text",
+  publicJwk: "text",
+  createdAt: "number",
+  retiresAt: "number?",
+});
+
+const FAMILY_KINDS = {
+  id: "text",
+  username: "text",
+  clientId: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  accessExpiresAt: "number",
+  revokedAt: "number?",
+} as const;
+
+/** A `refresh_families` row. */
+export const toRefreshFamily = rowReader<RefreshFamilyRecord>(FAMILY_KINDS);
+
+/**
+ * The columns of a refresh token (`t`) joined with its family (`f`), the family's prefixed with
+ * `family_`, as {@linkcode toRefreshTokenState} reads them.
+ */
+export const REFRESH_TOKEN_STATE_COLUMNS =
+  `t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
+   f.username AS family_username, f.client_id AS family_client_id,
+   f.created_at AS family_created_at, f.expires_at AS family_expires_at,
+   f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at`;
+
+const toRefreshToken = rowReader<RefreshTokenRecord>({
+  tokenHash: "text",
+  familyId: "text",
+  scope: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  usedAt: "number?",
+});
+const toPrefixedFamily = rowReader<RefreshFamilyRecord>(FAMILY_KINDS, "family_");
+
+/** A row of {@linkcode REFRESH_TOKEN_STATE_COLUMNS}. */
+export function toRefreshTokenState(row: Row): RefreshTokenState {
+  return { token: toRefreshToken(row), family: toPrefixedFamily(row) };
+}
+
+/** A `revocations` row. */
+export const toRevocation = rowReader<RevocationRecord>({
+  seq: "number",
+  kind: "text",
+  id: "text",
+  expiresAt: "number",
+});
+
+/** A `clients` row. */
+export const toClient = rowReader<ClientRecord>({
+  clientId: "text",
+  name: "text",
+  secretHash: "text",
+  redirectUris: "json",
+  postLogoutRedirectUris: "json",
+  firstParty: "flag",
+  scope: "text",
+  grantTypes: "json",
+  createdAt: "number",
+});
+
+/** A `pending_requests` row. */
+export const toPendingRequest = rowReader<PendingRequestRecord>({
+  id: "text",
+  bindingHash: "text",
+  csrfHash: "text",
+  action: "text",
+  createdAt: "number",
+  expiresAt: "number",
+});
+
+/** An `authorization_codes` row. */
+export const toAuthorizationCode = rowReader<AuthorizationCodeRecord>({
+  codeHash: "text",
+  clientId: "text",
+  username: "text",
+  redirectUri: "text",
+  scope: "text",
+  codeChallenge: "text",
+  nonce: "text",
+  authTime: "number",
+  browserSid: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  usedAt: "number?",
+  familyId: "text",
+  replayedAt: "number?",
+});
+
+/** A `browser_sessions` row. */
+export const toBrowserSession = rowReader<BrowserSessionRecord>({
+  idHash: "text",
+  sid: "text",
+  username: "text",
+  authTime: "number",
+  createdAt: "number",
+  idleExpiresAt: "number",
+  expiresAt: "number",
+});

@@ -1,0 +1,200 @@
+/**
+ * @module
+ * The schema's steps as both backends take them, written once: each function returns the SQL of
+ * a migration step (or the part of one that both share) in a backend's {@linkcode Dialect}. Each
+ * backend's schema.ts lists its versions from these, adding what only it does (SQLite rebuilds a
+ * table where PostgreSQL alters it). A released step is never edited; a change is a new step.
+ */
+
+/** How a backend words what the steps need. */
+export interface Dialect {
+  /** A whole number of 64 bits: times and sequence numbers. */
+  integer: "INTEGER" | "BIGINT";
+  /** A yes/no column. */
+  flag: "INTEGER" | "BOOLEAN";
+  /** What follows a table's closing parenthesis (SQLite's strict typing). */
+  tableOptions: " STRICT" | "";
+  /** The increasing primary key of revocations. */
+  sequence: "INTEGER PRIMARY KEY AUTOINCREMENT" | "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+  /**
+   * The first column of a key table, which orders keys made in the same second; empty where
+   * every table has one of its own (SQLite's rowid).
+   */
+  keyOrder: "" | "id BIGINT GENERATED ALWAYS AS IDENTITY,\n     ";
+  /** The current time in Unix seconds. */
+  now: "unixepoch()" | "extract(epoch FROM now())::bigint";
+  /** A revocation's expiry when it is recorded again: the later of the two. */
+  laterExpiry:
+    | "max(expires_at, excluded.expires_at)"
+    | "GREATEST(revocations.expires_at, excluded.expires_at)";
+}
+
+/** A table that holds signing keys, as first made; `private_jwk` is still required. */
+function keyTable(d: Dialect, name: string): string {
+  return `CREATE TABLE ${name} (
+     ${d.keyOrder}kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     retires_at ${d.integer}
+   )${d.tableOptions};`;
+}
+
+/** Users, signing keys and login throttling. */
+export function accountTables(d: Dialect): string {
+  return `CREATE TABLE users (
+     username TEXT PRIMARY KEY,
+     password_hash TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   ${keyTable(d, "signing_keys")}
+   CREATE TABLE throttle (
+     key TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     window_start ${d.integer} NOT NULL,
+     blocked_until ${d.integer} NOT NULL
+   )${d.tableOptions};`;
+}
+
+/** Refresh tokens, each carrying its session's state, and revocations. */
+export function refreshTokenTables(d: Dialect): string {
+  return `CREATE TABLE refresh_tokens (
+     token_hash TEXT PRIMARY KEY,
+     family_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     used_at ${d.integer},
+     revoked_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+   CREATE TABLE revocations (
+     seq ${d.sequence},
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     UNIQUE (kind, id)
+   )${d.tableOptions};`;
+}
+
+/** Every stored time in Unix seconds (users and throttle entries were in milliseconds). */
+export const SECONDS_NOT_MILLISECONDS = `UPDATE users SET created_at = created_at / 1000;
+   UPDATE throttle SET window_start = window_start / 1000,
+     blocked_until = (blocked_until + 999) / 1000;`;
+
+/**
+ * Refresh families get a row of their own, the one place their state lives, made from the
+ * existing tokens: a family keeps the expiry of its newest token, now absolute, and its access
+ * tokens are taken to live as long (their lifetime is not known here). A family is revoked when
+ * any of its tokens was (tokens minted while it was being revoked were not) and when its user is
+ * gone; the access tokens of those get a `sid` revocation. The tokens keep their old columns:
+ * each backend drops them its own way.
+ */
+export function refreshFamiliesFromTokens(d: Dialect): string {
+  return `CREATE TABLE refresh_families (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     access_expires_at ${d.integer} NOT NULL,
+     revoked_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX refresh_families_username ON refresh_families (username);
+   INSERT INTO revocations (kind, id, expires_at)
+     SELECT 'sid', family_id, max(expires_at) FROM refresh_tokens WHERE true
+     GROUP BY family_id
+     HAVING max(expires_at) > ${d.now} AND (
+       (count(revoked_at) > 0 AND count(revoked_at) < count(*))
+       OR min(username) NOT IN (SELECT username FROM users))
+     ON CONFLICT (kind, id) DO UPDATE SET expires_at = ${d.laterExpiry};
+   INSERT INTO refresh_families
+     (id, username, client_id, created_at, expires_at, access_expires_at, revoked_at)
+     SELECT family_id, min(username), min(client_id), min(created_at), max(expires_at),
+       max(expires_at), coalesce(max(revoked_at),
+         CASE WHEN min(username) NOT IN (SELECT username FROM users) THEN ${d.now} END)
+     FROM refresh_tokens GROUP BY family_id;`;
+}
+
+/** Secrets the service makes for itself, such as the key that signs device tokens. */
+export function secretsTable(d: Dialect): string {
+  return `CREATE TABLE secrets (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL
+   )${d.tableOptions};`;
+}
+
+/**
+ * Sign-in from browsers and other apps: registered clients, ID-token keys, pending steps,
+ * authorization codes, browser sessions with the families issued in them, and consents.
+ */
+export function signInTables(d: Dialect): string {
+  return [clientsTable(d), keyTable(d, "id_token_keys"), browserSignInTables(d)].join("\n   ");
+}
+
+function clientsTable(d: Dialect): string {
+  return `CREATE TABLE clients (
+     client_id TEXT PRIMARY KEY,
+     name TEXT,
+     secret_hash TEXT,
+     redirect_uris TEXT NOT NULL,
+     post_logout_redirect_uris TEXT NOT NULL,
+     first_party ${d.flag} NOT NULL,
+     scope TEXT NOT NULL,
+     grant_types TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL
+   )${d.tableOptions};`;
+}
+
+function browserSignInTables(d: Dialect): string {
+  return `CREATE TABLE pending_requests (
+     id TEXT PRIMARY KEY,
+     binding_hash TEXT NOT NULL,
+     csrf_hash TEXT NOT NULL,
+     action TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   CREATE TABLE authorization_codes (
+     code_hash TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     code_challenge TEXT NOT NULL,
+     nonce TEXT,
+     auth_time ${d.integer} NOT NULL,
+     browser_sid TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     used_at ${d.integer},
+     family_id TEXT,
+     replayed_at ${d.integer}
+   )${d.tableOptions};
+   CREATE TABLE browser_sessions (
+     id_hash TEXT PRIMARY KEY,
+     sid TEXT NOT NULL UNIQUE,
+     username TEXT NOT NULL,
+     auth_time ${d.integer} NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     idle_expires_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   CREATE INDEX browser_sessions_username ON browser_sessions (username);
+   CREATE TABLE browser_session_families (
+     sid TEXT NOT NULL,
+     family_id TEXT NOT NULL,
+     PRIMARY KEY (sid, family_id)
+   )${d.tableOptions};
+   CREATE TABLE consents (
+     username TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     granted_at ${d.integer} NOT NULL,
+     PRIMARY KEY (username, client_id)
+   )${d.tableOptions};`;
+}

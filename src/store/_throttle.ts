@@ -1,0 +1,18 @@
+/**
+ * @module
+ * The check both backends make on a throttle decision before storing it: a decision may write
+ * only the keys it was given to read.
+ */
+import type { ThrottleDecision, ThrottleRecord } from "./accounts.ts";
+
+/** The writes of `decision` as entries; throws when one names a key outside `keys`. */
+export function throttleWrites(
+  keys: readonly string[],
+  decision: ThrottleDecision<unknown>,
+): [string, ThrottleRecord | null][] {
+  const writes = Object.entries(decision.writes);
+  for (const [key] of writes) {
+    if (!keys.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
+  }
+  return writes;
+}

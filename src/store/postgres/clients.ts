@@ -1,0 +1,59 @@
+/**
+ * @module
+ * The clients part of the shared store: registered OAuth clients, their lists stored as JSON
+ * text. Removing a client forgets the consents given to it in the same transaction.
+ */
+import type { ClientStore } from "../clients.ts";
+import { duplicateClient } from "../errors.ts";
+import * as records from "../_rows.ts";
+import { run, type Sql, transaction } from "./connection.ts";
+import { forgetClientConsents } from "./sign_in.ts";
+
+/** The clients part on the pool `sql`. */
+export function createClientStore(sql: Sql): ClientStore {
+  return {
+    addClient(record) {
+      return run(async () => {
+        const rows = await sql`
+          INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
+            post_logout_redirect_uris, first_party, scope, grant_types, created_at)
+          VALUES (${record.clientId}, ${record.name}, ${record.secretHash},
+            ${JSON.stringify(record.redirectUris)},
+            ${JSON.stringify(record.postLogoutRedirectUris)}, ${record.firstParty},
+            ${record.scope}, ${JSON.stringify(record.grantTypes)}, ${record.createdAt})
+          ON CONFLICT DO NOTHING RETURNING client_id`;
+        if (rows.length === 0) throw duplicateClient(record.clientId);
+      });
+    },
+
+    getClient(clientId) {
+      return run(async () => {
+        const [row] = await sql`SELECT * FROM clients WHERE client_id = ${clientId}`;
+        return row && records.toClient(row);
+      });
+    },
+
+    listClients() {
+      return run(async () => {
+        const rows = await sql`SELECT * FROM clients ORDER BY client_id COLLATE "C"`;
+        return rows.map(records.toClient);
+      });
+    },
+
+    removeClient(clientId) {
+      return transaction(sql, async (tx) => {
+        await forgetClientConsents(tx, clientId);
+        const result = await tx`DELETE FROM clients WHERE client_id = ${clientId}`;
+        return result.count > 0;
+      });
+    },
+
+    setClientSecretHash(clientId, secretHash) {
+      return run(async () => {
+        const result = await sql`
+          UPDATE clients SET secret_hash = ${secretHash} WHERE client_id = ${clientId}`;
+        return result.count > 0;
+      });
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * @module
+ * The shared store's schema: its versions in order, from the steps both backends share
+ * (_schema.ts) and the changes only PostgreSQL words its own way, applied at open inside one
+ * transaction under an advisory lock, so that instances starting together apply each version
+ * once. The database remembers the versions applied in `schema_migrations`.
+ */
+import * as steps from "../_schema.ts";
+import type { Sql } from "./connection.ts";
+import { MIGRATION_LOCK } from "./locks.ts";
+
+const POSTGRES: steps.Dialect = {
+  integer: "BIGINT",
+  flag: "BOOLEAN",
+  tableOptions: "",
+  sequence: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+  keyOrder: "id BIGINT GENERATED ALWAYS AS IDENTITY,\n     ",
+  now: "extract(epoch FROM now())::bigint",
+  laterExpiry: "GREATEST(revocations.expires_at, excluded.expires_at)",
+};
+
+/** Schema versions, applied in order inside one transaction each. */
+const MIGRATIONS = [
+  `${steps.accountTables(POSTGRES)}
+   ${steps.refreshTokenTables(POSTGRES)}`,
+  steps.SECONDS_NOT_MILLISECONDS,
+  // Revocation writers take turns (see tokens.ts); the tokens lose the columns the family holds.
+  `LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE;
+   ${steps.refreshFamiliesFromTokens(POSTGRES)}
+   ALTER TABLE refresh_tokens
+     DROP COLUMN username,
+     DROP COLUMN client_id,
+     DROP COLUMN revoked_at,
+     ADD FOREIGN KEY (family_id) REFERENCES refresh_families (id) ON DELETE CASCADE;`,
+  steps.secretsTable(POSTGRES),
+  // Private keys only while current; demo users marked.
+  `ALTER TABLE signing_keys ALTER COLUMN private_jwk DROP NOT NULL;
+   UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
+   ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
+  steps.signInTables(POSTGRES),
+];
+
+/** Applies the versions not applied yet, in one transaction. */
+export async function migrate(sql: Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`;
+    const applied = new Set(
+      (await tx`SELECT version FROM schema_migrations`).map((row) => row.version as number),
+    );
+    for (const [index, migration] of MIGRATIONS.entries()) {
+      const version = index + 1;
+      if (applied.has(version)) continue;
+      await tx.unsafe(migration);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${version})`;
+    }
+  });
+}
+
+/** How many schema versions the database lacks: more than 0 only for a store opened read-only. */
+export async function pendingMigrations(sql: Sql): Promise<number> {
+  const [{ exists }] = await sql`SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`;
+  if (!exists) return MIGRATIONS.length;
+  const [{ applied }] = await sql`SELECT count(*)::int AS applied FROM schema_migrations`;
+  return Math.max(0, MIGRATIONS.length - applied);
+}

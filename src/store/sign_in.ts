@@ -1,0 +1,115 @@
+/**
+ * @module
+ * The sign-in part of the store's contract: a browser's pending steps, authorization codes,
+ * browser sessions with the refresh families issued in them, and consents. It declares records
+ * and operations only; the backends implement them.
+ */
+import type { UnixSeconds } from "../clock.ts";
+
+/**
+ * A browser's pending step (sign-in, consent, sign-out) between the page shown and the form
+ * posted back: bound to the browser's cookie and to a CSRF token, both stored only as SHA-256.
+ */
+export interface PendingRequestRecord {
+  id: string;
+  /** SHA-256 of the cookie of the browser the page was shown to. */
+  bindingHash: string;
+  /** SHA-256 of the CSRF token the page's form carries. */
+  csrfHash: string;
+  /** What to do once the form comes back, as JSON (the domain's own shape). */
+  action: string;
+  createdAt: UnixSeconds;
+  expiresAt: UnixSeconds;
+}
+
+/** An authorization code as stored: only the SHA-256 of the code itself. */
+export interface AuthorizationCodeRecord {
+  codeHash: string;
+  clientId: string;
+  username: string;
+  redirectUri: string;
+  scope: string;
+  /** The PKCE S256 challenge the code verifier must match. */
+  codeChallenge: string;
+  nonce: string | null;
+  /** When the user signed in (OpenID Connect `auth_time`). */
+  authTime: UnixSeconds;
+  /** The browser session (`sid`) the code was issued in. */
+  browserSid: string;
+  createdAt: UnixSeconds;
+  expiresAt: UnixSeconds;
+  /** When it was exchanged; a second exchange is a replay. */
+  usedAt: UnixSeconds | null;
+  /** The refresh family issued from the code, once issued. */
+  familyId: string | null;
+  /** When a replay was first seen. */
+  replayedAt: UnixSeconds | null;
+}
+
+/** What happened when an authorization code was presented. */
+export type CodeOutcome =
+  | { outcome: "redeemed" | "reused" | "expired"; record: AuthorizationCodeRecord }
+  | { outcome: "unknown" };
+
+/** A signed-in browser: the cookie names it by a secret of which only the SHA-256 is kept. */
+export interface BrowserSessionRecord {
+  idHash: string;
+  /** The public session id (OpenID Connect `sid`); never the cookie value. */
+  sid: string;
+  username: string;
+  /** When the user entered their password. */
+  authTime: UnixSeconds;
+  createdAt: UnixSeconds;
+  /** Ends here unless used again before (the idle lifetime). */
+  idleExpiresAt: UnixSeconds;
+  /** Ends here whatever happens (the absolute lifetime). */
+  expiresAt: UnixSeconds;
+}
+
+/** Pending steps, authorization codes, browser sessions and consents. */
+export interface SignInStore {
+  /** Stores a browser's pending step. */
+  addPendingRequest(record: PendingRequestRecord): Promise<void>;
+  /** Finds a pending step that has not expired by `now`. */
+  getPendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
+  /**
+   * Atomically removes and returns a pending step that has not expired by `now`; of concurrent
+   * callers exactly one gets it.
+   */
+  takePendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
+
+  /** Stores a new authorization code. */
+  addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Atomically marks a code used when it is unused and valid at `now` ("redeemed"). A used code
+   * is "reused" and gets `replayedAt` (once); an expired one changes nothing.
+   */
+  useAuthorizationCode(codeHash: string, now: UnixSeconds): Promise<CodeOutcome>;
+  /**
+   * Records the refresh family issued from a redeemed code; answers whether a replay was seen
+   * before, atomically with the replay's own marking, so one of the two always knows both.
+   */
+  attachCodeFamily(codeHash: string, familyId: string): Promise<{ replayed: boolean }>;
+
+  /** Stores a new browser session. */
+  addBrowserSession(record: BrowserSessionRecord): Promise<void>;
+  /** Finds a browser session by the hash of its cookie, whether or not it has expired. */
+  getBrowserSession(idHash: string): Promise<BrowserSessionRecord | undefined>;
+  /** Moves a session's idle expiry; false when there is no such session. */
+  touchBrowserSession(idHash: string, idleExpiresAt: UnixSeconds): Promise<boolean>;
+  /**
+   * Records that a refresh family was issued in a browser session; false (recording nothing)
+   * when the session no longer exists. Atomic with {@linkcode SignInStore.endBrowserSession}.
+   */
+  linkSessionFamily(sid: string, familyId: string): Promise<boolean>;
+  /**
+   * Deletes a browser session by its `sid` and returns the families issued in it; undefined when
+   * there was no such session. Of concurrent callers exactly one gets the families.
+   */
+  endBrowserSession(sid: string): Promise<string[] | undefined>;
+
+  /** The scope a user has consented to for a client, if any. */
+  getConsent(username: string, clientId: string): Promise<string | undefined>;
+  /** Records (replacing) the scope a user has consented to for a client. */
+  saveConsent(username: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
+}

@@ -1,0 +1,62 @@
+/**
+ * @module
+ * The clients part of the embedded store: registered OAuth clients, their lists stored as JSON
+ * text. Removing a client forgets the consents given to it in the same transaction.
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { ClientStore } from "../clients.ts";
+import { duplicateClient } from "../errors.ts";
+import * as records from "../_rows.ts";
+import { all, change, one, run, transaction } from "./database.ts";
+import { forgetClientConsents } from "./sign_in.ts";
+
+/** The clients part on `db`. */
+export function createClientStore(db: DatabaseSync): ClientStore {
+  return {
+    async addClient(record) {
+      const added = await run(() =>
+        change(
+          db,
+          `INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
+           post_logout_redirect_uris, first_party, scope, grant_types, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          record.clientId,
+          record.name,
+          record.secretHash,
+          JSON.stringify(record.redirectUris),
+          JSON.stringify(record.postLogoutRedirectUris),
+          record.firstParty ? 1 : 0,
+          record.scope,
+          JSON.stringify(record.grantTypes),
+          record.createdAt,
+        )
+      );
+      if (added === 0) throw duplicateClient(record.clientId);
+    },
+
+    getClient(clientId) {
+      return run(() => {
+        const row = one(db, "SELECT * FROM clients WHERE client_id = ?", clientId);
+        return row && records.toClient(row);
+      });
+    },
+
+    listClients() {
+      return run(() => all(db, "SELECT * FROM clients ORDER BY client_id").map(records.toClient));
+    },
+
+    removeClient(clientId) {
+      return transaction(db, () => {
+        forgetClientConsents(db, clientId);
+        return change(db, "DELETE FROM clients WHERE client_id = ?", clientId) > 0;
+      });
+    },
+
+    setClientSecretHash(clientId, secretHash) {
+      return run(() =>
+        change(db, "UPDATE clients SET secret_hash = ? WHERE client_id = ?", secretHash, clientId) >
+          0
+      );
+    },
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * @module
+ * The sign-in part of the embedded store: pending steps, authorization codes, browser sessions
+ * with the refresh families issued in them, and consents. Code use decides through
+ * _code_use.ts inside the write lock taken before the read.
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { UnixSeconds } from "../../clock.ts";
+import type { BrowserSessionRecord, SignInStore } from "../sign_in.ts";
+import { planCodeUse } from "../_code_use.ts";
+import { CODE_RETENTION_SECONDS } from "../_retention.ts";
+import * as records from "../_rows.ts";
+import { all, change, one, run, transaction } from "./database.ts";
+
+/** The sign-in part on `db`. */
+export function createSignInStore(db: DatabaseSync): SignInStore {
+  return {
+    async addPendingRequest(record) {
+      await run(() =>
+        change(
+          db,
+          `INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at,
+           expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+          record.id,
+          record.bindingHash,
+          record.csrfHash,
+          record.action,
+          record.createdAt,
+          record.expiresAt,
+        )
+      );
+    },
+
+    getPendingRequest(id, now) {
+      return run(() => {
+        const row = one(
+          db,
+          "SELECT * FROM pending_requests WHERE id = ? AND expires_at > ?",
+          id,
+          now,
+        );
+        return row && records.toPendingRequest(row);
+      });
+    },
+
+    takePendingRequest(id, now) {
+      return run(() => {
+        const row = one(
+          db,
+          "DELETE FROM pending_requests WHERE id = ? AND expires_at > ? RETURNING *",
+          id,
+          now,
+        );
+        return row && records.toPendingRequest(row);
+      });
+    },
+
+    async addAuthorizationCode(record) {
+      await run(() =>
+        change(
+          db,
+          `INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
+           code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          record.codeHash,
+          record.clientId,
+          record.username,
+          record.redirectUri,
+          record.scope,
+          record.codeChallenge,
+          record.nonce,
+          record.authTime,
+          record.browserSid,
+          record.createdAt,
+          record.expiresAt,
+          record.usedAt,
+          record.familyId,
+          record.replayedAt,
+        )
+      );
+    },
+
+    useAuthorizationCode(codeHash, now) {
+      return transaction(db, () => {
+        const row = one(db, "SELECT * FROM authorization_codes WHERE code_hash = ?", codeHash);
+        const { result, changed } = planCodeUse(row && records.toAuthorizationCode(row), now);
+        if (changed) {
+          change(
+            db,
+            "UPDATE authorization_codes SET used_at = ?, replayed_at = ? WHERE code_hash = ?",
+            changed.usedAt,
+            changed.replayedAt,
+            codeHash,
+          );
+        }
+        return result;
+      });
+    },
+
+    attachCodeFamily(codeHash, familyId) {
+      return run(() => {
+        const row = one(
+          db,
+          "UPDATE authorization_codes SET family_id = ? WHERE code_hash = ? RETURNING replayed_at",
+          familyId,
+          codeHash,
+        );
+        return { replayed: row !== undefined && row.replayed_at !== null };
+      });
+    },
+
+    async addBrowserSession(record) {
+      await run(() =>
+        change(
+          db,
+          `INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
+           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          record.idHash,
+          record.sid,
+          record.username,
+          record.authTime,
+          record.createdAt,
+          record.idleExpiresAt,
+          record.expiresAt,
+        )
+      );
+    },
+
+    getBrowserSession(idHash) {
+      return run(() => {
+        const row = one(db, "SELECT * FROM browser_sessions WHERE id_hash = ?", idHash);
+        return row && records.toBrowserSession(row);
+      });
+    },
+
+    touchBrowserSession(idHash, idleExpiresAt) {
+      return run(() =>
+        change(
+          db,
+          "UPDATE browser_sessions SET idle_expires_at = ? WHERE id_hash = ?",
+          idleExpiresAt,
+          idHash,
+        ) > 0
+      );
+    },
+
+    linkSessionFamily(sid, familyId) {
+      return transaction(db, () => {
+        if (!one(db, "SELECT 1 FROM browser_sessions WHERE sid = ?", sid)) return false;
+        change(
+          db,
+          "INSERT INTO browser_session_families (sid, family_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+          sid,
+          familyId,
+        );
+        return true;
+      });
+    },
+
+    endBrowserSession(sid) {
+      return transaction(db, () => {
+        const ended = change(db, "DELETE FROM browser_sessions WHERE sid = ?", sid);
+        const families = unlinkFamilies(db, sid);
+        return ended > 0 ? families : undefined;
+      });
+    },
+
+    getConsent(username, clientId) {
+      return run(() =>
+        one(
+          db,
+          "SELECT scope FROM consents WHERE username = ? AND client_id = ?",
+          username,
+          clientId,
+        )?.scope as string | undefined
+      );
+    },
+
+    async saveConsent(username, clientId, scope, now) {
+      await run(() =>
+        change(
+          db,
+          `INSERT INTO consents (username, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (username, client_id) DO UPDATE SET scope = excluded.scope,
+             granted_at = excluded.granted_at`,
+          username,
+          clientId,
+          scope,
+          now,
+        )
+      );
+    },
+  };
+}
+
+/**
+ * Deletes a user's browser sessions with their family links; returns the sessions. Runs inside
+ * the caller's transaction.
+ */
+export function deleteUserBrowserSessions(
+  db: DatabaseSync,
+  username: string,
+): BrowserSessionRecord[] {
+  const rows = all(db, "DELETE FROM browser_sessions WHERE username = ? RETURNING *", username);
+  const sessions = rows.map(records.toBrowserSession);
+  for (const session of sessions) unlinkFamilies(db, session.sid);
+  return sessions;
+}
+
+/** Deletes the consents given to a client. Runs inside the caller's transaction. */
+export function forgetClientConsents(db: DatabaseSync, clientId: string): void {
+  change(db, "DELETE FROM consents WHERE client_id = ?", clientId);
+}
+
+/**
+ * Deletes expired pending steps, authorization codes past their retention, and ended browser
+ * sessions with their family links. Runs inside the caller's transaction.
+ */
+export function pruneSignIn(db: DatabaseSync, now: UnixSeconds): void {
+  change(db, "DELETE FROM pending_requests WHERE expires_at <= ?", now);
+  change(db, "DELETE FROM authorization_codes WHERE expires_at <= ?", now - CODE_RETENTION_SECONDS);
+  change(
+    db,
+    "DELETE FROM browser_sessions WHERE expires_at <= ? OR idle_expires_at <= ?",
+    now,
+    now,
+  );
+  change(
+    db,
+    "DELETE FROM browser_session_families WHERE sid NOT IN (SELECT sid FROM browser_sessions)",
+  );
+}
+
+/** Deletes the family links of the browser session `sid`; returns the families. */
+function unlinkFamilies(db: DatabaseSync, sid: string): string[] {
+  const rows = all(
+    db,
+    "DELETE FROM browser_session_families WHERE sid = ? RETURNING family_id",
+    sid,
+  );
+  return rows.map((row) => row.family_id as string);
+}
