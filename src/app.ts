@@ -3,17 +3,17 @@
  * The route table of the HTTPS service behind the common edge: which handler answers which path
  * and method, and how each route words its errors. It builds nothing else.
  */
-import type { AuthorizationCodes } from "./auth/authorization_codes.ts";
-import type { BrowserSessions } from "./auth/browser_sessions.ts";
-import type { ClientRegistry } from "./auth/clients.ts";
-import type { Consents } from "./auth/consents.ts";
-import type { IdTokens } from "./auth/id_tokens.ts";
-import type { KeyRing } from "./auth/keys.ts";
-import type { PasswordLogin } from "./auth/password_login.ts";
-import type { PendingRequests } from "./auth/pending_requests.ts";
+import type { AuthorizationCodes } from "./auth/sign_in/authorization_codes.ts";
+import type { BrowserSessions } from "./auth/sign_in/browser_sessions.ts";
+import type { ClientRegistry } from "./auth/clients/registry.ts";
+import type { Consents } from "./auth/sign_in/consents.ts";
+import type { IdTokens } from "./auth/sign_in/id_tokens.ts";
+import type { KeyRing } from "./auth/tokens/signing_keys.ts";
+import type { PasswordLogin } from "./auth/accounts/password_login.ts";
+import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import type { ScopePolicy } from "./auth/scopes.ts";
-import type { SessionService } from "./auth/sessions.ts";
-import type { AccessClaims, TokenService } from "./auth/tokens.ts";
+import type { SessionService } from "./auth/tokens/refresh_families.ts";
+import type { AccessClaims, TokenService } from "./auth/tokens/access_tokens.ts";
 import type { Config, PublicIdentity } from "./config.ts";
 import { createErrorTranslator } from "./error_answers.ts";
 import { createAuthorizeHandler } from "./handlers/authorize.ts";

@@ -4,7 +4,7 @@
  * answers, then prints what the service would serve with — without listening and without
  * writing to the store. For deploy pipelines. Never prints a secret.
  */
-import { PasswordHasher } from "./auth/passwords.ts";
+import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { loadTlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, urlHost } from "./config.ts";

@@ -5,18 +5,21 @@
  * one {@linkcode ConfigError} line naming the setting. Nothing else reads the environment.
  */
 import { parseArgs } from "node:util";
-import { CLIENT_ID } from "./auth/clients.ts";
-import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
-import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
-import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
+import { CLIENT_ID } from "./auth/clients/registry.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/accounts/device_tokens.ts";
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/tokens/signing_keys.ts";
+import { MIN_PBKDF2_ITERATIONS } from "./auth/accounts/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
-import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/accounts/throttle.ts";
 import {
   DEFAULT_INVALID_TOKENS_PER_MINUTE,
   DEFAULT_MAX_TRACKED_ADDRESSES,
   type TokenBudgetOptions,
-} from "./auth/token_budget.ts";
-import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
+} from "./auth/tokens/invalid_token_budget.ts";
+import {
+  type BrowserSessionOptions,
+  DEFAULT_BROWSER_SESSION,
+} from "./auth/sign_in/browser_sessions.ts";
 import { DAY_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {
   type ClientAddressOptions,

@@ -4,7 +4,7 @@
  * `clients`. It reads the environment once and prints an expected error as one line, without a
  * stack.
  */
-import { PasswordHasher } from "./auth/passwords.ts";
+import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { clientsCommand } from "./cli/clients.ts";

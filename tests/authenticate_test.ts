@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { newClientRecord } from "../src/auth/client_registration.ts";
-import { ClientRegistry } from "../src/auth/clients.ts";
+import { newClientRecord } from "../src/auth/clients/registration.ts";
+import { ClientRegistry } from "../src/auth/clients/registry.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/keys.ts";
-import { TokenService } from "../src/auth/tokens.ts";
+import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { TokenService } from "../src/auth/tokens/access_tokens.ts";
 import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/keys.ts";
-import { InvalidTokenBudget } from "../src/auth/token_budget.ts";
-import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
+import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { InvalidTokenBudget } from "../src/auth/tokens/invalid_token_budget.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  type TokenOptions,
+  TokenService,
+} from "../src/auth/tokens/access_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 

@@ -10,9 +10,13 @@ import {
   type JWTPayload,
   SignJWT,
 } from "jose";
-import { generateSigningKey, KeyRing } from "../src/auth/keys.ts";
+import { generateSigningKey, KeyRing } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  type TokenOptions,
+  TokenService,
+} from "../src/auth/tokens/access_tokens.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { sleepUntil } from "./helpers/wait.ts";

@@ -9,9 +9,9 @@ import {
   newClientRecord,
   newClientSecret,
   registrationProblem,
-} from "../auth/client_registration.ts";
+} from "../auth/clients/registration.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { withOpenIdScopes } from "../auth/id_tokens.ts";
+import { withOpenIdScopes } from "../auth/sign_in/id_tokens.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";

@@ -4,7 +4,7 @@
  * from the same configuration the server reads, so both must be run with the same settings.
  */
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { generateSigningKey } from "../auth/keys.ts";
+import { generateSigningKey } from "../auth/tokens/signing_keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";

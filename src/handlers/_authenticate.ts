@@ -4,11 +4,11 @@
  * token, revocation or introspection request. Each records what it learnt in the request
  * context for the access log, so no handler has to.
  */
-import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
+import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
 import type { Origin } from "../auth/events.ts";
 import { requireScope } from "../auth/scopes.ts";
-import type { AccessClaims, TokenService } from "../auth/tokens.ts";
+import type { AccessClaims, TokenService } from "../auth/tokens/access_tokens.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import type { RequestContext } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";

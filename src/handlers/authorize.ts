@@ -3,7 +3,7 @@
  * `GET /authorize` and `POST /authorize`: the authorization endpoint (RFC 6749 §3.1, OpenID
  * Connect Core §3.1.2) for the code flow with PKCE.
  */
-import { readAuthorizationRequest, resolveClient } from "../auth/authorization_requests.ts";
+import { readAuthorizationRequest, resolveClient } from "../auth/sign_in/authorization_requests.ts";
 import { AuthFailure } from "../auth/errors.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";

@@ -4,15 +4,18 @@
  * page, consent page, or the code sent back), answering the client by redirect with `iss`
  * (RFC 9207), and showing the errors that must not be redirected as a page.
  */
-import type { AuthorizationCodes } from "../auth/authorization_codes.ts";
-import type { AuthorizationRequest, RedirectTarget } from "../auth/authorization_requests.ts";
-import type { BrowserSession, BrowserSessions } from "../auth/browser_sessions.ts";
-import type { ClientRegistry, RegisteredClient } from "../auth/clients.ts";
-import type { Consents } from "../auth/consents.ts";
+import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
+import type {
+  AuthorizationRequest,
+  RedirectTarget,
+} from "../auth/sign_in/authorization_requests.ts";
+import type { BrowserSession, BrowserSessions } from "../auth/sign_in/browser_sessions.ts";
+import type { ClientRegistry, RegisteredClient } from "../auth/clients/registry.ts";
+import type { Consents } from "../auth/sign_in/consents.ts";
 import { AuthFailure } from "../auth/errors.ts";
-import type { IdTokens } from "../auth/id_tokens.ts";
-import type { PendingForm, PendingRequests } from "../auth/pending_requests.ts";
-import { formActionSource } from "../auth/redirect_uris.ts";
+import type { IdTokens } from "../auth/sign_in/id_tokens.ts";
+import type { PendingForm, PendingRequests } from "../auth/sign_in/pending_requests.ts";
+import { formActionSource } from "../auth/clients/redirect_uris.ts";
 import { type ScopePolicy, scopeTokens } from "../auth/scopes.ts";
 import { isSecretShaped, randomSecret } from "../auth/secrets.ts";
 import { unixNow } from "../clock.ts";

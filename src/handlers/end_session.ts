@@ -4,7 +4,7 @@
  * and `POST /sign-out`, the form of the question asked when no ID token vouches for the request.
  */
 import { AuthFailure } from "../auth/errors.ts";
-import { formActionSource } from "../auth/redirect_uris.ts";
+import { formActionSource } from "../auth/clients/redirect_uris.ts";
 import { isSecretShaped } from "../auth/secrets.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";

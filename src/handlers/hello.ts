@@ -3,7 +3,7 @@
  * `GET /hello`: the original tutorial's protected resource.
  */
 import { HELLO_SCOPE } from "../auth/scopes.ts";
-import type { TokenService } from "../auth/tokens.ts";
+import type { TokenService } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer } from "./_authenticate.ts";

@@ -2,8 +2,8 @@
  * @module
  * `POST /login`: the original tutorial's password login, in its JSON shape.
  */
-import type { PasswordLogin } from "../auth/password_login.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { PasswordLogin } from "../auth/accounts/password_login.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";

@@ -2,8 +2,8 @@
  * @module
  * `POST /logout`: ends the session of the access token presented.
  */
-import type { SessionService } from "../auth/sessions.ts";
-import type { TokenService } from "../auth/tokens.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
+import type { TokenService } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer, originOf } from "./_authenticate.ts";

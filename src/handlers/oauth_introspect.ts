@@ -2,9 +2,9 @@
  * @module
  * `POST /oauth/introspect`: RFC 7662 token introspection for confidential clients.
  */
-import type { ClientRegistry } from "../auth/clients.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure, invalidClient } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";

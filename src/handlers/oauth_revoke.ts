@@ -2,9 +2,9 @@
  * @module
  * `POST /oauth/revoke`: RFC 7009 token revocation.
  */
-import type { ClientRegistry } from "../auth/clients.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";

@@ -2,14 +2,14 @@
  * @module
  * `POST /oauth/token`: the OAuth 2.0 token endpoint.
  */
-import type { AuthorizationCodes } from "../auth/authorization_codes.ts";
-import { clientCredentialsGrant } from "../auth/client_credentials.ts";
-import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
+import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
+import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
+import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
-import type { PasswordLogin } from "../auth/password_login.ts";
+import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
-import type { SessionService } from "../auth/sessions.ts";
-import type { TokenService } from "../auth/tokens.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
+import type { TokenService } from "../auth/tokens/access_tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";

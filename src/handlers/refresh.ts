@@ -3,7 +3,7 @@
  * `POST /refresh`: renews a session, as flask_jwt_extended clients and JSON clients call it.
  */
 import { AuthFailure } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { SessionService } from "../auth/tokens/refresh_families.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";

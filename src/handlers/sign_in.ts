@@ -5,7 +5,7 @@
  * starts a browser session under a new cookie and renews the device cookie.
  */
 import { AuthFailure } from "../auth/errors.ts";
-import type { LoginSuccess, PasswordLogin } from "../auth/password_login.ts";
+import type { LoginSuccess, PasswordLogin } from "../auth/accounts/password_login.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";

@@ -2,8 +2,8 @@
  * @module
  * `GET` and `POST /userinfo`: the OpenID Connect UserInfo endpoint (Core §5.3).
  */
-import { OPENID_SCOPE } from "../auth/id_tokens.ts";
-import type { AccessClaims, TokenService } from "../auth/tokens.ts";
+import { OPENID_SCOPE } from "../auth/sign_in/id_tokens.ts";
+import type { AccessClaims, TokenService } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer } from "./_authenticate.ts";

@@ -4,10 +4,10 @@
  *
  *   deno bench tests/bench/micro_bench.ts
  */
-import { KeyRing, SIGNING_ALGS } from "../../src/auth/keys.ts";
-import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
-import { InvalidTokenBudget } from "../../src/auth/token_budget.ts";
-import { type TokenOptions, TokenService } from "../../src/auth/tokens.ts";
+import { KeyRing, SIGNING_ALGS } from "../../src/auth/tokens/signing_keys.ts";
+import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { InvalidTokenBudget } from "../../src/auth/tokens/invalid_token_budget.ts";
+import { type TokenOptions, TokenService } from "../../src/auth/tokens/access_tokens.ts";
 import type { RequestContext } from "../../src/http/context.ts";
 import { createRouter, route } from "../../src/router.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";

@@ -6,9 +6,9 @@
  * job.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { ClientRecord, Store } from "../store/store.ts";
-import { AuthFailure, invalidClient } from "./errors.ts";
-import { digestsEqual, sha256Hex } from "./secrets.ts";
+import type { ClientRecord, Store } from "../../store/store.ts";
+import { AuthFailure, invalidClient } from "../errors.ts";
+import { digestsEqual, sha256Hex } from "../secrets.ts";
 
 /** A client registered in the store, as the sign-in flow and the token endpoint see it. */
 export interface RegisteredClient {

@@ -5,11 +5,11 @@
  * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
-import type { Store } from "../store/store.ts";
+import type { Store } from "../../store/store.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
-import type { DeviceTokens } from "./devices.ts";
-import { AuthFailure, invalidCredentials } from "./errors.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
+import type { DeviceTokens } from "./device_tokens.ts";
+import { AuthFailure, invalidCredentials } from "../errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 

@@ -4,12 +4,12 @@
  * A confidential client's secret is made here, shown once by the caller and stored only as
  * SHA-256. It never prints or reads anything itself.
  */
-import { unixNow } from "../clock.ts";
-import type { ClientRecord } from "../store/store.ts";
-import { CLIENT_ID } from "./clients.ts";
+import { unixNow } from "../../clock.ts";
+import type { ClientRecord } from "../../store/store.ts";
+import { CLIENT_ID } from "./registry.ts";
 import { redirectUriProblem } from "./redirect_uris.ts";
-import { scopeTokens } from "./scopes.ts";
-import { randomSecret, sha256Hex } from "./secrets.ts";
+import { scopeTokens } from "../scopes.ts";
+import { randomSecret, sha256Hex } from "../secrets.ts";
 
 /** The grant types a registered client may be given. */
 export const GRANT_TYPES = [

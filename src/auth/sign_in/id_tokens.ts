@@ -5,11 +5,11 @@
  * Connect Core §2, §3.1.3.6) and checking an `id_token_hint` we issued. It never reads a request.
  */
 import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { Store } from "../store/store.ts";
-import { AuthFailure } from "./errors.ts";
-import { generateSigningKey, type SigningAlg } from "./keys.ts";
-import type { ScopePolicy } from "./scopes.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
+import { AuthFailure } from "../errors.ts";
+import { generateSigningKey, type SigningAlg } from "../tokens/signing_keys.ts";
+import type { ScopePolicy } from "../scopes.ts";
 
 /** The algorithm of ID tokens: the one every OpenID provider must offer (Core §15.1). */
 export const ID_TOKEN_ALG: SigningAlg = "RS256";

@@ -5,11 +5,11 @@
  * revocation list; it never reads a request.
  */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import { AuthFailure, invalidToken } from "./errors.ts";
-import type { KeyRing } from "./keys.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import { AuthFailure, invalidToken } from "../errors.ts";
+import type { KeyRing } from "./signing_keys.ts";
 import type { RevocationList } from "./revocations.ts";
-import type { InvalidTokenBudget } from "./token_budget.ts";
+import type { InvalidTokenBudget } from "./invalid_token_budget.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";

@@ -3,10 +3,10 @@
  * What users have allowed third-party clients, remembered per user and client; first-party
  * clients never ask.
  */
-import { unixNow } from "../clock.ts";
-import type { Store } from "../store/store.ts";
-import type { RegisteredClient } from "./clients.ts";
-import { scopeTokens } from "./scopes.ts";
+import { unixNow } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
+import type { RegisteredClient } from "../clients/registry.ts";
+import { scopeTokens } from "../scopes.ts";
 
 /**
  * Consents.

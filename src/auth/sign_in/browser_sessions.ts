@@ -4,11 +4,11 @@
  * with idle and absolute lifetimes, a new id at every sign-in (no fixation), and the
  * refresh-token families issued in it, which end with it. It never reads a request.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { BrowserSessionRecord, Store } from "../store/store.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
-import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
-import type { SessionService } from "./sessions.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { BrowserSessionRecord, Store } from "../../store/store.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
+import type { SessionService } from "../tokens/refresh_families.ts";
 
 /** Lifetimes of browser sessions. */
 export interface BrowserSessionOptions {

@@ -5,15 +5,15 @@
  * token was issued to. Every change to a family is one store transaction that holds the
  * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../store/store.ts";
-import type { ClientIdentity, ClientRegistry } from "./clients.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
-import { AuthFailure, invalidCredentials, invalidGrant } from "./errors.ts";
-import type { VerifiedUser } from "./password_login.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
+import type { ClientIdentity, ClientRegistry } from "../clients/registry.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
+import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
-import { grantScope, type ScopePolicy } from "./scopes.ts";
-import type { AccessClaims, Presenter, TokenService } from "./tokens.ts";
+import { grantScope, type ScopePolicy } from "../scopes.ts";
+import type { AccessClaims, Presenter, TokenService } from "./access_tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {

@@ -3,12 +3,12 @@
  * The client credentials grant (RFC 6749 §4.4): a confidential client registered for it gets an
  * access token for itself (`sub` is its id), without a refresh token or a session.
  */
-import type { GrantResult } from "./authorization_codes.ts";
-import type { ClientIdentity } from "./clients.ts";
-import { AuthFailure } from "./errors.ts";
-import { OPENID_SCOPE, PROFILE_SCOPE } from "./id_tokens.ts";
-import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
-import type { TokenService } from "./tokens.ts";
+import type { GrantResult } from "../sign_in/authorization_codes.ts";
+import type { ClientIdentity } from "./registry.ts";
+import { AuthFailure } from "../errors.ts";
+import { OPENID_SCOPE, PROFILE_SCOPE } from "../sign_in/id_tokens.ts";
+import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "../scopes.ts";
+import type { TokenService } from "../tokens/access_tokens.ts";
 
 /** Scopes about a user, which mean nothing when the client acts for itself. */
 const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];

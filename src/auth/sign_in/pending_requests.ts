@@ -4,11 +4,11 @@
  * sign-out): kept in the store, bound to the browser's cookie and to a CSRF token of its own,
  * usable once and for a few minutes. It speaks in domain errors only.
  */
-import { unixNow } from "../clock.ts";
-import type { Store } from "../store/store.ts";
+import { unixNow } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
-import { AuthFailure } from "./errors.ts";
-import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
+import { AuthFailure } from "../errors.ts";
+import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 
 /** How long a page's form stays usable. */
 export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;

@@ -5,11 +5,11 @@
  * redirected (`unknown_client`, `unregistered_redirect_uri`); then the rest, whose problems are
  * redirected to that URI. It speaks in domain errors and never builds a response.
  */
-import { CLIENT_ID, type RegisteredClient } from "./clients.ts";
-import { MAX_USERNAME_LENGTH } from "./credentials.ts";
-import { AuthFailure } from "./errors.ts";
+import { CLIENT_ID, type RegisteredClient } from "../clients/registry.ts";
+import { MAX_USERNAME_LENGTH } from "../accounts/credentials.ts";
+import { AuthFailure } from "../errors.ts";
 import { CODE_CHALLENGE_METHOD, isCodeChallenge } from "./pkce.ts";
-import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
+import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "../scopes.ts";
 
 /** The `prompt` values supported (OpenID Connect Core §3.1.2.1). */
 export const PROMPT_VALUES = ["none", "login", "consent"] as const;

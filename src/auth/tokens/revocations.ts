@@ -3,9 +3,9 @@
  * The revocation list: revoked access tokens (`jti`) and sessions (`sid`), kept in memory from the
  * store's list so that a check on every request costs a set lookup.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { RevocationRecord, Store } from "../store/store.ts";
-import { repeatEvery } from "./_repeat.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { RevocationRecord, Store } from "../../store/store.ts";
+import { repeatEvery } from "../_repeat.ts";
 
 /** The claims a revocation can match. */
 export interface RevocableClaims {

@@ -5,18 +5,18 @@
  * code revokes every token issued with it. Redeeming one issues the access token, the refresh
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
-import { unixNow } from "../clock.ts";
-import type { AuthorizationCodeRecord, Store } from "../store/store.ts";
+import { unixNow } from "../../clock.ts";
+import type { AuthorizationCodeRecord, Store } from "../../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
-import type { ClientIdentity } from "./clients.ts";
-import { AuthFailure, invalidGrant } from "./errors.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
+import type { ClientIdentity } from "../clients/registry.ts";
+import { AuthFailure, invalidGrant } from "../errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
-import { scopeTokens } from "./scopes.ts";
-import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
-import type { SessionService, TokenPair } from "./sessions.ts";
+import { scopeTokens } from "../scopes.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
+import type { SessionService, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
