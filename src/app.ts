@@ -12,8 +12,8 @@ import type { KeyRing } from "./auth/tokens/signing_keys.ts";
 import type { PasswordLogin } from "./auth/accounts/password_login.ts";
 import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import type { ScopePolicy } from "./auth/scopes.ts";
-import type { SessionService } from "./auth/tokens/refresh_families.ts";
-import type { AccessClaims, TokenService } from "./auth/tokens/access_tokens.ts";
+import type { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
+import type { AccessClaims, AccessTokens } from "./auth/tokens/access_tokens.ts";
 import type { Config, PublicIdentity } from "./config.ts";
 import { createErrorTranslator } from "./error_answers.ts";
 import { createAuthorizeHandler } from "./handlers/authorize.ts";
@@ -61,9 +61,9 @@ export interface AppDeps {
   identity: PublicIdentity;
   logger: Logger;
   keys: KeyRing;
-  tokens: TokenService;
+  tokens: AccessTokens;
   passwordLogin: PasswordLogin;
-  sessions: SessionService;
+  families: RefreshFamilies;
   clients: ClientRegistry;
   signIn: SignInServices;
   /** What `/health/ready` checks. */
@@ -74,10 +74,10 @@ export interface AppDeps {
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
-  const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients, signIn } = deps;
+  const { config, identity, logger, keys, tokens, passwordLogin, families, clients, signIn } = deps;
   const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
-  const oauth = { sessions, clients, bodyLimits };
+  const oauth = { families, clients, bodyLimits };
   const translate = createErrorTranslator(config.realm);
   const flow = new BrowserFlow({
     ...signIn,
@@ -94,16 +94,16 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/login", {
       POST: createLoginHandler({
         passwordLogin,
-        sessions,
+        families,
         clientId: config.defaultClientId,
         bodyLimits,
       }),
     }),
     route("/hello", { GET: createHelloHandler({ tokens }) }),
-    route("/refresh", { POST: createRefreshHandler({ sessions, bodyLimits }) }, {
+    route("/refresh", { POST: createRefreshHandler({ families, bodyLimits }) }, {
       errors: "flask_with_code",
     }),
-    route("/logout", { POST: createLogoutHandler({ tokens, sessions }) }),
+    route("/logout", { POST: createLogoutHandler({ tokens, families }) }),
     route("/oauth/token", {
       POST: createOAuthTokenHandler({
         passwordLogin,

@@ -18,10 +18,10 @@ import { PasswordLogin } from "./auth/accounts/password_login.ts";
 import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import { RevocationList } from "./auth/tokens/revocations.ts";
-import { SessionService } from "./auth/tokens/refresh_families.ts";
+import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
-import { TokenService } from "./auth/tokens/access_tokens.ts";
+import { AccessTokens } from "./auth/tokens/access_tokens.ts";
 import { userInfo } from "./auth/sign_in/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
@@ -48,7 +48,7 @@ export interface RunningServer extends AsyncDisposable {
   /** URL of the metrics exposition, when enabled. */
   metricsUrl?: string;
   store: Store;
-  tokens: TokenService;
+  tokens: AccessTokens;
   /**
    * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
@@ -249,9 +249,9 @@ function buildApp(
   logger: Logger,
   { store, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
   { listeningUrl, draining }: { listeningUrl: string; draining: () => boolean },
-): { handler: ServeHandler; tokens: TokenService } {
+): { handler: ServeHandler; tokens: AccessTokens } {
   const identity = publicIdentity(config, listeningUrl);
-  const tokens = new TokenService(keys, {
+  const tokens = new AccessTokens(keys, {
     issuer: identity.issuer,
     audience: identity.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -268,7 +268,7 @@ function buildApp(
   const events = createAuditTrail(logger, metrics);
   // The OpenID Connect scopes can be asked for; the default scope stays as configured.
   const policy = withOpenIdScopes(config.scopes);
-  const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
+  const families = new RefreshFamilies({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: policy,
@@ -279,7 +279,7 @@ function buildApp(
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const browserSessions = new BrowserSessions(
-    { store, sessions, events },
+    { store, families, events },
     config.browserSession,
   );
   const handler = createApp({
@@ -305,7 +305,7 @@ function buildApp(
           },
         ),
     }),
-    sessions,
+    families,
     clients,
     signIn: {
       policy,
@@ -313,7 +313,7 @@ function buildApp(
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
-      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions, events }),
+      codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },
     readiness: {

@@ -3,7 +3,7 @@ import { newClientRecord } from "../src/auth/clients/registration.ts";
 import { ClientRegistry } from "../src/auth/clients/registry.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
-import { TokenService } from "../src/auth/tokens/access_tokens.ts";
+import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
 import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";
@@ -12,10 +12,10 @@ import { SqliteStore } from "../src/store/sqlite.ts";
 
 const CLIENT_SECRET = "s".repeat(32);
 
-async function tokenService(): Promise<TokenService & AsyncDisposable> {
+async function tokenService(): Promise<AccessTokens & AsyncDisposable> {
   const store = await SqliteStore.open(":memory:");
   const keys = await KeyRing.open(store);
-  const tokens = new TokenService(keys, {
+  const tokens = new AccessTokens(keys, {
     issuer: "https://issuer.test",
     audience: "https://api.test",
     ttlSeconds: 900,

@@ -8,7 +8,7 @@ import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts
 import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
 import type { Origin } from "../auth/events.ts";
 import { requireScope } from "../auth/scopes.ts";
-import type { AccessClaims, TokenService } from "../auth/tokens/access_tokens.ts";
+import type { AccessClaims, AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import type { RequestContext } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
@@ -21,7 +21,7 @@ import { formParameter } from "../http/form.ts";
 export async function authenticateBearer(
   req: Request,
   ctx: RequestContext,
-  { tokens, scope }: { tokens: TokenService; scope?: string },
+  { tokens, scope }: { tokens: AccessTokens; scope?: string },
 ): Promise<AccessClaims> {
   const authorization = parseAuthorization(req.headers.get("authorization"));
   if (authorization.scheme === "none") {

@@ -4,7 +4,7 @@
  */
 import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure, invalidClient } from "../auth/errors.ts";
-import type { SessionService } from "../auth/tokens/refresh_families.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
@@ -17,9 +17,9 @@ import { authenticateClient } from "./_authenticate.ts";
  * only about their own tokens unless listed in `OAUTH_INTROSPECTORS`.
  */
 export function createOAuthIntrospectHandler(
-  deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
+  deps: { families: RefreshFamilies; clients: ClientRegistry; bodyLimits: BodyLimits },
 ): Handler {
-  const { sessions, clients, bodyLimits } = deps;
+  const { families, clients, bodyLimits } = deps;
   return async function introspect(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
     const client = await authenticateClient(req, ctx, { form, clients });
@@ -27,7 +27,7 @@ export function createOAuthIntrospectHandler(
     const token = formParameter(form, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
     const hint = formParameter(form, "token_type_hint");
-    const answer = await sessions.introspect(token, hint, client);
+    const answer = await families.introspect(token, hint, client);
     return json(answer, { headers: { "cache-control": "no-store" } });
   };
 }

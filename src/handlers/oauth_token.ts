@@ -8,8 +8,8 @@ import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts
 import { AuthFailure } from "../auth/errors.ts";
 import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
-import type { SessionService } from "../auth/tokens/refresh_families.ts";
-import type { TokenService } from "../auth/tokens/access_tokens.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
+import type { AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { formParameter } from "../http/form.ts";
@@ -19,11 +19,11 @@ import { grantResponse, presentedDeviceToken, tokenResponse } from "./_token_res
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
   passwordLogin: PasswordLogin;
-  sessions: SessionService;
+  families: RefreshFamilies;
   clients: ClientRegistry;
   bodyLimits: BodyLimits;
   codes: AuthorizationCodes;
-  tokens: TokenService;
+  tokens: AccessTokens;
   /** Scopes, with `openid` and `profile`, for the client credentials grant. */
   policy: ScopePolicy;
 }
@@ -35,7 +35,7 @@ export interface OAuthTokenDeps {
  * client may use only the grants it was registered with.
  */
 export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
-  const { passwordLogin, sessions, clients, bodyLimits, codes, tokens, policy } = deps;
+  const { passwordLogin, families, clients, bodyLimits, codes, tokens, policy } = deps;
   return async function token(req, ctx) {
     const form = await readFormBody(req, bodyLimits);
     const grantType = formParameter(form, "grant_type");
@@ -65,7 +65,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
           origin: originOf(ctx),
         },
       );
-      const pair = await sessions.start(login, { clientId: client.clientId, scope });
+      const pair = await families.start(login, { clientId: client.clientId, scope });
       return tokenResponse(pair, ctx, {
         token: login.deviceToken,
         maxAgeSeconds: login.deviceTokenExpiresIn,
@@ -74,7 +74,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === "refresh_token") {
       const refreshToken = formParameter(form, "refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
-      const pair = await sessions.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
+      const pair = await families.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
       return tokenResponse(pair, ctx);
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");

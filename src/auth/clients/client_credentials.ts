@@ -1,14 +1,14 @@
 /**
  * @module
  * The client credentials grant (RFC 6749 §4.4): a confidential client registered for it gets an
- * access token for itself (`sub` is its id), without a refresh token or a session.
+ * access token for itself (`sub` is its id), without a refresh token.
  */
 import type { GrantResult } from "../sign_in/authorization_codes.ts";
 import type { ClientIdentity } from "./registry.ts";
 import { AuthFailure } from "../errors.ts";
 import { OPENID_SCOPE, PROFILE_SCOPE } from "../sign_in/id_tokens.ts";
 import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "../scopes.ts";
-import type { TokenService } from "../tokens/access_tokens.ts";
+import type { AccessTokens } from "../tokens/access_tokens.ts";
 
 /** Scopes about a user, which mean nothing when the client acts for itself. */
 const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];
@@ -20,7 +20,7 @@ const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];
 export async function clientCredentialsGrant(
   client: ClientIdentity,
   requested: string | undefined,
-  { tokens, policy }: { tokens: TokenService; policy: ScopePolicy },
+  { tokens, policy }: { tokens: AccessTokens; policy: ScopePolicy },
 ): Promise<GrantResult> {
   const registered = client.registered;
   if (
