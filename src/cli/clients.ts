@@ -11,7 +11,7 @@ import {
   registrationProblem,
 } from "../auth/clients/registration.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { withOpenIdScopes } from "../auth/sign_in/id_tokens.ts";
+import { withOpenIdScopes } from "../auth/scopes.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
 import { InputError } from "./secret.ts";

@@ -4,7 +4,8 @@
  */
 import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
 import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
-import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts";
+import { requireGrant } from "../auth/clients/grants.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
 import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
@@ -53,7 +54,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === "client_credentials") {
       return grantResponse(await clientCredentialsGrant(client, scope, { tokens, policy }), ctx);
     }
-    if (grantType === "password" || grantType === "refresh_token") mayUse(client, grantType);
+    if (grantType === "password" || grantType === "refresh_token") requireGrant(client, grantType);
     if (grantType === "password") {
       const login = await passwordLogin.check(
         formParameter(form, "username"),
@@ -80,14 +81,4 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
     throw new AuthFailure("unsupported_grant_type", `Grant type "${grantType}" is not supported`);
   };
-}
-
-/** A registered client may use only the grants it was registered with. */
-function mayUse(client: ClientIdentity, grantType: string): void {
-  if (client.registered && !client.registered.grantTypes.includes(grantType)) {
-    throw new AuthFailure(
-      "unauthorized_client",
-      `Client "${client.clientId}" may not use the ${grantType} grant`,
-    );
-  }
 }

@@ -2,7 +2,7 @@
  * @module
  * `GET` and `POST /userinfo`: the OpenID Connect UserInfo endpoint (Core §5.3).
  */
-import { OPENID_SCOPE } from "../auth/sign_in/id_tokens.ts";
+import { OPENID_SCOPE } from "../auth/scopes.ts";
 import type { AccessClaims, AccessTokens } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";

@@ -9,28 +9,18 @@ import { unixNow } from "../../clock.ts";
 import type { AuthorizationCodeRecord, Store } from "../../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
+import { type GrantResult, mayUseGrant, requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity } from "../clients/registry.ts";
 import { AuthFailure, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
-import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
+import type { IdTokens } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
-import { scopeTokens } from "../scopes.ts";
+import { OPENID_SCOPE, scopeTokens } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import type { RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
-
-/** What a grant at the token endpoint issues. */
-export interface GrantResult {
-  accessToken: string;
-  expiresIn: number;
-  scope: string;
-  /** The user, or the client itself for `client_credentials`. */
-  subject: string;
-  refreshToken?: string;
-  idToken?: string;
-}
 
 /** What a client presents with a code at the token endpoint. */
 export interface CodeExchange {
@@ -97,12 +87,7 @@ export class AuthorizationCodes {
   async redeem(code: string | undefined, exchange: CodeExchange): Promise<GrantResult> {
     const { store, families, idTokens, browserSessions } = this.#deps;
     const { client } = exchange;
-    if (!client.registered?.grantTypes.includes("authorization_code")) {
-      throw new AuthFailure(
-        "unauthorized_client",
-        `Client "${client.clientId}" may not use the authorization code grant`,
-      );
-    }
+    requireGrant(client, "authorization_code");
     if (code === undefined) throw new AuthFailure("invalid_request", "Missing code");
     if (!isSecretShaped(code)) throw invalidGrant("Invalid authorization code");
     const codeHash = await sha256Hex(code);
@@ -140,7 +125,7 @@ export class AuthorizationCodes {
       expiresIn: pair.expiresIn,
       scope: pair.scope,
       subject: record.username,
-      ...(client.registered.grantTypes.includes("refresh_token") &&
+      ...(mayUseGrant(client, "refresh_token") &&
         { refreshToken: pair.refreshToken }),
     };
     // A replay that came while the tokens were being issued could not revoke them: this does.

@@ -5,6 +5,7 @@
  * redirected (`unknown_client`, `unregistered_redirect_uri`); then the rest, whose problems are
  * redirected to that URI. It speaks in domain errors and never builds a response.
  */
+import { requireGrant } from "../clients/grants.ts";
 import { CLIENT_ID, type RegisteredClient } from "../clients/registry.ts";
 import { MAX_USERNAME_LENGTH } from "../accounts/credentials.ts";
 import { AuthFailure } from "../errors.ts";
@@ -103,12 +104,9 @@ export function readAuthorizationRequest(
       'Only response_type "code" is supported (no implicit or hybrid flows)',
     );
   }
-  if (!client.grantTypes.includes("authorization_code")) {
-    throw new AuthFailure(
-      "unauthorized_client",
-      `Client "${client.clientId}" may not use the authorization code flow`,
-    );
-  }
+  // A browser names its client, never authenticates it: the registration alone decides.
+  const named = { clientId: client.clientId, authenticated: false, registered: client };
+  requireGrant(named, "authorization_code", "the authorization code flow");
   const responseMode = param("response_mode");
   if (responseMode !== undefined && responseMode !== "query") {
     throw invalidRequest('Only response_mode "query" is supported');

@@ -5,8 +5,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import { invalidToken } from "../errors.ts";
-import { PROFILE_SCOPE } from "./id_tokens.ts";
-import { scopeTokens } from "../scopes.ts";
+import { PROFILE_SCOPE, scopeTokens } from "../scopes.ts";
 import type { AccessClaims } from "../tokens/access_tokens.ts";
 
 /** The claims about the token's user; `invalid_token` when the user no longer exists. */
