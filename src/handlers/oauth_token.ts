@@ -7,13 +7,14 @@ import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
 import { requireGrant } from "../auth/clients/grants.ts";
 import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
+import { singleParameter } from "../auth/parameters.ts";
 import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
 import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import type { AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { formParameter } from "../http/form.ts";
+import { readParameters } from "../http/form.ts";
 import { authenticateClient, originOf } from "./_authenticate.ts";
 import { grantResponse, presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
@@ -38,15 +39,16 @@ export interface OAuthTokenDeps {
 export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
   const { passwordLogin, families, clients, bodyLimits, codes, tokens, policy } = deps;
   return async function token(req, ctx) {
-    const form = await readFormBody(req, bodyLimits);
-    const grantType = formParameter(form, "grant_type");
-    const scope = formParameter(form, "scope");
-    const client = await authenticateClient(req, ctx, { form, clients });
+    const params = readParameters(await readFormBody(req, bodyLimits));
+    const param = (name: string) => singleParameter(params, name);
+    const grantType = param("grant_type");
+    const scope = param("scope");
+    const client = await authenticateClient(req, ctx, { params, clients });
     if (grantType === "authorization_code") {
-      const grant = await codes.redeem(formParameter(form, "code"), {
+      const grant = await codes.redeem(param("code"), {
         client,
-        redirectUri: formParameter(form, "redirect_uri"),
-        codeVerifier: formParameter(form, "code_verifier"),
+        redirectUri: param("redirect_uri"),
+        codeVerifier: param("code_verifier"),
         origin: originOf(ctx),
       });
       return grantResponse(grant, ctx);
@@ -56,16 +58,12 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     }
     if (grantType === "password" || grantType === "refresh_token") requireGrant(client, grantType);
     if (grantType === "password") {
-      const login = await passwordLogin.check(
-        formParameter(form, "username"),
-        formParameter(form, "password"),
-        {
-          address: ctx.addressGroup,
-          deviceToken: presentedDeviceToken(req, formParameter(form, "device_token")),
-          clientId: client.clientId,
-          origin: originOf(ctx),
-        },
-      );
+      const login = await passwordLogin.check(param("username"), param("password"), {
+        address: ctx.addressGroup,
+        deviceToken: presentedDeviceToken(req, param("device_token")),
+        clientId: client.clientId,
+        origin: originOf(ctx),
+      });
       const pair = await families.start(login, { clientId: client.clientId, scope });
       return tokenResponse(pair, ctx, {
         token: login.deviceToken,
@@ -73,7 +71,7 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
       });
     }
     if (grantType === "refresh_token") {
-      const refreshToken = formParameter(form, "refresh_token");
+      const refreshToken = param("refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
       const pair = await families.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
       return tokenResponse(pair, ctx);
