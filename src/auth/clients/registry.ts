@@ -83,6 +83,13 @@ export class ClientRegistry {
     return record && registeredClient(record);
   }
 
+  /** The registered client of that id; `unknown_client` when there is none (any longer). */
+  async require(clientId: string): Promise<RegisteredClient> {
+    const client = await this.find(clientId);
+    if (!client) throw new AuthFailure("unknown_client", `Unknown client "${clientId}"`);
+    return client;
+  }
+
   /**
    * Whether `clientId` is a confidential client, configured or registered, which must
    * authenticate to use its tokens.

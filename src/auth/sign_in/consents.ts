@@ -1,11 +1,10 @@
 /**
  * @module
- * What users have allowed third-party clients, remembered per user and client; first-party
- * clients never ask.
+ * What users have allowed third-party clients, remembered per user and client. Whether to ask
+ * again is the sign-in flow's decision (`next_step.ts`).
  */
 import { unixNow } from "../../clock.ts";
 import type { Store } from "../../store/store.ts";
-import type { RegisteredClient } from "../clients/registry.ts";
 import { scopeTokens } from "../scopes.ts";
 
 /**
@@ -13,8 +12,8 @@ import { scopeTokens } from "../scopes.ts";
  *
  * @example
  * ```ts
- * if (await consents.required("alice", client, "openid profile")) showConsentPage();
- * await consents.grant("alice", client.clientId, "openid profile");
+ * await consents.grant("alice", "app", "openid profile");
+ * await consents.granted("alice", "app"); // "openid profile"
  * ```
  */
 export class Consents {
@@ -24,25 +23,14 @@ export class Consents {
     this.#store = store;
   }
 
-  /**
-   * Whether the user must be asked: never for first-party clients; for others when asked to
-   * (`prompt=consent`) or when the scope goes beyond what they allowed before.
-   */
-  async required(
-    username: string,
-    client: RegisteredClient,
-    scope: string,
-    prompt = false,
-  ): Promise<boolean> {
-    if (client.firstParty) return false;
-    if (prompt) return true;
-    const granted = scopeTokens(await this.#store.getConsent(username, client.clientId) ?? "");
-    return scopeTokens(scope).some((token) => !granted.includes(token));
+  /** The scope the user has allowed the client so far; empty when nothing. */
+  async granted(username: string, clientId: string): Promise<string> {
+    return await this.#store.getConsent(username, clientId) ?? "";
   }
 
   /** Remembers that the user allowed `scope` to the client, besides what they allowed before. */
   async grant(username: string, clientId: string, scope: string): Promise<void> {
-    const before = await this.#store.getConsent(username, clientId) ?? "";
+    const before = await this.granted(username, clientId);
     const all = scopeTokens(`${before} ${scope}`).join(" ");
     await this.#store.saveConsent(username, clientId, all, unixNow());
   }
