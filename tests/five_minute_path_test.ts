@@ -19,7 +19,7 @@ const MARKER = "<!-- five-minute-path -->";
 const TIMEOUT_MS = 180_000;
 
 /** The block of the README that follows {@linkcode MARKER}. */
-export function fiveMinutePath(readme: string): string {
+function fiveMinutePath(readme: string): string {
   const at = readme.indexOf(MARKER);
   assert.ok(at >= 0, `README has ${MARKER}`);
   const block = /^\s*```bash\n([\s\S]*?)\n```$/m.exec(readme.slice(at + MARKER.length));
