@@ -218,9 +218,9 @@ testNeeding([HAPROXY], {
   },
 });
 
-Deno.test("README documents every setting of the HAProxy configuration with its default", async () => {
+Deno.test("src/deploy/README.md documents every setting of the HAProxy configuration with its default", async () => {
   const config = await haproxyConfig();
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const readme = await Deno.readTextFile(new URL("../src/deploy/README.md", import.meta.url));
   const settings = [...config.matchAll(/^\s*presetenv\s+(PROXY_\w+)\s+(\S+)\s*$/gm)];
   assert.ok(settings.length >= 10, "presetenv lines found");
   for (const [, name, value] of settings) {
