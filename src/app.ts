@@ -1,23 +1,25 @@
 /**
  * @module
  * The route table of the HTTPS service behind the common edge: which handler answers which path
- * and method, and how each route words its errors. It builds nothing else.
+ * and method, and in which dialect each route's errors are answered. It assembles the browser
+ * flows from the sign-in services and builds nothing else.
  */
-import type { AuthorizationCodes } from "./auth/authorization_codes.ts";
-import type { BrowserSessions } from "./auth/browser_sessions.ts";
-import type { ClientRegistry } from "./auth/clients.ts";
-import type { Consents } from "./auth/consents.ts";
-import type { IdTokens } from "./auth/id_tokens.ts";
-import type { KeyRing } from "./auth/keys.ts";
-import type { PasswordLogin } from "./auth/password_login.ts";
-import type { PendingRequests } from "./auth/pending_requests.ts";
+import type { PasswordLogin } from "./auth/accounts/password_login.ts";
+import type { ClientRegistry } from "./auth/clients/registry.ts";
 import type { ScopePolicy } from "./auth/scopes.ts";
-import type { SessionService } from "./auth/sessions.ts";
-import type { AccessClaims, TokenService } from "./auth/tokens.ts";
+import type { AuthorizationCodes } from "./auth/sign_in/authorization_codes.ts";
+import type { BrowserSessions } from "./auth/sign_in/browser_sessions.ts";
+import type { Consents } from "./auth/sign_in/consents.ts";
+import { SignInFlow } from "./auth/sign_in/flow.ts";
+import type { IdTokens } from "./auth/sign_in/id_tokens.ts";
+import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
+import { SignOutFlow } from "./auth/sign_in/sign_out.ts";
+import type { AccessClaims, AccessTokens } from "./auth/tokens/access_tokens.ts";
+import type { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
+import type { KeyRing } from "./auth/tokens/signing_keys.ts";
 import type { Config, PublicIdentity } from "./config.ts";
-import { createErrorTranslator } from "./error_answers.ts";
+import { createErrorAnswers } from "./error_answers.ts";
 import { createAuthorizeHandler } from "./handlers/authorize.ts";
-import { BrowserFlow, pageRoute } from "./handlers/browser_flow.ts";
 import { createConsentHandler } from "./handlers/consent.ts";
 import { createJwksHandler, createMetadataHandler } from "./handlers/discovery.ts";
 import { createEndSessionHandler, createSignOutHandler } from "./handlers/end_session.ts";
@@ -61,9 +63,9 @@ export interface AppDeps {
   identity: PublicIdentity;
   logger: Logger;
   keys: KeyRing;
-  tokens: TokenService;
+  tokens: AccessTokens;
   passwordLogin: PasswordLogin;
-  sessions: SessionService;
+  families: RefreshFamilies;
   clients: ClientRegistry;
   signIn: SignInServices;
   /** What `/health/ready` checks. */
@@ -76,36 +78,33 @@ export interface AppDeps {
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
-  const { config, identity, logger, keys, tokens, passwordLogin, sessions, clients, signIn } = deps;
+  const { config, identity, logger, keys, tokens, passwordLogin, families, clients, signIn } = deps;
   const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
-  const oauth = { sessions, clients, bodyLimits };
-  const translate = createErrorTranslator(config.realm);
-  const flow = new BrowserFlow({
-    ...signIn,
-    issuer: identity.issuer,
-    clients,
-    translate,
-    bodyLimits,
-  });
-  const authorize = pageRoute(createAuthorizeHandler(flow), translate);
-  const endSession = pageRoute(createEndSessionHandler(flow), translate);
+  const oauth = { families, clients, bodyLimits };
+  const answers = createErrorAnswers(config.realm);
+  const signInFlow = new SignInFlow({ ...signIn, clients, passwordLogin });
+  const signOutFlow = new SignOutFlow({ ...signIn, clients });
+  const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
+  const page = { errors: "page" } as const;
+  const authorize = createAuthorizeHandler(signInFlow, pages);
+  const endSession = createEndSessionHandler(signOutFlow, pages);
   const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
   const metadata = createMetadataHandler({ ...identity, keys, scopes: signIn.policy });
   const dispatch = createRouter([
     route("/login", {
       POST: createLoginHandler({
         passwordLogin,
-        sessions,
+        families,
         clientId: config.defaultClientId,
         bodyLimits,
       }),
     }),
     route("/hello", { GET: createHelloHandler({ tokens }) }),
-    route("/refresh", { POST: createRefreshHandler({ sessions, bodyLimits }) }, {
+    route("/refresh", { POST: createRefreshHandler({ families, bodyLimits }) }, {
       errors: "flask_with_code",
     }),
-    route("/logout", { POST: createLogoutHandler({ tokens, sessions }) }),
+    route("/logout", { POST: createLogoutHandler({ tokens, families }) }),
     route("/oauth/token", {
       POST: createOAuthTokenHandler({
         passwordLogin,
@@ -126,17 +125,17 @@ export function createApp(deps: AppDeps): ServeHandler {
     }),
     route("/.well-known/oauth-authorization-server", { GET: metadata }),
     route("/.well-known/openid-configuration", { GET: metadata }),
-    route("/authorize", { GET: authorize, POST: authorize }),
-    route("/sign-in", { POST: pageRoute(createSignInHandler(flow, { passwordLogin }), translate) }),
-    route("/consent", { POST: pageRoute(createConsentHandler(flow), translate) }),
+    route("/authorize", { GET: authorize, POST: authorize }, page),
+    route("/sign-in", { POST: createSignInHandler(signInFlow, pages) }, page),
+    route("/consent", { POST: createConsentHandler(signInFlow, pages) }, page),
     route("/userinfo", { GET: userinfo, POST: userinfo }, { errors: "oauth" }),
-    route("/end-session", { GET: endSession, POST: endSession }),
-    route("/sign-out", { POST: pageRoute(createSignOutHandler(flow), translate) }),
+    route("/end-session", { GET: endSession, POST: endSession }, page),
+    route("/sign-out", { POST: createSignOutHandler(signOutFlow, pages) }, page),
     route(STYLESHEET_PATH, { GET: createStylesheetHandler() }),
   ]);
   return createEdge(dispatch, {
     logger,
-    translate,
+    respond: answers.respond,
     clientAddress: createClientAddressResolver(config.clientAddress),
     observer: deps.observer,
     closing: deps.closing,

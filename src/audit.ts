@@ -24,7 +24,7 @@ export function createAuditTrail(logger: Logger, metrics?: Metrics): SecurityEve
         event: event.event,
         subject: event.subject,
         client: event.client,
-        session: event.session,
+        session: event.sid,
         reason: event.reason,
         kid: event.kid,
         sessions_ended: event.sessionsEnded,

@@ -5,7 +5,7 @@
  * writing: the store is opened read-only, never created or migrated. For deploy pipelines.
  * Never prints a secret.
  */
-import { PasswordHasher } from "./auth/passwords.ts";
+import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { loadTlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, configWarnings, urlHost } from "./config.ts";

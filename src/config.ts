@@ -4,18 +4,21 @@
  * Every default is a named constant here or beside the service that owns it; every problem is
  * one {@linkcode ConfigError} line naming the setting. Nothing else reads the environment.
  */
-import { CLIENT_ID } from "./auth/clients.ts";
-import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/devices.ts";
-import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/keys.ts";
-import { MIN_PBKDF2_ITERATIONS } from "./auth/passwords.ts";
+import { CLIENT_ID } from "./auth/clients/registry.ts";
+import { DEFAULT_DEVICE_TOKENS, type DeviceTokenOptions } from "./auth/accounts/device_tokens.ts";
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, type SigningAlg } from "./auth/tokens/signing_keys.ts";
+import { MIN_PBKDF2_ITERATIONS } from "./auth/accounts/passwords.ts";
 import { HELLO_SCOPE, SCOPE_TOKEN, type ScopePolicy } from "./auth/scopes.ts";
-import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/throttle.ts";
+import { DEFAULT_THROTTLE, type ThrottleOptions } from "./auth/accounts/throttle.ts";
 import {
   DEFAULT_INVALID_TOKENS_PER_MINUTE,
   DEFAULT_MAX_TRACKED_ADDRESSES,
   type TokenBudgetOptions,
-} from "./auth/token_budget.ts";
-import { type BrowserSessionOptions, DEFAULT_BROWSER_SESSION } from "./auth/browser_sessions.ts";
+} from "./auth/tokens/invalid_token_budget.ts";
+import {
+  type BrowserSessionOptions,
+  DEFAULT_BROWSER_SESSION,
+} from "./auth/sign_in/browser_sessions.ts";
 import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import { DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS } from "./clock.ts";
 import {

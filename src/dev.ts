@@ -4,7 +4,7 @@
  * tutorial's demo users, so that the quick start works on a fresh clone. The demo users are
  * marked in the store, and `serve` without `--dev` refuses to start while any exist.
  */
-import type { PasswordHasher } from "./auth/passwords.ts";
+import type { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";

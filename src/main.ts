@@ -5,7 +5,7 @@
  * exit 2, before anything is opened. It reads the environment once and prints an expected error
  * as one line, without a stack.
  */
-import { PasswordHasher } from "./auth/passwords.ts";
+import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { CLIENTS_COMMAND, clientsCommand } from "./cli/clients.ts";

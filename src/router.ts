@@ -12,7 +12,7 @@ import { pathnameOf } from "./http/request_url.ts";
 export interface Route {
   pattern: URLPattern;
   methods: Partial<Record<string, Handler>>;
-  /** How the route words its errors. */
+  /** How the errors its handlers throw are worded, and its 405 unless a page; never the 404. */
   errors: ErrorDialect;
   /** Whether its requests are written to the access log. */
   accessLog: boolean;
@@ -20,7 +20,7 @@ export interface Route {
 
 /** Options of a route. */
 export interface RouteOptions {
-  /** How the route words its errors; `flask` when absent. */
+  /** How the errors its handlers throw are worded; `flask` when absent. */
   errors?: ErrorDialect;
   /** False for routes polled by machines (health checks), which would flood the access log. */
   accessLog?: boolean;
@@ -83,12 +83,13 @@ export function createRouter(routes: Route[]): Handler {
     }
     if (!found) throw new HttpError(404, "Not found");
     const { methods, allow } = found;
-    ctx.errorDialect = found.errors;
     ctx.route = found.pattern.pathname;
     ctx.accessLog = found.accessLog;
-    const handler = methods[req.method];
+    const handler = methods[req.method] ?? (req.method === "HEAD" ? methods.GET : undefined);
+    // The route's dialect words what its handlers throw, and its 405 unless it is a page route:
+    // a 405 is a client's mistake, never a person's, so it stays JSON there.
+    if (handler || found.errors !== "page") ctx.errorDialect = found.errors;
     if (handler) return await handler(req, ctx);
-    if (req.method === "HEAD" && methods.GET) return await methods.GET(req, ctx);
     if (req.method === "OPTIONS") return empty(204, { allow });
     throw new HttpError(405, "Method not allowed", { headers: { allow } });
   };

@@ -7,22 +7,23 @@
  */
 import { createApp } from "./app.ts";
 import { createAuditTrail } from "./audit.ts";
-import { AuthorizationCodes } from "./auth/authorization_codes.ts";
-import { BrowserSessions } from "./auth/browser_sessions.ts";
-import { ClientRegistry } from "./auth/clients.ts";
-import { Consents } from "./auth/consents.ts";
-import { DeviceTokens } from "./auth/devices.ts";
-import { IdTokenKeys, IdTokens, withOpenIdScopes } from "./auth/id_tokens.ts";
-import { KeyRing } from "./auth/keys.ts";
-import { PasswordLogin } from "./auth/password_login.ts";
-import { PasswordHasher } from "./auth/passwords.ts";
-import { PendingRequests } from "./auth/pending_requests.ts";
-import { RevocationList } from "./auth/revocations.ts";
-import { SessionService } from "./auth/sessions.ts";
-import { LoginThrottle } from "./auth/throttle.ts";
-import { InvalidTokenBudget } from "./auth/token_budget.ts";
-import { TokenService } from "./auth/tokens.ts";
-import { userInfo } from "./auth/userinfo.ts";
+import { AuthorizationCodes } from "./auth/sign_in/authorization_codes.ts";
+import { BrowserSessions } from "./auth/sign_in/browser_sessions.ts";
+import { ClientRegistry } from "./auth/clients/registry.ts";
+import { Consents } from "./auth/sign_in/consents.ts";
+import { DeviceTokens } from "./auth/accounts/device_tokens.ts";
+import { IdTokenKeys, IdTokens } from "./auth/sign_in/id_tokens.ts";
+import { withOpenIdScopes } from "./auth/scopes.ts";
+import { KeyRing } from "./auth/tokens/signing_keys.ts";
+import { PasswordLogin } from "./auth/accounts/password_login.ts";
+import { PasswordHasher } from "./auth/accounts/passwords.ts";
+import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
+import { RevocationList } from "./auth/tokens/revocations.ts";
+import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
+import { LoginThrottle } from "./auth/accounts/throttle.ts";
+import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
+import { AccessTokens } from "./auth/tokens/access_tokens.ts";
+import { userInfo } from "./auth/sign_in/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, publicIdentity, urlHost } from "./config.ts";
@@ -51,7 +52,7 @@ export interface RunningServer extends AsyncDisposable {
   /** URL of the metrics exposition, when enabled. */
   metricsUrl?: string;
   store: Store;
-  tokens: TokenService;
+  tokens: AccessTokens;
   /**
    * Re-reads `TLS_CERT` and `TLS_KEY`; new connections get the new pair while existing ones finish.
    * A pair that fails the start-up checks is refused with one log line and the old one keeps
@@ -286,9 +287,9 @@ function buildApp(
     draining: () => boolean;
     closing: () => boolean;
   },
-): { handler: ServeHandler; tokens: TokenService } {
+): { handler: ServeHandler; tokens: AccessTokens } {
   const identity = publicIdentity(config, listeningUrl);
-  const tokens = new TokenService(keys, {
+  const tokens = new AccessTokens(keys, {
     issuer: identity.issuer,
     audience: identity.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -306,7 +307,7 @@ function buildApp(
   const events = createAuditTrail(logger, metrics);
   // The OpenID Connect scopes can be asked for; the default scope stays as configured.
   const policy = withOpenIdScopes(config.scopes);
-  const sessions = new SessionService({ store, tokens, revocations, clients, events }, {
+  const families = new RefreshFamilies({ store, tokens, revocations, clients, events }, {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     refreshIdleTtlSeconds: config.refreshTokenIdleTtlSeconds,
     scopes: policy,
@@ -317,7 +318,7 @@ function buildApp(
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const browserSessions = new BrowserSessions(
-    { store, sessions, events },
+    { store, families, events },
     config.browserSession,
   );
   const handler = createApp({
@@ -343,7 +344,7 @@ function buildApp(
           },
         ),
     }),
-    sessions,
+    families,
     clients,
     signIn: {
       policy,
@@ -351,7 +352,7 @@ function buildApp(
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
-      codes: new AuthorizationCodes({ store, sessions, idTokens, browserSessions, events }),
+      codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },
     readiness: {

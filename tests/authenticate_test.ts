@@ -1,21 +1,21 @@
 import assert from "node:assert/strict";
-import { newClientRecord } from "../src/auth/client_registration.ts";
-import { ClientRegistry } from "../src/auth/clients.ts";
+import { newClientRecord } from "../src/auth/clients/registration.ts";
+import { ClientRegistry } from "../src/auth/clients/registry.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/keys.ts";
-import { TokenService } from "../src/auth/tokens.ts";
+import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
 import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
 import type { RequestContext } from "../src/http/context.ts";
-import { HttpError } from "../src/http/errors.ts";
+import { readParameters } from "../src/http/form.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const CLIENT_SECRET = "s".repeat(32);
 
-async function tokenService(): Promise<TokenService & AsyncDisposable> {
+async function tokenService(): Promise<AccessTokens & AsyncDisposable> {
   const store = await SqliteStore.open(":memory:");
   const keys = await KeyRing.open(store);
-  const tokens = new TokenService(keys, {
+  const tokens = new AccessTokens(keys, {
     issuer: "https://issuer.test",
     audience: "https://api.test",
     ttlSeconds: 900,
@@ -187,16 +187,22 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
     headers: { authorization: `Basic ${btoa(`conf:${CLIENT_SECRET}`)}` },
   });
   const ctx = context();
-  const identity = await authenticateClient(basic, ctx, { form: new URLSearchParams(), clients });
+  const identity = await authenticateClient(basic, ctx, {
+    params: readParameters(new URLSearchParams()),
+    clients,
+  });
   assert.deepEqual(identity, { clientId: "conf", authenticated: true });
   assert.equal(ctx.client, "conf");
 
   const form = new URLSearchParams({ client_id: "conf", client_secret: CLIENT_SECRET });
-  const posted = await authenticateClient(request(), context(), { form, clients });
+  const posted = await authenticateClient(request(), context(), {
+    params: readParameters(form),
+    clients,
+  });
   assert.deepEqual(posted, { clientId: "conf", authenticated: true });
 
   const none = await authenticateClient(request(), context(), {
-    form: new URLSearchParams(),
+    params: readParameters(new URLSearchParams()),
     clients,
   });
   assert.deepEqual(none, { clientId: "first-party", authenticated: false });
@@ -245,28 +251,29 @@ Deno.test("authenticateClient refuses two methods, a repeated parameter and bad 
   const basic = `Basic ${btoa(`conf:${CLIENT_SECRET}`)}`;
   await assertFailure(
     authenticateClient(request(basic), context(), {
-      form: new URLSearchParams({ client_secret: CLIENT_SECRET }),
+      params: readParameters(new URLSearchParams({ client_secret: CLIENT_SECRET })),
       clients,
     }),
     "invalid_request",
   );
-  await assert.rejects(
+  await assertFailure(
     authenticateClient(request(), context(), {
-      form: new URLSearchParams([["client_id", "conf"], ["client_id", "other"]]),
+      params: readParameters(new URLSearchParams([["client_id", "conf"], ["client_id", "other"]])),
       clients,
     }),
-    (error) => error instanceof HttpError && error.code === "invalid_request",
+    "invalid_request",
+    /Parameter "client_id" is repeated/,
   );
   await assertFailure(
     authenticateClient(request(`Basic ${btoa("conf")}`), context(), {
-      form: new URLSearchParams(),
+      params: readParameters(new URLSearchParams()),
       clients,
     }),
     "invalid_client",
   );
   await assertFailure(
     authenticateClient(request(), context(), {
-      form: new URLSearchParams({ client_id: "conf", client_secret: "wrong" }),
+      params: readParameters(new URLSearchParams({ client_id: "conf", client_secret: "wrong" })),
       clients,
     }),
     "invalid_client",

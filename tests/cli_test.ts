@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PasswordHasher } from "../src/auth/passwords.ts";
+import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { NO_USERS } from "../src/check.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
@@ -397,7 +397,7 @@ Deno.test("the compile task packs src/main.ts and only the npm packages it impor
     const text = new TextDecoder().decode(binary);
     assert.ok(text.startsWith("\x7fELF"), "the runtime's executable format is kept");
     assert.ok(text.includes('"entrypoint_key":"src/main.ts"'), "src/main.ts is the entry point");
-    for (const file of ["server.ts", "generate.ts", "sqlite.ts", "tokens.ts"]) {
+    for (const file of ["server.ts", "generate.ts", "sqlite.ts", "access_tokens.ts"]) {
       assert.ok(text.includes(`{"n":"${file}"`), `the binary embeds ${file}`);
     }
     assert.ok(text.includes("--max-semi-space-size=2"), "the serve tasks' V8 flag is kept");

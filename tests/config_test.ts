@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MIN_PBKDF2_ITERATIONS } from "../src/auth/passwords.ts";
+import { MIN_PBKDF2_ITERATIONS } from "../src/auth/accounts/passwords.ts";
 import {
   ConfigError,
   ENV_VARIABLES,

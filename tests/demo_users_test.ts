@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PasswordHasher } from "../src/auth/passwords.ts";
+import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";

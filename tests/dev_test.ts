@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../src/auth/passwords.ts";
+import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { DEMO_USERS, seedDemoUsers } from "../src/dev.ts";
 import { createLogger } from "../src/log.ts";
 import { PostgresStore } from "../src/store/postgres.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeviceTokens } from "../src/auth/devices.ts";
+import { DeviceTokens } from "../src/auth/accounts/device_tokens.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const T0 = Date.UTC(2030, 0, 1) / 1000;

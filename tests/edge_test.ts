@@ -3,11 +3,12 @@ import type { Handler } from "../src/http/context.ts";
 import { createClientAddressResolver, DEFAULT_CLIENT_ADDRESS } from "../src/http/client_address.ts";
 import { createEdge, createServeErrorHandler } from "../src/http/edge.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { createErrorTranslator } from "../src/error_answers.ts";
+import { createErrorAnswers } from "../src/error_answers.ts";
 import { HttpError } from "../src/http/errors.ts";
 import { json } from "../src/http/json.ts";
 import { createLogger } from "../src/log.ts";
 import { parseIpRange } from "../src/net/ip.ts";
+import { StoreFailure } from "../src/store/errors.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
@@ -20,7 +21,7 @@ function setup(dispatch: Handler) {
   const lines: string[] = [];
   const edge = createEdge(dispatch, {
     logger: createLogger("debug", (line) => lines.push(line)),
-    translate: createErrorTranslator("r"),
+    respond: createErrorAnswers("r").respond,
   });
   const call = (path = "/hello", init: RequestInit = {}) =>
     edge(new Request(`https://api.test${path}`, init), INFO);
@@ -117,6 +118,50 @@ Deno.test("createEdge words a refused request body as invalid_request in the OAu
   const res = await call();
   assert.equal(res.headers.get("allow"), "POST, OPTIONS");
   assert.equal((await res.json()).error, "invalid_request");
+});
+
+Deno.test("createEdge words errors on a page route as a page, and a store outage still as JSON", async () => {
+  const cases: [string, () => Error, number, RegExp][] = [
+    [
+      "a domain error",
+      () => new AuthFailure("csrf_mismatch", "The form has no valid CSRF token"),
+      403,
+      /<h1>Request refused<\/h1>[\s\S]*The form has no valid CSRF token/,
+    ],
+    [
+      "an HTTP error",
+      () => new HttpError(413, "Request body is too large"),
+      413,
+      /<h1>This request cannot be completed<\/h1>[\s\S]*Request body is too large/,
+    ],
+    [
+      "throttling, worded for people",
+      () => new AuthFailure("throttled", "Too many", { retryAfterSeconds: 7 }),
+      429,
+      /<h1>Too many attempts<\/h1>[\s\S]*try again in 7 seconds/,
+    ],
+  ];
+  for (const [what, error, status, page] of cases) {
+    const { call } = setup((_req, ctx) => {
+      ctx.errorDialect = "page";
+      throw error();
+    });
+    const res = await call();
+    assert.equal(res.status, status, what);
+    assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8", what);
+    assert.match(res.headers.get("content-security-policy")!, /frame-ancestors 'none'/, what);
+    assert.match(await res.text(), page, what);
+  }
+  const { call } = setup((_req, ctx) => {
+    ctx.errorDialect = "page";
+    throw new StoreFailure("unavailable", "connection refused");
+  });
+  const outage = await call();
+  assert.equal(outage.status, 503);
+  assert.equal(outage.headers.get("retry-after"), "5");
+  assert.deepEqual(await outage.json(), {
+    msg: "Service temporarily unavailable; try again shortly",
+  });
 });
 
 Deno.test("createEdge answers a throttled login with 429 and Retry-After in every dialect", async () => {
@@ -318,7 +363,7 @@ Deno.test("createEdge writes no access log line when the level is above info", a
   const lines: string[] = [];
   const edge = createEdge(() => json({}), {
     logger: createLogger("warn", (line) => lines.push(line)),
-    translate: createErrorTranslator("r"),
+    respond: createErrorAnswers("r").respond,
   });
   const res = await edge(new Request("https://api.test/hello"), INFO);
   await res.body?.cancel();
@@ -346,7 +391,7 @@ Deno.test("createEdge puts the address its resolver finds in the context and the
     return json({});
   }, {
     logger: createLogger("info", (line) => lines.push(line)),
-    translate: createErrorTranslator("r"),
+    respond: createErrorAnswers("r").respond,
     clientAddress: createClientAddressResolver({
       ...DEFAULT_CLIENT_ADDRESS,
       trustedProxies: [parseIpRange("127.0.0.1")!],

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { importJWK, type JWK } from "jose";
-import { generateSigningKey } from "../src/auth/keys.ts";
+import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { generateCertificate } from "../src/certs/generate.ts";
 import { hello, jwksKids, login, startTestServer, type TestServer } from "./helpers/server.ts";

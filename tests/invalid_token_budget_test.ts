@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { importJWK, SignJWT } from "jose";
-import { ACCESS_TOKEN_TYPE } from "../src/auth/tokens.ts";
+import { ACCESS_TOKEN_TYPE } from "../src/auth/tokens/access_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 

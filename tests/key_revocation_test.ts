@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
-import { IdTokenKeys } from "../src/auth/id_tokens.ts";
+import { IdTokenKeys } from "../src/auth/sign_in/id_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { assertOneLineError, assertUsageError, runCli, ServerProcess } from "./helpers/process.ts";

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";
-import { DEFAULT_SIGNING_ALG, generateSigningKey, KeyRing } from "../src/auth/keys.ts";
+import {
+  DEFAULT_SIGNING_ALG,
+  generateSigningKey,
+  KeyRing,
+} from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";

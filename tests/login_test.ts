@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
+import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import {
   assertTokenResponse,
   login,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
-import { PasswordHasher } from "../src/auth/passwords.ts";
+import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";

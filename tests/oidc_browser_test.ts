@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import * as oidc from "openid-client";
 import type { Page } from "puppeteer-core";
-import { accessTokenHash } from "../src/auth/id_tokens.ts";
+import { accessTokenHash } from "../src/auth/sign_in/id_tokens.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";

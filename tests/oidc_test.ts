@@ -11,7 +11,7 @@ import {
   type JSONWebKeySet,
   jwtVerify,
 } from "jose";
-import { accessTokenHash, IdTokenKeys, IdTokens } from "../src/auth/id_tokens.ts";
+import { accessTokenHash, IdTokenKeys, IdTokens } from "../src/auth/sign_in/id_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import {
   authorizationCode,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/passwords.ts";
+import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { userCommand } from "../src/cli/user.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";

@@ -4,7 +4,7 @@ import {
   MAX_PBKDF2_ITERATIONS,
   MIN_PBKDF2_ITERATIONS,
   PasswordHasher,
-} from "../src/auth/passwords.ts";
+} from "../src/auth/accounts/passwords.ts";
 
 const PHC = /^\$pbkdf2-sha256\$i=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 /** Few iterations keep the suite fast; only one test pays for the real default. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { generateSigningKey } from "../src/auth/keys.ts";
+import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";

@@ -5,7 +5,7 @@ import {
   LoginThrottle,
   type ReservedAttempt,
   type ThrottleOptions,
-} from "../src/auth/throttle.ts";
+} from "../src/auth/accounts/throttle.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { ThrottleRecord } from "../src/store/store.ts";
 

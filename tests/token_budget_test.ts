@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/keys.ts";
-import { InvalidTokenBudget } from "../src/auth/token_budget.ts";
-import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
+import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { InvalidTokenBudget } from "../src/auth/tokens/invalid_token_budget.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenOptions,
+  AccessTokens,
+} from "../src/auth/tokens/access_tokens.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const T0 = 1_700_000_000;
-const OPTIONS: TokenOptions = {
+const OPTIONS: AccessTokenOptions = {
   issuer: "https://issuer.test",
   audience: "https://api.test",
   ttlSeconds: 900,
@@ -123,13 +127,13 @@ Deno.test("InvalidTokenBudget tracks at most maxTrackedAddresses, forgetting the
   assert.equal(budget.trackedCount, 3);
 });
 
-Deno.test("TokenService with a budget refuses an address's uncached tokens unchecked once it is spent", async () => {
+Deno.test("AccessTokens with a budget refuses an address's uncached tokens unchecked once it is spent", async () => {
   await using ring = await openKeys();
   const { keys } = ring;
   {
     const budget = new InvalidTokenBudget({ perMinute: 5, maxTrackedAddresses: 100 });
-    const tokens = new TokenService(keys, { ...OPTIONS, invalidTokenBudget: budget });
-    const elsewhere = new TokenService(keys, OPTIONS); // another instance: its tokens are not cached here
+    const tokens = new AccessTokens(keys, { ...OPTIONS, invalidTokenBudget: budget });
+    const elsewhere = new AccessTokens(keys, OPTIONS); // another instance: its tokens are not cached here
     const attacker = { from: "192.0.2.66" };
     const forged = flipSignature((await elsewhere.issue("alice")).token);
     const seen = await elsewhere.issue("alice");
@@ -158,7 +162,7 @@ Deno.test("TokenService with a budget refuses an address's uncached tokens unche
     await assertRejectsWith(tokens.verify(forged), "invalid_token");
     // Tokens that fail the structural check cost nothing and are not counted.
     const budget2 = new InvalidTokenBudget({ perMinute: 1, maxTrackedAddresses: 100 });
-    const strict = new TokenService(keys, { ...OPTIONS, invalidTokenBudget: budget2 });
+    const strict = new AccessTokens(keys, { ...OPTIONS, invalidTokenBudget: budget2 });
     for (let i = 0; i < 5; i++) {
       await assertRejectsWith(strict.verify("a.b", { from: "192.0.2.9" }), "invalid_token");
     }
@@ -166,12 +170,12 @@ Deno.test("TokenService with a budget refuses an address's uncached tokens unche
   }
 });
 
-Deno.test("TokenService charges expired and wrongly signed tokens alike, and only their presenter", async () => {
+Deno.test("AccessTokens charges expired and wrongly signed tokens alike, and only their presenter", async () => {
   await using ring = await openKeys();
   const { keys } = ring;
   {
     const budget = new InvalidTokenBudget({ perMinute: 2, maxTrackedAddresses: 100 });
-    const tokens = new TokenService(keys, { ...OPTIONS, invalidTokenBudget: budget });
+    const tokens = new AccessTokens(keys, { ...OPTIONS, invalidTokenBudget: budget });
     const { kid, alg, key } = keys.signingKey();
     const now = unixNow();
     const expired = await new SignJWT({
@@ -183,7 +187,7 @@ Deno.test("TokenService charges expired and wrongly signed tokens alike, and onl
       exp: now - 600,
       jti: crypto.randomUUID(),
     }).setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE }).sign(key);
-    const forged = flipSignature((await new TokenService(keys, OPTIONS).issue("bob")).token);
+    const forged = flipSignature((await new AccessTokens(keys, OPTIONS).issue("bob")).token);
     const from = { from: "192.0.2.5" };
     await assert.rejects(tokens.verify(expired, from), {
       code: "invalid_token",
@@ -196,13 +200,13 @@ Deno.test("TokenService charges expired and wrongly signed tokens alike, and onl
   }
 });
 
-Deno.test("TokenService checks at most the budget of racing invalid tokens from one address", async () => {
+Deno.test("AccessTokens checks at most the budget of racing invalid tokens from one address", async () => {
   await using ring = await openKeys();
   const { keys } = ring;
-  const elsewhere = new TokenService(keys, OPTIONS);
+  const elsewhere = new AccessTokens(keys, OPTIONS);
   for (let round = 0; round < 10; round++) {
     const budget = new InvalidTokenBudget({ perMinute: 5, maxTrackedAddresses: 100 });
-    const tokens = new TokenService(keys, { ...OPTIONS, invalidTokenBudget: budget });
+    const tokens = new AccessTokens(keys, { ...OPTIONS, invalidTokenBudget: budget });
     const valid = await Promise.all(Array.from({ length: 10 }, () => elsewhere.issue("alice")));
     const forged = valid.map(({ token }) => flipSignature(token));
     // Valid and forged tokens race; the valid ones give their charge back when they pass.

@@ -10,16 +10,20 @@ import {
   type JWTPayload,
   SignJWT,
 } from "jose";
-import { generateSigningKey, KeyRing } from "../src/auth/keys.ts";
+import { generateSigningKey, KeyRing } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { ACCESS_TOKEN_TYPE, type TokenOptions, TokenService } from "../src/auth/tokens.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenOptions,
+  AccessTokens,
+} from "../src/auth/tokens/access_tokens.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { sleepUntil } from "./helpers/wait.ts";
 
 const ISSUER = "https://issuer.test";
 const AUDIENCE = "https://api.test";
-const OPTIONS: TokenOptions = {
+const OPTIONS: AccessTokenOptions = {
   issuer: ISSUER,
   audience: AUDIENCE,
   ttlSeconds: 900,
@@ -32,31 +36,31 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 interface Fixture extends AsyncDisposable {
   store: SqliteStore;
   keys: KeyRing;
-  tokens: TokenService;
+  tokens: AccessTokens;
   /** Another service on the same keys, as on another instance: it has seen no token yet. */
-  verifier: TokenService;
+  verifier: AccessTokens;
 }
 
 /** A token service on an ES256 key ring in a fresh in-memory store. */
-async function es256(options: Partial<TokenOptions> = {}): Promise<Fixture> {
+async function es256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
   const store = await SqliteStore.open(":memory:");
   const keys = await KeyRing.open(store);
   return fixture(store, keys, options);
 }
 
 /** A token service on an HS256 key ring. */
-async function hs256(options: Partial<TokenOptions> = {}): Promise<Fixture> {
+async function hs256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
   const store = await SqliteStore.open(":memory:");
   const keys = await KeyRing.open(store, { secret: SECRET });
   return fixture(store, keys, options);
 }
 
-function fixture(store: SqliteStore, keys: KeyRing, options: Partial<TokenOptions>): Fixture {
+function fixture(store: SqliteStore, keys: KeyRing, options: Partial<AccessTokenOptions>): Fixture {
   return {
     store,
     keys,
-    tokens: new TokenService(keys, { ...OPTIONS, ...options }),
-    verifier: new TokenService(keys, { ...OPTIONS, ...options }),
+    tokens: new AccessTokens(keys, { ...OPTIONS, ...options }),
+    verifier: new AccessTokens(keys, { ...OPTIONS, ...options }),
     async [Symbol.asyncDispose]() {
       keys.close();
       await store.close();
@@ -111,7 +115,7 @@ async function assertInvalid(promise: Promise<unknown>, message: string | RegExp
 
 // --- issue / verify round trips ---
 
-Deno.test("TokenService.issue then verify round-trips every claim with ES256", async () => {
+Deno.test("AccessTokens.issue then verify round-trips every claim with ES256", async () => {
   await using f = await es256();
   const before = unixNow();
   const issued = await f.tokens.issue("alice", { scope: "read write", clientId: "cli" });
@@ -133,7 +137,7 @@ Deno.test("TokenService.issue then verify round-trips every claim with ES256", a
   assert.equal(f.verifier.signatureChecks, 1);
 });
 
-Deno.test("TokenService.issue then verify round-trips every claim with HS256", async () => {
+Deno.test("AccessTokens.issue then verify round-trips every claim with HS256", async () => {
   await using f = await hs256();
   const issued = await f.tokens.issue("bob");
   const header = decodeProtectedHeader(issued.token);
@@ -146,7 +150,7 @@ Deno.test("TokenService.issue then verify round-trips every claim with HS256", a
   assert.equal(f.verifier.signatureChecks, 1);
 });
 
-Deno.test("TokenService.issue gives every token a different jti", async () => {
+Deno.test("AccessTokens.issue gives every token a different jti", async () => {
   await using f = await es256();
   const [a, b] = await Promise.all([f.tokens.issue("alice"), f.tokens.issue("alice")]);
   assert.notEqual(a.claims.jti, b.claims.jti);
@@ -155,47 +159,47 @@ Deno.test("TokenService.issue gives every token a different jti", async () => {
 
 // --- claim checks ---
 
-Deno.test("TokenService.verify rejects a token for another issuer", async () => {
+Deno.test("AccessTokens.verify rejects a token for another issuer", async () => {
   await using f = await es256();
-  const other = new TokenService(f.keys, { ...OPTIONS, issuer: "https://other.test" });
+  const other = new AccessTokens(f.keys, { ...OPTIONS, issuer: "https://other.test" });
   const { token } = await other.issue("alice");
   await assertInvalid(f.tokens.verify(token), 'Invalid "iss" claim');
 });
 
-Deno.test("TokenService.verify rejects a token for another audience", async () => {
+Deno.test("AccessTokens.verify rejects a token for another audience", async () => {
   await using f = await es256();
-  const other = new TokenService(f.keys, { ...OPTIONS, audience: "https://other.test" });
+  const other = new AccessTokens(f.keys, { ...OPTIONS, audience: "https://other.test" });
   const { token } = await other.issue("alice");
   await assertInvalid(f.tokens.verify(token), 'Invalid "aud" claim');
 });
 
-Deno.test('TokenService.verify rejects an expired token with "Token has expired"', async () => {
+Deno.test('AccessTokens.verify rejects an expired token with "Token has expired"', async () => {
   await using f = await es256({ ttlSeconds: 1, leewaySeconds: 0 });
   const now = unixNow();
   const token = await signByHand(f.keys, claims({ iat: now - 20, nbf: now - 20, exp: now - 10 }));
   await assertInvalid(f.tokens.verify(token), "Token has expired");
 });
 
-Deno.test("TokenService.verify accepts a token that expired within the leeway", async () => {
+Deno.test("AccessTokens.verify accepts a token that expired within the leeway", async () => {
   await using f = await es256({ leewaySeconds: 30 });
   const now = unixNow();
   const token = await signByHand(f.keys, claims({ iat: now - 60, nbf: now - 60, exp: now - 5 }));
   assert.equal((await f.tokens.verify(token)).sub, "alice");
 });
 
-Deno.test("TokenService.verify rejects a token whose nbf is in the future beyond the leeway", async () => {
+Deno.test("AccessTokens.verify rejects a token whose nbf is in the future beyond the leeway", async () => {
   await using f = await es256({ leewaySeconds: 30 });
   const token = await signByHand(f.keys, claims({ nbf: unixNow() + 120 }));
   await assertInvalid(f.tokens.verify(token), "Token is not yet valid");
 });
 
-Deno.test("TokenService.verify accepts a token whose nbf is in the future within the leeway", async () => {
+Deno.test("AccessTokens.verify accepts a token whose nbf is in the future within the leeway", async () => {
   await using f = await es256({ leewaySeconds: 30 });
   const token = await signByHand(f.keys, claims({ nbf: unixNow() + 10 }));
   assert.equal((await f.tokens.verify(token)).sub, "alice");
 });
 
-Deno.test("TokenService.verify rejects a token missing any required claim", async () => {
+Deno.test("AccessTokens.verify rejects a token missing any required claim", async () => {
   await using f = await es256();
   for (const claim of ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"]) {
     const payload = claims();
@@ -205,7 +209,7 @@ Deno.test("TokenService.verify rejects a token missing any required claim", asyn
   }
 });
 
-Deno.test("TokenService.verify rejects a token whose sub or jti is not a string", async () => {
+Deno.test("AccessTokens.verify rejects a token whose sub or jti is not a string", async () => {
   await using f = await es256();
   for (const bad of [{ sub: 42 }, { jti: 42 }, { sub: ["alice"] }]) {
     const token = await signByHand(f.keys, claims(bad as unknown as JWTPayload));
@@ -213,7 +217,7 @@ Deno.test("TokenService.verify rejects a token whose sub or jti is not a string"
   }
 });
 
-Deno.test('TokenService.verify rejects a token with header typ "JWT" or no typ', async () => {
+Deno.test('AccessTokens.verify rejects a token with header typ "JWT" or no typ', async () => {
   await using f = await es256();
   for (const typ of ["JWT", "jwt", "id_token+jwt", undefined]) {
     const token = await signByHand(f.keys, claims(), { typ });
@@ -223,7 +227,7 @@ Deno.test('TokenService.verify rejects a token with header typ "JWT" or no typ',
 
 // --- algorithm and key attacks ---
 
-Deno.test('TokenService.verify rejects an unsigned alg "none" token', async () => {
+Deno.test('AccessTokens.verify rejects an unsigned alg "none" token', async () => {
   await using f = await es256();
   const header = b64url({ alg: "none", kid: f.keys.signingKey().kid, typ: "at+jwt" });
   const payload = b64url(claims());
@@ -233,7 +237,7 @@ Deno.test('TokenService.verify rejects an unsigned alg "none" token', async () =
   await assertInvalid(f.tokens.verify(`${noneHeader}.${payload}.c2ln`), "Unknown signing key");
 });
 
-Deno.test("TokenService.verify rejects HS256 signed with the ES256 public key (key confusion)", async () => {
+Deno.test("AccessTokens.verify rejects HS256 signed with the ES256 public key (key confusion)", async () => {
   await using f = await es256();
   const { kid } = f.keys.signingKey();
   const jwk = f.keys.publicJwks()[0];
@@ -251,7 +255,7 @@ Deno.test("TokenService.verify rejects HS256 signed with the ES256 public key (k
   }
 });
 
-Deno.test("TokenService.verify rejects an ES256 token on an HS256 service", async () => {
+Deno.test("AccessTokens.verify rejects an ES256 token on an HS256 service", async () => {
   await using es = await es256();
   await using hs = await hs256();
   const { token } = await es.tokens.issue("alice");
@@ -260,7 +264,7 @@ Deno.test("TokenService.verify rejects an ES256 token on an HS256 service", asyn
   await assertInvalid(hs.tokens.verify(relabelled), "Unexpected token algorithm");
 });
 
-Deno.test("TokenService.verify rejects an unknown, missing or non-string kid", async () => {
+Deno.test("AccessTokens.verify rejects an unknown, missing or non-string kid", async () => {
   await using f = await es256();
   for (const kid of ["no-such-key", "", undefined, 42, null]) {
     const token = await signByHand(f.keys, claims(), { kid });
@@ -268,7 +272,7 @@ Deno.test("TokenService.verify rejects an unknown, missing or non-string kid", a
   }
 });
 
-Deno.test("TokenService.verify rejects path and SQL injection in kid as unknown keys", async () => {
+Deno.test("AccessTokens.verify rejects path and SQL injection in kid as unknown keys", async () => {
   await using f = await es256();
   for (const kid of ["../../dev/null", "' OR 1=1 --", '" OR ""="', "*", "%"]) {
     const token = await signByHand(f.keys, claims(), { kid });
@@ -278,14 +282,14 @@ Deno.test("TokenService.verify rejects path and SQL injection in kid as unknown 
   assert.equal((await f.store.listSigningKeys(unixNow())).length, 1);
 });
 
-Deno.test("TokenService.verify rejects a token signed by a key from another store", async () => {
+Deno.test("AccessTokens.verify rejects a token signed by a key from another store", async () => {
   await using ours = await es256();
   await using theirs = await es256();
   const { token } = await theirs.tokens.issue("alice");
   await assertInvalid(ours.tokens.verify(token), "Unknown signing key");
 });
 
-Deno.test("TokenService.verify ignores an attacker key embedded as jwk/jku in the header", async () => {
+Deno.test("AccessTokens.verify ignores an attacker key embedded as jwk/jku in the header", async () => {
   await using f = await es256();
   const attacker = await generateKeyPair("ES256", { extractable: true });
   const jwk = await exportJWK(attacker.publicKey);
@@ -315,7 +319,7 @@ Deno.test("TokenService.verify ignores an attacker key embedded as jwk/jku in th
 
 // --- shape checks ---
 
-Deno.test("TokenService.verify rejects a token longer than maxTokenBytes", async () => {
+Deno.test("AccessTokens.verify rejects a token longer than maxTokenBytes", async () => {
   await using f = await es256({ maxTokenBytes: 600 });
   const small = await f.tokens.issue("alice");
   assert.ok(small.token.length <= 600);
@@ -326,7 +330,7 @@ Deno.test("TokenService.verify rejects a token longer than maxTokenBytes", async
   await assertInvalid(f.tokens.verify("a".repeat(10_000_000)), "Token is too large");
 });
 
-Deno.test("TokenService.verify rejects tokens with two or four segments", async () => {
+Deno.test("AccessTokens.verify rejects tokens with two or four segments", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   const [h, p, s] = token.split(".");
@@ -335,7 +339,7 @@ Deno.test("TokenService.verify rejects tokens with two or four segments", async 
   }
 });
 
-Deno.test("TokenService.verify rejects non-base64url characters", async () => {
+Deno.test("AccessTokens.verify rejects non-base64url characters", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   const [h, p, s] = token.split(".");
@@ -353,7 +357,7 @@ Deno.test("TokenService.verify rejects non-base64url characters", async () => {
   }
 });
 
-Deno.test("TokenService.verify rejects a header that is not JSON", async () => {
+Deno.test("AccessTokens.verify rejects a header that is not JSON", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   const [, p, s] = token.split(".");
@@ -364,7 +368,7 @@ Deno.test("TokenService.verify rejects a header that is not JSON", async () => {
   await assertInvalid(f.tokens.verify(`${notJson}.${p}.${s}`), "Malformed token");
 });
 
-Deno.test("TokenService.verify rejects a tampered payload", async () => {
+Deno.test("AccessTokens.verify rejects a tampered payload", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   const [h, , s] = token.split(".");
@@ -372,7 +376,7 @@ Deno.test("TokenService.verify rejects a tampered payload", async () => {
   await assertInvalid(f.tokens.verify(forged), "Signature verification failed");
 });
 
-Deno.test("TokenService.verify rejects a tampered signature", async () => {
+Deno.test("AccessTokens.verify rejects a tampered signature", async () => {
   for (const make of [es256, hs256]) {
     await using f = await make();
     const { token } = await f.tokens.issue("alice");
@@ -382,7 +386,7 @@ Deno.test("TokenService.verify rejects a tampered signature", async () => {
   }
 });
 
-Deno.test("TokenService.verify rejects an HS256 token signed with another secret", async () => {
+Deno.test("AccessTokens.verify rejects an HS256 token signed with another secret", async () => {
   await using f = await hs256();
   const token = await new SignJWT(claims())
     .setProtectedHeader({ alg: "HS256", kid: f.keys.signingKey().kid, typ: "at+jwt" })
@@ -392,7 +396,7 @@ Deno.test("TokenService.verify rejects an HS256 token signed with another secret
 
 // --- cache ---
 
-Deno.test("TokenService.verify caches a verified token and returns the same claims again", async () => {
+Deno.test("AccessTokens.verify caches a verified token and returns the same claims again", async () => {
   await using f = await es256();
   const { token, claims: issued } = await f.tokens.issue("alice");
   assert.equal(f.verifier.cachedCount, 0);
@@ -405,7 +409,7 @@ Deno.test("TokenService.verify caches a verified token and returns the same clai
   assert.deepEqual(second, issued);
 });
 
-Deno.test("TokenService.issue caches the token it signs: its first verification checks no signature", async () => {
+Deno.test("AccessTokens.issue caches the token it signs: its first verification checks no signature", async () => {
   await using f = await es256();
   const { token, claims: issued } = await f.tokens.issue("alice");
   assert.equal(f.tokens.cachedCount, 1);
@@ -415,7 +419,7 @@ Deno.test("TokenService.issue caches the token it signs: its first verification 
   assert.ok(!Object.isFrozen(issued), "the caller's claims are not the cached object");
 });
 
-Deno.test("TokenService.verify does not cache a rejected token", async () => {
+Deno.test("AccessTokens.verify does not cache a rejected token", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   const [h, p, s] = token.split(".");
@@ -426,7 +430,7 @@ Deno.test("TokenService.verify does not cache a rejected token", async () => {
   assert.equal(f.verifier.signatureChecks, 2);
 });
 
-Deno.test("TokenService cache never holds more than cacheSize tokens", async () => {
+Deno.test("AccessTokens cache never holds more than cacheSize tokens", async () => {
   await using f = await es256({ cacheSize: 3 });
   const issued = await Promise.all(Array.from({ length: 10 }, (_, i) => f.tokens.issue(`u${i}`)));
   for (const { token, claims: expected } of issued) {
@@ -439,7 +443,7 @@ Deno.test("TokenService cache never holds more than cacheSize tokens", async () 
   assert.equal(f.tokens.cachedCount, 3);
 });
 
-Deno.test("TokenService with cacheSize 0 caches nothing", async () => {
+Deno.test("AccessTokens with cacheSize 0 caches nothing", async () => {
   await using f = await es256({ cacheSize: 0 });
   const { token } = await f.tokens.issue("alice");
   await f.tokens.verify(token);
@@ -447,7 +451,7 @@ Deno.test("TokenService with cacheSize 0 caches nothing", async () => {
   assert.equal(f.tokens.cachedCount, 0);
 });
 
-Deno.test("TokenService.verify refuses a cached token once it has expired", async () => {
+Deno.test("AccessTokens.verify refuses a cached token once it has expired", async () => {
   await using f = await es256({ ttlSeconds: 1, leewaySeconds: 0 });
   const { token, claims } = await f.tokens.issue("alice");
   await f.tokens.verify(token);
@@ -457,7 +461,7 @@ Deno.test("TokenService.verify refuses a cached token once it has expired", asyn
   assert.equal(f.tokens.cachedCount, 0);
 });
 
-Deno.test("TokenService.verify refuses a cached token after its signing key retires", async () => {
+Deno.test("AccessTokens.verify refuses a cached token after its signing key retires", async () => {
   await using f = await es256();
   const oldKid = f.keys.signingKey().kid;
   const { token } = await f.tokens.issue("alice");
@@ -473,7 +477,7 @@ Deno.test("TokenService.verify refuses a cached token after its signing key reti
   assert.equal((await f.tokens.verify(fresh.token)).sub, "alice");
 });
 
-Deno.test("TokenService.verify accepts a cached token while its rotated key has not retired", async () => {
+Deno.test("AccessTokens.verify accepts a cached token while its rotated key has not retired", async () => {
   await using f = await es256();
   const { token } = await f.tokens.issue("alice");
   await f.tokens.verify(token);

@@ -36,8 +36,8 @@ export interface SecurityEvent {
   subject?: string;
   /** The OAuth client concerned. */
   client?: string;
-  /** The login session (refresh-token family) concerned. */
-  session?: string;
+  /** The refresh family or browser session concerned, by its `sid`. */
+  sid?: string;
   /** Why, where the event has several causes (the budget that throttled, a refusal reason). */
   reason?: string;
   /** The signing key concerned. */

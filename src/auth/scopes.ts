@@ -1,7 +1,8 @@
 /**
  * @module
- * Scopes (RFC 6749 §3.3): which the service knows, which a request may be granted, and whether a
- * token carries the one a resource needs.
+ * Scopes (RFC 6749 §3.3): which the service knows (the configured ones, and OpenID Connect's for
+ * the sign-in flow), which a request may be granted, and whether a token carries the one a
+ * resource needs.
  */
 import { AuthFailure } from "./errors.ts";
 
@@ -13,6 +14,10 @@ export interface ScopePolicy {
 
 /** The scope `GET /hello` requires, and the only scope the service knows by default. */
 export const HELLO_SCOPE = "hello";
+/** The scope that makes a request an OpenID Connect one. */
+export const OPENID_SCOPE = "openid";
+/** The scope that adds `preferred_username` to `/userinfo`. */
+export const PROFILE_SCOPE = "profile";
 
 /** One scope token: printable ASCII without space, `"` or `\` (RFC 6749 §3.3). */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -61,4 +66,15 @@ export function grantScope(
     }
   }
   return tokens.join(" ");
+}
+
+/**
+ * The scope policy of the sign-in flow: the configured scopes plus `openid` and `profile`,
+ * which are never granted by default (so `/login` answers as before).
+ */
+export function withOpenIdScopes(policy: ScopePolicy): ScopePolicy {
+  return {
+    supported: [...new Set([...policy.supported, OPENID_SCOPE, PROFILE_SCOPE])],
+    defaultScope: policy.defaultScope,
+  };
 }

@@ -1,8 +1,8 @@
 /**
  * @module
- * The random secrets of browser sign-in (cookies, CSRF tokens, authorization codes, client
- * secrets) and how they are kept: only as SHA-256, compared in constant time. It never sees a
- * password.
+ * The random secrets of the service (browser cookies, CSRF tokens, authorization codes, refresh
+ * tokens, client secrets) and how they are kept: only as SHA-256, compared in constant time. It
+ * never sees a password.
  */
 import { timingSafeEqual } from "node:crypto";
 

@@ -5,14 +5,13 @@
  */
 import {
   type ClientRegistration,
-  DEFAULT_GRANT_TYPES,
-  GRANT_TYPES,
   newClientRecord,
   newClientSecret,
   registrationProblem,
-} from "../auth/client_registration.ts";
+} from "../auth/clients/registration.ts";
+import { DEFAULT_GRANT_TYPES, GRANT_TYPES } from "../auth/clients/grants.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { withOpenIdScopes } from "../auth/id_tokens.ts";
+import { withOpenIdScopes } from "../auth/scopes.ts";
 import type { Config } from "../config.ts";
 import type { ClientRecord, Store } from "../store/store.ts";
 import { type CommandSpec, type OptionValues, parseCommandLine } from "../usage.ts";

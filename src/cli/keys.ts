@@ -4,8 +4,8 @@
  * from the same configuration the server reads, so both must be run with the same settings.
  */
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { ID_TOKEN_ALG } from "../auth/id_tokens.ts";
-import { generateSigningKey, SIGNING_ALGS, type SigningAlg } from "../auth/keys.ts";
+import { ID_TOKEN_ALG } from "../auth/sign_in/id_tokens.ts";
+import { generateSigningKey, SIGNING_ALGS, type SigningAlg } from "../auth/tokens/signing_keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";

@@ -4,9 +4,9 @@
  * password, removing a user and `logout` end every session of the user in the same store
  * transaction; running servers refuse the sessions' access tokens within their revocation sync.
  */
-import { passwordProblem, usernameProblem } from "../auth/credentials.ts";
+import { passwordProblem, usernameProblem } from "../auth/accounts/credentials.ts";
 import { unixNow } from "../clock.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
+import type { PasswordHasher } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser } from "../store/errors.ts";
 import type { AccountChange, Store } from "../store/store.ts";

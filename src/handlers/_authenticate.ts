@@ -4,14 +4,14 @@
  * token, revocation or introspection request. Each records what it learnt in the request
  * context for the access log, so no handler has to.
  */
-import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
+import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
 import type { Origin } from "../auth/events.ts";
+import { hasParameter, type RequestParameters, singleParameter } from "../auth/parameters.ts";
 import { requireScope } from "../auth/scopes.ts";
-import type { AccessClaims, TokenService } from "../auth/tokens.ts";
+import type { AccessClaims, AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import type { RequestContext } from "../http/context.ts";
-import { formParameter } from "../http/form.ts";
 
 /**
  * Verifies the request's `Authorization: Bearer` access token and, when `scope` is given, that
@@ -21,7 +21,7 @@ import { formParameter } from "../http/form.ts";
 export async function authenticateBearer(
   req: Request,
   ctx: RequestContext,
-  { tokens, scope }: { tokens: TokenService; scope?: string },
+  { tokens, scope }: { tokens: AccessTokens; scope?: string },
 ): Promise<AccessClaims> {
   const authorization = parseAuthorization(req.headers.get("authorization"));
   if (authorization.scheme === "none") {
@@ -44,16 +44,16 @@ export async function authenticateBearer(
 export async function authenticateClient(
   req: Request,
   ctx: RequestContext,
-  { form, clients }: { form: URLSearchParams; clients: ClientRegistry },
+  { params, clients }: { params: RequestParameters; clients: ClientRegistry },
 ): Promise<ClientIdentity> {
   const authorization = parseAuthorization(req.headers.get("authorization"));
   if (authorization.scheme === "malformed_basic") {
     throw invalidClient("Malformed Basic credentials");
   }
   const basic = authorization.scheme === "basic" ? authorization : undefined;
-  const formId = formParameter(form, "client_id");
-  const formSecret = formParameter(form, "client_secret");
-  if (basic && form.has("client_secret")) {
+  const formId = singleParameter(params, "client_id");
+  const formSecret = singleParameter(params, "client_secret");
+  if (basic && hasParameter(params, "client_secret")) {
     throw new AuthFailure("invalid_request", "Use one client authentication method, not two");
   }
   const client = await clients.identify({

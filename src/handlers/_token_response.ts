@@ -3,8 +3,8 @@
  * The RFC 6749 §5.1 success answer of every endpoint that issues tokens, with the device token
  * of a password login and the ID token of the authorization code grant.
  */
-import type { GrantResult } from "../auth/authorization_codes.ts";
-import type { TokenPair } from "../auth/sessions.ts";
+import type { GrantResult } from "../auth/clients/grants.ts";
+import type { TokenPair } from "../auth/tokens/refresh_families.ts";
 import type { RequestContext } from "../http/context.ts";
 import { readCookie, strictCookie } from "../http/cookies.ts";
 import { json } from "../http/json.ts";

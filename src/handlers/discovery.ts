@@ -5,10 +5,10 @@
  * metadata, both following the key ring, so that a key rotation (also across algorithms) shows
  * in them within a second.
  */
-import { PROMPT_VALUES } from "../auth/authorization_requests.ts";
-import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/id_tokens.ts";
-import type { KeyRing } from "../auth/keys.ts";
-import { CODE_CHALLENGE_METHOD } from "../auth/pkce.ts";
+import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
+import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
+import type { KeyRing } from "../auth/tokens/signing_keys.ts";
+import { CODE_CHALLENGE_METHOD } from "../auth/sign_in/pkce.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";

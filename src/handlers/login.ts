@@ -2,8 +2,8 @@
  * @module
  * `POST /login`: the original tutorial's password login, in its JSON shape.
  */
-import type { PasswordLogin } from "../auth/password_login.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { PasswordLogin } from "../auth/accounts/password_login.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
@@ -13,8 +13,8 @@ import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 /** What the login handler needs. */
 export interface LoginDeps {
   passwordLogin: PasswordLogin;
-  sessions: SessionService;
-  /** Client id recorded for sessions started here (the first-party client). */
+  families: RefreshFamilies;
+  /** Client id recorded for refresh families started here (the first-party client). */
   clientId: string;
   bodyLimits: BodyLimits;
 }
@@ -25,7 +25,7 @@ export interface LoginDeps {
  * `{"msg": "Invalid credentials"}` that looks and takes the same whichever part was wrong.
  */
 export function createLoginHandler(deps: LoginDeps): Handler {
-  const { passwordLogin, sessions, clientId, bodyLimits } = deps;
+  const { passwordLogin, families, clientId, bodyLimits } = deps;
   return async function login(req, ctx) {
     const body = await readJsonBody(req, bodyLimits);
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -38,7 +38,7 @@ export function createLoginHandler(deps: LoginDeps): Handler {
       clientId,
       origin: originOf(ctx),
     });
-    return tokenResponse(await sessions.start(login, { clientId }), ctx, {
+    return tokenResponse(await families.start(login, { clientId }), ctx, {
       token: login.deviceToken,
       maxAgeSeconds: login.deviceTokenExpiresIn,
     });

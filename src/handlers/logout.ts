@@ -1,9 +1,9 @@
 /**
  * @module
- * `POST /logout`: ends the session of the access token presented.
+ * `POST /logout`: ends the refresh family of the access token presented.
  */
-import type { SessionService } from "../auth/sessions.ts";
-import type { TokenService } from "../auth/tokens.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
+import type { AccessTokens } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer, originOf } from "./_authenticate.ts";
@@ -13,12 +13,12 @@ import { authenticateBearer, originOf } from "./_authenticate.ts";
  * afterwards the token answers 401 "Token has been revoked".
  */
 export function createLogoutHandler(
-  { tokens, sessions }: { tokens: TokenService; sessions: SessionService },
+  { tokens, families }: { tokens: AccessTokens; families: RefreshFamilies },
 ): Handler {
   return async function logout(req, ctx) {
     const claims = await authenticateBearer(req, ctx, { tokens });
     await req.body?.cancel();
-    await sessions.logout(claims, originOf(ctx));
+    await families.logout(claims, originOf(ctx));
     return json({ msg: "Successfully logged out" }, { headers: { "cache-control": "no-store" } });
   };
 }

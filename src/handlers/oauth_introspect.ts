@@ -2,12 +2,13 @@
  * @module
  * `POST /oauth/introspect`: RFC 7662 token introspection for confidential clients.
  */
-import type { ClientRegistry } from "../auth/clients.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
+import { singleParameter } from "../auth/parameters.ts";
 import { AuthFailure, invalidClient } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { formParameter } from "../http/form.ts";
+import { readParameters } from "../http/form.ts";
 import { json } from "../http/json.ts";
 import { authenticateClient } from "./_authenticate.ts";
 
@@ -17,17 +18,17 @@ import { authenticateClient } from "./_authenticate.ts";
  * only about their own tokens unless listed in `OAUTH_INTROSPECTORS`.
  */
 export function createOAuthIntrospectHandler(
-  deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
+  deps: { families: RefreshFamilies; clients: ClientRegistry; bodyLimits: BodyLimits },
 ): Handler {
-  const { sessions, clients, bodyLimits } = deps;
+  const { families, clients, bodyLimits } = deps;
   return async function introspect(req, ctx) {
-    const form = await readFormBody(req, bodyLimits);
-    const client = await authenticateClient(req, ctx, { form, clients });
+    const params = readParameters(await readFormBody(req, bodyLimits));
+    const client = await authenticateClient(req, ctx, { params, clients });
     if (!client.authenticated) throw invalidClient("Introspection needs client authentication");
-    const token = formParameter(form, "token");
+    const token = singleParameter(params, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    const hint = formParameter(form, "token_type_hint");
-    const answer = await sessions.introspect(token, hint, client);
+    const hint = singleParameter(params, "token_type_hint");
+    const answer = await families.introspect(token, hint, client);
     return json(answer, { headers: { "cache-control": "no-store" } });
   };
 }

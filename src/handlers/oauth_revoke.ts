@@ -2,12 +2,13 @@
  * @module
  * `POST /oauth/revoke`: RFC 7009 token revocation.
  */
-import type { ClientRegistry } from "../auth/clients.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
+import { singleParameter } from "../auth/parameters.ts";
 import { AuthFailure } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { formParameter } from "../http/form.ts";
+import { readParameters } from "../http/form.ts";
 import { json } from "../http/json.ts";
 import { authenticateClient, originOf } from "./_authenticate.ts";
 
@@ -19,15 +20,15 @@ import { authenticateClient, originOf } from "./_authenticate.ts";
  * address's invalid-token budget, as at protected resources.
  */
 export function createOAuthRevokeHandler(
-  deps: { sessions: SessionService; clients: ClientRegistry; bodyLimits: BodyLimits },
+  deps: { families: RefreshFamilies; clients: ClientRegistry; bodyLimits: BodyLimits },
 ): Handler {
-  const { sessions, clients, bodyLimits } = deps;
+  const { families, clients, bodyLimits } = deps;
   return async function revoke(req, ctx) {
-    const form = await readFormBody(req, bodyLimits);
-    const client = await authenticateClient(req, ctx, { form, clients });
-    const token = formParameter(form, "token");
+    const params = readParameters(await readFormBody(req, bodyLimits));
+    const client = await authenticateClient(req, ctx, { params, clients });
+    const token = singleParameter(params, "token");
     if (!token) throw new AuthFailure("invalid_request", "Missing token");
-    await sessions.revoke(token, formParameter(form, "token_type_hint"), client, {
+    await families.revoke(token, singleParameter(params, "token_type_hint"), client, {
       presenter: { from: ctx.addressGroup },
       origin: originOf(ctx),
     });

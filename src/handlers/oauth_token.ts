@@ -2,28 +2,30 @@
  * @module
  * `POST /oauth/token`: the OAuth 2.0 token endpoint.
  */
-import type { AuthorizationCodes } from "../auth/authorization_codes.ts";
-import { clientCredentialsGrant } from "../auth/client_credentials.ts";
-import type { ClientIdentity, ClientRegistry } from "../auth/clients.ts";
+import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
+import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
+import { requireGrant } from "../auth/clients/grants.ts";
+import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
-import type { PasswordLogin } from "../auth/password_login.ts";
+import { singleParameter } from "../auth/parameters.ts";
+import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
-import type { SessionService } from "../auth/sessions.ts";
-import type { TokenService } from "../auth/tokens.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
+import type { AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
-import { formParameter } from "../http/form.ts";
+import { readParameters } from "../http/form.ts";
 import { authenticateClient, originOf } from "./_authenticate.ts";
 import { grantResponse, presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
   passwordLogin: PasswordLogin;
-  sessions: SessionService;
+  families: RefreshFamilies;
   clients: ClientRegistry;
   bodyLimits: BodyLimits;
   codes: AuthorizationCodes;
-  tokens: TokenService;
+  tokens: AccessTokens;
   /** Scopes, with `openid` and `profile`, for the client credentials grant. */
   policy: ScopePolicy;
 }
@@ -35,17 +37,18 @@ export interface OAuthTokenDeps {
  * client may use only the grants it was registered with.
  */
 export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
-  const { passwordLogin, sessions, clients, bodyLimits, codes, tokens, policy } = deps;
+  const { passwordLogin, families, clients, bodyLimits, codes, tokens, policy } = deps;
   return async function token(req, ctx) {
-    const form = await readFormBody(req, bodyLimits);
-    const grantType = formParameter(form, "grant_type");
-    const scope = formParameter(form, "scope");
-    const client = await authenticateClient(req, ctx, { form, clients });
+    const params = readParameters(await readFormBody(req, bodyLimits));
+    const param = (name: string) => singleParameter(params, name);
+    const grantType = param("grant_type");
+    const scope = param("scope");
+    const client = await authenticateClient(req, ctx, { params, clients });
     if (grantType === "authorization_code") {
-      const grant = await codes.redeem(formParameter(form, "code"), {
+      const grant = await codes.redeem(param("code"), {
         client,
-        redirectUri: formParameter(form, "redirect_uri"),
-        codeVerifier: formParameter(form, "code_verifier"),
+        redirectUri: param("redirect_uri"),
+        codeVerifier: param("code_verifier"),
         origin: originOf(ctx),
       });
       return grantResponse(grant, ctx);
@@ -53,41 +56,27 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     if (grantType === "client_credentials") {
       return grantResponse(await clientCredentialsGrant(client, scope, { tokens, policy }), ctx);
     }
-    if (grantType === "password" || grantType === "refresh_token") mayUse(client, grantType);
+    if (grantType === "password" || grantType === "refresh_token") requireGrant(client, grantType);
     if (grantType === "password") {
-      const login = await passwordLogin.check(
-        formParameter(form, "username"),
-        formParameter(form, "password"),
-        {
-          address: ctx.addressGroup,
-          deviceToken: presentedDeviceToken(req, formParameter(form, "device_token")),
-          clientId: client.clientId,
-          origin: originOf(ctx),
-        },
-      );
-      const pair = await sessions.start(login, { clientId: client.clientId, scope });
+      const login = await passwordLogin.check(param("username"), param("password"), {
+        address: ctx.addressGroup,
+        deviceToken: presentedDeviceToken(req, param("device_token")),
+        clientId: client.clientId,
+        origin: originOf(ctx),
+      });
+      const pair = await families.start(login, { clientId: client.clientId, scope });
       return tokenResponse(pair, ctx, {
         token: login.deviceToken,
         maxAgeSeconds: login.deviceTokenExpiresIn,
       });
     }
     if (grantType === "refresh_token") {
-      const refreshToken = formParameter(form, "refresh_token");
+      const refreshToken = param("refresh_token");
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
-      const pair = await sessions.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
+      const pair = await families.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
       return tokenResponse(pair, ctx);
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
     throw new AuthFailure("unsupported_grant_type", `Grant type "${grantType}" is not supported`);
   };
-}
-
-/** A registered client may use only the grants it was registered with. */
-function mayUse(client: ClientIdentity, grantType: string): void {
-  if (client.registered && !client.registered.grantTypes.includes(grantType)) {
-    throw new AuthFailure(
-      "unauthorized_client",
-      `Client "${client.clientId}" may not use the ${grantType} grant`,
-    );
-  }
 }

@@ -1,9 +1,9 @@
 /**
  * @module
- * `POST /refresh`: renews a session, as flask_jwt_extended clients and JSON clients call it.
+ * `POST /refresh`: renews a refresh family, as flask_jwt_extended clients and JSON clients call it.
  */
 import { AuthFailure } from "../auth/errors.ts";
-import type { SessionService } from "../auth/sessions.ts";
+import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
@@ -18,7 +18,7 @@ import { tokenResponse } from "./_token_response.ts";
  * the OAuth `error` code.
  */
 export function createRefreshHandler(
-  { sessions, bodyLimits }: { sessions: SessionService; bodyLimits: BodyLimits },
+  { families, bodyLimits }: { families: RefreshFamilies; bodyLimits: BodyLimits },
 ): Handler {
   return async function refresh(req, ctx) {
     const authorization = parseAuthorization(req.headers.get("authorization"));
@@ -34,6 +34,6 @@ export function createRefreshHandler(
       if (typeof field === "string") token = field;
     }
     if (!token) throw new AuthFailure("invalid_request", "Missing refresh token");
-    return tokenResponse(await sessions.refresh(token, { origin: originOf(ctx) }), ctx);
+    return tokenResponse(await families.refresh(token, { origin: originOf(ctx) }), ctx);
   };
 }

@@ -2,8 +2,8 @@
  * @module
  * `GET` and `POST /userinfo`: the OpenID Connect UserInfo endpoint (Core §5.3).
  */
-import { OPENID_SCOPE } from "../auth/id_tokens.ts";
-import type { AccessClaims, TokenService } from "../auth/tokens.ts";
+import { OPENID_SCOPE } from "../auth/scopes.ts";
+import type { AccessClaims, AccessTokens } from "../auth/tokens/access_tokens.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer } from "./_authenticate.ts";
@@ -14,7 +14,7 @@ import { authenticateBearer } from "./_authenticate.ts";
  */
 export function createUserInfoHandler(
   { tokens, userInfo }: {
-    tokens: TokenService;
+    tokens: AccessTokens;
     userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
   },
 ): Handler {

@@ -6,9 +6,9 @@
 /**
  * How a route words its errors: `flask` as `{"msg"}` (the original tutorial's endpoints),
  * `flask_with_code` as `{"msg", "error"}`, `oauth` as RFC 6749 §5.2 `{"error",
- * "error_description"}`.
+ * "error_description"}`, `page` as an HTML page for people.
  */
-export type ErrorDialect = "flask" | "flask_with_code" | "oauth";
+export type ErrorDialect = "flask" | "flask_with_code" | "oauth" | "page";
 
 /** Per-request facts that handlers and the access log share. */
 export interface RequestContext {

@@ -1,9 +1,9 @@
 /**
  * @module
- * The edge every request passes: a request id, security headers, the access log, and the one
- * place where an error becomes a response. It knows only its own {@linkcode HttpError}; domain
- * errors reach it through the {@linkcode ErrorTranslator} the app hands in. It must not import
- * from the domain layers.
+ * The edge every request passes: a request id, security headers, the access log, and the place
+ * where a thrown error is answered, in the route's dialect, by the {@linkcode ErrorResponder} the
+ * app hands in; an error the responder does not know is logged and answered 500. It must not
+ * import from the domain layers.
  */
 import type { Logger } from "../log.ts";
 import {
@@ -17,20 +17,15 @@ import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
 import { pathnameOf } from "./request_url.ts";
 
-/** How one error is answered. */
-export interface ErrorAnswer {
-  status: number;
-  /** Text for the client: `msg`, or `error_description` in the OAuth dialect. */
-  message: string;
-  /** The RFC 6749 §5.2 or RFC 6750 code, for dialects that carry one. */
-  code?: string;
-  headers?: Record<string, string>;
+/** The answer to an error, and what to log about it. */
+export interface ErrorResponse {
+  response: Response;
   /** Written to the log at warn level with the request id, when set. */
   warning?: string;
 }
 
-/** Turns an error of a domain layer into its answer; undefined for an error it does not know. */
-export type ErrorTranslator = (error: unknown) => ErrorAnswer | undefined;
+/** Answers an error in a route's dialect; undefined for an error it does not know. */
+export type ErrorResponder = (error: unknown, dialect: ErrorDialect) => ErrorResponse | undefined;
 
 /** What the edge reports about every request, for metrics. */
 export interface RequestObserver {
@@ -43,8 +38,8 @@ export interface RequestObserver {
 /** Settings of the request edge. */
 export interface EdgeOptions {
   logger: Logger;
-  /** The domain errors' answers. */
-  translate: ErrorTranslator;
+  /** The answers of errors, the HTTP layer's own included. */
+  respond: ErrorResponder;
   /** Finds the client's address; the TCP peer's when absent. */
   clientAddress?: (req: Request, peer: string) => ClientAddress;
   /**
@@ -77,18 +72,15 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const CSP = "content-security-policy";
 
-/** RFC 6749 §5.1 asks token endpoint answers, errors included, not to be cached. */
-const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
-
 /**
- * Wraps the router with what every request gets: the client's address, a request id, one JSON
- * error shape (a 500 logs its stack and never sends it), security headers and an access log
- * line. Header size is bounded by Deno's HTTP layer, which refuses oversized header blocks
- * before they reach this code. What handlers leave of a request body is read before the answer
- * goes out, so HTTP/2 clients get it.
+ * Wraps the router with what every request gets: the client's address, a request id, errors
+ * answered in the route's dialect (a 500 logs its stack and never sends it), security headers
+ * and an access log line. Header size is bounded by Deno's HTTP layer, which refuses oversized
+ * header blocks before they reach this code. What handlers leave of a request body is read before
+ * the answer goes out, so HTTP/2 clients get it.
  */
 export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandler {
-  const { logger, translate, observer, closing, bodyLimits = DEFAULT_BODY_LIMITS } = options;
+  const { logger, respond, observer, closing, bodyLimits = DEFAULT_BODY_LIMITS } = options;
   const clientAddress = options.clientAddress ??
     createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
   return async function edge(req, info) {
@@ -110,7 +102,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       res = await dispatch(req, ctx);
     } catch (error) {
       const cutByUs = error instanceof BodyCutShortError && closing?.();
-      res = errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, translate });
+      res = errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, respond });
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
@@ -179,11 +171,9 @@ function shuttingDown(): HttpError {
 function errorResponse(
   error: unknown,
   ctx: RequestContext,
-  { logger, translate }: EdgeOptions,
+  { logger, respond }: EdgeOptions,
 ): Response {
-  const answer = error instanceof HttpError
-    ? protocolAnswer(error, ctx.errorDialect)
-    : translate(error);
+  const answer = respond(error, ctx.errorDialect);
   if (!answer) {
     logger.log("error", "Unhandled error", { request_id: ctx.requestId, error: describe(error) });
     return json({ msg: "Internal server error", request_id: ctx.requestId }, { status: 500 });
@@ -192,30 +182,7 @@ function errorResponse(
     const reason = error instanceof Error ? error.message : String(error);
     logger.log("warn", answer.warning, { request_id: ctx.requestId, error: reason });
   }
-  return answerIn(ctx.errorDialect, answer);
-}
-
-/**
- * The answer to a request the protocol refuses. In the OAuth dialect every such refusal (a body
- * too large, too slow, of the wrong type or not readable, a wrong method) is `invalid_request`
- * (RFC 6749 §5.2), so that clients find an `error` code whatever went wrong.
- */
-function protocolAnswer(error: HttpError, dialect: ErrorDialect): ErrorAnswer {
-  const code = error.code ??
-    (dialect === "oauth" && error.status < 500 ? "invalid_request" : undefined);
-  return { status: error.status, message: error.message, code, headers: error.headers };
-}
-
-function answerIn(dialect: ErrorDialect, answer: ErrorAnswer): Response {
-  const { status, message, code, headers } = answer;
-  if (code === undefined || dialect === "flask") return json({ msg: message }, { status, headers });
-  if (dialect === "flask_with_code") {
-    return json({ msg: message, error: code }, { status, headers });
-  }
-  return json({ error: code, error_description: message }, {
-    status,
-    headers: { ...headers, ...OAUTH_ERROR_HEADERS },
-  });
+  return answer.response;
 }
 
 function describe(error: unknown): string {

@@ -1,17 +1,37 @@
 /**
  * @module
- * Reading OAuth 2.0 form parameters by the RFC 6749 rules.
+ * Reading the parameters of a query or form by the RFC 6749 §3.1 rule that each is sent at most
+ * once: the one place that tells a parameter's value from a repeated one. What a repeat means
+ * (an error to show, or to send back to the client) is for the reader to say.
  */
-import { HttpError } from "./errors.ts";
+
+/** A request's parameters: each one's value, and those sent more than once. */
+export interface Parameters {
+  /** The value of each parameter sent exactly once, as sent (possibly empty). */
+  readonly values: ReadonlyMap<string, string>;
+  /** The names of parameters sent more than once, which have no value. */
+  readonly repeated: readonly string[];
+}
 
 /**
- * One OAuth 2.0 form parameter: absent and empty are the same, and a repeated parameter is
- * `invalid_request` (RFC 6749 §3.1, §3.2).
+ * Reads the parameters of a query string or a form body.
+ *
+ * @example
+ * ```ts
+ * readParameters(new URLSearchParams("a=1&b=2&b=3")); // values a → "1", repeated ["b"]
+ * ```
  */
-export function formParameter(form: URLSearchParams, name: string): string | undefined {
-  const values = form.getAll(name);
-  if (values.length > 1) {
-    throw new HttpError(400, `Parameter "${name}" is repeated`, { code: "invalid_request" });
+export function readParameters(params: URLSearchParams): Parameters {
+  const values = new Map<string, string>();
+  const repeated: string[] = [];
+  for (const [name, value] of params) {
+    if (repeated.includes(name)) continue;
+    if (values.has(name)) {
+      values.delete(name);
+      repeated.push(name);
+    } else {
+      values.set(name, value);
+    }
   }
-  return values[0] || undefined;
+  return { values, repeated };
 }

@@ -10,8 +10,8 @@ import { layout } from "./layout.ts";
 export interface ConsentPage {
   clientName: string;
   username: string;
-  /** Each scope asked for, with what it means. */
-  scopes: { name: string; description: string }[];
+  /** The scopes asked for, each shown with what it means. */
+  scopes: readonly string[];
   requestId: string;
   csrfToken: string;
 }
@@ -24,15 +24,15 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
 };
 
 /** What a scope means, in words. */
-export function describeScope(scope: string): string {
+function describeScope(scope: string): string {
   return SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`;
 }
 
 /** The consent page. */
 export function consentPage(page: ConsentPage): Html {
   const { clientName, username, requestId, csrfToken } = page;
-  const scopes = page.scopes.map(({ name, description }) =>
-    html`<li>${description} <span class="scope-name">(${name})</span></li>`
+  const scopes = page.scopes.map((name) =>
+    html`<li>${describeScope(name)} <span class="scope-name">(${name})</span></li>`
   );
   return layout(
     "Allow access",

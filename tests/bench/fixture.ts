@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
+import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { ServerProcess } from "../helpers/process.ts";

@@ -1,4 +1,4 @@
-import { PasswordHasher } from "../../src/auth/passwords.ts";
+import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { mean, median } from "./stats.ts";
 
 /** The most logins per second the password hash allows on this machine. */

@@ -4,15 +4,15 @@
  *
  *   deno bench tests/bench/micro_bench.ts
  */
-import { KeyRing, SIGNING_ALGS } from "../../src/auth/keys.ts";
-import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/passwords.ts";
-import { InvalidTokenBudget } from "../../src/auth/token_budget.ts";
-import { type TokenOptions, TokenService } from "../../src/auth/tokens.ts";
+import { KeyRing, SIGNING_ALGS } from "../../src/auth/tokens/signing_keys.ts";
+import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { InvalidTokenBudget } from "../../src/auth/tokens/invalid_token_budget.ts";
+import { type AccessTokenOptions, AccessTokens } from "../../src/auth/tokens/access_tokens.ts";
 import type { RequestContext } from "../../src/http/context.ts";
 import { createRouter, route } from "../../src/router.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
-const tokenOptions: TokenOptions = {
+const tokenOptions: AccessTokenOptions = {
   issuer: "https://localhost:8443",
   audience: "https://localhost:8443",
   ttlSeconds: 3600,
@@ -25,8 +25,8 @@ const tokenOptions: TokenOptions = {
 for (const alg of SIGNING_ALGS) {
   const store = await SqliteStore.open(":memory:");
   const keys = await KeyRing.open(store, { alg }); // no refresh timer
-  const tokens = new TokenService(keys, tokenOptions);
-  const uncached = new TokenService(keys, { ...tokenOptions, cacheSize: 0 });
+  const tokens = new AccessTokens(keys, tokenOptions);
+  const uncached = new AccessTokens(keys, { ...tokenOptions, cacheSize: 0 });
   /** Distinct tokens walked by "verify, first sight": no token is seen twice in a row. */
   const fresh = await Promise.all(
     Array.from({ length: 500 }, async (_, i) => (await tokens.issue(`user${i}`)).token),
@@ -42,7 +42,7 @@ for (const alg of SIGNING_ALGS) {
 
 const store = await SqliteStore.open(":memory:");
 const keys = await KeyRing.open(store); // ES256, the default
-const tokens = new TokenService(keys, tokenOptions);
+const tokens = new AccessTokens(keys, tokenOptions);
 const repeated = (await tokens.issue("user1")).token;
 await tokens.verify(repeated);
 

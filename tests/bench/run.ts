@@ -13,7 +13,7 @@
  */
 import { decodeJwt } from "jose";
 import { dirname, resolve } from "node:path";
-import { MIN_PBKDF2_ITERATIONS } from "../../src/auth/passwords.ts";
+import { MIN_PBKDF2_ITERATIONS } from "../../src/auth/accounts/passwords.ts";
 import { freePort, type ServerProcess } from "../helpers/process.ts";
 import {
   createFixture,

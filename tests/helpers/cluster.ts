@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../../src/auth/passwords.ts";
+import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
 import { PostgresStore } from "../../src/store/postgres.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";

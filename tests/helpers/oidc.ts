@@ -6,8 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type ClientRegistration, newClientRecord } from "../../src/auth/client_registration.ts";
-import { codeChallengeOf } from "../../src/auth/pkce.ts";
+import { type ClientRegistration, newClientRecord } from "../../src/auth/clients/registration.ts";
+import { codeChallengeOf } from "../../src/auth/sign_in/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
 import type { TestServer } from "./server.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type PasswordCheck, PasswordHasher } from "../../src/auth/passwords.ts";
+import { type PasswordCheck, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";

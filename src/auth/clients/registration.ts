@@ -4,23 +4,14 @@
  * A confidential client's secret is made here, shown once by the caller and stored only as
  * SHA-256. It never prints or reads anything itself.
  */
-import { unixNow } from "../clock.ts";
-import type { ClientRecord } from "../store/store.ts";
-import { CLIENT_ID } from "./clients.ts";
+import { unixNow } from "../../clock.ts";
+import type { ClientRecord } from "../../store/store.ts";
+import { scopeTokens } from "../scopes.ts";
+import { randomSecret, sha256Hex } from "../secrets.ts";
+import { DEFAULT_GRANT_TYPES, GRANT_TYPES } from "./grants.ts";
 import { redirectUriProblem } from "./redirect_uris.ts";
-import { scopeTokens } from "./scopes.ts";
-import { randomSecret, sha256Hex } from "./secrets.ts";
+import { CLIENT_ID } from "./registry.ts";
 
-/** The grant types a registered client may be given. */
-export const GRANT_TYPES = [
-  "authorization_code",
-  "refresh_token",
-  "client_credentials",
-  "password",
-] as const;
-
-/** Grants of a client registered without `--grant`. */
-export const DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"];
 /** Longest display name. */
 const MAX_NAME_LENGTH = 100;
 
@@ -54,7 +45,7 @@ export function registrationProblem(
   if (name !== undefined && (name.length > MAX_NAME_LENGTH || /[\p{Cc}]/u.test(name))) {
     return `Name must be at most ${MAX_NAME_LENGTH} characters without control characters`;
   }
-  const grants = registration.grantTypes ?? DEFAULT_GRANT_TYPES;
+  const grants: readonly string[] = registration.grantTypes ?? DEFAULT_GRANT_TYPES;
   for (const grant of grants) {
     if (!(GRANT_TYPES as readonly string[]).includes(grant)) {
       return `Unknown grant type "${grant}"; use ${GRANT_TYPES.join(", ")}`;

@@ -5,32 +5,22 @@
  * code revokes every token issued with it. Redeeming one issues the access token, the refresh
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
-import { unixNow } from "../clock.ts";
-import type { AuthorizationCodeRecord, Store } from "../store/store.ts";
+import { unixNow } from "../../clock.ts";
+import type { AuthorizationCodeRecord, Store } from "../../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
-import type { ClientIdentity } from "./clients.ts";
-import { AuthFailure, invalidGrant } from "./errors.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
-import { type IdTokens, OPENID_SCOPE } from "./id_tokens.ts";
+import { type GrantResult, mayUseGrant, requireGrant } from "../clients/grants.ts";
+import type { ClientIdentity } from "../clients/registry.ts";
+import { AuthFailure, invalidGrant } from "../errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import type { IdTokens } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
-import { scopeTokens } from "./scopes.ts";
-import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
-import type { SessionService, TokenPair } from "./sessions.ts";
+import { OPENID_SCOPE, scopeTokens } from "../scopes.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
+import type { RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
-
-/** What a grant at the token endpoint issues. */
-export interface GrantResult {
-  accessToken: string;
-  expiresIn: number;
-  scope: string;
-  /** The user, or the client itself for `client_credentials`. */
-  subject: string;
-  refreshToken?: string;
-  idToken?: string;
-}
 
 /** What a client presents with a code at the token endpoint. */
 export interface CodeExchange {
@@ -44,7 +34,7 @@ export interface CodeExchange {
 /** What authorization codes need. */
 export interface AuthorizationCodeDeps {
   store: Store;
-  sessions: SessionService;
+  families: RefreshFamilies;
   idTokens: IdTokens;
   browserSessions: BrowserSessions;
   /** Where a replayed code is reported. */
@@ -95,14 +85,9 @@ export class AuthorizationCodes {
    * second one revokes what the first issued.
    */
   async redeem(code: string | undefined, exchange: CodeExchange): Promise<GrantResult> {
-    const { store, sessions, idTokens, browserSessions } = this.#deps;
+    const { store, families, idTokens, browserSessions } = this.#deps;
     const { client } = exchange;
-    if (!client.registered?.grantTypes.includes("authorization_code")) {
-      throw new AuthFailure(
-        "unauthorized_client",
-        `Client "${client.clientId}" may not use the authorization code grant`,
-      );
-    }
+    requireGrant(client, "authorization_code");
     if (code === undefined) throw new AuthFailure("invalid_request", "Missing code");
     if (!isSecretShaped(code)) throw invalidGrant("Invalid authorization code");
     const codeHash = await sha256Hex(code);
@@ -110,12 +95,12 @@ export class AuthorizationCodes {
     if (result.outcome === "unknown") throw invalidGrant("Invalid authorization code");
     const { record } = result;
     if (result.outcome === "reused") {
-      if (record.familyId !== null) await sessions.revokeFamily(record.familyId);
+      if (record.familyId !== null) await families.revokeFamily(record.familyId);
       (this.#deps.events ?? UNRECORDED).record({
         event: "code_reuse_detected",
         subject: record.username,
         client: record.clientId,
-        session: record.familyId ?? undefined,
+        sid: record.familyId ?? undefined,
       }, exchange.origin);
       throw replayed();
     }
@@ -130,26 +115,26 @@ export class AuthorizationCodes {
       throw invalidGrant("code_verifier does not match the code_challenge");
     }
 
-    // Every code starts a session (a refresh family), so that a replay, a sign-out or an account
+    // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startSession(record, sessions, store);
+    const pair = await startFamily(record, families, store);
     const familyId = pair.claims.sid!;
     const grant: GrantResult = {
       accessToken: pair.accessToken,
       expiresIn: pair.expiresIn,
       scope: pair.scope,
       subject: record.username,
-      ...(client.registered.grantTypes.includes("refresh_token") &&
+      ...(mayUseGrant(client, "refresh_token") &&
         { refreshToken: pair.refreshToken }),
     };
     // A replay that came while the tokens were being issued could not revoke them: this does.
     if ((await store.attachCodeFamily(codeHash, familyId)).replayed) {
-      await sessions.revokeFamily(familyId);
+      await families.revokeFamily(familyId);
       throw replayed();
     }
     if (!await browserSessions.linkFamily(record.browserSid, familyId)) {
-      await sessions.revokeFamily(familyId);
+      await families.revokeFamily(familyId);
       throw signedOut();
     }
     if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
@@ -167,21 +152,21 @@ export class AuthorizationCodes {
 }
 
 /**
- * Starts the session of a redeemed code. The password was checked at sign-in: the browser session
- * stands for that check, since an account change ends it in the same transaction as the user's
- * families. The family starts on the user's current password hash and is linked to the browser
- * session afterwards, which fails once that session has ended; so a family started for a user
+ * Starts the refresh family of a redeemed code. The password was checked at sign-in: the browser
+ * session stands for that check, since an account change ends it in the same transaction as the
+ * user's families. The family starts on the user's current password hash and is linked to the
+ * browser session afterwards, which fails once that session has ended; so a family started for a user
  * whose password changed since the sign-in never survives.
  */
-async function startSession(
+async function startFamily(
   record: AuthorizationCodeRecord,
-  sessions: SessionService,
+  families: RefreshFamilies,
   store: Store,
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
   if (!user) throw signedOut();
   try {
-    return await sessions.start(user, { clientId: record.clientId, scope: record.scope });
+    return await families.start(user, { clientId: record.clientId, scope: record.scope });
   } catch (error) {
     // The password changed between the read and the start.
     if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();

@@ -1,19 +1,20 @@
 /**
  * @module
- * Login sessions: refresh-token families with rotation and reuse detection, logout, and the
- * RFC 7009 / RFC 7662 revocation and introspection of tokens, each bound to the client the
- * token was issued to. Every change to a family is one store transaction that holds the
+ * Refresh families: the refresh tokens a login starts, with rotation and reuse detection, logout,
+ * and the RFC 7009 / RFC 7662 revocation and introspection of tokens, each bound to the client
+ * the token was issued to. Every change to a family is one store transaction that holds the
  * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../store/store.ts";
-import type { ClientIdentity, ClientRegistry } from "./clients.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
-import { AuthFailure, invalidCredentials, invalidGrant } from "./errors.ts";
-import type { VerifiedUser } from "./password_login.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
+import type { ClientIdentity, ClientRegistry } from "../clients/registry.ts";
+import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
-import { grantScope, type ScopePolicy } from "./scopes.ts";
-import type { AccessClaims, Presenter, TokenService } from "./tokens.ts";
+import { grantScope, type ScopePolicy } from "../scopes.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
+import type { AccessClaims, AccessTokens, Presenter } from "./access_tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -24,48 +25,45 @@ export interface TokenPair {
   claims: AccessClaims;
 }
 
-/** Settings of the session service. */
-export interface SessionOptions {
-  /** Absolute lifetime of a session (a refresh family) from its login. */
+/** Settings of refresh families. */
+export interface RefreshFamilyOptions {
+  /** Absolute lifetime of a refresh family from its login. */
   refreshTtlSeconds: number;
-  /** Lifetime of each refresh token while unused; never beyond the end of its session. */
+  /** Lifetime of each refresh token while unused; never beyond the end of its family. */
   refreshIdleTtlSeconds: number;
   scopes: ScopePolicy;
 }
 
-/** What the session service works with. */
-export interface SessionDeps {
+/** What refresh families work with. */
+export interface RefreshFamilyDeps {
   store: Store;
-  tokens: TokenService;
+  tokens: AccessTokens;
   revocations: RevocationList;
   clients: ClientRegistry;
   /** Where refreshes, replays, logouts and revocations are reported. */
   events?: SecurityEvents;
 }
 
-const REFRESH_TOKEN_BYTES = 32;
-const REFRESH_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
-
 /**
- * Login sessions: each login starts a family of opaque refresh tokens (stored only as SHA-256),
- * each usable once, that ends at the latest `refreshTtlSeconds` after the login. Presenting a
- * used one revokes the whole family and its access tokens (RFC 9700 §4.14.2).
+ * Refresh families: each login starts a family of opaque refresh tokens (random secrets stored
+ * only as SHA-256), each usable once, that ends at the latest `refreshTtlSeconds` after the
+ * login. Presenting a used one revokes the whole family and its access tokens (RFC 9700 §4.14.2).
  *
  * @example
  * ```ts
- * const pair = await sessions.start(user, { clientId: "cli" });
- * const next = await sessions.refresh(pair.refreshToken, { client });
+ * const pair = await families.start(user, { clientId: "cli" });
+ * const next = await families.refresh(pair.refreshToken, { client });
  * ```
  */
-export class SessionService {
+export class RefreshFamilies {
   #store: Store;
-  #tokens: TokenService;
+  #tokens: AccessTokens;
   #revocations: RevocationList;
   #clients: ClientRegistry;
   #events: SecurityEvents;
-  readonly options: Readonly<SessionOptions>;
+  readonly options: Readonly<RefreshFamilyOptions>;
 
-  constructor(deps: SessionDeps, options: SessionOptions) {
+  constructor(deps: RefreshFamilyDeps, options: RefreshFamilyOptions) {
     this.#store = deps.store;
     this.#tokens = deps.tokens;
     this.#revocations = deps.revocations;
@@ -75,7 +73,7 @@ export class SessionService {
   }
 
   /**
-   * Starts a session for a user whose password was just checked; `scope` is checked against the
+   * Starts a family for a user whose password was just checked; `scope` is checked against the
    * policy. Refused as `invalid_credentials` when the password changed or the user was removed
    * since the check.
    */
@@ -85,7 +83,7 @@ export class SessionService {
   ): Promise<TokenPair> {
     const scope = grantScope(request.scope, this.options.scopes);
     const now = unixNow();
-    const refreshToken = newRefreshToken();
+    const refreshToken = randomSecret();
     const family: RefreshFamilyRecord = {
       id: crypto.randomUUID(),
       username: user.username,
@@ -96,7 +94,7 @@ export class SessionService {
       revokedAt: null,
     };
     const token: RefreshTokenRecord = {
-      tokenHash: await sha256(refreshToken),
+      tokenHash: await sha256Hex(refreshToken),
       familyId: family.id,
       scope,
       createdAt: now,
@@ -118,10 +116,10 @@ export class SessionService {
     refreshToken: string,
     request: { client?: ClientIdentity; scope?: string; origin?: Origin } = {},
   ): Promise<TokenPair> {
-    if (!REFRESH_TOKEN_FORMAT.test(refreshToken)) throw invalidGrant("Invalid refresh token");
-    const tokenHash = await sha256(refreshToken);
-    const nextToken = newRefreshToken();
-    const nextHash = await sha256(nextToken);
+    if (!isSecretShaped(refreshToken)) throw invalidGrant("Invalid refresh token");
+    const tokenHash = await sha256Hex(refreshToken);
+    const nextToken = randomSecret();
+    const nextHash = await sha256Hex(nextToken);
     const now = unixNow();
     // Whether the token's client must authenticate may take a store read (a registered client),
     // which the rotation cannot wait for; a family's client never changes.
@@ -144,11 +142,11 @@ export class SessionService {
       };
     }).catch(async (error) => {
       if (wrongClient !== undefined) {
-        await this.#revokeSession(wrongClient, now);
+        await this.revokeFamily(wrongClient, now);
         this.#events.record({
           event: "refresh_refused",
           client: request.client?.clientId,
-          session: wrongClient,
+          sid: wrongClient,
           reason: "client_mismatch",
         }, request.origin);
       }
@@ -157,7 +155,7 @@ export class SessionService {
     const about = result.outcome === "unknown" ? { client: request.client?.clientId } : {
       subject: result.family.username,
       client: result.family.clientId,
-      session: result.family.id,
+      sid: result.family.id,
     };
     switch (result.outcome) {
       case "unknown":
@@ -186,21 +184,22 @@ export class SessionService {
     }
   }
 
-  /** Ends the session of an access token: the token itself and its whole refresh family. */
+  /** Ends the refresh family of an access token: the token itself and the whole family. */
   async logout(claims: AccessClaims, origin?: Origin): Promise<void> {
     await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
-    if (claims.sid) await this.#revokeSession(claims.sid, unixNow());
+    if (claims.sid) await this.revokeFamily(claims.sid);
     this.#events.record({
       event: "logout",
       subject: claims.sub,
       client: claims.client_id,
-      session: claims.sid,
+      sid: claims.sid,
     }, origin);
   }
 
   /** Revokes a whole family: its refresh tokens and, through its `sid`, its access tokens. */
-  async revokeFamily(familyId: string): Promise<void> {
-    await this.#revokeSession(familyId, unixNow());
+  async revokeFamily(familyId: string, now: UnixSeconds = unixNow()): Promise<void> {
+    const revocation = await this.#store.revokeRefreshFamily(familyId, now);
+    if (revocation) this.#revocations.remember(revocation);
   }
 
   /**
@@ -218,16 +217,16 @@ export class SessionService {
   ): Promise<void> {
     const { presenter = {}, origin } = request;
     const asRefresh = async () => {
-      if (!REFRESH_TOKEN_FORMAT.test(token)) return false;
-      const found = await this.#store.getRefreshToken(await sha256(token));
+      if (!isSecretShaped(token)) return false;
+      const found = await this.#store.getRefreshToken(await sha256Hex(token));
       if (!found) return false;
       requireOwner(found.family.clientId, caller);
-      await this.#revokeSession(found.family.id, unixNow());
+      await this.revokeFamily(found.family.id);
       this.#events.record({
         event: "token_revoked",
         subject: found.family.username,
         client: caller.clientId,
-        session: found.family.id,
+        sid: found.family.id,
         reason: "refresh_token",
       }, origin);
       return true;
@@ -241,7 +240,7 @@ export class SessionService {
         event: "token_revoked",
         subject: claims.sub,
         client: caller.clientId,
-        session: claims.sid,
+        sid: claims.sid,
         reason: "access_token",
       }, origin);
       return true;
@@ -265,8 +264,8 @@ export class SessionService {
     const visible = (clientId: string | undefined) =>
       clientId === caller.clientId || this.#clients.mayIntrospectAll(caller);
     const refresh = async () => {
-      if (!REFRESH_TOKEN_FORMAT.test(token)) return undefined;
-      const found = await this.#store.getRefreshToken(await sha256(token));
+      if (!isSecretShaped(token)) return undefined;
+      const found = await this.#store.getRefreshToken(await sha256Hex(token));
       if (!found || !visible(found.family.clientId)) return undefined;
       const { token: record, family } = found;
       const now = unixNow();
@@ -302,7 +301,7 @@ export class SessionService {
     const issued = await this.#tokens.issue(family.username, {
       scope: fields.scope,
       clientId: family.clientId,
-      sessionId: family.id,
+      familyId: family.id,
       issuedAt: fields.issuedAt,
     });
     return {
@@ -312,11 +311,6 @@ export class SessionService {
       scope: fields.scope,
       claims: issued.claims,
     };
-  }
-
-  async #revokeSession(familyId: string, now: UnixSeconds): Promise<void> {
-    const revocation = await this.#store.revokeRefreshFamily(familyId, now);
-    if (revocation) this.#revocations.remember(revocation);
   }
 
   /** Until when an access token issued at `issuedAt` may be accepted. */
@@ -354,16 +348,6 @@ function requireOwner(tokenClient: string | undefined, caller: ClientIdentity): 
   if (tokenClient !== caller.clientId) {
     throw new AuthFailure("unauthorized_client", "Token was issued to another client");
   }
-}
-
-function newRefreshToken(): string {
-  return crypto.getRandomValues(new Uint8Array(REFRESH_TOKEN_BYTES))
-    .toBase64({ alphabet: "base64url", omitPadding: true });
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return new Uint8Array(digest).toHex();
 }
 
 function ignoreInvalidToken(error: unknown): undefined {

@@ -4,11 +4,11 @@
  * with idle and absolute lifetimes, a new id at every sign-in (no fixation), and the
  * refresh-token families issued in it, which end with it. It never reads a request.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { BrowserSessionRecord, Store } from "../store/store.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
-import { isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
-import type { SessionService } from "./sessions.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { BrowserSessionRecord, Store } from "../../store/store.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
+import type { RefreshFamilies } from "../tokens/refresh_families.ts";
 
 /** Lifetimes of browser sessions. */
 export interface BrowserSessionOptions {
@@ -43,16 +43,16 @@ export interface BrowserSession {
  */
 export class BrowserSessions {
   #store: Store;
-  #sessions: SessionService;
+  #families: RefreshFamilies;
   #events: SecurityEvents;
   readonly options: Readonly<BrowserSessionOptions>;
 
   constructor(
-    deps: { store: Store; sessions: SessionService; events?: SecurityEvents },
+    deps: { store: Store; families: RefreshFamilies; events?: SecurityEvents },
     options: BrowserSessionOptions,
   ) {
     this.#store = deps.store;
-    this.#sessions = deps.sessions;
+    this.#families = deps.families;
     this.#events = deps.events ?? UNRECORDED;
     this.options = options;
   }
@@ -94,7 +94,7 @@ export class BrowserSessions {
     if (previous?.username === username) {
       for (const familyId of await this.#store.endBrowserSession(previous.sid) ?? []) {
         if (!await this.#store.linkSessionFamily(record.sid, familyId)) {
-          await this.#sessions.revokeFamily(familyId);
+          await this.#families.revokeFamily(familyId);
         }
       }
     } else if (previous) {
@@ -120,10 +120,10 @@ export class BrowserSessions {
     signedOut?: { subject: string; client?: string; origin?: Origin },
   ): Promise<boolean> {
     const families = await this.#store.endBrowserSession(sid);
-    for (const familyId of families ?? []) await this.#sessions.revokeFamily(familyId);
+    for (const familyId of families ?? []) await this.#families.revokeFamily(familyId);
     if (families !== undefined && signedOut) {
       const { origin, ...about } = signedOut;
-      this.#events.record({ event: "browser_signed_out", ...about, session: sid }, origin);
+      this.#events.record({ event: "browser_signed_out", ...about, sid }, origin);
     }
     return families !== undefined;
   }

@@ -8,9 +8,9 @@
  * before any password is hashed, and a success takes it back. State lives in the store, in Unix
  * seconds. It never hashes and never builds a response.
  */
-import { HOUR_SECONDS, MINUTE_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
-import type { Store, ThrottleDecision, ThrottleRecord } from "../store/store.ts";
-import { AuthFailure } from "./errors.ts";
+import { HOUR_SECONDS, MINUTE_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
+import type { Store, ThrottleDecision, ThrottleRecord } from "../../store/store.ts";
+import { AuthFailure } from "../errors.ts";
 
 /** Login throttling thresholds. */
 export interface ThrottleOptions {

@@ -6,8 +6,8 @@
  * failures on the device's own budget. It proves nothing by itself: a password is still needed.
  * It makes and checks tokens; it never throttles and never touches HTTP.
  */
-import { DAY_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
-import type { Store } from "../store/store.ts";
+import { DAY_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
 
 /** Settings of device tokens. */
 export interface DeviceTokenOptions {

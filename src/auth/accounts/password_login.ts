@@ -5,11 +5,11 @@
  * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
-import type { Store } from "../store/store.ts";
+import type { Store } from "../../store/store.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
-import type { DeviceTokens } from "./devices.ts";
-import { AuthFailure, invalidCredentials } from "./errors.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "./events.ts";
+import type { DeviceTokens } from "./device_tokens.ts";
+import { AuthFailure, invalidCredentials } from "../errors.ts";
+import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 
@@ -35,7 +35,7 @@ export interface LoginSuccess extends VerifiedUser {
 
 /**
  * A user whose password was just checked, with the stored hash it matched (after any upgrade):
- * a session starts only while that hash is still the user's.
+ * a refresh family starts only while that hash is still the user's.
  */
 export interface VerifiedUser {
   username: string;
@@ -123,7 +123,7 @@ export class PasswordLogin {
     let passwordHash = user.passwordHash;
     if (check.needsRehash) {
       // Only while the stored hash is the one just checked: a `user passwd` that ran meanwhile
-      // must not be undone by an upgrade of the old password (and then no session starts).
+      // must not be undone by an upgrade of the old password (and then no refresh family starts).
       const upgraded = await this.#hasher.hash(secret);
       if (await this.#store.replacePasswordHash(name, user.passwordHash, upgraded)) {
         passwordHash = upgraded;

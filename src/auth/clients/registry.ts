@@ -6,9 +6,9 @@
  * job.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { ClientRecord, Store } from "../store/store.ts";
-import { AuthFailure, invalidClient } from "./errors.ts";
-import { digestsEqual, sha256Hex } from "./secrets.ts";
+import type { ClientRecord, Store } from "../../store/store.ts";
+import { AuthFailure, invalidClient } from "../errors.ts";
+import { digestsEqual, sha256Hex } from "../secrets.ts";
 
 /** A client registered in the store, as the sign-in flow and the token endpoint see it. */
 export interface RegisteredClient {
@@ -81,6 +81,13 @@ export class ClientRegistry {
     if (!this.#store || !CLIENT_ID.test(clientId) || this.#secrets.has(clientId)) return undefined;
     const record = await this.#store.getClient(clientId);
     return record && registeredClient(record);
+  }
+
+  /** The registered client of that id; `unknown_client` when there is none (any longer). */
+  async require(clientId: string): Promise<RegisteredClient> {
+    const client = await this.find(clientId);
+    if (!client) throw new AuthFailure("unknown_client", `Unknown client "${clientId}"`);
+    return client;
   }
 
   /**

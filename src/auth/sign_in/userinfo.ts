@@ -3,11 +3,10 @@
  * The OpenID Connect UserInfo answer (Core §5.3) for a verified access token with scope
  * `openid`: `sub`, and `preferred_username` with scope `profile`.
  */
-import type { Store } from "../store/store.ts";
-import { invalidToken } from "./errors.ts";
-import { PROFILE_SCOPE } from "./id_tokens.ts";
-import { scopeTokens } from "./scopes.ts";
-import type { AccessClaims } from "./tokens.ts";
+import type { Store } from "../../store/store.ts";
+import { invalidToken } from "../errors.ts";
+import { PROFILE_SCOPE, scopeTokens } from "../scopes.ts";
+import type { AccessClaims } from "../tokens/access_tokens.ts";
 
 /** The claims about the token's user; `invalid_token` when the user no longer exists. */
 export async function userInfo(

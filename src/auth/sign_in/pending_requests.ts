@@ -4,11 +4,11 @@
  * sign-out): kept in the store, bound to the browser's cookie and to a CSRF token of its own,
  * usable once and for a few minutes. It speaks in domain errors only.
  */
-import { unixNow } from "../clock.ts";
-import type { Store } from "../store/store.ts";
+import { unixNow } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
-import { AuthFailure } from "./errors.ts";
-import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "./secrets.ts";
+import { AuthFailure } from "../errors.ts";
+import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 
 /** How long a page's form stays usable. */
 export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;
@@ -34,14 +34,17 @@ export interface PendingForm {
   csrfToken: string;
 }
 
+/** A posted form, as far as it names a pending step. */
+export type PostedForm = Partial<PendingForm>;
+
 /**
  * Pending steps of browsers.
  *
  * @example
  * ```ts
  * const form = await pending.start({ kind: "sign_in", request }, cookie);
- * const action = await pending.check(form, cookie);   // when the form comes back
- * await pending.finish(form.id);                       // once, when it succeeds
+ * const action = await pending.open(form, cookie, "sign_in"); // when the form comes back
+ * await pending.finish(form.id);                               // once, when it succeeds
  * ```
  */
 export class PendingRequests {
@@ -67,13 +70,24 @@ export class PendingRequests {
   }
 
   /**
-   * The action of a posted form: `csrf_mismatch` unless the CSRF token is that step's and the
-   * browser the one it was shown to, `expired_request` when the step is gone or over.
+   * The action of a form posted back for a step of `kind`: `csrf_mismatch` unless the CSRF
+   * token is that step's, the browser the one it was shown to and the step of that kind;
+   * `expired_request` when the step is gone or over.
    */
-  async check(
-    form: { id?: string; csrfToken?: string },
+  async open<K extends PendingAction["kind"]>(
+    form: PostedForm,
     binding: string | undefined,
-  ): Promise<PendingAction> {
+    kind: K,
+  ): Promise<Extract<PendingAction, { kind: K }>> {
+    const action = await this.#check(form, binding);
+    if (action.kind !== kind) {
+      // "a sign-in", "a consent", "a sign-out"
+      throw csrfMismatch(`This form does not belong to a ${kind.replace("_", "-")}`);
+    }
+    return action as Extract<PendingAction, { kind: K }>;
+  }
+
+  async #check(form: PostedForm, binding: string | undefined): Promise<PendingAction> {
     if (!isSecretShaped(form.csrfToken)) throw csrfMismatch("The form has no valid CSRF token");
     if (!isSecretShaped(form.id)) throw csrfMismatch("The form names no pending request");
     if (!isSecretShaped(binding)) throw csrfMismatch("The browser has no session cookie");

@@ -1,17 +1,30 @@
 /**
  * @module
  * The client credentials grant (RFC 6749 §4.4): a confidential client registered for it gets an
- * access token for itself (`sub` is its id), without a refresh token or a session.
+ * access token for itself (`sub` is its id), without a refresh token.
  */
-import type { GrantResult } from "./authorization_codes.ts";
-import type { ClientIdentity } from "./clients.ts";
-import { AuthFailure } from "./errors.ts";
-import { OPENID_SCOPE, PROFILE_SCOPE } from "./id_tokens.ts";
-import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
-import type { TokenService } from "./tokens.ts";
+import { AuthFailure } from "../errors.ts";
+import {
+  OPENID_SCOPE,
+  PROFILE_SCOPE,
+  SCOPE_TOKEN,
+  type ScopePolicy,
+  scopeTokens,
+} from "../scopes.ts";
+import { type GrantResult, requireGrant } from "./grants.ts";
+import type { ClientIdentity } from "./registry.ts";
 
 /** Scopes about a user, which mean nothing when the client acts for itself. */
 const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];
+
+/** What the grant needs of the access tokens (the tokens part's `AccessTokens`). */
+export interface AccessTokenIssuer {
+  /** Signs an access token for `subject`. */
+  issue(
+    subject: string,
+    claims: { scope: string; clientId: string },
+  ): Promise<{ token: string; expiresIn: number }>;
+}
 
 /**
  * Issues an access token to an authenticated confidential client registered for the grant;
@@ -20,19 +33,10 @@ const USER_SCOPES = [OPENID_SCOPE, PROFILE_SCOPE];
 export async function clientCredentialsGrant(
   client: ClientIdentity,
   requested: string | undefined,
-  { tokens, policy }: { tokens: TokenService; policy: ScopePolicy },
+  { tokens, policy }: { tokens: AccessTokenIssuer; policy: ScopePolicy },
 ): Promise<GrantResult> {
-  const registered = client.registered;
-  if (
-    !client.authenticated || !registered?.confidential ||
-    !registered.grantTypes.includes("client_credentials")
-  ) {
-    throw new AuthFailure(
-      "unauthorized_client",
-      `Client "${client.clientId}" may not use the client credentials grant`,
-    );
-  }
-  const allowed = scopeTokens(registered.scope)
+  requireGrant(client, "client_credentials");
+  const allowed = scopeTokens(client.registered!.scope)
     .filter((scope) => policy.supported.includes(scope) && !USER_SCOPES.includes(scope));
   const wanted = requested === undefined || requested.trim() === ""
     ? allowed

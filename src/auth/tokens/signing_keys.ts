@@ -7,9 +7,9 @@
  * only when another key becomes current. It never reads a request.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { NewSigningKey, Store } from "../store/store.ts";
-import { repeatEvery } from "./_repeat.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { NewSigningKey, Store } from "../../store/store.ts";
+import { repeatEvery } from "../_repeat.ts";
 
 /** Algorithms of the key pairs this service makes (`JWT_ALG`); EdDSA is Ed25519. */
 export const SIGNING_ALGS = ["ES256", "EdDSA", "RS256"] as const;

@@ -5,18 +5,13 @@
  * Connect Core §2, §3.1.3.6) and checking an `id_token_hint` we issued. It never reads a request.
  */
 import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { Store } from "../store/store.ts";
-import { AuthFailure } from "./errors.ts";
-import { generateSigningKey, type SigningAlg } from "./keys.ts";
-import type { ScopePolicy } from "./scopes.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { Store } from "../../store/store.ts";
+import { AuthFailure } from "../errors.ts";
+import { generateSigningKey, type SigningAlg } from "../tokens/signing_keys.ts";
 
 /** The algorithm of ID tokens: the one every OpenID provider must offer (Core §15.1). */
 export const ID_TOKEN_ALG: SigningAlg = "RS256";
-/** The scope that makes a request an OpenID Connect one. */
-export const OPENID_SCOPE = "openid";
-/** The scope that adds `preferred_username` to `/userinfo`. */
-export const PROFILE_SCOPE = "profile";
 /** What an ID token says, besides what the service adds (`iss`, `iat`, `exp`). */
 export interface IdTokenGrant {
   subject: string;
@@ -182,15 +177,4 @@ export async function accessTokenHash(accessToken: string): Promise<string> {
     alphabet: "base64url",
     omitPadding: true,
   });
-}
-
-/**
- * The scope policy of the sign-in flow: the configured scopes plus `openid` and `profile`,
- * which are never granted by default (so `/login` answers as before).
- */
-export function withOpenIdScopes(policy: ScopePolicy): ScopePolicy {
-  return {
-    supported: [...new Set([...policy.supported, OPENID_SCOPE, PROFILE_SCOPE])],
-    defaultScope: policy.defaultScope,
-  };
 }

@@ -5,11 +5,13 @@
  * redirected (`unknown_client`, `unregistered_redirect_uri`); then the rest, whose problems are
  * redirected to that URI. It speaks in domain errors and never builds a response.
  */
-import { CLIENT_ID, type RegisteredClient } from "./clients.ts";
-import { MAX_USERNAME_LENGTH } from "./credentials.ts";
-import { AuthFailure } from "./errors.ts";
+import { MAX_USERNAME_LENGTH } from "../accounts/credentials.ts";
+import { requireGrant } from "../clients/grants.ts";
+import type { RegisteredClient } from "../clients/registry.ts";
+import { AuthFailure } from "../errors.ts";
+import { hasParameter, type RequestParameters, singleParameter } from "../parameters.ts";
 import { CODE_CHALLENGE_METHOD, isCodeChallenge } from "./pkce.ts";
-import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "./scopes.ts";
+import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "../scopes.ts";
 
 /** The `prompt` values supported (OpenID Connect Core §3.1.2.1). */
 export const PROMPT_VALUES = ["none", "login", "consent"] as const;
@@ -54,16 +56,15 @@ export interface ResolvedClient {
  * `unknown_client` or `unregistered_redirect_uri`, which must be shown, never redirected.
  */
 export async function resolveClient(
-  params: URLSearchParams,
-  find: (clientId: string) => Promise<RegisteredClient | undefined>,
+  params: RequestParameters,
+  clients: { require(clientId: string): Promise<RegisteredClient> },
 ): Promise<ResolvedClient> {
-  const clientId = single(params, "client_id", "unknown_client");
+  const clientId = singleParameter(params, "client_id", "unknown_client");
   if (clientId === undefined) {
     throw new AuthFailure("unknown_client", "The request names no client");
   }
-  const client = CLIENT_ID.test(clientId) ? await find(clientId) : undefined;
-  if (!client) throw new AuthFailure("unknown_client", `Unknown client "${clientId}"`);
-  const redirectUri = single(params, "redirect_uri", "unregistered_redirect_uri");
+  const client = await clients.require(clientId);
+  const redirectUri = singleParameter(params, "redirect_uri", "unregistered_redirect_uri");
   if (redirectUri === undefined) {
     throw new AuthFailure("unregistered_redirect_uri", "The request names no redirect_uri");
   }
@@ -73,8 +74,8 @@ export async function resolveClient(
       `The redirect_uri is not registered for client "${clientId}"`,
     );
   }
-  const state = params.getAll("state");
-  return { client, target: { redirectUri, ...(state.length === 1 && { state: state[0] }) } };
+  const state = params.values.get("state");
+  return { client, target: { redirectUri, ...(state !== undefined && { state }) } };
 }
 
 /**
@@ -83,16 +84,17 @@ export async function resolveClient(
  * `request_not_supported`, `request_uri_not_supported`.
  */
 export function readAuthorizationRequest(
-  params: URLSearchParams,
+  params: RequestParameters,
   { client, target }: ResolvedClient,
   policy: ScopePolicy,
 ): AuthorizationRequest {
-  const param = (name: string) => single(params, name, "invalid_request");
-  if (params.getAll("state").length > 1) param("state");
-  if (params.has("request")) {
+  const param = (name: string) => singleParameter(params, name);
+  // A repeated state is refused first: it was left out of the redirect target.
+  param("state");
+  if (hasParameter(params, "request")) {
     throw new AuthFailure("request_not_supported", "Request objects are not supported");
   }
-  if (params.has("request_uri")) {
+  if (hasParameter(params, "request_uri")) {
     throw new AuthFailure("request_uri_not_supported", "request_uri is not supported");
   }
   const responseType = param("response_type");
@@ -103,12 +105,9 @@ export function readAuthorizationRequest(
       'Only response_type "code" is supported (no implicit or hybrid flows)',
     );
   }
-  if (!client.grantTypes.includes("authorization_code")) {
-    throw new AuthFailure(
-      "unauthorized_client",
-      `Client "${client.clientId}" may not use the authorization code flow`,
-    );
-  }
+  // A browser names its client, never authenticates it: the registration alone decides.
+  const named = { clientId: client.clientId, authenticated: false, registered: client };
+  requireGrant(named, "authorization_code", "the authorization code flow");
   const responseMode = param("response_mode");
   if (responseMode !== undefined && responseMode !== "query") {
     throw invalidRequest('Only response_mode "query" is supported');
@@ -183,17 +182,6 @@ function opaque(value: string | undefined, name: string): string | undefined {
     throw invalidRequest(`${name} must be at most ${MAX_OPAQUE_LENGTH} printable characters`);
   }
   return value;
-}
-
-/** One parameter: absent and empty are the same, repeated is refused (RFC 6749 §3.1). */
-function single(
-  params: URLSearchParams,
-  name: string,
-  code: "invalid_request" | "unknown_client" | "unregistered_redirect_uri",
-): string | undefined {
-  const values = params.getAll(name);
-  if (values.length > 1) throw new AuthFailure(code, `Parameter "${name}" is repeated`);
-  return values[0] || undefined;
 }
 
 function invalidRequest(message: string): AuthFailure {

@@ -1,11 +1,11 @@
 /**
  * @module
- * The revocation list: revoked access tokens (`jti`) and sessions (`sid`), kept in memory from the
- * store's list so that a check on every request costs a set lookup.
+ * The revocation list: revoked access tokens (`jti`) and refresh families (`sid`), kept in memory
+ * from the store's list so that a check on every request costs a set lookup.
  */
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import type { RevocationRecord, Store } from "../store/store.ts";
-import { repeatEvery } from "./_repeat.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import type { RevocationRecord, Store } from "../../store/store.ts";
+import { repeatEvery } from "../_repeat.ts";
 
 /** The claims a revocation can match. */
 export interface RevocableClaims {
@@ -14,9 +14,9 @@ export interface RevocableClaims {
 }
 
 /**
- * Revoked access tokens (`jti`) and sessions (`sid`): an in-memory copy of the store's list,
- * updated at once for revocations made here and re-read periodically for those made by other
- * instances, so that a check costs a set lookup.
+ * Revoked access tokens (`jti`) and refresh families (`sid`): an in-memory copy of the store's
+ * list, updated at once for revocations made here and re-read periodically for those made by
+ * other instances, so that a check costs a set lookup.
  *
  * @example
  * ```ts
@@ -53,13 +53,13 @@ export class RevocationList {
     return list;
   }
 
-  /** Whether the token or its session has been revoked. */
+  /** Whether the token or its refresh family has been revoked. */
   isRevoked(claims: RevocableClaims): boolean {
     return this.#expiry.jti.has(claims.jti) ||
       (claims.sid !== undefined && this.#expiry.sid.has(claims.sid));
   }
 
-  /** Revokes an access token (`jti`) or a session (`sid`) until `expiresAt` (Unix seconds). */
+  /** Revokes an access token (`jti`) or a refresh family (`sid`) until `expiresAt` (Unix time). */
   async revoke(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void> {
     await this.#store.addRevocation(kind, id, expiresAt);
     this.#remember(kind, id, expiresAt);

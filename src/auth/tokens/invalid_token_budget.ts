@@ -4,8 +4,8 @@
  * present per minute before its next uncached token is refused without a signature check. It
  * lives in memory, per instance, in a map of bounded size; it never reads a request or the store.
  */
-import { MINUTE_SECONDS, unixNow, type UnixSeconds } from "../clock.ts";
-import { AuthFailure } from "./errors.ts";
+import { MINUTE_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
+import { AuthFailure } from "../errors.ts";
 
 /** Settings of the invalid-token budget. */
 export interface TokenBudgetOptions {

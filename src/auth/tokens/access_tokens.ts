@@ -5,11 +5,11 @@
  * revocation list; it never reads a request.
  */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
-import { unixNow, type UnixSeconds } from "../clock.ts";
-import { AuthFailure, invalidToken } from "./errors.ts";
-import type { KeyRing } from "./keys.ts";
+import { unixNow, type UnixSeconds } from "../../clock.ts";
+import { AuthFailure, invalidToken } from "../errors.ts";
+import type { KeyRing } from "./signing_keys.ts";
 import type { RevocationList } from "./revocations.ts";
-import type { InvalidTokenBudget } from "./token_budget.ts";
+import type { InvalidTokenBudget } from "./invalid_token_budget.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -31,7 +31,7 @@ export interface AccessClaims {
   /** Space-separated scopes granted (RFC 8693 §4.2). */
   scope?: string;
   client_id?: string;
-  /** The login session (refresh-token family) the token belongs to. */
+  /** The refresh family the token belongs to. */
   sid?: string;
 }
 
@@ -42,8 +42,8 @@ export interface IssuedToken {
   expiresIn: number;
 }
 
-/** Settings of the token service. */
-export interface TokenOptions {
+/** Settings of access tokens. */
+export interface AccessTokenOptions {
   issuer: string;
   audience: string;
   ttlSeconds: number;
@@ -51,13 +51,13 @@ export interface TokenOptions {
   maxTokenBytes: number;
   /** Most verified tokens remembered, so a repeated token costs no signature check. */
   cacheSize?: number;
-  /** Revoked tokens and sessions, checked on every verification, cached or not. */
+  /** Revoked tokens and refresh families, checked on every verification, cached or not. */
   revocations?: RevocationList;
   /** Invalid tokens allowed per client address before uncached tokens are refused unchecked. */
   invalidTokenBudget?: InvalidTokenBudget;
 }
 
-/** Who presents a token to {@linkcode TokenService.verify}. */
+/** Who presents a token to {@linkcode AccessTokens.verify}. */
 export interface Presenter {
   /** The client address, charged for invalid tokens when the service has a budget. */
   from?: string;
@@ -69,13 +69,13 @@ export interface Presenter {
  *
  * @example
  * ```ts
- * const tokens = new TokenService(keys, { issuer, audience, ttlSeconds: 900, leewaySeconds: 30, maxTokenBytes: 8192 });
+ * const tokens = new AccessTokens(keys, { issuer, audience, ttlSeconds: 900, leewaySeconds: 30, maxTokenBytes: 8192 });
  * const { token } = await tokens.issue("user1");
  * (await tokens.verify(token)).sub; // "user1"
  * ```
  */
-export class TokenService {
-  readonly options: Readonly<TokenOptions>;
+export class AccessTokens {
+  readonly options: Readonly<AccessTokenOptions>;
   #keys: KeyRing;
   #cache = new Map<string, { claims: AccessClaims; kid: string }>();
   #cacheSize: number;
@@ -85,20 +85,20 @@ export class TokenService {
   #valid = 0;
   #refused = new Map<string, number>();
 
-  constructor(keys: KeyRing, options: TokenOptions) {
+  constructor(keys: KeyRing, options: AccessTokenOptions) {
     this.#keys = keys;
     this.options = options;
     this.#cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   }
 
   /**
-   * Signs a new access token for `subject`, issued at `issuedAt` (by default now): a session
-   * passes the time its store transaction recorded, so the token expires no later than the
+   * Signs a new access token for `subject`, issued at `issuedAt` (by default now): a refresh
+   * family passes the time its store transaction recorded, so the token expires no later than the
    * store expects.
    */
   async issue(
     subject: string,
-    extra: { scope?: string; clientId?: string; sessionId?: string; issuedAt?: UnixSeconds } = {},
+    extra: { scope?: string; clientId?: string; familyId?: string; issuedAt?: UnixSeconds } = {},
   ): Promise<IssuedToken> {
     const { kid, alg, key } = this.#keys.signingKey();
     const now = extra.issuedAt ?? unixNow();
@@ -112,7 +112,7 @@ export class TokenService {
       jti: crypto.randomUUID(),
       ...(extra.scope !== undefined && { scope: extra.scope }),
       ...(extra.clientId !== undefined && { client_id: extra.clientId }),
-      ...(extra.sessionId !== undefined && { sid: extra.sessionId }),
+      ...(extra.familyId !== undefined && { sid: extra.familyId }),
     };
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })

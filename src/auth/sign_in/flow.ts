@@ -1,0 +1,251 @@
+/**
+ * @module
+ * The browser sign-in flow (OpenID Connect Core §3.1.2): from an authorization request, through
+ * the sign-in and consent pages, to the code sent back to the client. Each entry point does the
+ * domain's part of one request (checking the pending form, the password, starting the browser
+ * session, remembering consent, issuing the code) and returns the next step as a value
+ * ({@linkcode FlowStep}) for the web layer to show; what comes next is decided by
+ * {@linkcode decideNextStep}. It never reads a request and never builds a response.
+ */
+import { unixNow } from "../../clock.ts";
+import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
+import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
+import { AuthFailure } from "../errors.ts";
+import type { RequestParameters } from "../parameters.ts";
+import type { ScopePolicy } from "../scopes.ts";
+import { isSecretShaped, randomSecret } from "../secrets.ts";
+import type { AuthorizationCodes } from "./authorization_codes.ts";
+import {
+  type AuthorizationRequest,
+  readAuthorizationRequest,
+  type RedirectTarget,
+  resolveClient,
+} from "./authorization_requests.ts";
+import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
+import type { Consents } from "./consents.ts";
+import { decideNextStep } from "./next_step.ts";
+import type { PendingForm, PendingRequests, PostedForm } from "./pending_requests.ts";
+import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
+
+/** The next step of an authorization, as the browser is to see it. */
+export type FlowStep =
+  | ErrorPageStep
+  | StepNotes & {
+    /** Show the sign-in page; `error` says why the last attempt failed. */
+    kind: "sign_in";
+    clientName: string;
+    request: AuthorizationRequest;
+    form: PendingForm;
+    username?: string;
+    error?: AuthFailure;
+  }
+  | StepNotes & {
+    /** Show the consent page. */
+    kind: "consent";
+    clientName: string;
+    request: AuthorizationRequest;
+    username: string;
+    form: PendingForm;
+  }
+  | StepNotes & {
+    /** Send the code to the client. */
+    kind: "code";
+    target: RedirectTarget;
+    code: string;
+  }
+  | StepNotes & {
+    /** Send an error to the client (RFC 6749 §4.1.2.1). */
+    kind: "redirect_error";
+    target: RedirectTarget;
+    error: AuthFailure;
+  };
+
+/** What the sign-in flow works with. */
+export interface SignInFlowDeps {
+  clients: ClientRegistry;
+  /** Scopes, with `openid` and `profile`. */
+  policy: ScopePolicy;
+  pending: PendingRequests;
+  browserSessions: BrowserSessions;
+  consents: Consents;
+  codes: AuthorizationCodes;
+  passwordLogin: PasswordLogin;
+}
+
+/**
+ * The steps of a browser's sign-in: the authorization request, the sign-in form and the consent
+ * form, each answered with the next step.
+ *
+ * @example
+ * ```ts
+ * const step = await flow.authorize(params, cookie);
+ * if (step.kind === "code") redirectTo(step.target, { code: step.code });
+ * ```
+ */
+export class SignInFlow {
+  #deps: SignInFlowDeps;
+
+  constructor(deps: SignInFlowDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * An authorization request from the browser holding `cookie`. An unknown client or an
+   * unregistered redirect URI is an error page; every other problem of the request goes back to
+   * the client. A signed-in browser gets its code at once (single sign-on).
+   */
+  async authorize(params: RequestParameters, cookie: string | undefined): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const resolved = await resolveClient(params, this.#deps.clients);
+      notes.client = resolved.client.clientId;
+      let request: AuthorizationRequest;
+      try {
+        request = readAuthorizationRequest(params, resolved, this.#deps.policy);
+      } catch (error) {
+        return { kind: "redirect_error", target: resolved.target, error: domainError(error) };
+      }
+      const session = await this.#deps.browserSessions.current(cookie);
+      notes.user = session?.username;
+      return await this.#next(request, resolved.client, { session, cookie });
+    });
+  }
+
+  /**
+   * The sign-in form, posted back by the browser holding `cookie` with a username and password
+   * that are checked as `/login` checks them (`source`: the throttle's address and the browser's
+   * device token). Wrong credentials show the page again with the username kept; success starts
+   * a browser session under a new cookie and goes on to consent or to the client.
+   */
+  async signIn(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { username: string; password: string; source: Omit<LoginSource, "clientId"> },
+  ): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions, passwordLogin } = this.#deps;
+      const { request } = await pending.open(posted, cookie, "sign_in");
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      const { username, password, source } = input;
+      let login;
+      try {
+        login = await passwordLogin.check(username, password, {
+          ...source,
+          clientId: client.clientId,
+        });
+      } catch (error) {
+        const failure = domainError(error);
+        if (failure.code !== "invalid_credentials" && failure.code !== "throttled") throw failure;
+        // `open` checked the form: it is this step's, still pending.
+        const form = posted as PendingForm;
+        return await this.#signInPage(request, client, cookie, { username, error: failure, form });
+      }
+      await pending.finish(posted.id!);
+      const signedIn = await browserSessions.signIn(login.username, cookie);
+      notes.user = login.username;
+      const next = await this.#next(request, client, {
+        session: signedIn.session,
+        cookie: signedIn.cookie,
+        justSignedIn: true,
+      });
+      return {
+        ...next,
+        sessionCookie: signedIn.cookie,
+        device: { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn },
+      };
+    });
+  }
+
+  /**
+   * The consent form, posted back by the browser (and session) it was shown to: `allow` is
+   * remembered for the user and client and sends the code; anything else sends `access_denied`.
+   */
+  async consent(posted: PostedForm, cookie: string | undefined, allow: boolean): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions, consents, codes } = this.#deps;
+      const { request, sid } = await pending.open(posted, cookie, "consent");
+      const session = await browserSessions.current(cookie);
+      if (session?.sid !== sid) {
+        throw new AuthFailure(
+          "expired_request",
+          "Your sign-in has ended; go back to the application and sign in again",
+        );
+      }
+      notes.user = session.username;
+      notes.client = (await this.#deps.clients.require(request.clientId)).clientId;
+      await pending.finish(posted.id!);
+      if (!allow) {
+        const error = new AuthFailure("access_denied", "The user did not allow access");
+        return { kind: "redirect_error", target: request, error };
+      }
+      await consents.grant(session.username, request.clientId, request.scope);
+      return { kind: "code", target: request, code: await codes.issue(request, session) };
+    });
+  }
+
+  /** Takes a validated request on to the step {@linkcode decideNextStep} names. */
+  async #next(
+    request: AuthorizationRequest,
+    client: RegisteredClient,
+    browser: { session?: BrowserSession; cookie?: string; justSignedIn?: boolean },
+  ): Promise<FlowStep> {
+    const { session, cookie, justSignedIn } = browser;
+    const grantedScope = session && !client.firstParty
+      ? await this.#deps.consents.granted(session.username, client.clientId)
+      : "";
+    const next = decideNextStep({
+      request,
+      session,
+      justSignedIn,
+      firstParty: client.firstParty,
+      grantedScope,
+      now: unixNow(),
+    });
+    switch (next.kind) {
+      case "sign_in":
+        return await this.#signInPage(request, client, cookie, { username: request.loginHint });
+      case "consent": {
+        const action = { kind: "consent" as const, request, sid: next.session.sid };
+        const form = await this.#deps.pending.start(action, cookie!);
+        const { username } = next.session;
+        return { kind: "consent", clientName: client.displayName, request, username, form };
+      }
+      case "issue_code":
+        return {
+          kind: "code",
+          target: request,
+          code: await this.#deps.codes.issue(request, next.session),
+        };
+      case "redirect_error":
+        return { kind: "redirect_error", target: request, error: next.error };
+    }
+  }
+
+  /**
+   * The sign-in page, its pending step bound to the browser's cookie; a browser without one gets
+   * a new random cookie here (never a session: that is made only at sign-in, under yet another
+   * value). A page shown again after a failed attempt keeps its pending step (`view.form`).
+   */
+  async #signInPage(
+    request: AuthorizationRequest,
+    client: RegisteredClient,
+    cookie: string | undefined,
+    view: { username?: string; error?: AuthFailure; form?: PendingForm },
+  ): Promise<FlowStep> {
+    const binding = isSecretShaped(cookie) ? cookie : randomSecret();
+    const form = view.form ??
+      await this.#deps.pending.start({ kind: "sign_in", request }, binding);
+    return {
+      kind: "sign_in",
+      clientName: client.displayName,
+      request,
+      form,
+      username: view.username,
+      error: view.error,
+      ...(binding !== cookie && { sessionCookie: binding }),
+    };
+  }
+}
