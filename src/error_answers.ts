@@ -109,6 +109,7 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   // The forms of our pages.
   csrf_mismatch: { status: 403 },
   expired_request: { status: 400 },
+  too_many_sign_ins: { status: 429, wireCode: "temporarily_unavailable" },
 };
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {

@@ -3,7 +3,12 @@ import { PostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import {
+  familiesFromTokensTest,
+  SIGN_IN_BEFORE_BOUNDS,
+  signInBoundsTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -73,6 +78,30 @@ familiesFromTokensTest("PostgresStore", {
           await sql.end();
         }
       },
+      [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
+    };
+  },
+});
+
+signInBoundsTest("PostgresStore", {
+  version: 6,
+  needs: [POSTGRESQL],
+  async create() {
+    const database = await createTestDatabase();
+    await (await PostgresStore.open(database.url, { maxConnections: 1 })).close();
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql.unsafe(`DROP INDEX pending_requests_address;
+        DROP INDEX authorization_codes_browser_sid;
+        ALTER TABLE pending_requests DROP COLUMN address;
+        ALTER TABLE authorization_codes DROP COLUMN id;
+        DELETE FROM schema_migrations WHERE version = 7;
+        ${SIGN_IN_BEFORE_BOUNDS}`);
+    } finally {
+      await sql.end();
+    }
+    return {
+      open: () => PostgresStore.open(database.url, { maxConnections: 2 }),
       [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
     };
   },

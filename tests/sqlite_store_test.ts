@@ -7,7 +7,12 @@ import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import {
+  familiesFromTokensTest,
+  SIGN_IN_BEFORE_BOUNDS,
+  signInBoundsTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -57,7 +62,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await withStore(path, async () => {});
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 7);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 8);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -203,6 +208,22 @@ familiesFromTokensTest("SqliteStore", {
         ),
       [Symbol.asyncDispose]: () => Promise.resolve(),
     });
+  },
+});
+
+signInBoundsTest("SqliteStore", {
+  version: 7,
+  async create() {
+    const path = join(dir, `${crypto.randomUUID()}.db`);
+    await withStore(path, async () => {});
+    inspect(path, (db) => {
+      db.exec(`DROP INDEX pending_requests_address;
+        DROP INDEX authorization_codes_browser_sid;
+        ALTER TABLE pending_requests DROP COLUMN address;
+        PRAGMA user_version = 7;
+        ${SIGN_IN_BEFORE_BOUNDS}`);
+    });
+    return { open: () => SqliteStore.open(path), [Symbol.asyncDispose]: async () => {} };
   },
 });
 

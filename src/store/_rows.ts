@@ -138,6 +138,7 @@ export const toPendingRequest = rowReader<PendingRequestRecord>({
   bindingHash: "text",
   csrfHash: "text",
   action: "text",
+  address: "text",
   createdAt: "number",
   expiresAt: "number",
 });

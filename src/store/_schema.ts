@@ -198,3 +198,13 @@ function browserSignInTables(d: Dialect): string {
      PRIMARY KEY (username, client_id)
    )${d.tableOptions};`;
 }
+
+/**
+ * Bounds on what sign-in keeps: a pending step remembers the client address a sign-in page was
+ * shown to, so that each address's unfinished sign-ins can be counted, and codes are found by
+ * their browser session, so that each session's can be trimmed. PostgreSQL also gives codes an
+ * increasing `id` (see its schema.ts); SQLite orders them by rowid.
+ */
+export const SIGN_IN_BOUNDS = `ALTER TABLE pending_requests ADD COLUMN address TEXT;
+   CREATE INDEX pending_requests_address ON pending_requests (address, expires_at);
+   CREATE INDEX authorization_codes_browser_sid ON authorization_codes (browser_sid);`;

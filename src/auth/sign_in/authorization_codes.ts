@@ -1,8 +1,8 @@
 /**
  * @module
  * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable
- * once within a minute, bound to the client, the redirect URI and the PKCE challenge. A replayed
- * code revokes every token issued with it. Redeeming one issues the access token, the refresh
+ * once within a minute, bound to the client, the redirect URI and the PKCE challenge, and kept no
+ * longer than that minute. A replayed code revokes every token issued with it. Redeeming one issues the access token, the refresh
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
 import { unixNow } from "../../clock.ts";
@@ -21,6 +21,11 @@ import type { RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+/**
+ * The most codes one browser session keeps, used or not: single sign-on issues one per
+ * `/authorize`, and a new one drops the oldest.
+ */
+export const MAX_CODES_PER_BROWSER_SESSION = 16;
 
 /** What a client presents with a code at the token endpoint. */
 export interface CodeExchange {
@@ -57,7 +62,10 @@ export class AuthorizationCodes {
     this.#deps = deps;
   }
 
-  /** A new code for a validated request of a signed-in browser; only its hash is stored. */
+  /**
+   * A new code for a validated request of a signed-in browser; only its hash is stored. The
+   * session's expired codes go, and its oldest beyond {@linkcode MAX_CODES_PER_BROWSER_SESSION}.
+   */
   async issue(request: AuthorizationRequest, session: BrowserSession): Promise<string> {
     const now = unixNow();
     const code = randomSecret();
@@ -76,7 +84,7 @@ export class AuthorizationCodes {
       usedAt: null,
       familyId: null,
       replayedAt: null,
-    });
+    }, MAX_CODES_PER_BROWSER_SESSION);
     return code;
   }
 

@@ -38,6 +38,9 @@ const MIGRATIONS = [
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
    ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
   steps.signInTables(POSTGRES),
+  // Codes made in the same second are ordered by an increasing id (SQLite has its rowid).
+  `ALTER TABLE authorization_codes ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY;
+   ${steps.SIGN_IN_BOUNDS}`,
 ];
 
 /** Applies the versions not applied yet, in one transaction. */
