@@ -118,7 +118,7 @@ export class AuthorizationCodes {
     // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startFamily(record, families, store);
+    const pair = await startFamily(record, client, { families, store });
     const familyId = pair.claims.sid!;
     const grant: GrantResult = {
       accessToken: pair.accessToken,
@@ -160,13 +160,17 @@ export class AuthorizationCodes {
  */
 async function startFamily(
   record: AuthorizationCodeRecord,
-  families: RefreshFamilies,
-  store: Store,
+  client: ClientIdentity,
+  { families, store }: { families: RefreshFamilies; store: Store },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
   if (!user) throw signedOut();
   try {
-    return await families.start(user, { clientId: record.clientId, scope: record.scope });
+    return await families.start(user, {
+      clientId: record.clientId,
+      registered: client.registered,
+      scope: record.scope,
+    });
   } catch (error) {
     // The password changed between the read and the start.
     if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();

@@ -7,7 +7,7 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
-import type { ClientIdentity, ClientRegistry } from "../clients/registry.ts";
+import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
@@ -73,15 +73,17 @@ export class RefreshFamilies {
   }
 
   /**
-   * Starts a family for a user whose password was just checked; `scope` is checked against the
-   * policy. Refused as `invalid_credentials` when the password changed or the user was removed
-   * since the check.
+   * Starts a family for a user whose password was just checked, for the client `clientId`
+   * (`registered`, when it is registered in the store); `scope` is decided as for every grant.
+   * Refused as `invalid_credentials` when the password changed or the user was removed since the
+   * check.
    */
   async start(
     user: VerifiedUser,
-    request: { clientId: string; scope?: string },
+    request: { clientId: string; registered?: RegisteredClient; scope?: string },
   ): Promise<TokenPair> {
-    const scope = grantScope(request.scope, this.options.scopes);
+    const { registered } = request;
+    const scope = grantScope(request.scope, this.options.scopes, { registered: registered?.scope });
     const now = unixNow();
     const refreshToken = randomSecret();
     const family: RefreshFamilyRecord = {
@@ -136,7 +138,10 @@ export class RefreshFamilies {
       }
       return {
         tokenHash: nextHash,
-        scope: grantScope(request.scope, this.options.scopes, token.scope),
+        scope: grantScope(request.scope, this.options.scopes, {
+          earlier: token.scope,
+          registered: request.client?.registered?.scope,
+        }),
         expiresAt: now + this.options.refreshIdleTtlSeconds,
         accessExpiresAt: this.#accessExpiresAt(now),
       };
