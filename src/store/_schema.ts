@@ -198,3 +198,12 @@ function browserSignInTables(d: Dialect): string {
      PRIMARY KEY (username, client_id)
    )${d.tableOptions};`;
 }
+
+/**
+ * Removing a client ends what it was given: a `client` revocation refuses its access tokens
+ * issued until `issued_until` (null for the other kinds), and its families are found by client.
+ */
+export function clientRemovals(d: Dialect): string {
+  return `ALTER TABLE revocations ADD COLUMN issued_until ${d.integer};
+   CREATE INDEX refresh_families_client ON refresh_families (client_id);`;
+}

@@ -105,7 +105,7 @@ export class AuthorizationCodes {
       throw replayed();
     }
     if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");
-    if (record.clientId !== client.clientId) {
+    if (!issuedTo(record, client)) {
       throw invalidGrant("Authorization code was issued to another client");
     }
     if (exchange.redirectUri !== record.redirectUri) {
@@ -176,6 +176,15 @@ async function startFamily(
     if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
     throw error;
   }
+}
+
+/**
+ * Whether the code was issued to `client` as it is registered now: a code issued before the
+ * client was removed and registered again is not the new registration's.
+ */
+function issuedTo(record: AuthorizationCodeRecord, client: ClientIdentity): boolean {
+  return record.clientId === client.clientId && client.registered !== undefined &&
+    record.createdAt >= client.registered.registeredAt;
 }
 
 function signedOut(): AuthFailure {

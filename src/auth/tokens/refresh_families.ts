@@ -8,7 +8,7 @@
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
 import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
-import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
+import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
@@ -76,7 +76,7 @@ export class RefreshFamilies {
    * Starts a family for a user whose password was just checked, for the client `clientId`
    * (`registered`, when it is registered in the store); `scope` is decided as for every grant.
    * Refused as `invalid_credentials` when the password changed or the user was removed since the
-   * check.
+   * check, and as `invalid_client` when the client's registration ended meanwhile.
    */
   async start(
     user: VerifiedUser,
@@ -103,7 +103,9 @@ export class RefreshFamilies {
       expiresAt: Math.min(now + this.options.refreshIdleTtlSeconds, family.expiresAt),
       usedAt: null,
     };
-    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash)) {
+    const registration = registered && { createdAt: registered.registeredAt };
+    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash, registration)) {
+      if (registered && !await this.#isCurrent(registered)) throw clientRemoved(registered);
       throw invalidCredentials();
     }
     return await this.#issue(family, { refreshToken, scope, issuedAt: now });
@@ -318,6 +320,11 @@ export class RefreshFamilies {
     };
   }
 
+  /** Whether `client` is still registered as it was (not removed, nor registered again). */
+  async #isCurrent(client: RegisteredClient): Promise<boolean> {
+    return (await this.#clients.find(client.clientId))?.registeredAt === client.registeredAt;
+  }
+
   /** Until when an access token issued at `issuedAt` may be accepted. */
   #accessExpiresAt(issuedAt: UnixSeconds): UnixSeconds {
     return issuedAt + this.#tokens.options.ttlSeconds + this.#leeway();
@@ -346,6 +353,10 @@ function clientProblem(
     return "Refresh token was issued to another client";
   }
   return undefined;
+}
+
+function clientRemoved(client: RegisteredClient): AuthFailure {
+  return invalidClient(`Client "${client.clientId}" no longer exists`);
 }
 
 /** Refuses a revocation of a token that was not issued to the caller (RFC 7009 §2.1). */
