@@ -75,6 +75,14 @@ const DEFAULT_DRAIN_DELAY_SECONDS = 5;
 const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Longest `ACCESS_TOKEN_TTL`: access tokens are meant to be short-lived. */
 const MAX_ACCESS_TOKEN_TTL_SECONDS = DAY_SECONDS;
+/** Longest `JWT_LEEWAY`. */
+const MAX_CLOCK_LEEWAY_SECONDS = 5 * MINUTE_SECONDS;
+/**
+ * Longest any instance may accept an access token after issuing it, whatever its settings: how
+ * long a removed client's tokens stay refused (`clients remove` may not share the servers' env).
+ */
+export const LONGEST_ACCESS_TOKEN_ACCEPTANCE_SECONDS = MAX_ACCESS_TOKEN_TTL_SECONDS +
+  MAX_CLOCK_LEEWAY_SECONDS;
 /** Longest `REFRESH_TOKEN_TTL`, a session's absolute lifetime. */
 const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * DAY_SECONDS;
 /** Longest lifetime of a browser's cookie (device token, browser session): browsers cap it there. */
@@ -465,7 +473,7 @@ function readTokenSettings(env: Env): TokenSettings {
     clockLeewaySeconds: seconds("JWT_LEEWAY", env.JWT_LEEWAY, {
       fallback: DEFAULT_CLOCK_LEEWAY_SECONDS,
       min: 0,
-      max: 5 * MINUTE_SECONDS,
+      max: MAX_CLOCK_LEEWAY_SECONDS,
     }),
     maxTokenBytes: MAX_TOKEN_BYTES,
   };

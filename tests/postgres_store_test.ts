@@ -95,7 +95,9 @@ signInBoundsTest("PostgresStore", {
         DROP INDEX authorization_codes_browser_sid;
         ALTER TABLE pending_requests DROP COLUMN address;
         ALTER TABLE authorization_codes DROP COLUMN id;
-        DELETE FROM schema_migrations WHERE version = 7;
+        DROP INDEX refresh_families_client;
+        ALTER TABLE revocations DROP COLUMN issued_until;
+        DELETE FROM schema_migrations WHERE version >= 7;
         ${SIGN_IN_BEFORE_BOUNDS}`);
     } finally {
       await sql.end();

@@ -111,13 +111,21 @@ export function toRefreshTokenState(row: Row): RefreshTokenState {
   return { token: toRefreshToken(row), family: toPrefixedFamily(row) };
 }
 
-/** A `revocations` row. */
-export const toRevocation = rowReader<RevocationRecord>({
+const toRevocationFields = rowReader<Omit<RevocationRecord, "issuedUntil">>({
   seq: "number",
   kind: "text",
   id: "text",
   expiresAt: "number",
 });
+
+/** A `revocations` row; `issuedUntil` only where it is set (a removed client's). */
+export function toRevocation(row: Row): RevocationRecord {
+  const record: RevocationRecord = toRevocationFields(row);
+  if (row.issued_until !== null && row.issued_until !== undefined) {
+    record.issuedUntil = Number(row.issued_until);
+  }
+  return record;
+}
 
 /** A `clients` row. */
 export const toClient = rowReader<ClientRecord>({

@@ -208,3 +208,12 @@ function browserSignInTables(d: Dialect): string {
 export const SIGN_IN_BOUNDS = `ALTER TABLE pending_requests ADD COLUMN address TEXT;
    CREATE INDEX pending_requests_address ON pending_requests (address, expires_at);
    CREATE INDEX authorization_codes_browser_sid ON authorization_codes (browser_sid);`;
+
+/**
+ * Removing a client ends what it was given: a `client` revocation refuses its access tokens
+ * issued until `issued_until` (null for the other kinds), and its families are found by client.
+ */
+export function clientRemovals(d: Dialect): string {
+  return `ALTER TABLE revocations ADD COLUMN issued_until ${d.integer};
+   CREATE INDEX refresh_families_client ON refresh_families (client_id);`;
+}

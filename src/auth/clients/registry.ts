@@ -6,6 +6,7 @@
  * job.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { UnixSeconds } from "../../clock.ts";
 import type { ClientRecord, Store } from "../../store/store.ts";
 import { AuthFailure, invalidClient } from "../errors.ts";
 import { digestsEqual, sha256Hex } from "../secrets.ts";
@@ -24,6 +25,11 @@ export interface RegisteredClient {
   /** Space-separated scopes it may ask for. */
   scope: string;
   grantTypes: readonly string[];
+  /**
+   * When this registration was made: what it was given is bound to it, so that nothing of a
+   * removed client passes for the same id registered again.
+   */
+  registeredAt: UnixSeconds;
 }
 
 /** The client a request comes from. */
@@ -187,5 +193,6 @@ function registeredClient(record: ClientRecord): RegisteredClient {
     firstParty: record.firstParty,
     scope: record.scope,
     grantTypes: record.grantTypes,
+    registeredAt: record.createdAt,
   };
 }

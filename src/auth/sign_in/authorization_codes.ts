@@ -113,7 +113,7 @@ export class AuthorizationCodes {
       throw replayed();
     }
     if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");
-    if (record.clientId !== client.clientId) {
+    if (!issuedTo(record, client)) {
       throw invalidGrant("Authorization code was issued to another client");
     }
     if (exchange.redirectUri !== record.redirectUri) {
@@ -126,7 +126,7 @@ export class AuthorizationCodes {
     // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startFamily(record, families, store);
+    const pair = await startFamily(record, client, { families, store });
     const familyId = pair.claims.sid!;
     const grant: GrantResult = {
       accessToken: pair.accessToken,
@@ -168,18 +168,31 @@ export class AuthorizationCodes {
  */
 async function startFamily(
   record: AuthorizationCodeRecord,
-  families: RefreshFamilies,
-  store: Store,
+  client: ClientIdentity,
+  { families, store }: { families: RefreshFamilies; store: Store },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
   if (!user) throw signedOut();
   try {
-    return await families.start(user, { clientId: record.clientId, scope: record.scope });
+    return await families.start(user, {
+      clientId: record.clientId,
+      registered: client.registered,
+      scope: record.scope,
+    });
   } catch (error) {
     // The password changed between the read and the start.
     if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
     throw error;
   }
+}
+
+/**
+ * Whether the code was issued to `client` as it is registered now: a code issued before the
+ * client was removed and registered again is not the new registration's.
+ */
+function issuedTo(record: AuthorizationCodeRecord, client: ClientIdentity): boolean {
+  return record.clientId === client.clientId && client.registered !== undefined &&
+    record.createdAt >= client.registered.registeredAt;
 }
 
 function signedOut(): AuthFailure {

@@ -41,6 +41,7 @@ const MIGRATIONS = [
   // Codes made in the same second are ordered by an increasing id (SQLite has its rowid).
   `ALTER TABLE authorization_codes ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY;
    ${steps.SIGN_IN_BOUNDS}`,
+  steps.clientRemovals(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

@@ -189,9 +189,13 @@ export async function deleteUserBrowserSessions(
   return sessions;
 }
 
-/** Deletes the consents given to a client. Runs inside the caller's transaction. */
-export async function forgetClientConsents(tx: Transaction, clientId: string): Promise<void> {
+/**
+ * Deletes the consents given to a client and its authorization codes, used or not. Runs inside
+ * the caller's transaction.
+ */
+export async function forgetClientSignIns(tx: Transaction, clientId: string): Promise<void> {
   await tx`DELETE FROM consents WHERE client_id = ${clientId}`;
+  await tx`DELETE FROM authorization_codes WHERE client_id = ${clientId}`;
 }
 
 /**

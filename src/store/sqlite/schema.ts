@@ -58,6 +58,7 @@ const MIGRATIONS = [
    ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
   steps.signInTables(SQLITE),
   steps.SIGN_IN_BOUNDS,
+  steps.clientRemovals(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */

@@ -244,9 +244,13 @@ export function deleteUserBrowserSessions(
   return sessions;
 }
 
-/** Deletes the consents given to a client. Runs inside the caller's transaction. */
-export function forgetClientConsents(db: DatabaseSync, clientId: string): void {
+/**
+ * Deletes the consents given to a client and its authorization codes, used or not. Runs inside
+ * the caller's transaction.
+ */
+export function forgetClientSignIns(db: DatabaseSync, clientId: string): void {
   change(db, "DELETE FROM consents WHERE client_id = ?", clientId);
+  change(db, "DELETE FROM authorization_codes WHERE client_id = ?", clientId);
 }
 
 /**
