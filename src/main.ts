@@ -13,16 +13,14 @@ import { KEYS_COMMAND, keysCommand } from "./cli/keys.ts";
 import { InputError } from "./terminal.ts";
 import { USER_COMMAND, userCommand } from "./cli/user.ts";
 import { checkConfiguration, NO_USERS } from "./check.ts";
-import {
-  ConfigError,
-  configWarnings,
-  loadConfig,
-  readEnvironment,
-  SERVE_COMMAND,
-} from "./config.ts";
+import { configWarnings } from "./config.ts";
+import { readEnvironment } from "./config_environment.ts";
+import { loadConfig } from "./config_load.ts";
+import { ConfigError } from "./config_values.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
+import { SERVE_COMMAND } from "./serve_command.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
-import { type Config, loadConfig } from "../../src/config.ts";
+import type { Config } from "../../src/config.ts";
+import { loadConfig } from "../../src/config_load.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
