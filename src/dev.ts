@@ -7,6 +7,7 @@
 import type { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import type { Config } from "./config.ts";
+import { exists } from "./files.ts";
 import type { Logger } from "./log.ts";
 import { StoreFailure } from "./store/errors.ts";
 import type { Store } from "./store/store.ts";
@@ -82,14 +83,4 @@ export async function refuseDemoUsers(store: Store, hasher: PasswordHasher): Pro
       names.map((name) => `deno task user remove ${name}`).join(" && ")
     }`,
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

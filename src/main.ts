@@ -24,14 +24,7 @@ import { SERVE_COMMAND } from "./serve_command.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
-import {
-  helpText,
-  parseCommandLine,
-  PROGRAM,
-  USAGE_EXIT_CODE,
-  UsageError,
-  usageErrorLines,
-} from "./usage.ts";
+import { helpText, parseCommandLine, PROGRAM, runProgram, UsageError } from "./usage.ts";
 
 /** The summary at the top of the main help. */
 const ABOUT = "auth-api: an HTTPS token-authentication API and OpenID provider";
@@ -185,17 +178,8 @@ function debugging(): boolean {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exitCode = await main(Deno.args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      for (const line of usageErrorLines(error)) console.error(line);
-      Deno.exitCode = USAGE_EXIT_CODE;
-    } else {
-      const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
-      console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!expected && debugging()) console.error(error);
-      Deno.exitCode = 1;
-    }
-  }
+  await runProgram(() => main(Deno.args), (error) => {
+    const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
+    if (!expected && debugging()) console.error(error);
+  });
 }
