@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 import { exists } from "./files.ts";
 import type { Logger } from "./log.ts";
 import { StoreFailure } from "./store/errors.ts";
-import type { Store } from "./store/store.ts";
+import type { AccountStore } from "./store/accounts.ts";
 
 /** The tutorial's accounts, created only in development mode. */
 export const DEMO_USERS: Readonly<Record<string, string>> = {
@@ -42,7 +42,7 @@ export class DemoUsersError extends Error {
  * alone.
  */
 export async function seedDemoUsers(
-  store: Store,
+  store: AccountStore,
   hasher: PasswordHasher,
   logger: Logger,
 ): Promise<void> {
@@ -67,7 +67,7 @@ export async function seedDemoUsers(
  * those marked as such, and (in stores seeded before they were marked) the tutorial's names
  * that still have the tutorial's passwords.
  */
-export async function refuseDemoUsers(store: Store, hasher: PasswordHasher): Promise<void> {
+export async function refuseDemoUsers(store: AccountStore, hasher: PasswordHasher): Promise<void> {
   const found = new Set(await store.listDemoUsers());
   for (const [name, password] of Object.entries(DEMO_USERS)) {
     if (found.has(name)) continue;

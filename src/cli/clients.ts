@@ -13,7 +13,7 @@ import { DEFAULT_GRANT_TYPES, GRANT_TYPES } from "../auth/clients/grants.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/scopes.ts";
 import type { Config } from "../config.ts";
-import type { ClientRecord, Store } from "../store/store.ts";
+import type { ClientRecord, ClientStore } from "../store/clients.ts";
 import { type CommandSpec, type OptionValues, parseCommandLine } from "../usage.ts";
 import { InputError } from "../terminal.ts";
 
@@ -83,7 +83,7 @@ export const CLIENTS_COMMAND: CommandSpec = {
  */
 export async function clientsCommand(
   args: string[],
-  deps: { store: Store; config: Config; events?: SecurityEvents },
+  deps: { store: ClientStore; config: Config; events?: SecurityEvents },
 ): Promise<void> {
   const { store, config, events = UNRECORDED } = deps;
   const invocation = parseCommandLine(CLIENTS_COMMAND, args);
@@ -119,7 +119,7 @@ export async function clientsCommand(
 
 async function add(
   registration: ClientRegistration,
-  { store, config, events }: { store: Store; config: Config; events: SecurityEvents },
+  { store, config, events }: { store: ClientStore; config: Config; events: SecurityEvents },
 ): Promise<void> {
   const supportedScopes = withOpenIdScopes(config.scopes).supported;
   const problem = registrationProblem(registration, {

@@ -4,7 +4,7 @@
  * from the store's list so that a check on every request costs a set lookup.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { RevocationRecord, Store } from "../../store/store.ts";
+import type { RevocationRecord, TokenStore } from "../../store/tokens.ts";
 import { repeatEvery } from "../_repeat.ts";
 
 /** The claims a revocation can match. */
@@ -26,19 +26,19 @@ export interface RevocableClaims {
  * ```
  */
 export class RevocationList {
-  #store: Store;
+  #store: TokenStore;
   #expiry = { jti: new Map<string, number>(), sid: new Map<string, number>() };
   #lastSeq = 0;
   #stopSyncing = () => {};
   #syncing?: Promise<void>;
 
-  private constructor(store: Store) {
+  private constructor(store: TokenStore) {
     this.#store = store;
   }
 
   /** Loads the current revocations and, with `syncIntervalMs`, keeps re-reading new ones. */
   static async open(
-    store: Store,
+    store: TokenStore,
     options: { syncIntervalMs?: number; onSyncError?: (error: unknown) => void } = {},
   ): Promise<RevocationList> {
     const list = new RevocationList(store);
