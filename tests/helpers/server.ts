@@ -156,6 +156,18 @@ export async function login(
   return { res, body: await res.json() };
 }
 
+/** Logs in over HTTPS, asserts a 200, and returns the access token. */
+export async function loginToken(
+  server: Endpoint,
+  username = "user1",
+  password = "password1",
+): Promise<string> {
+  const { res, body } = await login(server, username, password);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(typeof body.access_token, "string");
+  return body.access_token as string;
+}
+
 /** Calls GET /hello with the given Authorization header value (none when undefined). */
 export async function hello(
   server: Endpoint,
