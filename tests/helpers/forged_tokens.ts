@@ -7,7 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { importJWK } from "jose";
+import { importJWK, SignJWT } from "jose";
+import { ACCESS_TOKEN_TYPE } from "../../src/auth/tokens/access_tokens.ts";
 import { unixNow } from "../../src/clock.ts";
 import type { SigningKeyRecord } from "../../src/store/tokens.ts";
 import { hello, loginToken, startTestServer, type TestServer } from "./server.ts";
@@ -80,18 +81,41 @@ export function pem(label: string, der: ArrayBuffer): string {
 /** Fresh claims the server accepts for user1, with the `iss` and `aud` of a token it issued. */
 export function goodClaims(issued: string, overrides: Json = {}): Json {
   const { iss, aud } = decodeSegment(issued.split(".")[1]);
+  return freshClaims({ iss, aud, ...overrides });
+}
+
+/** Claims the server accepts for user1 once `iss` and `aud` are added: issued now, for 10 minutes. */
+function freshClaims(claims: Json): Json {
   const now = unixNow();
   return {
-    iss,
-    aud,
     sub: "user1",
     iat: now,
     nbf: now,
     exp: now + 600,
     jti: crypto.randomUUID(),
     scope: "hello",
-    ...overrides,
+    ...claims,
   };
+}
+
+/** The server's current signing key: its record in the store and its private half. */
+export async function currentSigningKey(
+  server: TestServer,
+): Promise<{ record: SigningKeyRecord; privateKey: CryptoKey }> {
+  const [record] = await server.store.listSigningKeys(unixNow());
+  const privateJwk = await server.store.currentPrivateJwk(record.kid);
+  assert.ok(privateJwk, "the current key keeps its private half");
+  const privateKey = await importJWK(JSON.parse(privateJwk), record.alg) as CryptoKey;
+  return { record, privateKey };
+}
+
+/** A valid token for user1 that this server has never seen: signed here with its current key. */
+export async function unseenValidToken(server: TestServer): Promise<string> {
+  const { record, privateKey } = await currentSigningKey(server);
+  const claims = freshClaims({ iss: server.config.issuer, aud: server.config.audience });
+  return await new SignJWT(claims)
+    .setProtectedHeader({ alg: record.alg, kid: record.kid, typ: ACCESS_TOKEN_TYPE })
+    .sign(privateKey);
 }
 
 /** `claims` without the member `name`. */
@@ -180,11 +204,9 @@ export async function forgeryKit(server: TestServer): Promise<ForgeryKit> {
   const [realHeader, realPayload, realSignature] = real.split(".");
   const header = decodeSegment(realHeader);
   const kid = header.kid as string;
-  const [record] = await server.store.listSigningKeys(unixNow());
+  const { record, privateKey } = await currentSigningKey(server);
   assert.equal(record.kid, kid);
   assert.equal(header.alg, "ES256");
-  const privateJwk = (await server.store.currentPrivateJwk(record.kid))!;
-  const privateKey = await importJWK(JSON.parse(privateJwk), "ES256") as CryptoKey;
   return {
     real,
     realHeader,

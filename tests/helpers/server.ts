@@ -168,6 +168,33 @@ export async function loginToken(
   return body.access_token as string;
 }
 
+/** Logs in over HTTPS, asserts a 200, and returns the access and refresh tokens. */
+export async function loginTokens(
+  server: Endpoint,
+  username = "user1",
+  password = "password1",
+): Promise<{ access: string; refresh: string }> {
+  const { res, body } = await login(server, username, password);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+/** POSTs `params` as a form to `path` and returns the response with its parsed JSON body. */
+export async function postForm(
+  server: Endpoint,
+  path: string,
+  params: Record<string, string> | string[][],
+  headers: Record<string, string> = {},
+): Promise<{ res: Response; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams(params),
+  });
+  return { res, body: await res.json() };
+}
+
 /** Calls GET /hello with the given Authorization header value (none when undefined). */
 export async function hello(
   server: Endpoint,
