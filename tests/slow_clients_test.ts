@@ -11,7 +11,6 @@ import {
   type SlowKind,
 } from "./helpers/slow_clients.ts";
 
-const USERS = { user1: "password1" };
 /** Short bounds, so the test sees them expire. */
 const BOUNDS = {
   PROXY_HANDSHAKE_TIMEOUT: "3s",
@@ -46,6 +45,9 @@ async function behindProxy(
     env,
   });
 }
+
+/** The account a new client logs in as through the proxy, while the slow ones hold theirs. */
+const USERS = { user1: "password1" };
 
 /** Logs in as user1 through the proxy and calls /hello with the token. */
 async function loginAndHello(proxy: RunningProxy, client: Deno.HttpClient): Promise<void> {
