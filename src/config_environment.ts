@@ -1,8 +1,8 @@
 /**
  * @module
  * Which environment variables the service reads, and the one function that reads them. Nothing
- * else in src/ touches the environment (but the tutorial's client and main.ts's check for stacks);
- * turning the text into settings is config_load.ts's.
+ * else in src/ reads the environment, except the tutorial's client and main.ts's check for
+ * stacks; turning the text into settings is config_load.ts's.
  */
 
 /**
