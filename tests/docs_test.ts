@@ -5,7 +5,8 @@
  * openid-client example and the file the tests run, and every link between the READMEs.
  */
 import assert from "node:assert/strict";
-import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES, SERVE_COMMAND } from "../src/config.ts";
+import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config_environment.ts";
+import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { hello, startTestServer } from "./helpers/server.ts";
 
 const ROOT = new URL("..", import.meta.url);

@@ -14,7 +14,7 @@ import { removeClient } from "../auth/clients/removal.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/scopes.ts";
 import { type Config, LONGEST_ACCESS_TOKEN_ACCEPTANCE_SECONDS } from "../config.ts";
-import type { ClientRecord, Store } from "../store/store.ts";
+import type { ClientRecord, ClientStore } from "../store/clients.ts";
 import { type CommandSpec, type OptionValues, parseCommandLine } from "../usage.ts";
 import { InputError } from "../terminal.ts";
 
@@ -85,7 +85,7 @@ export const CLIENTS_COMMAND: CommandSpec = {
  */
 export async function clientsCommand(
   args: string[],
-  deps: { store: Store; config: Config; events?: SecurityEvents },
+  deps: { store: ClientStore; config: Config; events?: SecurityEvents },
 ): Promise<void> {
   const { store, config, events = UNRECORDED } = deps;
   const invocation = parseCommandLine(CLIENTS_COMMAND, args);
@@ -122,7 +122,7 @@ export async function clientsCommand(
 
 async function add(
   registration: ClientRegistration,
-  { store, config, events }: { store: Store; config: Config; events: SecurityEvents },
+  { store, config, events }: { store: ClientStore; config: Config; events: SecurityEvents },
 ): Promise<void> {
   const supportedScopes = withOpenIdScopes(config.scopes).supported;
   const problem = registrationProblem(registration, {

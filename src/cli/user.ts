@@ -9,7 +9,7 @@ import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser } from "../store/errors.ts";
-import type { AccountChange, Store } from "../store/store.ts";
+import type { AccountChange, AccountStore } from "../store/accounts.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
 
@@ -46,7 +46,7 @@ export const USER_COMMAND: CommandSpec = {
 export async function userCommand(
   args: string[],
   deps: {
-    store: Store;
+    store: AccountStore;
     hasher: PasswordHasher;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */

@@ -5,7 +5,7 @@
  * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
-import type { Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
 import type { DeviceTokens } from "./device_tokens.ts";
 import { AuthFailure, invalidCredentials } from "../errors.ts";
@@ -50,7 +50,7 @@ export interface VerifiedUser {
  * store.
  */
 export class PasswordLogin {
-  #store: Store;
+  #store: AccountStore;
   #hasher: PasswordHasher;
   #throttle: LoginThrottle;
   #devices: DeviceTokens;
@@ -60,7 +60,7 @@ export class PasswordLogin {
   #reported = new Set<string>();
 
   constructor(deps: {
-    store: Store;
+    store: AccountStore;
     hasher: PasswordHasher;
     throttle: LoginThrottle;
     devices: DeviceTokens;

@@ -9,7 +9,7 @@
  * seconds. It never hashes and never builds a response.
  */
 import { HOUR_SECONDS, MINUTE_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
-import type { Store, ThrottleDecision, ThrottleRecord } from "../../store/store.ts";
+import type { AccountStore, ThrottleDecision, ThrottleRecord } from "../../store/accounts.ts";
 import { AuthFailure } from "../errors.ts";
 
 /** Login throttling thresholds. */
@@ -83,10 +83,10 @@ export type ThrottleBudget = "account" | "address" | "device";
  * ```
  */
 export class LoginThrottle {
-  #store: Store;
+  #store: AccountStore;
   #options: ThrottleOptions;
 
-  constructor(store: Store, options: ThrottleOptions) {
+  constructor(store: AccountStore, options: ThrottleOptions) {
     this.#store = store;
     this.#options = options;
   }

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import type { UnixSeconds } from "../../clock.ts";
-import type { ClientRecord, Store } from "../../store/store.ts";
+import type { ClientRecord, ClientStore } from "../../store/clients.ts";
 import { AuthFailure, invalidClient } from "../errors.ts";
 import { digestsEqual, sha256Hex } from "../secrets.ts";
 
@@ -58,7 +58,7 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
   #introspectors: ReadonlySet<string>;
-  #store?: Store;
+  #store?: ClientStore;
   readonly defaultClientId: string;
 
   /**
@@ -69,7 +69,7 @@ export class ClientRegistry {
   constructor(
     secrets: Record<string, string>,
     defaultClientId: string,
-    options: { introspectors?: readonly string[]; store?: Store } = {},
+    options: { introspectors?: readonly string[]; store?: ClientStore } = {},
   ) {
     if (Object.hasOwn(secrets, defaultClientId)) {
       throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);

@@ -6,7 +6,8 @@
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
 import { unixNow } from "../../clock.ts";
-import type { AuthorizationCodeRecord, Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
+import type { AuthorizationCodeRecord, SignInStore } from "../../store/sign_in.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import { type GrantResult, mayUseGrant, requireGrant } from "../clients/grants.ts";
@@ -38,7 +39,7 @@ export interface CodeExchange {
 
 /** What authorization codes need. */
 export interface AuthorizationCodeDeps {
-  store: Store;
+  store: AccountStore & SignInStore;
   families: RefreshFamilies;
   idTokens: IdTokens;
   browserSessions: BrowserSessions;
@@ -169,7 +170,7 @@ export class AuthorizationCodes {
 async function startFamily(
   record: AuthorizationCodeRecord,
   client: ClientIdentity,
-  { families, store }: { families: RefreshFamilies; store: Store },
+  { families, store }: { families: RefreshFamilies; store: AccountStore & SignInStore },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
   if (!user) throw signedOut();

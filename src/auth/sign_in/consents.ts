@@ -4,7 +4,7 @@
  * again is the sign-in flow's decision (`next_step.ts`).
  */
 import { unixNow } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { SignInStore } from "../../store/sign_in.ts";
 import { scopeTokens } from "../scopes.ts";
 
 /**
@@ -17,9 +17,9 @@ import { scopeTokens } from "../scopes.ts";
  * ```
  */
 export class Consents {
-  #store: Store;
+  #store: SignInStore;
 
-  constructor(store: Store) {
+  constructor(store: SignInStore) {
     this.#store = store;
   }
 

@@ -6,7 +6,7 @@
  */
 import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { TokenStore } from "../../store/tokens.ts";
 import { AuthFailure } from "../errors.ts";
 import { generateSigningKey, type SigningAlg } from "../tokens/signing_keys.ts";
 
@@ -70,7 +70,7 @@ export class IdTokenKeys {
   }
 
   /** Reads the ID-token keys, making the first one when there is none. */
-  static async open(store: Store): Promise<IdTokenKeys> {
+  static async open(store: TokenStore): Promise<IdTokenKeys> {
     const now = unixNow();
     const current = await store.ensureIdTokenKey(await generateSigningKey(now, ID_TOKEN_ALG), now);
     const records = await store.listIdTokenKeys(now);

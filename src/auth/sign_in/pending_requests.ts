@@ -6,7 +6,7 @@
  * It speaks in domain errors only.
  */
 import { unixNow } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { SignInStore } from "../../store/sign_in.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import { AuthFailure } from "../errors.ts";
 import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
@@ -54,9 +54,9 @@ export type PostedForm = Partial<PendingForm>;
  * ```
  */
 export class PendingRequests {
-  #store: Store;
+  #store: SignInStore;
 
-  constructor(store: Store) {
+  constructor(store: SignInStore) {
     this.#store = store;
   }
 

@@ -6,7 +6,7 @@
  * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, TokenStore } from "../../store/tokens.ts";
 import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
@@ -36,7 +36,7 @@ export interface RefreshFamilyOptions {
 
 /** What refresh families work with. */
 export interface RefreshFamilyDeps {
-  store: Store;
+  store: TokenStore;
   tokens: AccessTokens;
   revocations: RevocationList;
   clients: ClientRegistry;
@@ -56,7 +56,7 @@ export interface RefreshFamilyDeps {
  * ```
  */
 export class RefreshFamilies {
-  #store: Store;
+  #store: TokenStore;
   #tokens: AccessTokens;
   #revocations: RevocationList;
   #clients: ClientRegistry;

@@ -5,7 +5,7 @@
  * that a check on every request costs a few map lookups.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { RevocationRecord, Store } from "../../store/store.ts";
+import type { RevocationRecord, TokenStore } from "../../store/tokens.ts";
 import { repeatEvery } from "../_repeat.ts";
 
 /** The claims a revocation can match. */
@@ -36,20 +36,20 @@ interface ClientCutoff {
  * ```
  */
 export class RevocationList {
-  #store: Store;
+  #store: TokenStore;
   #expiry = { jti: new Map<string, number>(), sid: new Map<string, number>() };
   #clients = new Map<string, ClientCutoff>();
   #lastSeq = 0;
   #stopSyncing = () => {};
   #syncing?: Promise<void>;
 
-  private constructor(store: Store) {
+  private constructor(store: TokenStore) {
     this.#store = store;
   }
 
   /** Loads the current revocations and, with `syncIntervalMs`, keeps re-reading new ones. */
   static async open(
-    store: Store,
+    store: TokenStore,
     options: { syncIntervalMs?: number; onSyncError?: (error: unknown) => void } = {},
   ): Promise<RevocationList> {
     const list = new RevocationList(store);
