@@ -83,6 +83,8 @@ const MAX_COOKIE_SECONDS = 400 * DAY_SECONDS;
 const MAX_THROTTLE_BASE_DELAY_SECONDS = HOUR_SECONDS;
 /** Longest `THROTTLE_MAX_DELAY`. */
 const MAX_THROTTLE_MAX_DELAY_SECONDS = DAY_SECONDS;
+/** Longest `THROTTLE_IN_FLIGHT_WAIT`: a waiting login holds its connection all along. */
+const MAX_THROTTLE_IN_FLIGHT_WAIT_SECONDS = MINUTE_SECONDS;
 /** Longest `BODY_TIMEOUT`. */
 const MAX_BODY_TIMEOUT_SECONDS = 5 * MINUTE_SECONDS;
 /** Longest `SHUTDOWN_TIMEOUT`. */
@@ -125,6 +127,7 @@ export const ENV_VARIABLES = [
   "THROTTLE_MAX_DELAY",
   "THROTTLE_ADDRESS_FAILURES_PER_MINUTE",
   "THROTTLE_DEVICE_FAILURES",
+  "THROTTLE_IN_FLIGHT_WAIT",
   "DEVICE_TOKEN_TTL",
   "TRUSTED_PROXIES",
   "TRUSTED_PROXY_HEADER",
@@ -507,6 +510,11 @@ function readThrottle(env: Env): ThrottleOptions {
     deviceFailures: integer("THROTTLE_DEVICE_FAILURES", env.THROTTLE_DEVICE_FAILURES, {
       fallback: DEFAULT_THROTTLE.deviceFailures,
       min: 1,
+    }),
+    inFlightWaitMs: 1000 * seconds("THROTTLE_IN_FLIGHT_WAIT", env.THROTTLE_IN_FLIGHT_WAIT, {
+      fallback: DEFAULT_THROTTLE.inFlightWaitMs / 1000,
+      min: 0,
+      max: MAX_THROTTLE_IN_FLIGHT_WAIT_SECONDS,
     }),
   };
 }
