@@ -94,8 +94,8 @@ export class LoginThrottle {
   #device: DeviceBudget;
   /** Outcomes reported in this process so far, so a waiter sees one it would have missed. */
   #outcomes = 0;
-  /** Attempts of this process waiting for a place, oldest first. */
-  #waiters = new Set<() => void>();
+  /** Attempts of this process waiting for a place, oldest first, by the keys they wait on. */
+  #waiters = new Map<string, Set<() => void>>();
 
   constructor(store: Store, options: ThrottleOptions) {
     this.#store = store;
@@ -120,7 +120,7 @@ export class LoginThrottle {
       const left = deadline - performance.now();
       if (left <= 0) throw inFlight();
       const poll = IN_FLIGHT_POLL_MS * (0.5 + Math.random());
-      await this.#pause(seen, Math.min(left, poll));
+      await this.#pause(keysOf(attempt), seen, Math.min(left, poll));
     }
   }
 
@@ -140,24 +140,18 @@ export class LoginThrottle {
    * closed (that now make attempts wait).
    */
   async failed(attempt: ReservedAttempt, now: UnixSeconds = unixNow()): Promise<ThrottleBudget[]> {
-    const { reservedUntil } = attempt;
-    const closed = await this.#settle(attempt, (current, keys) => {
-      const steps = [
-        ["device", this.#device, keys.device],
-        ["account", this.#account, keys.account],
-        ["address", this.#address, keys.address],
-      ] as const;
+    const held = this.#held(attempt);
+    const closed = await this.#store.updateThrottles(held.map(({ key }) => key), (current) => {
       const writes: Record<string, ThrottleRecord | null> = {};
       const closed: ThrottleBudget[] = [];
-      for (const [budget, rule, key] of steps) {
-        if (key === undefined) continue;
-        const settled = rule.failed(current.get(key), now, reservedUntil);
+      for (const { budget, rule, key } of held) {
+        const settled = rule.failed(current.get(key), now, attempt.reservedUntil);
         writes[key] = settled.next;
         if (settled.closed) closed.push(budget);
       }
       return { writes, result: closed };
     });
-    this.#reported(closed.length > 0);
+    this.#reported(held.map(({ key }) => key), closed.length > 0);
     return closed;
   }
 
@@ -166,29 +160,10 @@ export class LoginThrottle {
    * forgotten, and the address gets its place back.
    */
   async succeeded(attempt: ReservedAttempt, now: UnixSeconds = unixNow()): Promise<void> {
-    const { reservedUntil } = attempt;
-    await this.#settle(attempt, (current, keys) => {
-      const writes: Record<string, ThrottleRecord | null> = {};
-      if (keys.device) {
-        writes[keys.device] = this.#device.succeeded(current.get(keys.device), now, reservedUntil);
-      }
-      if (keys.account) {
-        writes[keys.account] = this.#account.succeeded(
-          current.get(keys.account),
-          now,
-          reservedUntil,
-        );
-      }
-      if (keys.address) {
-        writes[keys.address] = this.#address.succeeded(
-          current.get(keys.address),
-          now,
-          reservedUntil,
-        );
-      }
-      return { writes, result: undefined };
-    });
-    this.#reported(false);
+    await this.#release(
+      attempt,
+      (rule, current) => rule.succeeded(current, now, attempt.reservedUntil),
+    );
   }
 
   /**
@@ -196,14 +171,7 @@ export class LoginThrottle {
    * off with an error), counting nothing.
    */
   async withdrawn(attempt: ReservedAttempt, now: UnixSeconds = unixNow()): Promise<void> {
-    await this.#settle(attempt, (current, keys) => {
-      const held = [keys.device, keys.account, keys.address].filter((key) => key !== undefined);
-      const writes = Object.fromEntries(
-        held.map((key) => [key, withdrawn(current.get(key), now, attempt.reservedUntil)]),
-      );
-      return { writes, result: undefined };
-    });
-    this.#reported(false);
+    await this.#release(attempt, (_, current) => withdrawn(current, now, attempt.reservedUntil));
   }
 
   async #step(attempt: LoginAttempt, now: UnixSeconds): Promise<Step> {
@@ -252,52 +220,72 @@ export class LoginThrottle {
     return deviceBusy && "wait" in shared ? { busy: true } : shared;
   }
 
-  /** Runs `decide` on the keys `attempt` holds places on, in one store step. */
-  #settle<T>(
+  /** The budgets a reserved attempt holds places on, with their keys. */
+  #held(attempt: ReservedAttempt): Held[] {
+    return attempt.budget === "device"
+      ? [{ budget: "device", rule: this.#device, key: deviceKey(attempt.deviceId) }]
+      : [
+        { budget: "account", rule: this.#account, key: accountKey(attempt.username) },
+        { budget: "address", rule: this.#address, key: addressKey(attempt.address) },
+      ];
+  }
+
+  /** Writes what `next` makes of each budget `attempt` held, in one store step, and wakes a waiter. */
+  async #release(
     attempt: ReservedAttempt,
-    decide: (current: ReadonlyMap<string, ThrottleRecord>, keys: HeldKeys) => ThrottleDecision<T>,
-  ): Promise<T> {
-    const keys: HeldKeys = attempt.budget === "device"
-      ? { device: deviceKey(attempt.deviceId) }
-      : { account: accountKey(attempt.username), address: addressKey(attempt.address) };
-    const read = [keys.device, keys.account, keys.address].filter((key) => key !== undefined);
-    return this.#store.updateThrottles(read, (current) => decide(current, keys));
+    next: (rule: Held["rule"], current: ThrottleRecord | undefined) => ThrottleRecord | null,
+  ): Promise<void> {
+    const held = this.#held(attempt);
+    await this.#store.updateThrottles(held.map(({ key }) => key), (current) => ({
+      writes: Object.fromEntries(held.map(({ rule, key }) => [key, next(rule, current.get(key))])),
+      result: undefined,
+    }));
+    this.#reported(held.map(({ key }) => key), false);
   }
 
   /**
-   * Wakes waiting attempts after an outcome was reported: the oldest, which may take the place
-   * it freed, or all of them when a budget closed, so that they are refused at once.
+   * Wakes attempts waiting on `keys` after an outcome was reported there: the oldest on each,
+   * which may take the place it freed, or all of them when a budget closed, so that they are
+   * refused at once.
    */
-  #reported(closed: boolean): void {
+  #reported(keys: string[], closed: boolean): void {
     this.#outcomes++;
-    if (closed) {
-      for (const wake of [...this.#waiters]) wake();
-      return;
+    for (const key of keys) {
+      const waiting = [...this.#waiters.get(key) ?? []];
+      for (const wake of closed ? waiting : waiting.slice(0, 1)) wake();
     }
-    const [oldest] = this.#waiters;
-    oldest?.();
   }
 
-  /** Resolves after `ms`, or earlier when an outcome is (or was, since `seen`) reported. */
-  #pause(seen: number, ms: number): Promise<void> {
+  /**
+   * Resolves after `ms`, or earlier when an outcome is reported on one of `keys`; at once when
+   * any was reported since `seen`.
+   */
+  #pause(keys: string[], seen: number, ms: number): Promise<void> {
     if (this.#outcomes !== seen) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
-        this.#waiters.delete(wake);
+        for (const key of keys) {
+          const waiting = this.#waiters.get(key);
+          waiting?.delete(wake);
+          if (waiting?.size === 0) this.#waiters.delete(key);
+        }
         resolve();
       };
       const timer = setTimeout(wake, ms);
-      this.#waiters.add(wake);
+      for (const key of keys) {
+        const waiting = this.#waiters.get(key) ?? new Set();
+        this.#waiters.set(key, waiting.add(wake));
+      }
     });
   }
 }
 
-/** The keys a reserved attempt holds places on. */
-interface HeldKeys {
-  device?: string;
-  account?: string;
-  address?: string;
+/** A budget a reserved attempt holds a place on. */
+interface Held {
+  budget: ThrottleBudget;
+  rule: AccountBudget | AddressBudget | DeviceBudget;
+  key: string;
 }
 
 /**
@@ -321,6 +309,12 @@ function inFlight(): AuthFailure {
     retryAfterSeconds: 1,
     reason: IN_FLIGHT,
   });
+}
+
+/** Every key an attempt may take a place on. */
+function keysOf(attempt: LoginAttempt): string[] {
+  const keys = [accountKey(attempt.username), addressKey(attempt.address)];
+  return attempt.deviceId === undefined ? keys : [deviceKey(attempt.deviceId), ...keys];
 }
 
 function accountKey(username: string): string {
