@@ -65,3 +65,5 @@ export const MAX_SHUTDOWN_TIMEOUT_SECONDS = HOUR_SECONDS;
 export const MAX_DRAIN_DELAY_SECONDS = 10 * MINUTE_SECONDS;
 /** Shortest accepted `JWT_SECRET` and `OAUTH_CLIENTS` secret, in bytes. */
 export const MIN_SECRET_BYTES = 32;
+/** Longest `THROTTLE_IN_FLIGHT_WAIT`: a waiting login holds its connection all along. */
+export const MAX_THROTTLE_IN_FLIGHT_WAIT_SECONDS = MINUTE_SECONDS;

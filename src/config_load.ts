@@ -46,6 +46,7 @@ import {
   MAX_REFRESH_TOKEN_TTL_SECONDS,
   MAX_SHUTDOWN_TIMEOUT_SECONDS,
   MAX_THROTTLE_BASE_DELAY_SECONDS,
+  MAX_THROTTLE_IN_FLIGHT_WAIT_SECONDS,
   MAX_THROTTLE_MAX_DELAY_SECONDS,
   MAX_TOKEN_BYTES,
   MIN_SECRET_BYTES,
@@ -298,6 +299,11 @@ function readThrottle(env: Env): ThrottleOptions {
     deviceFailures: integer("THROTTLE_DEVICE_FAILURES", env.THROTTLE_DEVICE_FAILURES, {
       fallback: DEFAULT_THROTTLE.deviceFailures,
       min: 1,
+    }),
+    inFlightWaitMs: 1000 * seconds("THROTTLE_IN_FLIGHT_WAIT", env.THROTTLE_IN_FLIGHT_WAIT, {
+      fallback: DEFAULT_THROTTLE.inFlightWaitMs / 1000,
+      min: 0,
+      max: MAX_THROTTLE_IN_FLIGHT_WAIT_SECONDS,
     }),
   };
 }

@@ -62,6 +62,7 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
     resetAfterSeconds: 3600,
     addressFailuresPerMinute: 30,
     deviceFailures: 5,
+    inFlightWaitMs: 20_000,
   });
   assert.deepEqual(config.deviceTokens, { ttlSeconds: 30 * 86400 });
   assert.deepEqual(config.clientAddress, {
@@ -374,6 +375,17 @@ Deno.test("loadConfig reads THROTTLE_DEVICE_FAILURES and DEVICE_TOKEN_TTL", () =
   assert.equal(config.deviceTokens.ttlSeconds, 3600);
   assertConfigError(() => loadConfig([], { THROTTLE_DEVICE_FAILURES: "0" }), /THROTTLE_DEVICE/);
   assertConfigError(() => loadConfig([], { DEVICE_TOKEN_TTL: "59" }), /DEVICE_TOKEN_TTL/);
+});
+
+Deno.test("loadConfig reads THROTTLE_IN_FLIGHT_WAIT in whole seconds, 0 to 60", () => {
+  assert.equal(loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: "3" }).throttle.inFlightWaitMs, 3000);
+  assert.equal(loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: "0" }).throttle.inFlightWaitMs, 0);
+  for (const value of ["61", "-1", "1.5", "soon"]) {
+    assertConfigError(
+      () => loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: value }),
+      /THROTTLE_IN_FLIGHT_WAIT/,
+    );
+  }
 });
 
 Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () => {

@@ -111,7 +111,7 @@ testNeeding([POSTGRESQL], {
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
         assert.deepEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5, 6, 7, 8],
+          [1, 2, 3, 4, 5, 6, 7, 8, 9],
           "migrations applied once",
         );
         const [{ idTokenKeys }] =

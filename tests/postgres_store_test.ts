@@ -97,6 +97,7 @@ signInBoundsTest("PostgresStore", {
         ALTER TABLE authorization_codes DROP COLUMN id;
         DROP INDEX refresh_families_client;
         ALTER TABLE revocations DROP COLUMN issued_until;
+        ALTER TABLE throttle DROP COLUMN reserved_until;
         DELETE FROM schema_migrations WHERE version >= 7;
         ${SIGN_IN_BEFORE_BOUNDS}`);
     } finally {

@@ -62,7 +62,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await withStore(path, async () => {});
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 9);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 10);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -222,6 +222,7 @@ signInBoundsTest("SqliteStore", {
         ALTER TABLE pending_requests DROP COLUMN address;
         DROP INDEX refresh_families_client;
         ALTER TABLE revocations DROP COLUMN issued_until;
+        ALTER TABLE throttle DROP COLUMN reserved_until;
         PRAGMA user_version = 7;
         ${SIGN_IN_BEFORE_BOUNDS}`);
     });

@@ -55,13 +55,15 @@ export const toUser = rowReader<UserRecord>({
   createdAt: "number",
 });
 
-/** A `throttle` row. */
+/** A `throttle` row; `reservedUntil` only where attempts are in flight. */
 export function toThrottle(row: Row): ThrottleRecord {
-  return {
+  const record: ThrottleRecord = {
     failures: Number(row.failures),
     windowStartAt: Number(row.window_start),
     blockedUntil: Number(row.blocked_until),
   };
+  const reservedUntil = (JSON.parse(row.reserved_until as string) as unknown[]).map(Number);
+  return reservedUntil.length > 0 ? { ...record, reservedUntil } : record;
 }
 
 /** A `signing_keys` or `id_token_keys` row, its public half. */

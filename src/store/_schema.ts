@@ -86,6 +86,13 @@ export const SECONDS_NOT_MILLISECONDS = `UPDATE users SET created_at = created_a
      blocked_until = (blocked_until + 999) / 1000;`;
 
 /**
+ * Login attempts in flight are kept apart from failures: each throttle key lists when its
+ * reservations lapse, as JSON text.
+ */
+export const THROTTLE_RESERVATIONS =
+  `ALTER TABLE throttle ADD COLUMN reserved_until TEXT NOT NULL DEFAULT '[]';`;
+
+/**
  * Refresh families get a row of their own, the one place their state lives, made from the
  * existing tokens: a family keeps the expiry of its newest token, now absolute, and its access
  * tokens are taken to live as long (their lifetime is not known here). A family is revoked when

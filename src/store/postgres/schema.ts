@@ -42,6 +42,7 @@ const MIGRATIONS = [
   `ALTER TABLE authorization_codes ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY;
    ${steps.SIGN_IN_BOUNDS}`,
   steps.clientRemovals(POSTGRES),
+  steps.THROTTLE_RESERVATIONS,
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

@@ -59,6 +59,7 @@ const MIGRATIONS = [
   steps.signInTables(SQLITE),
   steps.SIGN_IN_BOUNDS,
   steps.clientRemovals(SQLITE),
+  steps.THROTTLE_RESERVATIONS,
 ];
 
 /** Applies pending migrations; true when any was applied. */
