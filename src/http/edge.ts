@@ -15,6 +15,7 @@ import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
+import { inOneWrite } from "./one_write.ts";
 import { pathnameOf } from "./request_url.ts";
 
 /** How one error is answered. */
@@ -108,6 +109,7 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     }
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
+    res = inOneWrite(res);
     const elapsedMs = performance.now() - started;
     observer?.finished(ctx.route, req.method, res.status, elapsedMs / 1000);
     if (ctx.accessLog && logger.enabled("info")) {
