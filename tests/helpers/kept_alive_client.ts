@@ -40,9 +40,9 @@ export interface KeptAliveTiming {
 
 /** Options of {@linkcode timeKeptAlive}. */
 export interface KeptAliveOptions {
-  /** Origin such as `https://localhost:8443`. */
+  /** Origin such as `https://localhost:8443`; `http:` for plain HTTP, to compare. */
   url: string;
-  /** PEM of the certificate (or CA) to trust. */
+  /** PEM of the certificate (or CA) to trust over HTTPS. */
   caPem: string;
   /** A directory for the certificate file and the script. */
   dir: string;
@@ -67,7 +67,9 @@ export async function timeKeptAlive(
   const url = new URL(options.url);
   const spec = {
     host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: Number(url.port || 443),
+    port: Number(url.port || (url.protocol === "http:" ? 80 : 443)),
+    authority: url.host,
+    tls: url.protocol === "https:",
     ca,
     rounds: options.rounds,
     warmup: options.warmup ?? 3,
@@ -90,12 +92,14 @@ export function median(values: number[]): number {
 const CLIENT = `import http.client, json, socket, ssl, sys, time
 
 spec = json.load(sys.stdin)
-context = ssl.create_default_context(cafile=spec["ca"])
-context.set_alpn_protocols(["http/1.1"])
 raw = socket.create_connection((spec["host"], spec["port"]))
 raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
-sock = context.wrap_socket(raw, server_hostname=spec["host"])
-host = spec["host"] if spec["port"] == 443 else f"{spec['host']}:{spec['port']}"
+sock = raw
+if spec["tls"]:
+    context = ssl.create_default_context(cafile=spec["ca"])
+    context.set_alpn_protocols(["http/1.1"])
+    sock = context.wrap_socket(raw, server_hostname=spec["host"])
+host = spec["authority"]
 
 def encode(request):
     body = (request.get("body") or "").encode()
