@@ -9,6 +9,7 @@ import type { SlowResult, SlowSetup } from "./slow.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StormResult } from "./storm.ts";
 import { renderTable } from "./table.ts";
+import { renderTokenLoad, type TokenLoad } from "./token_load.ts";
 import { check, type TargetCheck, TARGETS, verdict } from "./targets.ts";
 import { isClean, type WrkResult } from "./wrk.ts";
 
@@ -42,6 +43,8 @@ export interface BenchReport {
   memory: MemoryReport;
   flood: FloodResult;
   slow: SlowResult;
+  /** Part (i): client_credentials grants against oidc-provider. */
+  tokens: TokenLoad;
   targets: TargetCheck[];
   warnings: string[];
 }
@@ -260,6 +263,7 @@ export function renderReport(report: BenchReport): string {
   );
 
   out.push(...renderFlood(report.flood, target), "", ...renderSlow(report.slow, target), "");
+  out.push(renderTokenLoad(report.tokens), "");
 
   const passed = report.targets.filter((t) => t.pass).length;
   out.push(

@@ -6,7 +6,8 @@
  * (d) micro-benchmarks through `deno bench`, (e) start-up time and memory, (f) GET /hello
  * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
  * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
- * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds. It prints a table
+ * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds, and
+ * (i) client_credentials grants per second against panva's oidc-provider. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -37,6 +38,7 @@ import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
 import { measureSlowClients } from "./slow.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
+import { measureTokenLoad } from "./token_load.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
 import { sleep } from "../helpers/wait.ts";
 
@@ -47,6 +49,8 @@ const IDLE_SETTLE_MS = 1000;
 /** Part (g): slow connections opened, and at most how many share one source address. */
 const SLOW_CONNECTIONS = 1000;
 const SLOW_PER_ADDRESS = 50;
+/** Part (i): wrk connections asking for grants. */
+const TOKEN_CONNECTIONS = 16;
 /** An invalid-token budget too high to matter, for the (f) run without it. */
 const NO_BUDGET = "1000000000";
 
@@ -241,6 +245,17 @@ async function benchmark(
     signal,
   });
 
+  progress("(i) client_credentials grants: ours and oidc-provider");
+  const tokens = await measureTokenLoad(fixture, {
+    rounds: options.rounds,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: TOKEN_CONNECTIONS,
+    logLevel: options.logLevel,
+    progress,
+    signal,
+  });
+
   const oursRuns = hello.runs.filter((run) => run.target === "ours");
   const memory = {
     idleMiB,
@@ -261,8 +276,12 @@ async function benchmark(
     hashCeiling,
     micro,
     ...measured,
+    tokens,
     targets: evaluateTargets(measured),
-    warnings: warnings({ ...measured, answers, micro, machine, options }),
+    warnings: [
+      ...warnings({ ...measured, answers, micro, machine, options }),
+      ...tokens.warnings,
+    ],
   };
 }
 
@@ -361,8 +380,9 @@ function warnings(
 
 /** An upper bound for the whole run: twice the planned load time plus room for the rest. */
 function timeBoundSeconds(options: BenchOptions): number {
+  const tokenSeconds = 5 * (options.warmupSeconds + options.rounds * options.durationSeconds) + 30;
   const loadSeconds = 3 * options.warmupSeconds + 6 * options.rounds * options.durationSeconds +
-    3 * options.durationSeconds + 60 + 35;
+    3 * options.durationSeconds + 60 + 35 + tokenSeconds;
   return 2 * loadSeconds + 480;
 }
 

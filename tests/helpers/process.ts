@@ -197,10 +197,15 @@ export interface ServerOptions extends DenoRunOptions {
   dropLogsAfterListening?: boolean;
   /** Kills the child when aborted. */
   signal?: AbortSignal;
+  /**
+   * Another program to run instead of `deno run` (such as Node for a peer server), with its
+   * arguments; `args`, `script` and `flags` are then unused.
+   */
+  program?: { command: string; args: string[] };
 }
 
 /**
- * A server child, `deno run <flags> <script> <args>`, whose stdout and stderr are read line by
+ * A server child, `deno run <flags> <script> <args>` (or another program), whose stdout and stderr are read line by
  * line; disposing it makes sure the child is gone.
  *
  * @example
@@ -233,8 +238,8 @@ export class ServerProcess implements AsyncDisposable {
     this.name = options.name ?? "server";
     this.#disposeSignal = options.disposeSignal ?? "SIGKILL";
     this.spawnedAt = performance.now();
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(args, options),
+    this.#child = new Deno.Command(options.program?.command ?? Deno.execPath(), {
+      args: options.program?.args ?? denoRunArgs(args, options),
       cwd: options.cwd,
       env: childEnv(options.env),
       clearEnv: true,
