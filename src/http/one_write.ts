@@ -57,17 +57,21 @@ export function inOneWrite(res: Response): Response {
   const most = least + REASON_BYTES;
   if (most + bodyBytes <= headBufferBytes(least)) return res;
   const chunk = encoder.encode(text);
-  const headers = new Headers(res.headers);
-  headers.delete("content-length");
-  return new Response(
+  const streamed = new Response(
     new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(chunk);
         controller.close();
       },
     }),
-    { status: res.status, statusText: res.statusText, headers },
+    { status: res.status, statusText: res.statusText },
   );
+  // Appending each field is several times cheaper in Deno than `new Headers(res.headers)`.
+  const headers = streamed.headers;
+  res.headers.forEach((value, name) => {
+    if (name !== "content-length") headers.append(name, value);
+  });
+  return streamed;
 }
 
 /** The head buffer's size for a head of at least `headBytes`: it doubles from 512 to hold it. */
