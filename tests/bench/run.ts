@@ -27,6 +27,7 @@ import {
 } from "./fixture.ts";
 import { measureHashCeiling } from "./hash_ceiling.ts";
 import { fetchHello, type HelloAnswer, type HelloTarget, measureHelloLoad } from "./hello_load.ts";
+import { startHelloPeers } from "./hello_peers.ts";
 import { type LoginLoad, measureLoginLoad } from "./login_load.ts";
 import { measureFlood } from "./flood.ts";
 import { describeMachine } from "./machine.ts";
@@ -160,7 +161,22 @@ async function benchmark(
   });
   cleanup.use(metered.server);
   const meteredUrl = await ready(metered.server, fixture, 401, signal, metered.origin);
+  progress("(a) starting the framework peers: Hono, Fastify with and without its verify cache");
+  const peers = await startHelloPeers(fixture, {
+    oursUrl,
+    token: firstToken,
+    stack: cleanup,
+    signal,
+  });
+  const peerAnswers = Object.fromEntries(
+    await Promise.all(
+      peers.targets.map(async (peer) =>
+        [peer.name, await fetchHello(peer.url, firstToken, fixture.client)] as const
+      ),
+    ),
+  );
   const answers: Record<string, HelloAnswer> = {
+    ...peerAnswers,
     "ours": await fetchHello(oursUrl, firstToken, fixture.client),
     "ours-metrics": await fetchHello(meteredUrl, firstToken, fixture.client),
     "bare-minimal": await fetchHello(minimalUrl, firstToken, fixture.client),
@@ -172,6 +188,7 @@ async function benchmark(
     { name: "ours-metrics", url: meteredUrl },
     { name: "bare-minimal", url: minimalUrl },
     { name: "bare-same-headers", url: headersUrl },
+    ...peers.targets,
   ];
   const hello = await measureHelloLoad(targets, {
     rounds: options.rounds,
@@ -273,6 +290,7 @@ async function benchmark(
     options: settings,
     machine,
     answers,
+    fastifyRuntime: peers.fastifyRuntime,
     hashCeiling,
     micro,
     ...measured,
@@ -381,7 +399,9 @@ function warnings(
 /** An upper bound for the whole run: twice the planned load time plus room for the rest. */
 function timeBoundSeconds(options: BenchOptions): number {
   const tokenSeconds = 5 * (options.warmupSeconds + options.rounds * options.durationSeconds) + 30;
-  const loadSeconds = 3 * options.warmupSeconds + 6 * options.rounds * options.durationSeconds +
+  const peerSeconds = 3 * (options.warmupSeconds + options.rounds * options.durationSeconds);
+  const loadSeconds = peerSeconds + 3 * options.warmupSeconds +
+    6 * options.rounds * options.durationSeconds +
     3 * options.durationSeconds + 60 + 35 + tokenSeconds;
   return 2 * loadSeconds + 480;
 }

@@ -11,12 +11,12 @@
  *
  *   deno run -A tests/bench/token_load.ts [--rounds N] [--duration S] [--connections N]
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { newClientRecord } from "../../src/auth/client_registration.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { freePort, ServerProcess } from "../helpers/process.ts";
-import { createFixture, type Fixture, REPO_ROOT, startOurServer } from "./fixture.ts";
+import { createFixture, type Fixture, startOurServer } from "./fixture.ts";
+import { preparePeerRuntime } from "./node_peers.ts";
 import { renderTable } from "./table.ts";
 import { describeErrors, runWrk, type WrkResult } from "./wrk.ts";
 
@@ -76,7 +76,7 @@ const COMPARISONS: [string, string][] = [
   ["ours ES256", "oidc-provider opaque"],
 ];
 
-const PEER_SCRIPT = resolve(import.meta.dirname!, "oidc_provider_peer.mjs");
+const PEER_SCRIPT = "oidc_provider_peer.mjs";
 
 /** Starts every server, checks one grant of each, and runs the alternating rounds. */
 export async function measureTokenLoad(
@@ -87,7 +87,7 @@ export async function measureTokenLoad(
   const progress = options.progress ?? (() => {});
   await using stack = new AsyncDisposableStack();
   const secret = await registerBenchClient(fixture, ["data/auth.db", "data/eddsa.db"]);
-  const peer = await preparePeer(stack, signal);
+  const runtime = await preparePeerRuntime(stack, signal);
   const servers: { name: string; server: ServerProcess; origin?: string }[] = [];
   for (const alg of ["ES256", "EdDSA"]) {
     const port = freePort();
@@ -109,6 +109,7 @@ export async function measureTokenLoad(
       ["oidc-provider opaque", "opaque", "ES256"],
     ]
   ) {
+    const peer = runtime.command(PEER_SCRIPT);
     const args = [
       ...peer.args,
       "--cert",
@@ -180,7 +181,7 @@ export async function measureTokenLoad(
     return errors ? [`(i) ${run.target} round ${run.round}: ${errors}`] : [];
   });
   return {
-    peerRuntime: peer.runtime,
+    peerRuntime: runtime.name,
     connections: options.connections,
     targets,
     runs,
@@ -251,61 +252,6 @@ async function registerBenchClient(fixture: Fixture, databases: string[]): Promi
     }
   }
   return secret!;
-}
-
-/** How oidc-provider is started: Node with a node_modules laid out by Deno, or Deno itself. */
-interface Peer {
-  runtime: string;
-  command: string;
-  args: string[];
-  cwd: string;
-}
-
-async function preparePeer(stack: AsyncDisposableStack, signal?: AbortSignal): Promise<Peer> {
-  const node = await versionOf("node", signal);
-  if (!node) {
-    return {
-      runtime: "deno",
-      command: Deno.execPath(),
-      args: ["run", "-A", PEER_SCRIPT],
-      cwd: REPO_ROOT,
-    };
-  }
-  const dir = await Deno.makeTempDir({ prefix: "auth-api-peer-" });
-  stack.defer(() => Deno.remove(dir, { recursive: true }));
-  const config = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/deno.json`));
-  await Deno.writeTextFile(
-    `${dir}/deno.json`,
-    JSON.stringify({ nodeModulesDir: "auto", imports: config.imports, lock: { frozen: true } }),
-  );
-  await Deno.copyFile(`${REPO_ROOT}/deno.lock`, `${dir}/deno.lock`);
-  await Deno.copyFile(PEER_SCRIPT, `${dir}/peer.mjs`);
-  const installed = await new Deno.Command(Deno.execPath(), {
-    args: ["install"],
-    cwd: dir,
-    stdout: "null",
-    stderr: "piped",
-    signal,
-  }).output();
-  if (!installed.success) {
-    throw new Error(
-      `Cannot lay out node_modules for oidc-provider: ${
-        new TextDecoder().decode(installed.stderr).trim().split("\n").at(-1)
-      }`,
-    );
-  }
-  return { runtime: `node ${node}`, command: "node", args: [`${dir}/peer.mjs`], cwd: dir };
-}
-
-async function versionOf(command: string, signal?: AbortSignal): Promise<string | undefined> {
-  try {
-    const output = await new Deno.Command(command, { args: ["--version"], stdout: "piped", signal })
-      .output();
-    return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 /** Asks for one grant and returns the token's `alg`, or "opaque"; throws unless it is a 200. */
