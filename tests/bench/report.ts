@@ -10,6 +10,7 @@ import type { StartupResult } from "./startup.ts";
 import type { StormResult } from "./storm.ts";
 import { renderTable } from "./table.ts";
 import { renderTokenLoad, type TokenLoad } from "./token_load.ts";
+import { type EndpointLatency, renderEndpointLatency } from "./endpoint_latency.ts";
 import { check, type TargetCheck, TARGETS, verdict } from "./targets.ts";
 import { isClean, type WrkResult } from "./wrk.ts";
 
@@ -47,6 +48,8 @@ export interface BenchReport {
   slow: SlowResult;
   /** Part (i): client_credentials grants against oidc-provider. */
   tokens: TokenLoad;
+  /** Part (j): each endpoint's latency on one kept-alive connection. */
+  endpoints: EndpointLatency[];
   targets: TargetCheck[];
   warnings: string[];
 }
@@ -269,7 +272,7 @@ export function renderReport(report: BenchReport): string {
   );
 
   out.push(...renderFlood(report.flood, target), "", ...renderSlow(report.slow, target), "");
-  out.push(renderTokenLoad(report.tokens), "");
+  out.push(renderTokenLoad(report.tokens), "", renderEndpointLatency(report.endpoints), "");
 
   const passed = report.targets.filter((t) => t.pass).length;
   out.push(

@@ -7,7 +7,8 @@
  * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
  * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
  * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds, and
- * (i) client_credentials grants per second against panva's oidc-provider. It prints a table
+ * (i) client_credentials grants per second against panva's oidc-provider, and (j) each endpoint's
+ * p50 and p99 latency on one kept-alive connection. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -40,6 +41,7 @@ import { measureSlowClients } from "./slow.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
 import { measureTokenLoad } from "./token_load.ts";
+import { measureEndpointLatency } from "./endpoint_latency.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
 import { sleep } from "../helpers/wait.ts";
 
@@ -202,6 +204,12 @@ async function benchmark(
 
   await metered.server.stop();
 
+  progress("(j) each endpoint's latency on one kept-alive connection");
+  const endpoints = await measureEndpointLatency(oursUrl, fixture, {
+    samples: options.quick ? 20 : 50,
+    signal,
+  });
+
   progress(`(b) POST /login, ${options.durationSeconds} s`);
   const loginSampler = sampleMemory(ours.pid);
   let loginLoad: LoginLoad;
@@ -295,6 +303,7 @@ async function benchmark(
     micro,
     ...measured,
     tokens,
+    endpoints,
     targets: evaluateTargets(measured),
     warnings: [
       ...warnings({ ...measured, answers, micro, machine, options }),
