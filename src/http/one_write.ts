@@ -23,10 +23,11 @@ const bodies = new WeakMap<Response, string>();
 const HEAD_BUFFER_BYTES = 512;
 
 /**
- * What the head holds beyond the headers of the `Response`: the status line without its reason
- * phrase ("HTTP/1.1 200 \r\n"), `content-length` with up to 10 digits, `date` and the blank line.
+ * What the head holds beyond the headers of the `Response` and the digits of `content-length`:
+ * the status line without its reason phrase ("HTTP/1.1 200 \r\n"), "content-length: \r\n",
+ * the `date` field and the blank line.
  */
-const HEAD_FRAME_BYTES = 15 + 28 + 37 + 2;
+const HEAD_FRAME_BYTES = 15 + 18 + 37 + 2;
 
 /** The longest reason phrase of a status line ("Network Authentication Required"), rounded up. */
 const REASON_BYTES = 32;
@@ -53,7 +54,7 @@ export function inOneWrite(res: Response): Response {
   res.headers.forEach((value, name) => {
     headerBytes += name.length + value.length + 4;
   });
-  const least = HEAD_FRAME_BYTES + headerBytes;
+  const least = HEAD_FRAME_BYTES + String(bodyBytes).length + headerBytes;
   const most = least + REASON_BYTES;
   if (most + bodyBytes <= headBufferBytes(least)) return res;
   const chunk = encoder.encode(text);
