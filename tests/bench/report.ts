@@ -84,6 +84,13 @@ export function evaluateTargets(
     check("e", "spawn to first response (median)", startup.medianMs, "<", TARGETS.startupMs, "ms"),
     check("e", "RSS peak under load (a)", memory.loadPeakMiB, "<", TARGETS.rssMiB, "MiB"),
     check("f", "/hello forged flood ÷ valid flood", flood.ratio, ">=", TARGETS.floodRatio),
+    check(
+      "f",
+      "/hello forged ÷ valid flood behind a trusted proxy",
+      flood.proxiedRatio,
+      ">=",
+      TARGETS.floodRatio,
+    ),
     ...hello.ratios.filter((ratio) => ratio.of === "ours-metrics").map((ratio) =>
       check("h", "/hello with metrics ÷ without", ratio.mean, ">=", TARGETS.metricsRatio)
     ),
@@ -299,7 +306,20 @@ function renderFlood(
   flood: FloodResult,
   target: (part: string, label: string) => string,
 ): string[] {
-  const kinds = ["valid", "forged", "forged-unbudgeted"] as const;
+  const kinds = [
+    "valid",
+    "forged",
+    "forged-unbudgeted",
+    "valid-proxied",
+    "forged-proxied",
+  ] as const;
+  const labels: Record<(typeof kinds)[number], string> = {
+    "valid": "valid tokens",
+    "forged": "forged (flipped signature bit)",
+    "forged-unbudgeted": "forged, budget off",
+    "valid-proxied": "valid, behind a trusted proxy",
+    "forged-proxied": "forged, behind a trusted proxy",
+  };
   return [
     `(f) GET /hello for a legitimate client (wrk -c${flood.legitConnections}, token used ` +
     `before) during a flood of wrk -c${flood.floodConnections} from the same address, ` +
@@ -309,11 +329,7 @@ function renderFlood(
       kinds.map((kind) => {
         const runs = flood.runs.filter((run) => run.kind === kind);
         return [
-          kind === "forged-unbudgeted"
-            ? "forged, budget off"
-            : kind === "forged"
-            ? "forged (flipped signature bit)"
-            : "valid tokens",
+          labels[kind],
           integer(flood.legitRequestsPerSecond[kind]),
           ms(Math.max(...runs.map((run) => run.legit.latencyMs.p99))),
           integer(flood.floodRequestsPerSecond[kind]),
@@ -331,6 +347,11 @@ function renderFlood(
           target("f", "/hello forged flood ÷ valid flood"),
         ],
         ["the same with the budget off", flood.unbudgetedRatio.toFixed(3), ""],
+        [
+          "the same behind a trusted proxy, two forwarded addresses",
+          flood.proxiedRatio.toFixed(3),
+          target("f", "/hello forged ÷ valid flood behind a trusted proxy"),
+        ],
         ["answers as expected (200 / 401-429)", flood.clean ? "yes" : "NO", ""],
       ],
       ["left", "right", "left"],

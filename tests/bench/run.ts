@@ -243,9 +243,16 @@ async function benchmark(
   });
   cleanup.use(unbudgeted.server);
   const unbudgetedUrl = await ready(unbudgeted.server, fixture, 401, signal, unbudgeted.origin);
+  progress("(f) starting a third server of ours behind a trusted proxy (TRUSTED_PROXIES)");
+  const proxiedServer = startOurs(fixture, options, signal, {
+    TRUSTED_PROXIES: "127.0.0.1,::1",
+  });
+  cleanup.use(proxiedServer.server);
+  const proxiedUrl = await ready(proxiedServer.server, fixture, 401, signal, proxiedServer.origin);
   const flood = await measureFlood({
     budgeted: { url: oursUrl, token },
     unbudgeted: { url: unbudgetedUrl, token: () => login(unbudgetedUrl, fixture) },
+    proxied: { url: proxiedUrl, token: () => login(proxiedUrl, fixture) },
     legitConnections: Math.max(1, options.helloConnections / 2),
     floodConnections: Math.max(1, options.helloConnections / 2),
     durationSeconds: options.durationSeconds,
@@ -254,6 +261,7 @@ async function benchmark(
     signal,
   });
   await unbudgeted.server.stop();
+  await proxiedServer.server.stop();
 
   signal.throwIfAborted();
   const slow = await measureSlowClients({
@@ -408,7 +416,8 @@ function warnings(
 /** An upper bound for the whole run: twice the planned load time plus room for the rest. */
 function timeBoundSeconds(options: BenchOptions): number {
   const tokenSeconds = 5 * (options.warmupSeconds + options.rounds * options.durationSeconds) + 30;
-  const peerSeconds = 3 * (options.warmupSeconds + options.rounds * options.durationSeconds);
+  const peerSeconds = 3 * (options.warmupSeconds + options.rounds * options.durationSeconds) +
+    2 * options.rounds * options.durationSeconds;
   const loadSeconds = peerSeconds + 3 * options.warmupSeconds +
     6 * options.rounds * options.durationSeconds +
     3 * options.durationSeconds + 60 + 35 + tokenSeconds;
