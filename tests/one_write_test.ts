@@ -4,7 +4,7 @@
  * every head size then reaches a kept-alive client without the delayed-ACK stall.
  */
 import assert from "node:assert/strict";
-import { inOneWrite, textResponse } from "../src/http/one_write.ts";
+import { inOneWrite, laterHeaders, textResponse } from "../src/http/one_write.ts";
 import { median, PYTHON, timeKeptAlive } from "./helpers/kept_alive_client.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -66,6 +66,31 @@ Deno.test("inOneWrite counts every header: a small body beside a head just under
   const large = withEdgeHeaders(textResponse('{"msg":"Token has expired"}'));
   large.headers.set("www-authenticate", `Bearer realm="api", ${"x".repeat(200)}`);
   assert.equal(inOneWrite(large), large);
+});
+
+/** The edge's headers, set after `inOneWrite`. */
+const EDGE_LATER = laterHeaders({
+  "x-request-id": crypto.randomUUID(),
+  "strict-transport-security": "max-age=63072000",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+}, {
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+});
+
+Deno.test("inOneWrite counts headers set after it as if they were there, a replaced one once", () => {
+  for (const bytes of [20, 60, 80, 100, 120, 600]) {
+    const text = "b".repeat(bytes);
+    const whole = withEdgeHeaders(textResponse(text));
+    const streamedWhole = inOneWrite(whole) !== whole;
+    const bare = textResponse(text);
+    bare.headers.set("content-type", "application/json; charset=utf-8");
+    bare.headers.set("x-frame-options", "SAMEORIGIN");
+    assert.equal(inOneWrite(bare, EDGE_LATER) !== bare, streamedWhole, `${bytes} bytes`);
+  }
 });
 
 Deno.test("inOneWrite leaves answers it did not build, and empty ones, untouched", () => {

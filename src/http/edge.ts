@@ -15,7 +15,7 @@ import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
-import { inOneWrite } from "./one_write.ts";
+import { inOneWrite, laterHeaders } from "./one_write.ts";
 import { pathnameOf } from "./request_url.ts";
 
 /** How one error is answered. */
@@ -73,6 +73,19 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const CSP = "content-security-policy";
 
+/** What {@linkcode secured} adds to an answer, as {@linkcode inOneWrite} counts it. */
+const SECURED_HEADERS = laterHeaders(
+  Object.fromEntries(
+    [["x-request-id", crypto.randomUUID()], ...Object.entries(SECURITY_HEADERS)]
+      .filter(([name]) => name !== CSP),
+  ),
+  {
+    [CSP]: SECURITY_HEADERS[CSP],
+    "content-type": JSON_CONTENT_TYPE,
+    "cache-control": "no-store",
+  },
+);
+
 /** RFC 6749 §5.1 asks token endpoint answers, errors included, not to be cached. */
 const OAUTH_ERROR_HEADERS = { "cache-control": "no-store", pragma: "no-cache" };
 
@@ -107,9 +120,10 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     } catch (error) {
       res = errorResponse(error, ctx, { logger, translate });
     }
+    // Before the edge's own headers, which are cheaper to count than to read back.
+    res = inOneWrite(res, SECURED_HEADERS);
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
-    res = inOneWrite(res);
     const elapsedMs = performance.now() - started;
     observer?.finished(ctx.route, req.method, res.status, elapsedMs / 1000);
     if (ctx.accessLog && logger.enabled("info")) {

@@ -41,19 +41,54 @@ export function textResponse(text: string, init: { status?: number } = {}): Resp
   return res;
 }
 
+/** Header fields set after {@linkcode inOneWrite}, counted once: see {@linkcode laterHeaders}. */
+export interface LaterHeaders {
+  readonly setNames: ReadonlySet<string>;
+  readonly setBytes: number;
+  readonly whenAbsent: readonly (readonly [name: string, bytes: number])[];
+}
+
+/**
+ * The header fields a caller sets after {@linkcode inOneWrite}: `set` whatever the answer has
+ * (replacing a field of that name), `whenAbsent` only where the answer has none. Values need only
+ * have their final length.
+ */
+export function laterHeaders(
+  set: Record<string, string>,
+  whenAbsent: Record<string, string> = {},
+): LaterHeaders {
+  const bytes = ([name, value]: [string, string]) => [name, fieldBytes(name, value)] as const;
+  return {
+    setNames: new Set(Object.keys(set)),
+    setBytes: Object.entries(set).map(bytes).reduce((sum, [, size]) => sum + size, 0),
+    whenAbsent: Object.entries(whenAbsent).map(bytes),
+  };
+}
+
+/** No header set afterwards. */
+const NO_LATER_HEADERS = laterHeaders({});
+
+/** The bytes a header field takes in the head: `name: value\r\n`. */
+function fieldBytes(name: string, value: string): number {
+  return name.length + value.length + 4;
+}
+
 /**
  * The answer to hand to `Deno.serve`: `res` itself, or, when its head and body might leave in
  * two writes, the same answer with its body as a one-chunk stream. Call it once every header is
- * set.
+ * set but `later`, which is cheaper to count than to read back.
  */
-export function inOneWrite(res: Response): Response {
+export function inOneWrite(res: Response, later: LaterHeaders = NO_LATER_HEADERS): Response {
   const text = bodies.get(res);
   if (text === undefined || text === "") return res;
   const bodyBytes = utf8Length(text);
-  let headerBytes = 0;
-  res.headers.forEach((value, name) => {
-    headerBytes += name.length + value.length + 4;
+  const headers = res.headers;
+  const { setNames, whenAbsent } = later;
+  let headerBytes = later.setBytes;
+  headers.forEach((value, name) => {
+    if (!setNames.has(name)) headerBytes += fieldBytes(name, value);
   });
+  for (const [name, bytes] of whenAbsent) if (!headers.has(name)) headerBytes += bytes;
   const least = HEAD_FRAME_BYTES + String(bodyBytes).length + headerBytes;
   const most = least + REASON_BYTES;
   if (most + bodyBytes <= headBufferBytes(least)) return res;
@@ -68,9 +103,9 @@ export function inOneWrite(res: Response): Response {
     { status: res.status, statusText: res.statusText },
   );
   // Appending each field is several times cheaper in Deno than `new Headers(res.headers)`.
-  const headers = streamed.headers;
-  res.headers.forEach((value, name) => {
-    if (name !== "content-length") headers.append(name, value);
+  const copy = streamed.headers;
+  headers.forEach((value, name) => {
+    if (name !== "content-length") copy.append(name, value);
   });
   return streamed;
 }
