@@ -55,14 +55,18 @@ function pem(label: string, der: ArrayBuffer): string {
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
 }
 
-/** Fresh claims the server accepts for user1, with the `iss` and `aud` of a token it issued. */
+/**
+ * Fresh claims the server accepts for user1, with the `iss`, `aud`, `sub` and name of a token it
+ * issued.
+ */
 function goodClaims(issued: string, overrides: Json = {}): Json {
-  const { iss, aud } = decodeSegment(issued.split(".")[1]);
+  const { iss, aud, sub, preferred_username } = decodeSegment(issued.split(".")[1]);
   const now = unixNow();
   return {
     iss,
     aud,
-    sub: "user1",
+    sub,
+    preferred_username,
     iat: now,
     nbf: now,
     exp: now + 600,
@@ -360,6 +364,11 @@ Deno.test("GET /hello answers 401 invalid_token to every forged or invalid ES256
       name: "a scope that is an object",
       msg: claim("scope"),
       forge: () => signEs256(es256, { ...claims, scope: { hello: true } }, privateKey),
+    },
+    {
+      name: "a preferred_username that is an object",
+      msg: claim("preferred_username"),
+      forge: () => signEs256(es256, { ...claims, preferred_username: { a: 1 } }, privateKey),
     },
     {
       name: "a sid that is a number",

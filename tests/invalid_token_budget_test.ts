@@ -39,7 +39,8 @@ async function unseenValidToken(server: TestServer): Promise<string> {
   return await new SignJWT({
     iss: server.config.issuer,
     aud: server.config.audience,
-    sub: "user1",
+    sub: (await server.store.getUser("user1"))!.subject,
+    preferred_username: "user1",
     iat: now,
     nbf: now,
     exp: now + 600,

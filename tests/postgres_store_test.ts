@@ -1,9 +1,14 @@
 import postgres from "postgres";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import {
+  familiesFromTokensTest,
+  subjectsFromUsersTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -73,6 +78,33 @@ familiesFromTokensTest("PostgresStore", {
           await sql.end();
         }
       },
+      [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
+    };
+  },
+});
+
+subjectsFromUsersTest("PostgresStore", {
+  version: 6,
+  needs: [POSTGRESQL],
+  async create(rows) {
+    const database = await createTestDatabase();
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql.begin(async (tx) => {
+        await tx`
+          CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
+        for (const [index, migration] of MIGRATIONS.slice(0, 6).entries()) {
+          await tx.unsafe(migration);
+          await tx`INSERT INTO schema_migrations (version) VALUES (${index + 1})`;
+        }
+        await tx.unsafe(rows);
+      });
+    } finally {
+      await sql.end();
+    }
+    return {
+      open: () => PostgresStore.open(database.url, { maxConnections: 2 }),
       [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
     };
   },

@@ -5,9 +5,14 @@ import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import {
+  familiesFromTokensTest,
+  subjectsFromUsersTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -57,7 +62,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await withStore(path, async () => {});
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 7);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -201,6 +206,22 @@ familiesFromTokensTest("SqliteStore", {
                 row.name as string
               )),
         ),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    });
+  },
+});
+
+subjectsFromUsersTest("SqliteStore", {
+  version: 7,
+  create(rows) {
+    const path = join(dir, `${crypto.randomUUID()}.db`);
+    inspect(path, (db) => {
+      for (const migration of MIGRATIONS.slice(0, 7)) db.exec(migration);
+      db.exec("PRAGMA user_version = 7");
+      db.exec(rows);
+    });
+    return Promise.resolve({
+      open: () => SqliteStore.open(path),
       [Symbol.asyncDispose]: () => Promise.resolve(),
     });
   },

@@ -43,6 +43,8 @@ export interface RefreshFamilyRecord {
   /** The family's id, also the access tokens' `sid`. */
   id: string;
   username: string;
+  /** The subject of the user's account, the `sub` of the family's tokens. */
+  subject: string;
   clientId: string;
   /** The login. */
   createdAt: UnixSeconds;
@@ -134,8 +136,9 @@ export interface TokenStore {
 
   /**
    * Starts a refresh family: inserts the family and its first token, only while `passwordHash`
-   * is still the user's (the one the login was checked against). False, with nothing stored,
-   * when the user was removed or their password changed meanwhile.
+   * is still the user's (the one the login was checked against; salted, so no later account of
+   * the same name has it). False, with nothing stored, when the user was removed or their
+   * password changed meanwhile.
    */
   startRefreshFamily(
     family: RefreshFamilyRecord,

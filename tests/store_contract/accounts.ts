@@ -69,6 +69,48 @@ export function accountsContract({ test, testReopening }: ContractContext): void
     assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a");
   });
 
+  test("addUser gives every user a subject of their own, never their name nor a removed user's, and getUserBySubject finds it", async (store) => {
+    const subject = /^[0-9a-f]{32}$/;
+    await store.addUser("alice", "$hash-a");
+    await store.addUser("bob", "$hash-b");
+    const alice = (await store.getUser("alice"))!;
+    const bob = (await store.getUser("bob"))!;
+    assert.match(alice.subject, subject);
+    assert.match(bob.subject, subject);
+    assert.notEqual(alice.subject, bob.subject);
+    assert.deepEqual(await store.getUserBySubject(alice.subject), alice);
+    assert.equal(await store.getUserBySubject("alice"), undefined, "by subject, not by name");
+    assert.equal(await store.getUserBySubject(alice.subject.toUpperCase()), undefined);
+
+    await store.changePassword("alice", "$hash-a2", NOW);
+    assert.equal((await store.getUser("alice"))?.subject, alice.subject, "kept by a change");
+    await store.removeUser("alice", NOW);
+    assert.equal(await store.getUserBySubject(alice.subject), undefined);
+    await store.addUser("alice", "$hash-a3");
+    const again = (await store.getUser("alice"))!;
+    assert.match(again.subject, subject);
+    assert.notEqual(again.subject, alice.subject, "a subject is never reassigned");
+    assert.equal(await store.getUserBySubject(alice.subject), undefined);
+    assert.equal((await store.getUserBySubject(again.subject))?.username, "alice");
+  });
+
+  test("removeUser forgets the consents the account gave, and a new account of the name has none", async (store) => {
+    await store.addUser("alice", "$hash-a");
+    await store.addUser("bob", "$hash-b");
+    const alice = (await store.getUser("alice"))!.subject;
+    const bob = (await store.getUser("bob"))!.subject;
+    await store.saveConsent(alice, "app", "openid", NOW);
+    await store.saveConsent(alice, "other", "openid profile", NOW);
+    await store.saveConsent(bob, "app", "openid", NOW);
+    await store.removeUser("alice", NOW);
+    assert.equal(await store.getConsent(alice, "app"), undefined);
+    assert.equal(await store.getConsent(alice, "other"), undefined);
+    assert.equal(await store.getConsent(bob, "app"), "openid", "other users keep theirs");
+    await store.addUser("alice", "$hash-a2");
+    const again = (await store.getUser("alice"))!.subject;
+    assert.equal(await store.getConsent(again, "app"), undefined);
+  });
+
   test("listUsers returns [] when empty and names in alphabetical order", async (store) => {
     assert.deepEqual(await store.listUsers(), []);
     for (const username of ["carol", "alice", "dave", "bob"]) {

@@ -105,7 +105,9 @@ export class SignOutFlow {
       notes.user = current?.username;
       if (hint) {
         if (hint.sid !== undefined) {
-          await browserSessions.end(hint.sid, { subject: hint.sub, client: hint.clientId, origin });
+          // The audit trail names users; the hint knows only the account's opaque subject.
+          const subject = current?.sid === hint.sid ? current.username : hint.sub;
+          await browserSessions.end(hint.sid, { subject, client: hint.clientId, origin });
         }
         return { kind: "signed_out", target, clearCookie: !current || current.sid === hint.sid };
       }

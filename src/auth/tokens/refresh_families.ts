@@ -14,7 +14,12 @@ import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { AccessClaims, AccessTokens, Presenter } from "./access_tokens.ts";
+import {
+  type AccessClaims,
+  type AccessTokens,
+  type Presenter,
+  userNameOf,
+} from "./access_tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -87,6 +92,7 @@ export class RefreshFamilies {
     const family: RefreshFamilyRecord = {
       id: crypto.randomUUID(),
       username: user.username,
+      subject: user.subject,
       clientId: request.clientId,
       createdAt: now,
       expiresAt: now + this.options.refreshTtlSeconds,
@@ -190,7 +196,7 @@ export class RefreshFamilies {
     if (claims.sid) await this.revokeFamily(claims.sid);
     this.#events.record({
       event: "logout",
-      subject: claims.sub,
+      subject: userNameOf(claims),
       client: claims.client_id,
       sid: claims.sid,
     }, origin);
@@ -238,7 +244,7 @@ export class RefreshFamilies {
       await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
       this.#events.record({
         event: "token_revoked",
-        subject: claims.sub,
+        subject: userNameOf(claims),
         client: caller.clientId,
         sid: claims.sid,
         reason: "access_token",
@@ -278,7 +284,7 @@ export class RefreshFamilies {
           scope: record.scope,
           client_id: family.clientId,
           username: family.username,
-          sub: family.username,
+          sub: family.subject,
           iat: record.createdAt,
           exp: record.expiresAt,
         }
@@ -286,8 +292,9 @@ export class RefreshFamilies {
     };
     const access = async () => {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
+      const username = claims && userNameOf(claims);
       return claims && visible(claims.client_id)
-        ? { active: true, token_type: "Bearer", username: claims.sub, ...claims }
+        ? { active: true, token_type: "Bearer", ...(username && { username }), ...claims }
         : undefined;
     };
     const [first, second] = hint === "refresh_token" ? [refresh, access] : [access, refresh];
@@ -298,7 +305,8 @@ export class RefreshFamilies {
     family: RefreshFamilyRecord,
     fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
   ): Promise<TokenPair> {
-    const issued = await this.#tokens.issue(family.username, {
+    const issued = await this.#tokens.issue(family.subject, {
+      username: family.username,
       scope: fields.scope,
       clientId: family.clientId,
       familyId: family.id,

@@ -11,10 +11,11 @@ import { duplicateUser } from "../errors.ts";
 import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
+import { newSubject } from "../_subjects.ts";
 import { throttleWrites } from "../_throttle.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
 import { THROTTLE_LOCK_CLASS } from "./locks.ts";
-import { deleteUserBrowserSessions } from "./sign_in.ts";
+import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
 import { revokeUserFamilies } from "./tokens.ts";
 
 /** The iteration count of a PHC PBKDF2 hash, as a POSIX regular expression with one group. */
@@ -45,7 +46,17 @@ export function createAccountStore(sql: Sql): AccountStore {
     getUser(username) {
       return run(async () => {
         const [row] = await sql`
-          SELECT username, password_hash, created_at FROM users WHERE username = ${username}`;
+          SELECT username, subject, password_hash, created_at FROM users
+          WHERE username = ${username}`;
+        return row && records.toUser(row);
+      });
+    },
+
+    getUserBySubject(subject) {
+      return run(async () => {
+        const [row] = await sql`
+          SELECT username, subject, password_hash, created_at FROM users
+          WHERE subject = ${subject}`;
         return row && records.toUser(row);
       });
     },
@@ -53,9 +64,10 @@ export function createAccountStore(sql: Sql): AccountStore {
     addUser(username, passwordHash, options = {}) {
       return run(async () => {
         const rows = await sql`
-          INSERT INTO users (username, password_hash, created_at, demo)
-          VALUES (${username}, ${passwordHash}, ${unixNow()}, ${options.demo ?? false})
-          ON CONFLICT DO NOTHING RETURNING username`;
+          INSERT INTO users (username, subject, password_hash, created_at, demo)
+          VALUES (${username}, ${newSubject()}, ${passwordHash}, ${unixNow()},
+            ${options.demo ?? false})
+          ON CONFLICT (username) DO NOTHING RETURNING username`;
         if (rows.length === 0) throw duplicateUser(username);
       });
     },
@@ -77,11 +89,11 @@ export function createAccountStore(sql: Sql): AccountStore {
     },
 
     removeUser(username, now) {
-      return accountChange(
-        username,
-        now,
-        (tx) => tx`DELETE FROM users WHERE username = ${username} RETURNING username`,
-      );
+      return accountChange(username, now, async (tx) => {
+        const removed = await tx`DELETE FROM users WHERE username = ${username} RETURNING subject`;
+        for (const { subject } of removed) await forgetUserConsents(tx, subject);
+        return removed;
+      });
     },
 
     endUserSessions(username, now) {
