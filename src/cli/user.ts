@@ -8,8 +8,8 @@ import { passwordProblem, usernameProblem } from "../auth/accounts/credentials.t
 import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { duplicateUser } from "../store/errors.ts";
-import type { AccountChange, Store } from "../store/store.ts";
+import { duplicateUser, userNameTaken } from "../store/errors.ts";
+import { type AccountChange, actsForItself, type Store } from "../store/store.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
 
@@ -84,6 +84,10 @@ export async function userCommand(
   }
   const adding = command.name === "user add";
   if (adding && await store.getUser(name)) throw duplicateUser(name);
+  // Said before the password is asked for; the store checks again when it adds the user.
+  if (adding && await store.getClient(name).then((client) => client && actsForItself(client))) {
+    throw userNameTaken(name);
+  }
   if (!adding && !await store.getUser(name)) {
     throw new InputError(`User "${name}" does not exist`);
   }

@@ -51,8 +51,10 @@ export interface AccountStore {
   /** Finds a user by their subject. */
   getUserBySubject(subject: string): Promise<UserRecord | undefined>;
   /**
-   * Adds a user under a new subject; throws StoreFailure `duplicate_user` when the name is taken.
-   * `demo` marks the development mode's demo users, whose passwords are public.
+   * Adds a user under a new subject; throws StoreFailure `duplicate_user` when the name is taken
+   * and `name_taken` when a client that acts for itself has that id (checked atomically with the
+   * insert, against a concurrent `addClient` too). `demo` marks the development mode's
+   * demo users, whose passwords are public.
    */
   addUser(username: string, passwordHash: string, options?: { demo?: boolean }): Promise<void>;
   /**

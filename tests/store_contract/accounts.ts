@@ -9,6 +9,7 @@ import { StoreFailure } from "../../src/store/errors.ts";
 import { publicHalf } from "../../src/store/store.ts";
 import {
   browserSession,
+  clientRecord,
   type ContractContext,
   familyRecord,
   HASH,
@@ -92,6 +93,22 @@ export function accountsContract({ test, testReopening }: ContractContext): void
     assert.notEqual(again.subject, alice.subject, "a subject is never reassigned");
     assert.equal(await store.getUserBySubject(alice.subject), undefined);
     assert.equal((await store.getUserBySubject(again.subject))?.username, "alice");
+  });
+
+  test("addUser refuses as name_taken the id of a client that acts for itself, and only that", async (store) => {
+    await store.addClient(clientRecord("reporting", { grantTypes: ["client_credentials"] }));
+    await store.addClient(clientRecord("app"));
+    await assert.rejects(store.addUser("reporting", "$hash"), (error) => {
+      assert.ok(error instanceof StoreFailure);
+      assert.equal(error.code, "name_taken");
+      assert.match(error.message, /^Name "reporting" is the id of a client that acts for itself/);
+      return true;
+    });
+    assert.equal(await store.getUser("reporting"), undefined);
+    assert.deepEqual(await store.listUsers(), []);
+    // A client that never gets tokens for itself is never a token's subject.
+    await store.addUser("app", "$hash");
+    assert.ok(await store.getUser("app"));
   });
 
   test("removeUser forgets the consents the account gave, and a new account of the name has none", async (store) => {
@@ -338,6 +355,25 @@ export function accountsContract({ test, testReopening }: ContractContext): void
       assert.deepEqual(await again.listSigningKeys(NOW), [publicHalf(key)]);
       assert.deepEqual(await readThrottle(again, "account:alice"), state);
       assert.equal(await again.ensureSecret("device", "other"), "kept");
+    },
+  );
+
+  testReopening(
+    "addUser and addClient of one name from two connections at once: exactly one succeeds",
+    async (store, reopen) => {
+      const other = await reopen();
+      for (let round = 0; round < 20; round++) {
+        const name = `both-${round}`;
+        const client = clientRecord(name, { grantTypes: ["client_credentials"] });
+        const adds = [store.addUser(name, HASH), other.addClient(client)];
+        const results = await Promise.allSettled(round % 2 ? adds : adds.reverse());
+        const refused = results.filter((result) => result.status === "rejected");
+        assert.equal(refused.length, 1, `round ${round}: one name, one kind`);
+        const { reason } = refused[0] as PromiseRejectedResult;
+        assert.ok(reason instanceof StoreFailure && reason.code === "name_taken", String(reason));
+        const kinds = [await other.getUser(name), await store.getClient(name)];
+        assert.equal(kinds.filter(Boolean).length, 1, `round ${round}: stored as one kind`);
+      }
     },
   );
 

@@ -7,14 +7,15 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountChange, AccountStore, ThrottleRecord } from "../accounts.ts";
-import { duplicateUser } from "../errors.ts";
+import { actsForItself } from "../clients.ts";
+import { duplicateUser, userNameTaken } from "../errors.ts";
 import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
 import { newSubject } from "../_subjects.ts";
 import { throttleWrites } from "../_throttle.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
-import { THROTTLE_LOCK_CLASS } from "./locks.ts";
+import { NAME_LOCK, THROTTLE_LOCK_CLASS } from "./locks.ts";
 import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
 import { revokeUserFamilies } from "./tokens.ts";
 
@@ -62,8 +63,11 @@ export function createAccountStore(sql: Sql): AccountStore {
     },
 
     addUser(username, passwordHash, options = {}) {
-      return run(async () => {
-        const rows = await sql`
+      return transaction(sql, async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${NAME_LOCK})`;
+        const [client] = await tx`SELECT * FROM clients WHERE client_id = ${username}`;
+        if (client && actsForItself(records.toClient(client))) throw userNameTaken(username);
+        const rows = await tx`
           INSERT INTO users (username, subject, password_hash, created_at, demo)
           VALUES (${username}, ${newSubject()}, ${passwordHash}, ${unixNow()},
             ${options.demo ?? false})

@@ -3,18 +3,25 @@
  * The clients part of the shared store: registered OAuth clients, their lists stored as JSON
  * text. Removing a client forgets the consents given to it in the same transaction.
  */
-import type { ClientStore } from "../clients.ts";
-import { duplicateClient } from "../errors.ts";
+import { actsForItself, type ClientStore } from "../clients.ts";
+import { clientIdTaken, duplicateClient } from "../errors.ts";
 import * as records from "../_rows.ts";
 import { run, type Sql, transaction } from "./connection.ts";
+import { NAME_LOCK } from "./locks.ts";
 import { forgetClientConsents } from "./sign_in.ts";
 
 /** The clients part on the pool `sql`. */
 export function createClientStore(sql: Sql): ClientStore {
   return {
     addClient(record) {
-      return run(async () => {
-        const rows = await sql`
+      return transaction(sql, async (tx) => {
+        if (actsForItself(record)) {
+          await tx`SELECT pg_advisory_xact_lock(${NAME_LOCK})`;
+          const [user] = await tx`
+            SELECT 1 FROM users WHERE username = ${record.clientId} OR subject = ${record.clientId}`;
+          if (user) throw clientIdTaken(record.clientId);
+        }
+        const rows = await tx`
           INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
             post_logout_redirect_uris, first_party, scope, grant_types, created_at)
           VALUES (${record.clientId}, ${record.name}, ${record.secretHash},

@@ -15,3 +15,8 @@ export const SIGNING_KEY_LOCK = 7_244_002;
 export const THROTTLE_LOCK_CLASS = 7_244_003;
 /** Held while the first ID-token key is made. */
 export const ID_TOKEN_KEY_LOCK = 7_244_004;
+/**
+ * Held while a user, or a client that acts for itself, is added: each checks that the other kind
+ * has no such name, and the check holds until the insert commits.
+ */
+export const NAME_LOCK = 7_244_005;

@@ -7,7 +7,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountChange, AccountStore, ThrottleDecision, ThrottleRecord } from "../accounts.ts";
-import { duplicateUser } from "../errors.ts";
+import { actsForItself } from "../clients.ts";
+import { duplicateUser, userNameTaken } from "../errors.ts";
 import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
@@ -51,9 +52,14 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
       });
     },
 
-    async addUser(username, passwordHash, options = {}) {
-      const added = await run(() =>
-        change(
+    addUser(username, passwordHash, options = {}) {
+      // The write lock is taken before the client is read: no client can be added in between.
+      return transaction(db, () => {
+        const client = one(db, "SELECT * FROM clients WHERE client_id = ?", username);
+        if (client && actsForItself(records.toClient(client))) {
+          throw userNameTaken(username);
+        }
+        const added = change(
           db,
           `INSERT INTO users (username, subject, password_hash, created_at, demo)
            VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING`,
@@ -62,9 +68,9 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
           passwordHash,
           unixNow(),
           options.demo ? 1 : 0,
-        )
-      );
-      if (added === 0) throw duplicateUser(username);
+        );
+        if (added === 0) throw duplicateUser(username);
+      });
     },
 
     replacePasswordHash(username, expected, passwordHash) {
