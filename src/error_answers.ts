@@ -7,6 +7,7 @@
  * or a page for people. The sign-in pages and the redirects to clients take their words from the
  * same table. An error no table knows is left to the edge, which logs it and answers 500.
  */
+import { IN_FLIGHT } from "./auth/accounts/throttle.ts";
 import { type AuthErrorCode, AuthFailure } from "./auth/errors.ts";
 import type { ErrorDialect } from "./http/context.ts";
 import type { ErrorResponder } from "./http/edge.ts";
@@ -85,8 +86,11 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   throttled: {
     status: 429,
     wireCode: "temporarily_unavailable",
+    // A refusal for attempts in flight claims no failures.
     onPage: (error) =>
-      `Too many failed sign-in attempts; try again in ${error.retryAfterSeconds} seconds`,
+      error.reason === IN_FLIGHT
+        ? "Too many sign-in attempts in progress; try again in a moment"
+        : `Too many failed sign-in attempts; try again in ${error.retryAfterSeconds} seconds`,
   },
   // The OAuth endpoints, and the errors redirected to clients.
   ...oauthErrors(400, [
@@ -109,6 +113,7 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   // The forms of our pages.
   csrf_mismatch: { status: 403 },
   expired_request: { status: 400 },
+  too_many_sign_ins: { status: 429, wireCode: "temporarily_unavailable" },
 };
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {

@@ -413,7 +413,9 @@ Deno.test("the compile task packs src/main.ts and only the npm packages it impor
     const embeddedBytes = binary.length - (await Deno.stat(runtime)).size;
     assert.ok(
       embeddedBytes < MAX_EMBEDDED_BYTES,
-      `${(embeddedBytes / 2 ** 20).toFixed(1)} MiB embedded; README's "One binary" states the size`,
+      `${
+        (embeddedBytes / 2 ** 20).toFixed(1)
+      } MiB embedded; src/deploy/README.md ("One binary") states the size`,
     );
   });
 });

@@ -273,3 +273,39 @@ Deno.test("the default client and a client registered with every scope keep thei
   }
   assert.deepEqual(problems, []);
 });
+
+Deno.test("a password grant refused for its scope is refused before the password is checked: wrong passwords at once count no failure", async () => {
+  await using server = await startTestServer({
+    users: { alice: PASSWORD },
+    env: { THROTTLE_FREE_FAILURES: "2" },
+  });
+  const narrow = await register(server, "narrow", "hello");
+  const attempts = [
+    ...Array.from({ length: 12 }, () => ({
+      basic: { id: narrow.clientId, secret: narrow.secret },
+      scope: "openid",
+    })),
+    // The default client, asking for a scope the service does not know.
+    ...Array.from({ length: 12 }, () => ({ basic: undefined, scope: "admin" })),
+  ];
+  const answers = await Promise.all(attempts.map(({ basic, scope }) =>
+    tokenRequest(server, {
+      grant_type: "password",
+      username: "alice",
+      password: "wrong-password",
+      scope,
+    }, basic)
+  ));
+  const problems = answers
+    .map(({ res, body }) => mismatch(res, body, "invalid_scope"))
+    .filter((problem) => problem !== undefined);
+  assert.deepEqual(problems, []);
+  // Two free failures: had any of those been counted, alice would be throttled now.
+  const { res, body } = await tokenRequest(server, {
+    grant_type: "password",
+    username: "alice",
+    password: PASSWORD,
+    scope: "hello",
+  }, { id: narrow.clientId, secret: narrow.secret });
+  assert.equal(mismatch(res, body, { scope: "hello" }), undefined);
+});

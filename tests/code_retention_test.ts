@@ -159,6 +159,8 @@ async function openSignIn(server: TestServer, address: string) {
 function assertRefusedPage(res: Response, html: string): void {
   assert.equal(res.status, 429, `one page too many is refused, not answered ${res.status}`);
   assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+  const retryAfter = Number(res.headers.get("retry-after"));
+  assert.ok(retryAfter > 0 && retryAfter <= 600, `Retry-After ${retryAfter}: when a place frees`);
   assert.match(html, /too many/i);
   assert.doesNotMatch(html, /name="csrf_token"/, "no form to sign in with");
 }

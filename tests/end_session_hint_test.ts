@@ -170,6 +170,22 @@ Deno.test("end-session with alice's ID token from bob's browser asks bob and sig
   await assertUntouched(server, alice, "alice");
 });
 
+Deno.test("end-session with the ID token of alice's other browser asks alice and leaves that browser signed in", async () => {
+  await using server = await setUp();
+  const laptop = await signIn(server, "alice");
+  const phone = await signIn(server, "alice");
+  const answer = await phone.browser.get(endSessionUrl(server, laptop.tokens.id_token));
+  const fields = assertQuestionTo(await assertPage(answer, "from alice's other browser"), "alice");
+  await assertUntouched(server, laptop, "the laptop");
+  assert.equal(await isSignedIn(server, phone.browser), true, "the phone is only asked");
+
+  const confirmed = await phone.browser.post("/sign-out", { ...fields });
+  assert.equal(confirmed.status, 303);
+  assert.equal(confirmed.headers.get("location"), `${SIGNED_OUT}?state=bye`);
+  assert.equal(await isSignedIn(server, phone.browser), false, "the phone signed out");
+  await assertUntouched(server, laptop, "the laptop");
+});
+
 Deno.test("end-session with an ID token expired beyond the leeway asks, even from the browser it names, and ends nothing until confirmed", async () => {
   const leeway = 1;
   await using server = await setUp({ ACCESS_TOKEN_TTL: "1", JWT_LEEWAY: String(leeway) });

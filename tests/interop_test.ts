@@ -7,7 +7,13 @@ import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, jwtVerify } f
 import * as oauth from "oauth4webapi";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
-import { hello, login, startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
+import {
+  hello,
+  loginToken,
+  startTestServer,
+  subjectOf,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
@@ -32,12 +38,6 @@ async function getJson(server: TestServer, url: string): Promise<Json> {
   const res = await fetch(url, { client: server.client });
   assert.equal(res.status, 200);
   return await res.json();
-}
-
-async function accessToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200);
-  return body.access_token as string;
 }
 
 Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is refused", async () => {
@@ -155,7 +155,7 @@ Deno.test("jose's createLocalJWKSet fed only the JSON from the metadata's jwks_u
   const metadata = await getJson(server, `${server.url}/.well-known/oauth-authorization-server`);
   const jwks = await getJson(server, metadata.jwks_uri as string);
   const keySet = createLocalJWKSet(jwks as unknown as JSONWebKeySet);
-  const token = await accessToken(server);
+  const token = await loginToken(server);
   const issuer = metadata.issuer as string;
   // The audience defaults to the public URL, which is also the issuer.
   const verifyOptions = { issuer, audience: issuer, algorithms: ["ES256"], typ: "at+jwt" };
@@ -174,7 +174,7 @@ testNeeding(
   "Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one",
   async () => {
     await using server = await startTestServer({ users: USERS });
-    const token = await accessToken(server);
+    const token = await loginToken(server);
     const check = {
       metadataPath: "/.well-known/oauth-authorization-server",
       audience: server.running.tokens.options.audience,

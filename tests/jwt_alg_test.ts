@@ -10,7 +10,8 @@ import { runCli } from "./helpers/process.ts";
 import {
   accessTokenJwks,
   hello,
-  login,
+  loginToken,
+  loginTokens,
   startTestServer,
   subjectOf,
   type TestServer,
@@ -30,12 +31,6 @@ async function getJson(server: TestServer, path: string): Promise<Json> {
   const res = await fetch(`${server.url}${path}`, { client: server.client });
   assert.equal(res.status, 200);
   return await res.json();
-}
-
-async function loginToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return body.access_token as string;
 }
 
 function flipSignature(token: string): string {
@@ -120,8 +115,7 @@ for (const alg of ["EdDSA", "RS256"]) {
       client: server.client,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        refresh_token: (await login(server, "user1", "password1")).body
-          .refresh_token,
+        refresh_token: (await loginTokens(server)).refresh,
       }),
     });
     const pair = await refreshed.json();

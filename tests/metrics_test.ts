@@ -7,7 +7,8 @@ import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const PROMTOOL = program("promtool", "prometheus");
-const README = new URL("../README.md", import.meta.url);
+/** Where the metrics, their table and the example queries are described. */
+const OPERATIONS_README = new URL("../src/deploy/README.md", import.meta.url);
 
 /** Lines of the exposition that are samples of `name` (its buckets, sum and count included). */
 function samplesOf(text: string, name: string): string[] {
@@ -218,12 +219,12 @@ Deno.test("every known outcome of the security counters and every store operatio
   assert.equal(series(text, "auth_token_cache_hits_total"), 0);
 });
 
-/** The README's alert on refresh-token reuse, as written in its example queries. */
+/** The alert on refresh-token reuse, as src/deploy/README.md writes it in its example queries. */
 async function readmeReuseAlert(): Promise<string> {
-  const line = (await Deno.readTextFile(README)).split("\n").find((candidate) =>
+  const line = (await Deno.readTextFile(OPERATIONS_README)).split("\n").find((candidate) =>
     candidate.startsWith('increase(auth_refreshes_total{outcome="reuse_detected"}')
   );
-  assert.ok(line, "README has the reuse alert");
+  assert.ok(line, "src/deploy/README.md has the reuse alert");
   return line.replace(/\s+#.*$/, "");
 }
 
@@ -260,7 +261,7 @@ async function alertFires(expr: string, seriesName: string, values: string): Pro
 
 testNeeding(
   [PROMTOOL],
-  "the README's reuse alert fires on an instance's first reused refresh token (scraped before and after)",
+  "the documented reuse alert fires on an instance's first reused refresh token (scraped before and after)",
   async () => {
     await using server = await startTestServer({
       users: { alice: "alice-password-1" },

@@ -10,6 +10,8 @@ import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 import {
   familiesFromTokensTest,
+  SIGN_IN_BEFORE_BOUNDS,
+  signInBoundsTest,
   subjectsFromUsersTest,
   USERS_BEFORE_FAMILIES,
 } from "./store_contract/migrations.ts";
@@ -211,20 +213,28 @@ familiesFromTokensTest("SqliteStore", {
   },
 });
 
-subjectsFromUsersTest("SqliteStore", {
+/**
+ * A new file at schema `version`, made by the first `version` steps as that release made them,
+ * with `rows` (SQL) in it.
+ */
+function databaseAt(version: number, rows: string): AsyncDisposable & { open(): Promise<Store> } {
+  const path = join(dir, `${crypto.randomUUID()}.db`);
+  inspect(path, (db) => {
+    for (const migration of MIGRATIONS.slice(0, version)) db.exec(migration);
+    db.exec(`PRAGMA user_version = ${version}`);
+    db.exec(rows);
+  });
+  return { open: () => SqliteStore.open(path), [Symbol.asyncDispose]: async () => {} };
+}
+
+signInBoundsTest("SqliteStore", {
   version: 7,
-  create(rows) {
-    const path = join(dir, `${crypto.randomUUID()}.db`);
-    inspect(path, (db) => {
-      for (const migration of MIGRATIONS.slice(0, 7)) db.exec(migration);
-      db.exec("PRAGMA user_version = 7");
-      db.exec(rows);
-    });
-    return Promise.resolve({
-      open: () => SqliteStore.open(path),
-      [Symbol.asyncDispose]: () => Promise.resolve(),
-    });
-  },
+  create: () => Promise.resolve(databaseAt(7, SIGN_IN_BEFORE_BOUNDS)),
+});
+
+subjectsFromUsersTest("SqliteStore", {
+  version: 10,
+  create: (rows) => Promise.resolve(databaseAt(10, rows)),
 });
 
 Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {

@@ -9,7 +9,8 @@ import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser, userNameTaken } from "../store/errors.ts";
-import { type AccountChange, actsForItself, type Store } from "../store/store.ts";
+import type { AccountChange, AccountStore } from "../store/accounts.ts";
+import { actsForItself, type ClientStore } from "../store/clients.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
 
@@ -46,7 +47,8 @@ export const USER_COMMAND: CommandSpec = {
 export async function userCommand(
   args: string[],
   deps: {
-    store: Store;
+    /** The accounts, and the clients a new user's name must not be the id of. */
+    store: AccountStore & Pick<ClientStore, "getClient">;
     hasher: PasswordHasher;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */

@@ -56,13 +56,15 @@ export const toUser = rowReader<UserRecord>({
   createdAt: "number",
 });
 
-/** A `throttle` row. */
+/** A `throttle` row; `reservedUntil` only where attempts are in flight. */
 export function toThrottle(row: Row): ThrottleRecord {
-  return {
+  const record: ThrottleRecord = {
     failures: Number(row.failures),
     windowStartAt: Number(row.window_start),
     blockedUntil: Number(row.blocked_until),
   };
+  const reservedUntil = (JSON.parse(row.reserved_until as string) as unknown[]).map(Number);
+  return reservedUntil.length > 0 ? { ...record, reservedUntil } : record;
 }
 
 /** A `signing_keys` or `id_token_keys` row, its public half. */
@@ -113,13 +115,21 @@ export function toRefreshTokenState(row: Row): RefreshTokenState {
   return { token: toRefreshToken(row), family: toPrefixedFamily(row) };
 }
 
-/** A `revocations` row. */
-export const toRevocation = rowReader<RevocationRecord>({
+const toRevocationFields = rowReader<Omit<RevocationRecord, "issuedUntil">>({
   seq: "number",
   kind: "text",
   id: "text",
   expiresAt: "number",
 });
+
+/** A `revocations` row; `issuedUntil` only where it is set (a removed client's). */
+export function toRevocation(row: Row): RevocationRecord {
+  const record: RevocationRecord = toRevocationFields(row);
+  if (row.issued_until !== null && row.issued_until !== undefined) {
+    record.issuedUntil = Number(row.issued_until);
+  }
+  return record;
+}
 
 /** A `clients` row. */
 export const toClient = rowReader<ClientRecord>({
@@ -140,6 +150,7 @@ export const toPendingRequest = rowReader<PendingRequestRecord>({
   bindingHash: "text",
   csrfHash: "text",
   action: "text",
+  address: "text",
   createdAt: "number",
   expiresAt: "number",
 });

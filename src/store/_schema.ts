@@ -88,6 +88,13 @@ export const SECONDS_NOT_MILLISECONDS = `UPDATE users SET created_at = created_a
      blocked_until = (blocked_until + 999) / 1000;`;
 
 /**
+ * Login attempts in flight are kept apart from failures: each throttle key lists when its
+ * reservations lapse, as JSON text.
+ */
+export const THROTTLE_RESERVATIONS =
+  `ALTER TABLE throttle ADD COLUMN reserved_until TEXT NOT NULL DEFAULT '[]';`;
+
+/**
  * Refresh families get a row of their own, the one place their state lives, made from the
  * existing tokens: a family keeps the expiry of its newest token, now absolute, and its access
  * tokens are taken to live as long (their lifetime is not known here). A family is revoked when
@@ -199,6 +206,25 @@ function browserSignInTables(d: Dialect): string {
      granted_at ${d.integer} NOT NULL,
      PRIMARY KEY (username, client_id)
    )${d.tableOptions};`;
+}
+
+/**
+ * Bounds on what sign-in keeps: a pending step remembers the client address a sign-in page was
+ * shown to, so that each address's unfinished sign-ins can be counted, and codes are found by
+ * their browser session, so that each session's can be trimmed. PostgreSQL also gives codes an
+ * increasing `id` (see its schema.ts); SQLite orders them by rowid.
+ */
+export const SIGN_IN_BOUNDS = `ALTER TABLE pending_requests ADD COLUMN address TEXT;
+   CREATE INDEX pending_requests_address ON pending_requests (address, expires_at);
+   CREATE INDEX authorization_codes_browser_sid ON authorization_codes (browser_sid);`;
+
+/**
+ * Removing a client ends what it was given: a `client` revocation refuses its access tokens
+ * issued until `issued_until` (null for the other kinds), and its families are found by client.
+ */
+export function clientRemovals(d: Dialect): string {
+  return `ALTER TABLE revocations ADD COLUMN issued_until ${d.integer};
+   CREATE INDEX refresh_families_client ON refresh_families (client_id);`;
 }
 
 /**

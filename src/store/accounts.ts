@@ -25,6 +25,11 @@ export interface ThrottleRecord {
   windowStartAt: UnixSeconds;
   /** Until when attempts are refused; 0 when not blocked. */
   blockedUntil: UnixSeconds;
+  /**
+   * Attempts in flight on this key (admitted, their outcome not reported yet), each by the time
+   * its reservation lapses, in the order they were made; absent when there are none.
+   */
+  reservedUntil?: UnixSeconds[];
 }
 
 /** What a throttle decision stores (a record, or null to forget the key) and returns. */

@@ -18,9 +18,23 @@ export interface PendingRequestRecord {
   csrfHash: string;
   /** What to do once the form comes back, as JSON (the domain's own shape). */
   action: string;
+  /**
+   * The client address (group) a sign-in page was shown to, counted against that address's cap;
+   * null for steps that are not counted.
+   */
+  address: string | null;
   createdAt: UnixSeconds;
   expiresAt: UnixSeconds;
 }
+
+/** Whether a pending step was stored, or refused because its address has too many. */
+export type PendingAdmission =
+  | { added: true }
+  | {
+    added: false;
+    /** When the address's oldest live step expires and so frees a place. */
+    freeAt: UnixSeconds;
+  };
 
 /** An authorization code as stored: only the SHA-256 of the code itself. */
 export interface AuthorizationCodeRecord {
@@ -72,8 +86,16 @@ export interface BrowserSessionRecord {
 
 /** Pending steps, authorization codes, browser sessions and consents. */
 export interface SignInStore {
-  /** Stores a browser's pending step. */
-  addPendingRequest(record: PendingRequestRecord): Promise<void>;
+  /**
+   * Stores a browser's pending step. With `maxPerAddress` and an `address` on the record, it is
+   * stored only while that address has fewer live steps (unexpired at `createdAt`); the count and
+   * the insert are one atomic step across every connection, and the address's expired steps are
+   * deleted with it.
+   */
+  addPendingRequest(
+    record: PendingRequestRecord,
+    maxPerAddress?: number,
+  ): Promise<PendingAdmission>;
   /** Finds a pending step that has not expired by `now`. */
   getPendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
   /**
@@ -82,8 +104,12 @@ export interface SignInStore {
    */
   takePendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
 
-  /** Stores a new authorization code. */
-  addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Stores a new authorization code and, atomically with it, deletes the codes of its browser
+   * session that expired by its `createdAt` and, with `maxPerSession`, every code of that session
+   * but the newest `maxPerSession` (used or not; the new one counts and is the newest).
+   */
+  addAuthorizationCode(record: AuthorizationCodeRecord, maxPerSession?: number): Promise<void>;
   /**
    * Atomically marks a code used when it is unused and valid at `now` ("redeemed"). A used code
    * is "reused" and gets `replayedAt` (once); an expired one changes nothing.

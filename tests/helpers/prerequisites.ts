@@ -1,5 +1,5 @@
 /**
- * What some tests need from outside Deno (curl, openssl, Chromium, Python with Debian's
+ * What some tests need from outside Deno (curl, jq, openssl, Chromium, Python with Debian's
  * libraries, PostgreSQL), whether this machine has it, and {@linkcode testNeeding}: a test that,
  * when something is missing, is skipped with one line naming the Debian package, or fails
  * instead when `REQUIRE_TEST_PROGRAMS=1` (as `.ci/run` sets).
@@ -66,6 +66,9 @@ export function program(name: string, debianPackage = name): Program {
 
 /** curl, for the tests that drive the server as the README's examples do. */
 export const CURL: Prerequisite = program("curl");
+
+/** jq, which the README's five-minute path uses to read values out of JSON answers. */
+export const JQ: Prerequisite = program("jq");
 
 /** openssl, for certificates made the way the tutorial makes them. */
 export const OPENSSL: Prerequisite = program("openssl");

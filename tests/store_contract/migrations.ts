@@ -2,10 +2,11 @@
  * @module
  * The schema upgrades both backends make the same way, written once: a database from before
  * refresh families had a table of their own (SQLite's schema 3, PostgreSQL's schema 2) opens with
- * its refresh tokens turned into families, and one from before accounts had subjects of their
- * own (SQLite's schema 7, PostgreSQL's schema 6) opens with a subject for every user, carried by
- * what belongs to the account. Each backend's test file says how to make such a database; this
- * file fills it with the same rows and checks the same outcome.
+ * its refresh tokens turned into families; one from before the sign-in bounds (SQLite's schema 7,
+ * PostgreSQL's schema 6) keeps its pending sign-ins and codes; and one from before accounts had
+ * subjects of their own (SQLite's schema 10, PostgreSQL's schema 9) opens with a subject for every
+ * user, carried by what belongs to the account. Each backend's test file says how to make such a
+ * database; this file fills it with the same rows and checks the same outcome.
  */
 import assert from "node:assert/strict";
 import { unixNow, type UnixSeconds } from "../../src/clock.ts";
@@ -131,6 +132,71 @@ async function assertFamilies(migrated: Store, now: UnixSeconds): Promise<void> 
   }));
   assert.ok(next.outcome === "rotated");
   assert.equal(next.token.expiresAt, now + 1100, "the session's end is now absolute");
+}
+
+/**
+ * The pending sign-in and the three codes of one browser session (of alice, a user) stored before
+ * the bounds.
+ */
+export const SIGN_IN_BEFORE_BOUNDS = `
+  INSERT INTO users (username, password_hash, created_at) VALUES ('alice', '$hash-a', 1);
+  INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at, expires_at)
+    VALUES ('old-page', 'b', 'c', '{"kind":"sign_in"}', 1900000000, 1900000600);
+  INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
+    code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at, family_id,
+    replayed_at)
+  VALUES ('old-1', 'app', 'alice', 'https://app.example/cb', 'openid', 'x', NULL, 1900000000,
+      'sid-old', 1900000000, 1900000060, NULL, NULL, NULL),
+    ('old-2', 'app', 'alice', 'https://app.example/cb', 'openid', 'x', NULL, 1900000000,
+      'sid-old', 1900000000, 1900000060, NULL, NULL, NULL),
+    ('old-3', 'app', 'alice', 'https://app.example/cb', 'openid', 'x', NULL, 1900000000,
+      'sid-old', 1900000000, 1900000060, NULL, NULL, NULL);`;
+
+/** How a backend makes a database from before the sign-in bounds. */
+export interface BeforeSignInBounds {
+  /** The schema version from before the bounds. */
+  version: number;
+  /** What the backend needs from the machine. */
+  needs?: readonly Prerequisite[];
+  /** Makes a database at that version holding {@linkcode SIGN_IN_BEFORE_BOUNDS}. */
+  create(): Promise<{ open(): Promise<Store> } & AsyncDisposable>;
+}
+
+/**
+ * Registers the case "`name`.open of schema N keeps pending sign-ins and codes, …" for a
+ * backend: pending steps stored before addresses were kept count against no address, and codes
+ * stored before their order was kept are trimmed oldest first from then on.
+ */
+export function signInBoundsTest(name: string, backend: BeforeSignInBounds): void {
+  testNeeding(backend.needs ?? [], {
+    name:
+      `${name}.open of schema ${backend.version} keeps pending sign-ins (counted against no address) and codes (trimmed before any newer one)`,
+    async fn() {
+      await using database = await backend.create();
+      const store = await database.open();
+      try {
+        const now = 1_900_000_001;
+        const page = await store.getPendingRequest("old-page", now);
+        assert.equal(page?.address, null);
+        const admitted = await store.addPendingRequest({
+          ...page!,
+          id: "new-page",
+          address: "198.51.100.7",
+        }, 1);
+        assert.deepEqual(admitted, { added: true });
+        const code = await store.useAuthorizationCode("old-1", now);
+        assert.ok(code.outcome === "redeemed");
+        await store.addAuthorizationCode({ ...code.record, codeHash: "new", usedAt: null }, 2);
+        const outcomes = [];
+        for (const hash of ["old-1", "old-2", "old-3", "new"]) {
+          outcomes.push((await store.useAuthorizationCode(hash, now)).outcome);
+        }
+        assert.deepEqual(outcomes, ["unknown", "unknown", "redeemed", "redeemed"]);
+      } finally {
+        await store.close();
+      }
+    },
+  });
 }
 
 /**

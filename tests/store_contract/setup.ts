@@ -162,6 +162,7 @@ export function pendingRecord(
     bindingHash: "b".repeat(64),
     csrfHash: "c".repeat(64),
     action: '{"kind":"sign_in"}',
+    address: null,
     createdAt: NOW,
     expiresAt: NOW + 600,
     ...fields,

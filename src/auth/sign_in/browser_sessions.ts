@@ -5,7 +5,7 @@
  * refresh-token families issued in it, which end with it. It never reads a request.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { BrowserSessionRecord, Store } from "../../store/store.ts";
+import type { BrowserSessionRecord, SignInStore } from "../../store/sign_in.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import type { RefreshFamilies } from "../tokens/refresh_families.ts";
@@ -44,13 +44,13 @@ export interface BrowserSession {
  * ```
  */
 export class BrowserSessions {
-  #store: Store;
+  #store: SignInStore;
   #families: RefreshFamilies;
   #events: SecurityEvents;
   readonly options: Readonly<BrowserSessionOptions>;
 
   constructor(
-    deps: { store: Store; families: RefreshFamilies; events?: SecurityEvents },
+    deps: { store: SignInStore; families: RefreshFamilies; events?: SecurityEvents },
     options: BrowserSessionOptions,
   ) {
     this.#store = deps.store;

@@ -5,7 +5,7 @@
  * sign-in flow's decision (`next_step.ts`).
  */
 import { unixNow } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { SignInStore } from "../../store/sign_in.ts";
 import { scopeTokens } from "../scopes.ts";
 
 /**
@@ -18,9 +18,9 @@ import { scopeTokens } from "../scopes.ts";
  * ```
  */
 export class Consents {
-  #store: Store;
+  #store: SignInStore;
 
-  constructor(store: Store) {
+  constructor(store: SignInStore) {
     this.#store = store;
   }
 

@@ -90,11 +90,16 @@ export class SignInFlow {
   }
 
   /**
-   * An authorization request from the browser holding `cookie`. An unknown client or an
-   * unregistered redirect URI is an error page; every other problem of the request goes back to
-   * the client. A signed-in browser gets its code at once (single sign-on).
+   * An authorization request from the browser holding `cookie`, coming from the client address
+   * (group) `address`. An unknown client or an unregistered redirect URI is an error page; every
+   * other problem of the request goes back to the client. A signed-in browser gets its code at
+   * once (single sign-on); a sign-in page counts against the address's unfinished sign-ins.
    */
-  async authorize(params: RequestParameters, cookie: string | undefined): Promise<FlowStep> {
+  async authorize(
+    params: RequestParameters,
+    cookie: string | undefined,
+    address?: string,
+  ): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
       const resolved = await resolveClient(params, this.#deps.clients);
@@ -107,7 +112,7 @@ export class SignInFlow {
       }
       const session = await this.#deps.browserSessions.current(cookie);
       notes.user = session?.username;
-      return await this.#next(request, resolved.client, { session, cookie });
+      return await this.#next(request, resolved.client, { session, cookie, address });
     });
   }
 
@@ -190,9 +195,14 @@ export class SignInFlow {
   async #next(
     request: AuthorizationRequest,
     client: RegisteredClient,
-    browser: { session?: BrowserSession; cookie?: string; justSignedIn?: boolean },
+    browser: {
+      session?: BrowserSession;
+      cookie?: string;
+      justSignedIn?: boolean;
+      address?: string;
+    },
   ): Promise<FlowStep> {
-    const { session, cookie, justSignedIn } = browser;
+    const { session, cookie, justSignedIn, address } = browser;
     const grantedScope = session && !client.firstParty
       ? await this.#deps.consents.granted(session.subject, client.clientId)
       : "";
@@ -206,7 +216,10 @@ export class SignInFlow {
     });
     switch (next.kind) {
       case "sign_in":
-        return await this.#signInPage(request, client, cookie, { username: request.loginHint });
+        return await this.#signInPage(request, client, cookie, {
+          username: request.loginHint,
+          address,
+        });
       case "consent": {
         const action = { kind: "consent" as const, request, sid: next.session.sid };
         const form = await this.#deps.pending.start(action, cookie!);
@@ -227,17 +240,18 @@ export class SignInFlow {
   /**
    * The sign-in page, its pending step bound to the browser's cookie; a browser without one gets
    * a new random cookie here (never a session: that is made only at sign-in, under yet another
-   * value). A page shown again after a failed attempt keeps its pending step (`view.form`).
+   * value). A page shown again after a failed attempt keeps its pending step (`view.form`); a
+   * new one counts against `view.address`'s unfinished sign-ins.
    */
   async #signInPage(
     request: AuthorizationRequest,
     client: RegisteredClient,
     cookie: string | undefined,
-    view: { username?: string; error?: AuthFailure; form?: PendingForm },
+    view: { username?: string; error?: AuthFailure; form?: PendingForm; address?: string },
   ): Promise<FlowStep> {
     const binding = isSecretShaped(cookie) ? cookie : randomSecret();
     const form = view.form ??
-      await this.#deps.pending.start({ kind: "sign_in", request }, binding);
+      await this.#deps.pending.start({ kind: "sign_in", request }, binding, view.address);
     return {
       kind: "sign_in",
       clientName: client.displayName,

@@ -3,7 +3,7 @@
  * The OpenID Connect UserInfo answer (Core §5.3) for a verified access token with scope
  * `openid`: `sub`, and `preferred_username` with scope `profile`.
  */
-import type { Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
 import { invalidToken } from "../errors.ts";
 import { PROFILE_SCOPE, scopeTokens } from "../scopes.ts";
 import type { AccessClaims } from "../tokens/access_tokens.ts";
@@ -14,7 +14,7 @@ import type { AccessClaims } from "../tokens/access_tokens.ts";
  */
 export async function userInfo(
   claims: AccessClaims,
-  store: Store,
+  store: AccountStore,
 ): Promise<Record<string, string>> {
   const user = await store.getUserBySubject(claims.sub);
   if (!user) throw invalidToken("The token's user no longer exists");

@@ -6,9 +6,9 @@
  * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
-import type { ClientIdentity, ClientRegistry } from "../clients/registry.ts";
-import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, TokenStore } from "../../store/tokens.ts";
+import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
+import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
@@ -41,7 +41,7 @@ export interface RefreshFamilyOptions {
 
 /** What refresh families work with. */
 export interface RefreshFamilyDeps {
-  store: Store;
+  store: TokenStore;
   tokens: AccessTokens;
   revocations: RevocationList;
   clients: ClientRegistry;
@@ -61,7 +61,7 @@ export interface RefreshFamilyDeps {
  * ```
  */
 export class RefreshFamilies {
-  #store: Store;
+  #store: TokenStore;
   #tokens: AccessTokens;
   #revocations: RevocationList;
   #clients: ClientRegistry;
@@ -78,15 +78,17 @@ export class RefreshFamilies {
   }
 
   /**
-   * Starts a family for a user whose password was just checked; `scope` is checked against the
-   * policy. Refused as `invalid_credentials` when the password changed or the user was removed
-   * since the check.
+   * Starts a family for a user whose password was just checked, for the client `clientId`
+   * (`registered`, when it is registered in the store); `scope` is decided as for every grant.
+   * Refused as `invalid_credentials` when the password changed or the user was removed since the
+   * check, and as `invalid_client` when the client's registration ended meanwhile.
    */
   async start(
     user: VerifiedUser,
-    request: { clientId: string; scope?: string },
+    request: { clientId: string; registered?: RegisteredClient; scope?: string },
   ): Promise<TokenPair> {
-    const scope = grantScope(request.scope, this.options.scopes);
+    const { registered } = request;
+    const scope = grantScope(request.scope, this.options.scopes, { registered: registered?.scope });
     const now = unixNow();
     const refreshToken = randomSecret();
     const family: RefreshFamilyRecord = {
@@ -107,7 +109,9 @@ export class RefreshFamilies {
       expiresAt: Math.min(now + this.options.refreshIdleTtlSeconds, family.expiresAt),
       usedAt: null,
     };
-    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash)) {
+    const registration = registered && { createdAt: registered.registeredAt };
+    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash, registration)) {
+      if (registered && !await this.#isCurrent(registered)) throw clientRemoved(registered);
       throw invalidCredentials();
     }
     return await this.#issue(family, { refreshToken, scope, issuedAt: now });
@@ -142,7 +146,10 @@ export class RefreshFamilies {
       }
       return {
         tokenHash: nextHash,
-        scope: grantScope(request.scope, this.options.scopes, token.scope),
+        scope: grantScope(request.scope, this.options.scopes, {
+          earlier: token.scope,
+          registered: request.client?.registered?.scope,
+        }),
         expiresAt: now + this.options.refreshIdleTtlSeconds,
         accessExpiresAt: this.#accessExpiresAt(now),
       };
@@ -321,6 +328,11 @@ export class RefreshFamilies {
     };
   }
 
+  /** Whether `client` is still registered as it was (not removed, nor registered again). */
+  async #isCurrent(client: RegisteredClient): Promise<boolean> {
+    return (await this.#clients.find(client.clientId))?.registeredAt === client.registeredAt;
+  }
+
   /** Until when an access token issued at `issuedAt` may be accepted. */
   #accessExpiresAt(issuedAt: UnixSeconds): UnixSeconds {
     return issuedAt + this.#tokens.options.ttlSeconds + this.#leeway();
@@ -349,6 +361,10 @@ function clientProblem(
     return "Refresh token was issued to another client";
   }
   return undefined;
+}
+
+function clientRemoved(client: RegisteredClient): AuthFailure {
+  return invalidClient(`Client "${client.clientId}" no longer exists`);
 }
 
 /** Refuses a revocation of a token that was not issued to the caller (RFC 7009 §2.1). */

@@ -13,7 +13,7 @@ import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
 import { newSubject } from "../_subjects.ts";
-import { throttleWrites } from "../_throttle.ts";
+import { reservationsColumn, throttleWrites } from "../_throttle.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
 import { NAME_LOCK, THROTTLE_LOCK_CLASS } from "./locks.ts";
 import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
@@ -144,7 +144,7 @@ export function createAccountStore(sql: Sql): AccountStore {
         const results = await Promise.all([
           ...locks.map((id) => tx`SELECT pg_advisory_xact_lock(${THROTTLE_LOCK_CLASS}, ${id})`),
           tx`
-            SELECT key, failures, window_start, blocked_until FROM throttle
+            SELECT key, failures, window_start, blocked_until, reserved_until FROM throttle
             WHERE key IN ${tx(unique)}`,
         ]);
         const current = new Map<string, ThrottleRecord>();
@@ -155,10 +155,12 @@ export function createAccountStore(sql: Sql): AccountStore {
         await Promise.all(
           throttleWrites(unique, decision).map(([key, record]) =>
             record === null ? tx`DELETE FROM throttle WHERE key = ${key}` : tx`
-              INSERT INTO throttle (key, failures, window_start, blocked_until)
-              VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil})
+              INSERT INTO throttle (key, failures, window_start, blocked_until, reserved_until)
+              VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil},
+                ${reservationsColumn(record)})
               ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-                window_start = excluded.window_start, blocked_until = excluded.blocked_until`
+                window_start = excluded.window_start, blocked_until = excluded.blocked_until,
+                reserved_until = excluded.reserved_until`
           ),
         );
         return { result: decision.result };

@@ -42,6 +42,11 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
    ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
   steps.signInTables(POSTGRES),
+  // Codes made in the same second are ordered by an increasing id (SQLite has its rowid).
+  `ALTER TABLE authorization_codes ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY;
+   ${steps.SIGN_IN_BOUNDS}`,
+  steps.clientRemovals(POSTGRES),
+  steps.THROTTLE_RESERVATIONS,
   // Every user gets a subject of their own, which what belongs to an account then carries.
   `ALTER TABLE users ADD COLUMN subject TEXT;
    UPDATE users SET subject = ${POSTGRES.randomSubject};

@@ -13,7 +13,7 @@ import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
 import { newSubject } from "../_subjects.ts";
-import { throttleWrites } from "../_throttle.ts";
+import { reservationsColumn, throttleWrites } from "../_throttle.ts";
 import { all, change, one, run, transaction } from "./database.ts";
 import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
 import { revokeUserFamilies } from "./tokens.ts";
@@ -144,7 +144,8 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
         for (const key of keys) {
           const row = one(
             db,
-            "SELECT failures, window_start, blocked_until FROM throttle WHERE key = ?",
+            `SELECT failures, window_start, blocked_until, reserved_until FROM throttle
+             WHERE key = ?`,
             key,
           );
           if (row) current.set(key, records.toThrottle(row));
@@ -157,13 +158,16 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
           }
           change(
             db,
-            `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+            `INSERT INTO throttle (key, failures, window_start, blocked_until, reserved_until)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-               window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
+               window_start = excluded.window_start, blocked_until = excluded.blocked_until,
+               reserved_until = excluded.reserved_until`,
             key,
             record.failures,
             record.windowStartAt,
             record.blockedUntil,
+            reservationsColumn(record),
           );
         }
         return decision.result;
