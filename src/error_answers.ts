@@ -125,6 +125,7 @@ const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer
   }),
   duplicate_user: (error) => ({ status: 409, message: error.message }),
   duplicate_client: (error) => ({ status: 409, message: error.message }),
+  name_taken: (error) => ({ status: 409, message: error.message }),
 };
 
 /**

@@ -99,6 +99,11 @@ Deno.test("GET /hello answers 401 invalid_token to tokens signed with the real k
         forge: () => signEs256(es256, { ...claims, scope: { hello: true } }, privateKey),
       },
       {
+        name: "a preferred_username that is an object",
+        msg: claim("preferred_username"),
+        forge: () => signEs256(es256, { ...claims, preferred_username: { a: 1 } }, privateKey),
+      },
+      {
         name: "a sid that is a number",
         msg: claim("sid"),
         forge: () => signEs256(es256, { ...claims, sid: 42 }, privateKey),

@@ -8,6 +8,7 @@ import {
   postForm,
   refresh,
   startTestServer,
+  subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
 
@@ -177,7 +178,8 @@ Deno.test("POST /oauth/introspect of an active access token answers active with 
   assert.equal(viaPost.res.status, 200);
   for (const body of [viaBasic, viaPost.body]) {
     assert.equal(body.active, true);
-    assert.equal(body.sub, "user1");
+    assert.equal(body.sub, await subjectOf(server, "user1"));
+    assert.equal(body.username, "user1");
     assert.equal(body.scope, "hello");
     assert.equal(body.client_id, "auth-api");
     assert.equal(body.exp, claims.exp);
@@ -224,7 +226,8 @@ Deno.test("POST /oauth/introspect of a refresh token: active with token_type ref
     const body = await introspect(server, params);
     assert.equal(body.active, true);
     assert.equal(body.token_type, "refresh_token");
-    assert.equal(body.sub, "user1");
+    assert.equal(body.sub, await subjectOf(server, "user1"));
+    assert.equal(body.username, "user1");
     assert.equal(body.client_id, "auth-api");
     assert.equal(body.scope, "hello");
     assert.equal(typeof body.exp, "number");

@@ -29,7 +29,7 @@ import {
 } from "./helpers/oidc.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { hello, login, startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
 const REDIRECT_URI = "https://app.example/callback";
@@ -140,7 +140,8 @@ Deno.test("the ID token is RS256, from a key in the JWKS, with iss, sub, aud, ex
     audience: app.clientId,
     requiredClaims: ["exp", "iat", "auth_time", "nonce", "at_hash", "sid"],
   });
-  assert.equal(payload.sub, "alice");
+  assert.equal(payload.sub, await subjectOf(server, "alice"));
+  assert.equal(payload.sub, decodeJwt(String(tokens.access_token)).sub, "the access token's");
   assert.equal(payload.nonce, "n-0S6_WzA2Mj");
   assert.equal(payload.at_hash, await accessTokenHash(String(tokens.access_token)));
   assert.ok(
@@ -177,7 +178,7 @@ testNeeding(
     } as const;
     const good = await verifyWithPyJwt(server, String(tokens.id_token), check);
     assert.equal(good.stderr, "");
-    assert.equal(good.stdout, "alice\n");
+    assert.equal(good.stdout, `${await subjectOf(server, "alice")}\n`);
     assert.equal(good.code, 0);
     const bad = await verifyWithPyJwt(server, tampered(String(tokens.id_token)), check);
     assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
@@ -198,10 +199,12 @@ Deno.test("/userinfo answers GET and POST with a Bearer token: sub, and preferre
     const { res, body } = await userinfo(server, String(tokens.access_token), method);
     assert.equal(res.status, 200, method);
     assert.equal(res.headers.get("cache-control"), "no-store");
-    assert.deepEqual(body, { sub: "alice", preferred_username: "alice" });
+    assert.deepEqual(body, { sub: await subjectOf(server, "alice"), preferred_username: "alice" });
   }
   const { tokens: narrow } = await signedIn(server, app, { scope: "openid" });
-  assert.deepEqual((await userinfo(server, String(narrow.access_token))).body, { sub: "alice" });
+  assert.deepEqual((await userinfo(server, String(narrow.access_token))).body, {
+    sub: await subjectOf(server, "alice"),
+  });
 });
 
 Deno.test("/userinfo refuses a missing, invalid or non-openid token and a removed user's", async () => {

@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
@@ -7,6 +8,7 @@ import {
   familiesFromTokensTest,
   SIGN_IN_BEFORE_BOUNDS,
   signInBoundsTest,
+  subjectsFromUsersTest,
   USERS_BEFORE_FAMILIES,
 } from "./store_contract/migrations.ts";
 
@@ -83,29 +85,44 @@ familiesFromTokensTest("PostgresStore", {
   },
 });
 
+/**
+ * A new database at schema `version`, made by the first `version` steps as that release made
+ * them, with `rows` (SQL) in it.
+ */
+async function databaseAt(
+  version: number,
+  rows: string,
+): Promise<AsyncDisposable & { open(): Promise<Store> }> {
+  const database = await createTestDatabase();
+  const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.begin(async (tx) => {
+      await tx`
+        CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,
+          applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
+      for (const [index, migration] of MIGRATIONS.slice(0, version).entries()) {
+        await tx.unsafe(migration);
+        await tx`INSERT INTO schema_migrations (version) VALUES (${index + 1})`;
+      }
+      await tx.unsafe(rows);
+    });
+  } finally {
+    await sql.end();
+  }
+  return {
+    open: () => PostgresStore.open(database.url, { maxConnections: 2 }),
+    [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
+  };
+}
+
 signInBoundsTest("PostgresStore", {
   version: 6,
   needs: [POSTGRESQL],
-  async create() {
-    const database = await createTestDatabase();
-    await (await PostgresStore.open(database.url, { maxConnections: 1 })).close();
-    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
-    try {
-      await sql.unsafe(`DROP INDEX pending_requests_address;
-        DROP INDEX authorization_codes_browser_sid;
-        ALTER TABLE pending_requests DROP COLUMN address;
-        ALTER TABLE authorization_codes DROP COLUMN id;
-        DROP INDEX refresh_families_client;
-        ALTER TABLE revocations DROP COLUMN issued_until;
-        ALTER TABLE throttle DROP COLUMN reserved_until;
-        DELETE FROM schema_migrations WHERE version >= 7;
-        ${SIGN_IN_BEFORE_BOUNDS}`);
-    } finally {
-      await sql.end();
-    }
-    return {
-      open: () => PostgresStore.open(database.url, { maxConnections: 2 }),
-      [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
-    };
-  },
+  create: () => databaseAt(6, SIGN_IN_BEFORE_BOUNDS),
+});
+
+subjectsFromUsersTest("PostgresStore", {
+  version: 9,
+  needs: [POSTGRESQL],
+  create: (rows) => databaseAt(9, rows),
 });

@@ -51,6 +51,7 @@ function rowReader<T>(kinds: { [K in keyof T]-?: Kind }, prefix = ""): (row: Row
 /** A `users` row. */
 export const toUser = rowReader<UserRecord>({
   username: "text",
+  subject: "text",
   passwordHash: "text",
   createdAt: "number",
 });
@@ -78,6 +79,7 @@ export const toSigningKey = rowReader<SigningKeyRecord>({
 const FAMILY_KINDS = {
   id: "text",
   username: "text",
+  subject: "text",
   clientId: "text",
   createdAt: "number",
   expiresAt: "number",
@@ -94,7 +96,7 @@ export const toRefreshFamily = rowReader<RefreshFamilyRecord>(FAMILY_KINDS);
  */
 export const REFRESH_TOKEN_STATE_COLUMNS =
   `t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
-   f.username AS family_username, f.client_id AS family_client_id,
+   f.username AS family_username, f.subject AS family_subject, f.client_id AS family_client_id,
    f.created_at AS family_created_at, f.expires_at AS family_expires_at,
    f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at`;
 
@@ -158,6 +160,7 @@ export const toAuthorizationCode = rowReader<AuthorizationCodeRecord>({
   codeHash: "text",
   clientId: "text",
   username: "text",
+  subject: "text",
   redirectUri: "text",
   scope: "text",
   codeChallenge: "text",
@@ -176,6 +179,7 @@ export const toBrowserSession = rowReader<BrowserSessionRecord>({
   idHash: "text",
   sid: "text",
   username: "text",
+  subject: "text",
   authTime: "number",
   createdAt: "number",
   idleExpiresAt: "number",

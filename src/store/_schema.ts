@@ -27,6 +27,8 @@ export interface Dialect {
   laterExpiry:
     | "max(expires_at, excluded.expires_at)"
     | "GREATEST(revocations.expires_at, excluded.expires_at)";
+  /** A new random subject, 32 hexadecimal digits, different in every row. */
+  randomSubject: "lower(hex(randomblob(16)))" | "replace(gen_random_uuid()::text, '-', '')";
 }
 
 /** A table that holds signing keys, as first made; `private_jwk` is still required. */
@@ -223,4 +225,31 @@ export const SIGN_IN_BOUNDS = `ALTER TABLE pending_requests ADD COLUMN address T
 export function clientRemovals(d: Dialect): string {
   return `ALTER TABLE revocations ADD COLUMN issued_until ${d.integer};
    CREATE INDEX refresh_families_client ON refresh_families (client_id);`;
+}
+
+/**
+ * What follows once every user has a subject of their own (each backend gives them one its own
+ * way): refresh families, browser sessions and authorization codes carry their user's subject,
+ * and consents are kept by subject, so that nothing of an account passes to a later account of
+ * the same name. A family whose user is gone (it was revoked with them) gets a subject no
+ * account has; browser sessions, codes and consents of users that are gone are deleted. The
+ * new columns' default is only for the rows that exist; the stores always give one.
+ */
+export function subjectsFromUsers(d: Dialect): string {
+  const subjectOf = (table: string) =>
+    `(SELECT u.subject FROM users u WHERE u.username = ${table}.username)`;
+  const gone = "username NOT IN (SELECT username FROM users)";
+  return `ALTER TABLE refresh_families ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE refresh_families
+     SET subject = coalesce(${subjectOf("refresh_families")}, ${d.randomSubject});
+   DELETE FROM browser_sessions WHERE ${gone};
+   DELETE FROM browser_session_families WHERE sid NOT IN (SELECT sid FROM browser_sessions);
+   ALTER TABLE browser_sessions ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE browser_sessions SET subject = ${subjectOf("browser_sessions")};
+   DELETE FROM authorization_codes WHERE ${gone};
+   ALTER TABLE authorization_codes ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE authorization_codes SET subject = ${subjectOf("authorization_codes")};
+   DELETE FROM consents WHERE ${gone};
+   UPDATE consents SET username = ${subjectOf("consents")};
+   ALTER TABLE consents RENAME COLUMN username TO subject;`;
 }

@@ -39,7 +39,11 @@ export interface ClientRemoval {
 
 /** Registered OAuth clients. */
 export interface ClientStore {
-  /** Registers a client; throws StoreFailure `duplicate_client` when the id is taken. */
+  /**
+   * Registers a client; throws StoreFailure `duplicate_client` when the id is taken, and
+   * `name_taken` when the client acts for itself ({@linkcode actsForItself}) and a user has that
+   * id as name or subject (checked atomically with the insert, against `addUser` too).
+   */
   addClient(record: ClientRecord): Promise<void>;
   /** Finds a registered client by exact id. */
   getClient(clientId: string): Promise<ClientRecord | undefined>;
@@ -56,4 +60,12 @@ export interface ClientStore {
   removeClient(clientId: string, removal: ClientRemoval): Promise<boolean>;
   /** Replaces a confidential client's secret hash; false when there is no such client. */
   setClientSecretHash(clientId: string, secretHash: string): Promise<boolean>;
+}
+
+/**
+ * Whether the client may get tokens for itself (the client credentials grant), whose `sub` is
+ * its id: such an id may never be a user's name or subject.
+ */
+export function actsForItself(client: Pick<ClientRecord, "grantTypes">): boolean {
+  return client.grantTypes.includes("client_credentials");
 }

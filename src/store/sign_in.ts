@@ -41,6 +41,8 @@ export interface AuthorizationCodeRecord {
   codeHash: string;
   clientId: string;
   username: string;
+  /** The account's subject: the code is redeemed only while the user is that account. */
+  subject: string;
   redirectUri: string;
   scope: string;
   /** The PKCE S256 challenge the code verifier must match. */
@@ -71,6 +73,8 @@ export interface BrowserSessionRecord {
   /** The public session id (OpenID Connect `sid`); never the cookie value. */
   sid: string;
   username: string;
+  /** The subject of the account signed in. */
+  subject: string;
   /** When the user entered their password. */
   authTime: UnixSeconds;
   createdAt: UnixSeconds;
@@ -134,8 +138,11 @@ export interface SignInStore {
    */
   endBrowserSession(sid: string): Promise<string[] | undefined>;
 
-  /** The scope a user has consented to for a client, if any. */
-  getConsent(username: string, clientId: string): Promise<string | undefined>;
-  /** Records (replacing) the scope a user has consented to for a client. */
-  saveConsent(username: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
+  /**
+   * The scope an account (by subject, so that no later account of the same name inherits it) has
+   * consented to for a client, if any.
+   */
+  getConsent(subject: string, clientId: string): Promise<string | undefined>;
+  /** Records (replacing) the scope an account (by subject) has consented to for a client. */
+  saveConsent(subject: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
 }

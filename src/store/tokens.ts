@@ -44,6 +44,8 @@ export interface RefreshFamilyRecord {
   /** The family's id, also the access tokens' `sid`. */
   id: string;
   username: string;
+  /** The subject of the user's account, the `sub` of the family's tokens. */
+  subject: string;
   clientId: string;
   /** The login. */
   createdAt: UnixSeconds;
@@ -140,10 +142,11 @@ export interface TokenStore {
 
   /**
    * Starts a refresh family: inserts the family and its first token, only while `passwordHash`
-   * is still the user's (the one the login was checked against) and, for a client registered in
-   * the store, while the registration the grant was checked against (`client.createdAt`) is
-   * still the client's. False, with nothing stored, when the user was removed or their password
-   * changed meanwhile, or the client was removed (and perhaps registered again).
+   * is still the user's (the one the login was checked against; salted, so no later account of
+   * the same name has it) and, for a client registered in the store, while the registration the
+   * grant was checked against (`client.createdAt`) is still the client's. False, with nothing
+   * stored, when the user was removed or their password changed meanwhile, or the client was
+   * removed (and perhaps registered again).
    */
   startRefreshFamily(
     family: RefreshFamilyRecord,

@@ -78,17 +78,22 @@ export function pem(label: string, der: ArrayBuffer): string {
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
 }
 
-/** Fresh claims the server accepts for user1, with the `iss` and `aud` of a token it issued. */
+/**
+ * Fresh claims the server accepts for user1, with the `iss`, `aud`, `sub` and name of a token it
+ * issued.
+ */
 export function goodClaims(issued: string, overrides: Json = {}): Json {
-  const { iss, aud } = decodeSegment(issued.split(".")[1]);
-  return freshClaims({ iss, aud, ...overrides });
+  const { iss, aud, sub, preferred_username } = decodeSegment(issued.split(".")[1]);
+  return freshClaims({ iss, aud, sub, preferred_username, ...overrides });
 }
 
-/** Claims the server accepts for user1 once `iss` and `aud` are added: issued now, for 10 minutes. */
+/**
+ * Claims the server accepts once `iss`, `aud` and the user's `sub` and `preferred_username` are
+ * added: issued now, for 10 minutes.
+ */
 function freshClaims(claims: Json): Json {
   const now = unixNow();
   return {
-    sub: "user1",
     iat: now,
     nbf: now,
     exp: now + 600,
@@ -112,7 +117,14 @@ export async function currentSigningKey(
 /** A valid token for user1 that this server has never seen: signed here with its current key. */
 export async function unseenValidToken(server: TestServer): Promise<string> {
   const { record, privateKey } = await currentSigningKey(server);
-  const claims = freshClaims({ iss: server.config.issuer, aud: server.config.audience });
+  const user = await server.store.getUser("user1");
+  assert.ok(user, "user1 exists");
+  const claims = freshClaims({
+    iss: server.config.issuer,
+    aud: server.config.audience,
+    sub: user.subject,
+    preferred_username: user.username,
+  });
   return await new SignJWT(claims)
     .setProtectedHeader({ alg: record.alg, kid: record.kid, typ: ACCESS_TOKEN_TYPE })
     .sign(privateKey);

@@ -139,6 +139,13 @@ export interface Endpoint {
   client: Deno.HttpClient;
 }
 
+/** The subject (the `sub` of its tokens) of the account named `username` in the server's store. */
+export async function subjectOf(server: { store: Store }, username: string): Promise<string> {
+  const user = await server.store.getUser(username);
+  assert.ok(user, `user "${username}" exists`);
+  return user.subject;
+}
+
 /** Logs in over HTTPS and returns the parsed JSON answer and the response. */
 export async function login(
   server: Endpoint,

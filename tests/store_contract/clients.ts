@@ -57,6 +57,32 @@ export function clientsContract({ test, testReopening }: ContractContext): void 
     assert.equal((await store.getClient("app"))?.firstParty, false);
   });
 
+  test("addClient refuses as name_taken a client that acts for itself under a user's name or subject", async (store) => {
+    await store.addUser("user2", HASH);
+    const { subject } = (await store.getUser("user2"))!;
+    for (const clientId of ["user2", subject]) {
+      const client = clientRecord(clientId, {
+        grantTypes: ["authorization_code", "client_credentials"],
+      });
+      await assert.rejects(store.addClient(client), (error) => {
+        assert.ok(error instanceof StoreFailure);
+        assert.equal(error.code, "name_taken");
+        assert.equal(
+          error.message,
+          `Client id "${clientId}" is a user's name or subject; a client_credentials client needs an id no user has`,
+        );
+        return true;
+      });
+      assert.equal(await store.getClient(clientId), undefined, clientId);
+    }
+    assert.deepEqual(await store.listClients(), []);
+    // A client that never gets tokens for itself is never a token's subject.
+    await store.addClient(clientRecord("user2"));
+    assert.ok(await store.getClient("user2"));
+    await store.addClient(clientRecord("user3", { grantTypes: ["client_credentials"] }));
+    assert.ok(await store.getClient("user3"));
+  });
+
   test("listClients lists clients in order of their ids", async (store) => {
     for (const id of ["carol", "Alice", "bob", "alice"]) await store.addClient(clientRecord(id));
     assert.deepEqual((await store.listClients()).map((client) => client.clientId), [

@@ -63,6 +63,7 @@ export function familyRecord(
   return {
     id,
     username: "alice",
+    subject: "subject-alice",
     clientId: "auth-api",
     createdAt: NOW,
     expiresAt: NOW + 86400,
@@ -177,6 +178,7 @@ export function codeRecord(
     codeHash,
     clientId: "app",
     username: "alice",
+    subject: "subject-alice",
     redirectUri: "https://app.example/callback",
     scope: "openid",
     codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
@@ -202,6 +204,7 @@ export function browserSession(
     idHash,
     sid,
     username: "alice",
+    subject: "subject-alice",
     authTime: NOW,
     createdAt: NOW,
     idleExpiresAt: NOW + 1800,

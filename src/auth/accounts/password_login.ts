@@ -39,6 +39,8 @@ export interface LoginSuccess extends VerifiedUser {
  */
 export interface VerifiedUser {
   username: string;
+  /** The account's subject, the `sub` of its tokens. */
+  subject: string;
   passwordHash: string;
 }
 
@@ -130,6 +132,7 @@ export class PasswordLogin {
     const device = attempt.budget === "device" ? attempt.deviceId : undefined;
     return {
       username: name,
+      subject: user.subject,
       passwordHash,
       deviceToken: await this.#devices.issue(name, device),
       deviceTokenExpiresIn: this.#devices.options.ttlSeconds,

@@ -39,6 +39,5 @@ export async function clientCredentialsGrant(
     accessToken: issued.token,
     expiresIn: issued.expiresIn,
     scope,
-    subject: client.clientId,
   };
 }

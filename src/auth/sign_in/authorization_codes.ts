@@ -74,6 +74,7 @@ export class AuthorizationCodes {
       codeHash: await sha256Hex(code),
       clientId: request.clientId,
       username: session.username,
+      subject: session.subject,
       redirectUri: request.redirectUri,
       scope: request.scope,
       codeChallenge: request.codeChallenge,
@@ -133,7 +134,7 @@ export class AuthorizationCodes {
       accessToken: pair.accessToken,
       expiresIn: pair.expiresIn,
       scope: pair.scope,
-      subject: record.username,
+      username: record.username,
       ...(mayUseGrant(client, "refresh_token") &&
         { refreshToken: pair.refreshToken }),
     };
@@ -148,7 +149,7 @@ export class AuthorizationCodes {
     }
     if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
       grant.idToken = await idTokens.issue({
-        subject: record.username,
+        subject: pair.claims.sub,
         clientId: record.clientId,
         authTime: record.authTime,
         sessionId: record.browserSid,
@@ -173,7 +174,8 @@ async function startFamily(
   { families, store }: { families: RefreshFamilies; store: AccountStore & SignInStore },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
-  if (!user) throw signedOut();
+  // Another account of the same name is not the one that signed in.
+  if (!user || user.subject !== record.subject) throw signedOut();
   try {
     return await families.start(user, {
       clientId: record.clientId,

@@ -29,6 +29,8 @@ export interface BrowserSession {
   /** The public session id (`sid` of ID tokens). */
   sid: string;
   username: string;
+  /** The subject of the account signed in. */
+  subject: string;
   authTime: UnixSeconds;
 }
 
@@ -37,7 +39,7 @@ export interface BrowserSession {
  *
  * @example
  * ```ts
- * const { cookie, session } = await browserSessions.signIn("alice", oldCookie);
+ * const { cookie, session } = await browserSessions.signIn(verifiedUser, oldCookie);
  * await browserSessions.current(cookie); // the session, until it idles out or ends
  * ```
  */
@@ -71,11 +73,11 @@ export class BrowserSessions {
 
   /**
    * Starts a session for a user who just entered their password, under a new cookie whatever
-   * the browser held before. A previous session of the same user hands its families over; one of
-   * another user ends.
+   * the browser held before. A previous session of the same account hands its families over;
+   * one of another account (even of the same name) ends.
    */
   async signIn(
-    username: string,
+    user: { username: string; subject: string },
     previousCookie: string | undefined,
   ): Promise<{ cookie: string; session: BrowserSession }> {
     const now = unixNow();
@@ -83,7 +85,8 @@ export class BrowserSessions {
     const record: BrowserSessionRecord = {
       idHash: await sha256Hex(cookie),
       sid: crypto.randomUUID(),
-      username,
+      username: user.username,
+      subject: user.subject,
       authTime: now,
       createdAt: now,
       idleExpiresAt: now + Math.min(this.options.idleSeconds, this.options.maxSeconds),
@@ -91,7 +94,7 @@ export class BrowserSessions {
     };
     await this.#store.addBrowserSession(record);
     const previous = await this.#find(previousCookie);
-    if (previous?.username === username) {
+    if (previous?.subject === user.subject) {
       for (const familyId of await this.#store.endBrowserSession(previous.sid) ?? []) {
         if (!await this.#store.linkSessionFamily(record.sid, familyId)) {
           await this.#families.revokeFamily(familyId);
@@ -137,5 +140,6 @@ export class BrowserSessions {
 }
 
 function sessionOf(record: BrowserSessionRecord): BrowserSession {
-  return { sid: record.sid, username: record.username, authTime: record.authTime };
+  const { sid, username, subject, authTime } = record;
+  return { sid, username, subject, authTime };
 }

@@ -148,7 +148,7 @@ export class SignInFlow {
         return await this.#signInPage(request, client, cookie, { username, error: failure, form });
       }
       await pending.finish(posted.id!);
-      const signedIn = await browserSessions.signIn(login.username, cookie);
+      const signedIn = await browserSessions.signIn(login, cookie);
       notes.user = login.username;
       const next = await this.#next(request, client, {
         session: signedIn.session,
@@ -186,7 +186,7 @@ export class SignInFlow {
         const error = new AuthFailure("access_denied", "The user did not allow access");
         return { kind: "redirect_error", target: request, error };
       }
-      await consents.grant(session.username, request.clientId, request.scope);
+      await consents.grant(session.subject, request.clientId, request.scope);
       return { kind: "code", target: request, code: await codes.issue(request, session) };
     });
   }
@@ -204,7 +204,7 @@ export class SignInFlow {
   ): Promise<FlowStep> {
     const { session, cookie, justSignedIn, address } = browser;
     const grantedScope = session && !client.firstParty
-      ? await this.#deps.consents.granted(session.username, client.clientId)
+      ? await this.#deps.consents.granted(session.subject, client.clientId)
       : "";
     const next = decideNextStep({
       request,

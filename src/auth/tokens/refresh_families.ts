@@ -14,7 +14,12 @@ import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { AccessClaims, AccessTokens, Presenter } from "./access_tokens.ts";
+import {
+  type AccessClaims,
+  type AccessTokens,
+  type Presenter,
+  userNameOf,
+} from "./access_tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -89,6 +94,7 @@ export class RefreshFamilies {
     const family: RefreshFamilyRecord = {
       id: crypto.randomUUID(),
       username: user.username,
+      subject: user.subject,
       clientId: request.clientId,
       createdAt: now,
       expiresAt: now + this.options.refreshTtlSeconds,
@@ -197,7 +203,7 @@ export class RefreshFamilies {
     if (claims.sid) await this.revokeFamily(claims.sid);
     this.#events.record({
       event: "logout",
-      subject: claims.sub,
+      subject: userNameOf(claims),
       client: claims.client_id,
       sid: claims.sid,
     }, origin);
@@ -245,7 +251,7 @@ export class RefreshFamilies {
       await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
       this.#events.record({
         event: "token_revoked",
-        subject: claims.sub,
+        subject: userNameOf(claims),
         client: caller.clientId,
         sid: claims.sid,
         reason: "access_token",
@@ -285,7 +291,7 @@ export class RefreshFamilies {
           scope: record.scope,
           client_id: family.clientId,
           username: family.username,
-          sub: family.username,
+          sub: family.subject,
           iat: record.createdAt,
           exp: record.expiresAt,
         }
@@ -293,8 +299,9 @@ export class RefreshFamilies {
     };
     const access = async () => {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
+      const username = claims && userNameOf(claims);
       return claims && visible(claims.client_id)
-        ? { active: true, token_type: "Bearer", username: claims.sub, ...claims }
+        ? { active: true, token_type: "Bearer", ...(username && { username }), ...claims }
         : undefined;
     };
     const [first, second] = hint === "refresh_token" ? [refresh, access] : [access, refresh];
@@ -305,7 +312,8 @@ export class RefreshFamilies {
     family: RefreshFamilyRecord,
     fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
   ): Promise<TokenPair> {
-    const issued = await this.#tokens.issue(family.username, {
+    const issued = await this.#tokens.issue(family.subject, {
+      username: family.username,
       scope: fields.scope,
       clientId: family.clientId,
       familyId: family.id,

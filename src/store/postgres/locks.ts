@@ -25,3 +25,8 @@ export const SESSION_CODES_LOCK_CLASS = 7_244_005;
  * address), held while an address's pending sign-ins are counted and one is added.
  */
 export const ADDRESS_PENDING_LOCK_CLASS = 7_244_006;
+/**
+ * Held while a user, or a client that acts for itself, is added: each checks that the other kind
+ * has no such name, and the check holds until the insert commits.
+ */
+export const NAME_LOCK = 7_244_007;

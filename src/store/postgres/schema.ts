@@ -17,10 +17,14 @@ const POSTGRES: steps.Dialect = {
   keyOrder: "id BIGINT GENERATED ALWAYS AS IDENTITY,\n     ",
   now: "extract(epoch FROM now())::bigint",
   laterExpiry: "GREATEST(revocations.expires_at, excluded.expires_at)",
+  randomSubject: "replace(gen_random_uuid()::text, '-', '')",
 };
 
-/** Schema versions, applied in order inside one transaction each. */
-const MIGRATIONS = [
+/**
+ * Schema versions, applied in order inside one transaction each. Exported so that upgrades can
+ * be tested from any version.
+ */
+export const MIGRATIONS: readonly string[] = [
   `${steps.accountTables(POSTGRES)}
    ${steps.refreshTokenTables(POSTGRES)}`,
   steps.SECONDS_NOT_MILLISECONDS,
@@ -43,6 +47,14 @@ const MIGRATIONS = [
    ${steps.SIGN_IN_BOUNDS}`,
   steps.clientRemovals(POSTGRES),
   steps.THROTTLE_RESERVATIONS,
+  // Every user gets a subject of their own, which what belongs to an account then carries.
+  `ALTER TABLE users ADD COLUMN subject TEXT;
+   UPDATE users SET subject = ${POSTGRES.randomSubject};
+   ALTER TABLE users ALTER COLUMN subject SET NOT NULL, ADD UNIQUE (subject);
+   ${steps.subjectsFromUsers(POSTGRES)}
+   ALTER TABLE refresh_families ALTER COLUMN subject DROP DEFAULT;
+   ALTER TABLE browser_sessions ALTER COLUMN subject DROP DEFAULT;
+   ALTER TABLE authorization_codes ALTER COLUMN subject DROP DEFAULT;`,
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

@@ -61,10 +61,10 @@ export function createSignInStore(sql: Sql): SignInStore {
         // The session's lock orders its codes' ids as their commits, and keeps trims apart.
         await tx`SELECT pg_advisory_xact_lock(${SESSION_CODES_LOCK_CLASS}, hashtext(${sid}))`;
         await tx`
-          INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
-            code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+          INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
+            scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
             family_id, replayed_at)
-          VALUES (${record.codeHash}, ${record.clientId}, ${record.username},
+          VALUES (${record.codeHash}, ${record.clientId}, ${record.username}, ${record.subject},
             ${record.redirectUri}, ${record.scope}, ${record.codeChallenge}, ${record.nonce},
             ${record.authTime}, ${sid}, ${record.createdAt}, ${record.expiresAt},
             ${record.usedAt}, ${record.familyId}, ${record.replayedAt})`;
@@ -107,9 +107,10 @@ export function createSignInStore(sql: Sql): SignInStore {
     addBrowserSession(record) {
       return run(async () => {
         await sql`
-          INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
+          INSERT INTO browser_sessions (id_hash, sid, username, subject, auth_time, created_at,
             idle_expires_at, expires_at)
-          VALUES (${record.idHash}, ${record.sid}, ${record.username}, ${record.authTime},
+          VALUES (${record.idHash}, ${record.sid}, ${record.username}, ${record.subject},
+            ${record.authTime},
             ${record.createdAt}, ${record.idleExpiresAt}, ${record.expiresAt})`;
       });
     },
@@ -151,20 +152,20 @@ export function createSignInStore(sql: Sql): SignInStore {
       });
     },
 
-    getConsent(username, clientId) {
+    getConsent(subject, clientId) {
       return run(async () => {
         const [row] = await sql`
-          SELECT scope FROM consents WHERE username = ${username} AND client_id = ${clientId}`;
+          SELECT scope FROM consents WHERE subject = ${subject} AND client_id = ${clientId}`;
         return row?.scope;
       });
     },
 
-    saveConsent(username, clientId, scope, now) {
+    saveConsent(subject, clientId, scope, now) {
       return run(async () => {
         await sql`
-          INSERT INTO consents (username, client_id, scope, granted_at)
-          VALUES (${username}, ${clientId}, ${scope}, ${now})
-          ON CONFLICT (username, client_id) DO UPDATE
+          INSERT INTO consents (subject, client_id, scope, granted_at)
+          VALUES (${subject}, ${clientId}, ${scope}, ${now})
+          ON CONFLICT (subject, client_id) DO UPDATE
             SET scope = excluded.scope, granted_at = excluded.granted_at`;
       });
     },
@@ -187,6 +188,11 @@ export async function deleteUserBrowserSessions(
       WHERE sid = ANY(${sessions.map((session) => session.sid)})`;
   }
   return sessions;
+}
+
+/** Deletes the consents an account gave. Runs inside the caller's transaction. */
+export async function forgetUserConsents(tx: Transaction, subject: string): Promise<void> {
+  await tx`DELETE FROM consents WHERE subject = ${subject}`;
 }
 
 /**

@@ -78,12 +78,13 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       return transaction(db, () => {
         change(
           db,
-          `INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
-           code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
-           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
+           scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           record.codeHash,
           record.clientId,
           record.username,
+          record.subject,
           record.redirectUri,
           record.scope,
           record.codeChallenge,
@@ -150,11 +151,12 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       await run(() =>
         change(
           db,
-          `INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
-           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO browser_sessions (id_hash, sid, username, subject, auth_time, created_at,
+           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           record.idHash,
           record.sid,
           record.username,
+          record.subject,
           record.authTime,
           record.createdAt,
           record.idleExpiresAt,
@@ -202,25 +204,25 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       });
     },
 
-    getConsent(username, clientId) {
+    getConsent(subject, clientId) {
       return run(() =>
         one(
           db,
-          "SELECT scope FROM consents WHERE username = ? AND client_id = ?",
-          username,
+          "SELECT scope FROM consents WHERE subject = ? AND client_id = ?",
+          subject,
           clientId,
         )?.scope as string | undefined
       );
     },
 
-    async saveConsent(username, clientId, scope, now) {
+    async saveConsent(subject, clientId, scope, now) {
       await run(() =>
         change(
           db,
-          `INSERT INTO consents (username, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (username, client_id) DO UPDATE SET scope = excluded.scope,
+          `INSERT INTO consents (subject, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope,
              granted_at = excluded.granted_at`,
-          username,
+          subject,
           clientId,
           scope,
           now,
@@ -242,6 +244,11 @@ export function deleteUserBrowserSessions(
   const sessions = rows.map(records.toBrowserSession);
   for (const session of sessions) unlinkFamilies(db, session.sid);
   return sessions;
+}
+
+/** Deletes the consents an account gave. Runs inside the caller's transaction. */
+export function forgetUserConsents(db: DatabaseSync, subject: string): void {
+  change(db, "DELETE FROM consents WHERE subject = ?", subject);
 }
 
 /**

@@ -286,10 +286,11 @@ function readRefreshToken(db: DatabaseSync, tokenHash: string): RefreshTokenStat
 function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
   change(
     db,
-    `INSERT INTO refresh_families (id, username, client_id, created_at, expires_at,
-     access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
+     access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     family.id,
     family.username,
+    family.subject,
     family.clientId,
     family.createdAt,
     family.expiresAt,
