@@ -41,7 +41,13 @@ export async function preparePeerRuntime(
   const config = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/deno.json`));
   await Deno.writeTextFile(
     `${dir}/deno.json`,
-    JSON.stringify({ nodeModulesDir: "auto", imports: config.imports, lock: { frozen: true } }),
+    JSON.stringify({
+      nodeModulesDir: "auto",
+      imports: config.imports,
+      // The peers' packages are scoped to tests/; the lock file knows them only with their scope.
+      scopes: config.scopes,
+      lock: { frozen: true },
+    }),
   );
   await Deno.copyFile(`${REPO_ROOT}/deno.lock`, `${dir}/deno.lock`);
   const installed = await new Deno.Command(Deno.execPath(), {

@@ -116,8 +116,8 @@ export async function measureTokenLoad(
       fixture.certPath,
       "--key",
       fixture.keyPath,
-      "--secret",
-      secret,
+      // In one form: a base64url secret may start with "-", which parseArgs takes for an option.
+      `--secret=${secret}`,
       "--format",
       format,
       "--alg",

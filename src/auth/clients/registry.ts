@@ -9,7 +9,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { UnixSeconds } from "../../clock.ts";
 import type { ClientRecord, ClientStore } from "../../store/clients.ts";
 import { AuthFailure, invalidClient } from "../errors.ts";
-import { digestsEqual, sha256Hex } from "../secrets.ts";
+import { digestsEqual, sha256, sha256Hex } from "../secrets.ts";
 
 /** A client registered in the store, as the sign-in flow and the token endpoint see it. */
 export interface RegisteredClient {
@@ -56,7 +56,8 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
  * clients that only name themselves. A configured client shadows a registered one of that id.
  */
 export class ClientRegistry {
-  #secrets: Map<string, Uint8Array>;
+  /** The configured confidential clients' secrets, as SHA-256. */
+  #secretDigests: Map<string, Uint8Array>;
   #introspectors: ReadonlySet<string>;
   #store?: ClientStore;
   readonly defaultClientId: string;
@@ -74,8 +75,8 @@ export class ClientRegistry {
     if (Object.hasOwn(secrets, defaultClientId)) {
       throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
     }
-    this.#secrets = new Map(
-      Object.entries(secrets).map(([id, secret]) => [id, new TextEncoder().encode(secret)]),
+    this.#secretDigests = new Map(
+      Object.entries(secrets).map(([id, secret]) => [id, sha256(secret)]),
     );
     this.#introspectors = new Set(options.introspectors ?? []);
     this.defaultClientId = defaultClientId;
@@ -84,7 +85,9 @@ export class ClientRegistry {
 
   /** The registered client of that id; undefined for unknown, malformed or configured ids. */
   async find(clientId: string): Promise<RegisteredClient | undefined> {
-    if (!this.#store || !CLIENT_ID.test(clientId) || this.#secrets.has(clientId)) return undefined;
+    if (!this.#store || !CLIENT_ID.test(clientId) || this.#secretDigests.has(clientId)) {
+      return undefined;
+    }
     const record = await this.#store.getClient(clientId);
     return record && registeredClient(record);
   }
@@ -101,7 +104,7 @@ export class ClientRegistry {
    * authenticate to use its tokens.
    */
   async isConfidential(clientId: string): Promise<boolean> {
-    if (this.#secrets.has(clientId)) return true;
+    if (this.#secretDigests.has(clientId)) return true;
     return (await this.find(clientId))?.confidential ?? false;
   }
 
@@ -123,7 +126,7 @@ export class ClientRegistry {
       return { clientId: this.defaultClientId, authenticated: false };
     }
     if (!CLIENT_ID.test(clientId)) throw new AuthFailure("invalid_request", "Malformed client_id");
-    const expected = this.#secrets.get(clientId);
+    const expected = this.#secretDigests.get(clientId);
     const record = expected ? undefined : await this.#store?.getClient(clientId);
     if (record) return await identifyRegistered(record, secret);
     if (secret === undefined) {
@@ -152,13 +155,13 @@ async function anyReadingMatches(
   return match;
 }
 
-/** Compares in constant time, also for secrets of different lengths (via their digests). */
-async function secretsEqual(given: string, expected: Uint8Array): Promise<boolean> {
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", new TextEncoder().encode(given)),
-    crypto.subtle.digest("SHA-256", expected as Uint8Array<ArrayBuffer>),
-  ]);
-  return timingSafeEqual(new Uint8Array(a), new Uint8Array(b));
+/**
+ * Compares a secret with a configured one's digest in constant time, also for secrets of
+ * different lengths (via their digests).
+ */
+// deno-lint-ignore require-await
+async function secretsEqual(given: string, expectedDigest: Uint8Array): Promise<boolean> {
+  return timingSafeEqual(sha256(given), expectedDigest);
 }
 
 /**

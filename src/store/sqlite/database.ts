@@ -3,9 +3,10 @@
  * The one `node:sqlite` connection every part of the embedded store shares: opening it (file
  * modes, pragmas, migrations), running synchronous work as a promise, and write transactions.
  * A database locked by another process past the busy timeout is StoreFailure `unavailable`, as
- * PostgreSQL's outages are. It knows no table but through schema.ts.
+ * PostgreSQL's outages are. Each query text is prepared once per connection and kept. It knows no
+ * table but through schema.ts.
  */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { storeUnavailable } from "../errors.ts";
 import type { Row } from "../_rows.ts";
 import { secureDatabaseFiles } from "./file_modes.ts";
@@ -15,6 +16,13 @@ import { migrate } from "./schema.ts";
 const BUSY_TIMEOUT_MS = 5000;
 /** SQLITE_BUSY and SQLITE_LOCKED, as node:sqlite words them. */
 const LOCKED = /^database (table )?is locked/;
+/**
+ * Prepared statements kept per connection. The service's queries are a fixed set of texts (about
+ * a hundred); the bound only stops a caller that builds texts from values from growing it.
+ */
+const MAX_STATEMENTS = 256;
+/** Each connection's prepared statements by query text, oldest first. */
+const statements = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
 
 /** An open, migrated database and what its files' modes were. */
 export interface OpenedDatabase {
@@ -78,17 +86,33 @@ export function transaction<T>(db: DatabaseSync, work: () => T): Promise<T> {
 
 /** The first row `query` answers with `params`, or undefined when there is none. */
 export function one(db: DatabaseSync, query: string, ...params: SQLInputValue[]): Row | undefined {
-  return db.prepare(query).get(...params) as Row | undefined;
+  return statement(db, query).get(...params) as Row | undefined;
 }
 
 /** Every row `query` answers with `params`. */
 export function all(db: DatabaseSync, query: string, ...params: SQLInputValue[]): Row[] {
-  return db.prepare(query).all(...params) as Row[];
+  return statement(db, query).all(...params) as Row[];
 }
 
 /** Runs the statement `query` with `params`; returns how many rows it changed. */
 export function change(db: DatabaseSync, query: string, ...params: SQLInputValue[]): number {
-  return Number(db.prepare(query).run(...params).changes);
+  return Number(statement(db, query).run(...params).changes);
+}
+
+/**
+ * The prepared statement of `query` on `db`, prepared on first use: preparing costs more than
+ * running most of the store's queries. When the bound is reached the oldest is dropped.
+ */
+function statement(db: DatabaseSync, query: string): StatementSync {
+  let prepared = statements.get(db);
+  if (!prepared) statements.set(db, prepared = new Map());
+  let found = prepared.get(query);
+  if (!found) {
+    found = db.prepare(query);
+    if (prepared.size >= MAX_STATEMENTS) prepared.delete(prepared.keys().next().value!);
+    prepared.set(query, found);
+  }
+  return found;
 }
 
 /**
