@@ -24,7 +24,7 @@ import {
   type TestClient,
   tokenRequest,
 } from "./helpers/oidc.ts";
-import { runCli } from "./helpers/process.ts";
+import { addClient } from "./helpers/clients_cli.ts";
 import { hello, startTestServer, type TestServer } from "./helpers/server.ts";
 import { sleepUntil } from "./helpers/wait.ts";
 
@@ -46,20 +46,13 @@ interface SignedIn {
 /** A server with users alice and bob and the first-party public client "app". */
 async function setUp(env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startTestServer({ users: USERS, env });
-  const added = await runCli([
-    "clients",
-    "add",
-    "app",
-    "--redirect-uri",
-    REDIRECT_URI,
-    "--post-logout-redirect-uri",
-    SIGNED_OUT,
-    "--public",
-    "--first-party",
-    "--scope",
-    "openid hello",
-  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` } });
-  assert.equal(added.code, 0, added.stderr);
+  await addClient(server, "app", {
+    redirectUris: [REDIRECT_URI],
+    postLogoutRedirectUris: [SIGNED_OUT],
+    public: true,
+    firstParty: true,
+    scope: "openid hello",
+  });
   return server;
 }
 
