@@ -9,7 +9,7 @@ import { edgeHeaders } from "./helpers/edge_headers.mjs";
 import { median, PYTHON, timeKeptAlive } from "./helpers/kept_alive_client.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
-import { testCertificate } from "./helpers/tls.ts";
+import { serveTls, testCertificate } from "./helpers/tls.ts";
 
 /** The headers the edge sets on every answer. */
 function withEdgeHeaders(res: Response): Response {
@@ -103,15 +103,9 @@ testNeeding([PYTHON], {
   name:
     "every body size beside every head size reaches a kept-alive client without the delayed-ACK stall, through Deno.serve over TLS",
   async fn() {
-    const { certPem, keyPem } = await testCertificate();
+    const { certPem } = await testCertificate();
     await using temp = await tempDir();
-    await using server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: certPem,
-      key: keyPem,
-      onListen() {},
-    }, (req) => {
+    await using server = await serveTls((req) => {
       const query = new URL(req.url).searchParams;
       const res = withEdgeHeaders(textResponse("b".repeat(Number(query.get("body")))));
       const padding = Number(query.get("padding"));
