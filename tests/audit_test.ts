@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  authorizationCode,
-  authorizeUrl,
-  CookieBrowser,
-  pkce,
-  redeem,
-  registerClient,
-} from "./helpers/oidc.ts";
+import { authorizationCode, CookieBrowser, redeem, registerClient } from "./helpers/oidc.ts";
 import { runCli } from "./helpers/process.ts";
 import { hello, login, refresh, startTestServer, type TestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -189,9 +182,7 @@ Deno.test("the sign-in page, a replayed code and a browser's sign-out write audi
     redirectUris: ["https://app.example/callback"],
   });
   const browser = new CookieBrowser(server);
-  const fields = await browser.signInPage(
-    authorizeUrl(server, app, { code_challenge: (await pkce()).challenge }),
-  );
+  const fields = await browser.signInPageFor(app);
   const failed = await browser.signIn(fields, "alice", "guess-1");
   await failed.body?.cancel();
   assert.equal(failed.status, 400);

@@ -24,7 +24,8 @@ import {
 } from "./helpers/oidc.ts";
 import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { runCli, type ServerProcess } from "./helpers/process.ts";
+import { addClient, cliOn, secretOf } from "./helpers/clients_cli.ts";
+import type { ServerProcess } from "./helpers/process.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const PASSWORD = "alice-password-1";
@@ -37,28 +38,16 @@ type Basic = { id: string; secret: string };
 
 /** Registers the confidential third-party client "web" with every grant; returns its secret. */
 async function addWeb(cluster: Cluster): Promise<string> {
-  const added = await runCli([
-    "clients",
-    "add",
-    "web",
-    "--redirect-uri",
-    REDIRECT_URI,
-    "--scope",
-    "openid profile hello",
-    "--grant",
-    "authorization_code,refresh_token,password,client_credentials",
-  ], { cwd: cluster.dir, env: { DATABASE_URL: cluster.databaseUrl } });
-  assert.equal(added.code, 0, added.stderr);
-  const secret = /^client_secret: (\S+)$/m.exec(added.stdout)?.[1];
-  assert.ok(secret, "a secret was printed");
-  return secret;
+  const added = await addClient(cluster, "web", {
+    redirectUris: [REDIRECT_URI],
+    scope: "openid profile hello",
+    grants: ["authorization_code,refresh_token,password,client_credentials"],
+  });
+  return secretOf(added);
 }
 
 async function removeWeb(cluster: Cluster): Promise<void> {
-  const removed = await runCli(["clients", "remove", "web"], {
-    cwd: cluster.dir,
-    env: { DATABASE_URL: cluster.databaseUrl },
-  });
+  const removed = await cliOn(cluster, ["clients", "remove", "web"]);
   assert.equal(removed.code, 0, removed.stderr);
 }
 

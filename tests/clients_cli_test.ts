@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import { assertUsageError, type CliResult, runCli } from "./helpers/process.ts";
+import { addClient, secretOf } from "./helpers/clients_cli.ts";
+import { assertOneLineError, assertUsageError, type CliResult, runCli } from "./helpers/process.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -19,20 +20,6 @@ async function withDatabase(
     };
     await fn((args) => runCli(["clients", ...args], { cwd: dir, env }), dir);
   });
-}
-
-function assertOneLineError(result: CliResult, pattern: RegExp): void {
-  assert.equal(result.code, 1, result.stderr);
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0], /^Error: /);
-  assert.match(lines[0], pattern);
-}
-
-function secretOf(result: CliResult): string {
-  const match = /^client_secret: ([A-Za-z0-9_-]{43})$/m.exec(result.stdout);
-  assert.ok(match, result.stdout);
-  return match[1];
 }
 
 Deno.test("clients add registers public and confidential clients; the secret is printed once and stored only as SHA-256", async () => {
@@ -191,16 +178,10 @@ Deno.test("clients add refuses what must not be registered, each with one line",
 
 Deno.test("a client registered with the CLI is used by a running server at once", async () => {
   await using server = await startTestServer();
-  const added = await runCli([
-    "clients",
-    "add",
-    "reporting",
-    "--grant",
-    "client_credentials",
-    "--scope",
-    "hello",
-  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` } });
-  assert.equal(added.code, 0, added.stderr);
+  const added = await addClient(server, "reporting", {
+    grants: ["client_credentials"],
+    scope: "hello",
+  });
   const secret = secretOf(added);
   const res = await fetch(`${server.url}/oauth/token`, {
     client: server.client,

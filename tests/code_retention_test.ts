@@ -23,7 +23,7 @@ import {
   redirectedTo,
   type TestClient,
 } from "./helpers/oidc.ts";
-import { runCli } from "./helpers/process.ts";
+import { addClient } from "./helpers/clients_cli.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 /** The most authorization codes one browser session keeps, redeemed or not. */
@@ -40,18 +40,12 @@ const APP: TestClient = { clientId: "app", redirectUri: REDIRECT_URI };
 /** A server with alice and the first-party public client "app", behind `env`. */
 async function setUp(env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startTestServer({ users: { alice: PASSWORD }, env });
-  const added = await runCli([
-    "clients",
-    "add",
-    "app",
-    "--redirect-uri",
-    REDIRECT_URI,
-    "--public",
-    "--first-party",
-    "--scope",
-    "openid hello",
-  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` } });
-  assert.equal(added.code, 0, added.stderr);
+  await addClient(server, "app", {
+    redirectUris: [REDIRECT_URI],
+    public: true,
+    firstParty: true,
+    scope: "openid hello",
+  });
   return server;
 }
 

@@ -13,25 +13,15 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import {
-  authorizationCode,
-  authorizeUrl,
-  CookieBrowser,
-  formFields,
-  pkce,
-  redeem,
-  redirectedTo,
-  type TestClient,
-  tokenRequest,
-} from "./helpers/oidc.ts";
-import { runCli } from "./helpers/process.ts";
+import * as oidc from "./helpers/oidc.ts";
+import { addClient } from "./helpers/clients_cli.ts";
 import { hello, startTestServer, type TestServer } from "./helpers/server.ts";
 import { sleepUntil } from "./helpers/wait.ts";
 
 const USERS = { alice: "alice-password-1", bob: "bob-password-1" };
 const REDIRECT_URI = "https://app.example/callback";
 const SIGNED_OUT = "https://app.example/signed-out";
-const APP: TestClient = { clientId: "app", redirectUri: REDIRECT_URI };
+const APP: oidc.TestClient = { clientId: "app", redirectUri: REDIRECT_URI };
 /** Requests of the race, all at once. */
 const RACERS = 48;
 
@@ -39,48 +29,45 @@ type Json = Record<string, unknown>;
 
 /** A user signed in through "app" in a browser of their own, with the tokens it got. */
 interface SignedIn {
-  browser: CookieBrowser;
+  browser: oidc.CookieBrowser;
   tokens: Json;
 }
 
 /** A server with users alice and bob and the first-party public client "app". */
 async function setUp(env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startTestServer({ users: USERS, env });
-  const added = await runCli([
-    "clients",
-    "add",
-    "app",
-    "--redirect-uri",
-    REDIRECT_URI,
-    "--post-logout-redirect-uri",
-    SIGNED_OUT,
-    "--public",
-    "--first-party",
-    "--scope",
-    "openid hello",
-  ], { cwd: server.dir, env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` } });
-  assert.equal(added.code, 0, added.stderr);
+  await addClient(server, "app", {
+    redirectUris: [REDIRECT_URI],
+    postLogoutRedirectUris: [SIGNED_OUT],
+    public: true,
+    firstParty: true,
+    scope: "openid hello",
+  });
   return server;
 }
 
 async function signIn(server: TestServer, username: keyof typeof USERS): Promise<SignedIn> {
-  const { code, verifier, browser } = await authorizationCode(server, APP, {
+  const { code, verifier, browser } = await oidc.authorizationCode(server, APP, {
     username,
     password: USERS[username],
     params: { scope: "openid hello" },
   });
-  const { res, body } = await redeem(server, APP, code, verifier);
+  const { res, body } = await oidc.redeem(server, APP, code, verifier);
   assert.equal(res.status, 200, JSON.stringify(body));
   return { browser, tokens: body };
 }
 
 /** Whether the browser is still signed in: `prompt=none` gets a code rather than an error. */
-async function isSignedIn(server: TestServer, browser: CookieBrowser): Promise<boolean> {
-  const { challenge } = await pkce();
+async function isSignedIn(server: TestServer, browser: oidc.CookieBrowser): Promise<boolean> {
+  const { challenge } = await oidc.pkce();
   const res = await browser.get(
-    authorizeUrl(server, APP, { scope: "openid hello", prompt: "none", code_challenge: challenge }),
+    oidc.authorizeUrl(server, APP, {
+      scope: "openid hello",
+      prompt: "none",
+      code_challenge: challenge,
+    }),
   );
-  const query = redirectedTo(res, REDIRECT_URI);
+  const query = oidc.redirectedTo(res, REDIRECT_URI);
   if (query.has("code")) return true;
   assert.equal(query.get("error"), "login_required", String(query));
   return false;
@@ -88,7 +75,7 @@ async function isSignedIn(server: TestServer, browser: CookieBrowser): Promise<b
 
 /** Refreshes the user's tokens once (keeping the new ones); returns the status. */
 async function refreshStatus(server: TestServer, user: SignedIn): Promise<number> {
-  const { res, body } = await tokenRequest(server, {
+  const { res, body } = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(user.tokens.refresh_token),
     client_id: APP.clientId,
@@ -127,13 +114,13 @@ async function assertPage(res: Response, what: string): Promise<string> {
 function assertQuestionTo(html: string, username: string): { request: string; csrf_token: string } {
   assert.match(html, /<h1>Sign out\?<\/h1>/);
   assert.match(html, new RegExp(`<strong>${username}</strong>`));
-  return formFields(html);
+  return oidc.formFields(html);
 }
 
 /** Submits every form a page carries as the browser that got it, as an attacker would. */
-async function submitForms(browser: CookieBrowser, html: string): Promise<void> {
+async function submitForms(browser: oidc.CookieBrowser, html: string): Promise<void> {
   if (!/name="csrf_token"/.test(html)) return;
-  const res = await browser.post("/sign-out", { ...formFields(html) });
+  const res = await browser.post("/sign-out", { ...oidc.formFields(html) });
   assert.ok(res.status < 500, `sign-out form: ${res.status}`);
   await res.body?.cancel();
 }
@@ -141,9 +128,9 @@ async function submitForms(browser: CookieBrowser, html: string): Promise<void> 
 Deno.test("end-session with alice's ID token from a browser without a session signs nobody out: a page, and alice stays signed in", async () => {
   await using server = await setUp();
   const alice = await signIn(server, "alice");
-  const attacker = new CookieBrowser(server);
+  const attacker = new oidc.CookieBrowser(server);
   const got = await attacker.get(endSessionUrl(server, alice.tokens.id_token));
-  const posted = await new CookieBrowser(server).post("/end-session", {
+  const posted = await new oidc.CookieBrowser(server).post("/end-session", {
     id_token_hint: String(alice.tokens.id_token),
     post_logout_redirect_uri: SIGNED_OUT,
   });
@@ -194,7 +181,7 @@ Deno.test("end-session with an ID token expired beyond the leeway asks, even fro
   await sleepUntil(exp! + leeway + 1);
   const url = endSessionUrl(server, alice.tokens.id_token);
 
-  const stranger = new CookieBrowser(server);
+  const stranger = new oidc.CookieBrowser(server);
   const strangers = await stranger.get(url);
   assert.equal(await isSignedIn(server, alice.browser), true, "a stranger ends nothing");
   await submitForms(stranger, await assertPage(strangers, "without a session"));
@@ -242,7 +229,7 @@ Deno.test(`${RACERS} end-session requests with alice's ID token at once, without
   const bob = await signIn(server, "bob");
   const hint = String(alice.tokens.id_token);
   const statuses = await Promise.all(Array.from({ length: RACERS }, async (_, i) => {
-    const browser = i % 4 < 2 ? new CookieBrowser(server) : bob.browser;
+    const browser = i % 4 < 2 ? new oidc.CookieBrowser(server) : bob.browser;
     const res = i % 2 === 0
       ? await browser.get(endSessionUrl(server, hint))
       : await browser.post("/end-session", { id_token_hint: hint });

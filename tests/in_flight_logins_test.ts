@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import type { ThrottleRecord } from "../src/store/store.ts";
 import { startCluster } from "./helpers/cluster.ts";
-import { authorizeUrl, CookieBrowser, pkce, registerClient } from "./helpers/oidc.ts";
+import { CookieBrowser, registerClient } from "./helpers/oidc.ts";
 import { CountingHasher, startTestServer, type TestServer } from "./helpers/server.ts";
 import { sleep, sleepUntil, waitFor } from "./helpers/wait.ts";
 
@@ -136,9 +136,7 @@ Deno.test("The sign-in page refused while attempts are in flight says so, and cl
     redirectUris: ["https://app.example/callback"],
   });
   const browser = new CookieBrowser(server);
-  const fields = await browser.signInPage(
-    authorizeUrl(server, app, { code_challenge: (await pkce()).challenge }),
-  );
+  const fields = await browser.signInPageFor(app);
   const held = Array.from({ length: FREE_FAILURES }, () => correctLogin(server, "/login"));
   await waitFor("the first checks to start", () => hasher.started === FREE_FAILURES);
   const refused = await browser.signIn(fields, "worker", PASSWORD);

@@ -3,7 +3,8 @@ import { type Cluster, eventually, ISSUER, startCluster } from "./helpers/cluste
 import { authorizeUrl, CookieBrowser, pkce, type Reachable, redirectedTo } from "./helpers/oidc.ts";
 import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { runCli, type ServerProcess } from "./helpers/process.ts";
+import { addClient, cliOn } from "./helpers/clients_cli.ts";
+import type { ServerProcess } from "./helpers/process.ts";
 
 /**
  * Sign-in from browsers across two `serve` processes on one database: a page shown by one
@@ -49,18 +50,12 @@ for (const kind of ["sqlite", "postgres"] as const) {
     async fn(t) {
       await using cluster = await startCluster(kind, { alice: PASSWORD });
       const { a, b } = cluster;
-      const added = await runCli([
-        "clients",
-        "add",
-        "app",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--scope",
-        "openid hello",
-        "--public",
-        "--first-party",
-      ], { cwd: cluster.dir, env: { DATABASE_URL: cluster.databaseUrl } });
-      assert.equal(added.code, 0, added.stderr);
+      await addClient(cluster, "app", {
+        redirectUris: [REDIRECT_URI],
+        scope: "openid hello",
+        public: true,
+        firstParty: true,
+      });
       const { browser, on, authorize, token, helloStatus } = flowOn(cluster);
 
       await t.step("both instances publish the same RS256 ID-token key", async () => {
@@ -177,11 +172,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
             REDIRECT_URI,
           ).get("code")!;
 
-          const changed = await runCli(["user", "passwd", "alice"], {
-            cwd: cluster.dir,
-            env: { DATABASE_URL: cluster.databaseUrl },
-            stdin: `${NEW_PASSWORD}\n`,
-          });
+          const changed = await cliOn(cluster, ["user", "passwd", "alice"], `${NEW_PASSWORD}\n`);
           assert.equal(changed.code, 0, changed.stderr);
           // This browser and the family issued in it, and the four browsers the race signed in.
           assert.equal(

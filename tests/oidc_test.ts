@@ -14,32 +14,20 @@ import {
 import { accessTokenHash, IdTokenKeys, IdTokens } from "../src/auth/sign_in/id_tokens.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import { unixNow } from "../src/clock.ts";
-import {
-  authorizationCode,
-  authorizeUrl,
-  CookieBrowser,
-  formFields,
-  PASSWORD,
-  pkce,
-  redeem,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-  tokenRequest,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
 import { hello, login, startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD };
+const USERS = { alice: oidc.PASSWORD };
 const REDIRECT_URI = "https://app.example/callback";
 const SIGNED_OUT = "https://app.example/signed-out";
 
 type Json = Record<string, unknown>;
 
-async function setUp(): Promise<{ server: TestServer; app: TestClient }> {
+async function setUp(): Promise<{ server: TestServer; app: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS });
-  const app = await registerClient(server, {
+  const app = await oidc.registerClient(server, {
     clientId: "app",
     redirectUris: [REDIRECT_URI],
     postLogoutRedirectUris: [SIGNED_OUT],
@@ -57,11 +45,11 @@ async function getJson(server: TestServer, path: string): Promise<Json> {
 /** Signs in a fresh browser and redeems the code. */
 async function signedIn(
   server: TestServer,
-  client: TestClient,
+  client: oidc.TestClient,
   params: Record<string, string> = {},
-): Promise<{ tokens: Json; browser: CookieBrowser }> {
-  const { code, verifier, browser } = await authorizationCode(server, client, { params });
-  const { res, body } = await redeem(server, client, code, verifier);
+): Promise<{ tokens: Json; browser: oidc.CookieBrowser }> {
+  const { code, verifier, browser } = await oidc.authorizationCode(server, client, { params });
+  const { res, body } = await oidc.redeem(server, client, code, verifier);
   assert.equal(res.status, 200, JSON.stringify(body));
   return { tokens: body, browser };
 }
@@ -82,14 +70,14 @@ async function userinfo(
 /** Whether the browser is still signed in, asked with prompt=none. */
 async function stillSignedIn(
   server: TestServer,
-  client: TestClient,
-  browser: CookieBrowser,
+  client: oidc.TestClient,
+  browser: oidc.CookieBrowser,
 ): Promise<boolean> {
-  const url = authorizeUrl(server, client, {
+  const url = oidc.authorizeUrl(server, client, {
     prompt: "none",
-    code_challenge: (await pkce()).challenge,
+    code_challenge: (await oidc.pkce()).challenge,
   });
-  return redirectedTo(await browser.get(url), client.redirectUri).has("code");
+  return oidc.redirectedTo(await browser.get(url), client.redirectUri).has("code");
 }
 
 Deno.test("GET /.well-known/openid-configuration has every field OpenID Connect Discovery requires, and the same document as RFC 8414 metadata", async () => {
@@ -216,7 +204,7 @@ Deno.test("/userinfo refuses a missing, invalid or non-openid token and a remove
   const invalid = await userinfo(server, "x.y.z");
   assert.equal(invalid.res.status, 401);
   assert.equal(invalid.body.error, "invalid_token");
-  const { body } = await login(server, "alice", PASSWORD);
+  const { body } = await login(server, "alice", oidc.PASSWORD);
   const noOpenid = await userinfo(server, String(body.access_token));
   assert.equal(noOpenid.res.status, 403);
   assert.match(
@@ -233,13 +221,13 @@ Deno.test("/userinfo refuses a missing, invalid or non-openid token and a remove
 Deno.test("end-session with id_token_hint ends the browser session and its refresh-token families, then redirects with state", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const second = await registerClient(server, {
+  const second = await oidc.registerClient(server, {
     clientId: "second",
     redirectUris: ["https://second.example/cb"],
   });
   const { tokens, browser } = await signedIn(server, app);
-  const sso = await authorizationCode(server, second, { browser });
-  const secondTokens = (await redeem(server, second, sso.code, sso.verifier)).body;
+  const sso = await oidc.authorizationCode(server, second, { browser });
+  const secondTokens = (await oidc.redeem(server, second, sso.code, sso.verifier)).body;
   const elsewhere = await signedIn(server, app);
 
   const url = new URL(`${server.url}/end-session`);
@@ -254,7 +242,7 @@ Deno.test("end-session with id_token_hint ends the browser session and its refre
 
   for (const issued of [tokens, secondTokens]) {
     assert.equal((await hello(server, `Bearer ${issued.access_token}`)).res.status, 401);
-    const refreshed = await tokenRequest(server, {
+    const refreshed = await oidc.tokenRequest(server, {
       grant_type: "refresh_token",
       refresh_token: String(issued.refresh_token),
       client_id: decodeJwt(String(issued.access_token)).client_id as string,
@@ -347,7 +335,7 @@ Deno.test("end-session with an id_token_hint expired beyond the leeway asks the 
   assert.match(html, /<h1>Sign out\?<\/h1>/);
   assert.equal(await stillSignedIn(server, app, browser), true);
   // The stale hint still named the client, whose post-logout URI the confirmation goes to.
-  const confirmed = await browser.post("/sign-out", { ...formFields(html) });
+  const confirmed = await browser.post("/sign-out", { ...oidc.formFields(html) });
   assert.equal(confirmed.status, 303);
   assert.equal(confirmed.headers.get("location"), SIGNED_OUT);
   assert.equal(await stillSignedIn(server, app, browser), false);
@@ -371,11 +359,11 @@ Deno.test("end-session without id_token_hint asks first; the question's form nee
     /form-action 'self' https:\/\/app\.example;/,
   );
   assert.equal(await stillSignedIn(server, app, browser), true);
-  const fields = formFields(html);
+  const fields = oidc.formFields(html);
   const refused = await browser.post("/sign-out", { request: fields.request });
   assert.equal(refused.status, 403);
   await refused.body?.cancel();
-  const stranger = new CookieBrowser(server);
+  const stranger = new oidc.CookieBrowser(server);
   stranger.cookie = "S".repeat(43);
   const foreign = await stranger.post("/sign-out", { ...fields });
   assert.equal(foreign.status, 403);
@@ -390,7 +378,7 @@ Deno.test("end-session without id_token_hint asks first; the question's form nee
 
   // Signed out already: a sign-out without a session just says so, and offers the way back
   // to a client that named its registered URI as a link, never as a redirect.
-  const done = await new CookieBrowser(server).get(`${server.url}/end-session`);
+  const done = await new oidc.CookieBrowser(server).get(`${server.url}/end-session`);
   assert.equal(done.status, 200);
   const doneHtml = await done.text();
   assert.match(doneHtml, /not signed in/);

@@ -5,22 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { inOneWrite, laterHeaders, textResponse } from "../src/http/one_write.ts";
+import { edgeHeaders } from "./helpers/edge_headers.mjs";
 import { median, PYTHON, timeKeptAlive } from "./helpers/kept_alive_client.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
-import { testCertificate } from "./helpers/tls.ts";
+import { serveTls, testCertificate } from "./helpers/tls.ts";
 
 /** The headers the edge sets on every answer. */
 function withEdgeHeaders(res: Response): Response {
-  const headers = res.headers;
-  headers.set("content-type", "application/json; charset=utf-8");
-  headers.set("x-request-id", crypto.randomUUID());
-  headers.set("strict-transport-security", "max-age=63072000");
-  headers.set("x-content-type-options", "nosniff");
-  headers.set("x-frame-options", "DENY");
-  headers.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
-  headers.set("referrer-policy", "no-referrer");
-  headers.set("cache-control", "no-store");
+  for (const [name, value] of Object.entries(edgeHeaders())) res.headers.set(name, value);
   return res;
 }
 
@@ -110,15 +103,9 @@ testNeeding([PYTHON], {
   name:
     "every body size beside every head size reaches a kept-alive client without the delayed-ACK stall, through Deno.serve over TLS",
   async fn() {
-    const { certPem, keyPem } = await testCertificate();
+    const { certPem } = await testCertificate();
     await using temp = await tempDir();
-    await using server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: certPem,
-      key: keyPem,
-      onListen() {},
-    }, (req) => {
+    await using server = await serveTls((req) => {
       const query = new URL(req.url).searchParams;
       const res = withEdgeHeaders(textResponse("b".repeat(Number(query.get("body")))));
       const padding = Number(query.get("padding"));

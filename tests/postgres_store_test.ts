@@ -4,13 +4,7 @@ import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
-import {
-  familiesFromTokensTest,
-  SIGN_IN_BEFORE_BOUNDS,
-  signInBoundsTest,
-  subjectsFromUsersTest,
-  USERS_BEFORE_FAMILIES,
-} from "./store_contract/migrations.ts";
+import * as migrations from "./store_contract/migrations.ts";
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -48,7 +42,7 @@ const SCHEMA_2 = `
   CREATE TABLE revocations (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind TEXT NOT NULL, id TEXT NOT NULL, expires_at BIGINT NOT NULL, UNIQUE (kind, id));`;
 
-familiesFromTokensTest("PostgresStore", {
+migrations.familiesFromTokensTest("PostgresStore", {
   version: 2,
   needs: [POSTGRESQL],
   async create(tokens) {
@@ -56,7 +50,7 @@ familiesFromTokensTest("PostgresStore", {
     const sql = postgres(database.url, { max: 1, onnotice: () => {} });
     try {
       await sql.unsafe(SCHEMA_2);
-      await sql.unsafe(USERS_BEFORE_FAMILIES);
+      await sql.unsafe(migrations.USERS_BEFORE_FAMILIES);
       for (const token of tokens) {
         await sql`
           INSERT INTO refresh_tokens (token_hash, family_id, username, client_id, scope,
@@ -115,13 +109,13 @@ async function databaseAt(
   };
 }
 
-signInBoundsTest("PostgresStore", {
+migrations.signInBoundsTest("PostgresStore", {
   version: 6,
   needs: [POSTGRESQL],
-  create: () => databaseAt(6, SIGN_IN_BEFORE_BOUNDS),
+  create: () => databaseAt(6, migrations.SIGN_IN_BEFORE_BOUNDS),
 });
 
-subjectsFromUsersTest("PostgresStore", {
+migrations.subjectsFromUsersTest("PostgresStore", {
   version: 9,
   needs: [POSTGRESQL],
   create: (rows) => databaseAt(9, rows),

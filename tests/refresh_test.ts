@@ -5,7 +5,7 @@ import { unixNow } from "../src/clock.ts";
 import {
   assertRevoked,
   hello,
-  login,
+  loginTokens,
   refresh,
   startTestServer,
   subjectOf,
@@ -33,10 +33,8 @@ async function refreshWithBody(
 }
 
 /** Logs in and returns the access and refresh tokens. */
-async function tokensFor(server: TestServer, user: keyof typeof USERS) {
-  const { res, body } = await login(server, user, USERS[user]);
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return { access: body.access_token as string, refresh: body.refresh_token as string };
+function tokensFor(server: TestServer, user: keyof typeof USERS) {
+  return loginTokens(server, user, USERS[user]);
 }
 
 /** Asserts a 400 answer of /refresh with the given `error` and a `msg`. */

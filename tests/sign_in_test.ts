@@ -161,10 +161,7 @@ Deno.test("the sign-in page during an attack behind a trusted proxy: the browser
   await using _ = server;
   const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
   const page = async (browser: CookieBrowser) =>
-    await browser.signInPage(authorizeUrl(server, app, {
-      code_challenge: (await pkce()).challenge,
-      prompt: "login",
-    }));
+    await browser.signInPageFor(app, { prompt: "login" });
   const behindProxy = (address: string) => {
     const browser = new CookieBrowser(server);
     browser.headers = { "x-forwarded-for": address };
@@ -316,17 +313,22 @@ Deno.test("one sign-in form submitted many times at once signs in exactly once; 
   );
 });
 
-Deno.test("a sign-in form does not pass as a consent or sign-out form, nor the other way round", async () => {
+/** A server with alice and bob and the third-party client "partner", which needs consent. */
+async function serverWithPartner(): Promise<{ server: TestServer; partner: TestClient }> {
   const server = await startTestServer({ users: USERS });
-  await using _ = server;
   const partner = await registerClient(server, {
     clientId: "partner",
     redirectUris: [REDIRECT_URI],
     firstParty: false,
   });
+  return { server, partner };
+}
+
+Deno.test("a sign-in form does not pass as a consent or sign-out form, nor the other way round", async () => {
+  const { server, partner } = await serverWithPartner();
+  await using _ = server;
   const browser = new CookieBrowser(server);
-  const url = authorizeUrl(server, partner, { code_challenge: (await pkce()).challenge });
-  const signIn = await browser.signInPage(url);
+  const signIn = await browser.signInPageFor(partner);
   await assertRefused(
     await browser.post("/consent", { ...signIn, decision: "allow" }),
     403,
@@ -343,13 +345,8 @@ Deno.test("a sign-in form does not pass as a consent or sign-out form, nor the o
 });
 
 Deno.test("POST /consent answers 403 without the CSRF token or from another browser, and needs the same session", async () => {
-  const server = await startTestServer({ users: USERS });
+  const { server, partner } = await serverWithPartner();
   await using _ = server;
-  const partner = await registerClient(server, {
-    clientId: "partner",
-    redirectUris: [REDIRECT_URI],
-    firstParty: false,
-  });
   const browser = new CookieBrowser(server);
   const url = authorizeUrl(server, partner, { code_challenge: (await pkce()).challenge });
   const consentPage = await browser.signIn(await browser.signInPage(url), "alice", PASSWORD);
@@ -430,9 +427,7 @@ Deno.test("a browser session ends when idle or past its absolute lifetime; use r
   const browser = new CookieBrowser(server);
   redirectedTo(
     await browser.signIn(
-      await browser.signInPage(authorizeUrl(server, app, {
-        code_challenge: (await pkce()).challenge,
-      })),
+      await browser.signInPageFor(app),
       "alice",
       PASSWORD,
     ),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HAPROXY, haproxyConfig, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-import { testCertificate } from "./helpers/tls.ts";
+import { serveTls, testCertificate } from "./helpers/tls.ts";
 import { hello, loginToken, startTestServer, type TestServer } from "./helpers/server.ts";
 import {
   openSlowClients,
@@ -171,13 +171,7 @@ testNeeding([HAPROXY], {
   async fn() {
     const { certPem, keyPem } = await testCertificate();
     const seen: Record<string, string | null>[] = [];
-    await using echo = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: certPem,
-      key: keyPem,
-      onListen() {},
-    }, (req) => {
+    await using echo = await serveTls((req) => {
       // The proxy's own health checks carry no client address.
       if (new URL(req.url).pathname === "/health/ready") return new Response("{}");
       seen.push({

@@ -8,13 +8,7 @@ import { SqliteStore } from "../src/store/sqlite.ts";
 import { MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
-import {
-  familiesFromTokensTest,
-  SIGN_IN_BEFORE_BOUNDS,
-  signInBoundsTest,
-  subjectsFromUsersTest,
-  USERS_BEFORE_FAMILIES,
-} from "./store_contract/migrations.ts";
+import * as migrations from "./store_contract/migrations.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -188,11 +182,11 @@ Deno.test("SqliteStore.open converts millisecond times of schema 2 into seconds"
   });
 });
 
-familiesFromTokensTest("SqliteStore", {
+migrations.familiesFromTokensTest("SqliteStore", {
   version: 3,
   create(tokens) {
     const path = oldDatabase("schema3.db", 3, (db) => {
-      db.exec(USERS_BEFORE_FAMILIES);
+      db.exec(migrations.USERS_BEFORE_FAMILIES);
       const insert = db.prepare(
         "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, 'hello', ?, ?, ?, ?)",
       );
@@ -227,12 +221,12 @@ function databaseAt(version: number, rows: string): AsyncDisposable & { open(): 
   return { open: () => SqliteStore.open(path), [Symbol.asyncDispose]: async () => {} };
 }
 
-signInBoundsTest("SqliteStore", {
+migrations.signInBoundsTest("SqliteStore", {
   version: 7,
-  create: () => Promise.resolve(databaseAt(7, SIGN_IN_BEFORE_BOUNDS)),
+  create: () => Promise.resolve(databaseAt(7, migrations.SIGN_IN_BEFORE_BOUNDS)),
 });
 
-subjectsFromUsersTest("SqliteStore", {
+migrations.subjectsFromUsersTest("SqliteStore", {
   version: 10,
   create: (rows) => Promise.resolve(databaseAt(10, rows)),
 });

@@ -20,33 +20,24 @@ import {
   redirectedTo,
   tokenRequest,
 } from "./helpers/oidc.ts";
-import { type CliResult, runCli } from "./helpers/process.ts";
+import {
+  addClient,
+  type ClientFlags,
+  clientsAddArgs,
+  cliOn,
+  secretOf,
+} from "./helpers/clients_cli.ts";
+import { assertOneLineError } from "./helpers/process.ts";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const PASSWORD = "alice-password-1";
 const NEW_PASSWORD = "alice-password-2";
 const REDIRECT_URI = "https://app.example/callback";
 
+/** A client of its own, no user's: the client-credentials grant only, for `/hello`. */
+const REPORTING: ClientFlags = { grants: ["client_credentials"], scope: "hello" };
+
 type Json = Record<string, unknown>;
-
-/** Runs a CLI command on the server's store. */
-function cli(server: TestServer, args: string[], stdin?: string): Promise<CliResult> {
-  return runCli(args, {
-    cwd: server.dir,
-    env: { DATABASE_URL: `sqlite:${server.dir}/data/auth.db` },
-    stdin,
-  });
-}
-
-/** Asserts a CLI refusal: exit 1 and one `Error:` line matching `pattern`. */
-function assertRefused(result: CliResult, pattern: RegExp): void {
-  // Only the first line: the rest of a registration's output is its secret.
-  assert.equal(result.code, 1, `refused, not: ${result.stdout.split("\n")[0]}`);
-  const lines = result.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0], /^Error: /);
-  assert.match(lines[0], pattern);
-}
 
 /** What one sign-in of a fresh browser through the third-party client "app" gave. */
 interface SignIn {
@@ -123,25 +114,19 @@ async function subjectsOf(server: TestServer, signIn: SignIn, password: string) 
 
 Deno.test("an account's sub is one value in every token and never passes to a new account of the same name; the consents stay with the old one", async (t) => {
   await using server = await startTestServer({ users: { alice: PASSWORD } });
-  const added = await cli(server, [
-    "clients",
-    "add",
-    "app",
-    "--redirect-uri",
-    REDIRECT_URI,
-    "--public",
-    "--scope",
-    "openid profile hello",
-  ]);
-  assert.equal(added.code, 0, added.stderr);
+  await addClient(server, "app", {
+    redirectUris: [REDIRECT_URI],
+    public: true,
+    scope: "openid profile hello",
+  });
 
   // The whole story first, then what it must show, each on its own.
   const first = await signIn(server, "alice", PASSWORD);
   const before = await subjectsOf(server, first, PASSWORD);
   const again = await signIn(server, "alice", PASSWORD);
-  const removed = await cli(server, ["user", "remove", "alice"]);
+  const removed = await cliOn(server, ["user", "remove", "alice"]);
   assert.equal(removed.code, 0, removed.stderr);
-  const readded = await cli(server, ["user", "add", "alice"], `${NEW_PASSWORD}\n`);
+  const readded = await cliOn(server, ["user", "add", "alice"], `${NEW_PASSWORD}\n`);
   assert.equal(readded.code, 0, readded.stderr);
   const renewed = await signIn(server, "alice", NEW_PASSWORD);
   const after = await subjectsOf(server, renewed, NEW_PASSWORD);
@@ -185,38 +170,21 @@ Deno.test("an account's sub is one value in every token and never passes to a ne
 
 Deno.test("clients add refuses a client-credentials client named like an existing user", async () => {
   await using server = await startTestServer({ users: { user2: "user2-password-1" } });
-  const added = await cli(server, [
-    "clients",
-    "add",
-    "user2",
-    "--grant",
-    "client_credentials",
-    "--scope",
-    "hello",
-  ]);
-  assertRefused(added, /"user2"/);
-  const listed = await cli(server, ["clients", "list"]);
+  const added = await cliOn(server, clientsAddArgs("user2", REPORTING));
+  assertOneLineError(added, /"user2"/);
+  const listed = await cliOn(server, ["clients", "list"]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.doesNotMatch(listed.stdout, /^user2 /m);
 });
 
 Deno.test("user add refuses the name of an existing client-credentials client", async () => {
   await using server = await startTestServer();
-  const added = await cli(server, [
-    "clients",
-    "add",
-    "reporting",
-    "--grant",
-    "client_credentials",
-    "--scope",
-    "hello",
-  ]);
-  assert.equal(added.code, 0, added.stderr);
-  assertRefused(
-    await cli(server, ["user", "add", "reporting"], "reporting-password-1\n"),
+  await addClient(server, "reporting", REPORTING);
+  assertOneLineError(
+    await cliOn(server, ["user", "add", "reporting"], "reporting-password-1\n"),
     /"reporting"/,
   );
-  const users = await cli(server, ["user", "list"]);
+  const users = await cliOn(server, ["user", "list"]);
   assert.equal(users.code, 0, users.stderr);
   assert.doesNotMatch(users.stdout, /^reporting$/m);
 });
@@ -227,8 +195,8 @@ Deno.test("clients add and user add of one name at once: exactly one of them suc
   for (let round = 0; round < 3; round++) {
     const name = `both-${round}`;
     const [client, user] = await Promise.all([
-      cli(server, ["clients", "add", name, "--grant", "client_credentials", "--scope", "hello"]),
-      cli(server, ["user", "add", name], `${name}-password-1\n`),
+      cliOn(server, clientsAddArgs(name, REPORTING)),
+      cliOn(server, ["user", "add", name], `${name}-password-1\n`),
     ]);
     outcomes.push(`${name}: clients add ${client.code}, user add ${user.code}`);
     for (const result of [client, user]) {
@@ -244,18 +212,8 @@ Deno.test("clients add and user add of one name at once: exactly one of them suc
 
 Deno.test("GET /hello never greets a client-credentials token as if its client were a user", async () => {
   await using server = await startTestServer();
-  const added = await cli(server, [
-    "clients",
-    "add",
-    "reporting",
-    "--grant",
-    "client_credentials",
-    "--scope",
-    "hello",
-  ]);
-  assert.equal(added.code, 0, added.stderr);
-  const secret = /^client_secret: (\S+)$/m.exec(added.stdout)?.[1];
-  assert.ok(secret, added.stdout);
+  const added = await addClient(server, "reporting", REPORTING);
+  const secret = secretOf(added);
   const { res, body } = await tokenRequest(server, { grant_type: "client_credentials" }, {
     id: "reporting",
     secret,

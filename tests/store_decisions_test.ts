@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { planCodeUse } from "../src/store/_code_use.ts";
 import { planRotation } from "../src/store/_rotation.ts";
 import type { AuthorizationCodeRecord, RefreshTokenState } from "../src/store/store.ts";
-
-const NOW = 1_900_000_000;
+import { codeRecord, NOW } from "./store_contract/setup.ts";
 
 /** A live family with one unused token, both valid for an hour; `changes` alter either. */
 function state(
@@ -105,23 +104,8 @@ Deno.test("planRotation caps the new token at the family's expiry and never shri
   assert.equal(longer.result.token.expiresAt, NOW + 100);
 });
 
-const CODE: AuthorizationCodeRecord = {
-  codeHash: "c1",
-  clientId: "app",
-  username: "alice",
-  subject: "subject-alice",
-  redirectUri: "https://app.example/callback",
-  scope: "openid",
-  codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-  nonce: null,
-  authTime: NOW - 5,
-  browserSid: "sid-1",
-  createdAt: NOW - 5,
-  expiresAt: NOW + 60,
-  usedAt: null,
-  familyId: null,
-  replayedAt: null,
-};
+/** An unused code issued five seconds before NOW and valid until a minute after it. */
+const CODE: AuthorizationCodeRecord = codeRecord("c1", { nonce: null, createdAt: NOW - 5 });
 
 Deno.test("planCodeUse redeems an unused valid code, marks only the first replay, even past expiry, and changes nothing else", () => {
   const redeemed = { ...CODE, usedAt: NOW };

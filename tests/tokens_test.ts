@@ -1,3 +1,11 @@
+/**
+ * Access tokens issued and verified by `AccessTokens`: every claim round-trips, and tokens for
+ * another issuer or audience, expired, not yet valid, of another type, algorithm or key, or of
+ * a broken shape are refused as `invalid_token`. The verification cache is in
+ * access_token_cache_test.ts.
+ *
+ * @module
+ */
 import assert from "node:assert/strict";
 import {
   calculateJwkThumbprint,
@@ -10,107 +18,25 @@ import {
   type JWTPayload,
   SignJWT,
 } from "jose";
-import { generateSigningKey, KeyRing } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
+import { AccessTokens, userNameOf } from "../src/auth/tokens/access_tokens.ts";
 import {
-  ACCESS_TOKEN_TYPE,
-  type AccessTokenOptions,
-  AccessTokens,
-  userNameOf,
-} from "../src/auth/tokens/access_tokens.ts";
-import { AuthFailure } from "../src/auth/errors.ts";
-import { SqliteStore } from "../src/store/sqlite.ts";
-import { sleepUntil } from "./helpers/wait.ts";
+  assertInvalid,
+  AUDIENCE,
+  claims,
+  es256,
+  hs256,
+  ISSUER,
+  OPTIONS,
+  signByHand,
+} from "./helpers/access_tokens.ts";
 
-const ISSUER = "https://issuer.test";
-const AUDIENCE = "https://api.test";
-const OPTIONS: AccessTokenOptions = {
-  issuer: ISSUER,
-  audience: AUDIENCE,
-  ttlSeconds: 900,
-  leewaySeconds: 30,
-  maxTokenBytes: 8192,
-};
-const SECRET = "x".repeat(32);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-interface Fixture extends AsyncDisposable {
-  store: SqliteStore;
-  keys: KeyRing;
-  tokens: AccessTokens;
-  /** Another service on the same keys, as on another instance: it has seen no token yet. */
-  verifier: AccessTokens;
-}
-
-/** A token service on an ES256 key ring in a fresh in-memory store. */
-async function es256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
-  const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store);
-  return fixture(store, keys, options);
-}
-
-/** A token service on an HS256 key ring. */
-async function hs256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
-  const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store, { secret: SECRET });
-  return fixture(store, keys, options);
-}
-
-function fixture(store: SqliteStore, keys: KeyRing, options: Partial<AccessTokenOptions>): Fixture {
-  return {
-    store,
-    keys,
-    tokens: new AccessTokens(keys, { ...OPTIONS, ...options }),
-    verifier: new AccessTokens(keys, { ...OPTIONS, ...options }),
-    async [Symbol.asyncDispose]() {
-      keys.close();
-      await store.close();
-    },
-  };
-}
-
-/** Valid claims as of now, with `overrides` applied. */
-function claims(overrides: JWTPayload = {}): JWTPayload {
-  const now = unixNow();
-  return {
-    iss: ISSUER,
-    aud: AUDIENCE,
-    sub: "alice",
-    iat: now,
-    nbf: now,
-    exp: now + 900,
-    jti: crypto.randomUUID(),
-    ...overrides,
-  };
-}
-
-/** Signs `payload` by hand with the ring's signing key; `header` overrides the defaults. */
-function signByHand(
-  keys: KeyRing,
-  payload: JWTPayload,
-  header: Record<string, unknown> = {},
-): Promise<string> {
-  const { kid, alg, key } = keys.signingKey();
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE, ...header })
-    .sign(key);
-}
 
 function b64url(value: unknown): string {
   return new TextEncoder().encode(JSON.stringify(value)).toBase64({
     alphabet: "base64url",
     omitPadding: true,
-  });
-}
-
-/** Asserts that `promise` rejects with AuthFailure("invalid_token", message). */
-async function assertInvalid(promise: Promise<unknown>, message: string | RegExp): Promise<void> {
-  await assert.rejects(promise, (error) => {
-    assert.ok(error instanceof AuthFailure, `expected AuthFailure, got ${error}`);
-    assert.equal(error.code, "invalid_token");
-    if (typeof message === "string") assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
   });
 }
 
@@ -415,97 +341,4 @@ Deno.test("AccessTokens.verify rejects an HS256 token signed with another secret
     .setProtectedHeader({ alg: "HS256", kid: f.keys.signingKey().kid, typ: "at+jwt" })
     .sign(new TextEncoder().encode("y".repeat(32)));
   await assertInvalid(f.tokens.verify(token), "Signature verification failed");
-});
-
-// --- cache ---
-
-Deno.test("AccessTokens.verify caches a verified token and returns the same claims again", async () => {
-  await using f = await es256();
-  const { token, claims: issued } = await f.tokens.issue("alice");
-  assert.equal(f.verifier.cachedCount, 0);
-  const first = await f.verifier.verify(token);
-  assert.equal(f.verifier.cachedCount, 1);
-  const second = await f.verifier.verify(token);
-  assert.equal(f.verifier.cachedCount, 1);
-  assert.equal(f.verifier.signatureChecks, 1);
-  assert.deepEqual(first, issued);
-  assert.deepEqual(second, issued);
-});
-
-Deno.test("AccessTokens.issue caches the token it signs: its first verification checks no signature", async () => {
-  await using f = await es256();
-  const { token, claims: issued } = await f.tokens.issue("alice");
-  assert.equal(f.tokens.cachedCount, 1);
-  assert.deepEqual(await f.tokens.verify(token), issued);
-  assert.equal(f.tokens.signatureChecks, 0);
-  assert.ok(Object.isFrozen(await f.tokens.verify(token)));
-  assert.ok(!Object.isFrozen(issued), "the caller's claims are not the cached object");
-});
-
-Deno.test("AccessTokens.verify does not cache a rejected token", async () => {
-  await using f = await es256();
-  const { token } = await f.tokens.issue("alice");
-  const [h, p, s] = token.split(".");
-  const flipped = (s[0] === "A" ? "B" : "A") + s.slice(1);
-  await assertInvalid(f.verifier.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
-  await assertInvalid(f.verifier.verify(`${h}.${p}.${flipped}`), "Signature verification failed");
-  assert.equal(f.verifier.cachedCount, 0);
-  assert.equal(f.verifier.signatureChecks, 2);
-});
-
-Deno.test("AccessTokens cache never holds more than cacheSize tokens", async () => {
-  await using f = await es256({ cacheSize: 3 });
-  const issued = await Promise.all(Array.from({ length: 10 }, (_, i) => f.tokens.issue(`u${i}`)));
-  for (const { token, claims: expected } of issued) {
-    assert.deepEqual(await f.tokens.verify(token), expected);
-    assert.ok(f.tokens.cachedCount <= 3, `cachedCount ${f.tokens.cachedCount}`);
-  }
-  assert.equal(f.tokens.cachedCount, 3);
-  // Evicted tokens still verify, by signature.
-  assert.equal((await f.tokens.verify(issued[0].token)).sub, "u0");
-  assert.equal(f.tokens.cachedCount, 3);
-});
-
-Deno.test("AccessTokens with cacheSize 0 caches nothing", async () => {
-  await using f = await es256({ cacheSize: 0 });
-  const { token } = await f.tokens.issue("alice");
-  await f.tokens.verify(token);
-  await f.tokens.verify(token);
-  assert.equal(f.tokens.cachedCount, 0);
-});
-
-Deno.test("AccessTokens.verify refuses a cached token once it has expired", async () => {
-  await using f = await es256({ ttlSeconds: 1, leewaySeconds: 0 });
-  const { token, claims } = await f.tokens.issue("alice");
-  await f.tokens.verify(token);
-  assert.equal(f.tokens.cachedCount, 1);
-  await sleepUntil(claims.exp); // the token expires
-  await assertInvalid(f.tokens.verify(token), "Token has expired");
-  assert.equal(f.tokens.cachedCount, 0);
-});
-
-Deno.test("AccessTokens.verify refuses a cached token after its signing key retires", async () => {
-  await using f = await es256();
-  const oldKid = f.keys.signingKey().kid;
-  const { token } = await f.tokens.issue("alice");
-  await f.tokens.verify(token);
-  assert.equal(f.tokens.cachedCount, 1);
-  const now = unixNow();
-  await f.store.rotateSigningKey(await generateSigningKey(now), now - 1, now);
-  await f.keys.refresh();
-  assert.notEqual(f.keys.signingKey().kid, oldKid);
-  await assertInvalid(f.tokens.verify(token), "Unknown signing key");
-  const fresh = await f.tokens.issue("alice");
-  assert.equal(decodeProtectedHeader(fresh.token).kid, f.keys.signingKey().kid);
-  assert.equal((await f.tokens.verify(fresh.token)).sub, "alice");
-});
-
-Deno.test("AccessTokens.verify accepts a cached token while its rotated key has not retired", async () => {
-  await using f = await es256();
-  const { token } = await f.tokens.issue("alice");
-  await f.tokens.verify(token);
-  const now = unixNow();
-  await f.store.rotateSigningKey(await generateSigningKey(now), now + 3600, now);
-  await f.keys.refresh();
-  assert.equal((await f.tokens.verify(token)).sub, "alice");
 });

@@ -11,6 +11,7 @@
  * `{"msg":"Listening","url":…}` on stdout once bound, and stops on SIGTERM.
  */
 import { parseArgs } from "node:util";
+import { edgeHeaders } from "../helpers/edge_headers.mjs";
 
 const NAME = "user1";
 
@@ -35,15 +36,7 @@ function minimal(): Response {
 
 function sameHeaders(): Response {
   const res = new Response(JSON.stringify({ message: `Hello, ${NAME}! You're authenticated.` }));
-  const headers = res.headers;
-  headers.set("content-type", "application/json; charset=utf-8");
-  headers.set("strict-transport-security", "max-age=63072000");
-  headers.set("x-content-type-options", "nosniff");
-  headers.set("x-frame-options", "DENY");
-  headers.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
-  headers.set("referrer-policy", "no-referrer");
-  headers.set("cache-control", "no-store");
-  headers.set("x-request-id", crypto.randomUUID());
+  for (const [name, value] of Object.entries(edgeHeaders())) res.headers.set(name, value);
   return res;
 }
 

@@ -11,27 +11,15 @@
  *
  * @module
  */
-import { createPublicKey, randomUUID } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import process from "node:process";
 import Fastify from "fastify";
 import fastifyJwt from "@fastify/jwt";
+import { edgeHeaders } from "../helpers/edge_headers.mjs";
+import { peerArgs } from "./peer_args.mjs";
 
-const { values } = parseArgs({
-  options: {
-    cert: { type: "string" },
-    key: { type: "string" },
-    jwk: { type: "string" },
-    issuer: { type: "string" },
-    audience: { type: "string" },
-    cache: { type: "boolean", default: false },
-    port: { type: "string", default: "0" },
-  },
-});
-if (!values.cert || !values.key || !values.jwk || !values.issuer || !values.audience) {
-  console.error("Error: expected --cert FILE --key FILE --jwk FILE --issuer URL --audience AUD");
-  process.exit(1);
-}
+const values = peerArgs(process.argv.slice(2), { cache: { type: "boolean", default: false } });
 
 const publicKey = createPublicKey({
   key: JSON.parse(readFileSync(values.jwk, "utf8")),
@@ -57,16 +45,7 @@ app.get("/hello", async (request, reply) => {
   } catch {
     return reply.code(401).send({ msg: "Invalid token" });
   }
-  reply.headers({
-    "content-type": "application/json; charset=utf-8",
-    "x-request-id": randomUUID(),
-    "strict-transport-security": "max-age=63072000",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-  });
+  reply.headers(edgeHeaders());
   return { message: `Hello, ${sub}! You're authenticated.` };
 });
 const address = await app.listen({ host: "127.0.0.1", port: Number(values.port) });

@@ -13,23 +13,10 @@
  */
 import { Hono } from "hono";
 import { jwt } from "hono/jwt";
-import { parseArgs } from "node:util";
+import { edgeHeaders } from "../helpers/edge_headers.mjs";
+import { peerArgs } from "./peer_args.mjs";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    cert: { type: "string" },
-    key: { type: "string" },
-    jwk: { type: "string" },
-    issuer: { type: "string" },
-    audience: { type: "string" },
-    port: { type: "string", default: "0" },
-  },
-});
-if (!values.cert || !values.key || !values.jwk || !values.issuer || !values.audience) {
-  console.error("Error: expected --cert FILE --key FILE --jwk FILE --issuer URL --audience AUD");
-  Deno.exit(1);
-}
+const values = peerArgs(Deno.args);
 
 const app = new Hono();
 app.use(
@@ -41,15 +28,8 @@ app.use(
   }),
 );
 app.get("/hello", (c) => {
-  c.header("x-request-id", crypto.randomUUID());
-  c.header("strict-transport-security", "max-age=63072000");
-  c.header("x-content-type-options", "nosniff");
-  c.header("x-frame-options", "DENY");
-  c.header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
-  c.header("referrer-policy", "no-referrer");
-  c.header("cache-control", "no-store");
   const { sub } = c.get("jwtPayload") as { sub: string };
-  return c.json({ message: `Hello, ${sub}! You're authenticated.` });
+  return c.json({ message: `Hello, ${sub}! You're authenticated.` }, 200, edgeHeaders());
 });
 
 Deno.serve({

@@ -6,8 +6,11 @@
  *
  * @module
  */
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { REPO_ROOT } from "./fixture.ts";
+
+/** The plain-JavaScript modules the Node peers import, by their path below tests/. */
+const NODE_PEER_MODULES = ["bench/peer_args.mjs", "helpers/edge_headers.mjs"];
 
 /** How the peer scripts run. */
 export interface PeerRuntime {
@@ -64,10 +67,14 @@ export async function preparePeerRuntime(
   return {
     name: `node ${node}`,
     command(script) {
-      // Node finds packages from the script's own directory up, so the script goes beside them.
-      const copy = `${dir}/${basename(script)}`;
-      Deno.copyFileSync(resolve(import.meta.dirname!, script), copy);
-      return { command: "node", args: [copy], cwd: dir };
+      // Node finds packages from the script's own directory up, so the script and the modules
+      // it imports go below them, laid out as in tests/.
+      const copy = `bench/${basename(script)}`;
+      for (const path of [copy, ...NODE_PEER_MODULES]) {
+        Deno.mkdirSync(dirname(`${dir}/${path}`), { recursive: true });
+        Deno.copyFileSync(resolve(import.meta.dirname!, "..", path), `${dir}/${path}`);
+      }
+      return { command: "node", args: [`${dir}/${copy}`], cwd: dir };
     },
   };
 }

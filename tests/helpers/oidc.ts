@@ -190,6 +190,20 @@ export class CookieBrowser {
     );
   }
 
+  /**
+   * Opens `client`'s authorization URL with a fresh PKCE challenge and `params`, and expects the
+   * sign-in page; returns its form fields.
+   */
+  async signInPageFor(
+    client: TestClient,
+    params: Record<string, string> = {},
+  ): Promise<FormFields> {
+    const { challenge } = await pkce();
+    return this.signInPage(
+      authorizeUrl(this.server, client, { code_challenge: challenge, ...params }),
+    );
+  }
+
   /** Opens an authorization URL and expects the sign-in page; returns its form fields. */
   async signInPage(url: string): Promise<FormFields> {
     const res = await this.get(url);

@@ -1,6 +1,7 @@
 /**
- * Certificates for tests: one P-256 certificate for localhost shared by a test process, the files
- * a server reads it from, and an X.509 version 1 certificate made the tutorial's way with openssl.
+ * Certificates for tests: one P-256 certificate for localhost shared by a test process, a bare
+ * HTTPS server on it, the files a server reads it from, and an X.509 version 1 certificate made
+ * the tutorial's way with openssl.
  *
  * @module
  */
@@ -25,6 +26,18 @@ let certificate: Promise<PemPair> | undefined;
 export function testCertificate(): Promise<PemPair> {
   certificate ??= generateCertificate({ keyType: "ecdsa" });
   return certificate;
+}
+
+/**
+ * Serves `handler` over HTTPS with the {@linkcode testCertificate} on a free loopback port,
+ * without the listening line; reach it as `https://localhost:${server.addr.port}`.
+ */
+export async function serveTls(handler: Deno.ServeHandler): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const { certPem, keyPem } = await testCertificate();
+  return Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem, onListen() {} },
+    handler,
+  );
 }
 
 /**

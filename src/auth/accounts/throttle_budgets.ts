@@ -131,12 +131,7 @@ export class AccountBudget {
     now: UnixSeconds,
     reservedUntil: UnixSeconds,
   ): ThrottleRecord | null {
-    return released(
-      { failures: 0, windowStartAt: now, blockedUntil: 0 },
-      current,
-      now,
-      reservedUntil,
-    );
+    return forgotten(current, now, reservedUntil);
   }
 
   /** The failures still counted at `now` and since when: none once `resetAfterSeconds` passed. */
@@ -274,12 +269,7 @@ export class DeviceBudget {
     now: UnixSeconds,
     reservedUntil: UnixSeconds,
   ): ThrottleRecord | null {
-    return released(
-      { failures: 0, windowStartAt: now, blockedUntil: 0 },
-      current,
-      now,
-      reservedUntil,
-    );
+    return forgotten(current, now, reservedUntil);
   }
 
   #recent(current: ThrottleRecord | undefined, now: UnixSeconds) {
@@ -287,6 +277,20 @@ export class DeviceBudget {
       ? current
       : { failures: 0, windowStartAt: now, blockedUntil: 0 };
   }
+}
+
+/** A record with no failures left, where the other attempts in flight keep their places. */
+function forgotten(
+  current: ThrottleRecord | undefined,
+  now: UnixSeconds,
+  reservedUntil: UnixSeconds,
+): ThrottleRecord | null {
+  return released(
+    { failures: 0, windowStartAt: now, blockedUntil: 0 },
+    current,
+    now,
+    reservedUntil,
+  );
 }
 
 /** `current` without the reservation of an attempt that counts for nothing. */
