@@ -38,6 +38,7 @@ const MIGRATIONS = [
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
    ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
   steps.signInTables(POSTGRES),
+  steps.secondFactorTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

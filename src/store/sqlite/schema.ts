@@ -57,6 +57,7 @@ const MIGRATIONS = [
    ALTER TABLE signing_keys_v6 RENAME TO signing_keys;
    ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
   steps.signInTables(SQLITE),
+  steps.secondFactorTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */
