@@ -21,6 +21,7 @@ import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
+import { SecondFactors } from "./auth/accounts/second_factors.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
 import { AccessTokens } from "./auth/tokens/access_tokens.ts";
 import { userInfo } from "./auth/sign_in/userinfo.ts";
@@ -313,6 +314,7 @@ function buildApp(
     scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
+  const secondFactors = new SecondFactors({ store, throttle, events, issuer: identity.issuer });
   const idTokens = new IdTokens(idTokenKeys, {
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -333,6 +335,7 @@ function buildApp(
       throttle,
       devices,
       events,
+      secondFactors,
       onUnusableHash: (user, problem) =>
         logger.log(
           "error",
@@ -352,6 +355,7 @@ function buildApp(
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
+      secondFactors,
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },

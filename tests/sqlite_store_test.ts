@@ -70,13 +70,16 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "consents",
       "id_token_keys",
       "pending_requests",
+      "recovery_codes",
       "refresh_families",
       "refresh_tokens",
       "revocations",
       "secrets",
+      "session_methods",
       "signing_keys",
       "sqlite_sequence",
       "throttle",
+      "totp_factors",
       "users",
     ]);
   });

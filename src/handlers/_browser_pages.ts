@@ -17,6 +17,7 @@ import type { RequestContext } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { consentPage } from "../pages/consent.ts";
+import { secondFactorPage } from "../pages/second_factor.ts";
 import { signInPage } from "../pages/sign_in.ts";
 import { deviceCookie } from "./_token_response.ts";
 
@@ -81,6 +82,20 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         requestId: step.form.id,
         csrfToken: step.form.csrfToken,
         username: step.username,
+        error: answer?.message,
+      });
+      return htmlResponse(page, {
+        status: answer?.status,
+        headers: answer?.headers,
+        formTargets: [formActionSource(step.request.redirectUri)],
+      });
+    }
+    case "second_factor": {
+      const answer = step.error && deps.wording.page(step.error);
+      const page = secondFactorPage({
+        clientName: step.clientName,
+        requestId: step.form.id,
+        csrfToken: step.form.csrfToken,
         error: answer?.message,
       });
       return htmlResponse(page, {

@@ -2,7 +2,7 @@
  * @module
  * Checking a username and password, shared by `/login` and the OAuth password grant: throttling
  * (reserved before any hash), one hash whichever part is wrong, device tokens, and upgrading old
- * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
+ * hashes, and refusing accounts with a second factor where no second step follows. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
 import type { Store } from "../../store/store.ts";
@@ -23,6 +23,11 @@ export interface LoginSource {
   clientId?: string;
   /** Where the request came from, for the audit trail. */
   origin?: Origin;
+  /**
+   * Whether the caller asks for the second factor next (the browser flow); every other way in
+   * refuses an account that has one with `mfa_required`.
+   */
+  secondFactorNext?: boolean;
 }
 
 /** A successful login. */
@@ -56,6 +61,7 @@ export class PasswordLogin {
   #devices: DeviceTokens;
   #events: SecurityEvents;
   #onUnusableHash: (username: string, problem: string) => void;
+  #secondFactors?: { required(username: string): Promise<boolean> };
   /** Stored strings already reported, so that each is reported once, not at every attempt. */
   #reported = new Set<string>();
 
@@ -68,7 +74,10 @@ export class PasswordLogin {
     events?: SecurityEvents;
     /** Told once about each stored hash that cannot be checked (the login fails). */
     onUnusableHash?: (username: string, problem: string) => void;
+    /** Which accounts have a second factor; none when absent. */
+    secondFactors?: { required(username: string): Promise<boolean> };
   }) {
+    this.#secondFactors = deps.secondFactors;
     this.#store = deps.store;
     this.#hasher = deps.hasher;
     this.#throttle = deps.throttle;
@@ -119,6 +128,16 @@ export class PasswordLogin {
       throw invalidCredentials();
     }
     await this.#throttle.succeeded(attempt);
+    if (!source.secondFactorNext && await this.#secondFactors?.required(name)) {
+      this.#events.record(
+        { event: "login_failed", ...about, reason: "mfa_required" },
+        source.origin,
+      );
+      throw new AuthFailure(
+        "mfa_required",
+        "This account has a second factor: sign in through the browser",
+      );
+    }
     this.#events.record({ event: "login_succeeded", ...about }, source.origin);
     let passwordHash = user.passwordHash;
     if (check.needsRehash) {

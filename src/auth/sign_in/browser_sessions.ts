@@ -70,13 +70,14 @@ export class BrowserSessions {
   }
 
   /**
-   * Starts a session for a user who just entered their password, under a new cookie whatever
+   * Starts a session for a user who just entered their password (and a second factor: `amr`), under a new cookie whatever
    * the browser held before. A previous session of the same user hands its families over; one of
    * another user ends.
    */
   async signIn(
     username: string,
     previousCookie: string | undefined,
+    amr: readonly string[] = ["pwd"],
   ): Promise<{ cookie: string; session: BrowserSession }> {
     const now = unixNow();
     const cookie = randomSecret();
@@ -90,6 +91,7 @@ export class BrowserSessions {
       expiresAt: now + this.options.maxSeconds,
     };
     await this.#store.addBrowserSession(record);
+    if (amr.join(" ") !== "pwd") await this.#store.setSessionMethods(record.sid, [...amr]);
     const previous = await this.#find(previousCookie);
     if (previous?.username === username) {
       for (const familyId of await this.#store.endBrowserSession(previous.sid) ?? []) {
@@ -101,6 +103,16 @@ export class BrowserSessions {
       await this.end(previous.sid);
     }
     return { cookie, session: sessionOf(record) };
+  }
+
+  /** Records that a session's user has just also given these methods (RFC 8176 `amr`). */
+  async recordMethods(sid: string, amr: readonly string[]): Promise<void> {
+    await this.#store.setSessionMethods(sid, [...amr]);
+  }
+
+  /** How a session was signed in (RFC 8176 `amr` values). */
+  async methods(sid: string): Promise<string[]> {
+    return await this.#store.getSessionMethods(sid);
   }
 
   /**

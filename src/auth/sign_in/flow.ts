@@ -9,6 +9,11 @@
  */
 import { unixNow } from "../../clock.ts";
 import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
+import {
+  type CodeSource,
+  PASSWORD_AND_CODE_AMR,
+  type SecondFactors,
+} from "../accounts/second_factors.ts";
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import type { RequestParameters } from "../parameters.ts";
@@ -37,6 +42,14 @@ export type FlowStep =
     request: AuthorizationRequest;
     form: PendingForm;
     username?: string;
+    error?: AuthFailure;
+  }
+  | StepNotes & {
+    /** Show the page that asks for the second factor; `error` says why the last code failed. */
+    kind: "second_factor";
+    clientName: string;
+    request: AuthorizationRequest;
+    form: PendingForm;
     error?: AuthFailure;
   }
   | StepNotes & {
@@ -70,6 +83,7 @@ export interface SignInFlowDeps {
   consents: Consents;
   codes: AuthorizationCodes;
   passwordLogin: PasswordLogin;
+  secondFactors: SecondFactors;
 }
 
 /**
@@ -134,6 +148,7 @@ export class SignInFlow {
         login = await passwordLogin.check(username, password, {
           ...source,
           clientId: client.clientId,
+          secondFactorNext: true,
         });
       } catch (error) {
         const failure = domainError(error);
@@ -143,18 +158,63 @@ export class SignInFlow {
         return await this.#signInPage(request, client, cookie, { username, error: failure, form });
       }
       await pending.finish(posted.id!);
-      const signedIn = await browserSessions.signIn(login.username, cookie);
       notes.user = login.username;
+      const device = { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn };
+      if (await this.#deps.secondFactors.required(login.username)) {
+        // The browser holds the cookie the sign-in page was bound to (`open` checked it).
+        const action = { kind: "second_factor" as const, request, username: login.username };
+        const form = await pending.start(action, cookie!);
+        return { kind: "second_factor", clientName: client.displayName, request, form, device };
+      }
+      const signedIn = await browserSessions.signIn(login.username, cookie);
       const next = await this.#next(request, client, {
         session: signedIn.session,
         cookie: signedIn.cookie,
         justSignedIn: true,
       });
-      return {
-        ...next,
-        sessionCookie: signedIn.cookie,
-        device: { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn },
-      };
+      return { ...next, sessionCookie: signedIn.cookie, device };
+    });
+  }
+
+  /**
+   * The second-factor form, posted back by the browser that entered the right password: a
+   * right code (never one used before) starts the browser session, signed in with both; a wrong
+   * one shows the page again, counted by the throttle.
+   */
+  async secondFactor(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { code: string; source: CodeSource },
+  ): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions, secondFactors } = this.#deps;
+      const { request, username } = await pending.open(posted, cookie, "second_factor");
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      notes.user = username;
+      try {
+        await secondFactors.verify(username, input.code, input.source);
+      } catch (error) {
+        const failure = domainError(error);
+        if (failure.code !== "invalid_code" && failure.code !== "throttled") throw failure;
+        const form = posted as PendingForm;
+        return {
+          kind: "second_factor",
+          clientName: client.displayName,
+          request,
+          form,
+          error: failure,
+        };
+      }
+      await pending.finish(posted.id!);
+      const signedIn = await browserSessions.signIn(username, cookie, PASSWORD_AND_CODE_AMR);
+      const next = await this.#next(request, client, {
+        session: signedIn.session,
+        cookie: signedIn.cookie,
+        justSignedIn: true,
+      });
+      return { ...next, sessionCookie: signedIn.cookie };
     });
   }
 
@@ -199,6 +259,8 @@ export class SignInFlow {
     const next = decideNextStep({
       request,
       session,
+      secondFactorMissing: session && !justSignedIn &&
+        await this.#secondFactorMissing(session),
       justSignedIn,
       firstParty: client.firstParty,
       grantedScope,
@@ -222,6 +284,12 @@ export class SignInFlow {
       case "redirect_error":
         return { kind: "redirect_error", target: request, error: next.error };
     }
+  }
+
+  /** Whether the session's user has a second factor the session was not signed in with. */
+  async #secondFactorMissing(session: BrowserSession): Promise<boolean> {
+    if (!await this.#deps.secondFactors.required(session.username)) return false;
+    return !(await this.#deps.browserSessions.methods(session.sid)).includes("otp");
   }
 
   /**

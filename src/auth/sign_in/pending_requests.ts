@@ -17,6 +17,10 @@ export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;
 export type PendingAction =
   | { kind: "sign_in"; request: AuthorizationRequest }
   | { kind: "consent"; request: AuthorizationRequest; sid: string }
+  /** A form of the account page of the browser session `sid`. */
+  | { kind: "account"; sid: string }
+  /** The password was right; the second factor of `username` is asked for. */
+  | { kind: "second_factor"; request: AuthorizationRequest; username: string }
   | {
     kind: "sign_out";
     sid: string;

@@ -1,0 +1,105 @@
+/**
+ * @module
+ * The account page of a signed-in person: the overview with its forms, the set-up of an
+ * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
+ * codes shown once. Plain forms that work without JavaScript.
+ */
+import { type Html, html } from "../http/html.ts";
+import { layout } from "./layout.ts";
+import { qrCodeSvg } from "./qr_code.ts";
+
+/** The hidden fields every form of the page carries. */
+export interface AccountForm {
+  requestId: string;
+  csrfToken: string;
+}
+
+/** What the overview shows. */
+export interface AccountOverviewPage extends AccountForm {
+  username: string;
+  /** Whether an authenticator app is set up. */
+  enrolled: boolean;
+  recoveryCodesLeft: number;
+}
+
+/** The overview: the second factor's state and what can be done about it. */
+export function accountOverviewPage(page: AccountOverviewPage): Html {
+  const factor = page.enrolled
+    ? html`
+      <p>Two-step sign-in is <strong>on</strong>: you are asked for a code from your
+        authenticator app after your password.</p>
+      <p>${page.recoveryCodesLeft} unused recovery codes left.</p>
+      ${accountForm(page, "/account/recovery-codes", "Make new recovery codes")}
+    `
+    : html`
+      <p>Two-step sign-in is <strong>off</strong>.</p>
+      ${accountForm(page, "/account/totp", "Set up an authenticator app")}
+    `;
+  return layout(
+    "Your account",
+    html`
+      <h1>Your account</h1>
+      <p class="lead">Signed in as <strong>${page.username}</strong></p>
+      <h2>Two-step sign-in</h2>
+      ${factor}
+    `,
+  );
+}
+
+/** What the set-up of an authenticator app shows. */
+export interface TotpEnrolmentPage extends AccountForm {
+  username: string;
+  secret: string;
+  uri: string;
+  /** Why the last code was refused. */
+  error?: string;
+}
+
+/** The set-up of an authenticator app: scan or type the secret, then give one code. */
+export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
+  const describedBy = page.error ? "code-error" : undefined;
+  return layout(
+    "Set up an authenticator app",
+    html`
+      <h1>Set up an authenticator app</h1>
+      <p class="lead">Scan this code with your authenticator app:</p>
+      ${qrCodeSvg(page.uri, "QR code of the authenticator secret")}
+      <p>or type this secret into it: <code id="totp-secret">${page.secret}</code></p>
+      ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
+      <form method="post" action="/account/totp/confirm">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <label for="code">The code your app shows now</label>
+        <input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric"
+          required maxlength="6" aria-describedby="${describedBy}" autofocus>
+        <button type="submit">Turn on two-step sign-in</button>
+      </form>
+    `,
+  );
+}
+
+/** New recovery codes, shown this once. */
+export function recoveryCodesPage(page: { codes: string[] }): Html {
+  return layout(
+    "Your recovery codes",
+    html`
+      <h1>Your recovery codes</h1>
+      <p class="lead">Keep these somewhere safe. Each works once, in place of a code from your
+        app. They are not shown again.</p>
+      <ul class="recovery-codes">${page.codes.map((code) =>
+        html`<li><code>${code}</code></li>`
+      )}</ul>
+      <p><a href="/account">Back to your account</a></p>
+    `,
+  );
+}
+
+function accountForm(form: AccountForm, action: string, label: string): Html {
+  return html`
+    <form method="post" action="${action}">
+      <input type="hidden" name="request" value="${form.requestId}">
+      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      <button type="submit">${label}</button>
+    </form>
+  `;
+}

@@ -1,0 +1,39 @@
+/**
+ * @module
+ * The page that asks for the second factor after a right password: one field for a code from
+ * the authenticator app or a recovery code, a plain form that works without JavaScript.
+ */
+import { type Html, html } from "../http/html.ts";
+import { layout } from "./layout.ts";
+
+/** What the second-factor page shows. */
+export interface SecondFactorPage {
+  /** The application the user signs in to. */
+  clientName: string;
+  requestId: string;
+  csrfToken: string;
+  /** Why the last code was refused. */
+  error?: string;
+}
+
+/** The second-factor page. */
+export function secondFactorPage(page: SecondFactorPage): Html {
+  const describedBy = page.error ? "code-error" : undefined;
+  return layout(
+    "Enter your code",
+    html`
+      <h1>Enter your code</h1>
+      <p class="lead">to continue to <strong>${page.clientName}</strong></p>
+      ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
+      <form method="post" action="/sign-in/second-factor">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <label for="code">Code from your authenticator app, or a recovery code</label>
+        <input type="text" id="code" name="code" autocomplete="one-time-code"
+          autocapitalize="none" spellcheck="false" required maxlength="32"
+          aria-describedby="${describedBy}" autofocus>
+        <button type="submit">Continue</button>
+      </form>
+    `,
+  );
+}
