@@ -19,6 +19,7 @@ import {
 } from "./helpers/oidc.ts";
 import { OATHTOOL, testNeeding } from "./helpers/prerequisites.ts";
 import { accountPage, enrolTotp, nowSeconds, oathtoolCode } from "./helpers/second_factor.ts";
+import { runCli } from "./helpers/process.ts";
 import { login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD, bob: "bob-password-1" };
@@ -280,5 +281,35 @@ needsOathtool(
     assert.equal(change.status, 400, refused);
     assert.match(refused, /second factor/);
     assert.doesNotMatch(refused, /<li><code>/);
+  },
+);
+
+needsOathtool(
+  "user factors shows a user's second factor and user mfa-reset removes it, ending their sessions",
+  async () => {
+    const { server, app } = await setUp();
+    await using _ = server;
+    const browser = await signedIn(server, app);
+    const { secret } = await enrolTotp(browser);
+
+    const listed = await runCli(["user", "factors", "alice"], { cwd: server.dir });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /authenticator app {2}set up \d{4}-/);
+    assert.match(listed.stdout, /recovery codes {5}10 unused/);
+    assert.ok(!listed.stdout.includes(secret), "no secret is printed");
+
+    const reset = await runCli(["user", "mfa-reset", "alice"], { cwd: server.dir });
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /Removed the second factor of "alice" and ended [1-9]\d* session/);
+    const after = await runCli(["user", "factors", "alice"], { cwd: server.dir });
+    assert.match(after.stdout, /"alice" has no second factor/);
+    assert.match(after.stdout, /0 unused/);
+    // The browser that set it up is signed out; the password alone works again.
+    const overview = await accountPage(browser);
+    assert.equal(overview.res.status, 400);
+    assert.equal((await login(server, "alice", PASSWORD)).res.status, 200);
+    const missing = await runCli(["user", "mfa-reset", "nobody"], { cwd: server.dir });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /User "nobody" does not exist/);
   },
 );

@@ -2,13 +2,13 @@
  * @module
  * A person's second factor: enrolling an authenticator app (confirmed by one code before it
  * counts), checking codes (each time step at most once, recovery codes once each), the ten
- * recovery codes, and the administrator's reset. Every check shares the login throttle: the
+ * recovery codes. Every check shares the login throttle: the
  * address's budget with passwords, and a budget of its own per account, which a right password
  * does not refill. It answers with values or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
 import { unixNow } from "../../clock.ts";
-import type { AccountChange, Store } from "../../store/store.ts";
+import type { Store } from "../../store/store.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { newRecoveryCodes, recoveryCodeHash } from "./recovery_codes.ts";
@@ -166,23 +166,6 @@ export class SecondFactors {
       source?.origin,
     );
     return codes;
-  }
-
-  /**
-   * Removes the user's second factor (an administrator's reset) and ends every session of the
-   * user, as a password change does.
-   */
-  async reset(username: string): Promise<AccountChange & { removed: boolean }> {
-    const removed = await this.#store.removeSecondFactors(username);
-    const change = await this.#store.endUserSessions(username, unixNow());
-    if (change.found) {
-      this.#events.record({
-        event: "second_factor_reset",
-        subject: username,
-        sessionsEnded: change.sessionsEnded,
-      });
-    }
-    return { ...change, removed };
   }
 
   /**
