@@ -37,7 +37,10 @@ import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
 import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
 import { createRefreshHandler } from "./handlers/refresh.ts";
 import { createSignInHandler } from "./handlers/sign_in.ts";
-import { createSecondFactorHandler } from "./handlers/second_factor.ts";
+import {
+  createContinueSignInHandler,
+  createSecondFactorHandler,
+} from "./handlers/second_factor.ts";
 import { createAccountHandlers } from "./handlers/account.ts";
 import { AccountSettings } from "./auth/sign_in/account_settings.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
@@ -89,7 +92,12 @@ export function createApp(deps: AppDeps): ServeHandler {
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { families, clients, bodyLimits };
   const answers = createErrorAnswers(config.realm);
-  const signInFlow = new SignInFlow({ ...signIn, clients, passwordLogin });
+  const signInFlow = new SignInFlow({
+    ...signIn,
+    clients,
+    passwordLogin,
+    mfaRequired: config.mfaRequired,
+  });
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
@@ -137,6 +145,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/sign-in/second-factor", {
       POST: createSecondFactorHandler(signInFlow, pages),
     }, page),
+    route("/sign-in/continue", { POST: createContinueSignInHandler(signInFlow, pages) }, page),
     route("/account", { GET: account.overview }, page),
     route("/account/totp", { POST: account.startTotp }, page),
     route("/account/totp/confirm", { POST: account.confirmTotp }, page),

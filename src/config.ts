@@ -137,6 +137,7 @@ export const ENV_VARIABLES = [
   "DRAIN_DELAY",
   "LOG_LEVEL",
   "LOG_HEALTH_CHECKS",
+  "MFA_REQUIRED",
   "METRICS_PORT",
   "METRICS_HOST",
   "AUTH_REALM",
@@ -247,6 +248,8 @@ export interface Config {
   drainDelayMs: number;
   /** Whether health-check requests are written to the access log. */
   logHealthChecks: boolean;
+  /** Whether every account must have a second factor (set up at its next browser sign-in). */
+  mfaRequired: boolean;
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
@@ -358,6 +361,7 @@ export function loadConfig(args: string[], env: Env): Config {
       max: MAX_DRAIN_DELAY_SECONDS,
     }),
     logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
+    mfaRequired: boolean("MFA_REQUIRED", env.MFA_REQUIRED),
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
   };

@@ -78,8 +78,20 @@ export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
   );
 }
 
-/** New recovery codes, shown this once. */
-export function recoveryCodesPage(page: { codes: string[] }): Html {
+/**
+ * New recovery codes, shown this once; during a sign-in (`next`) with a form that goes on to the
+ * application, else with a link back to the account page.
+ */
+export function recoveryCodesPage(page: { codes: string[]; next?: AccountForm }): Html {
+  const onward = page.next
+    ? html`
+      <form method="post" action="/sign-in/continue">
+        <input type="hidden" name="request" value="${page.next.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.next.csrfToken}">
+        <button type="submit">Continue</button>
+      </form>
+    `
+    : html`<p><a href="/account">Back to your account</a></p>`;
   return layout(
     "Your recovery codes",
     html`
@@ -89,7 +101,7 @@ export function recoveryCodesPage(page: { codes: string[] }): Html {
       <ul class="recovery-codes">${page.codes.map((code) =>
         html`<li><code>${code}</code></li>`
       )}</ul>
-      <p><a href="/account">Back to your account</a></p>
+      ${onward}
     `,
   );
 }

@@ -16,3 +16,13 @@ export const ACR_VALUES_SUPPORTED: readonly string[] = [ACR_ONE_FACTOR, ACR_TWO_
 export function acrOf(amr: readonly string[]): string {
   return amr.includes("mfa") ? ACR_TWO_FACTORS : ACR_ONE_FACTOR;
 }
+
+/**
+ * Whether an `acr_values` parameter (space-separated, in order of preference) asks for two
+ * factors: only when every class it names is the two-factor one, since the first that can be met
+ * would otherwise do.
+ */
+export function asksTwoFactors(acrValues: string | undefined): boolean {
+  const values = (acrValues ?? "").split(" ").filter((value) => value !== "");
+  return values.length > 0 && values.every((value) => value === ACR_TWO_FACTORS);
+}

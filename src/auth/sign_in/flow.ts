@@ -12,6 +12,7 @@ import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
 import {
   type CodeSource,
   PASSWORD_AND_CODE_AMR,
+  type PendingEnrolment,
   type SecondFactors,
 } from "../accounts/second_factors.ts";
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
@@ -50,7 +51,15 @@ export type FlowStep =
     clientName: string;
     request: AuthorizationRequest;
     form: PendingForm;
+    /** A second factor to set up first: its secret and `otpauth://` URI. */
+    enrolment?: PendingEnrolment;
     error?: AuthFailure;
+  }
+  | StepNotes & {
+    /** Show the recovery codes of a second factor just set up, once, then go on. */
+    kind: "recovery_codes";
+    codes: string[];
+    form: PendingForm;
   }
   | StepNotes & {
     /** Show the consent page. */
@@ -84,6 +93,8 @@ export interface SignInFlowDeps {
   codes: AuthorizationCodes;
   passwordLogin: PasswordLogin;
   secondFactors: SecondFactors;
+  /** Every account must have a second factor: one without sets one up at sign-in. */
+  mfaRequired?: boolean;
 }
 
 /**
@@ -160,11 +171,21 @@ export class SignInFlow {
       await pending.finish(posted.id!);
       notes.user = login.username;
       const device = { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn };
-      if (await this.#deps.secondFactors.required(login.username)) {
+      const enrolled = await this.#deps.secondFactors.required(login.username);
+      if (enrolled || this.#twoFactorsRequired(request)) {
+        const enrolment = enrolled
+          ? undefined
+          : await this.#deps.secondFactors.startEnrolment(login.username);
+        const action = {
+          kind: "second_factor" as const,
+          request,
+          username: login.username,
+          ...(enrolment && { enrolling: true }),
+        };
         // The browser holds the cookie the sign-in page was bound to (`open` checked it).
-        const action = { kind: "second_factor" as const, request, username: login.username };
         const form = await pending.start(action, cookie!);
-        return { kind: "second_factor", clientName: client.displayName, request, form, device };
+        const clientName = client.displayName;
+        return { kind: "second_factor", clientName, request, form, enrolment, device };
       }
       const signedIn = await browserSessions.signIn(login.username, cookie);
       const next = await this.#next(request, client, {
@@ -189,32 +210,69 @@ export class SignInFlow {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
       const { pending, browserSessions, secondFactors } = this.#deps;
-      const { request, username } = await pending.open(posted, cookie, "second_factor");
+      const action = await pending.open(posted, cookie, "second_factor");
+      const { request, username, enrolling } = action;
       const client = await this.#deps.clients.require(request.clientId);
       notes.client = client.clientId;
       notes.user = username;
+      let recoveryCodes: string[] | undefined;
       try {
-        await secondFactors.verify(username, input.code, input.source);
+        if (enrolling) {
+          recoveryCodes = await secondFactors.confirmEnrolment(username, input.code, input.source);
+        } else {
+          await secondFactors.verify(username, input.code, input.source);
+        }
       } catch (error) {
         const failure = domainError(error);
         if (failure.code !== "invalid_code" && failure.code !== "throttled") throw failure;
+        const enrolment = enrolling ? await secondFactors.pendingEnrolment(username) : undefined;
+        if (enrolling && !enrolment) throw failure;
         const form = posted as PendingForm;
-        return {
-          kind: "second_factor",
-          clientName: client.displayName,
-          request,
-          form,
-          error: failure,
-        };
+        const clientName = client.displayName;
+        return { kind: "second_factor", clientName, request, form, enrolment, error: failure };
       }
       await pending.finish(posted.id!);
       const signedIn = await browserSessions.signIn(username, cookie, PASSWORD_AND_CODE_AMR);
+      if (recoveryCodes) {
+        const next = { kind: "continue" as const, request, sid: signedIn.session.sid };
+        const form = await pending.start(next, signedIn.cookie);
+        return {
+          kind: "recovery_codes",
+          codes: recoveryCodes,
+          form,
+          sessionCookie: signedIn.cookie,
+        };
+      }
       const next = await this.#next(request, client, {
         session: signedIn.session,
         cookie: signedIn.cookie,
         justSignedIn: true,
       });
       return { ...next, sessionCookie: signedIn.cookie };
+    });
+  }
+
+  /**
+   * The form under the recovery codes of a second factor just set up at sign-in, posted back by
+   * the session that set it up: on to consent or to the client.
+   */
+  async continueSignIn(posted: PostedForm, cookie: string | undefined): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions } = this.#deps;
+      const { request, sid } = await pending.open(posted, cookie, "continue");
+      const session = await browserSessions.current(cookie);
+      if (session?.sid !== sid) {
+        throw new AuthFailure(
+          "expired_request",
+          "Your sign-in has ended; go back to the application and sign in again",
+        );
+      }
+      notes.user = session.username;
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      await pending.finish(posted.id!);
+      return await this.#next(request, client, { session, cookie, justSignedIn: true });
     });
   }
 
@@ -260,7 +318,7 @@ export class SignInFlow {
       request,
       session,
       secondFactorMissing: session && !justSignedIn &&
-        await this.#secondFactorMissing(session),
+        await this.#secondFactorMissing(session, request),
       justSignedIn,
       firstParty: client.firstParty,
       grantedScope,
@@ -286,10 +344,22 @@ export class SignInFlow {
     }
   }
 
-  /** Whether the session's user has a second factor the session was not signed in with. */
-  async #secondFactorMissing(session: BrowserSession): Promise<boolean> {
-    if (!await this.#deps.secondFactors.required(session.username)) return false;
-    return !(await this.#deps.browserSessions.methods(session.sid)).includes("otp");
+  /**
+   * Whether a session was signed in without a second factor where one is needed: the user has
+   * one, every account must (`MFA_REQUIRED`), or the request asks for two factors.
+   */
+  async #secondFactorMissing(
+    session: BrowserSession,
+    request: AuthorizationRequest,
+  ): Promise<boolean> {
+    if ((await this.#deps.browserSessions.methods(session.sid)).includes("otp")) return false;
+    return this.#twoFactorsRequired(request) ||
+      await this.#deps.secondFactors.required(session.username);
+  }
+
+  /** Whether this request needs two factors whatever the account: by policy or by `acr_values`. */
+  #twoFactorsRequired(request: AuthorizationRequest): boolean {
+    return this.#deps.mfaRequired === true || request.twoFactors === true;
   }
 
   /**
