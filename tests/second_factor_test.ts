@@ -25,8 +25,10 @@ import { login, startTestServer, type TestServer } from "./helpers/server.ts";
 const USERS = { alice: PASSWORD, bob: "bob-password-1" };
 const REDIRECT_URI = "https://app.example/callback";
 
-async function setUp(): Promise<{ server: TestServer; app: TestClient }> {
-  const server = await startTestServer({ users: USERS });
+async function setUp(
+  env: Record<string, string> = {},
+): Promise<{ server: TestServer; app: TestClient }> {
+  const server = await startTestServer({ users: USERS, env });
   const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
   return { server, app };
 }
@@ -193,7 +195,7 @@ needsOathtool("Two concurrent posts of one right code sign in once", async () =>
 });
 
 needsOathtool("Recovery codes sign in once each and new ones replace the old", async () => {
-  const { server, app } = await setUp();
+  const { server, app } = await setUp({ METRICS_PORT: "0" });
   await using _ = server;
   const enrolled = await signedIn(server, app);
   const { recoveryCodes } = await enrolTotp(enrolled);
@@ -222,6 +224,17 @@ needsOathtool("Recovery codes sign in once each and new ones replace the old", a
   const events = server.logs.map((line) => line.event);
   assert.ok(events.includes("recovery_code_used"));
   assert.ok(events.includes("recovery_codes_generated"));
+  const metrics = await (await fetch(server.running.metricsUrl!)).text();
+  const count = (event: string) =>
+    Number(
+      new RegExp(`^auth_second_factor_events_total\\{event="${event}"\\} (\\d+)`, "m")
+        .exec(metrics)?.[1],
+    );
+  assert.equal(count("enrolled"), 1);
+  assert.equal(count("succeeded"), 2);
+  assert.equal(count("failed"), 2);
+  assert.equal(count("recovery_code_used"), 2);
+  assert.equal(count("recovery_codes_generated"), 2);
 });
 
 needsOathtool(

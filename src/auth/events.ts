@@ -29,6 +29,7 @@ export type SecurityEventName =
   | "client_removed"
   | "client_secret_rotated"
   | "second_factor_enrolled"
+  | "second_factor_succeeded"
   | "second_factor_failed"
   | "second_factor_reset"
   | "recovery_code_used"

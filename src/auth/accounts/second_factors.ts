@@ -154,6 +154,7 @@ export class SecondFactors {
       this.#events.record({ event: "recovery_code_used", subject: username }, source.origin);
       return true;
     });
+    this.#events.record({ event: "second_factor_succeeded", subject: username }, source.origin);
   }
 
   /** A new set of recovery codes replacing the old, to be shown once. */
