@@ -326,3 +326,22 @@ needsOathtool(
     assert.match(missing.stderr, /User "nobody" does not exist/);
   },
 );
+
+needsOathtool(
+  "prompt=login and max_age=0 ask for the password and then the code again, whatever the session",
+  async () => {
+    const { server, app } = await setUp();
+    await using _ = server;
+    const { secret } = await enrolTotp(await signedIn(server, app));
+    const first = await passwordStep(server, app);
+    const code = await oathtoolCode(secret, nowSeconds() + 30);
+    redirectedTo(await postCode(first.browser, first.html, code), REDIRECT_URI);
+    for (const params of [{ prompt: "login" }, { max_age: "0" }] as Record<string, string>[]) {
+      const again = await passwordStep(server, app, first.browser, params);
+      assert.match(again.html, /Enter your code/, JSON.stringify(params));
+      const replayed = await postCode(first.browser, again.html, code);
+      assert.equal(replayed.status, 400, "the code of the last sign-in does not do");
+      await replayed.body?.cancel();
+    }
+  },
+);
