@@ -10,6 +10,7 @@ import { throttleContract } from "./store_contract/accounts_throttle.ts";
 import { clientsContract } from "./store_contract/clients.ts";
 import { lifecycleContract } from "./store_contract/lifecycle.ts";
 import { secondFactorsContract } from "./store_contract/second_factors.ts";
+import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
@@ -39,5 +40,6 @@ export function storeContract(
   refreshFamiliesContract(context);
   signInContract(context);
   secondFactorsContract(context);
+  accountActivityContract(context);
   lifecycleContract(context);
 }

@@ -13,6 +13,7 @@ import { connect, type ConnectOptions, run, transaction } from "./postgres/conne
 import { migrate, pendingMigrations } from "./postgres/schema.ts";
 import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
+import { createAccountActivityStore } from "./postgres/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
 
 /** The shared store. */
@@ -48,6 +49,7 @@ export const PostgresStore = {
       ...createTokenStore(sql),
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
+      ...createAccountActivityStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {

@@ -10,12 +10,14 @@
 import type { UnixSeconds } from "../clock.ts";
 import type { AccountStore } from "./accounts.ts";
 import type { ClientStore } from "./clients.ts";
+import type { AccountActivityStore } from "./account_activity.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 
 export * from "./accounts.ts";
 export * from "./clients.ts";
+export * from "./account_activity.ts";
 export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
@@ -43,4 +45,5 @@ export type Store =
   & TokenStore
   & SignInStore
   & SecondFactorStore
+  & AccountActivityStore
   & StoreLifecycle;
