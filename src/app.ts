@@ -43,6 +43,7 @@ import {
 } from "./handlers/second_factor.ts";
 import { createAccountHandlers } from "./handlers/account.ts";
 import { AccountSettings } from "./auth/sign_in/account_settings.ts";
+import type { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
 import { createUserInfoHandler } from "./handlers/userinfo.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
@@ -62,6 +63,8 @@ export interface SignInServices {
   codes: AuthorizationCodes;
   /** Second factors: asked for after the password, enrolled on the account page. */
   secondFactors: SecondFactors;
+  /** A person's own sessions, listed and ended on the account page. */
+  accountSessions: AccountSessions;
   /** The `/userinfo` answer for a token's claims. */
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
 }
@@ -101,7 +104,10 @@ export function createApp(deps: AppDeps): ServeHandler {
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
-  const account = createAccountHandlers(new AccountSettings(signIn), pages);
+  const account = createAccountHandlers(
+    new AccountSettings({ ...signIn, sessions: signIn.accountSessions }),
+    pages,
+  );
   const authorize = createAuthorizeHandler(signInFlow, pages);
   const endSession = createEndSessionHandler(signOutFlow, pages);
   const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
@@ -150,6 +156,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/account/totp", { POST: account.startTotp }, page),
     route("/account/totp/confirm", { POST: account.confirmTotp }, page),
     route("/account/recovery-codes", { POST: account.recoveryCodes }, page),
+    route("/account/sign-out", { POST: account.signOut }, page),
     route("/consent", { POST: createConsentHandler(signInFlow, pages) }, page),
     route("/userinfo", { GET: userinfo, POST: userinfo }, { errors: "oauth" }),
     route("/end-session", { GET: endSession, POST: endSession }, page),

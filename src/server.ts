@@ -22,6 +22,7 @@ import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
 import { SecondFactors } from "./auth/accounts/second_factors.ts";
+import { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
 import { AccessTokens } from "./auth/tokens/access_tokens.ts";
 import { userInfo } from "./auth/sign_in/userinfo.ts";
@@ -356,6 +357,7 @@ function buildApp(
       browserSessions,
       consents: new Consents(store),
       secondFactors,
+      accountSessions: new AccountSessions({ store, browserSessions, families, clients, events }),
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },

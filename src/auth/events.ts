@@ -28,6 +28,8 @@ export type SecurityEventName =
   | "client_registered"
   | "client_removed"
   | "client_secret_rotated"
+  | "app_signed_out"
+  | "signed_out_everywhere"
   | "second_factor_enrolled"
   | "second_factor_succeeded"
   | "second_factor_failed"

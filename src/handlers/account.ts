@@ -1,12 +1,14 @@
 /**
  * @module
  * The account page: `GET /account` and its forms (`POST /account/totp`, `/account/totp/confirm`,
- * `/account/recovery-codes`), each behind the browser session. It reads the request, calls the
+ * `/account/recovery-codes`, `/account/sign-out`), each behind the browser session. It reads the request, calls the
  * account settings and shows the view they return; errors go to the edge as pages.
  */
 import type { AccountSettings, AccountView } from "../auth/sign_in/account_settings.ts";
 import type { Handler, RequestContext } from "../http/context.ts";
+import { clearedSessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
+import { messagePage } from "../pages/messages.ts";
 import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
 import { originOf } from "./_authenticate.ts";
 import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
@@ -17,6 +19,7 @@ export interface AccountHandlers {
   startTotp: Handler;
   confirmTotp: Handler;
   recoveryCodes: Handler;
+  signOut: Handler;
 }
 
 /** The account page's handlers on `settings`. */
@@ -45,6 +48,16 @@ export function createAccountHandlers(
       const source = { address: ctx.addressGroup, origin: originOf(ctx) };
       return showView(await settings.regenerateRecoveryCodes(posted, cookie, source), ctx, deps);
     },
+    async signOut(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const view = await settings.signOut(posted, cookie, {
+        sid: form.get("sid") ?? undefined,
+        clientId: form.get("client_id") ?? undefined,
+        everywhere: form.get("everywhere") === "yes",
+        origin: originOf(ctx),
+      });
+      return showView(view, ctx, deps);
+    },
   };
 }
 
@@ -56,6 +69,8 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
         username: view.username,
         enrolled: view.secondFactor.enrolled,
         recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
+        browsers: view.activity.browsers,
+        apps: view.activity.apps,
         requestId: view.form.id,
         csrfToken: view.form.csrfToken,
       }));
@@ -73,6 +88,15 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
     }
     case "recovery_codes":
       return htmlResponse(recoveryCodesPage({ codes: view.codes }));
+    case "signed_out": {
+      const title = view.everywhere ? "Signed out everywhere" : "Signed out";
+      const message = view.everywhere
+        ? "Every session of yours has ended, in this browser and in every app"
+        : "This browser is signed out";
+      const res = htmlResponse(messagePage(title, message));
+      res.headers.append("set-cookie", clearedSessionCookie());
+      return res;
+    }
     case "error_page":
       throw view.error;
   }

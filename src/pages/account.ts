@@ -1,9 +1,11 @@
 /**
  * @module
- * The account page of a signed-in person: the overview with its forms, the set-up of an
+ * The account page of a signed-in person: the overview with its forms (the second factor, the
+ * signed-in browsers and apps with a sign-out for each, and sign-out everywhere), the set-up of an
  * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
  * codes shown once. Plain forms that work without JavaScript.
  */
+import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { qrCodeSvg } from "./qr_code.ts";
@@ -20,6 +22,10 @@ export interface AccountOverviewPage extends AccountForm {
   /** Whether an authenticator app is set up. */
   enrolled: boolean;
   recoveryCodesLeft: number;
+  /** The person's signed-in browsers. */
+  browsers: { sid: string; signedInAt: number; current: boolean }[];
+  /** The apps holding sessions of the person. */
+  apps: { clientId: string; clientName: string; lastSignInAt: number; sessions: number }[];
 }
 
 /** The overview: the second factor's state and what can be done about it. */
@@ -42,6 +48,22 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       <p class="lead">Signed in as <strong>${page.username}</strong></p>
       <h2>Two-step sign-in</h2>
       ${factor}
+      <h2>Signed-in browsers</h2>
+      <ul class="sessions">${page.browsers.map((browser) =>
+        html`<li>Signed in ${isoTime(browser.signedInAt)}${
+          browser.current && html`
+            <strong>(this browser)</strong>
+          `
+        }${signOutForm(page, { sid: browser.sid }, "Sign out")}</li>`
+      )}</ul>
+      <h2>Signed-in apps</h2>
+      ${page.apps.length === 0 && html`<p>No app holds a session of yours.</p>`}
+      <ul class="sessions">${page.apps.map((app) =>
+        html`<li><strong>${app.clientName}</strong>: ${app.sessions} session(s), the last from ${
+          isoTime(app.lastSignInAt)
+        }${signOutForm(page, { client_id: app.clientId }, "Sign out")}</li>`
+      )}</ul>
+      ${signOutForm(page, { everywhere: "yes" }, "Sign out everywhere")}
     `,
   );
 }
@@ -104,6 +126,19 @@ export function recoveryCodesPage(page: { codes: string[]; next?: AccountForm })
       ${onward}
     `,
   );
+}
+
+function signOutForm(form: AccountForm, fields: Record<string, string>, label: string): Html {
+  return html`
+    <form method="post" action="/account/sign-out" class="inline">
+      <input type="hidden" name="request" value="${form.requestId}">
+      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      ${Object.entries(fields).map(([name, value]) =>
+        html`<input type="hidden" name="${name}" value="${value}">`
+      )}
+      <button type="submit">${label}</button>
+    </form>
+  `;
 }
 
 function accountForm(form: AccountForm, action: string, label: string): Html {

@@ -5,7 +5,8 @@
  * reads only; ending them goes through the sign-in and tokens parts.
  */
 import type { UnixSeconds } from "../clock.ts";
-import type { BrowserSessionRecord, RefreshFamilyRecord } from "./store.ts";
+import type { BrowserSessionRecord } from "./sign_in.ts";
+import type { RefreshFamilyRecord } from "./tokens.ts";
 
 /** Lists of a user's live sessions. */
 export interface AccountActivityStore {

@@ -13,6 +13,8 @@ import {
   type SecondFactorStatus,
 } from "../accounts/second_factors.ts";
 import { AuthFailure } from "../errors.ts";
+import type { Origin } from "../events.ts";
+import type { AccountActivity, AccountSessions } from "./account_sessions.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { PendingForm, PendingRequests, PostedForm } from "./pending_requests.ts";
 import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
@@ -25,7 +27,13 @@ export type AccountView =
     kind: "overview";
     username: string;
     secondFactor: SecondFactorStatus;
+    activity: AccountActivity;
     form: PendingForm;
+  }
+  | StepNotes & {
+    /** This browser is signed out (it ended its own session, or all of them). */
+    kind: "signed_out";
+    everywhere: boolean;
   }
   | StepNotes & {
     /** The secret of an authenticator app being set up, waiting for its first code. */
@@ -49,6 +57,7 @@ export interface AccountSettingsDeps {
   browserSessions: BrowserSessions;
   pending: PendingRequests;
   secondFactors: SecondFactors;
+  sessions: AccountSessions;
 }
 
 /**
@@ -137,10 +146,40 @@ export class AccountSettings {
     });
   }
 
+  /**
+   * Ends one of the person's own sessions: a browser (`sid`), every session of one app
+   * (`clientId`), or all of them (`everywhere`, this browser's included).
+   */
+  async signOut(
+    posted: PostedForm,
+    cookie: string | undefined,
+    what: { sid?: string; clientId?: string; everywhere?: boolean; origin?: Origin },
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const session = await this.#change(posted, cookie, notes);
+      const { sessions } = this.#deps;
+      if (what.everywhere) {
+        await sessions.signOutEverywhere(session, what.origin);
+        return { kind: "signed_out", everywhere: true };
+      }
+      if (what.sid !== undefined) {
+        await sessions.endBrowser(session, what.sid, what.origin);
+        if (what.sid === session.sid) return { kind: "signed_out", everywhere: false };
+      } else if (what.clientId !== undefined) {
+        await sessions.signOutApp(session, what.clientId, what.origin);
+      } else {
+        throw new AuthFailure("invalid_request", "Say which session to end");
+      }
+      return await this.#overview(session, cookie!);
+    });
+  }
+
   async #overview(session: BrowserSession, cookie: string): Promise<AccountView> {
     const secondFactor = await this.#deps.secondFactors.status(session.username);
+    const activity = await this.#deps.sessions.activity(session);
     const form = await this.#form(session, cookie);
-    return { kind: "overview", username: session.username, secondFactor, form };
+    return { kind: "overview", username: session.username, secondFactor, activity, form };
   }
 
   /** The signed-in session of `cookie`, or `login_required`. */
