@@ -44,6 +44,7 @@ import {
 import { createAccountHandlers } from "./handlers/account.ts";
 import { AccountSettings } from "./auth/sign_in/account_settings.ts";
 import type { AccountSessions } from "./auth/sign_in/account_sessions.ts";
+import type { PasswordChange } from "./auth/accounts/password_change.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
 import { createUserInfoHandler } from "./handlers/userinfo.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
@@ -65,6 +66,8 @@ export interface SignInServices {
   secondFactors: SecondFactors;
   /** A person's own sessions, listed and ended on the account page. */
   accountSessions: AccountSessions;
+  /** A person changing their own password on the account page. */
+  passwordChange: PasswordChange;
   /** The `/userinfo` answer for a token's claims. */
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
 }
@@ -157,6 +160,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/account/totp/confirm", { POST: account.confirmTotp }, page),
     route("/account/recovery-codes", { POST: account.recoveryCodes }, page),
     route("/account/sign-out", { POST: account.signOut }, page),
+    route("/account/password", { POST: account.changePassword }, page),
     route("/consent", { POST: createConsentHandler(signInFlow, pages) }, page),
     route("/userinfo", { GET: userinfo, POST: userinfo }, { errors: "oauth" }),
     route("/end-session", { GET: endSession, POST: endSession }, page),

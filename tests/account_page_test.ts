@@ -14,13 +14,16 @@ import {
   tokenRequest,
 } from "./helpers/oidc.ts";
 import { accountPage } from "./helpers/second_factor.ts";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { login, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const REDIRECT_URI = "https://app.example/callback";
 const BOB_PASSWORD = "bob-password-1";
 
 async function setUp(): Promise<{ server: TestServer; app: TestClient }> {
-  const server = await startTestServer({ users: { alice: PASSWORD, bob: BOB_PASSWORD } });
+  const server = await startTestServer({
+    users: { alice: PASSWORD, bob: BOB_PASSWORD },
+    env: { METRICS_PORT: "0" },
+  });
   const app = await registerClient(server, {
     clientId: "app",
     name: "Photo App",
@@ -60,6 +63,13 @@ function ownAndOthers(html: string): { own: string; others: string[] } {
   const own = entries.filter((entry) => entry.includes("(this browser)")).map(sidOf);
   assert.equal(own.length, 1, html);
   return { own: own[0], others: entries.filter((e) => !e.includes("(this browser)")).map(sidOf) };
+}
+
+/** The `auth_account_changes_total` count of `change`. */
+async function changes(server: TestServer, change: string): Promise<number> {
+  const text = await (await fetch(server.running.metricsUrl!)).text();
+  const pattern = new RegExp(`^auth_account_changes_total\\{change="${change}"\\} (\\d+)`, "m");
+  return Number(pattern.exec(text)?.[1]);
 }
 
 function refresh(server: TestServer, app: TestClient, refreshToken: string) {
@@ -120,6 +130,7 @@ Deno.test("The account page lists the person's browsers and apps and ends one br
   const events = server.logs.map((line) => line.event);
   assert.ok(events.includes("browser_signed_out"));
   assert.ok(events.includes("app_signed_out"));
+  assert.equal(await changes(server, "app_signed_out"), 1);
 });
 
 Deno.test("Sign out everywhere ends every session of the person, this browser's included, once", async () => {
@@ -148,4 +159,69 @@ Deno.test("Sign out everywhere ends every session of the person, this browser's 
   }
   const event = server.logs.find((line) => line.event === "signed_out_everywhere");
   assert.equal(event?.sessions_ended, 4, JSON.stringify(event));
+  assert.equal(await changes(server, "signed_out_everywhere"), 1);
+});
+
+Deno.test("Changing the password on the account page needs the current one and ends every other session", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const first = await signIn(server, app);
+  const second = await signIn(server, app);
+  const change = async (current: string, next: string) => {
+    const page = await accountPage(first.browser);
+    return await first.browser.post("/account/password", {
+      ...formFields(page.html),
+      current_password: current,
+      new_password: next,
+    });
+  };
+
+  const wrong = await change("not-the-password", "alice-password-2");
+  const wrongPage = await wrong.text();
+  assert.equal(wrong.status, 400, wrongPage);
+  assert.match(wrongPage, /Invalid username or password/);
+  const weak = await change(PASSWORD, "short");
+  assert.equal(weak.status, 400);
+  assert.match(await weak.text(), /at least 8 characters/);
+  assert.equal((await accountPage(second.browser)).res.status, 200, "nothing changed yet");
+
+  const cookieBefore = first.browser.cookie;
+  const changed = await change(PASSWORD, "alice-password-2");
+  const page = await changed.text();
+  assert.equal(changed.status, 200, page);
+  assert.match(page, /Your password is changed/);
+  assert.notEqual(first.browser.cookie, cookieBefore, "this browser gets a new session");
+  assert.equal((await accountPage(first.browser)).res.status, 200, "and stays signed in");
+  assert.equal((await accountPage(second.browser)).res.status, 400, "the other is signed out");
+  for (const token of [first.refreshToken, second.refreshToken]) {
+    assert.equal((await refresh(server, app, token)).res.status, 400);
+  }
+  assert.equal((await login(server, "alice", PASSWORD)).res.status, 400);
+  assert.equal((await login(server, "alice", "alice-password-2")).res.status, 200);
+  const event = server.logs.find((line) => line.event === "password_changed");
+  assert.equal(event?.sessions_ended, 4, JSON.stringify(event));
+  assert.equal(await changes(server, "password_changed"), 1);
+});
+
+Deno.test("Setting up a second factor needs a sign-in of the last ten minutes", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const { browser } = await signIn(server, app);
+  const realNow = Date.now;
+  // Eleven minutes later, with the session still alive (its idle time is half an hour).
+  Date.now = () => realNow() + 11 * 60 * 1000;
+  try {
+    const page = await accountPage(browser);
+    const stale = await browser.post("/account/totp", { ...formFields(page.html) });
+    const refused = await stale.text();
+    assert.equal(stale.status, 400, refused);
+    assert.match(refused, /too long ago/);
+    assert.doesNotMatch(refused, /totp-secret/);
+  } finally {
+    Date.now = realNow;
+  }
+  const fresh = await accountPage(browser);
+  const started = await browser.post("/account/totp", { ...formFields(fresh.html) });
+  assert.equal(started.status, 200);
+  assert.match(await started.text(), /totp-secret/);
 });

@@ -1,12 +1,12 @@
 /**
  * @module
  * The account page: `GET /account` and its forms (`POST /account/totp`, `/account/totp/confirm`,
- * `/account/recovery-codes`, `/account/sign-out`), each behind the browser session. It reads the request, calls the
+ * `/account/recovery-codes`, `/account/sign-out`, `/account/password`), each behind the browser session. It reads the request, calls the
  * account settings and shows the view they return; errors go to the edge as pages.
  */
 import type { AccountSettings, AccountView } from "../auth/sign_in/account_settings.ts";
 import type { Handler, RequestContext } from "../http/context.ts";
-import { clearedSessionCookie } from "../http/cookies.ts";
+import { clearedSessionCookie, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { messagePage } from "../pages/messages.ts";
 import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
@@ -20,6 +20,7 @@ export interface AccountHandlers {
   confirmTotp: Handler;
   recoveryCodes: Handler;
   signOut: Handler;
+  changePassword: Handler;
 }
 
 /** The account page's handlers on `settings`. */
@@ -48,6 +49,15 @@ export function createAccountHandlers(
       const source = { address: ctx.addressGroup, origin: originOf(ctx) };
       return showView(await settings.regenerateRecoveryCodes(posted, cookie, source), ctx, deps);
     },
+    async changePassword(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const view = await settings.changePassword(posted, cookie, {
+        current: form.get("current_password") ?? "",
+        next: form.get("new_password") ?? "",
+        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+      });
+      return showView(view, ctx, deps);
+    },
     async signOut(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const view = await settings.signOut(posted, cookie, {
@@ -64,16 +74,25 @@ export function createAccountHandlers(
 function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps): Response {
   noteStep(view, ctx);
   switch (view.kind) {
-    case "overview":
-      return htmlResponse(accountOverviewPage({
-        username: view.username,
-        enrolled: view.secondFactor.enrolled,
-        recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
-        browsers: view.activity.browsers,
-        apps: view.activity.apps,
-        requestId: view.form.id,
-        csrfToken: view.form.csrfToken,
-      }));
+    case "overview": {
+      const answer = view.error && deps.wording.page(view.error);
+      const res = htmlResponse(
+        accountOverviewPage({
+          username: view.username,
+          enrolled: view.secondFactor.enrolled,
+          recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
+          browsers: view.activity.browsers,
+          apps: view.activity.apps,
+          requestId: view.form.id,
+          csrfToken: view.form.csrfToken,
+          notice: view.notice,
+          error: answer?.message,
+        }),
+        { status: answer?.status, headers: answer?.headers },
+      );
+      if (view.sessionCookie) res.headers.append("set-cookie", sessionCookie(view.sessionCookie));
+      return res;
+    }
     case "totp_enrolment": {
       const answer = view.error && deps.wording.page(view.error);
       const page = totpEnrolmentPage({

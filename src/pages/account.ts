@@ -1,7 +1,7 @@
 /**
  * @module
  * The account page of a signed-in person: the overview with its forms (the second factor, the
- * signed-in browsers and apps with a sign-out for each, and sign-out everywhere), the set-up of an
+ * signed-in browsers and apps with a sign-out for each, sign-out everywhere, and the password), the set-up of an
  * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
  * codes shown once. Plain forms that work without JavaScript.
  */
@@ -26,6 +26,10 @@ export interface AccountOverviewPage extends AccountForm {
   browsers: { sid: string; signedInAt: number; current: boolean }[];
   /** The apps holding sessions of the person. */
   apps: { clientId: string; clientName: string; lastSignInAt: number; sessions: number }[];
+  /** What the last change did. */
+  notice?: string;
+  /** Why the last change failed. */
+  error?: string;
 }
 
 /** The overview: the second factor's state and what can be done about it. */
@@ -46,6 +50,8 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
     html`
       <h1>Your account</h1>
       <p class="lead">Signed in as <strong>${page.username}</strong></p>
+      ${page.notice && html`<p class="notice" role="status">${page.notice}</p>`}
+      ${page.error && html`<p class="error" role="alert" id="account-error">${page.error}</p>`}
       <h2>Two-step sign-in</h2>
       ${factor}
       <h2>Signed-in browsers</h2>
@@ -64,6 +70,20 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
         }${signOutForm(page, { client_id: app.clientId }, "Sign out")}</li>`
       )}</ul>
       ${signOutForm(page, { everywhere: "yes" }, "Sign out everywhere")}
+      <h2>Password</h2>
+      <form method="post" action="/account/password">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <input type="text" name="username" value="${page.username}" autocomplete="username"
+          hidden>
+        <label for="current-password">Current password</label>
+        <input type="password" id="current-password" name="current_password"
+          autocomplete="current-password" required maxlength="1024">
+        <label for="new-password">New password</label>
+        <input type="password" id="new-password" name="new_password" autocomplete="new-password"
+          required minlength="8" maxlength="1024">
+        <button type="submit">Change password</button>
+      </form>
     `,
   );
 }

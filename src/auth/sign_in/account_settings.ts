@@ -12,6 +12,8 @@ import {
   type SecondFactors,
   type SecondFactorStatus,
 } from "../accounts/second_factors.ts";
+import type { PasswordChange } from "../accounts/password_change.ts";
+import { unixNow } from "../../clock.ts";
 import { AuthFailure } from "../errors.ts";
 import type { Origin } from "../events.ts";
 import type { AccountActivity, AccountSessions } from "./account_sessions.ts";
@@ -29,6 +31,9 @@ export type AccountView =
     secondFactor: SecondFactorStatus;
     activity: AccountActivity;
     form: PendingForm;
+    /** What the last change did, or why it failed. */
+    notice?: string;
+    error?: AuthFailure;
   }
   | StepNotes & {
     /** This browser is signed out (it ended its own session, or all of them). */
@@ -58,7 +63,14 @@ export interface AccountSettingsDeps {
   pending: PendingRequests;
   secondFactors: SecondFactors;
   sessions: AccountSessions;
+  passwordChange: PasswordChange;
 }
+
+/**
+ * How recent a sign-in must be for setting up a second factor or making new recovery codes
+ * (a password change asks for the current password instead).
+ */
+export const RECENT_SIGN_IN_SECONDS = 10 * 60;
 
 /**
  * The account page's views and changes.
@@ -88,7 +100,7 @@ export class AccountSettings {
   async startTotp(posted: PostedForm, cookie: string | undefined): Promise<AccountView> {
     const notes: StepNotes = {};
     return await asStep<AccountView>(notes, async () => {
-      const session = await this.#change(posted, cookie, notes);
+      const session = await this.#change(posted, cookie, notes, { recent: true });
       const enrolment = await this.#deps.secondFactors.startEnrolment(session.username);
       const form = await this.#form(session, cookie!);
       return { kind: "totp_enrolment", username: session.username, ...enrolment, form };
@@ -135,7 +147,7 @@ export class AccountSettings {
   ): Promise<AccountView> {
     const notes: StepNotes = {};
     return await asStep<AccountView>(notes, async () => {
-      const session = await this.#change(posted, cookie, notes);
+      const session = await this.#change(posted, cookie, notes, { recent: true });
       const { secondFactors } = this.#deps;
       if (!await secondFactors.required(session.username)) {
         throw new AuthFailure("invalid_request", "Set up an authenticator app first");
@@ -175,11 +187,43 @@ export class AccountSettings {
     });
   }
 
-  async #overview(session: BrowserSession, cookie: string): Promise<AccountView> {
+  /**
+   * Changes the password: the current one is checked (and throttled) as at sign-in; every
+   * session of the user ends, and this browser is signed in again under a new cookie, as it was.
+   */
+  async changePassword(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { current: string; next: string; source: CodeSource },
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const session = await this.#change(posted, cookie, notes);
+      const { passwordChange, browserSessions } = this.#deps;
+      const amr = await browserSessions.methods(session.sid);
+      try {
+        await passwordChange.change(session.username, input, input.source);
+      } catch (error) {
+        const failure = domainError(error);
+        const known = ["invalid_credentials", "throttled", "invalid_request"];
+        if (!known.includes(failure.code)) throw failure;
+        return { ...await this.#overview(session, cookie!), error: failure };
+      }
+      const signedIn = await browserSessions.signIn(session.username, cookie, amr);
+      const view = await this.#overview(signedIn.session, signedIn.cookie);
+      return {
+        ...view,
+        notice: "Your password is changed; every other session of yours has ended",
+        sessionCookie: signedIn.cookie,
+      };
+    });
+  }
+
+  async #overview(session: BrowserSession, cookie: string) {
     const secondFactor = await this.#deps.secondFactors.status(session.username);
     const activity = await this.#deps.sessions.activity(session);
     const form = await this.#form(session, cookie);
-    return { kind: "overview", username: session.username, secondFactor, activity, form };
+    return { kind: "overview" as const, username: session.username, secondFactor, activity, form };
   }
 
   /** The signed-in session of `cookie`, or `login_required`. */
@@ -203,6 +247,7 @@ export class AccountSettings {
     posted: PostedForm,
     cookie: string | undefined,
     notes: StepNotes,
+    options: { recent?: boolean } = {},
   ): Promise<BrowserSession> {
     const { pending, browserSessions, secondFactors } = this.#deps;
     const { sid } = await pending.open(posted, cookie, "account");
@@ -218,6 +263,12 @@ export class AccountSettings {
       throw new AuthFailure(
         "login_required",
         "Sign in again with your second factor to change your account",
+      );
+    }
+    if (options.recent && unixNow() - session.authTime > RECENT_SIGN_IN_SECONDS) {
+      throw new AuthFailure(
+        "login_required",
+        "Your last sign-in is too long ago for this change: sign in again, then come back",
       );
     }
     return session;
