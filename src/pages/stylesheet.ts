@@ -97,7 +97,8 @@ ul.scopes li { margin: 0.375rem 0; }
 footer { margin-top: 1.5rem; font-size: 0.875rem; color: var(--muted); }
 h2 { margin: 1.5rem 0 0.5rem; font-size: 1.125rem; }
 .notice { margin: 0 0 1rem; padding: 0.75rem 1rem; border: 1px solid var(--border); border-radius: 0.375rem; }
-form.inline { display: inline; margin-left: 0.5rem; }
+form.inline { margin: 0.5rem 0 0; }
+input[hidden] { display: none; }
 .qr-code { display: block; width: 12rem; height: 12rem; margin: 0 auto 1rem; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 ul.recovery-codes { columns: 2; margin: 0 0 1rem; padding-left: 1.25rem; }
