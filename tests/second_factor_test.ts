@@ -346,3 +346,42 @@ needsOathtool(
     }
   },
 );
+
+needsOathtool("Wrong codes and wrong passwords share the client address's budget", async () => {
+  const { server, app } = await setUp({ THROTTLE_ADDRESS_FAILURES_PER_MINUTE: "4" });
+  await using _ = server;
+  await enrolTotp(await signedIn(server, app));
+  const { browser, html } = await passwordStep(server, app);
+  for (const guess of ["111111", "222222"]) {
+    const res = await postCode(browser, html, guess);
+    assert.equal(res.status, 400);
+    await res.body?.cancel();
+  }
+  assert.equal((await login(server, "bob", "wrong-password")).res.status, 400);
+  // The fourth failure from this address fills its budget: bob's right password waits too.
+  const res = await postCode(browser, html, "333333");
+  assert.equal(res.status, 400);
+  await res.body?.cancel();
+  assert.equal((await login(server, "bob", USERS.bob)).res.status, 429);
+});
+
+needsOathtool(
+  "A browser signed in with its code gets single sign-on, and the ID token says so",
+  async () => {
+    const { server, app } = await setUp();
+    await using _ = server;
+    const { secret } = await enrolTotp(await signedIn(server, app));
+    const { browser, html } = await passwordStep(server, app);
+    redirectedTo(
+      await postCode(browser, html, await oathtoolCode(secret, nowSeconds() + 30)),
+      REDIRECT_URI,
+    );
+    const { verifier, challenge } = await pkce();
+    const sso = await browser.get(authorizeUrl(server, app, { code_challenge: challenge }));
+    const code = redirectedTo(sso, REDIRECT_URI).get("code")!;
+    const tokens = await redeem(server, app, code, verifier);
+    const claims = decodeJwt(tokens.body.id_token as string);
+    assert.deepEqual(claims.amr, ["pwd", "otp", "mfa"]);
+    assert.equal(claims.acr, "urn:auth-api:aal2");
+  },
+);
