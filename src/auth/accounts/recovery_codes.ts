@@ -7,7 +7,7 @@
 import { sha256Hex } from "../secrets.ts";
 
 /** How many codes a new set has. */
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** 32 letters and digits without the look-alikes 0/o and 1/l: 5 bits each. */
 const ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
 /** Characters per code: 10 of 5 bits, 50 bits each (checks are throttled like logins). */

@@ -23,8 +23,6 @@ const CODE_BUDGET_PREFIX = "\u001fsecond-factor\u001f";
 
 /** RFC 8176 methods of a sign-in with a password and a code. */
 export const PASSWORD_AND_CODE_AMR: readonly string[] = ["pwd", "otp", "mfa"];
-/** RFC 8176 methods of a sign-in with a password alone. */
-export const PASSWORD_AMR: readonly string[] = ["pwd"];
 
 /** Where a code check comes from, for the throttle and the audit trail. */
 export interface CodeSource {

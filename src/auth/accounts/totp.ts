@@ -9,11 +9,11 @@ import { Secret, TOTP } from "otpauth";
 import type { UnixSeconds } from "../../clock.ts";
 
 /** Seconds per time step. */
-export const TOTP_PERIOD_SECONDS = 30;
+const TOTP_PERIOD_SECONDS = 30;
 /** Digits of a code. */
-export const TOTP_DIGITS = 6;
+const TOTP_DIGITS = 6;
 /** Steps either side of the current one that are accepted, for clock skew and typing time. */
-export const TOTP_WINDOW_STEPS = 1;
+const TOTP_WINDOW_STEPS = 1;
 /** Bytes of a new secret (160 bits, the HMAC-SHA-1 block RFC 4226 recommends). */
 const SECRET_BYTES = 20;
 

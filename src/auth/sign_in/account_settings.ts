@@ -70,7 +70,7 @@ export interface AccountSettingsDeps {
  * How recent a sign-in must be for setting up a second factor or making new recovery codes
  * (a password change asks for the current password instead).
  */
-export const RECENT_SIGN_IN_SECONDS = 10 * 60;
+const RECENT_SIGN_IN_SECONDS = 10 * 60;
 
 /**
  * The account page's views and changes.

@@ -6,9 +6,9 @@
  */
 
 /** The `acr` of a sign-in with one factor. */
-export const ACR_ONE_FACTOR = "urn:auth-api:aal1";
+const ACR_ONE_FACTOR = "urn:auth-api:aal1";
 /** The `acr` of a sign-in with two factors. */
-export const ACR_TWO_FACTORS = "urn:auth-api:aal2";
+const ACR_TWO_FACTORS = "urn:auth-api:aal2";
 /** The classes discovery lists (`acr_values_supported`), weakest first. */
 export const ACR_VALUES_SUPPORTED: readonly string[] = [ACR_ONE_FACTOR, ACR_TWO_FACTORS];
 
