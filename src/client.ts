@@ -6,13 +6,7 @@
  */
 import { isIP } from "node:net";
 import { readPassword } from "./terminal.ts";
-import {
-  type CommandSpec,
-  parseCommandLine,
-  USAGE_EXIT_CODE,
-  UsageError,
-  usageErrorLines,
-} from "./usage.ts";
+import { type CommandSpec, parseCommandLine, runProgram } from "./usage.ts";
 
 /** Where the client connects when neither --url nor API_URL says. */
 const DEFAULT_URL = "https://localhost:8443";
@@ -249,16 +243,4 @@ async function password(): Promise<string> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exitCode = await main(Deno.args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      for (const line of usageErrorLines(error)) console.error(line);
-      Deno.exitCode = USAGE_EXIT_CODE;
-    } else {
-      console.error(`Error: ${(error as Error).message}`);
-      Deno.exitCode = 1;
-    }
-  }
-}
+if (import.meta.main) await runProgram(() => main(Deno.args));

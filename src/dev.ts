@@ -7,9 +7,10 @@
 import type { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import type { Config } from "./config.ts";
+import { exists } from "./files.ts";
 import type { Logger } from "./log.ts";
 import { StoreFailure } from "./store/errors.ts";
-import type { Store } from "./store/store.ts";
+import type { AccountStore } from "./store/accounts.ts";
 
 /** The tutorial's accounts, created only in development mode. */
 export const DEMO_USERS: Readonly<Record<string, string>> = {
@@ -41,7 +42,7 @@ export class DemoUsersError extends Error {
  * alone.
  */
 export async function seedDemoUsers(
-  store: Store,
+  store: AccountStore,
   hasher: PasswordHasher,
   logger: Logger,
 ): Promise<void> {
@@ -66,7 +67,7 @@ export async function seedDemoUsers(
  * those marked as such, and (in stores seeded before they were marked) the tutorial's names
  * that still have the tutorial's passwords.
  */
-export async function refuseDemoUsers(store: Store, hasher: PasswordHasher): Promise<void> {
+export async function refuseDemoUsers(store: AccountStore, hasher: PasswordHasher): Promise<void> {
   const found = new Set(await store.listDemoUsers());
   for (const [name, password] of Object.entries(DEMO_USERS)) {
     if (found.has(name)) continue;
@@ -82,14 +83,4 @@ export async function refuseDemoUsers(store: Store, hasher: PasswordHasher): Pro
       names.map((name) => `deno task user remove ${name}`).join(" && ")
     }`,
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

@@ -7,6 +7,7 @@
  * or a page for people. The sign-in pages and the redirects to clients take their words from the
  * same table. An error no table knows is left to the edge, which logs it and answers 500.
  */
+import { IN_FLIGHT } from "./auth/accounts/throttle.ts";
 import { type AuthErrorCode, AuthFailure } from "./auth/errors.ts";
 import type { ErrorDialect } from "./http/context.ts";
 import type { ErrorResponder } from "./http/edge.ts";
@@ -85,8 +86,11 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   throttled: {
     status: 429,
     wireCode: "temporarily_unavailable",
+    // A refusal for attempts in flight claims no failures.
     onPage: (error) =>
-      `Too many failed sign-in attempts; try again in ${error.retryAfterSeconds} seconds`,
+      error.reason === IN_FLIGHT
+        ? "Too many sign-in attempts in progress; try again in a moment"
+        : `Too many failed sign-in attempts; try again in ${error.retryAfterSeconds} seconds`,
   },
   // An account with a second factor on a way in that takes none; a wrong code on the page.
   mfa_required: { status: 400, wireCode: "mfa_required" },
@@ -116,6 +120,7 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   // The forms of our pages.
   csrf_mismatch: { status: 403 },
   expired_request: { status: 400 },
+  too_many_sign_ins: { status: 429, wireCode: "temporarily_unavailable" },
 };
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {
@@ -127,6 +132,7 @@ const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer
   }),
   duplicate_user: (error) => ({ status: 409, message: error.message }),
   duplicate_client: (error) => ({ status: 409, message: error.message }),
+  name_taken: (error) => ({ status: 409, message: error.message }),
 };
 
 /**

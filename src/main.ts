@@ -13,27 +13,18 @@ import { KEYS_COMMAND, keysCommand } from "./cli/keys.ts";
 import { InputError } from "./terminal.ts";
 import { USER_COMMAND, userCommand } from "./cli/user.ts";
 import { checkConfiguration, NO_USERS } from "./check.ts";
-import {
-  ConfigError,
-  configWarnings,
-  loadConfig,
-  readEnvironment,
-  SERVE_COMMAND,
-} from "./config.ts";
+import { configWarnings } from "./config.ts";
+import { readEnvironment } from "./config_environment.ts";
+import { loadConfig } from "./config_load.ts";
+import { ConfigError } from "./config_values.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
+import { SERVE_COMMAND } from "./serve_command.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
-import {
-  helpText,
-  parseCommandLine,
-  PROGRAM,
-  USAGE_EXIT_CODE,
-  UsageError,
-  usageErrorLines,
-} from "./usage.ts";
+import { helpText, parseCommandLine, PROGRAM, runProgram, UsageError } from "./usage.ts";
 
 /** The summary at the top of the main help. */
 const ABOUT = "auth-api: an HTTPS token-authentication API and OpenID provider";
@@ -187,17 +178,8 @@ function debugging(): boolean {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exitCode = await main(Deno.args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      for (const line of usageErrorLines(error)) console.error(line);
-      Deno.exitCode = USAGE_EXIT_CODE;
-    } else {
-      const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
-      console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!expected && debugging()) console.error(error);
-      Deno.exitCode = 1;
-    }
-  }
+  await runProgram(() => main(Deno.args), (error) => {
+    const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
+    if (!expected && debugging()) console.error(error);
+  });
 }

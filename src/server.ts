@@ -320,6 +320,7 @@ function buildApp(
   const idTokens = new IdTokens(idTokenKeys, {
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
+    leewaySeconds: config.clockLeewaySeconds,
   });
   const browserSessions = new BrowserSessions(
     { store, families, events },

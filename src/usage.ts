@@ -2,7 +2,8 @@
  * @module
  * Command lines described once: each command's words, arguments and options, from which both its
  * parser and its help are made, so that the help cannot leave out what the parser accepts. It
- * parses and renders text; it prints nothing and reads no environment.
+ * parses and renders text, and ends a program with the exit status its errors call for
+ * ({@linkcode runProgram}, the only place that prints); it reads no environment.
  */
 import { parseArgs } from "node:util";
 
@@ -177,6 +178,30 @@ function optionLabel(option: OptionSpec): string {
 
 function optionHelp(option: OptionSpec): string {
   return option.multiple ? `${option.help}; repeatable` : option.help;
+}
+
+/**
+ * Runs a program's `main` and sets the exit status to what it returns; for a
+ * {@linkcode UsageError}, prints its error and usage lines on stderr and exits
+ * {@linkcode USAGE_EXIT_CODE}; for any other error, prints one `Error:` line, lets `explain` add
+ * more (a stack, when asked for), and exits 1.
+ */
+export async function runProgram(
+  main: () => Promise<number>,
+  explain?: (error: unknown) => void,
+): Promise<void> {
+  try {
+    Deno.exitCode = await main();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      for (const line of usageErrorLines(error)) console.error(line);
+      Deno.exitCode = USAGE_EXIT_CODE;
+    } else {
+      console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+      explain?.(error);
+      Deno.exitCode = 1;
+    }
+  }
 }
 
 function parserOptions(spec: CommandSpec) {

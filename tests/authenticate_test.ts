@@ -158,12 +158,25 @@ Deno.test("authenticateBearer rejects a non-Bearer Authorization as invalid_toke
 
 Deno.test("authenticateBearer accepts a Bearer token, scheme case-insensitive, and names the user", async () => {
   await using tokens = await tokenService();
-  const { token } = await tokens.issue("alice");
+  const { token } = await tokens.issue("subject-of-alice", { username: "alice", familyId: "f1" });
   for (const value of [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`]) {
     const ctx = context();
-    assert.equal((await authenticateBearer(request(value), ctx, { tokens })).sub, "alice");
-    assert.equal(ctx.user, "alice", "recorded for the access log");
+    const claims = await authenticateBearer(request(value), ctx, { tokens });
+    assert.equal(claims.sub, "subject-of-alice");
+    assert.equal(ctx.user, "alice", "recorded by name for the access log");
   }
+});
+
+Deno.test("authenticateBearer records a client's token for itself as the client's, never as a user's", async () => {
+  await using tokens = await tokenService();
+  const { token } = await tokens.issue("reporting", { clientId: "reporting", scope: "hello" });
+  const ctx = context();
+  assert.equal(
+    (await authenticateBearer(request(`Bearer ${token}`), ctx, { tokens })).sub,
+    "reporting",
+  );
+  assert.equal(ctx.user, undefined);
+  assert.equal(ctx.client, "reporting");
 });
 
 Deno.test("authenticateBearer refuses a token without the required scope as insufficient_scope", async () => {

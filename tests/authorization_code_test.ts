@@ -25,6 +25,7 @@ import {
   hello,
   refresh,
   startTestServer,
+  subjectOf,
   testHasher,
   type TestServer,
 } from "./helpers/server.ts";
@@ -93,7 +94,8 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
   assert.equal(body.token_type, "Bearer");
   assert.equal(body.scope, "openid hello");
   const access = decodeJwt(String(body.access_token));
-  assert.equal(access.sub, "alice");
+  assert.equal(access.sub, await subjectOf(server, "alice"));
+  assert.equal(access.preferred_username, "alice");
   assert.equal(access.client_id, "app");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
   const refreshed = await tokenRequest(server, {
@@ -205,6 +207,7 @@ Deno.test("an expired or unknown code is refused with invalid_grant", async () =
     codeHash: await sha256Hex(code),
     clientId: app.clientId,
     username: "alice",
+    subject: (await server.store.getUser("alice"))!.subject,
     redirectUri: REDIRECT_URI,
     scope: "openid",
     codeChallenge: (await pkce()).challenge,
@@ -355,7 +358,7 @@ Deno.test("registered clients use only their grants; unregistered client ids kee
   );
 });
 
-Deno.test("client_credentials: a confidential client gets a token for itself, without refresh token or session", async () => {
+Deno.test("client_credentials: a confidential client gets a token for itself, without refresh token, session or a user's name", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
   const machine = await registerClient(server, {
@@ -374,8 +377,9 @@ Deno.test("client_credentials: a confidential client gets a token for itself, wi
   assert.equal(claims.sub, "reporting");
   assert.equal(claims.client_id, "reporting");
   assert.equal(claims.sid, undefined);
+  assert.equal(claims.preferred_username, undefined, "no user");
   const greeted = await hello(server, `Bearer ${body.access_token}`);
-  assert.equal(greeted.body.message, "Hello, reporting! You're authenticated.");
+  assert.equal(greeted.body.message, "Hello, client reporting! You're authenticated.");
   const userinfo = await fetch(`${server.url}/userinfo`, {
     client: server.client,
     headers: { authorization: `Bearer ${body.access_token}` },

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
 import { bodyInTwoHalves } from "./helpers/held_body.ts";
-import { parseLogLine, PERMISSIONS, ServerProcess } from "./helpers/process.ts";
+import { parseLogLine, PERMISSIONS } from "./helpers/process.ts";
+import { serveChild } from "./helpers/serve_child.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { type PemPair, testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -24,15 +25,6 @@ async function servesCertificate(url: string, certPem: string): Promise<boolean>
 /** Serves `pair` from now on: the files replaced, and the new pair checked to be in use. */
 async function servedAfterAll(url: string, pair: PemPair): Promise<void> {
   await waitFor("the new pair to be served", () => servesCertificate(url, pair.certPem));
-}
-
-/** The environment of a serve child reading its certificate from `dir`/certs, where it may read. */
-function serveEnv(dir: string): Record<string, string> {
-  return {
-    TLS_CERT: `${dir}/certs/cert.pem`,
-    TLS_KEY: `${dir}/certs/key.pem`,
-    DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-  };
 }
 
 function reloadMode(server: TestServer): unknown {
@@ -100,12 +92,8 @@ Deno.test("the server picks up renewed certificate files by itself", async () =>
 
 Deno.test("a renewal announced by SIGHUP and seen by the file watcher reloads the certificate once", async () => {
   await using dir = await tempDir("auth-api-sighup-");
-  await writeTlsFiles(dir.path);
   const next = await generateCertificate({ keyType: "ecdsa" });
-  await using server = new ServerProcess(["serve", "--port", "0"], {
-    cwd: dir.path,
-    env: serveEnv(dir.path),
-  });
+  await using server = await serveChild(dir.path);
   const url = await server.listening();
   // Written elsewhere and moved in place, as an ACME client would, then announced by SIGHUP (the
   // README's certbot deploy hook), while the watcher sees the same files change.
@@ -143,12 +131,9 @@ Deno.test("a renewal announced by SIGHUP and seen by the file watcher reloads th
 
 Deno.test("without --unstable-net the server still starts, and a reload closes the old listener first", async () => {
   await using dir = await tempDir("auth-api-gap-");
-  await writeTlsFiles(dir.path);
   const next = await generateCertificate({ keyType: "ecdsa" });
-  await using server = new ServerProcess(["serve", "--port", "0"], {
-    cwd: dir.path,
+  await using server = await serveChild(dir.path, {}, {
     flags: PERMISSIONS.filter((flag) => flag !== "--unstable-net"),
-    env: serveEnv(dir.path),
   });
   const url = await server.listening();
   const listening = server.logs.find((line) => line.msg === "Listening");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CURL, testNeeding } from "./helpers/prerequisites.ts";
 import { runProgram } from "./helpers/process.ts";
-import { login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { login, startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 
 /** A client secret such as `openssl rand -base64 24` makes: it holds `+`, `/` and `=`. */
 const SECRET = "q7+Zb/0Fh9Lx+Yt/3Wc=Pn8Ru+Kd/Vs2Jm==";
@@ -49,7 +49,7 @@ testNeeding(
       });
       assert.equal(status, 200, `${presented}: ${JSON.stringify(body)}`);
       assert.equal(body.active, true);
-      assert.equal(body.sub, "user1");
+      assert.equal(body.sub, await subjectOf(server, "user1"));
 
       const granted = await curlBasic(server, "/oauth/token", `rs:${presented}`, {
         grant_type: "password",

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/accounts/passwords.ts";
-import {
-  ConfigError,
-  ENV_VARIABLES,
-  loadConfig,
-  publicIdentity,
-  readEnvironment,
-  urlHost,
-} from "../src/config.ts";
+import { publicIdentity, urlHost } from "../src/config.ts";
+import { ENV_VARIABLES, readEnvironment } from "../src/config_environment.ts";
+import { loadConfig } from "../src/config_load.ts";
+import { ConfigError } from "../src/config_values.ts";
 import { StoreConfigError } from "../src/store/errors.ts";
 import { openStore } from "../src/store/open.ts";
 import { rejectionOf, thrownBy } from "./helpers/errors.ts";
@@ -66,6 +62,7 @@ Deno.test("loadConfig uses the documented defaults with no flags and no environm
     resetAfterSeconds: 3600,
     addressFailuresPerMinute: 30,
     deviceFailures: 5,
+    inFlightWaitMs: 20_000,
   });
   assert.deepEqual(config.deviceTokens, { ttlSeconds: 30 * 86400 });
   assert.deepEqual(config.clientAddress, {
@@ -380,6 +377,17 @@ Deno.test("loadConfig reads THROTTLE_DEVICE_FAILURES and DEVICE_TOKEN_TTL", () =
   assertConfigError(() => loadConfig([], { DEVICE_TOKEN_TTL: "59" }), /DEVICE_TOKEN_TTL/);
 });
 
+Deno.test("loadConfig reads THROTTLE_IN_FLIGHT_WAIT in whole seconds, 0 to 60", () => {
+  assert.equal(loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: "3" }).throttle.inFlightWaitMs, 3000);
+  assert.equal(loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: "0" }).throttle.inFlightWaitMs, 0);
+  for (const value of ["61", "-1", "1.5", "soon"]) {
+    assertConfigError(
+      () => loadConfig([], { THROTTLE_IN_FLIGHT_WAIT: value }),
+      /THROTTLE_IN_FLIGHT_WAIT/,
+    );
+  }
+});
+
 Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () => {
   assert.equal(urlHost("0.0.0.0"), "localhost");
   assert.equal(urlHost("::"), "localhost");
@@ -458,10 +466,10 @@ Deno.test("loadConfig reads PGSSLROOTCERT as the PostgreSQL root certificate fil
   );
 });
 
-Deno.test("ENV_VARIABLES lists every variable config.ts reads, and readEnvironment reads only those", async () => {
-  const source = await Deno.readTextFile(new URL("../src/config.ts", import.meta.url));
+Deno.test("ENV_VARIABLES lists every variable config_load.ts reads, and readEnvironment reads only those", async () => {
+  const source = await Deno.readTextFile(new URL("../src/config_load.ts", import.meta.url));
   const read = new Set([...source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]));
-  assert.ok(read.size > 20, "config.ts reads its settings as env.NAME");
+  assert.ok(read.size > 20, "config_load.ts reads its settings as env.NAME");
   assert.deepEqual([...read].filter((name) => !ENV_VARIABLES.includes(name as never)), []);
   assert.deepEqual(ENV_VARIABLES.filter((name) => !read.has(name)), []);
   assert.deepEqual(Object.keys(readEnvironment()).sort(), [...ENV_VARIABLES].sort());
@@ -473,7 +481,7 @@ Deno.test("ENV_VARIABLES lists every variable config.ts reads, and readEnvironme
       `${m[1]}(${m[2] ?? ""})`
     );
     const allowed: Record<string, string[]> = {
-      "config.ts": ["get()"],
+      "config_environment.ts": ["get()"],
       "client.ts": ['get("API_URL")', 'get("API_PASSWORD")'],
       "main.ts": ['get("LOG_LEVEL")'],
     };

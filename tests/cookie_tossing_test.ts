@@ -15,7 +15,8 @@ import {
   CookieBrowser,
   PASSWORD,
   pkce,
-  redeem,
+  redeemedUser,
+  REDIRECT_URI,
   redirectedTo,
   registerClient,
   RelyingParty,
@@ -26,7 +27,6 @@ import { runProgram } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD, mallory: "mallory-password-1" };
-const REDIRECT_URI = "https://app.example/callback";
 
 /** A server with alice (the victim) and mallory (the attacker), each with a browser session. */
 async function setUp(): Promise<
@@ -43,23 +43,6 @@ async function setUp(): Promise<
     return browser.cookie;
   };
   return { server, app, victim: await signedIn("alice"), attacker: await signedIn("mallory") };
-}
-
-/** The username a code was issued for: redeemed, then asked of `/userinfo`. */
-async function userOfCode(
-  server: TestServer,
-  app: TestClient,
-  code: string,
-  verifier: string,
-): Promise<string> {
-  const { res, body } = await redeem(server, app, code, verifier);
-  assert.equal(res.status, 200, JSON.stringify(body));
-  const info = await fetch(`${server.url}/userinfo`, {
-    client: server.client,
-    headers: { authorization: `Bearer ${body.access_token}` },
-  });
-  assert.equal(info.status, 200);
-  return (await info.json()).preferred_username;
 }
 
 /** GET /authorize with exactly `cookie` as the Cookie header; the user a code went to, or the page. */
@@ -79,7 +62,7 @@ async function authorizeWith(
   await res.body?.cancel();
   const code = redirectedTo(res, REDIRECT_URI).get("code");
   assert.ok(code);
-  return { user: await userOfCode(server, app, code, verifier), setCookies };
+  return { user: await redeemedUser(server, app, code, verifier), setCookies };
 }
 
 function assertSignInPage(answer: { user?: string; page?: string }, why: string): void {
@@ -179,7 +162,7 @@ testNeeding(
       assert.equal(status, "303");
       const code = new URL(location).searchParams.get("code");
       assert.ok(code, location);
-      return await userOfCode(server, app, code, verifier);
+      return await redeemedUser(server, app, code, verifier);
     };
     assert.equal(await viaCurl(["a=1", `${SESSION_COOKIE}=${victim}`]), "alice");
     assert.equal(
@@ -235,7 +218,7 @@ testNeeding([CHROMIUM], {
         }
         const code = url.searchParams.get("code");
         assert.ok(code, page.url());
-        return await userOfCode(server, app, code, verifier);
+        return await redeemedUser(server, app, code, verifier);
       };
       /** Visits the tossing page in `page`'s browser. */
       const toss = async (page: Page) => {

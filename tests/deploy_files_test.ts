@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config_load.ts";
 import { checkProxyConfig, HAPROXY, haproxyConfig } from "./helpers/haproxy.ts";
 import { program, testNeeding } from "./helpers/prerequisites.ts";
 import { tempDir } from "./helpers/temp_dir.ts";

@@ -8,6 +8,9 @@ import { CountingHasher, startTestServer, type TestServer } from "./helpers/serv
  */
 
 const USERS = { user1: "password1", user2: "password2" };
+/** The real users' right credentials. */
+const USER1 = { username: "user1", password: "password1" };
+const USER2 = { username: "user2", password: "password2" };
 const DEVICE_FAILURES = 2;
 const ENV = {
   TRUSTED_PROXIES: "127.0.0.1",
@@ -79,21 +82,17 @@ async function attack(server: TestServer): Promise<void> {
     assert.equal(await status(server, { username: `victim${i}`, password: "x", from: NAT }), 400);
   }
   // Both budgets are spent: the account for everyone, the address for every name.
-  assert.equal(await status(server, { username: "user1", password: "password1", from: NAT }), 429);
+  assert.equal(await status(server, { ...USER1, from: NAT }), 429);
   assert.equal(
-    await status(server, { username: "user1", password: "password1", from: ELSEWHERE }),
+    await status(server, { ...USER1, from: ELSEWHERE }),
     429,
   );
-  assert.equal(await status(server, { username: "user2", password: "password2", from: NAT }), 429);
+  assert.equal(await status(server, { ...USER2, from: NAT }), 429);
 }
 
 Deno.test("POST /login answers a device token in the body and in a __Host- cookie that scripts and other sites cannot use", async () => {
   await using server = await startTestServer({ users: USERS, env: ENV });
-  const { res, body } = await login(server, {
-    username: "user1",
-    password: "password1",
-    from: NAT,
-  });
+  const { res, body } = await login(server, { ...USER1, from: NAT });
   assert.equal(res.status, 200);
   const token = body.device_token as string;
   assert.match(token, TOKEN_FORMAT);
@@ -106,42 +105,23 @@ Deno.test("POST /login answers a device token in the body and in a __Host- cooki
   assert.equal(failed.res.headers.get("set-cookie"), null);
   assert.deepEqual(failed.body, { msg: "Invalid credentials" });
   // Logging in again with the token keeps the device and renews it; without, a new device.
-  const again = await deviceTokenOf(server, {
-    username: "user1",
-    password: "password1",
-    from: NAT,
-    deviceToken: token,
-  });
+  const again = await deviceTokenOf(server, { ...USER1, from: NAT, deviceToken: token });
   assert.equal(again.split(".")[0], token.split(".")[0]);
-  const other = await deviceTokenOf(server, {
-    username: "user1",
-    password: "password1",
-    from: NAT,
-  });
+  const other = await deviceTokenOf(server, { ...USER1, from: NAT });
   assert.notEqual(other.split(".")[0], token.split(".")[0]);
 });
 
 Deno.test("POST /login during an attack: the real user's device gets in at once, another user elsewhere behind the proxy gets in, the attacker gets 429 without a hash", async () => {
   const hasher = new CountingHasher();
   await using server = await startTestServer({ users: USERS, env: ENV, hasher });
-  const device = await deviceTokenOf(server, {
-    username: "user1",
-    password: "password1",
-    from: NAT,
-  });
+  const device = await deviceTokenOf(server, { ...USER1, from: NAT });
   await attack(server);
 
   // (a) The real user, at the attacker's address, with the device token in the body or cookie.
-  const viaBody = await login(server, {
-    username: "user1",
-    password: "password1",
-    from: NAT,
-    deviceToken: device,
-  });
+  const viaBody = await login(server, { ...USER1, from: NAT, deviceToken: device });
   assert.equal(viaBody.res.status, 200, JSON.stringify(viaBody.body));
   const viaCookie = await login(server, {
-    username: "user1",
-    password: "password1",
+    ...USER1,
     from: NAT,
     cookie: viaBody.body.device_token as string,
   });
@@ -155,7 +135,7 @@ Deno.test("POST /login during an attack: the real user's device gets in at once,
 
   // (b) Another user behind the same proxy at another client address.
   assert.equal(
-    await status(server, { username: "user2", password: "password2", from: ELSEWHERE }),
+    await status(server, { ...USER2, from: ELSEWHERE }),
     200,
   );
 
@@ -191,11 +171,7 @@ Deno.test("POST /login during an attack: the real user's device gets in at once,
 Deno.test("POST /login counts a device's failures on the device alone, and locks out a device that fails too often", async () => {
   const hasher = new CountingHasher();
   await using server = await startTestServer({ users: USERS, env: ENV, hasher });
-  const device = await deviceTokenOf(server, {
-    username: "user1",
-    password: "password1",
-    from: ELSEWHERE,
-  });
+  const device = await deviceTokenOf(server, { ...USER1, from: ELSEWHERE });
   // The device's failures do not touch the account or the address: 3 free failures remain.
   const withDevice = { username: "user1", from: NAT, deviceToken: device };
   assert.equal(await status(server, { ...withDevice, password: "typo1" }), 400);
@@ -207,18 +183,9 @@ Deno.test("POST /login counts a device's failures on the device alone, and locks
   assert.equal(await status(server, { ...withDevice, password: "password1" }), 429);
   assert.equal(hasher.checks, checks);
   // Another user's device at the blocked address is not affected.
-  const second = await deviceTokenOf(server, {
-    username: "user2",
-    password: "password2",
-    from: ELSEWHERE,
-  });
+  const second = await deviceTokenOf(server, { ...USER2, from: ELSEWHERE });
   assert.equal(
-    await status(server, {
-      username: "user2",
-      password: "password2",
-      from: NAT,
-      deviceToken: second,
-    }),
+    await status(server, { ...USER2, from: NAT, deviceToken: second }),
     200,
   );
 });
@@ -227,11 +194,7 @@ Deno.test("POST /login with one device token checks only the device's budget of 
   for (let round = 0; round < 3; round++) {
     const hasher = new CountingHasher();
     await using server = await startTestServer({ users: USERS, env: ENV, hasher });
-    const device = await deviceTokenOf(server, {
-      username: "user1",
-      password: "password1",
-      from: NAT,
-    });
+    const device = await deviceTokenOf(server, { ...USER1, from: NAT });
     await attack(server);
     const before = hasher.checks;
     const statuses = await Promise.all(
@@ -267,6 +230,6 @@ Deno.test("POST /oauth/token password grant takes and returns device_token, and 
   const blocked = await grant({ username: "user1", password: "password1" });
   assert.equal(blocked.res.status, 429);
   assert.equal(blocked.body.error, "temporarily_unavailable");
-  const allowed = await grant({ username: "user1", password: "password1", device_token: device });
+  const allowed = await grant({ ...USER1, device_token: device });
   assert.equal(allowed.res.status, 200, JSON.stringify(allowed.body));
 });

@@ -5,7 +5,7 @@ import { unixNow } from "../src/clock.ts";
 import {
   accessTokenJwks,
   jwksKids,
-  login,
+  loginToken,
   startTestServer,
   type TestServer,
 } from "./helpers/server.ts";
@@ -34,18 +34,12 @@ function assertPublicJson(res: Response): void {
   assert.doesNotMatch(cacheControl, /no-store|private/);
 }
 
-async function accessToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200);
-  return body.access_token as string;
-}
-
 Deno.test("GET /.well-known/oauth-authorization-server describes the server per RFC 8414, with the tokens' issuer", async () => {
   await using server = await startTestServer({ users: USERS });
   const { res, body } = await getJson(server, METADATA_PATH);
   assertPublicJson(res);
 
-  assert.equal(body.issuer, decodeJwt(await accessToken(server)).iss);
+  assert.equal(body.issuer, decodeJwt(await loginToken(server)).iss);
   assert.equal(body.issuer, server.url);
   assert.equal(body.token_endpoint, `${server.url}/oauth/token`);
   assert.equal(body.revocation_endpoint, `${server.url}/oauth/revoke`);
@@ -91,7 +85,7 @@ Deno.test("GET /.well-known/jwks.json lists the ES256 public key (kid, alg, use 
   assert.equal(key.use, "sig");
   assert.equal(key.d, undefined);
   assert.deepEqual(Object.keys(key).sort(), PUBLIC_JWK_MEMBERS);
-  assert.equal(key.kid, decodeProtectedHeader(await accessToken(server)).kid);
+  assert.equal(key.kid, decodeProtectedHeader(await loginToken(server)).kid);
 });
 
 Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only the RS256 ID-token key", async () => {
@@ -101,7 +95,7 @@ Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only 
   assert.equal(metadata.body.jwks_uri, `${server.url}${JWKS_PATH}`, "OpenID Connect needs it");
   assert.deepEqual(metadata.body.access_token_signing_alg_values_supported, ["HS256"]);
   assert.deepEqual(metadata.body.id_token_signing_alg_values_supported, ["RS256"]);
-  assert.equal(metadata.body.issuer, decodeJwt(await accessToken(server)).iss);
+  assert.equal(metadata.body.issuer, decodeJwt(await loginToken(server)).iss);
 
   const jwks = await getJson(server, JWKS_PATH);
   assert.equal(jwks.res.status, 200);
@@ -116,7 +110,7 @@ Deno.test("with JWT_SECRET (HS256) the JWKS publishes no access-token key, only 
 
 Deno.test("after store.rotateSigningKey the JWKS lists the new and the old key, and new tokens use the new kid", async () => {
   await using server = await startTestServer({ users: USERS });
-  const oldToken = await accessToken(server);
+  const oldToken = await loginToken(server);
   const oldKid = decodeProtectedHeader(oldToken).kid;
   const now = unixNow();
   const next = await generateSigningKey(now);
@@ -130,7 +124,7 @@ Deno.test("after store.rotateSigningKey the JWKS lists the new and the old key, 
   });
   assert.deepEqual(kids.toSorted(), [next.kid, oldKid].toSorted());
 
-  const newToken = await accessToken(server);
+  const newToken = await loginToken(server);
   assert.equal(decodeProtectedHeader(newToken).kid, next.kid);
   for (const token of [oldToken, newToken]) {
     const res = await fetch(`${server.url}/hello`, {

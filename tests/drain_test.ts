@@ -2,30 +2,25 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { bodyInTwoHalves } from "./helpers/held_body.ts";
 import { parseLogLine, ServerProcess } from "./helpers/process.ts";
+import { serveChild } from "./helpers/serve_child.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { sleep } from "./helpers/wait.ts";
 
+/** The status of GET `url` over `client`, the body discarded. */
+async function statusOf(client: Deno.HttpClient, url: string): Promise<number> {
+  const res = await fetch(url, { client });
+  await res.body?.cancel();
+  return res.status;
+}
+
 Deno.test("SIGTERM turns readiness to 503 at once, keeps serving for DRAIN_DELAY, then exits 0", async () => {
   await using dir = await tempDir("auth-api-drain-");
-  const { certPath, keyPath } = await writeTlsFiles(dir.path);
   using client = Deno.createHttpClient({ caCerts: [(await testCertificate()).certPem] });
   {
-    await using server = new ServerProcess(["serve", "--port", "0"], {
-      cwd: dir.path,
-      env: {
-        TLS_CERT: certPath,
-        TLS_KEY: keyPath,
-        DATABASE_URL: `sqlite:${dir.path}/data/auth.db`,
-        DRAIN_DELAY: "2",
-      },
-    });
+    await using server = await serveChild(dir.path, { DRAIN_DELAY: "2" });
     const url = await server.listening();
-    const status = async (path: string) => {
-      const res = await fetch(`${url}${path}`, { client });
-      await res.body?.cancel();
-      return res.status;
-    };
+    const status = (path: string) => statusOf(client, `${url}${path}`);
     assert.equal(await status("/health/ready"), 200);
 
     const stopped = server.stop("SIGTERM");
@@ -66,11 +61,7 @@ const DRAIN_SECONDS = 2;
 async function assertOneDrain(server: ServerProcess, send: () => Promise<void>): Promise<void> {
   using client = Deno.createHttpClient({ caCerts: [(await testCertificate()).certPem] });
   const url = await server.listening();
-  const status = async (path: string) => {
-    const res = await fetch(`${url}${path}`, { client });
-    await res.body?.cancel();
-    return res.status;
-  };
+  const status = (path: string) => statusOf(client, `${url}${path}`);
   assert.equal(await status("/health/ready"), 200);
   const held = bodyInTwoHalves(JSON.stringify({ username: "nobody", password: "wrong-password" }));
   const inFlight = fetch(`${url}/login`, {
@@ -110,16 +101,7 @@ async function assertOneDrain(server: ServerProcess, send: () => Promise<void>):
 
 Deno.test("a second SIGTERM 0.2 s into the drain joins it: readiness keeps answering 503 and the in-flight login finishes", async () => {
   await using dir = await tempDir("auth-api-drain-");
-  const { certPath, keyPath } = await writeTlsFiles(dir.path);
-  await using server = new ServerProcess(["serve", "--port", "0"], {
-    cwd: dir.path,
-    env: {
-      TLS_CERT: certPath,
-      TLS_KEY: keyPath,
-      DATABASE_URL: `sqlite:${dir.path}/data/auth.db`,
-      DRAIN_DELAY: String(DRAIN_SECONDS),
-    },
-  });
+  await using server = await serveChild(dir.path, { DRAIN_DELAY: String(DRAIN_SECONDS) });
   await assertOneDrain(server, async () => {
     server.signal("SIGTERM");
     await sleep(200);
@@ -146,16 +128,7 @@ Deno.test("deno task serve, sent SIGTERM as a process group (systemd's KillMode=
 
 Deno.test("SIGINT during a drain stops at once, and repeated SIGINTs make one shutdown", async () => {
   await using dir = await tempDir("auth-api-drain-");
-  const { certPath, keyPath } = await writeTlsFiles(dir.path);
-  await using server = new ServerProcess(["serve", "--port", "0"], {
-    cwd: dir.path,
-    env: {
-      TLS_CERT: certPath,
-      TLS_KEY: keyPath,
-      DATABASE_URL: `sqlite:${dir.path}/data/auth.db`,
-      DRAIN_DELAY: "30",
-    },
-  });
+  await using server = await serveChild(dir.path, { DRAIN_DELAY: "30" });
   await server.listening();
   server.signal("SIGTERM");
   await server.waitForLog("Draining");

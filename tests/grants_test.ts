@@ -26,6 +26,7 @@ function registered(
     firstParty: false,
     scope: "openid",
     grantTypes,
+    registeredAt: 1_900_000_000,
   };
   return { clientId: "app", authenticated, registered: registration };
 }

@@ -9,7 +9,7 @@ import { CLIENTS_COMMAND } from "../src/cli/clients.ts";
 import { KEYS_COMMAND } from "../src/cli/keys.ts";
 import { USER_COMMAND } from "../src/cli/user.ts";
 import { CLIENT_COMMAND } from "../src/client.ts";
-import { SERVE_COMMAND } from "../src/config.ts";
+import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";

@@ -7,7 +7,13 @@ import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, jwtVerify } f
 import * as oauth from "oauth4webapi";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import {
+  hello,
+  loginToken,
+  startTestServer,
+  subjectOf,
+  type TestServer,
+} from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const RS_SECRET = "resource-server-secret-0123456789abcdef";
@@ -32,12 +38,6 @@ async function getJson(server: TestServer, url: string): Promise<Json> {
   const res = await fetch(url, { client: server.client });
   assert.equal(res.status, 200);
   return await res.json();
-}
-
-async function accessToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200);
-  return body.access_token as string;
 }
 
 Deno.test("oauth4webapi keeps TLS verification: discovery without the test CA is refused", async () => {
@@ -89,7 +89,8 @@ Deno.test("oauth4webapi discovers the server, runs the password and refresh gran
     headers: { authorization: `Bearer ${refreshed.access_token}` },
   });
   const claims = await oauth.validateJwtAccessToken(as, request, as.issuer, options);
-  assert.equal(claims.sub, "user1");
+  assert.equal(claims.sub, await subjectOf(server, "user1"));
+  assert.equal(claims.preferred_username, "user1");
   assert.equal(claims.client_id, "oauth4webapi-cli");
 
   const rs: oauth.Client = { client_id: "rs" };
@@ -105,7 +106,8 @@ Deno.test("oauth4webapi discovers the server, runs the password and refresh gran
     ),
   );
   assert.equal(introspected.active, true);
-  assert.equal(introspected.sub, "user1");
+  assert.equal(introspected.sub, await subjectOf(server, "user1"));
+  assert.equal(introspected.username, "user1");
 
   const revocation = await oauth.revocationRequest(
     as,
@@ -153,13 +155,13 @@ Deno.test("jose's createLocalJWKSet fed only the JSON from the metadata's jwks_u
   const metadata = await getJson(server, `${server.url}/.well-known/oauth-authorization-server`);
   const jwks = await getJson(server, metadata.jwks_uri as string);
   const keySet = createLocalJWKSet(jwks as unknown as JSONWebKeySet);
-  const token = await accessToken(server);
+  const token = await loginToken(server);
   const issuer = metadata.issuer as string;
   // The audience defaults to the public URL, which is also the issuer.
   const verifyOptions = { issuer, audience: issuer, algorithms: ["ES256"], typ: "at+jwt" };
 
   const { payload, protectedHeader } = await jwtVerify(token, keySet, verifyOptions);
-  assert.equal(payload.sub, "user1");
+  assert.equal(payload.sub, await subjectOf(server, "user1"));
   assert.equal(protectedHeader.alg, "ES256");
   await assert.rejects(
     jwtVerify(tampered(token), keySet, verifyOptions),
@@ -172,7 +174,7 @@ testNeeding(
   "Python's PyJWT (Debian python3-jwt) verifies an access token with the key from our JWKS and rejects a tampered one",
   async () => {
     await using server = await startTestServer({ users: USERS });
-    const token = await accessToken(server);
+    const token = await loginToken(server);
     const check = {
       metadataPath: "/.well-known/oauth-authorization-server",
       audience: server.running.tokens.options.audience,
@@ -181,7 +183,7 @@ testNeeding(
 
     const good = await verifyWithPyJwt(server, token, check);
     assert.equal(good.stderr, "");
-    assert.equal(good.stdout, "user1\n");
+    assert.equal(good.stdout, `${await subjectOf(server, "user1")}\n`);
     assert.equal(good.code, 0);
 
     const bad = await verifyWithPyJwt(server, tampered(token), check);

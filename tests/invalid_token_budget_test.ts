@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { importJWK, SignJWT } from "jose";
-import { ACCESS_TOKEN_TYPE } from "../src/auth/tokens/access_tokens.ts";
-import { unixNow } from "../src/clock.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { unseenValidToken } from "./helpers/forged_tokens.ts";
+import { hello, loginToken, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1" };
 const BUDGET = 10;
@@ -15,37 +13,12 @@ function startServer(): Promise<TestServer> {
   });
 }
 
-async function loginToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200);
-  return body.access_token as string;
-}
-
 /** The token with one bit of its signature flipped: a valid kid, a signature that fails. */
 function forge(token: string): string {
   const [header, payload, signature] = token.split(".");
   const bytes = Uint8Array.fromBase64(signature, { alphabet: "base64url" });
   bytes[bytes.length - 1] ^= 0x01;
   return `${header}.${payload}.${bytes.toBase64({ alphabet: "base64url", omitPadding: true })}`;
-}
-
-/** A valid token this server has never seen: signed here with the stored private key. */
-async function unseenValidToken(server: TestServer): Promise<string> {
-  const [record] = await server.store.listSigningKeys(unixNow());
-  const privateJwk = await server.store.currentPrivateJwk(record.kid);
-  assert.ok(privateJwk, "the current key keeps its private half");
-  const key = await importJWK(JSON.parse(privateJwk), record.alg);
-  const now = unixNow();
-  return await new SignJWT({
-    iss: server.config.issuer,
-    aud: server.config.audience,
-    sub: "user1",
-    iat: now,
-    nbf: now,
-    exp: now + 600,
-    jti: crypto.randomUUID(),
-    scope: "hello",
-  }).setProtectedHeader({ alg: record.alg, kid: record.kid, typ: ACCESS_TOKEN_TYPE }).sign(key);
 }
 
 function signatureChecks(server: TestServer): number {

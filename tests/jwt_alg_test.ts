@@ -10,8 +10,10 @@ import { runCli } from "./helpers/process.ts";
 import {
   accessTokenJwks,
   hello,
-  login,
+  loginToken,
+  loginTokens,
   startTestServer,
+  subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
 
@@ -29,12 +31,6 @@ async function getJson(server: TestServer, path: string): Promise<Json> {
   const res = await fetch(`${server.url}${path}`, { client: server.client });
   assert.equal(res.status, 200);
   return await res.json();
-}
-
-async function loginToken(server: TestServer): Promise<string> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return body.access_token as string;
 }
 
 function flipSignature(token: string): string {
@@ -94,7 +90,7 @@ for (const alg of ["EdDSA", "RS256"]) {
     assert.deepEqual(metadata.access_token_signing_alg_values_supported, [alg]);
 
     const { payload, protectedHeader } = await verifyWithJwks(server, token, [alg]);
-    assert.equal(payload.sub, "user1");
+    assert.equal(payload.sub, await subjectOf(server, "user1"));
     assert.equal(protectedHeader.alg, alg);
     await assert.rejects(
       verifyWithJwks(server, flipSignature(token), [alg]),
@@ -119,8 +115,7 @@ for (const alg of ["EdDSA", "RS256"]) {
       client: server.client,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        refresh_token: (await login(server, "user1", "password1")).body
-          .refresh_token,
+        refresh_token: (await loginTokens(server)).refresh,
       }),
     });
     const pair = await refreshed.json();
@@ -164,8 +159,9 @@ Deno.test("changing JWT_ALG then keys rotate switches the algorithm; tokens of t
   for (const token of [before, after]) {
     assert.equal((await hello(server, `Bearer ${token}`)).res.status, 200);
   }
-  assert.equal((await verifyWithJwks(server, before, ["ES256", "EdDSA"])).payload.sub, "user1");
-  assert.equal((await verifyWithJwks(server, after, ["ES256", "EdDSA"])).payload.sub, "user1");
+  const subject = await subjectOf(server, "user1");
+  assert.equal((await verifyWithJwks(server, before, ["ES256", "EdDSA"])).payload.sub, subject);
+  assert.equal((await verifyWithJwks(server, after, ["ES256", "EdDSA"])).payload.sub, subject);
   const listed = await cli(["keys", "list"], {});
   assert.match(listed.stdout, new RegExp(`^${newKid}  EdDSA  .* current$`, "m"));
   assert.match(listed.stdout, / {2}ES256 {2}.* retires \d{4}-/);

@@ -6,6 +6,7 @@ import {
   assertTokenResponse,
   login,
   startTestServer,
+  subjectOf,
   TEST_MIN_ITERATIONS,
   testHasher,
   type TestServer,
@@ -47,7 +48,7 @@ Deno.test("POST /login answers 200 with access_token, token_type, expires_in, re
   assertTokenResponse(res, body, { deviceToken: true });
 });
 
-Deno.test("POST /login signs an ES256 at+jwt with sub, iat, exp = iat + ttl and a fresh jti", async () => {
+Deno.test("POST /login signs an ES256 at+jwt with sub (the account's subject), preferred_username, iat, exp = iat + ttl and a fresh jti", async () => {
   await using server = await startTestServer({ users: USERS });
   const first = await login(server, "user1", "password1");
   const second = await login(server, "user1", "password1");
@@ -60,7 +61,8 @@ Deno.test("POST /login signs an ES256 at+jwt with sub, iat, exp = iat + ttl and 
   assert.ok((header.kid as string).length > 0);
 
   const claims = decodeJwt(token);
-  assert.equal(claims.sub, "user1");
+  assert.equal(claims.sub, await subjectOf(server, "user1"));
+  assert.equal(claims.preferred_username, "user1");
   assert.equal(typeof claims.iat, "number");
   assert.equal(claims.exp! - claims.iat!, 900);
   assert.ok(Math.abs(claims.iat! - Date.now() / 1000) < 60, "iat is about now");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   assertRevoked,
   hello,
-  login,
+  loginTokens,
   refresh,
   startTestServer,
   type TestServer,
@@ -25,12 +25,6 @@ async function logout(
   return { res, body: await res.json() };
 }
 
-async function session(server: TestServer): Promise<{ access: string; refresh: string }> {
-  const { res, body } = await login(server, "user1", "password1");
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return { access: body.access_token as string, refresh: body.refresh_token as string };
-}
-
 async function assertHelloOk(server: TestServer, token: string): Promise<void> {
   const { res, body } = await hello(server, `Bearer ${token}`);
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -45,7 +39,7 @@ function assertInvalidGrant(res: Response, body: Json): void {
 
 Deno.test("POST /logout answers 200 and /hello then refuses the token as revoked, though it was verified and cached before", async () => {
   await using server = await startTestServer({ users: USERS });
-  const { access } = await session(server);
+  const { access } = await loginTokens(server);
   await assertHelloOk(server, access);
   await assertHelloOk(server, access); // now served from the verification cache
 
@@ -58,7 +52,7 @@ Deno.test("POST /logout answers 200 and /hello then refuses the token as revoked
 
 Deno.test("POST /logout revokes the session's refresh token and the access tokens issued by earlier refreshes", async () => {
   await using server = await startTestServer({ users: USERS });
-  const first = await session(server);
+  const first = await loginTokens(server);
   const rotated = await refresh(server, first.refresh);
   assert.equal(rotated.res.status, 200);
   const access = rotated.body.access_token as string;
@@ -82,7 +76,7 @@ Deno.test("POST /logout answers 401 without a token, with a garbage token and wi
   assert.equal(garbage.res.status, 401);
   assert.match(garbage.res.headers.get("www-authenticate")!, /error="invalid_token"/);
 
-  const { access } = await session(server);
+  const { access } = await loginTokens(server);
   assert.equal((await logout(server, `Bearer ${access}`)).res.status, 200);
   const twice = await logout(server, `Bearer ${access}`);
   assert.equal(twice.res.status, 401);
@@ -91,8 +85,8 @@ Deno.test("POST /logout answers 401 without a token, with a garbage token and wi
 
 Deno.test("POST /logout ends only its own session: another login of the same user keeps working", async () => {
   await using server = await startTestServer({ users: USERS });
-  const ended = await session(server);
-  const kept = await session(server);
+  const ended = await loginTokens(server);
+  const kept = await loginTokens(server);
   assert.equal((await logout(server, `Bearer ${ended.access}`)).res.status, 200);
   await assertRevoked(server, ended.access);
   await assertHelloOk(server, kept.access);
@@ -108,8 +102,8 @@ Deno.test("a logout survives a restart: a new server on the same store still ref
   let ended, kept;
   {
     await using first = await startTestServer({ users: USERS, env, dir: dir.path });
-    ended = await session(first);
-    kept = await session(first);
+    ended = await loginTokens(first);
+    kept = await loginTokens(first);
     await assertHelloOk(first, ended.access);
     assert.equal((await logout(first, `Bearer ${ended.access}`)).res.status, 200);
   }

@@ -3,6 +3,7 @@ import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
 import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli, ServerProcess } from "./helpers/process.ts";
@@ -111,7 +112,7 @@ testNeeding([POSTGRESQL], {
         const versions = await sql`SELECT version FROM schema_migrations ORDER BY version`;
         assert.deepEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5, 6],
+          MIGRATIONS.map((_, index) => index + 1),
           "migrations applied once",
         );
         const [{ idTokenKeys }] =

@@ -10,7 +10,12 @@ import { decideNextStep, type NextStepFacts } from "../src/auth/sign_in/next_ste
 
 const NOW = 1_800_000_000;
 /** Signed in ten minutes ago. */
-const SESSION: BrowserSession = { sid: "sid-1", username: "alice", authTime: NOW - 600 };
+const SESSION: BrowserSession = {
+  sid: "sid-1",
+  username: "alice",
+  subject: "subject-alice",
+  authTime: NOW - 600,
+};
 
 interface Case {
   what: string;

@@ -4,9 +4,11 @@ import { unixNow } from "../src/clock.ts";
 import {
   assertRevoked,
   hello,
-  login,
+  loginTokens,
+  postForm,
   refresh,
   startTestServer,
+  subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
 
@@ -17,21 +19,6 @@ const INACTIVE = { active: false };
 
 type Json = Record<string, unknown>;
 
-async function post(
-  server: TestServer,
-  path: "/oauth/revoke" | "/oauth/introspect",
-  params: Record<string, string>,
-  headers: Record<string, string> = {},
-): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method: "POST",
-    client: server.client,
-    headers,
-    body: new URLSearchParams(params),
-  });
-  return { res, body: await res.json() };
-}
-
 function basic(id: string, secret: string): Record<string, string> {
   return { authorization: `Basic ${new TextEncoder().encode(`${id}:${secret}`).toBase64()}` };
 }
@@ -39,23 +26,21 @@ function basic(id: string, secret: string): Record<string, string> {
 const RS = basic("rs", RS_SECRET);
 
 async function revoke(server: TestServer, params: Record<string, string>): Promise<void> {
-  const { res, body } = await post(server, "/oauth/revoke", params);
+  const { res, body } = await postForm(server, "/oauth/revoke", params);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.deepEqual(body, {});
   assert.equal(res.headers.get("cache-control"), "no-store");
 }
 
 async function introspect(server: TestServer, params: Record<string, string>): Promise<Json> {
-  const { res, body } = await post(server, "/oauth/introspect", params, RS);
+  const { res, body } = await postForm(server, "/oauth/introspect", params, RS);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(res.headers.get("cache-control"), "no-store");
   return body;
 }
 
-async function session(server: TestServer, user: keyof typeof USERS = "user1") {
-  const { res, body } = await login(server, user, USERS[user]);
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return { access: body.access_token as string, refresh: body.refresh_token as string };
+function session(server: TestServer, user: keyof typeof USERS = "user1") {
+  return loginTokens(server, user, USERS[user]);
 }
 
 async function assertHelloStatus(server: TestServer, token: string, status: number): Promise<void> {
@@ -144,13 +129,18 @@ Deno.test("POST /oauth/revoke of an access token makes /hello refuse that token 
 
 Deno.test("POST /oauth/revoke answers 400 invalid_request without a token and 401 invalid_client for a wrong client secret", async () => {
   await using server = await startTestServer({ users: USERS, env: INTROSPECTOR });
-  const missing = await post(server, "/oauth/revoke", {});
+  const missing = await postForm(server, "/oauth/revoke", {});
   assert.equal(missing.res.status, 400);
   assert.equal(missing.body.error, "invalid_request");
   assert.equal(typeof missing.body.error_description, "string");
 
   const { refresh: refreshToken } = await session(server);
-  const wrong = await post(server, "/oauth/revoke", { token: refreshToken }, basic("rs", "nope"));
+  const wrong = await postForm(
+    server,
+    "/oauth/revoke",
+    { token: refreshToken },
+    basic("rs", "nope"),
+  );
   assert.equal(wrong.res.status, 401);
   assert.equal(wrong.body.error, "invalid_client");
   assert.equal((await refresh(server, refreshToken)).res.status, 200, "nothing was revoked");
@@ -166,7 +156,7 @@ Deno.test("POST /oauth/introspect answers 401 invalid_client without client auth
     ["wrong secret", { token: access }, basic("rs", "wrong")],
   ];
   for (const [name, params, headers] of attempts) {
-    const { res, body } = await post(server, "/oauth/introspect", params, headers);
+    const { res, body } = await postForm(server, "/oauth/introspect", params, headers);
     assert.equal(res.status, 401, name);
     assert.equal(body.error, "invalid_client", name);
     assert.match(res.headers.get("www-authenticate")!, /^Basic /, name);
@@ -179,7 +169,7 @@ Deno.test("POST /oauth/introspect of an active access token answers active with 
   const { access } = await session(server);
   const claims = decodeJwt(access);
   const viaBasic = await introspect(server, { token: access });
-  const viaPost = await post(server, "/oauth/introspect", {
+  const viaPost = await postForm(server, "/oauth/introspect", {
     token: access,
     token_type_hint: "access_token",
     client_id: "rs",
@@ -188,7 +178,8 @@ Deno.test("POST /oauth/introspect of an active access token answers active with 
   assert.equal(viaPost.res.status, 200);
   for (const body of [viaBasic, viaPost.body]) {
     assert.equal(body.active, true);
-    assert.equal(body.sub, "user1");
+    assert.equal(body.sub, await subjectOf(server, "user1"));
+    assert.equal(body.username, "user1");
     assert.equal(body.scope, "hello");
     assert.equal(body.client_id, "auth-api");
     assert.equal(body.exp, claims.exp);
@@ -235,7 +226,8 @@ Deno.test("POST /oauth/introspect of a refresh token: active with token_type ref
     const body = await introspect(server, params);
     assert.equal(body.active, true);
     assert.equal(body.token_type, "refresh_token");
-    assert.equal(body.sub, "user1");
+    assert.equal(body.sub, await subjectOf(server, "user1"));
+    assert.equal(body.username, "user1");
     assert.equal(body.client_id, "auth-api");
     assert.equal(body.scope, "hello");
     assert.equal(typeof body.exp, "number");
@@ -247,7 +239,7 @@ Deno.test("POST /oauth/introspect of a refresh token: active with token_type ref
 
 Deno.test("POST /oauth/introspect answers 400 invalid_request without a token", async () => {
   await using server = await startTestServer({ users: USERS, env: INTROSPECTOR });
-  const { res, body } = await post(server, "/oauth/introspect", {}, RS);
+  const { res, body } = await postForm(server, "/oauth/introspect", {}, RS);
   assert.equal(res.status, 400);
   assert.equal(body.error, "invalid_request");
 });
@@ -265,35 +257,27 @@ async function grant(
   params: Record<string, string> = {},
   headers: Record<string, string> = {},
 ) {
-  const res = await fetch(`${server.url}/oauth/token`, {
-    method: "POST",
-    client: server.client,
-    headers,
-    body: new URLSearchParams({
-      grant_type: "password",
-      username: "user1",
-      password: USERS.user1,
-      ...params,
-    }),
-  });
-  const body = await res.json();
+  const { res, body } = await postForm(server, "/oauth/token", {
+    grant_type: "password",
+    username: "user1",
+    password: USERS.user1,
+    ...params,
+  }, headers);
   assert.equal(res.status, 200, JSON.stringify(body));
   return { access: body.access_token as string, refresh: body.refresh_token as string };
 }
 
-async function refreshGrant(
+function refreshGrant(
   server: TestServer,
   token: string,
   params: Record<string, string> = {},
   headers: Record<string, string> = {},
 ): Promise<{ res: Response; body: Json }> {
-  const res = await fetch(`${server.url}/oauth/token`, {
-    method: "POST",
-    client: server.client,
-    headers,
-    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token, ...params }),
-  });
-  return { res, body: await res.json() };
+  return postForm(server, "/oauth/token", {
+    grant_type: "refresh_token",
+    refresh_token: token,
+    ...params,
+  }, headers);
 }
 
 function assertUnauthorizedClient(res: Response, body: Json, what: string): void {
@@ -312,10 +296,10 @@ Deno.test("POST /oauth/revoke leaves a confidential client's tokens alone unless
   ];
   for (const token of [conf.refresh, conf.access]) {
     for (const [what, params, headers] of attempts) {
-      const { res, body } = await post(server, "/oauth/revoke", { token, ...params }, headers);
+      const { res, body } = await postForm(server, "/oauth/revoke", { token, ...params }, headers);
       assertUnauthorizedClient(res, body, what);
     }
-    const unauthenticated = await post(server, "/oauth/revoke", { token, client_id: "conf" });
+    const unauthenticated = await postForm(server, "/oauth/revoke", { token, client_id: "conf" });
     assert.equal(unauthenticated.res.status, 401, "conf without its secret");
     assert.equal(unauthenticated.body.error, "invalid_client");
   }
@@ -323,7 +307,7 @@ Deno.test("POST /oauth/revoke leaves a confidential client's tokens alone unless
   const renewed = await refreshGrant(server, conf.refresh, {}, CONF);
   assert.equal(renewed.res.status, 200, JSON.stringify(renewed.body));
 
-  const own = await post(
+  const own = await postForm(
     server,
     "/oauth/revoke",
     { token: renewed.body.refresh_token as string },
@@ -341,13 +325,16 @@ Deno.test("POST /oauth/revoke by a public client revokes only the tokens issued 
   await using server = await startTestServer({ users: USERS });
   const appA = await grant(server, { client_id: "app-a" });
   for (const token of [appA.refresh, appA.access]) {
-    const { res, body } = await post(server, "/oauth/revoke", { token, client_id: "app-b" });
+    const { res, body } = await postForm(server, "/oauth/revoke", { token, client_id: "app-b" });
     assertUnauthorizedClient(res, body, "app-b");
-    const omitted = await post(server, "/oauth/revoke", { token });
+    const omitted = await postForm(server, "/oauth/revoke", { token });
     assertUnauthorizedClient(omitted.res, omitted.body, "no client_id");
   }
   await assertHelloStatus(server, appA.access, 200);
-  const { res } = await post(server, "/oauth/revoke", { token: appA.refresh, client_id: "app-a" });
+  const { res } = await postForm(server, "/oauth/revoke", {
+    token: appA.refresh,
+    client_id: "app-a",
+  });
   assert.equal(res.status, 200);
   await assertRevoked(server, appA.access);
   const after = await refreshGrant(server, appA.refresh, { client_id: "app-a" });
@@ -359,7 +346,7 @@ Deno.test("POST /oauth/introspect answers {active: false} for tokens of other cl
   const conf = await grant(server, {}, CONF);
   const firstParty = await session(server);
   const ask = async (headers: Record<string, string>, token: string) => {
-    const { res, body } = await post(server, "/oauth/introspect", { token }, headers);
+    const { res, body } = await postForm(server, "/oauth/introspect", { token }, headers);
     assert.equal(res.status, 200, JSON.stringify(body));
     return body;
   };
@@ -373,7 +360,7 @@ Deno.test("POST /oauth/introspect answers {active: false} for tokens of other cl
   for (const token of [firstParty.access, firstParty.refresh]) {
     assert.deepEqual(await ask(CONF, token), INACTIVE);
     for (const hint of ["access_token", "refresh_token"]) {
-      const { body } = await post(
+      const { body } = await postForm(
         server,
         "/oauth/introspect",
         { token, token_type_hint: hint },

@@ -5,6 +5,7 @@ import {
   hello,
   login,
   startTestServer,
+  subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
 
@@ -94,7 +95,8 @@ Deno.test("access tokens follow RFC 9068: typ at+jwt; iss, exp, aud, sub, client
     assert.equal(claims.iss, server.config.issuer);
     assert.equal(claims.iss, server.url);
     assert.equal(claims.aud, server.config.audience);
-    assert.equal(claims.sub, "user1");
+    assert.equal(claims.sub, await subjectOf(server, "user1"));
+    assert.equal(claims.preferred_username, "user1");
     assert.equal(claims.client_id, clientId);
     assert.equal(claims.scope, "hello");
     assert.equal(typeof claims.iat, "number");

@@ -13,7 +13,7 @@ import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
 
@@ -207,7 +207,7 @@ testNeeding([CHROMIUM], {
       async () => {
         const claims = tokens.claims()!;
         assert.equal(claims.iss, server.url);
-        assert.equal(claims.sub, "alice");
+        assert.equal(claims.sub, await subjectOf(server, "alice"));
         assert.equal(claims.aud, app.clientId);
         assert.equal(claims.nonce, started.nonce);
         assert.equal(typeof claims.auth_time, "number");
@@ -221,8 +221,9 @@ testNeeding([CHROMIUM], {
     );
 
     await t.step("/userinfo answers sub and preferred_username; refresh rotates", async () => {
-      const info = await oidc.fetchUserInfo(config, tokens.access_token, "alice");
-      assert.deepEqual(info, { sub: "alice", preferred_username: "alice" });
+      const sub = await subjectOf(server, "alice");
+      const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
+      assert.deepEqual(info, { sub, preferred_username: "alice" });
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
       assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
       assert.equal(refreshed.scope, "openid profile");

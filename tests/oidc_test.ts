@@ -12,6 +12,7 @@ import {
   jwtVerify,
 } from "jose";
 import { accessTokenHash, IdTokenKeys, IdTokens } from "../src/auth/sign_in/id_tokens.ts";
+import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import { unixNow } from "../src/clock.ts";
 import {
   authorizationCode,
@@ -28,7 +29,7 @@ import {
 } from "./helpers/oidc.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { PYJWT, tampered, verifyWithPyJwt } from "./helpers/pyjwt.ts";
-import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";
+import { hello, login, startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
 const REDIRECT_URI = "https://app.example/callback";
@@ -139,7 +140,8 @@ Deno.test("the ID token is RS256, from a key in the JWKS, with iss, sub, aud, ex
     audience: app.clientId,
     requiredClaims: ["exp", "iat", "auth_time", "nonce", "at_hash", "sid"],
   });
-  assert.equal(payload.sub, "alice");
+  assert.equal(payload.sub, await subjectOf(server, "alice"));
+  assert.equal(payload.sub, decodeJwt(String(tokens.access_token)).sub, "the access token's");
   assert.equal(payload.nonce, "n-0S6_WzA2Mj");
   assert.equal(payload.at_hash, await accessTokenHash(String(tokens.access_token)));
   assert.ok(
@@ -176,7 +178,7 @@ testNeeding(
     } as const;
     const good = await verifyWithPyJwt(server, String(tokens.id_token), check);
     assert.equal(good.stderr, "");
-    assert.equal(good.stdout, "alice\n");
+    assert.equal(good.stdout, `${await subjectOf(server, "alice")}\n`);
     assert.equal(good.code, 0);
     const bad = await verifyWithPyJwt(server, tampered(String(tokens.id_token)), check);
     assert.equal(bad.stdout, "InvalidSignatureError\n", bad.stderr);
@@ -197,10 +199,12 @@ Deno.test("/userinfo answers GET and POST with a Bearer token: sub, and preferre
     const { res, body } = await userinfo(server, String(tokens.access_token), method);
     assert.equal(res.status, 200, method);
     assert.equal(res.headers.get("cache-control"), "no-store");
-    assert.deepEqual(body, { sub: "alice", preferred_username: "alice" });
+    assert.deepEqual(body, { sub: await subjectOf(server, "alice"), preferred_username: "alice" });
   }
   const { tokens: narrow } = await signedIn(server, app, { scope: "openid" });
-  assert.deepEqual((await userinfo(server, String(narrow.access_token))).body, { sub: "alice" });
+  assert.deepEqual((await userinfo(server, String(narrow.access_token))).body, {
+    sub: await subjectOf(server, "alice"),
+  });
 });
 
 Deno.test("/userinfo refuses a missing, invalid or non-openid token and a removed user's", async () => {
@@ -258,9 +262,13 @@ Deno.test("end-session with id_token_hint ends the browser session and its refre
     assert.equal(refreshed.body.error, "invalid_grant");
   }
   assert.equal(await stillSignedIn(server, app, elsewhere.browser), true, "other browsers stay");
-  const replayed = await fetch(url, { client: server.client, redirect: "manual" });
-  assert.equal(replayed.status, 303, "logging out again is harmless");
-  await replayed.body?.cancel();
+  // Logging out again is harmless: the browser is no longer signed in, and is told so.
+  const replayed = await browser.get(url.href);
+  const again = await replayed.text();
+  assert.equal(replayed.status, 200, "not signed in: a page, not a redirect");
+  assert.equal(replayed.headers.get("location"), null);
+  assert.match(again, /not signed in/);
+  assert.match(again, new RegExp(`href="${SIGNED_OUT}\\?state=bye-1"`), "a link back");
 });
 
 Deno.test("end-session never redirects to an unregistered post_logout_redirect_uri, and checks the hint", async () => {
@@ -313,7 +321,7 @@ Deno.test("end-session never redirects to an unregistered post_logout_redirect_u
   assert.equal(await stillSignedIn(server, app, browser), true, "nothing was ended");
 });
 
-Deno.test("end-session accepts an expired id_token_hint of ours, as the specification allows", async () => {
+Deno.test("end-session with an id_token_hint expired beyond the leeway asks the browser it names before signing out", async () => {
   const { server, app } = await setUp();
   await using _ = server;
   const { tokens, browser } = await signedIn(server, app);
@@ -321,6 +329,7 @@ Deno.test("end-session accepts an expired id_token_hint of ours, as the specific
   const expiredIssuer = new IdTokens(await IdTokenKeys.open(server.store), {
     issuer: server.url,
     ttlSeconds: -60,
+    leewaySeconds: 0,
   });
   const expired = await expiredIssuer.issue({
     subject: "alice",
@@ -333,7 +342,14 @@ Deno.test("end-session accepts an expired id_token_hint of ours, as the specific
   url.searchParams.set("id_token_hint", expired);
   url.searchParams.set("post_logout_redirect_uri", SIGNED_OUT);
   const res = await browser.get(url.href);
-  assert.equal(res.status, 303);
+  const html = await res.text();
+  assert.equal(res.status, 200, "a stale hint vouches for nothing: the user is asked");
+  assert.match(html, /<h1>Sign out\?<\/h1>/);
+  assert.equal(await stillSignedIn(server, app, browser), true);
+  // The stale hint still named the client, whose post-logout URI the confirmation goes to.
+  const confirmed = await browser.post("/sign-out", { ...formFields(html) });
+  assert.equal(confirmed.status, 303);
+  assert.equal(confirmed.headers.get("location"), SIGNED_OUT);
   assert.equal(await stillSignedIn(server, app, browser), false);
 });
 
@@ -372,21 +388,37 @@ Deno.test("end-session without id_token_hint asks first; the question's form nee
   assert.equal(browser.cookie, undefined);
   assert.equal((await hello(server, `Bearer ${tokens.access_token}`)).res.status, 401);
 
-  // Signed out already: a sign-out without a session just says so.
+  // Signed out already: a sign-out without a session just says so, and offers the way back
+  // to a client that named its registered URI as a link, never as a redirect.
   const done = await new CookieBrowser(server).get(`${server.url}/end-session`);
   assert.equal(done.status, 200);
-  assert.match(await done.text(), /You have been signed out/);
+  const doneHtml = await done.text();
+  assert.match(doneHtml, /not signed in/);
+  assert.doesNotMatch(doneHtml, /<a /);
+  const back = await browser.get(
+    `${server.url}/end-session?client_id=app&post_logout_redirect_uri=${
+      encodeURIComponent(SIGNED_OUT)
+    }&state=s3`,
+  );
+  assert.equal(back.status, 200);
+  assert.equal(back.headers.get("location"), null);
+  assert.match(await back.text(), new RegExp(`<a href="${SIGNED_OUT}\\?state=s3">`));
 });
 
-Deno.test("many end-session requests for one session at once all succeed and end it once", async () => {
+Deno.test("many end-session requests from the browser a hint names, at once, all succeed and end its session once", async () => {
   const { server, app } = await setUp();
   await using _ = server;
   for (let round = 0; round < 3; round++) {
     const { tokens, browser } = await signedIn(server, app);
     const url = `${server.url}/end-session?id_token_hint=${tokens.id_token}`;
+    const cookie = `${SESSION_COOKIE}=${browser.cookie}`;
     const statuses = await Promise.all(
       Array.from({ length: 6 }, async () => {
-        const res = await fetch(url, { client: server.client, redirect: "manual" });
+        const res = await fetch(url, {
+          client: server.client,
+          redirect: "manual",
+          headers: { cookie },
+        });
         await res.body?.cancel();
         return res.status;
       }),
@@ -394,5 +426,9 @@ Deno.test("many end-session requests for one session at once all succeed and end
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
     assert.equal(await stillSignedIn(server, app, browser), false);
     assert.equal((await hello(server, `Bearer ${tokens.access_token}`)).res.status, 401);
+    const signOuts = server.logs.filter((line) =>
+      line.msg === "audit" && line.event === "browser_signed_out"
+    );
+    assert.equal(signOuts.length, round + 1, "each session ends once");
   }
 });

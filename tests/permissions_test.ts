@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config.ts";
+import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config_environment.ts";
 import { runCli, runProgram, taskFlags } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate } from "./helpers/tls.ts";

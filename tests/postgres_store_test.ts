@@ -1,9 +1,17 @@
 import postgres from "postgres";
 import { PostgresStore } from "../src/store/postgres.ts";
+import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import { secondFactorStepTest } from "./store_contract/second_factor_migration.ts";
+import {
+  familiesFromTokensTest,
+  SIGN_IN_BEFORE_BOUNDS,
+  signInBoundsTest,
+  subjectsFromUsersTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -76,4 +84,52 @@ familiesFromTokensTest("PostgresStore", {
       [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
     };
   },
+});
+
+/**
+ * A new database at schema `version`, made by the first `version` steps as that release made
+ * them, with `rows` (SQL) in it.
+ */
+async function databaseAt(
+  version: number,
+  rows: string,
+): Promise<AsyncDisposable & { open(): Promise<Store> }> {
+  const database = await createTestDatabase();
+  const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.begin(async (tx) => {
+      await tx`
+        CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,
+          applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
+      for (const [index, migration] of MIGRATIONS.slice(0, version).entries()) {
+        await tx.unsafe(migration);
+        await tx`INSERT INTO schema_migrations (version) VALUES (${index + 1})`;
+      }
+      await tx.unsafe(rows);
+    });
+  } finally {
+    await sql.end();
+  }
+  return {
+    open: () => PostgresStore.open(database.url, { maxConnections: 2 }),
+    [Symbol.asyncDispose]: () => database[Symbol.asyncDispose](),
+  };
+}
+
+signInBoundsTest("PostgresStore", {
+  version: 6,
+  needs: [POSTGRESQL],
+  create: () => databaseAt(6, SIGN_IN_BEFORE_BOUNDS),
+});
+
+subjectsFromUsersTest("PostgresStore", {
+  version: 9,
+  needs: [POSTGRESQL],
+  create: (rows) => databaseAt(9, rows),
+});
+
+secondFactorStepTest("PostgresStore", {
+  version: 10,
+  needs: [POSTGRESQL],
+  create: (rows) => databaseAt(10, rows),
 });

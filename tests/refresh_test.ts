@@ -8,6 +8,7 @@ import {
   login,
   refresh,
   startTestServer,
+  subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
 import { randomRefreshToken, sha256Hex } from "./helpers/refresh_tokens.ts";
@@ -91,7 +92,7 @@ Deno.test("POST /refresh with a JSON refresh_token returns a new access token an
   assert.notEqual(body.refresh_token, first.refresh);
   assert.notEqual(body.access_token, first.access);
   const claims = decodeJwt(body.access_token as string);
-  assert.equal(claims.sub, "user1");
+  assert.equal(claims.sub, await subjectOf(server, "user1"));
   assert.equal(claims.sid, decodeJwt(first.access).sid, "same session (refresh family)");
   await assertHelloOk(server, body.access_token as string, "user1");
 
@@ -207,6 +208,7 @@ Deno.test("POST /refresh answers 400 invalid_grant for a stored refresh token wh
   const started = await server.store.startRefreshFamily({
     id: familyId,
     username: "user1",
+    subject: user.subject,
     clientId: "auth-api",
     createdAt: now - 120,
     expiresAt: now + 3600,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config_load.ts";
 import {
   authorizeUrl,
   CookieBrowser,

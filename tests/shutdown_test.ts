@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { bodyInTwoHalves, loginInTwoParts } from "./helpers/held_body.ts";
 import { parseLogLine, PERMISSIONS, runCli, ServerProcess } from "./helpers/process.ts";
+import { serveSettings } from "./helpers/serve_child.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
@@ -101,13 +102,7 @@ const OPERATOR = { username: "dora", password: "dora-password-1" };
 
 /** A serve child on a store with {@linkcode OPERATOR}, its certificate, and `env`. */
 async function serveWithUser(dir: string, env: Record<string, string>): Promise<ServerProcess> {
-  const { certPath, keyPath } = await writeTlsFiles(dir);
-  const settings = {
-    TLS_CERT: certPath,
-    TLS_KEY: keyPath,
-    DATABASE_URL: `sqlite:${dir}/data/auth.db`,
-    ...env,
-  };
+  const settings = { ...await serveSettings(dir), ...env };
   const added = await runCli(["user", "add", OPERATOR.username], {
     cwd: dir,
     env: settings,

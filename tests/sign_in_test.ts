@@ -375,8 +375,9 @@ Deno.test("POST /consent answers 403 without the CSRF token or from another brow
   );
   assert.ok(query.get("code"));
   assert.equal(query.get("iss"), server.url);
-  assert.equal(await server.store.getConsent("alice", "partner"), "openid profile");
-  assert.equal(await server.store.getConsent("bob", "partner"), undefined);
+  const subject = async (name: string) => (await server.store.getUser(name))!.subject;
+  assert.equal(await server.store.getConsent(await subject("alice"), "partner"), "openid profile");
+  assert.equal(await server.store.getConsent(await subject("bob"), "partner"), undefined);
 });
 
 Deno.test("a browser session ends when idle or past its absolute lifetime; use renews only the idle one", async () => {
@@ -391,6 +392,7 @@ Deno.test("a browser session ends when idle or past its absolute lifetime; use r
       idHash,
       sid: crypto.randomUUID(),
       username: "alice",
+      subject: (await server.store.getUser("alice"))!.subject,
       authTime: now - 100,
       createdAt: now - 100,
       idleExpiresAt,

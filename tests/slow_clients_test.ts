@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { HAPROXY, haproxyConfig, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { testCertificate } from "./helpers/tls.ts";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { hello, loginToken, startTestServer, type TestServer } from "./helpers/server.ts";
 import {
   openSlowClients,
   openSlowConnection,
@@ -11,7 +11,6 @@ import {
   type SlowKind,
 } from "./helpers/slow_clients.ts";
 
-const USERS = { user1: "password1" };
 /** Short bounds, so the test sees them expire. */
 const BOUNDS = {
   PROXY_HANDSHAKE_TIMEOUT: "3s",
@@ -47,21 +46,15 @@ async function behindProxy(
   });
 }
 
+/** The account a new client logs in as through the proxy, while the slow ones hold theirs. */
+const USERS = { user1: "password1" };
+
+/** Logs in as user1 through the proxy and calls /hello with the token. */
 async function loginAndHello(proxy: RunningProxy, client: Deno.HttpClient): Promise<void> {
-  const login = await fetch(`${proxy.url}/login`, {
-    method: "POST",
-    client,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: "user1", password: "password1" }),
-  });
-  const body = await login.json();
-  assert.equal(login.status, 200, JSON.stringify(body));
-  const hello = await fetch(`${proxy.url}/hello`, {
-    client,
-    headers: { authorization: `Bearer ${body.access_token}` },
-  });
-  assert.equal(hello.status, 200);
-  assert.deepEqual(await hello.json(), { message: "Hello, user1! You're authenticated." });
+  const endpoint = { url: proxy.url, client };
+  const { res, body } = await hello(endpoint, `Bearer ${await loginToken(endpoint)}`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(body, { message: "Hello, user1! You're authenticated." });
 }
 
 async function waitUntil(done: () => boolean, ms: number): Promise<void> {

@@ -5,9 +5,17 @@ import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { StoreFailure } from "../src/store/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
-import { familiesFromTokensTest, USERS_BEFORE_FAMILIES } from "./store_contract/migrations.ts";
+import { secondFactorStepTest } from "./store_contract/second_factor_migration.ts";
+import {
+  familiesFromTokensTest,
+  SIGN_IN_BEFORE_BOUNDS,
+  signInBoundsTest,
+  subjectsFromUsersTest,
+  USERS_BEFORE_FAMILIES,
+} from "./store_contract/migrations.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -57,7 +65,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
   const path = join(dir, "schema.db");
   await withStore(path, async () => {});
   inspect(path, (db) => {
-    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, 8);
+    assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
@@ -207,6 +215,35 @@ familiesFromTokensTest("SqliteStore", {
       [Symbol.asyncDispose]: () => Promise.resolve(),
     });
   },
+});
+
+/**
+ * A new file at schema `version`, made by the first `version` steps as that release made them,
+ * with `rows` (SQL) in it.
+ */
+function databaseAt(version: number, rows: string): AsyncDisposable & { open(): Promise<Store> } {
+  const path = join(dir, `${crypto.randomUUID()}.db`);
+  inspect(path, (db) => {
+    for (const migration of MIGRATIONS.slice(0, version)) db.exec(migration);
+    db.exec(`PRAGMA user_version = ${version}`);
+    db.exec(rows);
+  });
+  return { open: () => SqliteStore.open(path), [Symbol.asyncDispose]: async () => {} };
+}
+
+signInBoundsTest("SqliteStore", {
+  version: 7,
+  create: () => Promise.resolve(databaseAt(7, SIGN_IN_BEFORE_BOUNDS)),
+});
+
+subjectsFromUsersTest("SqliteStore", {
+  version: 10,
+  create: (rows) => Promise.resolve(databaseAt(10, rows)),
+});
+
+secondFactorStepTest("SqliteStore", {
+  version: 11,
+  create: (rows) => Promise.resolve(databaseAt(11, rows)),
 });
 
 Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {

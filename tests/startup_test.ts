@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config_load.ts";
 import { createLogger } from "../src/log.ts";
 import { ListenError, listenError, startServer } from "../src/server.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";

@@ -25,6 +25,7 @@ function state(
     family: {
       id: "f1",
       username: "alice",
+      subject: "subject-alice",
       clientId: "app",
       createdAt: NOW - 10,
       expiresAt: NOW + 3600,
@@ -108,6 +109,7 @@ const CODE: AuthorizationCodeRecord = {
   codeHash: "c1",
   clientId: "app",
   username: "alice",
+  subject: "subject-alice",
   redirectUri: "https://app.example/callback",
   scope: "openid",
   codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",

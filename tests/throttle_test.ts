@@ -1,109 +1,32 @@
-import assert from "node:assert/strict";
-import { AuthFailure } from "../src/auth/errors.ts";
-import {
-  type LoginAttempt,
-  LoginThrottle,
-  type ReservedAttempt,
-  type ThrottleOptions,
-} from "../src/auth/accounts/throttle.ts";
-import { SqliteStore } from "../src/store/sqlite.ts";
-import type { ThrottleRecord } from "../src/store/store.ts";
-
-const CONFIG: ThrottleOptions = {
-  freeFailures: 5,
-  baseDelaySeconds: 1,
-  maxDelaySeconds: 900,
-  resetAfterSeconds: 3600,
-  addressFailuresPerMinute: 30,
-  deviceFailures: 3,
-};
-const T0 = Date.UTC(2030, 0, 1) / 1000;
-
-interface Fixture extends AsyncDisposable {
-  store: SqliteStore;
-  throttle: LoginThrottle;
-  /** Reserves an attempt: the reservation, or the seconds to wait when throttled. */
-  attempt(attempt: LoginAttempt, now: number): Promise<ReservedAttempt | number>;
-  /** The seconds `username` from `address` must wait at `now`; 0 when it may try (nothing is counted). */
-  waitOf(username: string, address: string, now: number): Promise<number>;
-  read(key: string): Promise<ThrottleRecord | undefined>;
-}
-
-async function setup(config: Partial<ThrottleOptions> = {}): Promise<Fixture> {
-  const store = await SqliteStore.open(":memory:");
-  const throttle = new LoginThrottle(store, { ...CONFIG, ...config });
-  const read = (key: string) =>
-    store.updateThrottles([key], (current) => ({ writes: {}, result: current.get(key) }));
-  const attempt = async (request: LoginAttempt, now: number) => {
-    try {
-      return await throttle.reserve(request, now);
-    } catch (error) {
-      if (!(error instanceof AuthFailure) || error.code !== "throttled") throw error;
-      assert.equal(error.message, "Too many failed login attempts; try again later");
-      return error.retryAfterSeconds!;
-    }
-  };
-  return {
-    store,
-    throttle,
-    attempt,
-    read,
-    async waitOf(username, address, now) {
-      // Looks without counting: a throttled reserve counts nothing, an admitted one is undone.
-      const before = [await read(`account:${username}`), await read(`address:${address}`)];
-      const outcome = await attempt({ username, address }, now);
-      if (typeof outcome === "number") return outcome;
-      await store.updateThrottles([`account:${username}`, `address:${address}`], () => ({
-        writes: {
-          [`account:${username}`]: before[0] ?? null,
-          [`address:${address}`]: before[1] ?? null,
-        },
-        result: 0,
-      }));
-      return 0;
-    },
-    [Symbol.asyncDispose]: () => store.close(),
-  };
-}
-
 /**
- * Fails `count` times as `username`, each from its own address, a second apart or, when
- * throttled, as soon as the wait is over; returns the time of the last failure.
+ * The login throttle's decisions, one store step at a time at chosen times: an attempt holds a
+ * place until its outcome is reported, and only reported failures count against a budget.
+ * `attempt` below is an attempt that fails; `reserve` one whose outcome is not reported yet.
+ * The waiting of {@linkcode LoginThrottle.admit} runs on the real clock.
+ *
+ * @module
  */
-async function fail(f: Fixture, username: string, count: number, start: number): Promise<number> {
-  let now = start;
-  for (let i = 0; i < count; i++) {
-    let outcome = await f.attempt({ username, address: `198.51.100.${i % 250}` }, now);
-    if (typeof outcome === "number") {
-      now += outcome;
-      outcome = await f.attempt({ username, address: `198.51.100.${i % 250}` }, now);
-    }
-    assert.equal(typeof outcome, "object", `attempt ${i + 1} was admitted`);
-    now += 1;
-  }
-  return now - 1;
-}
+import assert from "node:assert/strict";
+import { RESERVATION_SECONDS, type ReservedAttempt } from "../src/auth/accounts/throttle.ts";
+import { CONFIG, fail, type Failed, setup, T0 } from "./helpers/throttle.ts";
 
-Deno.test("LoginThrottle.reserve admits a name and address never seen and counts the attempt on both", async () => {
+Deno.test("LoginThrottle.reserve admits a name and address never seen and holds a place on both, counting no failure until one is reported", async () => {
   await using f = await setup();
-  const reserved = await f.attempt({ username: "alice", address: "203.0.113.1" }, T0);
+  const reserved = await f.reserve({ username: "alice", address: "203.0.113.1" }, T0);
+  const until = T0 + RESERVATION_SECONDS;
   assert.deepEqual(reserved, {
     budget: "shared",
     username: "alice",
     address: "203.0.113.1",
-    addressWindowAt: T0,
-    blocks: [],
+    reservedUntil: until,
   });
-  assert.deepEqual(await f.read("account:alice"), {
-    failures: 1,
-    windowStartAt: T0,
-    blockedUntil: 0,
-  });
-  assert.deepEqual(await f.read("address:203.0.113.1"), {
-    failures: 1,
-    windowStartAt: T0,
-    blockedUntil: 0,
-  });
+  const held = { failures: 0, windowStartAt: T0, blockedUntil: 0, reservedUntil: [until] };
+  assert.deepEqual(await f.read("account:alice"), held);
+  assert.deepEqual(await f.read("address:203.0.113.1"), held);
+  assert.deepEqual(await f.throttle.failed(reserved as ReservedAttempt, T0), []);
+  const failed = { failures: 1, windowStartAt: T0, blockedUntil: 0 };
+  assert.deepEqual(await f.read("account:alice"), failed);
+  assert.deepEqual(await f.read("address:203.0.113.1"), failed);
 });
 
 Deno.test("LoginThrottle admits 5 attempts, then waits 1 s, 2 s, 4 s … capped at 900 s", async () => {
@@ -152,17 +75,26 @@ Deno.test("LoginThrottle blocks the account from every address and no other acco
   assert.equal(await f.waitOf("bob", "203.0.113.1", last), 0, "other accounts free");
 });
 
-Deno.test("LoginThrottle.succeeded forgets the account's failures and gives the address its attempt back", async () => {
+Deno.test("LoginThrottle.succeeded forgets the account's failures and gives the address its place back", async () => {
   await using f = await setup();
   const last = await fail(f, "alice", 4, T0);
   const address = "203.0.113.1";
   await f.attempt({ username: "bob", address }, last); // someone else's failure on the address
-  const reserved = await f.attempt({ username: "alice", address }, last);
+  const reserved = await f.reserve({ username: "alice", address }, last);
   assert.equal(typeof reserved, "object");
-  assert.equal((await f.read(`address:${address}`))?.failures, 2);
-  await f.throttle.succeeded(reserved as ReservedAttempt);
+  assert.deepEqual(await f.read(`address:${address}`), {
+    failures: 1,
+    windowStartAt: last,
+    blockedUntil: 0,
+    reservedUntil: [last + RESERVATION_SECONDS],
+  });
+  await f.throttle.succeeded(reserved as ReservedAttempt, last);
   assert.equal(await f.read("account:alice"), undefined);
-  assert.equal((await f.read(`address:${address}`))?.failures, 1, "bob's failure stays");
+  assert.deepEqual(
+    await f.read(`address:${address}`),
+    { failures: 1, windowStartAt: last, blockedUntil: 0 },
+    "bob's failure stays",
+  );
   // The count starts over: 4 more failures are free again, the 5th earns 1 s.
   const again = await fail(f, "alice", 4, last + 1);
   assert.equal(await f.waitOf("alice", address, again), 0);
@@ -173,10 +105,10 @@ Deno.test("LoginThrottle.succeeded forgets the account's failures and gives the 
 Deno.test("LoginThrottle.succeeded leaves an address's later counting window alone", async () => {
   await using f = await setup();
   const address = "203.0.113.1";
-  const reserved = await f.attempt({ username: "alice", address }, T0);
+  const reserved = await f.reserve({ username: "alice", address }, T0);
   // The window of T0 ends; a new one starts with another user's failure.
   await f.attempt({ username: "bob", address }, T0 + 60);
-  await f.throttle.succeeded(reserved as ReservedAttempt);
+  await f.throttle.succeeded(reserved as ReservedAttempt, T0 + 60);
   assert.deepEqual(await f.read(`address:${address}`), {
     failures: 1,
     windowStartAt: T0 + 60,
@@ -269,8 +201,17 @@ Deno.test("LoginThrottle counts a device's attempts on the device alone, admitte
   assert.equal(await f.waitOf("alice", address, T0), 60);
   const accountBefore = await f.read("account:alice");
   const addressBefore = await f.read(`address:${address}`);
-  const reserved = await f.attempt({ username: "alice", address, deviceId: "dev-1" }, T0);
-  assert.deepEqual(reserved, { budget: "device", deviceId: "dev-1", blocks: [] });
+  const device = { username: "alice", address, deviceId: "dev-1" };
+  const reserved = await f.reserve(device, T0);
+  const until = T0 + RESERVATION_SECONDS;
+  assert.deepEqual(reserved, { budget: "device", deviceId: "dev-1", reservedUntil: until });
+  assert.deepEqual(await f.read("device:dev-1"), {
+    failures: 0,
+    windowStartAt: T0,
+    blockedUntil: 0,
+    reservedUntil: [until],
+  });
+  assert.deepEqual(await f.throttle.failed(reserved as ReservedAttempt, T0), []);
   assert.deepEqual(await f.read("device:dev-1"), {
     failures: 1,
     windowStartAt: T0,
@@ -278,7 +219,8 @@ Deno.test("LoginThrottle counts a device's attempts on the device alone, admitte
   });
   assert.deepEqual(await f.read("account:alice"), accountBefore);
   assert.deepEqual(await f.read(`address:${address}`), addressBefore);
-  await f.throttle.succeeded(reserved as ReservedAttempt);
+  const next = await f.reserve(device, T0 + 1);
+  await f.throttle.succeeded(next as ReservedAttempt, T0 + 1);
   assert.equal(await f.read("device:dev-1"), undefined, "a success forgets the device's failures");
   assert.deepEqual(await f.read("account:alice"), accountBefore, "the account stays throttled");
 });
@@ -287,57 +229,60 @@ Deno.test("LoginThrottle falls back to the account and address once a device spe
   await using f = await setup();
   const device = { username: "alice", address: "203.0.113.7", deviceId: "dev-1" };
   for (let i = 0; i < CONFIG.deviceFailures; i++) {
-    // The last one spends the budget: a failure there puts the device into its wait.
-    const blocks = i === CONFIG.deviceFailures - 1 ? ["device"] : [];
-    assert.deepEqual(await f.attempt(device, T0 + i), {
-      budget: "device",
-      deviceId: "dev-1",
-      blocks,
-    });
+    // The last one spends the budget: that failure puts the device into its wait.
+    const failed = await f.attempt(device, T0 + i) as Failed;
+    assert.equal(failed.reserved.budget, "device");
+    assert.deepEqual(failed.closed, i === CONFIG.deviceFailures - 1 ? ["device"] : []);
   }
   assert.equal((await f.read("device:dev-1"))?.blockedUntil, T0 + 2 + CONFIG.resetAfterSeconds);
   // Spent: the next attempts count on the account, which is throttled after 5.
   for (let i = 0; i < 5; i++) {
-    assert.equal((await f.attempt(device, T0 + 10) as ReservedAttempt).budget, "shared");
+    assert.equal((await f.attempt(device, T0 + 10) as Failed).reserved.budget, "shared");
   }
   assert.equal(await f.attempt(device, T0 + 10), 1);
   assert.equal((await f.read("device:dev-1"))?.failures, CONFIG.deviceFailures, "not counted");
   // An hour after its last failure the device has its budget again.
   const later = T0 + 2 + CONFIG.resetAfterSeconds;
-  assert.deepEqual(await f.attempt(device, later), {
-    budget: "device",
-    deviceId: "dev-1",
-    blocks: [],
-  });
+  const again = await f.attempt(device, later) as Failed;
+  assert.equal(again.reserved.budget, "device");
+  assert.deepEqual(again.closed, []);
   assert.equal((await f.read("device:dev-1"))?.failures, 1);
 });
 
-Deno.test("LoginThrottle admits exactly the free failures when 60 attempts on one account arrive at once", async () => {
+Deno.test("LoginThrottle holds exactly the free failures' places when 60 attempts on one account arrive at once; the rest find them busy, and none is a failure", async () => {
   await using f = await setup({ addressFailuresPerMinute: 1000 });
   const outcomes = await Promise.all(
     Array.from(
       { length: 60 },
-      (_, i) => f.attempt({ username: "alice", address: `198.51.100.${i % 7}` }, T0),
+      (_, i) => f.reserve({ username: "alice", address: `198.51.100.${i % 7}` }, T0),
     ),
   );
-  assert.equal(outcomes.filter((outcome) => typeof outcome === "object").length, 5);
-  assert.deepEqual(
-    new Set(outcomes.filter((outcome) => typeof outcome === "number")),
-    new Set([1]),
-  );
-  assert.equal((await f.read("account:alice"))?.failures, 5);
+  const reserved = outcomes.filter((outcome) => typeof outcome === "object");
+  assert.equal(reserved.length, 5);
+  assert.equal(outcomes.filter((outcome) => outcome === "busy").length, 55);
+  const account = await f.read("account:alice");
+  assert.equal(account?.failures, 0);
+  assert.equal(account?.reservedUntil?.length, 5);
+  // Once the five fail, the account waits, and the next attempt is told so.
+  for (const attempt of reserved) await f.throttle.failed(attempt as ReservedAttempt, T0);
+  assert.deepEqual(await f.read("account:alice"), {
+    failures: 5,
+    windowStartAt: T0,
+    blockedUntil: T0 + 1,
+  });
+  assert.equal(await f.reserve({ username: "alice", address: "198.51.100.1" }, T0), 1);
 });
 
-Deno.test("LoginThrottle admits exactly a device's budget when attempts with it arrive at once, then the account's", async () => {
+Deno.test("LoginThrottle holds exactly a device's budget when attempts with it arrive at once, then the account's", async () => {
   await using f = await setup({ addressFailuresPerMinute: 1000 });
   const outcomes = await Promise.all(
     Array.from(
       { length: 40 },
-      () => f.attempt({ username: "alice", address: "203.0.113.1", deviceId: "dev-1" }, T0),
+      () => f.reserve({ username: "alice", address: "203.0.113.1", deviceId: "dev-1" }, T0),
     ),
   );
-  const budgets = outcomes.map((outcome) => typeof outcome === "object" ? outcome.budget : "429");
+  const budgets = outcomes.map((outcome) => typeof outcome === "object" ? outcome.budget : outcome);
   assert.equal(budgets.filter((budget) => budget === "device").length, CONFIG.deviceFailures);
   assert.equal(budgets.filter((budget) => budget === "shared").length, CONFIG.freeFailures);
-  assert.equal(budgets.filter((budget) => budget === "429").length, 40 - 3 - 5);
+  assert.equal(budgets.filter((budget) => budget === "busy").length, 40 - 3 - 5);
 });

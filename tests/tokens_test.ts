@@ -16,6 +16,7 @@ import {
   ACCESS_TOKEN_TYPE,
   type AccessTokenOptions,
   AccessTokens,
+  userNameOf,
 } from "../src/auth/tokens/access_tokens.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -209,9 +210,31 @@ Deno.test("AccessTokens.verify rejects a token missing any required claim", asyn
   }
 });
 
-Deno.test("AccessTokens.verify rejects a token whose sub or jti is not a string", async () => {
+Deno.test("AccessTokens.issue names a user beside their subject, and userNameOf reads the name: none for a client's own token", async () => {
   await using f = await es256();
-  for (const bad of [{ sub: 42 }, { jti: 42 }, { sub: ["alice"] }]) {
+  const subject = "5d41402abc4b2a76b9719d911017c592";
+  const user = await f.tokens.issue(subject, {
+    username: "alice",
+    clientId: "app",
+    familyId: "f1",
+  });
+  const verified = await f.verifier.verify(user.token);
+  assert.equal(verified.sub, subject);
+  assert.equal(verified.preferred_username, "alice");
+  assert.equal(userNameOf(verified), "alice");
+  const own = await f.tokens.issue("reporting", { clientId: "reporting", scope: "hello" });
+  const client = await f.verifier.verify(own.token);
+  assert.equal(client.preferred_username, undefined);
+  assert.equal(userNameOf(client), undefined, "a client is never taken for a user");
+  // Signed before subjects were opaque: `sub` was the name, and every user's token had a family.
+  const before = await signByHand(f.keys, claims({ sub: "bob", sid: "f0", client_id: "auth-api" }));
+  assert.equal(userNameOf(await f.verifier.verify(before)), "bob");
+});
+
+Deno.test("AccessTokens.verify rejects a token whose sub, jti or preferred_username is not a string", async () => {
+  await using f = await es256();
+  const wrong = [{ sub: 42 }, { jti: 42 }, { sub: ["alice"] }, { preferred_username: { a: 1 } }];
+  for (const bad of wrong) {
     const token = await signByHand(f.keys, claims(bad as unknown as JWTPayload));
     await assertInvalid(f.tokens.verify(token), /^Invalid/);
   }

@@ -19,6 +19,8 @@
  *   logout request that must not be redirected anywhere (RFC 6749 §4.1.2.1); shown as a page.
  * - `csrf_mismatch`: a form posted without the CSRF token and browser of the page it came from.
  * - `expired_request`: a form posted for a step that has expired or was already completed.
+ * - `too_many_sign_ins`: one client address has too many unfinished sign-in pages; retry after
+ *   `retryAfterSeconds`.
  * - `unsupported_response_type` … `request_uri_not_supported`: RFC 6749 §4.1.2.1 and OpenID
  *   Connect Core §3.1.2.6 errors, redirected to the client.
  */
@@ -41,6 +43,7 @@ export type AuthErrorCode =
   | "invalid_id_token_hint"
   | "csrf_mismatch"
   | "expired_request"
+  | "too_many_sign_ins"
   | "unsupported_response_type"
   | "access_denied"
   | "login_required"
@@ -52,7 +55,7 @@ export type AuthErrorCode =
 export interface AuthFailureDetails extends ErrorOptions {
   /** The scope a resource requires, for `insufficient_scope`. */
   scope?: string;
-  /** Seconds until a retry may succeed, for `throttled`. */
+  /** Seconds until a retry may succeed, for `throttled` and `too_many_sign_ins`. */
   retryAfterSeconds?: number;
   /** A short label of the cause, for metrics (such as `expired` for an `invalid_token`). */
   reason?: string;
@@ -64,7 +67,7 @@ export class AuthFailure extends Error {
   readonly code: AuthErrorCode;
   /** The scope a resource requires, for `insufficient_scope`. */
   readonly scope?: string;
-  /** Seconds until a retry may succeed, for `throttled`. */
+  /** Seconds until a retry may succeed, for `throttled` and `too_many_sign_ins`. */
   readonly retryAfterSeconds?: number;
   /** A short label of the cause, for metrics. */
   readonly reason?: string;

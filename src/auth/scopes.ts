@@ -38,31 +38,59 @@ export function requireScope(granted: string | undefined, required: string): voi
   });
 }
 
+/** What bounds a grant's scope besides the policy. */
+export interface ScopeLimits {
+  /** The scope a client registered in the store was registered with; nothing beyond it. */
+  registered?: string;
+  /**
+   * The scope granted before, when a grant narrows an earlier one (a refresh): nothing beyond
+   * it, and all of it when none is asked for.
+   */
+  earlier?: string;
+  /** Scopes this grant never gives, such as a user's to a client acting for itself. */
+  excluded?: readonly string[];
+}
+
 /**
- * The scope to grant for a request: the default when none is asked for, else the requested
- * scopes when each is supported and (when narrowing an earlier grant, `ceiling`) was granted
- * before. An earlier grant only keeps the scopes still supported, so a scope removed from the
- * configuration is never granted again.
+ * The one scope decision of every grant: the requested scopes when each is supported and within
+ * `limits`, else `invalid_scope` (RFC 6749 §3.3 lets a server refuse rather than grant less).
+ * A request naming no scope gets all of an earlier grant, or else the default scope narrowed to
+ * the limits, and `invalid_scope` when nothing of it is left. An earlier grant only keeps the
+ * scopes still supported, so a scope removed from the configuration is never granted again.
+ *
+ * @example
+ * ```ts
+ * grantScope(undefined, policy, { registered: "hello" }); // "hello"
+ * grantScope("openid", policy, { registered: "hello" }); // throws invalid_scope
+ * ```
  */
 export function grantScope(
   requested: string | undefined,
   policy: ScopePolicy,
-  ceiling?: string,
+  limits: ScopeLimits = {},
 ): string {
-  const allowed = ceiling === undefined
-    ? policy.supported
-    : scopeTokens(ceiling).filter((token) => policy.supported.includes(token));
+  const { registered, earlier, excluded = [] } = limits;
+  const registration = registered === undefined ? undefined : scopeTokens(registered);
+  // An earlier grant keeps its own order.
+  const allowed = (earlier === undefined ? policy.supported : scopeTokens(earlier)).filter(
+    (token) =>
+      policy.supported.includes(token) && !excluded.includes(token) &&
+      (registration?.includes(token) ?? true),
+  );
+  const toWhom = registered === undefined ? "" : " to this client";
   if (requested === undefined || requested.trim() === "") {
-    if (ceiling === undefined) return policy.defaultScope;
-    if (allowed.length === 0) {
+    if (earlier !== undefined) {
+      if (allowed.length > 0) return allowed.join(" ");
       throw new AuthFailure("invalid_scope", "None of the granted scopes is available any more");
     }
-    return allowed.join(" ");
+    const fallback = scopeTokens(policy.defaultScope).filter((token) => allowed.includes(token));
+    if (fallback.length > 0) return fallback.join(" ");
+    throw new AuthFailure("invalid_scope", `No scope was requested and none is available${toWhom}`);
   }
   const tokens = scopeTokens(requested);
   for (const token of tokens) {
     if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
-      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available`);
+      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available${toWhom}`);
     }
   }
   return tokens.join(" ");

@@ -10,10 +10,11 @@ import {
   registrationProblem,
 } from "../auth/clients/registration.ts";
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES } from "../auth/clients/grants.ts";
+import { removeClient } from "../auth/clients/removal.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { withOpenIdScopes } from "../auth/scopes.ts";
-import type { Config } from "../config.ts";
-import type { ClientRecord, Store } from "../store/store.ts";
+import { type Config, LONGEST_ACCESS_TOKEN_ACCEPTANCE_SECONDS } from "../config.ts";
+import type { ClientRecord, ClientStore } from "../store/clients.ts";
 import { type CommandSpec, type OptionValues, parseCommandLine } from "../usage.ts";
 import { InputError } from "../terminal.ts";
 
@@ -67,7 +68,8 @@ export const CLIENTS_COMMAND: CommandSpec = {
     {
       name: "clients remove",
       args: ["ID"],
-      summary: "Remove a client and the consents given to it",
+      summary:
+        "Remove a client and end its tokens, codes and consents on every instance (takes a second or two)",
     },
     {
       name: "clients rotate-secret",
@@ -83,7 +85,7 @@ export const CLIENTS_COMMAND: CommandSpec = {
  */
 export async function clientsCommand(
   args: string[],
-  deps: { store: Store; config: Config; events?: SecurityEvents },
+  deps: { store: ClientStore; config: Config; events?: SecurityEvents },
 ): Promise<void> {
   const { store, config, events = UNRECORDED } = deps;
   const invocation = parseCommandLine(CLIENTS_COMMAND, args);
@@ -100,7 +102,8 @@ export async function clientsCommand(
     return;
   }
   if (command.name === "clients remove") {
-    if (!await store.removeClient(clientId)) throw unknown(clientId);
+    const tokenAcceptanceSeconds = LONGEST_ACCESS_TOKEN_ACCEPTANCE_SECONDS;
+    if (!await removeClient(store, clientId, { tokenAcceptanceSeconds })) throw unknown(clientId);
     events.record({ event: "client_removed", client: clientId });
     console.log(`Removed client "${clientId}"`);
     return;
@@ -119,7 +122,7 @@ export async function clientsCommand(
 
 async function add(
   registration: ClientRegistration,
-  { store, config, events }: { store: Store; config: Config; events: SecurityEvents },
+  { store, config, events }: { store: ClientStore; config: Config; events: SecurityEvents },
 ): Promise<void> {
   const supportedScopes = withOpenIdScopes(config.scopes).supported;
   const problem = registrationProblem(registration, {

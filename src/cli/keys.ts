@@ -8,7 +8,7 @@ import { ID_TOKEN_ALG } from "../auth/sign_in/id_tokens.ts";
 import { generateSigningKey, SIGNING_ALGS, type SigningAlg } from "../auth/tokens/signing_keys.ts";
 import { isoTime, unixNow } from "../clock.ts";
 import type { Config } from "../config.ts";
-import type { Store } from "../store/store.ts";
+import type { TokenStore } from "../store/tokens.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError } from "../terminal.ts";
 
@@ -50,7 +50,7 @@ export const KEYS_COMMAND: CommandSpec = {
 export async function keysCommand(
   args: string[],
   deps: {
-    store: Store;
+    store: TokenStore;
     config: Config;
     /** Where key changes are reported. */
     events?: SecurityEvents;
@@ -93,7 +93,7 @@ export async function keysCommand(
 async function revoke(
   kid: string,
   { store, config, events, now }: {
-    store: Store;
+    store: TokenStore;
     config: Config;
     events: SecurityEvents;
     now: number;

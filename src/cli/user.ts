@@ -9,8 +9,10 @@ import { passwordProblem, usernameProblem } from "../auth/accounts/credentials.t
 import { unixNow } from "../clock.ts";
 import type { PasswordHasher } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
-import { duplicateUser } from "../store/errors.ts";
-import type { AccountChange, Store } from "../store/store.ts";
+import { duplicateUser, userNameTaken } from "../store/errors.ts";
+import type { AccountChange, AccountStore } from "../store/accounts.ts";
+import { actsForItself, type ClientStore } from "../store/clients.ts";
+import type { SecondFactorStore } from "../store/second_factors.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
 import { listFactors, resetSecondFactor } from "./user_second_factor.ts";
@@ -58,7 +60,8 @@ export const USER_COMMAND: CommandSpec = {
 export async function userCommand(
   args: string[],
   deps: {
-    store: Store;
+    /** The accounts, and the clients a new user's name must not be the id of. */
+    store: AccountStore & SecondFactorStore & Pick<ClientStore, "getClient">;
     hasher: PasswordHasher;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */
@@ -98,6 +101,10 @@ export async function userCommand(
   if (command.name === "user mfa-reset") return await resetSecondFactor(store, name, events);
   const adding = command.name === "user add";
   if (adding && await store.getUser(name)) throw duplicateUser(name);
+  // Said before the password is asked for; the store checks again when it adds the user.
+  if (adding && await store.getClient(name).then((client) => client && actsForItself(client))) {
+    throw userNameTaken(name);
+  }
   if (!adding && !await store.getUser(name)) {
     throw new InputError(`User "${name}" does not exist`);
   }

@@ -6,11 +6,15 @@
  */
 import { isoTime, unixNow } from "../clock.ts";
 import type { SecurityEvents } from "../auth/events.ts";
-import type { Store } from "../store/store.ts";
+import type { AccountStore } from "../store/accounts.ts";
+import type { SecondFactorStore } from "../store/second_factors.ts";
 import { InputError } from "../terminal.ts";
 
 /** Prints the user's second factors: the authenticator app and the unused recovery codes. */
-export async function listFactors(store: Store, name: string): Promise<void> {
+export async function listFactors(
+  store: AccountStore & SecondFactorStore,
+  name: string,
+): Promise<void> {
   if (!await store.getUser(name)) throw new InputError(`User "${name}" does not exist`);
   const factor = await store.getTotpFactor(name);
   if (!factor) {
@@ -25,7 +29,7 @@ export async function listFactors(store: Store, name: string): Promise<void> {
 
 /** Removes the user's second factor and recovery codes and ends every session of the user. */
 export async function resetSecondFactor(
-  store: Store,
+  store: AccountStore & SecondFactorStore,
   name: string,
   events: SecurityEvents,
 ): Promise<void> {

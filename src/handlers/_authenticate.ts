@@ -9,7 +9,7 @@ import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";
 import type { Origin } from "../auth/events.ts";
 import { hasParameter, type RequestParameters, singleParameter } from "../auth/parameters.ts";
 import { requireScope } from "../auth/scopes.ts";
-import type { AccessClaims, AccessTokens } from "../auth/tokens/access_tokens.ts";
+import { type AccessClaims, type AccessTokens, userNameOf } from "../auth/tokens/access_tokens.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import type { RequestContext } from "../http/context.ts";
 
@@ -31,7 +31,7 @@ export async function authenticateBearer(
     throw invalidToken('Authorization header must be "Bearer <token>"');
   }
   const claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
-  ctx.user = claims.sub;
+  ctx.user = userNameOf(claims);
   ctx.client = claims.client_id;
   if (scope !== undefined) requireScope(claims.scope, scope);
   return claims;

@@ -19,7 +19,7 @@ export interface IssuedDevice {
 }
 
 /**
- * The answer shared by `/login`, `/refresh` and `/oauth/token`; records the token's subject in
+ * The answer shared by `/login`, `/refresh` and `/oauth/token`; records the token's user in
  * the request context for the access log. A device token goes both in the body (`device_token`,
  * for API clients) and in the `__Host-device` cookie (for browsers).
  */
@@ -33,7 +33,7 @@ export function tokenResponse(
       accessToken: pair.accessToken,
       expiresIn: pair.expiresIn,
       scope: pair.scope,
-      subject: pair.claims.sub,
+      username: pair.claims.preferred_username,
       refreshToken: pair.refreshToken,
     },
     ctx,
@@ -50,7 +50,7 @@ export function grantResponse(
   ctx: RequestContext,
   device?: IssuedDevice,
 ): Response {
-  ctx.user = grant.subject;
+  ctx.user = grant.username;
   const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache" };
   if (device) headers["set-cookie"] = deviceCookie(device);
   return json({

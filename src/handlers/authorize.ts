@@ -11,14 +11,19 @@ import { browserCookie, type BrowserPageDeps, showStep } from "./_browser_pages.
 
 /**
  * The authorization endpoint: the request's parameters, from the query or a form, go to the
- * sign-in flow, and the page or redirect it decides on is shown.
+ * sign-in flow with the client's address group (which caps its unfinished sign-ins), and the page
+ * or redirect it decides on is shown.
  */
 export function createAuthorizeHandler(flow: SignInFlow, deps: BrowserPageDeps): Handler {
   return async function authorize(req, ctx) {
     const params = req.method === "POST"
       ? await readFormBody(req, deps.bodyLimits)
       : new URL(req.url).searchParams;
-    const step = await flow.authorize(readParameters(params), browserCookie(req));
+    const step = await flow.authorize(
+      readParameters(params),
+      browserCookie(req),
+      ctx.addressGroup,
+    );
     return showStep(step, ctx, deps);
   };
 }

@@ -1,16 +1,17 @@
 /**
  * @module
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `GET` and `POST /end-session`,
- * and `POST /sign-out`, the form of the question asked when no ID token vouches for the request.
+ * and `POST /sign-out`, the form of the question asked when no fresh ID token of the browser's own
+ * session vouches for the request.
  */
 import { formActionSource } from "../auth/clients/redirect_uris.ts";
-import type { SignOutFlow, SignOutStep } from "../auth/sign_in/sign_out.ts";
+import type { SignedOutTarget, SignOutFlow, SignOutStep } from "../auth/sign_in/sign_out.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler, RequestContext } from "../http/context.ts";
 import { clearedSessionCookie } from "../http/cookies.ts";
 import { readParameters } from "../http/form.ts";
 import { htmlResponse } from "../http/html.ts";
-import { messagePage, signOutPage } from "../pages/messages.ts";
+import { messagePage, notSignedInPage, signOutPage } from "../pages/messages.ts";
 import { originOf } from "./_authenticate.ts";
 import {
   browserCookie,
@@ -21,10 +22,11 @@ import {
 } from "./_browser_pages.ts";
 
 /**
- * The end-session endpoint. With a valid `id_token_hint` the session it names ends at once,
- * with its refresh families; without one, a signed-in browser is asked first. A
- * `post_logout_redirect_uri` must be registered for the client (named by the hint or by
- * `client_id`), else an error page is shown and nothing is redirected.
+ * The end-session endpoint. With a fresh `id_token_hint` of the browser's own session, that
+ * session ends at once, with its refresh families; any other signed-in browser is asked first,
+ * and a browser without a session is only told so. A `post_logout_redirect_uri` must be
+ * registered for the client (named by the hint or by `client_id`), else an error page is shown
+ * and nothing is redirected.
  */
 export function createEndSessionHandler(flow: SignOutFlow, deps: BrowserPageDeps): Handler {
   return async function endSession(req, ctx) {
@@ -60,19 +62,27 @@ function showSignOutStep(step: SignOutStep, ctx: RequestContext): Response {
       );
     }
     case "signed_out": {
-      const { postLogoutRedirectUri, state } = step.target;
-      let res: Response;
-      if (postLogoutRedirectUri === undefined) {
-        res = htmlResponse(messagePage("Signed out", "You have been signed out."));
-      } else {
-        const url = new URL(postLogoutRedirectUri);
-        if (state !== undefined) url.searchParams.append("state", state);
-        res = seeOther(url.href);
-      }
+      const url = returnUrl(step.target);
+      const res = url === undefined
+        ? htmlResponse(messagePage("Signed out", "You have been signed out."))
+        : seeOther(url);
+      if (step.clearCookie) res.headers.append("set-cookie", clearedSessionCookie());
+      return res;
+    }
+    case "not_signed_in": {
+      const res = htmlResponse(notSignedInPage(returnUrl(step.target)));
       if (step.clearCookie) res.headers.append("set-cookie", clearedSessionCookie());
       return res;
     }
     case "error_page":
       throw step.error;
   }
+}
+
+/** The client's post-logout redirect URI with its `state`, if it named one. */
+function returnUrl({ postLogoutRedirectUri, state }: SignedOutTarget): string | undefined {
+  if (postLogoutRedirectUri === undefined) return undefined;
+  const url = new URL(postLogoutRedirectUri);
+  if (state !== undefined) url.searchParams.append("state", state);
+  return url.href;
 }

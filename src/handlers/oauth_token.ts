@@ -10,6 +10,7 @@ import { AuthFailure } from "../auth/errors.ts";
 import { singleParameter } from "../auth/parameters.ts";
 import type { PasswordLogin } from "../auth/accounts/password_login.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
+import { passwordGrant } from "../auth/tokens/password_grant.ts";
 import type { RefreshFamilies } from "../auth/tokens/refresh_families.ts";
 import type { AccessTokens } from "../auth/tokens/access_tokens.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
@@ -26,7 +27,7 @@ export interface OAuthTokenDeps {
   bodyLimits: BodyLimits;
   codes: AuthorizationCodes;
   tokens: AccessTokens;
-  /** Scopes, with `openid` and `profile`, for the client credentials grant. */
+  /** Scopes, with `openid` and `profile`, for the password and client credentials grants. */
   policy: ScopePolicy;
 }
 
@@ -58,13 +59,16 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
     }
     if (grantType === "password" || grantType === "refresh_token") requireGrant(client, grantType);
     if (grantType === "password") {
-      const login = await passwordLogin.check(param("username"), param("password"), {
-        address: ctx.addressGroup,
-        deviceToken: presentedDeviceToken(req, param("device_token")),
-        clientId: client.clientId,
-        origin: originOf(ctx),
-      });
-      const pair = await families.start(login, { clientId: client.clientId, scope });
+      const { login, pair } = await passwordGrant(client, {
+        username: param("username"),
+        password: param("password"),
+        scope,
+        source: {
+          address: ctx.addressGroup,
+          deviceToken: presentedDeviceToken(req, param("device_token")),
+          origin: originOf(ctx),
+        },
+      }, { passwordLogin, families, policy });
       return tokenResponse(pair, ctx, {
         token: login.deviceToken,
         maxAgeSeconds: login.deviceTokenExpiresIn,

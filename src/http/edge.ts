@@ -15,6 +15,7 @@ import type { ErrorDialect, Handler, RequestContext } from "./context.ts";
 import { BodyCutShortError, HttpError } from "./errors.ts";
 import { type BodyLimits, deferBodyCancel, settleBody } from "./body.ts";
 import { json, JSON_CONTENT_TYPE } from "./json.ts";
+import { inOneWrite, laterHeaders } from "./one_write.ts";
 import { pathnameOf } from "./request_url.ts";
 
 /** The answer to an error, and what to log about it. */
@@ -72,6 +73,19 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const CSP = "content-security-policy";
 
+/** What {@linkcode secured} adds to an answer, as {@linkcode inOneWrite} counts it. */
+const SECURED_HEADERS = laterHeaders(
+  Object.fromEntries(
+    [["x-request-id", crypto.randomUUID()], ...Object.entries(SECURITY_HEADERS)]
+      .filter(([name]) => name !== CSP),
+  ),
+  {
+    [CSP]: SECURITY_HEADERS[CSP],
+    "content-type": JSON_CONTENT_TYPE,
+    "cache-control": "no-store",
+  },
+);
+
 /**
  * Wraps the router with what every request gets: the client's address, a request id, errors
  * answered in the route's dialect (a 500 logs its stack and never sends it), security headers
@@ -104,6 +118,8 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
       const cutByUs = error instanceof BodyCutShortError && closing?.();
       res = errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, respond });
     }
+    // Before the edge's own headers, which are cheaper to count than to read back.
+    res = inOneWrite(res, SECURED_HEADERS);
     res = await secured(res, req.method === "HEAD", ctx.requestId);
     if (body) res = await settleBody(req, res, bodyLimits);
     const elapsedMs = performance.now() - started;

@@ -3,6 +3,7 @@
  * HTML for the pages people see: a tagged template that escapes every interpolated value, and
  * the response that carries a page with its strict Content-Security-Policy. It knows no page.
  */
+import { textResponse } from "./one_write.ts";
 
 /** A piece of HTML that is already safe: built only by {@linkcode html}. */
 export class Html {
@@ -71,7 +72,7 @@ export interface PageOptions {
  */
 export function htmlResponse(page: Html, options: PageOptions = {}): Response {
   const formAction = ["'self'", ...new Set(options.formTargets ?? [])].join(" ");
-  const res = new Response(`<!doctype html>\n${page}`, { status: options.status ?? 200 });
+  const res = textResponse(`<!doctype html>\n${page}`, { status: options.status ?? 200 });
   const headers = res.headers;
   headers.set("content-type", HTML_CONTENT_TYPE);
   headers.set("cache-control", "no-store");

@@ -2,6 +2,8 @@
  * @module
  * Building JSON responses cheaply, on every request.
  */
+import { textResponse } from "./one_write.ts";
+
 /** The content type of every response this service sends. */
 export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
@@ -17,7 +19,7 @@ export function json(
   body: unknown,
   init: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
-  return withHeaders(new Response(JSON.stringify(body), { status: init.status ?? 200 }), init);
+  return withHeaders(textResponse(JSON.stringify(body), { status: init.status ?? 200 }), init);
 }
 
 /** Builds a response without a body (such as 204), with the same headers as json(). */

@@ -1,7 +1,8 @@
 /**
  * @module
  * Pages that only say something: an error of a sign-in or sign-out request that must not be
- * redirected, the sign-out confirmation and its result.
+ * redirected, the sign-out confirmation and its result, and the answer to a browser that was not
+ * signed in.
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
@@ -17,7 +18,10 @@ export function messagePage(title: string, message: string): Html {
   );
 }
 
-/** The question asked before signing out a browser that came without an ID token. */
+/**
+ * The question asked before signing out a browser that came without a fresh ID token of its own
+ * session.
+ */
 export function signOutPage(
   page: { username: string; requestId: string; csrfToken: string },
 ): Html {
@@ -35,6 +39,24 @@ export function signOutPage(
         <input type="hidden" name="csrf_token" value="${csrfToken}">
         <button type="submit">Sign out</button>
       </form>
+    `,
+  );
+}
+
+/**
+ * The answer to a sign-out request from a browser that is not signed in: nothing was ended here,
+ * and the way back to the application is a link the person may follow, never a redirect.
+ */
+export function notSignedInPage(returnUrl: string | undefined): Html {
+  const back = returnUrl === undefined
+    ? undefined
+    : html`<p><a href="${returnUrl}">Return to the application</a></p>`;
+  return layout(
+    "Not signed in",
+    html`
+      <h1>Not signed in</h1>
+      <p class="lead">This browser is not signed in, so there is nothing to sign out of.</p>
+      ${back}
     `,
   );
 }

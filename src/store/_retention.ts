@@ -6,5 +6,3 @@ import { DAY_SECONDS } from "../clock.ts";
 
 /** Throttle entries untouched for this long carry no information and are pruned. */
 export const THROTTLE_RETENTION_SECONDS = DAY_SECONDS;
-/** Used authorization codes are kept this long past their expiry, so a replay is still seen. */
-export const CODE_RETENTION_SECONDS = DAY_SECONDS;

@@ -52,17 +52,20 @@ function rowReader<T>(kinds: { [K in keyof T]-?: Kind }, prefix = ""): (row: Row
 /** A `users` row. */
 export const toUser = rowReader<UserRecord>({
   username: "text",
+  subject: "text",
   passwordHash: "text",
   createdAt: "number",
 });
 
-/** A `throttle` row. */
+/** A `throttle` row; `reservedUntil` only where attempts are in flight. */
 export function toThrottle(row: Row): ThrottleRecord {
-  return {
+  const record: ThrottleRecord = {
     failures: Number(row.failures),
     windowStartAt: Number(row.window_start),
     blockedUntil: Number(row.blocked_until),
   };
+  const reservedUntil = (JSON.parse(row.reserved_until as string) as unknown[]).map(Number);
+  return reservedUntil.length > 0 ? { ...record, reservedUntil } : record;
 }
 
 /** A `signing_keys` or `id_token_keys` row, its public half. */
@@ -77,6 +80,7 @@ export const toSigningKey = rowReader<SigningKeyRecord>({
 const FAMILY_KINDS = {
   id: "text",
   username: "text",
+  subject: "text",
   clientId: "text",
   createdAt: "number",
   expiresAt: "number",
@@ -93,7 +97,7 @@ export const toRefreshFamily = rowReader<RefreshFamilyRecord>(FAMILY_KINDS);
  */
 export const REFRESH_TOKEN_STATE_COLUMNS =
   `t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
-   f.username AS family_username, f.client_id AS family_client_id,
+   f.username AS family_username, f.subject AS family_subject, f.client_id AS family_client_id,
    f.created_at AS family_created_at, f.expires_at AS family_expires_at,
    f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at`;
 
@@ -112,13 +116,21 @@ export function toRefreshTokenState(row: Row): RefreshTokenState {
   return { token: toRefreshToken(row), family: toPrefixedFamily(row) };
 }
 
-/** A `revocations` row. */
-export const toRevocation = rowReader<RevocationRecord>({
+const toRevocationFields = rowReader<Omit<RevocationRecord, "issuedUntil">>({
   seq: "number",
   kind: "text",
   id: "text",
   expiresAt: "number",
 });
+
+/** A `revocations` row; `issuedUntil` only where it is set (a removed client's). */
+export function toRevocation(row: Row): RevocationRecord {
+  const record: RevocationRecord = toRevocationFields(row);
+  if (row.issued_until !== null && row.issued_until !== undefined) {
+    record.issuedUntil = Number(row.issued_until);
+  }
+  return record;
+}
 
 /** A `clients` row. */
 export const toClient = rowReader<ClientRecord>({
@@ -139,6 +151,7 @@ export const toPendingRequest = rowReader<PendingRequestRecord>({
   bindingHash: "text",
   csrfHash: "text",
   action: "text",
+  address: "text",
   createdAt: "number",
   expiresAt: "number",
 });
@@ -148,6 +161,7 @@ export const toAuthorizationCode = rowReader<AuthorizationCodeRecord>({
   codeHash: "text",
   clientId: "text",
   username: "text",
+  subject: "text",
   redirectUri: "text",
   scope: "text",
   codeChallenge: "text",
@@ -166,6 +180,7 @@ export const toBrowserSession = rowReader<BrowserSessionRecord>({
   idHash: "text",
   sid: "text",
   username: "text",
+  subject: "text",
   authTime: "number",
   createdAt: "number",
   idleExpiresAt: "number",

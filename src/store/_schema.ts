@@ -27,6 +27,8 @@ export interface Dialect {
   laterExpiry:
     | "max(expires_at, excluded.expires_at)"
     | "GREATEST(revocations.expires_at, excluded.expires_at)";
+  /** A new random subject, 32 hexadecimal digits, different in every row. */
+  randomSubject: "lower(hex(randomblob(16)))" | "replace(gen_random_uuid()::text, '-', '')";
 }
 
 /** A table that holds signing keys, as first made; `private_jwk` is still required. */
@@ -84,6 +86,13 @@ export function refreshTokenTables(d: Dialect): string {
 export const SECONDS_NOT_MILLISECONDS = `UPDATE users SET created_at = created_at / 1000;
    UPDATE throttle SET window_start = window_start / 1000,
      blocked_until = (blocked_until + 999) / 1000;`;
+
+/**
+ * Login attempts in flight are kept apart from failures: each throttle key lists when its
+ * reservations lapse, as JSON text.
+ */
+export const THROTTLE_RESERVATIONS =
+  `ALTER TABLE throttle ADD COLUMN reserved_until TEXT NOT NULL DEFAULT '[]';`;
 
 /**
  * Refresh families get a row of their own, the one place their state lives, made from the
@@ -197,6 +206,52 @@ function browserSignInTables(d: Dialect): string {
      granted_at ${d.integer} NOT NULL,
      PRIMARY KEY (username, client_id)
    )${d.tableOptions};`;
+}
+
+/**
+ * Bounds on what sign-in keeps: a pending step remembers the client address a sign-in page was
+ * shown to, so that each address's unfinished sign-ins can be counted, and codes are found by
+ * their browser session, so that each session's can be trimmed. PostgreSQL also gives codes an
+ * increasing `id` (see its schema.ts); SQLite orders them by rowid.
+ */
+export const SIGN_IN_BOUNDS = `ALTER TABLE pending_requests ADD COLUMN address TEXT;
+   CREATE INDEX pending_requests_address ON pending_requests (address, expires_at);
+   CREATE INDEX authorization_codes_browser_sid ON authorization_codes (browser_sid);`;
+
+/**
+ * Removing a client ends what it was given: a `client` revocation refuses its access tokens
+ * issued until `issued_until` (null for the other kinds), and its families are found by client.
+ */
+export function clientRemovals(d: Dialect): string {
+  return `ALTER TABLE revocations ADD COLUMN issued_until ${d.integer};
+   CREATE INDEX refresh_families_client ON refresh_families (client_id);`;
+}
+
+/**
+ * What follows once every user has a subject of their own (each backend gives them one its own
+ * way): refresh families, browser sessions and authorization codes carry their user's subject,
+ * and consents are kept by subject, so that nothing of an account passes to a later account of
+ * the same name. A family whose user is gone (it was revoked with them) gets a subject no
+ * account has; browser sessions, codes and consents of users that are gone are deleted. The
+ * new columns' default is only for the rows that exist; the stores always give one.
+ */
+export function subjectsFromUsers(d: Dialect): string {
+  const subjectOf = (table: string) =>
+    `(SELECT u.subject FROM users u WHERE u.username = ${table}.username)`;
+  const gone = "username NOT IN (SELECT username FROM users)";
+  return `ALTER TABLE refresh_families ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE refresh_families
+     SET subject = coalesce(${subjectOf("refresh_families")}, ${d.randomSubject});
+   DELETE FROM browser_sessions WHERE ${gone};
+   DELETE FROM browser_session_families WHERE sid NOT IN (SELECT sid FROM browser_sessions);
+   ALTER TABLE browser_sessions ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE browser_sessions SET subject = ${subjectOf("browser_sessions")};
+   DELETE FROM authorization_codes WHERE ${gone};
+   ALTER TABLE authorization_codes ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+   UPDATE authorization_codes SET subject = ${subjectOf("authorization_codes")};
+   DELETE FROM consents WHERE ${gone};
+   UPDATE consents SET username = ${subjectOf("consents")};
+   ALTER TABLE consents RENAME COLUMN username TO subject;`;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * @module
- * The check both backends make on a throttle decision before storing it: a decision may write
- * only the keys it was given to read.
+ * What both backends do with a throttle decision before storing it: a decision may write only
+ * the keys it was given to read, and a record's reservations are stored as JSON text (the
+ * `reserved_until` column, read back by _rows.ts).
  */
 import type { ThrottleDecision, ThrottleRecord } from "./accounts.ts";
 
@@ -15,4 +16,9 @@ export function throttleWrites(
     if (!keys.includes(key)) throw new Error(`Throttle key "${key}" was not read first`);
   }
   return writes;
+}
+
+/** The `reserved_until` column of `record`: its reservations as JSON text. */
+export function reservationsColumn(record: ThrottleRecord): string {
+  return JSON.stringify(record.reservedUntil ?? []);
 }

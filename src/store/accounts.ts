@@ -9,6 +9,11 @@ import type { UnixSeconds } from "../clock.ts";
 /** A user account as stored: never a plaintext password. */
 export interface UserRecord {
   username: string;
+  /**
+   * The account's `sub` (OpenID Connect Core §2): opaque, made by the store when the account is
+   * added and never given to another account, even one of the same name.
+   */
+  subject: string;
   passwordHash: string;
   createdAt: UnixSeconds;
 }
@@ -20,6 +25,11 @@ export interface ThrottleRecord {
   windowStartAt: UnixSeconds;
   /** Until when attempts are refused; 0 when not blocked. */
   blockedUntil: UnixSeconds;
+  /**
+   * Attempts in flight on this key (admitted, their outcome not reported yet), each by the time
+   * its reservation lapses, in the order they were made; absent when there are none.
+   */
+  reservedUntil?: UnixSeconds[];
 }
 
 /** What a throttle decision stores (a record, or null to forget the key) and returns. */
@@ -43,9 +53,13 @@ export interface AccountChange {
 export interface AccountStore {
   /** Finds a user by exact name. */
   getUser(username: string): Promise<UserRecord | undefined>;
+  /** Finds a user by their subject. */
+  getUserBySubject(subject: string): Promise<UserRecord | undefined>;
   /**
-   * Adds a user; throws StoreFailure `duplicate_user` when the name is taken. `demo` marks the
-   * development mode's demo users, whose passwords are public.
+   * Adds a user under a new subject; throws StoreFailure `duplicate_user` when the name is taken
+   * and `name_taken` when a client that acts for itself has that id (checked atomically with the
+   * insert, against a concurrent `addClient` too). `demo` marks the development mode's
+   * demo users, whose passwords are public.
    */
   addUser(username: string, passwordHash: string, options?: { demo?: boolean }): Promise<void>;
   /**
@@ -60,8 +74,8 @@ export interface AccountStore {
    */
   changePassword(username: string, passwordHash: string, now: UnixSeconds): Promise<AccountChange>;
   /**
-   * Removes a user and, in the same transaction, ends every session of the user, as
-   * {@linkcode AccountStore.endUserSessions} does.
+   * Removes a user and, in the same transaction, the consents they gave and every session of the
+   * user, as {@linkcode AccountStore.endUserSessions} does.
    */
   removeUser(username: string, now: UnixSeconds): Promise<AccountChange>;
   /**

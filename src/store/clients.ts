@@ -1,8 +1,9 @@
 /**
  * @module
  * The clients part of the store's contract: the OAuth clients registered with `clients add`,
- * shared by every instance like users. It declares records and operations only; the backends
- * implement them.
+ * shared by every instance like users, and their removal, which ends everything a client was
+ * given in one transaction. It declares records and operations only; the backends implement
+ * them.
  */
 import type { UnixSeconds } from "../clock.ts";
 
@@ -26,16 +27,45 @@ export interface ClientRecord {
   createdAt: UnixSeconds;
 }
 
+/** What removing a client ends, and when. */
+export interface ClientRemoval {
+  /** The time of the removal: the client's refresh families are revoked at it. */
+  now: UnixSeconds;
+  /** The client's access tokens issued at or before this time are refused from now on. */
+  tokensIssuedUntil: UnixSeconds;
+  /** Until when any such access token could still be accepted: the refusal is kept as long. */
+  tokensAcceptedUntil: UnixSeconds;
+}
+
 /** Registered OAuth clients. */
 export interface ClientStore {
-  /** Registers a client; throws StoreFailure `duplicate_client` when the id is taken. */
+  /**
+   * Registers a client; throws StoreFailure `duplicate_client` when the id is taken, and
+   * `name_taken` when the client acts for itself ({@linkcode actsForItself}) and a user has that
+   * id as name or subject (checked atomically with the insert, against `addUser` too).
+   */
   addClient(record: ClientRecord): Promise<void>;
   /** Finds a registered client by exact id. */
   getClient(clientId: string): Promise<ClientRecord | undefined>;
   /** Lists registered clients in order of their ids. */
   listClients(): Promise<ClientRecord[]>;
-  /** Removes a client and the consents given to it; false when there is no such client. */
-  removeClient(clientId: string): Promise<boolean>;
+  /**
+   * Removes a client and, in the same transaction, everything it was given: its refresh families
+   * are revoked (with a `sid` revocation for each whose access tokens may still be accepted), its
+   * authorization codes and the consents given to it are deleted, and a `client` revocation
+   * refuses its access tokens issued until `removal.tokensIssuedUntil`, so every instance learns
+   * of the removal from the revocations it polls. False, changing nothing, when there is no
+   * such client.
+   */
+  removeClient(clientId: string, removal: ClientRemoval): Promise<boolean>;
   /** Replaces a confidential client's secret hash; false when there is no such client. */
   setClientSecretHash(clientId: string, secretHash: string): Promise<boolean>;
+}
+
+/**
+ * Whether the client may get tokens for itself (the client credentials grant), whose `sub` is
+ * its id: such an id may never be a user's name or subject.
+ */
+export function actsForItself(client: Pick<ClientRecord, "grantTypes">): boolean {
+  return client.grantTypes.includes("client_credentials");
 }

@@ -8,6 +8,7 @@
  * backend.
  */
 import { isIP } from "node:net";
+import { exists } from "../files.ts";
 import { StoreConfigError, StoreFailure } from "./errors.ts";
 import type { PostgresTls } from "./postgres/connection.ts";
 import { SqliteStore } from "./sqlite.ts";
@@ -237,16 +238,6 @@ async function tlsRefused(url: URL): Promise<boolean> {
     return read === 1 && answer[0] === NO_TLS;
   } catch {
     return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

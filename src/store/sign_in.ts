@@ -18,15 +18,31 @@ export interface PendingRequestRecord {
   csrfHash: string;
   /** What to do once the form comes back, as JSON (the domain's own shape). */
   action: string;
+  /**
+   * The client address (group) a sign-in page was shown to, counted against that address's cap;
+   * null for steps that are not counted.
+   */
+  address: string | null;
   createdAt: UnixSeconds;
   expiresAt: UnixSeconds;
 }
+
+/** Whether a pending step was stored, or refused because its address has too many. */
+export type PendingAdmission =
+  | { added: true }
+  | {
+    added: false;
+    /** When the address's oldest live step expires and so frees a place. */
+    freeAt: UnixSeconds;
+  };
 
 /** An authorization code as stored: only the SHA-256 of the code itself. */
 export interface AuthorizationCodeRecord {
   codeHash: string;
   clientId: string;
   username: string;
+  /** The account's subject: the code is redeemed only while the user is that account. */
+  subject: string;
   redirectUri: string;
   scope: string;
   /** The PKCE S256 challenge the code verifier must match. */
@@ -57,6 +73,8 @@ export interface BrowserSessionRecord {
   /** The public session id (OpenID Connect `sid`); never the cookie value. */
   sid: string;
   username: string;
+  /** The subject of the account signed in. */
+  subject: string;
   /** When the user entered their password. */
   authTime: UnixSeconds;
   createdAt: UnixSeconds;
@@ -68,8 +86,16 @@ export interface BrowserSessionRecord {
 
 /** Pending steps, authorization codes, browser sessions and consents. */
 export interface SignInStore {
-  /** Stores a browser's pending step. */
-  addPendingRequest(record: PendingRequestRecord): Promise<void>;
+  /**
+   * Stores a browser's pending step. With `maxPerAddress` and an `address` on the record, it is
+   * stored only while that address has fewer live steps (unexpired at `createdAt`); the count and
+   * the insert are one atomic step across every connection, and the address's expired steps are
+   * deleted with it.
+   */
+  addPendingRequest(
+    record: PendingRequestRecord,
+    maxPerAddress?: number,
+  ): Promise<PendingAdmission>;
   /** Finds a pending step that has not expired by `now`. */
   getPendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
   /**
@@ -78,8 +104,12 @@ export interface SignInStore {
    */
   takePendingRequest(id: string, now: UnixSeconds): Promise<PendingRequestRecord | undefined>;
 
-  /** Stores a new authorization code. */
-  addAuthorizationCode(record: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Stores a new authorization code and, atomically with it, deletes the codes of its browser
+   * session that expired by its `createdAt` and, with `maxPerSession`, every code of that session
+   * but the newest `maxPerSession` (used or not; the new one counts and is the newest).
+   */
+  addAuthorizationCode(record: AuthorizationCodeRecord, maxPerSession?: number): Promise<void>;
   /**
    * Atomically marks a code used when it is unused and valid at `now` ("redeemed"). A used code
    * is "reused" and gets `replayedAt` (once); an expired one changes nothing.
@@ -108,8 +138,11 @@ export interface SignInStore {
    */
   endBrowserSession(sid: string): Promise<string[] | undefined>;
 
-  /** The scope a user has consented to for a client, if any. */
-  getConsent(username: string, clientId: string): Promise<string | undefined>;
-  /** Records (replacing) the scope a user has consented to for a client. */
-  saveConsent(username: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
+  /**
+   * The scope an account (by subject, so that no later account of the same name inherits it) has
+   * consented to for a client, if any.
+   */
+  getConsent(subject: string, clientId: string): Promise<string | undefined>;
+  /** Records (replacing) the scope an account (by subject) has consented to for a client. */
+  saveConsent(subject: string, clientId: string, scope: string, now: UnixSeconds): Promise<void>;
 }

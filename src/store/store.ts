@@ -27,7 +27,7 @@ export interface StoreLifecycle {
   /**
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
-   * sessions (with their family links) and authorization codes well past their expiry.
+   * sessions (with their family links) and expired authorization codes, used or not.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */

@@ -1,7 +1,8 @@
 /**
  * @module
  * The tokens part of the store's contract: the keys that sign access tokens and ID tokens,
- * refresh families with their refresh tokens, and revocations of access tokens and families.
+ * refresh families with their refresh tokens, and revocations of access tokens, families and
+ * removed clients.
  * It declares records and operations only; the backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";
@@ -43,6 +44,8 @@ export interface RefreshFamilyRecord {
   /** The family's id, also the access tokens' `sid`. */
   id: string;
   username: string;
+  /** The subject of the user's account, the `sub` of the family's tokens. */
+  subject: string;
   clientId: string;
   /** The login. */
   createdAt: UnixSeconds;
@@ -95,13 +98,18 @@ export type RotationResult =
   | { outcome: "revoked" | "expired"; family: RefreshFamilyRecord }
   | { outcome: "unknown" };
 
-/** A revoked access token (`jti`) or refresh family (`sid`), remembered until `expiresAt`. */
+/**
+ * A revoked access token (`jti`), refresh family (`sid`) or removed client (`client`: its access
+ * tokens issued until `issuedUntil`), remembered until `expiresAt`.
+ */
 export interface RevocationRecord {
   /** Increasing number, so that instances can read only what is new. */
   seq: number;
-  kind: "jti" | "sid";
+  kind: "jti" | "sid" | "client";
   id: string;
   expiresAt: UnixSeconds;
+  /** For a `client` revocation only: its access tokens issued at or before this are refused. */
+  issuedUntil?: UnixSeconds;
 }
 
 /** Signing keys, ID-token keys, refresh families and tokens, and revocations. */
@@ -134,13 +142,17 @@ export interface TokenStore {
 
   /**
    * Starts a refresh family: inserts the family and its first token, only while `passwordHash`
-   * is still the user's (the one the login was checked against). False, with nothing stored,
-   * when the user was removed or their password changed meanwhile.
+   * is still the user's (the one the login was checked against; salted, so no later account of
+   * the same name has it) and, for a client registered in the store, while the registration the
+   * grant was checked against (`client.createdAt`) is still the client's. False, with nothing
+   * stored, when the user was removed or their password changed meanwhile, or the client was
+   * removed (and perhaps registered again).
    */
   startRefreshFamily(
     family: RefreshFamilyRecord,
     token: RefreshTokenRecord,
     passwordHash: string,
+    client?: { createdAt: UnixSeconds },
   ): Promise<boolean>;
   /** Finds a refresh token by the hash of its value, with its family. */
   getRefreshToken(tokenHash: string): Promise<RefreshTokenState | undefined>;
@@ -163,8 +175,8 @@ export interface TokenStore {
    */
   revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<RevocationRecord | undefined>;
 
-  /** Records a revocation (idempotent for the same kind and id). */
-  addRevocation(kind: RevocationRecord["kind"], id: string, expiresAt: UnixSeconds): Promise<void>;
+  /** Records a revocation of an access token or family (idempotent for the same kind and id). */
+  addRevocation(kind: "jti" | "sid", id: string, expiresAt: UnixSeconds): Promise<void>;
   /** Lists revocations with `seq` above `afterSeq` that have not expired by `now`. */
   listRevocations(afterSeq: number, now: UnixSeconds): Promise<RevocationRecord[]>;
 }

@@ -4,11 +4,18 @@ import { isClean, runWrk, type WrkResult } from "./wrk.ts";
  * Part (f): GET /hello for a legitimate client while a second wrk floods the server with access
  * tokens from the same address (loopback), either valid ones or forged ones (a valid kid and one
  * flipped signature bit). Both floods have the same connections and duration; the legitimate
- * client's token has been used before, as a real client's has.
+ * client's token has been used before, as a real client's has. The same again against a server
+ * behind a trusted proxy (`TRUSTED_PROXIES`), where the legitimate client and the flood come
+ * from two different forwarded addresses.
  */
 
 /** What a flood sends. */
-export type FloodKind = "valid" | "forged" | "forged-unbudgeted";
+export type FloodKind =
+  | "valid"
+  | "forged"
+  | "forged-unbudgeted"
+  | "valid-proxied"
+  | "forged-proxied";
 
 /** One run: the legitimate load and the flood, side by side. */
 export interface FloodRun {
@@ -33,6 +40,8 @@ export interface FloodResult {
   ratio: number;
   /** The same with the invalid-token budget off. */
   unbudgetedRatio: number;
+  /** The same behind a trusted proxy, the legitimate client and the flood at two addresses. */
+  proxiedRatio: number;
   /** Whether every legitimate and valid-flood answer was 200 and every forged one was not. */
   clean: boolean;
 }
@@ -49,6 +58,8 @@ export interface FloodOptions {
   budgeted: FloodTarget;
   /** Our server with INVALID_TOKEN_BUDGET_PER_MINUTE too high to matter. */
   unbudgeted: FloodTarget;
+  /** Our server with TRUSTED_PROXIES naming loopback, the address wrk connects from. */
+  proxied: FloodTarget;
   legitConnections: number;
   floodConnections: number;
   durationSeconds: number;
@@ -56,6 +67,10 @@ export interface FloodOptions {
   progress?: (message: string) => void;
   signal?: AbortSignal;
 }
+
+/** The forwarded addresses of the legitimate client and of the flood behind the trusted proxy. */
+const LEGIT_ADDRESS = "203.0.113.10";
+const FLOOD_ADDRESS = "198.51.100.20";
 
 /** The token with the last byte of its signature flipped: a valid kid, a failing signature. */
 export function forgeToken(token: string): string {
@@ -83,11 +98,15 @@ export async function measureFlood(options: FloodOptions): Promise<FloodResult> 
   };
   const budgeted = await tokens(options.budgeted);
   const unbudgeted = await tokens(options.unbudgeted);
-  const load = (url: string, token: string, connections: number) =>
+  const proxied = await tokens(options.proxied);
+  const load = (url: string, token: string, connections: number, forwardedFor?: string) =>
     runWrk(`${url}/hello`, {
       connections,
       durationSeconds,
-      headers: { authorization: `Bearer ${token}` },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(forwardedFor && { "x-forwarded-for": forwardedFor }),
+      },
       signal,
     });
   const plan: [FloodKind, FloodTarget, { legit: string; flood: string }][] = [
@@ -97,14 +116,17 @@ export async function measureFlood(options: FloodOptions): Promise<FloodResult> 
       legit: unbudgeted.legit,
       flood: unbudgeted.forged,
     }],
+    ["valid-proxied", options.proxied, { legit: proxied.legit, flood: proxied.valid }],
+    ["forged-proxied", options.proxied, { legit: proxied.legit, flood: proxied.forged }],
   ];
   const runs: FloodRun[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const [kind, target, token] of plan) {
       options.progress?.(`(f) /hello during a ${kind} flood, round ${round}, ${durationSeconds} s`);
+      const behindProxy = target === options.proxied;
       const [legit, flood] = await Promise.all([
-        load(target.url, token.legit, legitConnections),
-        load(target.url, token.flood, floodConnections),
+        load(target.url, token.legit, legitConnections, behindProxy ? LEGIT_ADDRESS : undefined),
+        load(target.url, token.flood, floodConnections, behindProxy ? FLOOD_ADDRESS : undefined),
       ]);
       runs.push({ kind, round, legit, flood });
     }
@@ -117,6 +139,8 @@ export async function measureFlood(options: FloodOptions): Promise<FloodResult> 
     valid: mean("valid", "legit"),
     forged: mean("forged", "legit"),
     "forged-unbudgeted": mean("forged-unbudgeted", "legit"),
+    "valid-proxied": mean("valid-proxied", "legit"),
+    "forged-proxied": mean("forged-proxied", "legit"),
   };
   return {
     durationSeconds,
@@ -129,12 +153,16 @@ export async function measureFlood(options: FloodOptions): Promise<FloodResult> 
       valid: mean("valid", "flood"),
       forged: mean("forged", "flood"),
       "forged-unbudgeted": mean("forged-unbudgeted", "flood"),
+      "valid-proxied": mean("valid-proxied", "flood"),
+      "forged-proxied": mean("forged-proxied", "flood"),
     },
     ratio: legitRequestsPerSecond.forged / legitRequestsPerSecond.valid,
     unbudgetedRatio: legitRequestsPerSecond["forged-unbudgeted"] / legitRequestsPerSecond.valid,
+    proxiedRatio: legitRequestsPerSecond["forged-proxied"] /
+      legitRequestsPerSecond["valid-proxied"],
     clean: runs.every((run) =>
       isClean(run.legit) &&
-      (run.kind === "valid" ? isClean(run.flood) : run.flood.non2xx === run.flood.requests)
+      (run.kind.startsWith("valid") ? isClean(run.flood) : run.flood.non2xx === run.flood.requests)
     ),
   };
 }

@@ -3,7 +3,14 @@ import { mean } from "./stats.ts";
 import { isClean, runWrk, type WrkResult } from "./wrk.ts";
 
 /** The servers GET /hello is measured on. */
-export type HelloTargetName = "ours" | "ours-metrics" | "bare-minimal" | "bare-same-headers";
+export type HelloTargetName =
+  | "ours"
+  | "ours-metrics"
+  | "bare-minimal"
+  | "bare-same-headers"
+  | "hono"
+  | "fastify"
+  | "fastify-cache";
 
 /** A server under /hello load. */
 export interface HelloTarget {
@@ -128,6 +135,9 @@ export async function measureHelloLoad(
     ["ours", "bare-same-headers"],
     ["bare-same-headers", "bare-minimal"],
     ["ours-metrics", "ours"],
+    ["ours", "hono"],
+    ["ours", "fastify"],
+    ["ours", "fastify-cache"],
   ];
   const ratios = pairs
     .filter(([of, to]) => names.has(of) && names.has(to))

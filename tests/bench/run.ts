@@ -6,7 +6,9 @@
  * (d) micro-benchmarks through `deno bench`, (e) start-up time and memory, (f) GET /hello
  * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
  * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
- * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds. It prints a table
+ * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds, and
+ * (i) client_credentials grants per second against panva's oidc-provider, and (j) each endpoint's
+ * p50 and p99 latency on one kept-alive connection. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -26,6 +28,7 @@ import {
 } from "./fixture.ts";
 import { measureHashCeiling } from "./hash_ceiling.ts";
 import { fetchHello, type HelloAnswer, type HelloTarget, measureHelloLoad } from "./hello_load.ts";
+import { startHelloPeers } from "./hello_peers.ts";
 import { type LoginLoad, measureLoginLoad } from "./login_load.ts";
 import { measureFlood } from "./flood.ts";
 import { describeMachine } from "./machine.ts";
@@ -37,6 +40,8 @@ import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
 import { measureSlowClients } from "./slow.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
+import { measureTokenLoad } from "./token_load.ts";
+import { measureEndpointLatency } from "./endpoint_latency.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
 import { sleep } from "../helpers/wait.ts";
 
@@ -47,6 +52,8 @@ const IDLE_SETTLE_MS = 1000;
 /** Part (g): slow connections opened, and at most how many share one source address. */
 const SLOW_CONNECTIONS = 1000;
 const SLOW_PER_ADDRESS = 50;
+/** Part (i): wrk connections asking for grants. */
+const TOKEN_CONNECTIONS = 16;
 /** An invalid-token budget too high to matter, for the (f) run without it. */
 const NO_BUDGET = "1000000000";
 
@@ -156,7 +163,22 @@ async function benchmark(
   });
   cleanup.use(metered.server);
   const meteredUrl = await ready(metered.server, fixture, 401, signal, metered.origin);
+  progress("(a) starting the framework peers: Hono, Fastify with and without its verify cache");
+  const peers = await startHelloPeers(fixture, {
+    oursUrl,
+    token: firstToken,
+    stack: cleanup,
+    signal,
+  });
+  const peerAnswers = Object.fromEntries(
+    await Promise.all(
+      peers.targets.map(async (peer) =>
+        [peer.name, await fetchHello(peer.url, firstToken, fixture.client)] as const
+      ),
+    ),
+  );
   const answers: Record<string, HelloAnswer> = {
+    ...peerAnswers,
     "ours": await fetchHello(oursUrl, firstToken, fixture.client),
     "ours-metrics": await fetchHello(meteredUrl, firstToken, fixture.client),
     "bare-minimal": await fetchHello(minimalUrl, firstToken, fixture.client),
@@ -168,6 +190,7 @@ async function benchmark(
     { name: "ours-metrics", url: meteredUrl },
     { name: "bare-minimal", url: minimalUrl },
     { name: "bare-same-headers", url: headersUrl },
+    ...peers.targets,
   ];
   const hello = await measureHelloLoad(targets, {
     rounds: options.rounds,
@@ -180,6 +203,12 @@ async function benchmark(
   });
 
   await metered.server.stop();
+
+  progress("(j) each endpoint's latency on one kept-alive connection");
+  const endpoints = await measureEndpointLatency(oursUrl, fixture, {
+    samples: options.quick ? 20 : 50,
+    signal,
+  });
 
   progress(`(b) POST /login, ${options.durationSeconds} s`);
   const loginSampler = sampleMemory(ours.pid);
@@ -214,9 +243,16 @@ async function benchmark(
   });
   cleanup.use(unbudgeted.server);
   const unbudgetedUrl = await ready(unbudgeted.server, fixture, 401, signal, unbudgeted.origin);
+  progress("(f) starting a third server of ours behind a trusted proxy (TRUSTED_PROXIES)");
+  const proxiedServer = startOurs(fixture, options, signal, {
+    TRUSTED_PROXIES: "127.0.0.1,::1",
+  });
+  cleanup.use(proxiedServer.server);
+  const proxiedUrl = await ready(proxiedServer.server, fixture, 401, signal, proxiedServer.origin);
   const flood = await measureFlood({
     budgeted: { url: oursUrl, token },
     unbudgeted: { url: unbudgetedUrl, token: () => login(unbudgetedUrl, fixture) },
+    proxied: { url: proxiedUrl, token: () => login(proxiedUrl, fixture) },
     legitConnections: Math.max(1, options.helloConnections / 2),
     floodConnections: Math.max(1, options.helloConnections / 2),
     durationSeconds: options.durationSeconds,
@@ -225,6 +261,7 @@ async function benchmark(
     signal,
   });
   await unbudgeted.server.stop();
+  await proxiedServer.server.stop();
 
   signal.throwIfAborted();
   const slow = await measureSlowClients({
@@ -237,6 +274,17 @@ async function benchmark(
     samples: 5,
     wrkConnections: options.helloConnections,
     wrkSeconds: options.durationSeconds,
+    progress,
+    signal,
+  });
+
+  progress("(i) client_credentials grants: ours and oidc-provider");
+  const tokens = await measureTokenLoad(fixture, {
+    rounds: options.rounds,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: TOKEN_CONNECTIONS,
+    logLevel: options.logLevel,
     progress,
     signal,
   });
@@ -258,11 +306,17 @@ async function benchmark(
     options: settings,
     machine,
     answers,
+    fastifyRuntime: peers.fastifyRuntime,
     hashCeiling,
     micro,
     ...measured,
+    tokens,
+    endpoints,
     targets: evaluateTargets(measured),
-    warnings: warnings({ ...measured, answers, micro, machine, options }),
+    warnings: [
+      ...warnings({ ...measured, answers, micro, machine, options }),
+      ...tokens.warnings,
+    ],
   };
 }
 
@@ -361,8 +415,12 @@ function warnings(
 
 /** An upper bound for the whole run: twice the planned load time plus room for the rest. */
 function timeBoundSeconds(options: BenchOptions): number {
-  const loadSeconds = 3 * options.warmupSeconds + 6 * options.rounds * options.durationSeconds +
-    3 * options.durationSeconds + 60 + 35;
+  const tokenSeconds = 5 * (options.warmupSeconds + options.rounds * options.durationSeconds) + 30;
+  const peerSeconds = 3 * (options.warmupSeconds + options.rounds * options.durationSeconds) +
+    2 * options.rounds * options.durationSeconds;
+  const loadSeconds = peerSeconds + 3 * options.warmupSeconds +
+    6 * options.rounds * options.durationSeconds +
+    3 * options.durationSeconds + 60 + 35 + tokenSeconds;
   return 2 * loadSeconds + 480;
 }
 

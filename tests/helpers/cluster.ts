@@ -151,6 +151,7 @@ export async function plantSession(
   const started = await cluster.store.startRefreshFamily({
     id: familyId,
     username,
+    subject: user.subject,
     clientId: "auth-api",
     createdAt: now,
     expiresAt: now + 3600,

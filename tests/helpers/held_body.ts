@@ -58,7 +58,10 @@ export interface RawAnswer {
   at: number;
 }
 
-/** Reads one HTTP/1.1 answer (with `Content-Length`), or fails when the connection ends first. */
+/**
+ * Reads one HTTP/1.1 answer (with `Content-Length`, or chunked), or fails when the connection ends
+ * first.
+ */
 export async function readAnswer(conn: Deno.Conn): Promise<RawAnswer> {
   const decoder = new TextDecoder();
   const buffer = new Uint8Array(16 * 1024);
@@ -71,14 +74,32 @@ export async function readAnswer(conn: Deno.Conn): Promise<RawAnswer> {
         const colon = line.indexOf(":");
         return [line.slice(0, colon), line.slice(colon + 1).trim()] as [string, string];
       }));
-      const body = text.slice(end + 4);
-      if (body.length >= Number(headers.get("content-length"))) {
+      const body = headers.get("transfer-encoding") === "chunked"
+        ? dechunked(text.slice(end + 4))
+        : text.slice(end + 4);
+      if (body !== undefined && body.length >= Number(headers.get("content-length"))) {
         return { status: Number(statusLine.split(" ")[1]), headers, body, at: performance.now() };
       }
     }
     const read = await conn.read(buffer);
     if (read === null) throw new Error(`The connection ended before an answer: ${text}`);
     text += decoder.decode(buffer.subarray(0, read), { stream: true });
+  }
+}
+
+/** The body of a chunked message once its last chunk has arrived, else undefined. */
+function dechunked(text: string): string | undefined {
+  let body = "";
+  let at = 0;
+  while (true) {
+    const lineEnd = text.indexOf("\r\n", at);
+    if (lineEnd < 0) return undefined;
+    const size = parseInt(text.slice(at, lineEnd), 16);
+    if (size === 0) return text.indexOf("\r\n", lineEnd + 2) >= 0 ? body : undefined;
+    const start = lineEnd + 2;
+    if (text.length < start + size + 2) return undefined;
+    body += text.slice(start, start + size);
+    at = start + size + 2;
   }
 }
 

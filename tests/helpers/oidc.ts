@@ -278,6 +278,9 @@ export async function authorizationCode(
 /** The password of the test user "alice". */
 export const PASSWORD = "alice-password-1";
 
+/** The redirect URI the tests register for their app; nothing is served there. */
+export const REDIRECT_URI = "https://app.example/callback";
+
 /** Exchanges a code as a public client. */
 export function redeem(
   server: Reachable,
@@ -292,4 +295,21 @@ export function redeem(
     code_verifier: verifier,
     client_id: client.clientId,
   });
+}
+
+/** Redeems a code and returns the `preferred_username` GET /userinfo gives for its access token. */
+export async function redeemedUser(
+  server: Reachable,
+  client: TestClient,
+  code: string,
+  verifier: string,
+): Promise<string> {
+  const { res, body } = await redeem(server, client, code, verifier);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  const info = await fetch(`${server.url}/userinfo`, {
+    client: server.client,
+    headers: { authorization: `Bearer ${body.access_token}` },
+  });
+  assert.equal(info.status, 200);
+  return (await info.json()).preferred_username;
 }

@@ -219,10 +219,15 @@ export interface ServerOptions extends DenoRunOptions {
    * example `["setsid", Deno.execPath(), "task"]` runs a deno.json task as its own process group.
    */
   launcher?: readonly string[];
+  /**
+   * Another program to run instead of `deno run` (such as Node for a peer server), with its
+   * arguments; `args`, `script` and `flags` are then unused.
+   */
+  program?: { command: string; args: string[] };
 }
 
 /**
- * A server child, `deno run <flags> <script> <args>`, whose stdout and stderr are read line by
+ * A server child, `deno run <flags> <script> <args>` (or another program), whose stdout and stderr are read line by
  * line; disposing it makes sure the child is gone.
  *
  * @example
@@ -255,9 +260,12 @@ export class ServerProcess implements AsyncDisposable {
     this.name = options.name ?? "server";
     this.#disposeSignal = options.disposeSignal ?? "SIGKILL";
     this.spawnedAt = performance.now();
-    const [program, ...launcherArgs] = options.launcher ?? [Deno.execPath()];
+    const [program, ...launcherArgs] = options.program
+      ? [options.program.command]
+      : options.launcher ?? [Deno.execPath()];
     this.#child = new Deno.Command(program, {
-      args: options.launcher ? [...launcherArgs, ...args] : denoRunArgs(args, options),
+      args: options.program?.args ??
+        (options.launcher ? [...launcherArgs, ...args] : denoRunArgs(args, options)),
       cwd: options.cwd,
       env: childEnv(options.env),
       clearEnv: true,

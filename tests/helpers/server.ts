@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { type PasswordCheck, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
-import { type Config, loadConfig } from "../../src/config.ts";
+import type { Config } from "../../src/config.ts";
+import { loadConfig } from "../../src/config_load.ts";
 import { createLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
@@ -138,6 +139,13 @@ export interface Endpoint {
   client: Deno.HttpClient;
 }
 
+/** The subject (the `sub` of its tokens) of the account named `username` in the server's store. */
+export async function subjectOf(server: { store: Store }, username: string): Promise<string> {
+  const user = await server.store.getUser(username);
+  assert.ok(user, `user "${username}" exists`);
+  return user.subject;
+}
+
 /** Logs in over HTTPS and returns the parsed JSON answer and the response. */
 export async function login(
   server: Endpoint,
@@ -151,6 +159,45 @@ export async function login(
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password }),
     signal,
+  });
+  return { res, body: await res.json() };
+}
+
+/** Logs in over HTTPS, asserts a 200, and returns the access token. */
+export async function loginToken(
+  server: Endpoint,
+  username = "user1",
+  password = "password1",
+): Promise<string> {
+  const { res, body } = await login(server, username, password);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(typeof body.access_token, "string");
+  return body.access_token as string;
+}
+
+/** Logs in over HTTPS, asserts a 200, and returns the access and refresh tokens. */
+export async function loginTokens(
+  server: Endpoint,
+  username = "user1",
+  password = "password1",
+): Promise<{ access: string; refresh: string }> {
+  const { res, body } = await login(server, username, password);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { access: body.access_token as string, refresh: body.refresh_token as string };
+}
+
+/** POSTs `params` as a form to `path` and returns the response with its parsed JSON body. */
+export async function postForm(
+  server: Endpoint,
+  path: string,
+  params: Record<string, string> | string[][],
+  headers: Record<string, string> = {},
+): Promise<{ res: Response; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    client: server.client,
+    headers,
+    body: new URLSearchParams(params),
   });
   return { res, body: await res.json() };
 }

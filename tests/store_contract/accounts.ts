@@ -9,6 +9,7 @@ import { StoreFailure } from "../../src/store/errors.ts";
 import { publicHalf } from "../../src/store/store.ts";
 import {
   browserSession,
+  clientRecord,
   type ContractContext,
   familyRecord,
   HASH,
@@ -67,6 +68,64 @@ export function accountsContract({ test, testReopening }: ContractContext): void
       return true;
     });
     assert.equal((await store.getUser("alice"))?.passwordHash, "$hash-a");
+  });
+
+  test("addUser gives every user a subject of their own, never their name nor a removed user's, and getUserBySubject finds it", async (store) => {
+    const subject = /^[0-9a-f]{32}$/;
+    await store.addUser("alice", "$hash-a");
+    await store.addUser("bob", "$hash-b");
+    const alice = (await store.getUser("alice"))!;
+    const bob = (await store.getUser("bob"))!;
+    assert.match(alice.subject, subject);
+    assert.match(bob.subject, subject);
+    assert.notEqual(alice.subject, bob.subject);
+    assert.deepEqual(await store.getUserBySubject(alice.subject), alice);
+    assert.equal(await store.getUserBySubject("alice"), undefined, "by subject, not by name");
+    assert.equal(await store.getUserBySubject(alice.subject.toUpperCase()), undefined);
+
+    await store.changePassword("alice", "$hash-a2", NOW);
+    assert.equal((await store.getUser("alice"))?.subject, alice.subject, "kept by a change");
+    await store.removeUser("alice", NOW);
+    assert.equal(await store.getUserBySubject(alice.subject), undefined);
+    await store.addUser("alice", "$hash-a3");
+    const again = (await store.getUser("alice"))!;
+    assert.match(again.subject, subject);
+    assert.notEqual(again.subject, alice.subject, "a subject is never reassigned");
+    assert.equal(await store.getUserBySubject(alice.subject), undefined);
+    assert.equal((await store.getUserBySubject(again.subject))?.username, "alice");
+  });
+
+  test("addUser refuses as name_taken the id of a client that acts for itself, and only that", async (store) => {
+    await store.addClient(clientRecord("reporting", { grantTypes: ["client_credentials"] }));
+    await store.addClient(clientRecord("app"));
+    await assert.rejects(store.addUser("reporting", "$hash"), (error) => {
+      assert.ok(error instanceof StoreFailure);
+      assert.equal(error.code, "name_taken");
+      assert.match(error.message, /^Name "reporting" is the id of a client that acts for itself/);
+      return true;
+    });
+    assert.equal(await store.getUser("reporting"), undefined);
+    assert.deepEqual(await store.listUsers(), []);
+    // A client that never gets tokens for itself is never a token's subject.
+    await store.addUser("app", "$hash");
+    assert.ok(await store.getUser("app"));
+  });
+
+  test("removeUser forgets the consents the account gave, and a new account of the name has none", async (store) => {
+    await store.addUser("alice", "$hash-a");
+    await store.addUser("bob", "$hash-b");
+    const alice = (await store.getUser("alice"))!.subject;
+    const bob = (await store.getUser("bob"))!.subject;
+    await store.saveConsent(alice, "app", "openid", NOW);
+    await store.saveConsent(alice, "other", "openid profile", NOW);
+    await store.saveConsent(bob, "app", "openid", NOW);
+    await store.removeUser("alice", NOW);
+    assert.equal(await store.getConsent(alice, "app"), undefined);
+    assert.equal(await store.getConsent(alice, "other"), undefined);
+    assert.equal(await store.getConsent(bob, "app"), "openid", "other users keep theirs");
+    await store.addUser("alice", "$hash-a2");
+    const again = (await store.getUser("alice"))!.subject;
+    assert.equal(await store.getConsent(again, "app"), undefined);
   });
 
   test("listUsers returns [] when empty and names in alphabetical order", async (store) => {
@@ -296,6 +355,25 @@ export function accountsContract({ test, testReopening }: ContractContext): void
       assert.deepEqual(await again.listSigningKeys(NOW), [publicHalf(key)]);
       assert.deepEqual(await readThrottle(again, "account:alice"), state);
       assert.equal(await again.ensureSecret("device", "other"), "kept");
+    },
+  );
+
+  testReopening(
+    "addUser and addClient of one name from two connections at once: exactly one succeeds",
+    async (store, reopen) => {
+      const other = await reopen();
+      for (let round = 0; round < 20; round++) {
+        const name = `both-${round}`;
+        const client = clientRecord(name, { grantTypes: ["client_credentials"] });
+        const adds = [store.addUser(name, HASH), other.addClient(client)];
+        const results = await Promise.allSettled(round % 2 ? adds : adds.reverse());
+        const refused = results.filter((result) => result.status === "rejected");
+        assert.equal(refused.length, 1, `round ${round}: one name, one kind`);
+        const { reason } = refused[0] as PromiseRejectedResult;
+        assert.ok(reason instanceof StoreFailure && reason.code === "name_taken", String(reason));
+        const kinds = [await other.getUser(name), await store.getClient(name)];
+        assert.equal(kinds.filter(Boolean).length, 1, `round ${round}: stored as one kind`);
+      }
     },
   );
 

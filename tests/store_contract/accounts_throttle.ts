@@ -65,6 +65,37 @@ export function throttleContract({ test }: ContractContext): void {
     assert.deepEqual(await readThrottle(store, "address:203.0.113.1"), state);
   });
 
+  test("updateThrottles keeps a record's reservations in their order, exactly, and a record without any has none", async (store) => {
+    const held = {
+      failures: 2,
+      windowStartAt: 1_000,
+      blockedUntil: 0,
+      reservedUntil: [4_102_444_800_123, 1_030, 1_030],
+    };
+    const plain = { failures: 1, windowStartAt: 1_000, blockedUntil: 0 };
+    await store.updateThrottles(["account:alice", "address:a"], () => ({
+      writes: { "account:alice": held, "address:a": plain },
+      result: 0,
+    }));
+    assert.deepEqual(await readThrottle(store, "account:alice"), held);
+    assert.deepEqual(await readThrottle(store, "address:a"), plain, "no reservedUntil field");
+  });
+
+  test("updateThrottles forgets the reservations a write leaves out", async (store) => {
+    await writeThrottle(store, "account:alice", {
+      failures: 0,
+      windowStartAt: 1,
+      blockedUntil: 0,
+      reservedUntil: [31, 32],
+    });
+    await writeThrottle(store, "account:alice", { failures: 1, windowStartAt: 2, blockedUntil: 0 });
+    assert.deepEqual(await readThrottle(store, "account:alice"), {
+      failures: 1,
+      windowStartAt: 2,
+      blockedUntil: 0,
+    });
+  });
+
   test("updateThrottles stores nothing when decide throws and stays usable", async (store) => {
     await writeThrottle(store, "account:bob", { failures: 1, windowStartAt: 1, blockedUntil: 0 });
     const boom = new Error("Boom");

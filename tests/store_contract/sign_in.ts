@@ -46,7 +46,87 @@ export function signInContract({ test, testReopening }: ContractContext): void {
     assert.equal(results.filter((result) => result !== undefined).length, 1);
   });
 
+  test("addPendingRequest with a cap stores an address's steps up to it, then says when a place frees", async (store) => {
+    const at = (id: string, address: string, fields = {}) =>
+      pendingRecord(id, { address, ...fields });
+    assert.deepEqual(await store.addPendingRequest(at("a1", "198.51.100.7"), 3), { added: true });
+    await store.addPendingRequest(at("a2", "198.51.100.7", { expiresAt: NOW + 500 }), 3);
+    await store.addPendingRequest(at("a3", "198.51.100.7"), 3);
+    assert.deepEqual(await store.addPendingRequest(at("a4", "198.51.100.7"), 3), {
+      added: false,
+      freeAt: NOW + 500,
+    });
+    assert.equal(await store.getPendingRequest("a4", NOW), undefined, "nothing stored");
+    // Other addresses, steps without an address, and uncapped steps are not limited.
+    assert.deepEqual(await store.addPendingRequest(at("b1", "198.51.100.8"), 3), { added: true });
+    assert.deepEqual(await store.addPendingRequest(pendingRecord("n1"), 3), { added: true });
+    assert.deepEqual(await store.addPendingRequest(at("u1", "198.51.100.7")), { added: true });
+    // Taking a step frees its place; so does expiring, and the expired ones are deleted.
+    await store.takePendingRequest("a1", NOW);
+    assert.deepEqual(await store.addPendingRequest(at("a5", "198.51.100.7"), 4), { added: true });
+    const later = { createdAt: NOW + 500, expiresAt: NOW + 1100 };
+    assert.deepEqual(await store.addPendingRequest(at("a6", "198.51.100.7", later), 4), {
+      added: true,
+    });
+    assert.equal(await store.takePendingRequest("a2", 0), undefined, "the expired one is gone");
+  });
+
+  test("addPendingRequest from 12 concurrent callers of one address with a cap of 5 stores exactly 5", async (store) => {
+    const results = await Promise.all(
+      Array.from(
+        { length: 12 },
+        (_, i) => store.addPendingRequest(pendingRecord(`p${i}`, { address: "203.0.113.5" }), 5),
+      ),
+    );
+    assert.equal(results.filter((result) => result.added).length, 5);
+    let stored = 0;
+    for (let i = 0; i < 12; i++) if (await store.getPendingRequest(`p${i}`, NOW)) stored++;
+    assert.equal(stored, 5);
+  });
+
   // --- authorization codes ---
+
+  test("addAuthorizationCode keeps a browser session's newest codes up to the cap, used or not, and leaves other sessions alone", async (store) => {
+    await store.addAuthorizationCode(codeRecord("other", { browserSid: "sid-2" }), 3);
+    for (let i = 0; i < 6; i++) {
+      await store.addAuthorizationCode(codeRecord(`c${i}`), 3);
+      if (i === 4) await store.useAuthorizationCode("c4", NOW + 1);
+    }
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) {
+      outcomes.push((await store.useAuthorizationCode(`c${i}`, NOW + 2)).outcome);
+    }
+    assert.deepEqual(outcomes, ["unknown", "unknown", "unknown", "redeemed", "reused", "redeemed"]);
+    assert.equal((await store.useAuthorizationCode("other", NOW + 2)).outcome, "redeemed");
+    await store.addAuthorizationCode(codeRecord("uncapped-1", { browserSid: "sid-3" }));
+    await store.addAuthorizationCode(codeRecord("uncapped-2", { browserSid: "sid-3" }));
+    assert.equal((await store.useAuthorizationCode("uncapped-1", NOW + 2)).outcome, "redeemed");
+  });
+
+  test("addAuthorizationCode deletes the session's codes that expired by the new one's creation", async (store) => {
+    await store.addAuthorizationCode(codeRecord("used"), 16);
+    await store.useAuthorizationCode("used", NOW + 1);
+    await store.addAuthorizationCode(codeRecord("unused"), 16);
+    await store.addAuthorizationCode(codeRecord("other", { browserSid: "sid-2" }), 16);
+    await store.addAuthorizationCode(
+      codeRecord("fresh", { createdAt: NOW + 60, expiresAt: NOW + 120 }),
+      16,
+    );
+    assert.equal((await store.useAuthorizationCode("used", NOW + 60)).outcome, "unknown");
+    assert.equal((await store.useAuthorizationCode("unused", NOW + 60)).outcome, "unknown");
+    assert.equal((await store.useAuthorizationCode("other", NOW + 60)).outcome, "expired");
+    assert.equal((await store.useAuthorizationCode("fresh", NOW + 60)).outcome, "redeemed");
+  });
+
+  test("addAuthorizationCode from 20 concurrent callers of one session with a cap of 4 keeps exactly 4", async (store) => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.addAuthorizationCode(codeRecord(`c${i}`), 4)),
+    );
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.useAuthorizationCode(`c${i}`, NOW + 1)),
+    );
+    assert.equal(outcomes.filter((result) => result.outcome === "redeemed").length, 4);
+  });
 
   test("useAuthorizationCode redeems a code once, then reports reuse and marks the replay once", async (store) => {
     const record = codeRecord("c1");
@@ -179,11 +259,14 @@ export function signInContract({ test, testReopening }: ContractContext): void {
 
   // --- pruning ---
 
-  test("pruneExpired deletes expired pending steps, sessions with their links, and old codes", async (store) => {
+  test("pruneExpired deletes expired pending steps, sessions with their links, and expired codes", async (store) => {
     await store.addPendingRequest(pendingRecord("live", { expiresAt: NOW + 1 }));
     await store.addPendingRequest(pendingRecord("expired", { expiresAt: NOW }));
-    await store.addAuthorizationCode(codeRecord("recent", { expiresAt: NOW - 60 }));
-    await store.addAuthorizationCode(codeRecord("old", { expiresAt: NOW - 2 * 86400 }));
+    await store.addAuthorizationCode(codeRecord("live", { browserSid: "a", expiresAt: NOW + 1 }));
+    const before = { createdAt: NOW - 60, expiresAt: NOW };
+    await store.addAuthorizationCode(codeRecord("used", { browserSid: "b", ...before }));
+    await store.useAuthorizationCode("used", NOW - 30);
+    await store.addAuthorizationCode(codeRecord("unused", { browserSid: "c", ...before }));
     await store.addBrowserSession(browserSession("live", "sid-live"));
     await store.addBrowserSession(browserSession("idle", "sid-idle", { idleExpiresAt: NOW }));
     await store.addBrowserSession(browserSession("over", "sid-over", { expiresAt: NOW }));
@@ -194,9 +277,10 @@ export function signInContract({ test, testReopening }: ContractContext): void {
 
     assert.ok(await store.getPendingRequest("live", NOW));
     assert.equal(await store.takePendingRequest("expired", 0), undefined);
-    // Used codes are kept a while past their expiry, so that a late replay is still seen.
-    assert.equal((await store.useAuthorizationCode("recent", NOW)).outcome, "expired");
-    assert.equal((await store.useAuthorizationCode("old", NOW)).outcome, "unknown");
+    // A used code is kept until its expiry, so that a replay within it is seen; not longer.
+    assert.equal((await store.useAuthorizationCode("used", NOW)).outcome, "unknown");
+    assert.equal((await store.useAuthorizationCode("unused", NOW)).outcome, "unknown");
+    assert.equal((await store.useAuthorizationCode("live", NOW)).outcome, "redeemed");
     assert.ok(await store.getBrowserSession("live"));
     assert.equal(await store.getBrowserSession("idle"), undefined);
     assert.equal(await store.getBrowserSession("over"), undefined);
@@ -226,6 +310,31 @@ export function signInContract({ test, testReopening }: ContractContext): void {
         const family = (await store.getRefreshToken(`fh-${round}`))?.family;
         assert.equal(family?.revokedAt, NOW + 1, `round ${round}`);
       }
+    },
+  );
+
+  testReopening(
+    "two connections adding an address's pending sign-ins and a session's codes at once keep both caps",
+    async (store, reopen) => {
+      const other = await reopen();
+      const admissions = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          (i % 2 === 0 ? store : other).addPendingRequest(
+            pendingRecord(`p${i}`, { address: "203.0.113.5" }),
+            5,
+          )),
+      );
+      assert.equal(admissions.filter((admission) => admission.added).length, 5);
+      await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, i) => (i % 2 === 0 ? store : other).addAuthorizationCode(codeRecord(`c${i}`), 4),
+        ),
+      );
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.useAuthorizationCode(`c${i}`, NOW + 1)),
+      );
+      assert.equal(outcomes.filter((result) => result.outcome === "redeemed").length, 4);
     },
   );
 

@@ -7,7 +7,7 @@
  * It makes and checks tokens; it never throttles and never touches HTTP.
  */
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
 
 /** Settings of device tokens. */
 export interface DeviceTokenOptions {
@@ -45,7 +45,7 @@ export class DeviceTokens {
   }
 
   /** Loads the signing key from the store, creating it on first use (once across instances). */
-  static async open(store: Store, options: DeviceTokenOptions): Promise<DeviceTokens> {
+  static async open(store: AccountStore, options: DeviceTokenOptions): Promise<DeviceTokens> {
     const candidate = crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64();
     const secret = Uint8Array.fromBase64(await store.ensureSecret(SECRET_NAME, candidate));
     const key = await crypto.subtle.importKey(

@@ -6,7 +6,7 @@
  * what changed or an {@linkcode AuthFailure}; it never builds a response.
  */
 import { unixNow } from "../../clock.ts";
-import type { AccountChange, Store } from "../../store/store.ts";
+import type { AccountChange, AccountStore } from "../../store/accounts.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { passwordProblem } from "./credentials.ts";
@@ -22,13 +22,13 @@ import type { PasswordHasher } from "./passwords.ts";
  * ```
  */
 export class PasswordChange {
-  #store: Store;
+  #store: AccountStore;
   #hasher: PasswordHasher;
   #passwordLogin: PasswordLogin;
   #events: SecurityEvents;
 
   constructor(deps: {
-    store: Store;
+    store: AccountStore;
     hasher: PasswordHasher;
     passwordLogin: PasswordLogin;
     events?: SecurityEvents;

@@ -2,10 +2,10 @@
  * @module
  * Checking a username and password, shared by `/login` and the OAuth password grant: throttling
  * (reserved before any hash), one hash whichever part is wrong, device tokens, and upgrading old
- * hashes, and refusing accounts with a second factor where no second step follows. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
- * response.
+ * hashes, and refusing accounts with a second factor where no second step follows. It answers
+ * with the verified user or an {@linkcode AuthFailure}; it never builds a response.
  */
-import type { Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
 import type { DeviceTokens } from "./device_tokens.ts";
 import { AuthFailure, invalidCredentials } from "../errors.ts";
@@ -44,18 +44,20 @@ export interface LoginSuccess extends VerifiedUser {
  */
 export interface VerifiedUser {
   username: string;
+  /** The account's subject, the `sub` of its tokens. */
+  subject: string;
   passwordHash: string;
 }
 
 /**
- * Checks credentials: an attempt is reserved first (throttled answers hash nothing), then one
- * PBKDF2 run whichever part is wrong, so answers do not tell which usernames exist. Hashes made
- * with older parameters are upgraded, unless the password changed meanwhile. A name no user could
- * have (control characters, NUL, broken Unicode) counts as an unknown user and never reaches the
- * store.
+ * Checks credentials: an attempt is admitted by the throttle first (refused ones hash nothing)
+ * and reported to it afterwards, then one PBKDF2 run whichever part is wrong, so answers do not
+ * tell which usernames exist. Hashes made with older parameters are upgraded, unless the
+ * password changed meanwhile. A name no user could have (control characters, NUL, broken
+ * Unicode) counts as an unknown user and never reaches the store.
  */
 export class PasswordLogin {
-  #store: Store;
+  #store: AccountStore;
   #hasher: PasswordHasher;
   #throttle: LoginThrottle;
   #devices: DeviceTokens;
@@ -66,7 +68,7 @@ export class PasswordLogin {
   #reported = new Set<string>();
 
   constructor(deps: {
-    store: Store;
+    store: AccountStore;
     hasher: PasswordHasher;
     throttle: LoginThrottle;
     devices: DeviceTokens;
@@ -96,33 +98,30 @@ export class PasswordLogin {
       ? await this.#devices.verify(source.deviceToken, name)
       : undefined;
     const about = { subject: name, client: source.clientId };
-    const attempt = await this.#throttle.reserve({
+    const attempt = await this.#throttle.admit({
       username: name,
       address: source.address,
       deviceId,
     }).catch((error) => {
       if (error instanceof AuthFailure) {
-        this.#events.record({ event: "login_throttled", ...about }, source.origin);
+        const reason = error.reason;
+        this.#events.record({ event: "login_throttled", ...about, reason }, source.origin);
       }
       throw error;
     });
     const secret = isField(password, MAX_PASSWORD_LENGTH) ? password : "";
-    const user = name ? await this.#store.getUser(name) : undefined;
-    let check = { ok: false, needsRehash: false };
-    if (user && secret) {
-      const result = await this.#hasher.verify(secret, user.passwordHash);
-      if (result.unusable !== undefined) {
-        this.#report(name, user.passwordHash, result.unusable);
-        await this.#hasher.verifyDummy(secret); // the same time as a real check
-      }
-      check = result;
-    } else {
-      await this.#hasher.verifyDummy(secret);
+    let user, check;
+    try {
+      ({ user, check } = await this.#checkPassword(name, secret));
+    } catch (error) {
+      // No answer about the password came of it: the attempt counts for nothing.
+      await this.#throttle.withdrawn(attempt).catch(() => {});
+      throw error;
     }
-    // A failure was counted when the attempt was reserved.
     if (!user || !check.ok) {
+      const closed = await this.#throttle.failed(attempt);
       this.#events.record({ event: "login_failed", ...about }, source.origin);
-      for (const reason of attempt.blocks) {
+      for (const reason of closed) {
         this.#events.record({ event: "throttle_entered", ...about, reason }, source.origin);
       }
       throw invalidCredentials();
@@ -152,10 +151,28 @@ export class PasswordLogin {
     const device = attempt.budget === "device" ? attempt.deviceId : undefined;
     return {
       username: name,
+      subject: user.subject,
       passwordHash,
       deviceToken: await this.#devices.issue(name, device),
       deviceTokenExpiresIn: this.#devices.options.ttlSeconds,
     };
+  }
+
+  /** One PBKDF2 run whichever part is wrong: against the user's hash, or a dummy one. */
+  async #checkPassword(name: string, secret: string) {
+    const user = name ? await this.#store.getUser(name) : undefined;
+    let check = { ok: false, needsRehash: false };
+    if (user && secret) {
+      const result = await this.#hasher.verify(secret, user.passwordHash);
+      if (result.unusable !== undefined) {
+        this.#report(name, user.passwordHash, result.unusable);
+        await this.#hasher.verifyDummy(secret); // the same time as a real check
+      }
+      check = result;
+    } else {
+      await this.#hasher.verifyDummy(secret);
+    }
+    return { user, check };
   }
 
   #report(username: string, stored: string, problem: string): void {

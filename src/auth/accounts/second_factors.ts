@@ -2,17 +2,17 @@
  * @module
  * A person's second factor: enrolling an authenticator app (confirmed by one code before it
  * counts), checking codes (each time step at most once, recovery codes once each), the ten
- * recovery codes. Every check shares the login throttle: the
- * address's budget with passwords, and a budget of its own per account, which a right password
- * does not refill. It answers with values or an {@linkcode AuthFailure}; it never builds a
+ * recovery codes. Every check goes through the login throttle as a password does (admitted,
+ * then reported): a wrong code is a failure on the address's budget, shared with passwords, and
+ * on a code budget of its own per account, which a right password does not refill. It answers with values or an {@linkcode AuthFailure}; it never builds a
  * response.
  */
 import { unixNow } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { SecondFactorStore } from "../../store/second_factors.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { newRecoveryCodes, recoveryCodeHash } from "./recovery_codes.ts";
-import type { LoginThrottle } from "./throttle.ts";
+import { IN_FLIGHT, type LoginThrottle } from "./throttle.ts";
 import { matchingStep, newTotpSecret, totpUri } from "./totp.ts";
 
 /**
@@ -58,13 +58,13 @@ export interface PendingEnrolment {
  * ```
  */
 export class SecondFactors {
-  #store: Store;
+  #store: SecondFactorStore;
   #throttle: LoginThrottle;
   #events: SecurityEvents;
   #issuer: string;
 
   constructor(deps: {
-    store: Store;
+    store: SecondFactorStore;
     throttle: LoginThrottle;
     events?: SecurityEvents;
     /** The name apps show for the account (the service's issuer). */
@@ -168,28 +168,41 @@ export class SecondFactors {
   }
 
   /**
-   * Runs `check` as one throttled attempt: counted as a failure before it runs and taken back
-   * when it answers true; `invalid_code` when it answers false.
+   * Runs `check` as one throttled attempt, admitted as a password is (waiting while attempts in
+   * flight hold every place): a wrong code (`check` answers false) counts as a failure on the
+   * code budget of the account and on the address's, shared with passwords; a right one gives
+   * the places back and forgets the account's code failures; a check that breaks off counts
+   * nothing.
    */
   async #checked(
     username: string,
     source: CodeSource,
     check: (now: number) => Promise<boolean>,
   ): Promise<void> {
-    const attempt = await this.#throttle.reserve({
+    const about = { subject: username };
+    const attempt = await this.#throttle.admit({
       username: CODE_BUDGET_PREFIX + username,
       address: source.address,
     }).catch((error) => {
       if (error instanceof AuthFailure) {
-        this.#events.record(
-          { event: "login_throttled", subject: username, reason: "second_factor" },
-          source.origin,
-        );
+        const reason = error.reason === IN_FLIGHT ? IN_FLIGHT : "second_factor";
+        this.#events.record({ event: "login_throttled", ...about, reason }, source.origin);
       }
       throw error;
     });
-    if (!await check(unixNow())) {
-      this.#events.record({ event: "second_factor_failed", subject: username }, source.origin);
+    let right;
+    try {
+      right = await check(unixNow());
+    } catch (error) {
+      await this.#throttle.withdrawn(attempt).catch(() => {});
+      throw error;
+    }
+    if (!right) {
+      const closed = await this.#throttle.failed(attempt);
+      this.#events.record({ event: "second_factor_failed", ...about }, source.origin);
+      for (const reason of closed) {
+        this.#events.record({ event: "throttle_entered", ...about, reason }, source.origin);
+      }
       throw new AuthFailure("invalid_code", "Invalid code");
     }
     await this.#throttle.succeeded(attempt);

@@ -3,14 +3,7 @@
  * The client credentials grant (RFC 6749 §4.4): a confidential client registered for it gets an
  * access token for itself (`sub` is its id), without a refresh token.
  */
-import { AuthFailure } from "../errors.ts";
-import {
-  OPENID_SCOPE,
-  PROFILE_SCOPE,
-  SCOPE_TOKEN,
-  type ScopePolicy,
-  scopeTokens,
-} from "../scopes.ts";
+import { grantScope, OPENID_SCOPE, PROFILE_SCOPE, type ScopePolicy } from "../scopes.ts";
 import { type GrantResult, requireGrant } from "./grants.ts";
 import type { ClientIdentity } from "./registry.ts";
 
@@ -28,7 +21,8 @@ export interface AccessTokenIssuer {
 
 /**
  * Issues an access token to an authenticated confidential client registered for the grant;
- * `requested` must stay within its registered scope (by default all of it).
+ * `requested` must stay within its registered scope, less the user scopes, as every grant's
+ * scope is decided ({@linkcode grantScope}).
  */
 export async function clientCredentialsGrant(
   client: ClientIdentity,
@@ -36,23 +30,14 @@ export async function clientCredentialsGrant(
   { tokens, policy }: { tokens: AccessTokenIssuer; policy: ScopePolicy },
 ): Promise<GrantResult> {
   requireGrant(client, "client_credentials");
-  const allowed = scopeTokens(client.registered!.scope)
-    .filter((scope) => policy.supported.includes(scope) && !USER_SCOPES.includes(scope));
-  const wanted = requested === undefined || requested.trim() === ""
-    ? allowed
-    : scopeTokens(requested);
-  for (const token of wanted) {
-    if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
-      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available to this client`);
-    }
-  }
-  if (wanted.length === 0) throw new AuthFailure("invalid_scope", "No scope is available");
-  const scope = wanted.join(" ");
+  const scope = grantScope(requested, policy, {
+    registered: client.registered!.scope,
+    excluded: USER_SCOPES,
+  });
   const issued = await tokens.issue(client.clientId, { scope, clientId: client.clientId });
   return {
     accessToken: issued.token,
     expiresIn: issued.expiresIn,
     scope,
-    subject: client.clientId,
   };
 }

@@ -40,8 +40,8 @@ export interface GrantResult {
   accessToken: string;
   expiresIn: number;
   scope: string;
-  /** The user, or the client itself for `client_credentials`. */
-  subject: string;
+  /** The user's name, for the access log; none when the client acts for itself. */
+  username?: string;
   refreshToken?: string;
   idToken?: string;
 }

@@ -6,7 +6,8 @@
  * job.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { ClientRecord, Store } from "../../store/store.ts";
+import type { UnixSeconds } from "../../clock.ts";
+import type { ClientRecord, ClientStore } from "../../store/clients.ts";
 import { AuthFailure, invalidClient } from "../errors.ts";
 import { digestsEqual, sha256Hex } from "../secrets.ts";
 
@@ -24,6 +25,11 @@ export interface RegisteredClient {
   /** Space-separated scopes it may ask for. */
   scope: string;
   grantTypes: readonly string[];
+  /**
+   * When this registration was made: what it was given is bound to it, so that nothing of a
+   * removed client passes for the same id registered again.
+   */
+  registeredAt: UnixSeconds;
 }
 
 /** The client a request comes from. */
@@ -52,7 +58,7 @@ export const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 export class ClientRegistry {
   #secrets: Map<string, Uint8Array>;
   #introspectors: ReadonlySet<string>;
-  #store?: Store;
+  #store?: ClientStore;
   readonly defaultClientId: string;
 
   /**
@@ -63,7 +69,7 @@ export class ClientRegistry {
   constructor(
     secrets: Record<string, string>,
     defaultClientId: string,
-    options: { introspectors?: readonly string[]; store?: Store } = {},
+    options: { introspectors?: readonly string[]; store?: ClientStore } = {},
   ) {
     if (Object.hasOwn(secrets, defaultClientId)) {
       throw new Error(`The default client "${defaultClientId}" cannot be a confidential client`);
@@ -187,5 +193,6 @@ function registeredClient(record: ClientRecord): RegisteredClient {
     firstParty: record.firstParty,
     scope: record.scope,
     grantTypes: record.grantTypes,
+    registeredAt: record.createdAt,
   };
 }

@@ -6,7 +6,8 @@
  * and never builds a response.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { AccountActivityStore } from "../../store/account_activity.ts";
+import type { AccountStore } from "../../store/accounts.ts";
 import type { ClientRegistry } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
@@ -39,7 +40,7 @@ export interface AccountActivity {
 
 /** What the account's sessions work with. */
 export interface AccountSessionsDeps {
-  store: Store;
+  store: AccountActivityStore & Pick<AccountStore, "endUserSessions">;
   browserSessions: BrowserSessions;
   families: RefreshFamilies;
   clients: ClientRegistry;

@@ -209,7 +209,7 @@ export class AccountSettings {
         if (!known.includes(failure.code)) throw failure;
         return { ...await this.#overview(session, cookie!), error: failure };
       }
-      const signedIn = await browserSessions.signIn(session.username, cookie, amr);
+      const signedIn = await browserSessions.signIn(session, cookie, amr);
       const view = await this.#overview(signedIn.session, signedIn.cookie);
       return {
         ...view,

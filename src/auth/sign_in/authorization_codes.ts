@@ -1,12 +1,13 @@
 /**
  * @module
  * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable
- * once within a minute, bound to the client, the redirect URI and the PKCE challenge. A replayed
- * code revokes every token issued with it. Redeeming one issues the access token, the refresh
+ * once within a minute, bound to the client, the redirect URI and the PKCE challenge, and kept no
+ * longer than that minute. A replayed code revokes every token issued with it. Redeeming one issues the access token, the refresh
  * token and, for scope `openid`, the ID token. It speaks in domain errors only.
  */
 import { unixNow } from "../../clock.ts";
-import type { AuthorizationCodeRecord, Store } from "../../store/store.ts";
+import type { AccountStore } from "../../store/accounts.ts";
+import type { AuthorizationCodeRecord, SignInStore } from "../../store/sign_in.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import { type GrantResult, mayUseGrant, requireGrant } from "../clients/grants.ts";
@@ -21,6 +22,11 @@ import type { RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+/**
+ * The most codes one browser session keeps, used or not: single sign-on issues one per
+ * `/authorize`, and a new one drops the oldest.
+ */
+export const MAX_CODES_PER_BROWSER_SESSION = 16;
 
 /** What a client presents with a code at the token endpoint. */
 export interface CodeExchange {
@@ -33,7 +39,7 @@ export interface CodeExchange {
 
 /** What authorization codes need. */
 export interface AuthorizationCodeDeps {
-  store: Store;
+  store: AccountStore & SignInStore;
   families: RefreshFamilies;
   idTokens: IdTokens;
   browserSessions: BrowserSessions;
@@ -57,7 +63,10 @@ export class AuthorizationCodes {
     this.#deps = deps;
   }
 
-  /** A new code for a validated request of a signed-in browser; only its hash is stored. */
+  /**
+   * A new code for a validated request of a signed-in browser; only its hash is stored. The
+   * session's expired codes go, and its oldest beyond {@linkcode MAX_CODES_PER_BROWSER_SESSION}.
+   */
   async issue(request: AuthorizationRequest, session: BrowserSession): Promise<string> {
     const now = unixNow();
     const code = randomSecret();
@@ -65,6 +74,7 @@ export class AuthorizationCodes {
       codeHash: await sha256Hex(code),
       clientId: request.clientId,
       username: session.username,
+      subject: session.subject,
       redirectUri: request.redirectUri,
       scope: request.scope,
       codeChallenge: request.codeChallenge,
@@ -76,7 +86,7 @@ export class AuthorizationCodes {
       usedAt: null,
       familyId: null,
       replayedAt: null,
-    });
+    }, MAX_CODES_PER_BROWSER_SESSION);
     return code;
   }
 
@@ -105,7 +115,7 @@ export class AuthorizationCodes {
       throw replayed();
     }
     if (result.outcome === "expired") throw invalidGrant("Authorization code has expired");
-    if (record.clientId !== client.clientId) {
+    if (!issuedTo(record, client)) {
       throw invalidGrant("Authorization code was issued to another client");
     }
     if (exchange.redirectUri !== record.redirectUri) {
@@ -118,13 +128,13 @@ export class AuthorizationCodes {
     // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startFamily(record, families, store);
+    const pair = await startFamily(record, client, { families, store });
     const familyId = pair.claims.sid!;
     const grant: GrantResult = {
       accessToken: pair.accessToken,
       expiresIn: pair.expiresIn,
       scope: pair.scope,
-      subject: record.username,
+      username: record.username,
       ...(mayUseGrant(client, "refresh_token") &&
         { refreshToken: pair.refreshToken }),
     };
@@ -139,7 +149,7 @@ export class AuthorizationCodes {
     }
     if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
       grant.idToken = await idTokens.issue({
-        subject: record.username,
+        subject: pair.claims.sub,
         clientId: record.clientId,
         authTime: record.authTime,
         sessionId: record.browserSid,
@@ -161,18 +171,32 @@ export class AuthorizationCodes {
  */
 async function startFamily(
   record: AuthorizationCodeRecord,
-  families: RefreshFamilies,
-  store: Store,
+  client: ClientIdentity,
+  { families, store }: { families: RefreshFamilies; store: AccountStore & SignInStore },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
-  if (!user) throw signedOut();
+  // Another account of the same name is not the one that signed in.
+  if (!user || user.subject !== record.subject) throw signedOut();
   try {
-    return await families.start(user, { clientId: record.clientId, scope: record.scope });
+    return await families.start(user, {
+      clientId: record.clientId,
+      registered: client.registered,
+      scope: record.scope,
+    });
   } catch (error) {
     // The password changed between the read and the start.
     if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
     throw error;
   }
+}
+
+/**
+ * Whether the code was issued to `client` as it is registered now: a code issued before the
+ * client was removed and registered again is not the new registration's.
+ */
+function issuedTo(record: AuthorizationCodeRecord, client: ClientIdentity): boolean {
+  return record.clientId === client.clientId && client.registered !== undefined &&
+    record.createdAt >= client.registered.registeredAt;
 }
 
 function signedOut(): AuthFailure {

@@ -12,7 +12,7 @@ import { asksTwoFactors } from "./authentication_context.ts";
 import { AuthFailure } from "../errors.ts";
 import { hasParameter, type RequestParameters, singleParameter } from "../parameters.ts";
 import { CODE_CHALLENGE_METHOD, isCodeChallenge } from "./pkce.ts";
-import { SCOPE_TOKEN, type ScopePolicy, scopeTokens } from "../scopes.ts";
+import { grantScope, type ScopePolicy, scopeTokens } from "../scopes.ts";
 
 /** The `prompt` values supported (OpenID Connect Core §3.1.2.1). */
 export const PROMPT_VALUES = ["none", "login", "consent"] as const;
@@ -128,7 +128,7 @@ export function readAuthorizationRequest(
   return {
     clientId: client.clientId,
     redirectUri: target.redirectUri,
-    scope: requestedScope(param("scope"), client, policy),
+    scope: grantScope(param("scope"), policy, { registered: client.scope }),
     codeChallenge,
     ...(state !== undefined && { state }),
     ...(nonce !== undefined && { nonce }),
@@ -137,27 +137,6 @@ export function readAuthorizationRequest(
     ...(loginHint !== undefined && loginHint.length <= MAX_USERNAME_LENGTH && { loginHint }),
     ...(asksTwoFactors(param("acr_values")) && { twoFactors: true }),
   };
-}
-
-/** The scope to grant: what is asked for, within the client's registration and the policy. */
-function requestedScope(
-  requested: string | undefined,
-  client: RegisteredClient,
-  policy: ScopePolicy,
-): string {
-  const allowed = scopeTokens(client.scope).filter((scope) => policy.supported.includes(scope));
-  if (requested === undefined || requested.trim() === "") {
-    const fallback = scopeTokens(policy.defaultScope).filter((scope) => allowed.includes(scope));
-    if (fallback.length === 0) throw new AuthFailure("invalid_scope", "No scope was requested");
-    return fallback.join(" ");
-  }
-  const tokens = scopeTokens(requested);
-  for (const token of tokens) {
-    if (!SCOPE_TOKEN.test(token) || !allowed.includes(token)) {
-      throw new AuthFailure("invalid_scope", `Scope "${token}" is not available to this client`);
-    }
-  }
-  return tokens.join(" ");
 }
 
 function prompts(value: string | undefined): Prompt[] {

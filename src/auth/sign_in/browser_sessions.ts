@@ -5,7 +5,8 @@
  * refresh-token families issued in it, which end with it. It never reads a request.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { BrowserSessionRecord, Store } from "../../store/store.ts";
+import type { BrowserSessionRecord, SignInStore } from "../../store/sign_in.ts";
+import type { SecondFactorStore } from "../../store/second_factors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import type { RefreshFamilies } from "../tokens/refresh_families.ts";
@@ -29,26 +30,33 @@ export interface BrowserSession {
   /** The public session id (`sid` of ID tokens). */
   sid: string;
   username: string;
+  /** The subject of the account signed in. */
+  subject: string;
   authTime: UnixSeconds;
 }
+
+/** What browser sessions keep: the sessions and how each was signed in. */
+type SessionStore =
+  & SignInStore
+  & Pick<SecondFactorStore, "setSessionMethods" | "getSessionMethods">;
 
 /**
  * Browser sessions.
  *
  * @example
  * ```ts
- * const { cookie, session } = await browserSessions.signIn("alice", oldCookie);
+ * const { cookie, session } = await browserSessions.signIn(verifiedUser, oldCookie);
  * await browserSessions.current(cookie); // the session, until it idles out or ends
  * ```
  */
 export class BrowserSessions {
-  #store: Store;
+  #store: SessionStore;
   #families: RefreshFamilies;
   #events: SecurityEvents;
   readonly options: Readonly<BrowserSessionOptions>;
 
   constructor(
-    deps: { store: Store; families: RefreshFamilies; events?: SecurityEvents },
+    deps: { store: SessionStore; families: RefreshFamilies; events?: SecurityEvents },
     options: BrowserSessionOptions,
   ) {
     this.#store = deps.store;
@@ -70,12 +78,12 @@ export class BrowserSessions {
   }
 
   /**
-   * Starts a session for a user who just entered their password (and a second factor: `amr`), under a new cookie whatever
-   * the browser held before. A previous session of the same user hands its families over; one of
-   * another user ends.
+   * Starts a session for a user who just entered their password (and a second factor: `amr`),
+   * under a new cookie whatever the browser held before. A previous session of the same account
+   * hands its families over; one of another account (even of the same name) ends.
    */
   async signIn(
-    username: string,
+    user: { username: string; subject: string },
     previousCookie: string | undefined,
     amr: readonly string[] = ["pwd"],
   ): Promise<{ cookie: string; session: BrowserSession }> {
@@ -84,7 +92,8 @@ export class BrowserSessions {
     const record: BrowserSessionRecord = {
       idHash: await sha256Hex(cookie),
       sid: crypto.randomUUID(),
-      username,
+      username: user.username,
+      subject: user.subject,
       authTime: now,
       createdAt: now,
       idleExpiresAt: now + Math.min(this.options.idleSeconds, this.options.maxSeconds),
@@ -93,7 +102,7 @@ export class BrowserSessions {
     await this.#store.addBrowserSession(record);
     if (amr.join(" ") !== "pwd") await this.#store.setSessionMethods(record.sid, [...amr]);
     const previous = await this.#find(previousCookie);
-    if (previous?.username === username) {
+    if (previous?.subject === user.subject) {
       for (const familyId of await this.#store.endBrowserSession(previous.sid) ?? []) {
         if (!await this.#store.linkSessionFamily(record.sid, familyId)) {
           await this.#families.revokeFamily(familyId);
@@ -149,5 +158,6 @@ export class BrowserSessions {
 }
 
 function sessionOf(record: BrowserSessionRecord): BrowserSession {
-  return { sid: record.sid, username: record.username, authTime: record.authTime };
+  const { sid, username, subject, authTime } = record;
+  return { sid, username, subject, authTime };
 }

@@ -115,11 +115,16 @@ export class SignInFlow {
   }
 
   /**
-   * An authorization request from the browser holding `cookie`. An unknown client or an
-   * unregistered redirect URI is an error page; every other problem of the request goes back to
-   * the client. A signed-in browser gets its code at once (single sign-on).
+   * An authorization request from the browser holding `cookie`, coming from the client address
+   * (group) `address`. An unknown client or an unregistered redirect URI is an error page; every
+   * other problem of the request goes back to the client. A signed-in browser gets its code at
+   * once (single sign-on); a sign-in page counts against the address's unfinished sign-ins.
    */
-  async authorize(params: RequestParameters, cookie: string | undefined): Promise<FlowStep> {
+  async authorize(
+    params: RequestParameters,
+    cookie: string | undefined,
+    address?: string,
+  ): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
       const resolved = await resolveClient(params, this.#deps.clients);
@@ -132,7 +137,7 @@ export class SignInFlow {
       }
       const session = await this.#deps.browserSessions.current(cookie);
       notes.user = session?.username;
-      return await this.#next(request, resolved.client, { session, cookie });
+      return await this.#next(request, resolved.client, { session, cookie, address });
     });
   }
 
@@ -180,6 +185,7 @@ export class SignInFlow {
           kind: "second_factor" as const,
           request,
           username: login.username,
+          subject: login.subject,
           ...(enrolment && { enrolling: true }),
         };
         // The browser holds the cookie the sign-in page was bound to (`open` checked it).
@@ -187,7 +193,7 @@ export class SignInFlow {
         const clientName = client.displayName;
         return { kind: "second_factor", clientName, request, form, enrolment, device };
       }
-      const signedIn = await browserSessions.signIn(login.username, cookie);
+      const signedIn = await browserSessions.signIn(login, cookie);
       const next = await this.#next(request, client, {
         session: signedIn.session,
         cookie: signedIn.cookie,
@@ -211,7 +217,7 @@ export class SignInFlow {
     return await asStep<FlowStep>(notes, async () => {
       const { pending, browserSessions, secondFactors } = this.#deps;
       const action = await pending.open(posted, cookie, "second_factor");
-      const { request, username, enrolling } = action;
+      const { request, username, subject, enrolling } = action;
       const client = await this.#deps.clients.require(request.clientId);
       notes.client = client.clientId;
       notes.user = username;
@@ -232,7 +238,11 @@ export class SignInFlow {
         return { kind: "second_factor", clientName, request, form, enrolment, error: failure };
       }
       await pending.finish(posted.id!);
-      const signedIn = await browserSessions.signIn(username, cookie, PASSWORD_AND_CODE_AMR);
+      const signedIn = await browserSessions.signIn(
+        { username, subject },
+        cookie,
+        PASSWORD_AND_CODE_AMR,
+      );
       if (recoveryCodes) {
         const next = { kind: "continue" as const, request, sid: signedIn.session.sid };
         const form = await pending.start(next, signedIn.cookie);
@@ -299,7 +309,7 @@ export class SignInFlow {
         const error = new AuthFailure("access_denied", "The user did not allow access");
         return { kind: "redirect_error", target: request, error };
       }
-      await consents.grant(session.username, request.clientId, request.scope);
+      await consents.grant(session.subject, request.clientId, request.scope);
       return { kind: "code", target: request, code: await codes.issue(request, session) };
     });
   }
@@ -308,11 +318,16 @@ export class SignInFlow {
   async #next(
     request: AuthorizationRequest,
     client: RegisteredClient,
-    browser: { session?: BrowserSession; cookie?: string; justSignedIn?: boolean },
+    browser: {
+      session?: BrowserSession;
+      cookie?: string;
+      justSignedIn?: boolean;
+      address?: string;
+    },
   ): Promise<FlowStep> {
-    const { session, cookie, justSignedIn } = browser;
+    const { session, cookie, justSignedIn, address } = browser;
     const grantedScope = session && !client.firstParty
-      ? await this.#deps.consents.granted(session.username, client.clientId)
+      ? await this.#deps.consents.granted(session.subject, client.clientId)
       : "";
     const next = decideNextStep({
       request,
@@ -326,7 +341,10 @@ export class SignInFlow {
     });
     switch (next.kind) {
       case "sign_in":
-        return await this.#signInPage(request, client, cookie, { username: request.loginHint });
+        return await this.#signInPage(request, client, cookie, {
+          username: request.loginHint,
+          address,
+        });
       case "consent": {
         const action = { kind: "consent" as const, request, sid: next.session.sid };
         const form = await this.#deps.pending.start(action, cookie!);
@@ -365,17 +383,18 @@ export class SignInFlow {
   /**
    * The sign-in page, its pending step bound to the browser's cookie; a browser without one gets
    * a new random cookie here (never a session: that is made only at sign-in, under yet another
-   * value). A page shown again after a failed attempt keeps its pending step (`view.form`).
+   * value). A page shown again after a failed attempt keeps its pending step (`view.form`); a
+   * new one counts against `view.address`'s unfinished sign-ins.
    */
   async #signInPage(
     request: AuthorizationRequest,
     client: RegisteredClient,
     cookie: string | undefined,
-    view: { username?: string; error?: AuthFailure; form?: PendingForm },
+    view: { username?: string; error?: AuthFailure; form?: PendingForm; address?: string },
   ): Promise<FlowStep> {
     const binding = isSecretShaped(cookie) ? cookie : randomSecret();
     const form = view.form ??
-      await this.#deps.pending.start({ kind: "sign_in", request }, binding);
+      await this.#deps.pending.start({ kind: "sign_in", request }, binding, view.address);
     return {
       kind: "sign_in",
       clientName: client.displayName,

@@ -6,7 +6,7 @@
  */
 import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { TokenStore } from "../../store/tokens.ts";
 import { AuthFailure } from "../errors.ts";
 import { acrOf } from "./authentication_context.ts";
 import { generateSigningKey, type SigningAlg } from "../tokens/signing_keys.ts";
@@ -34,12 +34,19 @@ export interface IdTokenHint {
   /** The client it was issued to. */
   clientId: string;
   sid?: string;
+  /**
+   * Whether it has not expired, within the leeway: only a fresh hint may vouch for a logout; a
+   * stale one still names its client.
+   */
+  fresh: boolean;
 }
 
 /** Settings of the ID-token service. */
 export interface IdTokenOptions {
   issuer: string;
   ttlSeconds: number;
+  /** Clock skew tolerated when deciding whether a hint has expired. */
+  leewaySeconds: number;
 }
 
 /**
@@ -66,7 +73,7 @@ export class IdTokenKeys {
   }
 
   /** Reads the ID-token keys, making the first one when there is none. */
-  static async open(store: Store): Promise<IdTokenKeys> {
+  static async open(store: TokenStore): Promise<IdTokenKeys> {
     const now = unixNow();
     const current = await store.ensureIdTokenKey(await generateSigningKey(now, ID_TOKEN_ALG), now);
     const records = await store.listIdTokenKeys(now);
@@ -105,7 +112,7 @@ export class IdTokenKeys {
  *
  * @example
  * ```ts
- * const idTokens = new IdTokens(await IdTokenKeys.open(store), { issuer, ttlSeconds: 900 });
+ * const idTokens = new IdTokens(await IdTokenKeys.open(store), { issuer, ttlSeconds: 900, leewaySeconds: 30 });
  * const token = await idTokens.issue({ subject: "alice", clientId: "app", authTime, sessionId, accessToken });
  * ```
  */
@@ -140,7 +147,8 @@ export class IdTokens {
 
   /**
    * Checks an `id_token_hint` (RP-Initiated Logout §2): signed by one of our ID-token keys and
-   * issued by us to one client. An expired one is accepted, as the specification allows.
+   * issued by us to one client. An expired one is accepted, as the specification allows, to name
+   * the client; whether it is still `fresh` (not expired beyond the leeway) is said.
    */
   async verifyHint(token: string): Promise<IdTokenHint> {
     const refuse = () =>
@@ -157,16 +165,19 @@ export class IdTokens {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [ID_TOKEN_ALG],
         issuer: this.options.issuer,
-        // Expired hints are fine: logging out is what they are for.
+        // Expired hints still name their client; freshness is decided below.
         currentDate: new Date(0),
         requiredClaims: ["sub", "aud"],
       });
       const clientId = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
       if (typeof payload.sub !== "string" || typeof clientId !== "string") throw refuse();
+      const fresh = typeof payload.exp === "number" &&
+        payload.exp + this.options.leewaySeconds > unixNow();
       return {
         sub: payload.sub,
         clientId,
         ...(typeof payload.sid === "string" && { sid: payload.sid }),
+        fresh,
       };
     } catch (error) {
       if (error instanceof AuthFailure) throw error;

@@ -2,16 +2,22 @@
  * @module
  * A browser's pending step between a page and the form it posts back (sign-in, consent,
  * sign-out): kept in the store, bound to the browser's cookie and to a CSRF token of its own,
- * usable once and for a few minutes. It speaks in domain errors only.
+ * usable once and for a few minutes, with a cap on the unfinished sign-ins of one client address.
+ * It speaks in domain errors only.
  */
 import { unixNow } from "../../clock.ts";
-import type { Store } from "../../store/store.ts";
+import type { SignInStore } from "../../store/sign_in.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import { AuthFailure } from "../errors.ts";
 import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 
 /** How long a page's form stays usable. */
 export const PENDING_REQUEST_TTL_SECONDS = 10 * 60;
+/**
+ * The most unfinished sign-in pages one client address (group) may have at a time: each one
+ * shown to a browser without a session is stored until it is used or expires.
+ */
+export const MAX_PENDING_SIGN_INS_PER_ADDRESS = 50;
 
 /** What to do once the form of a page comes back. */
 export type PendingAction =
@@ -23,7 +29,14 @@ export type PendingAction =
    * The password was right; the second factor of `username` is asked for, or first set up
    * (`enrolling`) where one is required and there is none.
    */
-  | { kind: "second_factor"; request: AuthorizationRequest; username: string; enrolling?: boolean }
+  | {
+    kind: "second_factor";
+    request: AuthorizationRequest;
+    username: string;
+    /** The account that entered its password: a later account of the same name is another. */
+    subject: string;
+    enrolling?: boolean;
+  }
   /** Signed in (session `sid`) after setting up a second factor; on to the client. */
   | { kind: "continue"; request: AuthorizationRequest; sid: string }
   | {
@@ -57,24 +70,37 @@ export type PostedForm = Partial<PendingForm>;
  * ```
  */
 export class PendingRequests {
-  #store: Store;
+  #store: SignInStore;
 
-  constructor(store: Store) {
+  constructor(store: SignInStore) {
     this.#store = store;
   }
 
-  /** Stores a step for the browser holding `binding` (its cookie) and returns its form fields. */
-  async start(action: PendingAction, binding: string): Promise<PendingForm> {
+  /**
+   * Stores a step for the browser holding `binding` (its cookie) and returns its form fields. A
+   * sign-in shown to `address` counts against that address's
+   * {@linkcode MAX_PENDING_SIGN_INS_PER_ADDRESS}: beyond it, `too_many_sign_ins`.
+   */
+  async start(action: PendingAction, binding: string, address?: string): Promise<PendingForm> {
     const now = unixNow();
     const form = { id: randomSecret(), csrfToken: randomSecret() };
-    await this.#store.addPendingRequest({
+    const counted = action.kind === "sign_in" && address !== undefined;
+    const admission = await this.#store.addPendingRequest({
       id: form.id,
       bindingHash: await sha256Hex(binding),
       csrfHash: await sha256Hex(form.csrfToken),
       action: JSON.stringify(action),
+      address: counted ? address : null,
       createdAt: now,
       expiresAt: now + PENDING_REQUEST_TTL_SECONDS,
-    });
+    }, counted ? MAX_PENDING_SIGN_INS_PER_ADDRESS : undefined);
+    if (!admission.added) {
+      throw new AuthFailure(
+        "too_many_sign_ins",
+        "Too many sign-ins from your network are waiting to be finished; finish one, or try again later",
+        { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+      );
+    }
     return form;
   }
 

@@ -1,7 +1,8 @@
 /**
  * @module
  * Signing a browser out (OpenID Connect RP-Initiated Logout 1.0): the end-session request, and
- * the answer to the question asked when no ID token vouches for it. Each returns the next step
+ * the answer to the question asked when no fresh ID token of the browser's own session vouches
+ * for it. Each returns the next step
  * as a value ({@linkcode SignOutStep}) for the web layer to show; it never reads a request and
  * never builds a response.
  */
@@ -37,6 +38,16 @@ export type SignOutStep =
     target: SignedOutTarget;
     /** Whether the browser's session cookie is to be deleted. */
     clearCookie: boolean;
+  }
+  | StepNotes & {
+    /**
+     * The browser has no session: nothing was ended. Say so, offering (never making) the way
+     * back to the client's `target`.
+     */
+    kind: "not_signed_in";
+    target: SignedOutTarget;
+    /** Whether the browser's stale session cookie is to be deleted. */
+    clearCookie: boolean;
   };
 
 /** What signing out works with. */
@@ -63,10 +74,13 @@ export class SignOutFlow {
   }
 
   /**
-   * An end-session request from the browser holding `cookie`. With a valid `id_token_hint` the
-   * session it names ends at once, with its refresh families; without one, a signed-in browser
-   * is asked first. A `post_logout_redirect_uri` must be registered for the client (named by the
-   * hint or by `client_id`), else it is an error page and nothing is redirected.
+   * An end-session request from the browser holding `cookie` (RP-Initiated Logout §2). Only a
+   * hint that is fresh (not expired beyond the leeway) and names this browser's own session ends
+   * it at once, with its refresh families. Any other signed-in browser is asked first: an ID
+   * token is no secret of the session it names, so a hint for another session, or a stale one,
+   * decides nothing. A browser without a session is told so and ends nothing. A
+   * `post_logout_redirect_uri` must be registered for the client (named by the hint or by
+   * `client_id`), else it is an error page and nothing is redirected.
    */
   async endSession(
     params: RequestParameters,
@@ -103,13 +117,15 @@ export class SignOutFlow {
       const target = { postLogoutRedirectUri, ...(state !== undefined && { state }) };
       const current = await browserSessions.current(cookie);
       notes.user = current?.username;
-      if (hint) {
-        if (hint.sid !== undefined) {
-          await browserSessions.end(hint.sid, { subject: hint.sub, client: hint.clientId, origin });
-        }
-        return { kind: "signed_out", target, clearCookie: !current || current.sid === hint.sid };
+      if (!current) return { kind: "not_signed_in", target, clearCookie: isSecretShaped(cookie) };
+      if (hint?.fresh && hint.sid === current.sid) {
+        await browserSessions.end(current.sid, {
+          subject: current.username,
+          client: hint.clientId,
+          origin,
+        });
+        return { kind: "signed_out", target, clearCookie: true };
       }
-      if (!current) return { kind: "signed_out", target, clearCookie: isSecretShaped(cookie) };
       const form = await pending.start(
         { kind: "sign_out", sid: current.sid, username: current.username, ...target },
         cookie!,

@@ -21,7 +21,10 @@ const DEFAULT_CACHE_SIZE = 10_000;
 
 /** Verified claims of an access token. */
 export interface AccessClaims {
+  /** The user's account (its opaque subject), or the client itself for client credentials. */
   sub: string;
+  /** The user's name, in a user's token: what `/hello` greets without a store lookup. */
+  preferred_username?: string;
   iss: string;
   aud: string | string[];
   iat: UnixSeconds;
@@ -70,8 +73,8 @@ export interface Presenter {
  * @example
  * ```ts
  * const tokens = new AccessTokens(keys, { issuer, audience, ttlSeconds: 900, leewaySeconds: 30, maxTokenBytes: 8192 });
- * const { token } = await tokens.issue("user1");
- * (await tokens.verify(token)).sub; // "user1"
+ * const { token } = await tokens.issue(user.subject, { username: "user1", familyId });
+ * userNameOf(await tokens.verify(token)); // "user1"
  * ```
  */
 export class AccessTokens {
@@ -94,11 +97,17 @@ export class AccessTokens {
   /**
    * Signs a new access token for `subject`, issued at `issuedAt` (by default now): a refresh
    * family passes the time its store transaction recorded, so the token expires no later than the
-   * store expects.
+   * store expects. A user's token names the user (`username`) besides their subject.
    */
   async issue(
     subject: string,
-    extra: { scope?: string; clientId?: string; familyId?: string; issuedAt?: UnixSeconds } = {},
+    extra: {
+      username?: string;
+      scope?: string;
+      clientId?: string;
+      familyId?: string;
+      issuedAt?: UnixSeconds;
+    } = {},
   ): Promise<IssuedToken> {
     const { kid, alg, key } = this.#keys.signingKey();
     const now = extra.issuedAt ?? unixNow();
@@ -106,6 +115,7 @@ export class AccessTokens {
       iss: this.options.issuer,
       aud: this.options.audience,
       sub: subject,
+      ...(extra.username !== undefined && { preferred_username: extra.username }),
       iat: now,
       nbf: now,
       exp: now + this.options.ttlSeconds,
@@ -225,7 +235,7 @@ export class AccessTokens {
         throw invalid(`Invalid "${name}" claim`, "claims");
       }
     }
-    for (const name of ["scope", "client_id", "sid"] as const) {
+    for (const name of ["preferred_username", "scope", "client_id", "sid"] as const) {
       if (claims[name] !== undefined && typeof claims[name] !== "string") {
         throw invalid(`Invalid "${name}" claim`, "claims");
       }
@@ -257,6 +267,16 @@ export class AccessTokens {
     }
     this.#cache.set(token, { claims: Object.freeze(claims), kid });
   }
+}
+
+/**
+ * The name of the user a token was issued for; undefined for a client's token for itself (client
+ * credentials), which names no user, so that a client is never taken for a user of the same
+ * name. Tokens signed before subjects were opaque named the user in `sub` and came, as every
+ * user's token, from a refresh family (`sid`).
+ */
+export function userNameOf(claims: AccessClaims): string | undefined {
+  return claims.preferred_username ?? (claims.sid !== undefined ? claims.sub : undefined);
 }
 
 /** Two dots, none at either end or side by side: the shape of a JWS, found without a regex. */

@@ -6,15 +6,20 @@
  * family's lock, so a revoked family never mints again. It speaks in domain errors only.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { RefreshFamilyRecord, RefreshTokenRecord, Store } from "../../store/store.ts";
-import type { ClientIdentity, ClientRegistry } from "../clients/registry.ts";
-import { AuthFailure, invalidCredentials, invalidGrant } from "../errors.ts";
+import type { RefreshFamilyRecord, RefreshTokenRecord, TokenStore } from "../../store/tokens.ts";
+import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
+import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
 import type { RevocationList } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { AccessClaims, AccessTokens, Presenter } from "./access_tokens.ts";
+import {
+  type AccessClaims,
+  type AccessTokens,
+  type Presenter,
+  userNameOf,
+} from "./access_tokens.ts";
 
 /** An access token with the refresh token that renews it. */
 export interface TokenPair {
@@ -36,7 +41,7 @@ export interface RefreshFamilyOptions {
 
 /** What refresh families work with. */
 export interface RefreshFamilyDeps {
-  store: Store;
+  store: TokenStore;
   tokens: AccessTokens;
   revocations: RevocationList;
   clients: ClientRegistry;
@@ -56,7 +61,7 @@ export interface RefreshFamilyDeps {
  * ```
  */
 export class RefreshFamilies {
-  #store: Store;
+  #store: TokenStore;
   #tokens: AccessTokens;
   #revocations: RevocationList;
   #clients: ClientRegistry;
@@ -73,20 +78,23 @@ export class RefreshFamilies {
   }
 
   /**
-   * Starts a family for a user whose password was just checked; `scope` is checked against the
-   * policy. Refused as `invalid_credentials` when the password changed or the user was removed
-   * since the check.
+   * Starts a family for a user whose password was just checked, for the client `clientId`
+   * (`registered`, when it is registered in the store); `scope` is decided as for every grant.
+   * Refused as `invalid_credentials` when the password changed or the user was removed since the
+   * check, and as `invalid_client` when the client's registration ended meanwhile.
    */
   async start(
     user: VerifiedUser,
-    request: { clientId: string; scope?: string },
+    request: { clientId: string; registered?: RegisteredClient; scope?: string },
   ): Promise<TokenPair> {
-    const scope = grantScope(request.scope, this.options.scopes);
+    const { registered } = request;
+    const scope = grantScope(request.scope, this.options.scopes, { registered: registered?.scope });
     const now = unixNow();
     const refreshToken = randomSecret();
     const family: RefreshFamilyRecord = {
       id: crypto.randomUUID(),
       username: user.username,
+      subject: user.subject,
       clientId: request.clientId,
       createdAt: now,
       expiresAt: now + this.options.refreshTtlSeconds,
@@ -101,7 +109,9 @@ export class RefreshFamilies {
       expiresAt: Math.min(now + this.options.refreshIdleTtlSeconds, family.expiresAt),
       usedAt: null,
     };
-    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash)) {
+    const registration = registered && { createdAt: registered.registeredAt };
+    if (!await this.#store.startRefreshFamily(family, token, user.passwordHash, registration)) {
+      if (registered && !await this.#isCurrent(registered)) throw clientRemoved(registered);
       throw invalidCredentials();
     }
     return await this.#issue(family, { refreshToken, scope, issuedAt: now });
@@ -136,7 +146,10 @@ export class RefreshFamilies {
       }
       return {
         tokenHash: nextHash,
-        scope: grantScope(request.scope, this.options.scopes, token.scope),
+        scope: grantScope(request.scope, this.options.scopes, {
+          earlier: token.scope,
+          registered: request.client?.registered?.scope,
+        }),
         expiresAt: now + this.options.refreshIdleTtlSeconds,
         accessExpiresAt: this.#accessExpiresAt(now),
       };
@@ -190,7 +203,7 @@ export class RefreshFamilies {
     if (claims.sid) await this.revokeFamily(claims.sid);
     this.#events.record({
       event: "logout",
-      subject: claims.sub,
+      subject: userNameOf(claims),
       client: claims.client_id,
       sid: claims.sid,
     }, origin);
@@ -238,7 +251,7 @@ export class RefreshFamilies {
       await this.#revocations.revoke("jti", claims.jti, claims.exp + this.#leeway());
       this.#events.record({
         event: "token_revoked",
-        subject: claims.sub,
+        subject: userNameOf(claims),
         client: caller.clientId,
         sid: claims.sid,
         reason: "access_token",
@@ -278,7 +291,7 @@ export class RefreshFamilies {
           scope: record.scope,
           client_id: family.clientId,
           username: family.username,
-          sub: family.username,
+          sub: family.subject,
           iat: record.createdAt,
           exp: record.expiresAt,
         }
@@ -286,8 +299,9 @@ export class RefreshFamilies {
     };
     const access = async () => {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
+      const username = claims && userNameOf(claims);
       return claims && visible(claims.client_id)
-        ? { active: true, token_type: "Bearer", username: claims.sub, ...claims }
+        ? { active: true, token_type: "Bearer", ...(username && { username }), ...claims }
         : undefined;
     };
     const [first, second] = hint === "refresh_token" ? [refresh, access] : [access, refresh];
@@ -298,7 +312,8 @@ export class RefreshFamilies {
     family: RefreshFamilyRecord,
     fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
   ): Promise<TokenPair> {
-    const issued = await this.#tokens.issue(family.username, {
+    const issued = await this.#tokens.issue(family.subject, {
+      username: family.username,
       scope: fields.scope,
       clientId: family.clientId,
       familyId: family.id,
@@ -311,6 +326,11 @@ export class RefreshFamilies {
       scope: fields.scope,
       claims: issued.claims,
     };
+  }
+
+  /** Whether `client` is still registered as it was (not removed, nor registered again). */
+  async #isCurrent(client: RegisteredClient): Promise<boolean> {
+    return (await this.#clients.find(client.clientId))?.registeredAt === client.registeredAt;
   }
 
   /** Until when an access token issued at `issuedAt` may be accepted. */
@@ -341,6 +361,10 @@ function clientProblem(
     return "Refresh token was issued to another client";
   }
   return undefined;
+}
+
+function clientRemoved(client: RegisteredClient): AuthFailure {
+  return invalidClient(`Client "${client.clientId}" no longer exists`);
 }
 
 /** Refuses a revocation of a token that was not issued to the caller (RFC 7009 §2.1). */

@@ -8,7 +8,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
-import type { NewSigningKey, Store } from "../../store/store.ts";
+import type { NewSigningKey, TokenStore } from "../../store/tokens.ts";
 import { repeatEvery } from "../_repeat.ts";
 
 /** Algorithms of the key pairs this service makes (`JWT_ALG`); EdDSA is Ed25519. */
@@ -69,14 +69,14 @@ export async function generateSigningKey(
  * ```
  */
 export class KeyRing {
-  #store?: Store;
+  #store?: TokenStore;
   #signing!: SigningKey;
   #verification = new Map<string, VerificationKey>();
   #publicJwks: { jwk: JWK; retiresAt?: UnixSeconds }[] = [];
   #stopRefreshing = () => {};
   #refreshing?: Promise<void>;
 
-  private constructor(store?: Store) {
+  private constructor(store?: TokenStore) {
     this.#store = store;
   }
 
@@ -86,7 +86,7 @@ export class KeyRing {
    * algorithm, until `keys rotate`.
    */
   static async open(
-    store: Store,
+    store: TokenStore,
     options: {
       secret?: string;
       alg?: SigningAlg;
@@ -170,7 +170,7 @@ export class KeyRing {
     this.#stopRefreshing();
   }
 
-  async #reload(store: Store): Promise<void> {
+  async #reload(store: TokenStore): Promise<void> {
     const records = await store.listSigningKeys(unixNow());
     const next = new Map<string, VerificationKey>();
     for (const record of records) {

@@ -7,14 +7,16 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountChange, AccountStore, ThrottleRecord } from "../accounts.ts";
-import { duplicateUser } from "../errors.ts";
+import { actsForItself } from "../clients.ts";
+import { duplicateUser, userNameTaken } from "../errors.ts";
 import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
-import { throttleWrites } from "../_throttle.ts";
+import { newSubject } from "../_subjects.ts";
+import { reservationsColumn, throttleWrites } from "../_throttle.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
-import { THROTTLE_LOCK_CLASS } from "./locks.ts";
-import { deleteUserBrowserSessions } from "./sign_in.ts";
+import { NAME_LOCK, THROTTLE_LOCK_CLASS } from "./locks.ts";
+import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
 import { revokeUserFamilies } from "./tokens.ts";
 
 /** The iteration count of a PHC PBKDF2 hash, as a POSIX regular expression with one group. */
@@ -45,17 +47,31 @@ export function createAccountStore(sql: Sql): AccountStore {
     getUser(username) {
       return run(async () => {
         const [row] = await sql`
-          SELECT username, password_hash, created_at FROM users WHERE username = ${username}`;
+          SELECT username, subject, password_hash, created_at FROM users
+          WHERE username = ${username}`;
+        return row && records.toUser(row);
+      });
+    },
+
+    getUserBySubject(subject) {
+      return run(async () => {
+        const [row] = await sql`
+          SELECT username, subject, password_hash, created_at FROM users
+          WHERE subject = ${subject}`;
         return row && records.toUser(row);
       });
     },
 
     addUser(username, passwordHash, options = {}) {
-      return run(async () => {
-        const rows = await sql`
-          INSERT INTO users (username, password_hash, created_at, demo)
-          VALUES (${username}, ${passwordHash}, ${unixNow()}, ${options.demo ?? false})
-          ON CONFLICT DO NOTHING RETURNING username`;
+      return transaction(sql, async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${NAME_LOCK})`;
+        const [client] = await tx`SELECT * FROM clients WHERE client_id = ${username}`;
+        if (client && actsForItself(records.toClient(client))) throw userNameTaken(username);
+        const rows = await tx`
+          INSERT INTO users (username, subject, password_hash, created_at, demo)
+          VALUES (${username}, ${newSubject()}, ${passwordHash}, ${unixNow()},
+            ${options.demo ?? false})
+          ON CONFLICT (username) DO NOTHING RETURNING username`;
         if (rows.length === 0) throw duplicateUser(username);
       });
     },
@@ -77,11 +93,11 @@ export function createAccountStore(sql: Sql): AccountStore {
     },
 
     removeUser(username, now) {
-      return accountChange(
-        username,
-        now,
-        (tx) => tx`DELETE FROM users WHERE username = ${username} RETURNING username`,
-      );
+      return accountChange(username, now, async (tx) => {
+        const removed = await tx`DELETE FROM users WHERE username = ${username} RETURNING subject`;
+        for (const { subject } of removed) await forgetUserConsents(tx, subject);
+        return removed;
+      });
     },
 
     endUserSessions(username, now) {
@@ -128,7 +144,7 @@ export function createAccountStore(sql: Sql): AccountStore {
         const results = await Promise.all([
           ...locks.map((id) => tx`SELECT pg_advisory_xact_lock(${THROTTLE_LOCK_CLASS}, ${id})`),
           tx`
-            SELECT key, failures, window_start, blocked_until FROM throttle
+            SELECT key, failures, window_start, blocked_until, reserved_until FROM throttle
             WHERE key IN ${tx(unique)}`,
         ]);
         const current = new Map<string, ThrottleRecord>();
@@ -139,10 +155,12 @@ export function createAccountStore(sql: Sql): AccountStore {
         await Promise.all(
           throttleWrites(unique, decision).map(([key, record]) =>
             record === null ? tx`DELETE FROM throttle WHERE key = ${key}` : tx`
-              INSERT INTO throttle (key, failures, window_start, blocked_until)
-              VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil})
+              INSERT INTO throttle (key, failures, window_start, blocked_until, reserved_until)
+              VALUES (${key}, ${record.failures}, ${record.windowStartAt}, ${record.blockedUntil},
+                ${reservationsColumn(record)})
               ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-                window_start = excluded.window_start, blocked_until = excluded.blocked_until`
+                window_start = excluded.window_start, blocked_until = excluded.blocked_until,
+                reserved_until = excluded.reserved_until`
           ),
         );
         return { result: decision.result };

@@ -1,20 +1,30 @@
 /**
  * @module
  * The clients part of the shared store: registered OAuth clients, their lists stored as JSON
- * text. Removing a client forgets the consents given to it in the same transaction.
+ * text. Removing a client ends its tokens, codes and consents in the same transaction; it
+ * deletes the client's row first, so that a refresh family starting for the client (which holds
+ * a share lock on that row) is either refused or finished, and then revoked with the others.
  */
-import type { ClientStore } from "../clients.ts";
-import { duplicateClient } from "../errors.ts";
+import { actsForItself, type ClientStore } from "../clients.ts";
+import { clientIdTaken, duplicateClient } from "../errors.ts";
 import * as records from "../_rows.ts";
 import { run, type Sql, transaction } from "./connection.ts";
-import { forgetClientConsents } from "./sign_in.ts";
+import { NAME_LOCK } from "./locks.ts";
+import { forgetClientSignIns } from "./sign_in.ts";
+import { revokeClientTokens } from "./tokens.ts";
 
 /** The clients part on the pool `sql`. */
 export function createClientStore(sql: Sql): ClientStore {
   return {
     addClient(record) {
-      return run(async () => {
-        const rows = await sql`
+      return transaction(sql, async (tx) => {
+        if (actsForItself(record)) {
+          await tx`SELECT pg_advisory_xact_lock(${NAME_LOCK})`;
+          const [user] = await tx`
+            SELECT 1 FROM users WHERE username = ${record.clientId} OR subject = ${record.clientId}`;
+          if (user) throw clientIdTaken(record.clientId);
+        }
+        const rows = await tx`
           INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
             post_logout_redirect_uris, first_party, scope, grant_types, created_at)
           VALUES (${record.clientId}, ${record.name}, ${record.secretHash},
@@ -40,11 +50,13 @@ export function createClientStore(sql: Sql): ClientStore {
       });
     },
 
-    removeClient(clientId) {
+    removeClient(clientId, removal) {
       return transaction(sql, async (tx) => {
-        await forgetClientConsents(tx, clientId);
         const result = await tx`DELETE FROM clients WHERE client_id = ${clientId}`;
-        return result.count > 0;
+        if (result.count === 0) return false;
+        await revokeClientTokens(tx, clientId, removal);
+        await forgetClientSignIns(tx, clientId);
+        return true;
       });
     },
 

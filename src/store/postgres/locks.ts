@@ -15,3 +15,18 @@ export const SIGNING_KEY_LOCK = 7_244_002;
 export const THROTTLE_LOCK_CLASS = 7_244_003;
 /** Held while the first ID-token key is made. */
 export const ID_TOKEN_KEY_LOCK = 7_244_004;
+/**
+ * First half of the two-part advisory locks of browser sessions' codes (the second is
+ * `hashtext` of the session's `sid`), held while a code is added and its session's are trimmed.
+ */
+export const SESSION_CODES_LOCK_CLASS = 7_244_005;
+/**
+ * First half of the two-part advisory locks of client addresses (the second is `hashtext` of the
+ * address), held while an address's pending sign-ins are counted and one is added.
+ */
+export const ADDRESS_PENDING_LOCK_CLASS = 7_244_006;
+/**
+ * Held while a user, or a client that acts for itself, is added: each checks that the other kind
+ * has no such name, and the check holds until the insert commits.
+ */
+export const NAME_LOCK = 7_244_007;

@@ -17,10 +17,14 @@ const POSTGRES: steps.Dialect = {
   keyOrder: "id BIGINT GENERATED ALWAYS AS IDENTITY,\n     ",
   now: "extract(epoch FROM now())::bigint",
   laterExpiry: "GREATEST(revocations.expires_at, excluded.expires_at)",
+  randomSubject: "replace(gen_random_uuid()::text, '-', '')",
 };
 
-/** Schema versions, applied in order inside one transaction each. */
-const MIGRATIONS = [
+/**
+ * Schema versions, applied in order inside one transaction each. Exported so that upgrades can
+ * be tested from any version.
+ */
+export const MIGRATIONS: readonly string[] = [
   `${steps.accountTables(POSTGRES)}
    ${steps.refreshTokenTables(POSTGRES)}`,
   steps.SECONDS_NOT_MILLISECONDS,
@@ -38,6 +42,19 @@ const MIGRATIONS = [
    UPDATE signing_keys SET private_jwk = NULL WHERE retires_at IS NOT NULL;
    ALTER TABLE users ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;`,
   steps.signInTables(POSTGRES),
+  // Codes made in the same second are ordered by an increasing id (SQLite has its rowid).
+  `ALTER TABLE authorization_codes ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY;
+   ${steps.SIGN_IN_BOUNDS}`,
+  steps.clientRemovals(POSTGRES),
+  steps.THROTTLE_RESERVATIONS,
+  // Every user gets a subject of their own, which what belongs to an account then carries.
+  `ALTER TABLE users ADD COLUMN subject TEXT;
+   UPDATE users SET subject = ${POSTGRES.randomSubject};
+   ALTER TABLE users ALTER COLUMN subject SET NOT NULL, ADD UNIQUE (subject);
+   ${steps.subjectsFromUsers(POSTGRES)}
+   ALTER TABLE refresh_families ALTER COLUMN subject DROP DEFAULT;
+   ALTER TABLE browser_sessions ALTER COLUMN subject DROP DEFAULT;
+   ALTER TABLE authorization_codes ALTER COLUMN subject DROP DEFAULT;`,
   steps.secondFactorTables(POSTGRES),
 ];
 

@@ -3,25 +3,39 @@
  * The sign-in part of the shared store: pending steps, authorization codes, browser sessions
  * with the refresh families issued in them, and consents. Code use decides through _code_use.ts
  * with the code's row locked; a browser session is deleted before its family links, in every
- * transaction, so that two never wait on each other.
+ * transaction, so that two never wait on each other. Counting an address's pending sign-ins and
+ * trimming a session's codes each hold an advisory lock of their own (locks.ts).
  */
 import type { UnixSeconds } from "../../clock.ts";
 import type { BrowserSessionRecord, SignInStore } from "../sign_in.ts";
 import { planCodeUse } from "../_code_use.ts";
-import { CODE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
+import { ADDRESS_PENDING_LOCK_CLASS, SESSION_CODES_LOCK_CLASS } from "./locks.ts";
 
 /** The sign-in part on the pool `sql`. */
 export function createSignInStore(sql: Sql): SignInStore {
   return {
-    addPendingRequest(record) {
-      return run(async () => {
-        await sql`
-          INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at,
+    addPendingRequest(record, maxPerAddress) {
+      return transaction(sql, async (tx) => {
+        const { address } = record;
+        if (maxPerAddress !== undefined && address !== null) {
+          // The address's lock makes the count and the insert one step on every instance.
+          await tx`SELECT pg_advisory_xact_lock(${ADDRESS_PENDING_LOCK_CLASS}, hashtext(${address}))`;
+          await tx`
+            DELETE FROM pending_requests
+            WHERE address = ${address} AND expires_at <= ${record.createdAt}`;
+          const [live] = await tx`
+            SELECT count(*)::int AS n, min(expires_at) AS free_at FROM pending_requests
+            WHERE address = ${address}`;
+          if (live.n >= maxPerAddress) return { added: false, freeAt: Number(live.free_at) };
+        }
+        await tx`
+          INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, address, created_at,
             expires_at)
           VALUES (${record.id}, ${record.bindingHash}, ${record.csrfHash}, ${record.action},
-            ${record.createdAt}, ${record.expiresAt})`;
+            ${address}, ${record.createdAt}, ${record.expiresAt})`;
+        return { added: true };
       });
     },
 
@@ -41,16 +55,28 @@ export function createSignInStore(sql: Sql): SignInStore {
       });
     },
 
-    addAuthorizationCode(record) {
-      return run(async () => {
-        await sql`
-          INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
-            code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+    addAuthorizationCode(record, maxPerSession) {
+      return transaction(sql, async (tx) => {
+        const sid = record.browserSid;
+        // The session's lock orders its codes' ids as their commits, and keeps trims apart.
+        await tx`SELECT pg_advisory_xact_lock(${SESSION_CODES_LOCK_CLASS}, hashtext(${sid}))`;
+        await tx`
+          INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
+            scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
             family_id, replayed_at)
-          VALUES (${record.codeHash}, ${record.clientId}, ${record.username},
+          VALUES (${record.codeHash}, ${record.clientId}, ${record.username}, ${record.subject},
             ${record.redirectUri}, ${record.scope}, ${record.codeChallenge}, ${record.nonce},
-            ${record.authTime}, ${record.browserSid}, ${record.createdAt}, ${record.expiresAt},
+            ${record.authTime}, ${sid}, ${record.createdAt}, ${record.expiresAt},
             ${record.usedAt}, ${record.familyId}, ${record.replayedAt})`;
+        await tx`
+          DELETE FROM authorization_codes
+          WHERE browser_sid = ${sid} AND expires_at <= ${record.createdAt}`;
+        if (maxPerSession !== undefined) {
+          await tx`
+            DELETE FROM authorization_codes WHERE browser_sid = ${sid} AND id NOT IN (
+              SELECT id FROM authorization_codes WHERE browser_sid = ${sid}
+              ORDER BY id DESC LIMIT ${maxPerSession})`;
+        }
       });
     },
 
@@ -81,9 +107,10 @@ export function createSignInStore(sql: Sql): SignInStore {
     addBrowserSession(record) {
       return run(async () => {
         await sql`
-          INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
+          INSERT INTO browser_sessions (id_hash, sid, username, subject, auth_time, created_at,
             idle_expires_at, expires_at)
-          VALUES (${record.idHash}, ${record.sid}, ${record.username}, ${record.authTime},
+          VALUES (${record.idHash}, ${record.sid}, ${record.username}, ${record.subject},
+            ${record.authTime},
             ${record.createdAt}, ${record.idleExpiresAt}, ${record.expiresAt})`;
       });
     },
@@ -125,20 +152,20 @@ export function createSignInStore(sql: Sql): SignInStore {
       });
     },
 
-    getConsent(username, clientId) {
+    getConsent(subject, clientId) {
       return run(async () => {
         const [row] = await sql`
-          SELECT scope FROM consents WHERE username = ${username} AND client_id = ${clientId}`;
+          SELECT scope FROM consents WHERE subject = ${subject} AND client_id = ${clientId}`;
         return row?.scope;
       });
     },
 
-    saveConsent(username, clientId, scope, now) {
+    saveConsent(subject, clientId, scope, now) {
       return run(async () => {
         await sql`
-          INSERT INTO consents (username, client_id, scope, granted_at)
-          VALUES (${username}, ${clientId}, ${scope}, ${now})
-          ON CONFLICT (username, client_id) DO UPDATE
+          INSERT INTO consents (subject, client_id, scope, granted_at)
+          VALUES (${subject}, ${clientId}, ${scope}, ${now})
+          ON CONFLICT (subject, client_id) DO UPDATE
             SET scope = excluded.scope, granted_at = excluded.granted_at`;
       });
     },
@@ -163,18 +190,27 @@ export async function deleteUserBrowserSessions(
   return sessions;
 }
 
-/** Deletes the consents given to a client. Runs inside the caller's transaction. */
-export async function forgetClientConsents(tx: Transaction, clientId: string): Promise<void> {
-  await tx`DELETE FROM consents WHERE client_id = ${clientId}`;
+/** Deletes the consents an account gave. Runs inside the caller's transaction. */
+export async function forgetUserConsents(tx: Transaction, subject: string): Promise<void> {
+  await tx`DELETE FROM consents WHERE subject = ${subject}`;
 }
 
 /**
- * Deletes expired pending steps, authorization codes past their retention, and ended browser
+ * Deletes the consents given to a client and its authorization codes, used or not. Runs inside
+ * the caller's transaction.
+ */
+export async function forgetClientSignIns(tx: Transaction, clientId: string): Promise<void> {
+  await tx`DELETE FROM consents WHERE client_id = ${clientId}`;
+  await tx`DELETE FROM authorization_codes WHERE client_id = ${clientId}`;
+}
+
+/**
+ * Deletes expired pending steps, expired authorization codes (used or not), and ended browser
  * sessions with their family links. Runs inside the caller's transaction.
  */
 export async function pruneSignIn(tx: Transaction, now: UnixSeconds): Promise<void> {
   await tx`DELETE FROM pending_requests WHERE expires_at <= ${now}`;
-  await tx`DELETE FROM authorization_codes WHERE expires_at <= ${now - CODE_RETENTION_SECONDS}`;
+  await tx`DELETE FROM authorization_codes WHERE expires_at <= ${now}`;
   await tx`
     DELETE FROM browser_sessions WHERE expires_at <= ${now} OR idle_expires_at <= ${now}`;
   await tx`

@@ -6,6 +6,7 @@
  * a revocation of the same family take turns; rotation decides through _rotation.ts.
  */
 import type { UnixSeconds } from "../../clock.ts";
+import type { ClientRemoval } from "../clients.ts";
 import {
   type NewSigningKey,
   publicHalf,
@@ -96,16 +97,23 @@ export function createTokenStore(sql: Sql): TokenStore {
       });
     },
 
-    startRefreshFamily(family, token, passwordHash) {
+    startRefreshFamily(family, token, passwordHash, client) {
       return transaction(sql, async (tx) => {
-        // The share lock makes a concurrent password change or removal wait for this family
-        // to exist (and then end it), or this insert wait for the change (and then find the
-        // password no longer current).
+        // The share locks make a concurrent password change or removal of the user or the
+        // client wait for this family to exist (and then end it), or this insert wait for the
+        // change (and then find the password or the registration no longer current).
         const [current] = await tx`
           SELECT 1 FROM users WHERE username = ${family.username}
             AND password_hash = ${passwordHash}
           FOR SHARE`;
         if (!current) return false;
+        if (client) {
+          const [registered] = await tx`
+            SELECT 1 FROM clients WHERE client_id = ${family.clientId}
+              AND created_at = ${client.createdAt}
+            FOR SHARE`;
+          if (!registered) return false;
+        }
         await insertFamily(tx, family);
         await insertRefreshToken(tx, token);
         return true;
@@ -163,7 +171,7 @@ export function createTokenStore(sql: Sql): TokenStore {
     listRevocations(afterSeq, now) {
       return run(async () => {
         const rows = await sql`
-          SELECT seq, kind, id, expires_at FROM revocations
+          SELECT seq, kind, id, expires_at, issued_until FROM revocations
           WHERE seq > ${afterSeq} AND expires_at > ${now} ORDER BY seq`;
         return rows.map(records.toRevocation);
       });
@@ -176,14 +184,42 @@ export function createTokenStore(sql: Sql): TokenStore {
  * access tokens may still be accepted; returns those families, now revoked. Runs inside the
  * caller's transaction.
  */
-export async function revokeUserFamilies(
+export function revokeUserFamilies(
   tx: Transaction,
   username: string,
   now: UnixSeconds,
 ): Promise<RefreshFamilyRecord[]> {
+  return revokeFamiliesOf(tx, "username", username, now);
+}
+
+/**
+ * Ends what a removed client was given: revokes its families as {@linkcode revokeUserFamilies}
+ * does a user's, and records the `client` revocation of its access tokens issued until
+ * `removal.tokensIssuedUntil` under a new `seq` (so instances that saw an earlier removal of the
+ * same id read it again). Runs inside the caller's transaction.
+ */
+export async function revokeClientTokens(
+  tx: Transaction,
+  clientId: string,
+  removal: ClientRemoval,
+): Promise<void> {
+  await revokeFamiliesOf(tx, "client_id", clientId, removal.now);
+  await tx`LOCK TABLE revocations IN SHARE ROW EXCLUSIVE MODE`;
+  await tx`DELETE FROM revocations WHERE kind = 'client' AND id = ${clientId}`;
+  await tx`
+    INSERT INTO revocations (kind, id, expires_at, issued_until)
+    VALUES ('client', ${clientId}, ${removal.tokensAcceptedUntil}, ${removal.tokensIssuedUntil})`;
+}
+
+async function revokeFamiliesOf(
+  tx: Transaction,
+  column: "username" | "client_id",
+  value: string,
+  now: UnixSeconds,
+): Promise<RefreshFamilyRecord[]> {
   const families = (await tx`
     UPDATE refresh_families SET revoked_at = ${now}
-    WHERE username = ${username} AND revoked_at IS NULL
+    WHERE ${tx(column)} = ${value} AND revoked_at IS NULL
     RETURNING *`).map(records.toRefreshFamily);
   for (const family of families) {
     if (needsSidRevocation(family, now)) {
@@ -214,10 +250,10 @@ function selectRefreshToken(sql: Sql | Transaction, tokenHash: string) {
 
 async function insertFamily(tx: Transaction, family: RefreshFamilyRecord): Promise<void> {
   await tx`
-    INSERT INTO refresh_families (id, username, client_id, created_at, expires_at,
+    INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
       access_expires_at, revoked_at)
-    VALUES (${family.id}, ${family.username}, ${family.clientId}, ${family.createdAt},
-      ${family.expiresAt}, ${family.accessExpiresAt}, ${family.revokedAt})`;
+    VALUES (${family.id}, ${family.username}, ${family.subject}, ${family.clientId},
+      ${family.createdAt}, ${family.expiresAt}, ${family.accessExpiresAt}, ${family.revokedAt})`;
 }
 
 async function insertRefreshToken(tx: Transaction, token: RefreshTokenRecord): Promise<void> {

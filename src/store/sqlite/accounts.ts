@@ -7,14 +7,19 @@
 import type { DatabaseSync } from "node:sqlite";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountChange, AccountStore, ThrottleDecision, ThrottleRecord } from "../accounts.ts";
-import { duplicateUser } from "../errors.ts";
+import { actsForItself } from "../clients.ts";
+import { duplicateUser, userNameTaken } from "../errors.ts";
 import { THROTTLE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { liveSessions } from "../_session_end.ts";
-import { throttleWrites } from "../_throttle.ts";
+import { newSubject } from "../_subjects.ts";
+import { reservationsColumn, throttleWrites } from "../_throttle.ts";
 import { all, change, one, run, transaction } from "./database.ts";
-import { deleteUserBrowserSessions } from "./sign_in.ts";
+import { deleteUserBrowserSessions, forgetUserConsents } from "./sign_in.ts";
 import { revokeUserFamilies } from "./tokens.ts";
+
+/** The columns of a user's record. */
+const USER_COLUMNS = "username, subject, password_hash, created_at";
 
 /** The accounts part on `db`. */
 export function createAccountStore(db: DatabaseSync): AccountStore {
@@ -35,28 +40,37 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
   return {
     getUser(username) {
       return run(() => {
-        const row = one(
-          db,
-          "SELECT username, password_hash, created_at FROM users WHERE username = ?",
-          username,
-        );
+        const row = one(db, `SELECT ${USER_COLUMNS} FROM users WHERE username = ?`, username);
         return row && records.toUser(row);
       });
     },
 
-    async addUser(username, passwordHash, options = {}) {
-      const added = await run(() =>
-        change(
+    getUserBySubject(subject) {
+      return run(() => {
+        const row = one(db, `SELECT ${USER_COLUMNS} FROM users WHERE subject = ?`, subject);
+        return row && records.toUser(row);
+      });
+    },
+
+    addUser(username, passwordHash, options = {}) {
+      // The write lock is taken before the client is read: no client can be added in between.
+      return transaction(db, () => {
+        const client = one(db, "SELECT * FROM clients WHERE client_id = ?", username);
+        if (client && actsForItself(records.toClient(client))) {
+          throw userNameTaken(username);
+        }
+        const added = change(
           db,
-          `INSERT INTO users (username, password_hash, created_at, demo) VALUES (?, ?, ?, ?)
-           ON CONFLICT DO NOTHING`,
+          `INSERT INTO users (username, subject, password_hash, created_at, demo)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING`,
           username,
+          newSubject(),
           passwordHash,
           unixNow(),
           options.demo ? 1 : 0,
-        )
-      );
-      if (added === 0) throw duplicateUser(username);
+        );
+        if (added === 0) throw duplicateUser(username);
+      });
     },
 
     replacePasswordHash(username, expected, passwordHash) {
@@ -82,11 +96,11 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
     },
 
     removeUser(username, now) {
-      return accountChange(
-        username,
-        now,
-        () => change(db, "DELETE FROM users WHERE username = ?", username) > 0,
-      );
+      return accountChange(username, now, () => {
+        const removed = one(db, "DELETE FROM users WHERE username = ? RETURNING subject", username);
+        if (removed) forgetUserConsents(db, removed.subject as string);
+        return removed !== undefined;
+      });
     },
 
     endUserSessions(username, now) {
@@ -130,7 +144,8 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
         for (const key of keys) {
           const row = one(
             db,
-            "SELECT failures, window_start, blocked_until FROM throttle WHERE key = ?",
+            `SELECT failures, window_start, blocked_until, reserved_until FROM throttle
+             WHERE key = ?`,
             key,
           );
           if (row) current.set(key, records.toThrottle(row));
@@ -143,13 +158,16 @@ export function createAccountStore(db: DatabaseSync): AccountStore {
           }
           change(
             db,
-            `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+            `INSERT INTO throttle (key, failures, window_start, blocked_until, reserved_until)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-               window_start = excluded.window_start, blocked_until = excluded.blocked_until`,
+               window_start = excluded.window_start, blocked_until = excluded.blocked_until,
+               reserved_until = excluded.reserved_until`,
             key,
             record.failures,
             record.windowStartAt,
             record.blockedUntil,
+            reservationsColumn(record),
           );
         }
         return decision.result;

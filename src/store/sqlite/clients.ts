@@ -1,21 +1,34 @@
 /**
  * @module
  * The clients part of the embedded store: registered OAuth clients, their lists stored as JSON
- * text. Removing a client forgets the consents given to it in the same transaction.
+ * text. Removing a client ends its tokens, codes and consents in the same transaction.
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { ClientStore } from "../clients.ts";
-import { duplicateClient } from "../errors.ts";
+import { actsForItself, type ClientStore } from "../clients.ts";
+import { clientIdTaken, duplicateClient } from "../errors.ts";
 import * as records from "../_rows.ts";
 import { all, change, one, run, transaction } from "./database.ts";
-import { forgetClientConsents } from "./sign_in.ts";
+import { forgetClientSignIns } from "./sign_in.ts";
+import { revokeClientTokens } from "./tokens.ts";
 
 /** The clients part on `db`. */
 export function createClientStore(db: DatabaseSync): ClientStore {
   return {
     async addClient(record) {
-      const added = await run(() =>
-        change(
+      // The write lock is taken before the users are read: no user can be added in between.
+      const added = await transaction(db, () => {
+        if (
+          actsForItself(record) &&
+          one(
+            db,
+            "SELECT 1 FROM users WHERE username = ? OR subject = ?",
+            record.clientId,
+            record.clientId,
+          )
+        ) {
+          throw clientIdTaken(record.clientId);
+        }
+        return change(
           db,
           `INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
            post_logout_redirect_uris, first_party, scope, grant_types, created_at)
@@ -29,8 +42,8 @@ export function createClientStore(db: DatabaseSync): ClientStore {
           record.scope,
           JSON.stringify(record.grantTypes),
           record.createdAt,
-        )
-      );
+        );
+      });
       if (added === 0) throw duplicateClient(record.clientId);
     },
 
@@ -45,10 +58,12 @@ export function createClientStore(db: DatabaseSync): ClientStore {
       return run(() => all(db, "SELECT * FROM clients ORDER BY client_id").map(records.toClient));
     },
 
-    removeClient(clientId) {
+    removeClient(clientId, removal) {
       return transaction(db, () => {
-        forgetClientConsents(db, clientId);
-        return change(db, "DELETE FROM clients WHERE client_id = ?", clientId) > 0;
+        if (change(db, "DELETE FROM clients WHERE client_id = ?", clientId) === 0) return false;
+        revokeClientTokens(db, clientId, removal);
+        forgetClientSignIns(db, clientId);
+        return true;
       });
     },
 

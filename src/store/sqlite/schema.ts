@@ -16,10 +16,14 @@ const SQLITE: steps.Dialect = {
   keyOrder: "",
   now: "unixepoch()",
   laterExpiry: "max(expires_at, excluded.expires_at)",
+  randomSubject: "lower(hex(randomblob(16)))",
 };
 
-/** Schema versions, applied in order; the database remembers the last one in `user_version`. */
-const MIGRATIONS = [
+/**
+ * Schema versions, applied in order; the database remembers the last one in `user_version`.
+ * Exported so that upgrades can be tested from any version.
+ */
+export const MIGRATIONS: readonly string[] = [
   steps.accountTables(SQLITE),
   steps.refreshTokenTables(SQLITE),
   steps.SECONDS_NOT_MILLISECONDS,
@@ -57,6 +61,23 @@ const MIGRATIONS = [
    ALTER TABLE signing_keys_v6 RENAME TO signing_keys;
    ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;`,
   steps.signInTables(SQLITE),
+  steps.SIGN_IN_BOUNDS,
+  steps.clientRemovals(SQLITE),
+  steps.THROTTLE_RESERVATIONS,
+  // Every user gets a subject of their own (the table is rebuilt for the new required, unique
+  // column), which what belongs to an account then carries.
+  `CREATE TABLE users_v11 (
+     username TEXT PRIMARY KEY,
+     subject TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     demo INTEGER NOT NULL DEFAULT 0
+   ) STRICT;
+   INSERT INTO users_v11 (rowid, username, subject, password_hash, created_at, demo)
+     SELECT rowid, username, ${SQLITE.randomSubject}, password_hash, created_at, demo FROM users;
+   DROP TABLE users;
+   ALTER TABLE users_v11 RENAME TO users;
+   ${steps.subjectsFromUsers(SQLITE)}`,
   steps.secondFactorTables(SQLITE),
 ];
 

@@ -2,33 +2,52 @@
  * @module
  * The sign-in part of the embedded store: pending steps, authorization codes, browser sessions
  * with the refresh families issued in them, and consents. Code use decides through
- * _code_use.ts inside the write lock taken before the read.
+ * _code_use.ts inside the write lock taken before the read; a pending sign-in is counted against
+ * its address, and a code's session trimmed, inside the write lock too.
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { UnixSeconds } from "../../clock.ts";
 import type { BrowserSessionRecord, SignInStore } from "../sign_in.ts";
 import { planCodeUse } from "../_code_use.ts";
-import { CODE_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
 import { all, change, one, run, transaction } from "./database.ts";
 
 /** The sign-in part on `db`. */
 export function createSignInStore(db: DatabaseSync): SignInStore {
   return {
-    async addPendingRequest(record) {
-      await run(() =>
+    addPendingRequest(record, maxPerAddress) {
+      return transaction(db, () => {
+        if (maxPerAddress !== undefined && record.address !== null) {
+          change(
+            db,
+            "DELETE FROM pending_requests WHERE address = ? AND expires_at <= ?",
+            record.address,
+            record.createdAt,
+          );
+          const live = one(
+            db,
+            `SELECT count(*) AS n, min(expires_at) AS free_at FROM pending_requests
+             WHERE address = ?`,
+            record.address,
+          )!;
+          if (Number(live.n) >= maxPerAddress) {
+            return { added: false, freeAt: Number(live.free_at) };
+          }
+        }
         change(
           db,
-          `INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, created_at,
-           expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, address, created_at,
+           expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
           record.id,
           record.bindingHash,
           record.csrfHash,
           record.action,
+          record.address,
           record.createdAt,
           record.expiresAt,
-        )
-      );
+        );
+        return { added: true };
+      });
     },
 
     getPendingRequest(id, now) {
@@ -55,16 +74,17 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       });
     },
 
-    async addAuthorizationCode(record) {
-      await run(() =>
+    addAuthorizationCode(record, maxPerSession) {
+      return transaction(db, () => {
         change(
           db,
-          `INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,
-           code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
-           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
+           scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
+           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           record.codeHash,
           record.clientId,
           record.username,
+          record.subject,
           record.redirectUri,
           record.scope,
           record.codeChallenge,
@@ -76,8 +96,26 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
           record.usedAt,
           record.familyId,
           record.replayedAt,
-        )
-      );
+        );
+        change(
+          db,
+          "DELETE FROM authorization_codes WHERE browser_sid = ? AND expires_at <= ?",
+          record.browserSid,
+          record.createdAt,
+        );
+        if (maxPerSession !== undefined) {
+          // A new row's rowid is above every other's, so the newest codes have the highest.
+          change(
+            db,
+            `DELETE FROM authorization_codes WHERE browser_sid = ? AND rowid NOT IN (
+               SELECT rowid FROM authorization_codes WHERE browser_sid = ?
+               ORDER BY rowid DESC LIMIT ?)`,
+            record.browserSid,
+            record.browserSid,
+            maxPerSession,
+          );
+        }
+      });
     },
 
     useAuthorizationCode(codeHash, now) {
@@ -113,11 +151,12 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       await run(() =>
         change(
           db,
-          `INSERT INTO browser_sessions (id_hash, sid, username, auth_time, created_at,
-           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO browser_sessions (id_hash, sid, username, subject, auth_time, created_at,
+           idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           record.idHash,
           record.sid,
           record.username,
+          record.subject,
           record.authTime,
           record.createdAt,
           record.idleExpiresAt,
@@ -165,25 +204,25 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
       });
     },
 
-    getConsent(username, clientId) {
+    getConsent(subject, clientId) {
       return run(() =>
         one(
           db,
-          "SELECT scope FROM consents WHERE username = ? AND client_id = ?",
-          username,
+          "SELECT scope FROM consents WHERE subject = ? AND client_id = ?",
+          subject,
           clientId,
         )?.scope as string | undefined
       );
     },
 
-    async saveConsent(username, clientId, scope, now) {
+    async saveConsent(subject, clientId, scope, now) {
       await run(() =>
         change(
           db,
-          `INSERT INTO consents (username, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (username, client_id) DO UPDATE SET scope = excluded.scope,
+          `INSERT INTO consents (subject, client_id, scope, granted_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope,
              granted_at = excluded.granted_at`,
-          username,
+          subject,
           clientId,
           scope,
           now,
@@ -207,18 +246,27 @@ export function deleteUserBrowserSessions(
   return sessions;
 }
 
-/** Deletes the consents given to a client. Runs inside the caller's transaction. */
-export function forgetClientConsents(db: DatabaseSync, clientId: string): void {
-  change(db, "DELETE FROM consents WHERE client_id = ?", clientId);
+/** Deletes the consents an account gave. Runs inside the caller's transaction. */
+export function forgetUserConsents(db: DatabaseSync, subject: string): void {
+  change(db, "DELETE FROM consents WHERE subject = ?", subject);
 }
 
 /**
- * Deletes expired pending steps, authorization codes past their retention, and ended browser
+ * Deletes the consents given to a client and its authorization codes, used or not. Runs inside
+ * the caller's transaction.
+ */
+export function forgetClientSignIns(db: DatabaseSync, clientId: string): void {
+  change(db, "DELETE FROM consents WHERE client_id = ?", clientId);
+  change(db, "DELETE FROM authorization_codes WHERE client_id = ?", clientId);
+}
+
+/**
+ * Deletes expired pending steps, expired authorization codes (used or not), and ended browser
  * sessions with their family links. Runs inside the caller's transaction.
  */
 export function pruneSignIn(db: DatabaseSync, now: UnixSeconds): void {
   change(db, "DELETE FROM pending_requests WHERE expires_at <= ?", now);
-  change(db, "DELETE FROM authorization_codes WHERE expires_at <= ?", now - CODE_RETENTION_SECONDS);
+  change(db, "DELETE FROM authorization_codes WHERE expires_at <= ?", now);
   change(
     db,
     "DELETE FROM browser_sessions WHERE expires_at <= ? OR idle_expires_at <= ?",

@@ -7,6 +7,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { UnixSeconds } from "../../clock.ts";
+import type { ClientRemoval } from "../clients.ts";
 import {
   type NewSigningKey,
   publicHalf,
@@ -113,7 +114,7 @@ export function createTokenStore(db: DatabaseSync): TokenStore {
       });
     },
 
-    startRefreshFamily(family, token, passwordHash) {
+    startRefreshFamily(family, token, passwordHash, client) {
       return transaction(db, () => {
         const current = one(
           db,
@@ -122,6 +123,7 @@ export function createTokenStore(db: DatabaseSync): TokenStore {
           passwordHash,
         );
         if (current === undefined) return false;
+        if (client && !isRegistration(db, family.clientId, client.createdAt)) return false;
         insertFamily(db, family);
         insertRefreshToken(db, token);
         return true;
@@ -199,11 +201,43 @@ export function revokeUserFamilies(
   username: string,
   now: UnixSeconds,
 ): RefreshFamilyRecord[] {
+  return revokeFamiliesOf(db, "username", username, now);
+}
+
+/**
+ * Ends what a removed client was given: revokes its families as {@linkcode revokeUserFamilies}
+ * does a user's, and records the `client` revocation of its access tokens issued until
+ * `removal.tokensIssuedUntil` under a new `seq` (so instances that saw an earlier removal of the
+ * same id read it again). Runs inside the caller's transaction.
+ */
+export function revokeClientTokens(
+  db: DatabaseSync,
+  clientId: string,
+  removal: ClientRemoval,
+): void {
+  revokeFamiliesOf(db, "client_id", clientId, removal.now);
+  change(db, "DELETE FROM revocations WHERE kind = 'client' AND id = ?", clientId);
+  change(
+    db,
+    "INSERT INTO revocations (kind, id, expires_at, issued_until) VALUES ('client', ?, ?, ?)",
+    clientId,
+    removal.tokensAcceptedUntil,
+    removal.tokensIssuedUntil,
+  );
+}
+
+function revokeFamiliesOf(
+  db: DatabaseSync,
+  column: "username" | "client_id",
+  value: string,
+  now: UnixSeconds,
+): RefreshFamilyRecord[] {
   const families = all(
     db,
-    "UPDATE refresh_families SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL RETURNING *",
+    `UPDATE refresh_families SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL
+     RETURNING *`,
     now,
-    username,
+    value,
   ).map(records.toRefreshFamily);
   for (const family of families) {
     if (needsSidRevocation(family, now)) {
@@ -211,6 +245,16 @@ export function revokeUserFamilies(
     }
   }
   return families;
+}
+
+/** Whether `clientId` is registered, and since `createdAt` (not removed and added again). */
+function isRegistration(db: DatabaseSync, clientId: string, createdAt: UnixSeconds): boolean {
+  return one(
+    db,
+    "SELECT 1 FROM clients WHERE client_id = ? AND created_at = ?",
+    clientId,
+    createdAt,
+  ) !== undefined;
 }
 
 /**
@@ -242,10 +286,11 @@ function readRefreshToken(db: DatabaseSync, tokenHash: string): RefreshTokenStat
 function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
   change(
     db,
-    `INSERT INTO refresh_families (id, username, client_id, created_at, expires_at,
-     access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
+     access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     family.id,
     family.username,
+    family.subject,
     family.clientId,
     family.createdAt,
     family.expiresAt,

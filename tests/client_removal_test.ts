@@ -1,0 +1,311 @@
+/**
+ * `clients remove` ends everything the client was given, on every instance: its refresh tokens
+ * are refused at `/refresh` and at `/oauth/token` (with the client's id alone, with its old
+ * secret, or with no client at all), its access tokens at `/hello` and `/userinfo`, its codes
+ * cannot be exchanged, and its consents are gone. Registering the same client id again starts
+ * afresh: nothing of the old registration works with the new secret, and users are asked for
+ * consent again. A removal racing refreshes and sign-ins on another instance leaves no token of
+ * the client alive. Each runs on two instances sharing one SQLite file and on two sharing one
+ * PostgreSQL database: the tokens come from instance A, the removal from the command line, the
+ * refusals are seen at instance B.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type Cluster, eventually, startCluster, SYNC_DEADLINE_MS } from "./helpers/cluster.ts";
+import {
+  authorizeUrl,
+  CookieBrowser,
+  formFields,
+  pkce,
+  type Reachable,
+  redirectedTo,
+  tokenRequest,
+} from "./helpers/oidc.ts";
+import { POSTGRESQL } from "./helpers/postgres.ts";
+import { testNeeding } from "./helpers/prerequisites.ts";
+import { runCli, type ServerProcess } from "./helpers/process.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const PASSWORD = "alice-password-1";
+const REDIRECT_URI = "https://web.example/callback";
+/** The answers that refuse a grant without issuing anything. */
+const REFUSALS = ["invalid_grant", "invalid_client", "unauthorized_client"];
+
+type Json = Record<string, unknown>;
+type Basic = { id: string; secret: string };
+
+/** Registers the confidential third-party client "web" with every grant; returns its secret. */
+async function addWeb(cluster: Cluster): Promise<string> {
+  const added = await runCli([
+    "clients",
+    "add",
+    "web",
+    "--redirect-uri",
+    REDIRECT_URI,
+    "--scope",
+    "openid profile hello",
+    "--grant",
+    "authorization_code,refresh_token,password,client_credentials",
+  ], { cwd: cluster.dir, env: { DATABASE_URL: cluster.databaseUrl } });
+  assert.equal(added.code, 0, added.stderr);
+  const secret = /^client_secret: (\S+)$/m.exec(added.stdout)?.[1];
+  assert.ok(secret, "a secret was printed");
+  return secret;
+}
+
+async function removeWeb(cluster: Cluster): Promise<void> {
+  const removed = await runCli(["clients", "remove", "web"], {
+    cwd: cluster.dir,
+    env: { DATABASE_URL: cluster.databaseUrl },
+  });
+  assert.equal(removed.code, 0, removed.stderr);
+}
+
+/** A code for "web" from `browser` at `server`: it signs in and allows access when asked. */
+async function codeFor(
+  browser: CookieBrowser,
+  server: Reachable,
+): Promise<{ code: string; verifier: string; consentShown: boolean }> {
+  browser.server = server;
+  const { verifier, challenge } = await pkce();
+  const app = { clientId: "web", redirectUri: REDIRECT_URI };
+  let res = await browser.get(
+    authorizeUrl(server, app, { scope: "openid hello", code_challenge: challenge }),
+  );
+  let consentShown = false;
+  for (let page = 0; page < 2 && res.status === 200; page++) {
+    const html = await res.text();
+    if (/<h1>Sign in<\/h1>/.test(html)) {
+      res = await browser.signIn(formFields(html), "alice", PASSWORD);
+    } else {
+      assert.match(html, /<h1>Allow access\?<\/h1>/);
+      consentShown = true;
+      res = await browser.post("/consent", { ...formFields(html), decision: "allow" });
+    }
+  }
+  const code = redirectedTo(res, REDIRECT_URI).get("code");
+  assert.ok(code, "a code");
+  return { code, verifier, consentShown };
+}
+
+/** Exchanges a code at the token endpoint, as the client with `basic` or by id alone. */
+function exchange(
+  server: Reachable,
+  issued: { code: string; verifier: string },
+  basic?: Basic,
+): Promise<{ res: Response; body: Json }> {
+  return tokenRequest(server, {
+    grant_type: "authorization_code",
+    code: issued.code,
+    code_verifier: issued.verifier,
+    redirect_uri: REDIRECT_URI,
+    ...(basic === undefined && { client_id: "web" }),
+  }, basic);
+}
+
+/** Tokens from a grant that must succeed. */
+function granted({ res, body }: { res: Response; body: Json }, what: string): Json {
+  assert.equal(res.status, 200, `${what}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Why an answer is not a refusal that issues nothing, or undefined when it is one. */
+function notRefused(status: number, body: Json): string | undefined {
+  if ((status === 400 || status === 401) && REFUSALS.includes(String(body.error))) {
+    return body.access_token === undefined ? undefined : "a refusal with tokens";
+  }
+  return `${status} error=${body.error} scope=${body.scope}`;
+}
+
+/** The status of a protected resource for an access token. */
+async function statusAt(
+  cluster: Cluster,
+  server: ServerProcess,
+  path: "/hello" | "/userinfo",
+  token: unknown,
+): Promise<number> {
+  return (await cluster.call(server, path, { token: String(token) })).status;
+}
+
+async function removalOn(t: Deno.TestContext, kind: "sqlite" | "postgres"): Promise<void> {
+  await using cluster = await startCluster(kind, { alice: PASSWORD });
+  const { a, b } = cluster;
+  const at = (server: ServerProcess): Reachable => ({ url: server.url, client: cluster.client });
+  const secret = await addWeb(cluster);
+  const basic = { id: "web", secret };
+
+  // Everything the client gets, from A.
+  const password = granted(
+    await tokenRequest(at(a), {
+      grant_type: "password",
+      username: "alice",
+      password: PASSWORD,
+      scope: "hello",
+    }, basic),
+    "password grant",
+  );
+  const browser = new CookieBrowser(at(a));
+  const first = await codeFor(browser, at(a));
+  assert.equal(first.consentShown, true, "a third-party client asks for consent");
+  const signedIn = granted(await exchange(at(a), first, basic), "first code");
+  const families: Json[] = [];
+  for (let i = 0; i < 3; i++) {
+    families.push(granted(await exchange(at(a), await codeFor(browser, at(a)), basic), "code"));
+  }
+  const unredeemed = [await codeFor(browser, at(a)), await codeFor(browser, at(a))];
+  const service = granted(
+    await tokenRequest(at(a), { grant_type: "client_credentials", scope: "hello" }, basic),
+    "client credentials",
+  );
+  assert.equal(await statusAt(cluster, b, "/hello", password.access_token), 200);
+  assert.equal(await statusAt(cluster, b, "/userinfo", signedIn.access_token), 200);
+  assert.equal(await statusAt(cluster, b, "/hello", service.access_token), 200);
+
+  await removeWeb(cluster);
+
+  await t.step("B refuses its refresh tokens at /refresh and at /oauth/token", async () => {
+    const problems: string[] = [];
+    const atRefresh = await cluster.call(b, "/refresh", {
+      json: { refresh_token: password.refresh_token },
+    });
+    const problem = notRefused(atRefresh.status, atRefresh.body);
+    if (problem) problems.push(`/refresh: ${problem}`);
+    const attempts: [string, Record<string, string>, Basic | undefined][] = [
+      ["client_id alone", { ...refreshForm(signedIn), client_id: "web" }, undefined],
+      ["the old secret", refreshForm(families[0]), basic],
+      ["no client", refreshForm(families[1]), undefined],
+    ];
+    for (const [what, form, credentials] of attempts) {
+      const { res, body } = await tokenRequest(at(b), form, credentials);
+      const problem = notRefused(res.status, body);
+      if (problem) problems.push(`/oauth/token with ${what}: ${problem}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  await t.step("B refuses its access tokens at /hello and /userinfo", async () => {
+    const checks: [string, "/hello" | "/userinfo", unknown][] = [
+      ["the password grant's token at /hello", "/hello", password.access_token],
+      ["the code's token at /userinfo", "/userinfo", signedIn.access_token],
+      ["the client credentials token at /hello", "/hello", service.access_token],
+    ];
+    let accepted: string[] = [];
+    await waitFor(() => `B to refuse ${accepted.join(", ")}`, async () => {
+      accepted = [];
+      for (const [what, path, token] of checks) {
+        if (await statusAt(cluster, b, path, token) !== 401) accepted.push(what);
+      }
+      return accepted.length === 0;
+    }, { timeoutMs: SYNC_DEADLINE_MS });
+  });
+
+  await t.step("B refuses to exchange its code", async () => {
+    const { res, body } = await exchange(at(b), unredeemed[0]);
+    assert.equal(notRefused(res.status, body), undefined);
+  });
+
+  const renewedSecret = await addWeb(cluster);
+  const renewed = { id: "web", secret: renewedSecret };
+
+  await t.step(
+    "the same id registered again: the old refresh token and code are refused with the new secret",
+    async () => {
+      const problems: string[] = [];
+      const refreshed = await tokenRequest(at(b), refreshForm(families[2]), renewed);
+      const refreshProblem = notRefused(refreshed.res.status, refreshed.body);
+      if (refreshProblem) problems.push(`refresh token: ${refreshProblem}`);
+      const code = await exchange(at(b), unredeemed[1], renewed);
+      const codeProblem = notRefused(code.res.status, code.body);
+      if (codeProblem) problems.push(`code: ${codeProblem}`);
+      assert.deepEqual(problems, []);
+    },
+  );
+
+  await t.step(
+    "the same id registered again asks for consent again, then works at both instances",
+    async () => {
+      const again = await codeFor(browser, at(b));
+      assert.equal(again.consentShown, true, "the old consent went with the old registration");
+      const tokens = granted(await exchange(at(a), again, renewed), "a new code");
+      assert.equal(await statusAt(cluster, b, "/hello", tokens.access_token), 200);
+    },
+  );
+
+  await t.step(
+    "a removal while B refreshes and signs in for the client at once leaves none of its tokens alive",
+    async () => {
+      const start = await codeFor(browser, at(b));
+      let chain = granted(await exchange(at(b), start, renewed), "the chain's start");
+      const held: Json[] = [];
+      let removing = true;
+      const refreshing = (async () => {
+        while (removing) {
+          const { res, body } = await tokenRequest(at(b), refreshForm(chain), renewed);
+          if (res.status !== 200) return;
+          chain = body;
+        }
+      })();
+      const signingIn = (async () => {
+        while (removing) {
+          const { challenge, verifier } = await pkce();
+          browser.server = at(b);
+          const res = await browser.get(
+            authorizeUrl(at(b), { clientId: "web", redirectUri: REDIRECT_URI }, {
+              scope: "openid hello",
+              code_challenge: challenge,
+            }),
+          );
+          const code = res.status === 303 ? redirectedTo(res, REDIRECT_URI).get("code") : null;
+          await res.body?.cancel();
+          if (!code) return;
+          const { res: exchanged, body } = await exchange(at(b), { code, verifier }, renewed);
+          if (exchanged.status !== 200) return;
+          held.push(body);
+        }
+      })();
+      await removeWeb(cluster);
+      removing = false;
+      await Promise.all([refreshing, signingIn]);
+      held.push(chain);
+
+      const problems: string[] = [];
+      for (const [i, tokens] of held.entries()) {
+        const { res, body } = await tokenRequest(at(b), {
+          ...refreshForm(tokens),
+          client_id: "web",
+        });
+        const problem = notRefused(res.status, body);
+        if (problem) problems.push(`refresh token ${i} of ${held.length}: ${problem}`);
+      }
+      assert.deepEqual(problems, []);
+      await eventually("both instances to refuse every access token of the client", async () => {
+        for (const tokens of held) {
+          for (const server of [a, b]) {
+            if (await statusAt(cluster, server, "/hello", tokens.access_token) !== 401) {
+              return false;
+            }
+          }
+        }
+        return true;
+      });
+    },
+  );
+}
+
+/** A refresh token grant's form for the refresh token of `tokens`. */
+function refreshForm(tokens: Json): Record<string, string> {
+  return { grant_type: "refresh_token", refresh_token: String(tokens.refresh_token) };
+}
+
+Deno.test("SQLite, two instances: removing a client ends its tokens, codes and consents everywhere", async (t) => {
+  await removalOn(t, "sqlite");
+});
+
+testNeeding([POSTGRESQL], {
+  name:
+    "PostgreSQL, two instances: removing a client ends its tokens, codes and consents everywhere",
+  async fn(t) {
+    await removalOn(t, "postgres");
+  },
+});
