@@ -253,6 +253,8 @@ needsOathtool(
     const wrong = statuses.filter((status) => status === 400).length;
     assert.ok(wrong <= 5, `at most the free failures were checked: ${statuses}`);
     assert.equal(statuses.filter((status) => status === 429).length, 20 - wrong);
+    const entered = server.logs.filter((line) => line.event === "throttle_entered");
+    assert.deepEqual(entered.map((line) => line.reason), ["account"], "the code budget closed");
 
     // The right password again, in a new browser: the code is still refused while throttled.
     const again = await passwordStep(server, app);
