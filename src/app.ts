@@ -5,6 +5,7 @@
  * flows from the sign-in services and builds nothing else.
  */
 import type { PasswordLogin } from "./auth/accounts/password_login.ts";
+import type { SecondFactors } from "./auth/accounts/second_factors.ts";
 import type { ClientRegistry } from "./auth/clients/registry.ts";
 import type { ScopePolicy } from "./auth/scopes.ts";
 import type { AuthorizationCodes } from "./auth/sign_in/authorization_codes.ts";
@@ -36,6 +37,14 @@ import { createOAuthRevokeHandler } from "./handlers/oauth_revoke.ts";
 import { createOAuthTokenHandler } from "./handlers/oauth_token.ts";
 import { createRefreshHandler } from "./handlers/refresh.ts";
 import { createSignInHandler } from "./handlers/sign_in.ts";
+import {
+  createContinueSignInHandler,
+  createSecondFactorHandler,
+} from "./handlers/second_factor.ts";
+import { createAccountHandlers } from "./handlers/account.ts";
+import { AccountSettings } from "./auth/sign_in/account_settings.ts";
+import type { AccountSessions } from "./auth/sign_in/account_sessions.ts";
+import type { PasswordChange } from "./auth/accounts/password_change.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
 import { createUserInfoHandler } from "./handlers/userinfo.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
@@ -53,6 +62,12 @@ export interface SignInServices {
   browserSessions: BrowserSessions;
   consents: Consents;
   codes: AuthorizationCodes;
+  /** Second factors: asked for after the password, enrolled on the account page. */
+  secondFactors: SecondFactors;
+  /** A person's own sessions, listed and ended on the account page. */
+  accountSessions: AccountSessions;
+  /** A person changing their own password on the account page. */
+  passwordChange: PasswordChange;
   /** The `/userinfo` answer for a token's claims. */
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
 }
@@ -83,10 +98,19 @@ export function createApp(deps: AppDeps): ServeHandler {
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { families, clients, bodyLimits };
   const answers = createErrorAnswers(config.realm);
-  const signInFlow = new SignInFlow({ ...signIn, clients, passwordLogin });
+  const signInFlow = new SignInFlow({
+    ...signIn,
+    clients,
+    passwordLogin,
+    mfaRequired: config.mfaRequired,
+  });
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
+  const account = createAccountHandlers(
+    new AccountSettings({ ...signIn, sessions: signIn.accountSessions }),
+    pages,
+  );
   const authorize = createAuthorizeHandler(signInFlow, pages);
   const endSession = createEndSessionHandler(signOutFlow, pages);
   const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
@@ -127,6 +151,16 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/.well-known/openid-configuration", { GET: metadata }),
     route("/authorize", { GET: authorize, POST: authorize }, page),
     route("/sign-in", { POST: createSignInHandler(signInFlow, pages) }, page),
+    route("/sign-in/second-factor", {
+      POST: createSecondFactorHandler(signInFlow, pages),
+    }, page),
+    route("/sign-in/continue", { POST: createContinueSignInHandler(signInFlow, pages) }, page),
+    route("/account", { GET: account.overview }, page),
+    route("/account/totp", { POST: account.startTotp }, page),
+    route("/account/totp/confirm", { POST: account.confirmTotp }, page),
+    route("/account/recovery-codes", { POST: account.recoveryCodes }, page),
+    route("/account/sign-out", { POST: account.signOut }, page),
+    route("/account/password", { POST: account.changePassword }, page),
     route("/consent", { POST: createConsentHandler(signInFlow, pages) }, page),
     route("/userinfo", { GET: userinfo, POST: userinfo }, { errors: "oauth" }),
     route("/end-session", { GET: endSession, POST: endSession }, page),

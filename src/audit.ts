@@ -52,5 +52,15 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
       return metrics.refreshes.add(1, { outcome: "reuse_detected" });
     case "refresh_refused":
       return metrics.refreshes.add(1, { outcome: reason ?? "refused" });
+    case "password_changed":
+    case "app_signed_out":
+    case "signed_out_everywhere":
+      return metrics.accountChanges.add(1, { change: event });
+    case "second_factor_enrolled":
+    case "second_factor_succeeded":
+    case "second_factor_failed":
+    case "recovery_code_used":
+    case "recovery_codes_generated":
+      return metrics.secondFactor.add(1, { event: event.replace("second_factor_", "") });
   }
 }

@@ -77,6 +77,8 @@ export interface Config {
   drainDelayMs: number;
   /** Whether health-check requests are written to the access log. */
   logHealthChecks: boolean;
+  /** Whether every account must have a second factor (set up at its next browser sign-in). */
+  mfaRequired: boolean;
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;

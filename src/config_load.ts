@@ -150,6 +150,7 @@ export function loadConfig(args: string[], env: Env): Config {
       max: MAX_DRAIN_DELAY_SECONDS,
     }),
     logHealthChecks: boolean("LOG_HEALTH_CHECKS", env.LOG_HEALTH_CHECKS),
+    mfaRequired: boolean("MFA_REQUIRED", env.MFA_REQUIRED),
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
   };

@@ -92,6 +92,13 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
         ? "Too many sign-in attempts in progress; try again in a moment"
         : `Too many failed sign-in attempts; try again in ${error.retryAfterSeconds} seconds`,
   },
+  // An account with a second factor on a way in that takes none; a wrong code on the page.
+  mfa_required: { status: 400, wireCode: "mfa_required" },
+  invalid_code: {
+    status: 400,
+    wireCode: "invalid_grant",
+    onPage: () => "Invalid code; codes cannot be used twice",
+  },
   // The OAuth endpoints, and the errors redirected to clients.
   ...oauthErrors(400, [
     "invalid_request",

@@ -28,6 +28,20 @@ export type LoginOutcome = "success" | "invalid" | "throttled";
 
 /** `auth_logins_total` outcomes, all present from the start. */
 const LOGIN_OUTCOMES: readonly LoginOutcome[] = ["success", "invalid", "throttled"];
+/** `auth_second_factor_events_total` events, all present from the start. */
+const SECOND_FACTOR_EVENTS: readonly string[] = [
+  "enrolled",
+  "succeeded",
+  "failed",
+  "recovery_code_used",
+  "recovery_codes_generated",
+];
+/** `auth_account_changes_total` changes a person makes on the account page. */
+const ACCOUNT_CHANGES: readonly string[] = [
+  "password_changed",
+  "app_signed_out",
+  "signed_out_everywhere",
+];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */
 const THROTTLE_REASONS: readonly string[] = ["account", "address", "device"];
 /** `auth_refreshes_total` outcomes: rotations, and the refusals the audit trail records. */
@@ -119,6 +133,16 @@ export class Metrics {
   readonly #stopLagProbe: () => void;
   /** Password logins by `outcome`. */
   readonly logins: Counter = this.#counter("auth_logins", "Password logins by outcome");
+  /** Second-factor set-ups and checks, by `event`. */
+  readonly secondFactor: Counter = this.#counter(
+    "auth_second_factor_events",
+    "Second-factor set-ups and checks by event",
+  );
+  /** Account changes by `change`. */
+  readonly accountChanges: Counter = this.#counter(
+    "auth_account_changes",
+    "Changes people make to their own accounts",
+  );
   /** Times an account, address or device entered throttling, by `reason`. */
   readonly throttleEntries: Counter = this.#counter(
     "auth_throttle_entries",
@@ -134,6 +158,8 @@ export class Metrics {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });
     for (const reason of THROTTLE_REASONS) this.throttleEntries.add(0, { reason });
     for (const outcome of REFRESH_OUTCOMES) this.refreshes.add(0, { outcome });
+    for (const event of SECOND_FACTOR_EVENTS) this.secondFactor.add(0, { event });
+    for (const change of ACCOUNT_CHANGES) this.accountChanges.add(0, { change });
     this.#meter.createObservableCounter("auth_http_requests", {
       description: "HTTP requests answered",
     }).addCallback((result) => {

@@ -21,6 +21,9 @@ import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
+import { SecondFactors } from "./auth/accounts/second_factors.ts";
+import { AccountSessions } from "./auth/sign_in/account_sessions.ts";
+import { PasswordChange } from "./auth/accounts/password_change.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
 import { AccessTokens } from "./auth/tokens/access_tokens.ts";
 import { userInfo } from "./auth/sign_in/userinfo.ts";
@@ -313,6 +316,7 @@ function buildApp(
     scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
+  const secondFactors = new SecondFactors({ store, throttle, events, issuer: identity.issuer });
   const idTokens = new IdTokens(idTokenKeys, {
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -322,29 +326,32 @@ function buildApp(
     { store, families, events },
     config.browserSession,
   );
+  const passwordLogin = new PasswordLogin({
+    store,
+    hasher,
+    throttle,
+    devices,
+    events,
+    secondFactors,
+    onUnusableHash: (user, problem) =>
+      logger.log(
+        "error",
+        "Stored password hash cannot be checked; logins fail until it is reset",
+        {
+          user,
+          problem,
+          fix: `deno task user passwd ${user}`,
+        },
+      ),
+  });
+
   const handler = createApp({
     config,
     identity,
     logger,
     keys,
     tokens,
-    passwordLogin: new PasswordLogin({
-      store,
-      hasher,
-      throttle,
-      devices,
-      events,
-      onUnusableHash: (user, problem) =>
-        logger.log(
-          "error",
-          "Stored password hash cannot be checked; logins fail until it is reset",
-          {
-            user,
-            problem,
-            fix: `deno task user passwd ${user}`,
-          },
-        ),
-    }),
+    passwordLogin,
     families,
     clients,
     signIn: {
@@ -353,6 +360,9 @@ function buildApp(
       pending: new PendingRequests(store),
       browserSessions,
       consents: new Consents(store),
+      secondFactors,
+      accountSessions: new AccountSessions({ store, browserSessions, families, clients, events }),
+      passwordChange: new PasswordChange({ store, hasher, passwordLogin, events }),
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
     },

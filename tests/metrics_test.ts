@@ -200,6 +200,16 @@ Deno.test("every known outcome of the security counters and every store operatio
     ["auth_logins_total", "outcome", ["success", "invalid", "throttled"]],
     ["auth_throttle_entries_total", "reason", ["account", "address", "device"]],
     [
+      "auth_account_changes_total",
+      "change",
+      ["password_changed", "app_signed_out", "signed_out_everywhere"],
+    ],
+    [
+      "auth_second_factor_events_total",
+      "event",
+      ["enrolled", "succeeded", "failed", "recovery_code_used", "recovery_codes_generated"],
+    ],
+    [
       "auth_refreshes_total",
       "outcome",
       ["rotated", "reuse_detected", "revoked", "client_mismatch"],

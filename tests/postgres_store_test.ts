@@ -5,6 +5,7 @@ import type { Store } from "../src/store/store.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { storeContract } from "./store_contract.ts";
 import * as migrations from "./store_contract/migrations.ts";
+import { secondFactorStepTest } from "./store_contract/second_factor_migration.ts";
 
 const databases = new Map<Store, AsyncDisposable & { url: string }>();
 
@@ -119,4 +120,10 @@ migrations.subjectsFromUsersTest("PostgresStore", {
   version: 9,
   needs: [POSTGRESQL],
   create: (rows) => databaseAt(9, rows),
+});
+
+secondFactorStepTest("PostgresStore", {
+  version: 10,
+  needs: [POSTGRESQL],
+  create: (rows) => databaseAt(10, rows),
 });

@@ -9,6 +9,7 @@ import { MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import type { Store } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 import * as migrations from "./store_contract/migrations.ts";
+import { secondFactorStepTest } from "./store_contract/second_factor_migration.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -71,13 +72,16 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "consents",
       "id_token_keys",
       "pending_requests",
+      "recovery_codes",
       "refresh_families",
       "refresh_tokens",
       "revocations",
       "secrets",
+      "session_methods",
       "signing_keys",
       "sqlite_sequence",
       "throttle",
+      "totp_factors",
       "users",
     ]);
   });
@@ -229,6 +233,11 @@ migrations.signInBoundsTest("SqliteStore", {
 migrations.subjectsFromUsersTest("SqliteStore", {
   version: 10,
   create: (rows) => Promise.resolve(databaseAt(10, rows)),
+});
+
+secondFactorStepTest("SqliteStore", {
+  version: 11,
+  create: (rows) => Promise.resolve(databaseAt(11, rows)),
 });
 
 Deno.test("SqliteStore.open of schema 3 erases retired private keys from the table and the files, and marks no user as demo", async () => {

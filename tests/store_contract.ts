@@ -9,6 +9,8 @@ import { accountsContract } from "./store_contract/accounts.ts";
 import { throttleContract } from "./store_contract/accounts_throttle.ts";
 import { clientsContract } from "./store_contract/clients.ts";
 import { lifecycleContract } from "./store_contract/lifecycle.ts";
+import { secondFactorsContract } from "./store_contract/second_factors.ts";
+import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
@@ -37,5 +39,7 @@ export function storeContract(
   tokensContract(context);
   refreshFamiliesContract(context);
   signInContract(context);
+  secondFactorsContract(context);
+  accountActivityContract(context);
   lifecycleContract(context);
 }

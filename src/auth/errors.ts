@@ -11,6 +11,8 @@
  * - `invalid_token`, `insufficient_scope`: RFC 6750 bearer-token errors.
  * - `invalid_credentials`: wrong or missing username or password.
  * - `throttled`: too many failed logins; retry after `retryAfterSeconds`.
+ * - `mfa_required`: right password, but the account has a second factor this way in cannot take.
+ * - `invalid_code`: a wrong, reused or stale second-factor code.
  * - `invalid_request` … `unsupported_grant_type`: RFC 6749 §5.2 errors of the OAuth endpoints
  *   (`unauthorized_client` also for revoking a token of another client, RFC 7009 §2.1).
  * - `unknown_client`, `unregistered_redirect_uri`, `invalid_id_token_hint`: an authorization or
@@ -28,6 +30,8 @@ export type AuthErrorCode =
   | "insufficient_scope"
   | "invalid_credentials"
   | "throttled"
+  | "mfa_required"
+  | "invalid_code"
   | "invalid_request"
   | "invalid_client"
   | "unauthorized_client"

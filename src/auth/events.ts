@@ -27,7 +27,15 @@ export type SecurityEventName =
   | "browser_signed_out"
   | "client_registered"
   | "client_removed"
-  | "client_secret_rotated";
+  | "client_secret_rotated"
+  | "app_signed_out"
+  | "signed_out_everywhere"
+  | "second_factor_enrolled"
+  | "second_factor_succeeded"
+  | "second_factor_failed"
+  | "second_factor_reset"
+  | "recovery_code_used"
+  | "recovery_codes_generated";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -1,6 +1,7 @@
 /**
  * @module
- * `user add|passwd|remove|logout|list`: accounts in the store, from the command line. Changing a
+ * `user add|passwd|remove|logout|list|factors|mfa-reset`: accounts in the store, from the
+ * command line. Changing a
  * password, removing a user and `logout` end every session of the user in the same store
  * transaction; running servers refuse the sessions' access tokens within their revocation sync.
  */
@@ -11,8 +12,10 @@ import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser, userNameTaken } from "../store/errors.ts";
 import type { AccountChange, AccountStore } from "../store/accounts.ts";
 import { actsForItself, type ClientStore } from "../store/clients.ts";
+import type { SecondFactorStore } from "../store/second_factors.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
+import { listFactors, resetSecondFactor } from "./user_second_factor.ts";
 
 /** How `user list` marks a demo user, whose password is public. */
 const DEMO_MARK = "(demo user with a public password: serve without --dev refuses to start)";
@@ -34,6 +37,16 @@ export const USER_COMMAND: CommandSpec = {
     { name: "user remove", args: ["NAME"], summary: "Remove a user and end their sessions" },
     { name: "user logout", args: ["NAME"], summary: "End every session of a user" },
     {
+      name: "user factors",
+      args: ["NAME"],
+      summary: "Show a user's second factor and unused recovery codes",
+    },
+    {
+      name: "user mfa-reset",
+      args: ["NAME"],
+      summary: "Remove a user's second factor and recovery codes and end their sessions",
+    },
+    {
       name: "user list",
       summary: "List the users, marking the demo users that deno task start made",
     },
@@ -48,7 +61,7 @@ export async function userCommand(
   args: string[],
   deps: {
     /** The accounts, and the clients a new user's name must not be the id of. */
-    store: AccountStore & Pick<ClientStore, "getClient">;
+    store: AccountStore & SecondFactorStore & Pick<ClientStore, "getClient">;
     hasher: PasswordHasher;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */
@@ -84,6 +97,8 @@ export async function userCommand(
     console.log(`Logged out "${name}": ended ${sessions(change)}`);
     return;
   }
+  if (command.name === "user factors") return await listFactors(store, name);
+  if (command.name === "user mfa-reset") return await resetSecondFactor(store, name, events);
   const adding = command.name === "user add";
   if (adding && await store.getUser(name)) throw duplicateUser(name);
   // Said before the password is asked for; the store checks again when it adds the user.

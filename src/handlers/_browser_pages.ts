@@ -17,6 +17,8 @@ import type { RequestContext } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { consentPage } from "../pages/consent.ts";
+import { secondFactorPage } from "../pages/second_factor.ts";
+import { recoveryCodesPage } from "../pages/account.ts";
 import { signInPage } from "../pages/sign_in.ts";
 import { deviceCookie } from "./_token_response.ts";
 
@@ -88,6 +90,25 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         headers: answer?.headers,
         formTargets: [formActionSource(step.request.redirectUri)],
       });
+    }
+    case "second_factor": {
+      const answer = step.error && deps.wording.page(step.error);
+      const page = secondFactorPage({
+        clientName: step.clientName,
+        requestId: step.form.id,
+        csrfToken: step.form.csrfToken,
+        enrolment: step.enrolment,
+        error: answer?.message,
+      });
+      return htmlResponse(page, {
+        status: answer?.status,
+        headers: answer?.headers,
+        formTargets: [formActionSource(step.request.redirectUri)],
+      });
+    }
+    case "recovery_codes": {
+      const next = { requestId: step.form.id, csrfToken: step.form.csrfToken };
+      return htmlResponse(recoveryCodesPage({ codes: step.codes, next }));
     }
     case "consent": {
       const page = consentPage({

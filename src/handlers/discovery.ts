@@ -7,6 +7,7 @@
  */
 import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
+import { ACR_VALUES_SUPPORTED } from "../auth/sign_in/authentication_context.ts";
 import type { KeyRing } from "../auth/tokens/signing_keys.ts";
 import { CODE_CHALLENGE_METHOD } from "../auth/sign_in/pkce.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
@@ -30,6 +31,8 @@ const CLAIMS_SUPPORTED = [
   "nonce",
   "at_hash",
   "sid",
+  "amr",
+  "acr",
   "preferred_username",
 ];
 
@@ -89,6 +92,7 @@ export function createMetadataHandler(
       authorization_response_iss_parameter_supported: true,
       prompt_values_supported: PROMPT_VALUES,
       claims_supported: CLAIMS_SUPPORTED,
+      acr_values_supported: ACR_VALUES_SUPPORTED,
       claims_parameter_supported: false,
       request_parameter_supported: false,
       request_uri_parameter_supported: false,

@@ -1,7 +1,7 @@
 /**
  * @module
- * The one stylesheet of the sign-in, consent and sign-out pages: our own, served from this
- * service, readable on a phone, with a dark variant. No fonts, images or scripts from anywhere.
+ * The one stylesheet of the sign-in, consent, second-factor, account and sign-out pages: our
+ * own, served from this service, readable on a phone, with a dark variant. No fonts, images or scripts from anywhere.
  */
 
 /** Where pages link the stylesheet. */
@@ -95,4 +95,12 @@ ul.scopes { margin: 0 0 0.5rem; padding-left: 1.25rem; }
 ul.scopes li { margin: 0.375rem 0; }
 .scope-name { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.875rem; color: var(--muted); }
 footer { margin-top: 1.5rem; font-size: 0.875rem; color: var(--muted); }
+h2 { margin: 1.5rem 0 0.5rem; font-size: 1.125rem; }
+.notice { margin: 0 0 1rem; padding: 0.75rem 1rem; border: 1px solid var(--border); border-radius: 0.375rem; }
+form.inline { margin: 0.5rem 0 0; }
+input[hidden] { display: none; }
+.qr-code { display: block; width: 12rem; height: 12rem; margin: 0 auto 1rem; }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+ul.recovery-codes { columns: 2; margin: 0 0 1rem; padding-left: 1.25rem; }
+ul.recovery-codes li { margin: 0.25rem 0; }
 `;

@@ -7,6 +7,7 @@
  */
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
+import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -184,4 +185,13 @@ export const toBrowserSession = rowReader<BrowserSessionRecord>({
   createdAt: "number",
   idleExpiresAt: "number",
   expiresAt: "number",
+});
+
+/** A `totp_factors` row. */
+export const toTotpFactor = rowReader<TotpFactorRecord>({
+  username: "text",
+  secret: "text",
+  createdAt: "number",
+  confirmedAt: "number?",
+  lastStep: "number?",
 });

@@ -253,3 +253,28 @@ export function subjectsFromUsers(d: Dialect): string {
    UPDATE consents SET username = ${subjectOf("consents")};
    ALTER TABLE consents RENAME COLUMN username TO subject;`;
 }
+
+/**
+ * Second factors: authenticator secrets with their last accepted step, recovery codes as hashes
+ * (both gone with their user), and the sign-in methods of browser sessions.
+ */
+export function secondFactorTables(d: Dialect): string {
+  return `CREATE TABLE totp_factors (
+     username TEXT PRIMARY KEY REFERENCES users (username) ON DELETE CASCADE,
+     secret TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     confirmed_at ${d.integer},
+     last_step ${d.integer}
+   )${d.tableOptions};
+   CREATE TABLE recovery_codes (
+     username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+     code_hash TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     used_at ${d.integer},
+     PRIMARY KEY (username, code_hash)
+   )${d.tableOptions};
+   CREATE TABLE session_methods (
+     sid TEXT PRIMARY KEY,
+     amr TEXT NOT NULL
+   )${d.tableOptions};`;
+}

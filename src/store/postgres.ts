@@ -12,6 +12,8 @@ import { createClientStore } from "./postgres/clients.ts";
 import { connect, type ConnectOptions, run, transaction } from "./postgres/connection.ts";
 import { migrate, pendingMigrations } from "./postgres/schema.ts";
 import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
+import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
+import { createAccountActivityStore } from "./postgres/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
 
 /** The shared store. */
@@ -46,12 +48,15 @@ export const PostgresStore = {
       ...createClientStore(sql),
       ...createTokenStore(sql),
       ...createSignInStore(sql),
+      ...createSecondFactorStore(sql),
+      ...createAccountActivityStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
           await pruneTokens(tx, now);
           await pruneThrottles(tx, now);
           await pruneSignIn(tx, now);
+          await pruneSessionMethods(tx, now);
         });
       },
 

@@ -12,6 +12,8 @@ import { createClientStore } from "./sqlite/clients.ts";
 import { openDatabase, run, transaction } from "./sqlite/database.ts";
 import { pendingMigrations } from "./sqlite/schema.ts";
 import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
+import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
+import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
 
 /** The embedded store. */
@@ -46,12 +48,15 @@ export const SqliteStore = {
       ...createClientStore(db),
       ...createTokenStore(db),
       ...createSignInStore(db),
+      ...createSecondFactorStore(db),
+      ...createAccountActivityStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
           pruneTokens(db, now);
           pruneThrottles(db, now);
           pruneSignIn(db, now);
+          pruneSessionMethods(db, now);
         });
       },
 

@@ -10,11 +10,15 @@
 import type { UnixSeconds } from "../clock.ts";
 import type { AccountStore } from "./accounts.ts";
 import type { ClientStore } from "./clients.ts";
+import type { AccountActivityStore } from "./account_activity.ts";
+import type { SecondFactorStore } from "./second_factors.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 
 export * from "./accounts.ts";
 export * from "./clients.ts";
+export * from "./account_activity.ts";
+export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
 
@@ -35,4 +39,11 @@ export interface StoreLifecycle {
 }
 
 /** Persistent state of the service; every implementation passes tests/store_contract.ts. */
-export type Store = AccountStore & ClientStore & TokenStore & SignInStore & StoreLifecycle;
+export type Store =
+  & AccountStore
+  & ClientStore
+  & TokenStore
+  & SignInStore
+  & SecondFactorStore
+  & AccountActivityStore
+  & StoreLifecycle;

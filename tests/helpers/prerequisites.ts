@@ -73,6 +73,9 @@ export const JQ: Prerequisite = program("jq");
 /** openssl, for certificates made the way the tutorial makes them. */
 export const OPENSSL: Prerequisite = program("openssl");
 
+/** oathtool, the independent TOTP generator the second-factor tests compute codes with. */
+export const OATHTOOL: Program = program("oathtool");
+
 /** Chromium, the real browser of the sign-in tests (driven headless by puppeteer-core). */
 export const CHROMIUM: Program = program("chromium");
 

@@ -2,8 +2,8 @@
  * @module
  * Checking a username and password, shared by `/login` and the OAuth password grant: throttling
  * (reserved before any hash), one hash whichever part is wrong, device tokens, and upgrading old
- * hashes. It answers with the verified user or an {@linkcode AuthFailure}; it never builds a
- * response.
+ * hashes, and refusing accounts with a second factor where no second step follows. It answers
+ * with the verified user or an {@linkcode AuthFailure}; it never builds a response.
  */
 import type { AccountStore } from "../../store/accounts.ts";
 import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
@@ -23,6 +23,11 @@ export interface LoginSource {
   clientId?: string;
   /** Where the request came from, for the audit trail. */
   origin?: Origin;
+  /**
+   * Whether the caller asks for the second factor next (the browser flow); every other way in
+   * refuses an account that has one with `mfa_required`.
+   */
+  secondFactorNext?: boolean;
 }
 
 /** A successful login. */
@@ -46,10 +51,10 @@ export interface VerifiedUser {
 
 /**
  * Checks credentials: an attempt is admitted by the throttle first (refused ones hash nothing)
- * and reported to it afterwards, then one PBKDF2 run whichever part is wrong, so answers do not tell which usernames exist. Hashes made
- * with older parameters are upgraded, unless the password changed meanwhile. A name no user could
- * have (control characters, NUL, broken Unicode) counts as an unknown user and never reaches the
- * store.
+ * and reported to it afterwards, then one PBKDF2 run whichever part is wrong, so answers do not
+ * tell which usernames exist. Hashes made with older parameters are upgraded, unless the
+ * password changed meanwhile. A name no user could have (control characters, NUL, broken
+ * Unicode) counts as an unknown user and never reaches the store.
  */
 export class PasswordLogin {
   #store: AccountStore;
@@ -58,6 +63,7 @@ export class PasswordLogin {
   #devices: DeviceTokens;
   #events: SecurityEvents;
   #onUnusableHash: (username: string, problem: string) => void;
+  #secondFactors?: { required(username: string): Promise<boolean> };
   /** Stored strings already reported, so that each is reported once, not at every attempt. */
   #reported = new Set<string>();
 
@@ -70,7 +76,10 @@ export class PasswordLogin {
     events?: SecurityEvents;
     /** Told once about each stored hash that cannot be checked (the login fails). */
     onUnusableHash?: (username: string, problem: string) => void;
+    /** Which accounts have a second factor; none when absent. */
+    secondFactors?: { required(username: string): Promise<boolean> };
   }) {
+    this.#secondFactors = deps.secondFactors;
     this.#store = deps.store;
     this.#hasher = deps.hasher;
     this.#throttle = deps.throttle;
@@ -118,6 +127,16 @@ export class PasswordLogin {
       throw invalidCredentials();
     }
     await this.#throttle.succeeded(attempt);
+    if (!source.secondFactorNext && await this.#secondFactors?.required(name)) {
+      this.#events.record(
+        { event: "login_failed", ...about, reason: "mfa_required" },
+        source.origin,
+      );
+      throw new AuthFailure(
+        "mfa_required",
+        "This account has a second factor: sign in through the browser",
+      );
+    }
     this.#events.record({ event: "login_succeeded", ...about }, source.origin);
     let passwordHash = user.passwordHash;
     if (check.needsRehash) {

@@ -153,6 +153,7 @@ export class AuthorizationCodes {
         clientId: record.clientId,
         authTime: record.authTime,
         sessionId: record.browserSid,
+        amr: await browserSessions.methods(record.browserSid),
         ...(record.nonce !== null && { nonce: record.nonce }),
         accessToken: grant.accessToken,
       });

@@ -8,6 +8,7 @@
 import { MAX_USERNAME_LENGTH } from "../accounts/credentials.ts";
 import { requireGrant } from "../clients/grants.ts";
 import type { RegisteredClient } from "../clients/registry.ts";
+import { asksTwoFactors } from "./authentication_context.ts";
 import { AuthFailure } from "../errors.ts";
 import { hasParameter, type RequestParameters, singleParameter } from "../parameters.ts";
 import { CODE_CHALLENGE_METHOD, isCodeChallenge } from "./pkce.ts";
@@ -37,6 +38,8 @@ export interface AuthorizationRequest {
   maxAge?: number;
   /** A username to fill in. */
   loginHint?: string;
+  /** Whether `acr_values` asks for a sign-in with two factors (step-up). */
+  twoFactors?: boolean;
 }
 
 /** Where the answer to a request goes, once the client and redirect URI are known. */
@@ -132,6 +135,7 @@ export function readAuthorizationRequest(
     prompt: prompts(param("prompt")),
     ...maxAge(param("max_age")),
     ...(loginHint !== undefined && loginHint.length <= MAX_USERNAME_LENGTH && { loginHint }),
+    ...(asksTwoFactors(param("acr_values")) && { twoFactors: true }),
   };
 }
 

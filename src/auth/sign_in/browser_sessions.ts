@@ -6,6 +6,7 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { BrowserSessionRecord, SignInStore } from "../../store/sign_in.ts";
+import type { SecondFactorStore } from "../../store/second_factors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import type { RefreshFamilies } from "../tokens/refresh_families.ts";
@@ -34,6 +35,11 @@ export interface BrowserSession {
   authTime: UnixSeconds;
 }
 
+/** What browser sessions keep: the sessions and how each was signed in. */
+type SessionStore =
+  & SignInStore
+  & Pick<SecondFactorStore, "setSessionMethods" | "getSessionMethods">;
+
 /**
  * Browser sessions.
  *
@@ -44,13 +50,13 @@ export interface BrowserSession {
  * ```
  */
 export class BrowserSessions {
-  #store: SignInStore;
+  #store: SessionStore;
   #families: RefreshFamilies;
   #events: SecurityEvents;
   readonly options: Readonly<BrowserSessionOptions>;
 
   constructor(
-    deps: { store: SignInStore; families: RefreshFamilies; events?: SecurityEvents },
+    deps: { store: SessionStore; families: RefreshFamilies; events?: SecurityEvents },
     options: BrowserSessionOptions,
   ) {
     this.#store = deps.store;
@@ -72,13 +78,14 @@ export class BrowserSessions {
   }
 
   /**
-   * Starts a session for a user who just entered their password, under a new cookie whatever
-   * the browser held before. A previous session of the same account hands its families over;
-   * one of another account (even of the same name) ends.
+   * Starts a session for a user who just entered their password (and a second factor: `amr`),
+   * under a new cookie whatever the browser held before. A previous session of the same account
+   * hands its families over; one of another account (even of the same name) ends.
    */
   async signIn(
     user: { username: string; subject: string },
     previousCookie: string | undefined,
+    amr: readonly string[] = ["pwd"],
   ): Promise<{ cookie: string; session: BrowserSession }> {
     const now = unixNow();
     const cookie = randomSecret();
@@ -93,6 +100,7 @@ export class BrowserSessions {
       expiresAt: now + this.options.maxSeconds,
     };
     await this.#store.addBrowserSession(record);
+    if (amr.join(" ") !== "pwd") await this.#store.setSessionMethods(record.sid, [...amr]);
     const previous = await this.#find(previousCookie);
     if (previous?.subject === user.subject) {
       for (const familyId of await this.#store.endBrowserSession(previous.sid) ?? []) {
@@ -104,6 +112,16 @@ export class BrowserSessions {
       await this.end(previous.sid);
     }
     return { cookie, session: sessionOf(record) };
+  }
+
+  /** Records that a session's user has just also given these methods (RFC 8176 `amr`). */
+  async recordMethods(sid: string, amr: readonly string[]): Promise<void> {
+    await this.#store.setSessionMethods(sid, [...amr]);
+  }
+
+  /** How a session was signed in (RFC 8176 `amr` values). */
+  async methods(sid: string): Promise<string[]> {
+    return await this.#store.getSessionMethods(sid);
   }
 
   /**

@@ -9,6 +9,12 @@
  */
 import { unixNow } from "../../clock.ts";
 import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
+import {
+  type CodeSource,
+  PASSWORD_AND_CODE_AMR,
+  type PendingEnrolment,
+  type SecondFactors,
+} from "../accounts/second_factors.ts";
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import type { RequestParameters } from "../parameters.ts";
@@ -38,6 +44,22 @@ export type FlowStep =
     form: PendingForm;
     username?: string;
     error?: AuthFailure;
+  }
+  | StepNotes & {
+    /** Show the page that asks for the second factor; `error` says why the last code failed. */
+    kind: "second_factor";
+    clientName: string;
+    request: AuthorizationRequest;
+    form: PendingForm;
+    /** A second factor to set up first: its secret and `otpauth://` URI. */
+    enrolment?: PendingEnrolment;
+    error?: AuthFailure;
+  }
+  | StepNotes & {
+    /** Show the recovery codes of a second factor just set up, once, then go on. */
+    kind: "recovery_codes";
+    codes: string[];
+    form: PendingForm;
   }
   | StepNotes & {
     /** Show the consent page. */
@@ -70,6 +92,9 @@ export interface SignInFlowDeps {
   consents: Consents;
   codes: AuthorizationCodes;
   passwordLogin: PasswordLogin;
+  secondFactors: SecondFactors;
+  /** Every account must have a second factor: one without sets one up at sign-in. */
+  mfaRequired?: boolean;
 }
 
 /**
@@ -139,6 +164,7 @@ export class SignInFlow {
         login = await passwordLogin.check(username, password, {
           ...source,
           clientId: client.clientId,
+          secondFactorNext: true,
         });
       } catch (error) {
         const failure = domainError(error);
@@ -148,18 +174,115 @@ export class SignInFlow {
         return await this.#signInPage(request, client, cookie, { username, error: failure, form });
       }
       await pending.finish(posted.id!);
-      const signedIn = await browserSessions.signIn(login, cookie);
       notes.user = login.username;
+      const device = { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn };
+      const enrolled = await this.#deps.secondFactors.required(login.username);
+      if (enrolled || this.#twoFactorsRequired(request)) {
+        const enrolment = enrolled
+          ? undefined
+          : await this.#deps.secondFactors.startEnrolment(login.username);
+        const action = {
+          kind: "second_factor" as const,
+          request,
+          username: login.username,
+          subject: login.subject,
+          ...(enrolment && { enrolling: true }),
+        };
+        // The browser holds the cookie the sign-in page was bound to (`open` checked it).
+        const form = await pending.start(action, cookie!);
+        const clientName = client.displayName;
+        return { kind: "second_factor", clientName, request, form, enrolment, device };
+      }
+      const signedIn = await browserSessions.signIn(login, cookie);
       const next = await this.#next(request, client, {
         session: signedIn.session,
         cookie: signedIn.cookie,
         justSignedIn: true,
       });
-      return {
-        ...next,
-        sessionCookie: signedIn.cookie,
-        device: { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn },
-      };
+      return { ...next, sessionCookie: signedIn.cookie, device };
+    });
+  }
+
+  /**
+   * The second-factor form, posted back by the browser that entered the right password: a
+   * right code (never one used before) starts the browser session, signed in with both; a wrong
+   * one shows the page again, counted by the throttle.
+   */
+  async secondFactor(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { code: string; source: CodeSource },
+  ): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions, secondFactors } = this.#deps;
+      const action = await pending.open(posted, cookie, "second_factor");
+      const { request, username, subject, enrolling } = action;
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      notes.user = username;
+      let recoveryCodes: string[] | undefined;
+      try {
+        if (enrolling) {
+          recoveryCodes = await secondFactors.confirmEnrolment(username, input.code, input.source);
+        } else {
+          await secondFactors.verify(username, input.code, input.source);
+        }
+      } catch (error) {
+        const failure = domainError(error);
+        if (failure.code !== "invalid_code" && failure.code !== "throttled") throw failure;
+        const enrolment = enrolling ? await secondFactors.pendingEnrolment(username) : undefined;
+        if (enrolling && !enrolment) throw failure;
+        const form = posted as PendingForm;
+        const clientName = client.displayName;
+        return { kind: "second_factor", clientName, request, form, enrolment, error: failure };
+      }
+      await pending.finish(posted.id!);
+      const signedIn = await browserSessions.signIn(
+        { username, subject },
+        cookie,
+        PASSWORD_AND_CODE_AMR,
+      );
+      if (recoveryCodes) {
+        const next = { kind: "continue" as const, request, sid: signedIn.session.sid };
+        const form = await pending.start(next, signedIn.cookie);
+        return {
+          kind: "recovery_codes",
+          codes: recoveryCodes,
+          form,
+          sessionCookie: signedIn.cookie,
+        };
+      }
+      const next = await this.#next(request, client, {
+        session: signedIn.session,
+        cookie: signedIn.cookie,
+        justSignedIn: true,
+      });
+      return { ...next, sessionCookie: signedIn.cookie };
+    });
+  }
+
+  /**
+   * The form under the recovery codes of a second factor just set up at sign-in, posted back by
+   * the session that set it up: on to consent or to the client.
+   */
+  async continueSignIn(posted: PostedForm, cookie: string | undefined): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending, browserSessions } = this.#deps;
+      const { request, sid } = await pending.open(posted, cookie, "continue");
+      const session = await browserSessions.current(cookie);
+      if (session?.sid !== sid) {
+        throw new AuthFailure(
+          "expired_request",
+          "Your sign-in has ended; go back to the application and sign in again",
+        );
+      }
+      notes.user = session.username;
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      await pending.finish(posted.id!);
+      return await this.#next(request, client, { session, cookie, justSignedIn: true });
     });
   }
 
@@ -209,6 +332,8 @@ export class SignInFlow {
     const next = decideNextStep({
       request,
       session,
+      secondFactorMissing: session && !justSignedIn &&
+        await this.#secondFactorMissing(session, request),
       justSignedIn,
       firstParty: client.firstParty,
       grantedScope,
@@ -235,6 +360,24 @@ export class SignInFlow {
       case "redirect_error":
         return { kind: "redirect_error", target: request, error: next.error };
     }
+  }
+
+  /**
+   * Whether a session was signed in without a second factor where one is needed: the user has
+   * one, every account must (`MFA_REQUIRED`), or the request asks for two factors.
+   */
+  async #secondFactorMissing(
+    session: BrowserSession,
+    request: AuthorizationRequest,
+  ): Promise<boolean> {
+    if ((await this.#deps.browserSessions.methods(session.sid)).includes("otp")) return false;
+    return this.#twoFactorsRequired(request) ||
+      await this.#deps.secondFactors.required(session.username);
+  }
+
+  /** Whether this request needs two factors whatever the account: by policy or by `acr_values`. */
+  #twoFactorsRequired(request: AuthorizationRequest): boolean {
+    return this.#deps.mfaRequired === true || request.twoFactors === true;
   }
 
   /**

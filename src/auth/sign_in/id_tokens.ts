@@ -8,6 +8,7 @@ import { decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from "
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { TokenStore } from "../../store/tokens.ts";
 import { AuthFailure } from "../errors.ts";
+import { acrOf } from "./authentication_context.ts";
 import { generateSigningKey, type SigningAlg } from "../tokens/signing_keys.ts";
 
 /** The algorithm of ID tokens: the one every OpenID provider must offer (Core §15.1). */
@@ -20,6 +21,8 @@ export interface IdTokenGrant {
   authTime: UnixSeconds;
   /** The browser session, as `sid`. */
   sessionId: string;
+  /** How the user signed in (RFC 8176), also giving `acr`; a password alone when absent. */
+  amr?: readonly string[];
   nonce?: string;
   /** The access token issued with it, for `at_hash`. */
   accessToken: string;
@@ -130,6 +133,8 @@ export class IdTokens {
       ...(grant.nonce !== undefined && { nonce: grant.nonce }),
       at_hash: await accessTokenHash(grant.accessToken),
       sid: grant.sessionId,
+      amr: [...grant.amr ?? ["pwd"]],
+      acr: acrOf(grant.amr ?? ["pwd"]),
     })
       .setProtectedHeader({ alg: ID_TOKEN_ALG, kid: this.keys.kid, typ: "JWT" })
       .setIssuer(this.options.issuer)

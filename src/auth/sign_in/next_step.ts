@@ -17,6 +17,11 @@ export interface NextStepFacts {
   request: Pick<AuthorizationRequest, "prompt" | "maxAge" | "scope">;
   /** The browser's live session, if it has one. */
   session?: BrowserSession;
+  /**
+   * Whether the session's user has a second factor the session was not signed in with (a
+   * session from before enrolment): then the session does not count.
+   */
+  secondFactorMissing?: boolean;
   /** Whether the password was entered for this very request just now. */
   justSignedIn?: boolean;
   /** First-party clients never ask for consent. */
@@ -35,7 +40,8 @@ export type NextStep =
   | { kind: "redirect_error"; error: AuthFailure };
 
 /**
- * Decides the next step: the sign-in page unless the session will do (none, older than
+ * Decides the next step: the sign-in page unless the session will do (none, one without the
+ * user's second factor, older than
  * `max_age`, or `prompt=login`, and the password was not just entered), then the consent page
  * when a third-party client asks for more than the user allowed (or `prompt=consent`), else the
  * code. With `prompt=none` a page that would be needed is an error for the client instead.
@@ -47,7 +53,8 @@ export type NextStep =
  * ```
  */
 export function decideNextStep(facts: NextStepFacts): NextStep {
-  const { request, session, justSignedIn = false, now } = facts;
+  const { request, justSignedIn = false, now } = facts;
+  const session = facts.secondFactorMissing ? undefined : facts.session;
   const silent = request.prompt.includes("none");
   // Whole seconds: max_age=0 always asks again, as it must.
   const stale = session !== undefined && request.maxAge !== undefined &&

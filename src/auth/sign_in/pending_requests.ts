@@ -23,6 +23,22 @@ export const MAX_PENDING_SIGN_INS_PER_ADDRESS = 50;
 export type PendingAction =
   | { kind: "sign_in"; request: AuthorizationRequest }
   | { kind: "consent"; request: AuthorizationRequest; sid: string }
+  /** A form of the account page of the browser session `sid`. */
+  | { kind: "account"; sid: string }
+  /**
+   * The password was right; the second factor of `username` is asked for, or first set up
+   * (`enrolling`) where one is required and there is none.
+   */
+  | {
+    kind: "second_factor";
+    request: AuthorizationRequest;
+    username: string;
+    /** The account that entered its password: a later account of the same name is another. */
+    subject: string;
+    enrolling?: boolean;
+  }
+  /** Signed in (session `sid`) after setting up a second factor; on to the client. */
+  | { kind: "continue"; request: AuthorizationRequest; sid: string }
   | {
     kind: "sign_out";
     sid: string;

@@ -55,6 +55,7 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE refresh_families ALTER COLUMN subject DROP DEFAULT;
    ALTER TABLE browser_sessions ALTER COLUMN subject DROP DEFAULT;
    ALTER TABLE authorization_codes ALTER COLUMN subject DROP DEFAULT;`,
+  steps.secondFactorTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

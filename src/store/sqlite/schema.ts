@@ -78,6 +78,7 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE users;
    ALTER TABLE users_v11 RENAME TO users;
    ${steps.subjectsFromUsers(SQLITE)}`,
+  steps.secondFactorTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */

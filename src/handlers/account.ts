@@ -1,0 +1,122 @@
+/**
+ * @module
+ * The account page: `GET /account` and its forms (`POST /account/totp`, `/account/totp/confirm`,
+ * `/account/recovery-codes`, `/account/sign-out`, `/account/password`), each behind the browser session. It reads the request, calls the
+ * account settings and shows the view they return; errors go to the edge as pages.
+ */
+import type { AccountSettings, AccountView } from "../auth/sign_in/account_settings.ts";
+import type { Handler, RequestContext } from "../http/context.ts";
+import { clearedSessionCookie, sessionCookie } from "../http/cookies.ts";
+import { htmlResponse } from "../http/html.ts";
+import { messagePage } from "../pages/messages.ts";
+import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
+import { originOf } from "./_authenticate.ts";
+import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
+
+/** The handlers of the account page. */
+export interface AccountHandlers {
+  overview: Handler;
+  startTotp: Handler;
+  confirmTotp: Handler;
+  recoveryCodes: Handler;
+  signOut: Handler;
+  changePassword: Handler;
+}
+
+/** The account page's handlers on `settings`. */
+export function createAccountHandlers(
+  settings: AccountSettings,
+  deps: BrowserPageDeps,
+): AccountHandlers {
+  return {
+    async overview(req, ctx) {
+      return showView(await settings.overview(browserCookie(req)), ctx, deps);
+    },
+    async startTotp(req, ctx) {
+      const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      return showView(await settings.startTotp(posted, cookie), ctx, deps);
+    },
+    async confirmTotp(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const view = await settings.confirmTotp(posted, cookie, {
+        code: (form.get("code") ?? "").slice(0, 64),
+        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+      });
+      return showView(view, ctx, deps);
+    },
+    async recoveryCodes(req, ctx) {
+      const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const source = { address: ctx.addressGroup, origin: originOf(ctx) };
+      return showView(await settings.regenerateRecoveryCodes(posted, cookie, source), ctx, deps);
+    },
+    async changePassword(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const view = await settings.changePassword(posted, cookie, {
+        current: form.get("current_password") ?? "",
+        next: form.get("new_password") ?? "",
+        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+      });
+      return showView(view, ctx, deps);
+    },
+    async signOut(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const view = await settings.signOut(posted, cookie, {
+        sid: form.get("sid") ?? undefined,
+        clientId: form.get("client_id") ?? undefined,
+        everywhere: form.get("everywhere") === "yes",
+        origin: originOf(ctx),
+      });
+      return showView(view, ctx, deps);
+    },
+  };
+}
+
+function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps): Response {
+  noteStep(view, ctx);
+  switch (view.kind) {
+    case "overview": {
+      const answer = view.error && deps.wording.page(view.error);
+      const res = htmlResponse(
+        accountOverviewPage({
+          username: view.username,
+          enrolled: view.secondFactor.enrolled,
+          recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
+          browsers: view.activity.browsers,
+          apps: view.activity.apps,
+          requestId: view.form.id,
+          csrfToken: view.form.csrfToken,
+          notice: view.notice,
+          error: answer?.message,
+        }),
+        { status: answer?.status, headers: answer?.headers },
+      );
+      if (view.sessionCookie) res.headers.append("set-cookie", sessionCookie(view.sessionCookie));
+      return res;
+    }
+    case "totp_enrolment": {
+      const answer = view.error && deps.wording.page(view.error);
+      const page = totpEnrolmentPage({
+        username: view.username,
+        secret: view.secret,
+        uri: view.uri,
+        error: answer?.message,
+        requestId: view.form.id,
+        csrfToken: view.form.csrfToken,
+      });
+      return htmlResponse(page, { status: answer?.status, headers: answer?.headers });
+    }
+    case "recovery_codes":
+      return htmlResponse(recoveryCodesPage({ codes: view.codes }));
+    case "signed_out": {
+      const title = view.everywhere ? "Signed out everywhere" : "Signed out";
+      const message = view.everywhere
+        ? "Every session of yours has ended, in this browser and in every app"
+        : "This browser is signed out";
+      const res = htmlResponse(messagePage(title, message));
+      res.headers.append("set-cookie", clearedSessionCookie());
+      return res;
+    }
+    case "error_page":
+      throw view.error;
+  }
+}

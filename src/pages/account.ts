@@ -1,0 +1,172 @@
+/**
+ * @module
+ * The account page of a signed-in person: the overview with its forms (the second factor, the
+ * signed-in browsers and apps with a sign-out for each, sign-out everywhere, and the password), the set-up of an
+ * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
+ * codes shown once. Plain forms that work without JavaScript.
+ */
+import { isoTime } from "../clock.ts";
+import { type Html, html } from "../http/html.ts";
+import { layout } from "./layout.ts";
+import { qrCodeSvg } from "./qr_code.ts";
+
+/** The hidden fields every form of the page carries. */
+export interface AccountForm {
+  requestId: string;
+  csrfToken: string;
+}
+
+/** What the overview shows. */
+export interface AccountOverviewPage extends AccountForm {
+  username: string;
+  /** Whether an authenticator app is set up. */
+  enrolled: boolean;
+  recoveryCodesLeft: number;
+  /** The person's signed-in browsers. */
+  browsers: { sid: string; signedInAt: number; current: boolean }[];
+  /** The apps holding sessions of the person. */
+  apps: { clientId: string; clientName: string; lastSignInAt: number; sessions: number }[];
+  /** What the last change did. */
+  notice?: string;
+  /** Why the last change failed. */
+  error?: string;
+}
+
+/** The overview: the second factor's state and what can be done about it. */
+export function accountOverviewPage(page: AccountOverviewPage): Html {
+  const factor = page.enrolled
+    ? html`
+      <p>Two-step sign-in is <strong>on</strong>: you are asked for a code from your
+        authenticator app after your password.</p>
+      <p>${page.recoveryCodesLeft} unused recovery codes left.</p>
+      ${accountForm(page, "/account/recovery-codes", "Make new recovery codes")}
+    `
+    : html`
+      <p>Two-step sign-in is <strong>off</strong>.</p>
+      ${accountForm(page, "/account/totp", "Set up an authenticator app")}
+    `;
+  return layout(
+    "Your account",
+    html`
+      <h1>Your account</h1>
+      <p class="lead">Signed in as <strong>${page.username}</strong></p>
+      ${page.notice && html`<p class="notice" role="status">${page.notice}</p>`}
+      ${page.error && html`<p class="error" role="alert" id="account-error">${page.error}</p>`}
+      <h2>Two-step sign-in</h2>
+      ${factor}
+      <h2>Signed-in browsers</h2>
+      <ul class="sessions">${page.browsers.map((browser) =>
+        html`<li>Signed in ${isoTime(browser.signedInAt)}${
+          browser.current && html`
+            <strong>(this browser)</strong>
+          `
+        }${signOutForm(page, { sid: browser.sid }, "Sign out")}</li>`
+      )}</ul>
+      <h2>Signed-in apps</h2>
+      ${page.apps.length === 0 && html`<p>No app holds a session of yours.</p>`}
+      <ul class="sessions">${page.apps.map((app) =>
+        html`<li><strong>${app.clientName}</strong>: ${app.sessions} session(s), the last from ${
+          isoTime(app.lastSignInAt)
+        }${signOutForm(page, { client_id: app.clientId }, "Sign out")}</li>`
+      )}</ul>
+      ${signOutForm(page, { everywhere: "yes" }, "Sign out everywhere")}
+      <h2>Password</h2>
+      <form method="post" action="/account/password">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <input type="text" name="username" value="${page.username}" autocomplete="username"
+          hidden>
+        <label for="current-password">Current password</label>
+        <input type="password" id="current-password" name="current_password"
+          autocomplete="current-password" required maxlength="1024">
+        <label for="new-password">New password</label>
+        <input type="password" id="new-password" name="new_password" autocomplete="new-password"
+          required minlength="8" maxlength="1024">
+        <button type="submit">Change password</button>
+      </form>
+    `,
+  );
+}
+
+/** What the set-up of an authenticator app shows. */
+export interface TotpEnrolmentPage extends AccountForm {
+  username: string;
+  secret: string;
+  uri: string;
+  /** Why the last code was refused. */
+  error?: string;
+}
+
+/** The set-up of an authenticator app: scan or type the secret, then give one code. */
+export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
+  const describedBy = page.error ? "code-error" : undefined;
+  return layout(
+    "Set up an authenticator app",
+    html`
+      <h1>Set up an authenticator app</h1>
+      <p class="lead">Scan this code with your authenticator app:</p>
+      ${qrCodeSvg(page.uri, "QR code of the authenticator secret")}
+      <p>or type this secret into it: <code id="totp-secret">${page.secret}</code></p>
+      ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
+      <form method="post" action="/account/totp/confirm">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <label for="code">The code your app shows now</label>
+        <input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric"
+          required maxlength="6" aria-describedby="${describedBy}" autofocus>
+        <button type="submit">Turn on two-step sign-in</button>
+      </form>
+    `,
+  );
+}
+
+/**
+ * New recovery codes, shown this once; during a sign-in (`next`) with a form that goes on to the
+ * application, else with a link back to the account page.
+ */
+export function recoveryCodesPage(page: { codes: string[]; next?: AccountForm }): Html {
+  const onward = page.next
+    ? html`
+      <form method="post" action="/sign-in/continue">
+        <input type="hidden" name="request" value="${page.next.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.next.csrfToken}">
+        <button type="submit">Continue</button>
+      </form>
+    `
+    : html`<p><a href="/account">Back to your account</a></p>`;
+  return layout(
+    "Your recovery codes",
+    html`
+      <h1>Your recovery codes</h1>
+      <p class="lead">Keep these somewhere safe. Each works once, in place of a code from your
+        app. They are not shown again.</p>
+      <ul class="recovery-codes">${page.codes.map((code) =>
+        html`<li><code>${code}</code></li>`
+      )}</ul>
+      ${onward}
+    `,
+  );
+}
+
+function signOutForm(form: AccountForm, fields: Record<string, string>, label: string): Html {
+  return html`
+    <form method="post" action="/account/sign-out" class="inline">
+      <input type="hidden" name="request" value="${form.requestId}">
+      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      ${Object.entries(fields).map(([name, value]) =>
+        html`<input type="hidden" name="${name}" value="${value}">`
+      )}
+      <button type="submit">${label}</button>
+    </form>
+  `;
+}
+
+function accountForm(form: AccountForm, action: string, label: string): Html {
+  return html`
+    <form method="post" action="${action}">
+      <input type="hidden" name="request" value="${form.requestId}">
+      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      <button type="submit">${label}</button>
+    </form>
+  `;
+}

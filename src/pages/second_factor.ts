@@ -1,0 +1,52 @@
+/**
+ * @module
+ * The page that asks for the second factor after a right password: one field for a code from
+ * the authenticator app or a recovery code, a plain form that works without JavaScript. Where
+ * every account must have a second factor and this one has none, it first shows the secret to
+ * set up.
+ */
+import { type Html, html } from "../http/html.ts";
+import { layout } from "./layout.ts";
+import { qrCodeSvg } from "./qr_code.ts";
+
+/** What the second-factor page shows. */
+export interface SecondFactorPage {
+  /** The application the user signs in to. */
+  clientName: string;
+  requestId: string;
+  csrfToken: string;
+  /** A second factor to set up first (every account must have one): its secret and URI. */
+  enrolment?: { secret: string; uri: string };
+  /** Why the last code was refused. */
+  error?: string;
+}
+
+/** The second-factor page. */
+export function secondFactorPage(page: SecondFactorPage): Html {
+  const describedBy = page.error ? "code-error" : undefined;
+  const { enrolment } = page;
+  const title = enrolment ? "Set up two-step sign-in" : "Enter your code";
+  return layout(
+    title,
+    html`
+      <h1>${title}</h1>
+      <p class="lead">to continue to <strong>${page.clientName}</strong></p>
+      ${enrolment && html`
+        <p>This service asks for a code from an authenticator app at every sign-in. Scan this
+          code with your app:</p>
+        ${qrCodeSvg(enrolment.uri, "QR code of the authenticator secret")}
+        <p>or type this secret into it: <code id="totp-secret">${enrolment.secret}</code></p>
+      `}
+      ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
+      <form method="post" action="/sign-in/second-factor">
+        <input type="hidden" name="request" value="${page.requestId}">
+        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        <label for="code">Code from your authenticator app, or a recovery code</label>
+        <input type="text" id="code" name="code" autocomplete="one-time-code"
+          autocapitalize="none" spellcheck="false" required maxlength="32"
+          aria-describedby="${describedBy}" autofocus>
+        <button type="submit">Continue</button>
+      </form>
+    `,
+  );
+}
