@@ -134,25 +134,13 @@ export class Metrics {
   /** Password logins by `outcome`. */
   readonly logins: Counter = this.#counter("auth_logins", "Password logins by outcome");
   /** Second-factor set-ups and checks, by `event`. */
-  readonly secondFactor: Counter = this.#counter(
-    "auth_second_factor_events",
-    "Second-factor set-ups and checks by event",
-  );
+  readonly secondFactor = this.#counter("auth_second_factor_events", "Second-factor events");
   /** Account changes by `change`. */
-  readonly accountChanges: Counter = this.#counter(
-    "auth_account_changes",
-    "Changes people make to their own accounts",
-  );
+  readonly accountChanges = this.#counter("auth_account_changes", "Changes to own accounts");
   /** Times an account, address or device entered throttling, by `reason`. */
-  readonly throttleEntries: Counter = this.#counter(
-    "auth_throttle_entries",
-    "Times an account, a client address or a device entered throttling",
-  );
+  readonly throttleEntries = this.#counter("auth_throttle_entries", "Budgets entering a wait");
   /** Refresh-token exchanges by `outcome`, reuse detections included. */
-  readonly refreshes: Counter = this.#counter(
-    "auth_refreshes",
-    "Refresh-token exchanges by outcome",
-  );
+  readonly refreshes = this.#counter("auth_refreshes", "Refresh-token exchanges by outcome");
 
   constructor() {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });

@@ -5,53 +5,42 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import {
-  authorizeUrl,
-  CookieBrowser,
-  formFields,
-  PASSWORD,
-  pkce,
-  redeem,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-  tokenRequest,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import { OATHTOOL, testNeeding } from "./helpers/prerequisites.ts";
 import { accountPage, enrolTotp, nowSeconds, oathtoolCode } from "./helpers/second_factor.ts";
 import { runCli } from "./helpers/process.ts";
 import { login, startTestServer, type TestServer } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD, bob: "bob-password-1" };
+const USERS = { alice: oidc.PASSWORD, bob: "bob-password-1" };
 const REDIRECT_URI = "https://app.example/callback";
 
 async function setUp(
   env: Record<string, string> = {},
-): Promise<{ server: TestServer; app: TestClient }> {
+): Promise<{ server: TestServer; app: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS, env });
-  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
+  const app = await oidc.registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
   return { server, app };
 }
 
 /** A browser that signed in alice with her password alone (before any second factor). */
-async function signedIn(server: TestServer, app: TestClient): Promise<CookieBrowser> {
-  const browser = new CookieBrowser(server);
-  const url = authorizeUrl(server, app, { code_challenge: (await pkce()).challenge });
-  const res = await browser.signIn(await browser.signInPage(url), "alice", PASSWORD);
-  assert.ok(redirectedTo(res, REDIRECT_URI).get("code"));
+async function signedIn(server: TestServer, app: oidc.TestClient): Promise<oidc.CookieBrowser> {
+  const browser = new oidc.CookieBrowser(server);
+  const url = oidc.authorizeUrl(server, app, { code_challenge: (await oidc.pkce()).challenge });
+  const res = await browser.signIn(await browser.signInPage(url), "alice", oidc.PASSWORD);
+  assert.ok(oidc.redirectedTo(res, REDIRECT_URI).get("code"));
   return browser;
 }
 
 /** Opens an authorization and enters alice's password; returns the code page's HTML. */
 async function passwordStep(
   server: TestServer,
-  app: TestClient,
-  browser = new CookieBrowser(server),
+  app: oidc.TestClient,
+  browser = new oidc.CookieBrowser(server),
   params: Record<string, string> = {},
-): Promise<{ browser: CookieBrowser; html: string; verifier: string }> {
-  const { verifier, challenge } = await pkce();
-  const url = authorizeUrl(server, app, { code_challenge: challenge, ...params });
-  const res = await browser.signIn(await browser.signInPage(url), "alice", PASSWORD);
+): Promise<{ browser: oidc.CookieBrowser; html: string; verifier: string }> {
+  const { verifier, challenge } = await oidc.pkce();
+  const url = oidc.authorizeUrl(server, app, { code_challenge: challenge, ...params });
+  const res = await browser.signIn(await browser.signInPage(url), "alice", oidc.PASSWORD);
   const html = await res.text();
   assert.equal(res.status, 200, html);
   assert.match(html, /<h1>Enter your code<\/h1>/);
@@ -59,8 +48,8 @@ async function passwordStep(
   return { browser, html, verifier };
 }
 
-function postCode(browser: CookieBrowser, html: string, code: string): Promise<Response> {
-  return browser.post("/sign-in/second-factor", { ...formFields(html), code });
+function postCode(browser: oidc.CookieBrowser, html: string, code: string): Promise<Response> {
+  return browser.post("/sign-in/second-factor", { ...oidc.formFields(html), code });
 }
 
 function needsOathtool(name: string, fn: () => Promise<void>): void {
@@ -72,7 +61,7 @@ needsOathtool(
   async () => {
     const { server, app } = await setUp();
     await using _ = server;
-    const anonymous = await accountPage(new CookieBrowser(server));
+    const anonymous = await accountPage(new oidc.CookieBrowser(server));
     assert.equal(anonymous.res.status, 400, anonymous.html);
     assert.match(anonymous.html, /not signed in/);
 
@@ -85,23 +74,23 @@ needsOathtool(
     assert.match(overview.html, /Two-step sign-in is <strong>off<\/strong>/);
     // The form is bound to this browser's session: another browser cannot post it.
     const other = await signedIn(server, app);
-    const stolen = await other.post("/account/totp", { ...formFields(overview.html) });
+    const stolen = await other.post("/account/totp", { ...oidc.formFields(overview.html) });
     assert.equal(stolen.status, 403, await stolen.text());
 
-    const started = await browser.post("/account/totp", { ...formFields(overview.html) });
+    const started = await browser.post("/account/totp", { ...oidc.formFields(overview.html) });
     const page = await started.text();
     assert.equal(started.status, 200, page);
     assert.match(page, /<svg class="qr-code"[^>]*role="img"/);
     assert.doesNotMatch(page, /<script/);
     const secret = /id="totp-secret">([A-Z2-7]+)</.exec(page)![1];
     // Until confirmed, the factor does not count: the password alone still signs in.
-    assert.equal((await login(server, "alice", PASSWORD)).res.status, 200);
-    const replayedForm = await browser.post("/account/totp", { ...formFields(overview.html) });
+    assert.equal((await login(server, "alice", oidc.PASSWORD)).res.status, 200);
+    const replayedForm = await browser.post("/account/totp", { ...oidc.formFields(overview.html) });
     assert.equal(replayedForm.status, 400, "a form is used once");
     await replayedForm.body?.cancel();
 
     const wrong = await browser.post("/account/totp/confirm", {
-      ...{ ...formFields(page) },
+      ...{ ...oidc.formFields(page) },
       code: "000000",
     });
     const wrongPage = await wrong.text();
@@ -109,7 +98,7 @@ needsOathtool(
     assert.match(wrongPage, /Invalid code/);
     assert.match(wrongPage, new RegExp(secret), "the same secret is shown again");
     const confirmed = await browser.post("/account/totp/confirm", {
-      ...{ ...formFields(wrongPage) },
+      ...{ ...oidc.formFields(wrongPage) },
       code: await oathtoolCode(secret, nowSeconds()),
     });
     const codes = await confirmed.text();
@@ -131,16 +120,16 @@ needsOathtool(
     await using _ = server;
     const { secret, confirmedAt } = await enrolTotp(await signedIn(server, app));
 
-    const { res, body } = await login(server, "alice", PASSWORD);
+    const { res, body } = await login(server, "alice", oidc.PASSWORD);
     assert.equal(res.status, 400);
     assert.match(String(body.msg), /second factor/);
     assert.equal(body.access_token, undefined);
     // A wrong password is still the one generic answer.
     assert.equal((await login(server, "alice", "wrong")).body.msg, "Invalid credentials");
-    const grant = await tokenRequest(server, {
+    const grant = await oidc.tokenRequest(server, {
       grant_type: "password",
       username: "alice",
-      password: PASSWORD,
+      password: oidc.PASSWORD,
     });
     assert.equal(grant.res.status, 400);
     assert.equal(grant.body.error, "mfa_required");
@@ -163,8 +152,8 @@ needsOathtool(
 
     const next = await oathtoolCode(secret, nowSeconds() + 30);
     const ok = await postCode(browser, html, next);
-    const code = redirectedTo(ok, REDIRECT_URI).get("code")!;
-    const tokens = await redeem(server, app, code, verifier);
+    const code = oidc.redirectedTo(ok, REDIRECT_URI).get("code")!;
+    const tokens = await oidc.redeem(server, app, code, verifier);
     assert.equal(tokens.res.status, 200, JSON.stringify(tokens.body));
     const claims = decodeJwt(tokens.body.id_token as string);
     assert.deepEqual(claims.amr, ["pwd", "otp", "mfa"]);
@@ -202,7 +191,7 @@ needsOathtool("Recovery codes sign in once each and new ones replace the old", a
 
   const first = await passwordStep(server, app);
   const typed = recoveryCodes[0].toUpperCase().replace("-", " ");
-  redirectedTo(await postCode(first.browser, first.html, typed), REDIRECT_URI);
+  oidc.redirectedTo(await postCode(first.browser, first.html, typed), REDIRECT_URI);
   const second = await passwordStep(server, app);
   const reused = await postCode(second.browser, second.html, recoveryCodes[0]);
   assert.equal(reused.status, 400);
@@ -211,7 +200,7 @@ needsOathtool("Recovery codes sign in once each and new ones replace the old", a
   assert.match(overview.html, /9 unused recovery codes left/);
 
   const regenerated = await enrolled.post("/account/recovery-codes", {
-    ...formFields(overview.html),
+    ...oidc.formFields(overview.html),
   });
   const page = await regenerated.text();
   assert.equal(regenerated.status, 200, page);
@@ -220,7 +209,7 @@ needsOathtool("Recovery codes sign in once each and new ones replace the old", a
   const old = await postCode(second.browser, second.html, recoveryCodes[1]);
   assert.equal(old.status, 400, "old codes are gone");
   await old.body?.cancel();
-  redirectedTo(await postCode(second.browser, second.html, fresh[0]), REDIRECT_URI);
+  oidc.redirectedTo(await postCode(second.browser, second.html, fresh[0]), REDIRECT_URI);
   const events = server.logs.map((line) => line.event);
   assert.ok(events.includes("recovery_code_used"));
   assert.ok(events.includes("recovery_codes_generated"));
@@ -280,18 +269,18 @@ needsOathtool(
     await enrolTotp(await signedIn(server, app));
 
     // Single sign-on with the older session shows the sign-in page, not a code.
-    const { challenge } = await pkce();
-    const sso = await older.get(authorizeUrl(server, app, { code_challenge: challenge }));
+    const { challenge } = await oidc.pkce();
+    const sso = await older.get(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
     const page = await sso.text();
     assert.equal(sso.status, 200, page);
     assert.match(page, /<h1>Sign in<\/h1>/);
     const silent = await older.get(
-      authorizeUrl(server, app, { code_challenge: challenge, prompt: "none" }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, prompt: "none" }),
     );
-    assert.equal(redirectedTo(silent, REDIRECT_URI).get("error"), "login_required");
+    assert.equal(oidc.redirectedTo(silent, REDIRECT_URI).get("error"), "login_required");
     // Nor may it change the account (its form from before is refused too).
     const change = await older.post("/account/recovery-codes", {
-      ...formFields(olderOverview.html),
+      ...oidc.formFields(olderOverview.html),
     });
     const refused = await change.text();
     assert.equal(change.status, 400, refused);
@@ -323,7 +312,7 @@ needsOathtool(
     // The browser that set it up is signed out; the password alone works again.
     const overview = await accountPage(browser);
     assert.equal(overview.res.status, 400);
-    assert.equal((await login(server, "alice", PASSWORD)).res.status, 200);
+    assert.equal((await login(server, "alice", oidc.PASSWORD)).res.status, 200);
     const missing = await runCli(["user", "mfa-reset", "nobody"], { cwd: server.dir });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /User "nobody" does not exist/);
@@ -338,7 +327,7 @@ needsOathtool(
     const { secret } = await enrolTotp(await signedIn(server, app));
     const first = await passwordStep(server, app);
     const code = await oathtoolCode(secret, nowSeconds() + 30);
-    redirectedTo(await postCode(first.browser, first.html, code), REDIRECT_URI);
+    oidc.redirectedTo(await postCode(first.browser, first.html, code), REDIRECT_URI);
     for (const params of [{ prompt: "login" }, { max_age: "0" }] as Record<string, string>[]) {
       const again = await passwordStep(server, app, first.browser, params);
       assert.match(again.html, /Enter your code/, JSON.stringify(params));
@@ -374,14 +363,14 @@ needsOathtool(
     await using _ = server;
     const { secret } = await enrolTotp(await signedIn(server, app));
     const { browser, html } = await passwordStep(server, app);
-    redirectedTo(
+    oidc.redirectedTo(
       await postCode(browser, html, await oathtoolCode(secret, nowSeconds() + 30)),
       REDIRECT_URI,
     );
-    const { verifier, challenge } = await pkce();
-    const sso = await browser.get(authorizeUrl(server, app, { code_challenge: challenge }));
-    const code = redirectedTo(sso, REDIRECT_URI).get("code")!;
-    const tokens = await redeem(server, app, code, verifier);
+    const { verifier, challenge } = await oidc.pkce();
+    const sso = await browser.get(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
+    const code = oidc.redirectedTo(sso, REDIRECT_URI).get("code")!;
+    const tokens = await oidc.redeem(server, app, code, verifier);
     const claims = decodeJwt(tokens.body.id_token as string);
     assert.deepEqual(claims.amr, ["pwd", "otp", "mfa"]);
     assert.equal(claims.acr, "urn:auth-api:aal2");

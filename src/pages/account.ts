@@ -8,7 +8,7 @@
 import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
-import { qrCodeSvg } from "./qr_code.ts";
+import { authenticatorSecret } from "./qr_code.ts";
 
 /** The hidden fields every form of the page carries. */
 export interface AccountForm {
@@ -105,8 +105,7 @@ export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
     html`
       <h1>Set up an authenticator app</h1>
       <p class="lead">Scan this code with your authenticator app:</p>
-      ${qrCodeSvg(page.uri, "QR code of the authenticator secret")}
-      <p>or type this secret into it: <code id="totp-secret">${page.secret}</code></p>
+      ${authenticatorSecret(page.uri, page.secret)}
       ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
       <form method="post" action="/account/totp/confirm">
         <input type="hidden" name="request" value="${page.requestId}">

@@ -28,3 +28,11 @@ export function qrCodeSvg(text: string, label: string): Html {
     </svg>
   `;
 }
+
+/** An authenticator secret to set up: its `otpauth:` URI as a QR code, and the secret as text. */
+export function authenticatorSecret(uri: string, secret: string): Html {
+  return html`
+    ${qrCodeSvg(uri, "QR code of the authenticator secret")}
+    <p>or type this secret into it: <code id="totp-secret">${secret}</code></p>
+  `;
+}

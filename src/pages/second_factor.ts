@@ -7,7 +7,7 @@
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
-import { qrCodeSvg } from "./qr_code.ts";
+import { authenticatorSecret } from "./qr_code.ts";
 
 /** What the second-factor page shows. */
 export interface SecondFactorPage {
@@ -34,8 +34,7 @@ export function secondFactorPage(page: SecondFactorPage): Html {
       ${enrolment && html`
         <p>This service asks for a code from an authenticator app at every sign-in. Scan this
           code with your app:</p>
-        ${qrCodeSvg(enrolment.uri, "QR code of the authenticator secret")}
-        <p>or type this secret into it: <code id="totp-secret">${enrolment.secret}</code></p>
+        ${authenticatorSecret(enrolment.uri, enrolment.secret)}
       `}
       ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
       <form method="post" action="/sign-in/second-factor">

@@ -269,19 +269,12 @@ export class SignInFlow {
   async continueSignIn(posted: PostedForm, cookie: string | undefined): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
-      const { pending, browserSessions } = this.#deps;
-      const { request, sid } = await pending.open(posted, cookie, "continue");
-      const session = await browserSessions.current(cookie);
-      if (session?.sid !== sid) {
-        throw new AuthFailure(
-          "expired_request",
-          "Your sign-in has ended; go back to the application and sign in again",
-        );
-      }
-      notes.user = session.username;
-      const client = await this.#deps.clients.require(request.clientId);
-      notes.client = client.clientId;
-      await pending.finish(posted.id!);
+      const { request, session, client } = await this.#openSessionForm(
+        posted,
+        cookie,
+        "continue",
+        notes,
+      );
       return await this.#next(request, client, { session, cookie, justSignedIn: true });
     });
   }
@@ -293,18 +286,8 @@ export class SignInFlow {
   async consent(posted: PostedForm, cookie: string | undefined, allow: boolean): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
-      const { pending, browserSessions, consents, codes } = this.#deps;
-      const { request, sid } = await pending.open(posted, cookie, "consent");
-      const session = await browserSessions.current(cookie);
-      if (session?.sid !== sid) {
-        throw new AuthFailure(
-          "expired_request",
-          "Your sign-in has ended; go back to the application and sign in again",
-        );
-      }
-      notes.user = session.username;
-      notes.client = (await this.#deps.clients.require(request.clientId)).clientId;
-      await pending.finish(posted.id!);
+      const { consents, codes } = this.#deps;
+      const { request, session } = await this.#openSessionForm(posted, cookie, "consent", notes);
       if (!allow) {
         const error = new AuthFailure("access_denied", "The user did not allow access");
         return { kind: "redirect_error", target: request, error };
@@ -312,6 +295,32 @@ export class SignInFlow {
       await consents.grant(session.subject, request.clientId, request.scope);
       return { kind: "code", target: request, code: await codes.issue(request, session) };
     });
+  }
+
+  /**
+   * Opens a posted form that only the browser session it was shown to may send back: the pending
+   * request, that session and the request's client, the step spent.
+   */
+  async #openSessionForm(
+    posted: PostedForm,
+    cookie: string | undefined,
+    kind: "continue" | "consent",
+    notes: StepNotes,
+  ): Promise<{ request: AuthorizationRequest; session: BrowserSession; client: RegisteredClient }> {
+    const { pending, browserSessions, clients } = this.#deps;
+    const { request, sid } = await pending.open(posted, cookie, kind);
+    const session = await browserSessions.current(cookie);
+    if (session?.sid !== sid) {
+      throw new AuthFailure(
+        "expired_request",
+        "Your sign-in has ended; go back to the application and sign in again",
+      );
+    }
+    notes.user = session.username;
+    const client = await clients.require(request.clientId);
+    notes.client = client.clientId;
+    await pending.finish(posted.id!);
+    return { request, session, client };
   }
 
   /** Takes a validated request on to the step {@linkcode decideNextStep} names. */
