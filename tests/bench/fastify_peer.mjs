@@ -39,14 +39,14 @@ await app.register(fastifyJwt, {
   },
 });
 app.get("/hello", async (request, reply) => {
-  let sub;
+  let name;
   try {
-    ({ sub } = await request.jwtVerify());
+    ({ preferred_username: name } = await request.jwtVerify());
   } catch {
     return reply.code(401).send({ msg: "Invalid token" });
   }
   reply.headers(edgeHeaders());
-  return { message: `Hello, ${sub}! You're authenticated.` };
+  return { message: `Hello, ${name}! You're authenticated.` };
 });
 const address = await app.listen({ host: "127.0.0.1", port: Number(values.port) });
 console.log(JSON.stringify({ msg: "Listening", url: address }));

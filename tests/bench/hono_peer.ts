@@ -28,8 +28,8 @@ app.use(
   }),
 );
 app.get("/hello", (c) => {
-  const { sub } = c.get("jwtPayload") as { sub: string };
-  return c.json({ message: `Hello, ${sub}! You're authenticated.` }, 200, edgeHeaders());
+  const { preferred_username: name } = c.get("jwtPayload") as { preferred_username: string };
+  return c.json({ message: `Hello, ${name}! You're authenticated.` }, 200, edgeHeaders());
 });
 
 Deno.serve({
