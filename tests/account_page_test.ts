@@ -225,3 +225,43 @@ Deno.test("Setting up a second factor needs a sign-in of the last ten minutes", 
   assert.equal(started.status, 200);
   assert.match(await started.text(), /totp-secret/);
 });
+
+Deno.test("One password-change form posted twice at once changes the password once; another browser's form is refused", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const first = await signIn(server, app);
+  const second = await signIn(server, app);
+
+  // The second browser's form, sent with the first browser's cookie: bound to another session.
+  const othersForm = formFields((await accountPage(second.browser)).html);
+  const crossed = await first.browser.post("/account/password", {
+    ...othersForm,
+    current_password: PASSWORD,
+    new_password: "alice-password-9",
+  });
+  assert.equal(crossed.status, 403);
+  assert.match(await crossed.text(), /The form was shown to another browser/);
+  assert.equal((await login(server, "alice", PASSWORD)).res.status, 200, "nothing changed");
+
+  const fields = formFields((await accountPage(first.browser)).html);
+  const answers = await Promise.all(
+    ["alice-password-2", "alice-password-3"].map((next) =>
+      first.browser.post("/account/password", {
+        ...fields,
+        current_password: PASSWORD,
+        new_password: next,
+      })
+    ),
+  );
+  const statuses = answers.map((res) => res.status).sort();
+  for (const res of answers) await res.body?.cancel().catch(() => {});
+  assert.deepEqual(statuses, [200, 400]);
+  const logins = await Promise.all(
+    [PASSWORD, "alice-password-2", "alice-password-3"].map(async (password) =>
+      (await login(server, "alice", password)).res.status
+    ),
+  );
+  assert.deepEqual(logins.filter((status) => status === 200).length, 1, String(logins));
+  assert.equal(logins[0], 400, "the old password no longer works");
+  assert.equal(await changes(server, "password_changed"), 1);
+});
