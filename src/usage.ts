@@ -68,6 +68,16 @@ export type Invocation =
     positionals: string[];
   };
 
+/** Set before an argument that begins with "-" so the option parser reads it as an argument. */
+const DASHED_MARK = "\u0000";
+
+function unmark<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(unmark) as T;
+  return (typeof value === "string" && value.startsWith(DASHED_MARK)
+    ? value.slice(DASHED_MARK.length)
+    : value) as T;
+}
+
 /** The option every command takes. */
 const HELP_OPTION: OptionSpec = { name: "help", short: "h", help: "Show this help" };
 
@@ -99,10 +109,15 @@ export function parseCommandLine(spec: CommandSpec, args: readonly string[]): In
     throw new UsageError(`Unknown command "${word}": use one of ${names}`, usageLine(spec));
   }
   if (helpAsked) return { help: helpText(spec) };
+  // Only `-h` is a short option, so a longer word with one leading dash is an argument: key
+  // ids are base64url and one in 32 begins with "-".
+  const dashed = args.map((arg, index) =>
+    /^-[^-]./.test(arg) && index < (end < 0 ? Infinity : end)
+  );
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: args.map((arg, index) => dashed[index] ? `${DASHED_MARK}${arg}` : arg),
       strict: true,
       allowPositionals: true,
       options: parserOptions(spec),
@@ -111,7 +126,7 @@ export function parseCommandLine(spec: CommandSpec, args: readonly string[]): In
     throw new UsageError(parserMessage(error as Error), usageLine(spec));
   }
   const expected = spec.args ?? [];
-  const { positionals } = parsed;
+  const positionals = parsed.positionals.map(unmark);
   if (positionals.length < expected.length) {
     throw new UsageError(`Missing ${expected[positionals.length]}`, usageLine(spec));
   }
@@ -121,7 +136,10 @@ export function parseCommandLine(spec: CommandSpec, args: readonly string[]): In
       usageLine(spec),
     );
   }
-  return { command: spec, values: parsed.values as OptionValues, positionals };
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([name, value]) => [name, unmark(value)]),
+  ) as OptionValues;
+  return { command: spec, values, positionals };
 }
 
 /** Every option `spec` accepts, `--help` included: what its parser and its help both show. */

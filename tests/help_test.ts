@@ -10,7 +10,7 @@ import { KEYS_COMMAND } from "../src/cli/keys.ts";
 import { USER_COMMAND } from "../src/cli/user.ts";
 import { CLIENT_COMMAND } from "../src/client.ts";
 import { SERVE_COMMAND } from "../src/serve_command.ts";
-import { type CommandSpec, optionsOf, usageLine } from "../src/usage.ts";
+import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -138,4 +138,18 @@ Deno.test("wrong arguments to every command print an error line and its usage li
     assertUsageError(await runCli(["serve", "--port"], { cwd: dir }), /--port/);
     assert.deepEqual([...Deno.readDirSync(dir)], [], "no store was opened");
   });
+});
+
+Deno.test("an argument that begins with one dash, as one key id in 32 does, is read as the argument and not as options", () => {
+  const kid = "-Lq3cXb0Z1mUoZ8b9e7f5r2Jk4w6yTnHs0aPdQvBcE";
+  const revoke = parseCommandLine(KEYS_COMMAND, ["revoke", kid]);
+  assert.deepEqual(revoke.help === undefined && revoke.positionals, [kid]);
+  const named = parseCommandLine(CLIENTS_COMMAND, ["add", "app", "--name", "-dashed name-"]);
+  assert.equal(named.help === undefined && named.values.name, "-dashed name-");
+  assert.throws(
+    () => parseCommandLine(KEYS_COMMAND, ["revoke", "--no-such-option"]),
+    /Unknown option "--no-such-option"/,
+  );
+  const help = parseCommandLine(KEYS_COMMAND, ["revoke", "-h"]);
+  assert.match(help.help ?? "", /keys revoke/);
 });
