@@ -11,6 +11,7 @@ import { clientsContract } from "./store_contract/clients.ts";
 import { lifecycleContract } from "./store_contract/lifecycle.ts";
 import { secondFactorsContract } from "./store_contract/second_factors.ts";
 import { accountActivityContract } from "./store_contract/account_activity.ts";
+import { rememberedDevicesContract } from "./store_contract/remembered_devices.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
@@ -41,5 +42,6 @@ export function storeContract(
   signInContract(context);
   secondFactorsContract(context);
   accountActivityContract(context);
+  rememberedDevicesContract(context);
   lifecycleContract(context);
 }

@@ -7,6 +7,7 @@
  */
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
+import type { RememberedDeviceRecord } from "./remembered_devices.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -194,4 +195,14 @@ export const toTotpFactor = rowReader<TotpFactorRecord>({
   createdAt: "number",
   confirmedAt: "number?",
   lastStep: "number?",
+});
+
+/** A remembered device. */
+export const toRememberedDevice = rowReader<RememberedDeviceRecord>({
+  deviceId: "text",
+  username: "text",
+  label: "text",
+  firstSeenAt: "number",
+  lastSeenAt: "number",
+  expiresAt: "number",
 });

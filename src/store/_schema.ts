@@ -278,3 +278,16 @@ export function secondFactorTables(d: Dialect): string {
      amr TEXT NOT NULL
    )${d.tableOptions};`;
 }
+
+/** The devices each user's logins were made from, until forgotten or expired. */
+export function rememberedDevicesTable(d: Dialect): string {
+  return `CREATE TABLE remembered_devices (
+     device_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+     label TEXT NOT NULL,
+     first_seen_at ${d.integer} NOT NULL,
+     last_seen_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   CREATE INDEX remembered_devices_user ON remembered_devices (username);`;
+}

@@ -14,6 +14,10 @@ import { migrate, pendingMigrations } from "./postgres/schema.ts";
 import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
 import { createAccountActivityStore } from "./postgres/account_activity.ts";
+import {
+  createRememberedDeviceStore,
+  pruneRememberedDevices,
+} from "./postgres/remembered_devices.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
 
 /** The shared store. */
@@ -50,6 +54,7 @@ export const PostgresStore = {
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
       ...createAccountActivityStore(sql),
+      ...createRememberedDeviceStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -57,6 +62,7 @@ export const PostgresStore = {
           await pruneThrottles(tx, now);
           await pruneSignIn(tx, now);
           await pruneSessionMethods(tx, now);
+          await pruneRememberedDevices(tx, now);
         });
       },
 

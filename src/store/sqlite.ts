@@ -14,6 +14,10 @@ import { pendingMigrations } from "./sqlite/schema.ts";
 import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
+import {
+  createRememberedDeviceStore,
+  pruneRememberedDevices,
+} from "./sqlite/remembered_devices.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
 
 /** The embedded store. */
@@ -50,6 +54,7 @@ export const SqliteStore = {
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
+      ...createRememberedDeviceStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -57,6 +62,7 @@ export const SqliteStore = {
           pruneThrottles(db, now);
           pruneSignIn(db, now);
           pruneSessionMethods(db, now);
+          pruneRememberedDevices(db, now);
         });
       },
 

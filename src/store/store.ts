@@ -11,6 +11,7 @@ import type { UnixSeconds } from "../clock.ts";
 import type { AccountStore } from "./accounts.ts";
 import type { ClientStore } from "./clients.ts";
 import type { AccountActivityStore } from "./account_activity.ts";
+import type { RememberedDeviceStore } from "./remembered_devices.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
@@ -18,6 +19,7 @@ import type { TokenStore } from "./tokens.ts";
 export * from "./accounts.ts";
 export * from "./clients.ts";
 export * from "./account_activity.ts";
+export * from "./remembered_devices.ts";
 export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
@@ -27,7 +29,8 @@ export interface StoreLifecycle {
   /**
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
-   * sessions (with their family links) and expired authorization codes, used or not.
+   * sessions (with their family links), expired authorization codes, used or not, and expired
+   * remembered devices.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */
@@ -46,4 +49,5 @@ export type Store =
   & SignInStore
   & SecondFactorStore
   & AccountActivityStore
+  & RememberedDeviceStore
   & StoreLifecycle;
