@@ -3,6 +3,7 @@
  * The RFC 6749 §5.1 success answer of every endpoint that issues tokens, with the device token
  * of a password login and the ID token of the authorization code grant.
  */
+import type { IssuedDevice } from "../auth/accounts/password_login.ts";
 import type { GrantResult } from "../auth/clients/grants.ts";
 import type { TokenPair } from "../auth/tokens/refresh_families.ts";
 import type { RequestContext } from "../http/context.ts";
@@ -11,12 +12,6 @@ import { json } from "../http/json.ts";
 
 /** The cookie that carries a device token. */
 export const DEVICE_COOKIE = "__Host-device";
-
-/** A device token to hand to the client with its tokens. */
-export interface IssuedDevice {
-  token: string;
-  maxAgeSeconds: number;
-}
 
 /**
  * The answer shared by `/login`, `/refresh` and `/oauth/token`; records the token's user in
@@ -68,6 +63,14 @@ export function grantResponse(
 export function deviceCookie(device: IssuedDevice): string {
   return strictCookie(DEVICE_COOKIE, device.token, device.maxAgeSeconds);
 }
+
+/** What a client says it is, as a remembered device is named: its User-Agent, printable, short. */
+export function deviceLabel(req: Request): string {
+  const agent = (req.headers.get("user-agent") ?? "").replace(/\p{C}+/gu, " ").trim();
+  return agent.slice(0, MAX_DEVICE_LABEL_LENGTH) || "Unnamed device";
+}
+
+const MAX_DEVICE_LABEL_LENGTH = 120;
 
 /** The device token a password login presents: the `device_token` field, else the cookie. */
 export function presentedDeviceToken(req: Request, field?: unknown): unknown {

@@ -8,7 +8,7 @@ import { type BodyLimits, readJsonBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { HttpError } from "../http/errors.ts";
 import { originOf } from "./_authenticate.ts";
-import { presentedDeviceToken, tokenResponse } from "./_token_response.ts";
+import { deviceLabel, presentedDeviceToken, tokenResponse } from "./_token_response.ts";
 
 /** What the login handler needs. */
 export interface LoginDeps {
@@ -35,12 +35,10 @@ export function createLoginHandler(deps: LoginDeps): Handler {
     const login = await passwordLogin.check(username, password, {
       address: ctx.addressGroup,
       deviceToken: presentedDeviceToken(req, deviceToken),
+      deviceLabel: deviceLabel(req),
       clientId,
       origin: originOf(ctx),
     });
-    return tokenResponse(await families.start(login, { clientId }), ctx, {
-      token: login.deviceToken,
-      maxAgeSeconds: login.deviceTokenExpiresIn,
-    });
+    return tokenResponse(await families.start(login, { clientId }), ctx, login.device);
   };
 }

@@ -17,7 +17,12 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readParameters } from "../http/form.ts";
 import { authenticateClient, originOf } from "./_authenticate.ts";
-import { grantResponse, presentedDeviceToken, tokenResponse } from "./_token_response.ts";
+import {
+  deviceLabel,
+  grantResponse,
+  presentedDeviceToken,
+  tokenResponse,
+} from "./_token_response.ts";
 
 /** What the token endpoint needs. */
 export interface OAuthTokenDeps {
@@ -66,13 +71,11 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
         source: {
           address: ctx.addressGroup,
           deviceToken: presentedDeviceToken(req, param("device_token")),
+          deviceLabel: deviceLabel(req),
           origin: originOf(ctx),
         },
       }, { passwordLogin, families, policy });
-      return tokenResponse(pair, ctx, {
-        token: login.deviceToken,
-        maxAgeSeconds: login.deviceTokenExpiresIn,
-      });
+      return tokenResponse(pair, ctx, login.device);
     }
     if (grantType === "refresh_token") {
       const refreshToken = param("refresh_token");

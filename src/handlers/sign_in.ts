@@ -8,7 +8,7 @@ import type { SignInFlow } from "../auth/sign_in/flow.ts";
 import type { Handler } from "../http/context.ts";
 import { type BrowserPageDeps, readPostedPage, showStep } from "./_browser_pages.ts";
 import { originOf } from "./_authenticate.ts";
-import { presentedDeviceToken } from "./_token_response.ts";
+import { deviceLabel, presentedDeviceToken } from "./_token_response.ts";
 
 /**
  * The sign-in form: 403 unless it carries the CSRF token of its pending request and comes from
@@ -25,6 +25,7 @@ export function createSignInHandler(flow: SignInFlow, deps: BrowserPageDeps): Ha
       source: {
         address: ctx.addressGroup,
         deviceToken: presentedDeviceToken(req),
+        deviceLabel: deviceLabel(req),
         origin: originOf(ctx),
       },
     });

@@ -4,10 +4,13 @@
  * binds the username to a random device id, signed with HMAC-SHA256 under a key the store keeps.
  * Presented with a later login for the same username, it lets the throttle count that client's
  * failures on the device's own budget. It proves nothing by itself: a password is still needed.
+ * Each device is remembered in the store, and a token counts only while its device is: the
+ * person forgets a device from the account page, and removing a user forgets their devices.
  * It makes and checks tokens; it never throttles and never touches HTTP.
  */
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountStore } from "../../store/accounts.ts";
+import type { RememberedDeviceStore } from "../../store/remembered_devices.ts";
 
 /** Settings of device tokens. */
 export interface DeviceTokenOptions {
@@ -31,21 +34,26 @@ const TOKEN_FORMAT = /^([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
  * @example
  * ```ts
  * const devices = await DeviceTokens.open(store, DEFAULT_DEVICE_TOKENS);
- * const token = await devices.issue("user1");
+ * const token = await devices.issue("user1", { label: "python-requests/2.28" });
  * await devices.verify(token, "user1"); // the device id
  * ```
  */
 export class DeviceTokens {
   readonly options: Readonly<DeviceTokenOptions>;
   #key: CryptoKey;
+  #store: RememberedDeviceStore;
 
-  private constructor(key: CryptoKey, options: DeviceTokenOptions) {
+  private constructor(key: CryptoKey, store: RememberedDeviceStore, options: DeviceTokenOptions) {
     this.#key = key;
+    this.#store = store;
     this.options = options;
   }
 
   /** Loads the signing key from the store, creating it on first use (once across instances). */
-  static async open(store: AccountStore, options: DeviceTokenOptions): Promise<DeviceTokens> {
+  static async open(
+    store: Pick<AccountStore, "ensureSecret"> & RememberedDeviceStore,
+    options: DeviceTokenOptions,
+  ): Promise<DeviceTokens> {
     const candidate = crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64();
     const secret = Uint8Array.fromBase64(await store.ensureSecret(SECRET_NAME, candidate));
     const key = await crypto.subtle.importKey(
@@ -55,23 +63,40 @@ export class DeviceTokens {
       false,
       ["sign", "verify"],
     );
-    return new DeviceTokens(key, options);
+    return new DeviceTokens(key, store, options);
   }
 
-  /** A token for `username` on device `deviceId` (a new device when absent), valid for the TTL. */
+  /**
+   * A token for `username` on the remembered device `deviceId`, whose expiry moves to the TTL from
+   * now; on a new device (remembered as `label`) when absent, forgotten or expired.
+   */
   async issue(
     username: string,
-    deviceId: string = randomId(),
+    device: { deviceId?: string; label: string },
     now: UnixSeconds = unixNow(),
   ): Promise<string> {
     const expiresAt = now + this.options.ttlSeconds;
+    let deviceId = device.deviceId;
+    if (!deviceId || !await this.#store.renewDevice(deviceId, username, expiresAt, now)) {
+      deviceId = randomId();
+      const label = device.label;
+      await this.#store.rememberDevice({
+        deviceId,
+        username,
+        label,
+        firstSeenAt: now,
+        lastSeenAt: now,
+        expiresAt,
+      });
+    }
     const mac = await crypto.subtle.sign("HMAC", this.#key, signed(deviceId, expiresAt, username));
     return `${deviceId}.${expiresAt}.${base64url(new Uint8Array(mac))}`;
   }
 
   /**
-   * The device id of a token issued for exactly `username` and not expired by `now`; undefined
-   * for anything else (malformed, expired, forged, or another user's). Checked in constant time.
+   * The device id of a token issued for exactly `username`, not expired by `now`, whose device is
+   * still remembered; undefined for anything else (malformed, expired, forged, another user's,
+   * forgotten). The MAC is checked in constant time, before the store is asked.
    */
   async verify(
     token: string,
@@ -98,7 +123,8 @@ export class DeviceTokens {
       signature,
       signed(deviceId, expiresAt, username),
     );
-    return valid ? deviceId : undefined;
+    if (!valid || !await this.#store.isDeviceRemembered(deviceId, username, now)) return undefined;
+    return deviceId;
   }
 }
 

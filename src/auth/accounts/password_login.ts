@@ -19,6 +19,11 @@ export interface LoginSource {
   address: string;
   /** A device token the client presented, if any; anything that is not a valid one is ignored. */
   deviceToken?: unknown;
+  /**
+   * What the client says it is (its User-Agent), the name a new device is remembered by. Without
+   * it no device token is issued (a check of the current password, for example).
+   */
+  deviceLabel?: string;
   /** The OAuth client the login is for, for the audit trail. */
   clientId?: string;
   /** Where the request came from, for the audit trail. */
@@ -30,12 +35,16 @@ export interface LoginSource {
   secondFactorNext?: boolean;
 }
 
+/** A device token handed to a client, and how many seconds it lasts. */
+export interface IssuedDevice {
+  token: string;
+  maxAgeSeconds: number;
+}
+
 /** A successful login. */
 export interface LoginSuccess extends VerifiedUser {
-  /** A fresh device token for this client and user. */
-  deviceToken: string;
-  /** Seconds until the device token expires. */
-  deviceTokenExpiresIn: number;
+  /** A fresh device token for this client and user, when the source named its device. */
+  device?: IssuedDevice;
 }
 
 /**
@@ -153,8 +162,10 @@ export class PasswordLogin {
       username: name,
       subject: user.subject,
       passwordHash,
-      deviceToken: await this.#devices.issue(name, device),
-      deviceTokenExpiresIn: this.#devices.options.ttlSeconds,
+      device: source.deviceLabel === undefined ? undefined : {
+        token: await this.#devices.issue(name, { deviceId: device, label: source.deviceLabel }),
+        maxAgeSeconds: this.#devices.options.ttlSeconds,
+      },
     };
   }
 

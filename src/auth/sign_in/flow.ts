@@ -175,7 +175,7 @@ export class SignInFlow {
       }
       await pending.finish(posted.id!);
       notes.user = login.username;
-      const device = { token: login.deviceToken, maxAgeSeconds: login.deviceTokenExpiresIn };
+      const device = login.device;
       const enrolled = await this.#deps.secondFactors.required(login.username);
       if (enrolled || this.#twoFactorsRequired(request)) {
         const enrolment = enrolled
