@@ -28,6 +28,7 @@ export function createAuditTrail(logger: Logger, metrics?: Metrics): SecurityEve
         reason: event.reason,
         kid: event.kid,
         sessions_ended: event.sessionsEnded,
+        devices_forgotten: event.devicesForgotten,
         request_id: origin?.requestId,
         client_address: origin?.address,
       });
@@ -55,6 +56,7 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "password_changed":
     case "app_signed_out":
     case "signed_out_everywhere":
+    case "device_forgotten":
       return metrics.accountChanges.add(1, { change: event });
     case "second_factor_enrolled":
     case "second_factor_succeeded":

@@ -41,6 +41,7 @@ const ACCOUNT_CHANGES: readonly string[] = [
   "password_changed",
   "app_signed_out",
   "signed_out_everywhere",
+  "device_forgotten",
 ];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */
 const THROTTLE_REASONS: readonly string[] = ["account", "address", "device"];

@@ -159,6 +159,7 @@ Deno.test("Sign out everywhere ends every session of the person, this browser's 
   }
   const event = server.logs.find((line) => line.event === "signed_out_everywhere");
   assert.equal(event?.sessions_ended, 4, JSON.stringify(event));
+  assert.equal(event?.devices_forgotten, 2, "each browser's remembered device");
   assert.equal(await changes(server, "signed_out_everywhere"), 1);
 });
 
@@ -264,4 +265,70 @@ Deno.test("One password-change form posted twice at once changes the password on
   assert.deepEqual(logins.filter((status) => status === 200).length, 1, String(logins));
   assert.equal(logins[0], 400, "the old password no longer works");
   assert.equal(await changes(server, "password_changed"), 1);
+});
+
+/** Logs alice in over `/login` as the program `agent`, presenting `deviceToken`: its new one. */
+async function apiLogin(server: TestServer, agent: string, deviceToken?: string): Promise<string> {
+  const res = await fetch(`${server.url}/login`, {
+    method: "POST",
+    client: server.client,
+    headers: { "content-type": "application/json", "user-agent": agent },
+    body: JSON.stringify({
+      username: "alice",
+      password: PASSWORD,
+      ...(deviceToken && { device_token: deviceToken }),
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body.device_token;
+}
+
+/** The device ids of the page's forget forms, in page order. */
+function deviceIds(html: string): string[] {
+  return [...html.matchAll(/name="device" value="([^"]+)"/g)].map((match) => match[1]);
+}
+
+Deno.test("Remembered devices are listed by what they said they were, and a forgotten one starts over as a new device", async () => {
+  const { server, app } = await setUp();
+  await using _ = server;
+  const token = await apiLogin(server, "Scanner-CLI/2.0\t<b>bold</b>");
+  const deviceId = token.split(".")[0];
+  assert.equal((await apiLogin(server, "Scanner-CLI/2.0", token)).split(".")[0], deviceId);
+  const { browser } = await signIn(server, app);
+  const bob = await signIn(server, app, "bob", BOB_PASSWORD);
+
+  const page = await accountPage(browser);
+  assert.equal(page.res.status, 200, page.html);
+  assert.match(page.html, /<strong>Scanner-CLI\/2\.0 &lt;b&gt;bold&lt;\/b&gt;<\/strong>: first /);
+  assert.equal(deviceIds(page.html).length, 2, "the program and this browser, not bob's");
+  assert.ok(deviceIds(page.html).includes(deviceId));
+
+  // Bob cannot forget alice's device with his own page's form.
+  const bobPage = await accountPage(bob.browser);
+  const refused = await bob.browser.post("/account/sign-out", {
+    ...formFields(bobPage.html),
+    device: deviceId,
+  });
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /No such session of yours/);
+
+  // Two of alice's pages forget the same device at once: one does, the other is told it is gone.
+  const other = await signIn(server, app);
+  const pages = await Promise.all([accountPage(browser), accountPage(other.browser)]);
+  const answers = await Promise.all([
+    browser.post("/account/sign-out", { ...formFields(pages[0].html), device: deviceId }),
+    other.browser.post("/account/sign-out", { ...formFields(pages[1].html), device: deviceId }),
+  ]);
+  const texts = await Promise.all(answers.map((res) => res.text()));
+  assert.deepEqual(answers.map((res) => res.status).sort(), [200, 400], texts.join("\n"));
+  const forgotten = texts[answers.findIndex((res) => res.status === 200)];
+  assert.ok(!deviceIds(forgotten).includes(deviceId));
+  assert.equal(await changes(server, "device_forgotten"), 1);
+  assert.equal(server.logs.filter((line) => line.event === "device_forgotten").length, 1);
+
+  // The forgotten device's token no longer counts: its next login is a new device.
+  const after = await apiLogin(server, "Scanner-CLI/2.0", token);
+  assert.notEqual(after.split(".")[0], deviceId);
+  assert.ok(server.logs.every((line) => (line.status as number ?? 0) < 500));
 });

@@ -30,6 +30,7 @@ export type SecurityEventName =
   | "client_secret_rotated"
   | "app_signed_out"
   | "signed_out_everywhere"
+  | "device_forgotten"
   | "second_factor_enrolled"
   | "second_factor_succeeded"
   | "second_factor_failed"
@@ -52,6 +53,8 @@ export interface SecurityEvent {
   kid?: string;
   /** How many sessions an account change ended. */
   sessionsEnded?: number;
+  /** How many remembered devices an account change forgot. */
+  devicesForgotten?: number;
 }
 
 /** Where the request behind an event came from; absent for the command line. */

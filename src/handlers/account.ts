@@ -63,6 +63,7 @@ export function createAccountHandlers(
       const view = await settings.signOut(posted, cookie, {
         sid: form.get("sid") ?? undefined,
         clientId: form.get("client_id") ?? undefined,
+        deviceId: form.get("device") ?? undefined,
         everywhere: form.get("everywhere") === "yes",
         origin: originOf(ctx),
       });
@@ -83,6 +84,7 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
           recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
           browsers: view.activity.browsers,
           apps: view.activity.apps,
+          devices: view.activity.devices,
           requestId: view.form.id,
           csrfToken: view.form.csrfToken,
           notice: view.notice,

@@ -1,7 +1,8 @@
 /**
  * @module
  * The account page of a signed-in person: the overview with its forms (the second factor, the
- * signed-in browsers and apps with a sign-out for each, sign-out everywhere, and the password), the set-up of an
+ * signed-in browsers, apps and remembered devices with a sign-out for each, sign-out
+ * everywhere, and the password), the set-up of an
  * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
  * codes shown once. Plain forms that work without JavaScript.
  */
@@ -26,6 +27,8 @@ export interface AccountOverviewPage extends AccountForm {
   browsers: { sid: string; signedInAt: number; current: boolean }[];
   /** The apps holding sessions of the person. */
   apps: { clientId: string; clientName: string; lastSignInAt: number; sessions: number }[];
+  /** The devices the person's logins are remembered from. */
+  devices: { deviceId: string; label: string; firstSeenAt: number; lastSeenAt: number }[];
   /** What the last change did. */
   notice?: string;
   /** Why the last change failed. */
@@ -68,6 +71,15 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
         html`<li><strong>${app.clientName}</strong>: ${app.sessions} session(s), the last from ${
           isoTime(app.lastSignInAt)
         }${signOutForm(page, { client_id: app.clientId }, "Sign out")}</li>`
+      )}</ul>
+      <h2>Remembered devices</h2>
+      <p>A device you signed in from is recognised, so that someone guessing your password
+        elsewhere does not lock it out. Forget one you do not know.</p>
+      ${page.devices.length === 0 && html`<p>No device is remembered.</p>`}
+      <ul class="sessions">${page.devices.map((device) =>
+        html`<li><strong>${device.label}</strong>: first ${isoTime(device.firstSeenAt)}, last ${
+          isoTime(device.lastSeenAt)
+        }${signOutForm(page, { device: device.deviceId }, "Forget")}</li>`
       )}</ul>
       ${signOutForm(page, { everywhere: "yes" }, "Sign out everywhere")}
       <h2>Password</h2>

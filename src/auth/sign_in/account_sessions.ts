@@ -1,13 +1,15 @@
 /**
  * @module
  * What a person sees and ends of their own sessions on the account page: their signed-in
- * browsers and the apps holding a refresh family, each ended on its own, or all at once. Only
+ * browsers, the apps holding a refresh family and the devices their logins are remembered from,
+ * each ended (forgotten) on its own, or all at once. Only
  * the person's own sessions can be named; every end is an audit event. It never reads a request
  * and never builds a response.
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountActivityStore } from "../../store/account_activity.ts";
 import type { AccountStore } from "../../store/accounts.ts";
+import type { RememberedDeviceStore } from "../../store/remembered_devices.ts";
 import type { ClientRegistry } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
@@ -32,15 +34,25 @@ export interface AppEntry {
   sessions: number;
 }
 
+/** A device the person's logins are remembered from (see accounts/device_tokens.ts). */
+export interface DeviceEntry {
+  deviceId: string;
+  /** What it said it was at its first login. */
+  label: string;
+  firstSeenAt: UnixSeconds;
+  lastSeenAt: UnixSeconds;
+}
+
 /** A person's live sessions. */
 export interface AccountActivity {
   browsers: BrowserSessionEntry[];
   apps: AppEntry[];
+  devices: DeviceEntry[];
 }
 
 /** What the account's sessions work with. */
 export interface AccountSessionsDeps {
-  store: AccountActivityStore & Pick<AccountStore, "endUserSessions">;
+  store: AccountActivityStore & RememberedDeviceStore & Pick<AccountStore, "endUserSessions">;
   browserSessions: BrowserSessions;
   families: RefreshFamilies;
   clients: ClientRegistry;
@@ -65,7 +77,7 @@ export class AccountSessions {
     this.#events = deps.events ?? UNRECORDED;
   }
 
-  /** The live browsers and apps of the session's user. */
+  /** The live browsers, apps and remembered devices of the session's user. */
   async activity(session: BrowserSession): Promise<AccountActivity> {
     const { store, clients } = this.#deps;
     const now = unixNow();
@@ -89,7 +101,15 @@ export class AccountSessions {
         sessions: 1,
       });
     }
-    return { browsers, apps: [...apps.values()] };
+    const devices = (await store.listRememberedDevices(session.username, now)).map(
+      ({ deviceId, label, firstSeenAt, lastSeenAt }) => ({
+        deviceId,
+        label,
+        firstSeenAt,
+        lastSeenAt,
+      }),
+    );
+    return { browsers, apps: [...apps.values()], devices };
   }
 
   /** Ends one of the user's browser sessions (and the families issued in it). */
@@ -112,13 +132,25 @@ export class AccountSessions {
     );
   }
 
-  /** Ends every session of the user, this browser's included. */
+  /**
+   * Forgets one of the user's remembered devices: its device token no longer counts, and its
+   * next login starts over as a new device.
+   */
+  async forgetDevice(session: BrowserSession, deviceId: string, origin?: Origin): Promise<void> {
+    if (!await this.#deps.store.forgetDevice(session.username, deviceId)) throw notYours();
+    this.#events.record({ event: "device_forgotten", subject: session.username }, origin);
+  }
+
+  /** Ends every session of the user, this browser's included, and forgets their devices. */
   async signOutEverywhere(session: BrowserSession, origin?: Origin): Promise<void> {
-    const change = await this.#deps.store.endUserSessions(session.username, unixNow());
+    const { store } = this.#deps;
+    const change = await store.endUserSessions(session.username, unixNow());
+    const devicesForgotten = await store.forgetDevices(session.username);
     this.#events.record({
       event: "signed_out_everywhere",
       subject: session.username,
       sessionsEnded: change.sessionsEnded,
+      devicesForgotten,
     }, origin);
   }
 }

@@ -160,12 +160,19 @@ export class AccountSettings {
 
   /**
    * Ends one of the person's own sessions: a browser (`sid`), every session of one app
-   * (`clientId`), or all of them (`everywhere`, this browser's included).
+   * (`clientId`), a remembered device (`deviceId`), or all of them (`everywhere`, this
+   * browser's included).
    */
   async signOut(
     posted: PostedForm,
     cookie: string | undefined,
-    what: { sid?: string; clientId?: string; everywhere?: boolean; origin?: Origin },
+    what: {
+      sid?: string;
+      clientId?: string;
+      deviceId?: string;
+      everywhere?: boolean;
+      origin?: Origin;
+    },
   ): Promise<AccountView> {
     const notes: StepNotes = {};
     return await asStep<AccountView>(notes, async () => {
@@ -180,6 +187,8 @@ export class AccountSettings {
         if (what.sid === session.sid) return { kind: "signed_out", everywhere: false };
       } else if (what.clientId !== undefined) {
         await sessions.signOutApp(session, what.clientId, what.origin);
+      } else if (what.deviceId !== undefined) {
+        await sessions.forgetDevice(session, what.deviceId, what.origin);
       } else {
         throw new AuthFailure("invalid_request", "Say which session to end");
       }
