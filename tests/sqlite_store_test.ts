@@ -72,6 +72,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "consents",
       "id_token_keys",
       "pending_requests",
+      "pushed_requests",
       "recovery_codes",
       "refresh_families",
       "refresh_tokens",

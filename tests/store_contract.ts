@@ -12,6 +12,7 @@ import { lifecycleContract } from "./store_contract/lifecycle.ts";
 import { secondFactorsContract } from "./store_contract/second_factors.ts";
 import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
+import { pushedRequestsContract } from "./store_contract/pushed_requests.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
@@ -41,5 +42,6 @@ export function storeContract(
   signInContract(context);
   secondFactorsContract(context);
   accountActivityContract(context);
+  pushedRequestsContract(context);
   lifecycleContract(context);
 }

@@ -7,6 +7,7 @@
  */
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
+import type { PushedRequestRecord } from "./pushed_requests.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -143,6 +144,7 @@ export const toClient = rowReader<ClientRecord>({
   scope: "text",
   grantTypes: "json",
   createdAt: "number",
+  requirePar: "flag",
 });
 
 /** A `pending_requests` row. */
@@ -194,4 +196,14 @@ export const toTotpFactor = rowReader<TotpFactorRecord>({
   createdAt: "number",
   confirmedAt: "number?",
   lastStep: "number?",
+});
+
+/** A `pushed_requests` row. */
+export const toPushedRequest = rowReader<PushedRequestRecord>({
+  idHash: "text",
+  clientId: "text",
+  parameters: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  usedAt: "number?",
 });

@@ -278,3 +278,21 @@ export function secondFactorTables(d: Dialect): string {
      amr TEXT NOT NULL
    )${d.tableOptions};`;
 }
+
+/**
+ * Pushed authorization requests (RFC 9126), by the SHA-256 of their `request_uri`, and the
+ * clients that must push theirs.
+ */
+export function pushedRequestTables(d: Dialect): string {
+  const no = d.flag === "BOOLEAN" ? "false" : "0";
+  return `CREATE TABLE pushed_requests (
+     id_hash TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     parameters TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     used_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);
+   ALTER TABLE clients ADD COLUMN require_par ${d.flag} NOT NULL DEFAULT ${no};`;
+}

@@ -14,6 +14,7 @@ import { migrate, pendingMigrations } from "./postgres/schema.ts";
 import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
 import { createAccountActivityStore } from "./postgres/account_activity.ts";
+import { createPushedRequestStore, prunePushedRequests } from "./postgres/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
 
 /** The shared store. */
@@ -50,6 +51,7 @@ export const PostgresStore = {
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
       ...createAccountActivityStore(sql),
+      ...createPushedRequestStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -57,6 +59,7 @@ export const PostgresStore = {
           await pruneThrottles(tx, now);
           await pruneSignIn(tx, now);
           await pruneSessionMethods(tx, now);
+          await prunePushedRequests(tx, now);
         });
       },
 

@@ -14,6 +14,7 @@ import { pendingMigrations } from "./sqlite/schema.ts";
 import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
+import { createPushedRequestStore, prunePushedRequests } from "./sqlite/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
 
 /** The embedded store. */
@@ -50,6 +51,7 @@ export const SqliteStore = {
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
+      ...createPushedRequestStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -57,6 +59,7 @@ export const SqliteStore = {
           pruneThrottles(db, now);
           pruneSignIn(db, now);
           pruneSessionMethods(db, now);
+          prunePushedRequests(db, now);
         });
       },
 
