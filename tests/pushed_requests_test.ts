@@ -6,7 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { REQUEST_URI_PREFIX } from "../src/auth/sign_in/pushed_requests.ts";
+import {
+  MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS,
+  REQUEST_URI_PREFIX,
+} from "../src/auth/sign_in/pushed_requests.ts";
 import {
   CookieBrowser,
   formFields,
@@ -255,4 +258,26 @@ Deno.test("Discovery names the pushed authorization request endpoint and does no
     );
     assert.equal(body.require_pushed_authorization_requests, false);
   }
+});
+
+Deno.test("POST /oauth/par keeps at most 50 unused public-client pushes per client address; a confidential client is not counted", async () => {
+  const { server, confidential, spa } = await serverWithClients();
+  await using _ = server;
+  const { challenge } = await pkce();
+  const answers = await Promise.all(
+    Array.from(
+      { length: MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS },
+      () => push(server, spa, { challenge }),
+    ),
+  );
+  assert.deepEqual(
+    answers.map(({ res }) => res.status),
+    Array(MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS).fill(201),
+  );
+  const refused = await push(server, spa, { challenge });
+  assertOAuthError(refused, 429, "temporarily_unavailable", "one public push too many");
+  assert.ok(Number(refused.res.headers.get("retry-after")) >= 1);
+  assert.equal((await push(server, confidential, { challenge })).res.status, 201);
+  const reasons = auditEvents(server, "pushed_request_refused").map((event) => event.reason);
+  assert.deepEqual(reasons, ["too_many_sign_ins"]);
 });

@@ -21,6 +21,7 @@ export interface OAuthParDeps {
  * `POST /oauth/par` (RFC 9126 §2): a form-encoded authorization request from a client that
  * authenticates as at the token endpoint (public clients name themselves), checked as
  * `/authorize` checks one; 201 with its `request_uri` and `expires_in`, or a JSON OAuth error.
+ * Public clients' pushes count against the client address (group).
  */
 export function createOAuthParHandler({ pushed, clients, bodyLimits }: OAuthParDeps): Handler {
   return async function par(req, ctx) {
@@ -28,6 +29,7 @@ export function createOAuthParHandler({ pushed, clients, bodyLimits }: OAuthParD
     const answer = await pushed.push(params, {
       identify: () => authenticateClient(req, ctx, { params, clients }),
       origin: originOf(ctx),
+      address: ctx.addressGroup,
     });
     return json({ request_uri: answer.requestUri, expires_in: answer.expiresIn }, {
       status: 201,

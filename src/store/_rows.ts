@@ -203,6 +203,7 @@ export const toPushedRequest = rowReader<PushedRequestRecord>({
   idHash: "text",
   clientId: "text",
   parameters: "text",
+  address: "text",
   createdAt: "number",
   expiresAt: "number",
   usedAt: "number?",

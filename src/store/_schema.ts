@@ -289,10 +289,12 @@ export function pushedRequestTables(d: Dialect): string {
      id_hash TEXT PRIMARY KEY,
      client_id TEXT NOT NULL,
      parameters TEXT NOT NULL,
+     address TEXT,
      created_at ${d.integer} NOT NULL,
      expires_at ${d.integer} NOT NULL,
      used_at ${d.integer}
    )${d.tableOptions};
    CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);
+   CREATE INDEX pushed_requests_address ON pushed_requests (address);
    ALTER TABLE clients ADD COLUMN require_par ${d.flag} NOT NULL DEFAULT ${no};`;
 }

@@ -6,6 +6,7 @@
  * backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";
+import type { PendingAdmission } from "./sign_in.ts";
 
 /** A pushed authorization request as stored: only the SHA-256 of its `request_uri`. */
 export interface PushedRequestRecord {
@@ -15,6 +16,11 @@ export interface PushedRequestRecord {
   clientId: string;
   /** The request's parameters, as JSON (the domain's own shape). */
   parameters: string;
+  /**
+   * The client address (group) an unauthenticated push came from, counted against that address's
+   * cap; null for pushes that are not counted.
+   */
+  address: string | null;
   createdAt: UnixSeconds;
   expiresAt: UnixSeconds;
   /** When it was used at the authorization endpoint; a second use is refused. */
@@ -31,8 +37,13 @@ export type PushedRequestOutcome =
 
 /** Pushed authorization requests. */
 export interface PushedRequestStore {
-  /** Stores a new pushed request. */
-  addPushedRequest(record: PushedRequestRecord): Promise<void>;
+  /**
+   * Stores a new pushed request. With `maxPerAddress` and an `address` on the record, it is
+   * stored only while that address has fewer live pushed requests (unexpired at `createdAt`); the
+   * count and the insert are one atomic step across every connection, and the address's expired
+   * requests are deleted with it.
+   */
+  addPushedRequest(record: PushedRequestRecord, maxPerAddress?: number): Promise<PendingAdmission>;
   /**
    * Atomically marks a pushed request used, when it is unused, unexpired at `now` and
    * `clientId`'s ("taken"); of concurrent callers, on every connection, exactly one takes it.

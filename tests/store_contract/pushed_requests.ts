@@ -1,8 +1,9 @@
 /**
  * @module
  * The pushed-requests part of the store contract: authorization requests pushed by clients
- * (RFC 9126), taken once by their own client before they expire, also when many callers on
- * several connections race for one, and pruned once expired; and the clients that must push.
+ * (RFC 9126), capped per address, taken once by their own client before they expire, also when
+ * many callers on several connections race for one, and pruned once expired; and the clients
+ * that must push.
  */
 import assert from "node:assert/strict";
 import type { PushedRequestRecord } from "../../src/store/store.ts";
@@ -17,6 +18,7 @@ function pushedRecord(
     idHash,
     clientId: "app",
     parameters: JSON.stringify({ values: [["scope", "openid"]], repeated: [] }),
+    address: null,
     createdAt: NOW,
     expiresAt: NOW + 60,
     usedAt: null,
@@ -27,7 +29,10 @@ function pushedRecord(
 /** Registers the pushed-requests cases. */
 export function pushedRequestsContract({ test, testReopening }: ContractContext): void {
   test("takePushedRequest takes a pushed request once, with every field", async (store) => {
-    const record = pushedRecord("p1", { parameters: '{"values":[["state","Zoë 🦕 \'"]]}' });
+    const record = pushedRecord("p1", {
+      parameters: '{"values":[["state","Zoë 🦕 \'"]]}',
+      address: "2001:db8::/56",
+    });
     await store.addPushedRequest(record);
     assert.deepEqual(await store.takePushedRequest("p1", "app", NOW + 5), {
       outcome: "taken",
@@ -72,6 +77,34 @@ export function pushedRequestsContract({ test, testReopening }: ContractContext)
     assert.equal((await store.takePushedRequest("live", "app", NOW + 10)).outcome, "taken");
   });
 
+  test("addPushedRequest with a cap stores an address's requests up to it, then says when a place frees", async (store) => {
+    const at = (id: string, fields: Partial<PushedRequestRecord> = {}) =>
+      pushedRecord(id, { address: "203.0.113.5", ...fields });
+    await store.addPushedRequest(at("old", { createdAt: NOW - 60, expiresAt: NOW }), 2);
+    assert.deepEqual(await store.addPushedRequest(at("a", { expiresAt: NOW + 30 }), 2), {
+      added: true,
+    });
+    assert.deepEqual(await store.addPushedRequest(at("b"), 2), { added: true });
+    assert.deepEqual(await store.addPushedRequest(at("c"), 2), { added: false, freeAt: NOW + 30 });
+    assert.deepEqual(await store.takePushedRequest("old", "app", NOW), { outcome: "unknown" });
+    assert.deepEqual(await store.takePushedRequest("c", "app", NOW), { outcome: "unknown" });
+    assert.deepEqual(await store.addPushedRequest(at("d", { address: "198.51.100.7" }), 2), {
+      added: true,
+    });
+    assert.deepEqual(await store.addPushedRequest(pushedRecord("e"), 2), { added: true });
+    assert.deepEqual(await store.addPushedRequest(at("f")), { added: true }, "no cap given");
+  });
+
+  test("addPushedRequest from 12 concurrent callers of one address with a cap of 5 stores exactly 5", async (store) => {
+    const admissions = await Promise.all(
+      Array.from(
+        { length: 12 },
+        (_, i) => store.addPushedRequest(pushedRecord(`p${i}`, { address: "203.0.113.5" }), 5),
+      ),
+    );
+    assert.equal(admissions.filter((admission) => admission.added).length, 5);
+  });
+
   test("a client that must push its requests keeps requirePar", async (store) => {
     const strict = clientRecord("strict", { requirePar: true });
     await store.addClient(strict);
@@ -79,6 +112,21 @@ export function pushedRequestsContract({ test, testReopening }: ContractContext)
     assert.deepEqual(await store.getClient("strict"), strict);
     assert.equal((await store.getClient("plain"))?.requirePar, false);
   });
+
+  testReopening(
+    "two connections pushing for one address at once keep its cap",
+    async (store, reopen) => {
+      const other = await reopen();
+      const admissions = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          (i % 2 === 0 ? store : other).addPushedRequest(
+            pushedRecord(`p${i}`, { address: "203.0.113.5" }),
+            5,
+          )),
+      );
+      assert.equal(admissions.filter((admission) => admission.added).length, 5);
+    },
+  );
 
   testReopening(
     "two connections racing for one pushed request: exactly one takes it",

@@ -20,6 +20,12 @@ import { readAuthorizationRequest, resolveClient } from "./authorization_request
 export const REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:";
 /** How long a pushed request may wait for the browser (RFC 9126 §2.2's example). */
 export const PUSHED_REQUEST_TTL_SECONDS = 60;
+/**
+ * The most unused requests one client address (group) may have pushed without authenticating
+ * (for public clients, which anyone may name): each is stored until it is used or expires.
+ * Confidential clients, which prove their secret, are not counted.
+ */
+export const MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS = 50;
 
 /** The answer to a pushed request (RFC 9126 §2.2). */
 export interface PushedRequestAnswer {
@@ -61,11 +67,17 @@ export class PushedRequests {
    * Stores an authorization request pushed by the client that `identify` authenticates, after
    * the checks of `/authorize`. Every refusal is an error for the client itself (never a
    * redirect): `invalid_client`, `invalid_request` (also for a `request_uri` inside the request,
-   * RFC 9126 §2.1, and an unregistered `redirect_uri`), or the error `/authorize` would send.
+   * RFC 9126 §2.1, and an unregistered `redirect_uri`), or the error `/authorize` would send. A
+   * public client's push counts against the client address (group) `address`: beyond
+   * {@linkcode MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS} unused ones, `too_many_sign_ins`.
    */
   async push(
     params: RequestParameters,
-    { identify, origin }: { identify: () => Promise<ClientIdentity>; origin?: Origin },
+    { identify, origin, address }: {
+      identify: () => Promise<ClientIdentity>;
+      origin?: Origin;
+      address?: string;
+    },
   ): Promise<PushedRequestAnswer> {
     const events = this.#deps.events ?? UNRECORDED;
     let clientId: string | undefined;
@@ -85,14 +97,23 @@ export class PushedRequests {
       readAuthorizationRequest(request, resolved, this.#deps.policy);
       const secret = randomSecret();
       const now = unixNow();
-      await this.#deps.store.addPushedRequest({
+      const counted = !identity.authenticated && address !== undefined;
+      const admission = await this.#deps.store.addPushedRequest({
         idHash: await sha256Hex(secret),
         clientId: client.clientId,
         parameters: JSON.stringify({ values: [...request.values], repeated: request.repeated }),
+        address: counted ? address : null,
         createdAt: now,
         expiresAt: now + PUSHED_REQUEST_TTL_SECONDS,
         usedAt: null,
-      });
+      }, counted ? MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS : undefined);
+      if (!admission.added) {
+        throw new AuthFailure(
+          "too_many_sign_ins",
+          "Too many pushed requests from your network are waiting to be used; try again later",
+          { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+        );
+      }
       events.record({ event: "pushed_request_issued", client: clientId }, origin);
       return { requestUri: REQUEST_URI_PREFIX + secret, expiresIn: PUSHED_REQUEST_TTL_SECONDS };
     } catch (error) {
