@@ -18,7 +18,7 @@ import {
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import type { Origin } from "../events.ts";
-import { type RequestParameters, singleParameter } from "../parameters.ts";
+import type { RequestParameters } from "../parameters.ts";
 import type { ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret } from "../secrets.ts";
 import type { AuthorizationCodes } from "./authorization_codes.ts";
@@ -32,7 +32,7 @@ import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { Consents } from "./consents.ts";
 import { decideNextStep } from "./next_step.ts";
 import type { PendingForm, PendingRequests, PostedForm } from "./pending_requests.ts";
-import { isPushedRequestUri, type PushedRequests } from "./pushed_requests.ts";
+import type { PushedRequests } from "./pushed_requests.ts";
 import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
 
 /** The next step of an authorization, as the browser is to see it. */
@@ -135,7 +135,9 @@ export class SignInFlow {
     const notes: StepNotes = {};
     const { address } = from;
     return await asStep<FlowStep>(notes, async () => {
-      const { effective, pushed } = await this.#unpush(params, notes, from.origin);
+      const { effective, pushed } = this.#deps.pushed
+        ? await this.#deps.pushed.unpack(params, this.#deps.clients, from.origin)
+        : { effective: params, pushed: false };
       const resolved = await resolveClient(effective, this.#deps.clients);
       notes.client = resolved.client.clientId;
       let request: AuthorizationRequest;
@@ -154,29 +156,6 @@ export class SignInFlow {
       notes.user = session?.username;
       return await this.#next(request, resolved.client, { session, cookie, address });
     });
-  }
-
-  /**
-   * The parameters of the request: those pushed before, when `params` names a pushed request by
-   * its `request_uri` (taken once, for the client `params` names), else `params` as they are.
-   */
-  async #unpush(
-    params: RequestParameters,
-    notes: StepNotes,
-    origin?: Origin,
-  ): Promise<{ effective: RequestParameters; pushed: boolean }> {
-    const { pushed, clients } = this.#deps;
-    const requestUri = singleParameter(params, "request_uri", "invalid_request_uri");
-    if (!pushed || requestUri === undefined || !isPushedRequestUri(requestUri)) {
-      return { effective: params, pushed: false };
-    }
-    const clientId = singleParameter(params, "client_id", "unknown_client");
-    if (clientId === undefined) {
-      throw new AuthFailure("unknown_client", "The request names no client");
-    }
-    const client = await clients.require(clientId);
-    notes.client = client.clientId;
-    return { effective: await pushed.take(client, requestUri, origin), pushed: true };
   }
 
   /**

@@ -126,6 +126,29 @@ export class PushedRequests {
   }
 
   /**
+   * The parameters of an authorization request: those pushed before when `params` names a
+   * pushed request by its `request_uri` (used up by {@linkcode PushedRequests.take} for the
+   * client `params` names; `unknown_client` when none), else `params` as they are. Only `client_id` and
+   * `request_uri` are read then: everything else beside them is ignored (RFC 9126 §4).
+   */
+  async unpack(
+    params: RequestParameters,
+    clients: { require(clientId: string): Promise<RegisteredClient> },
+    origin?: Origin,
+  ): Promise<{ effective: RequestParameters; pushed: boolean }> {
+    const requestUri = singleParameter(params, "request_uri", "invalid_request_uri");
+    if (requestUri === undefined || !isPushedRequestUri(requestUri)) {
+      return { effective: params, pushed: false };
+    }
+    const clientId = singleParameter(params, "client_id", "unknown_client");
+    if (clientId === undefined) {
+      throw new AuthFailure("unknown_client", "The request names no client");
+    }
+    const client = await clients.require(clientId);
+    return { effective: await this.take(client, requestUri, origin), pushed: true };
+  }
+
+  /**
    * The parameters of the request `client` pushed as `requestUri`, which is used up by this:
    * `invalid_request_uri` when it is not one of that client's (of this registration of it),
    * was used before, or has expired.
