@@ -14,6 +14,7 @@ import type { Consents } from "./auth/sign_in/consents.ts";
 import { SignInFlow } from "./auth/sign_in/flow.ts";
 import type { IdTokens } from "./auth/sign_in/id_tokens.ts";
 import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
+import type { PushedRequests } from "./auth/sign_in/pushed_requests.ts";
 import { SignOutFlow } from "./auth/sign_in/sign_out.ts";
 import type { AccessClaims, AccessTokens } from "./auth/tokens/access_tokens.ts";
 import type { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
@@ -47,6 +48,7 @@ import type { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import type { PasswordChange } from "./auth/accounts/password_change.ts";
 import { createStylesheetHandler } from "./handlers/stylesheet.ts";
 import { createUserInfoHandler } from "./handlers/userinfo.ts";
+import { createOAuthParHandler } from "./handlers/oauth_par.ts";
 import { createClientAddressResolver } from "./http/client_address.ts";
 import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
@@ -70,6 +72,8 @@ export interface SignInServices {
   passwordChange: PasswordChange;
   /** The `/userinfo` answer for a token's claims. */
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
+  /** Authorization requests pushed before the browser is sent (RFC 9126). */
+  pushed: PushedRequests;
 }
 
 /** The services the routes are built from. */
@@ -166,6 +170,9 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/end-session", { GET: endSession, POST: endSession }, page),
     route("/sign-out", { POST: createSignOutHandler(signOutFlow, pages) }, page),
     route(STYLESHEET_PATH, { GET: createStylesheetHandler() }),
+    route("/oauth/par", {
+      POST: createOAuthParHandler({ pushed: signIn.pushed, clients, bodyLimits }),
+    }, { errors: "oauth" }),
   ]);
   return createEdge(dispatch, {
     logger,

@@ -64,5 +64,10 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "recovery_code_used":
     case "recovery_codes_generated":
       return metrics.secondFactor.add(1, { event: event.replace("second_factor_", "") });
+    case "pushed_request_issued":
+    case "pushed_request_refused":
+    case "pushed_request_used":
+    case "pushed_request_expired":
+      return metrics.pushedRequests.add(1, { outcome: event.replace("pushed_request_", "") });
   }
 }

@@ -121,6 +121,7 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   csrf_mismatch: { status: 403 },
   expired_request: { status: 400 },
   too_many_sign_ins: { status: 429, wireCode: "temporarily_unavailable" },
+  invalid_request_uri: { status: 400, wireCode: "invalid_request_uri" },
 };
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {

@@ -43,6 +43,8 @@ const ACCOUNT_CHANGES: readonly string[] = [
   "signed_out_everywhere",
   "device_forgotten",
 ];
+/** `auth_pushed_requests_total` outcomes: pushed authorization requests (RFC 9126). */
+const PUSHED_REQUEST_OUTCOMES: readonly string[] = ["issued", "refused", "used", "expired"];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */
 const THROTTLE_REASONS: readonly string[] = ["account", "address", "device"];
 /** `auth_refreshes_total` outcomes: rotations, and the refusals the audit trail records. */
@@ -142,6 +144,11 @@ export class Metrics {
   readonly throttleEntries = this.#counter("auth_throttle_entries", "Budgets entering a wait");
   /** Refresh-token exchanges by `outcome`, reuse detections included. */
   readonly refreshes = this.#counter("auth_refreshes", "Refresh-token exchanges by outcome");
+  /** Pushed authorization requests by `outcome`: issued, refused, used, expired. */
+  readonly pushedRequests = this.#counter(
+    "auth_pushed_requests",
+    "Pushed authorization requests by outcome",
+  );
 
   constructor() {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });
@@ -149,6 +156,7 @@ export class Metrics {
     for (const outcome of REFRESH_OUTCOMES) this.refreshes.add(0, { outcome });
     for (const event of SECOND_FACTOR_EVENTS) this.secondFactor.add(0, { event });
     for (const change of ACCOUNT_CHANGES) this.accountChanges.add(0, { change });
+    for (const outcome of PUSHED_REQUEST_OUTCOMES) this.pushedRequests.add(0, { outcome });
     this.#meter.createObservableCounter("auth_http_requests", {
       description: "HTTP requests answered",
     }).addCallback((result) => {

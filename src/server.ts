@@ -18,6 +18,7 @@ import { KeyRing } from "./auth/tokens/signing_keys.ts";
 import { PasswordLogin } from "./auth/accounts/password_login.ts";
 import { PasswordHasher } from "./auth/accounts/passwords.ts";
 import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
+import { PushedRequests } from "./auth/sign_in/pushed_requests.ts";
 import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
@@ -365,6 +366,7 @@ function buildApp(
       passwordChange: new PasswordChange({ store, hasher, passwordLogin, events }),
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
+      pushed: new PushedRequests({ store, policy, events }),
     },
     readiness: {
       storeState: () => storeHealth.check(),

@@ -220,6 +220,7 @@ Deno.test("every known outcome of the security counters and every store operatio
       ["valid", "expired", "bad_signature", "malformed", "revoked", "unknown_key", "throttled"],
     ],
     ["auth_store_errors_total", "operation", ["getUser", "rotateRefreshToken", "ping"]],
+    ["auth_pushed_requests_total", "outcome", ["issued", "refused", "used", "expired"]],
   ];
   for (const [name, label, values] of expected) {
     for (const value of values) {

@@ -13,6 +13,7 @@ import { secondFactorsContract } from "./store_contract/second_factors.ts";
 import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { rememberedDevicesContract } from "./store_contract/remembered_devices.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
+import { pushedRequestsContract } from "./store_contract/pushed_requests.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
@@ -43,5 +44,6 @@ export function storeContract(
   secondFactorsContract(context);
   accountActivityContract(context);
   rememberedDevicesContract(context);
+  pushedRequestsContract(context);
   lifecycleContract(context);
 }

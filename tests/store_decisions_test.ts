@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { planCodeUse } from "../src/store/_code_use.ts";
+import { refusalOf } from "../src/store/_pushed_requests.ts";
 import { planRotation } from "../src/store/_rotation.ts";
 import type { AuthorizationCodeRecord, RefreshTokenState } from "../src/store/store.ts";
 import { codeRecord, NOW } from "./store_contract/setup.ts";
@@ -123,4 +124,12 @@ Deno.test("planCodeUse redeems an unused valid code, marks only the first replay
   });
   assert.deepEqual(planCodeUse(CODE, NOW + 60), { result: { outcome: "expired", record: CODE } });
   assert.deepEqual(planCodeUse(undefined, NOW), { result: { outcome: "unknown" } });
+});
+
+Deno.test("refusalOf says why a pushed request was not taken: another client's first, then used before expired", () => {
+  const row = { clientId: "app", expiresAt: NOW + 60, usedAt: null };
+  assert.deepEqual(refusalOf(undefined, "app", NOW), { outcome: "unknown" });
+  assert.deepEqual(refusalOf({ ...row, usedAt: NOW }, "other", NOW), { outcome: "other_client" });
+  assert.deepEqual(refusalOf({ ...row, usedAt: NOW }, "app", NOW + 61), { outcome: "used" });
+  assert.deepEqual(refusalOf(row, "app", NOW + 60), { outcome: "expired" });
 });

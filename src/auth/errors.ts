@@ -23,6 +23,8 @@
  *   `retryAfterSeconds`.
  * - `unsupported_response_type` … `request_uri_not_supported`: RFC 6749 §4.1.2.1 and OpenID
  *   Connect Core §3.1.2.6 errors, redirected to the client.
+ * - `invalid_request_uri`: a pushed request's `request_uri` that is unknown, used, expired or
+ *   another client's (RFC 9126 §4); shown as a page, as no redirect URI can be trusted.
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -49,7 +51,8 @@ export type AuthErrorCode =
   | "login_required"
   | "consent_required"
   | "request_not_supported"
-  | "request_uri_not_supported";
+  | "request_uri_not_supported"
+  | "invalid_request_uri";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

@@ -36,7 +36,11 @@ export type SecurityEventName =
   | "second_factor_failed"
   | "second_factor_reset"
   | "recovery_code_used"
-  | "recovery_codes_generated";
+  | "recovery_codes_generated"
+  | "pushed_request_issued"
+  | "pushed_request_refused"
+  | "pushed_request_used"
+  | "pushed_request_expired";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -62,6 +62,10 @@ export const CLIENTS_COMMAND: CommandSpec = {
           value: "NAME",
           help: "Name shown on the consent page (default: the client id)",
         },
+        {
+          name: "require-par",
+          help: "Refuse its authorization requests unless pushed first to /oauth/par (RFC 9126)",
+        },
       ],
     },
     { name: "clients list", summary: "List the registered clients and their settings" },
@@ -162,6 +166,7 @@ function readRegistration(clientId: string, values: OptionValues): ClientRegistr
       grantTypes: grants.flatMap((grant) => grant.split(/[\s,]+/)).filter(Boolean),
     }),
     ...(name !== undefined && { name }),
+    ...(values["require-par"] === true && { requirePar: true }),
   };
 }
 
@@ -175,6 +180,7 @@ function describe(client: ClientRecord): string {
     `scope="${client.scope}"`,
     ...client.redirectUris.map((uri) => `redirect_uri=${uri}`),
     ...client.postLogoutRedirectUris.map((uri) => `post_logout_redirect_uri=${uri}`),
+    ...(client.requirePar ? ["require-par"] : []),
   ].join("  ");
 }
 

@@ -100,6 +100,8 @@ export function createMetadataHandler(
       revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
       introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
       access_token_signing_alg_values_supported: keys.verificationAlgs(),
+      pushed_authorization_request_endpoint: `${publicUrl}/oauth/par`,
+      require_pushed_authorization_requests: false,
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

@@ -8,6 +8,7 @@
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
 import type { RememberedDeviceRecord } from "./remembered_devices.ts";
+import type { PushedRequestRecord } from "./pushed_requests.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -144,6 +145,7 @@ export const toClient = rowReader<ClientRecord>({
   scope: "text",
   grantTypes: "json",
   createdAt: "number",
+  requirePar: "flag",
 });
 
 /** A `pending_requests` row. */
@@ -205,4 +207,15 @@ export const toRememberedDevice = rowReader<RememberedDeviceRecord>({
   firstSeenAt: "number",
   lastSeenAt: "number",
   expiresAt: "number",
+});
+
+/** A `pushed_requests` row. */
+export const toPushedRequest = rowReader<PushedRequestRecord>({
+  idHash: "text",
+  clientId: "text",
+  parameters: "text",
+  address: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  usedAt: "number?",
 });

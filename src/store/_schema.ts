@@ -291,3 +291,23 @@ export function rememberedDevicesTable(d: Dialect): string {
    )${d.tableOptions};
    CREATE INDEX remembered_devices_user ON remembered_devices (username);`;
 }
+
+/**
+ * Pushed authorization requests (RFC 9126), by the SHA-256 of their `request_uri`, and the
+ * clients that must push theirs.
+ */
+export function pushedRequestTables(d: Dialect): string {
+  const no = d.flag === "BOOLEAN" ? "false" : "0";
+  return `CREATE TABLE pushed_requests (
+     id_hash TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     parameters TEXT NOT NULL,
+     address TEXT,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     used_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);
+   CREATE INDEX pushed_requests_address ON pushed_requests (address);
+   ALTER TABLE clients ADD COLUMN require_par ${d.flag} NOT NULL DEFAULT ${no};`;
+}

@@ -25,6 +25,8 @@ export interface ClientRecord {
   /** Grant types the client may use at the token endpoint. */
   grantTypes: string[];
   createdAt: UnixSeconds;
+  /** Its authorization requests must be pushed first (RFC 9126): plain ones are refused. */
+  requirePar: boolean;
 }
 
 /** What removing a client ends, and when. */

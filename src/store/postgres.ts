@@ -18,6 +18,7 @@ import {
   createRememberedDeviceStore,
   pruneRememberedDevices,
 } from "./postgres/remembered_devices.ts";
+import { createPushedRequestStore, prunePushedRequests } from "./postgres/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
 
 /** The shared store. */
@@ -55,6 +56,7 @@ export const PostgresStore = {
       ...createSecondFactorStore(sql),
       ...createAccountActivityStore(sql),
       ...createRememberedDeviceStore(sql),
+      ...createPushedRequestStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -63,6 +65,7 @@ export const PostgresStore = {
           await pruneSignIn(tx, now);
           await pruneSessionMethods(tx, now);
           await pruneRememberedDevices(tx, now);
+          await prunePushedRequests(tx, now);
         });
       },
 

@@ -18,6 +18,7 @@ import {
   createRememberedDeviceStore,
   pruneRememberedDevices,
 } from "./sqlite/remembered_devices.ts";
+import { createPushedRequestStore, prunePushedRequests } from "./sqlite/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
 
 /** The embedded store. */
@@ -55,6 +56,7 @@ export const SqliteStore = {
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
       ...createRememberedDeviceStore(db),
+      ...createPushedRequestStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -63,6 +65,7 @@ export const SqliteStore = {
           pruneSignIn(db, now);
           pruneSessionMethods(db, now);
           pruneRememberedDevices(db, now);
+          prunePushedRequests(db, now);
         });
       },
 

@@ -13,6 +13,7 @@ import type { ClientStore } from "./clients.ts";
 import type { AccountActivityStore } from "./account_activity.ts";
 import type { RememberedDeviceStore } from "./remembered_devices.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
+import type { PushedRequestStore } from "./pushed_requests.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 
@@ -23,14 +24,15 @@ export * from "./remembered_devices.ts";
 export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
+export * from "./pushed_requests.ts";
 
 /** What every store does besides its parts: housekeeping, readiness and release. */
 export interface StoreLifecycle {
   /**
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
-   * sessions (with their family links), expired authorization codes, used or not, and expired
-   * remembered devices.
+   * sessions (with their family links), expired authorization codes and pushed authorization
+   * requests, used or not, and expired remembered devices.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */
@@ -50,4 +52,5 @@ export type Store =
   & SecondFactorStore
   & AccountActivityStore
   & RememberedDeviceStore
+  & PushedRequestStore
   & StoreLifecycle;

@@ -32,6 +32,7 @@ export interface ClientFlags {
   public?: boolean;
   firstParty?: boolean;
   name?: string;
+  requirePar?: boolean;
 }
 
 /** The arguments of `clients add clientId` with `flags`. */
@@ -47,6 +48,7 @@ export function clientsAddArgs(clientId: string, flags: ClientFlags = {}): strin
     ...(flags.public ? ["--public"] : []),
     ...(flags.firstParty ? ["--first-party"] : []),
     ...(flags.name === undefined ? [] : ["--name", flags.name]),
+    ...(flags.requirePar ? ["--require-par"] : []),
   ];
 }
 

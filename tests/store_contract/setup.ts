@@ -148,6 +148,7 @@ export function clientRecord(clientId: string, fields: Partial<ClientRecord> = {
     scope: "openid profile",
     grantTypes: ["authorization_code", "refresh_token"],
     createdAt: NOW,
+    requirePar: false,
     ...fields,
   };
 }

@@ -28,6 +28,8 @@ export interface ClientRegistration {
   scope?: string;
   /** Grant types; {@linkcode DEFAULT_GRANT_TYPES} when absent. */
   grantTypes?: string[];
+  /** Its authorization requests must be pushed first (RFC 9126); plain ones are refused. */
+  requirePar?: boolean;
 }
 
 /** Why a registration cannot be made, or undefined when it can. */
@@ -53,6 +55,9 @@ export function registrationProblem(
   }
   if (grants.includes("client_credentials") && registration.public) {
     return "A public client cannot use client_credentials: it has no secret";
+  }
+  if (registration.requirePar && !grants.includes("authorization_code")) {
+    return "--require-par needs the authorization_code grant: only its requests are pushed";
   }
   if (grants.includes("authorization_code") && registration.redirectUris.length === 0) {
     return "The authorization_code grant needs at least one --redirect-uri";
@@ -87,6 +92,7 @@ export async function newClientRecord(
       scope: scopeTokens(scope).join(" "),
       grantTypes: [...new Set(registration.grantTypes ?? DEFAULT_GRANT_TYPES)],
       createdAt: unixNow(),
+      requirePar: registration.requirePar === true,
     },
     ...(secret !== undefined && { secret }),
   };

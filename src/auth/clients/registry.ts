@@ -30,6 +30,8 @@ export interface RegisteredClient {
    * removed client passes for the same id registered again.
    */
   registeredAt: UnixSeconds;
+  /** Its authorization requests must be pushed first (RFC 9126): plain ones are refused. */
+  requirePar?: boolean;
 }
 
 /** The client a request comes from. */
@@ -197,5 +199,6 @@ function registeredClient(record: ClientRecord): RegisteredClient {
     scope: record.scope,
     grantTypes: record.grantTypes,
     registeredAt: record.createdAt,
+    requirePar: record.requirePar,
   };
 }

@@ -17,6 +17,7 @@ import {
 } from "../accounts/second_factors.ts";
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
+import type { Origin } from "../events.ts";
 import type { RequestParameters } from "../parameters.ts";
 import type { ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret } from "../secrets.ts";
@@ -31,6 +32,7 @@ import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { Consents } from "./consents.ts";
 import { decideNextStep } from "./next_step.ts";
 import type { PendingForm, PendingRequests, PostedForm } from "./pending_requests.ts";
+import type { PushedRequests } from "./pushed_requests.ts";
 import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
 
 /** The next step of an authorization, as the browser is to see it. */
@@ -95,6 +97,8 @@ export interface SignInFlowDeps {
   secondFactors: SecondFactors;
   /** Every account must have a second factor: one without sets one up at sign-in. */
   mfaRequired?: boolean;
+  /** Requests pushed before (RFC 9126), run when `/authorize` names one by its `request_uri`. */
+  pushed?: PushedRequests;
 }
 
 /**
@@ -116,22 +120,35 @@ export class SignInFlow {
 
   /**
    * An authorization request from the browser holding `cookie`, coming from the client address
-   * (group) `address`. An unknown client or an unregistered redirect URI is an error page; every
-   * other problem of the request goes back to the client. A signed-in browser gets its code at
-   * once (single sign-on); a sign-in page counts against the address's unfinished sign-ins.
+   * (group) `from.address`. An unknown client or an unregistered redirect URI is an error page;
+   * every other problem of the request goes back to the client. A signed-in browser gets its
+   * code at once (single sign-on); a sign-in page counts against the address's unfinished
+   * sign-ins. A pushed request named by its `request_uri` is used up here, whatever comes next,
+   * and replaces every other parameter but `client_id` (RFC 9126 §4); a client that must push
+   * its requests gets `invalid_request` for any other.
    */
   async authorize(
     params: RequestParameters,
     cookie: string | undefined,
-    address?: string,
+    from: { address?: string; origin?: Origin } = {},
   ): Promise<FlowStep> {
     const notes: StepNotes = {};
+    const { address } = from;
     return await asStep<FlowStep>(notes, async () => {
-      const resolved = await resolveClient(params, this.#deps.clients);
+      const { effective, pushed } = this.#deps.pushed
+        ? await this.#deps.pushed.unpack(params, this.#deps.clients, from.origin)
+        : { effective: params, pushed: false };
+      const resolved = await resolveClient(effective, this.#deps.clients);
       notes.client = resolved.client.clientId;
       let request: AuthorizationRequest;
       try {
-        request = readAuthorizationRequest(params, resolved, this.#deps.policy);
+        if (resolved.client.requirePar && !pushed) {
+          throw new AuthFailure(
+            "invalid_request",
+            `Client "${resolved.client.clientId}" must push its authorization requests first`,
+          );
+        }
+        request = readAuthorizationRequest(effective, resolved, this.#deps.policy);
       } catch (error) {
         return { kind: "redirect_error", target: resolved.target, error: domainError(error) };
       }

@@ -57,6 +57,7 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE authorization_codes ALTER COLUMN subject DROP DEFAULT;`,
   steps.secondFactorTables(POSTGRES),
   steps.rememberedDevicesTable(POSTGRES),
+  steps.pushedRequestTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

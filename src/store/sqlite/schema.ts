@@ -80,6 +80,7 @@ export const MIGRATIONS: readonly string[] = [
    ${steps.subjectsFromUsers(SQLITE)}`,
   steps.secondFactorTables(SQLITE),
   steps.rememberedDevicesTable(SQLITE),
+  steps.pushedRequestTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */
