@@ -62,5 +62,12 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "recovery_code_used":
     case "recovery_codes_generated":
       return metrics.secondFactor.add(1, { event: event.replace("second_factor_", "") });
+    case "device_code_issued":
+    case "device_code_approved":
+    case "device_code_denied":
+    case "device_code_expired":
+      return metrics.deviceCodes.add(1, { event: event.replace("device_code_", "") });
+    case "user_code_refused":
+      return metrics.userCodesRefused.add(1, { reason: reason ?? "unknown" });
   }
 }

@@ -23,6 +23,8 @@
  *   `retryAfterSeconds`.
  * - `unsupported_response_type` … `request_uri_not_supported`: RFC 6749 §4.1.2.1 and OpenID
  *   Connect Core §3.1.2.6 errors, redirected to the client.
+ * - `authorization_pending`, `slow_down`, `expired_token` (and `access_denied`): RFC 8628 §3.5
+ *   answers to a device polling the token endpoint.
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -49,7 +51,10 @@ export type AuthErrorCode =
   | "login_required"
   | "consent_required"
   | "request_not_supported"
-  | "request_uri_not_supported";
+  | "request_uri_not_supported"
+  | "authorization_pending"
+  | "slow_down"
+  | "expired_token";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

@@ -35,7 +35,12 @@ export type SecurityEventName =
   | "second_factor_failed"
   | "second_factor_reset"
   | "recovery_code_used"
-  | "recovery_codes_generated";
+  | "recovery_codes_generated"
+  | "device_code_issued"
+  | "device_code_approved"
+  | "device_code_denied"
+  | "device_code_expired"
+  | "user_code_refused";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -7,6 +7,7 @@
  */
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
+import type { DeviceAuthorizationRecord } from "./device_authorizations.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -194,4 +195,22 @@ export const toTotpFactor = rowReader<TotpFactorRecord>({
   createdAt: "number",
   confirmedAt: "number?",
   lastStep: "number?",
+});
+
+/** A `device_authorizations` row. */
+export const toDeviceAuthorization = rowReader<DeviceAuthorizationRecord>({
+  deviceCodeHash: "text",
+  userCodeHash: "text",
+  clientId: "text",
+  scope: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  intervalSeconds: "number",
+  lastPolledAt: "number?",
+  status: "text",
+  username: "text",
+  subject: "text",
+  browserSid: "text",
+  authTime: "number?",
+  decidedAt: "number?",
 });

@@ -15,6 +15,10 @@ import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
 import { createAccountActivityStore } from "./postgres/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
+import {
+  createDeviceAuthorizationStore,
+  pruneDeviceAuthorizations,
+} from "./postgres/device_authorizations.ts";
 
 /** The shared store. */
 export type PostgresStore = Store;
@@ -50,6 +54,7 @@ export const PostgresStore = {
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
       ...createAccountActivityStore(sql),
+      ...createDeviceAuthorizationStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -57,6 +62,7 @@ export const PostgresStore = {
           await pruneThrottles(tx, now);
           await pruneSignIn(tx, now);
           await pruneSessionMethods(tx, now);
+          await pruneDeviceAuthorizations(tx, now);
         });
       },
 

@@ -15,6 +15,10 @@ import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
+import {
+  createDeviceAuthorizationStore,
+  pruneDeviceAuthorizations,
+} from "./sqlite/device_authorizations.ts";
 
 /** The embedded store. */
 export interface SqliteStore extends Store {
@@ -50,6 +54,7 @@ export const SqliteStore = {
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
+      ...createDeviceAuthorizationStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -57,6 +62,7 @@ export const SqliteStore = {
           pruneThrottles(db, now);
           pruneSignIn(db, now);
           pruneSessionMethods(db, now);
+          pruneDeviceAuthorizations(db, now);
         });
       },
 
