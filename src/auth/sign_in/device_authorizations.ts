@@ -241,6 +241,11 @@ export class DeviceAuthorizations {
     return grant;
   }
 
+  /** Reports a user code refused on the device page: unknown, or by the throttle. */
+  userCodeRefused(reason: "unknown" | "throttled", origin?: Origin): void {
+    this.#record({ event: "user_code_refused", reason }, origin);
+  }
+
   #record(event: Parameters<SecurityEvents["record"]>[0], origin?: Origin): void {
     (this.#deps.events ?? UNRECORDED).record(event, origin);
   }

@@ -10,7 +10,7 @@
 import { unixNow } from "../../clock.ts";
 import type { ClientRegistry } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
-import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import type { Origin } from "../events.ts";
 import { isSecretShaped, randomSecret } from "../secrets.ts";
 import type { BrowserSessions } from "./browser_sessions.ts";
 import type { DeviceAuthorizations } from "./device_authorizations.ts";
@@ -51,7 +51,6 @@ export interface DeviceVerificationDeps {
   clients: ClientRegistry;
   /** The device page's own URL (`verification_uri`), where a device's sign-in comes back to. */
   verificationUri: string;
-  events?: SecurityEvents;
 }
 
 /**
@@ -189,7 +188,7 @@ export class DeviceVerification {
   }
 
   #refused(reason: "unknown" | "throttled", origin?: Origin): void {
-    (this.#deps.events ?? UNRECORDED).record({ event: "user_code_refused", reason }, origin);
+    this.#deps.devices.userCodeRefused(reason, origin);
   }
 }
 
