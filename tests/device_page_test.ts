@@ -155,10 +155,7 @@ Deno.test("A browser signed in before the second factor was enrolled is asked fo
 });
 
 /** Enrols a factor straight in the store, as a confirmed enrolment leaves it. */
-async function enrolTotpWithoutOathtool(
-  server: TestServer,
-  _browser: CookieBrowser,
-): Promise<void> {
+async function enrolTotpInStore(server: TestServer): Promise<void> {
   const now = nowSeconds();
   assert.ok(await server.store.startTotpEnrolment("alice", "JBSWY3DPEHPK3PXP", now));
   assert.ok(

@@ -14,6 +14,7 @@ import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
+import { deviceAuthorizationsContract } from "./store_contract/device_authorizations.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
 
 export type { StoreContractOptions } from "./store_contract/setup.ts";
@@ -41,5 +42,6 @@ export function storeContract(
   signInContract(context);
   secondFactorsContract(context);
   accountActivityContract(context);
+  deviceAuthorizationsContract(context);
   lifecycleContract(context);
 }
