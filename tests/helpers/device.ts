@@ -7,14 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { DEVICE_CODE_GRANT } from "../../src/auth/clients/grants.ts";
-import {
-  CookieBrowser,
-  type FormFields,
-  formFields,
-  type Reachable,
-  registerClient,
-} from "./oidc.ts";
-import type { TestServer } from "./server.ts";
+import { newClientRecord } from "../../src/auth/clients/registration.ts";
+import type { Store } from "../../src/store/store.ts";
+import { CookieBrowser, type FormFields, formFields, type Reachable } from "./oidc.ts";
 
 export { DEVICE_CODE_GRANT };
 
@@ -28,22 +23,27 @@ export interface DeviceCodeAnswer {
   interval: number;
 }
 
-/** Registers a public (or, with `confidential`, a confidential) client for the device grant. */
+/**
+ * Registers a public (or, with `confidential`, a confidential) client for the device grant in
+ * the store of a server or cluster, named "<id> TV", as `clients add` does.
+ */
 export async function registerDeviceClient(
-  server: TestServer,
+  server: { store: Store },
   clientId: string,
   options: { confidential?: boolean; firstParty?: boolean; refresh?: boolean } = {},
 ): Promise<{ clientId: string; secret?: string }> {
-  const client = await registerClient(server, {
+  const { record, secret } = await newClientRecord({
     clientId,
     redirectUris: [],
+    postLogoutRedirectUris: [],
     public: !options.confidential,
     firstParty: options.firstParty ?? false,
     name: `${clientId} TV`,
     scope: "openid profile hello",
     grantTypes: [DEVICE_CODE_GRANT, ...(options.refresh === false ? [] : ["refresh_token"])],
-  });
-  return { clientId: client.clientId, secret: client.secret };
+  }, ["openid", "profile", "hello"]);
+  await server.store.addClient(record);
+  return { clientId, secret };
 }
 
 /** Posts to the device authorization endpoint as a public client (or with `basic`). */
