@@ -8,7 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { decodeJwt } from "jose";
 import { USER_CODE_ALPHABET } from "../src/auth/sign_in/user_codes.ts";
 import * as device from "./helpers/device.ts";
-import { CookieBrowser, formFields, PASSWORD } from "./helpers/oidc.ts";
+import { CookieBrowser, formFields, PASSWORD, tokenRequest } from "./helpers/oidc.ts";
 import { hello, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD, bob: "bob-password-1" };
@@ -115,6 +115,28 @@ Deno.test("The device flow: pending, approved in a browser, tokens once, then re
   assert.equal(again.status, 400);
   assert.equal(again.body.error, "invalid_grant");
   assert.ok(events(server).includes("device_code_approved"));
+
+  const refreshed = await tokenRequest(server, {
+    grant_type: "refresh_token",
+    refresh_token: granted.body.refresh_token as string,
+    client_id: "tv",
+  });
+  assert.equal(refreshed.res.status, 200, JSON.stringify(refreshed.body));
+});
+
+Deno.test("An approval whose browser sign-in ended before the device polled yields no tokens", async () => {
+  await using server = await setUp();
+  const issued = await device.deviceCode(server, "tv");
+  await device.answerDevice(new CookieBrowser(server), issued.user_code, { password: PASSWORD });
+  const ended = await server.store.endUserSessions("alice", Math.floor(Date.now() / 1000));
+  assert.ok(ended.sessionsEnded >= 1);
+  const refused = await device.poll(server, "tv", issued.device_code);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error, "invalid_grant");
+  assert.match(
+    refused.body.error_description as string,
+    /sign-in that approved this device has ended/,
+  );
 });
 
 Deno.test("The device flow: a client without refresh_token gets no refresh token, nor an ID token without openid", async () => {

@@ -4,6 +4,7 @@
  * and the device flow's audit events and metrics.
  */
 import assert from "node:assert/strict";
+import { decodeJwt } from "jose";
 import { USER_CODE_GUESSES_PER_MINUTE } from "../src/auth/sign_in/user_code_throttle.ts";
 import * as device from "./helpers/device.ts";
 import { CookieBrowser, formFields, PASSWORD } from "./helpers/oidc.ts";
@@ -134,6 +135,7 @@ testNeeding([OATHTOOL], {
     await res.body?.cancel();
     const granted = await device.poll(server, "tv", issued.device_code);
     assert.equal(granted.status, 200, JSON.stringify(granted.body));
+    assert.deepEqual(decodeJwt(granted.body.id_token as string).amr, ["pwd", "otp", "mfa"]);
   },
 });
 
