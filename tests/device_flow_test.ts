@@ -342,3 +342,24 @@ Deno.test("Two confirmations of one device raced from two browsers: one answer i
   const result = await device.poll(server, "tv", issued.device_code);
   assert.ok(result.status === 200 || result.body.error === "access_denied", JSON.stringify(result));
 });
+
+Deno.test("A confidential device client authenticates when it asks for a code and when it polls", async () => {
+  await using server = await setUp();
+  const { secret } = await device.registerDeviceClient(server, "kiosk", { confidential: true });
+  const basic = { id: "kiosk", secret: secret! };
+  const { res, body } = await device.deviceAuthorization(server, { scope: "hello" }, basic);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  const deviceCode = body.device_code as string;
+  await device.answerDevice(new CookieBrowser(server), body.user_code as string, {
+    password: PASSWORD,
+  });
+  const form = { grant_type: device.DEVICE_CODE_GRANT, device_code: deviceCode };
+  const unauthenticated = await tokenRequest(server, { ...form, client_id: "kiosk" });
+  assert.equal(unauthenticated.res.status, 401);
+  assert.equal(unauthenticated.body.error, "invalid_client");
+  const wrongSecret = await tokenRequest(server, form, { id: "kiosk", secret: "not-it" });
+  assert.equal(wrongSecret.res.status, 401);
+  const granted = await tokenRequest(server, form, basic);
+  assert.equal(granted.res.status, 200, JSON.stringify(granted.body));
+  assert.equal(granted.body.scope, "hello");
+});
