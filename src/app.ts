@@ -54,6 +54,12 @@ import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge
 import type { Logger } from "./log.ts";
 import { STYLESHEET_PATH } from "./pages/stylesheet.ts";
 import { createRouter, route } from "./router.ts";
+import type { DeviceAuthorizations } from "./auth/sign_in/device_authorizations.ts";
+import { DeviceVerification } from "./auth/sign_in/device_verification.ts";
+import type { UserCodeThrottle } from "./auth/sign_in/user_code_throttle.ts";
+import { createDeviceHandlers } from "./handlers/device.ts";
+import { createDeviceAuthorizationHandler } from "./handlers/oauth_device_authorization.ts";
+import { DEVICE_CONFIRM_PATH, DEVICE_PATH } from "./pages/device.ts";
 
 /** The services of sign-in from browsers and other apps. */
 export interface SignInServices {
@@ -74,6 +80,9 @@ export interface SignInServices {
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
   /** Authorization requests pushed before the browser is sent (RFC 9126). */
   pushed: PushedRequests;
+  /** Device authorizations (RFC 8628) and the device page's throttle against code guessing. */
+  devices: DeviceAuthorizations;
+  userCodeThrottle: UserCodeThrottle;
 }
 
 /** The services the routes are built from. */
@@ -119,6 +128,17 @@ export function createApp(deps: AppDeps): ServeHandler {
   const endSession = createEndSessionHandler(signOutFlow, pages);
   const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
   const metadata = createMetadataHandler({ ...identity, keys, scopes: signIn.policy });
+  const verificationUri = `${identity.publicUrl}${DEVICE_PATH}`;
+  const device = createDeviceHandlers(
+    new DeviceVerification({
+      ...signIn,
+      flow: signInFlow,
+      throttle: signIn.userCodeThrottle,
+      clients,
+      verificationUri,
+    }),
+    pages,
+  );
   const dispatch = createRouter([
     route("/login", {
       POST: createLoginHandler({
@@ -140,6 +160,7 @@ export function createApp(deps: AppDeps): ServeHandler {
         codes: signIn.codes,
         tokens,
         policy: signIn.policy,
+        devices: signIn.devices,
       }),
     }, { errors: "oauth" }),
     route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }, { errors: "oauth" }),
@@ -173,6 +194,16 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/oauth/par", {
       POST: createOAuthParHandler({ pushed: signIn.pushed, clients, bodyLimits }),
     }, { errors: "oauth" }),
+    route("/oauth/device_authorization", {
+      POST: createDeviceAuthorizationHandler({
+        devices: signIn.devices,
+        clients,
+        bodyLimits,
+        verificationUri,
+      }),
+    }, { errors: "oauth" }),
+    route(DEVICE_PATH, { GET: device.enter, POST: device.submit }, page),
+    route(DEVICE_CONFIRM_PATH, { POST: device.confirm }, page),
   ]);
   return createEdge(dispatch, {
     logger,

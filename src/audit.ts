@@ -69,5 +69,12 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "pushed_request_used":
     case "pushed_request_expired":
       return metrics.pushedRequests.add(1, { outcome: event.replace("pushed_request_", "") });
+    case "device_code_issued":
+    case "device_code_approved":
+    case "device_code_denied":
+    case "device_code_expired":
+      return metrics.deviceCodes.add(1, { event: event.replace("device_code_", "") });
+    case "user_code_refused":
+      return metrics.userCodesRefused.add(1, { reason: reason ?? "unknown" });
   }
 }

@@ -45,6 +45,10 @@ const ACCOUNT_CHANGES: readonly string[] = [
 ];
 /** `auth_pushed_requests_total` outcomes: pushed authorization requests (RFC 9126). */
 const PUSHED_REQUEST_OUTCOMES: readonly string[] = ["issued", "refused", "used", "expired"];
+/** `auth_device_codes_total` events of the device flow (RFC 8628), all present from the start. */
+const DEVICE_CODE_EVENTS: readonly string[] = ["issued", "approved", "denied", "expired"];
+/** `auth_user_codes_refused_total` reasons: a code that matched nothing, or the page's throttle. */
+const USER_CODE_REFUSALS: readonly string[] = ["unknown", "throttled"];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */
 const THROTTLE_REASONS: readonly string[] = ["account", "address", "device"];
 /** `auth_refreshes_total` outcomes: rotations, and the refusals the audit trail records. */
@@ -149,6 +153,10 @@ export class Metrics {
     "auth_pushed_requests",
     "Pushed authorization requests by outcome",
   );
+  /** Device authorizations issued, approved, denied and expired, by `event`. */
+  readonly deviceCodes = this.#counter("auth_device_codes", "Device authorizations by event");
+  /** User codes refused on the device page, by `reason`. */
+  readonly userCodesRefused = this.#counter("auth_user_codes_refused", "User codes refused");
 
   constructor() {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });
@@ -157,6 +165,8 @@ export class Metrics {
     for (const event of SECOND_FACTOR_EVENTS) this.secondFactor.add(0, { event });
     for (const change of ACCOUNT_CHANGES) this.accountChanges.add(0, { change });
     for (const outcome of PUSHED_REQUEST_OUTCOMES) this.pushedRequests.add(0, { outcome });
+    for (const event of DEVICE_CODE_EVENTS) this.deviceCodes.add(0, { event });
+    for (const reason of USER_CODE_REFUSALS) this.userCodesRefused.add(0, { reason });
     this.#meter.createObservableCounter("auth_http_requests", {
       description: "HTTP requests answered",
     }).addCallback((result) => {

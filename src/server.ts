@@ -8,6 +8,8 @@
 import { createApp } from "./app.ts";
 import { createAuditTrail } from "./audit.ts";
 import { AuthorizationCodes } from "./auth/sign_in/authorization_codes.ts";
+import { DeviceAuthorizations } from "./auth/sign_in/device_authorizations.ts";
+import { UserCodeThrottle } from "./auth/sign_in/user_code_throttle.ts";
 import { BrowserSessions } from "./auth/sign_in/browser_sessions.ts";
 import { ClientRegistry } from "./auth/clients/registry.ts";
 import { Consents } from "./auth/sign_in/consents.ts";
@@ -367,6 +369,15 @@ function buildApp(
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
       pushed: new PushedRequests({ store, policy, events }),
+      devices: new DeviceAuthorizations({
+        store,
+        families,
+        idTokens,
+        browserSessions,
+        policy,
+        events,
+      }),
+      userCodeThrottle: new UserCodeThrottle(store),
     },
     readiness: {
       storeState: () => storeHealth.check(),

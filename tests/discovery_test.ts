@@ -57,7 +57,9 @@ Deno.test("GET /.well-known/oauth-authorization-server describes the server per 
     "client_credentials",
     "password",
     "refresh_token",
+    "urn:ietf:params:oauth:grant-type:device_code",
   ]);
+  assert.equal(body.device_authorization_endpoint, `${server.url}/oauth/device_authorization`);
   assert.deepEqual(body.scopes_supported, ["hello", "openid", "profile"]);
   const methods = body.token_endpoint_auth_methods_supported as string[];
   for (const method of ["none", "client_secret_basic", "client_secret_post"]) {

@@ -191,6 +191,17 @@ Deno.test("the openid-client example in src/auth/sign_in/README.md is the file t
   assert.match(code, /discovery's 5th argument/);
 });
 
+Deno.test("the device-flow example in src/auth/sign_in/README.md is the file the tests type-check and run", async () => {
+  const readme = await read("src/auth/sign_in/README.md");
+  const marker = "<!-- tests/openid_client_device_example.ts -->";
+  const at = readme.indexOf(marker);
+  assert.ok(at >= 0, marker);
+  const block = /^\s*```ts\n([\s\S]*?)```$/m.exec(readme.slice(at + marker.length));
+  assert.ok(block, "a ts block follows the marker");
+  const file = await read("tests/openid_client_device_example.ts");
+  assert.equal(block[1], file.slice(file.indexOf("*/\n") + 3));
+});
+
 /** Every README of the project, as paths from its root. */
 async function readmes(): Promise<string[]> {
   const found: string[] = ["README.md"];

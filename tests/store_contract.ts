@@ -16,6 +16,7 @@ import { contractContext, type StoreContractOptions } from "./store_contract/set
 import { pushedRequestsContract } from "./store_contract/pushed_requests.ts";
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
+import { deviceAuthorizationsContract } from "./store_contract/device_authorizations.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
 
 export type { StoreContractOptions } from "./store_contract/setup.ts";
@@ -45,5 +46,6 @@ export function storeContract(
   accountActivityContract(context);
   rememberedDevicesContract(context);
   pushedRequestsContract(context);
+  deviceAuthorizationsContract(context);
   lifecycleContract(context);
 }

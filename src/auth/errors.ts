@@ -25,6 +25,8 @@
  *   Connect Core §3.1.2.6 errors, redirected to the client.
  * - `invalid_request_uri`: a pushed request's `request_uri` that is unknown, used, expired or
  *   another client's (RFC 9126 §4); shown as a page, as no redirect URI can be trusted.
+ * - `authorization_pending`, `slow_down`, `expired_token` (and `access_denied`): RFC 8628 §3.5
+ *   answers to a device polling the token endpoint.
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -52,7 +54,10 @@ export type AuthErrorCode =
   | "consent_required"
   | "request_not_supported"
   | "request_uri_not_supported"
-  | "invalid_request_uri";
+  | "invalid_request_uri"
+  | "authorization_pending"
+  | "slow_down"
+  | "expired_token";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

@@ -40,7 +40,12 @@ export type SecurityEventName =
   | "pushed_request_issued"
   | "pushed_request_refused"
   | "pushed_request_used"
-  | "pushed_request_expired";
+  | "pushed_request_expired"
+  | "device_code_issued"
+  | "device_code_approved"
+  | "device_code_denied"
+  | "device_code_expired"
+  | "user_code_refused";
 
 /** One security event. */
 export interface SecurityEvent {

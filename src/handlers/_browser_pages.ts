@@ -17,6 +17,8 @@ import type { RequestContext } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { consentPage } from "../pages/consent.ts";
+import { deviceConfirmationPage } from "../pages/device.ts";
+import { formatUserCode } from "../auth/sign_in/user_codes.ts";
 import { secondFactorPage } from "../pages/second_factor.ts";
 import { recoveryCodesPage } from "../pages/account.ts";
 import { signInPage } from "../pages/sign_in.ts";
@@ -119,6 +121,17 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         csrfToken: step.form.csrfToken,
       });
       return htmlResponse(page, { formTargets: [formActionSource(step.request.redirectUri)] });
+    }
+    case "device_confirmation": {
+      const page = deviceConfirmationPage({
+        clientName: step.clientName,
+        username: step.username,
+        userCode: formatUserCode(step.request.device!.userCode),
+        scopes: scopeTokens(step.request.scope),
+        requestId: step.form.id,
+        csrfToken: step.form.csrfToken,
+      });
+      return htmlResponse(page);
     }
     case "code":
       return redirectTo(step.target, { code: step.code }, deps.issuer);

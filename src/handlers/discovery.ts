@@ -5,6 +5,7 @@
  * metadata, both following the key ring, so that a key rotation (also across algorithms) shows
  * in them within a second.
  */
+import { DEVICE_CODE_GRANT } from "../auth/clients/grants.ts";
 import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
 import { ACR_VALUES_SUPPORTED } from "../auth/sign_in/authentication_context.ts";
@@ -82,6 +83,7 @@ export function createMetadataHandler(
         "client_credentials",
         "password",
         "refresh_token",
+        DEVICE_CODE_GRANT,
       ],
       response_types_supported: ["code"],
       response_modes_supported: ["query"],
@@ -102,6 +104,7 @@ export function createMetadataHandler(
       access_token_signing_alg_values_supported: keys.verificationAlgs(),
       pushed_authorization_request_endpoint: `${publicUrl}/oauth/par`,
       require_pushed_authorization_requests: false,
+      device_authorization_endpoint: `${publicUrl}/oauth/device_authorization`,
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

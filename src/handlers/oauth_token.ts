@@ -4,7 +4,8 @@
  */
 import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
 import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
-import { requireGrant } from "../auth/clients/grants.ts";
+import { DEVICE_CODE_GRANT, requireGrant } from "../auth/clients/grants.ts";
+import type { DeviceAuthorizations } from "../auth/sign_in/device_authorizations.ts";
 import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
 import { singleParameter } from "../auth/parameters.ts";
@@ -34,16 +35,18 @@ export interface OAuthTokenDeps {
   tokens: AccessTokens;
   /** Scopes, with `openid` and `profile`, for the password and client credentials grants. */
   policy: ScopePolicy;
+  /** The device authorization grant's codes (RFC 8628). */
+  devices: DeviceAuthorizations;
 }
 
 /**
  * `POST /oauth/token` (RFC 6749): the authorization code grant (§4.1.3, with PKCE), the client
  * credentials grant (§4.4), the resource owner password credentials grant (§4.3) and the
- * refresh token grant (§6), form-encoded, with §5.1 answers and §5.2 errors. A registered
+ * refresh token grant (§6) and the device authorization grant (RFC 8628 §3.4), form-encoded, with §5.1 answers and §5.2 errors. A registered
  * client may use only the grants it was registered with.
  */
 export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
-  const { passwordLogin, families, clients, bodyLimits, codes, tokens, policy } = deps;
+  const { passwordLogin, families, clients, bodyLimits, codes, tokens, policy, devices } = deps;
   return async function token(req, ctx) {
     const params = readParameters(await readFormBody(req, bodyLimits));
     const param = (name: string) => singleParameter(params, name);
@@ -82,6 +85,13 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
       if (!refreshToken) throw new AuthFailure("invalid_request", "Missing refresh_token");
       const pair = await families.refresh(refreshToken, { client, scope, origin: originOf(ctx) });
       return tokenResponse(pair, ctx);
+    }
+    if (grantType === DEVICE_CODE_GRANT) {
+      const deviceCode = param("device_code");
+      return grantResponse(
+        await devices.redeem(deviceCode, { client, origin: originOf(ctx) }),
+        ctx,
+      );
     }
     if (grantType === undefined) throw new AuthFailure("invalid_request", "Missing grant_type");
     throw new AuthFailure("unsupported_grant_type", `Grant type "${grantType}" is not supported`);

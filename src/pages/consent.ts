@@ -24,7 +24,7 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
 };
 
 /** What a scope means, in words. */
-function describeScope(scope: string): string {
+export function describeScope(scope: string): string {
   return SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`;
 }
 

@@ -9,6 +9,7 @@ import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
 import type { RememberedDeviceRecord } from "./remembered_devices.ts";
 import type { PushedRequestRecord } from "./pushed_requests.ts";
+import type { DeviceAuthorizationRecord } from "./device_authorizations.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -218,4 +219,22 @@ export const toPushedRequest = rowReader<PushedRequestRecord>({
   createdAt: "number",
   expiresAt: "number",
   usedAt: "number?",
+});
+
+/** A `device_authorizations` row. */
+export const toDeviceAuthorization = rowReader<DeviceAuthorizationRecord>({
+  deviceCodeHash: "text",
+  userCodeHash: "text",
+  clientId: "text",
+  scope: "text",
+  createdAt: "number",
+  expiresAt: "number",
+  intervalSeconds: "number",
+  lastPolledAt: "number?",
+  status: "text",
+  username: "text",
+  subject: "text",
+  browserSid: "text",
+  authTime: "number?",
+  decidedAt: "number?",
 });

@@ -311,3 +311,27 @@ export function pushedRequestTables(d: Dialect): string {
    CREATE INDEX pushed_requests_address ON pushed_requests (address);
    ALTER TABLE clients ADD COLUMN require_par ${d.flag} NOT NULL DEFAULT ${no};`;
 }
+
+/**
+ * Device authorizations (RFC 8628): keyed by the SHA-256 of the device code, found by the
+ * SHA-256 of the user code, pruned by their expiry.
+ */
+export function deviceAuthorizationTables(d: Dialect): string {
+  return `CREATE TABLE device_authorizations (
+     device_code_hash TEXT PRIMARY KEY,
+     user_code_hash TEXT NOT NULL UNIQUE,
+     client_id TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     expires_at ${d.integer} NOT NULL,
+     interval_seconds ${d.integer} NOT NULL,
+     last_polled_at ${d.integer},
+     status TEXT NOT NULL,
+     username TEXT,
+     subject TEXT,
+     browser_sid TEXT,
+     auth_time ${d.integer},
+     decided_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX device_authorizations_expiry ON device_authorizations (expires_at);`;
+}

@@ -20,6 +20,10 @@ import {
 } from "./postgres/remembered_devices.ts";
 import { createPushedRequestStore, prunePushedRequests } from "./postgres/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
+import {
+  createDeviceAuthorizationStore,
+  pruneDeviceAuthorizations,
+} from "./postgres/device_authorizations.ts";
 
 /** The shared store. */
 export type PostgresStore = Store;
@@ -57,6 +61,7 @@ export const PostgresStore = {
       ...createAccountActivityStore(sql),
       ...createRememberedDeviceStore(sql),
       ...createPushedRequestStore(sql),
+      ...createDeviceAuthorizationStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -66,6 +71,7 @@ export const PostgresStore = {
           await pruneSessionMethods(tx, now);
           await pruneRememberedDevices(tx, now);
           await prunePushedRequests(tx, now);
+          await pruneDeviceAuthorizations(tx, now);
         });
       },
 

@@ -20,6 +20,10 @@ import {
 } from "./sqlite/remembered_devices.ts";
 import { createPushedRequestStore, prunePushedRequests } from "./sqlite/pushed_requests.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
+import {
+  createDeviceAuthorizationStore,
+  pruneDeviceAuthorizations,
+} from "./sqlite/device_authorizations.ts";
 
 /** The embedded store. */
 export interface SqliteStore extends Store {
@@ -57,6 +61,7 @@ export const SqliteStore = {
       ...createAccountActivityStore(db),
       ...createRememberedDeviceStore(db),
       ...createPushedRequestStore(db),
+      ...createDeviceAuthorizationStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -66,6 +71,7 @@ export const SqliteStore = {
           pruneSessionMethods(db, now);
           pruneRememberedDevices(db, now);
           prunePushedRequests(db, now);
+          pruneDeviceAuthorizations(db, now);
         });
       },
 

@@ -16,6 +16,7 @@ import type { SecondFactorStore } from "./second_factors.ts";
 import type { PushedRequestStore } from "./pushed_requests.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
+import type { DeviceAuthorizationStore } from "./device_authorizations.ts";
 
 export * from "./accounts.ts";
 export * from "./clients.ts";
@@ -25,6 +26,7 @@ export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
 export * from "./pushed_requests.ts";
+export * from "./device_authorizations.ts";
 
 /** What every store does besides its parts: housekeeping, readiness and release. */
 export interface StoreLifecycle {
@@ -32,7 +34,8 @@ export interface StoreLifecycle {
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
    * sessions (with their family links), expired authorization codes and pushed authorization
-   * requests, used or not, and expired remembered devices.
+   * requests, used or not, expired remembered devices, and device authorizations past their
+   * retention.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */
@@ -53,4 +56,5 @@ export type Store =
   & AccountActivityStore
   & RememberedDeviceStore
   & PushedRequestStore
+  & DeviceAuthorizationStore
   & StoreLifecycle;

@@ -13,7 +13,11 @@ export const GRANT_TYPES = [
   "refresh_token",
   "client_credentials",
   "password",
+  "urn:ietf:params:oauth:grant-type:device_code",
 ] as const;
+
+/** The device authorization grant (RFC 8628 §3.4). */
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
 /** One grant type. */
 export type GrantType = typeof GRANT_TYPES[number];
@@ -33,6 +37,7 @@ const GRANT_NAMES: Record<GrantType, string> = {
   refresh_token: "the refresh_token grant",
   client_credentials: "the client credentials grant",
   password: "the password grant",
+  [DEVICE_CODE_GRANT]: "the device authorization grant",
 };
 
 /** What a grant at the token endpoint issues. */

@@ -40,6 +40,11 @@ export interface AuthorizationRequest {
   loginHint?: string;
   /** Whether `acr_values` asks for a sign-in with two factors (step-up). */
   twoFactors?: boolean;
+  /**
+   * A device authorization (RFC 8628) being answered, by its key and user code: after sign-in
+   * the person confirms it instead of a code going to `redirectUri` (then our own device page).
+   */
+  device?: { codeHash: string; userCode: string };
 }
 
 /** Where the answer to a request goes, once the client and redirect URI are known. */

@@ -72,6 +72,14 @@ export type FlowStep =
     form: PendingForm;
   }
   | StepNotes & {
+    /** Show the page where the person approves or denies a device (RFC 8628 §5.4). */
+    kind: "device_confirmation";
+    clientName: string;
+    request: AuthorizationRequest;
+    username: string;
+    form: PendingForm;
+  }
+  | StepNotes & {
     /** Send the code to the client. */
     kind: "code";
     target: RedirectTarget;
@@ -155,6 +163,25 @@ export class SignInFlow {
       const session = await this.#deps.browserSessions.current(cookie);
       notes.user = session?.username;
       return await this.#next(request, resolved.client, { session, cookie, address });
+    });
+  }
+
+  /**
+   * Goes on with a request made here rather than by a client (a device's, from the device page)
+   * for the browser holding `cookie`: sign-in as for any request, then its confirmation.
+   */
+  async resume(
+    request: AuthorizationRequest,
+    cookie: string | undefined,
+    address?: string,
+  ): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const client = await this.#deps.clients.require(request.clientId);
+      notes.client = client.clientId;
+      const session = await this.#deps.browserSessions.current(cookie);
+      notes.user = session?.username;
+      return await this.#next(request, client, { session, cookie, address });
     });
   }
 
@@ -365,6 +392,14 @@ export class SignInFlow {
       grantedScope,
       now: unixNow(),
     });
+    if (request.device && (next.kind === "consent" || next.kind === "issue_code")) {
+      // A device is always confirmed by the person, first party or not (RFC 8628 §5.4).
+      const action = { kind: "device_confirmation" as const, request, sid: next.session.sid };
+      const form = await this.#deps.pending.start(action, cookie!);
+      const { username } = next.session;
+      const clientName = client.displayName;
+      return { kind: "device_confirmation", clientName, request, username, form };
+    }
     switch (next.kind) {
       case "sign_in":
         return await this.#signInPage(request, client, cookie, {

@@ -39,6 +39,10 @@ export type PendingAction =
   }
   /** Signed in (session `sid`) after setting up a second factor; on to the client. */
   | { kind: "continue"; request: AuthorizationRequest; sid: string }
+  /** The device page's form, where a person enters the user code shown on a device. */
+  | { kind: "device_code" }
+  /** Signed in (session `sid`); the person approves or denies the device request. */
+  | { kind: "device_confirmation"; request: AuthorizationRequest; sid: string }
   | {
     kind: "sign_out";
     sid: string;

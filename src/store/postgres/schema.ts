@@ -58,6 +58,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.secondFactorTables(POSTGRES),
   steps.rememberedDevicesTable(POSTGRES),
   steps.pushedRequestTables(POSTGRES),
+  steps.deviceAuthorizationTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

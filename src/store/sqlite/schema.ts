@@ -81,6 +81,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.secondFactorTables(SQLITE),
   steps.rememberedDevicesTable(SQLITE),
   steps.pushedRequestTables(SQLITE),
+  steps.deviceAuthorizationTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */
