@@ -71,6 +71,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "clients",
       "consents",
       "id_token_keys",
+      "passkeys",
       "pending_requests",
       "recovery_codes",
       "refresh_families",

@@ -7,6 +7,7 @@
  */
 import type { ThrottleRecord, UserRecord } from "./accounts.ts";
 import type { ClientRecord } from "./clients.ts";
+import type { PasskeyRecord } from "./passkeys.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -194,4 +195,27 @@ export const toTotpFactor = rowReader<TotpFactorRecord>({
   createdAt: "number",
   confirmedAt: "number?",
   lastStep: "number?",
+});
+
+/** A `passkeys` row joined with its owner's `username`; transports are stored space-separated. */
+export function toPasskey(row: Row): PasskeyRecord {
+  const transports = String(row.transports);
+  return {
+    ...readPasskey(row),
+    transports: transports === "" ? [] : transports.split(" "),
+  };
+}
+
+const readPasskey = rowReader<Omit<PasskeyRecord, "transports">>({
+  id: "text",
+  subject: "text",
+  username: "text",
+  publicKey: "text",
+  counter: "number",
+  backupEligible: "flag",
+  backedUp: "flag",
+  userVerified: "flag",
+  name: "text",
+  createdAt: "number",
+  lastUsedAt: "number?",
 });

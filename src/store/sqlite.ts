@@ -13,6 +13,7 @@ import { openDatabase, run, transaction } from "./sqlite/database.ts";
 import { pendingMigrations } from "./sqlite/schema.ts";
 import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
+import { createPasskeyStore } from "./sqlite/passkeys.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
 
@@ -49,6 +50,7 @@ export const SqliteStore = {
       ...createTokenStore(db),
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
+      ...createPasskeyStore(db),
       ...createAccountActivityStore(db),
 
       async pruneExpired(now) {

@@ -12,6 +12,7 @@ import type { AccountStore } from "./accounts.ts";
 import type { ClientStore } from "./clients.ts";
 import type { AccountActivityStore } from "./account_activity.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
+import type { PasskeyStore } from "./passkeys.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 
@@ -19,6 +20,7 @@ export * from "./accounts.ts";
 export * from "./clients.ts";
 export * from "./account_activity.ts";
 export * from "./second_factors.ts";
+export * from "./passkeys.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
 
@@ -46,4 +48,5 @@ export type Store =
   & SignInStore
   & SecondFactorStore
   & AccountActivityStore
+  & PasskeyStore
   & StoreLifecycle;
