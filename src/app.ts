@@ -51,6 +51,12 @@ import { createClientAddressResolver } from "./http/client_address.ts";
 import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { STYLESHEET_PATH } from "./pages/stylesheet.ts";
+import type { Passkeys } from "./auth/accounts/passkeys.ts";
+import { PasskeySignIn } from "./auth/sign_in/passkey_sign_in.ts";
+import { createAccountPasskeyHandlers } from "./handlers/account_passkeys.ts";
+import { createPasskeySignInHandlers } from "./handlers/passkey_sign_in.ts";
+import { createPasskeysScriptHandler } from "./handlers/passkeys_script.ts";
+import { PASSKEYS_SCRIPT_PATH } from "./pages/passkeys_script.ts";
 import { createRouter, route } from "./router.ts";
 
 /** The services of sign-in from browsers and other apps. */
@@ -70,6 +76,8 @@ export interface SignInServices {
   passwordChange: PasswordChange;
   /** The `/userinfo` answer for a token's claims. */
   userInfo: (claims: AccessClaims) => Promise<Record<string, string>>;
+  /** Passkeys: signing in with one, as a second factor, and registering them. */
+  passkeys: Passkeys;
 }
 
 /** The services the routes are built from. */
@@ -103,12 +111,16 @@ export function createApp(deps: AppDeps): ServeHandler {
     clients,
     passwordLogin,
     mfaRequired: config.mfaRequired,
+    passkeys: signIn.passkeys,
   });
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
-  const account = createAccountHandlers(
-    new AccountSettings({ ...signIn, sessions: signIn.accountSessions }),
+  const accountSettings = new AccountSettings({ ...signIn, sessions: signIn.accountSessions });
+  const account = createAccountHandlers(accountSettings, pages);
+  const accountPasskeys = createAccountPasskeyHandlers(accountSettings, pages);
+  const passkeySignIn = createPasskeySignInHandlers(
+    new PasskeySignIn({ ...signIn, flow: signInFlow, clients }),
     pages,
   );
   const authorize = createAuthorizeHandler(signInFlow, pages);
@@ -166,6 +178,13 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/end-session", { GET: endSession, POST: endSession }, page),
     route("/sign-out", { POST: createSignOutHandler(signOutFlow, pages) }, page),
     route(STYLESHEET_PATH, { GET: createStylesheetHandler() }),
+    route("/sign-in/passkey", { POST: passkeySignIn.signIn }, page),
+    route("/sign-in/second-factor/passkey", { POST: passkeySignIn.secondFactor }, page),
+    route("/account/passkeys", { POST: accountPasskeys.start }, page),
+    route("/account/passkeys/finish", { POST: accountPasskeys.finish }, page),
+    route("/account/passkeys/rename", { POST: accountPasskeys.rename }, page),
+    route("/account/passkeys/remove", { POST: accountPasskeys.remove }, page),
+    route(PASSKEYS_SCRIPT_PATH, { GET: createPasskeysScriptHandler() }),
   ]);
   return createEdge(dispatch, {
     logger,

@@ -35,12 +35,17 @@ const SECOND_FACTOR_EVENTS: readonly string[] = [
   "failed",
   "recovery_code_used",
   "recovery_codes_generated",
+  "passkey_succeeded",
+  "passkey_refused",
 ];
 /** `auth_account_changes_total` changes a person makes on the account page. */
 const ACCOUNT_CHANGES: readonly string[] = [
   "password_changed",
   "app_signed_out",
   "signed_out_everywhere",
+  "passkey_registered",
+  "passkey_renamed",
+  "passkey_removed",
 ];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */
 const THROTTLE_REASONS: readonly string[] = ["account", "address", "device"];

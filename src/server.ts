@@ -22,6 +22,7 @@ import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
 import { SecondFactors } from "./auth/accounts/second_factors.ts";
+import { Passkeys, relyingPartyOf } from "./auth/accounts/passkeys.ts";
 import { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import { PasswordChange } from "./auth/accounts/password_change.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
@@ -316,7 +317,18 @@ function buildApp(
     scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
-  const secondFactors = new SecondFactors({ store, throttle, events, issuer: identity.issuer });
+  const passkeys = new Passkeys({
+    store,
+    events,
+    relyingParty: relyingPartyOf(identity.publicUrl, identity.issuer),
+  });
+  const secondFactors = new SecondFactors({
+    store,
+    throttle,
+    events,
+    issuer: identity.issuer,
+    passkeys,
+  });
   const idTokens = new IdTokens(idTokenKeys, {
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -365,6 +377,7 @@ function buildApp(
       passwordChange: new PasswordChange({ store, hasher, passwordLogin, events }),
       codes: new AuthorizationCodes({ store, families, idTokens, browserSessions, events }),
       userInfo: (claims) => userInfo(claims, store),
+      passkeys,
     },
     readiness: {
       storeState: () => storeHealth.check(),

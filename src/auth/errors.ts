@@ -49,7 +49,8 @@ export type AuthErrorCode =
   | "login_required"
   | "consent_required"
   | "request_not_supported"
-  | "request_uri_not_supported";
+  | "request_uri_not_supported"
+  | "invalid_passkey";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

@@ -35,7 +35,12 @@ export type SecurityEventName =
   | "second_factor_failed"
   | "second_factor_reset"
   | "recovery_code_used"
-  | "recovery_codes_generated";
+  | "recovery_codes_generated"
+  | "passkey_registered"
+  | "passkey_renamed"
+  | "passkey_removed"
+  | "passkey_succeeded"
+  | "passkey_refused";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -9,6 +9,7 @@ import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
+import { type PasskeyItem, passkeySection } from "./passkeys.ts";
 
 /** The hidden fields every form of the page carries. */
 export interface AccountForm {
@@ -21,6 +22,8 @@ export interface AccountOverviewPage extends AccountForm {
   username: string;
   /** Whether an authenticator app is set up. */
   enrolled: boolean;
+  /** The person's passkeys. */
+  passkeys: PasskeyItem[];
   recoveryCodesLeft: number;
   /** The person's signed-in browsers. */
   browsers: { sid: string; signedInAt: number; current: boolean }[];
@@ -54,6 +57,7 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       ${page.error && html`<p class="error" role="alert" id="account-error">${page.error}</p>`}
       <h2>Two-step sign-in</h2>
       ${factor}
+      ${passkeySection(page)}
       <h2>Signed-in browsers</h2>
       <ul class="sessions">${page.browsers.map((browser) =>
         html`<li>Signed in ${isoTime(browser.signedInAt)}${

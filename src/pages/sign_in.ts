@@ -5,6 +5,7 @@
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
+import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
 
 /** What the sign-in page shows. */
 export interface SignInPage {
@@ -16,6 +17,8 @@ export interface SignInPage {
   username?: string;
   /** One generic message after a failed attempt. */
   error?: string;
+  /** What `navigator.credentials.get` needs to sign in with a passkey instead (same form ids). */
+  passkeyOptions?: unknown;
 }
 
 /** The sign-in page. */
@@ -35,13 +38,26 @@ export function signInPage(page: SignInPage): Html {
         <input type="hidden" name="csrf_token" value="${page.csrfToken}">
         <label for="username">Username</label>
         <input type="text" id="username" name="username" value="${page.username}"
-          autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64"
+          autocomplete="${page.passkeyOptions
+            ? "username webauthn"
+            : "username"}" autocapitalize="none" spellcheck="false" required maxlength="64"
           aria-describedby="${describedBy}" ${focusUsername}>
         <label for="password">Password</label>
         <input type="password" id="password" name="password" autocomplete="current-password"
           required maxlength="1024" ${focusPassword}>
         <button type="submit">Sign in</button>
       </form>
+      ${page.passkeyOptions && html`
+        ${passkeyRequestForm({
+          action: "/sign-in/passkey",
+          requestId: page.requestId,
+          csrfToken: page.csrfToken,
+          options: page.passkeyOptions,
+          label: "Sign in with a passkey",
+          autofill: true,
+        })}
+        ${passkeysScript()}
+      `}
     `,
   );
 }
