@@ -272,15 +272,28 @@ export class AccountSettings {
         recent: true,
       });
       if (!registering) throw new AuthFailure("invalid_request", "No passkey is being added");
+      let added;
       try {
-        await this.#deps.passkeys.register(session, input.credential, registering.challenge, {
-          name: registering.name,
-          origin: input.origin,
-        });
+        added = await this.#deps.passkeys.register(
+          session,
+          input.credential,
+          registering.challenge,
+          {
+            name: registering.name,
+            origin: input.origin,
+          },
+        );
       } catch (error) {
         const failure = domainError(error);
         if (failure.code !== "invalid_passkey" && failure.code !== "invalid_request") throw failure;
         return { ...await this.#overview(session, cookie!), error: failure };
+      }
+      // As after confirming an authenticator app: the new passkey, user-verified, was just used.
+      const { browserSessions } = this.#deps;
+      const amr = await browserSessions.methods(session.sid);
+      if (!amr.includes("mfa")) {
+        const kind = added.backupEligible ? "swk" : "hwk";
+        await browserSessions.recordMethods(session.sid, [...amr, kind, "user", "mfa"]);
       }
       return { ...await this.#overview(session, cookie!), notice: "Your passkey is added" };
     });
