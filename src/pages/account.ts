@@ -44,6 +44,12 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       <p>${page.recoveryCodesLeft} unused recovery codes left.</p>
       ${accountForm(page, "/account/recovery-codes", "Make new recovery codes")}
     `
+    : page.passkeys.length > 0
+    ? html`
+      <p>Two-step sign-in is <strong>on</strong>: you are asked for one of your passkeys after
+        your password.</p>
+      ${accountForm(page, "/account/totp", "Set up an authenticator app too")}
+    `
     : html`
       <p>Two-step sign-in is <strong>off</strong>.</p>
       ${accountForm(page, "/account/totp", "Set up an authenticator app")}

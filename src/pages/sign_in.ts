@@ -54,7 +54,8 @@ export function signInPage(page: SignInPage): Html {
           csrfToken: page.csrfToken,
           options: page.passkeyOptions,
           label: "Sign in with a passkey",
-          autofill: true,
+          // Not again after a failed attempt: a refused passkey would be offered in a loop.
+          autofill: page.error === undefined,
         })}
         ${passkeysScript()}
       `}
