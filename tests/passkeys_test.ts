@@ -12,6 +12,7 @@ import { PASSWORD, REDIRECT_URI } from "./helpers/oidc.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
+import { passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
 
 const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
 
@@ -19,50 +20,6 @@ async function setUp() {
   const server = await startTestServer({ users: { alice: PASSWORD, bob: "bob-password-1" } });
   const app = await oidc.registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
   return { server, app };
-}
-
-/** A software passkey of `username`, stored as if registered. */
-async function passkeyOf(
-  server: TestServer,
-  username: string,
-  options: { backupEligible?: boolean } = {},
-): Promise<SoftwareAuthenticator> {
-  const authenticator = await SoftwareAuthenticator.create(server.url, options);
-  const stored = await server.store.addPasskey(
-    authenticator.record(await subjectOf(server, username)),
-  );
-  assert.ok(stored);
-  return authenticator;
-}
-
-/** A new browser's sign-in page: its form fields, passkey challenge and PKCE verifier. */
-async function signInPage(server: TestServer, app: oidc.TestClient) {
-  const browser = new oidc.CookieBrowser(server);
-  const { verifier, challenge } = await oidc.pkce();
-  const res = await browser.get(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
-  const html = await res.text();
-  assert.equal(res.status, 200, html);
-  assert.match(html, /autocomplete="username webauthn"/);
-  const options = dataAttribute(html, "data-passkey-request");
-  assert.equal(options.userVerification, "required");
-  assert.deepEqual(options.allowCredentials, [], "discoverable: no credential is named");
-  const csp = res.headers.get("content-security-policy")!;
-  assert.match(csp, /script-src 'self';/);
-  return {
-    browser,
-    fields: oidc.formFields(html),
-    challenge: options.challenge as string,
-    verifier,
-  };
-}
-
-function postPasskey(
-  browser: oidc.CookieBrowser,
-  fields: oidc.FormFields,
-  credential: string,
-  path = "/sign-in/passkey",
-): Promise<Response> {
-  return browser.post(path, { ...fields, credential });
 }
 
 async function idTokenClaims(

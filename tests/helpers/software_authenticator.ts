@@ -226,6 +226,8 @@ export class SoftwareAuthenticator {
 
   #clientData(type: string, challenge: string, bend: AnswerOptions): Uint8Array<ArrayBuffer> {
     const origin = bend.origin ?? this.origin;
-    return new TextEncoder().encode(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
+    return new TextEncoder().encode(
+      JSON.stringify({ type, challenge, origin, crossOrigin: false }),
+    );
   }
 }
