@@ -3,7 +3,7 @@
  * The account page of a signed-in person: the overview with its forms (the second factor, the
  * signed-in browsers and apps with a sign-out for each, sign-out everywhere, and the password), the set-up of an
  * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
- * codes shown once. Plain forms that work without JavaScript.
+ * codes shown once. Plain forms that work without JavaScript; only adding a passkey needs it.
  */
 import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";

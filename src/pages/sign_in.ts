@@ -1,7 +1,8 @@
 /**
  * @module
  * The sign-in page: a plain form that works without JavaScript, with labelled fields that
- * password managers understand, posting the pending request's id and CSRF token back.
+ * password managers understand, posting the pending request's id and CSRF token back; where
+ * passkeys are offered, also their button and autofill, driven by the service's own script.
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
