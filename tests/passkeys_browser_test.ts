@@ -4,11 +4,13 @@
  * verification). A passkey registered on the account page signs in alone, by the button and by
  * the username field's autofill (conditional mediation), and the relying party's ID token says
  * so (`hwk`, `user`); an assertion captured and posted again, or twice at once, signs in at most
- * once; a removed passkey signs in no more; a passkey is the second factor after a password.
+ * once; a removed passkey signs in no more; a passkey is the second factor after a password; a
+ * passkey of another RP ID is never offered (the server's refusal of one, should it come, is in
+ * passkeys_test.ts).
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import type { HTTPRequest, Page } from "puppeteer-core";
+import type { HTTPRequest, Page, Protocol } from "puppeteer-core";
 import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
 import * as oidc from "./helpers/oidc.ts";
 import { PASSWORD } from "./helpers/oidc.ts";
@@ -49,7 +51,7 @@ async function setUp(server: TestServer, rp: oidc.RelyingParty) {
   });
   const cdp = await page.createCDPSession();
   await cdp.send("WebAuthn.enable", { enableUI: false });
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: {
       protocol: "ctap2",
       transport: "internal",
@@ -87,6 +89,9 @@ async function setUp(server: TestServer, rp: oidc.RelyingParty) {
     idToken,
     signOut: () => cdp.send("Network.clearBrowserCookies"),
     autofill: () => page.removeScriptToEvaluateOnNewDocument(noAutofill.identifier),
+    /** Puts a credential into the virtual authenticator, as if made elsewhere. */
+    addCredential: (credential: Protocol.WebAuthn.Credential) =>
+      cdp.send("WebAuthn.addCredential", { authenticatorId, credential }),
   };
 }
 
@@ -136,7 +141,9 @@ testNeeding([CHROMIUM], {
     assert.equal(stored.userVerified, true);
     assert.equal(stored.backupEligible, false);
 
-    await signOut();
+    // Signed out as a person does it, on the account page.
+    await navigating(page, () => page.click("form:has(input[name=everywhere]) button"));
+    assert.equal(await page.title(), "Signed out everywhere");
     let verifier = await authorize();
     assert.equal(
       await page.$eval("#username", (input) => input.getAttribute("autocomplete")),
@@ -250,5 +257,43 @@ testNeeding([CHROMIUM], {
     await navigating(page, () => page.click("#passkey-button"));
     assert.deepEqual(methods(await idToken(verifier)), ["pwd", "hwk", "user", "mfa"]);
     assert.deepEqual(browser.violations, []);
+  },
+});
+
+testNeeding([CHROMIUM], {
+  name:
+    "Chromium offers no passkey made for another RP ID, even with the account's user handle: none is used, nobody signs in",
+  ...OPTIONS,
+  async fn() {
+    await using server = await startTestServer({ users: { alice: PASSWORD } });
+    await using rp = new oidc.RelyingParty();
+    const browser = await setUp(server, rp);
+    await using _ = browser.chromium;
+    const { page, authorize } = browser;
+    const subject = await subjectOf(server, "alice");
+    const keys = await crypto.subtle.generateKey(
+      { name: "ECDSA", namedCurve: "P-256" },
+      true,
+      ["sign", "verify"],
+    ) as CryptoKeyPair;
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+    const credentialId = crypto.getRandomValues(new Uint8Array(16));
+    await browser.addCredential({
+      credentialId: credentialId.toBase64(),
+      isResidentCredential: true,
+      rpId: "other.example",
+      privateKey: pkcs8.toBase64(),
+      userHandle: new TextEncoder().encode(subject).toBase64(),
+      signCount: 0,
+    });
+    await authorize();
+    await page.click("#passkey-button");
+    await page.waitForSelector(".passkey-error:not([hidden])");
+    assert.equal(await page.title(), "Sign in");
+    assert.match(
+      await page.$eval(".passkey-error", (note) => note.textContent ?? ""),
+      /No passkey was used/,
+    );
+    assert.equal(server.logs.filter((line) => line.event === "passkey_succeeded").length, 0);
   },
 });
