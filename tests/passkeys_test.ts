@@ -82,6 +82,7 @@ Deno.test({
       { origin: "https://other.example" },
       { userVerified: false },
       { userHandle: new TextEncoder().encode(bob).toBase64({ alphabet: "base64url" }) },
+      { userHandle: "" },
     ];
     for (const bend of bent) {
       const page = await signInPage(server, app);

@@ -31,6 +31,8 @@ export const PASSKEY_CHALLENGE_SECONDS = 5 * 60;
 export const MAX_PASSKEY_NAME_LENGTH = 64;
 /** The most passkeys one account may register. */
 export const MAX_PASSKEYS_PER_ACCOUNT = 20;
+/** The transports WebAuthn Level 3 names; anything else a browser reports is dropped. */
+const TRANSPORTS: readonly string[] = ["ble", "hybrid", "internal", "nfc", "smart-card", "usb"];
 /** COSE algorithms accepted, preferred first: EdDSA, ES256, RS256. */
 const ALGORITHMS = [-8, -7, -257];
 
@@ -218,7 +220,9 @@ export class Passkeys {
       subject: user.subject,
       publicKey: info.credential.publicKey.toBase64({ alphabet: "base64url", omitPadding: true }),
       counter: info.credential.counter,
-      transports: credential.response.transports ?? [],
+      transports: (credential.response.transports ?? []).filter((transport) =>
+        TRANSPORTS.includes(transport)
+      ),
       backupEligible: info.credentialDeviceType === "multiDevice",
       backedUp: info.credentialBackedUp,
       userVerified: info.userVerified,
@@ -256,8 +260,11 @@ export class Passkeys {
     if (options.subject !== undefined && passkey.subject !== options.subject) {
       throw refuse("another_account");
     }
+    // A discoverable sign-in names its account only by the user handle, so it must have one
+    // (WebAuthn Level 3 §7.2 step 6); after a password the account is known already.
     const handle = assertion.response.userHandle;
-    if (handle !== undefined && handle !== toBase64Url(new TextEncoder().encode(passkey.subject))) {
+    const owner = toBase64Url(new TextEncoder().encode(passkey.subject));
+    if (handle === undefined ? options.subject === undefined : handle !== owner) {
       throw refuse("user_handle");
     }
     let verification;
