@@ -320,7 +320,7 @@ function buildApp(
   const passkeys = new Passkeys({
     store,
     events,
-    relyingParty: relyingPartyOf(identity.publicUrl, identity.issuer),
+    relyingParty: relyingPartyOf(identity.publicUrl),
   });
   const secondFactors = new SecondFactors({
     store,

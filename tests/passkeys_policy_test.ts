@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import * as oidc from "./helpers/oidc.ts";
 import { PASSWORD, REDIRECT_URI } from "./helpers/oidc.ts";
-import { passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
+import { passkeyFormFields, passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { dataAttribute } from "./helpers/software_authenticator.ts";
@@ -99,7 +99,7 @@ Deno.test({
     const challenge = dataAttribute(html, "data-passkey-request").challenge as string;
     const done = await postPasskey(
       page.browser,
-      oidc.formFields(html),
+      passkeyFormFields(html),
       await key.assert(challenge),
       "/sign-in/second-factor/passkey",
     );

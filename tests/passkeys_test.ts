@@ -12,7 +12,7 @@ import { PASSWORD, REDIRECT_URI } from "./helpers/oidc.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
 import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
-import { passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
+import { passkeyFormFields, passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
 
 const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
 
@@ -146,7 +146,10 @@ Deno.test({
     assert.deepEqual(statuses.toSorted(), [303, 400]);
     const reasons = server.logs.filter((line) => line.event === "passkey_refused")
       .map((line) => line.reason);
-    assert.deepEqual(reasons, ["counter"]);
+    // The later answer is refused by the stored counter: at the store's conditional write, or
+    // already by the check when the winner's write came first.
+    assert.equal(reasons.length, 1);
+    assert.ok(["counter", "unverified"].includes(reasons[0] as string), String(reasons));
     assert.equal((await server.store.getPasskey(key.credentialId))?.counter, 20);
   },
 });
@@ -332,7 +335,7 @@ Deno.test({
       assert.deepEqual((options.allowCredentials as { id: string }[]).map((each) => each.id), [
         key.credentialId,
       ]);
-      return { ...page, fields: oidc.formFields(html), challenge: options.challenge as string };
+      return { ...page, fields: passkeyFormFields(html), challenge: options.challenge as string };
     };
     const path = "/sign-in/second-factor/passkey";
     const wrong = await passwordStep();
@@ -349,7 +352,7 @@ Deno.test({
     assert.notEqual(retry, wrong.challenge);
     const ok = await postPasskey(
       wrong.browser,
-      oidc.formFields(refusedHtml),
+      passkeyFormFields(refusedHtml),
       await key.assert(retry),
       path,
     );

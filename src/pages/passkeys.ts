@@ -24,7 +24,10 @@ export function passkeysScript(): Html {
 
 /**
  * A form answering a passkey challenge (`options`, for `navigator.credentials.get`) to
- * `action`; with `autofill` the username field's passkey autofill answers it too.
+ * `action`; with `autofill` the username field's passkey autofill answers it too. It names the
+ * same pending step as the page's other form, whose fields stay the only `request` and
+ * `csrf_token` values in the page (scripts that read them find one each): the script copies them
+ * in from the form's data attributes when it posts.
  */
 export function passkeyRequestForm(
   form: StepForm & { action: string; options: unknown; label: string; autofill?: boolean },
@@ -32,9 +35,10 @@ export function passkeyRequestForm(
   return html`
     <form method="post" action="${form.action}" class="passkey"
       data-passkey-request="${JSON.stringify(form.options)}"
-      data-autofill="${form.autofill ? "yes" : "no"}">
-      <input type="hidden" name="request" value="${form.requestId}">
-      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      data-autofill="${form.autofill ? "yes" : "no"}"
+      data-request="${form.requestId}" data-csrf-token="${form.csrfToken}">
+      <input type="hidden" name="request">
+      <input type="hidden" name="csrf_token">
       <input type="hidden" name="credential" value="">
       <p class="error passkey-error" role="alert" hidden></p>
       <button type="button" class="secondary" id="passkey-button" hidden>${form.label}</button>

@@ -58,6 +58,10 @@ export const PASSKEYS_SCRIPT = `"use strict";
   }
 
   function send(form, credential) {
+    if (form.dataset.request) {
+      form.elements.request.value = form.dataset.request;
+      form.elements.csrf_token.value = form.dataset.csrfToken;
+    }
     form.elements.credential.value = credentialJson(credential);
     form.submit();
   }

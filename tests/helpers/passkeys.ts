@@ -31,6 +31,8 @@ export async function signInPage(server: TestServer, app: oidc.TestClient) {
   const html = await res.text();
   assert.equal(res.status, 200, html);
   assert.match(html, /autocomplete="username webauthn"/);
+  // One `request` value in the page, as scripts that read the form (the README's) expect.
+  assert.equal(html.match(/name="request" value=/g)?.length, 1, html);
   const options = dataAttribute(html, "data-passkey-request");
   assert.equal(options.userVerification, "required");
   assert.deepEqual(options.allowCredentials, [], "discoverable: no credential is named");
@@ -51,4 +53,14 @@ export function postPasskey(
   path = "/sign-in/passkey",
 ): Promise<Response> {
   return browser.post(path, { ...fields, credential });
+}
+
+/** The pending step a page's passkey form names (its data attributes, which the script posts). */
+export function passkeyFormFields(html: string): oidc.FormFields {
+  const attribute = (name: string) => {
+    const match = new RegExp(`${name}="([^"]*)"`).exec(html);
+    assert.ok(match, `The page's passkey form has "${name}": ${html}`);
+    return match[1];
+  };
+  return { request: attribute("data-request"), csrf_token: attribute("data-csrf-token") };
 }

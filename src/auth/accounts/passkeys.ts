@@ -73,10 +73,10 @@ export interface RelyingParty {
   name: string;
 }
 
-/** The relying party of a service reached at `publicUrl`. */
-export function relyingPartyOf(publicUrl: string, name: string): RelyingParty {
+/** The relying party of a service reached at `publicUrl`, named by its host as people type it. */
+export function relyingPartyOf(publicUrl: string): RelyingParty {
   const url = new URL(publicUrl);
-  return { origin: url.origin, id: url.hostname, name };
+  return { origin: url.origin, id: url.hostname, name: url.host };
 }
 
 /**
