@@ -371,3 +371,25 @@ Deno.test({
     assert.match(body.msg, /second factor/, JSON.stringify(body));
   },
 });
+
+Deno.test({
+  name: "GET /assets/passkeys.js serves the pages' one script as JavaScript, never sniffed",
+  ...OPTIONS,
+  async fn() {
+    const { server } = await setUp();
+    await using _ = server;
+    const res = await fetch(`${server.url}/assets/passkeys.js`, { client: server.client });
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.match(text, /navigator\.credentials\.get/);
+    assert.match(text, /mediation: "conditional"/);
+    const post = await fetch(`${server.url}/assets/passkeys.js`, {
+      client: server.client,
+      method: "POST",
+    });
+    assert.equal(post.status, 405);
+    await post.body?.cancel();
+  },
+});
