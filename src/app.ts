@@ -53,6 +53,12 @@ import { createClientAddressResolver } from "./http/client_address.ts";
 import { createEdge, type RequestObserver, type ServeHandler } from "./http/edge.ts";
 import type { Logger } from "./log.ts";
 import { STYLESHEET_PATH } from "./pages/stylesheet.ts";
+import type { Passkeys } from "./auth/accounts/passkeys.ts";
+import { PasskeySignIn } from "./auth/sign_in/passkey_sign_in.ts";
+import { createAccountPasskeyHandlers } from "./handlers/account_passkeys.ts";
+import { createPasskeySignInHandlers } from "./handlers/passkey_sign_in.ts";
+import { createPasskeysScriptHandler } from "./handlers/passkeys_script.ts";
+import { PASSKEYS_SCRIPT_PATH } from "./pages/passkeys_script.ts";
 import { createRouter, route } from "./router.ts";
 import type { DeviceAuthorizations } from "./auth/sign_in/device_authorizations.ts";
 import { DeviceVerification } from "./auth/sign_in/device_verification.ts";
@@ -83,6 +89,8 @@ export interface SignInServices {
   /** Device authorizations (RFC 8628) and the device page's throttle against code guessing. */
   devices: DeviceAuthorizations;
   userCodeThrottle: UserCodeThrottle;
+  /** Passkeys: signing in with one, as a second factor, and registering them. */
+  passkeys: Passkeys;
 }
 
 /** The services the routes are built from. */
@@ -116,12 +124,16 @@ export function createApp(deps: AppDeps): ServeHandler {
     clients,
     passwordLogin,
     mfaRequired: config.mfaRequired,
+    passkeys: signIn.passkeys,
   });
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
-  const account = createAccountHandlers(
-    new AccountSettings({ ...signIn, sessions: signIn.accountSessions }),
+  const accountSettings = new AccountSettings({ ...signIn, sessions: signIn.accountSessions });
+  const account = createAccountHandlers(accountSettings, pages);
+  const accountPasskeys = createAccountPasskeyHandlers(accountSettings, pages);
+  const passkeySignIn = createPasskeySignInHandlers(
+    new PasskeySignIn({ ...signIn, flow: signInFlow, clients }),
     pages,
   );
   const authorize = createAuthorizeHandler(signInFlow, pages);
@@ -204,6 +216,13 @@ export function createApp(deps: AppDeps): ServeHandler {
     }, { errors: "oauth" }),
     route(DEVICE_PATH, { GET: device.enter, POST: device.submit }, page),
     route(DEVICE_CONFIRM_PATH, { POST: device.confirm }, page),
+    route("/sign-in/passkey", { POST: passkeySignIn.signIn }, page),
+    route("/sign-in/second-factor/passkey", { POST: passkeySignIn.secondFactor }, page),
+    route("/account/passkeys", { POST: accountPasskeys.start }, page),
+    route("/account/passkeys/finish", { POST: accountPasskeys.finish }, page),
+    route("/account/passkeys/rename", { POST: accountPasskeys.rename }, page),
+    route("/account/passkeys/remove", { POST: accountPasskeys.remove }, page),
+    route(PASSKEYS_SCRIPT_PATH, { GET: createPasskeysScriptHandler() }),
   ]);
   return createEdge(dispatch, {
     logger,

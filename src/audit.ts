@@ -57,12 +57,17 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "app_signed_out":
     case "signed_out_everywhere":
     case "device_forgotten":
+    case "passkey_registered":
+    case "passkey_renamed":
+    case "passkey_removed":
       return metrics.accountChanges.add(1, { change: event });
     case "second_factor_enrolled":
     case "second_factor_succeeded":
     case "second_factor_failed":
     case "recovery_code_used":
     case "recovery_codes_generated":
+    case "passkey_succeeded":
+    case "passkey_refused":
       return metrics.secondFactor.add(1, { event: event.replace("second_factor_", "") });
     case "pushed_request_issued":
     case "pushed_request_refused":

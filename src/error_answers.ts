@@ -99,6 +99,11 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
     wireCode: "invalid_grant",
     onPage: () => "Invalid code; codes cannot be used twice",
   },
+  invalid_passkey: {
+    status: 400,
+    wireCode: "invalid_grant",
+    onPage: (error) => `${error.message}; try again, or use another way to sign in`,
+  },
   // The OAuth endpoints, and the errors redirected to clients.
   ...oauthErrors(400, [
     "invalid_request",

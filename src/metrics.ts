@@ -35,6 +35,8 @@ const SECOND_FACTOR_EVENTS: readonly string[] = [
   "failed",
   "recovery_code_used",
   "recovery_codes_generated",
+  "passkey_succeeded",
+  "passkey_refused",
 ];
 /** `auth_account_changes_total` changes a person makes on the account page. */
 const ACCOUNT_CHANGES: readonly string[] = [
@@ -42,6 +44,9 @@ const ACCOUNT_CHANGES: readonly string[] = [
   "app_signed_out",
   "signed_out_everywhere",
   "device_forgotten",
+  "passkey_registered",
+  "passkey_renamed",
+  "passkey_removed",
 ];
 /** `auth_pushed_requests_total` outcomes: pushed authorization requests (RFC 9126). */
 const PUSHED_REQUEST_OUTCOMES: readonly string[] = ["issued", "refused", "used", "expired"];

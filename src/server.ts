@@ -25,6 +25,7 @@ import { RevocationList } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
 import { SecondFactors } from "./auth/accounts/second_factors.ts";
+import { Passkeys, relyingPartyOf } from "./auth/accounts/passkeys.ts";
 import { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import { PasswordChange } from "./auth/accounts/password_change.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
@@ -319,7 +320,18 @@ function buildApp(
     scopes: policy,
   });
   const throttle = new LoginThrottle(store, config.throttle);
-  const secondFactors = new SecondFactors({ store, throttle, events, issuer: identity.issuer });
+  const passkeys = new Passkeys({
+    store,
+    events,
+    relyingParty: relyingPartyOf(identity.publicUrl),
+  });
+  const secondFactors = new SecondFactors({
+    store,
+    throttle,
+    events,
+    issuer: identity.issuer,
+    passkeys,
+  });
   const idTokens = new IdTokens(idTokenKeys, {
     issuer: identity.issuer,
     ttlSeconds: config.accessTokenTtlSeconds,
@@ -378,6 +390,7 @@ function buildApp(
         events,
       }),
       userCodeThrottle: new UserCodeThrottle(store),
+      passkeys,
     },
     readiness: {
       storeState: () => storeHealth.check(),

@@ -193,7 +193,7 @@ Deno.test("GET /authorize refuses a client not registered for the code flow with
   assert.equal(query.get("error"), "unauthorized_client");
 });
 
-Deno.test("the sign-in page refuses framing, allows only our stylesheet, escapes what it shows and prefills login_hint", async () => {
+Deno.test("the sign-in page refuses framing, allows only our stylesheet and script, escapes what it shows and prefills login_hint", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
   const { challenge } = await pkce();
@@ -211,8 +211,13 @@ Deno.test("the sign-in page refuses framing, allows only our stylesheet, escapes
   assert.match(csp, /default-src 'none'/);
   assert.match(csp, /style-src 'self'/);
   assert.match(csp, /form-action 'self' https:\/\/app\.example(;|$)/);
-  assert.doesNotMatch(csp, /script-src|unsafe/);
-  assert.doesNotMatch(html, /<script/i);
+  assert.match(csp, /script-src 'self';/, "the passkey script, from this origin only");
+  assert.doesNotMatch(csp, /unsafe/);
+  assert.deepEqual(
+    [...html.matchAll(/<script[^>]*>([^<]*)<\/script>/gi)].map((match) => match[0]),
+    ['<script src="/assets/passkeys.js" defer></script>'],
+    "no inline script",
+  );
   assert.doesNotMatch(html, /style=/i, "no inline styles");
   assert.match(html, /Example &lt;App&gt;/);
   assert.match(html, /value="al&quot;ice&lt;script&gt;"/);

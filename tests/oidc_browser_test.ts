@@ -123,7 +123,7 @@ testNeeding([CHROMIUM], {
     let cookieBefore: string | undefined;
 
     await t.step(
-      "the sign-in page is plain, labelled, styled by our stylesheet and script-free",
+      "the sign-in page is plain, labelled, styled by our stylesheet, with no script but our own",
       async () => {
         await navigate(page, started.url.href);
         assert.equal(await page.title(), "Sign in");
@@ -140,7 +140,12 @@ testNeeding([CHROMIUM], {
             })),
         );
         assert.deepEqual(fields, [
-          { id: "username", type: "text", autocomplete: "username", label: "Username" },
+          {
+            id: "username",
+            type: "text",
+            autocomplete: "username webauthn",
+            label: "Username",
+          },
           {
             id: "password",
             type: "password",
@@ -148,9 +153,13 @@ testNeeding([CHROMIUM], {
             label: "Password",
           },
         ]);
-        assert.equal(
-          await page.$$eval("script", (scripts) => scripts.length),
-          0,
+        // Only the service's own passkey script, nothing inline.
+        assert.deepEqual(
+          await page.$$eval(
+            "script",
+            (scripts) => scripts.map((script) => [new URL(script.src).pathname, script.text]),
+          ),
+          [["/assets/passkeys.js", ""]],
         );
         const styled = await page.$eval(
           "button",

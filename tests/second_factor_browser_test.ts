@@ -59,7 +59,7 @@ testNeeding([CHROMIUM, OATHTOOL], {
       "input:not([type=hidden])",
       (inputs) => inputs.filter((input) => input.offsetParent !== null).map((input) => input.id),
     );
-    assert.deepEqual(visible, ["current-password", "new-password"]);
+    assert.deepEqual(visible, ["passkey-name", "current-password", "new-password"]);
     await screenshot(page, "account_page");
     await submit(page, "form[action='/account/totp'] button");
     assert.equal(await page.title(), "Set up an authenticator app");

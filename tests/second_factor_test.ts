@@ -70,7 +70,8 @@ needsOathtool(
     assert.equal(overview.res.status, 200);
     const csp = overview.res.headers.get("content-security-policy")!;
     assert.match(csp, /frame-ancestors 'none'/);
-    assert.doesNotMatch(csp, /script-src/);
+    assert.match(csp, /script-src 'self';/, "the passkey script, from this origin only");
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.match(overview.html, /Two-step sign-in is <strong>off<\/strong>/);
     // The form is bound to this browser's session: another browser cannot post it.
     const other = await signedIn(server, app);

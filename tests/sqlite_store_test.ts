@@ -72,6 +72,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "consents",
       "device_authorizations",
       "id_token_keys",
+      "passkeys",
       "pending_requests",
       "pushed_requests",
       "recovery_codes",

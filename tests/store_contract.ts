@@ -9,6 +9,7 @@ import { accountsContract } from "./store_contract/accounts.ts";
 import { throttleContract } from "./store_contract/accounts_throttle.ts";
 import { clientsContract } from "./store_contract/clients.ts";
 import { lifecycleContract } from "./store_contract/lifecycle.ts";
+import { passkeysContract } from "./store_contract/passkeys.ts";
 import { secondFactorsContract } from "./store_contract/second_factors.ts";
 import { accountActivityContract } from "./store_contract/account_activity.ts";
 import { rememberedDevicesContract } from "./store_contract/remembered_devices.ts";
@@ -48,4 +49,5 @@ export function storeContract(
   pushedRequestsContract(context);
   deviceAuthorizationsContract(context);
   lifecycleContract(context);
+  passkeysContract(context);
 }

@@ -57,7 +57,8 @@ export type AuthErrorCode =
   | "invalid_request_uri"
   | "authorization_pending"
   | "slow_down"
-  | "expired_token";
+  | "expired_token"
+  | "invalid_passkey";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

@@ -45,7 +45,12 @@ export type SecurityEventName =
   | "device_code_approved"
   | "device_code_denied"
   | "device_code_expired"
-  | "user_code_refused";
+  | "user_code_refused"
+  | "passkey_registered"
+  | "passkey_renamed"
+  | "passkey_removed"
+  | "passkey_succeeded"
+  | "passkey_refused";
 
 /** One security event. */
 export interface SecurityEvent {

@@ -1,6 +1,6 @@
 /**
  * @module
- * `user add|passwd|remove|logout|list|factors|mfa-reset`: accounts in the store, from the
+ * `user add|passwd|remove|logout|list|factors|mfa-reset|passkey-remove`: accounts in the store, from the
  * command line. Changing a
  * password, removing a user and `logout` end every session of the user in the same store
  * transaction; running servers refuse the sessions' access tokens within their revocation sync.
@@ -13,9 +13,10 @@ import { duplicateUser, userNameTaken } from "../store/errors.ts";
 import type { AccountChange, AccountStore } from "../store/accounts.ts";
 import { actsForItself, type ClientStore } from "../store/clients.ts";
 import type { SecondFactorStore } from "../store/second_factors.ts";
+import type { PasskeyStore } from "../store/passkeys.ts";
 import { type CommandSpec, parseCommandLine } from "../usage.ts";
 import { InputError, readPassword } from "../terminal.ts";
-import { listFactors, resetSecondFactor } from "./user_second_factor.ts";
+import { listFactors, removePasskey, resetSecondFactor } from "./user_second_factor.ts";
 
 /** How `user list` marks a demo user, whose password is public. */
 const DEMO_MARK = "(demo user with a public password: serve without --dev refuses to start)";
@@ -39,16 +40,23 @@ export const USER_COMMAND: CommandSpec = {
     {
       name: "user factors",
       args: ["NAME"],
-      summary: "Show a user's second factor and unused recovery codes",
+      summary: "Show a user's second factor, unused recovery codes and passkeys",
     },
     {
       name: "user mfa-reset",
       args: ["NAME"],
-      summary: "Remove a user's second factor and recovery codes and end their sessions",
+      summary:
+        "Remove a user's authenticator app, recovery codes and passkeys and end their sessions",
     },
     {
       name: "user list",
       summary: "List the users, marking the demo users that deno task start made",
+    },
+    {
+      name: "user passkey-remove",
+      args: ["NAME", "ID"],
+      summary:
+        "Remove one of a user's passkeys (its id as user factors shows it) and end their sessions",
     },
   ],
 };
@@ -61,7 +69,7 @@ export async function userCommand(
   args: string[],
   deps: {
     /** The accounts, and the clients a new user's name must not be the id of. */
-    store: AccountStore & SecondFactorStore & Pick<ClientStore, "getClient">;
+    store: AccountStore & SecondFactorStore & PasskeyStore & Pick<ClientStore, "getClient">;
     hasher: PasswordHasher;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */
@@ -75,7 +83,7 @@ export async function userCommand(
     console.log(invocation.help);
     return;
   }
-  const { command, positionals: [name] } = invocation;
+  const { command, positionals: [name, id] } = invocation;
   if (command.name === "user list") {
     const demo = new Set(await store.listDemoUsers());
     for (const username of await store.listUsers()) {
@@ -99,6 +107,7 @@ export async function userCommand(
   }
   if (command.name === "user factors") return await listFactors(store, name);
   if (command.name === "user mfa-reset") return await resetSecondFactor(store, name, events);
+  if (command.name === "user passkey-remove") return await removePasskey(store, name, id, events);
   const adding = command.name === "user add";
   if (adding && await store.getUser(name)) throw duplicateUser(name);
   // Said before the password is asked for; the store checks again when it adds the user.

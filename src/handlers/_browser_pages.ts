@@ -86,11 +86,13 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         csrfToken: step.form.csrfToken,
         username: step.username,
         error: answer?.message,
+        passkeyOptions: step.passkeyOptions,
       });
       return htmlResponse(page, {
         status: answer?.status,
         headers: answer?.headers,
         formTargets: [formActionSource(step.request.redirectUri)],
+        scripts: step.passkeyOptions !== undefined,
       });
     }
     case "second_factor": {
@@ -101,11 +103,14 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         csrfToken: step.form.csrfToken,
         enrolment: step.enrolment,
         error: answer?.message,
+        authenticatorApp: step.authenticatorApp,
+        passkeyOptions: step.passkeyOptions,
       });
       return htmlResponse(page, {
         status: answer?.status,
         headers: answer?.headers,
         formTargets: [formActionSource(step.request.redirectUri)],
+        scripts: step.passkeyOptions !== undefined,
       });
     }
     case "recovery_codes": {

@@ -10,6 +10,7 @@ import { clearedSessionCookie, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { messagePage } from "../pages/messages.ts";
 import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
+import { passkeyRegistrationPage } from "../pages/passkeys.ts";
 import { originOf } from "./_authenticate.ts";
 import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
 
@@ -30,11 +31,11 @@ export function createAccountHandlers(
 ): AccountHandlers {
   return {
     async overview(req, ctx) {
-      return showView(await settings.overview(browserCookie(req)), ctx, deps);
+      return showAccountView(await settings.overview(browserCookie(req)), ctx, deps);
     },
     async startTotp(req, ctx) {
       const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
-      return showView(await settings.startTotp(posted, cookie), ctx, deps);
+      return showAccountView(await settings.startTotp(posted, cookie), ctx, deps);
     },
     async confirmTotp(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
@@ -42,12 +43,16 @@ export function createAccountHandlers(
         code: (form.get("code") ?? "").slice(0, 64),
         source: { address: ctx.addressGroup, origin: originOf(ctx) },
       });
-      return showView(view, ctx, deps);
+      return showAccountView(view, ctx, deps);
     },
     async recoveryCodes(req, ctx) {
       const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const source = { address: ctx.addressGroup, origin: originOf(ctx) };
-      return showView(await settings.regenerateRecoveryCodes(posted, cookie, source), ctx, deps);
+      return showAccountView(
+        await settings.regenerateRecoveryCodes(posted, cookie, source),
+        ctx,
+        deps,
+      );
     },
     async changePassword(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
@@ -56,7 +61,7 @@ export function createAccountHandlers(
         next: form.get("new_password") ?? "",
         source: { address: ctx.addressGroup, origin: originOf(ctx) },
       });
-      return showView(view, ctx, deps);
+      return showAccountView(view, ctx, deps);
     },
     async signOut(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
@@ -67,12 +72,17 @@ export function createAccountHandlers(
         everywhere: form.get("everywhere") === "yes",
         origin: originOf(ctx),
       });
-      return showView(view, ctx, deps);
+      return showAccountView(view, ctx, deps);
     },
   };
 }
 
-function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps): Response {
+/** Shows an account view, with the cookie it sets; an error page goes to the edge. */
+export function showAccountView(
+  view: AccountView,
+  ctx: RequestContext,
+  deps: BrowserPageDeps,
+): Response {
   noteStep(view, ctx);
   switch (view.kind) {
     case "overview": {
@@ -80,7 +90,8 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
       const res = htmlResponse(
         accountOverviewPage({
           username: view.username,
-          enrolled: view.secondFactor.enrolled,
+          enrolled: view.secondFactor.authenticatorApp,
+          passkeys: view.passkeys,
           recoveryCodesLeft: view.secondFactor.recoveryCodesLeft,
           browsers: view.activity.browsers,
           apps: view.activity.apps,
@@ -90,7 +101,7 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
           notice: view.notice,
           error: answer?.message,
         }),
-        { status: answer?.status, headers: answer?.headers },
+        { status: answer?.status, headers: answer?.headers, scripts: true },
       );
       if (view.sessionCookie) res.headers.append("set-cookie", sessionCookie(view.sessionCookie));
       return res;
@@ -109,6 +120,16 @@ function showView(view: AccountView, ctx: RequestContext, deps: BrowserPageDeps)
     }
     case "recovery_codes":
       return htmlResponse(recoveryCodesPage({ codes: view.codes }));
+    case "passkey_registration": {
+      const page = passkeyRegistrationPage({
+        username: view.username,
+        name: view.name,
+        options: view.options,
+        requestId: view.form.id,
+        csrfToken: view.form.csrfToken,
+      });
+      return htmlResponse(page, { scripts: true });
+    }
     case "signed_out": {
       const title = view.everywhere ? "Signed out everywhere" : "Signed out";
       const message = view.everywhere

@@ -64,11 +64,14 @@ export interface PageOptions {
   headers?: Record<string, string>;
   /** Where the page's forms may end up (`form-action`): redirect targets besides this origin. */
   formTargets?: readonly string[];
+  /** Whether the page loads scripts from this origin (`script-src 'self'`); never inline. */
+  scripts?: boolean;
 }
 
 /**
  * A page response: HTML, never cached, with a CSP that allows only our own stylesheet, forms
- * posting here (and redirecting to `formTargets`), no script and no framing.
+ * posting here (and redirecting to `formTargets`), no script but our own where a page asks for
+ * it (`scripts`), and no framing.
  */
 export function htmlResponse(page: Html, options: PageOptions = {}): Response {
   const formAction = ["'self'", ...new Set(options.formTargets ?? [])].join(" ");
@@ -78,7 +81,8 @@ export function htmlResponse(page: Html, options: PageOptions = {}): Response {
   headers.set("cache-control", "no-store");
   headers.set(
     "content-security-policy",
-    `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction}; ` +
+    `default-src 'none'; ${options.scripts ? "script-src 'self'; " : ""}style-src 'self'; ` +
+      `img-src 'self'; form-action ${formAction}; ` +
       "frame-ancestors 'none'; base-uri 'none'",
   );
   for (const name in options.headers) headers.set(name, options.headers[name]);

@@ -4,12 +4,13 @@
  * signed-in browsers, apps and remembered devices with a sign-out for each, sign-out
  * everywhere, and the password), the set-up of an
  * authenticator app (QR code, the secret in text, the form for the first code), and new recovery
- * codes shown once. Plain forms that work without JavaScript.
+ * codes shown once. Plain forms that work without JavaScript; only adding a passkey needs it.
  */
 import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
+import { type PasskeyItem, passkeySection } from "./passkeys.ts";
 
 /** The hidden fields every form of the page carries. */
 export interface AccountForm {
@@ -22,6 +23,8 @@ export interface AccountOverviewPage extends AccountForm {
   username: string;
   /** Whether an authenticator app is set up. */
   enrolled: boolean;
+  /** The person's passkeys. */
+  passkeys: PasskeyItem[];
   recoveryCodesLeft: number;
   /** The person's signed-in browsers. */
   browsers: { sid: string; signedInAt: number; current: boolean }[];
@@ -44,6 +47,12 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       <p>${page.recoveryCodesLeft} unused recovery codes left.</p>
       ${accountForm(page, "/account/recovery-codes", "Make new recovery codes")}
     `
+    : page.passkeys.length > 0
+    ? html`
+      <p>Two-step sign-in is <strong>on</strong>: you are asked for one of your passkeys after
+        your password.</p>
+      ${accountForm(page, "/account/totp", "Set up an authenticator app too")}
+    `
     : html`
       <p>Two-step sign-in is <strong>off</strong>.</p>
       ${accountForm(page, "/account/totp", "Set up an authenticator app")}
@@ -57,6 +66,7 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       ${page.error && html`<p class="error" role="alert" id="account-error">${page.error}</p>`}
       <h2>Two-step sign-in</h2>
       ${factor}
+      ${passkeySection(page)}
       <h2>Signed-in browsers</h2>
       <ul class="sessions">${page.browsers.map((browser) =>
         html`<li>Signed in ${isoTime(browser.signedInAt)}${

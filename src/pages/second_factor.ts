@@ -8,6 +8,7 @@
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
+import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
 
 /** What the second-factor page shows. */
 export interface SecondFactorPage {
@@ -17,15 +18,24 @@ export interface SecondFactorPage {
   csrfToken: string;
   /** A second factor to set up first (every account must have one): its secret and URI. */
   enrolment?: { secret: string; uri: string };
-  /** Why the last code was refused. */
+  /** Why the last code (or passkey) was refused. */
   error?: string;
+  /** Whether a code is asked for; false where only a passkey is set up. */
+  authenticatorApp?: boolean;
+  /** What `navigator.credentials.get` needs, where a passkey of the user may answer. */
+  passkeyOptions?: unknown;
 }
 
 /** The second-factor page. */
 export function secondFactorPage(page: SecondFactorPage): Html {
   const describedBy = page.error ? "code-error" : undefined;
   const { enrolment } = page;
-  const title = enrolment ? "Set up two-step sign-in" : "Enter your code";
+  const codeForm = page.authenticatorApp !== false;
+  const title = enrolment
+    ? "Set up two-step sign-in"
+    : codeForm
+    ? "Enter your code"
+    : "Use your passkey";
   return layout(
     title,
     html`
@@ -37,15 +47,29 @@ export function secondFactorPage(page: SecondFactorPage): Html {
         ${authenticatorSecret(enrolment.uri, enrolment.secret)}
       `}
       ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
-      <form method="post" action="/sign-in/second-factor">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
-        <label for="code">Code from your authenticator app, or a recovery code</label>
-        <input type="text" id="code" name="code" autocomplete="one-time-code"
-          autocapitalize="none" spellcheck="false" required maxlength="32"
-          aria-describedby="${describedBy}" autofocus>
-        <button type="submit">Continue</button>
-      </form>
+      ${codeForm && html`
+        <form method="post" action="/sign-in/second-factor">
+          <input type="hidden" name="request" value="${page.requestId}">
+          <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+          <label for="code">Code from your authenticator app, or a recovery code</label>
+          <input type="text" id="code" name="code" autocomplete="one-time-code"
+            autocapitalize="none" spellcheck="false" required maxlength="32"
+            aria-describedby="${describedBy}" autofocus>
+          <button type="submit">Continue</button>
+        </form>
+      `}
+      ${page.passkeyOptions && html`
+        ${!codeForm && html`<p>Confirm it is you with one of your passkeys.</p>`}
+        <noscript><p class="error">A passkey needs JavaScript.</p></noscript>
+        ${passkeyRequestForm({
+          action: "/sign-in/second-factor/passkey",
+          requestId: page.requestId,
+          csrfToken: page.csrfToken,
+          options: page.passkeyOptions,
+          label: "Use a passkey",
+        })}
+        ${passkeysScript()}
+      `}
     `,
   );
 }

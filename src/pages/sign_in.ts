@@ -1,10 +1,12 @@
 /**
  * @module
  * The sign-in page: a plain form that works without JavaScript, with labelled fields that
- * password managers understand, posting the pending request's id and CSRF token back.
+ * password managers understand, posting the pending request's id and CSRF token back; where
+ * passkeys are offered, also their button and autofill, driven by the service's own script.
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
+import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
 
 /** What the sign-in page shows. */
 export interface SignInPage {
@@ -16,6 +18,8 @@ export interface SignInPage {
   username?: string;
   /** One generic message after a failed attempt. */
   error?: string;
+  /** What `navigator.credentials.get` needs to sign in with a passkey instead (same form ids). */
+  passkeyOptions?: unknown;
 }
 
 /** The sign-in page. */
@@ -35,13 +39,27 @@ export function signInPage(page: SignInPage): Html {
         <input type="hidden" name="csrf_token" value="${page.csrfToken}">
         <label for="username">Username</label>
         <input type="text" id="username" name="username" value="${page.username}"
-          autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64"
+          autocomplete="${page.passkeyOptions
+            ? "username webauthn"
+            : "username"}" autocapitalize="none" spellcheck="false" required maxlength="64"
           aria-describedby="${describedBy}" ${focusUsername}>
         <label for="password">Password</label>
         <input type="password" id="password" name="password" autocomplete="current-password"
           required maxlength="1024" ${focusPassword}>
         <button type="submit">Sign in</button>
       </form>
+      ${page.passkeyOptions && html`
+        ${passkeyRequestForm({
+          action: "/sign-in/passkey",
+          requestId: page.requestId,
+          csrfToken: page.csrfToken,
+          options: page.passkeyOptions,
+          label: "Sign in with a passkey",
+          // Not again after a failed attempt: a refused passkey would be offered in a loop.
+          autofill: page.error === undefined,
+        })}
+        ${passkeysScript()}
+      `}
     `,
   );
 }

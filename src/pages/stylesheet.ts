@@ -99,6 +99,7 @@ h2 { margin: 1.5rem 0 0.5rem; font-size: 1.125rem; }
 .notice { margin: 0 0 1rem; padding: 0.75rem 1rem; border: 1px solid var(--border); border-radius: 0.375rem; }
 form.inline { margin: 0.5rem 0 0; }
 input[hidden] { display: none; }
+[hidden] { display: none !important; }
 .qr-code { display: block; width: 12rem; height: 12rem; margin: 0 auto 1rem; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 ul.recovery-codes { columns: 2; margin: 0 0 1rem; padding-left: 1.25rem; }

@@ -10,6 +10,7 @@ import type { ClientRecord } from "./clients.ts";
 import type { RememberedDeviceRecord } from "./remembered_devices.ts";
 import type { PushedRequestRecord } from "./pushed_requests.ts";
 import type { DeviceAuthorizationRecord } from "./device_authorizations.ts";
+import type { PasskeyRecord } from "./passkeys.ts";
 import type { TotpFactorRecord } from "./second_factors.ts";
 import type {
   AuthorizationCodeRecord,
@@ -237,4 +238,27 @@ export const toDeviceAuthorization = rowReader<DeviceAuthorizationRecord>({
   browserSid: "text",
   authTime: "number?",
   decidedAt: "number?",
+});
+
+/** A `passkeys` row joined with its owner's `username`; transports are stored space-separated. */
+export function toPasskey(row: Row): PasskeyRecord {
+  const transports = String(row.transports);
+  return {
+    ...readPasskey(row),
+    transports: transports === "" ? [] : transports.split(" "),
+  };
+}
+
+const readPasskey = rowReader<Omit<PasskeyRecord, "transports">>({
+  id: "text",
+  subject: "text",
+  username: "text",
+  publicKey: "text",
+  counter: "number",
+  backupEligible: "flag",
+  backedUp: "flag",
+  userVerified: "flag",
+  name: "text",
+  createdAt: "number",
+  lastUsedAt: "number?",
 });

@@ -335,3 +335,24 @@ export function deviceAuthorizationTables(d: Dialect): string {
    )${d.tableOptions};
    CREATE INDEX device_authorizations_expiry ON device_authorizations (expires_at);`;
 }
+
+/**
+ * Passkeys: WebAuthn credentials by credential id, owned by their account's subject (gone with
+ * the account), with the signature counter and the backup flags as the spec asks them kept.
+ */
+export function passkeyTable(d: Dialect): string {
+  return `CREATE TABLE passkeys (
+     id TEXT PRIMARY KEY,
+     subject TEXT NOT NULL REFERENCES users (subject) ON DELETE CASCADE,
+     public_key TEXT NOT NULL,
+     counter ${d.integer} NOT NULL,
+     transports TEXT NOT NULL,
+     backup_eligible ${d.flag} NOT NULL,
+     backed_up ${d.flag} NOT NULL,
+     user_verified ${d.flag} NOT NULL,
+     name TEXT NOT NULL,
+     created_at ${d.integer} NOT NULL,
+     last_used_at ${d.integer}
+   )${d.tableOptions};
+   CREATE INDEX passkeys_subject ON passkeys (subject);`;
+}

@@ -13,6 +13,7 @@ import { connect, type ConnectOptions, run, transaction } from "./postgres/conne
 import { migrate, pendingMigrations } from "./postgres/schema.ts";
 import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
+import { createPasskeyStore } from "./postgres/passkeys.ts";
 import { createAccountActivityStore } from "./postgres/account_activity.ts";
 import {
   createRememberedDeviceStore,
@@ -58,6 +59,7 @@ export const PostgresStore = {
       ...createTokenStore(sql),
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
+      ...createPasskeyStore(sql),
       ...createAccountActivityStore(sql),
       ...createRememberedDeviceStore(sql),
       ...createPushedRequestStore(sql),

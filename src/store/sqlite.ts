@@ -13,6 +13,7 @@ import { openDatabase, run, transaction } from "./sqlite/database.ts";
 import { pendingMigrations } from "./sqlite/schema.ts";
 import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
+import { createPasskeyStore } from "./sqlite/passkeys.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import {
   createRememberedDeviceStore,
@@ -58,6 +59,7 @@ export const SqliteStore = {
       ...createTokenStore(db),
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
+      ...createPasskeyStore(db),
       ...createAccountActivityStore(db),
       ...createRememberedDeviceStore(db),
       ...createPushedRequestStore(db),

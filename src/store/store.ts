@@ -14,6 +14,7 @@ import type { AccountActivityStore } from "./account_activity.ts";
 import type { RememberedDeviceStore } from "./remembered_devices.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
 import type { PushedRequestStore } from "./pushed_requests.ts";
+import type { PasskeyStore } from "./passkeys.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 import type { DeviceAuthorizationStore } from "./device_authorizations.ts";
@@ -23,6 +24,7 @@ export * from "./clients.ts";
 export * from "./account_activity.ts";
 export * from "./remembered_devices.ts";
 export * from "./second_factors.ts";
+export * from "./passkeys.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
 export * from "./pushed_requests.ts";
@@ -57,4 +59,5 @@ export type Store =
   & RememberedDeviceStore
   & PushedRequestStore
   & DeviceAuthorizationStore
+  & PasskeyStore
   & StoreLifecycle;

@@ -33,8 +33,10 @@ export interface CodeSource {
 
 /** What a person's second factor looks like. */
 export interface SecondFactorStatus {
-  /** Whether an authenticator app is enrolled (and so required). */
+  /** Whether a second factor is enrolled (and so required): an authenticator app or a passkey. */
   enrolled: boolean;
+  /** Whether an authenticator app is set up. */
+  authenticatorApp: boolean;
   /** Unused recovery codes. */
   recoveryCodesLeft: number;
 }
@@ -62,6 +64,7 @@ export class SecondFactors {
   #throttle: LoginThrottle;
   #events: SecurityEvents;
   #issuer: string;
+  #passkeys?: { has(username: string): Promise<boolean> };
 
   constructor(deps: {
     store: SecondFactorStore;
@@ -69,15 +72,26 @@ export class SecondFactors {
     events?: SecurityEvents;
     /** The name apps show for the account (the service's issuer). */
     issuer: string;
+    /** Passkeys, which count as a second factor too. */
+    passkeys?: { has(username: string): Promise<boolean> };
   }) {
     this.#store = deps.store;
     this.#throttle = deps.throttle;
     this.#events = deps.events ?? UNRECORDED;
     this.#issuer = deps.issuer;
+    this.#passkeys = deps.passkeys;
   }
 
-  /** Whether the user must give a second factor after the password. */
+  /**
+   * Whether the user must give a second factor after the password: an authenticator app or a
+   * passkey is set up.
+   */
   async required(username: string): Promise<boolean> {
+    return await this.hasAuthenticatorApp(username) || await this.#passkeys?.has(username) === true;
+  }
+
+  /** Whether the user has a confirmed authenticator app. */
+  async hasAuthenticatorApp(username: string): Promise<boolean> {
     const factor = await this.#store.getTotpFactor(username);
     return factor?.confirmedAt != null;
   }
@@ -86,6 +100,7 @@ export class SecondFactors {
   async status(username: string): Promise<SecondFactorStatus> {
     return {
       enrolled: await this.required(username),
+      authenticatorApp: await this.hasAuthenticatorApp(username),
       recoveryCodesLeft: await this.#store.countRecoveryCodes(username),
     };
   }

@@ -13,6 +13,12 @@ import {
   type SecondFactorStatus,
 } from "../accounts/second_factors.ts";
 import type { PasswordChange } from "../accounts/password_change.ts";
+import type {
+  PasskeyChallenge,
+  PasskeyCreationOptions,
+  Passkeys,
+  PasskeySummary,
+} from "../accounts/passkeys.ts";
 import { unixNow } from "../../clock.ts";
 import { AuthFailure } from "../errors.ts";
 import type { Origin } from "../events.ts";
@@ -29,6 +35,7 @@ export type AccountView =
     kind: "overview";
     username: string;
     secondFactor: SecondFactorStatus;
+    passkeys: PasskeySummary[];
     activity: AccountActivity;
     form: PendingForm;
     /** What the last change did, or why it failed. */
@@ -50,6 +57,14 @@ export type AccountView =
     error?: AuthFailure;
   }
   | StepNotes & {
+    /** A passkey being made: what `navigator.credentials.create` needs, and its form. */
+    kind: "passkey_registration";
+    username: string;
+    name: string;
+    options: PasskeyCreationOptions;
+    form: PendingForm;
+  }
+  | StepNotes & {
     /** New recovery codes, shown this once. */
     kind: "recovery_codes";
     username: string;
@@ -64,6 +79,7 @@ export interface AccountSettingsDeps {
   secondFactors: SecondFactors;
   sessions: AccountSessions;
   passwordChange: PasswordChange;
+  passkeys: Passkeys;
 }
 
 /**
@@ -149,7 +165,7 @@ export class AccountSettings {
     return await asStep<AccountView>(notes, async () => {
       const session = await this.#change(posted, cookie, notes, { recent: true });
       const { secondFactors } = this.#deps;
-      if (!await secondFactors.required(session.username)) {
+      if (!await secondFactors.hasAuthenticatorApp(session.username)) {
         throw new AuthFailure("invalid_request", "Set up an authenticator app first");
       }
       const codes = await secondFactors.regenerateRecoveryCodes(session.username, source);
@@ -228,11 +244,105 @@ export class AccountSettings {
     });
   }
 
+  /**
+   * Starts registering a passkey named `name`: the options for the browser (discoverable, user
+   * verification required, none of the user's own again) under a new challenge, kept with the
+   * registration's own form.
+   */
+  async startPasskey(
+    posted: PostedForm,
+    cookie: string | undefined,
+    name: string,
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const session = await this.#change(posted, cookie, notes, { recent: true });
+      const { passkeys, pending } = this.#deps;
+      const challenge = passkeys.newChallenge();
+      const options = await passkeys.registrationOptions(session, challenge);
+      const registering = { challenge, name };
+      const form = await pending.start({ kind: "account", sid: session.sid, registering }, cookie!);
+      return { kind: "passkey_registration", username: session.username, name, options, form };
+    });
+  }
+
+  /**
+   * Finishes a registration with the browser's new credential: checked against the challenge
+   * (used once with its form) and stored; the overview says so, or why it was refused.
+   */
+  async finishPasskey(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { credential: string; origin?: Origin },
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const { registering, ...session } = await this.#change(posted, cookie, notes, {
+        recent: true,
+      });
+      if (!registering) throw new AuthFailure("invalid_request", "No passkey is being added");
+      let added;
+      try {
+        added = await this.#deps.passkeys.register(
+          session,
+          input.credential,
+          registering.challenge,
+          {
+            name: registering.name,
+            origin: input.origin,
+          },
+        );
+      } catch (error) {
+        const failure = domainError(error);
+        if (failure.code !== "invalid_passkey" && failure.code !== "invalid_request") throw failure;
+        return { ...await this.#overview(session, cookie!), error: failure };
+      }
+      // As after confirming an authenticator app: the new passkey, user-verified, was just used.
+      const { browserSessions } = this.#deps;
+      const amr = await browserSessions.methods(session.sid);
+      if (!amr.includes("mfa")) {
+        const kind = added.backupEligible ? "swk" : "hwk";
+        await browserSessions.recordMethods(session.sid, [...amr, kind, "user", "mfa"]);
+      }
+      return { ...await this.#overview(session, cookie!), notice: "Your passkey is added" };
+    });
+  }
+
+  /** Renames one of the person's passkeys. */
+  async renamePasskey(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { id: string; name: string; origin?: Origin },
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const session = await this.#change(posted, cookie, notes);
+      await this.#deps.passkeys.rename(session, input.id, input.name, input.origin);
+      return { ...await this.#overview(session, cookie!), notice: "Your passkey is renamed" };
+    });
+  }
+
+  /** Removes one of the person's passkeys; from then on it signs nobody in. */
+  async removePasskey(
+    posted: PostedForm,
+    cookie: string | undefined,
+    input: { id: string; origin?: Origin },
+  ): Promise<AccountView> {
+    const notes: StepNotes = {};
+    return await asStep<AccountView>(notes, async () => {
+      const session = await this.#change(posted, cookie, notes, { recent: true });
+      await this.#deps.passkeys.remove(session, input.id, input.origin);
+      return { ...await this.#overview(session, cookie!), notice: "Your passkey is removed" };
+    });
+  }
+
   async #overview(session: BrowserSession, cookie: string) {
     const secondFactor = await this.#deps.secondFactors.status(session.username);
+    const passkeys = await this.#deps.passkeys.list(session.subject);
     const activity = await this.#deps.sessions.activity(session);
     const form = await this.#form(session, cookie);
-    return { kind: "overview" as const, username: session.username, secondFactor, activity, form };
+    const { username } = session;
+    return { kind: "overview" as const, username, secondFactor, passkeys, activity, form };
   }
 
   /** The signed-in session of `cookie`, or `login_required`. */
@@ -257,9 +367,9 @@ export class AccountSettings {
     cookie: string | undefined,
     notes: StepNotes,
     options: { recent?: boolean } = {},
-  ): Promise<BrowserSession> {
+  ): Promise<BrowserSession & { registering?: { challenge: PasskeyChallenge; name: string } }> {
     const { pending, browserSessions, secondFactors } = this.#deps;
-    const { sid } = await pending.open(posted, cookie, "account");
+    const { sid, registering } = await pending.open(posted, cookie, "account");
     const session = await this.#session(cookie, notes);
     if (session.sid !== sid) {
       throw new AuthFailure("csrf_mismatch", "The form was shown to another session");
@@ -267,7 +377,7 @@ export class AccountSettings {
     await pending.finish(posted.id!);
     if (
       await secondFactors.required(session.username) &&
-      !(await browserSessions.methods(session.sid)).includes("otp")
+      !(await browserSessions.methods(session.sid)).includes("mfa")
     ) {
       throw new AuthFailure(
         "login_required",
@@ -280,7 +390,7 @@ export class AccountSettings {
         "Your last sign-in is too long ago for this change: sign in again, then come back",
       );
     }
-    return session;
+    return { ...session, registering };
   }
 
   async #form(session: BrowserSession, cookie: string): Promise<PendingForm> {

@@ -9,6 +9,7 @@
  */
 import { unixNow } from "../../clock.ts";
 import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
+import type { PasskeyChallenge, PasskeyRequestOptions, Passkeys } from "../accounts/passkeys.ts";
 import {
   type CodeSource,
   PASSWORD_AND_CODE_AMR,
@@ -31,8 +32,13 @@ import {
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { Consents } from "./consents.ts";
 import { decideNextStep } from "./next_step.ts";
-import type { PendingForm, PendingRequests, PostedForm } from "./pending_requests.ts";
 import type { PushedRequests } from "./pushed_requests.ts";
+import type {
+  PendingAction,
+  PendingForm,
+  PendingRequests,
+  PostedForm,
+} from "./pending_requests.ts";
 import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
 
 /** The next step of an authorization, as the browser is to see it. */
@@ -46,6 +52,8 @@ export type FlowStep =
     form: PendingForm;
     username?: string;
     error?: AuthFailure;
+    /** What `navigator.credentials.get` needs for signing in with a passkey instead. */
+    passkeyOptions?: PasskeyRequestOptions;
   }
   | StepNotes & {
     /** Show the page that asks for the second factor; `error` says why the last code failed. */
@@ -56,6 +64,10 @@ export type FlowStep =
     /** A second factor to set up first: its secret and `otpauth://` URI. */
     enrolment?: PendingEnrolment;
     error?: AuthFailure;
+    /** Whether a code from an authenticator app is asked for (else only a passkey). */
+    authenticatorApp?: boolean;
+    /** What `navigator.credentials.get` needs, where a passkey of the user may answer. */
+    passkeyOptions?: PasskeyRequestOptions;
   }
   | StepNotes & {
     /** Show the recovery codes of a second factor just set up, once, then go on. */
@@ -107,6 +119,8 @@ export interface SignInFlowDeps {
   mfaRequired?: boolean;
   /** Requests pushed before (RFC 9126), run when `/authorize` names one by its `request_uri`. */
   pushed?: PushedRequests;
+  /** Passkeys, offered on the sign-in page and as a second factor. */
+  passkeys?: Passkeys;
 }
 
 /**
@@ -199,7 +213,7 @@ export class SignInFlow {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
       const { pending, browserSessions, passwordLogin } = this.#deps;
-      const { request } = await pending.open(posted, cookie, "sign_in");
+      const { request, passkeyChallenge } = await pending.open(posted, cookie, "sign_in");
       const client = await this.#deps.clients.require(request.clientId);
       notes.client = client.clientId;
       const { username, password, source } = input;
@@ -215,7 +229,8 @@ export class SignInFlow {
         if (failure.code !== "invalid_credentials" && failure.code !== "throttled") throw failure;
         // `open` checked the form: it is this step's, still pending.
         const form = posted as PendingForm;
-        return await this.#signInPage(request, client, cookie, { username, error: failure, form });
+        const view = { username, error: failure, form, passkeyChallenge };
+        return await this.#signInPage(request, client, cookie, view);
       }
       await pending.finish(posted.id!);
       notes.user = login.username;
@@ -233,9 +248,8 @@ export class SignInFlow {
           ...(enrolment && { enrolling: true }),
         };
         // The browser holds the cookie the sign-in page was bound to (`open` checked it).
-        const form = await pending.start(action, cookie!);
-        const clientName = client.displayName;
-        return { kind: "second_factor", clientName, request, form, enrolment, device };
+        const step = await this.secondFactorPage(action, client, cookie!);
+        return { ...step, enrolment, device };
       }
       const signedIn = await browserSessions.signIn(login, cookie);
       const next = await this.#next(request, client, {
@@ -278,8 +292,8 @@ export class SignInFlow {
         const enrolment = enrolling ? await secondFactors.pendingEnrolment(username) : undefined;
         if (enrolling && !enrolment) throw failure;
         const form = posted as PendingForm;
-        const clientName = client.displayName;
-        return { kind: "second_factor", clientName, request, form, enrolment, error: failure };
+        const step = await this.secondFactorPage(action, client, cookie!, { form, error: failure });
+        return { ...step, enrolment };
       }
       await pending.finish(posted.id!);
       const signedIn = await browserSessions.signIn(
@@ -431,7 +445,7 @@ export class SignInFlow {
     session: BrowserSession,
     request: AuthorizationRequest,
   ): Promise<boolean> {
-    if ((await this.#deps.browserSessions.methods(session.sid)).includes("otp")) return false;
+    if ((await this.#deps.browserSessions.methods(session.sid)).includes("mfa")) return false;
     return this.#twoFactorsRequired(request) ||
       await this.#deps.secondFactors.required(session.username);
   }
@@ -439,6 +453,55 @@ export class SignInFlow {
   /** Whether this request needs two factors whatever the account: by policy or by `acr_values`. */
   #twoFactorsRequired(request: AuthorizationRequest): boolean {
     return this.#deps.mfaRequired === true || request.twoFactors === true;
+  }
+
+  /**
+   * The second-factor page of a user whose password was right (`action`): its pending step
+   * bound to the browser's `binding`, with a new passkey challenge where the user has passkeys.
+   * A page shown again after a wrong code keeps its step (`again.form`).
+   */
+  async secondFactorPage(
+    action: Extract<PendingAction, { kind: "second_factor" }>,
+    client: RegisteredClient,
+    binding: string,
+    again: { form?: PendingForm; error?: AuthFailure } = {},
+  ): Promise<Extract<FlowStep, { kind: "second_factor" }>> {
+    const { passkeys, secondFactors, pending } = this.#deps;
+    const { username, subject, request } = action;
+    let passkeyChallenge = again.form ? action.passkeyChallenge : undefined;
+    if (!again.form && !action.enrolling && await passkeys?.has(username)) {
+      passkeyChallenge = passkeys!.newChallenge();
+    }
+    const form = again.form ?? await pending.start({ ...action, passkeyChallenge }, binding);
+    return {
+      kind: "second_factor",
+      clientName: client.displayName,
+      request,
+      form,
+      error: again.error,
+      authenticatorApp: action.enrolling || await secondFactors.hasAuthenticatorApp(username),
+      passkeyOptions: passkeyChallenge && await passkeys?.signInOptions(passkeyChallenge, subject),
+    };
+  }
+
+  /** The sign-in page again, with a new pending step, after a failed passkey: `error` says why. */
+  async signInAgain(
+    request: AuthorizationRequest,
+    cookie: string | undefined,
+    error: AuthFailure,
+  ): Promise<FlowStep> {
+    const client = await this.#deps.clients.require(request.clientId);
+    return await this.#signInPage(request, client, cookie, { error });
+  }
+
+  /** Goes on to consent or to the client from a browser session just signed in (a passkey). */
+  async proceed(
+    request: AuthorizationRequest,
+    signedIn: { cookie: string; session: BrowserSession },
+  ): Promise<FlowStep> {
+    const client = await this.#deps.clients.require(request.clientId);
+    const next = await this.#next(request, client, { ...signedIn, justSignedIn: true });
+    return { ...next, sessionCookie: signedIn.cookie };
   }
 
   /**
@@ -451,12 +514,21 @@ export class SignInFlow {
     request: AuthorizationRequest,
     client: RegisteredClient,
     cookie: string | undefined,
-    view: { username?: string; error?: AuthFailure; form?: PendingForm; address?: string },
+    view: {
+      username?: string;
+      error?: AuthFailure;
+      form?: PendingForm;
+      address?: string;
+      passkeyChallenge?: PasskeyChallenge;
+    },
   ): Promise<FlowStep> {
     const binding = isSecretShaped(cookie) ? cookie : randomSecret();
-    const form = view.form ??
-      await this.#deps.pending.start({ kind: "sign_in", request }, binding, view.address);
+    const { passkeys } = this.#deps;
+    const passkeyChallenge = view.form ? view.passkeyChallenge : passkeys?.newChallenge();
+    const action = { kind: "sign_in" as const, request, passkeyChallenge };
+    const form = view.form ?? await this.#deps.pending.start(action, binding, view.address);
     return {
+      passkeyOptions: passkeyChallenge && await passkeys?.signInOptions(passkeyChallenge),
       kind: "sign_in",
       clientName: client.displayName,
       request,

@@ -7,6 +7,7 @@
  */
 import { unixNow } from "../../clock.ts";
 import type { SignInStore } from "../../store/sign_in.ts";
+import type { PasskeyChallenge } from "../accounts/passkeys.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import { AuthFailure } from "../errors.ts";
 import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
@@ -21,10 +22,16 @@ export const MAX_PENDING_SIGN_INS_PER_ADDRESS = 50;
 
 /** What to do once the form of a page comes back. */
 export type PendingAction =
-  | { kind: "sign_in"; request: AuthorizationRequest }
+  /** The sign-in page: a password, or a passkey answering `passkeyChallenge`. */
+  | { kind: "sign_in"; request: AuthorizationRequest; passkeyChallenge?: PasskeyChallenge }
   | { kind: "consent"; request: AuthorizationRequest; sid: string }
   /** A form of the account page of the browser session `sid`. */
-  | { kind: "account"; sid: string }
+  | {
+    kind: "account";
+    sid: string;
+    /** A passkey being registered: the challenge it must answer, and its name. */
+    registering?: { challenge: PasskeyChallenge; name: string };
+  }
   /**
    * The password was right; the second factor of `username` is asked for, or first set up
    * (`enrolling`) where one is required and there is none.
@@ -36,6 +43,8 @@ export type PendingAction =
     /** The account that entered its password: a later account of the same name is another. */
     subject: string;
     enrolling?: boolean;
+    /** The challenge a passkey of the user may answer instead of a code. */
+    passkeyChallenge?: PasskeyChallenge;
   }
   /** Signed in (session `sid`) after setting up a second factor; on to the client. */
   | { kind: "continue"; request: AuthorizationRequest; sid: string }

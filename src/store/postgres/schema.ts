@@ -59,6 +59,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.rememberedDevicesTable(POSTGRES),
   steps.pushedRequestTables(POSTGRES),
   steps.deviceAuthorizationTables(POSTGRES),
+  steps.passkeyTable(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

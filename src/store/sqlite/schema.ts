@@ -82,6 +82,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.rememberedDevicesTable(SQLITE),
   steps.pushedRequestTables(SQLITE),
   steps.deviceAuthorizationTables(SQLITE),
+  steps.passkeyTable(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */
