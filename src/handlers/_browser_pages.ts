@@ -9,7 +9,7 @@ import { formActionSource } from "../auth/clients/redirect_uris.ts";
 import type { AuthFailure } from "../auth/errors.ts";
 import { scopeTokens } from "../auth/scopes.ts";
 import type { RedirectTarget } from "../auth/sign_in/authorization_requests.ts";
-import type { FlowStep } from "../auth/sign_in/flow.ts";
+import type { FlowStep } from "../auth/sign_in/flow_step.ts";
 import type { PostedForm } from "../auth/sign_in/pending_requests.ts";
 import type { StepNotes } from "../auth/sign_in/steps.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";

@@ -9,11 +9,10 @@
  */
 import { unixNow } from "../../clock.ts";
 import type { LoginSource, PasswordLogin } from "../accounts/password_login.ts";
-import type { PasskeyChallenge, PasskeyRequestOptions, Passkeys } from "../accounts/passkeys.ts";
+import type { PasskeyChallenge, Passkeys } from "../accounts/passkeys.ts";
 import {
   type CodeSource,
   PASSWORD_AND_CODE_AMR,
-  type PendingEnrolment,
   type SecondFactors,
 } from "../accounts/second_factors.ts";
 import type { ClientRegistry, RegisteredClient } from "../clients/registry.ts";
@@ -26,7 +25,6 @@ import type { AuthorizationCodes } from "./authorization_codes.ts";
 import {
   type AuthorizationRequest,
   readAuthorizationRequest,
-  type RedirectTarget,
   resolveClient,
 } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
@@ -39,70 +37,8 @@ import type {
   PendingRequests,
   PostedForm,
 } from "./pending_requests.ts";
-import { asStep, domainError, type ErrorPageStep, type StepNotes } from "./steps.ts";
-
-/** The next step of an authorization, as the browser is to see it. */
-export type FlowStep =
-  | ErrorPageStep
-  | StepNotes & {
-    /** Show the sign-in page; `error` says why the last attempt failed. */
-    kind: "sign_in";
-    clientName: string;
-    request: AuthorizationRequest;
-    form: PendingForm;
-    username?: string;
-    error?: AuthFailure;
-    /** What `navigator.credentials.get` needs for signing in with a passkey instead. */
-    passkeyOptions?: PasskeyRequestOptions;
-  }
-  | StepNotes & {
-    /** Show the page that asks for the second factor; `error` says why the last code failed. */
-    kind: "second_factor";
-    clientName: string;
-    request: AuthorizationRequest;
-    form: PendingForm;
-    /** A second factor to set up first: its secret and `otpauth://` URI. */
-    enrolment?: PendingEnrolment;
-    error?: AuthFailure;
-    /** Whether a code from an authenticator app is asked for (else only a passkey). */
-    authenticatorApp?: boolean;
-    /** What `navigator.credentials.get` needs, where a passkey of the user may answer. */
-    passkeyOptions?: PasskeyRequestOptions;
-  }
-  | StepNotes & {
-    /** Show the recovery codes of a second factor just set up, once, then go on. */
-    kind: "recovery_codes";
-    codes: string[];
-    form: PendingForm;
-  }
-  | StepNotes & {
-    /** Show the consent page. */
-    kind: "consent";
-    clientName: string;
-    request: AuthorizationRequest;
-    username: string;
-    form: PendingForm;
-  }
-  | StepNotes & {
-    /** Show the page where the person approves or denies a device (RFC 8628 §5.4). */
-    kind: "device_confirmation";
-    clientName: string;
-    request: AuthorizationRequest;
-    username: string;
-    form: PendingForm;
-  }
-  | StepNotes & {
-    /** Send the code to the client. */
-    kind: "code";
-    target: RedirectTarget;
-    code: string;
-  }
-  | StepNotes & {
-    /** Send an error to the client (RFC 6749 §4.1.2.1). */
-    kind: "redirect_error";
-    target: RedirectTarget;
-    error: AuthFailure;
-  };
+import type { FlowStep } from "./flow_step.ts";
+import { asStep, domainError, type StepNotes } from "./steps.ts";
 
 /** What the sign-in flow works with. */
 export interface SignInFlowDeps {

@@ -12,7 +12,8 @@ import type { Passkeys } from "../accounts/passkeys.ts";
 import type { ClientRegistry } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import type { BrowserSessions } from "./browser_sessions.ts";
-import type { FlowStep, SignInFlow } from "./flow.ts";
+import type { SignInFlow } from "./flow.ts";
+import type { FlowStep } from "./flow_step.ts";
 import type { PendingRequests, PostedForm } from "./pending_requests.ts";
 import { asStep, domainError, type StepNotes } from "./steps.ts";
 
