@@ -43,6 +43,7 @@ import {
   createSecondFactorHandler,
 } from "./handlers/second_factor.ts";
 import { createAccountHandlers } from "./handlers/account.ts";
+import { ACCOUNT_SIGN_IN_PATH, createAccountSignInHandler } from "./handlers/account_sign_in.ts";
 import { AccountSettings } from "./auth/sign_in/account_settings.ts";
 import type { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import type { PasswordChange } from "./auth/accounts/password_change.ts";
@@ -133,7 +134,7 @@ export function createApp(deps: AppDeps): ServeHandler {
   const account = createAccountHandlers(accountSettings, pages);
   const accountPasskeys = createAccountPasskeyHandlers(accountSettings, pages);
   const passkeySignIn = createPasskeySignInHandlers(
-    new PasskeySignIn({ ...signIn, flow: signInFlow, clients }),
+    new PasskeySignIn({ ...signIn, flow: signInFlow }),
     pages,
   );
   const authorize = createAuthorizeHandler(signInFlow, pages);
@@ -193,6 +194,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     }, page),
     route("/sign-in/continue", { POST: createContinueSignInHandler(signInFlow, pages) }, page),
     route("/account", { GET: account.overview }, page),
+    route(ACCOUNT_SIGN_IN_PATH, { GET: createAccountSignInHandler(signInFlow, pages) }, page),
     route("/account/totp", { POST: account.startTotp }, page),
     route("/account/totp/confirm", { POST: account.confirmTotp }, page),
     route("/account/recovery-codes", { POST: account.recoveryCodes }, page),

@@ -112,7 +112,7 @@ Deno.test("The account page lists the person's browsers and apps and ends one br
   const after = await ended.text();
   assert.equal(ended.status, 200, after);
   assert.deepEqual(sids(after), [own]);
-  assert.equal((await accountPage(second.browser)).res.status, 400);
+  assert.equal((await accountPage(second.browser)).res.status, 303);
   assert.equal((await refresh(server, app, second.refreshToken)).res.status, 400);
   assert.equal((await refresh(server, app, first.refreshToken)).res.status, 200);
 
@@ -152,7 +152,7 @@ Deno.test("Sign out everywhere ends every session of the person, this browser's 
   assert.match(ok.headers.getSetCookie().join("\n"), /Max-Age=0/);
   for (const res of answers) await res.body?.cancel().catch(() => {});
   for (const browser of [first.browser, second.browser]) {
-    assert.equal((await accountPage(browser)).res.status, 400);
+    assert.equal((await accountPage(browser)).res.status, 303);
   }
   for (const token of [first.refreshToken, second.refreshToken]) {
     assert.equal((await refresh(server, app, token)).res.status, 400);
@@ -193,7 +193,7 @@ Deno.test("Changing the password on the account page needs the current one and e
   assert.match(page, /Your password is changed/);
   assert.notEqual(first.browser.cookie, cookieBefore, "this browser gets a new session");
   assert.equal((await accountPage(first.browser)).res.status, 200, "and stays signed in");
-  assert.equal((await accountPage(second.browser)).res.status, 400, "the other is signed out");
+  assert.equal((await accountPage(second.browser)).res.status, 303, "the other is signed out");
   for (const token of [first.refreshToken, second.refreshToken]) {
     assert.equal((await refresh(server, app, token)).res.status, 400);
   }

@@ -53,7 +53,7 @@ Deno.test({
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /Removed the passkey ".*" of "alice" and ended [1-9]\d* session/);
     // The browser it signed in is signed out, and the passkey signs in no more.
-    assert.equal((await accountPage(page.browser)).res.status, 400);
+    assert.equal((await accountPage(page.browser)).res.status, 303);
     const again = await signInPage(server, app);
     const refused = await postPasskey(
       again.browser,

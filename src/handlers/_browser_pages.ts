@@ -138,6 +138,8 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
       });
       return htmlResponse(page);
     }
+    case "account":
+      return seeOther(step.returnTo);
     case "code":
       return redirectTo(step.target, { code: step.code }, deps.issuer);
     case "redirect_error":

@@ -1,8 +1,10 @@
 /**
  * @module
  * The account page: `GET /account` and its forms (`POST /account/totp`, `/account/totp/confirm`,
- * `/account/recovery-codes`, `/account/sign-out`, `/account/password`), each behind the browser session. It reads the request, calls the
- * account settings and shows the view they return; errors go to the edge as pages.
+ * `/account/recovery-codes`, `/account/sign-out`, `/account/password`), each behind the browser
+ * session. It reads the request, calls the account settings and shows the view they return. A
+ * browser that is not signed in goes to the page's own sign-in; a change that needs a fresher
+ * sign-in offers one; other errors go to the edge as pages.
  */
 import type { AccountSettings, AccountView } from "../auth/sign_in/account_settings.ts";
 import type { Handler, RequestContext } from "../http/context.ts";
@@ -12,7 +14,14 @@ import { messagePage } from "../pages/messages.ts";
 import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
 import { passkeyRegistrationPage } from "../pages/passkeys.ts";
 import { originOf } from "./_authenticate.ts";
-import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
+import {
+  browserCookie,
+  type BrowserPageDeps,
+  noteStep,
+  readPostedPage,
+  seeOther,
+} from "./_browser_pages.ts";
+import { ACCOUNT_SIGN_IN_PATH } from "./account_sign_in.ts";
 
 /** The handlers of the account page. */
 export interface AccountHandlers {
@@ -31,7 +40,13 @@ export function createAccountHandlers(
 ): AccountHandlers {
   return {
     async overview(req, ctx) {
-      return showAccountView(await settings.overview(browserCookie(req)), ctx, deps);
+      const view = await settings.overview(browserCookie(req));
+      // Not signed in: the account page's own sign-in, then back here.
+      if (view.kind === "error_page" && view.error.code === "login_required") {
+        noteStep(view, ctx);
+        return seeOther(ACCOUNT_SIGN_IN_PATH);
+      }
+      return showAccountView(view, ctx, deps);
     },
     async startTotp(req, ctx) {
       const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
@@ -139,7 +154,16 @@ export function showAccountView(
       res.headers.append("set-cookie", clearedSessionCookie());
       return res;
     }
-    case "error_page":
-      throw view.error;
+    case "error_page": {
+      if (view.error.code !== "login_required") throw view.error;
+      // A change that needs a fresher sign-in (or one with the second factor): offer it.
+      const answer = deps.wording.page(view.error);
+      const page = messagePage("Sign in again", answer.message, {
+        action: ACCOUNT_SIGN_IN_PATH,
+        fields: { prompt: "login" },
+        label: "Sign in again",
+      });
+      return htmlResponse(page, { status: answer.status, headers: answer.headers });
+    }
   }
 }

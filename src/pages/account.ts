@@ -40,6 +40,7 @@ export interface AccountOverviewPage extends AccountForm {
 
 /** The overview: the second factor's state and what can be done about it. */
 export function accountOverviewPage(page: AccountOverviewPage): Html {
+  const signedInAt = page.browsers.find((browser) => browser.current)?.signedInAt;
   const factor = page.enrolled
     ? html`
       <p>Two-step sign-in is <strong>on</strong>: you are asked for a code from your
@@ -61,7 +62,14 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
     "Your account",
     html`
       <h1>Your account</h1>
-      <p class="lead">Signed in as <strong>${page.username}</strong></p>
+      <p class="lead">Signed in as <strong>${page.username}</strong>${signedInAt !== undefined &&
+        html`, ${isoTime(signedInAt)}`}</p>
+      <form method="get" action="/account/sign-in" class="inline">
+        <input type="hidden" name="prompt" value="login">
+        <button type="submit" class="secondary">Sign in again</button>
+      </form>
+      <p>Adding or removing a passkey, setting up an authenticator app and making new recovery
+        codes need a sign-in of the last ten minutes.</p>
       ${page.notice && html`<p class="notice" role="status">${page.notice}</p>`}
       ${page.error && html`<p class="error" role="alert" id="account-error">${page.error}</p>`}
       <h2>Two-step sign-in</h2>

@@ -7,13 +7,25 @@
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 
-/** A page with a title and one message, such as an error. */
-export function messagePage(title: string, message: string): Html {
+/** A page with a title and one message, such as an error, and maybe a form (GET) to go on. */
+export function messagePage(
+  title: string,
+  message: string,
+  onward?: { action: string; fields: Record<string, string>; label: string },
+): Html {
   return layout(
     title,
     html`
       <h1>${title}</h1>
       <p class="lead" role="alert">${message}</p>
+      ${onward && html`
+        <form method="get" action="${onward.action}">
+          ${Object.entries(onward.fields).map(([name, value]) =>
+            html`<input type="hidden" name="${name}" value="${value}">`
+          )}
+          <button type="submit">${onward.label}</button>
+        </form>
+      `}
     `,
   );
 }

@@ -351,7 +351,7 @@ export class AccountSettings {
     if (!session) {
       throw new AuthFailure(
         "login_required",
-        "You are not signed in; sign in to an application first, then come back here",
+        "You are not signed in",
       );
     }
     notes.user = session.username;
@@ -387,7 +387,7 @@ export class AccountSettings {
     if (options.recent && unixNow() - session.authTime > RECENT_SIGN_IN_SECONDS) {
       throw new AuthFailure(
         "login_required",
-        "Your last sign-in is too long ago for this change: sign in again, then come back",
+        "Your last sign-in is too long ago for this change: sign in again to make it",
       );
     }
     return { ...session, registering };

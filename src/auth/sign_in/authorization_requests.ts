@@ -45,6 +45,11 @@ export interface AuthorizationRequest {
    * the person confirms it instead of a code going to `redirectUri` (then our own device page).
    */
   device?: { codeHash: string; userCode: string };
+  /**
+   * A sign-in to this service's own account page: no client and no code; once signed in, the
+   * browser goes back to `redirectUri` (the page).
+   */
+  account?: true;
 }
 
 /** Where the answer to a request goes, once the client and redirect URI are known. */

@@ -40,6 +40,22 @@ import type {
 import type { FlowStep } from "./flow_step.ts";
 import { asStep, domainError, type StepNotes } from "./steps.ts";
 
+/**
+ * The account page as the sign-in flow sees it: first party (no consent), and named with a space,
+ * which no client id may contain, so it never stands for a registered client.
+ */
+const ACCOUNT_PAGE: RegisteredClient = {
+  clientId: "account page",
+  displayName: "your account",
+  confidential: false,
+  redirectUris: [],
+  postLogoutRedirectUris: [],
+  firstParty: true,
+  scope: "openid",
+  grantTypes: [],
+  registeredAt: 0,
+};
+
 /** What the sign-in flow works with. */
 export interface SignInFlowDeps {
   clients: ClientRegistry;
@@ -117,6 +133,32 @@ export class SignInFlow {
   }
 
   /**
+   * A sign-in to the account page at `returnTo` for the browser holding `cookie`: the sign-in
+   * page (with the second factor where the account has one) unless the browser is signed in
+   * already, and always with `again` (re-authentication: `prompt=login`); then back to the page.
+   */
+  async signInToAccount(
+    returnTo: string,
+    cookie: string | undefined,
+    options: { again: boolean; address?: string },
+  ): Promise<FlowStep> {
+    const request: AuthorizationRequest = {
+      clientId: ACCOUNT_PAGE.clientId,
+      redirectUri: returnTo,
+      scope: "openid",
+      codeChallenge: "",
+      prompt: options.again ? ["login"] : [],
+      account: true,
+    };
+    return await this.resume(request, cookie, options.address);
+  }
+
+  /** The client a request is for: the registered one, or the account page itself. */
+  async clientOf(request: AuthorizationRequest): Promise<RegisteredClient> {
+    return request.account ? ACCOUNT_PAGE : await this.#deps.clients.require(request.clientId);
+  }
+
+  /**
    * Goes on with a request made here rather than by a client (a device's, from the device page)
    * for the browser holding `cookie`: sign-in as for any request, then its confirmation.
    */
@@ -127,7 +169,7 @@ export class SignInFlow {
   ): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
-      const client = await this.#deps.clients.require(request.clientId);
+      const client = await this.clientOf(request);
       notes.client = client.clientId;
       const session = await this.#deps.browserSessions.current(cookie);
       notes.user = session?.username;
@@ -150,7 +192,7 @@ export class SignInFlow {
     return await asStep<FlowStep>(notes, async () => {
       const { pending, browserSessions, passwordLogin } = this.#deps;
       const { request, passkeyChallenge } = await pending.open(posted, cookie, "sign_in");
-      const client = await this.#deps.clients.require(request.clientId);
+      const client = await this.clientOf(request);
       notes.client = client.clientId;
       const { username, password, source } = input;
       let login;
@@ -212,7 +254,7 @@ export class SignInFlow {
       const { pending, browserSessions, secondFactors } = this.#deps;
       const action = await pending.open(posted, cookie, "second_factor");
       const { request, username, subject, enrolling } = action;
-      const client = await this.#deps.clients.require(request.clientId);
+      const client = await this.clientOf(request);
       notes.client = client.clientId;
       notes.user = username;
       let recoveryCodes: string[] | undefined;
@@ -301,7 +343,7 @@ export class SignInFlow {
     kind: "continue" | "consent",
     notes: StepNotes,
   ): Promise<{ request: AuthorizationRequest; session: BrowserSession; client: RegisteredClient }> {
-    const { pending, browserSessions, clients } = this.#deps;
+    const { pending, browserSessions } = this.#deps;
     const { request, sid } = await pending.open(posted, cookie, kind);
     const session = await browserSessions.current(cookie);
     if (session?.sid !== sid) {
@@ -311,7 +353,7 @@ export class SignInFlow {
       );
     }
     notes.user = session.username;
-    const client = await clients.require(request.clientId);
+    const client = await this.clientOf(request);
     notes.client = client.clientId;
     await pending.finish(posted.id!);
     return { request, session, client };
@@ -342,6 +384,10 @@ export class SignInFlow {
       grantedScope,
       now: unixNow(),
     });
+    if (request.account) {
+      if (next.kind === "redirect_error") throw next.error;
+      if (next.kind !== "sign_in") return { kind: "account", returnTo: request.redirectUri };
+    }
     if (request.device && (next.kind === "consent" || next.kind === "issue_code")) {
       // A device is always confirmed by the person, first party or not (RFC 8628 §5.4).
       const action = { kind: "device_confirmation" as const, request, sid: next.session.sid };
@@ -426,7 +472,7 @@ export class SignInFlow {
     cookie: string | undefined,
     error: AuthFailure,
   ): Promise<FlowStep> {
-    const client = await this.#deps.clients.require(request.clientId);
+    const client = await this.clientOf(request);
     return await this.#signInPage(request, client, cookie, { error });
   }
 
@@ -435,7 +481,7 @@ export class SignInFlow {
     request: AuthorizationRequest,
     signedIn: { cookie: string; session: BrowserSession },
   ): Promise<FlowStep> {
-    const client = await this.#deps.clients.require(request.clientId);
+    const client = await this.clientOf(request);
     const next = await this.#next(request, client, { ...signedIn, justSignedIn: true });
     return { ...next, sessionCookie: signedIn.cookie };
   }

@@ -2,7 +2,7 @@
  * @module
  * The next step of a browser's sign-in as a value: which page to show (sign-in, second factor,
  * recovery codes, consent, a device's confirmation) or where to send the browser (a code or an
- * error for the client). The flow returns it; the web layer shows it.
+ * error for the client, or back to the account page). The flow returns it; the web layer shows it.
  */
 import type { PasskeyRequestOptions } from "../accounts/passkeys.ts";
 import type { PendingEnrolment } from "../accounts/second_factors.ts";
@@ -60,6 +60,11 @@ export type FlowStep =
     request: AuthorizationRequest;
     username: string;
     form: PendingForm;
+  }
+  | StepNotes & {
+    /** Signed in to the account page: back to it (`returnTo`, this service's own page). */
+    kind: "account";
+    returnTo: string;
   }
   | StepNotes & {
     /** Send the code to the client. */

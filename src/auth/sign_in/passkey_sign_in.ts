@@ -9,7 +9,6 @@
  */
 import type { Origin } from "../events.ts";
 import type { Passkeys } from "../accounts/passkeys.ts";
-import type { ClientRegistry } from "../clients/registry.ts";
 import { AuthFailure } from "../errors.ts";
 import type { BrowserSessions } from "./browser_sessions.ts";
 import type { SignInFlow } from "./flow.ts";
@@ -23,7 +22,6 @@ export interface PasskeySignInDeps {
   passkeys: Passkeys;
   pending: PendingRequests;
   browserSessions: BrowserSessions;
-  clients: ClientRegistry;
 }
 
 /** What the browser posted: the credential's JSON, and where the request came from. */
@@ -82,7 +80,7 @@ export class PasskeySignIn {
   ): Promise<FlowStep> {
     const notes: StepNotes = {};
     return await asStep<FlowStep>(notes, async () => {
-      const { pending, passkeys, browserSessions, flow, clients } = this.#deps;
+      const { pending, passkeys, browserSessions, flow } = this.#deps;
       const action = await pending.open(posted, cookie, "second_factor");
       const { request, username, subject, passkeyChallenge } = action;
       notes.client = request.clientId;
@@ -98,7 +96,7 @@ export class PasskeySignIn {
       } catch (error) {
         const failure = domainError(error);
         if (failure.code !== "invalid_passkey") throw failure;
-        const client = await clients.require(request.clientId);
+        const client = await flow.clientOf(request);
         return await flow.secondFactorPage(action, client, cookie!, { error: failure });
       }
       const amr = ["pwd", ...signedIn.amr];
