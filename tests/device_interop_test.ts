@@ -6,18 +6,13 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
+import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import * as device from "./helpers/device.ts";
 import { PASSWORD } from "./helpers/oidc.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
 import { hello, startTestServer, subjectOf } from "./helpers/server.ts";
 import { discover } from "./openid_client_example.ts";
 import { signInDevice } from "./openid_client_device_example.ts";
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true });
-}
 
 /** Clicks `selector` and waits for the page it loads. */
 async function submit(page: Page, selector: string): Promise<void> {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config_environment.ts";
 import { SERVE_COMMAND } from "../src/serve_command.ts";
+import { README_SCREENSHOT_DIR, README_SCREENSHOTS } from "./helpers/browser.ts";
 import { hello, startTestServer } from "./helpers/server.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -242,5 +243,16 @@ Deno.test("every relative link between the READMEs reaches a file, and a heading
       ).map((line) => anchorOf(line.replace(/^#+ /, "")));
       assert.ok(anchors.includes(anchor), `${path} links to ${target}: no such heading`);
     }
+  }
+});
+
+Deno.test("README's screenshots are the ones deno task screenshots takes, and each is a PNG image", async () => {
+  const readme = await read("README.md");
+  const shown = [...readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1]);
+  const dir = README_SCREENSHOT_DIR.slice(new URL(ROOT).pathname.length);
+  assert.deepEqual(shown, README_SCREENSHOTS.map((name) => `${dir}${name}.png`));
+  for (const path of shown) {
+    const bytes = await Deno.readFile(new URL(path, ROOT));
+    assert.deepEqual([...bytes.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], path);
   }
 });

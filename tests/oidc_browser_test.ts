@@ -10,7 +10,7 @@ import * as oidc from "openid-client";
 import type { Page } from "puppeteer-core";
 import { accessTokenHash } from "../src/auth/sign_in/id_tokens.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
-import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
+import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
 import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
@@ -81,11 +81,6 @@ async function fillSignIn(page: Page, username: string, password: string): Promi
   await page.locator("#username").fill(username);
   await page.locator("#password").fill(password);
   await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("button")]);
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` });
 }
 
 async function sessionCookieOf(page: Page) {

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import type { HTTPRequest, Page, Protocol } from "puppeteer-core";
-import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
+import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import * as oidc from "./helpers/oidc.ts";
 import { PASSWORD } from "./helpers/oidc.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
@@ -19,11 +19,6 @@ import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts
 import { waitFor } from "./helpers/wait.ts";
 
 const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true });
-}
 
 /** Runs `action` and waits for the page it loads. */
 async function navigating(page: Page, action: () => Promise<unknown>): Promise<void> {

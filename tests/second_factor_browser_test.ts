@@ -6,16 +6,11 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { launchBrowser, SCREENSHOT_DIR } from "./helpers/browser.ts";
+import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import { authorizeUrl, PASSWORD, pkce, registerClient, RelyingParty } from "./helpers/oidc.ts";
 import { CHROMIUM, OATHTOOL, testNeeding } from "./helpers/prerequisites.ts";
 import { nowSeconds, oathtoolCode } from "./helpers/second_factor.ts";
 import { startTestServer } from "./helpers/server.ts";
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true });
-}
 
 /** Clicks the submit button `selector` and waits for the page it loads. */
 async function submit(page: Page, selector: string): Promise<void> {

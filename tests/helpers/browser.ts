@@ -6,7 +6,7 @@
  * @module
  */
 import { X509Certificate } from "node:crypto";
-import puppeteer, { type Browser } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { CHROMIUM } from "./prerequisites.ts";
 import { tempDir } from "./temp_dir.ts";
 
@@ -50,3 +50,31 @@ export async function launchBrowser(certPem: string): Promise<TestBrowser> {
 
 /** Where the test run writes screenshots (git-ignored). */
 export const SCREENSHOT_DIR: string = new URL("../screenshots/", import.meta.url).pathname;
+
+/**
+ * The screenshots README.md shows, kept in the repository: `deno task screenshots` runs the
+ * browser tests with `README_SCREENSHOTS=update`, which writes these there as well.
+ */
+export const README_SCREENSHOTS: readonly string[] = [
+  "sign_in_page_passkey",
+  "second_factor_page",
+  "account_page_passkeys",
+];
+
+/** Where README.md's screenshots are kept. */
+export const README_SCREENSHOT_DIR: string =
+  new URL("../../src/pages/screenshots/", import.meta.url).pathname;
+
+/**
+ * Saves a screenshot of the whole page as `name`.png in {@linkcode SCREENSHOT_DIR}, and in
+ * {@linkcode README_SCREENSHOT_DIR} too for README's when `README_SCREENSHOTS=update`.
+ */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+  const path = `${SCREENSHOT_DIR}${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  if (README_SCREENSHOTS.includes(name) && Deno.env.get("README_SCREENSHOTS") === "update") {
+    await Deno.mkdir(README_SCREENSHOT_DIR, { recursive: true });
+    await Deno.copyFile(path, `${README_SCREENSHOT_DIR}${name}.png`);
+  }
+}
