@@ -70,6 +70,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "browser_sessions",
       "clients",
       "consents",
+      "dpop_proofs",
       "id_token_keys",
       "pending_requests",
       "recovery_codes",

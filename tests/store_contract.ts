@@ -15,6 +15,7 @@ import { contractContext, type StoreContractOptions } from "./store_contract/set
 import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
+import { dpopProofsContract } from "./store_contract/dpop_proofs.ts";
 
 export type { StoreContractOptions } from "./store_contract/setup.ts";
 
@@ -42,4 +43,5 @@ export function storeContract(
   secondFactorsContract(context);
   accountActivityContract(context);
   lifecycleContract(context);
+  dpopProofsContract(context);
 }

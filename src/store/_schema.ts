@@ -278,3 +278,17 @@ export function secondFactorTables(d: Dialect): string {
      amr TEXT NOT NULL
    )${d.tableOptions};`;
 }
+
+/**
+ * Sender-constrained tokens (DPoP): clients that must use them, the key a public client's
+ * refresh family is bound to, and the proofs seen (hashed), kept until their window ends.
+ */
+export function dpopTables(d: Dialect): string {
+  return `ALTER TABLE clients ADD COLUMN dpop_bound ${d.flag} NOT NULL DEFAULT false;
+   ALTER TABLE refresh_families ADD COLUMN dpop_jkt TEXT;
+   CREATE TABLE dpop_proofs (
+     proof_hash TEXT PRIMARY KEY,
+     expires_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at);`;
+}

@@ -25,6 +25,8 @@ export interface ClientRecord {
   /** Grant types the client may use at the token endpoint. */
   grantTypes: string[];
   createdAt: UnixSeconds;
+  /** Whether every token request of the client must carry a DPoP proof (absent: false). */
+  dpopBound?: boolean;
 }
 
 /** What removing a client ends, and when. */

@@ -15,6 +15,7 @@ import { createSignInStore, pruneSignIn } from "./postgres/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./postgres/second_factors.ts";
 import { createAccountActivityStore } from "./postgres/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./postgres/tokens.ts";
+import { createDpopProofStore, pruneDpopProofs } from "./postgres/dpop_proofs.ts";
 
 /** The shared store. */
 export type PostgresStore = Store;
@@ -50,6 +51,7 @@ export const PostgresStore = {
       ...createSignInStore(sql),
       ...createSecondFactorStore(sql),
       ...createAccountActivityStore(sql),
+      ...createDpopProofStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -57,6 +59,7 @@ export const PostgresStore = {
           await pruneThrottles(tx, now);
           await pruneSignIn(tx, now);
           await pruneSessionMethods(tx, now);
+          await pruneDpopProofs(tx, now);
         });
       },
 

@@ -15,6 +15,7 @@ import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
+import { createDpopProofStore, pruneDpopProofs } from "./sqlite/dpop_proofs.ts";
 
 /** The embedded store. */
 export interface SqliteStore extends Store {
@@ -50,6 +51,7 @@ export const SqliteStore = {
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
+      ...createDpopProofStore(db),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -57,6 +59,7 @@ export const SqliteStore = {
           pruneThrottles(db, now);
           pruneSignIn(db, now);
           pruneSessionMethods(db, now);
+          pruneDpopProofs(db, now);
         });
       },
 

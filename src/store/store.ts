@@ -14,6 +14,7 @@ import type { AccountActivityStore } from "./account_activity.ts";
 import type { SecondFactorStore } from "./second_factors.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
+import type { DpopProofStore } from "./dpop_proofs.ts";
 
 export * from "./accounts.ts";
 export * from "./clients.ts";
@@ -21,13 +22,15 @@ export * from "./account_activity.ts";
 export * from "./second_factors.ts";
 export * from "./sign_in.ts";
 export * from "./tokens.ts";
+export * from "./dpop_proofs.ts";
 
 /** What every store does besides its parts: housekeeping, readiness and release. */
 export interface StoreLifecycle {
   /**
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
-   * sessions (with their family links) and expired authorization codes, used or not.
+   * sessions (with their family links), expired authorization codes, used or not, and DPoP
+   * proofs past their window.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */
@@ -46,4 +49,5 @@ export type Store =
   & SignInStore
   & SecondFactorStore
   & AccountActivityStore
+  & DpopProofStore
   & StoreLifecycle;

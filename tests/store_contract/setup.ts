@@ -69,6 +69,7 @@ export function familyRecord(
     expiresAt: NOW + 86400,
     accessExpiresAt: NOW + 930,
     revokedAt: null,
+    dpopJkt: null,
     ...fields,
   };
 }
@@ -148,6 +149,7 @@ export function clientRecord(clientId: string, fields: Partial<ClientRecord> = {
     scope: "openid profile",
     grantTypes: ["authorization_code", "refresh_token"],
     createdAt: NOW,
+    dpopBound: false,
     ...fields,
   };
 }

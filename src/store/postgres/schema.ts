@@ -56,6 +56,7 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE browser_sessions ALTER COLUMN subject DROP DEFAULT;
    ALTER TABLE authorization_codes ALTER COLUMN subject DROP DEFAULT;`,
   steps.secondFactorTables(POSTGRES),
+  steps.dpopTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

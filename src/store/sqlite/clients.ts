@@ -31,8 +31,8 @@ export function createClientStore(db: DatabaseSync): ClientStore {
         return change(
           db,
           `INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
-           post_logout_redirect_uris, first_party, scope, grant_types, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+           post_logout_redirect_uris, first_party, scope, grant_types, created_at, dpop_bound)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
           record.clientId,
           record.name,
           record.secretHash,
@@ -42,6 +42,7 @@ export function createClientStore(db: DatabaseSync): ClientStore {
           record.scope,
           JSON.stringify(record.grantTypes),
           record.createdAt,
+          record.dpopBound ? 1 : 0,
         );
       });
       if (added === 0) throw duplicateClient(record.clientId);

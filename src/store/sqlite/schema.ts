@@ -79,6 +79,7 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE users_v11 RENAME TO users;
    ${steps.subjectsFromUsers(SQLITE)}`,
   steps.secondFactorTables(SQLITE),
+  steps.dpopTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */
