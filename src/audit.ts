@@ -62,5 +62,8 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "recovery_code_used":
     case "recovery_codes_generated":
       return metrics.secondFactor.add(1, { event: event.replace("second_factor_", "") });
+    case "dpop_proof_refused":
+    case "dpop_proof_replayed":
+      return metrics.dpopRefusals.add(1, { reason: reason ?? "invalid" });
   }
 }

@@ -51,6 +51,24 @@ const REFRESH_OUTCOMES: readonly string[] = [
   "revoked",
   "client_mismatch",
 ];
+/** `auth_dpop_proofs_refused_total` reasons: why a DPoP proof was refused, replays included. */
+const DPOP_REFUSALS: readonly string[] = [
+  "multiple",
+  "malformed",
+  "type",
+  "algorithm",
+  "private_key",
+  "signature",
+  "method",
+  "url",
+  "iat",
+  "jti",
+  "ath",
+  "nonce",
+  "missing",
+  "key_mismatch",
+  "replayed",
+];
 /** `auth_token_verifications_total` outcomes: valid, or why the token service refused a token. */
 const TOKEN_OUTCOMES: readonly string[] = [
   "valid",
@@ -141,6 +159,8 @@ export class Metrics {
   readonly throttleEntries = this.#counter("auth_throttle_entries", "Budgets entering a wait");
   /** Refresh-token exchanges by `outcome`, reuse detections included. */
   readonly refreshes = this.#counter("auth_refreshes", "Refresh-token exchanges by outcome");
+  /** DPoP proofs refused, by `reason` (`replayed` for a `jti` seen before). */
+  readonly dpopRefusals = this.#counter("auth_dpop_proofs_refused", "DPoP proofs refused");
 
   constructor() {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });
@@ -148,6 +168,7 @@ export class Metrics {
     for (const outcome of REFRESH_OUTCOMES) this.refreshes.add(0, { outcome });
     for (const event of SECOND_FACTOR_EVENTS) this.secondFactor.add(0, { event });
     for (const change of ACCOUNT_CHANGES) this.accountChanges.add(0, { change });
+    for (const reason of DPOP_REFUSALS) this.dpopRefusals.add(0, { reason });
     this.#meter.createObservableCounter("auth_http_requests", {
       description: "HTTP requests answered",
     }).addCallback((result) => {

@@ -23,6 +23,8 @@
  *   `retryAfterSeconds`.
  * - `unsupported_response_type` … `request_uri_not_supported`: RFC 6749 §4.1.2.1 and OpenID
  *   Connect Core §3.1.2.6 errors, redirected to the client.
+ * - `invalid_dpop_proof`, `use_dpop_nonce`: RFC 9449 §5 and §8 (a refused DPoP proof; a proof
+ *   without the server's current nonce, which `dpopNonce` carries).
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -49,7 +51,9 @@ export type AuthErrorCode =
   | "login_required"
   | "consent_required"
   | "request_not_supported"
-  | "request_uri_not_supported";
+  | "request_uri_not_supported"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {
@@ -59,6 +63,10 @@ export interface AuthFailureDetails extends ErrorOptions {
   retryAfterSeconds?: number;
   /** A short label of the cause, for metrics (such as `expired` for an `invalid_token`). */
   reason?: string;
+  /** Whether a protected resource answers with a `DPoP` challenge (RFC 9449 §7.1). */
+  dpopChallenge?: boolean;
+  /** The nonce a DPoP client must put in its next proof (RFC 9449 §8), for `use_dpop_nonce`. */
+  dpopNonce?: string;
 }
 
 /** A failed authentication step; `message` is safe to show to the client. */
@@ -71,6 +79,10 @@ export class AuthFailure extends Error {
   readonly retryAfterSeconds?: number;
   /** A short label of the cause, for metrics. */
   readonly reason?: string;
+  /** Whether a protected resource answers with a `DPoP` challenge (RFC 9449 §7.1). */
+  readonly dpopChallenge?: boolean;
+  /** The nonce a DPoP client must put in its next proof (RFC 9449 §8). */
+  readonly dpopNonce?: string;
 
   constructor(code: AuthErrorCode, message: string, details: AuthFailureDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -79,6 +91,8 @@ export class AuthFailure extends Error {
     this.scope = details.scope;
     this.retryAfterSeconds = details.retryAfterSeconds;
     this.reason = details.reason;
+    this.dpopChallenge = details.dpopChallenge;
+    this.dpopNonce = details.dpopNonce;
   }
 }
 

@@ -35,7 +35,9 @@ export type SecurityEventName =
   | "second_factor_failed"
   | "second_factor_reset"
   | "recovery_code_used"
-  | "recovery_codes_generated";
+  | "recovery_codes_generated"
+  | "dpop_proof_refused"
+  | "dpop_proof_replayed";
 
 /** One security event. */
 export interface SecurityEvent {

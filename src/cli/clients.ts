@@ -62,6 +62,11 @@ export const CLIENTS_COMMAND: CommandSpec = {
           value: "NAME",
           help: "Name shown on the consent page (default: the client id)",
         },
+        {
+          name: "dpop",
+          help:
+            "Require a DPoP proof (RFC 9449) with every token request: its tokens are key-bound",
+        },
       ],
     },
     { name: "clients list", summary: "List the registered clients and their settings" },
@@ -162,6 +167,7 @@ function readRegistration(clientId: string, values: OptionValues): ClientRegistr
       grantTypes: grants.flatMap((grant) => grant.split(/[\s,]+/)).filter(Boolean),
     }),
     ...(name !== undefined && { name }),
+    ...(values.dpop === true && { dpopBound: true }),
   };
 }
 
@@ -173,6 +179,7 @@ function describe(client: ClientRecord): string {
     client.firstParty ? "first-party" : "third-party",
     `grants=${client.grantTypes.join(",")}`,
     `scope="${client.scope}"`,
+    ...(client.dpopBound ? ["dpop"] : []),
     ...client.redirectUris.map((uri) => `redirect_uri=${uri}`),
     ...client.postLogoutRedirectUris.map((uri) => `post_logout_redirect_uri=${uri}`),
   ].join("  ");

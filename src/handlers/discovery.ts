@@ -5,6 +5,7 @@
  * metadata, both following the key ring, so that a key rotation (also across algorithms) shows
  * in them within a second.
  */
+import { DPOP_ALGORITHMS } from "../auth/tokens/dpop_proofs.ts";
 import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
 import { ACR_VALUES_SUPPORTED } from "../auth/sign_in/authentication_context.ts";
@@ -100,6 +101,7 @@ export function createMetadataHandler(
       revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
       introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
       access_token_signing_alg_values_supported: keys.verificationAlgs(),
+      dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

@@ -28,6 +28,8 @@ export interface ClientRegistration {
   scope?: string;
   /** Grant types; {@linkcode DEFAULT_GRANT_TYPES} when absent. */
   grantTypes?: string[];
+  /** Whether every token request must carry a DPoP proof, so its tokens are DPoP-bound. */
+  dpopBound?: boolean;
 }
 
 /** Why a registration cannot be made, or undefined when it can. */
@@ -87,6 +89,7 @@ export async function newClientRecord(
       scope: scopeTokens(scope).join(" "),
       grantTypes: [...new Set(registration.grantTypes ?? DEFAULT_GRANT_TYPES)],
       createdAt: unixNow(),
+      dpopBound: registration.dpopBound ?? false,
     },
     ...(secret !== undefined && { secret }),
   };

@@ -30,6 +30,8 @@ export interface RegisteredClient {
    * removed client passes for the same id registered again.
    */
   registeredAt: UnixSeconds;
+  /** Whether every token request must carry a DPoP proof (RFC 9449), so tokens are bound. */
+  dpopBound?: boolean;
 }
 
 /** The client a request comes from. */
@@ -197,5 +199,6 @@ function registeredClient(record: ClientRecord): RegisteredClient {
     scope: record.scope,
     grantTypes: record.grantTypes,
     registeredAt: record.createdAt,
+    dpopBound: record.dpopBound ?? false,
   };
 }
