@@ -15,7 +15,11 @@ import { createSignInStore, pruneSignIn } from "./sqlite/sign_in.ts";
 import { createSecondFactorStore, pruneSessionMethods } from "./sqlite/second_factors.ts";
 import { createAccountActivityStore } from "./sqlite/account_activity.ts";
 import { createTokenStore, pruneTokens } from "./sqlite/tokens.ts";
-import { createDpopProofStore, pruneDpopProofs } from "./sqlite/dpop_proofs.ts";
+import {
+  createDpopProofStore,
+  openDpopProofConnection,
+  pruneDpopProofs,
+} from "./sqlite/dpop_proofs.ts";
 
 /** The embedded store. */
 export interface SqliteStore extends Store {
@@ -43,6 +47,7 @@ export const SqliteStore = {
    */
   async open(path: string, options: { readOnly?: boolean } = {}): Promise<SqliteStore> {
     const { db, looseModes } = await openDatabase(path, options);
+    const proofsDb = await run(() => openDpopProofConnection(db, path, options));
     return {
       looseModes,
       ...createAccountStore(db),
@@ -51,7 +56,7 @@ export const SqliteStore = {
       ...createSignInStore(db),
       ...createSecondFactorStore(db),
       ...createAccountActivityStore(db),
-      ...createDpopProofStore(db),
+      ...createDpopProofStore(proofsDb),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -72,6 +77,7 @@ export const SqliteStore = {
       },
 
       async close() {
+        if (proofsDb !== db && proofsDb.isOpen) await run(() => proofsDb.close());
         if (db.isOpen) await run(() => db.close());
       },
     };
