@@ -12,7 +12,14 @@ import {
   dpopPasswordLogin,
   dpopTokenRequest,
 } from "./helpers/dpop.ts";
-import { authorizationCode, PASSWORD, registerClient } from "./helpers/oidc.ts";
+import {
+  authorizationCode,
+  authorizeUrl,
+  CookieBrowser,
+  PASSWORD,
+  redirectedTo,
+  registerClient,
+} from "./helpers/oidc.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const USER = { username: "alice", password: PASSWORD };
@@ -179,4 +186,46 @@ Deno.test("with DPOP_NONCE=true proofs need the server's nonce, at the token end
   assert.match(without.res.headers.get("www-authenticate")!, /^DPoP .*error="use_dpop_nonce"/);
   assert.equal(without.res.headers.get("dpop-nonce"), nonce);
   assert.equal((await dpopHello(server, key, access, { nonce })).res.status, 200);
+});
+
+Deno.test("a code asked for with dpop_jkt is redeemed only with a proof of that key", async () => {
+  await using server = await startTestServer({ users: { alice: PASSWORD } });
+  const spa = await registerClient(server, {
+    clientId: "spa",
+    redirectUris: ["https://app.example/callback"],
+  });
+  const key = await DpopKey.generate("EdDSA");
+  const other = await DpopKey.generate("EdDSA");
+  const htu = `${server.url}/oauth/token`;
+  const dpop_jkt = await key.thumbprint();
+  const redeem = async (proofs: string[]) => {
+    const { code, verifier } = await authorizationCode(server, spa, { params: { dpop_jkt } });
+    return await dpopTokenRequest(server, {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: spa.redirectUri,
+      code_verifier: verifier,
+      client_id: spa.clientId,
+    }, proofs);
+  };
+  for (
+    const [what, proofs] of [
+      ["no proof", []],
+      ["a proof of another key", [await other.proof("POST", htu)]],
+    ] as const
+  ) {
+    const { res, body } = await redeem([...proofs]);
+    assert.equal(res.status, 400, what);
+    assert.equal(body.error, "invalid_dpop_proof", what);
+  }
+  const { res, body } = await redeem([await key.proof("POST", htu)]);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(decodeJwt(body.access_token as string).cnf, { jkt: dpop_jkt });
+  // A dpop_jkt that is no thumbprint is refused at the authorization endpoint, to the client.
+  const browser = new CookieBrowser(server);
+  const refused = await browser.get(authorizeUrl(server, spa, {
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    dpop_jkt: "not-a-thumbprint",
+  }));
+  assert.equal(redirectedTo(refused, spa.redirectUri).get("error"), "invalid_request");
 });

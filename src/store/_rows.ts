@@ -176,6 +176,7 @@ export const toAuthorizationCode = rowReader<AuthorizationCodeRecord>({
   usedAt: "number?",
   familyId: "text",
   replayedAt: "number?",
+  dpopJkt: "text",
 });
 
 /** A `browser_sessions` row. */

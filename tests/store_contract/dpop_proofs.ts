@@ -2,10 +2,17 @@
  * @module
  * The DPoP part of the store contract: a proof is recorded once while its window lasts, by one
  * of any number of racing callers and connections, forgotten by pruning once its window ends;
- * clients and refresh families keep their DPoP settings.
+ * clients, refresh families and authorization codes keep their DPoP settings.
  */
 import assert from "node:assert/strict";
-import { clientRecord, type ContractContext, familyRecord, NOW, startFamily } from "./setup.ts";
+import {
+  clientRecord,
+  codeRecord,
+  type ContractContext,
+  familyRecord,
+  NOW,
+  startFamily,
+} from "./setup.ts";
 
 /** Registers the DPoP cases. */
 export function dpopProofsContract({ test, testReopening }: ContractContext): void {
@@ -74,5 +81,14 @@ export function dpopProofsContract({ test, testReopening }: ContractContext): vo
     }));
     assert.equal(rotated.outcome === "rotated" && rotated.family.dpopJkt, "jkt-1");
     assert.equal((await store.getRefreshToken("t-next"))?.family.dpopJkt, "jkt-1");
+  });
+
+  test("an authorization code keeps the DPoP key it is bound to", async (store) => {
+    await store.addAuthorizationCode(codeRecord("bound", { dpopJkt: "jkt-1" }), 16);
+    await store.addAuthorizationCode(codeRecord("plain", { browserSid: "sid-2" }), 16);
+    const bound = await store.useAuthorizationCode("bound", NOW + 1);
+    assert.equal(bound.outcome === "redeemed" && bound.record.dpopJkt, "jkt-1");
+    const plain = await store.useAuthorizationCode("plain", NOW + 1);
+    assert.equal(plain.outcome === "redeemed" && plain.record.dpopJkt, null);
   });
 }

@@ -192,6 +192,7 @@ export function codeRecord(
     usedAt: null,
     familyId: null,
     replayedAt: null,
+    dpopJkt: null,
     ...fields,
   };
 }

@@ -88,6 +88,7 @@ export class AuthorizationCodes {
       usedAt: null,
       familyId: null,
       replayedAt: null,
+      dpopJkt: request.dpopJkt ?? null,
     }, MAX_CODES_PER_BROWSER_SESSION);
     return code;
   }
@@ -125,6 +126,13 @@ export class AuthorizationCodes {
     }
     if (!await verifierMatches(exchange.codeVerifier, record.codeChallenge)) {
       throw invalidGrant("code_verifier does not match the code_challenge");
+    }
+    if (record.dpopJkt && record.dpopJkt !== exchange.dpop?.jkt) {
+      throw new AuthFailure(
+        "invalid_dpop_proof",
+        "Authorization code is bound to a DPoP key (dpop_jkt): send a proof made with it",
+        { reason: "key_mismatch" },
+      );
     }
 
     // Every code starts a refresh family, so that a replay, a sign-out or an account
