@@ -137,6 +137,18 @@ Deno.test("GET /hello refuses a DPoP-bound token without the right proof, with a
     assert.match(challenge, new RegExp(`^DPoP .*error="${error}"`), what);
     assert.match(challenge, /algs="ES256 EdDSA/, what);
   }
+  const reasons = server.logs.filter((line) => line.event?.toString().startsWith("dpop_proof_"))
+    .map((line) => line.reason).sort();
+  assert.deepEqual(reasons, [
+    "ath",
+    "ath",
+    "iat",
+    "key_mismatch",
+    "method",
+    "missing",
+    "replayed",
+    "url",
+  ]);
 });
 
 Deno.test("GET /userinfo takes a DPoP-bound token with its proof, for GET and POST", async () => {

@@ -73,14 +73,10 @@ async function dpopBound(
     accessToken: token,
     origin: originOf(ctx),
   });
-  if (!proof) {
-    throw new AuthFailure("invalid_dpop_proof", "Missing DPoP proof", { reason: "missing" });
-  }
+  if (!proof) throw dpop.refuse("missing", "Missing DPoP proof", originOf(ctx));
   if (claims.cnf === undefined) throw invalidToken("Token is not bound to a DPoP key", "dpop");
   if (claims.cnf.jkt !== proof.jkt) {
-    throw new AuthFailure("invalid_dpop_proof", "DPoP proof key is not the token's", {
-      reason: "key_mismatch",
-    });
+    throw dpop.refuse("key_mismatch", "DPoP proof key is not the token's", originOf(ctx));
   }
   return claims;
 }

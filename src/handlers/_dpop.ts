@@ -6,7 +6,6 @@
  * `token_type` `DPoP` and the nonce to use next.
  */
 import type { ClientIdentity } from "../auth/clients/registry.ts";
-import { AuthFailure } from "../auth/errors.ts";
 import type { DpopProofs } from "../auth/tokens/dpop_proofs.ts";
 import type { DpopBinding } from "../auth/tokens/refresh_families.ts";
 import type { RequestContext } from "../http/context.ts";
@@ -37,10 +36,10 @@ export async function tokenRequestBinding(
     origin: originOf(ctx),
   });
   if (!proof && client.registered?.dpopBound) {
-    throw new AuthFailure(
-      "invalid_dpop_proof",
+    throw dpop.refuse(
+      "missing",
       `Client "${client.clientId}" must send a DPoP proof with every token request`,
-      { reason: "missing" },
+      originOf(ctx),
     );
   }
   const nonce = await dpop.nonce();

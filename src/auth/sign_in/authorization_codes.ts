@@ -128,6 +128,11 @@ export class AuthorizationCodes {
       throw invalidGrant("code_verifier does not match the code_challenge");
     }
     if (record.dpopJkt && record.dpopJkt !== exchange.dpop?.jkt) {
+      (this.#deps.events ?? UNRECORDED).record({
+        event: "dpop_proof_refused",
+        client: record.clientId,
+        reason: "key_mismatch",
+      }, exchange.origin);
       throw new AuthFailure(
         "invalid_dpop_proof",
         "Authorization code is bound to a DPoP key (dpop_jkt): send a proof made with it",

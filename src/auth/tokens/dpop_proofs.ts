@@ -101,6 +101,15 @@ export class DpopProofs {
   }
 
   /**
+   * A refusal found outside the proof itself (no proof where one is required, a proof of another
+   * key than the token's), reported as {@linkcode verify}'s are; throw what it returns.
+   */
+  refuse(reason: "missing" | "key_mismatch", message: string, origin?: Origin): AuthFailure {
+    this.#deps.events?.record({ event: "dpop_proof_refused", reason }, origin);
+    return refused(message, reason);
+  }
+
+  /**
    * Checks the `DPoP` header (`header`, as the request's headers join it; null when absent)
    * against `target`; undefined when there is none. Throws AuthFailure `invalid_dpop_proof`, or
    * `use_dpop_nonce` with the nonce to use.
