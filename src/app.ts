@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     route("/refresh", { POST: createRefreshHandler({ families, bodyLimits }) }, {
       errors: "flask_with_code",
     }),
-    route("/logout", { POST: createLogoutHandler({ tokens, families }) }),
+    route("/logout", { POST: createLogoutHandler({ tokens, families, dpop }) }),
     route("/oauth/token", {
       POST: createOAuthTokenHandler({
         passwordLogin,

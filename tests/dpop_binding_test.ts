@@ -229,3 +229,35 @@ Deno.test("a code asked for with dpop_jkt is redeemed only with a proof of that 
   }));
   assert.equal(redirectedTo(refused, spa.redirectUri).get("error"), "invalid_request");
 });
+
+Deno.test("introspection calls a DPoP-bound token DPoP, and /logout takes it with its proof", async () => {
+  await using server = await startTestServer({
+    users: { alice: PASSWORD },
+    env: {
+      OAUTH_CLIENTS: "rs:rs-secret-0123456789abcdefghijklmnopqrstuv",
+      OAUTH_INTROSPECTORS: "rs",
+    },
+  });
+  const key = await DpopKey.generate("EdDSA");
+  const { access } = await dpopPasswordLogin(server, key, USER);
+  const introspected = await fetch(`${server.url}/oauth/introspect`, {
+    client: server.client,
+    method: "POST",
+    headers: { authorization: `Basic ${btoa("rs:rs-secret-0123456789abcdefghijklmnopqrstuv")}` },
+    body: new URLSearchParams({ token: access }),
+  });
+  const body = await introspected.json();
+  assert.equal(body.active, true);
+  assert.equal(body.token_type, "DPoP");
+  assert.deepEqual(body.cnf, { jkt: await key.thumbprint() });
+
+  const logoutUrl = `${server.url}/logout`;
+  const asBearer = await callResource(server, "/logout", `Bearer ${access}`, [], "POST");
+  assert.equal(asBearer.res.status, 401);
+  const proof = await key.proof("POST", logoutUrl, { accessToken: access });
+  const out = await callResource(server, "/logout", `DPoP ${access}`, [proof], "POST");
+  assert.equal(out.res.status, 200, JSON.stringify(out.body));
+  const after = await dpopHello(server, key, access);
+  assert.equal(after.res.status, 401);
+  assert.match(after.res.headers.get("www-authenticate")!, /^DPoP .*error="invalid_token"/);
+});

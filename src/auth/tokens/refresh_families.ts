@@ -331,7 +331,13 @@ export class RefreshFamilies {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
       const username = claims && userNameOf(claims);
       return claims && visible(claims.client_id)
-        ? { active: true, token_type: "Bearer", ...(username && { username }), ...claims }
+        ? {
+          active: true,
+          // A DPoP-bound token says so, with its `cnf` (RFC 9449 §6.2).
+          token_type: claims.cnf ? "DPoP" : "Bearer",
+          ...(username && { username }),
+          ...claims,
+        }
         : undefined;
     };
     const [first, second] = hint === "refresh_token" ? [refresh, access] : [access, refresh];
