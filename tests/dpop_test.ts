@@ -199,3 +199,23 @@ Deno.test("discovery names the DPoP proof algorithms, asymmetric ones only", asy
   assert.ok(algs.includes("ES256") && algs.includes("EdDSA"), String(algs));
   assert.ok(!algs.some((alg) => alg === "none" || alg.startsWith("HS")), String(algs));
 });
+
+Deno.test("refused DPoP proofs are counted by reason in the metrics, replays as replayed", async () => {
+  await using server = await startTestServer({
+    users: { alice: USER.password },
+    env: { METRICS_PORT: "0" },
+  });
+  const key = await DpopKey.generate();
+  const htu = `${server.url}/oauth/token`;
+  const proof = await key.proof("POST", htu);
+  await dpopTokenRequest(server, passwordForm(), [proof]);
+  await dpopTokenRequest(server, passwordForm(), [proof]);
+  await dpopTokenRequest(server, passwordForm(), [await key.proof("GET", htu)]);
+  const text = await (await fetch(server.running.metricsUrl!)).text();
+  const count = (reason: string) =>
+    new RegExp(`^auth_dpop_proofs_refused_total\\{reason="${reason}"\\} (\\d+)`, "m").exec(text)
+      ?.[1];
+  assert.equal(count("replayed"), "1", text);
+  assert.equal(count("method"), "1");
+  assert.equal(count("signature"), "0", "every reason is there from the start");
+});
