@@ -17,6 +17,7 @@ import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import type { PushedRequests } from "./auth/sign_in/pushed_requests.ts";
 import { SignOutFlow } from "./auth/sign_in/sign_out.ts";
 import type { AccessClaims, AccessTokens } from "./auth/tokens/access_tokens.ts";
+import type { DpopProofs } from "./auth/tokens/dpop_proofs.ts";
 import type { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import type { KeyRing } from "./auth/tokens/signing_keys.ts";
 import type { Config, PublicIdentity } from "./config.ts";
@@ -111,11 +112,14 @@ export interface AppDeps {
   observer?: RequestObserver;
   /** Whether the HTTPS listener is closing (see the edge's `closing`). */
   closing?: () => boolean;
+  /** DPoP proof checks (RFC 9449) of the token endpoint and the protected resources. */
+  dpop: DpopProofs;
 }
 
 /** Builds the HTTPS request handler: the route table behind the common edge. */
 export function createApp(deps: AppDeps): ServeHandler {
   const { config, identity, logger, keys, tokens, passwordLogin, families, clients, signIn } = deps;
+  const { dpop } = deps;
   const health = { accessLog: config.logHealthChecks };
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   const oauth = { families, clients, bodyLimits };
@@ -139,7 +143,7 @@ export function createApp(deps: AppDeps): ServeHandler {
   );
   const authorize = createAuthorizeHandler(signInFlow, pages);
   const endSession = createEndSessionHandler(signOutFlow, pages);
-  const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo });
+  const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo, dpop });
   const metadata = createMetadataHandler({ ...identity, keys, scopes: signIn.policy });
   const verificationUri = `${identity.publicUrl}${DEVICE_PATH}`;
   const device = createDeviceHandlers(
@@ -161,11 +165,11 @@ export function createApp(deps: AppDeps): ServeHandler {
         bodyLimits,
       }),
     }),
-    route("/hello", { GET: createHelloHandler({ tokens }) }),
+    route("/hello", { GET: createHelloHandler({ tokens, dpop }) }),
     route("/refresh", { POST: createRefreshHandler({ families, bodyLimits }) }, {
       errors: "flask_with_code",
     }),
-    route("/logout", { POST: createLogoutHandler({ tokens, families }) }),
+    route("/logout", { POST: createLogoutHandler({ tokens, families, dpop }) }),
     route("/oauth/token", {
       POST: createOAuthTokenHandler({
         passwordLogin,
@@ -174,6 +178,7 @@ export function createApp(deps: AppDeps): ServeHandler {
         tokens,
         policy: signIn.policy,
         devices: signIn.devices,
+        dpop,
       }),
     }, { errors: "oauth" }),
     route("/oauth/revoke", { POST: createOAuthRevokeHandler(oauth) }, { errors: "oauth" }),

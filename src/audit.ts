@@ -81,5 +81,8 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
       return metrics.deviceCodes.add(1, { event: event.replace("device_code_", "") });
     case "user_code_refused":
       return metrics.userCodesRefused.add(1, { reason: reason ?? "unknown" });
+    case "dpop_proof_refused":
+    case "dpop_proof_replayed":
+      return metrics.dpopRefusals.add(1, { reason: reason ?? "invalid" });
   }
 }

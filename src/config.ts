@@ -82,6 +82,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Realm named in `WWW-Authenticate`. */
   realm: string;
+  /** Whether every DPoP proof must carry a nonce the service made (RFC 9449 §8). */
+  dpopNonceRequired: boolean;
 }
 
 /** How the service names itself in tokens. */

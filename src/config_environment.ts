@@ -55,6 +55,7 @@ export const ENV_VARIABLES = [
   "METRICS_PORT",
   "METRICS_HOST",
   "AUTH_REALM",
+  "DPOP_NONCE",
 ] as const;
 
 /**

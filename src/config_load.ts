@@ -153,6 +153,7 @@ export function loadConfig(args: string[], env: Env): Config {
     mfaRequired: boolean("MFA_REQUIRED", env.MFA_REQUIRED),
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
+    dpopNonceRequired: boolean("DPOP_NONCE", env.DPOP_NONCE),
   };
 }
 

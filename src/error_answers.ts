@@ -9,6 +9,7 @@
  */
 import { IN_FLIGHT } from "./auth/accounts/throttle.ts";
 import { type AuthErrorCode, AuthFailure } from "./auth/errors.ts";
+import { DPOP_ALGORITHMS } from "./auth/tokens/dpop_proofs.ts";
 import type { ErrorDialect } from "./http/context.ts";
 import type { ErrorResponder } from "./http/edge.ts";
 import { HttpError } from "./http/errors.ts";
@@ -131,7 +132,12 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   expired_request: { status: 400 },
   too_many_sign_ins: { status: 429, wireCode: "temporarily_unavailable" },
   invalid_request_uri: { status: 400, wireCode: "invalid_request_uri" },
+  // DPoP (RFC 9449 §5, §8): 400 at the token endpoint, 401 with a challenge at a resource.
+  ...oauthErrors(400, ["invalid_dpop_proof", "use_dpop_nonce"]),
 };
+
+/** The DPoP proof refusals, answered 401 at a protected resource (RFC 9449 §7.1, §9). */
+const DPOP_RESOURCE_STATUS = 401;
 
 const STORE_ANSWERS: Record<StoreErrorCode, (error: StoreFailure) => ErrorAnswer> = {
   unavailable: () => ({
@@ -194,9 +200,18 @@ function protocolAnswer(error: HttpError, dialect: ErrorDialect): ErrorAnswer {
 }
 
 function authAnswer(error: AuthFailure, realm: string): ErrorAnswer {
-  const { status, wireCode, bearerChallenge } = AUTH_ANSWERS[error.code];
+  const { wireCode, bearerChallenge } = AUTH_ANSWERS[error.code];
+  let { status } = AUTH_ANSWERS[error.code];
   const headers: Record<string, string> = {};
-  if (bearerChallenge) headers["www-authenticate"] = bearerChallengeFor(realm, error, wireCode);
+  if (error.dpopChallenge) {
+    if (error.code === "invalid_dpop_proof" || error.code === "use_dpop_nonce") {
+      status = DPOP_RESOURCE_STATUS;
+    }
+    headers["www-authenticate"] = challengeFor("DPoP", realm, error, wireCode);
+  } else if (bearerChallenge) {
+    headers["www-authenticate"] = challengeFor("Bearer", realm, error, wireCode);
+  }
+  if (error.dpopNonce !== undefined) headers["dpop-nonce"] = error.dpopNonce;
   if (error.code === "invalid_client") headers["www-authenticate"] = BASIC_CHALLENGE;
   if (error.retryAfterSeconds !== undefined) {
     headers["retry-after"] = String(error.retryAfterSeconds);
@@ -232,8 +247,12 @@ function pageTitle(status: number): string {
   return "This request cannot be completed";
 }
 
-/** Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge. */
-function bearerChallengeFor(
+/**
+ * Builds an RFC 6750 `WWW-Authenticate: Bearer` challenge, or an RFC 9449 §7.1 `DPoP` one, which
+ * also names the proof algorithms accepted.
+ */
+function challengeFor(
+  scheme: "Bearer" | "DPoP",
   realm: string,
   error: AuthFailure,
   wireCode: string | undefined,
@@ -243,7 +262,8 @@ function bearerChallengeFor(
     parts.push(`error="${wireCode}"`, `error_description="${quotable(error.message)}"`);
   }
   if (error.scope) parts.push(`scope="${quotable(error.scope)}"`);
-  return `Bearer ${parts.join(", ")}`;
+  if (scheme === "DPoP") parts.push(`algs="${DPOP_ALGORITHMS.join(" ")}"`);
+  return `${scheme} ${parts.join(", ")}`;
 }
 
 function quotable(text: string): string {

@@ -63,6 +63,24 @@ const REFRESH_OUTCOMES: readonly string[] = [
   "revoked",
   "client_mismatch",
 ];
+/** `auth_dpop_proofs_refused_total` reasons: why a DPoP proof was refused, replays included. */
+const DPOP_REFUSALS: readonly string[] = [
+  "multiple",
+  "malformed",
+  "type",
+  "algorithm",
+  "private_key",
+  "signature",
+  "method",
+  "url",
+  "iat",
+  "jti",
+  "ath",
+  "nonce",
+  "missing",
+  "key_mismatch",
+  "replayed",
+];
 /** `auth_token_verifications_total` outcomes: valid, or why the token service refused a token. */
 const TOKEN_OUTCOMES: readonly string[] = [
   "valid",
@@ -162,6 +180,8 @@ export class Metrics {
   readonly deviceCodes = this.#counter("auth_device_codes", "Device authorizations by event");
   /** User codes refused on the device page, by `reason`. */
   readonly userCodesRefused = this.#counter("auth_user_codes_refused", "User codes refused");
+  /** DPoP proofs refused, by `reason` (`replayed` for a `jti` seen before). */
+  readonly dpopRefusals = this.#counter("auth_dpop_proofs_refused", "DPoP proofs refused");
 
   constructor() {
     for (const outcome of LOGIN_OUTCOMES) this.logins.add(0, { outcome });
@@ -172,6 +192,7 @@ export class Metrics {
     for (const outcome of PUSHED_REQUEST_OUTCOMES) this.pushedRequests.add(0, { outcome });
     for (const event of DEVICE_CODE_EVENTS) this.deviceCodes.add(0, { event });
     for (const reason of USER_CODE_REFUSALS) this.userCodesRefused.add(0, { reason });
+    for (const reason of DPOP_REFUSALS) this.dpopRefusals.add(0, { reason });
     this.#meter.createObservableCounter("auth_http_requests", {
       description: "HTTP requests answered",
     }).addCallback((result) => {

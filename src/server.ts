@@ -30,6 +30,9 @@ import { AccountSessions } from "./auth/sign_in/account_sessions.ts";
 import { PasswordChange } from "./auth/accounts/password_change.ts";
 import { InvalidTokenBudget } from "./auth/tokens/invalid_token_budget.ts";
 import { AccessTokens } from "./auth/tokens/access_tokens.ts";
+import { DpopNonces } from "./auth/tokens/dpop_nonces.ts";
+import { DpopProofs } from "./auth/tokens/dpop_proofs.ts";
+import { DpopReplays } from "./auth/tokens/dpop_replays.ts";
 import { userInfo } from "./auth/sign_in/userinfo.ts";
 import { loadTlsFiles, type TlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
@@ -110,6 +113,8 @@ interface Services {
   revocations: RevocationList;
   devices: DeviceTokens;
   hasher: PasswordHasher;
+  /** The DPoP nonces every instance makes and accepts alike. */
+  dpopNonces: DpopNonces;
   /** Stops the background work and closes the store. */
   close(): Promise<void>;
 }
@@ -225,6 +230,7 @@ async function openServices(
   let revocations: RevocationList | undefined;
   let devices: DeviceTokens;
   let idTokenKeys: IdTokenKeys;
+  let dpopNonces: DpopNonces;
   try {
     keys = await KeyRing.open(store, {
       secret: config.jwtSecret,
@@ -238,6 +244,7 @@ async function openServices(
     });
     devices = await DeviceTokens.open(store, config.deviceTokens);
     idTokenKeys = await IdTokenKeys.open(store);
+    dpopNonces = await DpopNonces.open(store);
   } catch (error) {
     keys?.close();
     revocations?.close();
@@ -274,6 +281,7 @@ async function openServices(
     devices,
     idTokenKeys,
     hasher,
+    dpopNonces,
     async close() {
       clearInterval(pruning);
       storeHealth.close();
@@ -288,13 +296,14 @@ async function openServices(
 function buildApp(
   config: Config,
   logger: Logger,
-  { store, storeHealth, keys, idTokenKeys, revocations, devices, hasher, metrics }: Services,
+  services: Services,
   { listeningUrl, draining, closing }: {
     listeningUrl: string;
     draining: () => boolean;
     closing: () => boolean;
   },
 ): { handler: ServeHandler; tokens: AccessTokens } {
+  const { store, storeHealth, keys, idTokenKeys, revocations, devices, hasher, metrics } = services;
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new AccessTokens(keys, {
     issuer: identity.issuer,
@@ -360,6 +369,10 @@ function buildApp(
       ),
   });
 
+  const dpop = new DpopProofs(
+    { replays: new DpopReplays(store), nonces: services.dpopNonces, events },
+    { publicUrl: identity.publicUrl, nonceRequired: config.dpopNonceRequired },
+  );
   const handler = createApp({
     config,
     identity,
@@ -399,6 +412,7 @@ function buildApp(
     },
     observer: metrics?.requestObserver,
     closing,
+    dpop,
   });
   return { handler, tokens };
 }

@@ -71,6 +71,7 @@ Deno.test("SqliteStore.open migrates a new file to the latest schema in WAL mode
       "clients",
       "consents",
       "device_authorizations",
+      "dpop_proofs",
       "id_token_keys",
       "passkeys",
       "pending_requests",

@@ -19,6 +19,7 @@ import { signInContract } from "./store_contract/sign_in.ts";
 import { tokensContract } from "./store_contract/tokens.ts";
 import { deviceAuthorizationsContract } from "./store_contract/device_authorizations.ts";
 import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
+import { dpopProofsContract } from "./store_contract/dpop_proofs.ts";
 
 export type { StoreContractOptions } from "./store_contract/setup.ts";
 
@@ -50,4 +51,5 @@ export function storeContract(
   deviceAuthorizationsContract(context);
   lifecycleContract(context);
   passkeysContract(context);
+  dpopProofsContract(context);
 }

@@ -27,6 +27,8 @@
  *   another client's (RFC 9126 §4); shown as a page, as no redirect URI can be trusted.
  * - `authorization_pending`, `slow_down`, `expired_token` (and `access_denied`): RFC 8628 §3.5
  *   answers to a device polling the token endpoint.
+ * - `invalid_dpop_proof`, `use_dpop_nonce`: RFC 9449 §5 and §8 (a refused DPoP proof; a proof
+ *   without the server's current nonce, which `dpopNonce` carries).
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -58,7 +60,9 @@ export type AuthErrorCode =
   | "authorization_pending"
   | "slow_down"
   | "expired_token"
-  | "invalid_passkey";
+  | "invalid_passkey"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {
@@ -68,6 +72,10 @@ export interface AuthFailureDetails extends ErrorOptions {
   retryAfterSeconds?: number;
   /** A short label of the cause, for metrics (such as `expired` for an `invalid_token`). */
   reason?: string;
+  /** Whether a protected resource answers with a `DPoP` challenge (RFC 9449 §7.1). */
+  dpopChallenge?: boolean;
+  /** The nonce a DPoP client must put in its next proof (RFC 9449 §8), for `use_dpop_nonce`. */
+  dpopNonce?: string;
 }
 
 /** A failed authentication step; `message` is safe to show to the client. */
@@ -80,6 +88,10 @@ export class AuthFailure extends Error {
   readonly retryAfterSeconds?: number;
   /** A short label of the cause, for metrics. */
   readonly reason?: string;
+  /** Whether a protected resource answers with a `DPoP` challenge (RFC 9449 §7.1). */
+  readonly dpopChallenge?: boolean;
+  /** The nonce a DPoP client must put in its next proof (RFC 9449 §8). */
+  readonly dpopNonce?: string;
 
   constructor(code: AuthErrorCode, message: string, details: AuthFailureDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -88,6 +100,8 @@ export class AuthFailure extends Error {
     this.scope = details.scope;
     this.retryAfterSeconds = details.retryAfterSeconds;
     this.reason = details.reason;
+    this.dpopChallenge = details.dpopChallenge;
+    this.dpopNonce = details.dpopNonce;
   }
 }
 

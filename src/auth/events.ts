@@ -50,7 +50,9 @@ export type SecurityEventName =
   | "passkey_renamed"
   | "passkey_removed"
   | "passkey_succeeded"
-  | "passkey_refused";
+  | "passkey_refused"
+  | "dpop_proof_refused"
+  | "dpop_proof_replayed";
 
 /** One security event. */
 export interface SecurityEvent {

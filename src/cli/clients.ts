@@ -66,6 +66,11 @@ export const CLIENTS_COMMAND: CommandSpec = {
           name: "require-par",
           help: "Refuse its authorization requests unless pushed first to /oauth/par (RFC 9126)",
         },
+        {
+          name: "dpop",
+          help:
+            "Require a DPoP proof (RFC 9449) with every token request: its tokens are key-bound",
+        },
       ],
     },
     { name: "clients list", summary: "List the registered clients and their settings" },
@@ -167,6 +172,7 @@ function readRegistration(clientId: string, values: OptionValues): ClientRegistr
     }),
     ...(name !== undefined && { name }),
     ...(values["require-par"] === true && { requirePar: true }),
+    ...(values.dpop === true && { dpopBound: true }),
   };
 }
 
@@ -178,6 +184,7 @@ function describe(client: ClientRecord): string {
     client.firstParty ? "first-party" : "third-party",
     `grants=${client.grantTypes.join(",")}`,
     `scope="${client.scope}"`,
+    ...(client.dpopBound ? ["dpop"] : []),
     ...client.redirectUris.map((uri) => `redirect_uri=${uri}`),
     ...client.postLogoutRedirectUris.map((uri) => `post_logout_redirect_uri=${uri}`),
     ...(client.requirePar ? ["require-par"] : []),

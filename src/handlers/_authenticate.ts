@@ -1,6 +1,7 @@
 /**
  * @module
- * Who is calling: the Bearer access token of a protected resource, or the OAuth client of a
+ * Who is calling: the Bearer or DPoP-bound access token of a protected resource, or the OAuth
+ * client of a
  * token, revocation or introspection request. Each records what it learnt in the request
  * context for the access log, so no handler has to.
  */
@@ -10,30 +11,73 @@ import type { Origin } from "../auth/events.ts";
 import { hasParameter, type RequestParameters, singleParameter } from "../auth/parameters.ts";
 import { requireScope } from "../auth/scopes.ts";
 import { type AccessClaims, type AccessTokens, userNameOf } from "../auth/tokens/access_tokens.ts";
+import { atResource, type DpopProofs } from "../auth/tokens/dpop_proofs.ts";
 import { parseAuthorization } from "../http/authorization.ts";
 import type { RequestContext } from "../http/context.ts";
+import { pathnameOf } from "../http/request_url.ts";
 
 /**
- * Verifies the request's `Authorization: Bearer` access token and, when `scope` is given, that
- * the token grants it (else `insufficient_scope`, RFC 6750 §3.1). Invalid tokens are charged to
- * the client address; a missing header is not an invalid token.
+ * Verifies the request's `Authorization: Bearer` access token, or its `Authorization: DPoP` one
+ * with the `DPoP` proof of the key it is bound to (RFC 9449 §7), and, when `scope` is given, that
+ * the token grants it (else `insufficient_scope`, RFC 6750 §3.1). A DPoP-bound token presented as
+ * Bearer is refused. Invalid tokens are charged to the client address; a missing header is not an
+ * invalid token.
  */
 export async function authenticateBearer(
   req: Request,
   ctx: RequestContext,
-  { tokens, scope }: { tokens: AccessTokens; scope?: string },
+  { tokens, scope, dpop }: { tokens: AccessTokens; scope?: string; dpop?: DpopProofs },
 ): Promise<AccessClaims> {
   const authorization = parseAuthorization(req.headers.get("authorization"));
   if (authorization.scheme === "none") {
     throw new AuthFailure("missing_token", "Missing Authorization Header");
   }
-  if (authorization.scheme !== "bearer") {
+  let claims: AccessClaims;
+  if (authorization.scheme === "bearer") {
+    claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
+    if (claims.cnf !== undefined) {
+      throw atResource(
+        invalidToken('A DPoP-bound token must be presented as "DPoP <token>" with a proof', "dpop"),
+      );
+    }
+  } else if (authorization.scheme === "dpop" && dpop) {
+    claims = await dpopBound(req, ctx, { tokens, dpop, token: authorization.token })
+      .catch((error) => {
+        throw atResource(error);
+      });
+  } else {
     throw invalidToken('Authorization header must be "Bearer <token>"');
   }
-  const claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
   ctx.user = userNameOf(claims);
   ctx.client = claims.client_id;
-  if (scope !== undefined) requireScope(claims.scope, scope);
+  if (scope !== undefined) {
+    try {
+      requireScope(claims.scope, scope);
+    } catch (error) {
+      throw authorization.scheme === "dpop" ? atResource(error) : error;
+    }
+  }
+  return claims;
+}
+
+/** Verifies a DPoP-bound access token and the proof of its key that goes with it. */
+async function dpopBound(
+  req: Request,
+  ctx: RequestContext,
+  { tokens, dpop, token }: { tokens: AccessTokens; dpop: DpopProofs; token: string },
+): Promise<AccessClaims> {
+  const claims = await tokens.verify(token, { from: ctx.addressGroup });
+  const proof = await dpop.verify(req.headers.get("dpop"), {
+    method: req.method,
+    path: pathnameOf(req.url),
+    accessToken: token,
+    origin: originOf(ctx),
+  });
+  if (!proof) throw dpop.refuse("missing", "Missing DPoP proof", originOf(ctx));
+  if (claims.cnf === undefined) throw invalidToken("Token is not bound to a DPoP key", "dpop");
+  if (claims.cnf.jkt !== proof.jkt) {
+    throw dpop.refuse("key_mismatch", "DPoP proof key is not the token's", originOf(ctx));
+  }
   return claims;
 }
 

@@ -9,6 +9,7 @@ import type { TokenPair } from "../auth/tokens/refresh_families.ts";
 import type { RequestContext } from "../http/context.ts";
 import { readCookie, strictCookie } from "../http/cookies.ts";
 import { json } from "../http/json.ts";
+import type { TokenBinding } from "./_dpop.ts";
 
 /** The cookie that carries a device token. */
 export const DEVICE_COOKIE = "__Host-device";
@@ -22,6 +23,7 @@ export function tokenResponse(
   pair: TokenPair,
   ctx: RequestContext,
   device?: IssuedDevice,
+  binding?: TokenBinding,
 ): Response {
   return grantResponse(
     {
@@ -33,24 +35,28 @@ export function tokenResponse(
     },
     ctx,
     device,
+    binding,
   );
 }
 
 /**
  * The answer of every grant: a refresh token, an OpenID Connect `id_token` and a device token
- * when the grant issued them.
+ * when the grant issued them; `token_type` `DPoP` for tokens bound to a DPoP key (RFC 9449 §5),
+ * with the nonce for the next proof when nonces are required.
  */
 export function grantResponse(
   grant: GrantResult,
   ctx: RequestContext,
   device?: IssuedDevice,
+  binding: TokenBinding = {},
 ): Response {
   ctx.user = grant.username;
   const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache" };
   if (device) headers["set-cookie"] = deviceCookie(device);
+  if (binding.nonce !== undefined) headers["dpop-nonce"] = binding.nonce;
   return json({
     access_token: grant.accessToken,
-    token_type: "Bearer",
+    token_type: binding.dpop ? "DPoP" : "Bearer",
     expires_in: grant.expiresIn,
     ...(grant.refreshToken !== undefined && { refresh_token: grant.refreshToken }),
     scope: grant.scope,

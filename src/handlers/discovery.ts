@@ -6,6 +6,7 @@
  * in them within a second.
  */
 import { DEVICE_CODE_GRANT } from "../auth/clients/grants.ts";
+import { DPOP_ALGORITHMS } from "../auth/tokens/dpop_proofs.ts";
 import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
 import { ACR_VALUES_SUPPORTED } from "../auth/sign_in/authentication_context.ts";
@@ -105,6 +106,7 @@ export function createMetadataHandler(
       pushed_authorization_request_endpoint: `${publicUrl}/oauth/par`,
       require_pushed_authorization_requests: false,
       device_authorization_endpoint: `${publicUrl}/oauth/device_authorization`,
+      dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });
   };
 }

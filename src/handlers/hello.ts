@@ -4,17 +4,21 @@
  */
 import { HELLO_SCOPE } from "../auth/scopes.ts";
 import { type AccessTokens, userNameOf } from "../auth/tokens/access_tokens.ts";
+import type { DpopProofs } from "../auth/tokens/dpop_proofs.ts";
 import type { Handler } from "../http/context.ts";
 import { json } from "../http/json.ts";
 import { authenticateBearer } from "./_authenticate.ts";
 
 /**
  * `GET /hello`: greets the token's user by name, from the token alone; a client's token for
- * itself is greeted as the client it is, never as a user. The token needs the `hello` scope.
+ * itself is greeted as the client it is, never as a user. The token needs the `hello` scope;
+ * a DPoP-bound one comes with its proof.
  */
-export function createHelloHandler({ tokens }: { tokens: AccessTokens }): Handler {
+export function createHelloHandler(
+  { tokens, dpop }: { tokens: AccessTokens; dpop?: DpopProofs },
+): Handler {
   return async function hello(req, ctx) {
-    const claims = await authenticateBearer(req, ctx, { tokens, scope: HELLO_SCOPE });
+    const claims = await authenticateBearer(req, ctx, { tokens, scope: HELLO_SCOPE, dpop });
     const name = userNameOf(claims) ?? `client ${claims.client_id ?? claims.sub}`;
     return json({ message: `Hello, ${name}! You're authenticated.` });
   };

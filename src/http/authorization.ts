@@ -1,6 +1,7 @@
 /**
  * @module
- * The one parser of the `Authorization` header: Bearer tokens (RFC 6750 §2.1) and HTTP Basic
+ * The one parser of the `Authorization` header: Bearer tokens (RFC 6750 §2.1), DPoP-bound tokens
+ * (RFC 9449 §7.1) and HTTP Basic
  * client credentials (RFC 7617). RFC 6749 §2.3.1 form-encodes the id and secret first, which
  * most clients (curl -u, many libraries) do not, so a secret is read both ways. It only reads
  * the header; deciding what a missing or malformed one means is the caller's.
@@ -11,6 +12,7 @@ export type Authorization =
   | { scheme: "none" }
   | { scheme: "bearer"; token: string }
   | { scheme: "malformed_bearer" }
+  | { scheme: "dpop"; token: string }
   | { scheme: "basic"; id: string; secrets: BasicSecret }
   | { scheme: "malformed_basic" }
   | { scheme: "other" };
@@ -22,6 +24,7 @@ export type Authorization =
 export type BasicSecret = readonly [string] | readonly [string, string];
 
 const BEARER_PREFIX = "bearer ";
+const DPOP_PREFIX = "dpop ";
 const BASIC = /^Basic +([A-Za-z0-9+/]+=*) *$/i;
 const NONE: Authorization = { scheme: "none" };
 const MALFORMED_BEARER: Authorization = { scheme: "malformed_bearer" };
@@ -40,6 +43,10 @@ export function parseAuthorization(header: string | null): Authorization {
   if (header.slice(0, BEARER_PREFIX.length).toLowerCase() === BEARER_PREFIX) {
     const token = header.slice(BEARER_PREFIX.length).trim();
     return token === "" || token.includes(" ") ? MALFORMED_BEARER : { scheme: "bearer", token };
+  }
+  if (header.slice(0, DPOP_PREFIX.length).toLowerCase() === DPOP_PREFIX) {
+    const token = header.slice(DPOP_PREFIX.length).trim();
+    return token === "" || token.includes(" ") ? MALFORMED_BEARER : { scheme: "dpop", token };
   }
   const basic = BASIC.exec(header);
   return basic ? parseBasic(basic[1]) : { scheme: "other" };

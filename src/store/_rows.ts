@@ -90,6 +90,7 @@ const FAMILY_KINDS = {
   expiresAt: "number",
   accessExpiresAt: "number",
   revokedAt: "number?",
+  dpopJkt: "text",
 } as const;
 
 /** A `refresh_families` row. */
@@ -103,7 +104,8 @@ export const REFRESH_TOKEN_STATE_COLUMNS =
   `t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at, t.used_at,
    f.username AS family_username, f.subject AS family_subject, f.client_id AS family_client_id,
    f.created_at AS family_created_at, f.expires_at AS family_expires_at,
-   f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at`;
+   f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at,
+   f.dpop_jkt AS family_dpop_jkt`;
 
 const toRefreshToken = rowReader<RefreshTokenRecord>({
   tokenHash: "text",
@@ -148,6 +150,7 @@ export const toClient = rowReader<ClientRecord>({
   grantTypes: "json",
   createdAt: "number",
   requirePar: "flag",
+  dpopBound: "flag",
 });
 
 /** A `pending_requests` row. */
@@ -178,6 +181,7 @@ export const toAuthorizationCode = rowReader<AuthorizationCodeRecord>({
   usedAt: "number?",
   familyId: "text",
   replayedAt: "number?",
+  dpopJkt: "text",
 });
 
 /** A `browser_sessions` row. */

@@ -356,3 +356,19 @@ export function passkeyTable(d: Dialect): string {
    )${d.tableOptions};
    CREATE INDEX passkeys_subject ON passkeys (subject);`;
 }
+
+/**
+ * Sender-constrained tokens (DPoP): clients that must use them, the key a public client's
+ * refresh family and an authorization code (`dpop_jkt`) are bound to, and the proofs seen
+ * (hashed), kept until their window ends.
+ */
+export function dpopTables(d: Dialect): string {
+  return `ALTER TABLE clients ADD COLUMN dpop_bound ${d.flag} NOT NULL DEFAULT false;
+   ALTER TABLE refresh_families ADD COLUMN dpop_jkt TEXT;
+   ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+   CREATE TABLE dpop_proofs (
+     proof_hash TEXT PRIMARY KEY,
+     expires_at ${d.integer} NOT NULL
+   )${d.tableOptions};
+   CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at);`;
+}

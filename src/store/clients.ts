@@ -27,6 +27,8 @@ export interface ClientRecord {
   createdAt: UnixSeconds;
   /** Its authorization requests must be pushed first (RFC 9126): plain ones are refused. */
   requirePar: boolean;
+  /** Whether every token request of the client must carry a DPoP proof (absent: false). */
+  dpopBound?: boolean;
 }
 
 /** What removing a client ends, and when. */

@@ -25,6 +25,7 @@ import {
   createDeviceAuthorizationStore,
   pruneDeviceAuthorizations,
 } from "./postgres/device_authorizations.ts";
+import { createDpopProofStore, pruneDpopProofs } from "./postgres/dpop_proofs.ts";
 
 /** The shared store. */
 export type PostgresStore = Store;
@@ -64,6 +65,7 @@ export const PostgresStore = {
       ...createRememberedDeviceStore(sql),
       ...createPushedRequestStore(sql),
       ...createDeviceAuthorizationStore(sql),
+      ...createDpopProofStore(sql),
 
       async pruneExpired(now) {
         await transaction(sql, async (tx) => {
@@ -74,6 +76,7 @@ export const PostgresStore = {
           await pruneRememberedDevices(tx, now);
           await prunePushedRequests(tx, now);
           await pruneDeviceAuthorizations(tx, now);
+          await pruneDpopProofs(tx, now);
         });
       },
 

@@ -60,6 +60,8 @@ export interface AuthorizationCodeRecord {
   familyId: string | null;
   /** When a replay was first seen. */
   replayedAt: UnixSeconds | null;
+  /** The DPoP key thumbprint the request bound the code to (RFC 9449 §10); null or absent: none. */
+  dpopJkt?: string | null;
 }
 
 /** What happened when an authorization code was presented. */

@@ -25,6 +25,11 @@ import {
   createDeviceAuthorizationStore,
   pruneDeviceAuthorizations,
 } from "./sqlite/device_authorizations.ts";
+import {
+  createDpopProofStore,
+  openDpopProofConnection,
+  pruneDpopProofs,
+} from "./sqlite/dpop_proofs.ts";
 
 /** The embedded store. */
 export interface SqliteStore extends Store {
@@ -52,6 +57,7 @@ export const SqliteStore = {
    */
   async open(path: string, options: { readOnly?: boolean } = {}): Promise<SqliteStore> {
     const { db, looseModes } = await openDatabase(path, options);
+    const proofsDb = await run(() => openDpopProofConnection(db, path, options));
     return {
       looseModes,
       ...createAccountStore(db),
@@ -64,6 +70,7 @@ export const SqliteStore = {
       ...createRememberedDeviceStore(db),
       ...createPushedRequestStore(db),
       ...createDeviceAuthorizationStore(db),
+      ...createDpopProofStore(proofsDb),
 
       async pruneExpired(now) {
         await transaction(db, () => {
@@ -74,6 +81,7 @@ export const SqliteStore = {
           pruneRememberedDevices(db, now);
           prunePushedRequests(db, now);
           pruneDeviceAuthorizations(db, now);
+          pruneDpopProofs(db, now);
         });
       },
 
@@ -86,6 +94,7 @@ export const SqliteStore = {
       },
 
       async close() {
+        if (proofsDb !== db && proofsDb.isOpen) await run(() => proofsDb.close());
         if (db.isOpen) await run(() => db.close());
       },
     };

@@ -18,6 +18,7 @@ import type { PasskeyStore } from "./passkeys.ts";
 import type { SignInStore } from "./sign_in.ts";
 import type { TokenStore } from "./tokens.ts";
 import type { DeviceAuthorizationStore } from "./device_authorizations.ts";
+import type { DpopProofStore } from "./dpop_proofs.ts";
 
 export * from "./accounts.ts";
 export * from "./clients.ts";
@@ -29,6 +30,7 @@ export * from "./sign_in.ts";
 export * from "./tokens.ts";
 export * from "./pushed_requests.ts";
 export * from "./device_authorizations.ts";
+export * from "./dpop_proofs.ts";
 
 /** What every store does besides its parts: housekeeping, readiness and release. */
 export interface StoreLifecycle {
@@ -36,8 +38,8 @@ export interface StoreLifecycle {
    * Deletes expired refresh tokens, families past both their expiry and their access tokens'
    * (with their tokens), expired revocations, stale throttle entries, pending steps, browser
    * sessions (with their family links), expired authorization codes and pushed authorization
-   * requests, used or not, expired remembered devices, and device authorizations past their
-   * retention.
+   * requests, used or not, expired remembered devices, device authorizations past their
+   * retention, and DPoP proofs past their window.
    */
   pruneExpired(now: UnixSeconds): Promise<void>;
   /** Answers when the database does; for readiness checks. */
@@ -60,4 +62,5 @@ export type Store =
   & PushedRequestStore
   & DeviceAuthorizationStore
   & PasskeyStore
+  & DpopProofStore
   & StoreLifecycle;

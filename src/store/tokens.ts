@@ -58,6 +58,11 @@ export interface RefreshFamilyRecord {
   accessExpiresAt: UnixSeconds;
   /** When the family was revoked (logout, reuse, account change); null while it lives. */
   revokedAt: UnixSeconds | null;
+  /**
+   * The RFC 7638 thumbprint of the DPoP key a public client's family is bound to: every refresh
+   * must prove possession of it. Null (or absent) for an unbound family.
+   */
+  dpopJkt?: string | null;
 }
 
 /** A refresh token as stored: only the SHA-256 of the token itself. */

@@ -10,6 +10,7 @@ import type { StartupResult } from "./startup.ts";
 import type { StormResult } from "./storm.ts";
 import { renderTable } from "./table.ts";
 import { renderTokenLoad, type TokenLoad } from "./token_load.ts";
+import { type DpopLoad, renderDpopLoad } from "./dpop_load.ts";
 import { type EndpointLatency, renderEndpointLatency } from "./endpoint_latency.ts";
 import { check, type TargetCheck, TARGETS, verdict } from "./targets.ts";
 import { isClean, type WrkResult } from "./wrk.ts";
@@ -50,6 +51,8 @@ export interface BenchReport {
   tokens: TokenLoad;
   /** Part (j): each endpoint's latency on one kept-alive connection. */
   endpoints: EndpointLatency[];
+  /** Part (k): GET /hello with DPoP proofs against Bearer tokens. */
+  dpop: DpopLoad;
   targets: TargetCheck[];
   warnings: string[];
 }
@@ -280,6 +283,7 @@ export function renderReport(report: BenchReport): string {
 
   out.push(...renderFlood(report.flood, target), "", ...renderSlow(report.slow, target), "");
   out.push(renderTokenLoad(report.tokens), "", renderEndpointLatency(report.endpoints), "");
+  out.push(renderDpopLoad(report.dpop), "");
 
   const passed = report.targets.filter((t) => t.pass).length;
   out.push(

@@ -8,7 +8,8 @@
  * connections are held open, behind HAProxy and against the server alone, and (h) GET /hello with
  * metrics on (METRICS_PORT) against the same server without, alternating in part (a)'s rounds, and
  * (i) client_credentials grants per second against panva's oidc-provider, and (j) each endpoint's
- * p50 and p99 latency on one kept-alive connection. It prints a table
+ * p50 and p99 latency on one kept-alive connection, and (k) GET /hello with DPoP proofs (ES256,
+ * EdDSA) against Bearer tokens. It prints a table
  * and writes the same figures as JSON. Targets are printed as PASS or MISS, never asserted.
  *
  * Everything it starts is stopped in `finally`, and the whole run is bounded in time.
@@ -41,6 +42,7 @@ import { measureSlowClients } from "./slow.ts";
 import { measureStartup } from "./startup.ts";
 import { measureStorm, type StormResult } from "./storm.ts";
 import { measureTokenLoad } from "./token_load.ts";
+import { measureDpopLoad } from "./dpop_load.ts";
 import { measureEndpointLatency } from "./endpoint_latency.ts";
 import { describeErrors, type WrkResult, wrkVersion } from "./wrk.ts";
 import { sleep } from "../helpers/wait.ts";
@@ -289,6 +291,17 @@ async function benchmark(
     signal,
   });
 
+  progress("(k) GET /hello with DPoP proofs against Bearer");
+  const dpop = await measureDpopLoad(fixture, {
+    rounds: options.rounds,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: options.helloConnections,
+    logLevel: options.logLevel,
+    progress,
+    signal,
+  });
+
   const oursRuns = hello.runs.filter((run) => run.target === "ours");
   const memory = {
     idleMiB,
@@ -312,10 +325,12 @@ async function benchmark(
     ...measured,
     tokens,
     endpoints,
+    dpop,
     targets: evaluateTargets(measured),
     warnings: [
       ...warnings({ ...measured, answers, micro, machine, options }),
       ...tokens.warnings,
+      ...dpop.warnings,
     ],
   };
 }
@@ -421,7 +436,9 @@ function timeBoundSeconds(options: BenchOptions): number {
   const loadSeconds = peerSeconds + 3 * options.warmupSeconds +
     6 * options.rounds * options.durationSeconds +
     3 * options.durationSeconds + 60 + 35 + tokenSeconds;
-  return 2 * loadSeconds + 480;
+  // (k): three warm-ups and runs per round, and signing their proofs, which takes about as long.
+  const dpopSeconds = 2 * 3 * (options.warmupSeconds + options.rounds * options.durationSeconds);
+  return 2 * (loadSeconds + dpopSeconds) + 480;
 }
 
 function progress(message: string): void {

@@ -109,6 +109,7 @@ async function assertFamilies(migrated: Store, now: UnixSeconds): Promise<void> 
       expiresAt: now + 1100,
       accessExpiresAt: now + 1100,
       revokedAt: null,
+      dpopJkt: null,
     },
   });
   assert.equal((await migrated.getRefreshToken("live-1"))?.token.usedAt, now - 100);

@@ -69,6 +69,7 @@ export function familyRecord(
     expiresAt: NOW + 86400,
     accessExpiresAt: NOW + 930,
     revokedAt: null,
+    dpopJkt: null,
     ...fields,
   };
 }
@@ -149,6 +150,7 @@ export function clientRecord(clientId: string, fields: Partial<ClientRecord> = {
     grantTypes: ["authorization_code", "refresh_token"],
     createdAt: NOW,
     requirePar: false,
+    dpopBound: false,
     ...fields,
   };
 }
@@ -191,6 +193,7 @@ export function codeRecord(
     usedAt: null,
     familyId: null,
     replayedAt: null,
+    dpopJkt: null,
     ...fields,
   };
 }

@@ -15,26 +15,26 @@ export interface AccessTokenIssuer {
   /** Signs an access token for `subject`. */
   issue(
     subject: string,
-    claims: { scope: string; clientId: string },
+    claims: { scope: string; clientId: string; jkt?: string },
   ): Promise<{ token: string; expiresIn: number }>;
 }
 
 /**
  * Issues an access token to an authenticated confidential client registered for the grant;
  * `requested` must stay within its registered scope, less the user scopes, as every grant's
- * scope is decided ({@linkcode grantScope}).
+ * scope is decided ({@linkcode grantScope}); with `jkt`, the token is bound to that DPoP key.
  */
 export async function clientCredentialsGrant(
   client: ClientIdentity,
   requested: string | undefined,
-  { tokens, policy }: { tokens: AccessTokenIssuer; policy: ScopePolicy },
+  { tokens, policy, jkt }: { tokens: AccessTokenIssuer; policy: ScopePolicy; jkt?: string },
 ): Promise<GrantResult> {
   requireGrant(client, "client_credentials");
   const scope = grantScope(requested, policy, {
     registered: client.registered!.scope,
     excluded: USER_SCOPES,
   });
-  const issued = await tokens.issue(client.clientId, { scope, clientId: client.clientId });
+  const issued = await tokens.issue(client.clientId, { scope, clientId: client.clientId, jkt });
   return {
     accessToken: issued.token,
     expiresIn: issued.expiresIn,

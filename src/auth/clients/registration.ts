@@ -30,6 +30,8 @@ export interface ClientRegistration {
   grantTypes?: string[];
   /** Its authorization requests must be pushed first (RFC 9126); plain ones are refused. */
   requirePar?: boolean;
+  /** Whether every token request must carry a DPoP proof, so its tokens are DPoP-bound. */
+  dpopBound?: boolean;
 }
 
 /** Why a registration cannot be made, or undefined when it can. */
@@ -93,6 +95,7 @@ export async function newClientRecord(
       grantTypes: [...new Set(registration.grantTypes ?? DEFAULT_GRANT_TYPES)],
       createdAt: unixNow(),
       requirePar: registration.requirePar === true,
+      dpopBound: registration.dpopBound ?? false,
     },
     ...(secret !== undefined && { secret }),
   };

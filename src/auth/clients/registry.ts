@@ -32,6 +32,8 @@ export interface RegisteredClient {
   registeredAt: UnixSeconds;
   /** Its authorization requests must be pushed first (RFC 9126): plain ones are refused. */
   requirePar?: boolean;
+  /** Whether every token request must carry a DPoP proof (RFC 9449), so tokens are bound. */
+  dpopBound?: boolean;
 }
 
 /** The client a request comes from. */
@@ -200,5 +202,6 @@ function registeredClient(record: ClientRecord): RegisteredClient {
     grantTypes: record.grantTypes,
     registeredAt: record.createdAt,
     requirePar: record.requirePar,
+    dpopBound: record.dpopBound ?? false,
   };
 }

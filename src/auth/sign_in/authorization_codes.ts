@@ -18,7 +18,7 @@ import type { IdTokens } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
 import { OPENID_SCOPE, scopeTokens } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
+import type { DpopBinding, RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
@@ -35,6 +35,8 @@ export interface CodeExchange {
   codeVerifier?: string;
   /** Where the request came from, for the audit trail. */
   origin?: Origin;
+  /** The DPoP key the request proved, to bind the tokens to. */
+  dpop?: DpopBinding;
 }
 
 /** What authorization codes need. */
@@ -86,6 +88,7 @@ export class AuthorizationCodes {
       usedAt: null,
       familyId: null,
       replayedAt: null,
+      dpopJkt: request.dpopJkt ?? null,
     }, MAX_CODES_PER_BROWSER_SESSION);
     return code;
   }
@@ -124,11 +127,23 @@ export class AuthorizationCodes {
     if (!await verifierMatches(exchange.codeVerifier, record.codeChallenge)) {
       throw invalidGrant("code_verifier does not match the code_challenge");
     }
+    if (record.dpopJkt && record.dpopJkt !== exchange.dpop?.jkt) {
+      (this.#deps.events ?? UNRECORDED).record({
+        event: "dpop_proof_refused",
+        client: record.clientId,
+        reason: "key_mismatch",
+      }, exchange.origin);
+      throw new AuthFailure(
+        "invalid_dpop_proof",
+        "Authorization code is bound to a DPoP key (dpop_jkt): send a proof made with it",
+        { reason: "key_mismatch" },
+      );
+    }
 
     // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startFamily(record, client, { families, store });
+    const pair = await startFamily(record, client, { families, store, dpop: exchange.dpop });
     const familyId = pair.claims.sid!;
     const grant: GrantResult = {
       accessToken: pair.accessToken,
@@ -172,7 +187,11 @@ export class AuthorizationCodes {
 async function startFamily(
   record: AuthorizationCodeRecord,
   client: ClientIdentity,
-  { families, store }: { families: RefreshFamilies; store: AccountStore & SignInStore },
+  { families, store, dpop }: {
+    families: RefreshFamilies;
+    store: AccountStore & SignInStore;
+    dpop?: DpopBinding;
+  },
 ): Promise<TokenPair> {
   const user = await store.getUser(record.username);
   // Another account of the same name is not the one that signed in.
@@ -182,6 +201,7 @@ async function startFamily(
       clientId: record.clientId,
       registered: client.registered,
       scope: record.scope,
+      dpop,
     });
   } catch (error) {
     // The password changed between the read and the start.

@@ -21,6 +21,8 @@ export type Prompt = typeof PROMPT_VALUES[number];
 
 /** Longest `state` or `nonce` accepted. */
 const MAX_OPAQUE_LENGTH = 1024;
+/** A SHA-256 JWK thumbprint, base64url (RFC 7638). */
+const JWK_THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 /** Printable ASCII, as RFC 6749 Appendix A asks of `state`. */
 const OPAQUE_VALUE = /^[\x20-\x7e]+$/;
 
@@ -50,6 +52,8 @@ export interface AuthorizationRequest {
    * browser goes back to `redirectUri` (the page).
    */
   account?: true;
+  /** The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10): redeemed only with its proof. */
+  dpopJkt?: string;
 }
 
 /** Where the answer to a request goes, once the client and redirect URI are known. */
@@ -135,6 +139,10 @@ export function readAuthorizationRequest(
   const state = opaque(param("state"), "state");
   const nonce = opaque(param("nonce"), "nonce");
   const loginHint = param("login_hint");
+  const dpopJkt = param("dpop_jkt");
+  if (dpopJkt !== undefined && !JWK_THUMBPRINT.test(dpopJkt)) {
+    throw invalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint");
+  }
   return {
     clientId: client.clientId,
     redirectUri: target.redirectUri,
@@ -146,6 +154,7 @@ export function readAuthorizationRequest(
     ...maxAge(param("max_age")),
     ...(loginHint !== undefined && loginHint.length <= MAX_USERNAME_LENGTH && { loginHint }),
     ...(asksTwoFactors(param("acr_values")) && { twoFactors: true }),
+    ...(dpopJkt !== undefined && { dpopJkt }),
   };
 }
 

@@ -24,7 +24,7 @@ import { AuthFailure, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { grantScope, OPENID_SCOPE, type ScopePolicy, scopeTokens } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { RefreshFamilies } from "../tokens/refresh_families.ts";
+import type { DpopBinding, RefreshFamilies } from "../tokens/refresh_families.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { IdTokens } from "./id_tokens.ts";
 import { newUserCode } from "./user_codes.ts";
@@ -159,7 +159,7 @@ export class DeviceAuthorizations {
    */
   async redeem(
     deviceCode: string | undefined,
-    exchange: { client: ClientIdentity; origin?: Origin },
+    exchange: { client: ClientIdentity; origin?: Origin; dpop?: DpopBinding },
   ): Promise<GrantResult> {
     const { client, origin } = exchange;
     requireGrant(client, DEVICE_CODE_GRANT);
@@ -193,12 +193,16 @@ export class DeviceAuthorizations {
       case "expired":
         throw expired();
       case "approved":
-        return await this.#tokens(poll.record, client);
+        return await this.#tokens(poll.record, client, exchange.dpop);
     }
   }
 
   /** The tokens of an approved authorization, this poll's alone. */
-  async #tokens(record: DeviceAuthorizationRecord, client: ClientIdentity): Promise<GrantResult> {
+  async #tokens(
+    record: DeviceAuthorizationRecord,
+    client: ClientIdentity,
+    dpop?: DpopBinding,
+  ): Promise<GrantResult> {
     const { store, families, idTokens, browserSessions } = this.#deps;
     const browserSid = record.browserSid!;
     const user = await store.getUser(record.username!);
@@ -210,6 +214,7 @@ export class DeviceAuthorizations {
         clientId: record.clientId,
         registered: client.registered,
         scope: record.scope,
+        dpop,
       });
     } catch (error) {
       // The password changed between the read and the start.

@@ -36,6 +36,8 @@ export interface AccessClaims {
   client_id?: string;
   /** The refresh family the token belongs to. */
   sid?: string;
+  /** The DPoP key the token is bound to, by its RFC 7638 thumbprint (RFC 9449 §6.1). */
+  cnf?: { jkt: string };
 }
 
 /** A freshly issued access token. */
@@ -107,6 +109,8 @@ export class AccessTokens {
       clientId?: string;
       familyId?: string;
       issuedAt?: UnixSeconds;
+      /** The thumbprint of the DPoP key to bind the token to. */
+      jkt?: string;
     } = {},
   ): Promise<IssuedToken> {
     const { kid, alg, key } = this.#keys.signingKey();
@@ -123,6 +127,7 @@ export class AccessTokens {
       ...(extra.scope !== undefined && { scope: extra.scope }),
       ...(extra.clientId !== undefined && { client_id: extra.clientId }),
       ...(extra.familyId !== undefined && { sid: extra.familyId }),
+      ...(extra.jkt !== undefined && { cnf: { jkt: extra.jkt } }),
     };
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
@@ -239,6 +244,12 @@ export class AccessTokens {
       if (claims[name] !== undefined && typeof claims[name] !== "string") {
         throw invalid(`Invalid "${name}" claim`, "claims");
       }
+    }
+    if (
+      claims.cnf !== undefined &&
+      (typeof claims.cnf !== "object" || claims.cnf === null || typeof claims.cnf.jkt !== "string")
+    ) {
+      throw invalid('Invalid "cnf" claim', "claims");
     }
     if (claims.iat > now + this.options.leewaySeconds) {
       throw invalid('Invalid "iat" claim', "claims");

@@ -10,7 +10,7 @@ import type { LoginSource, LoginSuccess, PasswordLogin } from "../accounts/passw
 import { requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity } from "../clients/registry.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
-import type { RefreshFamilies, TokenPair } from "./refresh_families.ts";
+import type { DpopBinding, RefreshFamilies, TokenPair } from "./refresh_families.ts";
 
 /** What the password grant is given at the token endpoint. */
 export interface PasswordGrantRequest {
@@ -18,6 +18,8 @@ export interface PasswordGrantRequest {
   password: unknown;
   /** The `scope` parameter, if any. */
   scope?: string;
+  /** The DPoP key the request proved, to bind the tokens to. */
+  dpop?: DpopBinding;
   /** Where the login comes from, for the throttle, device tokens and the audit trail. */
   source: Omit<LoginSource, "clientId">;
 }
@@ -51,6 +53,11 @@ export async function passwordGrant(
     ...request.source,
     clientId: client.clientId,
   });
-  const pair = await families.start(login, { clientId: client.clientId, registered, scope });
+  const pair = await families.start(login, {
+    clientId: client.clientId,
+    registered,
+    scope,
+    dpop: request.dpop,
+  });
   return { login, pair };
 }

@@ -30,6 +30,15 @@ export interface TokenPair {
   claims: AccessClaims;
 }
 
+/**
+ * The DPoP key a grant proved possession of (RFC 9449): its access tokens are bound to it, and a
+ * public client's refresh family too (`bindsRefresh`), so that every refresh must prove it again.
+ */
+export interface DpopBinding {
+  jkt: string;
+  bindsRefresh: boolean;
+}
+
 /** Settings of refresh families. */
 export interface RefreshFamilyOptions {
   /** Absolute lifetime of a refresh family from its login. */
@@ -85,7 +94,12 @@ export class RefreshFamilies {
    */
   async start(
     user: VerifiedUser,
-    request: { clientId: string; registered?: RegisteredClient; scope?: string },
+    request: {
+      clientId: string;
+      registered?: RegisteredClient;
+      scope?: string;
+      dpop?: DpopBinding;
+    },
   ): Promise<TokenPair> {
     const { registered } = request;
     const scope = grantScope(request.scope, this.options.scopes, { registered: registered?.scope });
@@ -100,6 +114,7 @@ export class RefreshFamilies {
       expiresAt: now + this.options.refreshTtlSeconds,
       accessExpiresAt: this.#accessExpiresAt(now),
       revokedAt: null,
+      dpopJkt: request.dpop?.bindsRefresh ? request.dpop.jkt : null,
     };
     const token: RefreshTokenRecord = {
       tokenHash: await sha256Hex(refreshToken),
@@ -114,17 +129,24 @@ export class RefreshFamilies {
       if (registered && !await this.#isCurrent(registered)) throw clientRemoved(registered);
       throw invalidCredentials();
     }
-    return await this.#issue(family, { refreshToken, scope, issuedAt: now });
+    return await this.#issue(family, {
+      refreshToken,
+      scope,
+      issuedAt: now,
+      jkt: request.dpop?.jkt,
+    });
   }
 
   /**
    * Exchanges a refresh token for a new pair. `client` is the client of an OAuth request; without
    * it (the `/refresh` endpoint, which takes no client credentials) only tokens of public clients
-   * are accepted. A replayed token, or one presented by another client, revokes its family.
+   * are accepted. A replayed token, or one presented by another client, revokes its family. A
+   * family bound to a DPoP key refreshes only with a proof of that key (`jkt`, RFC 9449 §5);
+   * with `jkt`, the new access token is bound to that key.
    */
   async refresh(
     refreshToken: string,
-    request: { client?: ClientIdentity; scope?: string; origin?: Origin } = {},
+    request: { client?: ClientIdentity; scope?: string; origin?: Origin; jkt?: string } = {},
   ): Promise<TokenPair> {
     if (!isSecretShaped(refreshToken)) throw invalidGrant("Invalid refresh token");
     const tokenHash = await sha256Hex(refreshToken);
@@ -143,6 +165,13 @@ export class RefreshFamilies {
       if (problem) {
         wrongClient = family.id;
         throw invalidGrant(problem);
+      }
+      if (family.dpopJkt && family.dpopJkt !== request.jkt) {
+        throw invalidGrant(
+          request.jkt === undefined
+            ? "Refresh token is bound to a DPoP key: send a DPoP proof made with it"
+            : "Refresh token is bound to another DPoP key",
+        );
       }
       return {
         tokenHash: nextHash,
@@ -190,6 +219,7 @@ export class RefreshFamilies {
           refreshToken: nextToken,
           scope: result.token.scope,
           issuedAt: now,
+          jkt: request.jkt,
         });
         this.#events.record({ event: "token_refreshed", ...about }, request.origin);
         return pair;
@@ -301,7 +331,13 @@ export class RefreshFamilies {
       const claims = await this.#tokens.verify(token).catch(() => undefined);
       const username = claims && userNameOf(claims);
       return claims && visible(claims.client_id)
-        ? { active: true, token_type: "Bearer", ...(username && { username }), ...claims }
+        ? {
+          active: true,
+          // A DPoP-bound token says so, with its `cnf` (RFC 9449 §6.2).
+          token_type: claims.cnf ? "DPoP" : "Bearer",
+          ...(username && { username }),
+          ...claims,
+        }
         : undefined;
     };
     const [first, second] = hint === "refresh_token" ? [refresh, access] : [access, refresh];
@@ -310,9 +346,10 @@ export class RefreshFamilies {
 
   async #issue(
     family: RefreshFamilyRecord,
-    fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds },
+    fields: { refreshToken: string; scope: string; issuedAt: UnixSeconds; jkt?: string },
   ): Promise<TokenPair> {
     const issued = await this.#tokens.issue(family.subject, {
+      jkt: fields.jkt,
       username: family.username,
       scope: fields.scope,
       clientId: family.clientId,

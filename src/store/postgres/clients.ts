@@ -26,12 +26,13 @@ export function createClientStore(sql: Sql): ClientStore {
         }
         const rows = await tx`
           INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
-            post_logout_redirect_uris, first_party, scope, grant_types, created_at, require_par)
+            post_logout_redirect_uris, first_party, scope, grant_types, created_at, require_par,
+            dpop_bound)
           VALUES (${record.clientId}, ${record.name}, ${record.secretHash},
             ${JSON.stringify(record.redirectUris)},
             ${JSON.stringify(record.postLogoutRedirectUris)}, ${record.firstParty},
             ${record.scope}, ${JSON.stringify(record.grantTypes)}, ${record.createdAt},
-            ${record.requirePar})
+            ${record.requirePar}, ${record.dpopBound ?? false})
           ON CONFLICT DO NOTHING RETURNING client_id`;
         if (rows.length === 0) throw duplicateClient(record.clientId);
       });

@@ -60,6 +60,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.pushedRequestTables(POSTGRES),
   steps.deviceAuthorizationTables(POSTGRES),
   steps.passkeyTable(POSTGRES),
+  steps.dpopTables(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

@@ -63,11 +63,11 @@ export function createSignInStore(sql: Sql): SignInStore {
         await tx`
           INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
             scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
-            family_id, replayed_at)
+            family_id, replayed_at, dpop_jkt)
           VALUES (${record.codeHash}, ${record.clientId}, ${record.username}, ${record.subject},
             ${record.redirectUri}, ${record.scope}, ${record.codeChallenge}, ${record.nonce},
             ${record.authTime}, ${sid}, ${record.createdAt}, ${record.expiresAt},
-            ${record.usedAt}, ${record.familyId}, ${record.replayedAt})`;
+            ${record.usedAt}, ${record.familyId}, ${record.replayedAt}, ${record.dpopJkt ?? null})`;
         await tx`
           DELETE FROM authorization_codes
           WHERE browser_sid = ${sid} AND expires_at <= ${record.createdAt}`;

@@ -31,8 +31,9 @@ export function createClientStore(db: DatabaseSync): ClientStore {
         return change(
           db,
           `INSERT INTO clients (client_id, name, secret_hash, redirect_uris,
-           post_logout_redirect_uris, first_party, scope, grant_types, created_at, require_par)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+           post_logout_redirect_uris, first_party, scope, grant_types, created_at, require_par,
+           dpop_bound)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
           record.clientId,
           record.name,
           record.secretHash,
@@ -43,6 +44,7 @@ export function createClientStore(db: DatabaseSync): ClientStore {
           JSON.stringify(record.grantTypes),
           record.createdAt,
           record.requirePar ? 1 : 0,
+          record.dpopBound ? 1 : 0,
         );
       });
       if (added === 0) throw duplicateClient(record.clientId);

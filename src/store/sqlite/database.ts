@@ -13,7 +13,8 @@ import { secureDatabaseFiles } from "./file_modes.ts";
 import { migrate } from "./schema.ts";
 
 /** How long a write waits for another process's lock before the store reports `unavailable`. */
-const BUSY_TIMEOUT_MS = 5000;
+/** How long a connection waits for another one's write lock. */
+export const BUSY_TIMEOUT_MS = 5000;
 /** SQLITE_BUSY and SQLITE_LOCKED, as node:sqlite words them. */
 const LOCKED = /^database (table )?is locked/;
 /**

@@ -83,6 +83,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.pushedRequestTables(SQLITE),
   steps.deviceAuthorizationTables(SQLITE),
   steps.passkeyTable(SQLITE),
+  steps.dpopTables(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */

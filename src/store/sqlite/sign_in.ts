@@ -80,7 +80,7 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
           db,
           `INSERT INTO authorization_codes (code_hash, client_id, username, subject, redirect_uri,
            scope, code_challenge, nonce, auth_time, browser_sid, created_at, expires_at, used_at,
-           family_id, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           family_id, replayed_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           record.codeHash,
           record.clientId,
           record.username,
@@ -96,6 +96,7 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
           record.usedAt,
           record.familyId,
           record.replayedAt,
+          record.dpopJkt ?? null,
         );
         change(
           db,

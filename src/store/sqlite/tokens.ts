@@ -287,7 +287,7 @@ function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
   change(
     db,
     `INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
-     access_expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+     access_expires_at, revoked_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     family.id,
     family.username,
     family.subject,
@@ -296,6 +296,7 @@ function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
     family.expiresAt,
     family.accessExpiresAt,
     family.revokedAt,
+    family.dpopJkt ?? null,
   );
 }
 
