@@ -21,7 +21,8 @@ import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } 
 import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
 import { SERVE_COMMAND } from "./serve_command.ts";
-import { ListenError, type RunningServer, startServer } from "./server.ts";
+import { ListenError } from "./listen.ts";
+import { type RunningServer, startServer } from "./server.ts";
 import { StoreConfigError, StoreFailure } from "./store/errors.ts";
 import { openStore } from "./store/open.ts";
 import { helpText, parseCommandLine, PROGRAM, runProgram, UsageError } from "./usage.ts";

@@ -5,6 +5,7 @@
  * it asks again even for a signed-in browser: the re-authentication that sensitive changes on
  * the account page need.
  */
+import { accountSignInRequest } from "../auth/sign_in/account_sign_in.ts";
 import type { SignInFlow } from "../auth/sign_in/flow.ts";
 import type { Handler } from "../http/context.ts";
 import { browserCookie, type BrowserPageDeps, showStep } from "./_browser_pages.ts";
@@ -16,10 +17,8 @@ export const ACCOUNT_SIGN_IN_PATH = "/account/sign-in";
 export function createAccountSignInHandler(flow: SignInFlow, deps: BrowserPageDeps): Handler {
   return async function accountSignIn(req, ctx) {
     const again = new URL(req.url).searchParams.get("prompt") === "login";
-    const step = await flow.signInToAccount(`${deps.issuer}/account`, browserCookie(req), {
-      again,
-      address: ctx.addressGroup,
-    });
+    const request = accountSignInRequest(`${deps.issuer}/account`, again);
+    const step = await flow.resume(request, browserCookie(req), ctx.addressGroup);
     return showStep(step, ctx, deps);
   };
 }

@@ -29,6 +29,7 @@ import {
 } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { Consents } from "./consents.ts";
+import { ACCOUNT_PAGE } from "./account_sign_in.ts";
 import { decideNextStep } from "./next_step.ts";
 import type { PushedRequests } from "./pushed_requests.ts";
 import type {
@@ -39,22 +40,6 @@ import type {
 } from "./pending_requests.ts";
 import type { FlowStep } from "./flow_step.ts";
 import { asStep, domainError, type StepNotes } from "./steps.ts";
-
-/**
- * The account page as the sign-in flow sees it: first party (no consent), and named with a space,
- * which no client id may contain, so it never stands for a registered client.
- */
-const ACCOUNT_PAGE: RegisteredClient = {
-  clientId: "account page",
-  displayName: "your account",
-  confidential: false,
-  redirectUris: [],
-  postLogoutRedirectUris: [],
-  firstParty: true,
-  scope: "openid",
-  grantTypes: [],
-  registeredAt: 0,
-};
 
 /** What the sign-in flow works with. */
 export interface SignInFlowDeps {
@@ -132,35 +117,15 @@ export class SignInFlow {
     });
   }
 
-  /**
-   * A sign-in to the account page at `returnTo` for the browser holding `cookie`: the sign-in
-   * page (with the second factor where the account has one) unless the browser is signed in
-   * already, and always with `again` (re-authentication: `prompt=login`); then back to the page.
-   */
-  async signInToAccount(
-    returnTo: string,
-    cookie: string | undefined,
-    options: { again: boolean; address?: string },
-  ): Promise<FlowStep> {
-    const request: AuthorizationRequest = {
-      clientId: ACCOUNT_PAGE.clientId,
-      redirectUri: returnTo,
-      scope: "openid",
-      codeChallenge: "",
-      prompt: options.again ? ["login"] : [],
-      account: true,
-    };
-    return await this.resume(request, cookie, options.address);
-  }
-
   /** The client a request is for: the registered one, or the account page itself. */
   async clientOf(request: AuthorizationRequest): Promise<RegisteredClient> {
     return request.account ? ACCOUNT_PAGE : await this.#deps.clients.require(request.clientId);
   }
 
   /**
-   * Goes on with a request made here rather than by a client (a device's, from the device page)
-   * for the browser holding `cookie`: sign-in as for any request, then its confirmation.
+   * Goes on with a request made here rather than by a client (a device's, from the device page,
+   * or the account page's own sign-in) for the browser holding `cookie`: sign-in as for any
+   * request, then its confirmation.
    */
   async resume(
     request: AuthorizationRequest,
