@@ -39,10 +39,11 @@ export type NewPasskey = Omit<PasskeyRecord, "username" | "lastUsedAt">;
 /** Passkeys of accounts. */
 export interface PasskeyStore {
   /**
-   * Stores a new passkey; false (nothing stored) when its credential id is known already or no
-   * account has its subject.
+   * Stores a new passkey; false (nothing stored) when its credential id is known already, no
+   * account has its subject, or the account has `atMost` passkeys already (checked and stored
+   * at once, so concurrent additions never pass the bound).
    */
-  addPasskey(passkey: NewPasskey): Promise<boolean>;
+  addPasskey(passkey: NewPasskey, options?: { atMost?: number }): Promise<boolean>;
   /** The passkey with this credential id, with its owner's name. */
   getPasskey(id: string): Promise<PasskeyRecord | undefined>;
   /** The passkeys of the account `subject`, oldest first. */

@@ -44,6 +44,39 @@ export function passkeysContract({ test, testReopening }: ContractContext): void
     assert.equal(await store.getPasskey("c2"), undefined);
   });
 
+  test("addPasskey with atMost never lets concurrent additions pass the bound", async (store) => {
+    const subject = await aliceSubject(store);
+    await store.addUser("bob", HASH);
+    const bob = (await store.getUser("bob"))!.subject;
+    assert.equal(await store.addPasskey(passkey(subject, "first"), { atMost: 3 }), true);
+    assert.equal(await store.addPasskey(passkey(bob, "bobs"), { atMost: 1 }), true, "per account");
+    const added = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) => store.addPasskey(passkey(subject, `c${i}`), { atMost: 3 }),
+      ),
+    );
+    assert.equal(added.filter(Boolean).length, 2);
+    assert.equal((await store.listPasskeys(subject)).length, 3);
+    assert.equal(await store.addPasskey(passkey(subject, "more"), { atMost: 3 }), false);
+  });
+
+  testReopening(
+    "addPasskey with atMost holds the bound across connections",
+    async (store, reopen) => {
+      const subject = await aliceSubject(store);
+      const other = await reopen();
+      const added = await Promise.all(
+        Array.from(
+          { length: 6 },
+          (_, i) => (i % 2 ? other : store).addPasskey(passkey(subject, `c${i}`), { atMost: 2 }),
+        ),
+      );
+      assert.equal(added.filter(Boolean).length, 2);
+      assert.equal((await store.listPasskeys(subject)).length, 2);
+    },
+  );
+
   test("listPasskeys lists an account's passkeys oldest first, and only its own", async (store) => {
     const alice = await aliceSubject(store);
     await store.addUser("bob", HASH);

@@ -194,10 +194,7 @@ export class Passkeys {
       throw refuse("not_discoverable");
     }
     if ((await this.#store.listPasskeys(user.subject)).length >= MAX_PASSKEYS_PER_ACCOUNT) {
-      throw new AuthFailure(
-        "invalid_request",
-        `An account may have at most ${MAX_PASSKEYS_PER_ACCOUNT} passkeys; remove one first`,
-      );
+      throw tooMany();
     }
     let verification;
     try {
@@ -229,7 +226,12 @@ export class Passkeys {
       name: passkeyName(options.name),
       createdAt: now,
     };
-    if (!await this.#store.addPasskey(passkey)) throw refuse("known");
+    if (!await this.#store.addPasskey(passkey, { atMost: MAX_PASSKEYS_PER_ACCOUNT })) {
+      if ((await this.#store.listPasskeys(user.subject)).length >= MAX_PASSKEYS_PER_ACCOUNT) {
+        throw tooMany();
+      }
+      throw refuse("known");
+    }
     this.#events.record({ event: "passkey_registered", ...about }, options.origin);
     const { id, name, createdAt, backupEligible } = passkey;
     return { id, name, createdAt, lastUsedAt: null, backupEligible };
@@ -368,4 +370,11 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
 
 function toBase64Url(bytes: Uint8Array): string {
   return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+}
+
+function tooMany(): AuthFailure {
+  return new AuthFailure(
+    "invalid_request",
+    `An account may have at most ${MAX_PASSKEYS_PER_ACCOUNT} passkeys; remove one first`,
+  );
 }

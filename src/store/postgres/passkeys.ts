@@ -5,14 +5,21 @@
  */
 import type { PasskeyStore } from "../passkeys.ts";
 import * as records from "../_rows.ts";
-import { run, type Sql } from "./connection.ts";
+import { run, type Sql, transaction } from "./connection.ts";
 
 /** The passkey part on the pool `sql`. */
 export function createPasskeyStore(sql: Sql): PasskeyStore {
   return {
-    addPasskey(passkey) {
-      return run(async () => {
-        const rows = await sql`
+    addPasskey(passkey, { atMost = Infinity } = {}) {
+      return transaction(sql, async (tx) => {
+        // The account's row is locked: additions to one account take turns, so the count holds.
+        const [owner] = await tx`
+          SELECT 1 FROM users WHERE subject = ${passkey.subject} FOR UPDATE`;
+        if (!owner) return false;
+        const [{ count }] = await tx`
+          SELECT count(*)::int AS count FROM passkeys WHERE subject = ${passkey.subject}`;
+        if (count >= atMost) return false;
+        const rows = await tx`
           INSERT INTO passkeys (id, subject, public_key, counter, transports, backup_eligible,
             backed_up, user_verified, name, created_at)
           SELECT ${passkey.id}, subject, ${passkey.publicKey}, ${passkey.counter},

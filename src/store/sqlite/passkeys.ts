@@ -14,9 +14,15 @@ const SELECT_PASSKEY =
 /** The passkey part on `db`. */
 export function createPasskeyStore(db: DatabaseSync): PasskeyStore {
   return {
-    addPasskey(passkey) {
+    addPasskey(passkey, { atMost = Infinity } = {}) {
       return transaction(db, () => {
         if (!one(db, "SELECT 1 FROM users WHERE subject = ?", passkey.subject)) return false;
+        const { count } = one(
+          db,
+          "SELECT count(*) AS count FROM passkeys WHERE subject = ?",
+          passkey.subject,
+        ) as { count: number };
+        if (count >= atMost) return false;
         return change(
           db,
           `INSERT INTO passkeys (id, subject, public_key, counter, transports, backup_eligible,
