@@ -11,6 +11,7 @@
 import { DAY_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountStore } from "../../store/accounts.ts";
 import type { RememberedDeviceStore } from "../../store/remembered_devices.ts";
+import { openHmacKey } from "../hmac_keys.ts";
 
 /** Settings of device tokens. */
 export interface DeviceTokenOptions {
@@ -23,7 +24,6 @@ export const DEFAULT_DEVICE_TOKENS: Readonly<DeviceTokenOptions> = { ttlSeconds:
 
 /** Name of the signing key in the store's secrets. */
 const SECRET_NAME = "device_token_hmac";
-const SECRET_BYTES = 32;
 const DEVICE_ID_BYTES = 16;
 /** `<device id>.<expiry, Unix seconds>.<HMAC-SHA256>`, all base64url without padding. */
 const TOKEN_FORMAT = /^([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
@@ -54,15 +54,7 @@ export class DeviceTokens {
     store: Pick<AccountStore, "ensureSecret"> & RememberedDeviceStore,
     options: DeviceTokenOptions,
   ): Promise<DeviceTokens> {
-    const candidate = crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64();
-    const secret = Uint8Array.fromBase64(await store.ensureSecret(SECRET_NAME, candidate));
-    const key = await crypto.subtle.importKey(
-      "raw",
-      secret,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    );
+    const key = await openHmacKey(store, { name: SECRET_NAME, usages: ["sign", "verify"] });
     return new DeviceTokens(key, store, options);
   }
 

@@ -7,6 +7,7 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountStore } from "../../store/accounts.ts";
+import { openHmacKey } from "../hmac_keys.ts";
 import { digestsEqual } from "../secrets.ts";
 
 /** How long one nonce is handed out; it is accepted for up to twice as long. */
@@ -14,7 +15,6 @@ export const DPOP_NONCE_SLOT_SECONDS = 60;
 
 /** Name of the nonce key in the store's secrets. */
 const SECRET_NAME = "dpop_nonce_hmac";
-const SECRET_BYTES = 32;
 /** Bytes of the HMAC kept in a nonce: 128 bits cannot be guessed. */
 const MAC_BYTES = 16;
 /** `<slot, base 36>.<truncated HMAC-SHA256, base64url>`. */
@@ -45,15 +45,7 @@ export class DpopNonces {
     store: Pick<AccountStore, "ensureSecret">,
     slotSeconds = DPOP_NONCE_SLOT_SECONDS,
   ): Promise<DpopNonces> {
-    const candidate = crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64();
-    const secret = Uint8Array.fromBase64(await store.ensureSecret(SECRET_NAME, candidate));
-    const key = await crypto.subtle.importKey(
-      "raw",
-      secret,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
+    const key = await openHmacKey(store, { name: SECRET_NAME, usages: ["sign"] });
     return new DpopNonces(key, slotSeconds);
   }
 
