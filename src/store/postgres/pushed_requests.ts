@@ -9,31 +9,20 @@ import type { UnixSeconds } from "../../clock.ts";
 import type { PushedRequestStore } from "../pushed_requests.ts";
 import { refusalOf } from "../_pushed_requests.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
-import { ADDRESS_PENDING_LOCK_CLASS } from "./locks.ts";
 
 /** The pushed-requests part on the pool `sql`. */
 export function createPushedRequestStore(sql: Sql): PushedRequestStore {
   return {
     addPushedRequest(record, maxPerAddress) {
       return transaction(sql, async (tx) => {
-        const { address } = record;
-        if (maxPerAddress !== undefined && address !== null) {
-          // The address's lock (that of its pending sign-ins too) makes the count and the
-          // insert one step on every instance.
-          await tx`SELECT pg_advisory_xact_lock(${ADDRESS_PENDING_LOCK_CLASS}, hashtext(${address}))`;
-          await tx`
-            DELETE FROM pushed_requests
-            WHERE address = ${address} AND expires_at <= ${record.createdAt}`;
-          const [live] = await tx`
-            SELECT count(*)::int AS n, min(expires_at) AS free_at FROM pushed_requests
-            WHERE address = ${address}`;
-          if (live.n >= maxPerAddress) return { added: false, freeAt: Number(live.free_at) };
-        }
+        const refusal = await refusalAtCap(tx, "pushed_requests", { record, maxPerAddress });
+        if (refusal) return refusal;
         await tx`
           INSERT INTO pushed_requests (id_hash, client_id, parameters, address, created_at,
             expires_at, used_at)
-          VALUES (${record.idHash}, ${record.clientId}, ${record.parameters}, ${address},
+          VALUES (${record.idHash}, ${record.clientId}, ${record.parameters}, ${record.address},
             ${record.createdAt}, ${record.expiresAt}, ${record.usedAt})`;
         return { added: true };
       });

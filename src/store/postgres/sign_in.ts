@@ -10,31 +10,22 @@ import type { UnixSeconds } from "../../clock.ts";
 import type { BrowserSessionRecord, SignInStore } from "../sign_in.ts";
 import { planCodeUse } from "../_code_use.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
-import { ADDRESS_PENDING_LOCK_CLASS, SESSION_CODES_LOCK_CLASS } from "./locks.ts";
+import { SESSION_CODES_LOCK_CLASS } from "./locks.ts";
 
 /** The sign-in part on the pool `sql`. */
 export function createSignInStore(sql: Sql): SignInStore {
   return {
     addPendingRequest(record, maxPerAddress) {
       return transaction(sql, async (tx) => {
-        const { address } = record;
-        if (maxPerAddress !== undefined && address !== null) {
-          // The address's lock makes the count and the insert one step on every instance.
-          await tx`SELECT pg_advisory_xact_lock(${ADDRESS_PENDING_LOCK_CLASS}, hashtext(${address}))`;
-          await tx`
-            DELETE FROM pending_requests
-            WHERE address = ${address} AND expires_at <= ${record.createdAt}`;
-          const [live] = await tx`
-            SELECT count(*)::int AS n, min(expires_at) AS free_at FROM pending_requests
-            WHERE address = ${address}`;
-          if (live.n >= maxPerAddress) return { added: false, freeAt: Number(live.free_at) };
-        }
+        const refusal = await refusalAtCap(tx, "pending_requests", { record, maxPerAddress });
+        if (refusal) return refusal;
         await tx`
           INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, address, created_at,
             expires_at)
           VALUES (${record.id}, ${record.bindingHash}, ${record.csrfHash}, ${record.action},
-            ${address}, ${record.createdAt}, ${record.expiresAt})`;
+            ${record.address}, ${record.createdAt}, ${record.expiresAt})`;
         return { added: true };
       });
     },

@@ -9,6 +9,7 @@ import type { UnixSeconds } from "../../clock.ts";
 import type { PushedRequestStore } from "../pushed_requests.ts";
 import { refusalOf } from "../_pushed_requests.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { change, one, run, transaction } from "./database.ts";
 
 /** The pushed-requests part on `db`. */
@@ -16,23 +17,8 @@ export function createPushedRequestStore(db: DatabaseSync): PushedRequestStore {
   return {
     addPushedRequest(record, maxPerAddress) {
       return transaction(db, () => {
-        if (maxPerAddress !== undefined && record.address !== null) {
-          change(
-            db,
-            "DELETE FROM pushed_requests WHERE address = ? AND expires_at <= ?",
-            record.address,
-            record.createdAt,
-          );
-          const live = one(
-            db,
-            `SELECT count(*) AS n, min(expires_at) AS free_at FROM pushed_requests
-             WHERE address = ?`,
-            record.address,
-          )!;
-          if (Number(live.n) >= maxPerAddress) {
-            return { added: false, freeAt: Number(live.free_at) };
-          }
-        }
+        const refusal = refusalAtCap(db, "pushed_requests", { record, maxPerAddress });
+        if (refusal) return refusal;
         change(
           db,
           `INSERT INTO pushed_requests (id_hash, client_id, parameters, address, created_at,

@@ -10,6 +10,7 @@ import type { UnixSeconds } from "../../clock.ts";
 import type { BrowserSessionRecord, SignInStore } from "../sign_in.ts";
 import { planCodeUse } from "../_code_use.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { all, change, one, run, transaction } from "./database.ts";
 
 /** The sign-in part on `db`. */
@@ -17,23 +18,8 @@ export function createSignInStore(db: DatabaseSync): SignInStore {
   return {
     addPendingRequest(record, maxPerAddress) {
       return transaction(db, () => {
-        if (maxPerAddress !== undefined && record.address !== null) {
-          change(
-            db,
-            "DELETE FROM pending_requests WHERE address = ? AND expires_at <= ?",
-            record.address,
-            record.createdAt,
-          );
-          const live = one(
-            db,
-            `SELECT count(*) AS n, min(expires_at) AS free_at FROM pending_requests
-             WHERE address = ?`,
-            record.address,
-          )!;
-          if (Number(live.n) >= maxPerAddress) {
-            return { added: false, freeAt: Number(live.free_at) };
-          }
-        }
+        const refusal = refusalAtCap(db, "pending_requests", { record, maxPerAddress });
+        if (refusal) return refusal;
         change(
           db,
           `INSERT INTO pending_requests (id, binding_hash, csrf_hash, action, address, created_at,
