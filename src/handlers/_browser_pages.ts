@@ -8,14 +8,17 @@
 import { formActionSource } from "../auth/clients/redirect_uris.ts";
 import type { AuthFailure } from "../auth/errors.ts";
 import { scopeTokens } from "../auth/scopes.ts";
-import type { RedirectTarget } from "../auth/sign_in/authorization_requests.ts";
+import type {
+  AuthorizationRequest,
+  RedirectTarget,
+} from "../auth/sign_in/authorization_requests.ts";
 import type { FlowStep } from "../auth/sign_in/flow_step.ts";
-import type { PostedForm } from "../auth/sign_in/pending_requests.ts";
+import type { PendingForm, PostedForm } from "../auth/sign_in/pending_requests.ts";
 import type { StepNotes } from "../auth/sign_in/steps.ts";
 import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { RequestContext } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
-import { htmlResponse } from "../http/html.ts";
+import { type Html, htmlResponse } from "../http/html.ts";
 import { consentPage } from "../pages/consent.ts";
 import { deviceConfirmationPage } from "../pages/device.ts";
 import { formatUserCode } from "../auth/sign_in/user_codes.ts";
@@ -24,10 +27,17 @@ import { recoveryCodesPage } from "../pages/account.ts";
 import { signInPage } from "../pages/sign_in.ts";
 import { deviceCookie } from "./_token_response.ts";
 
+/** A domain error as a page words it. */
+export interface PageWording {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
 /** How pages and redirects word domain errors: the one error table's words. */
 export interface ErrorWording {
   /** A domain error as a page words it. */
-  page(error: AuthFailure): { status: number; message: string; headers?: Record<string, string> };
+  page(error: AuthFailure): PageWording;
   /** A domain error as a redirect to the client carries it. */
   redirect(error: AuthFailure): { error: string; error_description: string };
 }
@@ -81,37 +91,23 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
     case "sign_in": {
       const answer = step.error && deps.wording.page(step.error);
       const page = signInPage({
-        clientName: step.clientName,
-        requestId: step.form.id,
-        csrfToken: step.form.csrfToken,
+        ...pageForm(step),
         username: step.username,
         error: answer?.message,
         passkeyOptions: step.passkeyOptions,
       });
-      return htmlResponse(page, {
-        status: answer?.status,
-        headers: answer?.headers,
-        formTargets: [formActionSource(step.request.redirectUri)],
-        scripts: step.passkeyOptions !== undefined,
-      });
+      return credentialPage(page, step, answer);
     }
     case "second_factor": {
       const answer = step.error && deps.wording.page(step.error);
       const page = secondFactorPage({
-        clientName: step.clientName,
-        requestId: step.form.id,
-        csrfToken: step.form.csrfToken,
-        enrolment: step.enrolment,
+        ...pageForm(step),
         error: answer?.message,
+        enrolment: step.enrolment,
         authenticatorApp: step.authenticatorApp,
         passkeyOptions: step.passkeyOptions,
       });
-      return htmlResponse(page, {
-        status: answer?.status,
-        headers: answer?.headers,
-        formTargets: [formActionSource(step.request.redirectUri)],
-        scripts: step.passkeyOptions !== undefined,
-      });
+      return credentialPage(page, step, answer);
     }
     case "recovery_codes": {
       const next = { requestId: step.form.id, csrfToken: step.form.csrfToken };
@@ -119,22 +115,18 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
     }
     case "consent": {
       const page = consentPage({
-        clientName: step.clientName,
+        ...pageForm(step),
         username: step.username,
         scopes: scopeTokens(step.request.scope),
-        requestId: step.form.id,
-        csrfToken: step.form.csrfToken,
       });
       return htmlResponse(page, { formTargets: [formActionSource(step.request.redirectUri)] });
     }
     case "device_confirmation": {
       const page = deviceConfirmationPage({
-        clientName: step.clientName,
+        ...pageForm(step),
         username: step.username,
         userCode: formatUserCode(step.request.device!.userCode),
         scopes: scopeTokens(step.request.scope),
-        requestId: step.form.id,
-        csrfToken: step.form.csrfToken,
       });
       return htmlResponse(page);
     }
@@ -147,6 +139,31 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
     case "error_page":
       throw step.error;
   }
+}
+
+/** What every page of a pending step shows and posts back: the application's name and the form. */
+function pageForm(
+  step: { clientName: string; form: PendingForm },
+): { clientName: string; requestId: string; csrfToken: string } {
+  return { clientName: step.clientName, requestId: step.form.id, csrfToken: step.form.csrfToken };
+}
+
+/**
+ * A page that asks for a credential (a password, a code or a passkey), as sent: with the status
+ * and headers of the last attempt's error, forms that may end at the client's redirect URI, and
+ * the passkey script where a passkey may answer.
+ */
+function credentialPage(
+  page: Html,
+  step: { request: AuthorizationRequest; passkeyOptions?: unknown },
+  answer: PageWording | undefined,
+): Response {
+  return htmlResponse(page, {
+    status: answer?.status,
+    headers: answer?.headers,
+    formTargets: [formActionSource(step.request.redirectUri)],
+    scripts: step.passkeyOptions !== undefined,
+  });
 }
 
 /** Records who a step is about in the request context, for the access log. */
