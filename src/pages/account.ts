@@ -11,15 +11,10 @@ import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
 import { type PasskeyItem, passkeySection } from "./passkeys.ts";
-
-/** The hidden fields every form of the page carries. */
-export interface AccountForm {
-  requestId: string;
-  csrfToken: string;
-}
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** What the overview shows. */
-export interface AccountOverviewPage extends AccountForm {
+export interface AccountOverviewPage extends StepForm {
   username: string;
   /** Whether an authenticator app is set up. */
   enrolled: boolean;
@@ -102,8 +97,7 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
       ${signOutForm(page, { everywhere: "yes" }, "Sign out everywhere")}
       <h2>Password</h2>
       <form method="post" action="/account/password">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        ${stepFields(page)}
         <input type="text" name="username" value="${page.username}" autocomplete="username"
           hidden>
         <label for="current-password">Current password</label>
@@ -119,7 +113,7 @@ export function accountOverviewPage(page: AccountOverviewPage): Html {
 }
 
 /** What the set-up of an authenticator app shows. */
-export interface TotpEnrolmentPage extends AccountForm {
+export interface TotpEnrolmentPage extends StepForm {
   username: string;
   secret: string;
   uri: string;
@@ -138,8 +132,7 @@ export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
       ${authenticatorSecret(page.uri, page.secret)}
       ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
       <form method="post" action="/account/totp/confirm">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        ${stepFields(page)}
         <label for="code">The code your app shows now</label>
         <input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric"
           required maxlength="6" aria-describedby="${describedBy}" autofocus>
@@ -153,12 +146,11 @@ export function totpEnrolmentPage(page: TotpEnrolmentPage): Html {
  * New recovery codes, shown this once; during a sign-in (`next`) with a form that goes on to the
  * application, else with a link back to the account page.
  */
-export function recoveryCodesPage(page: { codes: string[]; next?: AccountForm }): Html {
+export function recoveryCodesPage(page: { codes: string[]; next?: StepForm }): Html {
   const onward = page.next
     ? html`
       <form method="post" action="/sign-in/continue">
-        <input type="hidden" name="request" value="${page.next.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.next.csrfToken}">
+        ${stepFields(page.next)}
         <button type="submit">Continue</button>
       </form>
     `
@@ -177,11 +169,10 @@ export function recoveryCodesPage(page: { codes: string[]; next?: AccountForm })
   );
 }
 
-function signOutForm(form: AccountForm, fields: Record<string, string>, label: string): Html {
+function signOutForm(form: StepForm, fields: Record<string, string>, label: string): Html {
   return html`
     <form method="post" action="/account/sign-out" class="inline">
-      <input type="hidden" name="request" value="${form.requestId}">
-      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      ${stepFields(form)}
       ${Object.entries(fields).map(([name, value]) =>
         html`<input type="hidden" name="${name}" value="${value}">`
       )}
@@ -190,11 +181,10 @@ function signOutForm(form: AccountForm, fields: Record<string, string>, label: s
   `;
 }
 
-function accountForm(form: AccountForm, action: string, label: string): Html {
+function accountForm(form: StepForm, action: string, label: string): Html {
   return html`
     <form method="post" action="${action}">
-      <input type="hidden" name="request" value="${form.requestId}">
-      <input type="hidden" name="csrf_token" value="${form.csrfToken}">
+      ${stepFields(form)}
       <button type="submit">${label}</button>
     </form>
   `;

@@ -5,35 +5,20 @@
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
+import { scopeDecision } from "./scopes.ts";
+import type { StepForm } from "./step_form.ts";
 
 /** What the consent page shows. */
-export interface ConsentPage {
+export interface ConsentPage extends StepForm {
   clientName: string;
   username: string;
   /** The scopes asked for, each shown with what it means. */
   scopes: readonly string[];
-  requestId: string;
-  csrfToken: string;
-}
-
-/** Words for the scopes the service knows; others are shown by name. */
-const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: "Confirm who you are (sign you in)",
-  profile: "See your username",
-  hello: "Call the greeting API as you",
-};
-
-/** What a scope means, in words. */
-export function describeScope(scope: string): string {
-  return SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`;
 }
 
 /** The consent page. */
 export function consentPage(page: ConsentPage): Html {
-  const { clientName, username, requestId, csrfToken } = page;
-  const scopes = page.scopes.map((name) =>
-    html`<li>${describeScope(name)} <span class="scope-name">(${name})</span></li>`
-  );
+  const { clientName, username } = page;
   return layout(
     "Allow access",
     html`
@@ -42,13 +27,7 @@ export function consentPage(page: ConsentPage): Html {
         <strong>${clientName}</strong> asks to act on your behalf, signed in as
         <strong>${username}</strong>. It will be able to:
       </p>
-      <ul class="scopes">${scopes}</ul>
-      <form method="post" action="/consent">
-        <input type="hidden" name="request" value="${requestId}">
-        <input type="hidden" name="csrf_token" value="${csrfToken}">
-        <button type="submit" name="decision" value="allow">Allow</button>
-        <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-      </form>
+      ${scopeDecision({ ...page, action: "/consent", grant: { value: "allow", label: "Allow" } })}
       <footer>You will not be asked again for these permissions.</footer>
     `,
   );

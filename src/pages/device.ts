@@ -5,8 +5,9 @@
  * Plain forms posting the pending step's id and CSRF token back; no script.
  */
 import { type Html, html } from "../http/html.ts";
-import { describeScope } from "./consent.ts";
 import { layout } from "./layout.ts";
+import { scopeDecision } from "./scopes.ts";
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** Where the code form posts. */
 export const DEVICE_PATH = "/device";
@@ -15,7 +16,7 @@ export const DEVICE_CONFIRM_PATH = "/device/confirm";
 
 /** The code form. */
 export function enterCodePage(
-  page: { requestId: string; csrfToken: string; userCode?: string; error?: string },
+  page: StepForm & { userCode?: string; error?: string },
 ): Html {
   const describedBy = page.error ? "device-error" : undefined;
   return layout(
@@ -25,8 +26,7 @@ export function enterCodePage(
       <p class="lead">Enter the code shown on the device you want to sign in on.</p>
       ${page.error && html`<p class="error" role="alert" id="device-error">${page.error}</p>`}
       <form method="post" action="${DEVICE_PATH}">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        ${stepFields(page)}
         <label for="user_code">Code</label>
         <input type="text" id="user_code" name="user_code" value="${page.userCode}"
           autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required
@@ -39,17 +39,14 @@ export function enterCodePage(
 }
 
 /** The confirmation: which application asks, for which device code, to do what. */
-export function deviceConfirmationPage(page: {
-  clientName: string;
-  username: string;
-  userCode: string;
-  scopes: readonly string[];
-  requestId: string;
-  csrfToken: string;
-}): Html {
-  const scopes = page.scopes.map((name) =>
-    html`<li>${describeScope(name)} <span class="scope-name">(${name})</span></li>`
-  );
+export function deviceConfirmationPage(
+  page: StepForm & {
+    clientName: string;
+    username: string;
+    userCode: string;
+    scopes: readonly string[];
+  },
+): Html {
   return layout(
     "Connect a device",
     html`
@@ -59,13 +56,11 @@ export function deviceConfirmationPage(page: {
         asks to act on your behalf, signed in as <strong>${page.username}</strong>. It will be
         able to:
       </p>
-      <ul class="scopes">${scopes}</ul>
-      <form method="post" action="${DEVICE_CONFIRM_PATH}">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
-        <button type="submit" name="decision" value="approve">Approve</button>
-        <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-      </form>
+      ${scopeDecision({
+        ...page,
+        action: DEVICE_CONFIRM_PATH,
+        grant: { value: "approve", label: "Approve" },
+      })}
       <footer>Approve only if you started this on your own device just now.</footer>
     `,
   );

@@ -6,6 +6,7 @@
  */
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** A page with a title and one message, such as an error, and maybe a form (GET) to go on. */
 export function messagePage(
@@ -35,9 +36,9 @@ export function messagePage(
  * session.
  */
 export function signOutPage(
-  page: { username: string; requestId: string; csrfToken: string },
+  page: StepForm & { username: string },
 ): Html {
-  const { username, requestId, csrfToken } = page;
+  const { username } = page;
   return layout(
     "Sign out",
     html`
@@ -47,8 +48,7 @@ export function signOutPage(
         applications you used with this account.
       </p>
       <form method="post" action="/sign-out">
-        <input type="hidden" name="request" value="${requestId}">
-        <input type="hidden" name="csrf_token" value="${csrfToken}">
+        ${stepFields(page)}
         <button type="submit">Sign out</button>
       </form>
     `,

@@ -10,12 +10,7 @@ import { isoTime } from "../clock.ts";
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { PASSKEYS_SCRIPT_PATH } from "./passkeys_script.ts";
-
-/** The hidden fields of a pending step's form. */
-interface StepForm {
-  requestId: string;
-  csrfToken: string;
-}
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** The script tag of a page with passkey forms. */
 export function passkeysScript(): Html {
@@ -60,10 +55,7 @@ export interface PasskeyItem {
  * shown by the script where the browser has WebAuthn.
  */
 export function passkeySection(form: StepForm & { passkeys: PasskeyItem[] }): Html {
-  const hidden = html`
-    <input type="hidden" name="request" value="${form.requestId}">
-    <input type="hidden" name="csrf_token" value="${form.csrfToken}">
-  `;
+  const hidden = stepFields(form);
   return html`
     <h2>Passkeys</h2>
     <p>A passkey signs you in without a password, and counts as your second step after one.</p>
@@ -113,8 +105,7 @@ export function passkeyRegistrationPage(
       <noscript><p class="error">Adding a passkey needs JavaScript.</p></noscript>
       <form method="post" action="/account/passkeys/finish"
         data-passkey-create="${JSON.stringify(page.options)}">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        ${stepFields(page)}
         <input type="hidden" name="credential" value="">
         <p class="error passkey-error" role="alert" hidden></p>
         <button type="button" id="create-passkey" hidden>Create the passkey</button>

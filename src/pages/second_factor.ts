@@ -9,13 +9,12 @@ import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
 import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** What the second-factor page shows. */
-export interface SecondFactorPage {
+export interface SecondFactorPage extends StepForm {
   /** The application the user signs in to. */
   clientName: string;
-  requestId: string;
-  csrfToken: string;
   /** A second factor to set up first (every account must have one): its secret and URI. */
   enrolment?: { secret: string; uri: string };
   /** Why the last code (or passkey) was refused. */
@@ -49,8 +48,7 @@ export function secondFactorPage(page: SecondFactorPage): Html {
       ${page.error && html`<p class="error" role="alert" id="code-error">${page.error}</p>`}
       ${codeForm && html`
         <form method="post" action="/sign-in/second-factor">
-          <input type="hidden" name="request" value="${page.requestId}">
-          <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+          ${stepFields(page)}
           <label for="code">Code from your authenticator app, or a recovery code</label>
           <input type="text" id="code" name="code" autocomplete="one-time-code"
             autocapitalize="none" spellcheck="false" required maxlength="32"

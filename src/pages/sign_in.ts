@@ -7,13 +7,12 @@
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
+import { stepFields, type StepForm } from "./step_form.ts";
 
 /** What the sign-in page shows. */
-export interface SignInPage {
+export interface SignInPage extends StepForm {
   /** The application the user signs in to. */
   clientName: string;
-  requestId: string;
-  csrfToken: string;
   /** The username to fill in (the one just tried, or a `login_hint`). */
   username?: string;
   /** One generic message after a failed attempt. */
@@ -35,8 +34,7 @@ export function signInPage(page: SignInPage): Html {
       <p class="lead">to continue to <strong>${page.clientName}</strong></p>
       ${page.error && html`<p class="error" role="alert" id="sign-in-error">${page.error}</p>`}
       <form method="post" action="/sign-in">
-        <input type="hidden" name="request" value="${page.requestId}">
-        <input type="hidden" name="csrf_token" value="${page.csrfToken}">
+        ${stepFields(page)}
         <label for="username">Username</label>
         <input type="text" id="username" name="username" value="${page.username}"
           autocomplete="${page.passkeyOptions
