@@ -10,15 +10,15 @@ import type { AccountStore } from "../../store/accounts.ts";
 import type { AuthorizationCodeRecord, SignInStore } from "../../store/sign_in.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
-import { type GrantResult, mayUseGrant, requireGrant } from "../clients/grants.ts";
+import { type GrantResult, requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity } from "../clients/registry.ts";
 import { AuthFailure, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { IdTokens } from "./id_tokens.ts";
 import { verifierMatches } from "./pkce.ts";
-import { OPENID_SCOPE, scopeTokens } from "../scopes.ts";
+import { signedInGrant, type SignedInIssuing, startSignedInFamily } from "./signed_in_tokens.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
-import type { DpopBinding, RefreshFamilies, TokenPair } from "../tokens/refresh_families.ts";
+import type { DpopBinding, RefreshFamilies } from "../tokens/refresh_families.ts";
 
 /** How long a code may wait for its exchange (RFC 6749 §4.1.2 asks for at most ten minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
@@ -143,70 +143,24 @@ export class AuthorizationCodes {
     // Every code starts a refresh family, so that a replay, a sign-out or an account
     // change revokes what it issued; a client without the refresh_token grant gets no refresh
     // token.
-    const pair = await startFamily(record, client, { families, store, dpop: exchange.dpop });
-    const familyId = pair.claims.sid!;
-    const grant: GrantResult = {
-      accessToken: pair.accessToken,
-      expiresIn: pair.expiresIn,
-      scope: pair.scope,
-      username: record.username,
-      ...(mayUseGrant(client, "refresh_token") &&
-        { refreshToken: pair.refreshToken }),
+    const issuing: SignedInIssuing = {
+      signIn: { ...record, nonce: record.nonce ?? undefined },
+      client,
+      dpop: exchange.dpop,
+      ended: signedOut,
+      store,
+      families,
+      idTokens,
+      browserSessions,
     };
+    const pair = await startSignedInFamily(issuing);
+    const familyId = pair.claims.sid!;
     // A replay that came while the tokens were being issued could not revoke them: this does.
     if ((await store.attachCodeFamily(codeHash, familyId)).replayed) {
       await families.revokeFamily(familyId);
       throw replayed();
     }
-    if (!await browserSessions.linkFamily(record.browserSid, familyId)) {
-      await families.revokeFamily(familyId);
-      throw signedOut();
-    }
-    if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
-      grant.idToken = await idTokens.issue({
-        subject: pair.claims.sub,
-        clientId: record.clientId,
-        authTime: record.authTime,
-        sessionId: record.browserSid,
-        amr: await browserSessions.methods(record.browserSid),
-        ...(record.nonce !== null && { nonce: record.nonce }),
-        accessToken: grant.accessToken,
-      });
-    }
-    return grant;
-  }
-}
-
-/**
- * Starts the refresh family of a redeemed code. The password was checked at sign-in: the browser
- * session stands for that check, since an account change ends it in the same transaction as the
- * user's families. The family starts on the user's current password hash and is linked to the
- * browser session afterwards, which fails once that session has ended; so a family started for a user
- * whose password changed since the sign-in never survives.
- */
-async function startFamily(
-  record: AuthorizationCodeRecord,
-  client: ClientIdentity,
-  { families, store, dpop }: {
-    families: RefreshFamilies;
-    store: AccountStore & SignInStore;
-    dpop?: DpopBinding;
-  },
-): Promise<TokenPair> {
-  const user = await store.getUser(record.username);
-  // Another account of the same name is not the one that signed in.
-  if (!user || user.subject !== record.subject) throw signedOut();
-  try {
-    return await families.start(user, {
-      clientId: record.clientId,
-      registered: client.registered,
-      scope: record.scope,
-      dpop,
-    });
-  } catch (error) {
-    // The password changed between the read and the start.
-    if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
-    throw error;
+    return await signedInGrant(pair, issuing);
   }
 }
 

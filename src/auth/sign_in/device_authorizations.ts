@@ -13,20 +13,16 @@ import type {
   DeviceAuthorizationRecord,
   DeviceAuthorizationStore,
 } from "../../store/device_authorizations.ts";
-import {
-  DEVICE_CODE_GRANT,
-  type GrantResult,
-  mayUseGrant,
-  requireGrant,
-} from "../clients/grants.ts";
+import { DEVICE_CODE_GRANT, type GrantResult, requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity } from "../clients/registry.ts";
 import { AuthFailure, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
-import { grantScope, OPENID_SCOPE, type ScopePolicy, scopeTokens } from "../scopes.ts";
+import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import type { DpopBinding, RefreshFamilies } from "../tokens/refresh_families.ts";
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { IdTokens } from "./id_tokens.ts";
+import { signedInGrant, type SignedInIssuing, startSignedInFamily } from "./signed_in_tokens.ts";
 import { newUserCode } from "./user_codes.ts";
 
 /** How long a device code and its user code live (RFC 8628 §3.2 `expires_in`). */
@@ -204,46 +200,24 @@ export class DeviceAuthorizations {
     dpop?: DpopBinding,
   ): Promise<GrantResult> {
     const { store, families, idTokens, browserSessions } = this.#deps;
-    const browserSid = record.browserSid!;
-    const user = await store.getUser(record.username!);
-    // Another account of the same name is not the one that approved.
-    if (!user || user.subject !== record.subject) throw signedOut();
-    let pair;
-    try {
-      pair = await families.start(user, {
+    const issuing: SignedInIssuing = {
+      signIn: {
+        username: record.username!,
+        subject: record.subject!,
         clientId: record.clientId,
-        registered: client.registered,
         scope: record.scope,
-        dpop,
-      });
-    } catch (error) {
-      // The password changed between the read and the start.
-      if (error instanceof AuthFailure && error.code === "invalid_credentials") throw signedOut();
-      throw error;
-    }
-    const familyId = pair.claims.sid!;
-    if (!await browserSessions.linkFamily(browserSid, familyId)) {
-      await families.revokeFamily(familyId);
-      throw signedOut();
-    }
-    const grant: GrantResult = {
-      accessToken: pair.accessToken,
-      expiresIn: pair.expiresIn,
-      scope: pair.scope,
-      username: record.username!,
-      ...(mayUseGrant(client, "refresh_token") && { refreshToken: pair.refreshToken }),
-    };
-    if (scopeTokens(record.scope).includes(OPENID_SCOPE)) {
-      grant.idToken = await idTokens.issue({
-        subject: pair.claims.sub,
-        clientId: record.clientId,
         authTime: record.authTime!,
-        sessionId: browserSid,
-        amr: await browserSessions.methods(browserSid),
-        accessToken: grant.accessToken,
-      });
-    }
-    return grant;
+        browserSid: record.browserSid!,
+      },
+      client,
+      dpop,
+      ended: signedOut,
+      store,
+      families,
+      idTokens,
+      browserSessions,
+    };
+    return await signedInGrant(await startSignedInFamily(issuing), issuing);
   }
 
   /** Reports a user code refused on the device page: unknown, or by the throttle. */
