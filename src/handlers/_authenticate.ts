@@ -112,3 +112,11 @@ export async function authenticateClient(
 export function originOf(ctx: RequestContext): Origin {
   return { requestId: ctx.requestId, address: ctx.remoteAddress };
 }
+
+/**
+ * Where a check of a code or a password comes from: the client's address group, which the
+ * throttle counts against, and the request's origin for the audit trail.
+ */
+export function sourceOf(ctx: RequestContext): { address: string; origin: Origin } {
+  return { address: ctx.addressGroup, origin: originOf(ctx) };
+}

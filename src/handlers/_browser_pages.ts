@@ -19,6 +19,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { RequestContext } from "../http/context.ts";
 import { readCookie, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
 import { type Html, htmlResponse } from "../http/html.ts";
+import { seeOther } from "../http/see_other.ts";
 import { consentPage } from "../pages/consent.ts";
 import { deviceConfirmationPage } from "../pages/device.ts";
 import { formatUserCode } from "../auth/sign_in/user_codes.ts";
@@ -170,14 +171,6 @@ function credentialPage(
 export function noteStep(step: StepNotes, ctx: RequestContext): void {
   if (step.user !== undefined) ctx.user = step.user;
   if (step.client !== undefined) ctx.client = step.client;
-}
-
-/** A 303 redirect (RFC 9700 §4.11: never 307 after a form with a password). */
-export function seeOther(location: string): Response {
-  const res = new Response(null, { status: 303 });
-  res.headers.set("location", location);
-  res.headers.set("cache-control", "no-store");
-  return res;
 }
 
 /**

@@ -10,17 +10,12 @@ import type { AccountSettings, AccountView } from "../auth/sign_in/account_setti
 import type { Handler, RequestContext } from "../http/context.ts";
 import { clearedSessionCookie, sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
+import { seeOther } from "../http/see_other.ts";
 import { messagePage } from "../pages/messages.ts";
 import { accountOverviewPage, recoveryCodesPage, totpEnrolmentPage } from "../pages/account.ts";
 import { passkeyRegistrationPage } from "../pages/passkeys.ts";
-import { originOf } from "./_authenticate.ts";
-import {
-  browserCookie,
-  type BrowserPageDeps,
-  noteStep,
-  readPostedPage,
-  seeOther,
-} from "./_browser_pages.ts";
+import { originOf, sourceOf } from "./_authenticate.ts";
+import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
 import { ACCOUNT_SIGN_IN_PATH } from "./account_sign_in.ts";
 
 /** The handlers of the account page. */
@@ -56,25 +51,21 @@ export function createAccountHandlers(
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const view = await settings.confirmTotp(posted, cookie, {
         code: (form.get("code") ?? "").slice(0, 64),
-        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+        source: sourceOf(ctx),
       });
       return showAccountView(view, ctx, deps);
     },
     async recoveryCodes(req, ctx) {
       const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
-      const source = { address: ctx.addressGroup, origin: originOf(ctx) };
-      return showAccountView(
-        await settings.regenerateRecoveryCodes(posted, cookie, source),
-        ctx,
-        deps,
-      );
+      const view = await settings.regenerateRecoveryCodes(posted, cookie, sourceOf(ctx));
+      return showAccountView(view, ctx, deps);
     },
     async changePassword(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const view = await settings.changePassword(posted, cookie, {
         current: form.get("current_password") ?? "",
         next: form.get("new_password") ?? "",
-        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+        source: sourceOf(ctx),
       });
       return showAccountView(view, ctx, deps);
     },

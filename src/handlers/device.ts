@@ -10,7 +10,7 @@ import type { Handler, RequestContext } from "../http/context.ts";
 import { sessionCookie } from "../http/cookies.ts";
 import { htmlResponse } from "../http/html.ts";
 import { deviceAnsweredPage, enterCodePage } from "../pages/device.ts";
-import { originOf } from "./_authenticate.ts";
+import { originOf, sourceOf } from "./_authenticate.ts";
 import {
   browserCookie,
   type BrowserPageDeps,
@@ -40,7 +40,7 @@ export function createDeviceHandlers(
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const step = await verification.submit(posted, cookie, {
         userCode: form.get("user_code") ?? "",
-        source: { address: ctx.addressGroup, origin: originOf(ctx) },
+        source: sourceOf(ctx),
       });
       return showDeviceStep(step, ctx, deps);
     },

@@ -11,15 +11,10 @@ import type { Handler, RequestContext } from "../http/context.ts";
 import { clearedSessionCookie } from "../http/cookies.ts";
 import { readParameters } from "../http/form.ts";
 import { htmlResponse } from "../http/html.ts";
+import { seeOther } from "../http/see_other.ts";
 import { messagePage, notSignedInPage, signOutPage } from "../pages/messages.ts";
 import { originOf } from "./_authenticate.ts";
-import {
-  browserCookie,
-  type BrowserPageDeps,
-  noteStep,
-  readPostedPage,
-  seeOther,
-} from "./_browser_pages.ts";
+import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from "./_browser_pages.ts";
 
 /**
  * The end-session endpoint. With a fresh `id_token_hint` of the browser's own session, that

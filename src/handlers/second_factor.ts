@@ -7,7 +7,7 @@
  */
 import type { SignInFlow } from "../auth/sign_in/flow.ts";
 import type { Handler } from "../http/context.ts";
-import { originOf } from "./_authenticate.ts";
+import { sourceOf } from "./_authenticate.ts";
 import { type BrowserPageDeps, readPostedPage, showStep } from "./_browser_pages.ts";
 
 /**
@@ -19,7 +19,7 @@ export function createSecondFactorHandler(flow: SignInFlow, deps: BrowserPageDep
     const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
     const step = await flow.secondFactor(posted, cookie, {
       code: (form.get("code") ?? "").slice(0, 64),
-      source: { address: ctx.addressGroup, origin: originOf(ctx) },
+      source: sourceOf(ctx),
     });
     return showStep(step, ctx, deps);
   };
