@@ -47,8 +47,20 @@ export interface Settled {
   closed: boolean;
 }
 
+/** A budget's stored record, undefined where the store has none. */
+type Current = ThrottleRecord | undefined;
+
+/** What every budget is built on: the throttle's thresholds. */
+abstract class Budget {
+  protected readonly options: ThrottleOptions;
+
+  constructor(options: ThrottleOptions) {
+    this.options = options;
+  }
+}
+
 /** The reservations of `record` that have not lapsed at `now`. */
-function liveReservations(record: ThrottleRecord | undefined, now: UnixSeconds): UnixSeconds[] {
+function liveReservations(record: Current, now: UnixSeconds): UnixSeconds[] {
   return (record?.reservedUntil ?? []).filter((until) => until > now);
 }
 
@@ -57,7 +69,7 @@ function liveReservations(record: ThrottleRecord | undefined, now: UnixSeconds):
  * made in the same second are alike, and one that lapsed is already gone.
  */
 function othersThan(
-  record: ThrottleRecord | undefined,
+  record: Current,
   reservedUntil: UnixSeconds,
   now: UnixSeconds,
 ): UnixSeconds[] {
@@ -75,26 +87,16 @@ function withReservations(
 }
 
 /** The budget of failures per account: free ones, then an exponentially growing wait. */
-export class AccountBudget {
-  #options: ThrottleOptions;
-
-  constructor(options: ThrottleOptions) {
-    this.#options = options;
-  }
-
+export class AccountBudget extends Budget {
   /**
    * Admits an attempt while fewer are in flight than failures are left before a wait; past the
    * free failures, one at a time once each wait is over.
    */
-  admit(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): Admission {
+  admit(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): Admission {
     if (current && current.blockedUntil > now) return { wait: current.blockedUntil - now };
-    const { failures, windowStartAt } = this.#recent(current, now);
+    const { failures, windowStartAt } = windowAt(current, now, this.options.resetAfterSeconds);
     const inFlight = liveReservations(current, now);
-    if (inFlight.length >= Math.max(this.#options.freeFailures - failures, 1)) {
+    if (inFlight.length >= Math.max(this.options.freeFailures - failures, 1)) {
       return { busy: true };
     }
     return {
@@ -106,13 +108,9 @@ export class AccountBudget {
   }
 
   /** Counts a failure; past the free failures it starts the next wait. */
-  failed(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): Settled {
-    const { freeFailures, baseDelaySeconds, maxDelaySeconds } = this.#options;
-    const failures = this.#recent(current, now).failures + 1;
+  failed(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): Settled {
+    const { freeFailures, baseDelaySeconds, maxDelaySeconds } = this.options;
+    const failures = windowAt(current, now, this.options.resetAfterSeconds).failures + 1;
     const excess = failures - freeFailures;
     const delay = excess >= 0 ? Math.min(baseDelaySeconds * 2 ** excess, maxDelaySeconds) : 0;
     const blockedUntil = Math.max(delay > 0 ? now + delay : 0, stillBlocked(current, now));
@@ -126,39 +124,18 @@ export class AccountBudget {
   }
 
   /** Forgets the account's failures; the other attempts in flight keep their places. */
-  succeeded(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): ThrottleRecord | null {
+  succeeded(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): ThrottleRecord | null {
     return forgotten(current, now, reservedUntil);
-  }
-
-  /** The failures still counted at `now` and since when: none once `resetAfterSeconds` passed. */
-  #recent(current: ThrottleRecord | undefined, now: UnixSeconds) {
-    return current && now - current.windowStartAt < this.#options.resetAfterSeconds
-      ? { failures: current.failures, windowStartAt: current.windowStartAt }
-      : { failures: 0, windowStartAt: now };
   }
 }
 
 /** The budget of failures per client address: a number per minute, then a wait for the next. */
-export class AddressBudget {
-  #options: ThrottleOptions;
-
-  constructor(options: ThrottleOptions) {
-    this.#options = options;
-  }
-
+export class AddressBudget extends Budget {
   /** Admits an attempt while the minute's failures and those in flight stay under the budget. */
-  admit(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): Admission {
-    const window = this.#window(current, now);
+  admit(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): Admission {
+    const window = windowAt(current, now, MINUTE_SECONDS);
     if (window.blockedUntil > now) return { wait: window.blockedUntil - now };
-    const { addressFailuresPerMinute } = this.#options;
+    const { addressFailuresPerMinute } = this.options;
     // Closed until the minute ends, also where the budget was lowered since the failures.
     const windowEndAt = window.windowStartAt + MINUTE_SECONDS;
     if (window.failures >= addressFailuresPerMinute) return { wait: windowEndAt - now };
@@ -168,14 +145,10 @@ export class AddressBudget {
   }
 
   /** Counts a failure in the current minute; the last one the budget allows closes it. */
-  failed(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): Settled {
-    const window = this.#window(current, now);
+  failed(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): Settled {
+    const window = windowAt(current, now, MINUTE_SECONDS);
     const failures = window.failures + 1;
-    const closed = failures >= this.#options.addressFailuresPerMinute;
+    const closed = failures >= this.options.addressFailuresPerMinute;
     return {
       next: withReservations(
         {
@@ -190,26 +163,8 @@ export class AddressBudget {
   }
 
   /** Gives the attempt's place back; the minute's failures stay. */
-  succeeded(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): ThrottleRecord | null {
-    return released(this.#window(current, now), current, now, reservedUntil);
-  }
-
-  /** The counting window at `now`: the stored one while its minute lasts, else a new one. */
-  #window(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-  ): Omit<ThrottleRecord, "reservedUntil"> {
-    return current && now - current.windowStartAt < MINUTE_SECONDS
-      ? {
-        failures: current.failures,
-        windowStartAt: current.windowStartAt,
-        blockedUntil: current.blockedUntil,
-      }
-      : { failures: 0, windowStartAt: now, blockedUntil: 0 };
+  succeeded(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): ThrottleRecord | null {
+    return released(windowAt(current, now, MINUTE_SECONDS), current, now, reservedUntil);
   }
 }
 
@@ -217,23 +172,21 @@ export class AddressBudget {
  * The budget of failures per device token: a number of failures, after which the device stops
  * counting (`spent`) and its attempts fall back to the account's and the address's budgets.
  */
-export class DeviceBudget {
-  #options: ThrottleOptions;
-
-  constructor(options: ThrottleOptions) {
-    this.#options = options;
-  }
-
+export class DeviceBudget extends Budget {
   /** Admits an attempt while the device's failures and those in flight stay under its budget. */
   admit(
-    current: ThrottleRecord | undefined,
+    current: Current,
     now: UnixSeconds,
     reservedUntil: UnixSeconds,
   ): Admission | { spent: true } {
-    const { failures, windowStartAt, blockedUntil } = this.#recent(current, now);
-    if (failures >= this.#options.deviceFailures) return { spent: true };
+    const { failures, windowStartAt, blockedUntil } = windowAt(
+      current,
+      now,
+      this.options.resetAfterSeconds,
+    );
+    if (failures >= this.options.deviceFailures) return { spent: true };
     const inFlight = liveReservations(current, now);
-    if (failures + inFlight.length >= this.#options.deviceFailures) return { busy: true };
+    if (failures + inFlight.length >= this.options.deviceFailures) return { busy: true };
     return {
       next: withReservations({ failures, windowStartAt, blockedUntil }, [
         ...inFlight,
@@ -243,19 +196,15 @@ export class DeviceBudget {
   }
 
   /** Counts a failure; the last one the budget allows spends it until `resetAfterSeconds`. */
-  failed(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): Settled {
-    const failures = this.#recent(current, now).failures + 1;
-    const closed = failures >= this.#options.deviceFailures;
+  failed(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): Settled {
+    const failures = windowAt(current, now, this.options.resetAfterSeconds).failures + 1;
+    const closed = failures >= this.options.deviceFailures;
     return {
       next: withReservations(
         {
           failures,
           windowStartAt: now,
-          blockedUntil: closed ? now + this.#options.resetAfterSeconds : 0,
+          blockedUntil: closed ? now + this.options.resetAfterSeconds : 0,
         },
         othersThan(current, reservedUntil, now),
       ),
@@ -264,24 +213,32 @@ export class DeviceBudget {
   }
 
   /** Forgets the device's failures; the other attempts in flight keep their places. */
-  succeeded(
-    current: ThrottleRecord | undefined,
-    now: UnixSeconds,
-    reservedUntil: UnixSeconds,
-  ): ThrottleRecord | null {
+  succeeded(current: Current, now: UnixSeconds, reservedUntil: UnixSeconds): ThrottleRecord | null {
     return forgotten(current, now, reservedUntil);
   }
+}
 
-  #recent(current: ThrottleRecord | undefined, now: UnixSeconds) {
-    return current && now - current.windowStartAt < this.#options.resetAfterSeconds
-      ? current
-      : { failures: 0, windowStartAt: now, blockedUntil: 0 };
-  }
+/**
+ * The counting window of `current` at `now`: its failures, their start and its wait while the
+ * window lasts (`windowSeconds` from its start), else a new window from `now` with none.
+ */
+function windowAt(
+  current: Current,
+  now: UnixSeconds,
+  windowSeconds: number,
+): Omit<ThrottleRecord, "reservedUntil"> {
+  return current && now - current.windowStartAt < windowSeconds
+    ? {
+      failures: current.failures,
+      windowStartAt: current.windowStartAt,
+      blockedUntil: current.blockedUntil,
+    }
+    : { failures: 0, windowStartAt: now, blockedUntil: 0 };
 }
 
 /** A record with no failures left, where the other attempts in flight keep their places. */
 function forgotten(
-  current: ThrottleRecord | undefined,
+  current: Current,
   now: UnixSeconds,
   reservedUntil: UnixSeconds,
 ): ThrottleRecord | null {
@@ -295,7 +252,7 @@ function forgotten(
 
 /** `current` without the reservation of an attempt that counts for nothing. */
 export function withdrawn(
-  current: ThrottleRecord | undefined,
+  current: Current,
   now: UnixSeconds,
   reservedUntil: UnixSeconds,
 ): ThrottleRecord | null {
@@ -310,7 +267,7 @@ export function withdrawn(
  */
 function released(
   fields: Omit<ThrottleRecord, "reservedUntil">,
-  current: ThrottleRecord | undefined,
+  current: Current,
   now: UnixSeconds,
   reservedUntil: UnixSeconds,
 ): ThrottleRecord | null {
@@ -320,6 +277,6 @@ function released(
 }
 
 /** The wait `current` still imposes at `now`, as a time; 0 when none. */
-function stillBlocked(current: ThrottleRecord | undefined, now: UnixSeconds): UnixSeconds {
+function stillBlocked(current: Current, now: UnixSeconds): UnixSeconds {
   return current && current.blockedUntil > now ? current.blockedUntil : 0;
 }
