@@ -8,12 +8,12 @@
  * answers with the next step as a value; it never reads a request and never builds a response.
  */
 import type { Origin } from "../events.ts";
-import type { Passkeys } from "../accounts/passkeys.ts";
+import type { PasskeyChallenge, Passkeys } from "../accounts/passkeys.ts";
 import { AuthFailure } from "../errors.ts";
 import type { BrowserSessions } from "./browser_sessions.ts";
 import type { SignInFlow } from "./flow.ts";
 import type { FlowStep } from "./flow_step.ts";
-import type { PendingRequests, PostedForm } from "./pending_requests.ts";
+import type { PendingAction, PendingRequests, PostedForm } from "./pending_requests.ts";
 import { asStep, domainError, type StepNotes } from "./steps.ts";
 
 /** What a passkey sign-in works with. */
@@ -51,25 +51,21 @@ export class PasskeySignIn {
     cookie: string | undefined,
     answer: PasskeyAnswer,
   ): Promise<FlowStep> {
-    const notes: StepNotes = {};
-    return await asStep<FlowStep>(notes, async () => {
-      const { pending, passkeys, browserSessions, flow } = this.#deps;
-      const { request, passkeyChallenge } = await pending.open(posted, cookie, "sign_in");
-      notes.client = request.clientId;
-      if (!passkeyChallenge) throw noChallenge();
-      await pending.finish(posted.id!);
-      let signedIn;
-      try {
-        signedIn = await passkeys.signIn(answer.credential, passkeyChallenge, answer);
-      } catch (error) {
-        const failure = domainError(error);
-        if (failure.code !== "invalid_passkey") throw failure;
-        return await flow.signInAgain(request, cookie, failure);
-      }
-      notes.user = signedIn.username;
-      const session = await browserSessions.signIn(signedIn, cookie, signedIn.amr);
-      return await flow.proceed(request, session);
-    });
+    const { passkeys, browserSessions, flow } = this.#deps;
+    return await this.#spendChallenge(
+      { kind: "sign_in", posted, cookie },
+      async (action, notes) => {
+        let signedIn;
+        try {
+          signedIn = await passkeys.signIn(answer.credential, action.passkeyChallenge, answer);
+        } catch (error) {
+          return await flow.signInAgain(action.request, cookie, refusedPasskey(error));
+        }
+        notes.user = signedIn.username;
+        const session = await browserSessions.signIn(signedIn, cookie, signedIn.amr);
+        return await flow.proceed(action.request, session);
+      },
+    );
   }
 
   /** The second-factor page's passkey form, after a right password. */
@@ -78,32 +74,66 @@ export class PasskeySignIn {
     cookie: string | undefined,
     answer: PasskeyAnswer,
   ): Promise<FlowStep> {
-    const notes: StepNotes = {};
-    return await asStep<FlowStep>(notes, async () => {
-      const { pending, passkeys, browserSessions, flow } = this.#deps;
-      const action = await pending.open(posted, cookie, "second_factor");
-      const { request, username, subject, passkeyChallenge } = action;
-      notes.client = request.clientId;
-      notes.user = username;
-      if (!passkeyChallenge) throw noChallenge();
-      await pending.finish(posted.id!);
+    const { passkeys, browserSessions, flow } = this.#deps;
+    const step = { kind: "second_factor" as const, posted, cookie };
+    return await this.#spendChallenge(step, async (action) => {
+      const { request, username, subject } = action;
       let signedIn;
       try {
-        signedIn = await passkeys.signIn(answer.credential, passkeyChallenge, {
+        signedIn = await passkeys.signIn(answer.credential, action.passkeyChallenge, {
           subject,
           origin: answer.origin,
         });
       } catch (error) {
-        const failure = domainError(error);
-        if (failure.code !== "invalid_passkey") throw failure;
+        const refused = refusedPasskey(error);
         const client = await flow.clientOf(request);
-        return await flow.secondFactorPage(action, client, cookie!, { error: failure });
+        return await flow.secondFactorPage(action, client, cookie!, { error: refused });
       }
       const amr = ["pwd", ...signedIn.amr];
       const session = await browserSessions.signIn({ username, subject }, cookie, amr);
       return await flow.proceed(request, session);
     });
   }
+
+  /**
+   * Opens the pending `kind` step the form names and spends its passkey challenge before `work`
+   * checks the answer, so that of two answers to one challenge at most one is checked. The
+   * notes gathered go with the step `work` comes to, or with the error page.
+   */
+  async #spendChallenge<K extends PasskeyPage>(
+    step: { kind: K; posted: PostedForm; cookie: string | undefined },
+    work: (action: WithChallenge<K>, notes: StepNotes) => Promise<FlowStep>,
+  ): Promise<FlowStep> {
+    const notes: StepNotes = {};
+    return await asStep<FlowStep>(notes, async () => {
+      const { pending } = this.#deps;
+      const action: Extract<PendingAction, { kind: PasskeyPage }> = await pending.open(
+        step.posted,
+        step.cookie,
+        step.kind,
+      );
+      notes.client = action.request.clientId;
+      if (action.kind === "second_factor") notes.user = action.username;
+      if (!action.passkeyChallenge) throw noChallenge();
+      await pending.finish(step.posted.id!);
+      return await work(action as WithChallenge<K>, notes);
+    });
+  }
+}
+
+/** The pages whose forms a passkey may answer. */
+type PasskeyPage = "sign_in" | "second_factor";
+
+/** The pending step of such a page, with the passkey challenge it offered. */
+type WithChallenge<K extends PasskeyPage> =
+  & Extract<PendingAction, { kind: K }>
+  & { passkeyChallenge: PasskeyChallenge };
+
+/** The refusal of a passkey as the page shows it; any other error goes on up. */
+function refusedPasskey(error: unknown): AuthFailure {
+  const failure = domainError(error);
+  if (failure.code !== "invalid_passkey") throw failure;
+  return failure;
 }
 
 function noChallenge(): AuthFailure {
