@@ -6,10 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { decodeJwt, type JWTPayload } from "jose";
 import { type ClientRegistration, newClientRecord } from "../../src/auth/clients/registration.ts";
 import { codeChallengeOf } from "../../src/auth/sign_in/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
-import type { TestServer } from "./server.ts";
+import { startTestServer, type TestServer, type TestServerOptions } from "./server.ts";
 
 /** Scopes the registrations here may ask for. */
 const SCOPES = ["openid", "profile", "hello"];
@@ -34,6 +35,18 @@ export async function registerClient(
   }, SCOPES);
   await server.store.addClient(record);
   return { clientId: record.clientId, secret, redirectUri: registration.redirectUris[0] };
+}
+
+/**
+ * Starts a test server (with `options`' users and environment) and registers the first-party
+ * public client "app" that returns to {@linkcode REDIRECT_URI}.
+ */
+export async function startServerWithApp(
+  options: TestServerOptions = {},
+): Promise<{ server: TestServer; app: TestClient }> {
+  const server = await startTestServer(options);
+  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
+  return { server, app };
 }
 
 /**
@@ -309,6 +322,18 @@ export function redeem(
     code_verifier: verifier,
     client_id: client.clientId,
   });
+}
+
+/** Redeems a code, which must be answered with tokens, and returns the ID token's claims. */
+export async function redeemedIdToken(
+  server: Reachable,
+  client: TestClient,
+  code: string,
+  verifier: string,
+): Promise<JWTPayload> {
+  const { res, body } = await redeem(server, client, code, verifier);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return decodeJwt(body.id_token as string);
 }
 
 /** Redeems a code and returns the `preferred_username` GET /userinfo gives for its access token. */
