@@ -4,22 +4,19 @@
  * sessions as `user passwd` does, and `user mfa-reset` removes the passkeys with the rest.
  */
 import assert from "node:assert/strict";
-import { PASSWORD, startServerWithApp } from "./helpers/oidc.ts";
-import { answerWithPasskey, passkeyOf, signInWithPasskey } from "./helpers/passkeys.ts";
+import {
+  answerWithPasskey,
+  passkeyOf,
+  passkeyTest,
+  signInWithPasskey,
+} from "./helpers/passkeys.ts";
 import { runCli } from "./helpers/process.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 import { subjectOf } from "./helpers/server.ts";
 
-const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
-const USERS = { alice: PASSWORD };
-
-Deno.test({
-  name:
-    "user factors lists passkeys and user passkey-remove removes one, ending the user's sessions",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "user factors lists passkeys and user passkey-remove removes one, ending the user's sessions",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const { browser } = await signInWithPasskey(server, app, key);
     assert.equal((await accountPage(browser)).res.status, 200);
@@ -51,14 +48,11 @@ Deno.test({
     const after = await runCli(["user", "factors", "alice"], { cwd: server.dir });
     assert.match(after.stdout, /"alice" has no second factor/);
   },
-});
+);
 
-Deno.test({
-  name: "user mfa-reset removes every passkey of the user, and user --help says so",
-  ...OPTIONS,
-  async fn() {
-    const { server } = await startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "user mfa-reset removes every passkey of the user, and user --help says so",
+  async ({ server }) => {
     await passkeyOf(server, "alice");
     await passkeyOf(server, "alice");
     const reset = await runCli(["user", "mfa-reset", "alice"], { cwd: server.dir });
@@ -69,4 +63,4 @@ Deno.test({
     assert.match(help.stdout, /passkey-remove NAME ID/);
     assert.match(help.stdout, /authenticator app, recovery codes and passkeys/);
   },
-});
+);

@@ -6,27 +6,21 @@
  */
 import assert from "node:assert/strict";
 import * as oidc from "./helpers/oidc.ts";
-import { PASSWORD } from "./helpers/oidc.ts";
 import {
   passkeyAfterPassword,
   passkeyOf,
+  passkeyTest,
   postPasskey,
   SECOND_FACTOR_PASSKEY_PATH,
   signInWithPasskey,
 } from "./helpers/passkeys.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 
-const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
 const AAL2 = "urn:auth-api:aal2";
-const USERS = { alice: PASSWORD };
 
-Deno.test({
-  name:
-    "Adding or removing a passkey needs a sign-in of the last ten minutes and this session's form",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "Adding or removing a passkey needs a sign-in of the last ten minutes and this session's form",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const { browser } = await signInWithPasskey(server, app, key);
     const realNow = Date.now;
@@ -59,40 +53,30 @@ Deno.test({
     await stolen.body?.cancel();
     assert.ok(await server.store.getPasskey(key.credentialId));
   },
-});
+);
 
-Deno.test({
+passkeyTest({
   name:
     "MFA_REQUIRED is met by a passkey: alone it signs in, after the password it is asked for instead of an app",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({
-      users: USERS,
-      env: { MFA_REQUIRED: "true" },
-    });
-    await using _ = server;
-    const key = await passkeyOf(server, "alice");
-    await signInWithPasskey(server, app, key);
+  env: { MFA_REQUIRED: "true" },
+}, async ({ server, app }) => {
+  const key = await passkeyOf(server, "alice");
+  await signInWithPasskey(server, app, key);
 
-    const step = await passkeyAfterPassword(server, app);
-    assert.doesNotMatch(step.html, /totp-secret/, "no app to set up");
-    const done = await postPasskey(
-      step.browser,
-      step.fields,
-      await key.assert(step.challenge),
-      SECOND_FACTOR_PASSKEY_PATH,
-    );
-    assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
-  },
+  const step = await passkeyAfterPassword(server, app);
+  assert.doesNotMatch(step.html, /totp-secret/, "no app to set up");
+  const done = await postPasskey(
+    step.browser,
+    step.fields,
+    await key.assert(step.challenge),
+    SECOND_FACTOR_PASSKEY_PATH,
+  );
+  assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
 });
 
-Deno.test({
-  name:
-    "A passkey session meets acr_values for two factors at once; a password session is asked again",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "A passkey session meets acr_values for two factors at once; a password session is asked again",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const { browser } = await signInWithPasskey(server, app, key);
     const { verifier, challenge } = await oidc.pkce();
@@ -104,4 +88,4 @@ Deno.test({
     assert.equal(claims.acr, AAL2);
     assert.deepEqual(claims.amr, ["hwk", "user", "mfa"]);
   },
-});
+);

@@ -14,6 +14,7 @@ import {
   passkeyAfterPassword,
   passkeyFormFields,
   passkeyOf,
+  passkeyTest,
   postPasskey,
   SECOND_FACTOR_PASSKEY_PATH,
   signInPage,
@@ -23,16 +24,9 @@ import { accountPage } from "./helpers/second_factor.ts";
 import { subjectOf } from "./helpers/server.ts";
 import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
 
-const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
-const USERS = { alice: PASSWORD, bob: "bob-password-1" };
-
-Deno.test({
-  name:
-    "A passkey alone signs in: amr hwk (device-bound) or swk (synced) with user and mfa, acr aal2",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "A passkey alone signs in: amr hwk (device-bound) or swk (synced) with user and mfa, acr aal2",
+  async ({ server, app }) => {
     const bound = await passkeyOf(server, "alice");
     const alice = await signInWithPasskey(server, app, bound);
     const claims = await oidc.redeemedIdToken(server, app, alice.code, alice.verifier);
@@ -50,15 +44,11 @@ Deno.test({
     assert.deepEqual(bobClaims.amr, ["swk", "user", "mfa"]);
     assert.ok(server.logs.some((line) => line.event === "passkey_succeeded"));
   },
-});
+);
 
-Deno.test({
-  name:
-    "An assertion for another RP ID or origin, unverified, with another user handle, a counter gone back or malformed is refused",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "An assertion for another RP ID or origin, unverified, with another user handle, a counter gone back or malformed is refused",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const bob = await subjectOf(server, "bob");
     const bent = [
@@ -92,15 +82,11 @@ Deno.test({
     );
     assert.ok(reasons.includes("user_handle"), JSON.stringify(reasons));
   },
-});
+);
 
-Deno.test({
-  name:
-    "Two answers with one counter on two challenges at once (a cloned authenticator): one signs in",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "Two answers with one counter on two challenges at once (a cloned authenticator): one signs in",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const pages = await Promise.all([signInPage(server, app), signInPage(server, app)]);
     const answers = await Promise.all(
@@ -120,15 +106,11 @@ Deno.test({
     assert.ok(["counter", "unverified"].includes(reasons[0] as string), String(reasons));
     assert.equal((await server.store.getPasskey(key.credentialId))?.counter, 20);
   },
-});
+);
 
-Deno.test({
-  name:
-    "A replayed assertion is refused: its form is spent, and on another form its challenge is not that form's",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "A replayed assertion is refused: its form is spent, and on another form its challenge is not that form's",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const page = await signInPage(server, app);
     const bindingCookie = page.browser.cookie;
@@ -149,14 +131,11 @@ Deno.test({
     assert.equal(stolen.status, 403);
     await stolen.body?.cancel();
   },
-});
+);
 
-Deno.test({
-  name: "Five answers to one challenge posted at once: exactly one signs in",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "Five answers to one challenge posted at once: exactly one signs in",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const page = await signInPage(server, app);
     // Distinct answers (each with a higher counter) to the same challenge, as a cloned key would.
@@ -173,15 +152,11 @@ Deno.test({
     assert.equal(statuses.filter((status) => status === 303).length, 1, String(statuses));
     assert.ok(statuses.every((status) => status === 303 || status === 400), String(statuses));
   },
-});
+);
 
-Deno.test({
-  name:
-    "The account page registers a discoverable, user-verified passkey for our RP ID, never one twice, and removes it",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "The account page registers a discoverable, user-verified passkey for our RP ID, never one twice, and removes it",
+  async ({ server, app }) => {
     const { browser } = await oidc.authorizationCode(server, app);
     const start = async (name: string) => {
       const overview = await accountPage(browser);
@@ -274,15 +249,11 @@ Deno.test({
     await assertPasskeyRefused((await answerWithPasskey(server, app, key)).res);
     assert.ok(server.logs.some((line) => line.event === "passkey_removed"));
   },
-});
+);
 
-Deno.test({
-  name:
-    "A passkey is the second factor after a password; another account's passkey is not, and /login needs more than the password",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "A passkey is the second factor after a password; another account's passkey is not, and /login needs more than the password",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const bobs = await passkeyOf(server, "bob");
     const wrong = await passkeyAfterPassword(server, app);
@@ -323,14 +294,11 @@ Deno.test({
     assert.equal(login.status, 400);
     assert.match(body.msg, /second factor/, JSON.stringify(body));
   },
-});
+);
 
-Deno.test({
-  name: "GET /assets/passkeys.js serves the pages' one script as JavaScript, never sniffed",
-  ...OPTIONS,
-  async fn() {
-    const { server } = await oidc.startServerWithApp({ users: USERS });
-    await using _ = server;
+passkeyTest(
+  "GET /assets/passkeys.js serves the pages' one script as JavaScript, never sniffed",
+  async ({ server }) => {
     const res = await fetch(`${server.url}/assets/passkeys.js`, { client: server.client });
     const text = await res.text();
     assert.equal(res.status, 200);
@@ -345,4 +313,4 @@ Deno.test({
     assert.equal(post.status, 405);
     await post.body?.cancel();
   },
-});
+);

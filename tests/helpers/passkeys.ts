@@ -14,6 +14,39 @@ import {
   SoftwareAuthenticator,
 } from "./software_authenticator.ts";
 
+/** What a passkey test is given: its server and the app. */
+export interface PasskeyTestContext {
+  server: TestServer;
+  app: oidc.TestClient;
+}
+
+/** The users of a passkey test's server. */
+export const PASSKEY_TEST_USERS: Record<string, string> = {
+  alice: oidc.PASSWORD,
+  bob: "bob-password-1",
+};
+
+/**
+ * Defines a test on a new server (with `env` as its environment) with alice and bob, and the
+ * app; the server stops when the test ends.
+ */
+export function passkeyTest(
+  definition: string | { name: string; env?: Record<string, string> },
+  fn: (context: PasskeyTestContext) => Promise<void>,
+): void {
+  const { name, env } = typeof definition === "string" ? { name: definition } : definition;
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const { server, app } = await oidc.startServerWithApp({ users: PASSKEY_TEST_USERS, env });
+      await using _ = server;
+      await fn({ server, app });
+    },
+  });
+}
+
 /** The pending step of the passkey sign-in a new browser was shown. */
 export interface PasskeyPage {
   browser: oidc.CookieBrowser;
