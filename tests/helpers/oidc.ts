@@ -10,7 +10,13 @@ import { decodeJwt, type JWTPayload } from "jose";
 import { type ClientRegistration, newClientRecord } from "../../src/auth/clients/registration.ts";
 import { codeChallengeOf } from "../../src/auth/sign_in/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
-import { startTestServer, type TestServer, type TestServerOptions } from "./server.ts";
+import {
+  basicAuthorization,
+  postForm,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from "./server.ts";
 
 /** Scopes the registrations here may ask for. */
 const SCOPES = ["openid", "profile", "hello"];
@@ -35,6 +41,23 @@ export async function registerClient(
   }, SCOPES);
   await server.store.addClient(record);
   return { clientId: record.clientId, secret, redirectUri: registration.redirectUris[0] };
+}
+
+/**
+ * Registers a confidential client "svc" without redirect URIs, for the client credentials grant
+ * (`registration` adding or replacing), as a service that calls APIs registers.
+ */
+export function registerServiceClient(
+  server: TestServer,
+  registration: Partial<ClientRegistration> = {},
+): Promise<TestClient> {
+  return registerClient(server, {
+    clientId: "svc",
+    redirectUris: [],
+    public: false,
+    grantTypes: ["client_credentials"],
+    ...registration,
+  });
 }
 
 /**
@@ -257,21 +280,18 @@ export function redirectedTo(res: Response, redirectUri: string): URLSearchParam
   return location.searchParams;
 }
 
-/** Posts to the token endpoint. */
-export async function tokenRequest(
+/** Posts to the token endpoint as a public client (or with `basic`). */
+export function tokenRequest(
   server: Reachable,
   form: Record<string, string>,
   basic?: { id: string; secret: string },
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = {};
-  if (basic) headers.authorization = `Basic ${btoa(`${basic.id}:${basic.secret}`)}`;
-  const res = await fetch(`${server.url}/oauth/token`, {
-    client: server.client,
-    method: "POST",
-    headers,
-    body: new URLSearchParams(form),
-  });
-  return { res, body: await res.json() };
+  return postForm(server, "/oauth/token", form, basicHeaders(basic));
+}
+
+/** The headers of a request with a client's HTTP Basic authentication, if any. */
+export function basicHeaders(basic?: { id: string; secret: string }): Record<string, string> {
+  return basic ? { authorization: basicAuthorization(basic) } : {};
 }
 
 /**
