@@ -242,7 +242,9 @@ testNeeding([CHROMIUM], {
 
     await t.step("prompt=none in a browser without a session answers login_required", async () => {
       const page = await chromium.browser.newPage();
-      const started = await startAuthorization(config, third.redirectUri, { prompt: "none" });
+      const started = await startAuthorization(config, third.redirectUri, {
+        params: { prompt: "none" },
+      });
       await navigate(page, started.url.href);
       const landed = new URL(page.url());
       assert.equal(`${landed.origin}${landed.pathname}`, third.redirectUri);
@@ -258,7 +260,7 @@ testNeeding([CHROMIUM], {
       "after sign-in the consent page lists the scopes; Allow sends the code",
       async () => {
         const started = await startAuthorization(config, third.redirectUri, {
-          scope: "openid profile hello",
+          params: { scope: "openid profile hello" },
         });
         await navigate(page, started.url.href);
         await fillSignIn(page, "alice", PASSWORD);
@@ -286,7 +288,9 @@ testNeeding([CHROMIUM], {
     await t.step(
       "the consent is remembered: the next authorization goes straight back",
       async () => {
-        const started = await startAuthorization(config, third.redirectUri, { scope: "openid" });
+        const started = await startAuthorization(config, third.redirectUri, {
+          params: { scope: "openid" },
+        });
         await navigate(page, started.url.href);
         const landed = new URL(page.url());
         assert.equal(`${landed.origin}${landed.pathname}`, third.redirectUri);
@@ -295,7 +299,9 @@ testNeeding([CHROMIUM], {
     );
 
     await t.step("Deny sends access_denied", async () => {
-      const started = await startAuthorization(config, third.redirectUri, { prompt: "consent" });
+      const started = await startAuthorization(config, third.redirectUri, {
+        params: { prompt: "consent" },
+      });
       await navigate(page, started.url.href);
       assert.equal(await page.title(), "Allow access");
       await Promise.all([

@@ -11,7 +11,7 @@ import type { Page } from "puppeteer-core";
 import { launchBrowser } from "./helpers/browser.ts";
 import { addClient, secretOf } from "./helpers/clients_cli.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
-import { checksOf, discoverAs, pushAuthorization } from "./helpers/openid_client.ts";
+import { checksOf, discoverAs, startAuthorization } from "./helpers/openid_client.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
 import { startTestServer, subjectOf } from "./helpers/server.ts";
 
@@ -32,7 +32,7 @@ async function pushedSignIn(
   redirectUri: string,
   signedIn = false,
 ): Promise<{ url: URL; tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers }> {
-  const started = await pushAuthorization(config, redirectUri);
+  const started = await startAuthorization(config, redirectUri, { pushed: true });
   const { url } = started;
   assert.deepEqual([...url.searchParams.keys()].sort(), ["client_id", "request_uri"]);
   await signIn(page, url, signedIn);

@@ -46,53 +46,29 @@ export interface StartedAuthorization {
 
 /**
  * Starts a code-flow authorization to `redirectUri` with scope `openid profile`, PKCE S256, a
- * state and a nonce (`params` added or replacing), all of it in the URL.
+ * state and a nonce (`params` added or replacing); with `pushed`, the request is pushed first
+ * and the URL names it.
  */
-export function startAuthorization(
+export async function startAuthorization(
   config: client.Configuration,
   redirectUri: string,
-  params: Record<string, string> = {},
-): Promise<StartedAuthorization> {
-  return authorization(
-    redirectUri,
-    params,
-    (parameters) => client.buildAuthorizationUrl(config, parameters),
-  );
-}
-
-/**
- * Starts the same authorization as {@linkcode startAuthorization}, pushed first: the URL names
- * the pushed request.
- */
-export function pushAuthorization(
-  config: client.Configuration,
-  redirectUri: string,
-  params: Record<string, string> = {},
-): Promise<StartedAuthorization> {
-  return authorization(
-    redirectUri,
-    params,
-    (parameters) => client.buildAuthorizationUrlWithPAR(config, parameters),
-  );
-}
-
-async function authorization(
-  redirectUri: string,
-  params: Record<string, string>,
-  urlOf: (parameters: Record<string, string>) => URL | Promise<URL>,
+  options: { params?: Record<string, string>; pushed?: boolean } = {},
 ): Promise<StartedAuthorization> {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
-  const url = await urlOf({
+  const parameters = {
     redirect_uri: redirectUri,
     scope: "openid profile",
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
     nonce,
     state,
-    ...params,
-  });
+    ...options.params,
+  };
+  const url = options.pushed
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+    : client.buildAuthorizationUrl(config, parameters);
   return { url, verifier, nonce, state };
 }
 
