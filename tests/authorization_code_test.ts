@@ -8,18 +8,7 @@ import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { unixNow } from "../src/clock.ts";
-import {
-  authorizationCode,
-  authorizeUrl,
-  CookieBrowser,
-  PASSWORD,
-  pkce,
-  redeem,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-  tokenRequest,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import {
   assertRevoked,
   hello,
@@ -31,14 +20,13 @@ import {
 } from "./helpers/server.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
 
-const USERS = { alice: PASSWORD };
-const REDIRECT_URI = "https://app.example/callback";
+const USERS = { alice: oidc.PASSWORD };
 
-async function setUp(): Promise<{ server: TestServer; app: TestClient }> {
+async function setUp(): Promise<{ server: TestServer; app: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS });
-  const app = await registerClient(server, {
+  const app = await oidc.registerClient(server, {
     clientId: "app",
-    redirectUris: [REDIRECT_URI, "https://app.example/second"],
+    redirectUris: [oidc.REDIRECT_URI, "https://app.example/second"],
     scope: "openid profile hello",
   });
   return { server, app };
@@ -66,7 +54,7 @@ async function assertSessionRevoked(
   tokens: Record<string, unknown>,
 ): Promise<void> {
   await assertRevoked(server, String(tokens.access_token));
-  const refreshed = await tokenRequest(server, {
+  const refreshed = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(tokens.refresh_token),
     client_id: "app",
@@ -77,10 +65,10 @@ async function assertSessionRevoked(
 Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens once", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const { code, verifier } = await authorizationCode(server, app, {
+  const { code, verifier } = await oidc.authorizationCode(server, app, {
     params: { scope: "openid hello" },
   });
-  const { res, body } = await redeem(server, app, code, verifier);
+  const { res, body } = await oidc.redeem(server, app, code, verifier);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(res.headers.get("cache-control"), "no-store");
   assert.deepEqual(Object.keys(body).sort(), [
@@ -98,7 +86,7 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
   assert.equal(access.preferred_username, "alice");
   assert.equal(access.client_id, "app");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
-  const refreshed = await tokenRequest(server, {
+  const refreshed = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(body.refresh_token),
     client_id: "app",
@@ -106,7 +94,7 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
   assert.equal(refreshed.res.status, 200);
   assert.equal(refreshed.body.scope, "openid hello");
   // Rotation and reuse detection hold for these refresh tokens as for /login's.
-  const reused = await tokenRequest(server, {
+  const reused = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(body.refresh_token),
     client_id: "app",
@@ -118,7 +106,10 @@ Deno.test("POST /oauth/token exchanges a code for access, refresh and ID tokens 
 Deno.test("a code is bound to its PKCE verifier, redirect URI and client, and spent by a wrong attempt", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const other = await registerClient(server, { clientId: "other", redirectUris: [REDIRECT_URI] });
+  const other = await oidc.registerClient(server, {
+    clientId: "other",
+    redirectUris: [oidc.REDIRECT_URI],
+  });
   const attempts: [string, (code: string, verifier: string) => Record<string, string>, RegExp][] = [
     [
       "wrong verifier",
@@ -148,16 +139,16 @@ Deno.test("a code is bound to its PKCE verifier, redirect URI and client, and sp
     }), /another client/],
   ];
   for (const [what, form, message] of attempts) {
-    const { code, verifier } = await authorizationCode(server, app);
-    const wrong = await tokenRequest(server, {
+    const { code, verifier } = await oidc.authorizationCode(server, app);
+    const wrong = await oidc.tokenRequest(server, {
       grant_type: "authorization_code",
-      redirect_uri: REDIRECT_URI,
+      redirect_uri: oidc.REDIRECT_URI,
       client_id: app.clientId,
       ...form(code, verifier),
     });
     assertRefused(wrong, message);
     // The code is spent: the right request now fails too, as a replay.
-    assertRefused(await redeem(server, app, code, verifier), /already used/, "invalid_grant");
+    assertRefused(await oidc.redeem(server, app, code, verifier), /already used/, "invalid_grant");
     assert.ok(what);
   }
 });
@@ -165,13 +156,13 @@ Deno.test("a code is bound to its PKCE verifier, redirect URI and client, and sp
 Deno.test("a replayed code is refused and revokes every token issued with it", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const { code, verifier } = await authorizationCode(server, app, {
+  const { code, verifier } = await oidc.authorizationCode(server, app, {
     params: { scope: "openid hello" },
   });
-  const first = await redeem(server, app, code, verifier);
+  const first = await oidc.redeem(server, app, code, verifier);
   assert.equal(first.res.status, 200);
   assert.equal((await hello(server, `Bearer ${first.body.access_token}`)).res.status, 200);
-  const replay = await redeem(server, app, code, verifier);
+  const replay = await oidc.redeem(server, app, code, verifier);
   assertRefused(replay, /already used; the tokens issued with it have been revoked/);
   await assertSessionRevoked(server, first.body);
 });
@@ -180,11 +171,11 @@ Deno.test("one code exchanged many times at once: at most one answer has tokens,
   const { server, app } = await setUp();
   await using _ = server;
   for (let round = 0; round < 8; round++) {
-    const { code, verifier } = await authorizationCode(server, app, {
+    const { code, verifier } = await oidc.authorizationCode(server, app, {
       params: { scope: "openid hello" },
     });
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => redeem(server, app, code, verifier)),
+      Array.from({ length: 6 }, () => oidc.redeem(server, app, code, verifier)),
     );
     // A replay that arrives while the first exchange is issuing its tokens makes that exchange
     // fail too: its tokens would be revoked at once anyway.
@@ -208,9 +199,9 @@ Deno.test("an expired or unknown code is refused with invalid_grant", async () =
     clientId: app.clientId,
     username: "alice",
     subject: (await server.store.getUser("alice"))!.subject,
-    redirectUri: REDIRECT_URI,
+    redirectUri: oidc.REDIRECT_URI,
     scope: "openid",
-    codeChallenge: (await pkce()).challenge,
+    codeChallenge: (await oidc.pkce()).challenge,
     nonce: null,
     authTime: now - 120,
     browserSid: crypto.randomUUID(),
@@ -220,17 +211,17 @@ Deno.test("an expired or unknown code is refused with invalid_grant", async () =
     familyId: null,
     replayedAt: null,
   });
-  assertRefused(await redeem(server, app, code, "v".repeat(43)), /expired/);
+  assertRefused(await oidc.redeem(server, app, code, "v".repeat(43)), /expired/);
   assertRefused(
-    await redeem(server, app, "U".repeat(43), "v".repeat(43)),
+    await oidc.redeem(server, app, "U".repeat(43), "v".repeat(43)),
     /Invalid authorization code/,
   );
   assertRefused(
-    await redeem(server, app, "not a code", "v".repeat(43)),
+    await oidc.redeem(server, app, "not a code", "v".repeat(43)),
     /Invalid authorization code/,
   );
   assertRefused(
-    await tokenRequest(server, { grant_type: "authorization_code", client_id: "app" }),
+    await oidc.tokenRequest(server, { grant_type: "authorization_code", client_id: "app" }),
     /Missing code/,
     "invalid_request",
   );
@@ -239,7 +230,7 @@ Deno.test("an expired or unknown code is refused with invalid_grant", async () =
 Deno.test("a code whose browser session was signed out before the exchange issues nothing", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const { code, verifier, browser } = await authorizationCode(server, app);
+  const { code, verifier, browser } = await oidc.authorizationCode(server, app);
   const page = await browser.get(`${server.url}/end-session`);
   const fields = /name="request" value="([^"]+)"[\s\S]*name="csrf_token" value="([^"]+)"/.exec(
     await page.text(),
@@ -248,7 +239,7 @@ Deno.test("a code whose browser session was signed out before the exchange issue
   assert.equal(signedOut.status, 200);
   await signedOut.body?.cancel();
   assertRefused(
-    await redeem(server, app, code, verifier),
+    await oidc.redeem(server, app, code, verifier),
     /browser session of this code has ended/,
   );
 });
@@ -256,40 +247,40 @@ Deno.test("a code whose browser session was signed out before the exchange issue
 Deno.test("a confidential client must authenticate to exchange its code, by Basic or client_secret_post", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
-  const app = await registerClient(server, {
+  const app = await oidc.registerClient(server, {
     clientId: "web",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     public: false,
   });
   const secret = app.secret!;
   assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
   assert.equal((await server.store.getClient("web"))?.secretHash, await sha256Hex(secret));
 
-  let { code, verifier } = await authorizationCode(server, app);
+  let { code, verifier } = await oidc.authorizationCode(server, app);
   const form = {
     grant_type: "authorization_code",
     code,
     code_verifier: verifier,
-    redirect_uri: REDIRECT_URI,
+    redirect_uri: oidc.REDIRECT_URI,
   };
   assertRefused(
-    await tokenRequest(server, { ...form, client_id: "web" }),
+    await oidc.tokenRequest(server, { ...form, client_id: "web" }),
     /must authenticate/,
     "invalid_client",
   );
   assertRefused(
-    await tokenRequest(server, form, { id: "web", secret: "x".repeat(43) }),
+    await oidc.tokenRequest(server, form, { id: "web", secret: "x".repeat(43) }),
     /authentication failed/,
     "invalid_client",
   );
-  const basic = await tokenRequest(server, form, { id: "web", secret });
+  const basic = await oidc.tokenRequest(server, form, { id: "web", secret });
   assert.equal(basic.res.status, 200, "the failed authentications did not spend the code");
-  ({ code, verifier } = await authorizationCode(server, app));
-  const post = await tokenRequest(server, {
+  ({ code, verifier } = await oidc.authorizationCode(server, app));
+  const post = await oidc.tokenRequest(server, {
     grant_type: "authorization_code",
     code,
     code_verifier: verifier,
-    redirect_uri: REDIRECT_URI,
+    redirect_uri: oidc.REDIRECT_URI,
     client_id: "web",
     client_secret: secret,
   });
@@ -297,13 +288,13 @@ Deno.test("a confidential client must authenticate to exchange its code, by Basi
 
   // Its refresh token works only at /oauth/token with the secret. /refresh takes no client
   // credentials: whoever presents the token there has not the secret, and the session ends.
-  const unauthenticated = await tokenRequest(server, {
+  const unauthenticated = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(post.body.refresh_token),
     client_id: "web",
   });
   assert.equal(unauthenticated.body.error, "invalid_client");
-  const renewed = await tokenRequest(server, {
+  const renewed = await oidc.tokenRequest(server, {
     grant_type: "refresh_token",
     refresh_token: String(post.body.refresh_token),
   }, { id: "web", secret });
@@ -317,42 +308,51 @@ Deno.test("a confidential client must authenticate to exchange its code, by Basi
 Deno.test("without openid there is no ID token; without the refresh_token grant no refresh token, and a replay still revokes the access token", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
-  const app = await registerClient(server, {
+  const app = await oidc.registerClient(server, {
     clientId: "app",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     grantTypes: ["authorization_code"],
   });
-  const { code, verifier } = await authorizationCode(server, app, { params: { scope: "hello" } });
-  const { res, body } = await redeem(server, app, code, verifier);
+  const { code, verifier } = await oidc.authorizationCode(server, app, {
+    params: { scope: "hello" },
+  });
+  const { res, body } = await oidc.redeem(server, app, code, verifier);
   assert.equal(res.status, 200);
   assert.deepEqual(Object.keys(body).sort(), ["access_token", "expires_in", "scope", "token_type"]);
   assert.equal(body.scope, "hello");
   assert.equal((await hello(server, `Bearer ${body.access_token}`)).res.status, 200);
-  assertRefused(await redeem(server, app, code, verifier), /already used/);
+  assertRefused(await oidc.redeem(server, app, code, verifier), /already used/);
   await assertRevoked(server, String(body.access_token));
 });
 
 Deno.test("registered clients use only their grants; unregistered client ids keep the password grant", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
-  await registerClient(server, { clientId: "spa", redirectUris: [REDIRECT_URI] });
-  const password = { grant_type: "password", username: "alice", password: PASSWORD };
+  await oidc.registerClient(server, { clientId: "spa", redirectUris: [oidc.REDIRECT_URI] });
+  const password = { grant_type: "password", username: "alice", password: oidc.PASSWORD };
   assertRefused(
-    await tokenRequest(server, { ...password, client_id: "spa" }),
+    await oidc.tokenRequest(server, { ...password, client_id: "spa" }),
     /may not use the password grant/,
     "unauthorized_client",
   );
-  const legacy = await tokenRequest(server, { ...password, client_id: "some-cli" });
+  const legacy = await oidc.tokenRequest(server, { ...password, client_id: "some-cli" });
   assert.equal(legacy.res.status, 200, "as before: public clients name themselves");
-  const withPassword = await registerClient(server, {
+  const withPassword = await oidc.registerClient(server, {
     clientId: "first-party-cli",
     redirectUris: [],
     grantTypes: ["password", "refresh_token"],
   });
-  const granted = await tokenRequest(server, { ...password, client_id: withPassword.clientId });
+  const granted = await oidc.tokenRequest(server, {
+    ...password,
+    client_id: withPassword.clientId,
+  });
   assert.equal(granted.res.status, 200);
   assertRefused(
-    await tokenRequest(server, { ...password, client_id: "spa", client_secret: "x".repeat(43) }),
+    await oidc.tokenRequest(server, {
+      ...password,
+      client_id: "spa",
+      client_secret: "x".repeat(43),
+    }),
     /authentication failed/,
     "invalid_client",
   );
@@ -361,7 +361,7 @@ Deno.test("registered clients use only their grants; unregistered client ids kee
 Deno.test("client_credentials: a confidential client gets a token for itself, without refresh token, session or a user's name", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
-  const machine = await registerClient(server, {
+  const machine = await oidc.registerClient(server, {
     clientId: "reporting",
     redirectUris: [],
     public: false,
@@ -369,7 +369,7 @@ Deno.test("client_credentials: a confidential client gets a token for itself, wi
     scope: "hello openid",
   });
   const auth = { id: "reporting", secret: machine.secret! };
-  const { res, body } = await tokenRequest(server, { grant_type: "client_credentials" }, auth);
+  const { res, body } = await oidc.tokenRequest(server, { grant_type: "client_credentials" }, auth);
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.deepEqual(Object.keys(body).sort(), ["access_token", "expires_in", "scope", "token_type"]);
   assert.equal(body.scope, "hello", "user scopes such as openid mean nothing here");
@@ -388,25 +388,25 @@ Deno.test("client_credentials: a confidential client gets a token for itself, wi
   await userinfo.body?.cancel();
 
   assertRefused(
-    await tokenRequest(server, { grant_type: "client_credentials", scope: "openid" }, auth),
+    await oidc.tokenRequest(server, { grant_type: "client_credentials", scope: "openid" }, auth),
     /openid/,
     "invalid_scope",
   );
   assertRefused(
-    await tokenRequest(server, { grant_type: "client_credentials" }, {
+    await oidc.tokenRequest(server, { grant_type: "client_credentials" }, {
       id: "reporting",
       secret: "y".repeat(43),
     }),
     /authentication failed/,
     "invalid_client",
   );
-  const web = await registerClient(server, {
+  const web = await oidc.registerClient(server, {
     clientId: "web",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     public: false,
   });
   assertRefused(
-    await tokenRequest(server, { grant_type: "client_credentials" }, {
+    await oidc.tokenRequest(server, { grant_type: "client_credentials" }, {
       id: "web",
       secret: web.secret!,
     }),
@@ -418,18 +418,18 @@ Deno.test("client_credentials: a confidential client gets a token for itself, wi
 Deno.test("single sign-on: a second client's code is issued without the form, with the same session in its ID token", async () => {
   const { server, app } = await setUp();
   await using _ = server;
-  const second = await registerClient(server, {
+  const second = await oidc.registerClient(server, {
     clientId: "second",
     redirectUris: ["https://second.example/cb"],
   });
-  const browser = new CookieBrowser(server);
-  const first = await authorizationCode(server, app, { browser });
-  const { challenge, verifier } = await pkce();
-  const res = await browser.get(authorizeUrl(server, second, { code_challenge: challenge }));
-  const code = redirectedTo(res, "https://second.example/cb").get("code")!;
+  const browser = new oidc.CookieBrowser(server);
+  const first = await oidc.authorizationCode(server, app, { browser });
+  const { challenge, verifier } = await oidc.pkce();
+  const res = await browser.get(oidc.authorizeUrl(server, second, { code_challenge: challenge }));
+  const code = oidc.redirectedTo(res, "https://second.example/cb").get("code")!;
   const [one, two] = await Promise.all([
-    redeem(server, app, first.code, first.verifier),
-    redeem(server, second, code, verifier),
+    oidc.redeem(server, app, first.code, first.verifier),
+    oidc.redeem(server, second, code, verifier),
   ]);
   const [a, b] = [decodeJwt(String(one.body.id_token)), decodeJwt(String(two.body.id_token))];
   assert.equal(a.sid, b.sid);
@@ -441,17 +441,17 @@ Deno.test("a code redeemed while the user's password changes leaves no working s
   const { server, app } = await setUp();
   await using _ = server;
   const hasher = testHasher();
-  const passwords = [PASSWORD, "alice-password-2"];
+  const passwords = [oidc.PASSWORD, "alice-password-2"];
   const hashes = await Promise.all(passwords.map((password) => hasher.hash(password)));
   const survivors: string[] = [];
   for (let round = 0; round < 20; round++) {
-    const { code, verifier } = await authorizationCode(server, app, {
+    const { code, verifier } = await oidc.authorizationCode(server, app, {
       password: passwords[round % 2],
       params: { scope: "openid hello" },
     });
     // The change comes 0 to 4 ms after the exchange starts, to meet it at every step.
     const [redeemed, change] = await Promise.all([
-      redeem(server, app, code, verifier),
+      oidc.redeem(server, app, code, verifier),
       sleep(round % 5).then(() =>
         server.store.changePassword("alice", hashes[(round + 1) % 2], unixNow())
       ),
@@ -462,7 +462,7 @@ Deno.test("a code redeemed while the user's password changes leaves no working s
       continue;
     }
     survivors.push(String(redeemed.body.access_token));
-    const refused = await tokenRequest(server, {
+    const refused = await oidc.tokenRequest(server, {
       grant_type: "refresh_token",
       refresh_token: String(redeemed.body.refresh_token),
       client_id: "app",

@@ -4,27 +4,17 @@
  * and `iss`, PKCE S256 required, and the page's own hardening (CSP, framing, escaping).
  */
 import assert from "node:assert/strict";
-import {
-  authorizeUrl,
-  CookieBrowser,
-  formFields,
-  PASSWORD,
-  pkce,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD };
-const REDIRECT_URI = "https://app.example/callback";
+const USERS = { alice: oidc.PASSWORD };
 
-async function serverWithClient(): Promise<{ server: TestServer; app: TestClient }> {
+async function serverWithClient(): Promise<{ server: TestServer; app: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS });
-  const app = await registerClient(server, {
+  const app = await oidc.registerClient(server, {
     clientId: "app",
     name: "Example <App>",
-    redirectUris: [REDIRECT_URI, "https://app.example/other?tenant=1", "com.example.app:/cb"],
+    redirectUris: [oidc.REDIRECT_URI, "https://app.example/other?tenant=1", "com.example.app:/cb"],
   });
   return { server, app };
 }
@@ -50,7 +40,7 @@ async function assertErrorPage(
 Deno.test("GET /authorize shows an error page, never a redirect, for an unknown, missing or repeated client_id", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const cases: [string, Record<string, string | undefined>, RegExp][] = [
     ["unknown", { client_id: "nobody" }, /Unknown client &quot;nobody&quot;/],
     ["missing", { client_id: undefined }, /names no client/],
@@ -59,11 +49,11 @@ Deno.test("GET /authorize shows an error page, never a redirect, for an unknown,
   for (const [what, params, message] of cases) {
     const res = await open(
       server,
-      authorizeUrl(server, app, { code_challenge: challenge, ...params }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, ...params }),
     );
     await assertErrorPage(res, 400, message, what);
   }
-  const repeated = new URL(authorizeUrl(server, app, { code_challenge: challenge }));
+  const repeated = new URL(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
   repeated.searchParams.append("client_id", "app");
   await assertErrorPage(await open(server, repeated.href), 400, /repeated/);
 });
@@ -71,7 +61,7 @@ Deno.test("GET /authorize shows an error page, never a redirect, for an unknown,
 Deno.test("GET /authorize never redirects to a redirect_uri that is not registered exactly, however it is altered", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const altered = [
     "https://evil.example/callback",
     "https://app.example/callback/",
@@ -96,7 +86,7 @@ Deno.test("GET /authorize never redirects to a redirect_uri that is not register
   for (const redirectUri of altered) {
     const res = await open(
       server,
-      authorizeUrl(server, app, { code_challenge: challenge, redirect_uri: redirectUri }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, redirect_uri: redirectUri }),
     );
     await assertErrorPage(res, 400, /redirect_uri/, redirectUri);
   }
@@ -104,12 +94,12 @@ Deno.test("GET /authorize never redirects to a redirect_uri that is not register
   await assertErrorPage(
     await open(
       server,
-      authorizeUrl(server, app, { code_challenge: challenge, redirect_uri: undefined }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, redirect_uri: undefined }),
     ),
     400,
     /names no redirect_uri/,
   );
-  const twice = new URL(authorizeUrl(server, app, { code_challenge: challenge }));
+  const twice = new URL(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
   twice.searchParams.append("redirect_uri", "https://evil.example/callback");
   await assertErrorPage(await open(server, twice.href), 400, /repeated/);
 });
@@ -117,7 +107,7 @@ Deno.test("GET /authorize never redirects to a redirect_uri that is not register
 Deno.test("GET /authorize redirects errors after the client is known, with error, state and iss", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const cases: [string, Record<string, string | undefined>, string][] = [
     ["no PKCE", { code_challenge: undefined, code_challenge_method: undefined }, "invalid_request"],
     ["PKCE without method (plain)", { code_challenge_method: undefined }, "invalid_request"],
@@ -139,9 +129,9 @@ Deno.test("GET /authorize redirects errors after the client is known, with error
   for (const [what, params, error] of cases) {
     const res = await open(
       server,
-      authorizeUrl(server, app, { code_challenge: challenge, state: `s ${what}`, ...params }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, state: `s ${what}`, ...params }),
     );
-    const query = redirectedTo(res, REDIRECT_URI);
+    const query = oidc.redirectedTo(res, oidc.REDIRECT_URI);
     assert.equal(query.get("error"), error, what);
     assert.ok(query.get("error_description"), what);
     assert.equal(query.get("state"), `s ${what}`, what);
@@ -155,7 +145,7 @@ Deno.test("GET /authorize keeps the registered redirect URI's own query and supp
   await using _ = server;
   const withQuery = await open(
     server,
-    authorizeUrl(server, app, {
+    oidc.authorizeUrl(server, app, {
       redirect_uri: "https://app.example/other?tenant=1",
       response_type: "token",
     }),
@@ -166,10 +156,10 @@ Deno.test("GET /authorize keeps the registered redirect URI's own query and supp
 
   const native = await open(
     server,
-    authorizeUrl(server, app, {
+    oidc.authorizeUrl(server, app, {
       redirect_uri: "com.example.app:/cb",
       prompt: "none",
-      code_challenge: (await pkce()).challenge,
+      code_challenge: (await oidc.pkce()).challenge,
     }),
   );
   assert.equal(native.status, 303);
@@ -179,16 +169,16 @@ Deno.test("GET /authorize keeps the registered redirect URI's own query and supp
 Deno.test("GET /authorize refuses a client not registered for the code flow with unauthorized_client", async () => {
   const server = await startTestServer({ users: USERS });
   await using _ = server;
-  const machine = await registerClient(server, {
+  const machine = await oidc.registerClient(server, {
     clientId: "machine",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     public: false,
     grantTypes: ["client_credentials"],
   });
-  const { challenge } = await pkce();
-  const query = redirectedTo(
-    await open(server, authorizeUrl(server, machine, { code_challenge: challenge })),
-    REDIRECT_URI,
+  const { challenge } = await oidc.pkce();
+  const query = oidc.redirectedTo(
+    await open(server, oidc.authorizeUrl(server, machine, { code_challenge: challenge })),
+    oidc.REDIRECT_URI,
   );
   assert.equal(query.get("error"), "unauthorized_client");
 });
@@ -196,10 +186,10 @@ Deno.test("GET /authorize refuses a client not registered for the code flow with
 Deno.test("the sign-in page refuses framing, allows only our stylesheet and script, escapes what it shows and prefills login_hint", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const res = await open(
     server,
-    authorizeUrl(server, app, { code_challenge: challenge, login_hint: 'al"ice<script>' }),
+    oidc.authorizeUrl(server, app, { code_challenge: challenge, login_hint: 'al"ice<script>' }),
   );
   const html = await res.text();
   assert.equal(res.status, 200);
@@ -232,8 +222,9 @@ Deno.test("the sign-in page refuses framing, allows only our stylesheet and scri
 Deno.test("POST /authorize works like GET; OPTIONS names the methods", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const { challenge } = await pkce();
-  const params = new URL(authorizeUrl(server, app, { code_challenge: challenge })).searchParams;
+  const { challenge } = await oidc.pkce();
+  const params =
+    new URL(oidc.authorizeUrl(server, app, { code_challenge: challenge })).searchParams;
   const posted = await fetch(`${server.url}/authorize`, {
     client: server.client,
     method: "POST",
@@ -241,7 +232,7 @@ Deno.test("POST /authorize works like GET; OPTIONS names the methods", async () 
     body: params,
   });
   assert.equal(posted.status, 200);
-  assert.ok(formFields(await posted.text()).csrf_token);
+  assert.ok(oidc.formFields(await posted.text()).csrf_token);
   const options = await fetch(`${server.url}/authorize`, {
     client: server.client,
     method: "OPTIONS",
@@ -254,26 +245,32 @@ Deno.test("POST /authorize works like GET; OPTIONS names the methods", async () 
 Deno.test("GET /authorize with a session: prompt=login asks again, max_age=0 asks again, prompt=none answers at once", async () => {
   const { server, app } = await serverWithClient();
   await using _ = server;
-  const browser = new CookieBrowser(server);
-  const { challenge } = await pkce();
-  const fields = await browser.signInPage(authorizeUrl(server, app, { code_challenge: challenge }));
-  redirectedTo(await browser.signIn(fields, "alice", PASSWORD), REDIRECT_URI);
+  const browser = new oidc.CookieBrowser(server);
+  const { challenge } = await oidc.pkce();
+  const fields = await browser.signInPage(
+    oidc.authorizeUrl(server, app, { code_challenge: challenge }),
+  );
+  oidc.redirectedTo(await browser.signIn(fields, "alice", oidc.PASSWORD), oidc.REDIRECT_URI);
 
-  const silent = redirectedTo(
-    await browser.get(authorizeUrl(server, app, { code_challenge: challenge, prompt: "none" })),
-    REDIRECT_URI,
+  const silent = oidc.redirectedTo(
+    await browser.get(
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, prompt: "none" }),
+    ),
+    oidc.REDIRECT_URI,
   );
   assert.ok(silent.get("code"), "signed in: prompt=none gets a code");
   for (const params of [{ prompt: "login" }, { max_age: "0" }]) {
     const res = await browser.get(
-      authorizeUrl(server, app, { code_challenge: challenge, ...params }),
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, ...params }),
     );
     assert.equal(res.status, 200, JSON.stringify(params));
     assert.match(await res.text(), /<h1>Sign in<\/h1>/);
   }
-  const fresh = redirectedTo(
-    await browser.get(authorizeUrl(server, app, { code_challenge: challenge, max_age: "3600" })),
-    REDIRECT_URI,
+  const fresh = oidc.redirectedTo(
+    await browser.get(
+      oidc.authorizeUrl(server, app, { code_challenge: challenge, max_age: "3600" }),
+    ),
+    oidc.REDIRECT_URI,
   );
   assert.ok(fresh.get("code"));
 });

@@ -19,16 +19,37 @@ async function submit(page: Page, selector: string): Promise<void> {
   await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click(selector)]);
 }
 
+/**
+ * A server with alice and the public device client "tv", openid-client configured for it, and
+ * a Chromium page; all of it stops on dispose.
+ */
+async function setUp() {
+  await using stack = new AsyncDisposableStack();
+  const server = stack.use(await startTestServer({ users: { alice: PASSWORD } }));
+  await device.registerDeviceClient(server, "tv");
+  const chromium = stack.use(await launchBrowser(server.certPem));
+  const page = await chromium.browser.newPage();
+  const config = await discover(new URL(server.url), "tv", server.client);
+  const owned = stack.move();
+  return { server, page, config, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/** Submits the code the device page shows, then signs in as alice on the page that follows. */
+async function submitCodeAndSignIn(page: Page): Promise<void> {
+  await submit(page, "button[type=submit]");
+  await page.type("#username", "alice");
+  await page.type("#password", PASSWORD);
+  await submit(page, "button[type=submit]");
+}
+
 testNeeding([CHROMIUM], {
   name:
     "openid-client polls the device grant while Chromium enters the code, signs in and approves",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await device.registerDeviceClient(server, "tv");
-    await using chromium = await launchBrowser(server.certPem);
-    const page = await chromium.browser.newPage();
+    await using devices = await setUp();
+    const { server, page, config } = devices;
     await page.setViewport({ width: 420, height: 760 });
     const violations: string[] = [];
     page.on("console", (message) => {
@@ -37,7 +58,6 @@ testNeeding([CHROMIUM], {
       }
     });
 
-    const config = await discover(new URL(server.url), "tv", server.client);
     let approval: Promise<string> | undefined;
     const tokens = await signInDevice(config, (code) => {
       assert.equal(code.verification_uri, `${server.url}/device`);
@@ -46,10 +66,7 @@ testNeeding([CHROMIUM], {
         const filled = await page.$eval("#user_code", (input) => input.getAttribute("value"));
         assert.equal(filled, code.user_code, "the link fills the code in");
         await screenshot(page, "device-code");
-        await submit(page, "button[type=submit]");
-        await page.type("#username", "alice");
-        await page.type("#password", PASSWORD);
-        await submit(page, "button[type=submit]");
+        await submitCodeAndSignIn(page);
         const confirmation = await page.content();
         assert.match(confirmation, /Connect this device\?/);
         assert.ok(confirmation.includes(code.user_code));
@@ -75,21 +92,15 @@ testNeeding([CHROMIUM], {
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await device.registerDeviceClient(server, "tv");
-    await using chromium = await launchBrowser(server.certPem);
-    const page = await chromium.browser.newPage();
-    const config = await discover(new URL(server.url), "tv", server.client);
+    await using devices = await setUp();
+    const { page, config } = devices;
     let denial: Promise<void> | undefined;
     await assert.rejects(
       signInDevice(config, (code) => {
         denial = (async () => {
           await page.goto(code.verification_uri, { waitUntil: "load" });
           await page.type("#user_code", code.user_code.toLowerCase().replace("-", " "));
-          await submit(page, "button[type=submit]");
-          await page.type("#username", "alice");
-          await page.type("#password", PASSWORD);
-          await submit(page, "button[type=submit]");
+          await submitCodeAndSignIn(page);
           await submit(page, "button[value=deny]");
         })();
       }),

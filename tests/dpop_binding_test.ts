@@ -19,6 +19,7 @@ import {
   PASSWORD,
   redirectedTo,
   registerClient,
+  registerServiceClient,
 } from "./helpers/oidc.ts";
 import { startTestServer } from "./helpers/server.ts";
 
@@ -62,12 +63,7 @@ Deno.test("a public client's refresh token refreshes only with a proof of its ke
 
 Deno.test("a confidential client's refresh tokens are not bound; each access token is bound to the proof it came with", async () => {
   await using server = await startTestServer({ users: { alice: PASSWORD } });
-  const app = await registerClient(server, {
-    clientId: "svc",
-    redirectUris: [],
-    public: false,
-    grantTypes: ["password", "refresh_token"],
-  });
+  const app = await registerServiceClient(server, { grantTypes: ["password", "refresh_token"] });
   const basic = { id: app.clientId, secret: app.secret! };
   const htu = `${server.url}/oauth/token`;
   const first = await DpopKey.generate();
@@ -120,13 +116,7 @@ Deno.test("the code flow and client credentials answer DPoP-bound tokens for a p
   }, [await (await DpopKey.generate()).proof("POST", htu)]);
   assert.equal(refreshed.body.error, "invalid_grant", "the code's family is bound to the key");
 
-  const svc = await registerClient(server, {
-    clientId: "svc",
-    redirectUris: [],
-    public: false,
-    grantTypes: ["client_credentials"],
-    scope: "hello",
-  });
+  const svc = await registerServiceClient(server, { scope: "hello" });
   const issued = await dpopTokenRequest(server, { grant_type: "client_credentials" }, [
     await key.proof("POST", htu),
   ], { id: svc.clientId, secret: svc.secret! });
@@ -138,14 +128,7 @@ Deno.test("the code flow and client credentials answer DPoP-bound tokens for a p
 
 Deno.test("a client registered to use DPoP gets no token without a proof", async () => {
   await using server = await startTestServer({ users: { alice: PASSWORD } });
-  const svc = await registerClient(server, {
-    clientId: "svc",
-    redirectUris: [],
-    public: false,
-    grantTypes: ["client_credentials"],
-    scope: "hello",
-    dpopBound: true,
-  });
+  const svc = await registerServiceClient(server, { scope: "hello", dpopBound: true });
   const basic = { id: svc.clientId, secret: svc.secret! };
   const bare = await dpopTokenRequest(server, { grant_type: "client_credentials" }, [], basic);
   assert.equal(bare.res.status, 400);

@@ -5,33 +5,16 @@
  */
 import assert from "node:assert/strict";
 import * as oidc from "openid-client";
-import {
-  CookieBrowser,
-  formFields,
-  PASSWORD,
-  redirectedTo,
-  registerClient,
-} from "./helpers/oidc.ts";
+import * as flows from "./helpers/oidc.ts";
+import { PASSWORD } from "./helpers/oidc.ts";
+import { checksOf, discoverAs, startAuthorization } from "./helpers/openid_client.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const REDIRECT_URI = "http://127.0.0.1:3000/callback";
 
-function discover(server: TestServer, clientId: string, auth: oidc.ClientAuth, secret?: string) {
-  return oidc.discovery(new URL(server.url), clientId, secret, auth, {
-    [oidc.customFetch]: (url, init) =>
-      fetch(url, { ...init, body: init.body as BodyInit | undefined, client: server.client }),
-  });
-}
-
 async function serviceClient(server: TestServer): Promise<oidc.Configuration> {
-  const svc = await registerClient(server, {
-    clientId: "svc",
-    redirectUris: [],
-    public: false,
-    grantTypes: ["client_credentials"],
-    scope: "hello",
-  });
-  return await discover(server, svc.clientId, oidc.ClientSecretBasic(svc.secret!));
+  const svc = await flows.registerServiceClient(server, { scope: "hello" });
+  return await discoverAs(server, svc.clientId, svc.secret!);
 }
 
 async function hello(
@@ -74,26 +57,21 @@ Deno.test("openid-client gets a DPoP-bound token by client credentials and calls
 
 Deno.test("openid-client signs in by the code flow with DPoP, refreshes with its key and is refused with another", async () => {
   await using server = await startTestServer({ users: { alice: PASSWORD } });
-  const app = await registerClient(server, { clientId: "spa", redirectUris: [REDIRECT_URI] });
-  const config = await discover(server, app.clientId, oidc.None());
-  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("EdDSA"));
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: "openid profile",
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    state,
+  const app = await flows.registerClient(server, {
+    clientId: "spa",
+    redirectUris: [REDIRECT_URI],
   });
-  const browser = new CookieBrowser(server);
-  const page = await browser.get(url.href);
-  const signedIn = await browser.signIn(formFields(await page.text()), "alice", PASSWORD);
-  redirectedTo(signedIn, REDIRECT_URI);
+  const config = await discoverAs(server, app.clientId);
+  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("EdDSA"));
+  const started = await startAuthorization(config, REDIRECT_URI);
+  const browser = new flows.CookieBrowser(server);
+  const page = await browser.get(started.url.href);
+  const signedIn = await browser.signIn(flows.formFields(await page.text()), "alice", PASSWORD);
+  flows.redirectedTo(signedIn, REDIRECT_URI);
   const tokens = await oidc.authorizationCodeGrant(
     config,
     new URL(signedIn.headers.get("location")!),
-    { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true },
+    { ...checksOf(started), idTokenExpected: true },
     undefined,
     { DPoP: dpop },
   );

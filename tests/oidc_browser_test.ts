@@ -12,65 +12,11 @@ import { accessTokenHash } from "../src/auth/sign_in/id_tokens.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
 import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
+import { checksOf, discoverAs, startAuthorization } from "./helpers/openid_client.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
-import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
+import { startTestServer, subjectOf } from "./helpers/server.ts";
 
 const USERS = { alice: PASSWORD };
-
-/** openid-client's HTTP through Deno's fetch with a client that trusts only the test CA. */
-function trustingTestCa(server: TestServer): oidc.DiscoveryRequestOptions {
-  return {
-    [oidc.customFetch]: (url, init) =>
-      fetch(url, {
-        ...init,
-        body: init.body as BodyInit | undefined,
-        client: server.client,
-      } as RequestInit),
-  };
-}
-
-/** Discovers the server as a public client. */
-async function discover(
-  server: TestServer,
-  clientId: string,
-  clientSecret?: string,
-): Promise<oidc.Configuration> {
-  return await oidc.discovery(
-    new URL(server.url),
-    clientId,
-    undefined,
-    clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret),
-    trustingTestCa(server),
-  );
-}
-
-/** What an authorization needs to be checked afterwards. */
-interface Started {
-  url: URL;
-  verifier: string;
-  nonce: string;
-  state: string;
-}
-
-async function startAuthorization(
-  config: oidc.Configuration,
-  redirectUri: string,
-  params: Record<string, string> = {},
-): Promise<Started> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const nonce = oidc.randomNonce();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: "openid profile",
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    nonce,
-    state,
-    ...params,
-  });
-  return { url, verifier, nonce, state };
-}
 
 /** Navigates and waits until the browser has arrived at the relying party (or errs). */
 async function navigate(page: Page, url: string): Promise<void> {
@@ -109,7 +55,7 @@ testNeeding([CHROMIUM], {
     await using chromium = await launchBrowser(server.certPem);
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 420, height: 640 });
-    const config = await discover(server, app.clientId);
+    const config = await discoverAs(server, app.clientId);
     assert.equal(config.serverMetadata().issuer, server.url);
 
     const started = await startAuthorization(config, app.redirectUri);
@@ -185,9 +131,7 @@ testNeeding([CHROMIUM], {
       assert.equal(landed.searchParams.get("state"), started.state);
       assert.equal(landed.searchParams.get("iss"), server.url);
       tokens = await oidc.authorizationCodeGrant(config, landed, {
-        pkceCodeVerifier: started.verifier,
-        expectedNonce: started.nonce,
-        expectedState: started.state,
+        ...checksOf(started),
         idTokenExpected: true,
       });
     });
@@ -236,15 +180,13 @@ testNeeding([CHROMIUM], {
 
     let otherRefresh = "";
     await t.step("a second client signs in without the form (single sign-on)", async () => {
-      const otherConfig = await discover(server, other.clientId);
+      const otherConfig = await discoverAs(server, other.clientId);
       const second = await startAuthorization(otherConfig, other.redirectUri);
       await navigate(page, second.url.href);
       const landed = new URL(page.url());
       assert.equal(`${landed.origin}${landed.pathname}`, other.redirectUri, "no sign-in page");
       const otherTokens = await oidc.authorizationCodeGrant(otherConfig, landed, {
-        pkceCodeVerifier: second.verifier,
-        expectedNonce: second.nonce,
-        expectedState: second.state,
+        ...checksOf(second),
         idTokenExpected: true,
       });
       assert.equal(otherTokens.claims()!.sid, tokens.claims()!.sid, "one browser session");
@@ -296,11 +238,13 @@ testNeeding([CHROMIUM], {
       public: false,
     });
     await using chromium = await launchBrowser(server.certPem);
-    const config = await discover(server, third.clientId, third.secret);
+    const config = await discoverAs(server, third.clientId, third.secret);
 
     await t.step("prompt=none in a browser without a session answers login_required", async () => {
       const page = await chromium.browser.newPage();
-      const started = await startAuthorization(config, third.redirectUri, { prompt: "none" });
+      const started = await startAuthorization(config, third.redirectUri, {
+        params: { prompt: "none" },
+      });
       await navigate(page, started.url.href);
       const landed = new URL(page.url());
       assert.equal(`${landed.origin}${landed.pathname}`, third.redirectUri);
@@ -316,7 +260,7 @@ testNeeding([CHROMIUM], {
       "after sign-in the consent page lists the scopes; Allow sends the code",
       async () => {
         const started = await startAuthorization(config, third.redirectUri, {
-          scope: "openid profile hello",
+          params: { scope: "openid profile hello" },
         });
         await navigate(page, started.url.href);
         await fillSignIn(page, "alice", PASSWORD);
@@ -332,11 +276,11 @@ testNeeding([CHROMIUM], {
           page.waitForNavigation({ waitUntil: "load" }),
           page.click("button[value=allow]"),
         ]);
-        const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
-          pkceCodeVerifier: started.verifier,
-          expectedNonce: started.nonce,
-          expectedState: started.state,
-        });
+        const tokens = await oidc.authorizationCodeGrant(
+          config,
+          new URL(page.url()),
+          checksOf(started),
+        );
         assert.equal(tokens.scope, "openid profile hello");
       },
     );
@@ -344,7 +288,9 @@ testNeeding([CHROMIUM], {
     await t.step(
       "the consent is remembered: the next authorization goes straight back",
       async () => {
-        const started = await startAuthorization(config, third.redirectUri, { scope: "openid" });
+        const started = await startAuthorization(config, third.redirectUri, {
+          params: { scope: "openid" },
+        });
         await navigate(page, started.url.href);
         const landed = new URL(page.url());
         assert.equal(`${landed.origin}${landed.pathname}`, third.redirectUri);
@@ -353,7 +299,9 @@ testNeeding([CHROMIUM], {
     );
 
     await t.step("Deny sends access_denied", async () => {
-      const started = await startAuthorization(config, third.redirectUri, { prompt: "consent" });
+      const started = await startAuthorization(config, third.redirectUri, {
+        params: { prompt: "consent" },
+      });
       await navigate(page, started.url.href);
       assert.equal(await page.title(), "Allow access");
       await Promise.all([
@@ -380,7 +328,7 @@ testNeeding([CHROMIUM], {
     });
     await using chromium = await launchBrowser(server.certPem);
     const page = await chromium.browser.newPage();
-    const config = await discover(server, app.clientId);
+    const config = await discoverAs(server, app.clientId);
     const started = await startAuthorization(config, app.redirectUri);
     const blocked = new Promise<string>((resolve) => {
       page.on("console", (message) => {

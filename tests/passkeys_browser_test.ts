@@ -26,18 +26,21 @@ async function navigating(page: Page, action: () => Promise<unknown>): Promise<v
 }
 
 /**
- * Chromium with a virtual CTAP2 platform authenticator (resident keys, a verified user) on a
- * server with alice and her app (first party). Passkey autofill is off (as in a browser without
- * it) until `autofill()`: the virtual authenticator answers a conditional request at once, which
- * would leave no page to click on.
+ * Chromium with a virtual CTAP2 platform authenticator (resident keys, a verified user) on a new
+ * server with alice and her app (first party) at a relying party; all of it stops on dispose.
+ * Passkey autofill is off (as in a browser without it) until `autofill()`: the virtual
+ * authenticator answers a conditional request at once, which would leave no page to click on.
  */
-async function setUp(server: TestServer, rp: oidc.RelyingParty) {
+async function setUp() {
+  await using stack = new AsyncDisposableStack();
+  const server = stack.use(await startTestServer({ users: { alice: PASSWORD } }));
+  const rp = stack.use(new oidc.RelyingParty());
   const app = await oidc.registerClient(server, {
     clientId: "app",
     name: "Example App",
     redirectUris: [rp.callback("app")],
   });
-  const chromium = await launchBrowser(server.certPem);
+  const chromium = stack.use(await launchBrowser(server.certPem));
   const page = await chromium.browser.newPage();
   await page.setViewport({ width: 420, height: 900 });
   const violations: string[] = [];
@@ -75,9 +78,11 @@ async function setUp(server: TestServer, rp: oidc.RelyingParty) {
     assert.equal(res.status, 200, JSON.stringify(body));
     return decodeJwt(body.id_token as string);
   };
+  const owned = stack.move();
   return {
+    server,
+    rp,
     app,
-    chromium,
     page,
     violations,
     authorize,
@@ -87,6 +92,7 @@ async function setUp(server: TestServer, rp: oidc.RelyingParty) {
     /** Puts a credential into the virtual authenticator, as if made elsewhere. */
     addCredential: (credential: Protocol.WebAuthn.Credential) =>
       cdp.send("WebAuthn.addCredential", { authenticatorId, credential }),
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
 }
 
@@ -95,6 +101,15 @@ async function passwordSignIn(page: Page): Promise<void> {
   await page.locator("#username").fill("alice");
   await page.locator("#password").fill(PASSWORD);
   await navigating(page, () => page.click("form[action='/sign-in'] button"));
+}
+
+/** Signs in with the password at the app's request, and adds a passkey named "Virtual key". */
+async function signInAndAddPasskey(browser: Awaited<ReturnType<typeof setUp>>): Promise<void> {
+  const { page, server, rp } = browser;
+  await browser.authorize();
+  await passwordSignIn(page);
+  assert.equal(new URL(page.url()).origin, rp.origin);
+  await addPasskey(page, server, "Virtual key");
 }
 
 /** Adds a passkey named `name` on the account page. */
@@ -117,16 +132,9 @@ testNeeding([CHROMIUM], {
     "Chromium registers a passkey on the account page and signs in with it alone, by the button and by autofill; a removed one no more",
   ...OPTIONS,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await using rp = new oidc.RelyingParty();
-    const browser = await setUp(server, rp);
-    await using _ = browser.chromium;
-    const { page, authorize, idToken, signOut } = browser;
-
-    await authorize();
-    await passwordSignIn(page);
-    assert.equal(new URL(page.url()).origin, rp.origin);
-    await addPasskey(page, server, "Virtual key");
+    await using browser = await setUp();
+    const { server, rp, page, authorize, idToken, signOut } = browser;
+    await signInAndAddPasskey(browser);
     assert.deepEqual(
       await page.$$eval(".passkey-name", (names) => names.map((name) => name.textContent)),
       ["Virtual key"],
@@ -180,14 +188,9 @@ testNeeding([CHROMIUM], {
     "Chromium's passkey assertion captured and posted again is refused, and posted twice at once signs in once",
   ...OPTIONS,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await using rp = new oidc.RelyingParty();
-    const browser = await setUp(server, rp);
-    await using _ = browser.chromium;
-    const { page, authorize, signOut } = browser;
-    await authorize();
-    await passwordSignIn(page);
-    await addPasskey(page, server, "Virtual key");
+    await using browser = await setUp();
+    const { server, rp, page, authorize, signOut } = browser;
+    await signInAndAddPasskey(browser);
 
     /** Clicks the passkey button and captures the form it posts (continued or held back). */
     const capture = async (hold: boolean) => {
@@ -235,14 +238,9 @@ testNeeding([CHROMIUM], {
   name: "Chromium's passkey is asked for as the second factor after the password",
   ...OPTIONS,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await using rp = new oidc.RelyingParty();
-    const browser = await setUp(server, rp);
-    await using _ = browser.chromium;
+    await using browser = await setUp();
     const { page, authorize, idToken, signOut } = browser;
-    await authorize();
-    await passwordSignIn(page);
-    await addPasskey(page, server, "Virtual key");
+    await signInAndAddPasskey(browser);
 
     await signOut();
     const verifier = await authorize();
@@ -260,11 +258,8 @@ testNeeding([CHROMIUM], {
     "Chromium offers no passkey made for another RP ID, even with the account's user handle: none is used, nobody signs in",
   ...OPTIONS,
   async fn() {
-    await using server = await startTestServer({ users: { alice: PASSWORD } });
-    await using rp = new oidc.RelyingParty();
-    const browser = await setUp(server, rp);
-    await using _ = browser.chromium;
-    const { page, authorize } = browser;
+    await using browser = await setUp();
+    const { server, page, authorize } = browser;
     const subject = await subjectOf(server, "alice");
     const keys = await crypto.subtle.generateKey(
       { name: "ECDSA", namedCurve: "P-256" },

@@ -4,34 +4,22 @@
  * sessions as `user passwd` does, and `user mfa-reset` removes the passkeys with the rest.
  */
 import assert from "node:assert/strict";
-import * as oidc from "./helpers/oidc.ts";
-import { PASSWORD, REDIRECT_URI } from "./helpers/oidc.ts";
-import { passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
+import {
+  answerWithPasskey,
+  passkeyOf,
+  passkeyTest,
+  signInWithPasskey,
+} from "./helpers/passkeys.ts";
 import { runCli } from "./helpers/process.ts";
 import { accountPage } from "./helpers/second_factor.ts";
-import { startTestServer, subjectOf } from "./helpers/server.ts";
+import { subjectOf } from "./helpers/server.ts";
 
-const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
-
-async function setUp() {
-  const server = await startTestServer({ users: { alice: PASSWORD } });
-  const app = await oidc.registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
-  return { server, app };
-}
-
-Deno.test({
-  name:
-    "user factors lists passkeys and user passkey-remove removes one, ending the user's sessions",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "user factors lists passkeys and user passkey-remove removes one, ending the user's sessions",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
-    const page = await signInPage(server, app);
-    const signedIn = await postPasskey(page.browser, page.fields, await key.assert(page.challenge));
-    assert.equal(signedIn.status, 303);
-    await signedIn.body?.cancel();
-    assert.equal((await accountPage(page.browser)).res.status, 200);
+    const { browser } = await signInWithPasskey(server, app, key);
+    assert.equal((await accountPage(browser)).res.status, 200);
 
     const listed = await runCli(["user", "factors", "alice"], { cwd: server.dir });
     assert.equal(listed.code, 0, listed.stderr);
@@ -53,26 +41,18 @@ Deno.test({
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /Removed the passkey ".*" of "alice" and ended [1-9]\d* session/);
     // The browser it signed in is signed out, and the passkey signs in no more.
-    assert.equal((await accountPage(page.browser)).res.status, 303);
-    const again = await signInPage(server, app);
-    const refused = await postPasskey(
-      again.browser,
-      again.fields,
-      await key.assert(again.challenge),
-    );
+    assert.equal((await accountPage(browser)).res.status, 303);
+    const { res: refused } = await answerWithPasskey(server, app, key);
     assert.equal(refused.status, 400);
     assert.match(await refused.text(), /not accepted/);
     const after = await runCli(["user", "factors", "alice"], { cwd: server.dir });
     assert.match(after.stdout, /"alice" has no second factor/);
   },
-});
+);
 
-Deno.test({
-  name: "user mfa-reset removes every passkey of the user, and user --help says so",
-  ...OPTIONS,
-  async fn() {
-    const { server } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "user mfa-reset removes every passkey of the user, and user --help says so",
+  async ({ server }) => {
     await passkeyOf(server, "alice");
     await passkeyOf(server, "alice");
     const reset = await runCli(["user", "mfa-reset", "alice"], { cwd: server.dir });
@@ -83,4 +63,4 @@ Deno.test({
     assert.match(help.stdout, /passkey-remove NAME ID/);
     assert.match(help.stdout, /authenticator app, recovery codes and passkeys/);
   },
-});
+);

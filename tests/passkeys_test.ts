@@ -6,51 +6,30 @@
  * replayed assertion, a removed passkey; of parallel answers to one challenge exactly one wins.
  */
 import assert from "node:assert/strict";
-import { decodeJwt } from "jose";
 import * as oidc from "./helpers/oidc.ts";
-import { PASSWORD, REDIRECT_URI } from "./helpers/oidc.ts";
+import { PASSWORD } from "./helpers/oidc.ts";
+import {
+  answerWithPasskey,
+  assertPasskeyRefused,
+  passkeyAfterPassword,
+  passkeyFormFields,
+  passkeyOf,
+  passkeyTest,
+  postPasskey,
+  SECOND_FACTOR_PASSKEY_PATH,
+  signInPage,
+  signInWithPasskey,
+} from "./helpers/passkeys.ts";
 import { accountPage } from "./helpers/second_factor.ts";
-import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
+import { subjectOf } from "./helpers/server.ts";
 import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
-import { passkeyFormFields, passkeyOf, postPasskey, signInPage } from "./helpers/passkeys.ts";
 
-const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
-
-async function setUp() {
-  const server = await startTestServer({ users: { alice: PASSWORD, bob: "bob-password-1" } });
-  const app = await oidc.registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
-  return { server, app };
-}
-
-async function idTokenClaims(
-  server: TestServer,
-  app: oidc.TestClient,
-  res: Response,
-  verifier: string,
-) {
-  const code = oidc.redirectedTo(res, REDIRECT_URI).get("code")!;
-  const tokens = await oidc.redeem(server, app, code, verifier);
-  assert.equal(tokens.res.status, 200, JSON.stringify(tokens.body));
-  return decodeJwt(tokens.body.id_token as string);
-}
-
-async function assertRefused(res: Response, message = /The passkey was not accepted/) {
-  const html = await res.text();
-  assert.equal(res.status, 400, html);
-  assert.match(html, message);
-}
-
-Deno.test({
-  name:
-    "A passkey alone signs in: amr hwk (device-bound) or swk (synced) with user and mfa, acr aal2",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "A passkey alone signs in: amr hwk (device-bound) or swk (synced) with user and mfa, acr aal2",
+  async ({ server, app }) => {
     const bound = await passkeyOf(server, "alice");
-    const page = await signInPage(server, app);
-    const res = await postPasskey(page.browser, page.fields, await bound.assert(page.challenge));
-    const claims = await idTokenClaims(server, app, res, page.verifier);
+    const alice = await signInWithPasskey(server, app, bound);
+    const claims = await oidc.redeemedIdToken(server, app, alice.code, alice.verifier);
     assert.equal(claims.sub, await subjectOf(server, "alice"));
     assert.deepEqual(claims.amr, ["hwk", "user", "mfa"]);
     assert.equal(claims.acr, "urn:auth-api:aal2");
@@ -59,22 +38,17 @@ Deno.test({
     assert.ok(stored?.lastUsedAt);
 
     const synced = await passkeyOf(server, "bob", { backupEligible: true });
-    const next = await signInPage(server, app);
-    const bobs = await postPasskey(next.browser, next.fields, await synced.assert(next.challenge));
-    const bobClaims = await idTokenClaims(server, app, bobs, next.verifier);
+    const bob = await signInWithPasskey(server, app, synced);
+    const bobClaims = await oidc.redeemedIdToken(server, app, bob.code, bob.verifier);
     assert.equal(bobClaims.sub, await subjectOf(server, "bob"));
     assert.deepEqual(bobClaims.amr, ["swk", "user", "mfa"]);
     assert.ok(server.logs.some((line) => line.event === "passkey_succeeded"));
   },
-});
+);
 
-Deno.test({
-  name:
-    "An assertion for another RP ID or origin, unverified, with another user handle, a counter gone back or malformed is refused",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "An assertion for another RP ID or origin, unverified, with another user handle, a counter gone back or malformed is refused",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const bob = await subjectOf(server, "bob");
     const bent = [
@@ -85,29 +59,13 @@ Deno.test({
       { userHandle: "" },
     ];
     for (const bend of bent) {
-      const page = await signInPage(server, app);
-      const res = await postPasskey(
-        page.browser,
-        page.fields,
-        await key.assert(page.challenge, bend),
-      );
-      await assertRefused(res);
-      assert.equal(page.browser.cookies.size, 1, "a binding cookie only, no session");
+      const { res, browser } = await answerWithPasskey(server, app, key, bend);
+      await assertPasskeyRefused(res);
+      assert.equal(browser.cookies.size, 1, "a binding cookie only, no session");
     }
-    const page = await signInPage(server, app);
-    const ok = await postPasskey(
-      page.browser,
-      page.fields,
-      await key.assert(page.challenge, { counter: 10 }),
-    );
-    assert.equal(ok.status, 303);
-    const cloned = await signInPage(server, app);
-    const back = await postPasskey(
-      cloned.browser,
-      cloned.fields,
-      await key.assert(cloned.challenge, { counter: 9 }),
-    );
-    await assertRefused(back);
+    await signInWithPasskey(server, app, key, { counter: 10 });
+    const back = await answerWithPasskey(server, app, key, { counter: 9 });
+    await assertPasskeyRefused(back.res);
     for (
       const nonsense of [
         "",
@@ -117,22 +75,18 @@ Deno.test({
       ]
     ) {
       const again = await signInPage(server, app);
-      await assertRefused(await postPasskey(again.browser, again.fields, nonsense));
+      await assertPasskeyRefused(await postPasskey(again.browser, again.fields, nonsense));
     }
     const reasons = server.logs.filter((line) => line.event === "passkey_refused").map((line) =>
       line.reason
     );
     assert.ok(reasons.includes("user_handle"), JSON.stringify(reasons));
   },
-});
+);
 
-Deno.test({
-  name:
-    "Two answers with one counter on two challenges at once (a cloned authenticator): one signs in",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "Two answers with one counter on two challenges at once (a cloned authenticator): one signs in",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const pages = await Promise.all([signInPage(server, app), signInPage(server, app)]);
     const answers = await Promise.all(
@@ -152,15 +106,11 @@ Deno.test({
     assert.ok(["counter", "unverified"].includes(reasons[0] as string), String(reasons));
     assert.equal((await server.store.getPasskey(key.credentialId))?.counter, 20);
   },
-});
+);
 
-Deno.test({
-  name:
-    "A replayed assertion is refused: its form is spent, and on another form its challenge is not that form's",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "A replayed assertion is refused: its form is spent, and on another form its challenge is not that form's",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const page = await signInPage(server, app);
     const bindingCookie = page.browser.cookie;
@@ -169,26 +119,23 @@ Deno.test({
 
     const replayer = new oidc.CookieBrowser(server);
     replayer.cookie = bindingCookie;
-    await assertRefused(
+    await assertPasskeyRefused(
       await postPasskey(replayer, page.fields, assertion),
       /expired|already used/,
     );
     const fresh = await signInPage(server, app);
-    await assertRefused(await postPasskey(fresh.browser, fresh.fields, assertion));
+    await assertPasskeyRefused(await postPasskey(fresh.browser, fresh.fields, assertion));
     // Another browser cannot post a sign-in page's passkey form at all.
     const other = await signInPage(server, app);
     const stolen = await postPasskey(new oidc.CookieBrowser(server), other.fields, assertion);
     assert.equal(stolen.status, 403);
     await stolen.body?.cancel();
   },
-});
+);
 
-Deno.test({
-  name: "Five answers to one challenge posted at once: exactly one signs in",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "Five answers to one challenge posted at once: exactly one signs in",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const page = await signInPage(server, app);
     // Distinct answers (each with a higher counter) to the same challenge, as a cloned key would.
@@ -205,15 +152,11 @@ Deno.test({
     assert.equal(statuses.filter((status) => status === 303).length, 1, String(statuses));
     assert.ok(statuses.every((status) => status === 303 || status === 400), String(statuses));
   },
-});
+);
 
-Deno.test({
-  name:
-    "The account page registers a discoverable, user-verified passkey for our RP ID, never one twice, and removes it",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "The account page registers a discoverable, user-verified passkey for our RP ID, never one twice, and removes it",
+  async ({ server, app }) => {
     const { browser } = await oidc.authorizationCode(server, app);
     const start = async (name: string) => {
       const overview = await accountPage(browser);
@@ -243,9 +186,9 @@ Deno.test({
       first.fields,
       await elsewhere.register(first.options, { rpId: "other.example" }),
     );
-    await assertRefused(refused, /could not be registered/);
+    await assertPasskeyRefused(refused, /could not be registered/);
     const unverified = await start("Laptop");
-    await assertRefused(
+    await assertPasskeyRefused(
       await finish(
         unverified.fields,
         await elsewhere.register(unverified.options, { userVerified: false }),
@@ -277,17 +220,13 @@ Deno.test({
       (second.options.excludeCredentials as { id: string }[]).map((each) => each.id),
       [key.credentialId],
     );
-    await assertRefused(
+    await assertPasskeyRefused(
       await finish(second.fields, await key.register(second.options)),
       /could not be registered/,
     );
 
     // The registered passkey signs in; renamed, then removed, it signs in no more.
-    const page = await signInPage(server, app);
-    assert.equal(
-      (await postPasskey(page.browser, page.fields, await key.assert(page.challenge))).status,
-      303,
-    );
+    await signInWithPasskey(server, app, key);
     const overview = await accountPage(browser);
     const renamed = await browser.post("/account/passkeys/rename", {
       ...oidc.formFields(overview.html),
@@ -300,50 +239,34 @@ Deno.test({
       ...oidc.formFields(other.html),
       id: "unknown-id",
     });
-    await assertRefused(bobs, /no such passkey/);
+    await assertPasskeyRefused(bobs, /no such passkey/);
     const before = await accountPage(browser);
     const removed = await browser.post("/account/passkeys/remove", {
       ...oidc.formFields(before.html),
       id: key.credentialId,
     });
     assert.match(await removed.text(), /Your passkey is removed/);
-    const after = await signInPage(server, app);
-    await assertRefused(
-      await postPasskey(after.browser, after.fields, await key.assert(after.challenge)),
-    );
+    await assertPasskeyRefused((await answerWithPasskey(server, app, key)).res);
     assert.ok(server.logs.some((line) => line.event === "passkey_removed"));
   },
-});
+);
 
-Deno.test({
-  name:
-    "A passkey is the second factor after a password; another account's passkey is not, and /login needs more than the password",
-  ...OPTIONS,
-  async fn() {
-    const { server, app } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "A passkey is the second factor after a password; another account's passkey is not, and /login needs more than the password",
+  async ({ server, app }) => {
     const key = await passkeyOf(server, "alice");
     const bobs = await passkeyOf(server, "bob");
-    const passwordStep = async () => {
-      const page = await signInPage(server, app);
-      const res = await page.browser.signIn(page.fields, "alice", PASSWORD);
-      const html = await res.text();
-      assert.equal(res.status, 200, html);
-      assert.match(html, /<h1>Use your passkey<\/h1>/);
-      assert.doesNotMatch(html, /name="code"/, "no authenticator app: no code field");
-      const options = dataAttribute(html, "data-passkey-request");
-      assert.deepEqual((options.allowCredentials as { id: string }[]).map((each) => each.id), [
-        key.credentialId,
-      ]);
-      return { ...page, fields: passkeyFormFields(html), challenge: options.challenge as string };
-    };
-    const path = "/sign-in/second-factor/passkey";
-    const wrong = await passwordStep();
+    const wrong = await passkeyAfterPassword(server, app);
+    assert.doesNotMatch(wrong.html, /name="code"/, "no authenticator app: no code field");
+    const options = dataAttribute(wrong.html, "data-passkey-request");
+    assert.deepEqual((options.allowCredentials as { id: string }[]).map((each) => each.id), [
+      key.credentialId,
+    ]);
     const refused = await postPasskey(
       wrong.browser,
       wrong.fields,
       await bobs.assert(wrong.challenge),
-      path,
+      SECOND_FACTOR_PASSKEY_PATH,
     );
     const refusedHtml = await refused.text();
     assert.equal(refused.status, 400, refusedHtml);
@@ -354,9 +277,10 @@ Deno.test({
       wrong.browser,
       passkeyFormFields(refusedHtml),
       await key.assert(retry),
-      path,
+      SECOND_FACTOR_PASSKEY_PATH,
     );
-    const claims = await idTokenClaims(server, app, ok, wrong.verifier);
+    const code = oidc.redirectedTo(ok, app.redirectUri).get("code")!;
+    const claims = await oidc.redeemedIdToken(server, app, code, wrong.verifier);
     assert.deepEqual(claims.amr, ["pwd", "hwk", "user", "mfa"]);
     assert.equal(claims.acr, "urn:auth-api:aal2");
 
@@ -370,14 +294,11 @@ Deno.test({
     assert.equal(login.status, 400);
     assert.match(body.msg, /second factor/, JSON.stringify(body));
   },
-});
+);
 
-Deno.test({
-  name: "GET /assets/passkeys.js serves the pages' one script as JavaScript, never sniffed",
-  ...OPTIONS,
-  async fn() {
-    const { server } = await setUp();
-    await using _ = server;
+passkeyTest(
+  "GET /assets/passkeys.js serves the pages' one script as JavaScript, never sniffed",
+  async ({ server }) => {
     const res = await fetch(`${server.url}/assets/passkeys.js`, { client: server.client });
     const text = await res.text();
     assert.equal(res.status, 200);
@@ -392,4 +313,4 @@ Deno.test({
     assert.equal(post.status, 405);
     await post.body?.cancel();
   },
-});
+);

@@ -11,30 +11,9 @@ import type { Page } from "puppeteer-core";
 import { launchBrowser } from "./helpers/browser.ts";
 import { addClient, secretOf } from "./helpers/clients_cli.ts";
 import { PASSWORD, registerClient, RelyingParty } from "./helpers/oidc.ts";
+import { checksOf, discoverAs, startAuthorization } from "./helpers/openid_client.ts";
 import { CHROMIUM, testNeeding } from "./helpers/prerequisites.ts";
-import { startTestServer, subjectOf, type TestServer } from "./helpers/server.ts";
-
-/** Discovers the server as `clientId`, its HTTP through a fetch that trusts only the test CA. */
-async function discover(
-  server: TestServer,
-  clientId: string,
-  secret?: string,
-): Promise<oidc.Configuration> {
-  return await oidc.discovery(
-    new URL(server.url),
-    clientId,
-    undefined,
-    secret === undefined ? oidc.None() : oidc.ClientSecretBasic(secret),
-    {
-      [oidc.customFetch]: (url, init) =>
-        fetch(url, {
-          ...init,
-          body: init.body as BodyInit | undefined,
-          client: server.client,
-        } as RequestInit),
-    },
-  );
-}
+import { startTestServer, subjectOf } from "./helpers/server.ts";
 
 /** Opens `url`; unless the browser is signed in already, signs in through the form. */
 async function signIn(page: Page, url: URL, signedIn: boolean): Promise<void> {
@@ -53,25 +32,14 @@ async function pushedSignIn(
   redirectUri: string,
   signedIn = false,
 ): Promise<{ url: URL; tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers }> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const nonce = oidc.randomNonce();
-  const state = oidc.randomState();
-  const url = await oidc.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: redirectUri,
-    scope: "openid profile",
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    nonce,
-    state,
-  });
+  const started = await startAuthorization(config, redirectUri, { pushed: true });
+  const { url } = started;
   assert.deepEqual([...url.searchParams.keys()].sort(), ["client_id", "request_uri"]);
   await signIn(page, url, signedIn);
   const landed = new URL(page.url());
   assert.equal(`${landed.origin}${landed.pathname}`, redirectUri);
   const tokens = await oidc.authorizationCodeGrant(config, landed, {
-    pkceCodeVerifier: verifier,
-    expectedNonce: nonce,
-    expectedState: state,
+    ...checksOf(started),
     idTokenExpected: true,
   });
   return { url, tokens };
@@ -96,7 +64,7 @@ testNeeding([CHROMIUM], {
     const page = await context.newPage();
 
     await t.step("a confidential client required to push, with HTTP Basic", async () => {
-      const config = await discover(server, "web", secretOf(added));
+      const config = await discoverAs(server, "web", secretOf(added));
       assert.equal(
         config.serverMetadata().pushed_authorization_request_endpoint,
         `${server.url}/oauth/par`,
@@ -113,7 +81,7 @@ testNeeding([CHROMIUM], {
     });
 
     await t.step("a public client, signed in already: single sign-on", async () => {
-      const config = await discover(server, spa.clientId);
+      const config = await discoverAs(server, spa.clientId);
       const { tokens } = await pushedSignIn(config, page, rp.callback(), true);
       assert.equal(tokens.claims()!.aud, "spa");
       assert.equal(tokens.claims()!.sub, await subjectOf(server, "alice"));

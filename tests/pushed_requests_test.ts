@@ -10,33 +10,22 @@ import {
   MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS,
   REQUEST_URI_PREFIX,
 } from "../src/auth/sign_in/pushed_requests.ts";
-import {
-  CookieBrowser,
-  formFields,
-  PASSWORD,
-  pkce,
-  redeem,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-  tokenRequest,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import { push, pushed, pushedAuthorizeUrl } from "./helpers/pushed_requests.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD };
-const REDIRECT_URI = "https://app.example/callback";
+const USERS = { alice: oidc.PASSWORD };
 
 async function serverWithClients(): Promise<
-  { server: TestServer; confidential: TestClient; spa: TestClient }
+  { server: TestServer; confidential: oidc.TestClient; spa: oidc.TestClient }
 > {
   const server = await startTestServer({ users: USERS });
-  const confidential = await registerClient(server, {
+  const confidential = await oidc.registerClient(server, {
     clientId: "web",
     public: false,
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
   });
-  const spa = await registerClient(server, {
+  const spa = await oidc.registerClient(server, {
     clientId: "spa",
     redirectUris: ["https://spa.example/cb"],
   });
@@ -65,7 +54,7 @@ Deno.test("POST /oauth/par answers 201 with a single-use request_uri for a confi
   const { server, confidential } = await serverWithClients();
   await using _ = server;
   for (const auth of ["basic", "post"] as const) {
-    const { challenge } = await pkce();
+    const { challenge } = await oidc.pkce();
     const { res, body } = await push(server, confidential, { challenge, auth });
     assert.equal(res.status, 201, JSON.stringify(body));
     assert.equal(res.headers.get("cache-control"), "no-store");
@@ -84,7 +73,7 @@ Deno.test("POST /oauth/par answers 201 with a single-use request_uri for a confi
 Deno.test("POST /oauth/par refuses wrong, missing and doubled client credentials with 401 invalid_client", async () => {
   const { server, confidential } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const wrongBasic = await push(server, confidential, { challenge, secret: "wrong" });
   assertOAuthError(wrongBasic, 401, "invalid_client", "wrong Basic secret");
   assert.match(wrongBasic.res.headers.get("www-authenticate")!, /^Basic /);
@@ -127,7 +116,7 @@ Deno.test("POST /oauth/par refuses wrong, missing and doubled client credentials
 Deno.test("POST /oauth/par checks the request as /authorize does, answering JSON errors instead of redirects", async () => {
   const { server, confidential, spa } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const cases: [string, Record<string, string | undefined>, number, string][] = [
     [
       "an unregistered redirect_uri",
@@ -177,7 +166,7 @@ Deno.test("POST /oauth/par checks the request as /authorize does, answering JSON
   await using __ = configured;
   const basic = { clientId: "service", secret: "service-secret-that-is-long-enough" };
   assertOAuthError(
-    await push(configured, { ...basic, redirectUri: REDIRECT_URI }, { challenge }),
+    await push(configured, { ...basic, redirectUri: oidc.REDIRECT_URI }, { challenge }),
     400,
     "unauthorized_client",
     "a configured client without a registration",
@@ -198,9 +187,9 @@ Deno.test("POST /oauth/par checks the request as /authorize does, answering JSON
 Deno.test("A request pushed by a confidential client runs the code flow; the browser's other parameters are ignored", async () => {
   const { server, confidential } = await serverWithClients();
   await using _ = server;
-  const { verifier, challenge } = await pkce();
+  const { verifier, challenge } = await oidc.pkce();
   const requestUri = await pushed(server, confidential, { challenge });
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   // RFC 9126 §4: only the pushed parameters count, not what travels in the address bar.
   const url = pushedAuthorizeUrl(server, "web", requestUri, {
     redirect_uri: "https://evil.example/cb",
@@ -213,14 +202,14 @@ Deno.test("A request pushed by a confidential client runs the code flow; the bro
   const html = await page.text();
   assert.equal(page.status, 200, html);
   assert.match(html, /<h1>Sign in<\/h1>/);
-  const signedIn = await browser.signIn(formFields(html), "alice", PASSWORD);
-  const answer = redirectedTo(signedIn, REDIRECT_URI);
+  const signedIn = await browser.signIn(oidc.formFields(html), "alice", oidc.PASSWORD);
+  const answer = oidc.redirectedTo(signedIn, oidc.REDIRECT_URI);
   assert.equal(answer.get("state"), "pushed-state");
   const code = answer.get("code")!;
-  const { res, body } = await tokenRequest(server, {
+  const { res, body } = await oidc.tokenRequest(server, {
     grant_type: "authorization_code",
     code,
-    redirect_uri: REDIRECT_URI,
+    redirect_uri: oidc.REDIRECT_URI,
     code_verifier: verifier,
   }, { id: "web", secret: confidential.secret! });
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -232,15 +221,18 @@ Deno.test("A request pushed by a confidential client runs the code flow; the bro
 Deno.test("A public client pushes by its client_id alone and its request runs the code flow", async () => {
   const { server, spa } = await serverWithClients();
   await using _ = server;
-  const { verifier, challenge } = await pkce();
+  const { verifier, challenge } = await oidc.pkce();
   const { res, body } = await push(server, spa, { challenge, params: { scope: "openid" } });
   assert.equal(res.status, 201, JSON.stringify(body));
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const fields = await browser.signInPage(
     pushedAuthorizeUrl(server, "spa", body.request_uri as string),
   );
-  const answer = redirectedTo(await browser.signIn(fields, "alice", PASSWORD), spa.redirectUri);
-  const redeemed = await redeem(server, spa, answer.get("code")!, verifier);
+  const answer = oidc.redirectedTo(
+    await browser.signIn(fields, "alice", oidc.PASSWORD),
+    spa.redirectUri,
+  );
+  const redeemed = await oidc.redeem(server, spa, answer.get("code")!, verifier);
   assert.equal(redeemed.res.status, 200, JSON.stringify(redeemed.body));
   assert.equal(redeemed.body.scope, "openid");
 });
@@ -263,7 +255,7 @@ Deno.test("Discovery names the pushed authorization request endpoint and does no
 Deno.test("POST /oauth/par keeps at most 50 unused public-client pushes per client address; a confidential client is not counted", async () => {
   const { server, confidential, spa } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const answers = await Promise.all(
     Array.from(
       { length: MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS },

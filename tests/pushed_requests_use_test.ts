@@ -10,32 +10,25 @@ import { REQUEST_URI_PREFIX } from "../src/auth/sign_in/pushed_requests.ts";
 import { newClientRecord } from "../src/auth/clients/registration.ts";
 import { unixNow } from "../src/clock.ts";
 import { addClient, cliOn } from "./helpers/clients_cli.ts";
-import {
-  authorizeUrl,
-  CookieBrowser,
-  PASSWORD,
-  pkce,
-  redeem,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import { pushed, pushedAuthorizeUrl } from "./helpers/pushed_requests.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD };
-const REDIRECT_URI = "https://app.example/callback";
+const USERS = { alice: oidc.PASSWORD };
 
 async function serverWithClients(
   env: Record<string, string> = {},
-): Promise<{ server: TestServer; web: TestClient; spa: TestClient }> {
+): Promise<{ server: TestServer; web: oidc.TestClient; spa: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS, env });
-  const web = await registerClient(server, {
+  const web = await oidc.registerClient(server, {
     clientId: "web",
     public: false,
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
   });
-  const spa = await registerClient(server, { clientId: "spa", redirectUris: [REDIRECT_URI] });
+  const spa = await oidc.registerClient(server, {
+    clientId: "spa",
+    redirectUris: [oidc.REDIRECT_URI],
+  });
   return { server, web, spa };
 }
 
@@ -66,15 +59,15 @@ const USED = /unknown or was already used/;
 Deno.test("A request_uri is used once: the sign-in page it opened stays, a second /authorize with it is an error page", async () => {
   const { server, web } = await serverWithClients({ METRICS_PORT: "0" });
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const requestUri = await pushed(server, web, { challenge });
   const url = pushedAuthorizeUrl(server, "web", requestUri);
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const fields = await browser.signInPage(url);
   await assertErrorPage(await browser.get(url), USED, "the same browser again");
-  await assertErrorPage(await new CookieBrowser(server).get(url), USED, "another browser");
+  await assertErrorPage(await new oidc.CookieBrowser(server).get(url), USED, "another browser");
   // The page already shown finishes the sign-in: the request was accepted when first used.
-  redirectedTo(await browser.signIn(fields, "alice", PASSWORD), REDIRECT_URI);
+  oidc.redirectedTo(await browser.signIn(fields, "alice", oidc.PASSWORD), oidc.REDIRECT_URI);
   assert.deepEqual(
     auditEvents(server, "pushed_request_refused").map((event) => event.reason),
     ["used", "used"],
@@ -87,12 +80,14 @@ Deno.test("A request_uri is used once: the sign-in page it opened stays, a secon
 Deno.test("A request_uri past its 60 seconds is refused with an error page, as expired", async () => {
   const { server, spa } = await serverWithClients({ METRICS_PORT: "0" });
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const requestUri = await pushed(server, spa, { challenge });
   const realNow = Date.now;
   Date.now = () => realNow.call(Date) + 61_000;
   try {
-    const res = await new CookieBrowser(server).get(pushedAuthorizeUrl(server, "spa", requestUri));
+    const res = await new oidc.CookieBrowser(server).get(
+      pushedAuthorizeUrl(server, "spa", requestUri),
+    );
     await assertErrorPage(res, /has expired/);
   } finally {
     Date.now = realNow;
@@ -101,16 +96,18 @@ Deno.test("A request_uri past its 60 seconds is refused with an error page, as e
   assert.equal(await pushedCount(server, "expired"), 1);
   // Expired and unused, it is gone at the next housekeeping.
   await server.store.pruneExpired(unixNow() + 61);
-  const again = await new CookieBrowser(server).get(pushedAuthorizeUrl(server, "spa", requestUri));
+  const again = await new oidc.CookieBrowser(server).get(
+    pushedAuthorizeUrl(server, "spa", requestUri),
+  );
   await assertErrorPage(again, USED, "pruned");
 });
 
 Deno.test("A request_uri is refused for another client, without a client, repeated or made up; its own client still uses it", async () => {
   const { server, web } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const requestUri = await pushed(server, web, { challenge });
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   await assertErrorPage(
     await browser.get(pushedAuthorizeUrl(server, "spa", requestUri)),
     USED,
@@ -139,7 +136,7 @@ Deno.test("A request_uri is refused for another client, without a client, repeat
 Deno.test("A request pushed before its client was removed and registered again is refused", async () => {
   const { server, web } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const requestUri = await pushed(server, web, { challenge });
   await server.store.removeClient("web", {
     now: unixNow(),
@@ -148,14 +145,14 @@ Deno.test("A request pushed before its client was removed and registered again i
   });
   const { record } = await newClientRecord({
     clientId: "web",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     postLogoutRedirectUris: [],
     public: true,
     firstParty: true,
   }, ["openid", "profile"]);
   await server.store.addClient({ ...record, createdAt: unixNow() + 1 });
   await assertErrorPage(
-    await new CookieBrowser(server).get(pushedAuthorizeUrl(server, "web", requestUri)),
+    await new oidc.CookieBrowser(server).get(pushedAuthorizeUrl(server, "web", requestUri)),
     USED,
   );
 });
@@ -163,10 +160,10 @@ Deno.test("A request pushed before its client was removed and registered again i
 Deno.test("Ten browsers opening one request_uri at once: exactly one gets a sign-in page", async () => {
   const { server, spa } = await serverWithClients();
   await using _ = server;
-  const { challenge } = await pkce();
+  const { challenge } = await oidc.pkce();
   const url = pushedAuthorizeUrl(server, "spa", await pushed(server, spa, { challenge }));
   const answers = await Promise.all(
-    Array.from({ length: 10 }, () => new CookieBrowser(server).get(url)),
+    Array.from({ length: 10 }, () => new oidc.CookieBrowser(server).get(url)),
   );
   const statuses = answers.map((res) => res.status).sort();
   await Promise.all(answers.map((res) => res.body?.cancel()));
@@ -176,50 +173,53 @@ Deno.test("Ten browsers opening one request_uri at once: exactly one gets a sign
 Deno.test("One signed-in browser opening one request_uri eight times at once gets exactly one code", async () => {
   const { server, spa } = await serverWithClients();
   await using _ = server;
-  const browser = new CookieBrowser(server);
-  const first = await pkce();
+  const browser = new oidc.CookieBrowser(server);
+  const first = await oidc.pkce();
   const fields = await browser.signInPage(
-    authorizeUrl(server, spa, { code_challenge: first.challenge }),
+    oidc.authorizeUrl(server, spa, { code_challenge: first.challenge }),
   );
-  redirectedTo(await browser.signIn(fields, "alice", PASSWORD), REDIRECT_URI);
-  const { verifier, challenge } = await pkce();
+  oidc.redirectedTo(await browser.signIn(fields, "alice", oidc.PASSWORD), oidc.REDIRECT_URI);
+  const { verifier, challenge } = await oidc.pkce();
   const url = pushedAuthorizeUrl(server, "spa", await pushed(server, spa, { challenge }));
   const answers = await Promise.all(Array.from({ length: 8 }, () => browser.get(url)));
   const codes = answers.filter((res) => res.status === 303).map((res) =>
-    redirectedTo(res, REDIRECT_URI).get("code")!
+    oidc.redirectedTo(res, oidc.REDIRECT_URI).get("code")!
   );
   await Promise.all(answers.map((res) => res.body?.cancel()));
   assert.equal(codes.length, 1);
   assert.deepEqual(answers.map((res) => res.status).sort(), [303, ...Array(7).fill(400)]);
-  const { res, body } = await redeem(server, spa, codes[0], verifier);
+  const { res, body } = await oidc.redeem(server, spa, codes[0], verifier);
   assert.equal(res.status, 200, JSON.stringify(body));
 });
 
 Deno.test("A client added with --require-par has plain requests sent back as invalid_request, and its pushed ones run", async () => {
   await using server = await startTestServer({ users: USERS });
   await addClient(server, "strict", {
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     public: true,
     firstParty: true,
     requirePar: true,
   });
   const listed = await cliOn(server, ["clients", "list"]);
   assert.match(listed.stdout, /^strict .*require-par/m);
-  const strict = { clientId: "strict", redirectUri: REDIRECT_URI };
-  const { challenge } = await pkce();
-  const browser = new CookieBrowser(server);
-  const plain = await browser.get(authorizeUrl(server, strict, { code_challenge: challenge }));
-  const refused = redirectedTo(plain, REDIRECT_URI);
+  const strict = { clientId: "strict", redirectUri: oidc.REDIRECT_URI };
+  const { challenge } = await oidc.pkce();
+  const browser = new oidc.CookieBrowser(server);
+  const plain = await browser.get(oidc.authorizeUrl(server, strict, { code_challenge: challenge }));
+  const refused = oidc.redirectedTo(plain, oidc.REDIRECT_URI);
   assert.equal(refused.get("error"), "invalid_request");
   assert.match(refused.get("error_description")!, /must push/);
   assert.equal(refused.get("state"), "state-1");
   const requestUri = await pushed(server, strict, { challenge });
   const fields = await browser.signInPage(pushedAuthorizeUrl(server, "strict", requestUri));
-  const answer = redirectedTo(await browser.signIn(fields, "alice", PASSWORD), REDIRECT_URI);
+  const answer = oidc.redirectedTo(
+    await browser.signIn(fields, "alice", oidc.PASSWORD),
+    oidc.REDIRECT_URI,
+  );
   assert.ok(answer.get("code"));
   // Signed in now, a plain request is still refused rather than answered with a code.
-  const again = await browser.get(authorizeUrl(server, strict, { code_challenge: challenge }));
-  assert.equal(redirectedTo(again, REDIRECT_URI).get("error"), "invalid_request");
+  const again = await browser.get(oidc.authorizeUrl(server, strict, { code_challenge: challenge }));
+  assert.equal(oidc.redirectedTo(again, oidc.REDIRECT_URI).get("error"), "invalid_request");
   const noAuthorizationCode = await cliOn(server, [
     "clients",
     "add",

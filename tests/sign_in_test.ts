@@ -7,17 +7,7 @@ import assert from "node:assert/strict";
 import { randomSecret, sha256Hex } from "../src/auth/secrets.ts";
 import { unixNow } from "../src/clock.ts";
 import { SESSION_COOKIE } from "../src/http/cookies.ts";
-import {
-  authorizeUrl,
-  CookieBrowser,
-  type FormFields,
-  formFields,
-  PASSWORD,
-  pkce,
-  redirectedTo,
-  registerClient,
-  type TestClient,
-} from "./helpers/oidc.ts";
+import * as oidc from "./helpers/oidc.ts";
 import {
   CountingHasher,
   login,
@@ -26,8 +16,7 @@ import {
   type TestServer,
 } from "./helpers/server.ts";
 
-const USERS = { alice: PASSWORD, bob: "bob-password-1" };
-const REDIRECT_URI = "https://app.example/callback";
+const USERS = { alice: oidc.PASSWORD, bob: "bob-password-1" };
 /** Client addresses a trusted proxy reports: the attacker's and the user's NAT, and another. */
 const NAT = "198.51.100.7";
 const ELSEWHERE = "198.51.100.8";
@@ -35,10 +24,13 @@ const DEVICE_TOKEN = /^[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/;
 
 async function setUp(
   env: Record<string, string> = {},
-): Promise<{ server: TestServer; app: TestClient; url: string }> {
+): Promise<{ server: TestServer; app: oidc.TestClient; url: string }> {
   const server = await startTestServer({ users: USERS, env });
-  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
-  const url = authorizeUrl(server, app, { code_challenge: (await pkce()).challenge });
+  const app = await oidc.registerClient(server, {
+    clientId: "app",
+    redirectUris: [oidc.REDIRECT_URI],
+  });
+  const url = oidc.authorizeUrl(server, app, { code_challenge: (await oidc.pkce()).challenge });
   return { server, app, url };
 }
 
@@ -54,10 +46,10 @@ async function assertRefused(res: Response, status: number, message: RegExp): Pr
 Deno.test("POST /sign-in answers 403 to a form without a CSRF token, with another request's, or from another browser", async () => {
   const { server, url } = await setUp();
   await using _ = server;
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const first = await browser.signInPage(url);
   const second = await browser.signInPage(url);
-  const credentials = { username: "alice", password: PASSWORD };
+  const credentials = { username: "alice", password: oidc.PASSWORD };
 
   await assertRefused(
     await browser.post("/sign-in", { request: first.request, ...credentials }),
@@ -75,7 +67,7 @@ Deno.test("POST /sign-in answers 403 to a form without a CSRF token, with anothe
     /belongs to another request/,
   );
   // The attacker's own browser (another cookie), or no cookie at all, with the victim's form.
-  const attacker = new CookieBrowser(server);
+  const attacker = new oidc.CookieBrowser(server);
   await attacker.signInPage(url);
   await assertRefused(
     await attacker.post("/sign-in", { ...first, ...credentials }),
@@ -83,22 +75,22 @@ Deno.test("POST /sign-in answers 403 to a form without a CSRF token, with anothe
     /shown to another browser/,
   );
   await assertRefused(
-    await new CookieBrowser(server).post("/sign-in", { ...first, ...credentials }),
+    await new oidc.CookieBrowser(server).post("/sign-in", { ...first, ...credentials }),
     403,
     /no session cookie/,
   );
   // None of that spent the form: the right browser with the right token still signs in.
-  const res = await browser.signIn(first, "alice", PASSWORD);
-  assert.ok(redirectedTo(res, REDIRECT_URI).get("code"));
+  const res = await browser.signIn(first, "alice", oidc.PASSWORD);
+  assert.ok(oidc.redirectedTo(res, oidc.REDIRECT_URI).get("code"));
 });
 
 Deno.test("POST /sign-in with wrong credentials shows one generic message, keeps the username and escapes it", async () => {
   const { server, url } = await setUp();
   await using _ = server;
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const fields = await browser.signInPage(url);
   const bodies: string[] = [];
-  for (const [username, password] of [["alice", "wrong"], ["nobody", PASSWORD], ["", ""]]) {
+  for (const [username, password] of [["alice", "wrong"], ["nobody", oidc.PASSWORD], ["", ""]]) {
     const res = await browser.signIn(fields, username, password);
     const html = await res.text();
     assert.equal(res.status, 400);
@@ -108,7 +100,7 @@ Deno.test("POST /sign-in with wrong credentials shows one generic message, keeps
       /<p class="error" role="alert" id="sign-in-error">Invalid username or password<\/p>/,
     );
     assert.match(html, new RegExp(`id="username" name="username" value="${username}"`));
-    assert.deepEqual(formFields(html), fields, "the same pending request and CSRF token");
+    assert.deepEqual(oidc.formFields(html), fields, "the same pending request and CSRF token");
     bodies.push(html.replace(/value="[^"]*"|\s+autofocus|\s+(?=>)/g, "").replace(/\s+/g, " "));
   }
   assert.deepEqual(bodies.slice(1), [bodies[0], bodies[0]], "no hint which part was wrong");
@@ -125,7 +117,7 @@ Deno.test("the sign-in page is throttled exactly as /login: failures count toget
     THROTTLE_MAX_DELAY: "60",
   });
   await using _ = server;
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const fields = await browser.signInPage(url);
   assert.equal((await login(server, "alice", "wrong")).res.status, 400);
   const failed = await browser.signIn(fields, "alice", "wrong");
@@ -134,14 +126,14 @@ Deno.test("the sign-in page is throttled exactly as /login: failures count toget
   // Two failures, one through each door: the third is throttled at both.
   const third = await browser.signIn(fields, "alice", "wrong");
   await third.body?.cancel();
-  const throttled = await browser.signIn(fields, "alice", PASSWORD);
+  const throttled = await browser.signIn(fields, "alice", oidc.PASSWORD);
   const html = await throttled.text();
   assert.equal(throttled.status, 429);
   assert.ok(Number(throttled.headers.get("retry-after")) > 0);
   assert.match(html, /Too many failed sign-in attempts; try again in \d+ seconds/);
   assert.match(html, /value="alice"/);
   assert.deepEqual(throttled.headers.getSetCookie(), []);
-  assert.equal((await login(server, "alice", PASSWORD)).res.status, 429, "and /login agrees");
+  assert.equal((await login(server, "alice", oidc.PASSWORD)).res.status, 429, "and /login agrees");
 });
 
 Deno.test("the sign-in page during an attack behind a trusted proxy: the browser that signed in before gets in by its __Host-device cookie, another address gets in, the attacker's attempts hash nothing", async () => {
@@ -159,11 +151,14 @@ Deno.test("the sign-in page during an attack behind a trusted proxy: the browser
     },
   });
   await using _ = server;
-  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
-  const page = async (browser: CookieBrowser) =>
+  const app = await oidc.registerClient(server, {
+    clientId: "app",
+    redirectUris: [oidc.REDIRECT_URI],
+  });
+  const page = async (browser: oidc.CookieBrowser) =>
     await browser.signInPageFor(app, { prompt: "login" });
   const behindProxy = (address: string) => {
-    const browser = new CookieBrowser(server);
+    const browser = new oidc.CookieBrowser(server);
     browser.headers = { "x-forwarded-for": address };
     return browser;
   };
@@ -173,8 +168,8 @@ Deno.test("the sign-in page during an attack behind a trusted proxy: the browser
   };
 
   const user = behindProxy(NAT);
-  const first = await user.signIn(await page(user), "alice", PASSWORD);
-  redirectedTo(first, REDIRECT_URI);
+  const first = await user.signIn(await page(user), "alice", oidc.PASSWORD);
+  oidc.redirectedTo(first, oidc.REDIRECT_URI);
   const device = user.cookies.get("__Host-device")!;
   assert.match(device, DEVICE_TOKEN);
   assert.ok(
@@ -194,11 +189,11 @@ Deno.test("the sign-in page during an attack behind a trusted proxy: the browser
     assert.equal(await statusOf(await attacker.signIn(form, `victim${i}`, "x")), 400);
   }
   const checks = hasher.checks;
-  assert.equal(await statusOf(await attacker.signIn(form, "alice", PASSWORD)), 429);
+  assert.equal(await statusOf(await attacker.signIn(form, "alice", oidc.PASSWORD)), 429);
   assert.equal(await statusOf(await attacker.signIn(form, "bob", USERS.bob)), 429);
   const elsewhere = behindProxy(ELSEWHERE);
   assert.equal(
-    await statusOf(await elsewhere.signIn(await page(elsewhere), "alice", PASSWORD)),
+    await statusOf(await elsewhere.signIn(await page(elsewhere), "alice", oidc.PASSWORD)),
     429,
   );
   // A cookie that is not alice's device token does not help.
@@ -210,22 +205,25 @@ Deno.test("the sign-in page during an attack behind a trusted proxy: the browser
   assert.equal(hasher.checks, checks, "no password was hashed for the throttled attempts");
 
   // The real user's browser gets in at the attacker's address, and keeps its device.
-  const renewed = await user.signIn(await page(user), "alice", PASSWORD);
-  redirectedTo(renewed, REDIRECT_URI);
+  const renewed = await user.signIn(await page(user), "alice", oidc.PASSWORD);
+  oidc.redirectedTo(renewed, oidc.REDIRECT_URI);
   assert.equal(user.cookies.get("__Host-device")!.split(".")[0], device.split(".")[0]);
   // Bob at another address is not behind the attacker's address budget.
-  redirectedTo(await elsewhere.signIn(await page(elsewhere), "bob", USERS.bob), REDIRECT_URI);
+  oidc.redirectedTo(
+    await elsewhere.signIn(await page(elsewhere), "bob", USERS.bob),
+    oidc.REDIRECT_URI,
+  );
 });
 
 Deno.test("signing in sets a __Host- session cookie (Secure, HttpOnly, SameSite=Lax, Path=/) under a new value", async () => {
   const { server, url } = await setUp();
   await using _ = server;
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const page = await browser.get(url);
   const [binding] = page.headers.getSetCookie();
   assert.match(binding, new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; `));
   const before = browser.cookie;
-  const res = await browser.signIn(formFields(await page.text()), "alice", PASSWORD);
+  const res = await browser.signIn(oidc.formFields(await page.text()), "alice", oidc.PASSWORD);
   const [cookie] = res.headers.getSetCookie();
   for (const header of [binding, cookie]) {
     const attributes = header.split("; ").slice(1).sort();
@@ -243,40 +241,42 @@ Deno.test("session fixation: a cookie planted before sign-in, or the previous se
   await using _ = server;
   // An attacker's chosen value, in the shape of ours.
   const planted = "A".repeat(43);
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   browser.cookie = planted;
   const fields = await browser.signInPage(url);
   assert.equal(browser.cookie, planted, "the page may bind to it");
-  const res = await browser.signIn(fields, "alice", PASSWORD);
-  assert.ok(redirectedTo(res, REDIRECT_URI).get("code"));
+  const res = await browser.signIn(fields, "alice", oidc.PASSWORD);
+  assert.ok(oidc.redirectedTo(res, oidc.REDIRECT_URI).get("code"));
   assert.notEqual(browser.cookie, planted);
-  const attacker = new CookieBrowser(server);
+  const attacker = new oidc.CookieBrowser(server);
   attacker.cookie = planted;
   const attempt = await attacker.get(
-    authorizeUrl(server, { clientId: "app", redirectUri: REDIRECT_URI }, {
-      code_challenge: (await pkce()).challenge,
+    oidc.authorizeUrl(server, { clientId: "app", redirectUri: oidc.REDIRECT_URI }, {
+      code_challenge: (await oidc.pkce()).challenge,
       prompt: "none",
     }),
   );
-  assert.equal(redirectedTo(attempt, REDIRECT_URI).get("error"), "login_required");
+  assert.equal(oidc.redirectedTo(attempt, oidc.REDIRECT_URI).get("error"), "login_required");
 
   // Signing in again (prompt=login) replaces the session's id too; the old one stops working.
   const signedIn = browser.cookie!;
   const again = await browser.signInPage(
-    authorizeUrl(server, { clientId: "app", redirectUri: REDIRECT_URI }, {
-      code_challenge: (await pkce()).challenge,
+    oidc.authorizeUrl(server, { clientId: "app", redirectUri: oidc.REDIRECT_URI }, {
+      code_challenge: (await oidc.pkce()).challenge,
       prompt: "login",
     }),
   );
-  redirectedTo(await browser.signIn(again, "alice", PASSWORD), REDIRECT_URI);
+  oidc.redirectedTo(await browser.signIn(again, "alice", oidc.PASSWORD), oidc.REDIRECT_URI);
   assert.notEqual(browser.cookie, signedIn);
-  const old = new CookieBrowser(server);
+  const old = new oidc.CookieBrowser(server);
   old.cookie = signedIn;
-  const stale = await old.get(authorizeUrl(server, { clientId: "app", redirectUri: REDIRECT_URI }, {
-    code_challenge: (await pkce()).challenge,
-    prompt: "none",
-  }));
-  assert.equal(redirectedTo(stale, REDIRECT_URI).get("error"), "login_required");
+  const stale = await old.get(
+    oidc.authorizeUrl(server, { clientId: "app", redirectUri: oidc.REDIRECT_URI }, {
+      code_challenge: (await oidc.pkce()).challenge,
+      prompt: "none",
+    }),
+  );
+  assert.equal(oidc.redirectedTo(stale, oidc.REDIRECT_URI).get("error"), "login_required");
 });
 
 Deno.test("one sign-in form submitted many times at once signs in exactly once; replayed later it is refused", async () => {
@@ -285,14 +285,14 @@ Deno.test("one sign-in form submitted many times at once signs in exactly once; 
   const { server, url } = await setUp({ THROTTLE_FREE_FAILURES: "1000" });
   await using _ = server;
   for (let round = 0; round < 5; round++) {
-    const browser = new CookieBrowser(server);
+    const browser = new oidc.CookieBrowser(server);
     const fields = await browser.signInPage(url);
     const cookie = browser.cookie;
     const results = await Promise.all(
       Array.from({ length: 8 }, async () => {
-        const racer = new CookieBrowser(server);
+        const racer = new oidc.CookieBrowser(server);
         racer.cookie = cookie;
-        const res = await racer.signIn(fields, "alice", PASSWORD);
+        const res = await racer.signIn(fields, "alice", oidc.PASSWORD);
         await res.body?.cancel();
         return res.status;
       }),
@@ -300,25 +300,25 @@ Deno.test("one sign-in form submitted many times at once signs in exactly once; 
     assert.deepEqual(results.filter((status) => status === 303).length, 1, `round ${round}`);
     assert.ok(results.every((status) => status === 303 || status === 400), String(results));
   }
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const fields = await browser.signInPage(url);
   const cookie = browser.cookie;
-  redirectedTo(await browser.signIn(fields, "alice", PASSWORD), REDIRECT_URI);
-  const replay = new CookieBrowser(server);
+  oidc.redirectedTo(await browser.signIn(fields, "alice", oidc.PASSWORD), oidc.REDIRECT_URI);
+  const replay = new oidc.CookieBrowser(server);
   replay.cookie = cookie;
   await assertRefused(
-    await replay.signIn(fields, "alice", PASSWORD),
+    await replay.signIn(fields, "alice", oidc.PASSWORD),
     400,
     /expired or was already used/,
   );
 });
 
 /** A server with alice and bob and the third-party client "partner", which needs consent. */
-async function serverWithPartner(): Promise<{ server: TestServer; partner: TestClient }> {
+async function serverWithPartner(): Promise<{ server: TestServer; partner: oidc.TestClient }> {
   const server = await startTestServer({ users: USERS });
-  const partner = await registerClient(server, {
+  const partner = await oidc.registerClient(server, {
     clientId: "partner",
-    redirectUris: [REDIRECT_URI],
+    redirectUris: [oidc.REDIRECT_URI],
     firstParty: false,
   });
   return { server, partner };
@@ -327,7 +327,7 @@ async function serverWithPartner(): Promise<{ server: TestServer; partner: TestC
 Deno.test("a sign-in form does not pass as a consent or sign-out form, nor the other way round", async () => {
   const { server, partner } = await serverWithPartner();
   await using _ = server;
-  const browser = new CookieBrowser(server);
+  const browser = new oidc.CookieBrowser(server);
   const signIn = await browser.signInPageFor(partner);
   await assertRefused(
     await browser.post("/consent", { ...signIn, decision: "allow" }),
@@ -335,29 +335,33 @@ Deno.test("a sign-in form does not pass as a consent or sign-out form, nor the o
     /does not belong to a consent/,
   );
   await assertRefused(await browser.post("/sign-out", { ...signIn }), 403, /does not belong/);
-  const consentPage = await browser.signIn(signIn, "alice", PASSWORD);
+  const consentPage = await browser.signIn(signIn, "alice", oidc.PASSWORD);
   const html = await consentPage.text();
   assert.equal(consentPage.status, 200);
   assert.match(html, /<h1>Allow access\?<\/h1>/);
-  const consent: FormFields = formFields(html);
-  const res = await browser.post("/sign-in", { ...consent, username: "alice", password: PASSWORD });
+  const consent: oidc.FormFields = oidc.formFields(html);
+  const res = await browser.post("/sign-in", {
+    ...consent,
+    username: "alice",
+    password: oidc.PASSWORD,
+  });
   await assertRefused(res, 403, /does not belong to a sign-in/);
 });
 
 Deno.test("POST /consent answers 403 without the CSRF token or from another browser, and needs the same session", async () => {
   const { server, partner } = await serverWithPartner();
   await using _ = server;
-  const browser = new CookieBrowser(server);
-  const url = authorizeUrl(server, partner, { code_challenge: (await pkce()).challenge });
-  const consentPage = await browser.signIn(await browser.signInPage(url), "alice", PASSWORD);
-  const consent = formFields(await consentPage.text());
+  const browser = new oidc.CookieBrowser(server);
+  const url = oidc.authorizeUrl(server, partner, { code_challenge: (await oidc.pkce()).challenge });
+  const consentPage = await browser.signIn(await browser.signInPage(url), "alice", oidc.PASSWORD);
+  const consent = oidc.formFields(await consentPage.text());
 
   await assertRefused(
     await browser.post("/consent", { request: consent.request, decision: "allow" }),
     403,
     /CSRF/,
   );
-  const other = new CookieBrowser(server);
+  const other = new oidc.CookieBrowser(server);
   await other.signIn(await other.signInPage(url), "bob", "bob-password-1").then((res) =>
     res.body?.cancel()
   );
@@ -366,9 +370,9 @@ Deno.test("POST /consent answers 403 without the CSRF token or from another brow
     403,
     /another browser/,
   );
-  const query = redirectedTo(
+  const query = oidc.redirectedTo(
     await browser.post("/consent", { ...consent, decision: "allow" }),
-    REDIRECT_URI,
+    oidc.REDIRECT_URI,
   );
   assert.ok(query.get("code"));
   assert.equal(query.get("iss"), server.url);
@@ -395,17 +399,17 @@ Deno.test("a browser session ends when idle or past its absolute lifetime; use r
       idleExpiresAt,
       expiresAt,
     });
-    const browser = new CookieBrowser(server);
+    const browser = new oidc.CookieBrowser(server);
     browser.cookie = cookie;
     return { browser, idHash };
   };
-  const silently = async (browser: CookieBrowser) =>
-    redirectedTo(
-      await browser.get(authorizeUrl(server, app, {
-        code_challenge: (await pkce()).challenge,
+  const silently = async (browser: oidc.CookieBrowser) =>
+    oidc.redirectedTo(
+      await browser.get(oidc.authorizeUrl(server, app, {
+        code_challenge: (await oidc.pkce()).challenge,
         prompt: "none",
       })),
-      REDIRECT_URI,
+      oidc.REDIRECT_URI,
     );
 
   const live = await session(now + 100, now + 1000);
@@ -424,14 +428,14 @@ Deno.test("a browser session ends when idle or past its absolute lifetime; use r
     );
   }
   // Signing in gives the new session the configured lifetimes.
-  const browser = new CookieBrowser(server);
-  redirectedTo(
+  const browser = new oidc.CookieBrowser(server);
+  oidc.redirectedTo(
     await browser.signIn(
       await browser.signInPageFor(app),
       "alice",
-      PASSWORD,
+      oidc.PASSWORD,
     ),
-    REDIRECT_URI,
+    oidc.REDIRECT_URI,
   );
   const stored = await server.store.getBrowserSession(await sha256Hex(browser.cookie!));
   assert.ok(stored!.expiresAt - stored!.createdAt === 3600);

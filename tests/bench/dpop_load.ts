@@ -9,12 +9,12 @@
  *
  *   deno run -A tests/bench/dpop_load.ts [--rounds N] [--duration S] [--connections N]
  */
-import { parseArgs } from "node:util";
 import { freePort, type ServerProcess } from "../helpers/process.ts";
 import { DpopKey, type ProofAlg } from "../helpers/dpop.ts";
-import { createFixture, type Fixture, startOurServer } from "./fixture.ts";
+import { alternatingRounds, type RoundsOptions, runPartAlone } from "./alternating_rounds.ts";
+import { type Fixture, startOurServer } from "./fixture.ts";
 import { renderTable } from "./table.ts";
-import { describeErrors, runWrk, type WrkResult } from "./wrk.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** What each target presents: a Bearer token, or a DPoP one with proofs of that algorithm. */
 export type DpopTarget = "Bearer" | `DPoP ${ProofAlg}`;
@@ -37,17 +37,6 @@ export interface DpopLoad {
   warnings: string[];
 }
 
-/** Settings of part (k). */
-export interface DpopLoadOptions {
-  rounds: number;
-  durationSeconds: number;
-  warmupSeconds: number;
-  connections: number;
-  logLevel: string;
-  progress?: (message: string) => void;
-  signal?: AbortSignal;
-}
-
 const TARGETS: DpopTarget[] = ["Bearer", "DPoP ES256", "DPoP EdDSA"];
 /** Proofs for a warm-up, and the most requests per second a measured run is sized for. */
 const WARMUP_PROOFS = 20_000;
@@ -61,10 +50,9 @@ const HEADROOM = 3;
 /** Starts a server, gets a Bearer and two DPoP tokens, and runs the alternating rounds. */
 export async function measureDpopLoad(
   fixture: Fixture,
-  options: DpopLoadOptions,
+  options: RoundsOptions,
 ): Promise<DpopLoad> {
   const { signal } = options;
-  const progress = options.progress ?? (() => {});
   const port = freePort();
   const origin = `https://127.0.0.1:${port}`;
   await using server: ServerProcess = startOurServer(fixture, {
@@ -100,23 +88,18 @@ export async function measureDpopLoad(
     return { proofs: lines.length, wrk };
   };
   const rates = new Map<DpopTarget, number>();
-  for (const target of TARGETS) {
-    progress(`(k) warming up ${target}`);
-    const { wrk } = await run(target, options.warmupSeconds, WARMUP_PROOFS);
-    rates.set(target, wrk.requestsPerSecond);
-  }
-  const runs: DpopRun[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
-    for (const target of round % 2 ? TARGETS : [...TARGETS].reverse()) {
-      progress(`(k) round ${round}: ${target}, ${options.durationSeconds} s`);
-      const rate = Math.min(MAX_RATE, Math.max(1000, rates.get(target)! * HEADROOM));
-      const count = Math.ceil(rate * options.durationSeconds);
-      runs.push({ target, round, ...await run(target, options.durationSeconds, count) });
+  const { runs, warnings } = await alternatingRounds("k", TARGETS, options, async (
+    target,
+    seconds,
+    warmup,
+  ) => {
+    if (warmup) {
+      const warmed = await run(target, seconds, WARMUP_PROOFS);
+      rates.set(target, warmed.wrk.requestsPerSecond);
+      return warmed;
     }
-  }
-  const warnings = runs.flatMap((run) => {
-    const errors = describeErrors(run.wrk);
-    return errors ? [`(k) ${run.target} round ${run.round}: ${errors}`] : [];
+    const rate = Math.min(MAX_RATE, Math.max(1000, rates.get(target)! * HEADROOM));
+    return await run(target, seconds, Math.ceil(rate * seconds));
   });
   return { connections: options.connections, runs, proofsSignedPerSecond, warnings };
 }
@@ -205,24 +188,5 @@ async function writeScript(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string", default: "2" },
-      duration: { type: "string", default: "5" },
-      connections: { type: "string", default: "32" },
-      "log-level": { type: "string", default: "info" },
-    },
-  });
-  await using fixture = await createFixture();
-  const load = await measureDpopLoad(fixture, {
-    rounds: Number(values.rounds),
-    durationSeconds: Number(values.duration),
-    warmupSeconds: 2,
-    connections: Number(values.connections),
-    logLevel: values["log-level"],
-    progress: (message) => console.error(`bench: ${message}`),
-  });
-  console.log(renderDpopLoad(load));
-  for (const warning of load.warnings) console.log(`warning: ${warning}`);
+  await runPartAlone({ measure: measureDpopLoad, render: renderDpopLoad }, { connections: 32 });
 }

@@ -11,14 +11,14 @@
  *
  *   deno run -A tests/bench/token_load.ts [--rounds N] [--duration S] [--connections N]
  */
-import { parseArgs } from "node:util";
 import { newClientRecord } from "../../src/auth/clients/registration.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { freePort, ServerProcess } from "../helpers/process.ts";
-import { createFixture, type Fixture, startOurServer } from "./fixture.ts";
+import { alternatingRounds, type RoundsOptions, runPartAlone } from "./alternating_rounds.ts";
+import { type Fixture, startOurServer } from "./fixture.ts";
 import { preparePeerRuntime } from "./node_peers.ts";
 import { renderTable } from "./table.ts";
-import { describeErrors, runWrk, type WrkResult } from "./wrk.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** The registered client every server knows, with the same secret. */
 export const TOKEN_CLIENT_ID = "bench-service";
@@ -58,17 +58,6 @@ export interface TokenLoad {
   warnings: string[];
 }
 
-/** Settings of part (i). */
-export interface TokenLoadOptions {
-  rounds: number;
-  durationSeconds: number;
-  warmupSeconds: number;
-  connections: number;
-  logLevel: string;
-  progress?: (message: string) => void;
-  signal?: AbortSignal;
-}
-
 /** Which figure is compared with which. */
 const COMPARISONS: [string, string][] = [
   ["ours ES256", "oidc-provider JWT ES256"],
@@ -81,10 +70,9 @@ const PEER_SCRIPT = "oidc_provider_peer.mjs";
 /** Starts every server, checks one grant of each, and runs the alternating rounds. */
 export async function measureTokenLoad(
   fixture: Fixture,
-  options: TokenLoadOptions,
+  options: RoundsOptions,
 ): Promise<TokenLoad> {
   const { signal } = options;
-  const progress = options.progress ?? (() => {});
   await using stack = new AsyncDisposableStack();
   const secret = await registerBenchClient(fixture, ["data/auth.db", "data/eddsa.db"]);
   const runtime = await preparePeerRuntime(stack, signal);
@@ -158,28 +146,20 @@ export async function measureTokenLoad(
     targets.push({ name, tokenUrl, tokenKind });
   }
 
-  const run = (target: TokenTarget, seconds: number) =>
-    runWrk(target.tokenUrl, {
-      connections: options.connections,
-      durationSeconds: seconds,
-      script,
-      signal,
-    });
-  for (const target of targets) {
-    progress(`(i) warming up ${target.name}`);
-    await run(target, options.warmupSeconds);
-  }
-  const runs: TokenRun[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
-    for (const target of round % 2 ? targets : [...targets].reverse()) {
-      progress(`(i) round ${round}: ${target.name}, ${options.durationSeconds} s`);
-      runs.push({ target: target.name, round, wrk: await run(target, options.durationSeconds) });
-    }
-  }
-  const warnings = runs.flatMap((run) => {
-    const errors = describeErrors(run.wrk);
-    return errors ? [`(i) ${run.target} round ${run.round}: ${errors}`] : [];
-  });
+  const urls = new Map(targets.map((target) => [target.name, target.tokenUrl]));
+  const { runs, warnings } = await alternatingRounds(
+    "i",
+    targets.map((target) => target.name),
+    options,
+    async (name, seconds) => ({
+      wrk: await runWrk(urls.get(name)!, {
+        connections: options.connections,
+        durationSeconds: seconds,
+        script,
+        signal,
+      }),
+    }),
+  );
   return {
     peerRuntime: runtime.name,
     connections: options.connections,
@@ -290,24 +270,5 @@ async function firstGrant(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string", default: "2" },
-      duration: { type: "string", default: "5" },
-      connections: { type: "string", default: "16" },
-      "log-level": { type: "string", default: "info" },
-    },
-  });
-  await using fixture = await createFixture();
-  const load = await measureTokenLoad(fixture, {
-    rounds: Number(values.rounds),
-    durationSeconds: Number(values.duration),
-    warmupSeconds: 2,
-    connections: Number(values.connections),
-    logLevel: values["log-level"],
-    progress: (message) => console.error(`bench: ${message}`),
-  });
-  console.log(renderTokenLoad(load));
-  for (const warning of load.warnings) console.log(`warning: ${warning}`);
+  await runPartAlone({ measure: measureTokenLoad, render: renderTokenLoad }, { connections: 16 });
 }

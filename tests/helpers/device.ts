@@ -9,7 +9,14 @@ import assert from "node:assert/strict";
 import { DEVICE_CODE_GRANT } from "../../src/auth/clients/grants.ts";
 import { newClientRecord } from "../../src/auth/clients/registration.ts";
 import type { Store } from "../../src/store/store.ts";
-import { CookieBrowser, type FormFields, formFields, type Reachable } from "./oidc.ts";
+import {
+  basicHeaders,
+  CookieBrowser,
+  type FormFields,
+  formFields,
+  type Reachable,
+} from "./oidc.ts";
+import { postForm } from "./server.ts";
 
 export { DEVICE_CODE_GRANT };
 
@@ -47,20 +54,12 @@ export async function registerDeviceClient(
 }
 
 /** Posts to the device authorization endpoint as a public client (or with `basic`). */
-export async function deviceAuthorization(
+export function deviceAuthorization(
   server: Reachable,
   form: Record<string, string>,
   basic?: { id: string; secret: string },
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = {};
-  if (basic) headers.authorization = `Basic ${btoa(`${basic.id}:${basic.secret}`)}`;
-  const res = await fetch(`${server.url}/oauth/device_authorization`, {
-    client: server.client,
-    method: "POST",
-    headers,
-    body: new URLSearchParams(form),
-  });
-  return { res, body: await res.json() };
+  return postForm(server, "/oauth/device_authorization", form, basicHeaders(basic));
 }
 
 /** A device code for a public client, which must be issued. */

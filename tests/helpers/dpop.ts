@@ -6,6 +6,7 @@
  * @module
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { basicAuthorization, postForm } from "./server.ts";
 
 /** base64url without padding. */
 export function encodeBase64Url(bytes: Uint8Array): string {
@@ -127,7 +128,7 @@ export interface Answer {
 }
 
 /** POSTs a token request with the given `DPoP` header values (none, one, or several). */
-export async function dpopTokenRequest(
+export function dpopTokenRequest(
   server: DpopServer,
   form: Record<string, string>,
   proofs: string[],
@@ -135,14 +136,8 @@ export async function dpopTokenRequest(
 ): Promise<Answer> {
   const headers = new Headers();
   for (const proof of proofs) headers.append("dpop", proof);
-  if (basic) headers.set("authorization", `Basic ${btoa(`${basic.id}:${basic.secret}`)}`);
-  const res = await fetch(`${server.url}/oauth/token`, {
-    client: server.client,
-    method: "POST",
-    headers,
-    body: new URLSearchParams(form),
-  });
-  return { res, body: await res.json() };
+  if (basic) headers.set("authorization", basicAuthorization(basic));
+  return postForm(server, "/oauth/token", form, headers);
 }
 
 /** Calls a protected resource with `authorization` and the given `DPoP` header values. */

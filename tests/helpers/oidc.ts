@@ -6,10 +6,17 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { decodeJwt, type JWTPayload } from "jose";
 import { type ClientRegistration, newClientRecord } from "../../src/auth/clients/registration.ts";
 import { codeChallengeOf } from "../../src/auth/sign_in/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
-import type { TestServer } from "./server.ts";
+import {
+  basicAuthorization,
+  postForm,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from "./server.ts";
 
 /** Scopes the registrations here may ask for. */
 const SCOPES = ["openid", "profile", "hello"];
@@ -34,6 +41,35 @@ export async function registerClient(
   }, SCOPES);
   await server.store.addClient(record);
   return { clientId: record.clientId, secret, redirectUri: registration.redirectUris[0] };
+}
+
+/**
+ * Registers a confidential client "svc" without redirect URIs, for the client credentials grant
+ * (`registration` adding or replacing), as a service that calls APIs registers.
+ */
+export function registerServiceClient(
+  server: TestServer,
+  registration: Partial<ClientRegistration> = {},
+): Promise<TestClient> {
+  return registerClient(server, {
+    clientId: "svc",
+    redirectUris: [],
+    public: false,
+    grantTypes: ["client_credentials"],
+    ...registration,
+  });
+}
+
+/**
+ * Starts a test server (with `options`' users and environment) and registers the first-party
+ * public client "app" that returns to {@linkcode REDIRECT_URI}.
+ */
+export async function startServerWithApp(
+  options: TestServerOptions = {},
+): Promise<{ server: TestServer; app: TestClient }> {
+  const server = await startTestServer(options);
+  const app = await registerClient(server, { clientId: "app", redirectUris: [REDIRECT_URI] });
+  return { server, app };
 }
 
 /**
@@ -244,21 +280,18 @@ export function redirectedTo(res: Response, redirectUri: string): URLSearchParam
   return location.searchParams;
 }
 
-/** Posts to the token endpoint. */
-export async function tokenRequest(
+/** Posts to the token endpoint as a public client (or with `basic`). */
+export function tokenRequest(
   server: Reachable,
   form: Record<string, string>,
   basic?: { id: string; secret: string },
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = {};
-  if (basic) headers.authorization = `Basic ${btoa(`${basic.id}:${basic.secret}`)}`;
-  const res = await fetch(`${server.url}/oauth/token`, {
-    client: server.client,
-    method: "POST",
-    headers,
-    body: new URLSearchParams(form),
-  });
-  return { res, body: await res.json() };
+  return postForm(server, "/oauth/token", form, basicHeaders(basic));
+}
+
+/** The headers of a request with a client's HTTP Basic authentication, if any. */
+export function basicHeaders(basic?: { id: string; secret: string }): Record<string, string> {
+  return basic ? { authorization: basicAuthorization(basic) } : {};
 }
 
 /**
@@ -309,6 +342,18 @@ export function redeem(
     code_verifier: verifier,
     client_id: client.clientId,
   });
+}
+
+/** Redeems a code, which must be answered with tokens, and returns the ID token's claims. */
+export async function redeemedIdToken(
+  server: Reachable,
+  client: TestClient,
+  code: string,
+  verifier: string,
+): Promise<JWTPayload> {
+  const { res, body } = await redeem(server, client, code, verifier);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return decodeJwt(body.id_token as string);
 }
 
 /** Redeems a code and returns the `preferred_username` GET /userinfo gives for its access token. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Reachable, TestClient } from "./oidc.ts";
+import { basicHeaders, type Reachable, type TestClient } from "./oidc.ts";
+import { postForm } from "./server.ts";
 
 /** How the client authenticates its push: HTTP Basic, form parameters, or by name only. */
 export type PushAuth = "basic" | "post" | "none";
@@ -13,7 +14,7 @@ export type PushAuth = "basic" | "post" | "none";
  * Pushes an authorization request for `client` (PKCE S256 with `challenge`, scope `openid
  * profile`, `state` and `nonce`), `params` added or replacing (undefined leaves one out).
  */
-export async function push(
+export function push(
   server: Reachable,
   client: TestClient,
   options: {
@@ -37,17 +38,11 @@ export async function push(
     code_challenge_method: "S256",
     ...options.params,
   };
-  const form = new URLSearchParams();
-  for (const [name, value] of Object.entries(all)) if (value !== undefined) form.set(name, value);
-  const headers: Record<string, string> = {};
-  if (auth === "basic") headers.authorization = `Basic ${btoa(`${client.clientId}:${secret}`)}`;
-  const res = await fetch(`${server.url}/oauth/par`, {
-    client: server.client,
-    method: "POST",
-    headers,
-    body: form,
-  });
-  return { res, body: await res.json() };
+  const form = Object.entries(all).filter((entry): entry is [string, string] =>
+    entry[1] !== undefined
+  );
+  const basic = auth === "basic" ? { id: client.clientId, secret } : undefined;
+  return postForm(server, "/oauth/par", form, basicHeaders(basic));
 }
 
 /** Pushes a request that must be accepted; returns its `request_uri`. */
