@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { decodeJwt, importJWK, SignJWT } from "jose";
 import { unixNow } from "../src/clock.ts";
+import { postForm } from "./helpers/forms.ts";
 import {
   assertRevoked,
   hello,
   loginTokens,
-  postForm,
   refresh,
   startTestServer,
   subjectOf,

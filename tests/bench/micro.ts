@@ -17,7 +17,8 @@ export interface MicroResult {
 const BENCH_FILE = resolve(import.meta.dirname!, "micro_bench.ts");
 
 /**
- * Runs `deno bench --json` on micro_bench.ts in a child process and returns its results.
+ * Runs `deno bench --json` on micro_bench.ts in a child process, with no permissions (the file
+ * needs none), and returns its results; with `filter`, only the benches whose names have it.
  *
  * @example
  * ```ts
@@ -26,11 +27,21 @@ const BENCH_FILE = resolve(import.meta.dirname!, "micro_bench.ts");
  */
 export async function runMicroBenchmarks(
   cwd: string,
-  { signal, timeoutMs = 300_000 }: { signal?: AbortSignal; timeoutMs?: number } = {},
+  { signal, timeoutMs = 300_000, filter }: {
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    filter?: string;
+  } = {},
 ): Promise<MicroResult[]> {
   const bound = AbortSignal.timeout(timeoutMs);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["bench", "--json", "--no-prompt", BENCH_FILE],
+    args: [
+      "bench",
+      "--json",
+      "--no-prompt",
+      ...(filter === undefined ? [] : ["--filter", filter]),
+      BENCH_FILE,
+    ],
     cwd,
     env: { NO_COLOR: "1" },
     stdin: "null",

@@ -16,7 +16,7 @@ import {
   formFields,
   type Reachable,
 } from "./oidc.ts";
-import { postForm } from "./server.ts";
+import { postForm } from "./forms.ts";
 
 export { DEVICE_CODE_GRANT };
 

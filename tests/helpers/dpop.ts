@@ -6,7 +6,7 @@
  * @module
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { basicAuthorization, postForm } from "./server.ts";
+import { basicAuthorization, postForm } from "./forms.ts";
 
 /** base64url without padding. */
 export function encodeBase64Url(bytes: Uint8Array): string {

@@ -10,13 +10,8 @@ import { decodeJwt, type JWTPayload } from "jose";
 import { type ClientRegistration, newClientRecord } from "../../src/auth/clients/registration.ts";
 import { codeChallengeOf } from "../../src/auth/sign_in/pkce.ts";
 import { SESSION_COOKIE } from "../../src/http/cookies.ts";
-import {
-  basicAuthorization,
-  postForm,
-  startTestServer,
-  type TestServer,
-  type TestServerOptions,
-} from "./server.ts";
+import { basicAuthorization, postForm } from "./forms.ts";
+import { startTestServer, type TestServer, type TestServerOptions } from "./server.ts";
 
 /** Scopes the registrations here may ask for. */
 const SCOPES = ["openid", "profile", "hello"];

@@ -5,7 +5,7 @@
  * @module
  */
 import { basicHeaders, type Reachable, type TestClient } from "./oidc.ts";
-import { postForm } from "./server.ts";
+import { postForm } from "./forms.ts";
 
 /** How the client authenticates its push: HTTP Basic, form parameters, or by name only. */
 export type PushAuth = "basic" | "post" | "none";

@@ -186,27 +186,6 @@ export async function loginTokens(
   return { access: body.access_token as string, refresh: body.refresh_token as string };
 }
 
-/** The `Authorization` header value of a client's HTTP Basic authentication. */
-export function basicAuthorization(client: { id: string; secret: string }): string {
-  return `Basic ${btoa(`${client.id}:${client.secret}`)}`;
-}
-
-/** POSTs `params` as a form to `path` and returns the response with its parsed JSON body. */
-export async function postForm(
-  server: Endpoint,
-  path: string,
-  params: Record<string, string> | string[][],
-  headers: HeadersInit = {},
-): Promise<{ res: Response; body: Record<string, unknown> }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method: "POST",
-    client: server.client,
-    headers,
-    body: new URLSearchParams(params),
-  });
-  return { res, body: await res.json() };
-}
-
 /** Calls GET /hello with the given Authorization header value (none when undefined). */
 export async function hello(
   server: Endpoint,
