@@ -129,6 +129,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     clients,
     passwordLogin,
     mfaRequired: config.mfaRequired,
+    parRequired: config.parRequired,
     passkeys: signIn.passkeys,
   });
   const signOutFlow = new SignOutFlow({ ...signIn, clients });
@@ -144,7 +145,12 @@ export function createApp(deps: AppDeps): ServeHandler {
   const authorize = createAuthorizeHandler(signInFlow, pages);
   const endSession = createEndSessionHandler(signOutFlow, pages);
   const userinfo = createUserInfoHandler({ tokens, userInfo: signIn.userInfo, dpop });
-  const metadata = createMetadataHandler({ ...identity, keys, scopes: signIn.policy });
+  const metadata = createMetadataHandler({
+    ...identity,
+    keys,
+    scopes: signIn.policy,
+    parRequired: config.parRequired,
+  });
   const verificationUri = `${identity.publicUrl}${DEVICE_PATH}`;
   const device = createDeviceHandlers(
     new DeviceVerification({

@@ -84,6 +84,8 @@ export interface Config {
   realm: string;
   /** Whether every DPoP proof must carry a nonce the service made (RFC 9449 §8). */
   dpopNonceRequired: boolean;
+  /** Whether every client must push its authorization requests first (RFC 9126 §5). */
+  parRequired: boolean;
 }
 
 /** How the service names itself in tokens. */

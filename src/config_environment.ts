@@ -56,6 +56,7 @@ export const ENV_VARIABLES = [
   "METRICS_HOST",
   "AUTH_REALM",
   "DPOP_NONCE",
+  "REQUIRE_PAR",
 ] as const;
 
 /**

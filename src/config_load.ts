@@ -154,6 +154,7 @@ export function loadConfig(args: string[], env: Env): Config {
     logLevel: readLogLevel(env.LOG_LEVEL),
     realm: env.AUTH_REALM || DEFAULT_REALM,
     dpopNonceRequired: boolean("DPOP_NONCE", env.DPOP_NONCE),
+    parRequired: boolean("REQUIRE_PAR", env.REQUIRE_PAR),
   };
 }
 

@@ -231,3 +231,30 @@ Deno.test("A client added with --require-par has plain requests sent back as inv
   assert.notEqual(noAuthorizationCode.code, 0);
   assert.match(noAuthorizationCode.stderr, /--require-par needs the authorization_code grant/);
 });
+
+Deno.test("With REQUIRE_PAR every client's plain requests are sent back as invalid_request, discovery says so, and pushed ones run", async () => {
+  await using server = await startTestServer({ users: USERS, env: { REQUIRE_PAR: "true" } });
+  await addClient(server, "app", {
+    redirectUris: [oidc.REDIRECT_URI],
+    public: true,
+    firstParty: true,
+  });
+  const discovery = await fetch(`${server.url}/.well-known/openid-configuration`, {
+    client: server.client,
+  });
+  assert.equal((await discovery.json()).require_pushed_authorization_requests, true);
+  const app = { clientId: "app", redirectUri: oidc.REDIRECT_URI };
+  const { challenge } = await oidc.pkce();
+  const browser = new oidc.CookieBrowser(server);
+  const plain = await browser.get(oidc.authorizeUrl(server, app, { code_challenge: challenge }));
+  const refused = oidc.redirectedTo(plain, oidc.REDIRECT_URI);
+  assert.equal(refused.get("error"), "invalid_request");
+  assert.match(refused.get("error_description")!, /REQUIRE_PAR/);
+  const requestUri = await pushed(server, app, { challenge });
+  const fields = await browser.signInPage(pushedAuthorizeUrl(server, "app", requestUri));
+  const answer = oidc.redirectedTo(
+    await browser.signIn(fields, "alice", oidc.PASSWORD),
+    oidc.REDIRECT_URI,
+  );
+  assert.ok(answer.get("code"));
+});

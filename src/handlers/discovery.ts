@@ -61,12 +61,14 @@ export function createJwksHandler(
  * or through introspection; `jwks_uri` then lists only the ID-token keys.
  */
 export function createMetadataHandler(
-  { issuer, publicUrl, keys, scopes }: {
+  { issuer, publicUrl, keys, scopes, parRequired = false }: {
     issuer: string;
     publicUrl: string;
     keys: KeyRing;
     /** Scopes, with `openid` and `profile`. */
     scopes: ScopePolicy;
+    /** Whether every client must push its authorization requests first (`REQUIRE_PAR`). */
+    parRequired?: boolean;
   },
 ): Handler {
   return function metadata() {
@@ -104,7 +106,7 @@ export function createMetadataHandler(
       introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
       access_token_signing_alg_values_supported: keys.verificationAlgs(),
       pushed_authorization_request_endpoint: `${publicUrl}/oauth/par`,
-      require_pushed_authorization_requests: false,
+      require_pushed_authorization_requests: parRequired,
       device_authorization_endpoint: `${publicUrl}/oauth/device_authorization`,
       dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     }, { headers: { "cache-control": DISCOVERY_CACHE_CONTROL } });

@@ -56,6 +56,8 @@ export interface SignInFlowDeps {
   mfaRequired?: boolean;
   /** Requests pushed before (RFC 9126), run when `/authorize` names one by its `request_uri`. */
   pushed?: PushedRequests;
+  /** Every client must push its requests first (`REQUIRE_PAR`); plain ones are refused. */
+  parRequired?: boolean;
   /** Passkeys, offered on the sign-in page and as a second factor. */
   passkeys?: Passkeys;
 }
@@ -101,11 +103,11 @@ export class SignInFlow {
       notes.client = resolved.client.clientId;
       let request: AuthorizationRequest;
       try {
-        if (resolved.client.requirePar && !pushed) {
-          throw new AuthFailure(
-            "invalid_request",
-            `Client "${resolved.client.clientId}" must push its authorization requests first`,
-          );
+        if ((resolved.client.requirePar || this.#deps.parRequired) && !pushed) {
+          const message = this.#deps.parRequired
+            ? "Every authorization request must be pushed to /oauth/par first (REQUIRE_PAR)"
+            : `Client "${resolved.client.clientId}" must push its authorization requests first`;
+          throw new AuthFailure("invalid_request", message);
         }
         request = readAuthorizationRequest(effective, resolved, this.#deps.policy);
       } catch (error) {
