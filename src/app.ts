@@ -231,6 +231,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     route(DEVICE_CONFIRM_PATH, { POST: device.confirm }, page),
     route("/sign-in/passkey", { POST: passkeySignIn.signIn }, page),
     route("/sign-in/second-factor/passkey", { POST: passkeySignIn.secondFactor }, page),
+    route("/sign-in/second-factor/new-passkey", { POST: passkeySignIn.enrol }, page),
     route("/account/passkeys", { POST: accountPasskeys.start }, page),
     route("/account/passkeys/finish", { POST: accountPasskeys.finish }, page),
     route("/account/passkeys/rename", { POST: accountPasskeys.rename }, page),

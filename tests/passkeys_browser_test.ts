@@ -31,9 +31,9 @@ async function navigating(page: Page, action: () => Promise<unknown>): Promise<v
  * Passkey autofill is off (as in a browser without it) until `autofill()`: the virtual
  * authenticator answers a conditional request at once, which would leave no page to click on.
  */
-async function setUp() {
+async function setUp(env: Record<string, string> = {}) {
   await using stack = new AsyncDisposableStack();
-  const server = stack.use(await startTestServer({ users: { alice: PASSWORD } }));
+  const server = stack.use(await startTestServer({ users: { alice: PASSWORD }, env }));
   const rp = stack.use(new oidc.RelyingParty());
   const app = await oidc.registerClient(server, {
     clientId: "app",
@@ -285,5 +285,29 @@ testNeeding([CHROMIUM], {
       /No passkey was used/,
     );
     assert.equal(server.logs.filter((line) => line.event === "passkey_succeeded").length, 0);
+  },
+});
+
+testNeeding([CHROMIUM], {
+  name:
+    "With MFA_REQUIRED, Chromium makes a passkey on the second-factor step instead of an app; the app's ID token says so, and the next sign-in asks for it",
+  ...OPTIONS,
+  async fn() {
+    await using browser = await setUp({ MFA_REQUIRED: "true" });
+    const { page, authorize, idToken, signOut, violations } = browser;
+    let verifier = await authorize();
+    await passwordSignIn(page);
+    assert.equal(await page.title(), "Set up two-step sign-in");
+    await navigating(page, () => page.click("#create-passkey"));
+    const claims = await idToken(verifier);
+    assert.deepEqual(methods(claims).toSorted(), ["hwk", "mfa", "pwd", "user"]);
+
+    await signOut();
+    verifier = await authorize();
+    await passwordSignIn(page);
+    assert.equal(await page.title(), "Use your passkey");
+    await navigating(page, () => page.click("#passkey-button"));
+    assert.deepEqual(methods(await idToken(verifier)).toSorted(), ["hwk", "mfa", "pwd", "user"]);
+    assert.deepEqual(violations, []);
   },
 });

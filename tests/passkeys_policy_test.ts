@@ -1,22 +1,28 @@
 /**
  * Passkeys and the account rules over real HTTPS: adding and removing one needs a recent
  * sign-in and the session's own form, `MFA_REQUIRED` is met by a passkey (alone, or after the
- * password instead of setting up an app), and a passkey session meets `acr_values` for two
- * factors without another prompt.
+ * password instead of setting up an app, or one made at that step), and a passkey session meets
+ * `acr_values` for two factors without another prompt.
  */
 import assert from "node:assert/strict";
+import { decodeJwt } from "jose";
 import * as oidc from "./helpers/oidc.ts";
 import {
   passkeyAfterPassword,
+  passkeyFormFields,
   passkeyOf,
   passkeyTest,
   postPasskey,
   SECOND_FACTOR_PASSKEY_PATH,
+  signInPage,
   signInWithPasskey,
 } from "./helpers/passkeys.ts";
+import { subjectOf } from "./helpers/server.ts";
+import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 
 const AAL2 = "urn:auth-api:aal2";
+const NEW_PASSKEY = "/sign-in/second-factor/new-passkey";
 
 passkeyTest(
   "Adding or removing a passkey needs a sign-in of the last ten minutes and this session's form",
@@ -87,5 +93,77 @@ passkeyTest(
     const claims = await oidc.redeemedIdToken(server, app, code, verifier);
     assert.equal(claims.acr, AAL2);
     assert.deepEqual(claims.amr, ["hwk", "user", "mfa"]);
+  },
+);
+
+passkeyTest({
+  name:
+    "MFA_REQUIRED offers a new passkey instead of an app after the password: made once, it signs in with both and is asked for next time",
+  env: { MFA_REQUIRED: "true" },
+}, async ({ server, app }) => {
+  const page = await signInPage(server, app);
+  const res = await page.browser.signIn(page.fields, "alice", oidc.PASSWORD);
+  const html = await res.text();
+  assert.equal(res.status, 200, html);
+  assert.match(html, /totp-secret/, "an app may still be set up");
+  const options = dataAttribute(html, "data-passkey-create");
+  assert.deepEqual(options.authenticatorSelection, {
+    residentKey: "required",
+    userVerification: "required",
+    requireResidentKey: true,
+  });
+  const fields = passkeyFormFields(html);
+  const key = await SoftwareAuthenticator.create(server.url);
+  const made = await key.register(options);
+
+  // Another browser cannot post this step's form.
+  const stranger = await postPasskey(new oidc.CookieBrowser(server), fields, made, NEW_PASSKEY);
+  await stranger.body?.cancel();
+  assert.equal(stranger.status, 403);
+
+  // Posted twice at once, the new passkey is stored and signs in once.
+  const answers = await Promise.all([
+    postPasskey(page.browser, fields, made, NEW_PASSKEY),
+    postPasskey(page.browser, fields, made, NEW_PASSKEY),
+  ]);
+  const codes = answers.filter((answer) => answer.status === 303);
+  assert.equal(codes.length, 1, answers.map((answer) => answer.status).join(", "));
+  for (const answer of answers) await answer.body?.cancel();
+  const code = oidc.redirectedTo(codes[0], app.redirectUri).get("code")!;
+  const tokens = await oidc.redeem(server, app, code, page.verifier);
+  assert.equal(tokens.res.status, 200, JSON.stringify(tokens.body));
+  const amr = decodeJwt(tokens.body.id_token as string).amr as string[];
+  assert.deepEqual([...amr].sort(), ["hwk", "mfa", "pwd", "user"]);
+  assert.equal((await server.store.listPasskeys(await subjectOf(server, "alice"))).length, 1);
+
+  // Next time the passkey is asked for after the password, and nothing is set up again.
+  const step = await passkeyAfterPassword(server, app);
+  assert.doesNotMatch(step.html, /totp-secret|data-passkey-create/);
+  const done = await postPasskey(
+    step.browser,
+    step.fields,
+    await key.assert(step.challenge),
+    SECOND_FACTOR_PASSKEY_PATH,
+  );
+  assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
+});
+
+passkeyTest(
+  "A second-factor step that sets nothing up makes no passkey: a new one posted there is refused",
+  async ({ server, app }) => {
+    await passkeyOf(server, "alice");
+    const step = await passkeyAfterPassword(server, app);
+    const other = await SoftwareAuthenticator.create(server.url);
+    const options = { challenge: step.challenge, user: { id: "eA" } };
+    const res = await postPasskey(
+      step.browser,
+      step.fields,
+      await other.register(options),
+      NEW_PASSKEY,
+    );
+    const html = await res.text();
+    assert.equal(res.status, 400, html);
+    assert.match(html, /No passkey is being added/);
+    assert.equal((await server.store.listPasskeys(await subjectOf(server, "alice"))).length, 1);
   },
 );

@@ -107,6 +107,7 @@ function stepResponse(step: FlowStep, deps: BrowserPageDeps): Response {
         enrolment: step.enrolment,
         authenticatorApp: step.authenticatorApp,
         passkeyOptions: step.passkeyOptions,
+        passkeyCreationOptions: step.passkeyCreationOptions,
       });
       return credentialPage(page, step, answer);
     }
@@ -156,14 +157,18 @@ function pageForm(
  */
 function credentialPage(
   page: Html,
-  step: { request: AuthorizationRequest; passkeyOptions?: unknown },
+  step: {
+    request: AuthorizationRequest;
+    passkeyOptions?: unknown;
+    passkeyCreationOptions?: unknown;
+  },
   answer: PageWording | undefined,
 ): Response {
   return htmlResponse(page, {
     status: answer?.status,
     headers: answer?.headers,
     formTargets: [formActionSource(step.request.redirectUri)],
-    scripts: step.passkeyOptions !== undefined,
+    scripts: step.passkeyOptions !== undefined || step.passkeyCreationOptions !== undefined,
   });
 }
 

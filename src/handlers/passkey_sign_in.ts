@@ -1,7 +1,9 @@
 /**
  * @module
- * `POST /sign-in/passkey` (the sign-in page's passkey form: a passkey alone signs in) and
- * `POST /sign-in/second-factor/passkey` (a passkey as the second factor after a password). Each
+ * `POST /sign-in/passkey` (the sign-in page's passkey form: a passkey alone signs in),
+ * `POST /sign-in/second-factor/passkey` (a passkey as the second factor after a password) and
+ * `POST /sign-in/second-factor/new-passkey` (a new passkey, where a second factor must be set up
+ * after the password). Each
  * carries the pending step's id and CSRF token and the browser's credential as JSON; success
  * starts a browser session and goes on to consent or to the client.
  */
@@ -15,6 +17,7 @@ import { MAX_CREDENTIAL_CHARS } from "./account_passkeys.ts";
 export interface PasskeySignInHandlers {
   signIn: Handler;
   secondFactor: Handler;
+  enrol: Handler;
 }
 
 /** The passkey sign-in handlers on `passkeySignIn`. */
@@ -34,6 +37,14 @@ export function createPasskeySignInHandlers(
     async secondFactor(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
       const step = await passkeySignIn.secondFactor(posted, cookie, {
+        credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
+        origin: originOf(ctx),
+      });
+      return showStep(step, ctx, deps);
+    },
+    async enrol(req, ctx) {
+      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+      const step = await passkeySignIn.enrol(posted, cookie, {
         credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
         origin: originOf(ctx),
       });

@@ -41,6 +41,27 @@ export function passkeyRequestForm(
   `;
 }
 
+/**
+ * A form making a new passkey (`options`, for `navigator.credentials.create`) and posting it to
+ * `action`, naming the page's pending step through data attributes as
+ * {@linkcode passkeyRequestForm} does.
+ */
+export function passkeyCreationForm(
+  form: StepForm & { action: string; options: unknown; label: string },
+): Html {
+  return html`
+    <form method="post" action="${form.action}" class="passkey"
+      data-passkey-create="${JSON.stringify(form.options)}"
+      data-request="${form.requestId}" data-csrf-token="${form.csrfToken}">
+      <input type="hidden" name="request">
+      <input type="hidden" name="csrf_token">
+      <input type="hidden" name="credential" value="">
+      <p class="error passkey-error" role="alert" hidden></p>
+      <button type="button" class="secondary" id="create-passkey" hidden>${form.label}</button>
+    </form>
+  `;
+}
+
 /** A passkey as the account page lists it. */
 export interface PasskeyItem {
   id: string;

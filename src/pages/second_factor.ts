@@ -8,7 +8,7 @@
 import { type Html, html } from "../http/html.ts";
 import { layout } from "./layout.ts";
 import { authenticatorSecret } from "./qr_code.ts";
-import { passkeyRequestForm, passkeysScript } from "./passkeys.ts";
+import { passkeyCreationForm, passkeyRequestForm, passkeysScript } from "./passkeys.ts";
 import { stepFields, type StepForm } from "./step_form.ts";
 
 /** What the second-factor page shows. */
@@ -23,6 +23,8 @@ export interface SecondFactorPage extends StepForm {
   authenticatorApp?: boolean;
   /** What `navigator.credentials.get` needs, where a passkey of the user may answer. */
   passkeyOptions?: unknown;
+  /** What `navigator.credentials.create` needs, where a passkey may be set up instead. */
+  passkeyCreationOptions?: unknown;
 }
 
 /** The second-factor page. */
@@ -65,6 +67,17 @@ export function secondFactorPage(page: SecondFactorPage): Html {
           csrfToken: page.csrfToken,
           options: page.passkeyOptions,
           label: "Use a passkey",
+        })}
+        ${passkeysScript()}
+      `}
+      ${page.passkeyCreationOptions && html`
+        <p>Or make a passkey your second step: your device or security key makes one now.</p>
+        ${passkeyCreationForm({
+          action: "/sign-in/second-factor/new-passkey",
+          requestId: page.requestId,
+          csrfToken: page.csrfToken,
+          options: page.passkeyCreationOptions,
+          label: "Use a passkey instead",
         })}
         ${passkeysScript()}
       `}

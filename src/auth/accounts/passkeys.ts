@@ -38,6 +38,7 @@ const ALGORITHMS = [-8, -7, -257];
 
 /** What `navigator.credentials.get` needs, in JSON (binary values base64url). */
 export type PasskeyRequestOptions = PublicKeyCredentialRequestOptionsJSON;
+
 /** What `navigator.credentials.create` needs, in JSON (binary values base64url). */
 export type PasskeyCreationOptions = PublicKeyCredentialCreationOptionsJSON;
 
@@ -134,7 +135,7 @@ export class Passkeys {
   async registrationOptions(
     user: { username: string; subject: string },
     challenge: PasskeyChallenge,
-  ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  ): Promise<PasskeyCreationOptions> {
     const existing = await this.#store.listPasskeys(user.subject);
     return await generateRegistrationOptions({
       rpName: this.relyingParty.name,

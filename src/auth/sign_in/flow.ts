@@ -418,10 +418,13 @@ export class SignInFlow {
     const { passkeys, secondFactors, pending } = this.#deps;
     const { username, subject, request } = action;
     let passkeyChallenge = again.form ? action.passkeyChallenge : undefined;
-    if (!again.form && !action.enrolling && await passkeys?.has(username)) {
-      passkeyChallenge = passkeys!.newChallenge();
+    if (!again.form && passkeys && (action.enrolling || await passkeys.has(username))) {
+      passkeyChallenge = passkeys.newChallenge();
     }
     const form = again.form ?? await pending.start({ ...action, passkeyChallenge }, binding);
+    // Setting up: the challenge makes a passkey; otherwise one of the user's answers it.
+    const creating = action.enrolling ? passkeyChallenge : undefined;
+    const answering = action.enrolling ? undefined : passkeyChallenge;
     return {
       kind: "second_factor",
       clientName: client.displayName,
@@ -429,7 +432,9 @@ export class SignInFlow {
       form,
       error: again.error,
       authenticatorApp: action.enrolling || await secondFactors.hasAuthenticatorApp(username),
-      passkeyOptions: passkeyChallenge && await passkeys?.signInOptions(passkeyChallenge, subject),
+      passkeyOptions: answering && await passkeys?.signInOptions(answering, subject),
+      passkeyCreationOptions: creating &&
+        await passkeys?.registrationOptions({ username, subject }, creating),
     };
   }
 

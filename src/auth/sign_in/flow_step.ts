@@ -4,7 +4,7 @@
  * recovery codes, consent, a device's confirmation) or where to send the browser (a code or an
  * error for the client, or back to the account page). The flow returns it; the web layer shows it.
  */
-import type { PasskeyRequestOptions } from "../accounts/passkeys.ts";
+import type { PasskeyCreationOptions, PasskeyRequestOptions } from "../accounts/passkeys.ts";
 import type { PendingEnrolment } from "../accounts/second_factors.ts";
 import type { AuthFailure } from "../errors.ts";
 import type { AuthorizationRequest, RedirectTarget } from "./authorization_requests.ts";
@@ -38,6 +38,8 @@ export type FlowStep =
     authenticatorApp?: boolean;
     /** What `navigator.credentials.get` needs, where a passkey of the user may answer. */
     passkeyOptions?: PasskeyRequestOptions;
+    /** What `navigator.credentials.create` needs, where a passkey may be set up instead. */
+    passkeyCreationOptions?: PasskeyCreationOptions;
   }
   | StepNotes & {
     /** Show the recovery codes of a second factor just set up, once, then go on. */

@@ -78,6 +78,9 @@ export class PasskeySignIn {
     const step = { kind: "second_factor" as const, posted, cookie };
     return await this.#spendChallenge(step, async (action) => {
       const { request, username, subject } = action;
+      if (action.enrolling) {
+        throw new AuthFailure("invalid_request", "Set up a second factor first");
+      }
       let signedIn;
       try {
         signedIn = await passkeys.signIn(answer.credential, action.passkeyChallenge, {
@@ -90,6 +93,44 @@ export class PasskeySignIn {
         return await flow.secondFactorPage(action, client, cookie!, { error: refused });
       }
       const amr = ["pwd", ...signedIn.amr];
+      const session = await browserSessions.signIn({ username, subject }, cookie, amr);
+      return await flow.proceed(request, session);
+    });
+  }
+
+  /**
+   * The second-factor page's new passkey, where a second factor must be set up after a right
+   * password (`MFA_REQUIRED`, or a request for two factors): the browser's new credential,
+   * checked against the page's challenge and stored, signs in with both factors.
+   */
+  async enrol(
+    posted: PostedForm,
+    cookie: string | undefined,
+    answer: PasskeyAnswer,
+  ): Promise<FlowStep> {
+    const { passkeys, browserSessions, flow } = this.#deps;
+    const step = { kind: "second_factor" as const, posted, cookie };
+    return await this.#spendChallenge(step, async (action) => {
+      const { request, username, subject } = action;
+      if (!action.enrolling) throw new AuthFailure("invalid_request", "No passkey is being added");
+      let added;
+      try {
+        added = await passkeys.register(
+          { username, subject },
+          answer.credential,
+          action.passkeyChallenge,
+          {
+            name: "",
+            origin: answer.origin,
+          },
+        );
+      } catch (error) {
+        const refused = refusedPasskey(error);
+        const client = await flow.clientOf(request);
+        return await flow.secondFactorPage(action, client, cookie!, { error: refused });
+      }
+      // As after confirming an authenticator app: the new passkey, user-verified, was just used.
+      const amr = ["pwd", added.backupEligible ? "swk" : "hwk", "user", "mfa"];
       const session = await browserSessions.signIn({ username, subject }, cookie, amr);
       return await flow.proceed(request, session);
     });
