@@ -17,12 +17,32 @@ import {
   signInPage,
   signInWithPasskey,
 } from "./helpers/passkeys.ts";
-import { subjectOf } from "./helpers/server.ts";
+import { subjectOf, type TestServer } from "./helpers/server.ts";
 import { dataAttribute, SoftwareAuthenticator } from "./helpers/software_authenticator.ts";
 import { accountPage } from "./helpers/second_factor.ts";
 
 const AAL2 = "urn:auth-api:aal2";
 const NEW_PASSKEY = "/sign-in/second-factor/new-passkey";
+
+/**
+ * A new browser signs in with alice's password and is asked for her passkey `key` next, with
+ * nothing to set up (no app, no new passkey); `key` answers, and the app gets a code.
+ */
+async function passwordThenPasskey(
+  server: TestServer,
+  app: oidc.TestClient,
+  key: SoftwareAuthenticator,
+): Promise<void> {
+  const step = await passkeyAfterPassword(server, app);
+  assert.doesNotMatch(step.html, /totp-secret|data-passkey-create/, "nothing to set up");
+  const done = await postPasskey(
+    step.browser,
+    step.fields,
+    await key.assert(step.challenge),
+    SECOND_FACTOR_PASSKEY_PATH,
+  );
+  assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
+}
 
 passkeyTest(
   "Adding or removing a passkey needs a sign-in of the last ten minutes and this session's form",
@@ -69,15 +89,7 @@ passkeyTest({
   const key = await passkeyOf(server, "alice");
   await signInWithPasskey(server, app, key);
 
-  const step = await passkeyAfterPassword(server, app);
-  assert.doesNotMatch(step.html, /totp-secret/, "no app to set up");
-  const done = await postPasskey(
-    step.browser,
-    step.fields,
-    await key.assert(step.challenge),
-    SECOND_FACTOR_PASSKEY_PATH,
-  );
-  assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
+  await passwordThenPasskey(server, app, key);
 });
 
 passkeyTest(
@@ -137,15 +149,7 @@ passkeyTest({
   assert.equal((await server.store.listPasskeys(await subjectOf(server, "alice"))).length, 1);
 
   // Next time the passkey is asked for after the password, and nothing is set up again.
-  const step = await passkeyAfterPassword(server, app);
-  assert.doesNotMatch(step.html, /totp-secret|data-passkey-create/);
-  const done = await postPasskey(
-    step.browser,
-    step.fields,
-    await key.assert(step.challenge),
-    SECOND_FACTOR_PASSKEY_PATH,
-  );
-  assert.equal(oidc.redirectedTo(done, app.redirectUri).has("code"), true);
+  await passwordThenPasskey(server, app, key);
 });
 
 passkeyTest(

@@ -27,37 +27,36 @@ export function passkeysScript(): Html {
 export function passkeyRequestForm(
   form: StepForm & { action: string; options: unknown; label: string; autofill?: boolean },
 ): Html {
-  return html`
-    <form method="post" action="${form.action}" class="passkey"
-      data-passkey-request="${JSON.stringify(form.options)}"
-      data-autofill="${form.autofill ? "yes" : "no"}"
-      data-request="${form.requestId}" data-csrf-token="${form.csrfToken}">
-      <input type="hidden" name="request">
-      <input type="hidden" name="csrf_token">
-      <input type="hidden" name="credential" value="">
-      <p class="error passkey-error" role="alert" hidden></p>
-      <button type="button" class="secondary" id="passkey-button" hidden>${form.label}</button>
-    </form>
-  `;
+  const asks = html`data-passkey-request="${JSON.stringify(form.options)}"
+    data-autofill="${form.autofill ? "yes" : "no"}"`;
+  return credentialForm(form, asks, "passkey-button");
 }
 
 /**
  * A form making a new passkey (`options`, for `navigator.credentials.create`) and posting it to
- * `action`, naming the page's pending step through data attributes as
- * {@linkcode passkeyRequestForm} does.
+ * `action`, naming the page's pending step as {@linkcode passkeyRequestForm} does.
  */
 export function passkeyCreationForm(
   form: StepForm & { action: string; options: unknown; label: string },
 ): Html {
+  const asks = html`data-passkey-create="${JSON.stringify(form.options)}"`;
+  return credentialForm(form, asks, "create-passkey");
+}
+
+/** The form the script fills in with a credential: what it `asks` the browser, and its button. */
+function credentialForm(
+  form: StepForm & { action: string; label: string },
+  asks: Html,
+  buttonId: string,
+): Html {
   return html`
-    <form method="post" action="${form.action}" class="passkey"
-      data-passkey-create="${JSON.stringify(form.options)}"
+    <form method="post" action="${form.action}" class="passkey" ${asks}
       data-request="${form.requestId}" data-csrf-token="${form.csrfToken}">
       <input type="hidden" name="request">
       <input type="hidden" name="csrf_token">
       <input type="hidden" name="credential" value="">
       <p class="error passkey-error" role="alert" hidden></p>
-      <button type="button" class="secondary" id="create-passkey" hidden>${form.label}</button>
+      <button type="button" class="secondary" id="${buttonId}" hidden>${form.label}</button>
     </form>
   `;
 }

@@ -74,27 +74,14 @@ export class PasskeySignIn {
     cookie: string | undefined,
     answer: PasskeyAnswer,
   ): Promise<FlowStep> {
-    const { passkeys, browserSessions, flow } = this.#deps;
-    const step = { kind: "second_factor" as const, posted, cookie };
-    return await this.#spendChallenge(step, async (action) => {
-      const { request, username, subject } = action;
-      if (action.enrolling) {
-        throw new AuthFailure("invalid_request", "Set up a second factor first");
-      }
-      let signedIn;
-      try {
-        signedIn = await passkeys.signIn(answer.credential, action.passkeyChallenge, {
-          subject,
-          origin: answer.origin,
-        });
-      } catch (error) {
-        const refused = refusedPasskey(error);
-        const client = await flow.clientOf(request);
-        return await flow.secondFactorPage(action, client, cookie!, { error: refused });
-      }
-      const amr = ["pwd", ...signedIn.amr];
-      const session = await browserSessions.signIn({ username, subject }, cookie, amr);
-      return await flow.proceed(request, session);
+    return await this.#afterPassword(posted, cookie, false, async (action) => {
+      const { subject } = action;
+      const signedIn = await this.#deps.passkeys.signIn(
+        answer.credential,
+        action.passkeyChallenge,
+        { subject, origin: answer.origin },
+      );
+      return ["pwd", ...signedIn.amr];
     });
   }
 
@@ -108,29 +95,46 @@ export class PasskeySignIn {
     cookie: string | undefined,
     answer: PasskeyAnswer,
   ): Promise<FlowStep> {
-    const { passkeys, browserSessions, flow } = this.#deps;
+    return await this.#afterPassword(posted, cookie, true, async (action) => {
+      const { username, subject } = action;
+      const added = await this.#deps.passkeys.register(
+        { username, subject },
+        answer.credential,
+        action.passkeyChallenge,
+        { name: "", origin: answer.origin },
+      );
+      // As after confirming an authenticator app: the new passkey, user-verified, was just used.
+      return ["pwd", added.backupEligible ? "swk" : "hwk", "user", "mfa"];
+    });
+  }
+
+  /**
+   * The second-factor step's passkey forms: the step (setting a factor up, or not, as `enrolling`
+   * says) and its challenge spent, then `use` checks the passkey and names the methods the
+   * browser signs in with; a refused passkey shows the page again under a new challenge.
+   */
+  async #afterPassword(
+    posted: PostedForm,
+    cookie: string | undefined,
+    enrolling: boolean,
+    use: (action: WithChallenge<"second_factor">) => Promise<string[]>,
+  ): Promise<FlowStep> {
+    const { browserSessions, flow } = this.#deps;
     const step = { kind: "second_factor" as const, posted, cookie };
     return await this.#spendChallenge(step, async (action) => {
       const { request, username, subject } = action;
-      if (!action.enrolling) throw new AuthFailure("invalid_request", "No passkey is being added");
-      let added;
+      if ((action.enrolling ?? false) !== enrolling) {
+        const why = enrolling ? "No passkey is being added" : "Set up a second factor first";
+        throw new AuthFailure("invalid_request", why);
+      }
+      let amr;
       try {
-        added = await passkeys.register(
-          { username, subject },
-          answer.credential,
-          action.passkeyChallenge,
-          {
-            name: "",
-            origin: answer.origin,
-          },
-        );
+        amr = await use(action);
       } catch (error) {
         const refused = refusedPasskey(error);
         const client = await flow.clientOf(request);
         return await flow.secondFactorPage(action, client, cookie!, { error: refused });
       }
-      // As after confirming an authenticator app: the new passkey, user-verified, was just used.
-      const amr = ["pwd", added.backupEligible ? "swk" : "hwk", "user", "mfa"];
       const session = await browserSessions.signIn({ username, subject }, cookie, amr);
       return await flow.proceed(request, session);
     });
