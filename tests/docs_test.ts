@@ -1,5 +1,5 @@
 /**
- * The documentation against the code, both ways: the README's configuration table and the
+ * The documentation against the code, both ways: the configuration table of src/README.md and the
  * variables the service reads, the metrics table of src/deploy/README.md and the series a real
  * server exposes, the Debian packages the README names and those `.ci/run` installs, the
  * openid-client example and the file the tests run, and every link between the READMEs.
@@ -58,8 +58,8 @@ function sorted(values: Iterable<string>): string[] {
   return [...new Set(values)].toSorted();
 }
 
-Deno.test("README's configuration table names every variable the service reads, and no other", async () => {
-  const names = tableRows(section(await read("README.md"), "Configuration"))
+Deno.test("src/README.md's configuration table names every variable the service reads, and no other", async () => {
+  const names = tableRows(section(await read("src/README.md"), "Configuration"))
     .flatMap(([first]) => codeSpans(first));
   assert.deepEqual(
     sorted(names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name))),
@@ -77,8 +77,8 @@ Deno.test("README's configuration table names every variable the service reads, 
   );
 });
 
-Deno.test("README's configuration section names the variables the PostgreSQL client reads, and serve --check", async () => {
-  const text = section(await read("README.md"), "Configuration");
+Deno.test("src/README.md's configuration section names the variables the PostgreSQL client reads, and serve --check", async () => {
+  const text = section(await read("src/README.md"), "Configuration");
   for (const name of POSTGRES_CLIENT_VARIABLES) assert.match(text, new RegExp(`\`${name}\``), name);
   assert.match(text, /serve --check/);
 });
