@@ -1,9 +1,9 @@
 /**
  * @module
- * `user add|passwd|remove|logout|list|factors|mfa-reset|passkey-remove`: accounts in the store, from the
- * command line. Changing a
- * password, removing a user and `logout` end every session of the user in the same store
- * transaction; running servers refuse the sessions' access tokens within their revocation sync.
+ * `user add|passwd|remove|logout|list|factors|mfa-reset|passkey-remove`: accounts in the store,
+ * from the command line. Changing a password, removing a user and `logout` end every session of the
+ * user in the same store transaction; running servers refuse the sessions' access tokens within
+ * their revocation sync.
  */
 import { passwordProblem, usernameProblem } from "../auth/accounts/credentials.ts";
 import { unixNow } from "../clock.ts";

@@ -1,9 +1,8 @@
 /**
  * @module
  * Who is calling: the Bearer or DPoP-bound access token of a protected resource, or the OAuth
- * client of a
- * token, revocation or introspection request. Each records what it learnt in the request
- * context for the access log, so no handler has to.
+ * client of a token, revocation or introspection request. Each records what it learnt in the
+ * request context for the access log, so no handler has to.
  */
 import type { ClientIdentity, ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure, invalidClient, invalidToken } from "../auth/errors.ts";

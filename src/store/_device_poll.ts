@@ -25,9 +25,9 @@ export interface DevicePoll {
 
 /**
  * Decides the poll at `now` by `poller` of the authorization stored as `record` (undefined when
- * there is none). A poll by another client changes nothing. An answer already given (approved, denied) is told at once whatever the interval; a
- * pending one polled sooner than its interval is `slow_down` and the interval grows; every poll
- * is remembered as the last.
+ * there is none). A poll by another client changes nothing. An answer already given (approved,
+ * denied) is told at once whatever the interval; a pending one polled sooner than its interval is
+ * `slow_down` and the interval grows; every poll is remembered as the last.
  */
 export function planDevicePoll(
   record: DeviceAuthorizationRecord | undefined,

@@ -1,11 +1,11 @@
 /**
  * @module
  * A person's second factor: enrolling an authenticator app (confirmed by one code before it
- * counts), checking codes (each time step at most once, recovery codes once each), the ten
- * recovery codes. Every check goes through the login throttle as a password does (admitted,
- * then reported): a wrong code is a failure on the address's budget, shared with passwords, and
- * on a code budget of its own per account, which a right password does not refill. It answers with values or an {@linkcode AuthFailure}; it never builds a
- * response.
+ * counts), checking codes (each time step at most once, recovery codes once each), the ten recovery
+ * codes. Every check goes through the login throttle as a password does (admitted, then reported):
+ * a wrong code is a failure on the address's budget, shared with passwords, and on a code budget of
+ * its own per account, which a right password does not refill. It answers with values or an
+ * {@linkcode AuthFailure}; it never builds a response.
  */
 import { unixNow } from "../../clock.ts";
 import type { SecondFactorStore } from "../../store/second_factors.ts";

@@ -1,9 +1,10 @@
 /**
  * @module
- * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable
- * once within a minute, bound to the client, the redirect URI and the PKCE challenge, and kept no
- * longer than that minute. A replayed code revokes every token issued with it. Redeeming one issues the access token, the refresh
- * token and, for scope `openid`, the ID token. It speaks in domain errors only.
+ * Authorization codes (RFC 6749 §4.1, RFC 7636, RFC 9700 §4.5): issued after sign-in, usable once
+ * within a minute, bound to the client, the redirect URI and the PKCE challenge, and kept no longer
+ * than that minute. A replayed code revokes every token issued with it. Redeeming one issues the
+ * access token, the refresh token and, for scope `openid`, the ID token. It speaks in domain errors
+ * only.
  */
 import { unixNow } from "../../clock.ts";
 import type { AccountStore } from "../../store/accounts.ts";
