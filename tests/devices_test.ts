@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeviceTokens } from "../src/auth/accounts/device_tokens.ts";
+import { DeviceTokens, MAX_REMEMBERED_DEVICES } from "../src/auth/accounts/device_tokens.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const T0 = Date.UTC(2030, 0, 1) / 1000;
@@ -119,6 +119,15 @@ Deno.test("DeviceTokens count a device only while it is remembered: forgotten, i
   assert.equal(await f.devices.verify(token, "alice", T0), undefined, "forgotten");
   const again = await f.devices.issue("alice", { ...NEW, deviceId }, T0 + 1);
   assert.notEqual(again.split(".")[0], deviceId, "a forgotten device is never renewed");
+});
+
+Deno.test("DeviceTokens remember at most MAX_REMEMBERED_DEVICES devices per user, forgetting the least recently seen", async () => {
+  await using f = await open();
+  const first = await f.devices.issue("alice", NEW, T0);
+  for (let i = 1; i <= MAX_REMEMBERED_DEVICES; i++) await f.devices.issue("alice", NEW, T0 + i);
+  const listed = await f.store.listRememberedDevices("alice", T0);
+  assert.equal(listed.length, MAX_REMEMBERED_DEVICES);
+  assert.equal(await f.devices.verify(first, "alice", T0), undefined, "the oldest is forgotten");
 });
 
 Deno.test("DeviceTokens of a removed user do not count for a new user of the same name", async () => {

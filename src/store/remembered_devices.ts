@@ -20,8 +20,11 @@ export interface RememberedDeviceRecord {
 
 /** Devices remembered per user. */
 export interface RememberedDeviceStore {
-  /** Remembers a new device; false (and nothing stored) when the user does not exist. */
-  rememberDevice(device: RememberedDeviceRecord): Promise<boolean>;
+  /**
+   * Remembers a new device; false (and nothing stored) when the user does not exist. With
+   * `atMost`, the user's least recently seen devices beyond that many are forgotten at once.
+   */
+  rememberDevice(device: RememberedDeviceRecord, options?: { atMost?: number }): Promise<boolean>;
   /**
    * Records another login on a remembered device and moves its expiry to `expiresAt`; false, and
    * nothing written, when the device is forgotten, expired or another user's.

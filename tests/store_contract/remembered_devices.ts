@@ -39,6 +39,31 @@ export function rememberedDevicesContract({ test, testReopening }: ContractConte
     ]);
   });
 
+  test("rememberDevice with atMost forgets the least recently seen devices beyond it, also when called at once", async (store) => {
+    await store.addUser("alice", HASH);
+    await store.addUser("bob", HASH);
+    await store.rememberDevice(device("bobs", "bob"), { atMost: 1 });
+    for (let i = 0; i < 4; i++) {
+      assert.equal(
+        await store.rememberDevice(device(`d${i}`, "alice", NOW + i), { atMost: 3 }),
+        true,
+      );
+    }
+    assert.deepEqual((await store.listRememberedDevices("alice", NOW)).map((d) => d.deviceId), [
+      "d3",
+      "d2",
+      "d1",
+    ]);
+    await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) => store.rememberDevice(device(`p${i}`, "alice", NOW + 10), { atMost: 3 }),
+      ),
+    );
+    assert.equal((await store.listRememberedDevices("alice", NOW)).length, 3);
+    assert.equal(await store.isDeviceRemembered("bobs", "bob", NOW), true, "another user's stay");
+  });
+
   test("renewDevice extends a remembered device only, never a forgotten, expired or other user's one", async (store) => {
     await store.addUser("alice", HASH);
     await store.addUser("bob", HASH);

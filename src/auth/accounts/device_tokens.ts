@@ -25,6 +25,11 @@ export const DEFAULT_DEVICE_TOKENS: Readonly<DeviceTokenOptions> = { ttlSeconds:
 /** Name of the signing key in the store's secrets. */
 const SECRET_NAME = "device_token_hmac";
 const DEVICE_ID_BYTES = 16;
+/**
+ * Devices remembered per user, the least recently seen forgotten first: clients that never send
+ * their token back (the tutorial's) would otherwise add one with every login.
+ */
+export const MAX_REMEMBERED_DEVICES = 20;
 /** `<device id>.<expiry, Unix seconds>.<HMAC-SHA256>`, all base64url without padding. */
 const TOKEN_FORMAT = /^([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
@@ -72,14 +77,10 @@ export class DeviceTokens {
     if (!deviceId || !await this.#store.renewDevice(deviceId, username, expiresAt, now)) {
       deviceId = randomId();
       const label = device.label;
-      await this.#store.rememberDevice({
-        deviceId,
-        username,
-        label,
-        firstSeenAt: now,
-        lastSeenAt: now,
-        expiresAt,
-      });
+      await this.#store.rememberDevice(
+        { deviceId, username, label, firstSeenAt: now, lastSeenAt: now, expiresAt },
+        { atMost: MAX_REMEMBERED_DEVICES },
+      );
     }
     const mac = await crypto.subtle.sign("HMAC", this.#key, signed(deviceId, expiresAt, username));
     return `${deviceId}.${expiresAt}.${base64url(new Uint8Array(mac))}`;

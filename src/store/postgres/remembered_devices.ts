@@ -6,20 +6,29 @@
 import type { UnixSeconds } from "../../clock.ts";
 import type { RememberedDeviceStore } from "../remembered_devices.ts";
 import * as records from "../_rows.ts";
-import { run, type Sql, type Transaction } from "./connection.ts";
+import { run, type Sql, type Transaction, transaction } from "./connection.ts";
 
 /** The remembered-devices part on the pool `sql`. */
 export function createRememberedDeviceStore(sql: Sql): RememberedDeviceStore {
   return {
-    rememberDevice(device) {
-      return run(async () => {
-        const rows = await sql`
+    rememberDevice(device, { atMost } = {}) {
+      return transaction(sql, async (tx) => {
+        // The user's row is locked: logins of one user take turns, so the bound holds.
+        const rows = await tx`
+          WITH owner AS (SELECT username FROM users WHERE username = ${device.username} FOR UPDATE)
           INSERT INTO remembered_devices
             (device_id, username, label, first_seen_at, last_seen_at, expires_at)
           SELECT ${device.deviceId}, username, ${device.label}, ${device.firstSeenAt},
             ${device.lastSeenAt}, ${device.expiresAt}
-          FROM users WHERE username = ${device.username}
+          FROM owner
           RETURNING 1`;
+        if (rows.length > 0 && atMost !== undefined) {
+          await tx`
+            DELETE FROM remembered_devices WHERE username = ${device.username}
+              AND device_id NOT IN (
+                SELECT device_id FROM remembered_devices WHERE username = ${device.username}
+                ORDER BY last_seen_at DESC, first_seen_at DESC, device_id LIMIT ${atMost})`;
+        }
         return rows.length > 0;
       });
     },

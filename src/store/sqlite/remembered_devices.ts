@@ -7,14 +7,14 @@ import type { DatabaseSync } from "node:sqlite";
 import type { UnixSeconds } from "../../clock.ts";
 import type { RememberedDeviceStore } from "../remembered_devices.ts";
 import * as records from "../_rows.ts";
-import { all, change, one, run } from "./database.ts";
+import { all, change, one, run, transaction } from "./database.ts";
 
 /** The remembered-devices part on `db`. */
 export function createRememberedDeviceStore(db: DatabaseSync): RememberedDeviceStore {
   return {
-    rememberDevice(device) {
-      return run(() =>
-        change(
+    rememberDevice(device, { atMost } = {}) {
+      return transaction(db, () => {
+        const added = change(
           db,
           `INSERT INTO remembered_devices
              (device_id, username, label, first_seen_at, last_seen_at, expires_at)
@@ -25,8 +25,20 @@ export function createRememberedDeviceStore(db: DatabaseSync): RememberedDeviceS
           device.lastSeenAt,
           device.expiresAt,
           device.username,
-        ) > 0
-      );
+        ) > 0;
+        if (added && atMost !== undefined) {
+          change(
+            db,
+            `DELETE FROM remembered_devices WHERE username = ? AND device_id NOT IN (
+               SELECT device_id FROM remembered_devices WHERE username = ?
+               ORDER BY last_seen_at DESC, first_seen_at DESC, device_id LIMIT ?)`,
+            device.username,
+            device.username,
+            atMost,
+          );
+        }
+        return added;
+      });
     },
 
     renewDevice(deviceId, username, expiresAt, now) {
