@@ -24,6 +24,7 @@ import {
   type TestClient,
 } from "./helpers/oidc.ts";
 import { addClient } from "./helpers/clients_cli.ts";
+import { passkeyFormFields } from "./helpers/passkeys.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 /** The most authorization codes one browser session keeps, redeemed or not. */
@@ -203,4 +204,25 @@ Deno.test(`${MAX_PENDING_SIGN_INS_PER_ADDRESS + 30} sign-in pages from one addre
   const refused = statuses.filter((status) => status === 429).length;
   assert.deepEqual({ shown, refused }, { shown: MAX_PENDING_SIGN_INS_PER_ADDRESS, refused: 30 });
   assert.equal(rowsOf(server, "pending_requests"), MAX_PENDING_SIGN_INS_PER_ADDRESS);
+});
+
+Deno.test(`a sign-in page shown again after a refused passkey still counts against its address: ${MAX_PENDING_SIGN_INS_PER_ADDRESS} pages refused by passkey leave no room for more`, async () => {
+  await using server = await setUp({ TRUSTED_PROXIES: "127.0.0.1" });
+  const a = "198.51.100.9";
+  const pages = [];
+  for (let i = 0; i < MAX_PENDING_SIGN_INS_PER_ADDRESS; i++) {
+    pages.push(await openSignIn(server, a));
+  }
+  for (const page of pages) {
+    const refused = await page.browser.post("/sign-in/passkey", {
+      ...passkeyFormFields(page.html),
+      credential: "{}",
+    });
+    const html = await refused.text();
+    assert.equal(refused.status, 400, html);
+    assert.match(html, /<h1>Sign in<\/h1>/, "the page again, under a new step");
+  }
+  assert.equal(rowsOf(server, "pending_requests"), MAX_PENDING_SIGN_INS_PER_ADDRESS);
+  const over = await openSignIn(server, a);
+  assertRefusedPage(over.res, over.html);
 });

@@ -31,6 +31,7 @@ export function createPasskeySignInHandlers(
       const step = await passkeySignIn.signIn(posted, cookie, {
         credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
         origin: originOf(ctx),
+        address: ctx.addressGroup,
       });
       return showStep(step, ctx, deps);
     },
@@ -39,6 +40,7 @@ export function createPasskeySignInHandlers(
       const step = await passkeySignIn.secondFactor(posted, cookie, {
         credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
         origin: originOf(ctx),
+        address: ctx.addressGroup,
       });
       return showStep(step, ctx, deps);
     },
@@ -47,6 +49,7 @@ export function createPasskeySignInHandlers(
       const step = await passkeySignIn.enrol(posted, cookie, {
         credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
         origin: originOf(ctx),
+        address: ctx.addressGroup,
       });
       return showStep(step, ctx, deps);
     },

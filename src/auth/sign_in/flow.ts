@@ -438,14 +438,17 @@ export class SignInFlow {
     };
   }
 
-  /** The sign-in page again, with a new pending step, after a failed passkey: `error` says why. */
+  /**
+   * The sign-in page again, with a new pending step, after a failed passkey: `error` says why;
+   * the step counts against `address`'s unfinished sign-ins as the first page did.
+   */
   async signInAgain(
     request: AuthorizationRequest,
     cookie: string | undefined,
-    error: AuthFailure,
+    again: { error: AuthFailure; address?: string },
   ): Promise<FlowStep> {
     const client = await this.clientOf(request);
-    return await this.#signInPage(request, client, cookie, { error });
+    return await this.#signInPage(request, client, cookie, again);
   }
 
   /** Goes on to consent or to the client from a browser session just signed in (a passkey). */

@@ -28,6 +28,8 @@ export interface PasskeySignInDeps {
 export interface PasskeyAnswer {
   credential: string;
   origin?: Origin;
+  /** The client address (group) a sign-in page shown again counts against. */
+  address?: string;
 }
 
 /**
@@ -59,7 +61,8 @@ export class PasskeySignIn {
         try {
           signedIn = await passkeys.signIn(answer.credential, action.passkeyChallenge, answer);
         } catch (error) {
-          return await flow.signInAgain(action.request, cookie, refusedPasskey(error));
+          const again = { error: refusedPasskey(error), address: answer.address };
+          return await flow.signInAgain(action.request, cookie, again);
         }
         notes.user = signedIn.username;
         const session = await browserSessions.signIn(signedIn, cookie, signedIn.amr);
