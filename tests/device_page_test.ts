@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
+import { MAX_PENDING_SIGN_INS_PER_ADDRESS } from "../src/auth/sign_in/pending_requests.ts";
 import { USER_CODE_GUESSES_PER_MINUTE } from "../src/auth/sign_in/user_code_throttle.ts";
 import * as device from "./helpers/device.ts";
 import { CookieBrowser, formFields, PASSWORD } from "./helpers/oidc.ts";
@@ -187,4 +188,26 @@ Deno.test("The device flow's events are audited and counted", async () => {
   assert.match(metrics, /auth_device_codes_total\{event="expired"\} 0/);
   assert.match(metrics, /auth_user_codes_refused_total\{reason="unknown"\} 1/);
   assert.match(metrics, /auth_user_codes_refused_total\{reason="throttled"\} 0/);
+});
+
+Deno.test("The device page's code form counts against its address as a sign-in page does: a new browser's 51st form is a 429 page", async () => {
+  await using server = await setUp({ TRUSTED_PROXIES: "127.0.0.1" });
+  const open = (address: string) => {
+    const browser = new CookieBrowser(server);
+    browser.headers = { "x-forwarded-for": address };
+    return browser.get(`${server.url}/device`);
+  };
+  for (let i = 0; i < MAX_PENDING_SIGN_INS_PER_ADDRESS; i++) {
+    const res = await open("198.51.100.20");
+    await res.body?.cancel();
+    assert.equal(res.status, 200, `form ${i}`);
+  }
+  const over = await open("198.51.100.20");
+  const html = await over.text();
+  assert.equal(over.status, 429, html);
+  assert.ok(Number(over.headers.get("retry-after")) > 0);
+  assert.doesNotMatch(html, /name="csrf_token"/);
+  const other = await open("198.51.100.21");
+  await other.body?.cancel();
+  assert.equal(other.status, 200, "another address has places of its own");
 });

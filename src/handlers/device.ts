@@ -34,7 +34,8 @@ export function createDeviceHandlers(
   return {
     async enter(req, ctx) {
       const typed = new URL(req.url).searchParams.get("user_code");
-      return showDeviceStep(await verification.enter(browserCookie(req), typed), ctx, deps);
+      const step = await verification.enter(browserCookie(req), typed, ctx.addressGroup);
+      return showDeviceStep(step, ctx, deps);
     },
     async submit(req, ctx) {
       const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);

@@ -71,13 +71,18 @@ export class DeviceVerification {
 
   /**
    * The code form for the browser holding `cookie`, with `typed` filled in (from the link); a
-   * browser without a cookie gets a new random one to bind the form to.
+   * browser without a cookie gets a new random one to bind the form to. The form counts against
+   * `address`'s unfinished sign-ins.
    */
-  async enter(cookie: string | undefined, typed?: string | null): Promise<DeviceStep> {
+  async enter(
+    cookie: string | undefined,
+    typed?: string | null,
+    address?: string,
+  ): Promise<DeviceStep> {
     const notes: StepNotes = {};
     return await asStep<DeviceStep>(notes, async () => {
       const binding = isSecretShaped(cookie) ? cookie : randomSecret();
-      const form = await this.#deps.pending.start({ kind: "device_code" }, binding);
+      const form = await this.#deps.pending.start({ kind: "device_code" }, binding, address);
       const userCode = typed ? shown(typed) : undefined;
       return {
         kind: "enter_code",

@@ -91,13 +91,15 @@ export class PendingRequests {
 
   /**
    * Stores a step for the browser holding `binding` (its cookie) and returns its form fields. A
-   * sign-in shown to `address` counts against that address's
-   * {@linkcode MAX_PENDING_SIGN_INS_PER_ADDRESS}: beyond it, `too_many_sign_ins`.
+   * page anyone may open (sign-in, the device page's code form) shown to `address` counts
+   * against that address's {@linkcode MAX_PENDING_SIGN_INS_PER_ADDRESS}: beyond it,
+   * `too_many_sign_ins`.
    */
   async start(action: PendingAction, binding: string, address?: string): Promise<PendingForm> {
     const now = unixNow();
     const form = { id: randomSecret(), csrfToken: randomSecret() };
-    const counted = action.kind === "sign_in" && address !== undefined;
+    const counted = (action.kind === "sign_in" || action.kind === "device_code") &&
+      address !== undefined;
     const admission = await this.#store.addPendingRequest({
       id: form.id,
       bindingHash: await sha256Hex(binding),
