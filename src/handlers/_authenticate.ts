@@ -66,6 +66,8 @@ async function dpopBound(
   { tokens, dpop, token }: { tokens: AccessTokens; dpop: DpopProofs; token: string },
 ): Promise<AccessClaims> {
   const claims = await tokens.verify(token, { from: ctx.addressGroup });
+  // Before the proof, whose check costs a signature and a store write.
+  if (claims.cnf === undefined) throw invalidToken("Token is not bound to a DPoP key", "dpop");
   const proof = await dpop.verify(req.headers.get("dpop"), {
     method: req.method,
     path: pathnameOf(req.url),
@@ -73,7 +75,6 @@ async function dpopBound(
     origin: originOf(ctx),
   });
   if (!proof) throw dpop.refuse("missing", "Missing DPoP proof", originOf(ctx));
-  if (claims.cnf === undefined) throw invalidToken("Token is not bound to a DPoP key", "dpop");
   if (claims.cnf.jkt !== proof.jkt) {
     throw dpop.refuse("key_mismatch", "DPoP proof key is not the token's", originOf(ctx));
   }
