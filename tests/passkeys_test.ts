@@ -235,11 +235,30 @@ passkeyTest(
     });
     assert.match(await renamed.text(), /Work laptop/);
     const other = await accountPage(browser);
-    const bobs = await browser.post("/account/passkeys/remove", {
+    const unknown = await browser.post("/account/passkeys/remove", {
       ...oidc.formFields(other.html),
       id: "unknown-id",
     });
-    await assertPasskeyRefused(bobs, /no such passkey/);
+    await assertPasskeyRefused(unknown, /no such passkey/);
+    // Bob's real passkey can be neither renamed nor removed from alice's page.
+    const bobsKey = await passkeyOf(server, "bob");
+    for (
+      const [path, fields] of [
+        ["/account/passkeys/rename", { name: "Taken over" }],
+        ["/account/passkeys/remove", {}],
+      ] as const
+    ) {
+      const page = await accountPage(browser);
+      const res = await browser.post(path, {
+        ...oidc.formFields(page.html),
+        id: bobsKey.credentialId,
+        ...fields,
+      });
+      await assertPasskeyRefused(res, /no such passkey/);
+    }
+    const bobs = await server.store.listPasskeys(await subjectOf(server, "bob"));
+    assert.deepEqual(bobs.map((passkey) => passkey.name), [bobs[0]?.name]);
+    assert.notEqual(bobs[0].name, "Taken over");
     const before = await accountPage(browser);
     const removed = await browser.post("/account/passkeys/remove", {
       ...oidc.formFields(before.html),
