@@ -25,33 +25,18 @@ export function createPasskeySignInHandlers(
   passkeySignIn: PasskeySignIn,
   deps: BrowserPageDeps,
 ): PasskeySignInHandlers {
+  const answering = (use: "signIn" | "secondFactor" | "enrol"): Handler => async (req, ctx) => {
+    const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
+    const step = await passkeySignIn[use](posted, cookie, {
+      credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
+      origin: originOf(ctx),
+      address: ctx.addressGroup,
+    });
+    return showStep(step, ctx, deps);
+  };
   return {
-    async signIn(req, ctx) {
-      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
-      const step = await passkeySignIn.signIn(posted, cookie, {
-        credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
-        origin: originOf(ctx),
-        address: ctx.addressGroup,
-      });
-      return showStep(step, ctx, deps);
-    },
-    async secondFactor(req, ctx) {
-      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
-      const step = await passkeySignIn.secondFactor(posted, cookie, {
-        credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
-        origin: originOf(ctx),
-        address: ctx.addressGroup,
-      });
-      return showStep(step, ctx, deps);
-    },
-    async enrol(req, ctx) {
-      const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
-      const step = await passkeySignIn.enrol(posted, cookie, {
-        credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
-        origin: originOf(ctx),
-        address: ctx.addressGroup,
-      });
-      return showStep(step, ctx, deps);
-    },
+    signIn: answering("signIn"),
+    secondFactor: answering("secondFactor"),
+    enrol: answering("enrol"),
   };
 }
