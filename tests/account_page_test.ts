@@ -1,4 +1,5 @@
 /**
+ * @module
  * The account page's sessions over HTTPS: a person sees their signed-in browsers and apps, ends
  * any one of them or all at once, and cannot name anyone else's; every end is an audit event.
  */

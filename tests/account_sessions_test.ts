@@ -1,14 +1,14 @@
+/**
+ * @module
+ * `user logout`, `user passwd` and `user remove`, run from the command line while two instances
+ * serve from the same database, end every session of the user: refresh tokens at once, access
+ * tokens on both instances within the revocation sync.
+ */
 import assert from "node:assert/strict";
 import { type Cluster, eventually, plantSession, startCluster } from "./helpers/cluster.ts";
 import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli, type ServerProcess } from "./helpers/process.ts";
-
-/**
- * `user logout`, `user passwd` and `user remove`, run from the command line while two instances
- * serve from the same database, end every session of the user: refresh tokens at once, access
- * tokens on both instances within the revocation sync.
- */
 
 const USERS = {
   alice: "alice-password-1",

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The account page's own sign-in over HTTPS: a browser that is not signed in is sent to it and
  * comes back to the page, with the second factor where the account has one; a signed-in browser
  * passes through; `prompt=login` asks again (re-authentication) and makes a stale session fresh

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * The audit trail over real HTTPS and from the command line: logins, refreshes, reuse detection,
+ * logouts, revocations, the sign-in page, replayed codes and browser sign-outs each write one audit
+ * line naming subject, client, address and request id, the `user`, `keys` and `clients` commands
+ * write theirs on stderr, the metrics count logins and refreshes, and no line ever holds a password
+ * or secret.
+ */
 import assert from "node:assert/strict";
 import { authorizationCode, CookieBrowser, redeem, registerClient } from "./helpers/oidc.ts";
 import { runCli } from "./helpers/process.ts";

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * How a request proves who sent it, below the routes: reading the Authorization header (Bearer,
+ * Basic with its secret form-decoded or as sent, malformed), bearer tokens checked for scope and
+ * recorded as a user's or a client's, and client authentication by Basic or form parameters against
+ * registered confidential and public clients, with two methods at once, repeated parameters and bad
+ * Basic refused.
+ */
 import assert from "node:assert/strict";
 import { newClientRecord } from "../src/auth/clients/registration.ts";
 import { ClientRegistry } from "../src/auth/clients/registry.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The token endpoint's authorization code and client credentials grants over HTTPS: a code is
  * single-use, short-lived and bound to its client, redirect URI and PKCE verifier; a replayed
  * code revokes what it issued, also when replays race the first exchange; registered clients

@@ -1,4 +1,5 @@
 /**
+ * @module
  * `GET /authorize` over HTTPS: what is shown as a page and never redirected (unknown clients,
  * unregistered or altered redirect URIs), what goes back to the client with `error`, `state`
  * and `iss`, PKCE S256 required, and the page's own hardening (CSP, framing, escaping).

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The benchmarks' micro file loads and runs as `deno task bench` runs it: in a child process
  * with no permissions at all, so that nothing it imports reads files or the environment.
  */

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * Request bodies at the HTTP edge: `readJsonBody` answers 415, 413, 408 and 400 for the wrong type,
+ * too large, stalled, dribbled, cut-short, invalid UTF-8 or invalid JSON bodies, and `settleBody`
+ * reads what is left of a body within bounds before answering, differently over HTTP/1.1 and
+ * HTTP/2. On a real HTTPS server, a client that goes away mid-body is logged as a 400, never as an
+ * unhandled error.
+ */
 import assert from "node:assert/strict";
 import { readJsonBody } from "../src/http/body.ts";
 import { BodyCutShortError } from "../src/http/errors.ts";

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * Renewing the TLS certificate without a restart, over real HTTPS: new connections get the new pair
+ * while an in-flight request finishes on the old one, a bad pair is refused with one log line and
+ * the old one kept, renewed files are picked up by the file watcher, SIGHUP and the watcher
+ * together reload once, and without --unstable-net the server still starts and a reload closes the
+ * old listener first.
+ */
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
 import { bodyInTwoHalves } from "./helpers/held_body.ts";

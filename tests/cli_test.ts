@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The `src/main.ts` command line run as a child process in a temp dir: `user` and `keys` commands,
+ * usage errors (exit 2) and one-line start-up errors (exit 1), `certs` and `serve` with and without
+ * `--dev` (demo users, listening lines at any log level), and the `compile` task, which must pack
+ * only the npm packages src/main.ts imports and leave no empty bin/ behind when it fails.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,10 +1,10 @@
-import assert from "node:assert/strict";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
-
 /**
+ * @module
  * The client address over real HTTPS: the test client connects from 127.0.0.1 and, where
  * 127.0.0.1 is a trusted proxy, speaks for the clients behind it.
  */
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 /** A budget of 3 failed logins per address; accounts are never the limit here. */
 const BUDGET = {

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Client addresses below the routes: IP parsing and RFC 5952 formatting, CIDR ranges and matching,
+ * IPv6 grouping by prefix, reading X-Forwarded-For and Forwarded (RFC 7239), and the resolver that
+ * believes forwarding headers only from trusted proxies, taking the right-most address that is not
+ * a proxy.
+ */
 import assert from "node:assert/strict";
 import {
   type ClientAddressOptions,

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Client secrets as real clients send them: `curl -u` over verified HTTPS with a secret holding
+ * `+`, `/` and `=` authenticates both as sent and form-encoded (RFC 6749 §2.3.1), while a wrong,
+ * spaced or doubly encoded secret gets 401 `invalid_client`.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CURL, testNeeding } from "./helpers/prerequisites.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The command-line client (`src/client.ts`): a password goes over https:// anywhere but over
+ * http:// only to loopback, checked before any request; an empty password from stdin or
+ * API_PASSWORD is refused with one line; and backspace at the hidden prompt erases a whole UTF-8
+ * character.
+ */
 import assert from "node:assert/strict";
 import { eraseLastCharacter } from "../src/terminal.ts";
 import { checkBaseUrl, ClientError, runClient } from "../src/client.ts";

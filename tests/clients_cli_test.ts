@@ -1,4 +1,5 @@
 /**
+ * @module
  * `clients add|list|remove|rotate-secret` run as the CLI: what a registration may say, the
  * secret printed once and stored only as a hash, and a running server using the registration.
  */

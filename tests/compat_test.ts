@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Compatibility with the Flask original's clients over verified HTTPS: the tutorial's Python
+ * `requests` client logs in and prints the greeting (or its failure message for a wrong password),
+ * curl with `--cacert` logs in and calls /hello, curl without it refuses the self-signed
+ * certificate, and `curl -I` over HTTP/2 and HTTP/1.1 gets the 401 headers without a token.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CURL, python3With, testNeeding } from "./helpers/prerequisites.ts";

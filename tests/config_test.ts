@@ -1,14 +1,17 @@
+/**
+ * @module
+ * Configuration from flags and the environment (`loadConfig`): the documented defaults, each
+ * setting's parsing and bounds with one-line errors naming the variable (never echoing a secret),
+ * durations in seconds only, proxies and clients settings, `urlHost`, and that ENV_VARIABLES lists
+ * exactly the variables config_load.ts reads.
+ */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../src/auth/accounts/passwords.ts";
 import { publicIdentity, urlHost } from "../src/config.ts";
 import { ENV_VARIABLES, readEnvironment } from "../src/config_environment.ts";
 import { loadConfig } from "../src/config_load.ts";
 import { ConfigError } from "../src/config_values.ts";
-import { StoreConfigError } from "../src/store/errors.ts";
-import { openStore } from "../src/store/open.ts";
-import { rejectionOf, thrownBy } from "./helpers/errors.ts";
-import { withTempDir } from "./helpers/temp_dir.ts";
+import { thrownBy } from "./helpers/errors.ts";
 
 /** Asserts that `fn` throws a one-line ConfigError whose message matches `pattern`. */
 function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
@@ -18,14 +21,6 @@ function assertConfigError(fn: () => unknown, pattern: RegExp): ConfigError {
   assert.match(caught.message, /^[A-Z-]/, "starts upper-case (or with a flag)");
   assert.ok(!caught.message.endsWith("."), "no trailing period");
   return caught;
-}
-
-/** Asserts that `promise` rejects with a one-line StoreConfigError whose message matches. */
-async function assertConfigRejects(promise: Promise<unknown>, pattern: RegExp): Promise<string> {
-  const caught = await rejectionOf(promise, StoreConfigError);
-  assert.match(caught.message, pattern);
-  assert.ok(!caught.message.includes("\n"));
-  return caught.message;
 }
 
 Deno.test("loadConfig uses the documented defaults with no flags and no environment", () => {
@@ -393,44 +388,6 @@ Deno.test("urlHost brackets IPv6 and maps wildcard addresses to localhost", () =
   assert.equal(urlHost("::"), "localhost");
   assert.equal(urlHost("::1"), "[::1]");
   assert.equal(urlHost("example.com"), "example.com");
-});
-
-Deno.test("openStore rejects an unsupported DATABASE_URL with a StoreConfigError", async () => {
-  await assertConfigRejects(openStore("mysql://x"), /DATABASE_URL.*sqlite:/);
-  await assertConfigRejects(openStore("data/auth.db"), /DATABASE_URL/);
-});
-
-Deno.test("openStore never prints a password from the DATABASE_URL", async () => {
-  for (
-    const url of [
-      "postgres://u:secret@h/db",
-      "postgres://u:secret@h:5432/db?sslmode=require",
-      "postgresql://u:sec@ret@h/db",
-      "postgres://h/db?user=u&password=secret",
-      "postgres://u:secret@h/db\nnext",
-    ]
-  ) {
-    const message = await assertConfigRejects(openStore(url), /DATABASE_URL/);
-    assert.ok(!message.includes("secret"), message);
-    assert.ok(!message.includes("ret@"), message);
-  }
-});
-
-Deno.test("openStore rejects sqlite: without a path", async () => {
-  await assertConfigRejects(openStore("sqlite:"), /DATABASE_URL/);
-});
-
-Deno.test("openStore opens sqlite::memory: and a sqlite file, creating its directory", async () => {
-  const memory = await openStore("sqlite::memory:");
-  assert.deepEqual(await memory.listUsers(), []);
-  await memory.close();
-  await withTempDir(async (dir) => {
-    const path = join(dir, "nested", "auth.db");
-    const store = await openStore(`sqlite:${path}`);
-    await store.addUser("alice", "$hash");
-    await store.close();
-    assert.ok((await Deno.stat(path)).isFile);
-  });
 });
 
 Deno.test("loadConfig reads the browser-session lifetimes, 30 minutes idle and 10 hours at most by default", () => {

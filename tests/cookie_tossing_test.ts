@@ -1,4 +1,5 @@
 /**
+ * @module
  * Cookie tossing over HTTPS: a cookie that another origin of the same host (plain HTTP, another
  * port) or a sibling subdomain can set must never stand in for the `__Host-` session cookie,
  * neither by smuggling `,__Host-auth-session=…` into its value nor by repeating the name. Raw

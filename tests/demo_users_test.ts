@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The demo users of `deno task start`: `serve` without `--dev` refuses to start, with one line
+ * naming them and how to remove them, while the store holds demo users with their public passwords,
+ * also in a store seeded before demo users were marked, until they are removed or get new
+ * passwords.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PasswordHasher } from "../src/auth/accounts/passwords.ts";

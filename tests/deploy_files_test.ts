@@ -1,14 +1,14 @@
+/**
+ * @module
+ * The files deployers copy, `src/deploy/auth-api.service` and `src/deploy/haproxy.cfg`: the
+ * settings the service's lifecycle relies on, and the programs' own checks of them.
+ */
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config_load.ts";
 import { checkProxyConfig, HAPROXY, haproxyConfig } from "./helpers/haproxy.ts";
 import { program, testNeeding } from "./helpers/prerequisites.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { testCertificate } from "./helpers/tls.ts";
-
-/**
- * The files deployers copy, `src/deploy/auth-api.service` and `src/deploy/haproxy.cfg`: the
- * settings the service's lifecycle relies on, and the programs' own checks of them.
- */
 
 const UNIT = new URL("../src/deploy/auth-api.service", import.meta.url);
 const SYSTEMD_ANALYZE = program("systemd-analyze", "systemd");

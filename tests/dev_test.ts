@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Seeding the demo users of `serve --dev` (`seedDemoUsers`), on SQLite and PostgreSQL: they are
+ * made in a store that already has other users, only the missing ones are made, a changed password
+ * is kept, and several instances seeding one store at once make each user once without failing.
+ */
 import assert from "node:assert/strict";
 import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
 import { DEMO_USERS, seedDemoUsers } from "../src/dev.ts";

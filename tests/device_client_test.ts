@@ -1,4 +1,5 @@
 /**
+ * @module
  * The tutorial's fetch client signing in as a device (`--device`, RFC 8628): end to end against
  * the real server while a browser approves or denies, its polling (the interval, `slow_down`)
  * against a scripted token endpoint, and its command line.

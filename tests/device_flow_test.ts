@@ -1,4 +1,5 @@
 /**
+ * @module
  * The device authorization grant (RFC 8628) over HTTPS: the device authorization endpoint, the
  * device page (code, sign-in, confirmation) walked by a cookie-keeping browser, and every answer
  * of the token endpoint to a polling device.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The device flow with clients nobody here wrote: openid-client 6 (`initiateDeviceAuthorization`
  * and `pollDeviceAuthorizationGrant`, through the README's example) polls while headless Chromium
  * (puppeteer-core) opens `verification_uri_complete`, submits the code, signs in and approves;

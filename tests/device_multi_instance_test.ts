@@ -1,4 +1,5 @@
 /**
+ * @module
  * The device flow across two `serve` processes on one PostgreSQL database: a device code issued
  * by one instance is answered at the other and polled at the first; parallel polls at both after
  * approval get tokens once; the interval and the user-code throttle hold across both. The client

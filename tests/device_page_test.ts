@@ -1,4 +1,5 @@
 /**
+ * @module
  * The device page (RFC 8628 §3.3) against guessing and without shortcuts: the per-address throttle
  * of user codes (sequential and parallel guesses), the second factor an account has enrolled,
  * and the device flow's audit events and metrics.

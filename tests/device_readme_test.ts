@@ -1,4 +1,5 @@
 /**
+ * @module
  * The device flow's curl example in src/auth/sign_in/README.md, run as written by bash against
  * the real server while a cookie-keeping browser enters the code it prints and approves.
  */

@@ -1,11 +1,11 @@
-import assert from "node:assert/strict";
-import { CountingHasher, startTestServer, type TestServer } from "./helpers/server.ts";
-
 /**
+ * @module
  * Device tokens over real HTTPS: an attacker behind the same trusted proxy and the same client
  * address as a real user exhausts the account's and the address's budgets; the real user's own
  * device, another user at another address, and the attacker each get what they should.
  */
+import assert from "node:assert/strict";
+import { CountingHasher, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const USERS = { user1: "password1", user2: "password2" };
 /** The real users' right credentials. */

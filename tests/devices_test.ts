@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Device tokens below the routes (`DeviceTokens` over a SQLite store): a token verifies for its
+ * user until it expires, any change or another spelling of its MAC is refused, the signing key is
+ * shared by every instance on the store, and only remembered devices count, at most
+ * MAX_REMEMBERED_DEVICES per user, never carried over to a new user of a removed user's name.
+ */
 import assert from "node:assert/strict";
 import { DeviceTokens, MAX_REMEMBERED_DEVICES } from "../src/auth/accounts/device_tokens.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * What the server publishes about itself over real HTTPS: RFC 8414 metadata at
+ * /.well-known/oauth-authorization-server with the tokens' issuer and the configured scopes, and
+ * the JWKS: the ES256 public key without private members (with JWT_SECRET no access-token key at
+ * all, only the RS256 ID-token key), and the old and the new key after a rotation.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The documentation against the code, both ways: the configuration table of src/README.md and the
  * variables the service reads, the metrics table of src/deploy/README.md and the series a real
  * server exposes, the Debian packages the README names and those `.ci/run` installs, the

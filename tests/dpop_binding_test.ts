@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP-bound grants over real HTTPS: a public client's refresh tokens are bound to its key, the
  * code flow and client credentials answer bound tokens, a client registered with `--dpop` must
  * prove a key, and server nonces (`DPOP_NONCE=true`) are asked for and then accepted.

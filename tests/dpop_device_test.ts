@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP with the device authorization grant over HTTPS: a device that polls with a proof gets
  * DPoP-bound tokens (`cnf.jkt`), its public client's refresh family is bound to the key, and the
  * tokens are useless without it.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The DPoP example of src/auth/tokens/README.md: the README shows the very file the tests
  * type-check, and it works against the real server over HTTPS.
  */

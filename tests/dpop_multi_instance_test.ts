@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP across two `serve` processes on one database (PostgreSQL, and a SQLite file): a proof
  * accepted by one instance is refused by the other, also when both get it at once (exactly one
  * accepts), a nonce one instance hands out is accepted by the other, and a client registered with

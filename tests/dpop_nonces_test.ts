@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP nonces: made from a key in the store, so that two instances make and accept the same ones;
  * accepted during their slot and the next, never later, and never when forged.
  */

@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP with a relying party nobody here wrote: openid-client 6 and its `getDPoPHandle`, over real
  * HTTPS, for client credentials, the code flow with PKCE, refreshes with the same key and with
  * another, and server nonces, which openid-client asks for and retries by itself.

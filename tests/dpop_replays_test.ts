@@ -1,4 +1,5 @@
 /**
+ * @module
  * The DPoP replay cache: a proof (key thumbprint and `jti`) is accepted once, by the instance's
  * memory and by the store alike; a full memory forgets, the store does not.
  */

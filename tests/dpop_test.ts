@@ -1,4 +1,5 @@
 /**
+ * @module
  * DPoP (RFC 9449) over real HTTPS on one instance: tokens bound to the key of the proof at the
  * token endpoint, resources that take them only with a proof of that key for the very request,
  * and every hand-made proof a careful server refuses, at the token endpoint and at `/hello`.

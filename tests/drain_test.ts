@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Stopping gracefully, with the server as a child process: SIGTERM turns readiness to 503 at once
+ * and keeps serving for DRAIN_DELAY before exiting 0, a second SIGTERM joins the drain and
+ * in-flight logins finish, `deno task serve` killed as a process group drains once, and SIGINT
+ * stops at once.
+ */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { bodyInTwoHalves } from "./helpers/held_body.ts";

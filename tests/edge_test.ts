@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The common edge every request passes (`createEdge`): security headers and JSON defaults, thrown
+ * errors turned into answers in each route's dialect (JSON, OAuth, page) with Bearer challenges and
+ * Retry-After, 500s without stacks, and one access-log line per request with its id, user and
+ * client address, never an Authorization value.
+ */
 import assert from "node:assert/strict";
 import type { Handler } from "../src/http/context.ts";
 import { createClientAddressResolver, DEFAULT_CLIENT_ADDRESS } from "../src/http/client_address.ts";

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * File permissions of what the server writes: a SQLite store opened under umask 000 makes its
+ * directory 0700 and every file, WAL and SHM included, 0600; files others could read are tightened
+ * and reported; and `serve` warns once at start when the store was open to others.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStore } from "../src/store/open.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The README's five-minute path, run as written: the bash block after the
  * `<!-- five-minute-path -->` marker, with curl, jq and openssl, in a checkout of its own (the
  * project's deno.json, deno.lock and src/ linked into a temporary directory), so that

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * How `src/deploy/haproxy.cfg` treats an instance over its lifecycle: readiness checks that take
+ * a draining instance out, and certificates it pins across a renewal.
+ */
 import assert from "node:assert/strict";
 import { generateCertificate } from "../src/certs/generate.ts";
 import { HAPROXY, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
@@ -5,11 +10,6 @@ import { testNeeding } from "./helpers/prerequisites.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
-
-/**
- * How `src/deploy/haproxy.cfg` treats an instance over its lifecycle: readiness checks that take
- * a draining instance out, and certificates it pins across a renewal.
- */
 
 /** Checks often, so that the tests see an instance go out within a second. */
 const FAST_CHECKS = { PROXY_CHECK_INTERVAL: "300ms" };

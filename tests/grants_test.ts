@@ -1,4 +1,5 @@
 /**
+ * @module
  * Which client may use which grant: the one check behind `/authorize` and every grant of
  * `/oauth/token`, as a table over registered and unregistered, public and confidential clients.
  */

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The health endpoints over real HTTPS: /health/live and /health/ready answer without
+ * authentication and stay out of the access log unless LOG_HEALTH_CHECKS is set; readiness reports
+ * a failing or hanging store in its body, a metric and one log line per change, answers 503 once
+ * the instance drains, and never hashes a password.
+ */
 import assert from "node:assert/strict";
 import { StoreFailure } from "../src/store/errors.ts";
 import type { Store } from "../src/store/store.ts";

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * GET /hello over real HTTPS as the Flask original answers it: the tutorial's greeting for the
+ * token's own subject, and 401 with the original's messages for a missing header, a malformed,
+ * tampered, foreign or expired token.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { hello, login, startTestServer, type TestServer } from "./helpers/server.ts";

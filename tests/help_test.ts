@@ -1,4 +1,5 @@
 /**
+ * @module
  * `--help` and wrong arguments on every command and subcommand, run as the tasks run them. The
  * list of commands and options comes from the same definitions the parsers are made from, so a
  * new option or subcommand is checked here without editing this file.

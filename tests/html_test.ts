@@ -1,4 +1,7 @@
-/** The page building blocks: escaping templates, the page response, and reading cookies. */
+/**
+ * @module
+ * The page building blocks: escaping templates, the page response, and reading cookies.
+ */
 import assert from "node:assert/strict";
 import { clearedSessionCookie, readCookie, sessionCookie } from "../src/http/cookies.ts";
 import { escapeHtml, html, htmlResponse } from "../src/http/html.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Early answers over HTTP/2 on a real HTTPS server: answers given before the request body is read
+ * (a wrong content type, an oversized or streamed body, an unknown path, a handler with no use for
+ * the body) must reach the client whole, over many rounds with Deno's fetch and with curl, both
+ * limited to HTTP/2, since curl 7.88 loses an answer whose stream is reset while it still sends.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CURL, testNeeding } from "./helpers/prerequisites.ts";

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * What every answer and log line of the real HTTPS server must hold: HSTS, nosniff, JSON, no-store
+ * and a unique x-request-id on every answer; one JSON access-log line per request naming the
+ * token's client and never a password, token or Authorization header; oversized header blocks and
+ * dribbled bodies refused without a 5xx; a store failure answered 500 with the request id and no
+ * stack; OAuth's error shape for refused bodies.
+ */
 import assert from "node:assert/strict";
 import {
   authorizationCode,

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Interoperability with software written elsewhere: the oauth4webapi client, jose's local JWKS
  * verification fed only by our discovery documents, and Python's PyJWT (Debian's python3-jwt).
  */

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The budget of invalid tokens per client address over real HTTPS: after
+ * INVALID_TOKEN_BUDGET_PER_MINUTE forged tokens an address gets 429 with Retry-After and no more
+ * signature checks, also when forgeries race in parallel, while tokens seen or issued here still
+ * pass; /oauth/revoke charges forged access tokens to the same budget.
+ */
 import assert from "node:assert/strict";
 import { unseenValidToken } from "./helpers/forged_tokens.ts";
 import { hello, loginToken, startTestServer, type TestServer } from "./helpers/server.ts";

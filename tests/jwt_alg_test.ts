@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The access tokens' signing algorithm (JWT_ALG) over real HTTPS: for each algorithm, login,
+ * /hello, the JWKS and the metadata all speak it and jose verifies the token from the JWKS;
+ * switching needs `keys rotate`, old tokens verify until their key retires, and a server started
+ * with another JWT_ALG than its current key's warns and keeps that key.
+ */
 import assert from "node:assert/strict";
 import {
   createLocalJWKSet,

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Latency on one kept-alive HTTPS/1.1 connection, from a client without `TCP_NODELAY` that lets
  * the kernel delay its ACKs (as most do): no answer may wait for the client's delayed ACK (about
  * 40 ms) because its headers and its body left in two writes and Nagle's algorithm held the

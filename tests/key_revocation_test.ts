@@ -1,3 +1,11 @@
+/**
+ * @module
+ * `keys rotate`, `keys revoke` and `keys list` from the command line against a running server: the
+ * previous key retires after ACCESS_TOKEN_TTL + JWT_LEEWAY, a revoked current key's tokens are
+ * refused within the key sync bound and a replacement of the right algorithm signs from then on,
+ * bad kids and JWT_SECRET mode get one-line errors, and the ID-token key cannot be revoked this
+ * way.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The signing keys below the routes (`KeyRing` and `generateSigningKey` over SQLite): one key named
+ * by its RFC 7638 thumbprint made once even by two stores opening one file at once, rotations,
+ * retirements and revocations picked up by refresh, public JWKS without private members, HS256 with
+ * JWT_SECRET, and private keys read only when another key becomes current.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { calculateJwkThumbprint, type JWK } from "jose";

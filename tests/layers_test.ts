@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The layering of src/ as the design sets it out: a table of who may import whom (storage, the HTTP
+ * edge, the domain parts in their order, the backends that only store/open.ts picks), checked
+ * against every import under src/, type-only and dynamic ones included, and no import cycle. The
+ * checks themselves are tested to name the file, line and rule of each break.
+ */
 import assert from "node:assert/strict";
 import { findCycles, type Import, readImportGraph } from "./helpers/import_graph.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * POST /login over real HTTPS, as the Flask original's clients use it: the token answer and the
+ * claims of its ES256 at+jwt, 400, 413 and 415 for bad bodies and content types with never a 5xx,
+ * one password check of the same cost for an unknown user as for a wrong password, no plaintext
+ * password anywhere, and a rehash of hashes stored with fewer iterations.
+ */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt, decodeProtectedHeader } from "jose";

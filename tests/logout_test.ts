@@ -1,3 +1,9 @@
+/**
+ * @module
+ * POST /logout over real HTTPS: it revokes the session's refresh token and every access token of
+ * the session, cached ones included, answers 401 without a valid token, leaves the same user's
+ * other sessions alone, and holds across a restart on the same store.
+ */
 import assert from "node:assert/strict";
 import {
   assertRevoked,

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The Prometheus metrics over real HTTPS: off unless METRICS_PORT is set, served on a loopback
+ * listener of their own within the serve task's permissions, passing `promtool check metrics`,
+ * counting requests, token verifications and cache hits, every security counter at 0 from the
+ * start, the documented reuse alert firing, and auth_build_info.
+ */
 import assert from "node:assert/strict";
 import { program, testNeeding } from "./helpers/prerequisites.ts";
 import { runProgram, ServerProcess } from "./helpers/process.ts";

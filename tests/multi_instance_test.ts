@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
+ * revocations, refresh-token families, throttling and users, with changes made by one (or by the
+ * CLI) seen by the other within the 1 s sync interval.
+ */
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
@@ -11,12 +17,6 @@ import { jwksKids } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
 import { waitFor } from "./helpers/wait.ts";
-
-/**
- * Two `serve` processes on one PostgreSQL database behave as one service: same keys, shared
- * revocations, refresh-token families, throttling and users, with changes made by one (or by the
- * CLI) seen by the other within the 1 s sync interval.
- */
 
 /** Revocations and keys are re-read every second; allow for the poll step and a slow machine. */
 const PROPAGATION_LIMIT_MS = 1500;

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The sign-in flow's decision, as a table: for each browser session, request (`prompt`,
  * `max_age`, scope) and earlier consent, what comes next. The pages and redirects that show the
  * decision are tested over HTTPS in authorize_test.ts, sign_in_test.ts and oidc_test.ts.

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Token revocation (RFC 7009) and introspection (RFC 7662) over real HTTPS: revoking a refresh
+ * token ends its family and the family's access tokens, an access token only itself; unknown tokens
+ * answer 200; clients revoke or introspect only their own tokens unless listed in
+ * OAUTH_INTROSPECTORS, and inactive tokens reveal nothing but `{active: false}`.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt, importJWK, SignJWT } from "jose";
 import { unixNow } from "../src/clock.ts";

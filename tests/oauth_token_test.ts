@@ -1,3 +1,10 @@
+/**
+ * @module
+ * POST /oauth/token's password and refresh_token grants over real HTTPS: RFC 6749 answers and error
+ * codes, RFC 9068 access-token claims, rotation of refresh tokens with a session ended when another
+ * client presents one, confidential clients' secrets by Basic and by form, throttling shared with
+ * /login, and a refresh that may narrow scopes but never widen them.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import {

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Sign-in from a real browser with a certified relying-party library: headless Chromium (Debian's
  * chromium, driven by puppeteer-core) fills the real forms, and openid-client runs discovery,
  * builds the authorization URL with PKCE and a nonce, exchanges the code, validates the ID

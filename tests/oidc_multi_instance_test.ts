@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Sign-in from browsers across two `serve` processes on one database: a page shown by one
+ * instance is posted to the other, a code issued by one is redeemed at the other and its replay
+ * there revokes what the first issued, single sign-on and logout hold across both, and a
+ * password changed from the command line signs the browser out everywhere.
+ */
 import assert from "node:assert/strict";
 import { type Cluster, eventually, ISSUER, startCluster } from "./helpers/cluster.ts";
 import { authorizeUrl, CookieBrowser, pkce, type Reachable, redirectedTo } from "./helpers/oidc.ts";
@@ -5,13 +12,6 @@ import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { addClient, cliOn } from "./helpers/clients_cli.ts";
 import type { ServerProcess } from "./helpers/process.ts";
-
-/**
- * Sign-in from browsers across two `serve` processes on one database: a page shown by one
- * instance is posted to the other, a code issued by one is redeemed at the other and its replay
- * there revokes what the first issued, single sign-on and logout hold across both, and a
- * password changed from the command line signs the browser out everywhere.
- */
 
 const REDIRECT_URI = "https://app.example/callback";
 const PASSWORD = "alice-password-1";

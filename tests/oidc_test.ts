@@ -1,4 +1,5 @@
 /**
+ * @module
  * OpenID Connect over HTTPS: discovery, ID tokens (RS256, verified by jose and by Python's
  * PyJWT from the JWKS alone), /userinfo, and RP-initiated logout with its redirect rules, its
  * confirmation form and what it ends.

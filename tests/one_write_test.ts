@@ -1,4 +1,5 @@
 /**
+ * @module
  * {@linkcode inOneWrite}: which answers it leaves to Deno's fixed-length path and which it sends
  * as a one-chunk stream, and, against the real runtime over HTTPS, that every body size with
  * every head size then reaches a kept-alive client without the delayed-ACK stall.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The openid-client example of src/auth/sign_in/README.md, run against the real server over
  * HTTPS: discovery with the custom fetch, the code flow with PKCE (the browser's part played by a
  * cookie-keeping fetch through the real sign-in page), the ID token and profile, a refresh, and

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Passkeys in a real browser: Debian's Chromium, headless, driven by puppeteer-core, with its
  * virtual authenticator (Chrome DevTools Protocol `WebAuthn`, CTAP2, resident keys, user
  * verification). A passkey registered on the account page signs in alone, by the button and by

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The administrator's passkey commands over a real server's store: `user factors` lists a
  * user's passkeys (never a key), `user passkey-remove NAME ID` removes one and ends the user's
  * sessions as `user passwd` does, and `user mfa-reset` removes the passkeys with the rest.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Passkeys on two instances sharing one database (SQLite file, PostgreSQL): a challenge shown by
  * one instance is answered at the other, answers to one challenge posted to both at once sign
  * in exactly once, and two answers of a cloned authenticator with one counter, to challenges of

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Passkeys and the account rules over real HTTPS: adding and removing one needs a recent
  * sign-in and the session's own form, `MFA_REQUIRED` is met by a passkey (alone, or after the
  * password instead of setting up an app, or one made at that step), and a passkey session meets

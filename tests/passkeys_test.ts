@@ -1,4 +1,5 @@
 /**
+ * @module
  * Passkeys over real HTTPS with a software authenticator (answers a browser never gives): a
  * passkey alone signs in (amr `hwk`/`swk`, `user`, `mfa`), registration on the account page is
  * discoverable and user-verified for our RP ID only, and every bent answer is refused: another RP

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Passwords at login over real HTTPS: names with NUL, controls or broken Unicode answer 400 (on
+ * SQLite and on PostgreSQL), a stored hash this service would not make fails every login and is
+ * logged once, an unknown user costs what most stored hashes cost, and a login's rehash never
+ * undoes a `user passwd` that ran meanwhile, over many racing rounds.
+ */
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
 import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Password hashing (`PasswordHasher`): PBKDF2-HMAC-SHA256 in a PHC string with a fresh salt,
+ * matching node:crypto both ways, iteration counts between the floor (600000 in production) and the
+ * ceiling, rehash requests for older counts, refusal without running PBKDF2 of anything it would
+ * not make, and the dummy hash that costs an unknown user's login what a real one costs.
+ */
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
 import {

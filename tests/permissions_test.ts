@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The Deno permissions the service runs with, from deno.json: the serve tasks and the compiled
+ * binary may read only certs/ and data/ and exactly the environment variables the configuration
+ * reads, a child run with those flags can do nothing else, and every task has a one-line
+ * description and prints no warning of Deno's.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The service on PostgreSQL when the database goes away: 503 with Retry-After for what needs
+ * the store, cached verification for what does not, recovery without a restart; and no
+ * acknowledged write lost to a database crash. Uses clusters of its own, since it stops them.
+ */
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { HAPROXY, startProxy } from "./helpers/haproxy.ts";
@@ -7,12 +13,6 @@ import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { testCertificate } from "./helpers/tls.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
-
-/**
- * The service on PostgreSQL when the database goes away: 503 with Retry-After for what needs
- * the store, cached verification for what does not, recovery without a restart; and no
- * acknowledged write lost to a database crash. Uses clusters of its own, since it stops them.
- */
 
 const USERS = { user1: "user1-password" };
 const ENV = {

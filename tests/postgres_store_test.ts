@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The PostgreSQL store (`PostgresStore`) held to the store contract of tests/store_contract.ts,
+ * each case on a fresh database of a throwaway cluster, and its migrations from earlier schema
+ * versions (refresh families from tokens, sign-in bounds, subjects from users, the second-factor
+ * step) on databases built as those releases built them.
+ */
 import postgres from "postgres";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";

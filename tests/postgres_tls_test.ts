@@ -1,3 +1,9 @@
+/**
+ * @module
+ * PostgreSQL over TLS: how `sslmode` and the root certificate are read, and, against a real
+ * cluster with ssl=on that accepts only TLS on loopback, that verify-full connects with the
+ * right root and refuses a wrong root or a host name the certificate does not name.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { StoreConfigError } from "../src/store/errors.ts";
@@ -8,12 +14,6 @@ import { outputOf, runCli, ServerProcess } from "./helpers/process.ts";
 import { login } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
-
-/**
- * PostgreSQL over TLS: how `sslmode` and the root certificate are read, and, against a real
- * cluster with ssl=on that accepts only TLS on loopback, that verify-full connects with the
- * right root and refuses a wrong root or a host name the certificate does not name.
- */
 
 Deno.test("postgresConnection reads sslmode and sslrootcert and strips them from the URL", async () => {
   await using temp = await tempDir();

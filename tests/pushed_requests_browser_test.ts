@@ -1,4 +1,5 @@
 /**
+ * @module
  * Pushed authorization requests with a relying-party library nobody here wrote: openid-client 6
  * pushes the request with `buildAuthorizationUrlWithPAR` (as a confidential client with HTTP
  * Basic, and as a public one), headless Chromium signs in through the real form from a URL that

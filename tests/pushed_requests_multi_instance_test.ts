@@ -1,4 +1,5 @@
 /**
+ * @module
  * Pushed authorization requests across two `serve` processes on one database: a request pushed
  * to A runs at B (and its code is redeemed at A), and one `request_uri` opened by browsers at A
  * and B at once is used exactly once, as the store takes it in one atomic step.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * `POST /oauth/par` over HTTPS (RFC 9126 §2): clients authenticate as at the token endpoint
  * (confidential ones with their secret by Basic or form, public ones by name), the request is
  * checked as `/authorize` checks one, and every refusal is a JSON OAuth error, never a redirect;

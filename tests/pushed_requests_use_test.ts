@@ -1,4 +1,5 @@
 /**
+ * @module
  * Pushed requests used at `/authorize` over HTTPS (RFC 9126 §4): a `request_uri` is its
  * client's alone, used up when `/authorize` accepts it (so of parallel uses exactly one gets a
  * sign-in page or a code), refused once expired, and every refusal is an error page, as no

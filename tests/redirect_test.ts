@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The plain-HTTP listener (HTTP_PORT) over real connections: absent unless configured, it answers
+ * 308 to the same path and query on the HTTPS port, or to PUBLIC_URL whatever Host was sent, never
+ * to another host, without reading a login body or logging anyone in, and a Host that is no host
+ * gets a clean 400 JSON answer.
+ */
 import assert from "node:assert/strict";
 import { startTestServer } from "./helpers/server.ts";
 

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * POST /refresh over real HTTPS, as the Flask original's clients call it (a JSON body or a Bearer
+ * header): refresh tokens kept only as SHA-256 digests, rotated on each use, a reused one revoking
+ * its whole family, sessions ending REFRESH_TOKEN_TTL after login and each token
+ * REFRESH_TOKEN_IDLE_TTL after its issue, and 400 with OAuth codes for missing, garbage, expired or
+ * spent tokens.
+ */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt } from "jose";

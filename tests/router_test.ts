@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The URLPattern router (`createRouter`): each path and method to its handler with the pattern's
+ * groups, 404 and 405 with Allow as HttpErrors, HEAD answered by the GET handler and OPTIONS with
+ * 204; then the same over real HTTPS, where every answer is JSON and HEAD has no body.
+ */
 import assert from "node:assert/strict";
 import type { Handler, RequestContext } from "../src/http/context.ts";
 import { json } from "../src/http/json.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The one scope decision of every grant, as a table: what each request gets (or `invalid_scope`)
  * for a client that is not registered, one registered with a narrower scope, a refresh narrowing
  * an earlier grant, and a client acting for itself, which never gets a user's scopes.

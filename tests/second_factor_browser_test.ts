@@ -1,4 +1,5 @@
 /**
+ * @module
  * The second factor in a real browser (Debian's Chromium, headless, driven by puppeteer-core):
  * the account page draws its QR code under the page's CSP without a single violation, an
  * authenticator app set up with a code from `oathtool` is asked for at the next sign-in, and the

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The second factor across two `serve` processes on one PostgreSQL database, with codes from
  * `oathtool`: a code accepted by one instance is refused by the other, also when both get it at
  * once, and guesses at both count on one throttle.

@@ -1,4 +1,5 @@
 /**
+ * @module
  * When a second factor is required of an account that has none, over HTTPS with codes from
  * `oathtool`: `MFA_REQUIRED=true` makes every account set one up at its next browser sign-in
  * (an older session included), and `acr_values` asking for two factors steps a sign-in up.

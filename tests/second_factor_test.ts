@@ -1,4 +1,5 @@
 /**
+ * @module
  * The authenticator-app second factor over HTTPS, with codes computed by `oathtool`: set up on
  * the account page, asked for after the password, each code accepted once, recovery codes once,
  * guessing throttled (in parallel too), and no way in on the password alone.

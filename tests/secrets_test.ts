@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The digests secrets are stored and compared as (src/auth/secrets.ts): SHA-256 against its FIPS
+ * 180-2 test vector and as Web Crypto computed it, so stored digests still match, and the
+ * constant-time comparison of digests of equal and of other lengths.
+ */
 import assert from "node:assert/strict";
 import { digestsEqual, sha256, sha256Hex } from "../src/auth/secrets.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * `serve --check`, the start-up checks without serving: it validates the certificate, the store and
+ * the settings and exits 0 saying what it would serve with, or 1 with one line as `serve` would
+ * (demo users included), and never writes or migrates a SQLite file or a PostgreSQL database,
+ * reporting a missing store without creating it.
+ */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import postgres from "postgres";

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * A refresh that runs while its session is being revoked (logout, RFC 7009 revocation, or reuse
+ * detection) must never outlive the revocation: many rounds of real parallel requests against two
+ * server processes on one database, SQLite and PostgreSQL.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import type { Store } from "../src/store/store.ts";
@@ -11,12 +17,6 @@ import {
 import { sha256Hex } from "./helpers/refresh_tokens.ts";
 import { POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
-
-/**
- * A refresh that runs while its session is being revoked (logout, RFC 7009 revocation, or reuse
- * detection) must never outlive the revocation: many rounds of real parallel requests against two
- * server processes on one database, SQLite and PostgreSQL.
- */
 
 const ROUNDS = 40;
 const USERS = { alice: "alice-password-1" };

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Graceful shutdown of the real server: an in-flight login, also one whose body is still arriving
+ * over HTTP/1.1, is answered before connections are refused and the store closed; the serve command
+ * exits 0 on SIGINT and SIGTERM; an upload that outlasts SHUTDOWN_TIMEOUT gets 503 with
+ * Retry-After, never a 500, and the process exits within the bound.
+ */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { bodyInTwoHalves, loginInTwoParts } from "./helpers/held_body.ts";

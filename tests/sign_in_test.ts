@@ -1,4 +1,5 @@
 /**
+ * @module
  * `POST /sign-in` and `POST /consent` over HTTPS: CSRF tokens bound to their pending request
  * and browser, the session cookie and its flags, no session fixation, throttling shared with
  * `/login`, one generic failure message, and forms raced or replayed.

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * Slow and idle clients behind HAProxy with the configuration of src/deploy/haproxy.cfg in front of
+ * the real server: connections that never finish the TLS handshake, the request head or the body
+ * are closed in time, one address gets at most PROXY_MAX_CONN_PER_ADDRESS connections, the service
+ * sees the address the proxy saw, and src/deploy/README.md documents every setting with its
+ * default.
+ */
 import assert from "node:assert/strict";
 import { HAPROXY, haproxyConfig, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The shortest path through the service over real HTTPS: a user logs in and calls /hello with the
+ * token.
+ */
 import assert from "node:assert/strict";
 import { hello, login, startTestServer } from "./helpers/server.ts";
 

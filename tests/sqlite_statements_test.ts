@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The prepared statements a SQLite connection keeps (src/store/sqlite/database.ts): each connection
+ * reads its own rows, a kept statement binds only its own call's values and sees columns added
+ * after it was prepared, more query texts than the cache holds all still answer, and a query that
+ * fails to prepare fails every time without harming the others.
+ */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { all, change, one } from "../src/store/sqlite/database.ts";

@@ -1,3 +1,11 @@
+/**
+ * @module
+ * The SQLite store (`SqliteStore`) held to the store contract of tests/store_contract.ts, and what
+ * is its own: migration to the latest schema in WAL mode, once even from two connections at once,
+ * from earlier schema versions (times in seconds, retired private keys erased, refresh families,
+ * sign-in bounds, subjects), a busy timeout answered as unavailable, and no old private key left in
+ * the log.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Start-up failures of the real server, each one line naming the setting at fault and leaving no
+ * port open: ports in use or equal, a HOST that is no address here, a store that cannot be opened,
+ * a certificate that is missing or not PEM (naming the command that makes it), a file outside the
+ * task's permissions; and the warning for a wildcard HOST without PUBLIC_URL.
+ */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config_load.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The decisions both store backends share, as pure functions: how a refresh-token rotation is
+ * planned (revoked, reused, expired, then rotate, capped at the family's expiry), how a code use is
+ * decided (first use redeems, only the first replay is marked), and why a pushed request was
+ * refused.
+ */
 import assert from "node:assert/strict";
 import { planCodeUse } from "../src/store/_code_use.ts";
 import { refusalOf } from "../src/store/_pushed_requests.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Throttling of POST /login over real HTTPS: after the free failures an account gets 429 with
+ * Retry-After even for the right password and nothing is hashed meanwhile, unknown names are
+ * throttled as real ones, the right password after the wait resets the count, a client that spends
+ * its per-minute budget is refused for any name, and the state survives a restart.
+ */
 import assert from "node:assert/strict";
 import { CountingHasher, login, startTestServer, type TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Wrong passwords for one account sent all at once, over HTTPS on several connections: however
+ * many arrive together, on one instance or on two sharing PostgreSQL, only the free failures are
+ * checked (each attempt is counted before its hash, so none is in flight beyond them); the rest
+ * answer 429 without hashing.
+ */
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { startCluster } from "./helpers/cluster.ts";
@@ -5,13 +12,6 @@ import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { CountingHasher, startTestServer } from "./helpers/server.ts";
 import { testCertificate } from "./helpers/tls.ts";
-
-/**
- * Wrong passwords for one account sent all at once, over HTTPS on several connections: however
- * many arrive together, on one instance or on two sharing PostgreSQL, only the free failures are
- * checked (each attempt is counted before its hash, so none is in flight beyond them); the rest
- * answer 429 without hashing.
- */
 
 const FREE_FAILURES = 5;
 /** Attempts checked beyond the free failures because they were in flight: none, by design. */

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The invalid-token budget below the routes: `InvalidTokenBudget` charges each address group until
+ * the minute ends, refunds what valid tokens took and tracks a bounded number of addresses, and
+ * `AccessTokens` with a budget refuses a spent address's uncached tokens unchecked, charging
+ * expired and wrongly signed tokens alike and at most the budget of racing ones.
+ */
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { AuthFailure } from "../src/auth/errors.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The ceiling for GET /hello: a bare `Deno.serve` TLS server with no routing, no authentication
  * and no logging, answering every request with the body our /hello sends.
  *

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Part (k) of the benchmark: GET /hello with DPoP-bound tokens (ES256 and EdDSA proofs) against
  * the same server's Bearer tokens, under wrk, in alternating rounds. Each DPoP request needs a
  * proof of its own (a new `jti`, and `iat` within the server's 60 s window), so the proofs are

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * What every server the benchmark loads shares, and how each is started: a temp dir holding a
+ * certificate made as `deno task certs` makes it and a SQLite database with the benchmark user
+ * hashed at the production iteration count, our server started with the exact flags of the `serve`
+ * task, the bare `Deno.serve` ceilings, and a real POST /login for the token the loads send.
+ */
 import { resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";

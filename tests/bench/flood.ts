@@ -1,6 +1,5 @@
-import { isClean, runWrk, type WrkResult } from "./wrk.ts";
-
 /**
+ * @module
  * Part (f): GET /hello for a legitimate client while a second wrk floods the server with access
  * tokens from the same address (loopback), either valid ones or forged ones (a valid kid and one
  * flipped signature bit). Both floods have the same connections and duration; the legitimate
@@ -8,6 +7,7 @@ import { isClean, runWrk, type WrkResult } from "./wrk.ts";
  * behind a trusted proxy (`TRUSTED_PROXIES`), where the legitimate client and the flood come
  * from two different forwarded addresses.
  */
+import { isClean, runWrk, type WrkResult } from "./wrk.ts";
 
 /** What a flood sends. */
 export type FloodKind =

@@ -1,4 +1,5 @@
 /**
+ * @module
  * What the in-process ways of bounding slow clients cost and whether they work, for README:
  *
  *   deno run -A tests/bench/front_variants.ts [--duration S]

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The password hash's ceiling on logins per second, which part (b) of the benchmark is compared
+ * with: PBKDF2 at the configured iteration count timed one hash after another, then one hash per
+ * core at once, in this process through Web Crypto.
+ */
 import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { mean, median } from "./stats.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Part (a) of the benchmark: GET /hello with one bearer token under wrk on our server (with and
+ * without metrics) and on each ceiling and peer (the bare `Deno.serve` servers, Hono, Fastify with
+ * and without its verify cache), in alternating rounds, with our server's resident memory sampled
+ * during the runs and each ratio taken round by round.
+ */
 import { sampleMemory } from "./memory.ts";
 import { mean } from "./stats.ts";
 import { isClean, runWrk, type WrkResult } from "./wrk.ts";

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * Part (b) of the benchmark: POST /login with valid credentials under wrk, logins per second
+ * compared with the password-hash ceiling (cores ÷ time of one hash, and the hashes per second
+ * measured in parallel), and a login right after the load to show that successful logins are never
+ * throttled.
+ */
 import type { HashCeiling } from "./hash_ceiling.ts";
 import { isClean, runWrk, type WrkResult } from "./wrk.ts";
 

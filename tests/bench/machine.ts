@@ -1,3 +1,9 @@
+/**
+ * @module
+ * What the benchmark report says about the machine it ran on: CPU model (through `node:os`, since
+ * reading /proc needs --allow-all), cores, memory, the Deno, V8 and TypeScript versions, kernel,
+ * wrk's version and the load average at the start, as other work on the machine skews the figures.
+ */
 import { cpus } from "node:os";
 
 /** The machine a benchmark ran on. */

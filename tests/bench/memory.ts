@@ -1,4 +1,11 @@
 /**
+ * @module
+ * Our server's resident memory as the benchmark reports it: VmRSS of a process in MiB read through
+ * `ps` (Deno reads /proc only with --allow-all), once or sampled every 250 ms while a load runs,
+ * with the peak and the last sample kept.
+ */
+
+/**
  * Reads the resident set size (VmRSS of /proc/<pid>/status) of `pid` in MiB, through `ps`:
  * Deno lets a program read /proc only with --allow-all. Undefined when the process is gone or
  * `ps` is missing.

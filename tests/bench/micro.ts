@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Part (d) of the benchmark: runs `deno bench --json` on tests/bench/micro_bench.ts in a child
+ * process with no permissions at all and reads back each bench's mean, p75 and p99 time per
+ * operation, or the error it threw.
+ */
 import { resolve } from "node:path";
 
 /** One `Deno.bench` result. */

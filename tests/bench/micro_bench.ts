@@ -1,4 +1,5 @@
 /**
+ * @module
  * Micro-benchmarks of the request path's building blocks. The orchestrator (run.ts) runs this
  * file with `deno bench --json`; by hand (no permissions needed: the store is in memory):
  *

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The kept-alive HTTPS stall, reproduced: `deno run -A tests/bench/nagle_repro.ts [--rounds N]`.
  *
  * A bare `Deno.serve` over TLS answers bodies of 100, 1,000 and 20,000 bytes as a string (the

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The command line of `deno task bench`: its usage text and the parsing of its flags (quick run,
+ * rounds, durations, connections, log level, where the JSON goes) into typed settings, with a
+ * one-line error for a bad value.
+ */
 import { parseArgs } from "node:util";
 
 /** Settings of one benchmark run, from the command line. */

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Waiting for a server under benchmark to come up: polls a URL until it answers the status that
+ * means "up" and returns the time of that first answer, failing on a timeout, on another status or
+ * when the server process exits. Part (e) times start-up with it.
+ */
 import { waitFor } from "../helpers/wait.ts";
 
 /** Settings of {@linkcode waitForStatus}. */

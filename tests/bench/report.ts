@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The benchmark's report: the figures of one run as the JSON written to tests/bench/results.json,
+ * each checked against its target in tests/bench/targets.ts, and the text table `deno task bench`
+ * prints, part by part. It renders only; it measures nothing.
+ */
 import type { FloodResult } from "./flood.ts";
 import type { HashCeiling } from "./hash_ceiling.ts";
 import type { HelloAnswer, HelloLoad } from "./hello_load.ts";

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The benchmark suite: `deno task bench [--quick] [--rounds N] [--out PATH]`.
  *
  * In one run it measures (a) GET /hello under wrk load against two bare `Deno.serve` ceilings,

@@ -1,15 +1,15 @@
-import { HAPROXY, startProxy } from "../helpers/haproxy.ts";
-import { openSlowClients, type SlowKind } from "../helpers/slow_clients.ts";
-import type { Fixture } from "./fixture.ts";
-import { login } from "./fixture.ts";
-import { runWrk, type WrkResult } from "./wrk.ts";
-
 /**
+ * @module
  * Part (g): many slow connections held open, as an attacker would (connections that never finish
  * the TLS handshake or the request head), from many loopback source addresses; meanwhile a new
  * client logs in and calls /hello. Measured against HAProxy with the defaults of src/deploy/haproxy.cfg in
  * front of our server, and against our server alone; also what the proxy costs GET /hello.
  */
+import { HAPROXY, startProxy } from "../helpers/haproxy.ts";
+import { openSlowClients, type SlowKind } from "../helpers/slow_clients.ts";
+import type { Fixture } from "./fixture.ts";
+import { login } from "./fixture.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** The kinds of slow connection opened, in equal numbers. */
 export const SLOW_BENCH_KINDS: readonly SlowKind[] = [

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Part (e) of the benchmark: start-up of our server as the `serve` task runs it, timed from spawn
+ * to the first HTTPS answer (a 401 to GET /hello without a token) over several starts after one
+ * that only warms the caches, with the resident memory right after that answer.
+ */
 import { freePort } from "../helpers/process.ts";
 import { type Fixture, startOurServer } from "./fixture.ts";
 import { readRssMiB } from "./memory.ts";

@@ -1,3 +1,9 @@
+/**
+ * @module
+ * The little statistics the benchmark uses on its rounds: mean, median and rounding of figures that
+ * are written out, each NaN for no values.
+ */
+
 /** Arithmetic mean; NaN for no values. */
 export function mean(values: number[]): number {
   if (values.length === 0) return NaN;

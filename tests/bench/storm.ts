@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Part (c) of the benchmark: GET /hello under wrk alone, then again while a second wrk keeps logins
+ * running (each a full PBKDF2 hash), to show how much a login storm costs the requests that only
+ * carry a token.
+ */
 import { runLogins } from "./login_load.ts";
 import { isClean, runWrk, type WrkResult } from "./wrk.ts";
 

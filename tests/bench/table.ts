@@ -1,3 +1,9 @@
+/**
+ * @module
+ * Plain-text tables for the benchmark's report: a header, a rule and rows, each column padded to
+ * its widest cell and aligned left or right.
+ */
+
 /** Column alignment of {@linkcode renderTable}. */
 export type Align = "left" | "right";
 

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * The figures the benchmark aims for, part by part (shares of the ceilings, latencies, start-up
+ * time, memory, the flood and slow-client limits), and the check of one figure against its target.
+ * Targets are printed as PASS or MISS, never asserted.
+ */
+
 /** The figures the suite aims for; printed as PASS or MISS, never asserted. */
 export const TARGETS = {
   /** (a) Our /hello throughput as a share of each bare ceiling. */

@@ -1,4 +1,5 @@
 /**
+ * @module
  * Part (i) of the benchmark: client_credentials grants per second from this service's
  * `POST /oauth/token` and from panva's oidc-provider (pinned in deno.json), both over HTTPS with
  * the fixture's certificate, under wrk (16 connections), in alternating rounds.

@@ -1,3 +1,10 @@
+/**
+ * @module
+ * wrk, the load generator of the benchmark: runs it with `--latency` (it does not verify
+ * certificates, as a load generator need not), parses its report into requests per second, latency
+ * percentiles, non-2xx answers and socket errors, and writes the Lua scripts that POST JSON bodies.
+ */
+
 /** Latency figures of one wrk run, in milliseconds. */
 export interface WrkLatency {
   avg: number;

@@ -1,3 +1,9 @@
+/**
+ * Two `serve` processes on one database (a SQLite file or a PostgreSQL database), with the test's
+ * own connection to it, for tests of what several instances see of one another's changes.
+ *
+ * @module
+ */
 import assert from "node:assert/strict";
 import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
@@ -9,13 +15,6 @@ import { ServerProcess } from "./process.ts";
 import { testCertificate, writeTlsFiles } from "./tls.ts";
 import { randomRefreshToken, sha256Hex } from "./refresh_tokens.ts";
 import { waitFor } from "./wait.ts";
-
-/**
- * Two `serve` processes on one database (a SQLite file or a PostgreSQL database), with the test's
- * own connection to it, for tests of what several instances see of one another's changes.
- *
- * @module
- */
 
 /** How long a change made through one instance (or the CLI) may take to reach the others. */
 export const SYNC_DEADLINE_MS = 3000;

@@ -1,6 +1,3 @@
-import net from "node:net";
-import tls from "node:tls";
-
 /**
  * Slow and idle clients, as an attacker would hold them open: real sockets from a chosen
  * loopback source address (127.0.0.2, 127.0.0.3 … are all local on Linux), each recording when
@@ -8,6 +5,8 @@ import tls from "node:tls";
  *
  * @module
  */
+import net from "node:net";
+import tls from "node:tls";
 
 /**
  * What a slow connection does:
