@@ -9,6 +9,7 @@ import { CLIENTS_COMMAND } from "../src/cli/clients.ts";
 import { KEYS_COMMAND } from "../src/cli/keys.ts";
 import { USER_COMMAND } from "../src/cli/user.ts";
 import { CLIENT_COMMAND } from "../src/client.ts";
+import { ENV_VARIABLES } from "../src/config_environment.ts";
 import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli } from "./helpers/process.ts";
@@ -152,4 +153,26 @@ Deno.test("an argument that begins with one dash, as one key id in 32 does, is r
   );
   const help = parseCommandLine(KEYS_COMMAND, ["revoke", "-h"]);
   assert.match(help.help ?? "", /keys revoke/);
+});
+
+Deno.test("the main help and serve's help name the file whose configuration table lists every variable", async () => {
+  await withTempDir(async (dir) => {
+    const root = new URL("..", import.meta.url);
+    const helps = await Promise.all([runCli(["--help"], { cwd: dir }), runCli(["serve", "-h"])]);
+    for (const { code, stdout } of helps) {
+      assert.equal(code, 0, stdout);
+      const named = [
+        ...new Set(
+          [...stdout.replaceAll("\n", " ").matchAll(/[\w/]*README\.md/g)].map((m) => m[0]),
+        ),
+      ];
+      assert.deepEqual(named, ["src/README.md"], stdout);
+      const readme = await Deno.readTextFile(new URL(named[0], root));
+      const table = readme.slice(readme.indexOf("\n## Configuration\n"));
+      assert.ok(table.length < readme.length, `${named[0]} has a Configuration section`);
+      for (const variable of ENV_VARIABLES) {
+        assert.ok(table.includes(`\`${variable}\``), `${named[0]} describes ${variable}`);
+      }
+    }
+  });
 });
