@@ -4,15 +4,18 @@
  * new option or subcommand is checked here without editing this file.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CERTS_COMMAND } from "../src/cli/certs.ts";
 import { CLIENTS_COMMAND } from "../src/cli/clients.ts";
 import { KEYS_COMMAND } from "../src/cli/keys.ts";
 import { USER_COMMAND } from "../src/cli/user.ts";
 import { CLIENT_COMMAND } from "../src/client.ts";
+import { COMPILE_COMMAND } from "../src/deploy/compile.ts";
 import { ENV_VARIABLES } from "../src/config_environment.ts";
 import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
-import { assertUsageError, CLIENT, type CliResult, runCli } from "./helpers/process.ts";
+import { assertUsageError, CLIENT, type CliResult, runCli, runProgram } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** The commands of src/main.ts. */
@@ -174,5 +177,44 @@ Deno.test("the main help and serve's help name the file whose configuration tabl
         assert.ok(table.includes(`\`${variable}\``), `${named[0]} describes ${variable}`);
       }
     }
+  });
+});
+
+/** The files a task needs to run: linked from the project into a directory of its own. */
+const PROJECT_FILES = ["deno.json", "deno.lock", "src", "tests"];
+
+/**
+ * Runs `fn` in a temporary directory holding links to the project's files, where
+ * `deno task` runs the project's tasks and anything they write stays in that directory.
+ */
+async function withProjectLinks(fn: (dir: string) => Promise<void>): Promise<void> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  await withTempDir(async (dir) => {
+    for (const name of PROJECT_FILES) await Deno.symlink(join(root, name), join(dir, name));
+    await fn(dir);
+    const left = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+    assert.deepEqual(left, [...PROJECT_FILES].sort(), "nothing was written");
+  });
+}
+
+/** Runs `deno task NAME ARGS` in `dir`, without Deno's line naming the task. */
+function runTask(dir: string, name: string, args: string[]): Promise<CliResult> {
+  return runProgram(Deno.execPath(), ["task", "-q", name, ...args], { cwd: dir });
+}
+
+Deno.test("deno task compile --help and -h print its usage and exit 0 without building, and wrong arguments print its usage line and exit 2", async () => {
+  await withProjectLinks(async (dir) => {
+    for (const flag of ["--help", "-h"]) {
+      const { code, stdout, stderr } = await runTask(dir, "compile", [flag]);
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, "");
+      assert.ok(stdout.startsWith(`Usage: ${usageLine(COMPILE_COMMAND)}\n`), stdout);
+      assert.match(stdout, /DENORT_BIN/);
+    }
+    const usage = `Usage: ${usageLine(COMPILE_COMMAND)} (--help for more)`;
+    const bogus = await runTask(dir, "compile", ["--bogus"]);
+    assert.equal(assertUsageError(bogus, /^Error: Unknown option "--bogus"$/), usage);
+    const extra = await runTask(dir, "compile", ["out"]);
+    assert.equal(assertUsageError(extra, /^Error: Unexpected argument "out"$/), usage);
   });
 });
