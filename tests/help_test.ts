@@ -16,6 +16,7 @@ import { ENV_VARIABLES } from "../src/config_environment.ts";
 import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli, runProgram } from "./helpers/process.ts";
+import { BENCH_COMMAND } from "./bench/options.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** The commands of src/main.ts. */
@@ -216,5 +217,30 @@ Deno.test("deno task compile --help and -h print its usage and exit 0 without bu
     assert.equal(assertUsageError(bogus, /^Error: Unknown option "--bogus"$/), usage);
     const extra = await runTask(dir, "compile", ["out"]);
     assert.equal(assertUsageError(extra, /^Error: Unexpected argument "out"$/), usage);
+  });
+});
+
+Deno.test("deno task bench --help prints its usage and every option, and wrong arguments print its usage line and exit 2, before any benchmark runs", async () => {
+  await withProjectLinks(async (dir) => {
+    for (const flag of ["--help", "-h"]) {
+      const { code, stdout, stderr } = await runTask(dir, "bench", [flag]);
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, "");
+      assert.ok(stdout.startsWith(`Usage: ${usageLine(BENCH_COMMAND)}\n`), stdout);
+      for (const option of optionsOf(BENCH_COMMAND)) {
+        assert.ok(stdout.includes(`--${option.name}${option.value ? ` ${option.value}` : ""}`));
+      }
+    }
+    const usage = `Usage: ${usageLine(BENCH_COMMAND)} (--help for more)`;
+    const wrong: [string[], RegExp][] = [
+      [["--bogus"], /^Error: Unknown option "--bogus"$/],
+      [["--quick", "extra"], /^Error: Unexpected argument "extra"$/],
+      [["--rounds", "0"], /^Error: --rounds must be a whole number from 1 to 50, not "0"$/],
+      [["--log-level", "loud"], /^Error: --log-level must be one of debug, info, warn, error/],
+    ];
+    const results = await Promise.all(wrong.map(([args]) => runTask(dir, "bench", args)));
+    for (const [i, [args, message]] of wrong.entries()) {
+      assert.equal(assertUsageError(results[i], message), usage, args.join(" "));
+    }
   });
 });
