@@ -17,7 +17,8 @@ import { SERVE_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli, runProgram } from "./helpers/process.ts";
 import { BENCH_COMMAND } from "./bench/options.ts";
-import { withTempDir } from "./helpers/temp_dir.ts";
+import { DENO_TASKS } from "./dev_tasks.ts";
+import { tempDir, withTempDir } from "./helpers/temp_dir.ts";
 
 /** The commands of src/main.ts. */
 const MAIN_COMMANDS = [SERVE_COMMAND, CERTS_COMMAND, USER_COMMAND, KEYS_COMMAND, CLIENTS_COMMAND];
@@ -242,5 +243,56 @@ Deno.test("deno task bench --help prints its usage and every option, and wrong a
     for (const [i, [args, message]] of wrong.entries()) {
       assert.equal(assertUsageError(results[i], message), usage, args.join(" "));
     }
+  });
+});
+
+/** Every task deno.json defines, by name. */
+const TASK_NAMES = Object.keys(
+  JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks,
+);
+
+Deno.test("every task in deno.json answers --help and -h with a usage of its own and exits 0, without running", async () => {
+  await withProjectLinks(async (dir) => {
+    const cases = TASK_NAMES.flatMap((name) => [[name, "--help"], [name, "-h"]]);
+    const results: CliResult[] = [];
+    for (let i = 0; i < cases.length; i += PARALLEL) {
+      const batch = cases.slice(i, i + PARALLEL);
+      results.push(...await Promise.all(batch.map(([name, flag]) => runTask(dir, name, [flag]))));
+    }
+    for (const [i, [name, flag]] of cases.entries()) {
+      const { code, stdout, stderr } = results[i];
+      const what = `deno task ${name} ${flag}`;
+      assert.equal(code, 0, `${what}: ${stderr}`);
+      assert.equal(stderr, "", what);
+      assert.match(stdout, /^Usage: deno task \S/, `${what}:\n${stdout}`);
+      // Ours, not Deno's help of the tool the task runs (some 14 KB for deno test).
+      assert.ok(stdout.includes(`deno task ${name}`), `${what} names the task:\n${stdout}`);
+      assert.ok(stdout.length < 4000, `${what}: ${stdout.length} characters`);
+    }
+  });
+});
+
+Deno.test("the tasks that run deno's tools print their own help, pass a test file and --filter on to deno test, and check refuses arguments", async () => {
+  for (const [name, task] of Object.entries(DENO_TASKS)) {
+    assert.ok(TASK_NAMES.includes(name), `deno.json runs ${name}`);
+    const help = parseCommandLine(task.spec, ["--help"]);
+    assert.match(help.help ?? "", new RegExp(`^Usage: deno task ${name}\\b`));
+  }
+  await withProjectLinks(async (dir) => {
+    await using probes = await tempDir("auth-api-probe-");
+    const probe = join(probes.path, "probe_test.ts");
+    await Deno.writeTextFile(
+      probe,
+      'Deno.test("first probe", () => {});\nDeno.test("second probe", () => {});\n',
+    );
+    const ran = await runTask(dir, "test", [probe, "--filter", "second"]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /second probe \.\.\. ok/);
+    assert.doesNotMatch(ran.stdout, /first probe/);
+    assert.match(ran.stdout, /1 passed .* 1 filtered out/);
+
+    const usage = `Usage: ${usageLine(DENO_TASKS.check.spec)} (--help for more)`;
+    const extra = await runTask(dir, "check", ["src"]);
+    assert.equal(assertUsageError(extra, /^Error: Unexpected argument "src"$/), usage);
   });
 });
