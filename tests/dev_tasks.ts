@@ -70,7 +70,7 @@ export const DENO_TASKS: Readonly<Record<string, DenoTask>> = {
       name: "test",
       args: ["[FILE ...]"],
       summary:
-        "Run the tests over real HTTPS: every file under tests/, or the FILEs named. They need PostgreSQL, HAProxy, Chromium, curl, jq, Python and promtool, and take about 10 minutes on 2 cores.",
+        "Run the tests over real HTTPS: every file under tests/, or the FILEs named. They drive the programs README.md lists (PostgreSQL, HAProxy, Chromium, curl, jq, Python, Prometheus, …) and take about 10 minutes on 2 cores.",
       details: [
         "Any other argument goes to deno test as it is (--fail-fast, --parallel, …; deno test --help lists them). Details: tests/README.md.",
       ],
