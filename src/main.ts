@@ -38,7 +38,7 @@ async function mainHelp(): Promise<string> {
     name: "",
     summary: ABOUT,
     details: [
-      "The compiled binary takes the same commands: bin/auth-api COMMAND. Run a command with --help for its options and subcommands; configuration comes from environment variables (README.md). deno task client runs the example client (deno task client --help).",
+      "The compiled binary takes the same commands: bin/auth-api COMMAND. Run a command with --help for its options and subcommands; configuration comes from environment variables, each with its default in src/README.md (Configuration). deno task client runs the example client (deno task client --help).",
     ],
     commands,
   });

@@ -12,7 +12,7 @@ import type { CommandSpec } from "./usage.ts";
 export const SERVE_COMMAND: CommandSpec = {
   name: "serve",
   summary:
-    "Serve the API over HTTPS, configured by environment variables (see README.md); deno task start runs serve --dev",
+    "Serve the API over HTTPS, configured by environment variables (each with its default in src/README.md, Configuration); deno task start runs serve --dev",
   details: [`Environment: ${ENV_VARIABLES.join(", ")}.`],
   options: [
     {

@@ -28,10 +28,10 @@ const BOOT = [
   "serve_command.ts",
   "router.ts",
 ];
-/** Programs run from the command line: nothing imports them. */
 /** What reads the Config without putting the service together: commands and start-up checks. */
 const CONFIG_READERS = ["cli/", "check.ts", "dev.ts", "file_permissions.ts"];
-const ENTRY_POINTS = ["main.ts", "client.ts"];
+/** Programs run from the command line: nothing imports them. */
+const ENTRY_POINTS = ["main.ts", "client.ts", "deploy/compile.ts"];
 /** The SQLite store backend, as one file today or a folder of per-part files. */
 const SQLITE = ["store/sqlite.ts", "store/sqlite/"];
 /** The PostgreSQL store backend, as one file today or a folder of per-part files. */

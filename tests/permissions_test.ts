@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COMPILE_ARGS } from "../src/deploy/compile.ts";
 import { ENV_VARIABLES, POSTGRES_CLIENT_VARIABLES } from "../src/config_environment.ts";
 import { runCli, runProgram, taskFlags } from "./helpers/process.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -22,15 +23,24 @@ const TASKS = CONFIG.tasks;
 
 /**
  * The permission flags of a task, as flag → value ("" for a flag without a list), with a named
- * set (`-P=NAME`) written out as the flags it stands for.
+ * set (`-P=NAME`) written out as the flags it stands for; for `compile`, those it gives
+ * `deno compile`, which the binary keeps.
  */
 function permissions(task: string): Map<string, string> {
+  return permissionFlags(
+    task,
+    task === "compile" ? COMPILE_ARGS : TASKS[task].command.split(/\s+/),
+  );
+}
+
+/** The permission flags among `words`, a command line of `task`, as {@linkcode permissions}. */
+function permissionFlags(task: string, words: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
   const add = (flag: string, value: string) => {
     assert.ok(!flags.has(flag), `${task}: ${flag} is given twice`);
     flags.set(flag, value);
   };
-  for (const word of TASKS[task].command.split(/\s+/)) {
+  for (const word of words) {
     const set = /^(?:-P|--permission-set)=(.+)$/.exec(word);
     if (set) {
       assert.ok(set[1] in CONFIG.permissions, `${task}: no permission set "${set[1]}"`);
@@ -75,6 +85,11 @@ Deno.test("the service's tasks and the compiled binary allow only certs/, data/ 
     "--allow-read": "certs",
     "--allow-write": "certs",
   });
+  // The compile task itself only runs deno compile and cleans up a bin/ left empty.
+  assert.deepEqual(
+    Object.fromEntries(permissionFlags("compile", TASKS.compile.command.split(/\s+/))),
+    { "--allow-run": "", "--allow-read": "bin", "--allow-write": "bin" },
+  );
   const client = permissions("client");
   assert.equal(client.get("--allow-env"), "API_URL,API_PASSWORD");
   assert.equal(client.has("--allow-write"), false);

@@ -18,6 +18,7 @@
 import { decodeJwt } from "jose";
 import { dirname, resolve } from "node:path";
 import { MIN_PBKDF2_ITERATIONS } from "../../src/auth/accounts/passwords.ts";
+import { runProgram } from "../../src/usage.ts";
 import { freePort, type ServerProcess } from "../helpers/process.ts";
 import {
   createFixture,
@@ -36,7 +37,7 @@ import { measureFlood } from "./flood.ts";
 import { describeMachine } from "./machine.ts";
 import { readRssMiB, sampleMemory } from "./memory.ts";
 import { runMicroBenchmarks } from "./micro.ts";
-import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
+import { type BenchOptions, parseBenchArgs } from "./options.ts";
 import { waitForStatus } from "./poll.ts";
 import { type BenchReport, evaluateTargets, renderReport } from "./report.ts";
 import { measureSlowClients } from "./slow.ts";
@@ -61,15 +62,10 @@ const TOKEN_CONNECTIONS = 16;
 const NO_BUDGET = "1000000000";
 
 async function main(args: string[]): Promise<number> {
-  let options: BenchOptions;
-  try {
-    options = parseBenchArgs(args, DEFAULT_OUT);
-  } catch (error) {
-    console.error(`Error: ${(error as Error).message}; run with --help`);
-    return 2;
-  }
-  if (options.help) {
-    console.log(USAGE);
+  // Wrong arguments throw a UsageError: runProgram prints its error and usage lines, exit 2.
+  const options = parseBenchArgs(args, DEFAULT_OUT);
+  if (options.help !== undefined) {
+    console.log(options.help);
     return 0;
   }
   const wrk = await wrkVersion();
@@ -446,6 +442,4 @@ function progress(message: string): void {
   console.error(`bench: ${message}`);
 }
 
-if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
-}
+if (import.meta.main) await runProgram(() => main(Deno.args));
