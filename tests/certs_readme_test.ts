@@ -1,4 +1,5 @@
 /**
+ * @module
  * The certificate commands of src/cli/README.md ("Certificates"), run as written by bash in a
  * checkout of their own (the project's deno.json, deno.lock and src/ linked into a temporary
  * directory): the fenced `deno task certs` line, then `deno task certs --dir certs/api` and the

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The OAuth 2.0 curl example of src/handlers/README.md, run as written by bash from top to
  * bottom, with the variables the README says it assumes (`C`, `U`, `RS_SECRET`), against the real
  * server started as the README's five-minute path starts it (user1, a resource server allowed to
