@@ -7,6 +7,7 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { RefreshFamilyRecord, RefreshTokenRecord, TokenStore } from "../../store/tokens.ts";
+import { requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
@@ -140,14 +141,16 @@ export class RefreshFamilies {
   /**
    * Exchanges a refresh token for a new pair. `client` is the client of an OAuth request; without
    * it (the `/refresh` endpoint, which takes no client credentials) only tokens of public clients
-   * are accepted. A replayed token, or one presented by another client, revokes its family. A
-   * family bound to a DPoP key refreshes only with a proof of that key (`jkt`, RFC 9449 §5);
+   * are accepted; a `client` that may not use the refresh token grant is refused before the
+   * token is looked at. A replayed token, or one presented by another client, revokes its family.
+   * A family bound to a DPoP key refreshes only with a proof of that key (`jkt`, RFC 9449 §5);
    * with `jkt`, the new access token is bound to that key.
    */
   async refresh(
     refreshToken: string,
     request: { client?: ClientIdentity; scope?: string; origin?: Origin; jkt?: string } = {},
   ): Promise<TokenPair> {
+    if (request.client) requireGrant(request.client, "refresh_token");
     if (!isSecretShaped(refreshToken)) throw invalidGrant("Invalid refresh token");
     const tokenHash = await sha256Hex(refreshToken);
     const nextToken = randomSecret();
