@@ -208,7 +208,7 @@ export class RefreshFamilies {
       case "reused":
         this.#revocations.remember(result.revocation);
         this.#events.record({ event: "refresh_reuse_detected", ...about }, request.origin);
-        throw invalidGrant("Refresh token was already used; the session has been revoked");
+        throw invalidGrant("Refresh token was already used; its refresh family has been revoked");
       case "revoked":
         this.#events.record(
           { event: "refresh_refused", ...about, reason: "revoked" },
