@@ -1,4 +1,4 @@
-import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { Passwords } from "../../src/auth/accounts/passwords.ts";
 import { mean, median } from "./stats.ts";
 
 /** The most logins per second the password hash allows on this machine. */
@@ -33,7 +33,7 @@ export async function measureHashCeiling(
   iterations: number,
   { sequential = 8, batches = 2 }: { sequential?: number; batches?: number } = {},
 ): Promise<HashCeiling> {
-  const hasher = new PasswordHasher(iterations);
+  const hasher = new Passwords(iterations);
   await hasher.hash("warm-up");
   const times: number[] = [];
   for (let i = 0; i < sequential; i++) {

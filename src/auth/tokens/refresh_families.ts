@@ -12,7 +12,7 @@ import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../client
 import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
-import type { RevocationList } from "./revocations.ts";
+import type { Revocations } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import {
@@ -53,7 +53,7 @@ export interface RefreshFamilyOptions {
 export interface RefreshFamilyDeps {
   store: TokenStore;
   tokens: AccessTokens;
-  revocations: RevocationList;
+  revocations: Revocations;
   clients: ClientRegistry;
   /** Where refreshes, replays, logouts and revocations are reported. */
   events?: SecurityEvents;
@@ -73,7 +73,7 @@ export interface RefreshFamilyDeps {
 export class RefreshFamilies {
   #store: TokenStore;
   #tokens: AccessTokens;
-  #revocations: RevocationList;
+  #revocations: Revocations;
   #clients: ClientRegistry;
   #events: SecurityEvents;
   readonly options: Readonly<RefreshFamilyOptions>;
