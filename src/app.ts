@@ -15,11 +15,11 @@ import { SignInFlow } from "./auth/sign_in/flow.ts";
 import type { IdTokens } from "./auth/sign_in/id_tokens.ts";
 import type { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import type { PushedRequests } from "./auth/sign_in/pushed_requests.ts";
-import { SignOutFlow } from "./auth/sign_in/sign_out.ts";
+import { SignOut } from "./auth/sign_in/sign_out.ts";
 import type { AccessClaims, AccessTokens } from "./auth/tokens/access_tokens.ts";
 import type { DpopProofs } from "./auth/tokens/dpop_proofs.ts";
 import type { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
-import type { KeyRing } from "./auth/tokens/signing_keys.ts";
+import type { SigningKeys } from "./auth/tokens/signing_keys.ts";
 import type { Config, PublicIdentity } from "./config.ts";
 import { createErrorAnswers } from "./error_answers.ts";
 import { createAuthorizeHandler } from "./handlers/authorize.ts";
@@ -100,7 +100,7 @@ export interface AppDeps {
   config: Config;
   identity: PublicIdentity;
   logger: Logger;
-  keys: KeyRing;
+  keys: SigningKeys;
   tokens: AccessTokens;
   passwordLogin: PasswordLogin;
   families: RefreshFamilies;
@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): ServeHandler {
     parRequired: config.parRequired,
     passkeys: signIn.passkeys,
   });
-  const signOutFlow = new SignOutFlow({ ...signIn, clients });
+  const signOutFlow = new SignOut({ ...signIn, clients });
   const pages = { issuer: identity.issuer, wording: answers, bodyLimits };
   const page = { errors: "page" } as const;
   const accountSettings = new AccountSettings({ ...signIn, sessions: signIn.accountSessions });

@@ -5,7 +5,7 @@
  * writing: the store is opened read-only, never created or migrated. For deploy pipelines.
  * Never prints a secret.
  */
-import { PasswordHasher } from "./auth/accounts/passwords.ts";
+import { Passwords } from "./auth/accounts/passwords.ts";
 import { loadTlsFiles } from "./certs/load.ts";
 import { unixNow } from "./clock.ts";
 import { type Config, configWarnings, urlHost } from "./config.ts";
@@ -42,7 +42,7 @@ export async function checkConfiguration(config: Config): Promise<string[]> {
       contents = `${pendingMigrations} migration(s) pending`;
       keys = describeKeys(config, []);
     } else {
-      if (!config.dev) await refuseDemoUsers(store, new PasswordHasher(config.passwordIterations));
+      if (!config.dev) await refuseDemoUsers(store, new Passwords(config.passwordIterations));
       const users = (await store.listUsers()).length;
       if (users === 0) warnings.push(NO_USERS);
       contents = `${users} user(s)`;

@@ -4,7 +4,7 @@
  * tutorial's demo users, so that the quick start works on a fresh clone. The demo users are
  * marked in the store, and `serve` without `--dev` refuses to start while any exist.
  */
-import type { PasswordHasher } from "./auth/accounts/passwords.ts";
+import type { Passwords } from "./auth/accounts/passwords.ts";
 import { DEFAULT_CERT_DIR, DEFAULT_TLS_CERT, DEFAULT_TLS_KEY } from "./certs/default_paths.ts";
 import type { Config } from "./config.ts";
 import { exists } from "./files.ts";
@@ -43,7 +43,7 @@ export class DemoUsersError extends Error {
  */
 export async function seedDemoUsers(
   store: AccountStore,
-  hasher: PasswordHasher,
+  hasher: Passwords,
   logger: Logger,
 ): Promise<void> {
   const created: string[] = [];
@@ -67,7 +67,7 @@ export async function seedDemoUsers(
  * those marked as such, and (in stores seeded before they were marked) the tutorial's names
  * that still have the tutorial's passwords.
  */
-export async function refuseDemoUsers(store: AccountStore, hasher: PasswordHasher): Promise<void> {
+export async function refuseDemoUsers(store: AccountStore, hasher: Passwords): Promise<void> {
   const found = new Set(await store.listDemoUsers());
   for (const [name, password] of Object.entries(DEMO_USERS)) {
     if (found.has(name)) continue;

@@ -5,7 +5,7 @@
  * exit 2, before anything is opened. It reads the environment once and prints an expected error
  * as one line, without a stack.
  */
-import { PasswordHasher } from "./auth/accounts/passwords.ts";
+import { Passwords } from "./auth/accounts/passwords.ts";
 import { createAuditTrail } from "./audit.ts";
 import { CertificateError } from "./certs/errors.ts";
 import { CLIENTS_COMMAND, clientsCommand } from "./cli/clients.ts";
@@ -87,7 +87,7 @@ async function main(args: string[]): Promise<number> {
       const events = createAuditTrail(createLogger("info", (line) => console.error(line)));
       try {
         if (command === "user") {
-          const hasher = new PasswordHasher(config.passwordIterations);
+          const hasher = new Passwords(config.passwordIterations);
           await userCommand(rest, { store, hasher, events });
         } else if (command === "keys") {
           await keysCommand(rest, { store, config, events });
@@ -133,7 +133,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     warn: (message) => logger.log("warn", message),
   });
   try {
-    const hasher = new PasswordHasher(config.passwordIterations);
+    const hasher = new Passwords(config.passwordIterations);
     if (config.dev) await seedDemoUsers(store, hasher, logger);
     else await refuseDemoUsers(store, hasher);
     const empty = (await store.listUsers()).length === 0;

@@ -17,12 +17,12 @@ import { Consents } from "./auth/sign_in/consents.ts";
 import { DeviceTokens } from "./auth/accounts/device_tokens.ts";
 import { IdTokenKeys, IdTokens } from "./auth/sign_in/id_tokens.ts";
 import { withOpenIdScopes } from "./auth/scopes.ts";
-import { KeyRing } from "./auth/tokens/signing_keys.ts";
+import { SigningKeys } from "./auth/tokens/signing_keys.ts";
 import { PasswordLogin } from "./auth/accounts/password_login.ts";
-import { PasswordHasher } from "./auth/accounts/passwords.ts";
+import { Passwords } from "./auth/accounts/passwords.ts";
 import { PendingRequests } from "./auth/sign_in/pending_requests.ts";
 import { PushedRequests } from "./auth/sign_in/pushed_requests.ts";
-import { RevocationList } from "./auth/tokens/revocations.ts";
+import { Revocations } from "./auth/tokens/revocations.ts";
 import { RefreshFamilies } from "./auth/tokens/refresh_families.ts";
 import { LoginThrottle } from "./auth/accounts/throttle.ts";
 import { SecondFactors } from "./auth/accounts/second_factors.ts";
@@ -86,7 +86,7 @@ export interface RunningServer extends AsyncDisposable {
 
 /** Services that tests may replace. */
 export interface ServerOverrides {
-  hasher?: PasswordHasher;
+  hasher?: Passwords;
   store?: Store;
 }
 
@@ -101,11 +101,11 @@ interface Services {
   /** Whether the store answers, for readiness and the metrics. */
   storeHealth: StoreHealth;
   metrics?: Metrics;
-  keys: KeyRing;
+  keys: SigningKeys;
   idTokenKeys: IdTokenKeys;
-  revocations: RevocationList;
+  revocations: Revocations;
   devices: DeviceTokens;
-  hasher: PasswordHasher;
+  hasher: Passwords;
   /** The DPoP nonces every instance makes and accepts alike. */
   dpopNonces: DpopNonces;
   /** Stops the background work and closes the store. */
@@ -219,19 +219,19 @@ async function openServices(
   const store = metrics ? metrics.measureStore(opened) : opened;
   const onSyncError = (error: unknown) =>
     logger.log("warn", "Cannot read the store", { error: String(error) });
-  let keys: KeyRing | undefined;
-  let revocations: RevocationList | undefined;
+  let keys: SigningKeys | undefined;
+  let revocations: Revocations | undefined;
   let devices: DeviceTokens;
   let idTokenKeys: IdTokenKeys;
   let dpopNonces: DpopNonces;
   try {
-    keys = await KeyRing.open(store, {
+    keys = await SigningKeys.open(store, {
       secret: config.jwtSecret,
       alg: config.jwtAlg,
       refreshIntervalMs: SYNC_INTERVAL_MS,
       onRefreshError: onSyncError,
     });
-    revocations = await RevocationList.open(store, {
+    revocations = await Revocations.open(store, {
       syncIntervalMs: SYNC_INTERVAL_MS,
       onSyncError,
     });
@@ -255,7 +255,7 @@ async function openServices(
     store.pruneExpired(unixNow()).catch(onSyncError);
   }, PRUNE_INTERVAL_MS);
   Deno.unrefTimer(pruning);
-  const hasher = overrides.hasher ?? new PasswordHasher(config.passwordIterations);
+  const hasher = overrides.hasher ?? new Passwords(config.passwordIterations);
   // Runs in the background; the first unknown-user login awaits it.
   hasher.prepare(
     store.countPasswordIterations().catch((error) => {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { newClientRecord } from "../src/auth/clients/registration.ts";
 import { ClientRegistry } from "../src/auth/clients/registry.ts";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { SigningKeys } from "../src/auth/tokens/signing_keys.ts";
 import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
 import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
@@ -22,7 +22,7 @@ const CLIENT_SECRET = "s".repeat(32);
 
 async function tokenService(): Promise<AccessTokens & AsyncDisposable> {
   const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const tokens = new AccessTokens(keys, {
     issuer: "https://issuer.test",
     audience: "https://api.test",

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { Passwords } from "../src/auth/accounts/passwords.ts";
 import { NO_USERS } from "../src/check.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import {
@@ -63,7 +63,7 @@ async function postLogin(url: string, client: Deno.HttpClient, username: string,
 
 Deno.test("user add, list, passwd and remove manage an account with the password from stdin", async () => {
   await withTempDir(async (dir) => {
-    const hasher = new PasswordHasher();
+    const hasher = new Passwords();
     const added = await cli(dir, ["user", "add", "alice"], { stdin: "correct horse battery\n" });
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /Added user "alice"/);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { Passwords } from "../src/auth/accounts/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
@@ -87,7 +87,7 @@ Deno.test("serve refuses to start while the demo users of deno task start exist,
 
 Deno.test("serve refuses a store seeded before demo users were marked while a demo name keeps its tutorial password", async () => {
   await withTempDir(async (dir) => {
-    const hasher = new PasswordHasher();
+    const hasher = new Passwords();
     const store = await SqliteStore.open(join(dir, "data/auth.db"));
     try {
       // As an older `deno task start` left them: no mark.

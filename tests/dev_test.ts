@@ -5,7 +5,7 @@
  * is kept, and several instances seeding one store at once make each user once without failing.
  */
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { Passwords } from "../src/auth/accounts/passwords.ts";
 import { DEMO_USERS, seedDemoUsers } from "../src/dev.ts";
 import { createLogger } from "../src/log.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
@@ -32,7 +32,7 @@ async function withMemoryStore(fn: (store: SqliteStore) => Promise<void>): Promi
 
 async function verifies(
   store: SqliteStore,
-  hasher: PasswordHasher,
+  hasher: Passwords,
   name: string,
   password: string,
 ) {

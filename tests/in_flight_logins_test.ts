@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { type PasswordCheck, Passwords } from "../src/auth/accounts/passwords.ts";
 import type { ThrottleRecord } from "../src/store/store.ts";
 import { startCluster } from "./helpers/cluster.ts";
 import { CookieBrowser, registerClient } from "./helpers/oidc.ts";
@@ -153,7 +153,7 @@ Deno.test("An instance killed during its checks holds the account's places only 
   // A 1 s wait, so that the refusals while the places are held come quickly.
   await using cluster = await startCluster("sqlite", {}, { THROTTLE_IN_FLIGHT_WAIT: "1" });
   // A hash far dearer than production's, so that A is surely killed during the checks.
-  await cluster.store.addUser("worker", await new PasswordHasher(SLOW_ITERATIONS).hash(PASSWORD));
+  await cluster.store.addUser("worker", await new Passwords(SLOW_ITERATIONS).hash(PASSWORD));
   const login = (server: typeof cluster.a) =>
     cluster.call(server, "/login", { json: { username: "worker", password: PASSWORD } });
   const read = () =>

@@ -1,6 +1,6 @@
 /**
  * @module
- * The signing keys below the routes (`KeyRing` and `generateSigningKey` over SQLite): one key named
+ * The signing keys below the routes (`SigningKeys` and `generateSigningKey` over SQLite): one key named
  * by its RFC 7638 thumbprint made once even by two stores opening one file at once, rotations,
  * retirements and revocations picked up by refresh, public JWKS without private members, HS256 with
  * JWT_SECRET, and private keys read only when another key becomes current.
@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import {
   DEFAULT_SIGNING_ALG,
   generateSigningKey,
-  KeyRing,
+  SigningKeys,
 } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -20,9 +20,9 @@ import { waitFor } from "./helpers/wait.ts";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 
-Deno.test("KeyRing.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
+Deno.test("SigningKeys.open on a fresh store creates exactly one ES256 key named by its thumbprint", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const records = await store.listSigningKeys(unixNow());
   assert.equal(records.length, 1);
   const [record] = records;
@@ -65,37 +65,41 @@ Deno.test("generateSigningKey makes a distinct P-256 key whose kid is the RFC 76
   }
 });
 
-Deno.test("KeyRing.open reuses the stored key when reopened (same kid)", async () => {
+Deno.test("SigningKeys.open reuses the stored key when reopened (same kid)", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "auth.db");
     let kid: string;
     {
       await using store = disposable(await SqliteStore.open(path));
-      kid = (await KeyRing.open(store)).signingKey().kid;
-      assert.equal((await KeyRing.open(store)).signingKey().kid, kid);
+      kid = (await SigningKeys.open(store)).signingKey().kid;
+      assert.equal((await SigningKeys.open(store)).signingKey().kid, kid);
     }
     await using store = disposable(await SqliteStore.open(path));
-    const keys = await KeyRing.open(store);
+    const keys = await SigningKeys.open(store);
     assert.equal(keys.signingKey().kid, kid);
     assert.equal((await store.listSigningKeys(unixNow())).length, 1);
   });
 });
 
-Deno.test("KeyRing.open from two stores on one file at once creates only one key", async () => {
+Deno.test("SigningKeys.open from two stores on one file at once creates only one key", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "auth.db");
     await using a = disposable(await SqliteStore.open(path));
     await using b = disposable(await SqliteStore.open(path));
-    const rings = await Promise.all([KeyRing.open(a), KeyRing.open(b), KeyRing.open(a)]);
+    const rings = await Promise.all([
+      SigningKeys.open(a),
+      SigningKeys.open(b),
+      SigningKeys.open(a),
+    ]);
     const kids = new Set(rings.map((ring) => ring.signingKey().kid));
     assert.equal(kids.size, 1);
     assert.equal((await a.listSigningKeys(unixNow())).length, 1);
   });
 });
 
-Deno.test("KeyRing.refresh picks up a rotation: new signing kid, old kid verifies until it retires", async () => {
+Deno.test("SigningKeys.refresh picks up a rotation: new signing kid, old kid verifies until it retires", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const oldKid = keys.signingKey().kid;
   const now = unixNow();
   const next = await generateSigningKey(now);
@@ -117,9 +121,9 @@ Deno.test("KeyRing.refresh picks up a rotation: new signing kid, old kid verifie
   assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid).sort(), [oldKid, next.kid].sort());
 });
 
-Deno.test("KeyRing.refresh drops a key whose retirement time has passed", async () => {
+Deno.test("SigningKeys.refresh drops a key whose retirement time has passed", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const oldKid = keys.signingKey().kid;
   const now = unixNow();
   const next = await generateSigningKey(now);
@@ -129,9 +133,9 @@ Deno.test("KeyRing.refresh drops a key whose retirement time has passed", async 
   assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid), [next.kid]);
 });
 
-Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", async () => {
+Deno.test("SigningKeys with refreshIntervalMs picks up a rotation made elsewhere", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store, { refreshIntervalMs: 20 });
+  const keys = await SigningKeys.open(store, { refreshIntervalMs: 20 });
   try {
     const now = unixNow();
     const next = await generateSigningKey(now);
@@ -146,9 +150,9 @@ Deno.test("KeyRing with refreshIntervalMs picks up a rotation made elsewhere", a
   }
 });
 
-Deno.test("KeyRing.publicJwks lists public ES256 keys without private members", async () => {
+Deno.test("SigningKeys.publicJwks lists public ES256 keys without private members", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const now = unixNow();
   await store.rotateSigningKey(await generateSigningKey(now), now + 60, now);
   await keys.refresh();
@@ -165,9 +169,9 @@ Deno.test("KeyRing.publicJwks lists public ES256 keys without private members", 
   assert.ok(!JSON.stringify(jwks).includes('"d"'));
 });
 
-Deno.test("KeyRing.open with a secret is HS256: symmetric, empty publicJwks, store untouched", async () => {
+Deno.test("SigningKeys.open with a secret is HS256: symmetric, empty publicJwks, store untouched", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store, { secret: "x".repeat(32) });
+  const keys = await SigningKeys.open(store, { secret: "x".repeat(32) });
   assert.equal(keys.symmetric, true);
   assert.deepEqual(keys.publicJwks(), []);
   const { kid, alg, key } = keys.signingKey();
@@ -177,13 +181,13 @@ Deno.test("KeyRing.open with a secret is HS256: symmetric, empty publicJwks, sto
   assert.equal(keys.verificationKey("other"), undefined);
   await keys.refresh();
   assert.deepEqual(await store.listSigningKeys(unixNow()), []);
-  const other = await KeyRing.open(store, { secret: "y".repeat(32) });
+  const other = await SigningKeys.open(store, { secret: "y".repeat(32) });
   assert.notEqual(other.signingKey().kid, kid, "kid depends on the secret");
 });
 
-Deno.test("KeyRing.refresh drops a revoked key at once and signs with its replacement", async () => {
+Deno.test("SigningKeys.refresh drops a revoked key at once and signs with its replacement", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   const revokedKid = keys.signingKey().kid;
   const replacement = await generateSigningKey(unixNow());
   assert.equal(await store.revokeSigningKey(revokedKid, replacement), "current");
@@ -195,7 +199,7 @@ Deno.test("KeyRing.refresh drops a revoked key at once and signs with its replac
   assert.deepEqual(keys.publicJwks().map((jwk) => jwk.kid), [replacement.kid]);
 });
 
-Deno.test("KeyRing reads a private key only when another key becomes current, not at every refresh", async () => {
+Deno.test("SigningKeys reads a private key only when another key becomes current, not at every refresh", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
   const reads: string[] = [];
   const counting = new Proxy(store, {
@@ -210,7 +214,7 @@ Deno.test("KeyRing reads a private key only when another key becomes current, no
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  const keys = await KeyRing.open(counting);
+  const keys = await SigningKeys.open(counting);
   const first = keys.signingKey().kid;
   for (let i = 0; i < 5; i++) await keys.refresh();
   assert.deepEqual(reads, [first]);
@@ -223,7 +227,7 @@ Deno.test("KeyRing reads a private key only when another key becomes current, no
 });
 
 for (const [alg, kty, crv] of [["EdDSA", "OKP", "Ed25519"], ["RS256", "RSA", undefined]] as const) {
-  Deno.test(`generateSigningKey and KeyRing.open make ${alg} keys named by their thumbprint`, async () => {
+  Deno.test(`generateSigningKey and SigningKeys.open make ${alg} keys named by their thumbprint`, async () => {
     const record = await generateSigningKey(unixNow(), alg);
     const publicJwk = JSON.parse(record.publicJwk) as JWK;
     assert.equal(record.alg, alg);
@@ -236,17 +240,17 @@ for (const [alg, kty, crv] of [["EdDSA", "OKP", "Ed25519"], ["RS256", "RSA", und
     assert.equal(record.kid, await calculateJwkThumbprint(publicJwk, "sha256"));
 
     await using store = disposable(await SqliteStore.open(":memory:"));
-    const keys = await KeyRing.open(store, { alg });
+    const keys = await SigningKeys.open(store, { alg });
     assert.equal(keys.signingKey().alg, alg);
     assert.deepEqual(keys.verificationAlgs(), [alg]);
     assert.equal((await store.listSigningKeys(unixNow()))[0].alg, alg);
   });
 }
 
-Deno.test("KeyRing.open keeps the stored key whatever alg it is asked for; a rotation elsewhere switches it", async () => {
+Deno.test("SigningKeys.open keeps the stored key whatever alg it is asked for; a rotation elsewhere switches it", async () => {
   await using store = disposable(await SqliteStore.open(":memory:"));
-  const first = await KeyRing.open(store); // ES256
-  const other = await KeyRing.open(store, { alg: "RS256" }); // another instance, another JWT_ALG
+  const first = await SigningKeys.open(store); // ES256
+  const other = await SigningKeys.open(store, { alg: "RS256" }); // another instance, another JWT_ALG
   assert.equal(other.signingKey().kid, first.signingKey().kid);
   assert.equal(other.signingKey().alg, "ES256");
   const now = unixNow();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { type PasswordCheck, Passwords } from "../src/auth/accounts/passwords.ts";
 import {
   assertTokenResponse,
   login,
@@ -271,7 +271,7 @@ Deno.test("POST /login never answers 5xx for odd bodies and content types", asyn
 });
 
 /** Counts the hasher's entry points and the PBKDF2 work (iterations) each login really does. */
-class CountingHasher extends PasswordHasher {
+class CountingHasher extends Passwords {
   calls: string[] = [];
   iterationsUsed: number[] = [];
   #nested = false;

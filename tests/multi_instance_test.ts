@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import postgres from "postgres";
-import { PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { Passwords } from "../src/auth/accounts/passwords.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
@@ -54,7 +54,7 @@ testNeeding([POSTGRESQL], {
       const serve = { env, cwd: dir.path, disposeSignal: "SIGTERM" } as const;
       await using a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...serve });
       await using b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...serve });
-      const hasher = new PasswordHasher(600_000);
+      const hasher = new Passwords(600_000);
       const [, , opened, aliceHash, bobHash] = await Promise.all([
         a.listening(),
         b.listening(),

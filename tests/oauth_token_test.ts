@@ -15,6 +15,7 @@ import {
   subjectOf,
   type TestServer,
 } from "./helpers/server.ts";
+import { registerClient } from "./helpers/oidc.ts";
 
 const USERS = { user1: "password1" };
 const CLIENT_SECRET = "s3cret-of-the-service-client-0123456789";
@@ -131,6 +132,36 @@ Deno.test("POST /oauth/token refresh_token grant returns a new pair; the old ref
 
   const old = await token(server, refreshGrant(refreshToken, { client_id: "my-cli" }));
   assertOAuthError(old.res, old.body, "invalid_grant");
+});
+
+Deno.test("POST /oauth/token refuses the refresh_token grant to a client registered without it, leaving its token unspent", async () => {
+  await using server = await startTestServer({ users: USERS });
+  await registerClient(server, {
+    clientId: "password-only",
+    redirectUris: [],
+    grantTypes: ["password"],
+  });
+  await registerClient(server, {
+    clientId: "renewing",
+    redirectUris: [],
+    grantTypes: ["password", "refresh_token"],
+  });
+  const first = await token(server, passwordGrant({ client_id: "password-only" }));
+  assert.equal(first.res.status, 200, JSON.stringify(first.body));
+  const refreshToken = first.body.refresh_token as string;
+  const refused = await token(server, refreshGrant(refreshToken, { client_id: "password-only" }));
+  assertOAuthError(refused.res, refused.body, "unauthorized_client");
+  assert.equal(
+    refused.body.error_description,
+    'Client "password-only" may not use the refresh_token grant',
+  );
+  const elsewhere = await token(server, refreshGrant(refreshToken, { client_id: "renewing" }));
+  assertOAuthError(elsewhere.res, elsewhere.body, "invalid_grant");
+  assert.equal(
+    elsewhere.body.error_description,
+    "Refresh token was issued to another client",
+    "the refused request spent nothing: the token is still known, as another client's",
+  );
 });
 
 Deno.test("POST /oauth/token answers 400 with RFC 6749 §5.2 error codes for bad requests", async (t) => {

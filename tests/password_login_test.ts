@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
-import { type PasswordCheck, PasswordHasher } from "../src/auth/accounts/passwords.ts";
+import { type PasswordCheck, Passwords } from "../src/auth/accounts/passwords.ts";
 import { userCommand } from "../src/cli/user.ts";
 import { unixNow } from "../src/clock.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -156,7 +156,7 @@ Deno.test("a stored hash that is not exactly one this service makes fails every 
 });
 
 /** Records the iteration count of every stored string checked, dummy or real. */
-class RecordingHasher extends PasswordHasher {
+class RecordingHasher extends Passwords {
   checked: number[] = [];
 
   override async verify(password: string, stored: string): Promise<PasswordCheck> {

@@ -1,6 +1,6 @@
 /**
  * @module
- * Password hashing (`PasswordHasher`): PBKDF2-HMAC-SHA256 in a PHC string with a fresh salt,
+ * Password hashing (`Passwords`): PBKDF2-HMAC-SHA256 in a PHC string with a fresh salt,
  * matching node:crypto both ways, iteration counts between the floor (600000 in production) and the
  * ceiling, rehash requests for older counts, refusal without running PBKDF2 of anything it would
  * not make, and the dummy hash that costs an unknown user's login what a real one costs.
@@ -10,7 +10,7 @@ import { pbkdf2Sync } from "node:crypto";
 import {
   MAX_PBKDF2_ITERATIONS,
   MIN_PBKDF2_ITERATIONS,
-  PasswordHasher,
+  Passwords,
 } from "../src/auth/accounts/passwords.ts";
 
 const PHC = /^\$pbkdf2-sha256\$i=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -20,12 +20,12 @@ const FAST = 1000;
 const FLOOR = 100;
 
 /** A hasher with a test-sized iteration count, accepting stored hashes from FLOOR up. */
-function fast(iterations = FAST): PasswordHasher {
-  return new PasswordHasher(iterations, { minIterations: FLOOR });
+function fast(iterations = FAST): Passwords {
+  return new Passwords(iterations, { minIterations: FLOOR });
 }
 
 /** The iteration count of a hasher's dummy hash. */
-async function dummyIterations(hasher: PasswordHasher): Promise<number> {
+async function dummyIterations(hasher: Passwords): Promise<number> {
   return Number(PHC.exec(await hasher.prepare())![1]);
 }
 
@@ -36,26 +36,26 @@ function phc(iterations: number | string, salt: Uint8Array, digest: Uint8Array):
   }`;
 }
 
-Deno.test("PasswordHasher defaults to at least MIN_PBKDF2_ITERATIONS (600000)", async () => {
+Deno.test("Passwords defaults to at least MIN_PBKDF2_ITERATIONS (600000)", async () => {
   assert.ok(MIN_PBKDF2_ITERATIONS >= 600_000);
-  const hasher = new PasswordHasher();
+  const hasher = new Passwords();
   assert.equal(hasher.iterations, MIN_PBKDF2_ITERATIONS);
   const stored = await hasher.hash("password1"); // the one real 600k hash
   assert.equal(PHC.exec(stored)?.[1], String(MIN_PBKDF2_ITERATIONS));
 });
 
-Deno.test("PasswordHasher constructor rejects a count that is not whole or lies outside the floor and the ceiling", () => {
+Deno.test("Passwords constructor rejects a count that is not whole or lies outside the floor and the ceiling", () => {
   for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_PBKDF2_ITERATIONS + 1]) {
-    assert.throws(() => new PasswordHasher(bad), RangeError);
+    assert.throws(() => new Passwords(bad), RangeError);
   }
-  assert.throws(() => new PasswordHasher(MIN_PBKDF2_ITERATIONS - 1), RangeError, "below the floor");
-  assert.throws(() => new PasswordHasher(FAST, { minIterations: 0 }), RangeError);
-  assert.throws(() => new PasswordHasher(FAST, { minIterations: FAST + 1 }), RangeError);
-  assert.equal(new PasswordHasher().minIterations, MIN_PBKDF2_ITERATIONS);
-  assert.equal(new PasswordHasher(MAX_PBKDF2_ITERATIONS).iterations, MAX_PBKDF2_ITERATIONS);
+  assert.throws(() => new Passwords(MIN_PBKDF2_ITERATIONS - 1), RangeError, "below the floor");
+  assert.throws(() => new Passwords(FAST, { minIterations: 0 }), RangeError);
+  assert.throws(() => new Passwords(FAST, { minIterations: FAST + 1 }), RangeError);
+  assert.equal(new Passwords().minIterations, MIN_PBKDF2_ITERATIONS);
+  assert.equal(new Passwords(MAX_PBKDF2_ITERATIONS).iterations, MAX_PBKDF2_ITERATIONS);
 });
 
-Deno.test("PasswordHasher.hash returns a PHC string $pbkdf2-sha256$i=N$salt$hash", async () => {
+Deno.test("Passwords.hash returns a PHC string $pbkdf2-sha256$i=N$salt$hash", async () => {
   const stored = await fast().hash("password1");
   const match = PHC.exec(stored);
   assert.ok(match, `not a PHC string: ${stored}`);
@@ -65,14 +65,14 @@ Deno.test("PasswordHasher.hash returns a PHC string $pbkdf2-sha256$i=N$salt$hash
   assert.ok(!match[2].includes("=") && !match[3].includes("="), "unpadded base64");
 });
 
-Deno.test("PasswordHasher.hash uses a fresh random salt for the same password", async () => {
+Deno.test("Passwords.hash uses a fresh random salt for the same password", async () => {
   const hasher = fast();
   const [a, b] = await Promise.all([hasher.hash("password1"), hasher.hash("password1")]);
   assert.notEqual(a, b);
   assert.notEqual(PHC.exec(a)![2], PHC.exec(b)![2]);
 });
 
-Deno.test("PasswordHasher.hash is PBKDF2-HMAC-SHA256 (matches node:crypto pbkdf2Sync)", async () => {
+Deno.test("Passwords.hash is PBKDF2-HMAC-SHA256 (matches node:crypto pbkdf2Sync)", async () => {
   const stored = await fast().hash("pässwörd 1");
   const [, iterations, salt, hash] = PHC.exec(stored)!;
   const expected = pbkdf2Sync(
@@ -85,7 +85,7 @@ Deno.test("PasswordHasher.hash is PBKDF2-HMAC-SHA256 (matches node:crypto pbkdf2
   assert.equal(hash, new Uint8Array(expected).toBase64({ omitPadding: true }));
 });
 
-Deno.test("PasswordHasher.verify accepts a hash built independently with node:crypto", async () => {
+Deno.test("Passwords.verify accepts a hash built independently with node:crypto", async () => {
   const salt = new Uint8Array(16).fill(7);
   const hash = pbkdf2Sync("password1", salt, 2000, 32, "sha256");
   const stored = `$pbkdf2-sha256$i=2000$${salt.toBase64({ omitPadding: true })}$${
@@ -95,13 +95,13 @@ Deno.test("PasswordHasher.verify accepts a hash built independently with node:cr
   assert.deepEqual(check, { ok: true, needsRehash: false });
 });
 
-Deno.test("PasswordHasher.verify accepts the right password", async () => {
+Deno.test("Passwords.verify accepts the right password", async () => {
   const hasher = fast();
   const check = await hasher.verify("password1", await hasher.hash("password1"));
   assert.deepEqual(check, { ok: true, needsRehash: false });
 });
 
-Deno.test("PasswordHasher.verify rejects a wrong password", async () => {
+Deno.test("Passwords.verify rejects a wrong password", async () => {
   const hasher = fast();
   const stored = await hasher.hash("password1");
   for (const wrong of ["password2", "Password1", "password1 ", "", "password"]) {
@@ -109,7 +109,7 @@ Deno.test("PasswordHasher.verify rejects a wrong password", async () => {
   }
 });
 
-Deno.test("PasswordHasher.verify refuses, without running PBKDF2, any string that is not exactly a hash it makes", async () => {
+Deno.test("Passwords.verify refuses, without running PBKDF2, any string that is not exactly a hash it makes", async () => {
   const hasher = fast();
   const good = await hasher.hash("password1");
   const [, , salt, hash] = PHC.exec(good)!;
@@ -163,17 +163,17 @@ Deno.test("PasswordHasher.verify refuses, without running PBKDF2, any string tha
   }
 });
 
-Deno.test("PasswordHasher.verify accepts counts from the floor to the ceiling and production's floor by default", async () => {
+Deno.test("Passwords.verify accepts counts from the floor to the ceiling and production's floor by default", async () => {
   const salt = new Uint8Array(16).fill(1);
   const atFloor = phc(FLOOR, salt, new Uint8Array(pbkdf2Sync("pw", salt, FLOOR, 32, "sha256")));
   assert.deepEqual(await fast().verify("pw", atFloor), { ok: true, needsRehash: true });
-  const production = new PasswordHasher();
+  const production = new Passwords();
   const check = await production.verify("pw", atFloor);
   assert.equal(check.ok, false, "below MIN_PBKDF2_ITERATIONS for a default hasher");
   assert.match(check.unusable!, /iteration count 100 outside 600000 to 10000000/);
 });
 
-Deno.test("PasswordHasher.verify asks for a rehash when stored iterations are below current", async () => {
+Deno.test("Passwords.verify asks for a rehash when stored iterations are below current", async () => {
   const stored = await fast().hash("password1");
   const stronger = fast(FAST * 2);
   assert.deepEqual(await stronger.verify("password1", stored), { ok: true, needsRehash: true });
@@ -185,7 +185,7 @@ Deno.test("PasswordHasher.verify asks for a rehash when stored iterations are be
   assert.deepEqual(await weaker.verify("password1", stored), { ok: true, needsRehash: false });
 });
 
-Deno.test("PasswordHasher.prepare makes the dummy hash with the count most stored hashes have", async () => {
+Deno.test("Passwords.prepare makes the dummy hash with the count most stored hashes have", async () => {
   assert.equal(await dummyIterations(fast()), FAST, "the current count without stored hashes");
   const common = fast();
   await common.prepare(new Map([[FAST, 1], [3000, 5], [2000, 2]]));
@@ -200,7 +200,7 @@ Deno.test("PasswordHasher.prepare makes the dummy hash with the count most store
   assert.equal(await dummyIterations(outside), 2000, "counts that cannot be checked are ignored");
 });
 
-Deno.test("PasswordHasher.verifyDummy resolves for any password", async () => {
+Deno.test("Passwords.verifyDummy resolves for any password", async () => {
   const hasher = fast();
   assert.equal(await hasher.verifyDummy("password1"), undefined);
   assert.equal(await hasher.verifyDummy(""), undefined);

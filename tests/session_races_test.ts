@@ -128,7 +128,7 @@ async function refreshRacingReplay(cluster: Cluster): Promise<string> {
     assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(answers)}`);
     assert.equal(lost[0].status, 400);
     assert.deepEqual(lost[0].body, {
-      msg: "Refresh token was already used; the session has been revoked",
+      msg: "Refresh token was already used; its refresh family has been revoked",
       error: "invalid_grant",
     });
     const access = [session.access, won[0].body.access_token as string];

@@ -1,25 +1,31 @@
 /**
  * @module
  * The store contract: the behaviour every {@linkcode Store} must have, part by part (the cases
- * are in store_contract/, one file per part of the store), registered for one store by
+ * are in store_contract/, one file per store interface, grouped by the part of auth/ it serves as
+ * src/store/README.md's table has them), registered for one store by
  * {@linkcode storeContract}. tests/sqlite_store_test.ts and tests/postgres_store_test.ts run it.
  */
 import type { Store } from "../src/store/store.ts";
-import { accountsContract } from "./store_contract/accounts.ts";
-import { throttleContract } from "./store_contract/accounts_throttle.ts";
-import { clientsContract } from "./store_contract/clients.ts";
-import { lifecycleContract } from "./store_contract/lifecycle.ts";
-import { passkeysContract } from "./store_contract/passkeys.ts";
-import { secondFactorsContract } from "./store_contract/second_factors.ts";
-import { accountActivityContract } from "./store_contract/account_activity.ts";
-import { rememberedDevicesContract } from "./store_contract/remembered_devices.ts";
 import { contractContext, type StoreContractOptions } from "./store_contract/setup.ts";
-import { pushedRequestsContract } from "./store_contract/pushed_requests.ts";
-import { signInContract } from "./store_contract/sign_in.ts";
+// accounts
+import { accountsContract } from "./store_contract/accounts.ts";
+import { throttleContract } from "./store_contract/throttle.ts";
+import { secondFactorsContract } from "./store_contract/second_factors.ts";
+import { passkeysContract } from "./store_contract/passkeys.ts";
+import { rememberedDevicesContract } from "./store_contract/remembered_devices.ts";
+// clients
+import { clientsContract } from "./store_contract/clients.ts";
+// tokens
 import { tokensContract } from "./store_contract/tokens.ts";
-import { deviceAuthorizationsContract } from "./store_contract/device_authorizations.ts";
-import { refreshFamiliesContract } from "./store_contract/tokens_refresh.ts";
+import { refreshFamiliesContract } from "./store_contract/refresh_families.ts";
 import { dpopProofsContract } from "./store_contract/dpop_proofs.ts";
+// sign_in
+import { signInContract } from "./store_contract/sign_in.ts";
+import { pushedRequestsContract } from "./store_contract/pushed_requests.ts";
+import { deviceAuthorizationsContract } from "./store_contract/device_authorizations.ts";
+import { accountActivityContract } from "./store_contract/account_activity.ts";
+// the whole store
+import { lifecycleContract } from "./store_contract/lifecycle.ts";
 
 export type { StoreContractOptions } from "./store_contract/setup.ts";
 
@@ -40,16 +46,16 @@ export function storeContract(
   const context = contractContext(name, open, options);
   accountsContract(context);
   throttleContract(context);
+  secondFactorsContract(context);
+  passkeysContract(context);
+  rememberedDevicesContract(context);
   clientsContract(context);
   tokensContract(context);
   refreshFamiliesContract(context);
+  dpopProofsContract(context);
   signInContract(context);
-  secondFactorsContract(context);
-  accountActivityContract(context);
-  rememberedDevicesContract(context);
   pushedRequestsContract(context);
   deviceAuthorizationsContract(context);
+  accountActivityContract(context);
   lifecycleContract(context);
-  passkeysContract(context);
-  dpopProofsContract(context);
 }

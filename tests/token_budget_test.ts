@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { AuthFailure } from "../src/auth/errors.ts";
-import { KeyRing } from "../src/auth/tokens/signing_keys.ts";
+import { SigningKeys } from "../src/auth/tokens/signing_keys.ts";
 import { InvalidTokenBudget } from "../src/auth/tokens/invalid_token_budget.ts";
 import {
   ACCESS_TOKEN_TYPE,
@@ -47,9 +47,9 @@ async function assertRejectsWith(promise: Promise<unknown>, code: string): Promi
 }
 
 /** A key ring on a fresh in-memory store, closed on dispose. */
-async function openKeys(): Promise<{ keys: KeyRing } & AsyncDisposable> {
+async function openKeys(): Promise<{ keys: SigningKeys } & AsyncDisposable> {
   const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   return {
     keys,
     async [Symbol.asyncDispose]() {

@@ -7,7 +7,7 @@
  */
 import { passwordProblem, usernameProblem } from "../auth/accounts/credentials.ts";
 import { unixNow } from "../clock.ts";
-import type { PasswordHasher } from "../auth/accounts/passwords.ts";
+import type { Passwords } from "../auth/accounts/passwords.ts";
 import { type SecurityEvents, UNRECORDED } from "../auth/events.ts";
 import { duplicateUser, userNameTaken } from "../store/errors.ts";
 import type { AccountChange, AccountStore } from "../store/accounts.ts";
@@ -70,7 +70,7 @@ export async function userCommand(
   deps: {
     /** The accounts, and the clients a new user's name must not be the id of. */
     store: AccountStore & SecondFactorStore & PasskeyStore & Pick<ClientStore, "getClient">;
-    hasher: PasswordHasher;
+    hasher: Passwords;
     readPassword?: typeof readPassword;
     /** Where account changes are reported. */
     events?: SecurityEvents;

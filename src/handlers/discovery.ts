@@ -10,7 +10,7 @@ import { DPOP_ALGORITHMS } from "../auth/tokens/dpop_proofs.ts";
 import { PROMPT_VALUES } from "../auth/sign_in/authorization_requests.ts";
 import { ID_TOKEN_ALG, type IdTokenKeys } from "../auth/sign_in/id_tokens.ts";
 import { ACR_VALUES_SUPPORTED } from "../auth/sign_in/authentication_context.ts";
-import type { KeyRing } from "../auth/tokens/signing_keys.ts";
+import type { SigningKeys } from "../auth/tokens/signing_keys.ts";
 import { CODE_CHALLENGE_METHOD } from "../auth/sign_in/pkce.ts";
 import type { ScopePolicy } from "../auth/scopes.ts";
 import type { Handler } from "../http/context.ts";
@@ -44,7 +44,7 @@ const CLAIMS_SUPPORTED = [
  * RS256 ID-token keys.
  */
 export function createJwksHandler(
-  { keys, idTokenKeys }: { keys: KeyRing; idTokenKeys: IdTokenKeys },
+  { keys, idTokenKeys }: { keys: SigningKeys; idTokenKeys: IdTokenKeys },
 ): Handler {
   return function jwks() {
     return json({ keys: [...keys.publicJwks(), ...idTokenKeys.publicJwks()] }, {
@@ -64,7 +64,7 @@ export function createMetadataHandler(
   { issuer, publicUrl, keys, scopes, parRequired = false }: {
     issuer: string;
     publicUrl: string;
-    keys: KeyRing;
+    keys: SigningKeys;
     /** Scopes, with `openid` and `profile`. */
     scopes: ScopePolicy;
     /** Whether every client must push its authorization requests first (`REQUIRE_PAR`). */

@@ -5,7 +5,7 @@
  * session vouches for the request.
  */
 import { formActionSource } from "../auth/clients/redirect_uris.ts";
-import type { SignedOutTarget, SignOutFlow, SignOutStep } from "../auth/sign_in/sign_out.ts";
+import type { SignedOutTarget, SignOut, SignOutStep } from "../auth/sign_in/sign_out.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler, RequestContext } from "../http/context.ts";
 import { clearedSessionCookie } from "../http/cookies.ts";
@@ -23,7 +23,7 @@ import { browserCookie, type BrowserPageDeps, noteStep, readPostedPage } from ".
  * registered for the client (named by the hint or by `client_id`), else an error page is shown
  * and nothing is redirected.
  */
-export function createEndSessionHandler(flow: SignOutFlow, deps: BrowserPageDeps): Handler {
+export function createEndSessionHandler(flow: SignOut, deps: BrowserPageDeps): Handler {
   return async function endSession(req, ctx) {
     const params = req.method === "POST"
       ? await readFormBody(req, deps.bodyLimits)
@@ -34,7 +34,7 @@ export function createEndSessionHandler(flow: SignOutFlow, deps: BrowserPageDeps
 }
 
 /** The sign-out question's form: ends the browser's session and its refresh families. */
-export function createSignOutHandler(flow: SignOutFlow, deps: BrowserPageDeps): Handler {
+export function createSignOutHandler(flow: SignOut, deps: BrowserPageDeps): Handler {
   return async function signOut(req, ctx) {
     const { posted, cookie } = await readPostedPage(req, deps.bodyLimits);
     return showSignOutStep(await flow.signOut(posted, cookie, originOf(ctx)), ctx);

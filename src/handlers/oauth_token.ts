@@ -4,7 +4,7 @@
  */
 import type { AuthorizationCodes } from "../auth/sign_in/authorization_codes.ts";
 import { clientCredentialsGrant } from "../auth/clients/client_credentials.ts";
-import { DEVICE_CODE_GRANT, requireGrant } from "../auth/clients/grants.ts";
+import { DEVICE_CODE_GRANT } from "../auth/clients/grants.ts";
 import type { DeviceAuthorizations } from "../auth/sign_in/device_authorizations.ts";
 import type { ClientRegistry } from "../auth/clients/registry.ts";
 import { AuthFailure } from "../auth/errors.ts";
@@ -78,7 +78,6 @@ export function createOAuthTokenHandler(deps: OAuthTokenDeps): Handler {
       });
       return grantResponse(grant, ctx, undefined, binding);
     }
-    if (grantType === "password" || grantType === "refresh_token") requireGrant(client, grantType);
     if (grantType === "password") {
       const { login, pair } = await passwordGrant(client, {
         username: param("username"),

@@ -1,8 +1,8 @@
 /**
  * @module
- * The account-activity part of the store's contract: what a person sees of their own sessions
- * on the account page, the signed-in browsers and the live refresh families (apps). It declares
- * reads only; ending them goes through the sign-in and tokens parts.
+ * The sign-in part of the store's contract, the account page's activity: what a person sees of
+ * their own sessions on the account page, the signed-in browsers and the live refresh families
+ * (apps). It declares reads only; ending them goes through the sign-in and tokens parts.
  */
 import type { UnixSeconds } from "../clock.ts";
 import type { BrowserSessionRecord } from "./sign_in.ts";

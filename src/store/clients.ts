@@ -68,7 +68,9 @@ export interface ClientStore {
 
 /**
  * Whether the client may get tokens for itself (the client credentials grant), whose `sub` is
- * its id: such an id may never be a user's name or subject.
+ * its id: such an id may never be a user's name or subject. This is only the rule that keeps
+ * client ids and usernames apart, applied inside the backends' transactions; whether a client may
+ * use a grant is decided in the domain (`auth/clients/grants.ts`), never here.
  */
 export function actsForItself(client: Pick<ClientRecord, "grantTypes">): boolean {
   return client.grantTypes.includes("client_credentials");

@@ -1,9 +1,9 @@
 /**
  * @module
- * The device part of the store's contract (RFC 8628): device authorizations waiting for a person
- * to enter their user code, approve or deny, and for the device to poll. Only the SHA-256 of the
- * device code and of the user code is kept. It declares records and operations only; the
- * backends implement them.
+ * The sign-in part of the store's contract, its device authorizations (RFC 8628): device
+ * authorizations waiting for a person to enter their user code, approve or deny, and for the device
+ * to poll. Only the SHA-256 of the device code and of the user code is kept. It declares records
+ * and operations only; the backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";
 

@@ -1,8 +1,8 @@
 /**
  * @module
- * The DPoP part of the store's contract: the proofs already accepted (RFC 9449 §11.1), shared by
- * every instance so that a proof replayed to another one is refused too. It declares the
- * operation only; the backends implement it.
+ * The tokens part of the store's contract, its DPoP proofs: the proofs already accepted (RFC 9449
+ * §11.1), shared by every instance so that a proof replayed to another one is refused too. It
+ * declares the operation only; the backends implement it.
  */
 import type { UnixSeconds } from "../clock.ts";
 

@@ -1,9 +1,9 @@
 /**
  * @module
- * The passkey part of the store's contract: each account's WebAuthn credentials (public key,
- * signature counter, transports, backup flags), owned by the account's subject so that they go
- * with the account. It declares records and operations only; the backends implement them, the
- * counter's advance as one conditional statement.
+ * The accounts part of the store's contract, its passkeys: each account's WebAuthn credentials
+ * (public key, signature counter, transports, backup flags), owned by the account's subject so that
+ * they go with the account. It declares records and operations only; the backends implement them,
+ * the counter's advance as one conditional statement.
  */
 import type { UnixSeconds } from "../clock.ts";
 

@@ -1,8 +1,8 @@
 /**
  * @module
- * The pushed-requests part of the store's contract: authorization requests a client pushed
- * before sending the browser (RFC 9126), each named by the SHA-256 of its `request_uri`, bound
- * to its client, usable once and for a minute. It declares records and operations only; the
+ * The sign-in part of the store's contract, its pushed requests: authorization requests a client
+ * pushed before sending the browser (RFC 9126), each named by the SHA-256 of its `request_uri`,
+ * bound to its client, usable once and for a minute. It declares records and operations only; the
  * backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";

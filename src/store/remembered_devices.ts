@@ -1,8 +1,8 @@
 /**
  * @module
- * The remembered-devices part of the store's contract: the devices (device tokens, see
- * auth/accounts/device_tokens.ts) a person's logins were made from, which the account page lists
- * and forgets. A device token counts only while its device is remembered here. It declares
+ * The accounts part of the store's contract, its remembered devices: the devices (device tokens,
+ * see auth/accounts/device_tokens.ts) a person's logins were made from, which the account page
+ * lists and forgets. A device token counts only while its device is remembered here. It declares
  * records and operations only; the backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";

@@ -1,9 +1,9 @@
 /**
  * @module
- * The second-factor part of the store's contract: each account's authenticator-app secret (TOTP,
- * RFC 6238) with the last time step it accepted, its recovery codes (only their SHA-256), and
- * how each browser session and code was signed in (`amr`). It declares records and operations
- * only; the backends implement them, each one-time use as a single atomic statement.
+ * The accounts part of the store's contract, its second factors: each account's authenticator-app
+ * secret (TOTP, RFC 6238) with the last time step it accepted, its recovery codes (only their
+ * SHA-256), and how each browser session and code was signed in (`amr`). It declares records and
+ * operations only; the backends implement them, each one-time use as a single atomic statement.
  */
 import type { UnixSeconds } from "../clock.ts";
 

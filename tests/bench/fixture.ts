@@ -6,7 +6,7 @@
  * task, the bare `Deno.serve` ceilings, and a real POST /login for the token the loads send.
  */
 import { resolve } from "node:path";
-import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { MIN_PBKDF2_ITERATIONS, Passwords } from "../../src/auth/accounts/passwords.ts";
 import { generateCertificate } from "../../src/certs/generate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { ServerProcess } from "../helpers/process.ts";
@@ -66,7 +66,7 @@ export async function createFixture(): Promise<Fixture> {
     const password = crypto.randomUUID();
     const store = await SqliteStore.open(`${dir}/data/auth.db`);
     try {
-      const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);
+      const hasher = new Passwords(MIN_PBKDF2_ITERATIONS);
       await store.addUser(BENCH_USER, await hasher.hash(password));
     } finally {
       await store.close();

@@ -4,7 +4,7 @@
  * with: PBKDF2 at the configured iteration count timed one hash after another, then one hash per
  * core at once, in this process through Web Crypto.
  */
-import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { Passwords } from "../../src/auth/accounts/passwords.ts";
 import { mean, median } from "./stats.ts";
 
 /** The most logins per second the password hash allows on this machine. */
@@ -39,7 +39,7 @@ export async function measureHashCeiling(
   iterations: number,
   { sequential = 8, batches = 2 }: { sequential?: number; batches?: number } = {},
 ): Promise<HashCeiling> {
-  const hasher = new PasswordHasher(iterations);
+  const hasher = new Passwords(iterations);
   await hasher.hash("warm-up");
   const times: number[] = [];
   for (let i = 0; i < sequential; i++) {

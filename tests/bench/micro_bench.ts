@@ -5,8 +5,8 @@
  *
  *   deno bench tests/bench/micro_bench.ts
  */
-import { KeyRing, SIGNING_ALGS } from "../../src/auth/tokens/signing_keys.ts";
-import { MIN_PBKDF2_ITERATIONS, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { SIGNING_ALGS, SigningKeys } from "../../src/auth/tokens/signing_keys.ts";
+import { MIN_PBKDF2_ITERATIONS, Passwords } from "../../src/auth/accounts/passwords.ts";
 import { InvalidTokenBudget } from "../../src/auth/tokens/invalid_token_budget.ts";
 import { type AccessTokenOptions, AccessTokens } from "../../src/auth/tokens/access_tokens.ts";
 import type { RequestContext } from "../../src/http/context.ts";
@@ -29,7 +29,7 @@ const tokenOptions: AccessTokenOptions = {
 // hence what the invalid-token budget saves per forged token.
 for (const alg of SIGNING_ALGS) {
   const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store, { alg }); // no refresh timer
+  const keys = await SigningKeys.open(store, { alg }); // no refresh timer
   const tokens = new AccessTokens(keys, tokenOptions);
   const uncached = new AccessTokens(keys, { ...tokenOptions, cacheSize: 0 });
   /** Distinct tokens walked by "verify, first sight": no token is seen twice in a row. */
@@ -46,7 +46,7 @@ for (const alg of SIGNING_ALGS) {
 }
 
 const store = await SqliteStore.open(":memory:");
-const keys = await KeyRing.open(store); // ES256, the default
+const keys = await SigningKeys.open(store); // ES256, the default
 const tokens = new AccessTokens(keys, tokenOptions);
 const repeated = (await tokens.issue("user1")).token;
 await tokens.verify(repeated);
@@ -68,7 +68,7 @@ Deno.bench("invalid-token budget: charge and refund (IPv6 /64)", { group: "token
   budget.take("2001:db8:1:2:3:4:5:6")();
 });
 
-const hasher = new PasswordHasher(MIN_PBKDF2_ITERATIONS);
+const hasher = new Passwords(MIN_PBKDF2_ITERATIONS);
 const storedHash = await hasher.hash("password1");
 
 Deno.bench(

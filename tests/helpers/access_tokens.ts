@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type JWTPayload, SignJWT } from "jose";
-import { KeyRing } from "../../src/auth/tokens/signing_keys.ts";
+import { SigningKeys } from "../../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../../src/clock.ts";
 import {
   ACCESS_TOKEN_TYPE,
@@ -35,7 +35,7 @@ const SECRET = "x".repeat(32);
 /** A store, its key ring and two token services on them; disposing closes them. */
 export interface Fixture extends AsyncDisposable {
   store: SqliteStore;
-  keys: KeyRing;
+  keys: SigningKeys;
   tokens: AccessTokens;
   /** Another service on the same keys, as on another instance: it has seen no token yet. */
   verifier: AccessTokens;
@@ -44,18 +44,22 @@ export interface Fixture extends AsyncDisposable {
 /** A token service on an ES256 key ring in a fresh in-memory store. */
 export async function es256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
   const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store);
+  const keys = await SigningKeys.open(store);
   return fixture(store, keys, options);
 }
 
 /** A token service on an HS256 key ring. */
 export async function hs256(options: Partial<AccessTokenOptions> = {}): Promise<Fixture> {
   const store = await SqliteStore.open(":memory:");
-  const keys = await KeyRing.open(store, { secret: SECRET });
+  const keys = await SigningKeys.open(store, { secret: SECRET });
   return fixture(store, keys, options);
 }
 
-function fixture(store: SqliteStore, keys: KeyRing, options: Partial<AccessTokenOptions>): Fixture {
+function fixture(
+  store: SqliteStore,
+  keys: SigningKeys,
+  options: Partial<AccessTokenOptions>,
+): Fixture {
   return {
     store,
     keys,
@@ -85,7 +89,7 @@ export function claims(overrides: JWTPayload = {}): JWTPayload {
 
 /** Signs `payload` by hand with the ring's signing key; `header` overrides the defaults. */
 export function signByHand(
-  keys: KeyRing,
+  keys: SigningKeys,
   payload: JWTPayload,
   header: Record<string, unknown> = {},
 ): Promise<string> {

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { Passwords } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
 import { PostgresStore } from "../../src/store/postgres.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
@@ -65,7 +65,7 @@ export async function startCluster(
     : await SqliteStore.open(`${dir}/data/auth.db`);
   // At the servers' own cost: they refuse hashes below the production floor, and no login
   // upgrades them meanwhile.
-  const hasher = new PasswordHasher();
+  const hasher = new Passwords();
   await Promise.all(
     Object.entries(users).map(async ([name, password]) =>
       await store.addUser(name, await hasher.hash(password))

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type PasswordCheck, PasswordHasher } from "../../src/auth/accounts/passwords.ts";
+import { type PasswordCheck, Passwords } from "../../src/auth/accounts/passwords.ts";
 import { unixNow } from "../../src/clock.ts";
 import type { Config } from "../../src/config.ts";
 import { loadConfig } from "../../src/config_load.ts";
@@ -23,15 +23,15 @@ export const TEST_ITERATIONS = 1000;
 export const TEST_MIN_ITERATIONS = 100;
 
 /** A hasher with test-sized iteration counts. */
-export function testHasher(iterations = TEST_ITERATIONS): PasswordHasher {
-  return new PasswordHasher(iterations, { minIterations: TEST_MIN_ITERATIONS });
+export function testHasher(iterations = TEST_ITERATIONS): Passwords {
+  return new Passwords(iterations, { minIterations: TEST_MIN_ITERATIONS });
 }
 
 /**
  * A real hasher with test-sized iteration counts (as {@linkcode testHasher}) that counts every
  * password check, real or dummy (which runs `verify`).
  */
-export class CountingHasher extends PasswordHasher {
+export class CountingHasher extends Passwords {
   checks = 0;
 
   constructor(iterations = TEST_ITERATIONS) {
@@ -68,7 +68,7 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Users to create, name → password. */
   users?: Record<string, string>;
-  hasher?: PasswordHasher;
+  hasher?: Passwords;
   /** Config fields to replace after the environment is read. */
   config?: Partial<Config>;
   /** An existing directory (with certs/ and data/auth.db) to reuse, for restart tests. */

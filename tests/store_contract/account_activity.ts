@@ -1,7 +1,7 @@
 /**
  * @module
- * The account-activity part of the store contract: a user's live browser sessions and refresh
- * families, as the account page lists them.
+ * The sign-in part of the store contract, the account page's activity: a user's live browser
+ * sessions and refresh families, as the account page lists them.
  */
 import assert from "node:assert/strict";
 import { browserSession, type ContractContext, familyRecord, NOW, startFamily } from "./setup.ts";

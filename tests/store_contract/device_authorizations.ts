@@ -1,8 +1,8 @@
 /**
  * @module
- * The device part of the store contract (RFC 8628): device authorizations found by their user
- * code, answered once, and polled with every answer decided in one atomic step, also from
- * another connection.
+ * The sign-in part of the store contract, its device authorizations (RFC 8628): device
+ * authorizations found by their user code, answered once, and polled with every answer decided in
+ * one atomic step, also from another connection.
  */
 import assert from "node:assert/strict";
 import type { DeviceAuthorizationRecord, DevicePoller, Store } from "../../src/store/store.ts";

@@ -1,8 +1,8 @@
 /**
  * @module
- * The DPoP part of the store contract: a proof is recorded once while its window lasts, by one
- * of any number of racing callers and connections, forgotten by pruning once its window ends;
- * clients, refresh families and authorization codes keep their DPoP settings.
+ * The tokens part of the store contract, its DPoP proofs: a proof is recorded once while its window
+ * lasts, by one of any number of racing callers and connections, forgotten by pruning once its
+ * window ends; clients, refresh families and authorization codes keep their DPoP settings.
  */
 import assert from "node:assert/strict";
 import {

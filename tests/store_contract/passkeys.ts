@@ -1,8 +1,8 @@
 /**
  * @module
- * The passkey part of the store contract: credentials stored by id and owned by an account's
- * subject (gone with the account), listed, renamed and removed by their owner only, and the
- * signature counter advanced once per value, also by concurrent callers and connections.
+ * The accounts part of the store contract, its passkeys: credentials stored by id and owned by an
+ * account's subject (gone with the account), listed, renamed and removed by their owner only, and
+ * the signature counter advanced once per value, also by concurrent callers and connections.
  */
 import assert from "node:assert/strict";
 import type { NewPasskey, Store } from "../../src/store/store.ts";

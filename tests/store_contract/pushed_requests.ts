@@ -1,8 +1,8 @@
 /**
  * @module
- * The pushed-requests part of the store contract: authorization requests pushed by clients
- * (RFC 9126), capped per address, taken once by their own client before they expire, also when
- * many callers on several connections race for one, and pruned once expired; and the clients
+ * The sign-in part of the store contract, its pushed requests: authorization requests pushed by
+ * clients (RFC 9126), capped per address, taken once by their own client before they expire, also
+ * when many callers on several connections race for one, and pruned once expired; and the clients
  * that must push.
  */
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 /**
  * @module
- * The remembered-devices part of the store contract: devices remembered per user, renewed,
- * listed, forgotten, pruned, and gone with their user.
+ * The accounts part of the store contract, its remembered devices: devices remembered per user,
+ * renewed, listed, forgotten, pruned, and gone with their user.
  */
 import assert from "node:assert/strict";
 import type { RememberedDeviceRecord } from "../../src/store/store.ts";

@@ -1,7 +1,7 @@
 /**
  * @module
- * The second-factor part of the store contract: authenticator secrets and their last accepted
- * step, recovery codes, and the sign-in methods of browser sessions.
+ * The accounts part of the store contract, its second factors: authenticator secrets and their last
+ * accepted step, recovery codes, and the sign-in methods of browser sessions.
  */
 import assert from "node:assert/strict";
 import { browserSession, type ContractContext, HASH, NOW } from "./setup.ts";

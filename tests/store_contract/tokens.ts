@@ -1,6 +1,6 @@
 /**
  * @module
- * The tokens part of the store contract, but for refresh families (tokens_refresh.ts): signing
+ * The tokens part of the store contract, but for refresh families (refresh_families.ts): signing
  * keys, ID-token keys and revocations.
  */
 import assert from "node:assert/strict";

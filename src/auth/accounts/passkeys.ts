@@ -24,6 +24,7 @@ import type { AccountStore } from "../../store/accounts.ts";
 import type { PasskeyRecord, PasskeyStore } from "../../store/passkeys.ts";
 import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
+import { randomSecret } from "../secrets.ts";
 
 /** How long a browser has to answer a passkey challenge. */
 export const PASSKEY_CHALLENGE_SECONDS = 5 * 60;
@@ -107,9 +108,7 @@ export class Passkeys {
 
   /** A new challenge, valid for {@linkcode PASSKEY_CHALLENGE_SECONDS}. */
   newChallenge(): PasskeyChallenge {
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    const challenge = bytes.toBase64({ alphabet: "base64url", omitPadding: true });
-    return { challenge, expiresAt: unixNow() + PASSKEY_CHALLENGE_SECONDS };
+    return { challenge: randomSecret(), expiresAt: unixNow() + PASSKEY_CHALLENGE_SECONDS };
   }
 
   /** The passkeys of the account `subject`, oldest first. */

@@ -11,7 +11,7 @@ import { AuthFailure } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { passwordProblem } from "./credentials.ts";
 import type { PasswordLogin } from "./password_login.ts";
-import type { PasswordHasher } from "./passwords.ts";
+import type { Passwords } from "./passwords.ts";
 
 /**
  * Password changes by their owner.
@@ -23,13 +23,13 @@ import type { PasswordHasher } from "./passwords.ts";
  */
 export class PasswordChange {
   #store: AccountStore;
-  #hasher: PasswordHasher;
+  #hasher: Passwords;
   #passwordLogin: PasswordLogin;
   #events: SecurityEvents;
 
   constructor(deps: {
     store: AccountStore;
-    hasher: PasswordHasher;
+    hasher: Passwords;
     passwordLogin: PasswordLogin;
     events?: SecurityEvents;
   }) {

@@ -10,7 +10,7 @@ import { MAX_PASSWORD_LENGTH, usernameProblem } from "./credentials.ts";
 import type { DeviceTokens } from "./device_tokens.ts";
 import { AuthFailure, invalidCredentials } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
-import type { PasswordHasher } from "./passwords.ts";
+import type { Passwords } from "./passwords.ts";
 import type { LoginThrottle } from "./throttle.ts";
 
 /** Where a login comes from. */
@@ -67,7 +67,7 @@ export interface VerifiedUser {
  */
 export class PasswordLogin {
   #store: AccountStore;
-  #hasher: PasswordHasher;
+  #hasher: Passwords;
   #throttle: LoginThrottle;
   #devices: DeviceTokens;
   #events: SecurityEvents;
@@ -78,7 +78,7 @@ export class PasswordLogin {
 
   constructor(deps: {
     store: AccountStore;
-    hasher: PasswordHasher;
+    hasher: Passwords;
     throttle: LoginThrottle;
     devices: DeviceTokens;
     /** Where successes, failures and throttling are reported. */

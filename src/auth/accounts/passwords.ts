@@ -29,8 +29,8 @@ export interface PasswordCheck {
   unusable?: string;
 }
 
-/** Options of a {@linkcode PasswordHasher}. */
-export interface PasswordHasherOptions {
+/** Options of a {@linkcode Passwords}. */
+export interface PasswordOptions {
   /**
    * Fewest iterations a stored hash may have ({@linkcode MIN_PBKDF2_ITERATIONS} unless lowered,
    * which only tests do, to keep their hashes cheap).
@@ -44,18 +44,18 @@ export interface PasswordHasherOptions {
  *
  * @example
  * ```ts
- * const hasher = new PasswordHasher();
- * const stored = await hasher.hash("password1");
- * (await hasher.verify("password1", stored)).ok; // true
+ * const passwords = new Passwords();
+ * const stored = await passwords.hash("password1");
+ * (await passwords.verify("password1", stored)).ok; // true
  * ```
  */
-export class PasswordHasher {
+export class Passwords {
   readonly iterations: number;
   /** Fewest iterations a stored hash may have. */
   readonly minIterations: number;
   #dummyHash?: Promise<string>;
 
-  constructor(iterations = MIN_PBKDF2_ITERATIONS, options: PasswordHasherOptions = {}) {
+  constructor(iterations = MIN_PBKDF2_ITERATIONS, options: PasswordOptions = {}) {
     const minIterations = options.minIterations ?? MIN_PBKDF2_ITERATIONS;
     if (
       !Number.isSafeInteger(iterations) || !Number.isSafeInteger(minIterations) ||

@@ -51,7 +51,7 @@ export type SignOutStep =
   };
 
 /** What signing out works with. */
-export interface SignOutFlowDeps {
+export interface SignOutDeps {
   idTokens: IdTokens;
   clients: ClientRegistry;
   browserSessions: BrowserSessions;
@@ -66,10 +66,10 @@ export interface SignOutFlowDeps {
  * const step = await signOut.endSession(params, cookie, origin);
  * ```
  */
-export class SignOutFlow {
-  #deps: SignOutFlowDeps;
+export class SignOut {
+  #deps: SignOutDeps;
 
-  constructor(deps: SignOutFlowDeps) {
+  constructor(deps: SignOutDeps) {
     this.#deps = deps;
   }
 

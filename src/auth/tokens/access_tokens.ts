@@ -7,8 +7,8 @@
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import { AuthFailure, invalidToken } from "../errors.ts";
-import type { KeyRing } from "./signing_keys.ts";
-import type { RevocationList } from "./revocations.ts";
+import type { SigningKeys } from "./signing_keys.ts";
+import type { Revocations } from "./revocations.ts";
 import type { InvalidTokenBudget } from "./invalid_token_budget.ts";
 
 /** The header `typ` of access tokens (RFC 9068). */
@@ -57,7 +57,7 @@ export interface AccessTokenOptions {
   /** Most verified tokens remembered, so a repeated token costs no signature check. */
   cacheSize?: number;
   /** Revoked tokens and refresh families, checked on every verification, cached or not. */
-  revocations?: RevocationList;
+  revocations?: Revocations;
   /** Invalid tokens allowed per client address before uncached tokens are refused unchecked. */
   invalidTokenBudget?: InvalidTokenBudget;
 }
@@ -81,7 +81,7 @@ export interface Presenter {
  */
 export class AccessTokens {
   readonly options: Readonly<AccessTokenOptions>;
-  #keys: KeyRing;
+  #keys: SigningKeys;
   #cache = new Map<string, { claims: AccessClaims; kid: string }>();
   #cacheSize: number;
   #signatureChecks = 0;
@@ -90,7 +90,7 @@ export class AccessTokens {
   #valid = 0;
   #refused = new Map<string, number>();
 
-  constructor(keys: KeyRing, options: AccessTokenOptions) {
+  constructor(keys: SigningKeys, options: AccessTokenOptions) {
     this.#keys = keys;
     this.options = options;
     this.#cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;

@@ -7,11 +7,12 @@
  */
 import { unixNow, type UnixSeconds } from "../../clock.ts";
 import type { RefreshFamilyRecord, RefreshTokenRecord, TokenStore } from "../../store/tokens.ts";
+import { requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity, ClientRegistry, RegisteredClient } from "../clients/registry.ts";
 import { AuthFailure, invalidClient, invalidCredentials, invalidGrant } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import type { VerifiedUser } from "../accounts/password_login.ts";
-import type { RevocationList } from "./revocations.ts";
+import type { Revocations } from "./revocations.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 import {
@@ -52,7 +53,7 @@ export interface RefreshFamilyOptions {
 export interface RefreshFamilyDeps {
   store: TokenStore;
   tokens: AccessTokens;
-  revocations: RevocationList;
+  revocations: Revocations;
   clients: ClientRegistry;
   /** Where refreshes, replays, logouts and revocations are reported. */
   events?: SecurityEvents;
@@ -72,7 +73,7 @@ export interface RefreshFamilyDeps {
 export class RefreshFamilies {
   #store: TokenStore;
   #tokens: AccessTokens;
-  #revocations: RevocationList;
+  #revocations: Revocations;
   #clients: ClientRegistry;
   #events: SecurityEvents;
   readonly options: Readonly<RefreshFamilyOptions>;
@@ -140,14 +141,16 @@ export class RefreshFamilies {
   /**
    * Exchanges a refresh token for a new pair. `client` is the client of an OAuth request; without
    * it (the `/refresh` endpoint, which takes no client credentials) only tokens of public clients
-   * are accepted. A replayed token, or one presented by another client, revokes its family. A
-   * family bound to a DPoP key refreshes only with a proof of that key (`jkt`, RFC 9449 §5);
+   * are accepted; a `client` that may not use the refresh token grant is refused before the
+   * token is looked at. A replayed token, or one presented by another client, revokes its family.
+   * A family bound to a DPoP key refreshes only with a proof of that key (`jkt`, RFC 9449 §5);
    * with `jkt`, the new access token is bound to that key.
    */
   async refresh(
     refreshToken: string,
     request: { client?: ClientIdentity; scope?: string; origin?: Origin; jkt?: string } = {},
   ): Promise<TokenPair> {
+    if (request.client) requireGrant(request.client, "refresh_token");
     if (!isSecretShaped(refreshToken)) throw invalidGrant("Invalid refresh token");
     const tokenHash = await sha256Hex(refreshToken);
     const nextToken = randomSecret();
@@ -205,7 +208,7 @@ export class RefreshFamilies {
       case "reused":
         this.#revocations.remember(result.revocation);
         this.#events.record({ event: "refresh_reuse_detected", ...about }, request.origin);
-        throw invalidGrant("Refresh token was already used; the session has been revoked");
+        throw invalidGrant("Refresh token was already used; its refresh family has been revoked");
       case "revoked":
         this.#events.record(
           { event: "refresh_refused", ...about, reason: "revoked" },

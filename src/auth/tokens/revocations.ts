@@ -30,12 +30,12 @@ interface ClientCutoff {
  *
  * @example
  * ```ts
- * const revocations = await RevocationList.open(store, { syncIntervalMs: 1000 });
+ * const revocations = await Revocations.open(store, { syncIntervalMs: 1000 });
  * await revocations.revoke("jti", claims.jti, claims.exp);
  * revocations.isRevoked(claims); // true
  * ```
  */
-export class RevocationList {
+export class Revocations {
   #store: TokenStore;
   #expiry = { jti: new Map<string, number>(), sid: new Map<string, number>() };
   #clients = new Map<string, ClientCutoff>();
@@ -51,8 +51,8 @@ export class RevocationList {
   static async open(
     store: TokenStore,
     options: { syncIntervalMs?: number; onSyncError?: (error: unknown) => void } = {},
-  ): Promise<RevocationList> {
-    const list = new RevocationList(store);
+  ): Promise<Revocations> {
+    const list = new Revocations(store);
     await list.sync();
     if (options.syncIntervalMs) {
       list.#stopSyncing = repeatEvery(

@@ -64,11 +64,11 @@ export async function generateSigningKey(
  *
  * @example
  * ```ts
- * const keys = await KeyRing.open(store, { refreshIntervalMs: 1000 });
+ * const keys = await SigningKeys.open(store, { refreshIntervalMs: 1000 });
  * const { kid, alg, key } = keys.signingKey();
  * ```
  */
-export class KeyRing {
+export class SigningKeys {
   #store?: TokenStore;
   #signing!: SigningKey;
   #verification = new Map<string, VerificationKey>();
@@ -93,9 +93,9 @@ export class KeyRing {
       refreshIntervalMs?: number;
       onRefreshError?: (error: unknown) => void;
     } = {},
-  ): Promise<KeyRing> {
-    if (options.secret !== undefined) return await KeyRing.#fromSecret(options.secret);
-    const ring = new KeyRing(store);
+  ): Promise<SigningKeys> {
+    if (options.secret !== undefined) return await SigningKeys.#fromSecret(options.secret);
+    const ring = new SigningKeys(store);
     // A key revoked between these two steps leaves no signer; its replacement is found next time.
     for (let attempt = 1; !ring.#signing; attempt++) {
       if (attempt > 3) throw new Error("No current signing key in the store");
@@ -113,13 +113,13 @@ export class KeyRing {
     return ring;
   }
 
-  static async #fromSecret(secret: string): Promise<KeyRing> {
+  static async #fromSecret(secret: string): Promise<SigningKeys> {
     const key = new TextEncoder().encode(secret);
     const kid = await calculateJwkThumbprint({
       kty: "oct",
       k: key.toBase64({ alphabet: "base64url", omitPadding: true }),
     });
-    const ring = new KeyRing();
+    const ring = new SigningKeys();
     ring.#signing = { kid, alg: "HS256", key };
     ring.#verification.set(kid, { kid, alg: "HS256", key });
     return ring;

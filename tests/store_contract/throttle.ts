@@ -1,7 +1,8 @@
 /**
  * @module
  * The accounts part of the store contract, its login throttling (the one atomic step
- * updateThrottles, also racing) and the service's own secrets.
+ * updateThrottles, also racing, behind auth/accounts/throttle.ts) and the service's own secrets
+ * (ensureSecret, which keys the device tokens).
  */
 import assert from "node:assert/strict";
 import { type ContractContext, increment, readThrottle, reserve, writeThrottle } from "./setup.ts";

@@ -16,7 +16,7 @@ import {
   writeThrottle,
 } from "./setup.ts";
 
-/** Registers the tokens_refresh cases. */
+/** Registers the refresh-family cases of the tokens part. */
 export function refreshFamiliesContract({ test, testReopening }: ContractContext): void {
   // --- refresh families ---
 
