@@ -20,7 +20,7 @@ import { ConfigError } from "./config_values.ts";
 import { DemoUsersError, ensureDevCertificate, refuseDemoUsers, seedDemoUsers } from "./dev.ts";
 import { configFileProblem } from "./file_permissions.ts";
 import { createLogger } from "./log.ts";
-import { SERVE_COMMAND } from "./serve_command.ts";
+import { SERVE_COMMAND, START_COMMAND } from "./serve_command.ts";
 import { ListenError } from "./listen.ts";
 import { type RunningServer, startServer } from "./server.ts";
 import { StoreConfigError, StoreFailure } from "./store/errors.ts";
@@ -60,7 +60,9 @@ async function main(args: string[]): Promise<number> {
   switch (command) {
     case "serve": {
       const invocation = parseCommandLine(SERVE_COMMAND, rest);
-      if (invocation.help !== undefined) return printHelp(invocation.help);
+      if (invocation.help !== undefined) {
+        return printHelp(rest.includes("--dev") ? helpText(START_COMMAND) : invocation.help);
+      }
       return await serve(rest, readEnvironment());
     }
     case "certs": {

@@ -1,6 +1,6 @@
 /**
  * @module
- * The `serve` command's flags, from which its parser (in config_load.ts) and its help (in
+ * The `serve` command's flags (and `start`'s, which is `serve --dev`), from which its parser (in config_load.ts) and its help (in
  * main.ts) are made. It only describes: reading the flags and acting on them are elsewhere.
  */
 import { DEFAULT_CERT_DIR } from "./certs/default_paths.ts";
@@ -37,4 +37,13 @@ export const SERVE_COMMAND: CommandSpec = {
         "Check the configuration, the certificate and key, and the store (read-only), print what would be served, and exit without listening or writing",
     },
   ],
+};
+
+/** `deno task start`, which runs `serve --dev`: its help, so it names the command that was typed. */
+export const START_COMMAND: CommandSpec = {
+  name: "start",
+  summary:
+    `Serve the API over HTTPS for development: serve --dev, which makes a self-signed certificate in ${DEFAULT_CERT_DIR}/ when there is none and creates the demo users user1 and user2; configured by environment variables as serve is (src/README.md, Configuration)`,
+  details: SERVE_COMMAND.details,
+  options: SERVE_COMMAND.options!.filter((option) => option.name !== "dev"),
 };

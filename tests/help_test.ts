@@ -14,7 +14,7 @@ import { USER_COMMAND } from "../src/cli/user.ts";
 import { CLIENT_COMMAND } from "../src/client.ts";
 import { COMPILE_COMMAND } from "../src/deploy/compile.ts";
 import { ENV_VARIABLES } from "../src/config_environment.ts";
-import { SERVE_COMMAND } from "../src/serve_command.ts";
+import { SERVE_COMMAND, START_COMMAND } from "../src/serve_command.ts";
 import { type CommandSpec, optionsOf, parseCommandLine, usageLine } from "../src/usage.ts";
 import { assertUsageError, CLIENT, type CliResult, runCli, runProgram } from "./helpers/process.ts";
 import { BENCH_COMMAND } from "./bench/options.ts";
@@ -47,7 +47,8 @@ function helpCases(): Case[] {
   }));
   cases.push(
     { spec: SERVE_COMMAND, args: ["serve", "--check", "--help"] },
-    { spec: SERVE_COMMAND, args: ["serve", "--dev", "-h"] }, // deno task start -h
+    { spec: START_COMMAND, args: ["serve", "--dev", "-h"] }, // deno task start -h
+    { spec: START_COMMAND, args: ["serve", "--port", "0", "--dev", "--help"] },
     { spec: USER_COMMAND, args: ["user", "-h"] },
     { spec: CLIENTS_COMMAND.commands![0], args: ["clients", "add", "--bogus", "-h"] },
     { spec: CLIENT_COMMAND, args: ["--help"], script: CLIENT },
