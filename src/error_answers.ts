@@ -134,6 +134,8 @@ const AUTH_ANSWERS: Record<AuthErrorCode, AuthAnswer> = {
   invalid_request_uri: { status: 400, wireCode: "invalid_request_uri" },
   // DPoP (RFC 9449 §5, §8): 400 at the token endpoint, 401 with a challenge at a resource.
   ...oauthErrors(400, ["invalid_dpop_proof", "use_dpop_nonce"]),
+  // A stopping instance: the client sends the request again, to another one (with Retry-After).
+  shutting_down: { status: 503, wireCode: "temporarily_unavailable" },
 };
 
 /** The DPoP proof refusals, answered 401 at a protected resource (RFC 9449 §7.1, §9). */

@@ -62,6 +62,7 @@ const REFRESH_OUTCOMES: readonly string[] = [
   "reuse_detected",
   "revoked",
   "client_mismatch",
+  "client_removed",
 ];
 /** `auth_dpop_proofs_refused_total` reasons: why a DPoP proof was refused, replays included. */
 const DPOP_REFUSALS: readonly string[] = [

@@ -143,7 +143,7 @@ export async function startServer(
     );
     listeners.push(https);
     const url = `https://${urlHost(config.host)}:${https.port}`;
-    const { handler, tokens } = buildApp(config, logger, services, {
+    const { handler, tokens, throttle } = buildApp(config, logger, services, {
       listeningUrl: url,
       draining: () => draining !== undefined || closing,
       closing: () => closing,
@@ -176,7 +176,11 @@ export async function startServer(
       listeners,
       services,
       inFlight,
-      onClosing: () => closing = true,
+      onClosing: () => {
+        closing = true;
+        // A login waiting for its turn must not outlast the shutdown: it is answered 503.
+        throttle.stopWaiting();
+      },
     });
     return {
       url,
@@ -295,7 +299,7 @@ function buildApp(
     draining: () => boolean;
     closing: () => boolean;
   },
-): { handler: ServeHandler; tokens: AccessTokens } {
+): { handler: ServeHandler; tokens: AccessTokens; throttle: LoginThrottle } {
   const { store, storeHealth, keys, idTokenKeys, revocations, devices, hasher, metrics } = services;
   const identity = publicIdentity(config, listeningUrl);
   const tokens = new AccessTokens(keys, {
@@ -407,7 +411,7 @@ function buildApp(
     closing,
     dpop,
   });
-  return { handler, tokens };
+  return { handler, tokens, throttle };
 }
 
 function listenHttps(

@@ -7,7 +7,9 @@
  * consent again. A removal racing refreshes and sign-ins on another instance leaves no token of
  * the client alive. Each runs on two instances sharing one SQLite file and on two sharing one
  * PostgreSQL database: the tokens come from instance A, the removal from the command line, the
- * refusals are seen at instance B.
+ * refusals are seen at instance B. A client dropped from `OAUTH_CLIENTS` is gone too: after a
+ * restart without it, its refresh tokens never pass for a public client's, also when presented
+ * many times at once, and their families end.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import assert from "node:assert/strict";
 import { type Cluster, eventually, startCluster, SYNC_DEADLINE_MS } from "./helpers/cluster.ts";
 import {
   authorizeUrl,
+  basicHeaders,
   CookieBrowser,
   formFields,
   pkce,
@@ -27,6 +30,9 @@ import { testNeeding } from "./helpers/prerequisites.ts";
 import { addClient, cliOn, secretOf } from "./helpers/clients_cli.ts";
 import type { ServerProcess } from "./helpers/process.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { hello, refresh, startTestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { sha256Hex } from "../src/auth/secrets.ts";
 
 const PASSWORD = "alice-password-1";
 const REDIRECT_URI = "https://web.example/callback";
@@ -298,3 +304,106 @@ testNeeding([POSTGRESQL], {
     await removalOn(t, "postgres");
   },
 });
+
+const SVC_SECRET = "svc-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh tokens are refused everywhere without its secret, and their families end", async () => {
+  await using dir = await tempDir();
+  const svc = { id: "svc", secret: SVC_SECRET };
+  const password = { grant_type: "password", username: "alice", password: PASSWORD };
+  const issued: Json[] = [];
+  let publicTokens: Json;
+  {
+    await using before = await startTestServer({
+      dir: dir.path,
+      users: { alice: PASSWORD },
+      env: { OAUTH_CLIENTS: `svc:${SVC_SECRET}` },
+    });
+    for (let i = 0; i < 5; i++) {
+      issued.push(granted(await tokenRequest(before, password, svc), "svc's password grant"));
+    }
+    publicTokens = granted(
+      await tokenRequest(before, { ...password, client_id: "some-cli" }),
+      "a public client's password grant",
+    );
+  }
+  // Restarted without "svc", with a resource server that may introspect every token.
+  const rs = { id: "rs", secret: `rs-${SVC_SECRET}` };
+  await using after = await startTestServer({
+    dir: dir.path,
+    env: { OAUTH_CLIENTS: `rs:${rs.secret}`, OAUTH_INTROSPECTORS: "rs" },
+  });
+  const [viaRefresh, viaClientId, viaNoClient, viaParallel, viaRevoke] = issued;
+  const problems: string[] = [];
+  const expectGone = (what: string, status: number, body: Json) => {
+    if (status !== 401 || body.error !== "invalid_client" || body.access_token !== undefined) {
+      problems.push(`${what}: ${status} ${JSON.stringify(body)}`);
+    } else if ((body.error_description ?? body.msg) !== 'Client "svc" no longer exists') {
+      problems.push(`${what}: the answer does not say the client is gone: ${JSON.stringify(body)}`);
+    }
+  };
+
+  const atRefresh = await refresh(after, String(viaRefresh.refresh_token));
+  expectGone("/refresh", atRefresh.res.status, atRefresh.body);
+  const byId = await tokenRequest(after, { ...refreshForm(viaClientId), client_id: "svc" });
+  expectGone("/oauth/token with client_id=svc alone", byId.res.status, byId.body);
+  const byNone = await tokenRequest(after, refreshForm(viaNoClient));
+  expectGone("/oauth/token naming no client", byNone.res.status, byNone.body);
+
+  // The same token presented many times at once, at both endpoints: none may rotate it.
+  const parallel = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      if (i % 2 === 0) {
+        const { res, body } = await refresh(after, String(viaParallel.refresh_token));
+        return { what: `parallel /refresh ${i}`, status: res.status, body };
+      }
+      const { res, body } = await tokenRequest(after, {
+        ...refreshForm(viaParallel),
+        client_id: "svc",
+      });
+      return { what: `parallel /oauth/token ${i}`, status: res.status, body };
+    }),
+  );
+  for (const { what, status, body } of parallel) expectGone(what, status, body);
+
+  const introspected = await tokenRequestAt(after, "/oauth/introspect", {
+    token: String(viaRevoke.refresh_token),
+  }, rs);
+  assert.equal(introspected.res.status, 200);
+  assert.deepEqual(introspected.body, { active: false }, "inactive to an introspector");
+  const revoked = await tokenRequestAt(after, "/oauth/revoke", {
+    token: String(viaRevoke.refresh_token),
+    client_id: "svc",
+  });
+  assert.equal(revoked.res.status, 200, "revocation of a token that is gone answers 200");
+  assert.deepEqual(problems, []);
+
+  for (const [i, tokens] of issued.entries()) {
+    const state = await after.store.getRefreshToken(await sha256Hex(String(tokens.refresh_token)));
+    assert.notEqual(state?.family.revokedAt ?? null, null, `family ${i} is revoked`);
+    assert.equal(state?.token.usedAt, null, `refresh token ${i} was never rotated`);
+    const { res } = await hello(after, `Bearer ${tokens.access_token}`);
+    assert.equal(res.status, 401, `the access token of family ${i} ends with it`);
+  }
+  const again = await tokenRequest(after, { ...refreshForm(viaRefresh), client_id: "svc" });
+  expectGone("a refused token presented again", again.res.status, again.body);
+  assert.deepEqual(problems, []);
+
+  const stillPublic = await refresh(after, String(publicTokens.refresh_token));
+  assert.equal(stillPublic.res.status, 200, "a public client's token still refreshes");
+});
+
+/** A form POST to one of the token endpoint's siblings, with the client's `basic` if any. */
+function tokenRequestAt(
+  server: Reachable,
+  path: "/oauth/introspect" | "/oauth/revoke",
+  form: Record<string, string>,
+  basic?: Basic,
+): Promise<{ res: Response; body: Json }> {
+  return fetch(`${server.url}${path}`, {
+    method: "POST",
+    client: server.client,
+    headers: basicHeaders(basic),
+    body: new URLSearchParams(form),
+  }).then(async (res) => ({ res, body: await res.json() as Json }));
+}

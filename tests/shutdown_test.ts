@@ -7,13 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { bodyInTwoHalves, loginInTwoParts } from "./helpers/held_body.ts";
 import { parseLogLine, PERMISSIONS, runCli, ServerProcess } from "./helpers/process.ts";
 import { serveSettings } from "./helpers/serve_child.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { testCertificate, writeTlsFiles } from "./helpers/tls.ts";
-import { sleep } from "./helpers/wait.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import { unixNow } from "../src/clock.ts";
 
 const USERS = { user1: "password1" };
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -169,5 +172,100 @@ Deno.test("an upload that outlasts SHUTDOWN_TIMEOUT gets 503 with Retry-After, n
     assert.ok(!logs.some((line) => line?.level === "error"), server.lines.join("\n"));
     const login503 = logs.find((line) => line?.msg === "request" && line.path === "/login");
     assert.equal(login503?.status, 503);
+  });
+});
+
+/** Logins of one account sent at once, all to wait for a place, in the test below. */
+const WAITING_LOGINS = 6;
+const SHUTTING_DOWN = "Service is shutting down; try again";
+
+Deno.test("SIGTERM while logins of one account wait for their turn in the throttle: each is answered 503 with Retry-After, and the process exits within SHUTDOWN_TIMEOUT", async () => {
+  await withTempDir(async (dir) => {
+    const timeoutMs = 4000;
+    // The default THROTTLE_IN_FLIGHT_WAIT (20 s), far beyond SHUTDOWN_TIMEOUT.
+    await using server = await serveWithUser(dir, {
+      SHUTDOWN_TIMEOUT: String(timeoutMs / 1000),
+      METRICS_PORT: "0",
+    });
+    const url = await server.listening();
+    const metricsUrl = String((await server.waitForLog("Listening")).metrics_url);
+    // Every place of the account held by attempts in flight on another instance, for 30 s.
+    const store = await SqliteStore.open(`${dir}/data/auth.db`);
+    try {
+      const now = unixNow();
+      const key = `account:${OPERATOR.username}`;
+      await store.updateThrottles([key], () => ({
+        writes: {
+          [key]: {
+            failures: 0,
+            windowStartAt: now,
+            blockedUntil: 0,
+            reservedUntil: Array(5).fill(now + 30),
+          },
+        },
+        result: undefined,
+      }));
+    } finally {
+      await store.close();
+    }
+    const client = Deno.createHttpClient({ caCerts: [(await testCertificate()).certPem] });
+    try {
+      // Half at POST /login, half as password grants.
+      const logins = Array.from({ length: WAITING_LOGINS }, async (_, i) => {
+        const res = i % 2 === 0
+          ? await fetch(`${url}/login`, {
+            method: "POST",
+            client,
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(OPERATOR),
+          })
+          : await fetch(`${url}/oauth/token`, {
+            method: "POST",
+            client,
+            body: new URLSearchParams({ grant_type: "password", ...OPERATOR }),
+          });
+        return {
+          status: res.status,
+          retryAfter: res.headers.get("retry-after"),
+          body: await res.text(),
+        };
+      }).map((answer) => answer.catch((error: Error) => ({ cut: error.message })));
+      await waitFor(`${WAITING_LOGINS} logins in flight`, async () => {
+        const metrics = await (await fetch(metricsUrl)).text();
+        const inFlight = /^auth_http_requests_in_flight (\d+)$/m.exec(metrics)?.[1];
+        return Number(inFlight) >= WAITING_LOGINS;
+      }, { intervalMs: 50 });
+      const signalled = performance.now();
+      server.signal("SIGTERM");
+      const answers = await Promise.all(logins);
+      for (const answer of answers) {
+        assert.ok(!("cut" in answer), `a login was cut off: ${JSON.stringify(answer)}`);
+        assert.equal(answer.status, 503, answer.body);
+        assert.ok(Number(answer.retryAfter) > 0, `Retry-After: ${answer.retryAfter}`);
+        const body = JSON.parse(answer.body);
+        assert.ok(
+          isDeepStrictEqual(body, { msg: SHUTTING_DOWN }) ||
+            isDeepStrictEqual(body, {
+              error: "temporarily_unavailable",
+              error_description: SHUTTING_DOWN,
+            }),
+          answer.body,
+        );
+      }
+      const { code } = await server.exitedWithin(timeoutMs + 5000);
+      const exitedAfter = performance.now() - signalled;
+      assert.equal(code, 0, server.stderr);
+      assert.ok(exitedAfter < timeoutMs, `exited ${Math.round(exitedAfter)} ms after SIGTERM`);
+      const logs = server.lines.map(parseLogLine);
+      assert.equal(logs.find((line) => line?.msg === "Shutting down")?.in_flight, WAITING_LOGINS);
+      assert.equal(logs.find((line) => line?.msg === "Stopped")?.drained, true);
+      assert.ok(!logs.some((line) => line?.level === "error"), server.lines.join("\n"));
+      assert.ok(
+        !logs.some((line) => line?.event === "login_throttled" || line?.event === "login_failed"),
+        "a stop is no failed or throttled login",
+      );
+    } finally {
+      client.close();
+    }
   });
 });

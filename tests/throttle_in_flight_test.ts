@@ -4,7 +4,8 @@
  * lapses when its outcome never comes (the process died during the check). And
  * {@linkcode LoginThrottle.admit} on the real clock: an attempt that finds every place held
  * waits for one, woken by outcomes in this process or by polling the store for another
- * instance's, and is refused, claiming no failures, only when its wait runs out.
+ * instance's, and is refused, claiming no failures, only when its wait runs out, or as the
+ * service stops.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import {
   RESERVATION_SECONDS,
   type ReservedAttempt,
 } from "../src/auth/accounts/throttle.ts";
+import { AuthFailure } from "../src/auth/errors.ts";
 import { unixNow } from "../src/clock.ts";
 import { fail, refusalOf, setup, T0 } from "./helpers/throttle.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -222,4 +224,32 @@ Deno.test("LoginThrottle.admit refuses every waiting attempt at once when the fa
   const refusals = await Promise.all(waiting);
   assert.ok(refusals.every((refusal) => typeof refusal === "number"), JSON.stringify(refusals));
   assert.equal((await f.read("account:alice"))?.failures, 5);
+});
+
+Deno.test("LoginThrottle.stopWaiting refuses every waiting attempt at once as shutting_down, and every later one that would wait, counting nothing", async () => {
+  await using f = await setup();
+  const now = unixNow();
+  const { reserved } = await reserveMany(() => f.reserve(ALICE, now), 5);
+  const stopped = (error: unknown) => {
+    if (!(error instanceof AuthFailure) || error.code !== "shutting_down") throw error;
+    assert.equal(error.retryAfterSeconds, 1);
+    return "shutting_down";
+  };
+  const waiting = Array.from(
+    { length: 6 },
+    () => f.throttle.admit(ALICE).then(() => "admitted", stopped),
+  );
+  assert.ok(await pending(Promise.race(waiting), 3 * IN_FLIGHT_POLL_MS), "they wait");
+  const before = await f.read("account:alice");
+  const start = performance.now();
+  f.throttle.stopWaiting();
+  assert.deepEqual(await Promise.all(waiting), Array(6).fill("shutting_down"));
+  assert.ok(secondsSince(start) < 1, `refused ${secondsSince(start)} s after the stop`);
+  const later = performance.now();
+  assert.equal(await f.throttle.admit(ALICE).then(() => "admitted", stopped), "shutting_down");
+  assert.ok(secondsSince(later) < IN_FLIGHT_POLL_MS / 1000, "a later attempt does not wait");
+  assert.deepEqual(await f.read("account:alice"), before, "nothing counted");
+  // Attempts in flight are reported as usual, and a free place is still taken.
+  await f.throttle.succeeded(reserved[0]);
+  assert.equal((await f.throttle.admit(ALICE)).budget, "shared");
 });

@@ -29,6 +29,8 @@
  *   answers to a device polling the token endpoint.
  * - `invalid_dpop_proof`, `use_dpop_nonce`: RFC 9449 §5 and §8 (a refused DPoP proof; a proof
  *   without the server's current nonce, which `dpopNonce` carries).
+ * - `shutting_down`: the service is stopping and will not wait for what the request needs (a
+ *   login's turn); send it again, elsewhere, after `retryAfterSeconds`.
  */
 export type AuthErrorCode =
   | "missing_token"
@@ -62,7 +64,8 @@ export type AuthErrorCode =
   | "expired_token"
   | "invalid_passkey"
   | "invalid_dpop_proof"
-  | "use_dpop_nonce";
+  | "use_dpop_nonce"
+  | "shutting_down";
 
 /** Details some failures carry. */
 export interface AuthFailureDetails extends ErrorOptions {

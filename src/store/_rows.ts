@@ -91,6 +91,7 @@ const FAMILY_KINDS = {
   accessExpiresAt: "number",
   revokedAt: "number?",
   dpopJkt: "text",
+  clientConfidential: "flag",
 } as const;
 
 /** A `refresh_families` row. */
@@ -105,7 +106,7 @@ export const REFRESH_TOKEN_STATE_COLUMNS =
    f.username AS family_username, f.subject AS family_subject, f.client_id AS family_client_id,
    f.created_at AS family_created_at, f.expires_at AS family_expires_at,
    f.access_expires_at AS family_access_expires_at, f.revoked_at AS family_revoked_at,
-   f.dpop_jkt AS family_dpop_jkt`;
+   f.dpop_jkt AS family_dpop_jkt, f.client_confidential AS family_client_confidential`;
 
 const toRefreshToken = rowReader<RefreshTokenRecord>({
   tokenHash: "text",

@@ -372,3 +372,13 @@ export function dpopTables(d: Dialect): string {
    )${d.tableOptions};
    CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at);`;
 }
+
+/**
+ * Refresh families remember whether their client had to authenticate, so that a family of a
+ * confidential client never passes for a public client's once the client is gone. Families made
+ * before are unmarked (a registered client's end with its removal anyway).
+ */
+export function familyClientConfidential(d: Dialect): string {
+  const no = d.flag === "BOOLEAN" ? "false" : "0";
+  return `ALTER TABLE refresh_families ADD COLUMN client_confidential ${d.flag} NOT NULL DEFAULT ${no};`;
+}

@@ -63,6 +63,11 @@ export interface RefreshFamilyRecord {
    * must prove possession of it. Null (or absent) for an unbound family.
    */
   dpopJkt?: string | null;
+  /**
+   * Whether the client had to authenticate when the family started (a configured or registered
+   * confidential client): such a family never refreshes without it, nor once the client is gone.
+   */
+  clientConfidential?: boolean;
 }
 
 /** A refresh token as stored: only the SHA-256 of the token itself. */

@@ -42,6 +42,11 @@ export interface RunningProxy extends AsyncDisposable {
 export interface ProxyOptions {
   /** Port of the HTTPS backend on 127.0.0.1. */
   backendPort: number;
+  /**
+   * Ports of further instances on 127.0.0.1: the file's "server" line is copied for each, as
+   * its comment tells deployers, named `api1` (`backendPort`), `api2`, ….
+   */
+  moreBackendPorts?: readonly number[];
   /** The backend's certificate (or its CA), and the name in it. */
   backendCaPem: string;
   backendName: string;
@@ -61,7 +66,13 @@ async function prepareProxy(
   port: number,
   options: ProxyOptions,
 ): Promise<Record<string, string>> {
-  await Deno.writeTextFile(`${dir}/haproxy.cfg`, await haproxyConfig());
+  const config = await haproxyConfig();
+  await Deno.writeTextFile(
+    `${dir}/haproxy.cfg`,
+    options.moreBackendPorts?.length
+      ? withServerPerInstance(config, [options.backendPort, ...options.moreBackendPorts])
+      : config,
+  );
   await Deno.writeTextFile(`${dir}/front.pem`, `${options.certPem}\n${options.keyPem}`, {
     mode: 0o600,
   });
@@ -74,6 +85,20 @@ async function prepareProxy(
     PROXY_BACKEND_NAME: options.backendName,
     ...options.env,
   });
+}
+
+/**
+ * The configuration with its one "server" line copied for each port, as a deployer copies it for
+ * each instance: each copy with its own name and address.
+ */
+function withServerPerInstance(config: string, ports: readonly number[]): string {
+  const line = config.split("\n").find((text) => /^\s*server api /.test(text));
+  if (!line) throw new Error('The HAProxy configuration has no "server api" line');
+  const copies = ports.map((port, i) =>
+    line.replace("server api ", `server api${i + 1} `)
+      .replace('"${PROXY_BACKEND}"', `"127.0.0.1:${port}"`)
+  );
+  return config.replace(line, copies.join("\n"));
 }
 
 /** Runs `haproxy -c` on the configuration with `options`: its exit code and output. */

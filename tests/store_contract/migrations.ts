@@ -110,6 +110,7 @@ async function assertFamilies(migrated: Store, now: UnixSeconds): Promise<void> 
       accessExpiresAt: now + 1100,
       revokedAt: null,
       dpopJkt: null,
+      clientConfidential: false,
     },
   });
   assert.equal((await migrated.getRefreshToken("live-1"))?.token.usedAt, now - 100);

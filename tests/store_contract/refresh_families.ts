@@ -43,6 +43,17 @@ export function refreshFamiliesContract({ test, testReopening }: ContractContext
     assert.equal(await store.getRefreshToken("c".repeat(64)), undefined);
   });
 
+  test("a family keeps whether its client had to authenticate, also through a rotation", async (store) => {
+    const confidential = familyRecord("f-conf", { clientId: "svc", clientConfidential: true });
+    await startFamily(store, confidential, "conf-1");
+    await startFamily(store, familyRecord("f-public", { clientId: "cli" }), "public-1");
+    assert.equal((await store.getRefreshToken("conf-1"))?.family.clientConfidential, true);
+    assert.equal((await store.getRefreshToken("public-1"))?.family.clientConfidential, false);
+    const rotated = await store.rotateRefreshToken("conf-1", NOW, nextToken("conf-2"));
+    assert.equal(rotated.outcome, "rotated");
+    assert.equal((await store.getRefreshToken("conf-2"))?.family.clientConfidential, true);
+  });
+
   test("startRefreshFamily stores nothing unless the user exists with the password hash the login checked", async (store) => {
     await store.addUser("alice", HASH);
     const refused = [

@@ -70,6 +70,7 @@ export function familyRecord(
     accessExpiresAt: NOW + 930,
     revokedAt: null,
     dpopJkt: null,
+    clientConfidential: false,
     ...fields,
   };
 }

@@ -112,7 +112,7 @@ export class PasswordLogin {
       address: source.address,
       deviceId,
     }).catch((error) => {
-      if (error instanceof AuthFailure) {
+      if (error instanceof AuthFailure && error.code === "throttled") {
         const reason = error.reason;
         this.#events.record({ event: "login_throttled", ...about, reason }, source.origin);
       }

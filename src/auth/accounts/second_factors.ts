@@ -199,7 +199,7 @@ export class SecondFactors {
       username: CODE_BUDGET_PREFIX + username,
       address: source.address,
     }).catch((error) => {
-      if (error instanceof AuthFailure) {
+      if (error instanceof AuthFailure && error.code === "throttled") {
         const reason = error.reason === IN_FLIGHT ? IN_FLIGHT : "second_factor";
         this.#events.record({ event: "login_throttled", ...about, reason }, source.origin);
       }

@@ -9,8 +9,8 @@
  * more attempts are in flight than failures are left. An attempt that finds every place held by
  * attempts in flight waits for their outcome (woken at once by outcomes reported in this
  * process, polling the store for those of other instances) and is refused only when the wait
- * runs out, with an answer that claims no failures. State lives in the store, in Unix seconds.
- * It never hashes and never builds a response.
+ * runs out, with an answer that claims no failures; as the service stops, waits end at once.
+ * State lives in the store, in Unix seconds. It never hashes and never builds a response.
  */
 import { HOUR_SECONDS, MINUTE_SECONDS, unixNow, type UnixSeconds } from "../../clock.ts";
 import type { AccountStore, ThrottleDecision, ThrottleRecord } from "../../store/accounts.ts";
@@ -96,6 +96,8 @@ export class LoginThrottle {
   #outcomes = 0;
   /** Attempts of this process waiting for a place, oldest first, by the keys they wait on. */
   #waiters = new Map<string, Set<() => void>>();
+  /** Set once the service stops: no attempt waits for a place any longer. */
+  #stopping = false;
 
   constructor(store: AccountStore, options: ThrottleOptions) {
     this.#store = store;
@@ -109,6 +111,8 @@ export class LoginThrottle {
    * Reserves a place for one attempt, waiting up to `inFlightWaitMs` while attempts in flight hold
    * every place. Throws AuthFailure `throttled` with the seconds to wait when failures closed a
    * budget, or with reason {@linkcode IN_FLIGHT} when the wait ran out; either counts nothing.
+   * Once {@linkcode LoginThrottle.stopWaiting} was called, an attempt that would wait throws
+   * `shutting_down` instead.
    */
   async admit(attempt: LoginAttempt): Promise<ReservedAttempt> {
     const deadline = performance.now() + this.#inFlightWaitMs;
@@ -117,10 +121,23 @@ export class LoginThrottle {
       const step = await this.#step(attempt, unixNow());
       if ("reserved" in step) return step.reserved;
       if ("wait" in step) throw failedTooOften(step.wait);
+      if (this.#stopping) throw shuttingDown();
       const left = deadline - performance.now();
       if (left <= 0) throw inFlight();
       const poll = IN_FLIGHT_POLL_MS * (0.5 + Math.random());
       await this.#pause(keysOf(attempt), seen, Math.min(left, poll));
+    }
+  }
+
+  /**
+   * Ends every wait for a place, now and from then on, as the service stops: attempts waiting
+   * for one are woken, and each that finds no place free is refused `shutting_down` (to be
+   * sent again elsewhere) rather than outlast the shutdown. Attempts being checked go on.
+   */
+  stopWaiting(): void {
+    this.#stopping = true;
+    for (const waiting of [...this.#waiters.values()]) {
+      for (const wake of [...waiting]) wake();
     }
   }
 
@@ -308,6 +325,12 @@ function inFlight(): AuthFailure {
   return new AuthFailure("throttled", "Too many login attempts in progress; try again shortly", {
     retryAfterSeconds: 1,
     reason: IN_FLIGHT,
+  });
+}
+
+function shuttingDown(): AuthFailure {
+  return new AuthFailure("shutting_down", "Service is shutting down; try again", {
+    retryAfterSeconds: 1,
   });
 }
 

@@ -112,6 +112,11 @@ export class ClientRegistry {
     return (await this.find(clientId))?.confidential ?? false;
   }
 
+  /** Whether `clientId` is a confidential client configured in `OAUTH_CLIENTS`. */
+  isConfigured(clientId: string): boolean {
+    return this.#secretDigests.has(clientId);
+  }
+
   /** Whether the client may introspect tokens issued to other clients (`OAUTH_INTROSPECTORS`). */
   mayIntrospectAll(client: ClientIdentity): boolean {
     return client.authenticated && this.#introspectors.has(client.clientId);

@@ -116,6 +116,8 @@ export class RefreshFamilies {
       accessExpiresAt: this.#accessExpiresAt(now),
       revokedAt: null,
       dpopJkt: request.dpop?.bindsRefresh ? request.dpop.jkt : null,
+      clientConfidential: registered?.confidential ??
+        this.#clients.isConfigured(request.clientId),
     };
     const token: RefreshTokenRecord = {
       tokenHash: await sha256Hex(refreshToken),
@@ -161,6 +163,9 @@ export class RefreshFamilies {
     const presented = await this.#store.getRefreshToken(tokenHash);
     const confidential = presented !== undefined &&
       await this.#clients.isConfidential(presented.family.clientId);
+    if (presented?.family.clientConfidential && !confidential) {
+      throw await this.#endClientGone(presented.family, request.client, request.origin);
+    }
     let wrongClient: string | undefined;
     const result = await this.#store.rotateRefreshToken(tokenHash, now, ({ token, family }) => {
       // Throwing here refuses without spending the token.
@@ -266,6 +271,11 @@ export class RefreshFamilies {
       if (!isSecretShaped(token)) return false;
       const found = await this.#store.getRefreshToken(await sha256Hex(token));
       if (!found) return false;
+      // A token whose client is gone is invalid to everyone (RFC 7009 §2.2): it ends, quietly.
+      if (await this.#clientGone(found.family)) {
+        await this.#endClientGone(found.family, caller, origin);
+        return true;
+      }
       requireOwner(found.family.clientId, caller);
       await this.revokeFamily(found.family.id);
       this.#events.record({
@@ -312,7 +322,12 @@ export class RefreshFamilies {
     const refresh = async () => {
       if (!isSecretShaped(token)) return undefined;
       const found = await this.#store.getRefreshToken(await sha256Hex(token));
-      if (!found || !visible(found.family.clientId)) return undefined;
+      if (!found) return undefined;
+      if (await this.#clientGone(found.family)) {
+        await this.#endClientGone(found.family, caller);
+        return undefined;
+      }
+      if (!visible(found.family.clientId)) return undefined;
       const { token: record, family } = found;
       const now = unixNow();
       const active = record.usedAt === null && record.expiresAt > now &&
@@ -366,6 +381,36 @@ export class RefreshFamilies {
       scope: fields.scope,
       claims: issued.claims,
     };
+  }
+
+  /**
+   * Whether the family's client had to authenticate when the family started but is no longer a
+   * confidential client (removed from `OAUTH_CLIENTS` or the store): its tokens must not pass
+   * for a public client's.
+   */
+  async #clientGone(family: RefreshFamilyRecord): Promise<boolean> {
+    return family.clientConfidential === true &&
+      !await this.#clients.isConfidential(family.clientId);
+  }
+
+  /**
+   * Revokes a family whose client is gone, records it, and returns the `invalid_client` refusal
+   * that says so.
+   */
+  async #endClientGone(
+    family: RefreshFamilyRecord,
+    caller: ClientIdentity | undefined,
+    origin?: Origin,
+  ): Promise<AuthFailure> {
+    await this.revokeFamily(family.id);
+    this.#events.record({
+      event: "refresh_refused",
+      subject: family.username,
+      client: caller?.clientId ?? family.clientId,
+      sid: family.id,
+      reason: "client_removed",
+    }, origin);
+    return invalidClient(`Client "${family.clientId}" no longer exists`);
   }
 
   /** Whether `client` is still registered as it was (not removed, nor registered again). */

@@ -61,6 +61,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.deviceAuthorizationTables(POSTGRES),
   steps.passkeyTable(POSTGRES),
   steps.dpopTables(POSTGRES),
+  steps.familyClientConfidential(POSTGRES),
 ];
 
 /** Applies the versions not applied yet, in one transaction. */

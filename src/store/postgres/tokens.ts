@@ -251,10 +251,10 @@ function selectRefreshToken(sql: Sql | Transaction, tokenHash: string) {
 async function insertFamily(tx: Transaction, family: RefreshFamilyRecord): Promise<void> {
   await tx`
     INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
-      access_expires_at, revoked_at, dpop_jkt)
+      access_expires_at, revoked_at, dpop_jkt, client_confidential)
     VALUES (${family.id}, ${family.username}, ${family.subject}, ${family.clientId},
       ${family.createdAt}, ${family.expiresAt}, ${family.accessExpiresAt}, ${family.revokedAt},
-      ${family.dpopJkt ?? null})`;
+      ${family.dpopJkt ?? null}, ${family.clientConfidential ?? false})`;
 }
 
 async function insertRefreshToken(tx: Transaction, token: RefreshTokenRecord): Promise<void> {

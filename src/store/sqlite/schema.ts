@@ -84,6 +84,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.deviceAuthorizationTables(SQLITE),
   steps.passkeyTable(SQLITE),
   steps.dpopTables(SQLITE),
+  steps.familyClientConfidential(SQLITE),
 ];
 
 /** Applies pending migrations; true when any was applied. */

@@ -287,7 +287,8 @@ function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
   change(
     db,
     `INSERT INTO refresh_families (id, username, subject, client_id, created_at, expires_at,
-     access_expires_at, revoked_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     access_expires_at, revoked_at, dpop_jkt, client_confidential)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     family.id,
     family.username,
     family.subject,
@@ -297,6 +298,7 @@ function insertFamily(db: DatabaseSync, family: RefreshFamilyRecord): void {
     family.accessExpiresAt,
     family.revokedAt,
     family.dpopJkt ?? null,
+    family.clientConfidential ? 1 : 0,
   );
 }
 
