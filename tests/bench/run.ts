@@ -326,7 +326,7 @@ async function benchmark(
     tokens,
     endpoints,
     dpop,
-    targets: evaluateTargets(measured),
+    targets: evaluateTargets({ ...measured, tokens }),
     warnings: [
       ...warnings({ ...measured, answers, micro, machine, options }),
       ...tokens.warnings,
