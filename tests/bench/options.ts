@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 export interface BenchOptions {
   /** Smoke run: short runs, one round. */
   quick: boolean;
-  /** Rounds of the alternating /hello runs (ours, bare-minimal, bare-same-headers). */
+  /** Rounds of the alternating /hello runs (ours, the bare servers, the framework peers). */
   rounds: number;
   /** Seconds of each measured wrk run. */
   durationSeconds: number;

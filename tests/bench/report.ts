@@ -177,7 +177,9 @@ export function renderReport(report: BenchReport): string {
           ? target("a", `/hello ours ÷ ${r.to}`)
           : r.of === "ours-metrics"
           ? target("h", "/hello with metrics ÷ without")
-          : "(cost of the headers alone)",
+          : r.of === "bare-same-headers"
+          ? "(cost of the headers alone)"
+          : "(cost of the headers, request id and log line)",
       ]),
       ["left", "right", "right", "left"],
     ),
