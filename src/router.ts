@@ -3,7 +3,7 @@
  * The route table: URLPattern pathnames to per-method handlers, with 404, 405 + `Allow`, HEAD and
  * OPTIONS. It matches and dispatches; it knows no route of the app.
  */
-import type { ErrorDialect, Handler } from "./http/context.ts";
+import type { ErrorDialect, Handler, RequestContext } from "./http/context.ts";
 import { HttpError } from "./http/errors.ts";
 import { empty } from "./http/json.ts";
 import { pathnameOf } from "./http/request_url.ts";
@@ -69,7 +69,17 @@ export function createRouter(routes: Route[]): Handler {
     if (!PATTERN_SYNTAX.test(pathname) && !literal.has(pathname)) literal.set(pathname, compiled);
     else patterned.push(compiled);
   }
-  return async function dispatch(req, ctx) {
+  // Not async: a handler that answers at once is passed on as it is, for the edge to finish in
+  // the same turn; a refusal is still a rejected promise.
+  return function dispatch(req, ctx) {
+    try {
+      return route(req, ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  function route(req: Request, ctx: RequestContext): Response | Promise<Response> {
     const pathname = pathnameOf(req.url);
     let found = literal.get(pathname);
     if (!found) {
@@ -89,10 +99,10 @@ export function createRouter(routes: Route[]): Handler {
     // The route's dialect words what its handlers throw, and its 405 unless it is a page route:
     // a 405 is a client's mistake, never a person's, so it stays JSON there.
     if (handler || found.errors !== "page") ctx.errorDialect = found.errors;
-    if (handler) return await handler(req, ctx);
+    if (handler) return handler(req, ctx);
     if (req.method === "OPTIONS") return empty(204, { allow });
     throw new HttpError(405, "Method not allowed", { headers: { allow } });
-  };
+  }
 }
 
 function allowedMethods(methods: Route["methods"]): string {

@@ -146,7 +146,7 @@ Deno.test("ClientRegistry accepts either reading of a Basic secret, compares eve
 Deno.test("authenticateBearer rejects a request without Authorization as missing_token", async () => {
   await using tokens = await tokenService();
   await assertFailure(
-    authenticateBearer(request(), context(), { tokens }),
+    Promise.resolve(authenticateBearer(request(), context(), { tokens })),
     "missing_token",
     /^Missing Authorization Header$/,
   );
@@ -157,7 +157,7 @@ Deno.test("authenticateBearer rejects a non-Bearer Authorization as invalid_toke
   const { token } = await tokens.issue("alice");
   for (const value of [`Basic ${btoa("alice:pw")}`, token, "Bearer", "Bearer ", `Token ${token}`]) {
     await assertFailure(
-      authenticateBearer(request(value), context(), { tokens }),
+      Promise.resolve(authenticateBearer(request(value), context(), { tokens })),
       "invalid_token",
       /Bearer|Malformed/,
     );
@@ -173,6 +173,30 @@ Deno.test("authenticateBearer accepts a Bearer token, scheme case-insensitive, a
     assert.equal(claims.sub, "subject-of-alice");
     assert.equal(ctx.user, "alice", "recorded by name for the access log");
   }
+});
+
+Deno.test("authenticateBearer answers a token seen before without a promise, and still refuses with a rejection", async () => {
+  await using tokens = await tokenService();
+  const { token } = await tokens.issue("subject-of-alice", { username: "alice", scope: "read" });
+  const ctx = context();
+  const claims = authenticateBearer(request(`Bearer ${token}`), ctx, { tokens });
+  assert.ok(!(claims instanceof Promise), "the cached claims themselves");
+  assert.equal(claims.sub, "subject-of-alice");
+  assert.equal(ctx.user, "alice");
+  assert.equal(tokens.cacheHits, 1);
+  assert.equal(tokens.outcomes.get("valid"), 1);
+  const refused = authenticateBearer(request(`Bearer ${token}`), context(), {
+    tokens,
+    scope: "hello",
+  });
+  assert.ok(refused instanceof Promise, "a refusal is a rejected promise, never a throw");
+  await assert.rejects(
+    refused,
+    (error) => error instanceof AuthFailure && error.code === "insufficient_scope",
+  );
+  const unseen = authenticateBearer(request(`Bearer ${token}x`), context(), { tokens });
+  assert.ok(unseen instanceof Promise, "a token not seen before is checked by verify");
+  await assert.rejects(unseen, AuthFailure);
 });
 
 Deno.test("authenticateBearer records a client's token for itself as the client's, never as a user's", async () => {
@@ -191,7 +215,9 @@ Deno.test("authenticateBearer refuses a token without the required scope as insu
   await using tokens = await tokenService();
   const { token } = await tokens.issue("alice", { scope: "read" });
   await assert.rejects(
-    authenticateBearer(request(`Bearer ${token}`), context(), { tokens, scope: "hello" }),
+    Promise.resolve(
+      authenticateBearer(request(`Bearer ${token}`), context(), { tokens, scope: "hello" }),
+    ),
     (error) => {
       assert.ok(error instanceof AuthFailure);
       assert.equal(error.code, "insufficient_scope");

@@ -411,3 +411,45 @@ Deno.test("createEdge puts the address its resolver finds in the context and the
   assert.deepEqual(seen, [["2001:db8:1:2::7", "2001:db8:1:2::/64"]]);
   assert.equal(JSON.parse(lines[0]).remote_address, "2001:db8:1:2::7");
 });
+
+Deno.test("createEdge finishes an answer given at once in the same turn, as it finishes one waited for", async () => {
+  const { call, logs } = setup(() => json({ message: "hi" }));
+  const waited = setup(() => Promise.resolve(json({ message: "hi" })));
+  const now = call();
+  assert.ok(now instanceof Response, "a Response, not a promise: no turn of the event loop");
+  const later = waited.call();
+  assert.ok(later instanceof Promise);
+  for (const res of [now, await later]) {
+    assertSecurityHeaders(res);
+    assert.deepEqual(await res.json(), { message: "hi" });
+  }
+  const strip = (
+    { request_id: _id, time: _time, duration_ms: _ms, ...rest }: Record<string, unknown>,
+  ) => rest;
+  assert.deepEqual(logs().map(strip), waited.logs().map(strip));
+  assert.equal(logs().length, 1);
+});
+
+Deno.test("createEdge still waits when the request has a body to read or is HEAD with a body to drop", async () => {
+  const { call } = setup(() => json({ message: "hi" }));
+  const posted = call("/hello", { method: "POST", body: "{}" });
+  assert.ok(posted instanceof Promise, "the body is read before answering");
+  assert.equal((await posted).status, 200);
+  const head = call("/hello", { method: "HEAD" });
+  assert.ok(head instanceof Promise);
+  const res = await head;
+  assert.equal(res.body, null);
+  assertSecurityHeaders(res);
+});
+
+Deno.test("createEdge answers a handler's synchronous throw as it answers a rejection", async () => {
+  const thrown = setup(() => {
+    throw new HttpError(404, "Not found");
+  });
+  const rejected = setup(() => Promise.reject(new HttpError(404, "Not found")));
+  for (const res of [await thrown.call(), await rejected.call()]) {
+    assert.equal(res.status, 404);
+    assertSecurityHeaders(res);
+    assert.deepEqual(await res.json(), { msg: "Not found" });
+  }
+});

@@ -20,25 +20,39 @@ import { pathnameOf } from "../http/request_url.ts";
  * with the `DPoP` proof of the key it is bound to (RFC 9449 §7), and, when `scope` is given, that
  * the token grants it (else `insufficient_scope`, RFC 6750 §3.1). A DPoP-bound token presented as
  * Bearer is refused. Invalid tokens are charged to the client address; a missing header is not an
- * invalid token.
+ * invalid token. A Bearer token verified before is answered without waiting (the claims
+ * themselves, not a promise), which spares the request a turn of the event loop; a refusal is
+ * always a rejected promise.
  */
-export async function authenticateBearer(
+export function authenticateBearer(
+  req: Request,
+  ctx: RequestContext,
+  options: { tokens: AccessTokens; scope?: string; dpop?: DpopProofs },
+): AccessClaims | Promise<AccessClaims> {
+  try {
+    const authorization = parseAuthorization(req.headers.get("authorization"));
+    if (authorization.scheme === "bearer") {
+      const remembered = options.tokens.verifyRemembered(authorization.token);
+      if (remembered) return accepted(remembered, "bearer", ctx, options.scope);
+    }
+    return verified(req, ctx, options, authorization);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+async function verified(
   req: Request,
   ctx: RequestContext,
   { tokens, scope, dpop }: { tokens: AccessTokens; scope?: string; dpop?: DpopProofs },
+  authorization: ReturnType<typeof parseAuthorization>,
 ): Promise<AccessClaims> {
-  const authorization = parseAuthorization(req.headers.get("authorization"));
   if (authorization.scheme === "none") {
     throw new AuthFailure("missing_token", "Missing Authorization Header");
   }
   let claims: AccessClaims;
   if (authorization.scheme === "bearer") {
     claims = await tokens.verify(authorization.token, { from: ctx.addressGroup });
-    if (claims.cnf !== undefined) {
-      throw atResource(
-        invalidToken('A DPoP-bound token must be presented as "DPoP <token>" with a proof', "dpop"),
-      );
-    }
   } else if (authorization.scheme === "dpop" && dpop) {
     claims = await dpopBound(req, ctx, { tokens, dpop, token: authorization.token })
       .catch((error) => {
@@ -47,13 +61,31 @@ export async function authenticateBearer(
   } else {
     throw invalidToken('Authorization header must be "Bearer <token>"');
   }
+  return accepted(claims, authorization.scheme, ctx, scope);
+}
+
+/**
+ * What follows a valid token's check: a DPoP-bound one must not come as Bearer, the access log
+ * learns who called, and the token must grant `scope`.
+ */
+function accepted(
+  claims: AccessClaims,
+  scheme: "bearer" | "dpop",
+  ctx: RequestContext,
+  scope: string | undefined,
+): AccessClaims {
+  if (scheme === "bearer" && claims.cnf !== undefined) {
+    throw atResource(
+      invalidToken('A DPoP-bound token must be presented as "DPoP <token>" with a proof', "dpop"),
+    );
+  }
   ctx.user = userNameOf(claims);
   ctx.client = claims.client_id;
   if (scope !== undefined) {
     try {
       requireScope(claims.scope, scope);
     } catch (error) {
-      throw authorization.scheme === "dpop" ? atResource(error) : error;
+      throw scheme === "dpop" ? atResource(error) : error;
     }
   }
   return claims;

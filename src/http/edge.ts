@@ -57,8 +57,11 @@ export interface EdgeOptions {
   closing?: () => boolean;
 }
 
-/** The function `Deno.serve` calls. */
-export type ServeHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+/** The function `Deno.serve` calls: a promise only when the answer has to be waited for. */
+export type ServeHandler = (
+  req: Request,
+  info: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 /** The body size limit and the shortest `BODY_TIMEOUT` the configuration accepts. */
 const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 16 * 1024, timeoutMs: 1000 };
@@ -97,31 +100,13 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
   const { logger, respond, observer, closing, bodyLimits = DEFAULT_BODY_LIMITS } = options;
   const clientAddress = options.clientAddress ??
     createClientAddressResolver(DEFAULT_CLIENT_ADDRESS);
-  return async function edge(req, info) {
-    const started = performance.now();
-    observer?.started();
-    const body = req.body;
-    if (body) deferBodyCancel(body);
-    const client = clientAddress(req, (info.remoteAddr as Deno.NetAddr).hostname ?? "");
-    const ctx: RequestContext = {
-      requestId: crypto.randomUUID(),
-      remoteAddress: client.address,
-      addressGroup: client.group,
-      params: {},
-      errorDialect: "flask",
-      accessLog: true,
-    };
-    let res: Response;
-    try {
-      res = await dispatch(req, ctx);
-    } catch (error) {
-      const cutByUs = error instanceof BodyCutShortError && closing?.();
-      res = errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, respond });
-    }
-    // Before the edge's own headers, which are cheaper to count than to read back.
-    res = inOneWrite(res, SECURED_HEADERS);
-    res = await secured(res, req.method === "HEAD", ctx.requestId);
-    if (body) res = await settleBody(req, res, bodyLimits);
+  /** The answer to what dispatch threw. */
+  const failed = (error: unknown, ctx: RequestContext): Response => {
+    const cutByUs = error instanceof BodyCutShortError && closing?.();
+    return errorResponse(cutByUs ? shuttingDown() : error, ctx, { logger, respond });
+  };
+  /** Observes and logs an answer ready to go out. */
+  const finish = (req: Request, res: Response, ctx: RequestContext, started: number) => {
     const elapsedMs = performance.now() - started;
     observer?.finished(ctx.route, req.method, res.status, elapsedMs / 1000);
     if (ctx.accessLog && logger.enabled("info")) {
@@ -138,6 +123,54 @@ export function createEdge(dispatch: Handler, options: EdgeOptions): ServeHandle
     }
     return res;
   };
+  const later = async (
+    req: Request,
+    answer: Promise<Response>,
+    ctx: RequestContext,
+    started: number,
+  ): Promise<Response> => {
+    let res: Response;
+    try {
+      res = await answer;
+    } catch (error) {
+      res = failed(error, ctx);
+    }
+    // Before the edge's own headers, which are cheaper to count than to read back.
+    res = inOneWrite(res, SECURED_HEADERS);
+    if (req.method === "HEAD" && res.body) res = await withoutBody(res);
+    res = secured(res, ctx.requestId);
+    if (req.body) res = await settleBody(req, res, bodyLimits);
+    return finish(req, res, ctx, started);
+  };
+  return function edge(req, info) {
+    const started = performance.now();
+    observer?.started();
+    const body = req.body;
+    if (body) deferBodyCancel(body);
+    const client = clientAddress(req, (info.remoteAddr as Deno.NetAddr).hostname ?? "");
+    const ctx: RequestContext = {
+      requestId: crypto.randomUUID(),
+      remoteAddress: client.address,
+      addressGroup: client.group,
+      params: {},
+      errorDialect: "flask",
+      accessLog: true,
+    };
+    let answer: Response | Promise<Response>;
+    try {
+      answer = dispatch(req, ctx);
+    } catch (error) {
+      answer = failed(error, ctx);
+    }
+    // An answer given at once with nothing left to wait for (no request body to read, no HEAD
+    // body to drop), as /hello's is for a token seen before, goes out in this turn: a promise
+    // here would cost Deno.serve another turn of the event loop on every request.
+    if (answer instanceof Response && !body && !(req.method === "HEAD" && answer.body)) {
+      const res = secured(inOneWrite(answer, SECURED_HEADERS), ctx.requestId);
+      return finish(req, res, ctx, started);
+    }
+    return later(req, Promise.resolve(answer), ctx, started);
+  };
 }
 
 /**
@@ -152,14 +185,16 @@ export function createServeErrorHandler(logger: Logger): (error: unknown) => Res
 }
 
 /**
- * Adds the request id and the security headers, and drops the body of a HEAD answer (over
- * HTTP/2 Deno would send it, which clients reject). Responses with immutable headers are copied.
+ * The answer to a HEAD request without its body: over HTTP/2 Deno would send it, which clients
+ * reject.
  */
-async function secured(res: Response, head: boolean, requestId: string): Promise<Response> {
-  if (head && res.body) {
-    await res.body.cancel();
-    res = new Response(null, { status: res.status, headers: res.headers });
-  }
+async function withoutBody(res: Response): Promise<Response> {
+  await res.body?.cancel();
+  return new Response(null, { status: res.status, headers: res.headers });
+}
+
+/** Adds the request id and the security headers. Responses with immutable headers are copied. */
+function secured(res: Response, requestId: string): Response {
   let headers = res.headers;
   try {
     headers.set("x-request-id", requestId);

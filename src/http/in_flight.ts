@@ -17,6 +17,8 @@ export class RequestsInFlight {
   track(handler: ServeHandler): ServeHandler {
     return (req, info) => {
       const answer = handler(req, info);
+      // Answered at once: nothing is left in flight.
+      if (answer instanceof Response) return answer;
       this.#answering.add(answer);
       const done = () => this.#answering.delete(answer);
       answer.then(done, done);

@@ -40,7 +40,7 @@ export interface Fixture extends AsyncDisposable {
 }
 
 /** Which bare server to start. */
-export type BareMode = "minimal" | "same-headers";
+export type BareMode = "minimal" | "same-headers" | "same-work";
 
 /** Servers under load: stopped gently, their access log read past and dropped. */
 const SERVER_UNDER_LOAD = { disposeSignal: "SIGTERM", dropLogsAfterListening: true } as const;

@@ -15,6 +15,7 @@ export type HelloTargetName =
   | "ours-metrics"
   | "bare-minimal"
   | "bare-same-headers"
+  | "bare-same-work"
   | "hono"
   | "fastify"
   | "fastify-cache";
@@ -67,8 +68,9 @@ export interface HelloLoad {
   runs: HelloRun[];
   summaries: HelloSummary[];
   /**
-   * Ours ÷ each ceiling, and bare-same-headers ÷ bare-minimal: the share left after the headers
-   * alone, which separates their cost from that of authentication, routing and logging.
+   * Ours ÷ each ceiling, and bare-same-headers and bare-same-work ÷ bare-minimal: the share left
+   * after the headers alone and after the headers, request id and log line, which separates their
+   * cost from that of authentication and routing.
    */
   ratios: HelloRatio[];
 }
@@ -140,7 +142,9 @@ export async function measureHelloLoad(
   const pairs: [HelloTargetName, HelloTargetName][] = [
     ["ours", "bare-minimal"],
     ["ours", "bare-same-headers"],
+    ["ours", "bare-same-work"],
     ["bare-same-headers", "bare-minimal"],
+    ["bare-same-work", "bare-minimal"],
     ["ours-metrics", "ours"],
     ["ours", "hono"],
     ["ours", "fastify"],

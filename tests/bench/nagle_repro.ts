@@ -14,9 +14,23 @@
  * they take well under a millisecond, src/http/one_write.ts can go. 20,000 bytes are more than
  * one TLS record, so even the stream takes two writes on loopback (where one TCP segment holds
  * 64 KiB); the service's answers stay within one record.
+ *
+ * A second table times the first request on fresh connections (`--fresh N` of them per row,
+ * default 30), as a client that opens a connection for one request does: Python's
+ * `http.client.HTTPSConnection`, which sets `TCP_NODELAY` on its own socket as curl, Node and Go
+ * do, over TLS 1.3 and TLS 1.2. Over TLS 1.3 the server sends its session tickets after the
+ * handshake, while the client's request is already on its way; an answer that is not written in
+ * the same turn of Deno's event loop as the request was read (any `await` in the handler) then
+ * waits behind the unacknowledged tickets for the client's delayed ACK, ~40 ms, on some
+ * connections. A handler that answers synchronously is not held; over TLS 1.2 the handshake
+ * itself waits instead. The rows through HAProxy (`src/deploy/haproxy.cfg`, when installed) show
+ * that a front proxy, which keeps its connections to the service alive, avoids it.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { HAPROXY, startProxy } from "../helpers/haproxy.ts";
 import { median, PYTHON, timeKeptAlive } from "../helpers/kept_alive_client.ts";
+import { runProgram } from "../helpers/process.ts";
 import { login, startTestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { testCertificate } from "../helpers/tls.ts";
@@ -25,9 +39,16 @@ import { runWrk, wrkVersion } from "./wrk.ts";
 
 const SIZES = [100, 1000, 20_000];
 
-/** The bare answer: `?bytes=N&as=string|stream`. */
-function bareAnswer(req: Request): Response {
+/** The bare answer: `?bytes=N&as=string|stream`, after one awaited digest with `&await`. */
+function bareAnswer(req: Request): Response | Promise<Response> {
   const query = new URL(req.url).searchParams;
+  if (query.has("await")) {
+    return crypto.subtle.digest("SHA-256", new Uint8Array(1)).then(() => answerOf(query));
+  }
+  return answerOf(query);
+}
+
+function answerOf(query: URLSearchParams): Response {
   const text = "x".repeat(Number(query.get("bytes") ?? 100));
   if (query.get("as") !== "stream") return new Response(text);
   const chunk = new TextEncoder().encode(text);
@@ -42,7 +63,13 @@ function bareAnswer(req: Request): Response {
 }
 
 async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { rounds: { type: "string", default: "20" } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      rounds: { type: "string", default: "20" },
+      fresh: { type: "string", default: "30" },
+    },
+  });
   const rounds = Number(values.rounds);
   if (PYTHON.missing.length > 0) {
     throw new Error(`needs python3 (apt-get install ${PYTHON.missing.join(" ")})`);
@@ -111,7 +138,108 @@ async function main(args: string[]): Promise<void> {
     console.log("\nwrk -c1 -d3 against the bare TLS server:\n");
     console.log(renderTable(["answer", "req/s", "p50 ms"], wrkRows, ["left", "right", "right"]));
   }
+
+  const connections = Number(values.fresh);
+  const freshRows: string[][] = [];
+  const fresh = async (server: string, answer: string, url: string, path: string) => {
+    for (const version of ["1.3", "1.2"] as const) {
+      const timing = await timeFirstRequests(url, path, {
+        caPem: certPem,
+        dir: temp.path,
+        connections,
+        tls: version,
+      });
+      const sorted = [...timing.requestMs].sort((a, b) => a - b);
+      freshRows.push([
+        server,
+        answer,
+        `TLS ${version}`,
+        `${timing.requestMs.filter((ms) => ms > STALL_MS).length} of ${connections}`,
+        median(timing.requestMs).toFixed(2),
+        sorted.at(-1)!.toFixed(2),
+        median(timing.handshakeMs).toFixed(2),
+      ]);
+    }
+  };
+  const bareUrl = `https://localhost:${tls.addr.port}`;
+  await fresh("bare Deno.serve", "100 B, answered at once", bareUrl, "/?bytes=100");
+  await fresh("bare Deno.serve", "100 B after an await", bareUrl, "/?bytes=100&await");
+  await fresh("this service", "404", ours.url, "/no-such-page");
+  await fresh("this service", "discovery", ours.url, "/.well-known/openid-configuration");
+  if (HAPROXY.missing.length === 0) {
+    await using proxy = await startProxy({
+      backendPort: Number(new URL(ours.url).port),
+      backendCaPem: certPem,
+      backendName: "localhost",
+      certPem,
+      keyPem,
+    });
+    await fresh("HAProxy → service", "discovery", proxy.url, "/.well-known/openid-configuration");
+  }
+  console.log(
+    `\nThe first request on each of ${connections} fresh connections (http.client, ` +
+      `TCP_NODELAY on the client), from the handshake's end to the answer's last byte:\n`,
+  );
+  console.log(renderTable(
+    ["server", "answer", "TLS", `> ${STALL_MS} ms`, "p50 ms", "max ms", "handshake p50 ms"],
+    freshRows,
+    ["left", "left", "left", "right", "right", "right", "right"],
+  ));
 }
+
+/** An answer slower than this was held back, not merely slow. */
+const STALL_MS = 20;
+
+/** What {@linkcode timeFirstRequests} measured, one entry per connection. */
+interface FirstRequests {
+  /** From the end of the handshake to the answer's last byte. */
+  requestMs: number[];
+  handshakeMs: number[];
+}
+
+/**
+ * Opens `connections` connections one after the other with Python's `http.client`, each for one
+ * GET of `path`, limited to TLS `tls`, and times its handshake and its request.
+ */
+async function timeFirstRequests(
+  url: string,
+  path: string,
+  options: { caPem: string; dir: string; connections: number; tls: "1.2" | "1.3" },
+): Promise<FirstRequests> {
+  const ca = join(options.dir, "fresh-ca.pem");
+  await Deno.writeTextFile(ca, options.caPem);
+  const { hostname, port } = new URL(url);
+  const { connections, tls } = options;
+  const spec = { host: hostname, port: Number(port), ca, path, connections, tls };
+  const { code, stdout, stderr } = await runProgram(PYTHON.path, ["-c", FRESH_CLIENT], {
+    stdin: JSON.stringify(spec),
+  });
+  if (code !== 0) throw new Error(`The fresh-connection client failed: ${stderr.trim()}`);
+  return JSON.parse(stdout) as FirstRequests;
+}
+
+const FRESH_CLIENT = `import http.client, json, ssl, sys, time
+
+spec = json.load(sys.stdin)
+request_ms, handshake_ms = [], []
+for _ in range(spec["connections"]):
+    context = ssl.create_default_context(cafile=spec["ca"])
+    if spec["tls"] == "1.2":
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    else:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    conn = http.client.HTTPSConnection(spec["host"], spec["port"], context=context)
+    start = time.perf_counter()
+    conn.connect()
+    connected = time.perf_counter()
+    conn.request("GET", spec["path"])
+    conn.getresponse().read()
+    done = time.perf_counter()
+    conn.close()
+    handshake_ms.append((connected - start) * 1000)
+    request_ms.append((done - connected) * 1000)
+print(json.dumps({"requestMs": request_ms, "handshakeMs": handshake_ms}))
+`;
 
 if (import.meta.main) {
   try {

@@ -9,7 +9,7 @@ import { type CommandSpec, parseCommandLine, UsageError, usageLine } from "../..
 export interface BenchOptions {
   /** Smoke run: short runs, one round. */
   quick: boolean;
-  /** Rounds of the alternating /hello runs (ours, bare-minimal, bare-same-headers). */
+  /** Rounds of the alternating /hello runs (ours, the bare servers, the framework peers). */
   rounds: number;
   /** Seconds of each measured wrk run. */
   durationSeconds: number;

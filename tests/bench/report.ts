@@ -15,7 +15,7 @@ import type { SlowResult, SlowSetup } from "./slow.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StormResult } from "./storm.ts";
 import { renderTable } from "./table.ts";
-import { renderTokenLoad, type TokenLoad } from "./token_load.ts";
+import { renderTokenLoad, TOKEN_TARGET_PAIR, type TokenLoad } from "./token_load.ts";
 import { type DpopLoad, renderDpopLoad } from "./dpop_load.ts";
 import { type EndpointLatency, renderEndpointLatency } from "./endpoint_latency.ts";
 import { check, type TargetCheck, TARGETS, verdict } from "./targets.ts";
@@ -65,9 +65,12 @@ export interface BenchReport {
 
 /** Checks the figures against {@linkcode TARGETS}. */
 export function evaluateTargets(
-  report: Pick<BenchReport, "hello" | "login" | "storm" | "startup" | "memory" | "flood" | "slow">,
+  report: Pick<
+    BenchReport,
+    "hello" | "login" | "storm" | "startup" | "memory" | "flood" | "slow" | "tokens"
+  >,
 ): TargetCheck[] {
-  const { hello, login, storm, startup, memory, flood, slow } = report;
+  const { hello, login, storm, startup, memory, flood, slow, tokens } = report;
   const slowTarget = slow.haproxy
     ? [
       check(
@@ -81,9 +84,17 @@ export function evaluateTargets(
     ]
     : [];
   return [
-    ...hello.ratios.filter((ratio) => ratio.of === "ours" && ratio.to.startsWith("bare")).map((
+    ...hello.ratios.filter((ratio) => ratio.of === "ours" && ratio.to in HELLO_BARE_TARGETS).map((
       ratio,
-    ) => check("a", `/hello ours ÷ ${ratio.to}`, ratio.mean, ">=", TARGETS.helloRatio)),
+    ) =>
+      check(
+        "a",
+        `/hello ours ÷ ${ratio.to}`,
+        ratio.mean,
+        ">=",
+        HELLO_BARE_TARGETS[ratio.to as keyof typeof HELLO_BARE_TARGETS],
+      )
+    ),
     ...hello.ratios.filter((ratio) => ratio.of === "ours" && ratio.to === "fastify-cache").map((
       ratio,
     ) => check("a", "/hello ours ÷ fastify-cache", ratio.mean, ">=", TARGETS.fastifyCacheRatio)),
@@ -104,8 +115,20 @@ export function evaluateTargets(
       check("h", "/hello with metrics ÷ without", ratio.mean, ">=", TARGETS.metricsRatio)
     ),
     ...slowTarget,
+    ...tokens.ratios.filter((ratio) =>
+      ratio.of === TOKEN_TARGET_PAIR[0] && ratio.to === TOKEN_TARGET_PAIR[1]
+    )
+      .map((ratio) =>
+        check("i", `grants/s ${ratio.of} ÷ ${ratio.to}`, ratio.mean, ">=", TARGETS.tokenEs256Ratio)
+      ),
   ];
 }
+
+/** The bare servers of part (a) that ours is held to, and how close it must come. */
+const HELLO_BARE_TARGETS = {
+  "bare-minimal": TARGETS.helloMinimalRatio,
+  "bare-same-work": TARGETS.helloSameWorkRatio,
+} as const;
 
 /** Longest any slow connection stayed open, seconds; NaN when one was never closed. */
 export function slowestClose(setup: SlowSetup): number {
@@ -160,7 +183,9 @@ export function renderReport(report: BenchReport): string {
           ? target("a", `/hello ours ÷ ${r.to}`)
           : r.of === "ours-metrics"
           ? target("h", "/hello with metrics ÷ without")
-          : "(cost of the headers alone)",
+          : r.of === "bare-same-headers"
+          ? "(cost of the headers alone)"
+          : "(cost of the headers, request id and log line)",
       ]),
       ["left", "right", "right", "left"],
     ),

@@ -2,7 +2,7 @@
  * @module
  * The benchmark suite: `deno task bench [--quick] [--rounds N] [--out PATH]`.
  *
- * In one run it measures (a) GET /hello under wrk load against two bare `Deno.serve` ceilings,
+ * In one run it measures (a) GET /hello under wrk load against three bare `Deno.serve` ceilings,
  * (b) POST /login against the password-hash ceiling, (c) GET /hello during a login storm,
  * (d) micro-benchmarks through `deno bench`, (e) start-up time and memory, (f) GET /hello
  * during floods of forged and of valid tokens, (g) a new client's login while 1,000 slow
@@ -137,15 +137,17 @@ async function benchmark(
     signal,
   });
 
-  progress("starting our server and the two bare servers");
+  progress("starting our server and the three bare servers");
   const { server: ours, origin: knownOrigin } = startOurs(fixture, options, signal);
   cleanup.use(ours);
   const bareMinimal = cleanup.use(startBareServer("minimal", fixture, { signal }));
   const bareHeaders = cleanup.use(startBareServer("same-headers", fixture, { signal }));
-  const [oursUrl, minimalUrl, headersUrl] = await Promise.all([
+  const bareWork = cleanup.use(startBareServer("same-work", fixture, { signal }));
+  const [oursUrl, minimalUrl, headersUrl, workUrl] = await Promise.all([
     ready(ours, fixture, 401, signal, knownOrigin),
     ready(bareMinimal, fixture, 200, signal),
     ready(bareHeaders, fixture, 200, signal),
+    ready(bareWork, fixture, 200, signal),
   ]);
   await sleep(IDLE_SETTLE_MS, signal);
   const idleMiB = await readRssMiB(ours.pid) ?? NaN;
@@ -182,6 +184,7 @@ async function benchmark(
     "ours-metrics": await fetchHello(meteredUrl, firstToken, fixture.client),
     "bare-minimal": await fetchHello(minimalUrl, firstToken, fixture.client),
     "bare-same-headers": await fetchHello(headersUrl, firstToken, fixture.client),
+    "bare-same-work": await fetchHello(workUrl, firstToken, fixture.client),
   };
 
   const targets: HelloTarget[] = [
@@ -189,6 +192,7 @@ async function benchmark(
     { name: "ours-metrics", url: meteredUrl },
     { name: "bare-minimal", url: minimalUrl },
     { name: "bare-same-headers", url: headersUrl },
+    { name: "bare-same-work", url: workUrl },
     ...peers.targets,
   ];
   const hello = await measureHelloLoad(targets, {
@@ -323,7 +327,7 @@ async function benchmark(
     tokens,
     endpoints,
     dpop,
-    targets: evaluateTargets(measured),
+    targets: evaluateTargets({ ...measured, tokens }),
     warnings: [
       ...warnings({ ...measured, answers, micro, machine, options }),
       ...tokens.warnings,
@@ -391,9 +395,9 @@ function warnings(
     }
   }
   const ours = report.answers["ours"].headerNames.join(", ");
-  const same = report.answers["bare-same-headers"].headerNames.join(", ");
-  if (ours !== same) {
-    out.push(`bare-same-headers sends [${same}] but ours sends [${ours}]`);
+  for (const bare of ["bare-same-headers", "bare-same-work"]) {
+    const same = report.answers[bare].headerNames.join(", ");
+    if (ours !== same) out.push(`${bare} sends [${same}] but ours sends [${ours}]`);
   }
   const runs: [string, WrkResult][] = [
     ...report.hello.runs.map((run): [string, WrkResult] => [

@@ -7,8 +7,13 @@
 
 /** The figures the suite aims for; printed as PASS or MISS, never asserted. */
 export const TARGETS = {
-  /** (a) Our /hello throughput as a share of each bare ceiling. */
-  helloRatio: 0.9,
+  /** (a) Our /hello throughput as a share of the minimal bare server's (`Response.json` alone). */
+  helloMinimalRatio: 0.5,
+  /**
+   * (a) Our /hello throughput as a share of the bare server doing the same required work
+   * (the headers, a request id and an access-log line).
+   */
+  helloSameWorkRatio: 0.9,
   /** (b) Logins/s as a share of cores ÷ time of one hash. */
   loginRatio: 0.85,
   /** (c) /hello throughput during a login storm as a share of solo. */
@@ -27,11 +32,13 @@ export const TARGETS = {
   metricsRatio: 0.95,
   /** (a) Our /hello throughput as a multiple of Fastify's with fast-jwt's verify cache. */
   fastifyCacheRatio: 2,
+  /** (i) Our ES256 client_credentials grants/s as a multiple of oidc-provider's with ES256 JWTs. */
+  tokenEs256Ratio: 1,
 } as const;
 
 /** One figure checked against its target. */
 export interface TargetCheck {
-  part: "a" | "b" | "c" | "e" | "f" | "g" | "h";
+  part: "a" | "b" | "c" | "e" | "f" | "g" | "h" | "i";
   label: string;
   value: number;
   comparison: ">=" | "<" | "<=";

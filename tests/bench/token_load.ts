@@ -19,6 +19,7 @@ import { alternatingRounds, type RoundsOptions, runPartAlone } from "./alternati
 import { type Fixture, startOurServer } from "./fixture.ts";
 import { preparePeerRuntime } from "./node_peers.ts";
 import { renderTable } from "./table.ts";
+import { check, TARGETS, verdict } from "./targets.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** The registered client every server knows, with the same secret. */
@@ -58,6 +59,9 @@ export interface TokenLoad {
   ratios: TokenRatio[];
   warnings: string[];
 }
+
+/** The comparison held to {@linkcode TARGETS.tokenEs256Ratio}; the others are printed beside it. */
+export const TOKEN_TARGET_PAIR = ["ours ES256", "oidc-provider JWT ES256"] as const;
 
 /** Which figure is compared with which. */
 const COMPARISONS: [string, string][] = [
@@ -191,11 +195,14 @@ export function renderTokenLoad(load: TokenLoad): string {
     rows,
     ["left", "left", "right", "right", "right", "right"],
   );
-  const ratios = load.ratios.map((ratio) =>
-    `  ${ratio.of} ÷ ${ratio.to}: ${ratio.mean.toFixed(2)} (rounds ${
+  const ratios = load.ratios.map((ratio) => {
+    const line = `  ${ratio.of} ÷ ${ratio.to}: ${ratio.mean.toFixed(2)} (rounds ${
       ratio.perRound.map((value) => value.toFixed(2)).join(", ")
-    })`
-  );
+    })`;
+    if (ratio.of !== TOKEN_TARGET_PAIR[0] || ratio.to !== TOKEN_TARGET_PAIR[1]) return line;
+    const target = check("i", "", ratio.mean, ">=", TARGETS.tokenEs256Ratio);
+    return `${line}  target >= ${target.threshold}  ${verdict(target)}`;
+  });
   return [
     `(i) POST client_credentials grants, wrk -c${load.connections}, oidc-provider on ${load.peerRuntime}`,
     table,

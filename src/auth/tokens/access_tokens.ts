@@ -149,10 +149,34 @@ export class AccessTokens {
       this.#valid++;
       return claims;
     } catch (error) {
-      const outcome = error instanceof AuthFailure ? error.reason ?? error.code : "error";
-      this.#refused.set(outcome, (this.#refused.get(outcome) ?? 0) + 1);
+      this.#countRefused(error);
       throw error;
     }
+  }
+
+  /**
+   * The claims of a token verified before and still remembered and valid, without waiting, as
+   * {@linkcode verify} would give them; undefined when it is not remembered (or no longer valid),
+   * for {@linkcode verify} to decide. Throws as verify does when it has been revoked.
+   */
+  verifyRemembered(token: string): AccessClaims | undefined {
+    const cached = this.#cache.get(token);
+    if (!cached || !this.#stillValid(cached.claims, cached.kid, unixNow())) return undefined;
+    let claims: AccessClaims;
+    try {
+      claims = this.#notRevoked(cached.claims);
+    } catch (error) {
+      this.#countRefused(error);
+      throw error;
+    }
+    this.#cacheHits++;
+    this.#valid++;
+    return claims;
+  }
+
+  #countRefused(error: unknown): void {
+    const outcome = error instanceof AuthFailure ? error.reason ?? error.code : "error";
+    this.#refused.set(outcome, (this.#refused.get(outcome) ?? 0) + 1);
   }
 
   /** Verifications so far by outcome (`valid`, or the reason a token was refused), for metrics. */
