@@ -167,8 +167,14 @@ export class RefreshFamilies {
       throw await this.#endClientGone(presented.family, request.client, request.origin);
     }
     let wrongClient: string | undefined;
+    let gone: RefreshFamilyRecord | undefined;
     const result = await this.#store.rotateRefreshToken(tokenHash, now, ({ token, family }) => {
-      // Throwing here refuses without spending the token.
+      // Throwing here refuses without spending the token. The family may have been marked
+      // since it was read above (by an instance starting with the client configured).
+      if (family.clientConfidential && !confidential) {
+        gone = family;
+        throw invalidClient(`Client "${family.clientId}" no longer exists`);
+      }
       const problem = clientProblem(family.clientId, confidential, request.client);
       if (problem) {
         wrongClient = family.id;
@@ -189,8 +195,12 @@ export class RefreshFamilies {
         }),
         expiresAt: now + this.options.refreshIdleTtlSeconds,
         accessExpiresAt: this.#accessExpiresAt(now),
+        // Past clientProblem, a confidential client has authenticated: a family written
+        // without the mark gets it now.
+        clientConfidential: confidential,
       };
     }).catch(async (error) => {
+      if (gone !== undefined) throw await this.#endClientGone(gone, request.client, request.origin);
       if (wrongClient !== undefined) {
         await this.revokeFamily(wrongClient, now);
         this.#events.record({
