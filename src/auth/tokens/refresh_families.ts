@@ -333,10 +333,8 @@ export class RefreshFamilies {
       if (!isSecretShaped(token)) return undefined;
       const found = await this.#store.getRefreshToken(await sha256Hex(token));
       if (!found) return undefined;
-      if (await this.#clientGone(found.family)) {
-        await this.#endClientGone(found.family, caller);
-        return undefined;
-      }
+      // Inactive, and left for a refresh or a revocation to end: introspection only reads.
+      if (await this.#clientGone(found.family)) return undefined;
       if (!visible(found.family.clientId)) return undefined;
       const { token: record, family } = found;
       const now = unixNow();
@@ -416,7 +414,8 @@ export class RefreshFamilies {
     this.#events.record({
       event: "refresh_refused",
       subject: family.username,
-      client: caller?.clientId ?? family.clientId,
+      client: family.clientId,
+      caller: caller?.clientId,
       sid: family.id,
       reason: "client_removed",
     }, origin);
