@@ -100,7 +100,7 @@ async function marked(server: TestServer, tokens: Json): Promise<boolean | undef
 /**
  * What a server without svc answers to each of `held`, presented at `/refresh` without
  * credentials and at `/oauth/token` as "svc" alone, several times at once; empty when every
- * answer says the client is gone.
+ * answer says the client is gone and each family's end was recorded once.
  */
 async function acceptedWithoutSvc(server: TestServer, held: Json[]): Promise<string[]> {
   const answers = await Promise.all(held.flatMap((tokens, i) => [
@@ -124,6 +124,18 @@ async function acceptedWithoutSvc(server: TestServer, held: Json[]): Promise<str
       body,
     })),
   ]));
+  for (const tokens of held) {
+    const state = await server.store.getRefreshToken(
+      await sha256Hex(String(tokens.refresh_token)),
+    );
+    const ends = server.logs.filter((line) =>
+      line.event === "refresh_refused" && line.reason === "client_removed" &&
+      line.session === state?.family.id
+    );
+    if (ends.length !== 1) {
+      answers.push({ what: `${ends.length} refusals recorded`, status: 0, body: {} });
+    }
+  }
   return answers
     .filter(({ status, body }) =>
       status !== 401 || body.error !== "invalid_client" || body.access_token !== undefined

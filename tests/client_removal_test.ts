@@ -408,7 +408,14 @@ Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh toke
   }
   const again = await tokenRequest(after, { ...refreshForm(viaRefresh), client_id: "svc" });
   expectGone("a refused token presented again", again.res.status, again.body);
+  for (let i = 0; i < 3; i++) {
+    const replay = await refresh(after, String(viaParallel.refresh_token));
+    expectGone(`a replay ${i} after the parallel ones`, replay.res.status, replay.body);
+  }
   assert.deepEqual(problems, []);
+  // However often and however parallel the tokens came back, each family ended once.
+  const ends = issued.map((tokens) => refusalsOf(after, tokens).length);
+  assert.deepEqual(ends, issued.map(() => 1), "one refusal recorded per family");
 
   const stillPublic = await refresh(after, String(publicTokens.refresh_token));
   assert.equal(stillPublic.res.status, 200, "a public client's token still refreshes");

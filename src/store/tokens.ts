@@ -190,6 +190,15 @@ export interface TokenStore {
    */
   revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<RevocationRecord | undefined>;
   /**
+   * Revokes a family only while it is live, as {@linkcode revokeRefreshFamily} does; undefined,
+   * with nothing written, when the family is unknown or was revoked before. Of callers racing to
+   * end the same family, exactly one gets the revocation.
+   */
+  revokeLiveRefreshFamily(
+    familyId: string,
+    now: UnixSeconds,
+  ): Promise<RevocationRecord | undefined>;
+  /**
    * Marks the families of `clientIds` that are neither revoked nor ended at `now` as families
    * whose client had to authenticate (`clientConfidential`), for families written without the
    * mark (before it existed, or by an instance that did not know it); returns how many it marked.

@@ -54,52 +54,6 @@ export function refreshFamiliesContract({ test, testReopening }: ContractContext
     assert.equal((await store.getRefreshToken("conf-2"))?.family.clientConfidential, true);
   });
 
-  test("markConfidentialFamilies marks the live unmarked families of the clients named, and no other", async (store) => {
-    const families = [
-      familyRecord("svc-live", { clientId: "svc" }),
-      familyRecord("svc-marked", { clientId: "svc", clientConfidential: true }),
-      familyRecord("svc-revoked", { clientId: "svc" }),
-      familyRecord("svc-ended", { clientId: "svc", expiresAt: NOW }),
-      familyRecord("ops-live", { clientId: "ops" }),
-      familyRecord("cli-live", { clientId: "cli" }),
-      familyRecord("quote-live", { clientId: "o'svc" }),
-    ];
-    for (const family of families) await startFamily(store, family, `${family.id}-0`);
-    await store.revokeRefreshFamily("svc-revoked", NOW);
-    assert.equal(await store.markConfidentialFamilies([], NOW), 0);
-    assert.equal(await store.markConfidentialFamilies(["svc", "ops", "o'svc", "gone"], NOW), 3);
-    const marks: Record<string, boolean | undefined> = {};
-    for (const { id } of families) {
-      marks[id] = (await store.getRefreshToken(`${id}-0`))?.family.clientConfidential;
-    }
-    assert.deepEqual(marks, {
-      "svc-live": true,
-      "svc-marked": true,
-      "svc-revoked": false,
-      "svc-ended": false,
-      "ops-live": true,
-      "cli-live": false,
-      "quote-live": true,
-    });
-    assert.equal(await store.markConfidentialFamilies(["svc", "ops"], NOW), 0, "marked once");
-  });
-
-  test("rotateRefreshToken marks an unmarked family when the rotating client authenticated, and never unmarks one", async (store) => {
-    await startFamily(store, familyRecord("f-unmarked", { clientId: "svc" }), "u-1");
-    const healed = await store.rotateRefreshToken(
-      "u-1",
-      NOW,
-      nextToken("u-2", { clientConfidential: true }),
-    );
-    assert.equal(healed.outcome === "rotated" && healed.family.clientConfidential, true);
-    assert.equal((await store.getRefreshToken("u-2"))?.family.clientConfidential, true);
-    await store.rotateRefreshToken("u-2", NOW, nextToken("u-3", { clientConfidential: false }));
-    assert.equal((await store.getRefreshToken("u-3"))?.family.clientConfidential, true);
-    await startFamily(store, familyRecord("f-public", { clientId: "cli" }), "p-1");
-    await store.rotateRefreshToken("p-1", NOW, nextToken("p-2"));
-    assert.equal((await store.getRefreshToken("p-2"))?.family.clientConfidential, false);
-  });
-
   test("startRefreshFamily stores nothing unless the user exists with the password hash the login checked", async (store) => {
     await store.addUser("alice", HASH);
     const refused = [

@@ -402,23 +402,29 @@ export class RefreshFamilies {
   }
 
   /**
-   * Revokes a family whose client is gone, records it, and returns the `invalid_client` refusal
-   * that says so.
+   * Revokes a family whose client is gone and records it, once: a family already revoked (by an
+   * earlier or a racing presentation) is only refused. Returns the `invalid_client` refusal that
+   * says the client is gone.
    */
   async #endClientGone(
     family: RefreshFamilyRecord,
     caller: ClientIdentity | undefined,
     origin?: Origin,
   ): Promise<AuthFailure> {
-    await this.revokeFamily(family.id);
-    this.#events.record({
-      event: "refresh_refused",
-      subject: family.username,
-      client: family.clientId,
-      caller: caller?.clientId,
-      sid: family.id,
-      reason: "client_removed",
-    }, origin);
+    const revocation = family.revokedAt === null
+      ? await this.#store.revokeLiveRefreshFamily(family.id, unixNow())
+      : undefined;
+    if (revocation) {
+      this.#revocations.remember(revocation);
+      this.#events.record({
+        event: "refresh_refused",
+        subject: family.username,
+        client: family.clientId,
+        caller: caller?.clientId,
+        sid: family.id,
+        reason: "client_removed",
+      }, origin);
+    }
     return invalidClient(`Client "${family.clientId}" no longer exists`);
   }
 

@@ -165,6 +165,16 @@ export function createTokenStore(sql: Sql): TokenStore {
       });
     },
 
+    revokeLiveRefreshFamily(familyId, now) {
+      return transaction(sql, async (tx) => {
+        // The row lock makes racing callers take turns: only the first finds the family live.
+        const [family] = await tx`
+          SELECT 1 FROM refresh_families WHERE id = ${familyId} AND revoked_at IS NULL
+          FOR UPDATE`;
+        return family ? await revokeFamily(tx, familyId, now) : undefined;
+      });
+    },
+
     markConfidentialFamilies(clientIds, now) {
       if (clientIds.length === 0) return Promise.resolve(0);
       return run(async () => {

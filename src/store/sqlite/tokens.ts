@@ -176,6 +176,17 @@ export function createTokenStore(db: DatabaseSync): TokenStore {
       });
     },
 
+    revokeLiveRefreshFamily(familyId, now) {
+      return transaction(db, () => {
+        const live = one(
+          db,
+          "SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL",
+          familyId,
+        );
+        return live === undefined ? undefined : revokeFamily(db, familyId, now);
+      });
+    },
+
     markConfidentialFamilies(clientIds, now) {
       if (clientIds.length === 0) return Promise.resolve(0);
       return run(() =>
