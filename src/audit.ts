@@ -24,6 +24,7 @@ export function createAuditTrail(logger: Logger, metrics?: Metrics): SecurityEve
         event: event.event,
         subject: event.subject,
         client: event.client,
+        caller: event.caller,
         session: event.sid,
         reason: event.reason,
         kid: event.kid,

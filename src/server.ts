@@ -242,6 +242,7 @@ async function openServices(
     devices = await DeviceTokens.open(store, config.deviceTokens);
     idTokenKeys = await IdTokenKeys.open(store);
     dpopNonces = await DpopNonces.open(store);
+    await markConfiguredClientsFamilies(config, logger, store);
   } catch (error) {
     keys?.close();
     revocations?.close();
@@ -288,6 +289,24 @@ async function openServices(
       await store.close();
     },
   };
+}
+
+/**
+ * Marks the live refresh families of the clients in `OAUTH_CLIENTS` as a confidential client's:
+ * families written before families were marked, or by an instance that did not mark them, would
+ * otherwise refresh as a public client's once the client is dropped from `OAUTH_CLIENTS`.
+ */
+async function markConfiguredClientsFamilies(
+  config: Config,
+  logger: Logger,
+  store: Store,
+): Promise<void> {
+  const marked = await store.markConfidentialFamilies(Object.keys(config.oauthClients), unixNow());
+  if (marked > 0) {
+    logger.log("info", "Marked refresh families of OAUTH_CLIENTS as confidential", {
+      families: marked,
+    });
+  }
 }
 
 function buildApp(

@@ -1,7 +1,8 @@
 /**
  * The verification cache of `AccessTokens`: a verified or issued token is verified again without
  * a signature check, a rejected one is never kept, the cache stays within `cacheSize`, and a
- * cached token is refused once it expires or its signing key retires.
+ * cached token is refused once it expires or its signing key retires. The answer without a promise
+ * of `authenticateBearer` for a token seen before refuses as `verify` does, and counts alike.
  *
  * @module
  */
@@ -9,7 +10,12 @@ import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import { generateSigningKey } from "../src/auth/tokens/signing_keys.ts";
 import { unixNow } from "../src/clock.ts";
-import { assertInvalid, es256 } from "./helpers/access_tokens.ts";
+import { AuthFailure } from "../src/auth/errors.ts";
+import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
+import { Revocations } from "../src/auth/tokens/revocations.ts";
+import { authenticateBearer } from "../src/handlers/_authenticate.ts";
+import type { RequestContext } from "../src/http/context.ts";
+import { assertInvalid, es256, OPTIONS } from "./helpers/access_tokens.ts";
 import { sleepUntil } from "./helpers/wait.ts";
 
 Deno.test("AccessTokens.verify caches a verified token and returns the same claims again", async () => {
@@ -101,4 +107,74 @@ Deno.test("AccessTokens.verify accepts a cached token while its rotated key has 
   await f.store.rotateSigningKey(await generateSigningKey(now), now + 3600, now);
   await f.keys.refresh();
   assert.equal((await f.tokens.verify(token)).sub, "alice");
+});
+
+function bearer(token: string): Request {
+  return new Request("https://api.test/hello", { headers: { authorization: `Bearer ${token}` } });
+}
+
+function context(): RequestContext {
+  return {
+    requestId: "test",
+    remoteAddress: "127.0.0.1",
+    addressGroup: "127.0.0.1",
+    params: {},
+    errorDialect: "flask",
+    accessLog: true,
+  };
+}
+
+async function assertRefused(answer: Promise<unknown>, reason: string): Promise<void> {
+  await assert.rejects(answer, (error) => {
+    assert.ok(error instanceof AuthFailure, `expected AuthFailure, got ${error}`);
+    assert.equal(error.code, "invalid_token");
+    assert.equal(error.reason, reason);
+    return true;
+  });
+}
+
+Deno.test("authenticateBearer refuses a token seen before once revoked, past exp and leeway, or signed by a key retired since: a rejection with the reason, counted", async (t) => {
+  await t.step("revoked after it was remembered: a cache hit refused as revoked", async () => {
+    await using f = await es256();
+    const revocations = await Revocations.open(f.store);
+    const tokens = new AccessTokens(f.keys, { ...OPTIONS, revocations });
+    const { token, claims } = await tokens.issue("subject-of-alice", { username: "alice" });
+    const accepted = authenticateBearer(bearer(token), context(), { tokens });
+    assert.ok(!(accepted instanceof Promise), "answered at once while valid");
+    await revocations.revoke("jti", claims.jti, claims.exp + OPTIONS.leewaySeconds);
+    const refused = authenticateBearer(bearer(token), context(), { tokens });
+    assert.ok(refused instanceof Promise, "a refusal is a rejected promise, never a throw");
+    await assertRefused(refused, "revoked");
+    assert.equal(tokens.cacheHits, 2, "counted as a hit, as verify counts it");
+    assert.deepEqual(Object.fromEntries(tokens.outcomes), { valid: 1, revoked: 1 });
+    await assertRefused(tokens.verify(token), "revoked");
+    assert.equal(tokens.cacheHits, 3, "verify counts it the same way");
+    revocations.close();
+  });
+
+  await t.step("past its exp and the leeway: refused as expired, and forgotten", async () => {
+    await using f = await es256({ ttlSeconds: 1, leewaySeconds: 1 });
+    const { token, claims } = await f.tokens.issue("subject-of-alice");
+    assert.equal(f.tokens.cachedCount, 1);
+    await sleepUntil(claims.exp + 1);
+    const refused = authenticateBearer(bearer(token), context(), { tokens: f.tokens });
+    assert.ok(refused instanceof Promise);
+    await assertRefused(refused, "expired");
+    assert.equal(f.tokens.cachedCount, 0);
+    assert.equal(f.tokens.cacheHits, 0);
+    assert.deepEqual(Object.fromEntries(f.tokens.outcomes), { valid: 0, expired: 1 });
+  });
+
+  await t.step("signed by a key retired since: refused as an unknown key", async () => {
+    await using f = await es256();
+    const { token } = await f.tokens.issue("subject-of-alice");
+    const now = unixNow();
+    await f.store.rotateSigningKey(await generateSigningKey(now), now - 1, now);
+    await f.keys.refresh();
+    const refused = authenticateBearer(bearer(token), context(), { tokens: f.tokens });
+    assert.ok(refused instanceof Promise);
+    await assertRefused(refused, "unknown_key");
+    assert.equal(f.tokens.cachedCount, 0);
+    assert.deepEqual(Object.fromEntries(f.tokens.outcomes), { valid: 0, unknown_key: 1 });
+  });
 });

@@ -319,7 +319,7 @@ Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh toke
       users: { alice: PASSWORD },
       env: { OAUTH_CLIENTS: `svc:${SVC_SECRET}` },
     });
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       issued.push(granted(await tokenRequest(before, password, svc), "svc's password grant"));
     }
     publicTokens = granted(
@@ -333,7 +333,7 @@ Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh toke
     dir: dir.path,
     env: { OAUTH_CLIENTS: `rs:${rs.secret}`, OAUTH_INTROSPECTORS: "rs" },
   });
-  const [viaRefresh, viaClientId, viaNoClient, viaParallel, viaRevoke] = issued;
+  const [viaRefresh, viaClientId, viaNoClient, viaParallel, viaRevoke, viaIntrospector] = issued;
   const problems: string[] = [];
   const expectGone = (what: string, status: number, body: Json) => {
     if (status !== 401 || body.error !== "invalid_client" || body.access_token !== undefined) {
@@ -371,12 +371,33 @@ Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh toke
   }, rs);
   assert.equal(introspected.res.status, 200);
   assert.deepEqual(introspected.body, { active: false }, "inactive to an introspector");
+  const introspectedState = await after.store.getRefreshToken(
+    await sha256Hex(String(viaRevoke.refresh_token)),
+  );
+  assert.equal(introspectedState?.family.revokedAt, null, "introspection only reads");
+  assert.deepEqual(refusalsOf(after, viaRevoke), [], "introspection records no refusal");
   const revoked = await tokenRequestAt(after, "/oauth/revoke", {
     token: String(viaRevoke.refresh_token),
     client_id: "svc",
   });
   assert.equal(revoked.res.status, 200, "revocation of a token that is gone answers 200");
+  const revokedByRs = await tokenRequestAt(after, "/oauth/revoke", {
+    token: String(viaIntrospector.refresh_token),
+  }, rs);
+  assert.equal(revokedByRs.res.status, 200, "another client's revocation of it answers 200 too");
   assert.deepEqual(problems, []);
+  // Each refusal names the token's client, and the client that presented it apart.
+  const attribution = [
+    [viaRefresh, undefined],
+    [viaClientId, "svc"],
+    [viaRevoke, "svc"],
+    [viaIntrospector, "rs"],
+  ] as const;
+  for (const [tokens, caller] of attribution) {
+    const [first] = refusalsOf(after, tokens);
+    assert.equal(first?.client, "svc", `the refusal of ${caller ?? "/refresh"} names svc`);
+    assert.equal(first?.caller, caller, "and the caller apart");
+  }
 
   for (const [i, tokens] of issued.entries()) {
     const state = await after.store.getRefreshToken(await sha256Hex(String(tokens.refresh_token)));
@@ -387,11 +408,30 @@ Deno.test("a client dropped from OAUTH_CLIENTS: after a restart its refresh toke
   }
   const again = await tokenRequest(after, { ...refreshForm(viaRefresh), client_id: "svc" });
   expectGone("a refused token presented again", again.res.status, again.body);
+  for (let i = 0; i < 3; i++) {
+    const replay = await refresh(after, String(viaParallel.refresh_token));
+    expectGone(`a replay ${i} after the parallel ones`, replay.res.status, replay.body);
+  }
   assert.deepEqual(problems, []);
+  // However often and however parallel the tokens came back, each family ended once.
+  const ends = issued.map((tokens) => refusalsOf(after, tokens).length);
+  assert.deepEqual(ends, issued.map(() => 1), "one refusal recorded per family");
 
   const stillPublic = await refresh(after, String(publicTokens.refresh_token));
   assert.equal(stillPublic.res.status, 200, "a public client's token still refreshes");
 });
+
+/** The audit lines of `server` that refused the family of `tokens` as a removed client's. */
+function refusalsOf(server: { logs: Json[] }, tokens: Json): Json[] {
+  const [, payload] = String(tokens.access_token).split(".");
+  const { sid } = JSON.parse(new TextDecoder().decode(Uint8Array.fromBase64(payload, {
+    alphabet: "base64url",
+  })));
+  return server.logs.filter((line) =>
+    line.msg === "audit" && line.event === "refresh_refused" && line.reason === "client_removed" &&
+    line.session === sid
+  );
+}
 
 /** A form POST to one of the token endpoint's siblings, with the client's `basic` if any. */
 function tokenRequestAt(

@@ -18,6 +18,7 @@ import { clientsContract } from "./store_contract/clients.ts";
 // tokens
 import { tokensContract } from "./store_contract/tokens.ts";
 import { refreshFamiliesContract } from "./store_contract/refresh_families.ts";
+import { clientFamiliesContract } from "./store_contract/client_families.ts";
 import { dpopProofsContract } from "./store_contract/dpop_proofs.ts";
 // sign_in
 import { signInContract } from "./store_contract/sign_in.ts";
@@ -52,6 +53,7 @@ export function storeContract(
   clientsContract(context);
   tokensContract(context);
   refreshFamiliesContract(context);
+  clientFamiliesContract(context);
   dpopProofsContract(context);
   signInContract(context);
   pushedRequestsContract(context);

@@ -38,6 +38,7 @@ function state(
       expiresAt: NOW + 3600,
       accessExpiresAt: NOW + 900,
       revokedAt: null,
+      clientConfidential: false,
       ...changes.family,
     },
   };
@@ -110,6 +111,31 @@ Deno.test("planRotation caps the new token at the family's expiry and never shri
   assert.ok(longer.write === "rotation");
   assert.equal(longer.result.family.accessExpiresAt, NOW + 1200);
   assert.equal(longer.result.token.expiresAt, NOW + 100);
+});
+
+Deno.test("planRotation marks the family as a confidential client's when next says the client authenticated, and never unmarks one", () => {
+  const next = (clientConfidential?: boolean) => () => ({
+    tokenHash: "h2",
+    scope: "hello",
+    expiresAt: NOW + 100,
+    accessExpiresAt: NOW + 900,
+    clientConfidential,
+  });
+  const marks = (family: boolean | undefined, rotating: boolean | undefined) => {
+    const step = planRotation(
+      state({ family: { clientConfidential: family } }),
+      NOW,
+      next(rotating),
+    );
+    assert.ok(step.write === "rotation");
+    return step.result.family.clientConfidential;
+  };
+  assert.equal(marks(false, true), true, "an unmarked family rotated by its confidential client");
+  assert.equal(marks(undefined, true), true, "a family read without the column");
+  assert.equal(marks(true, false), true, "a mark is never taken away");
+  assert.equal(marks(true, undefined), true);
+  assert.equal(marks(false, false), false, "a public client's family stays unmarked");
+  assert.equal(marks(undefined, undefined), false);
 });
 
 /** An unused code issued five seconds before NOW and valid until a minute after it. */

@@ -61,6 +61,8 @@ export interface SecurityEvent {
   subject?: string;
   /** The OAuth client concerned. */
   client?: string;
+  /** The client that made the request, where that may not be `client` (the token's client). */
+  caller?: string;
   /** The refresh family or browser session concerned, by its `sid`. */
   sid?: string;
   /** Why, where the event has several causes (the budget that throttled, a refusal reason). */

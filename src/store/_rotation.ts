@@ -25,7 +25,7 @@ export type RotationStep =
   | { write: "revocation"; family: RefreshFamilyRecord }
   /**
    * Mark the presented token used, insert `result.token`, store the family's new
-   * `accessExpiresAt`, and answer `result`.
+   * `accessExpiresAt` and `clientConfidential`, and answer `result`.
    */
   | { write: "rotation"; result: Extract<RotationResult, { outcome: "rotated" }> };
 
@@ -49,11 +49,13 @@ export function planRotation(
   }
   const wanted = next(current);
   const accessExpiresAt = Math.max(family.accessExpiresAt, wanted.accessExpiresAt);
+  const clientConfidential = family.clientConfidential === true ||
+    wanted.clientConfidential === true;
   return {
     write: "rotation",
     result: {
       outcome: "rotated",
-      family: { ...family, accessExpiresAt },
+      family: { ...family, accessExpiresAt, clientConfidential },
       token: {
         tokenHash: wanted.tokenHash,
         familyId: family.id,

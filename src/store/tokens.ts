@@ -96,6 +96,11 @@ export interface NewRefreshToken {
   expiresAt: UnixSeconds;
   /** Until when the access token minted with it may be accepted (`exp` plus leeway). */
   accessExpiresAt: UnixSeconds;
+  /**
+   * True when the client rotating it authenticated as a confidential client: a family written
+   * without `clientConfidential` is marked in the same step. A mark is never taken away.
+   */
+  clientConfidential?: boolean;
 }
 
 /** What happened when a refresh token was presented for rotation. */
@@ -184,6 +189,21 @@ export interface TokenStore {
    * for an unknown family.
    */
   revokeRefreshFamily(familyId: string, now: UnixSeconds): Promise<RevocationRecord | undefined>;
+  /**
+   * Revokes a family only while it is live, as {@linkcode revokeRefreshFamily} does; undefined,
+   * with nothing written, when the family is unknown or was revoked before. Of callers racing to
+   * end the same family, exactly one gets the revocation.
+   */
+  revokeLiveRefreshFamily(
+    familyId: string,
+    now: UnixSeconds,
+  ): Promise<RevocationRecord | undefined>;
+  /**
+   * Marks the families of `clientIds` that are neither revoked nor ended at `now` as families
+   * whose client had to authenticate (`clientConfidential`), for families written without the
+   * mark (before it existed, or by an instance that did not know it); returns how many it marked.
+   */
+  markConfidentialFamilies(clientIds: readonly string[], now: UnixSeconds): Promise<number>;
 
   /** Records a revocation of an access token or family (idempotent for the same kind and id). */
   addRevocation(kind: "jti" | "sid", id: string, expiresAt: UnixSeconds): Promise<void>;

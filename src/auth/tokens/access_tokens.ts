@@ -160,18 +160,32 @@ export class AccessTokens {
    * for {@linkcode verify} to decide. Throws as verify does when it has been revoked.
    */
   verifyRemembered(token: string): AccessClaims | undefined {
-    const cached = this.#cache.get(token);
-    if (!cached || !this.#stillValid(cached.claims, cached.kid, unixNow())) return undefined;
-    let claims: AccessClaims;
+    let claims: AccessClaims | undefined;
     try {
-      claims = this.#notRevoked(cached.claims);
+      claims = this.#remembered(token, unixNow());
     } catch (error) {
       this.#countRefused(error);
       throw error;
     }
-    this.#cacheHits++;
-    this.#valid++;
+    if (claims) this.#valid++;
     return claims;
+  }
+
+  /**
+   * What a remembered token is worth at `now`, the one rule for {@linkcode verify} and
+   * {@linkcode verifyRemembered}: its claims (a cache hit) while it has not expired and its key
+   * still verifies, a `revoked` refusal (a cache hit too) once it has been revoked, and undefined
+   * (forgetting it) when it is not remembered or no longer valid, for a full check to decide.
+   */
+  #remembered(token: string, now: UnixSeconds): AccessClaims | undefined {
+    const cached = this.#cache.get(token);
+    if (!cached) return undefined;
+    if (!this.#stillValid(cached.claims, cached.kid, now)) {
+      this.#cache.delete(token);
+      return undefined;
+    }
+    this.#cacheHits++;
+    return this.#notRevoked(cached.claims);
   }
 
   #countRefused(error: unknown): void {
@@ -193,14 +207,8 @@ export class AccessTokens {
     if (token.length > this.options.maxTokenBytes) throw invalid("Token is too large", "too_large");
     if (!hasThreeSegments(token)) throw invalid("Malformed token", "malformed");
     const now = unixNow();
-    const cached = this.#cache.get(token);
-    if (cached) {
-      if (this.#stillValid(cached.claims, cached.kid, now)) {
-        this.#cacheHits++;
-        return this.#notRevoked(cached.claims);
-      }
-      this.#cache.delete(token);
-    }
+    const remembered = this.#remembered(token, now);
+    if (remembered) return remembered;
     const refund = presenter.from === undefined
       ? undefined
       : this.options.invalidTokenBudget?.take(presenter.from, now);

@@ -167,8 +167,14 @@ export class RefreshFamilies {
       throw await this.#endClientGone(presented.family, request.client, request.origin);
     }
     let wrongClient: string | undefined;
+    let gone: RefreshFamilyRecord | undefined;
     const result = await this.#store.rotateRefreshToken(tokenHash, now, ({ token, family }) => {
-      // Throwing here refuses without spending the token.
+      // Throwing here refuses without spending the token. The family may have been marked
+      // since it was read above (by an instance starting with the client configured).
+      if (family.clientConfidential && !confidential) {
+        gone = family;
+        throw invalidClient(`Client "${family.clientId}" no longer exists`);
+      }
       const problem = clientProblem(family.clientId, confidential, request.client);
       if (problem) {
         wrongClient = family.id;
@@ -189,8 +195,12 @@ export class RefreshFamilies {
         }),
         expiresAt: now + this.options.refreshIdleTtlSeconds,
         accessExpiresAt: this.#accessExpiresAt(now),
+        // Past clientProblem, a confidential client has authenticated: a family written
+        // without the mark gets it now.
+        clientConfidential: confidential,
       };
     }).catch(async (error) => {
+      if (gone !== undefined) throw await this.#endClientGone(gone, request.client, request.origin);
       if (wrongClient !== undefined) {
         await this.revokeFamily(wrongClient, now);
         this.#events.record({
@@ -323,10 +333,8 @@ export class RefreshFamilies {
       if (!isSecretShaped(token)) return undefined;
       const found = await this.#store.getRefreshToken(await sha256Hex(token));
       if (!found) return undefined;
-      if (await this.#clientGone(found.family)) {
-        await this.#endClientGone(found.family, caller);
-        return undefined;
-      }
+      // Inactive, and left for a refresh or a revocation to end: introspection only reads.
+      if (await this.#clientGone(found.family)) return undefined;
       if (!visible(found.family.clientId)) return undefined;
       const { token: record, family } = found;
       const now = unixNow();
@@ -394,22 +402,29 @@ export class RefreshFamilies {
   }
 
   /**
-   * Revokes a family whose client is gone, records it, and returns the `invalid_client` refusal
-   * that says so.
+   * Revokes a family whose client is gone and records it, once: a family already revoked (by an
+   * earlier or a racing presentation) is only refused. Returns the `invalid_client` refusal that
+   * says the client is gone.
    */
   async #endClientGone(
     family: RefreshFamilyRecord,
     caller: ClientIdentity | undefined,
     origin?: Origin,
   ): Promise<AuthFailure> {
-    await this.revokeFamily(family.id);
-    this.#events.record({
-      event: "refresh_refused",
-      subject: family.username,
-      client: caller?.clientId ?? family.clientId,
-      sid: family.id,
-      reason: "client_removed",
-    }, origin);
+    const revocation = family.revokedAt === null
+      ? await this.#store.revokeLiveRefreshFamily(family.id, unixNow())
+      : undefined;
+    if (revocation) {
+      this.#revocations.remember(revocation);
+      this.#events.record({
+        event: "refresh_refused",
+        subject: family.username,
+        client: family.clientId,
+        caller: caller?.clientId,
+        sid: family.id,
+        reason: "client_removed",
+      }, origin);
+    }
     return invalidClient(`Client "${family.clientId}" no longer exists`);
   }
 

@@ -64,10 +64,26 @@ export const MIGRATIONS: readonly string[] = [
   steps.familyClientConfidential(POSTGRES),
 ];
 
-/** Applies the versions not applied yet, in one transaction. */
+/**
+ * How long a migration waits for a table that another transaction holds (an instance of the
+ * previous version in a long transaction) before the start fails, to be retried, rather than
+ * queueing every query of that table behind it.
+ */
+export const MIGRATION_LOCK_TIMEOUT = "5s";
+
+/** PostgreSQL's code for a lock not granted within `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/**
+ * Applies the versions not applied yet, in one transaction. Fails when a table stays held by
+ * another transaction for {@linkcode MIGRATION_LOCK_TIMEOUT}, with nothing applied.
+ */
 export async function migrate(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    // Only after the advisory lock: instances starting together wait for one another's migration
+    // however long it takes.
+    await tx.unsafe(`SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
     await tx`
       CREATE TABLE IF NOT EXISTS schema_migrations (
         version INTEGER PRIMARY KEY,
@@ -82,6 +98,12 @@ export async function migrate(sql: Sql): Promise<void> {
       await tx.unsafe(migration);
       await tx`INSERT INTO schema_migrations (version) VALUES (${version})`;
     }
+  }).catch((error) => {
+    if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+    throw new Error(
+      `A schema migration waited ${MIGRATION_LOCK_TIMEOUT} for a table another transaction holds (an instance of the previous version?); nothing was applied, start again to retry`,
+      { cause: error },
+    );
   });
 }
 

@@ -148,7 +148,8 @@ export function createTokenStore(sql: Sql): TokenStore {
             await tx`UPDATE refresh_tokens SET used_at = ${now} WHERE token_hash = ${tokenHash}`;
             await insertRefreshToken(tx, token);
             await tx`
-              UPDATE refresh_families SET access_expires_at = ${family.accessExpiresAt}
+              UPDATE refresh_families SET access_expires_at = ${family.accessExpiresAt},
+                client_confidential = ${family.clientConfidential === true}
               WHERE id = ${family.id}`;
             return step.result;
           }
@@ -161,6 +162,27 @@ export function createTokenStore(sql: Sql): TokenStore {
         const [family] = await tx`
           SELECT 1 FROM refresh_families WHERE id = ${familyId} FOR UPDATE`;
         return family ? await revokeFamily(tx, familyId, now) : undefined;
+      });
+    },
+
+    revokeLiveRefreshFamily(familyId, now) {
+      return transaction(sql, async (tx) => {
+        // The row lock makes racing callers take turns: only the first finds the family live.
+        const [family] = await tx`
+          SELECT 1 FROM refresh_families WHERE id = ${familyId} AND revoked_at IS NULL
+          FOR UPDATE`;
+        return family ? await revokeFamily(tx, familyId, now) : undefined;
+      });
+    },
+
+    markConfidentialFamilies(clientIds, now) {
+      if (clientIds.length === 0) return Promise.resolve(0);
+      return run(async () => {
+        const marked = await sql`
+          UPDATE refresh_families SET client_confidential = true
+          WHERE client_confidential = false AND revoked_at IS NULL AND expires_at > ${now}
+            AND client_id IN ${sql(clientIds)}`;
+        return marked.count;
       });
     },
 

@@ -157,8 +157,10 @@ export function createTokenStore(db: DatabaseSync): TokenStore {
             insertRefreshToken(db, token);
             change(
               db,
-              "UPDATE refresh_families SET access_expires_at = ? WHERE id = ?",
+              `UPDATE refresh_families SET access_expires_at = ?, client_confidential = ?
+               WHERE id = ?`,
               family.accessExpiresAt,
+              family.clientConfidential ? 1 : 0,
               family.id,
             );
             return step.result;
@@ -172,6 +174,31 @@ export function createTokenStore(db: DatabaseSync): TokenStore {
         const exists = one(db, "SELECT 1 FROM refresh_families WHERE id = ?", familyId);
         return exists === undefined ? undefined : revokeFamily(db, familyId, now);
       });
+    },
+
+    revokeLiveRefreshFamily(familyId, now) {
+      return transaction(db, () => {
+        const live = one(
+          db,
+          "SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL",
+          familyId,
+        );
+        return live === undefined ? undefined : revokeFamily(db, familyId, now);
+      });
+    },
+
+    markConfidentialFamilies(clientIds, now) {
+      if (clientIds.length === 0) return Promise.resolve(0);
+      return run(() =>
+        change(
+          db,
+          `UPDATE refresh_families SET client_confidential = 1
+           WHERE client_confidential = 0 AND revoked_at IS NULL AND expires_at > ?
+             AND client_id IN (SELECT value FROM json_each(?))`,
+          now,
+          JSON.stringify(clientIds),
+        )
+      );
     },
 
     async addRevocation(kind, id, expiresAt) {
