@@ -342,6 +342,11 @@ async function main(args: string[]): Promise<number> {
   if (values.device !== true && (values["client-id"] ?? values.scope) !== undefined) {
     throw new ClientError("--client-id and --scope go with --device");
   }
+  if (values.device === true && (values.user !== undefined || values.refresh || values.logout)) {
+    throw new ClientError(
+      "--user, --refresh and --logout do not go with --device: a device signs in without a password",
+    );
+  }
   if (values.device === true && values["client-id"] === undefined) {
     throw new ClientError("--device needs --client-id: a client registered for the device grant");
   }

@@ -135,6 +135,12 @@ Deno.test("client --device answers an unusable client and a bad command line wit
     runCli(["--url", server.url, "--ca", ca, ...args], { script: CLIENT });
   assertOneLineError(await run(["--device"]), /--device needs --client-id/);
   assertOneLineError(await run(["--client-id", "tv"]), /--client-id and --scope go with --device/);
+  for (const extra of [["--user", "alice"], ["--refresh"], ["--logout"]]) {
+    assertOneLineError(
+      await run(["--device", "--client-id", "tv", ...extra]),
+      /--user, --refresh and --logout do not go with --device/,
+    );
+  }
   assertOneLineError(
     await run(["--device", "--client-id", "nobody"]),
     /Failed to start the device sign-in: 40\d (invalid_client|unauthorized_client)/,
