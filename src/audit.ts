@@ -76,6 +76,7 @@ function count(metrics: Metrics, { event, reason }: SecurityEvent): void {
     case "pushed_request_expired":
       return metrics.pushedRequests.add(1, { outcome: event.replace("pushed_request_", "") });
     case "device_code_issued":
+    case "device_code_refused":
     case "device_code_approved":
     case "device_code_denied":
     case "device_code_expired":

@@ -51,7 +51,13 @@ const ACCOUNT_CHANGES: readonly string[] = [
 /** `auth_pushed_requests_total` outcomes: pushed authorization requests (RFC 9126). */
 const PUSHED_REQUEST_OUTCOMES: readonly string[] = ["issued", "refused", "used", "expired"];
 /** `auth_device_codes_total` events of the device flow (RFC 8628), all present from the start. */
-const DEVICE_CODE_EVENTS: readonly string[] = ["issued", "approved", "denied", "expired"];
+const DEVICE_CODE_EVENTS: readonly string[] = [
+  "issued",
+  "refused",
+  "approved",
+  "denied",
+  "expired",
+];
 /** `auth_user_codes_refused_total` reasons: a code that matched nothing, or the page's throttle. */
 const USER_CODE_REFUSALS: readonly string[] = ["unknown", "throttled"];
 /** `auth_throttle_entries_total` reasons: the budgets of the login throttle. */

@@ -42,6 +42,7 @@ export type SecurityEventName =
   | "pushed_request_used"
   | "pushed_request_expired"
   | "device_code_issued"
+  | "device_code_refused"
   | "device_code_approved"
   | "device_code_denied"
   | "device_code_expired"

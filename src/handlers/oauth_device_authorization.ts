@@ -24,14 +24,18 @@ export interface DeviceAuthorizationDeps {
 /**
  * The device authorization request: a client authenticated as at the token endpoint (a public
  * one by its `client_id`), registered for the device grant, asking for `scope`, gets a device
- * code to poll with and a user code for the person, with where to enter it.
+ * code to poll with and a user code for the person, with where to enter it; a public client's
+ * codes are capped per client address (429 `temporarily_unavailable` with `Retry-After`).
  */
 export function createDeviceAuthorizationHandler(deps: DeviceAuthorizationDeps): Handler {
   const { devices, clients, bodyLimits, verificationUri } = deps;
   return async function deviceAuthorization(req, ctx) {
     const params = readParameters(await readFormBody(req, bodyLimits));
     const client = await authenticateClient(req, ctx, { params, clients });
-    const issued = await devices.issue(client, singleParameter(params, "scope"), originOf(ctx));
+    const issued = await devices.issue(client, singleParameter(params, "scope"), {
+      origin: originOf(ctx),
+      address: ctx.addressGroup,
+    });
     const userCode = formatUserCode(issued.userCode);
     const complete = new URL(verificationUri);
     complete.searchParams.set("user_code", userCode);

@@ -243,6 +243,7 @@ export const toDeviceAuthorization = rowReader<DeviceAuthorizationRecord>({
   browserSid: "text",
   authTime: "number?",
   decidedAt: "number?",
+  address: "text",
 });
 
 /** A `passkeys` row joined with its owner's `username`; transports are stored space-separated. */

@@ -382,3 +382,12 @@ export function familyClientConfidential(d: Dialect): string {
   const no = d.flag === "BOOLEAN" ? "false" : "0";
   return `ALTER TABLE refresh_families ADD COLUMN client_confidential ${d.flag} NOT NULL DEFAULT ${no};`;
 }
+
+/**
+ * Device authorizations remember the client address (group) a public client asked from, so that
+ * the ones still waiting are counted against that address's cap; null where not counted.
+ */
+export function deviceAuthorizationAddress(): string {
+  return `ALTER TABLE device_authorizations ADD COLUMN address TEXT;
+   CREATE INDEX device_authorizations_address ON device_authorizations (address);`;
+}

@@ -6,6 +6,7 @@
  * and operations only; the backends implement them.
  */
 import type { UnixSeconds } from "../clock.ts";
+import type { PendingAdmission } from "./sign_in.ts";
 
 /** Where a device authorization stands. */
 export type DeviceAuthorizationStatus = "pending" | "approved" | "denied" | "expired" | "used";
@@ -32,7 +33,18 @@ export interface DeviceAuthorizationRecord {
   browserSid: string | null;
   authTime: UnixSeconds | null;
   decidedAt: UnixSeconds | null;
+  /**
+   * The client address (group) a public client asked from, counted against that address's cap
+   * while the authorization waits (pending or approved, unexpired); null where not counted.
+   */
+  address: string | null;
 }
+
+/**
+ * Whether a device authorization was stored: not when its address is at its cap (`freeAt`), nor
+ * when its user code is taken (`userCodeTaken`).
+ */
+export type DeviceAdmission = PendingAdmission | { added: false; userCodeTaken: true };
 
 /** A person's answer to a device authorization. */
 export type DeviceDecision =
@@ -65,8 +77,16 @@ export const SLOW_DOWN_STEP_SECONDS = 5;
 
 /** Device authorizations. */
 export interface DeviceAuthorizationStore {
-  /** Stores a new device authorization; false (storing nothing) when its user code is taken. */
-  addDeviceAuthorization(record: DeviceAuthorizationRecord): Promise<boolean>;
+  /**
+   * Stores a new device authorization, unless its user code is taken. With `maxPerAddress` and an
+   * `address` on the record, only while that address has fewer waiting authorizations (pending or
+   * approved, unexpired at `createdAt`); the count and the insert are one atomic step across
+   * every connection and instance. Expired ones are kept for their retention.
+   */
+  addDeviceAuthorization(
+    record: DeviceAuthorizationRecord,
+    maxPerAddress?: number,
+  ): Promise<DeviceAdmission>;
   /** The pending authorization of a user code that has not expired by `now`, if any. */
   findPendingDeviceAuthorization(
     userCodeHash: string,

@@ -27,8 +27,22 @@ export function deviceRecord(
     browserSid: null,
     authTime: null,
     decidedAt: null,
+    address: null,
     ...fields,
   };
+}
+
+/** A pending authorization `name` (its device and user code) from the address 203.0.113.5. */
+function fromAddress(
+  name: string,
+  fields: Partial<DeviceAuthorizationRecord> = {},
+): DeviceAuthorizationRecord {
+  return deviceRecord({
+    deviceCodeHash: name,
+    userCodeHash: `user-${name}`,
+    address: "203.0.113.5",
+    ...fields,
+  });
 }
 
 const TV: DevicePoller = { clientId: "tv", registeredAt: NOW - 100 };
@@ -48,7 +62,7 @@ async function outcomeAt(store: Store, at: number, poller = TV): Promise<string>
 /** Registers the device cases. */
 export function deviceAuthorizationsContract({ test, testReopening }: ContractContext): void {
   test("addDeviceAuthorization stores a device found by its user code while pending", async (store) => {
-    assert.equal(await store.addDeviceAuthorization(deviceRecord()), true);
+    assert.deepEqual(await store.addDeviceAuthorization(deviceRecord()), { added: true });
     assert.deepEqual(await store.findPendingDeviceAuthorization("user-hash", NOW), deviceRecord());
     assert.equal(await store.findPendingDeviceAuthorization("other", NOW), undefined);
     assert.equal(
@@ -59,17 +73,78 @@ export function deviceAuthorizationsContract({ test, testReopening }: ContractCo
   });
 
   test("addDeviceAuthorization refuses a user code that is taken", async (store) => {
-    assert.equal(await store.addDeviceAuthorization(deviceRecord()), true);
-    assert.equal(
+    const taken = { added: false, userCodeTaken: true };
+    assert.deepEqual(await store.addDeviceAuthorization(deviceRecord()), { added: true });
+    assert.deepEqual(
       await store.addDeviceAuthorization(deviceRecord({ deviceCodeHash: "another" })),
-      false,
+      taken,
     );
-    assert.equal(
+    assert.deepEqual(
       await store.addDeviceAuthorization(deviceRecord({ userCodeHash: "another" })),
-      false,
+      taken,
       "nor a device code that is taken",
     );
   });
+
+  test("addDeviceAuthorization keeps an address's waiting authorizations within the cap", async (store) => {
+    assert.deepEqual(await store.addDeviceAuthorization(fromAddress("a"), 2), { added: true });
+    assert.deepEqual(
+      await store.addDeviceAuthorization(fromAddress("b", { expiresAt: NOW + 300 }), 2),
+      { added: true },
+    );
+    assert.deepEqual(await store.addDeviceAuthorization(fromAddress("c"), 2), {
+      added: false,
+      freeAt: NOW + 300,
+    });
+    assert.equal(await store.findPendingDeviceAuthorization("user-c", NOW), undefined);
+    const elsewhere = fromAddress("d", { address: "198.51.100.7" });
+    assert.deepEqual(await store.addDeviceAuthorization(elsewhere, 2), { added: true });
+    const uncounted = fromAddress("e", { address: null });
+    assert.deepEqual(await store.addDeviceAuthorization(uncounted, 2), { added: true });
+    assert.deepEqual(
+      await store.addDeviceAuthorization(fromAddress("f")),
+      { added: true },
+      "no cap",
+    );
+  });
+
+  test("an address's authorization holds its place until used, denied or expired", async (store) => {
+    const poller = { ...TV };
+    await store.addDeviceAuthorization(fromAddress("a"), 2);
+    await store.addDeviceAuthorization(fromAddress("b", { expiresAt: NOW + 300 }), 2);
+    assert.ok(await store.decideDeviceAuthorization("a", APPROVAL, NOW));
+    const full = { added: false, freeAt: NOW + 300 };
+    assert.deepEqual(await store.addDeviceAuthorization(fromAddress("c"), 2), full, "approved");
+    assert.equal((await store.pollDeviceAuthorization("a", poller, NOW + 1)).outcome, "approved");
+    assert.deepEqual(await store.addDeviceAuthorization(fromAddress("c"), 2), { added: true });
+    assert.ok(await store.decideDeviceAuthorization("c", { ...APPROVAL, approved: false }, NOW));
+    assert.deepEqual(await store.addDeviceAuthorization(fromAddress("d"), 2), { added: true });
+    const later = fromAddress("e", { createdAt: NOW + 300, expiresAt: NOW + 900 });
+    assert.deepEqual(await store.addDeviceAuthorization(later, 2), { added: true }, "b expired");
+    const expired = await store.pollDeviceAuthorization("b", poller, NOW + 300);
+    assert.equal(expired.outcome, "expired_now", "an expired one is kept for its answer");
+  });
+
+  test("addDeviceAuthorization from 12 concurrent callers of one address with a cap of 5 stores exactly 5", async (store) => {
+    const admissions = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.addDeviceAuthorization(fromAddress(`d${i}`), 5)),
+    );
+    assert.equal(admissions.filter((admission) => admission.added).length, 5);
+  });
+
+  testReopening(
+    "two connections adding device authorizations for one address at once keep its cap",
+    async (store, reopen) => {
+      const other = await reopen();
+      const admissions = await Promise.all(
+        Array.from(
+          { length: 12 },
+          (_, i) => (i % 2 === 0 ? store : other).addDeviceAuthorization(fromAddress(`d${i}`), 5),
+        ),
+      );
+      assert.equal(admissions.filter((admission) => admission.added).length, 5);
+    },
+  );
 
   test("decideDeviceAuthorization records one answer while pending and unexpired", async (store) => {
     await store.addDeviceAuthorization(deviceRecord());

@@ -23,12 +23,19 @@ import type { DpopBinding, RefreshFamilies } from "../tokens/refresh_families.ts
 import type { BrowserSession, BrowserSessions } from "./browser_sessions.ts";
 import type { IdTokens } from "./id_tokens.ts";
 import { signedInGrant, type SignedInIssuing, startSignedInFamily } from "./signed_in_tokens.ts";
+import { MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS } from "./pushed_requests.ts";
 import { newUserCode } from "./user_codes.ts";
 
 /** How long a device code and its user code live (RFC 8628 §3.2 `expires_in`). */
 export const DEVICE_CODE_TTL_SECONDS = 10 * 60;
 /** Seconds a device waits between polls at first (RFC 8628 §3.2 `interval`). */
 export const DEVICE_POLL_INTERVAL_SECONDS = 5;
+/**
+ * The most waiting device codes (pending or approved, unexpired) one client address (group) may
+ * hold for public clients, which anyone may name: the same figure, and the same rule, as for
+ * unauthenticated pushed requests. Confidential clients, which prove their secret, are not counted.
+ */
+export const MAX_UNAUTHENTICATED_DEVICE_CODES_PER_ADDRESS = MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS;
 /** Tries at a user code no stored authorization has (a clash is one in ~10¹⁰). */
 const USER_CODE_ATTEMPTS = 5;
 
@@ -70,23 +77,26 @@ export class DeviceAuthorizations {
 
   /**
    * A new device code and user code for a client registered for the grant, for `requested`
-   * scopes decided as every grant's are.
+   * scopes decided as every grant's are. A public client's code counts against the client address
+   * (group) `address`: beyond {@linkcode MAX_UNAUTHENTICATED_DEVICE_CODES_PER_ADDRESS} waiting
+   * ones, `too_many_sign_ins`.
    */
   async issue(
     client: ClientIdentity,
     requested: string | undefined,
-    origin?: Origin,
+    { origin, address }: { origin?: Origin; address?: string } = {},
   ): Promise<IssuedDeviceCode> {
     requireGrant(client, DEVICE_CODE_GRANT);
     const scope = grantScope(requested, this.#deps.policy, {
       registered: client.registered!.scope,
     });
+    const counted = !client.authenticated && address !== undefined;
     const deviceCode = randomSecret();
     const deviceCodeHash = await sha256Hex(deviceCode);
     for (let attempt = 0; attempt < USER_CODE_ATTEMPTS; attempt++) {
       const userCode = newUserCode();
       const now = unixNow();
-      const added = await this.#deps.store.addDeviceAuthorization({
+      const admission = await this.#deps.store.addDeviceAuthorization({
         deviceCodeHash,
         userCodeHash: await sha256Hex(userCode),
         clientId: client.clientId,
@@ -101,8 +111,18 @@ export class DeviceAuthorizations {
         browserSid: null,
         authTime: null,
         decidedAt: null,
-      });
-      if (added) {
+        address: counted ? address : null,
+      }, counted ? MAX_UNAUTHENTICATED_DEVICE_CODES_PER_ADDRESS : undefined);
+      if (!admission.added && "freeAt" in admission) {
+        const reason = "too_many_sign_ins";
+        this.#record({ event: "device_code_refused", client: client.clientId, reason }, origin);
+        throw new AuthFailure(
+          reason,
+          "Too many device codes from your network are waiting to be used; try again later",
+          { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+        );
+      }
+      if (admission.added) {
         this.#record({ event: "device_code_issued", client: client.clientId }, origin);
         return {
           deviceCode,

@@ -1,17 +1,16 @@
 /**
  * @module
  * The cap on what one client address may hold at once in the shared store (pending sign-in
- * steps, pushed requests): under the address's advisory lock, the same for both tables, its
- * expired rows are deleted, then its live ones counted. It runs inside the caller's transaction,
+ * steps, pushed requests, device authorizations): under the address's advisory lock, the same for
+ * every table, its rows that still hold a place are counted, as _address_caps.ts says, after its
+ * expired ones are deleted where they may be. It runs inside the caller's transaction,
  * so the count and the insert that follows are one step on every instance; it never inserts.
  */
 import type { UnixSeconds } from "../../clock.ts";
 import type { PendingAdmission } from "../sign_in.ts";
+import { ADDRESS_CAPS, type AddressCappedTable } from "../_address_caps.ts";
 import type { Transaction } from "./connection.ts";
 import { ADDRESS_PENDING_LOCK_CLASS } from "./locks.ts";
-
-/** The tables whose rows count against their address's cap. */
-export type AddressCappedTable = "pending_requests" | "pushed_requests";
 
 /**
  * The refusal of a new row of `table` for `record.address` when that address already has
@@ -29,10 +28,13 @@ export async function refusalAtCap(
   const { address } = record;
   if (maxPerAddress === undefined || address === null) return undefined;
   await tx`SELECT pg_advisory_xact_lock(${ADDRESS_PENDING_LOCK_CLASS}, hashtext(${address}))`;
-  await tx`
-    DELETE FROM ${tx(table)} WHERE address = ${address} AND expires_at <= ${record.createdAt}`;
+  const { deleteExpired, holdsPlace } = ADDRESS_CAPS[table];
+  if (deleteExpired) {
+    await tx`
+      DELETE FROM ${tx(table)} WHERE address = ${address} AND expires_at <= ${record.createdAt}`;
+  }
   const [live] = await tx`
     SELECT count(*)::int AS n, min(expires_at) AS free_at FROM ${tx(table)}
-    WHERE address = ${address}`;
+    WHERE address = ${address} AND expires_at > ${record.createdAt} AND ${tx.unsafe(holdsPlace)}`;
   return live.n >= maxPerAddress ? { added: false, freeAt: Number(live.free_at) } : undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * @module
- * The device part of the shared store (RFC 8628): device authorizations. A poll decides through
+ * The device part of the shared store (RFC 8628): device authorizations, counted against their
+ * address's cap under the address's advisory lock when added. A poll decides through
  * _device_poll.ts on the row locked with FOR UPDATE; an answer is one conditional UPDATE. Both are
  * decided by PostgreSQL's row lock between concurrent callers, also across instances.
  */
@@ -9,24 +10,27 @@ import type { DeviceAuthorizationStore } from "../device_authorizations.ts";
 import { planDevicePoll } from "../_device_poll.ts";
 import { DEVICE_AUTHORIZATION_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { run, type Sql, type Transaction, transaction } from "./connection.ts";
 
 /** The device part on the pool `sql`. */
 export function createDeviceAuthorizationStore(sql: Sql): DeviceAuthorizationStore {
   return {
-    addDeviceAuthorization(record) {
-      return run(async () => {
-        const rows = await sql`
+    addDeviceAuthorization(record, maxPerAddress) {
+      return transaction(sql, async (tx) => {
+        const refusal = await refusalAtCap(tx, "device_authorizations", { record, maxPerAddress });
+        if (refusal) return refusal;
+        const rows = await tx`
           INSERT INTO device_authorizations (device_code_hash, user_code_hash, client_id, scope,
             created_at, expires_at, interval_seconds, last_polled_at, status, username, subject,
-            browser_sid, auth_time, decided_at)
+            browser_sid, auth_time, decided_at, address)
           VALUES (${record.deviceCodeHash}, ${record.userCodeHash}, ${record.clientId},
             ${record.scope}, ${record.createdAt}, ${record.expiresAt}, ${record.intervalSeconds},
             ${record.lastPolledAt}, ${record.status}, ${record.username}, ${record.subject},
-            ${record.browserSid}, ${record.authTime}, ${record.decidedAt})
+            ${record.browserSid}, ${record.authTime}, ${record.decidedAt}, ${record.address})
           ON CONFLICT DO NOTHING
           RETURNING 1`;
-        return rows.length > 0;
+        return rows.length > 0 ? { added: true } : { added: false, userCodeTaken: true };
       });
     },
 

@@ -62,6 +62,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.passkeyTable(POSTGRES),
   steps.dpopTables(POSTGRES),
   steps.familyClientConfidential(POSTGRES),
+  steps.deviceAuthorizationAddress(),
 ];
 
 /**

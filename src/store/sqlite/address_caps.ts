@@ -1,17 +1,16 @@
 /**
  * @module
  * The cap on what one client address may hold at once in the embedded store (pending sign-in
- * steps, pushed requests): the address's expired rows are deleted, then its live ones counted.
+ * steps, pushed requests, device authorizations): the address's rows that still hold a place are
+ * counted, as _address_caps.ts says, after its expired ones are deleted where they may be.
  * It runs inside the caller's write transaction, so the count and the insert that follows are one
  * step; it never inserts.
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { UnixSeconds } from "../../clock.ts";
 import type { PendingAdmission } from "../sign_in.ts";
+import { ADDRESS_CAPS, type AddressCappedTable } from "../_address_caps.ts";
 import { change, one } from "./database.ts";
-
-/** The tables whose rows count against their address's cap. */
-export type AddressCappedTable = "pending_requests" | "pushed_requests";
 
 /**
  * The refusal of a new row of `table` for `record.address` when that address already has
@@ -27,16 +26,21 @@ export function refusalAtCap(
   },
 ): PendingAdmission | undefined {
   if (maxPerAddress === undefined || record.address === null) return undefined;
-  change(
-    db,
-    `DELETE FROM ${table} WHERE address = ? AND expires_at <= ?`,
-    record.address,
-    record.createdAt,
-  );
+  const { deleteExpired, holdsPlace } = ADDRESS_CAPS[table];
+  if (deleteExpired) {
+    change(
+      db,
+      `DELETE FROM ${table} WHERE address = ? AND expires_at <= ?`,
+      record.address,
+      record.createdAt,
+    );
+  }
   const live = one(
     db,
-    `SELECT count(*) AS n, min(expires_at) AS free_at FROM ${table} WHERE address = ?`,
+    `SELECT count(*) AS n, min(expires_at) AS free_at FROM ${table}
+     WHERE address = ? AND expires_at > ? AND ${holdsPlace}`,
     record.address,
+    record.createdAt,
   )!;
   return Number(live.n) >= maxPerAddress
     ? { added: false, freeAt: Number(live.free_at) }

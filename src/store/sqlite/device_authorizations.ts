@@ -1,6 +1,7 @@
 /**
  * @module
- * The device part of the embedded store (RFC 8628): device authorizations. A poll decides through
+ * The device part of the embedded store (RFC 8628): device authorizations, counted against their
+ * address's cap inside the write lock when added. A poll decides through
  * _device_poll.ts inside the write lock taken before the read; an answer is one conditional
  * UPDATE, so the write lock decides between concurrent ones.
  */
@@ -10,19 +11,22 @@ import type { DeviceAuthorizationStore } from "../device_authorizations.ts";
 import { planDevicePoll } from "../_device_poll.ts";
 import { DEVICE_AUTHORIZATION_RETENTION_SECONDS } from "../_retention.ts";
 import * as records from "../_rows.ts";
+import { refusalAtCap } from "./address_caps.ts";
 import { change, one, run, transaction } from "./database.ts";
 
 /** The device part on `db`. */
 export function createDeviceAuthorizationStore(db: DatabaseSync): DeviceAuthorizationStore {
   return {
-    addDeviceAuthorization(record) {
-      return run(() =>
-        change(
+    addDeviceAuthorization(record, maxPerAddress) {
+      return transaction(db, () => {
+        const refusal = refusalAtCap(db, "device_authorizations", { record, maxPerAddress });
+        if (refusal) return refusal;
+        const added = change(
           db,
           `INSERT INTO device_authorizations (device_code_hash, user_code_hash, client_id, scope,
              created_at, expires_at, interval_seconds, last_polled_at, status, username, subject,
-             browser_sid, auth_time, decided_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             browser_sid, auth_time, decided_at, address)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT DO NOTHING`,
           record.deviceCodeHash,
           record.userCodeHash,
@@ -38,8 +42,10 @@ export function createDeviceAuthorizationStore(db: DatabaseSync): DeviceAuthoriz
           record.browserSid,
           record.authTime,
           record.decidedAt,
-        ) > 0
-      );
+          record.address,
+        ) > 0;
+        return added ? { added } : { added, userCodeTaken: true };
+      });
     },
 
     findPendingDeviceAuthorization(userCodeHash, now) {

@@ -85,6 +85,7 @@ export const MIGRATIONS: readonly string[] = [
   steps.passkeyTable(SQLITE),
   steps.dpopTables(SQLITE),
   steps.familyClientConfidential(SQLITE),
+  steps.deviceAuthorizationAddress(),
 ];
 
 /** Applies pending migrations; true when any was applied. */
