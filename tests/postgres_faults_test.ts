@@ -6,12 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { PostgresStore } from "../src/store/postgres.ts";
-import { HAPROXY, startProxy } from "./helpers/haproxy.ts";
+import { HAPROXY, startProxyFor } from "./helpers/haproxy.ts";
 import { type OwnCluster, POSTGRESQL_SERVER, startOwnCluster } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { runCli } from "./helpers/process.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
-import { testCertificate } from "./helpers/tls.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
 
 const USERS = { user1: "user1-password" };
@@ -252,15 +251,7 @@ testNeeding([POSTGRESQL_SERVER, HAPROXY], {
     "verify through the proxy, and what needs the store gets the instance's own 503",
   async fn() {
     await withServerOnOwnCluster(async (server, cluster) => {
-      const { certPem, keyPem } = await testCertificate();
-      await using proxy = await startProxy({
-        backendPort: Number(new URL(server.url).port),
-        backendCaPem: certPem,
-        backendName: "localhost",
-        certPem,
-        keyPem,
-        env: { PROXY_CHECK_INTERVAL: "300ms" },
-      });
+      await using proxy = await startProxyFor(server, { PROXY_CHECK_INTERVAL: "300ms" });
       const through = { ...server, url: proxy.url };
       const { access } = await login(through, "user1", USERS.user1);
 

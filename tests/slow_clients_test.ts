@@ -7,7 +7,7 @@
  * default.
  */
 import assert from "node:assert/strict";
-import { HAPROXY, haproxyConfig, type RunningProxy, startProxy } from "./helpers/haproxy.ts";
+import { HAPROXY, haproxyConfig, type RunningProxy, startProxyFor } from "./helpers/haproxy.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
 import { serveTls, testCertificate } from "./helpers/tls.ts";
 import { hello, loginToken, startTestServer, type TestServer } from "./helpers/server.ts";
@@ -43,15 +43,7 @@ async function behindProxy(
   server: TestServer,
   env: Record<string, string> = BOUNDS,
 ): Promise<RunningProxy> {
-  const { certPem, keyPem } = await testCertificate();
-  return await startProxy({
-    backendPort: Number(new URL(server.url).port),
-    backendCaPem: certPem,
-    backendName: "localhost",
-    certPem,
-    keyPem,
-    env,
-  });
+  return await startProxyFor(server, env);
 }
 
 /** The account a new client logs in as through the proxy, while the slow ones hold theirs. */
@@ -177,7 +169,7 @@ testNeeding([HAPROXY], {
   name:
     "behind the HAProxy configuration src/deploy/haproxy.cfg, the service sees the client address the proxy saw, never one the client claims",
   async fn() {
-    const { certPem, keyPem } = await testCertificate();
+    const { certPem } = await testCertificate();
     const seen: Record<string, string | null>[] = [];
     await using echo = await serveTls((req) => {
       // The proxy's own health checks carry no client address.
@@ -188,14 +180,7 @@ testNeeding([HAPROXY], {
       });
       return new Response("{}", { headers: { "content-type": "application/json" } });
     });
-    await using proxy = await startProxy({
-      backendPort: echo.addr.port,
-      backendCaPem: certPem,
-      backendName: "localhost",
-      certPem,
-      keyPem,
-      env: BOUNDS,
-    });
+    await using proxy = await startProxyFor(echo.addr.port, BOUNDS);
     using client = Deno.createHttpClient({ caCerts: [certPem] });
     const lies: Record<string, string>[] = [
       {},

@@ -28,7 +28,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { HAPROXY, startProxy } from "../helpers/haproxy.ts";
+import { HAPROXY, startProxyFor } from "../helpers/haproxy.ts";
 import { median, PYTHON, timeKeptAlive } from "../helpers/kept_alive_client.ts";
 import { runProgram } from "../helpers/process.ts";
 import { login, startTestServer } from "../helpers/server.ts";
@@ -167,13 +167,7 @@ async function main(args: string[]): Promise<void> {
   await fresh("this service", "404", ours.url, "/no-such-page");
   await fresh("this service", "discovery", ours.url, "/.well-known/openid-configuration");
   if (HAPROXY.missing.length === 0) {
-    await using proxy = await startProxy({
-      backendPort: Number(new URL(ours.url).port),
-      backendCaPem: certPem,
-      backendName: "localhost",
-      certPem,
-      keyPem,
-    });
+    await using proxy = await startProxyFor(ours);
     await fresh("HAProxy → service", "discovery", proxy.url, "/.well-known/openid-configuration");
   }
   console.log(

@@ -7,6 +7,7 @@
  */
 import { type Prerequisite, prerequisite } from "./prerequisites.ts";
 import { childEnv, freePort } from "./process.ts";
+import { testCertificate } from "./tls.ts";
 
 const HAPROXY_BIN = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy", "/usr/bin/haproxy"].find(
   (path) => {
@@ -120,6 +121,25 @@ export async function checkProxyConfig(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * HAProxy in front of a server of the tests (its URL or port), which serves the tests'
+ * certificate: HAProxy trusts it for the backend and shows it to clients too.
+ */
+export async function startProxyFor(
+  server: { url: string } | number,
+  env?: Record<string, string>,
+): Promise<RunningProxy> {
+  const { certPem, keyPem } = await testCertificate();
+  return await startProxy({
+    backendPort: typeof server === "number" ? server : Number(new URL(server.url).port),
+    backendCaPem: certPem,
+    backendName: "localhost",
+    certPem,
+    keyPem,
+    env,
+  });
 }
 
 /** Starts HAProxy with `src/deploy/haproxy.cfg` and waits until it accepts connections. */
