@@ -14,9 +14,9 @@ import { AuthFailure } from "../src/auth/errors.ts";
 import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
 import { Revocations } from "../src/auth/tokens/revocations.ts";
 import { authenticateBearer } from "../src/handlers/_authenticate.ts";
-import type { RequestContext } from "../src/http/context.ts";
 import { assertInvalid, es256, OPTIONS } from "./helpers/access_tokens.ts";
 import { sleepUntil } from "./helpers/wait.ts";
+import { requestContext } from "./helpers/request_context.ts";
 
 Deno.test("AccessTokens.verify caches a verified token and returns the same claims again", async () => {
   await using f = await es256();
@@ -113,17 +113,6 @@ function bearer(token: string): Request {
   return new Request("https://api.test/hello", { headers: { authorization: `Bearer ${token}` } });
 }
 
-function context(): RequestContext {
-  return {
-    requestId: "test",
-    remoteAddress: "127.0.0.1",
-    addressGroup: "127.0.0.1",
-    params: {},
-    errorDialect: "flask",
-    accessLog: true,
-  };
-}
-
 async function assertRefused(answer: Promise<unknown>, reason: string): Promise<void> {
   await assert.rejects(answer, (error) => {
     assert.ok(error instanceof AuthFailure, `expected AuthFailure, got ${error}`);
@@ -139,10 +128,10 @@ Deno.test("authenticateBearer refuses a token seen before once revoked, past exp
     const revocations = await Revocations.open(f.store);
     const tokens = new AccessTokens(f.keys, { ...OPTIONS, revocations });
     const { token, claims } = await tokens.issue("subject-of-alice", { username: "alice" });
-    const accepted = authenticateBearer(bearer(token), context(), { tokens });
+    const accepted = authenticateBearer(bearer(token), requestContext(), { tokens });
     assert.ok(!(accepted instanceof Promise), "answered at once while valid");
     await revocations.revoke("jti", claims.jti, claims.exp + OPTIONS.leewaySeconds);
-    const refused = authenticateBearer(bearer(token), context(), { tokens });
+    const refused = authenticateBearer(bearer(token), requestContext(), { tokens });
     assert.ok(refused instanceof Promise, "a refusal is a rejected promise, never a throw");
     await assertRefused(refused, "revoked");
     assert.equal(tokens.cacheHits, 2, "counted as a hit, as verify counts it");
@@ -157,7 +146,7 @@ Deno.test("authenticateBearer refuses a token seen before once revoked, past exp
     const { token, claims } = await f.tokens.issue("subject-of-alice");
     assert.equal(f.tokens.cachedCount, 1);
     await sleepUntil(claims.exp + 1);
-    const refused = authenticateBearer(bearer(token), context(), { tokens: f.tokens });
+    const refused = authenticateBearer(bearer(token), requestContext(), { tokens: f.tokens });
     assert.ok(refused instanceof Promise);
     await assertRefused(refused, "expired");
     assert.equal(f.tokens.cachedCount, 0);
@@ -171,7 +160,7 @@ Deno.test("authenticateBearer refuses a token seen before once revoked, past exp
     const now = unixNow();
     await f.store.rotateSigningKey(await generateSigningKey(now), now - 1, now);
     await f.keys.refresh();
-    const refused = authenticateBearer(bearer(token), context(), { tokens: f.tokens });
+    const refused = authenticateBearer(bearer(token), requestContext(), { tokens: f.tokens });
     assert.ok(refused instanceof Promise);
     await assertRefused(refused, "unknown_key");
     assert.equal(f.tokens.cachedCount, 0);

@@ -14,9 +14,9 @@ import { SigningKeys } from "../src/auth/tokens/signing_keys.ts";
 import { AccessTokens } from "../src/auth/tokens/access_tokens.ts";
 import { authenticateBearer, authenticateClient } from "../src/handlers/_authenticate.ts";
 import { parseAuthorization } from "../src/http/authorization.ts";
-import type { RequestContext } from "../src/http/context.ts";
 import { readParameters } from "../src/http/form.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
+import { requestContext } from "./helpers/request_context.ts";
 
 const CLIENT_SECRET = "s".repeat(32);
 
@@ -36,17 +36,6 @@ async function tokenService(): Promise<AccessTokens & AsyncDisposable> {
       await store.close();
     },
   });
-}
-
-function context(): RequestContext {
-  return {
-    requestId: "test",
-    remoteAddress: "127.0.0.1",
-    addressGroup: "127.0.0.1",
-    params: {},
-    errorDialect: "flask",
-    accessLog: true,
-  };
 }
 
 function request(authorization?: string): Request {
@@ -146,7 +135,7 @@ Deno.test("ClientRegistry accepts either reading of a Basic secret, compares eve
 Deno.test("authenticateBearer rejects a request without Authorization as missing_token", async () => {
   await using tokens = await tokenService();
   await assertFailure(
-    Promise.resolve(authenticateBearer(request(), context(), { tokens })),
+    Promise.resolve(authenticateBearer(request(), requestContext(), { tokens })),
     "missing_token",
     /^Missing Authorization Header$/,
   );
@@ -157,7 +146,7 @@ Deno.test("authenticateBearer rejects a non-Bearer Authorization as invalid_toke
   const { token } = await tokens.issue("alice");
   for (const value of [`Basic ${btoa("alice:pw")}`, token, "Bearer", "Bearer ", `Token ${token}`]) {
     await assertFailure(
-      Promise.resolve(authenticateBearer(request(value), context(), { tokens })),
+      Promise.resolve(authenticateBearer(request(value), requestContext(), { tokens })),
       "invalid_token",
       /Bearer|Malformed/,
     );
@@ -168,7 +157,7 @@ Deno.test("authenticateBearer accepts a Bearer token, scheme case-insensitive, a
   await using tokens = await tokenService();
   const { token } = await tokens.issue("subject-of-alice", { username: "alice", familyId: "f1" });
   for (const value of [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`]) {
-    const ctx = context();
+    const ctx = requestContext();
     const claims = await authenticateBearer(request(value), ctx, { tokens });
     assert.equal(claims.sub, "subject-of-alice");
     assert.equal(ctx.user, "alice", "recorded by name for the access log");
@@ -178,14 +167,14 @@ Deno.test("authenticateBearer accepts a Bearer token, scheme case-insensitive, a
 Deno.test("authenticateBearer answers a token seen before without a promise, and still refuses with a rejection", async () => {
   await using tokens = await tokenService();
   const { token } = await tokens.issue("subject-of-alice", { username: "alice", scope: "read" });
-  const ctx = context();
+  const ctx = requestContext();
   const claims = authenticateBearer(request(`Bearer ${token}`), ctx, { tokens });
   assert.ok(!(claims instanceof Promise), "the cached claims themselves");
   assert.equal(claims.sub, "subject-of-alice");
   assert.equal(ctx.user, "alice");
   assert.equal(tokens.cacheHits, 1);
   assert.equal(tokens.outcomes.get("valid"), 1);
-  const refused = authenticateBearer(request(`Bearer ${token}`), context(), {
+  const refused = authenticateBearer(request(`Bearer ${token}`), requestContext(), {
     tokens,
     scope: "hello",
   });
@@ -194,7 +183,7 @@ Deno.test("authenticateBearer answers a token seen before without a promise, and
     refused,
     (error) => error instanceof AuthFailure && error.code === "insufficient_scope",
   );
-  const unseen = authenticateBearer(request(`Bearer ${token}x`), context(), { tokens });
+  const unseen = authenticateBearer(request(`Bearer ${token}x`), requestContext(), { tokens });
   assert.ok(unseen instanceof Promise, "a token not seen before is checked by verify");
   await assert.rejects(unseen, AuthFailure);
 });
@@ -202,7 +191,7 @@ Deno.test("authenticateBearer answers a token seen before without a promise, and
 Deno.test("authenticateBearer records a client's token for itself as the client's, never as a user's", async () => {
   await using tokens = await tokenService();
   const { token } = await tokens.issue("reporting", { clientId: "reporting", scope: "hello" });
-  const ctx = context();
+  const ctx = requestContext();
   assert.equal(
     (await authenticateBearer(request(`Bearer ${token}`), ctx, { tokens })).sub,
     "reporting",
@@ -216,7 +205,7 @@ Deno.test("authenticateBearer refuses a token without the required scope as insu
   const { token } = await tokens.issue("alice", { scope: "read" });
   await assert.rejects(
     Promise.resolve(
-      authenticateBearer(request(`Bearer ${token}`), context(), { tokens, scope: "hello" }),
+      authenticateBearer(request(`Bearer ${token}`), requestContext(), { tokens, scope: "hello" }),
     ),
     (error) => {
       assert.ok(error instanceof AuthFailure);
@@ -233,7 +222,7 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
     method: "POST",
     headers: { authorization: `Basic ${btoa(`conf:${CLIENT_SECRET}`)}` },
   });
-  const ctx = context();
+  const ctx = requestContext();
   const identity = await authenticateClient(basic, ctx, {
     params: readParameters(new URLSearchParams()),
     clients,
@@ -242,13 +231,13 @@ Deno.test("authenticateClient reads Basic or form credentials and records the cl
   assert.equal(ctx.client, "conf");
 
   const form = new URLSearchParams({ client_id: "conf", client_secret: CLIENT_SECRET });
-  const posted = await authenticateClient(request(), context(), {
+  const posted = await authenticateClient(request(), requestContext(), {
     params: readParameters(form),
     clients,
   });
   assert.deepEqual(posted, { clientId: "conf", authenticated: true });
 
-  const none = await authenticateClient(request(), context(), {
+  const none = await authenticateClient(request(), requestContext(), {
     params: readParameters(new URLSearchParams()),
     clients,
   });
@@ -297,14 +286,14 @@ Deno.test("authenticateClient refuses two methods, a repeated parameter and bad 
   const clients = new ClientRegistry({ conf: CLIENT_SECRET }, "first-party");
   const basic = `Basic ${btoa(`conf:${CLIENT_SECRET}`)}`;
   await assertFailure(
-    authenticateClient(request(basic), context(), {
+    authenticateClient(request(basic), requestContext(), {
       params: readParameters(new URLSearchParams({ client_secret: CLIENT_SECRET })),
       clients,
     }),
     "invalid_request",
   );
   await assertFailure(
-    authenticateClient(request(), context(), {
+    authenticateClient(request(), requestContext(), {
       params: readParameters(new URLSearchParams([["client_id", "conf"], ["client_id", "other"]])),
       clients,
     }),
@@ -312,14 +301,14 @@ Deno.test("authenticateClient refuses two methods, a repeated parameter and bad 
     /Parameter "client_id" is repeated/,
   );
   await assertFailure(
-    authenticateClient(request(`Basic ${btoa("conf")}`), context(), {
+    authenticateClient(request(`Basic ${btoa("conf")}`), requestContext(), {
       params: readParameters(new URLSearchParams()),
       clients,
     }),
     "invalid_client",
   );
   await assertFailure(
-    authenticateClient(request(), context(), {
+    authenticateClient(request(), requestContext(), {
       params: readParameters(new URLSearchParams({ client_id: "conf", client_secret: "wrong" })),
       clients,
     }),

@@ -10,20 +10,10 @@ import { json } from "../src/http/json.ts";
 import { createRouter, route } from "../src/router.ts";
 import { assertHttpError } from "./helpers/errors.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { requestContext } from "./helpers/request_context.ts";
 
 const BASE = "https://api.test";
 const JSON_TYPE = "application/json; charset=utf-8";
-
-function context(): RequestContext {
-  return {
-    requestId: "test-request",
-    remoteAddress: "127.0.0.1",
-    addressGroup: "127.0.0.1",
-    params: {},
-    errorDialect: "flask",
-    accessLog: true,
-  };
-}
 
 function answer(name: string): Handler {
   return () => json({ handler: name }, { headers: { "x-handler": name } });
@@ -46,7 +36,10 @@ Deno.test("createRouter dispatches each path and method to its own handler", asy
       ["GET", "/b?x=1#frag", "b-get"],
     ]
   ) {
-    const res = await dispatch(new Request(`${BASE}${path}`, { method }), context());
+    const res = await dispatch(
+      new Request(`${BASE}${path}`, { method }),
+      requestContext("test-request"),
+    );
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { handler: expected }, `${method} ${path}`);
   }
@@ -63,15 +56,20 @@ Deno.test("createRouter passes the request and the named groups of the pattern t
     }),
   ]);
   const req = new Request(`${BASE}/users/alice`);
-  const ctx = context();
+  const ctx = requestContext("test-request");
   const res = await dispatch(req, ctx);
   assert.deepEqual(await res.json(), { name: "alice" });
   assert.equal(seen.req, req);
   assert.equal(seen.ctx, ctx);
   assert.equal(ctx.params.name, "alice");
-  await assertHttpError(Promise.resolve(dispatch(new Request(`${BASE}/users`), context())), 404);
   await assertHttpError(
-    Promise.resolve(dispatch(new Request(`${BASE}/users/alice/extra`), context())),
+    Promise.resolve(dispatch(new Request(`${BASE}/users`), requestContext("test-request"))),
+    404,
+  );
+  await assertHttpError(
+    Promise.resolve(
+      dispatch(new Request(`${BASE}/users/alice/extra`), requestContext("test-request")),
+    ),
     404,
   );
 });
@@ -80,7 +78,7 @@ Deno.test("createRouter throws a 404 HttpError for an unknown path", async () =>
   const dispatch = createRouter([route("/hello", { GET: answer("hello") })]);
   for (const path of ["/", "/nope", "/hello/", "/HELLO", "/hello/x"]) {
     const error = await assertHttpError(
-      Promise.resolve(dispatch(new Request(`${BASE}${path}`), context())),
+      Promise.resolve(dispatch(new Request(`${BASE}${path}`), requestContext("test-request"))),
       404,
     );
     assert.equal(error.message, "Not found");
@@ -93,19 +91,25 @@ Deno.test("createRouter throws a 405 HttpError with Allow listing the methods, H
     route("/post", { POST: answer("post") }),
   ]);
   const both = await assertHttpError(
-    Promise.resolve(dispatch(new Request(`${BASE}/both`, { method: "DELETE" }), context())),
+    Promise.resolve(
+      dispatch(new Request(`${BASE}/both`, { method: "DELETE" }), requestContext("test-request")),
+    ),
     405,
   );
   assert.deepEqual(allowSet(both.headers.allow), ["GET", "HEAD", "OPTIONS", "POST"]);
 
   const post = await assertHttpError(
-    Promise.resolve(dispatch(new Request(`${BASE}/post`, { method: "GET" }), context())),
+    Promise.resolve(
+      dispatch(new Request(`${BASE}/post`, { method: "GET" }), requestContext("test-request")),
+    ),
     405,
   );
   assert.equal(post.headers.allow, "POST, OPTIONS");
   // HEAD is only offered where GET is.
   await assertHttpError(
-    Promise.resolve(dispatch(new Request(`${BASE}/post`, { method: "HEAD" }), context())),
+    Promise.resolve(
+      dispatch(new Request(`${BASE}/post`, { method: "HEAD" }), requestContext("test-request")),
+    ),
     405,
   );
 });
@@ -120,7 +124,10 @@ Deno.test("createRouter answers HEAD with the GET handler (the edge drops the bo
       },
     }),
   ]);
-  const res = await dispatch(new Request(`${BASE}/hello`, { method: "HEAD" }), context());
+  const res = await dispatch(
+    new Request(`${BASE}/hello`, { method: "HEAD" }),
+    requestContext("test-request"),
+  );
   assert.equal(calls, 1);
   assert.equal(res.status, 203);
   assert.equal(res.headers.get("x-handler"), "get");
@@ -133,11 +140,17 @@ Deno.test("createRouter answers OPTIONS with 204 and Allow", async () => {
     route("/hello", { GET: answer("get") }),
     route("/login", { POST: answer("post") }),
   ]);
-  const hello = await dispatch(new Request(`${BASE}/hello`, { method: "OPTIONS" }), context());
+  const hello = await dispatch(
+    new Request(`${BASE}/hello`, { method: "OPTIONS" }),
+    requestContext("test-request"),
+  );
   assert.equal(hello.status, 204);
   assert.equal(hello.body, null);
   assert.deepEqual(allowSet(hello.headers.get("allow")), ["GET", "HEAD", "OPTIONS"]);
-  const login = await dispatch(new Request(`${BASE}/login`, { method: "OPTIONS" }), context());
+  const login = await dispatch(
+    new Request(`${BASE}/login`, { method: "OPTIONS" }),
+    requestContext("test-request"),
+  );
   assert.equal(login.status, 204);
   assert.equal(login.headers.get("allow"), "POST, OPTIONS");
 });

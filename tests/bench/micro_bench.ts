@@ -9,13 +9,13 @@ import { SIGNING_ALGS, SigningKeys } from "../../src/auth/tokens/signing_keys.ts
 import { MIN_PBKDF2_ITERATIONS, Passwords } from "../../src/auth/accounts/passwords.ts";
 import { InvalidTokenBudget } from "../../src/auth/tokens/invalid_token_budget.ts";
 import { type AccessTokenOptions, AccessTokens } from "../../src/auth/tokens/access_tokens.ts";
-import type { RequestContext } from "../../src/http/context.ts";
 import { createRouter, route } from "../../src/router.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { DpopNonces } from "../../src/auth/tokens/dpop_nonces.ts";
 import { DpopProofs } from "../../src/auth/tokens/dpop_proofs.ts";
 import { DpopReplays } from "../../src/auth/tokens/dpop_replays.ts";
 import { DpopKey } from "../helpers/dpop.ts";
+import { requestContext } from "../helpers/request_context.ts";
 
 const tokenOptions: AccessTokenOptions = {
   issuer: "https://localhost:8443",
@@ -98,23 +98,12 @@ const dispatch = createRouter([
 const literalRequest = new Request("https://localhost:8443/hello");
 const patternedRequest = new Request("https://localhost:8443/keys/abc123");
 
-function context(): RequestContext {
-  return {
-    requestId: "bench",
-    remoteAddress: "127.0.0.1",
-    addressGroup: "127.0.0.1",
-    params: {},
-    errorDialect: "flask",
-    accessLog: true,
-  };
-}
-
 Deno.bench("router dispatch, literal path (/hello)", { group: "router" }, async () => {
-  await dispatch(literalRequest, context());
+  await dispatch(literalRequest, requestContext("bench"));
 });
 
 Deno.bench("router dispatch, patterned path (/keys/:kid)", { group: "router" }, async () => {
-  await dispatch(patternedRequest, context());
+  await dispatch(patternedRequest, requestContext("bench"));
 });
 
 // A DPoP proof's check at a resource (signature with the embedded key, claims, `ath`, thumbprint),
