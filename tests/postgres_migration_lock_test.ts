@@ -20,19 +20,32 @@ import { writeTlsFiles } from "./helpers/tls.ts";
 /** Longer than the lock timeout, spawn and type-check included. */
 const EXIT_DEADLINE_MS = 30_000;
 
+/** The index of the migration that alters refresh_families, which the held transaction reads. */
+const ALTERS_FAMILIES = MIGRATIONS.findIndex((migration) =>
+  migration.includes("client_confidential")
+);
+
 /**
- * A database at the schema version before the last, and a transaction that reads
- * refresh_families (which the last version alters) until `release` is called.
+ * A database as an instance of the version before that migration left it (the migrations after
+ * it not applied either), and a transaction that reads refresh_families until `release` is
+ * called.
  */
 async function heldDatabase(): Promise<
   { url: string; release(): Promise<void> } & AsyncDisposable
 > {
+  assert.ok(ALTERS_FAMILIES > 0, "a migration adds refresh_families.client_confidential");
   const database = await createTestDatabase();
-  const store = await PostgresStore.open(database.url);
-  await store.close();
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
-  await sql`DELETE FROM schema_migrations WHERE version = ${MIGRATIONS.length}`;
-  await sql`ALTER TABLE refresh_families DROP COLUMN client_confidential`;
+  await sql.begin(async (tx) => {
+    await tx`CREATE TABLE schema_migrations (
+      version INTEGER PRIMARY KEY,
+      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`;
+    for (const [index, migration] of MIGRATIONS.slice(0, ALTERS_FAMILIES).entries()) {
+      await tx.unsafe(migration);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${index + 1})`;
+    }
+  });
   const held = Promise.withResolvers<void>();
   const reading = Promise.withResolvers<void>();
   const holder = sql.begin(async (tx) => {
