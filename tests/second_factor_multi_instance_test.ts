@@ -21,7 +21,11 @@ testNeeding([POSTGRESQL, OATHTOOL], {
   name:
     "PostgreSQL, two instances: a second-factor code accepted by one is refused by the other, also at once",
   async fn() {
-    await using cluster = await startCluster("postgres", { alice: PASSWORD });
+    // The first wait after the free failures outlasts the guesses below, however slow the machine:
+    // the default of 1 s could end mid-burst and let one guess more through, as it should.
+    await using cluster = await startCluster("postgres", { alice: PASSWORD }, {
+      THROTTLE_BASE_DELAY: "60",
+    });
     const { a, b, client, store } = cluster;
     const added = await runCli([
       "clients",
