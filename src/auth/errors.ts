@@ -127,3 +127,13 @@ export function invalidClient(message: string): AuthFailure {
 export function invalidToken(message: string, reason = "invalid"): AuthFailure {
   return new AuthFailure("invalid_token", message, { reason });
 }
+
+/**
+ * Too many unfinished requests from one network (an address's cap): `message` says which, and
+ * the answer's `Retry-After` is the wait until the oldest frees its place at `freeAt`.
+ */
+export function tooManyWaiting(message: string, freeAt: number, now: number): AuthFailure {
+  return new AuthFailure("too_many_sign_ins", message, {
+    retryAfterSeconds: Math.max(1, freeAt - now),
+  });
+}

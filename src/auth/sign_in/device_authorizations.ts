@@ -15,7 +15,7 @@ import type {
 } from "../../store/device_authorizations.ts";
 import { DEVICE_CODE_GRANT, type GrantResult, requireGrant } from "../clients/grants.ts";
 import type { ClientIdentity } from "../clients/registry.ts";
-import { AuthFailure, invalidGrant } from "../errors.ts";
+import { AuthFailure, invalidGrant, tooManyWaiting } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { grantScope, type ScopePolicy } from "../scopes.ts";
 import { isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
@@ -116,10 +116,10 @@ export class DeviceAuthorizations {
       if (!admission.added && "freeAt" in admission) {
         const reason = "too_many_sign_ins";
         this.#record({ event: "device_code_refused", client: client.clientId, reason }, origin);
-        throw new AuthFailure(
-          reason,
+        throw tooManyWaiting(
           "Too many device codes from your network are waiting to be used; try again later",
-          { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+          admission.freeAt,
+          now,
         );
       }
       if (admission.added) {

@@ -9,7 +9,7 @@ import { unixNow } from "../../clock.ts";
 import type { SignInStore } from "../../store/sign_in.ts";
 import type { PasskeyChallenge } from "../accounts/passkeys.ts";
 import type { AuthorizationRequest } from "./authorization_requests.ts";
-import { AuthFailure } from "../errors.ts";
+import { AuthFailure, tooManyWaiting } from "../errors.ts";
 import { digestsEqual, isSecretShaped, randomSecret, sha256Hex } from "../secrets.ts";
 
 /** How long a page's form stays usable. */
@@ -110,10 +110,10 @@ export class PendingRequests {
       expiresAt: now + PENDING_REQUEST_TTL_SECONDS,
     }, counted ? MAX_PENDING_SIGN_INS_PER_ADDRESS : undefined);
     if (!admission.added) {
-      throw new AuthFailure(
-        "too_many_sign_ins",
+      throw tooManyWaiting(
         "Too many sign-ins from your network are waiting to be finished; finish one, or try again later",
-        { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+        admission.freeAt,
+        now,
       );
     }
     return form;

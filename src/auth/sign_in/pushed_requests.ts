@@ -9,7 +9,7 @@
 import { unixNow } from "../../clock.ts";
 import type { PushedRequestStore } from "../../store/pushed_requests.ts";
 import type { ClientIdentity, RegisteredClient } from "../clients/registry.ts";
-import { AuthFailure, invalidClient } from "../errors.ts";
+import { AuthFailure, invalidClient, tooManyWaiting } from "../errors.ts";
 import { type Origin, type SecurityEvents, UNRECORDED } from "../events.ts";
 import { hasParameter, type RequestParameters, singleParameter } from "../parameters.ts";
 import type { ScopePolicy } from "../scopes.ts";
@@ -108,10 +108,10 @@ export class PushedRequests {
         usedAt: null,
       }, counted ? MAX_UNAUTHENTICATED_PUSHES_PER_ADDRESS : undefined);
       if (!admission.added) {
-        throw new AuthFailure(
-          "too_many_sign_ins",
+        throw tooManyWaiting(
           "Too many pushed requests from your network are waiting to be used; try again later",
-          { retryAfterSeconds: Math.max(1, admission.freeAt - now) },
+          admission.freeAt,
+          now,
         );
       }
       events.record({ event: "pushed_request_issued", client: clientId }, origin);
