@@ -7,7 +7,7 @@ import type { SignInFlow } from "../auth/sign_in/flow.ts";
 import { readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readParameters } from "../http/form.ts";
-import { originOf } from "./_authenticate.ts";
+import { sourceOf } from "./_authenticate.ts";
 import { browserCookie, type BrowserPageDeps, showStep } from "./_browser_pages.ts";
 
 /**
@@ -20,10 +20,7 @@ export function createAuthorizeHandler(flow: SignInFlow, deps: BrowserPageDeps):
     const params = req.method === "POST"
       ? await readFormBody(req, deps.bodyLimits)
       : new URL(req.url).searchParams;
-    const step = await flow.authorize(readParameters(params), browserCookie(req), {
-      address: ctx.addressGroup,
-      origin: originOf(ctx),
-    });
+    const step = await flow.authorize(readParameters(params), browserCookie(req), sourceOf(ctx));
     return showStep(step, ctx, deps);
   };
 }

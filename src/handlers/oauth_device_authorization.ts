@@ -10,7 +10,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readParameters } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient, originOf } from "./_authenticate.ts";
+import { authenticateClient, sourceOf } from "./_authenticate.ts";
 
 /** What the device authorization endpoint needs. */
 export interface DeviceAuthorizationDeps {
@@ -32,10 +32,7 @@ export function createDeviceAuthorizationHandler(deps: DeviceAuthorizationDeps):
   return async function deviceAuthorization(req, ctx) {
     const params = readParameters(await readFormBody(req, bodyLimits));
     const client = await authenticateClient(req, ctx, { params, clients });
-    const issued = await devices.issue(client, singleParameter(params, "scope"), {
-      origin: originOf(ctx),
-      address: ctx.addressGroup,
-    });
+    const issued = await devices.issue(client, singleParameter(params, "scope"), sourceOf(ctx));
     const userCode = formatUserCode(issued.userCode);
     const complete = new URL(verificationUri);
     complete.searchParams.set("user_code", userCode);

@@ -8,7 +8,7 @@ import { type BodyLimits, readFormBody } from "../http/body.ts";
 import type { Handler } from "../http/context.ts";
 import { readParameters } from "../http/form.ts";
 import { json } from "../http/json.ts";
-import { authenticateClient, originOf } from "./_authenticate.ts";
+import { authenticateClient, sourceOf } from "./_authenticate.ts";
 
 /** What the pushed authorization request endpoint needs. */
 export interface OAuthParDeps {
@@ -28,8 +28,7 @@ export function createOAuthParHandler({ pushed, clients, bodyLimits }: OAuthParD
     const params = readParameters(await readFormBody(req, bodyLimits));
     const answer = await pushed.push(params, {
       identify: () => authenticateClient(req, ctx, { params, clients }),
-      origin: originOf(ctx),
-      address: ctx.addressGroup,
+      ...sourceOf(ctx),
     });
     return json({ request_uri: answer.requestUri, expires_in: answer.expiresIn }, {
       status: 201,

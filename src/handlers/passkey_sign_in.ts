@@ -9,7 +9,7 @@
  */
 import type { PasskeySignIn } from "../auth/sign_in/passkey_sign_in.ts";
 import type { Handler } from "../http/context.ts";
-import { originOf } from "./_authenticate.ts";
+import { sourceOf } from "./_authenticate.ts";
 import { type BrowserPageDeps, readPostedPage, showStep } from "./_browser_pages.ts";
 import { MAX_CREDENTIAL_CHARS } from "./account_passkeys.ts";
 
@@ -29,8 +29,7 @@ export function createPasskeySignInHandlers(
     const { form, posted, cookie } = await readPostedPage(req, deps.bodyLimits);
     const step = await passkeySignIn[use](posted, cookie, {
       credential: (form.get("credential") ?? "").slice(0, MAX_CREDENTIAL_CHARS),
-      origin: originOf(ctx),
-      address: ctx.addressGroup,
+      ...sourceOf(ctx),
     });
     return showStep(step, ctx, deps);
   };
