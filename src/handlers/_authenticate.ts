@@ -100,12 +100,7 @@ async function dpopBound(
   const claims = await tokens.verify(token, { from: ctx.addressGroup });
   // Before the proof, whose check costs a signature and a store write.
   if (claims.cnf === undefined) throw invalidToken("Token is not bound to a DPoP key", "dpop");
-  const proof = await dpop.verify(req.headers.get("dpop"), {
-    method: req.method,
-    path: pathnameOf(req.url),
-    accessToken: token,
-    origin: originOf(ctx),
-  });
+  const proof = await requestProof(req, ctx, dpop, token);
   if (!proof) throw dpop.refuse("missing", "Missing DPoP proof", originOf(ctx));
   if (claims.cnf.jkt !== proof.jkt) {
     throw dpop.refuse("key_mismatch", "DPoP proof key is not the token's", originOf(ctx));
@@ -143,6 +138,24 @@ export async function authenticateClient(
 /** Where a request comes from, as the audit trail records it. */
 export function originOf(ctx: RequestContext): Origin {
   return { requestId: ctx.requestId, address: ctx.remoteAddress };
+}
+
+/**
+ * The check of the request's `DPoP` proof for its method and URL (and `accessToken`, where the
+ * proof goes with one): its key's thumbprint, or undefined without a proof.
+ */
+export function requestProof(
+  req: Request,
+  ctx: RequestContext,
+  dpop: DpopProofs,
+  accessToken?: string,
+): ReturnType<DpopProofs["verify"]> {
+  return dpop.verify(req.headers.get("dpop"), {
+    method: req.method,
+    path: pathnameOf(req.url),
+    accessToken,
+    origin: originOf(ctx),
+  });
 }
 
 /**

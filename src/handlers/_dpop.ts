@@ -9,8 +9,7 @@ import type { ClientIdentity } from "../auth/clients/registry.ts";
 import type { DpopProofs } from "../auth/tokens/dpop_proofs.ts";
 import type { DpopBinding } from "../auth/tokens/refresh_families.ts";
 import type { RequestContext } from "../http/context.ts";
-import { pathnameOf } from "../http/request_url.ts";
-import { originOf } from "./_authenticate.ts";
+import { originOf, requestProof } from "./_authenticate.ts";
 
 /** How the tokens of a grant are bound, as the answer tells the client. */
 export interface TokenBinding {
@@ -30,11 +29,7 @@ export async function tokenRequestBinding(
   ctx: RequestContext,
   { dpop, client }: { dpop: DpopProofs; client: ClientIdentity },
 ): Promise<TokenBinding> {
-  const proof = await dpop.verify(req.headers.get("dpop"), {
-    method: req.method,
-    path: pathnameOf(req.url),
-    origin: originOf(ctx),
-  });
+  const proof = await requestProof(req, ctx, dpop);
   if (!proof && client.registered?.dpopBound) {
     throw dpop.refuse(
       "missing",
