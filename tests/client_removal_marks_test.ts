@@ -2,8 +2,11 @@
  * Refresh families written without the mark that says their client had to authenticate (before
  * the mark existed, or by an instance that did not know it during a one-at-a-time upgrade) do not
  * pass for a public client's once the client is dropped from `OAUTH_CLIENTS`: a start with the
- * client still configured marks them, and so does a refresh by the client with its secret. Each
- * runs on SQLite and on PostgreSQL, with the families unmarked straight in the database.
+ * client still configured marks them, and so does a refresh by the client with its secret. And a
+ * marked family presented as the client alone, at once to an instance still configured with it
+ * and to one without it (a rolling change of `OAUTH_CLIENTS`), is refused at both and ended once.
+ * Each runs on SQLite and on PostgreSQL, the first two with the families unmarked straight in the
+ * database, the last with two `serve` processes on one database.
  *
  * @module
  */
@@ -13,9 +16,11 @@ import postgres from "postgres";
 import { sha256Hex } from "../src/auth/secrets.ts";
 import { PostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
+import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
 import { tokenRequest } from "./helpers/oidc.ts";
 import { createTestDatabase, POSTGRESQL } from "./helpers/postgres.ts";
 import { testNeeding } from "./helpers/prerequisites.ts";
+import type { ServerProcess } from "./helpers/process.ts";
 import { refresh, startTestServer, type TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
@@ -193,6 +198,101 @@ async function markedByRotation(backend: Backend): Promise<void> {
   assert.deepEqual(await acceptedWithoutSvc(after, held), []);
 }
 
+/** Parallel rounds of the rolling change, and copies of each token per instance per round. */
+const ROUNDS = 3;
+const COPIES = 3;
+/** Why each instance refuses svc alone: A knows it must authenticate, B that it is gone. */
+const REFUSED_BECAUSE: Record<string, string> = {
+  A: 'Client "svc" must authenticate',
+  B: 'Client "svc" no longer exists',
+};
+
+/**
+ * A with svc in `OAUTH_CLIENTS`, B already without it: svc's families, started at A with its
+ * secret, presented as svc alone at both at once, round after round.
+ */
+async function droppedDuringRollingChange(kind: "sqlite" | "postgres"): Promise<void> {
+  await using cluster: Cluster = await startCluster(kind, { alice: PASSWORD }, {}, {
+    a: WITH_SVC,
+  });
+  const { a, b } = cluster;
+  const at = (server: ServerProcess) => ({ url: server.url, client: cluster.client });
+  const held: Json[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const { res, body } = await tokenRequest(at(a), PASSWORD_GRANT, SVC);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    held.push(body);
+  }
+  const families: string[] = [];
+  for (const tokens of held) {
+    const state = await cluster.store.getRefreshToken(
+      await sha256Hex(String(tokens.refresh_token)),
+    );
+    assert.equal(state?.family.clientConfidential, true, "issued while svc was configured");
+    families.push(state.family.id);
+    const hello = await cluster.call(a, "/hello", { token: String(tokens.access_token) });
+    assert.equal(hello.status, 200, "the access token works before");
+  }
+
+  const problems: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // This round's family is met for the first time; the earlier ones come back.
+    const answers = await Promise.all(
+      held.slice(0, round + 1).flatMap((tokens, i) =>
+        [a, b].flatMap((server) =>
+          Array.from({ length: COPIES }, () =>
+            cluster.call(server, "/oauth/token", {
+              form: {
+                grant_type: "refresh_token",
+                refresh_token: String(tokens.refresh_token),
+                client_id: "svc",
+              },
+            }).then(({ status, body }) => ({ family: i, at: server.name, status, body })))
+        )
+      ),
+    );
+    for (const { family, at, status, body } of answers) {
+      if (
+        status !== 401 || body.error !== "invalid_client" || body.access_token !== undefined ||
+        body.error_description !== REFUSED_BECAUSE[at]
+      ) {
+        problems.push(
+          `round ${round}, family ${family} at ${at}: ${status} ${JSON.stringify(body)}`,
+        );
+      }
+    }
+  }
+  assert.deepEqual(problems, [], "every answer is a refusal of the client");
+
+  const ends = (family: string) =>
+    [...a.logs, ...b.logs].filter((line) =>
+      line.msg === "audit" && line.event === "refresh_refused" &&
+      line.reason === "client_removed" && line.session === family
+    ).length;
+  await eventually(
+    "each family's end in the logs",
+    () => Promise.resolve(families.every((family) => ends(family) > 0)),
+  );
+  for (const [i, tokens] of held.entries()) {
+    const state = await cluster.store.getRefreshToken(
+      await sha256Hex(String(tokens.refresh_token)),
+    );
+    assert.notEqual(state?.family.revokedAt ?? null, null, `family ${i} is revoked`);
+    assert.equal(state?.token.usedAt, null, `refresh token ${i} was never rotated`);
+  }
+  let accepted: number[] = [];
+  await eventually("A to refuse the families' access tokens", async () => {
+    accepted = [];
+    for (const [i, tokens] of held.entries()) {
+      const hello = await cluster.call(a, "/hello", { token: String(tokens.access_token) });
+      if (hello.status !== 401) accepted.push(i);
+    }
+    return accepted.length === 0;
+  });
+  // Read last, so that a second end logged late would be counted too.
+  assert.deepEqual(families.map(ends), families.map(() => 1), "each family ended once");
+}
+
 Deno.test("SQLite: families of a client in OAUTH_CLIENTS written unmarked are marked at the next start with it, and refused once it is dropped", async () => {
   await using backend = await sqliteBackend();
   await markedAtStart(backend);
@@ -218,5 +318,17 @@ testNeeding([POSTGRESQL], {
   async fn() {
     await using backend = await postgresBackend();
     await markedByRotation(backend);
+  },
+});
+
+Deno.test("SQLite, two instances: a client dropped from OAUTH_CLIENTS at one instance only has its families refused at both and ended once", async () => {
+  await droppedDuringRollingChange("sqlite");
+});
+
+testNeeding([POSTGRESQL], {
+  name:
+    "PostgreSQL, two instances: a client dropped from OAUTH_CLIENTS at one instance only has its families refused at both and ended once",
+  async fn() {
+    await droppedDuringRollingChange("postgres");
   },
 });

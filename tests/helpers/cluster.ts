@@ -48,11 +48,15 @@ export interface Cluster extends AsyncDisposable {
   ): Promise<{ status: number; body: Json }>;
 }
 
-/** Starts two instances on a new SQLite file or a new PostgreSQL database. */
+/**
+ * Starts two instances on a new SQLite file or a new PostgreSQL database, both with `extraEnv`
+ * and each with its own part of `instanceEnv` over it (two configurations during a rolling change).
+ */
 export async function startCluster(
   kind: "sqlite" | "postgres",
   users: Record<string, string>,
   extraEnv: Record<string, string> = {},
+  instanceEnv: { a?: Record<string, string>; b?: Record<string, string> } = {},
 ): Promise<Cluster> {
   const dir = await Deno.makeTempDir({ prefix: "auth-api-cluster-" });
   const database = kind === "postgres" ? await createTestDatabase() : undefined;
@@ -82,9 +86,17 @@ export async function startCluster(
     INVALID_TOKEN_BUDGET_PER_MINUTE: "1000000",
     ...extraEnv,
   };
-  const options = { env, cwd: dir, disposeSignal: "SIGTERM" } as const;
-  const a = new ServerProcess(["serve", "--port", "0"], { name: "A", ...options });
-  const b = new ServerProcess(["serve", "--port", "0"], { name: "B", ...options });
+  const options = { cwd: dir, disposeSignal: "SIGTERM" } as const;
+  const a = new ServerProcess(["serve", "--port", "0"], {
+    name: "A",
+    env: { ...env, ...instanceEnv.a },
+    ...options,
+  });
+  const b = new ServerProcess(["serve", "--port", "0"], {
+    name: "B",
+    env: { ...env, ...instanceEnv.b },
+    ...options,
+  });
   const client = Deno.createHttpClient({ caCerts: [certPem] });
   const cluster: Cluster = {
     kind: kind === "postgres" ? "PostgreSQL" : "SQLite",
